@@ -38,5 +38,5 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
   # other platforms' optional binaries (biome's darwin/win32 builds) makes 'npm ci' refuse the lock.
   (cd "$OUTPOST_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2) || return 1
   rm -f "$OUTPOST_ROOT"/node_modules/.outpost-lock-*
-  echo "$lock_sum" > "$stamp"
+  sha256sum "$OUTPOST_ROOT/package-lock.json" | cut -c1-64 > "$stamp"
 fi

@@ -1,0 +1,126 @@
+// What the agent keeps on its own disk so that it can enforce the last desired state with the hub out
+// of reach, and after a restart: its identity, the desired state, the blobs it names, and per bundle
+// the inventory of objects it created. Every write is atomic (write, fsync, rename).
+
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectRef } from '../../model/manifest.ts';
+import type { DesiredState } from '../../model/wire.ts';
+import { sha256Digest } from '../../render/digest.ts';
+import type { RenderedBundle } from '../../render/rendered.ts';
+
+export interface Identity {
+  hub: string;
+  siteId: string;
+  name: string;
+  credential: string;
+}
+
+export interface Inventory {
+  bundle: string;
+  objects: ObjectRef[];
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+async function readJson<T>(path: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+const safeName = (bundle: string) => bundle.replace(/[^a-z0-9-]/g, '_');
+
+export class LocalState {
+  readonly dir: string;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  static async open(dir: string): Promise<LocalState> {
+    await mkdir(join(dir, 'blobs'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dir, 'inventory'), { recursive: true, mode: 0o700 });
+    return new LocalState(dir);
+  }
+
+  identity(): Promise<Identity | undefined> {
+    return readJson(join(this.dir, 'identity.json'));
+  }
+
+  saveIdentity(id: Identity): Promise<void> {
+    return writeAtomic(join(this.dir, 'identity.json'), JSON.stringify(id));
+  }
+
+  desired(): Promise<DesiredState | undefined> {
+    return readJson(join(this.dir, 'desired.json'));
+  }
+
+  saveDesired(d: DesiredState): Promise<void> {
+    return writeAtomic(join(this.dir, 'desired.json'), JSON.stringify(d));
+  }
+
+  /** A cached blob, verified against its digest so a corrupted file is never applied. */
+  async blob(digest: string): Promise<RenderedBundle | undefined> {
+    let text: string;
+    try {
+      text = await readFile(join(this.dir, 'blobs', `${digest.replace(':', '_')}.json`), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return sha256Digest(text) === digest ? (JSON.parse(text) as RenderedBundle) : undefined;
+  }
+
+  saveBlob(digest: string, text: string): Promise<void> {
+    return writeAtomic(join(this.dir, 'blobs', `${digest.replace(':', '_')}.json`), text);
+  }
+
+  /** Drops cached blobs the desired state no longer names. */
+  async pruneBlobs(keep: ReadonlySet<string>): Promise<void> {
+    for (const f of await readdir(join(this.dir, 'blobs'))) {
+      const digest = f.replace(/\.json$/, '').replace('_', ':');
+      if (!keep.has(digest)) await rm(join(this.dir, 'blobs', f), { force: true });
+    }
+  }
+
+  async inventories(): Promise<Inventory[]> {
+    const out: Inventory[] = [];
+    for (const f of await readdir(join(this.dir, 'inventory'))) {
+      if (!f.endsWith('.json')) continue;
+      const inv = await readJson<Inventory>(join(this.dir, 'inventory', f));
+      if (inv) out.push(inv);
+    }
+    return out;
+  }
+
+  saveInventory(inv: Inventory): Promise<void> {
+    return writeAtomic(join(this.dir, 'inventory', `${safeName(inv.bundle)}.json`), JSON.stringify(inv));
+  }
+
+  removeInventory(bundle: string): Promise<void> {
+    return rm(join(this.dir, 'inventory', `${safeName(bundle)}.json`), { force: true });
+  }
+
+  async reportSeq(): Promise<number> {
+    return (await readJson<{ seq: number }>(join(this.dir, 'report-seq.json')))?.seq ?? 0;
+  }
+
+  saveReportSeq(seq: number): Promise<void> {
+    return writeAtomic(join(this.dir, 'report-seq.json'), JSON.stringify({ seq }));
+  }
+}

@@ -1,0 +1,53 @@
+// Wakes agents' long-polls when their site's desired state changes. In one hub process an in-memory
+// map suffices; several replicas will feed the same calls from the database's notifications.
+
+type Waiter = (changed: boolean) => void;
+
+export class DesiredWatch {
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #closed = false;
+
+  /** Resolves true when siteId's desired state changes, false on timeout or abort. */
+  wait(siteId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let set = this.#waiters.get(siteId);
+      if (!set) {
+        set = new Set();
+        this.#waiters.set(siteId, set);
+      }
+      const waiters = set;
+      const finish = (changed: boolean) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        waiters.delete(waiter);
+        if (waiters.size === 0) this.#waiters.delete(siteId);
+        resolve(changed);
+      };
+      const waiter: Waiter = (changed) => finish(changed);
+      const onAbort = () => finish(false);
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      waiters.add(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  notify(siteIds: Iterable<string>): void {
+    for (const id of siteIds) {
+      const set = this.#waiters.get(id);
+      if (set) for (const w of [...set]) w(true);
+    }
+  }
+
+  /** Ends every wait (as unchanged) and refuses new ones: the server is shutting down. */
+  close(): void {
+    this.#closed = true;
+    for (const set of [...this.#waiters.values()]) for (const w of [...set]) w(false);
+  }
+
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.#waiters.values()) n += set.size;
+    return n;
+  }
+}

@@ -1,0 +1,183 @@
+// Runs placement against the store: loads the sites and bundles concerned, plans (pure), then writes
+// the deployments' desired digests and each touched site's desired-state digest in one transaction,
+// and wakes the agents whose desired state changed.
+
+import { desiredDigest } from '../../render/rendered.ts';
+import type { HubContext } from '../context.ts';
+import type { Db } from '../store/schema.ts';
+import { type ExistingDeployment, type PlacementBundle, type PlacementSite, planPlacement } from './plan.ts';
+
+const chunk = 500;
+
+function chunks<T>(items: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += chunk) out.push(items.slice(i, i + chunk));
+  return out;
+}
+
+async function loadBundles(db: Db, names?: readonly string[]): Promise<PlacementBundle[]> {
+  let q = db
+    .selectFrom('bundles')
+    .innerJoin('bundle_revisions', (j) =>
+      j
+        .onRef('bundle_revisions.bundle', '=', 'bundles.name')
+        .onRef('bundle_revisions.revision', '=', 'bundles.revision'),
+    )
+    .select([
+      'bundles.name',
+      'bundles.revision',
+      'bundle_revisions.namespace',
+      'bundle_revisions.selector',
+      'bundle_revisions.objects',
+    ]);
+  if (names) {
+    if (names.length === 0) return [];
+    q = q.where('bundles.name', 'in', names);
+  }
+  const rows = await q.execute();
+  return rows.map((r) => ({
+    name: r.name,
+    revision: Number(r.revision),
+    namespace: r.namespace ?? undefined,
+    selector: JSON.parse(r.selector),
+    objects: JSON.parse(r.objects),
+  }));
+}
+
+function toPlacementSite(r: { id: string; labels: string; lifecycle: string }): PlacementSite {
+  return { id: r.id, labels: JSON.parse(r.labels), active: r.lifecycle === 'Active' };
+}
+
+function toExisting(r: {
+  site_id: string;
+  bundle: string;
+  desired_digest: string | null;
+}): ExistingDeployment {
+  return { siteId: r.site_id, bundle: r.bundle, desiredDigest: r.desired_digest };
+}
+
+/** Re-places every bundle on the given sites (after a site registers or its labels change). */
+export async function placeSites(ctx: HubContext, siteIds: readonly string[]): Promise<void> {
+  const db = ctx.store.db;
+  const bundles = await loadBundles(db);
+  for (const ids of chunks(siteIds)) {
+    const sites = await db
+      .selectFrom('sites')
+      .select(['id', 'labels', 'lifecycle'])
+      .where('id', 'in', ids)
+      .execute();
+    const existing = await db
+      .selectFrom('deployments')
+      .select(['site_id', 'bundle', 'desired_digest'])
+      .where('site_id', 'in', ids)
+      .execute();
+    await applyPlan(ctx, sites.map(toPlacementSite), bundles, existing.map(toExisting), ids);
+  }
+}
+
+/** Re-places the given bundles on every site (after a bundle is applied or deleted). */
+export async function placeBundles(ctx: HubContext, names: readonly string[]): Promise<void> {
+  const db = ctx.store.db;
+  const bundles = await loadBundles(db, names);
+  const sites = (await db.selectFrom('sites').select(['id', 'labels', 'lifecycle']).execute()).map(
+    toPlacementSite,
+  );
+  const existing = (
+    await db
+      .selectFrom('deployments')
+      .select(['site_id', 'bundle', 'desired_digest'])
+      .where('bundle', 'in', names)
+      .execute()
+  ).map(toExisting);
+  await applyPlan(ctx, sites, bundles, existing, []);
+}
+
+async function applyPlan(
+  ctx: HubContext,
+  sites: PlacementSite[],
+  bundles: PlacementBundle[],
+  existing: ExistingDeployment[],
+  alwaysRecompute: readonly string[],
+): Promise<void> {
+  const plan = planPlacement(sites, bundles, existing);
+  const now = ctx.now().toISOString();
+  const touched = new Set<string>(alwaysRecompute);
+  const changed: string[] = [];
+  await ctx.store.db.transaction().execute(async (tx) => {
+    for (const blob of plan.blobs.values()) {
+      await tx
+        .insertInto('blobs')
+        .values({ digest: blob.digest, content: blob.content, created_at: now })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .execute();
+    }
+    for (const p of plan.place) {
+      touched.add(p.siteId);
+      await tx
+        .insertInto('deployments')
+        .values({
+          site_id: p.siteId,
+          bundle: p.bundle,
+          desired_revision: p.revision,
+          desired_digest: p.blob.digest,
+          applied_digest: null,
+          state: 'Pending',
+          message: '',
+          total: p.blob.rendered.objects.length,
+          applied: 0,
+          ready: 0,
+          not_ready: '[]',
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc.columns(['site_id', 'bundle']).doUpdateSet({
+            desired_revision: p.revision,
+            desired_digest: p.blob.digest,
+            state: 'Pending',
+            message: '',
+            total: p.blob.rendered.objects.length,
+            updated_at: now,
+          }),
+        )
+        .execute();
+    }
+    for (const u of plan.unplace) {
+      touched.add(u.siteId);
+      await tx
+        .updateTable('deployments')
+        .set({
+          desired_revision: null,
+          desired_digest: null,
+          state: 'Pending',
+          message: 'removal pending',
+          updated_at: now,
+        })
+        .where('site_id', '=', u.siteId)
+        .where('bundle', '=', u.bundle)
+        .execute();
+    }
+    for (const ids of chunks([...touched])) {
+      const rows = await tx
+        .selectFrom('deployments')
+        .select(['site_id', 'bundle', 'desired_digest'])
+        .where('site_id', 'in', ids)
+        .where('desired_digest', 'is not', null)
+        .execute();
+      const bySite = new Map<string, Array<{ bundle: string; digest: string }>>(ids.map((id) => [id, []]));
+      for (const r of rows) bySite.get(r.site_id)?.push({ bundle: r.bundle, digest: r.desired_digest! });
+      const current = await tx
+        .selectFrom('sites')
+        .select(['id', 'desired_digest'])
+        .where('id', 'in', ids)
+        .execute();
+      for (const site of current) {
+        const digest = desiredDigest(bySite.get(site.id) ?? []);
+        if (digest !== site.desired_digest) {
+          await tx.updateTable('sites').set({ desired_digest: digest }).where('id', '=', site.id).execute();
+          changed.push(site.id);
+        }
+      }
+    }
+  });
+  ctx.desiredWatch.notify(changed);
+}

@@ -1,0 +1,37 @@
+// Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document and health.
+
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { HubContext } from './context.ts';
+import { agentRoutes } from './routes/agent.ts';
+import { installErrorHandling } from './routes/errors.ts';
+import { operatorRoutes } from './routes/operator.ts';
+
+export interface ServerOptions {
+  logger?: boolean | { level: string };
+}
+
+export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    // long-polls are held up to maxWaitSeconds; keep the socket a little longer than that
+    requestTimeout: (ctx.config.maxWaitSeconds + 30) * 1000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+  // held long-polls would otherwise keep a closing server waiting for up to maxWaitSeconds
+  app.addHook('preClose', async () => ctx.desiredWatch.close());
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Outpost hub', version: '1' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
+  return app;
+}

@@ -1,0 +1,37 @@
+// A site is one edge location: one cluster, one agent. Connectivity is derived from the last time the
+// hub heard from the agent, never stored, so it cannot go stale itself; it is a fact apart from health.
+
+export const lifecycles = ['Pending', 'Active', 'Decommissioned'] as const;
+export type Lifecycle = (typeof lifecycles)[number];
+
+export const connectivities = ['Online', 'Stale', 'Offline'] as const;
+export type Connectivity = (typeof connectivities)[number];
+
+export interface ConnectivityThresholds {
+  /** silence after which a site is Stale */
+  staleAfterMs: number;
+  /** silence after which a site is Offline */
+  offlineAfterMs: number;
+}
+
+export const defaultThresholds: ConnectivityThresholds = { staleAfterMs: 90_000, offlineAfterMs: 300_000 };
+
+export function connectivityOf(
+  lastSeen: Date | undefined,
+  now: Date,
+  t: ConnectivityThresholds = defaultThresholds,
+): Connectivity {
+  if (!lastSeen) return 'Offline';
+  const silence = now.getTime() - lastSeen.getTime();
+  if (silence >= t.offlineAfterMs) return 'Offline';
+  if (silence >= t.staleAfterMs) return 'Stale';
+  return 'Online';
+}
+
+/** Site names are DNS labels, so they can appear in certificates, URLs and Kubernetes labels. */
+export function siteNameProblem(name: string): string | undefined {
+  if (name.length === 0 || name.length > 63) return 'a site name has 1 to 63 characters';
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+    return 'a site name is lower-case letters, digits and dashes, starting and ending with a letter or digit';
+  return undefined;
+}

@@ -1,0 +1,192 @@
+// Turns the files an operator hands over (multi-document YAML, parsed as YAML 1.1 like kubectl) into one
+// bundle definition plus its manifests, or into an error that names the file and line to fix.
+
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { OutpostError } from '../model/errors.ts';
+import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
+import { type LabelSelector, validateSelector } from '../select/labels.ts';
+
+export const bundleApiVersion = 'outpost.dev/v1';
+
+export interface BundleDefinition {
+  name: string;
+  /** namespace given to namespaced objects that name none */
+  namespace?: string;
+  selector: LabelSelector;
+}
+
+export interface SourcedObject {
+  object: KubeObject;
+  file: string;
+  line: number;
+}
+
+export interface ParsedBundle {
+  definition: BundleDefinition;
+  objects: SourcedObject[];
+}
+
+interface SourceFile {
+  path: string;
+  content: string;
+}
+
+interface Document {
+  value: unknown;
+  file: string;
+  line: number;
+}
+
+const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/**
+ * Parses a bundle from its files: exactly one document of kind Bundle, every other document a manifest.
+ * @example parseBundleFiles([{ path: 'pos.yaml', content: 'apiVersion: outpost.dev/v1\nkind: Bundle\n…' }])
+ */
+export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
+  const docs = files.flatMap(parseYamlFile);
+  const bundleDocs = docs.filter((d) => isBundleDoc(d.value));
+  if (bundleDocs.length === 0) {
+    throw new OutpostError(
+      'bundle_invalid',
+      `no Bundle document (apiVersion: ${bundleApiVersion}, kind: Bundle) in ${files.map((f) => f.path).join(', ')}`,
+      { file: files[0]?.path },
+    );
+  }
+  const [first, second] = bundleDocs;
+  if (second) {
+    throw new OutpostError(
+      'bundle_invalid',
+      `a second Bundle document; one bundle per apply (first at ${first!.file}:${first!.line})`,
+      {
+        file: second.file,
+        line: second.line,
+      },
+    );
+  }
+  const definition = parseDefinition(first!);
+  const objects: SourcedObject[] = [];
+  const seen = new Map<string, SourcedObject>();
+  for (const doc of docs) {
+    if (doc === first) continue;
+    const object = parseObject(doc);
+    const sourced = { object, file: doc.file, line: doc.line };
+    const key = refKey(refOf(object));
+    const earlier = seen.get(key);
+    if (earlier) {
+      throw new OutpostError(
+        'manifest_invalid',
+        `${describeRef(refOf(object))} appears twice (first at ${earlier.file}:${earlier.line})`,
+        { file: doc.file, line: doc.line },
+      );
+    }
+    seen.set(key, sourced);
+    objects.push(sourced);
+  }
+  return { definition, objects };
+}
+
+function parseYamlFile(file: SourceFile): Document[] {
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false });
+  const list = Array.isArray(docs) ? docs : [docs];
+  const out: Document[] = [];
+  for (const doc of list) {
+    const error = doc.errors[0];
+    if (error) {
+      const pos = lineCounter.linePos(error.pos[0]);
+      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(error.message)}`, {
+        file: file.path,
+        line: pos.line,
+        column: pos.col,
+      });
+    }
+    if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
+    const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (e) {
+      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(String((e as Error).message))}`, {
+        file: file.path,
+        line,
+      });
+    }
+    if (value === null || value === undefined) continue;
+    out.push({ value, file: file.path, line });
+  }
+  return out;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? text;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isBundleDoc(v: unknown): boolean {
+  return isRecord(v) && v.kind === 'Bundle' && v.apiVersion === bundleApiVersion;
+}
+
+function parseDefinition(doc: Document): BundleDefinition {
+  const fail = (message: string): never => {
+    throw new OutpostError('bundle_invalid', message, { file: doc.file, line: doc.line });
+  };
+  const v = doc.value as Record<string, unknown>;
+  const metadata = isRecord(v.metadata) ? v.metadata : fail('the Bundle needs metadata.name');
+  const name = metadata.name;
+  if (typeof name !== 'string' || !dnsLabel.test(name) || name.length > 63) {
+    fail('metadata.name of a Bundle is a DNS label: 1-63 lower-case letters, digits and dashes');
+  }
+  const spec = isRecord(v.spec) ? v.spec : fail('the Bundle needs a spec with placement.selector');
+  for (const key of Object.keys(spec)) {
+    if (key !== 'namespace' && key !== 'placement')
+      fail(`unknown field spec.${key} (known: namespace, placement)`);
+  }
+  const definition: BundleDefinition = { name: name as string, selector: {} };
+  if (spec.namespace !== undefined) {
+    if (typeof spec.namespace !== 'string' || !dnsLabel.test(spec.namespace)) {
+      fail('spec.namespace is a DNS label');
+    }
+    definition.namespace = spec.namespace as string;
+  }
+  const placement = isRecord(spec.placement)
+    ? spec.placement
+    : fail('spec.placement.selector is required ({} places the bundle on every site)');
+  if (!isRecord(placement.selector))
+    fail('spec.placement.selector is required ({} places the bundle on every site)');
+  const selector = placement.selector as LabelSelector;
+  const problems = validateSelector(selector);
+  if (problems.length > 0) {
+    const p = problems[0]!;
+    throw new OutpostError('selector_invalid', `spec.placement.selector.${p.path}: ${p.message}`, {
+      file: doc.file,
+      line: doc.line,
+    });
+  }
+  definition.selector = selector;
+  return definition;
+}
+
+function parseObject(doc: Document): KubeObject {
+  const fail = (message: string): never => {
+    throw new OutpostError('manifest_invalid', message, { file: doc.file, line: doc.line });
+  };
+  const v = isRecord(doc.value)
+    ? doc.value
+    : fail('a manifest is a mapping with apiVersion, kind and metadata');
+  if (typeof v.apiVersion !== 'string' || v.apiVersion === '') fail('apiVersion is missing');
+  if (typeof v.kind !== 'string' || v.kind === '') fail('kind is missing');
+  if (v.kind === 'List' || (v.kind as string).endsWith('List')) {
+    fail(`${v.kind} is not applied as one object; put each item in its own document`);
+  }
+  const metadata = isRecord(v.metadata) ? v.metadata : fail('metadata.name is missing');
+  if (typeof metadata.name !== 'string' || metadata.name === '') fail('metadata.name is missing');
+  if (metadata.generateName !== undefined)
+    fail('metadata.generateName cannot be applied declaratively; set a name');
+  if (metadata.namespace !== undefined && typeof metadata.namespace !== 'string')
+    fail('metadata.namespace is a string');
+  return v as KubeObject;
+}

@@ -1,0 +1,90 @@
+// A hub on a temporary SQLite database plus real agents against a real kube-apiserver: the pieces the
+// end-to-end tests assemble. Every agent stops on its own AbortController when the test ends.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, type AgentOptions } from '../../src/agent/agent.ts';
+import { KubeCluster } from '../../src/agent/kube/client.ts';
+import { kubeConfigFromFile } from '../../src/agent/kube/config.ts';
+import { HubApi } from '../../src/cli/hub-api.ts';
+import { type RunningHub, startHub } from '../../src/hub/start.ts';
+import type { BundleFiles } from '../../src/model/wire.ts';
+
+export interface TestHub {
+  hub: RunningHub;
+  api: HubApi;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestHub(): Promise<TestHub> {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-hub-'));
+  const hub = await startHub({ dataDir: dir, listen: '127.0.0.1:0', maxWaitSeconds: 5 });
+  const api = new HubApi(hub.url, hub.operatorToken);
+  return {
+    hub,
+    api,
+    dir,
+    async stop() {
+      api.close();
+      await hub.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningAgent {
+  agent: Agent;
+  stateDir: string;
+  stop(): Promise<void>;
+}
+
+export async function startAgent(
+  hub: RunningHub,
+  kubeconfigPath: string,
+  opts: Partial<AgentOptions> & { name: string },
+): Promise<RunningAgent> {
+  const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `outpost-agent-${opts.name}-`)));
+  const cluster = new KubeCluster(kubeConfigFromFile(kubeconfigPath));
+  const agent = new Agent({
+    hub: hub.url,
+    registrationToken: hub.registrationToken,
+    stateDir,
+    cluster,
+    pollWaitSeconds: 5,
+    readinessResyncMs: 200,
+    heartbeatMs: 2000,
+    ...opts,
+  });
+  const ac = new AbortController();
+  const done = agent.run(ac.signal);
+  return {
+    agent,
+    stateDir,
+    async stop() {
+      ac.abort();
+      await done;
+      cluster.close();
+    },
+  };
+}
+
+/** A bundle document followed by manifests, as one file. */
+export function bundleFile(
+  name: string,
+  selector: unknown,
+  manifests: readonly unknown[],
+  extra: Record<string, unknown> = {},
+): BundleFiles {
+  const docs = [
+    {
+      apiVersion: 'outpost.dev/v1',
+      kind: 'Bundle',
+      metadata: { name },
+      spec: { placement: { selector }, ...extra },
+    },
+    ...manifests,
+  ];
+  return { files: [{ path: `${name}.yaml`, content: docs.map((d) => JSON.stringify(d)).join('\n---\n') }] };
+}
