@@ -1,0 +1,118 @@
+// The outpost command as an operator runs it: real processes against a real hub, checking output,
+// JSON, exit codes and the error lines that point at a file and line.
+
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { HubClient } from '../../src/agent/hub-client.ts';
+import { startTestHub, type TestHub } from '../support/fleet.ts';
+
+const run = promisify(execFile);
+const cli = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+let fleet: TestHub;
+let dir: string;
+
+before(async () => {
+  fleet = await startTestHub();
+  dir = await mkdtemp(join(tmpdir(), 'outpost-cli-'));
+});
+
+after(async () => {
+  await fleet?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function outpost(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
+      env: { ...process.env, OUTPOST_HUB: fleet.hub.url, OUTPOST_TOKEN: fleet.hub.operatorToken, ...env },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+test('bundle apply takes a directory of YAML and reports the revision', async () => {
+  const r = await outpost([
+    'bundle',
+    'apply',
+    '-f',
+    resolve(import.meta.dirname, '..', '..', 'examples', 'fleet', 'hello'),
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^bundle hello revision 1 applied; placed on 0 site\(s\)$/m);
+  const again = await outpost([
+    'bundle',
+    'apply',
+    '-f',
+    resolve(import.meta.dirname, '..', '..', 'examples', 'fleet', 'hello'),
+    '-o',
+    'json',
+  ]);
+  assert.deepEqual(JSON.parse(again.stdout), { bundle: 'hello', revision: 1, changed: false, targeted: 0 });
+});
+
+test('a bad manifest exits 1 with file:line, message and code', async () => {
+  const file = join(dir, 'bad.yaml');
+  await writeFile(
+    file,
+    'apiVersion: outpost.dev/v1\nkind: Bundle\nmetadata: {name: bad}\nspec: {placement: {selector: {}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\n',
+  );
+  const r = await outpost(['bundle', 'apply', '-f', file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^outpost: .*bad\.yaml:\d+: invalid YAML: .* \(manifest_invalid\)$/m);
+});
+
+test('reads print JSON with -o json', async () => {
+  const sites = await outpost(['sites', '-o', 'json']);
+  assert.equal(sites.code, 0, sites.stderr);
+  assert.ok(Array.isArray(JSON.parse(sites.stdout)));
+  const bundles = await outpost(['bundle', 'list', '-o', 'json']);
+  assert.equal(JSON.parse(bundles.stdout).find((b: { name: string }) => b.name === 'hello').objects, 3);
+  const status = await outpost(['status', '-o', 'json']);
+  assert.equal(typeof JSON.parse(status.stdout).sites.total, 'number');
+});
+
+test('a wrong token and an unreachable hub are clear failures', async () => {
+  const denied = await outpost(['sites'], { OUTPOST_TOKEN: 'wrong' });
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /invalid operator token \(unauthorized\)/);
+  const down = await outpost(['status'], { OUTPOST_HUB: 'http://127.0.0.1:1' });
+  assert.equal(down.code, 1);
+  assert.match(down.stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:1/);
+});
+
+test('an unknown site is not_found, and a bad option is a usage error', async () => {
+  const missing = await outpost(['sites', 'nowhere']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no site named nowhere \(not_found\)/);
+  const usage = await outpost(['bundle', 'apply']);
+  assert.notEqual(usage.code, 0);
+  assert.match(usage.stderr, /required option '-f, --file <path>'/);
+});
+
+test('label sets and removes site labels, and placement follows', async () => {
+  const agentApi = new HubClient(fleet.hub.url);
+  await agentApi.register({
+    token: fleet.hub.registrationToken,
+    name: 'store-cli',
+    labels: { region: 'east', legacy: 'yes' },
+  });
+  agentApi.close();
+  const r = await outpost(['label', 'store-cli', 'region=west', 'legacy-']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^store-cli labels: region=west$/m);
+  const site = JSON.parse((await outpost(['sites', 'store-cli', '-o', 'json'])).stdout);
+  assert.deepEqual(site.labels, { region: 'west' });
+  // the example bundle places on region=west
+  assert.deepEqual(
+    site.deployments.map((d: { bundle: string }) => d.bundle),
+    ['hello'],
+  );
+});
