@@ -179,7 +179,8 @@ function parseObject(doc: Document): KubeObject {
     : fail('a manifest is a mapping with apiVersion, kind and metadata');
   if (typeof v.apiVersion !== 'string' || v.apiVersion === '') fail('apiVersion is missing');
   if (typeof v.kind !== 'string' || v.kind === '') fail('kind is missing');
-  if (v.kind === 'List' || (v.kind as string).endsWith('List')) {
+  // kubectl's List wrappers (kind List or FooList with items); a custom kind like AllowList is fine
+  if (v.kind === 'List' || ((v.kind as string).endsWith('List') && Array.isArray(v.items))) {
     fail(`${v.kind} is not applied as one object; put each item in its own document`);
   }
   const metadata = isRecord(v.metadata) ? v.metadata : fail('metadata.name is missing');

@@ -4,7 +4,10 @@
 // biome-ignore lint/correctness/noNodejsModules: hashing is pure computation; node:crypto is the one platform import render may use
 import { createHash } from 'node:crypto';
 
-/** JSON with object keys sorted at every depth, so equal documents serialize to equal bytes. */
+/**
+ * JSON with object keys sorted at every depth, so equal documents serialize to equal bytes. (JSON.stringify
+ * puts integer-like keys first in numeric order; that is still deterministic, which is all a digest needs.)
+ */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import type { KubeObject } from '../../model/manifest.ts';
+import { renderForSite } from '../../render/rendered.ts';
+import { type LabelSelector, matchesSelector } from '../../select/labels.ts';
+import {
+  type ExistingDeployment,
+  type PlacementBundle,
+  type PlacementPlan,
+  type PlacementSite,
+  planPlacement,
+} from './plan.ts';
+
+function configMap(name: string, value = 'v'): KubeObject {
+  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { value } };
+}
+
+function bundle(
+  name: string,
+  selector: LabelSelector,
+  objects: KubeObject[] = [configMap(name)],
+): PlacementBundle {
+  return { name, revision: 1, selector, objects };
+}
+
+function site(id: string, labels: Record<string, string>, active = true): PlacementSite {
+  return { id, labels, active };
+}
+
+function digestFor(b: PlacementBundle): string {
+  return renderForSite({ bundle: b.name, namespace: b.namespace, objects: b.objects }).digest;
+}
+
+function placed(plan: PlacementPlan): string[] {
+  return plan.place.map((p) => `${p.siteId}/${p.bundle}`).sort();
+}
+
+function unplaced(plan: PlacementPlan): string[] {
+  return plan.unplace.map((p) => `${p.siteId}/${p.bundle}`).sort();
+}
+
+const west = bundle('pos', { matchLabels: { region: 'west' } });
+
+describe('planPlacement', () => {
+  test('a new matching site gets the bundle, with its rendered blob', () => {
+    const plan = planPlacement([site('s1', { region: 'west' })], [west], []);
+    assert.deepEqual(placed(plan), ['s1/pos']);
+    const entry = plan.place[0]!;
+    assert.equal(entry.revision, 1);
+    assert.equal(entry.blob.digest, digestFor(west));
+    assert.deepEqual([...plan.blobs.keys()], [digestFor(west)]);
+    assert.equal(plan.blobs.get(entry.blob.digest), entry.blob);
+    assert.deepEqual(plan.unplace, []);
+  });
+
+  test('a site that does not match gets nothing', () => {
+    const plan = planPlacement([site('s1', { region: 'east' })], [west], []);
+    assert.deepEqual(plan.place, []);
+    assert.deepEqual(plan.unplace, []);
+    assert.equal(plan.blobs.size, 0);
+  });
+
+  test('a site whose labels no longer match is unplaced', () => {
+    const plan = planPlacement(
+      [site('s1', { region: 'east' })],
+      [west],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: digestFor(west) }],
+    );
+    assert.deepEqual(plan.place, []);
+    assert.deepEqual(unplaced(plan), ['s1/pos']);
+  });
+
+  test('a bundle gone from the list but still deployed is unplaced', () => {
+    const plan = planPlacement(
+      [site('s1', { region: 'west' })],
+      [],
+      [{ siteId: 's1', bundle: 'deleted', desiredDigest: 'sha256:old' }],
+    );
+    assert.deepEqual(unplaced(plan), ['s1/deleted']);
+  });
+
+  test('a deleted bundle on a site outside this plan is left to that site’s plan', () => {
+    const plan = planPlacement(
+      [site('s1', { region: 'west' })],
+      [],
+      [{ siteId: 'elsewhere', bundle: 'deleted', desiredDigest: 'sha256:old' }],
+    );
+    assert.deepEqual(plan.unplace, []);
+  });
+
+  test('an inactive site gets nothing, and what it had is unplaced', () => {
+    const other = bundle('metrics', {});
+    const plan = planPlacement(
+      [site('s1', { region: 'west' }, false)],
+      [west, other],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: digestFor(west) }],
+    );
+    assert.deepEqual(plan.place, []);
+    assert.deepEqual(unplaced(plan), ['s1/pos']);
+  });
+
+  test('an unchanged digest is not placed again', () => {
+    const plan = planPlacement(
+      [site('s1', { region: 'west' })],
+      [west],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: digestFor(west) }],
+    );
+    assert.deepEqual(plan.place, []);
+    assert.deepEqual(plan.unplace, []);
+    assert.equal(plan.blobs.size, 0);
+  });
+
+  test('a new revision with changed objects is placed again', () => {
+    const next = { ...west, revision: 2, objects: [configMap('pos', 'changed')] };
+    const plan = planPlacement(
+      [site('s1', { region: 'west' })],
+      [next],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: digestFor(west) }],
+    );
+    assert.deepEqual(placed(plan), ['s1/pos']);
+    assert.equal(plan.place[0]!.revision, 2);
+    assert.equal(plan.place[0]!.blob.digest, digestFor(next));
+  });
+
+  test('a row already unplaced (no digest) is not unplaced twice', () => {
+    const plan = planPlacement(
+      [site('s1', { region: 'east' })],
+      [west],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: null }],
+    );
+    assert.deepEqual(plan.unplace, []);
+  });
+
+  test('many sites share one blob per bundle', () => {
+    const sites = ['a', 'b', 'c'].map((id) => site(id, { region: 'west' }));
+    const plan = planPlacement(sites, [west, bundle('all', {})], []);
+    assert.equal(plan.place.length, 6);
+    assert.equal(plan.blobs.size, 2);
+  });
+});
+
+// Small label alphabets so that selectors and sites match often enough to be interesting.
+const key = fc.constantFrom('region', 'format', 'tier');
+const value = fc.constantFrom('west', 'east', 'mini');
+const labelsArb = fc.dictionary(key, value, { maxKeys: 3 });
+const requirementArb = fc.oneof(
+  fc.record({
+    key,
+    operator: fc.constantFrom('In' as const, 'NotIn' as const),
+    values: fc.uniqueArray(value, { minLength: 1, maxLength: 2 }),
+  }),
+  fc.record({ key, operator: fc.constantFrom('Exists' as const, 'DoesNotExist' as const) }),
+);
+const selectorArb: fc.Arbitrary<LabelSelector> = fc.record(
+  {
+    matchLabels: fc.dictionary(key, value, { maxKeys: 2 }),
+    matchExpressions: fc.array(requirementArb, { maxLength: 2 }),
+  },
+  { requiredKeys: [] },
+);
+
+const worldArb = fc
+  .record({
+    sites: fc.uniqueArray(
+      fc.record({ id: fc.constantFrom('s1', 's2', 's3', 's4'), labels: labelsArb, active: fc.boolean() }),
+      {
+        selector: (s) => s.id,
+        maxLength: 4,
+      },
+    ),
+    bundles: fc.uniqueArray(
+      fc.record({
+        name: fc.constantFrom('pos', 'metrics', 'vpn'),
+        revision: fc.nat({ max: 5 }),
+        selector: selectorArb,
+        objects: fc.array(
+          fc.constantFrom('a', 'b').map((n) => configMap(n)),
+          { maxLength: 2 },
+        ),
+      }),
+      { selector: (b) => b.name, maxLength: 3 },
+    ),
+    // Existing rows may name bundles that were deleted ('gone') and carry stale or absent digests.
+    existingPicks: fc.array(
+      fc.record({
+        site: fc.nat(),
+        bundle: fc.constantFrom('pos', 'metrics', 'vpn', 'gone'),
+        digest: fc.constantFrom<string | null>(null, 'sha256:stale', 'current'),
+      }),
+      { maxLength: 8 },
+    ),
+  })
+  .map(({ sites, bundles, existingPicks }) => {
+    const byName = new Map<string, PlacementBundle>(bundles.map((b) => [b.name, b]));
+    const seen = new Set<string>();
+    const existing: ExistingDeployment[] = [];
+    for (const pick of existingPicks) {
+      if (sites.length === 0) break;
+      const siteId = sites[pick.site % sites.length]!.id;
+      if (seen.has(`${siteId}/${pick.bundle}`)) continue;
+      seen.add(`${siteId}/${pick.bundle}`);
+      const b = byName.get(pick.bundle);
+      const desiredDigest = pick.digest === 'current' ? (b ? digestFor(b) : 'sha256:old') : pick.digest;
+      existing.push({ siteId, bundle: pick.bundle, desiredDigest });
+    }
+    return { sites, bundles, existing };
+  });
+
+/** What the store would hold after carrying out the plan: placed rows take the digest, unplaced rows go. */
+function apply(existing: readonly ExistingDeployment[], plan: PlacementPlan): ExistingDeployment[] {
+  const rows = new Map(existing.map((d) => [`${d.siteId}\u0000${d.bundle}`, { ...d }]));
+  for (const u of plan.unplace) rows.delete(`${u.siteId}\u0000${u.bundle}`);
+  for (const p of plan.place) {
+    rows.set(`${p.siteId}\u0000${p.bundle}`, {
+      siteId: p.siteId,
+      bundle: p.bundle,
+      desiredDigest: p.blob.digest,
+    });
+  }
+  return [...rows.values()];
+}
+
+describe('planPlacement properties', () => {
+  test('property: after the plan, exactly the active matching pairs carry the right digest', () => {
+    fc.assert(
+      fc.property(worldArb, ({ sites, bundles, existing }) => {
+        const after = apply(existing, planPlacement(sites, bundles, existing));
+        const got = after
+          .filter((d) => d.desiredDigest !== null)
+          .map((d) => `${d.siteId}/${d.bundle}=${d.desiredDigest}`)
+          .sort();
+        const want = sites
+          .filter((s) => s.active)
+          .flatMap((s) =>
+            bundles
+              .filter((b) => matchesSelector(b.selector, s.labels))
+              .map((b) => `${s.id}/${b.name}=${digestFor(b)}`),
+          )
+          .sort();
+        assert.deepEqual(got, want);
+      }),
+    );
+  });
+
+  test('property: planning again from the result changes nothing', () => {
+    fc.assert(
+      fc.property(worldArb, ({ sites, bundles, existing }) => {
+        const after = apply(existing, planPlacement(sites, bundles, existing));
+        const again = planPlacement(sites, bundles, after);
+        assert.deepEqual(again.place, []);
+        assert.deepEqual(again.unplace, []);
+        assert.equal(again.blobs.size, 0);
+      }),
+    );
+  });
+
+  test('property: every placed blob is listed in blobs, and no pair is both placed and unplaced', () => {
+    fc.assert(
+      fc.property(worldArb, ({ sites, bundles, existing }) => {
+        const plan = planPlacement(sites, bundles, existing);
+        for (const p of plan.place) assert.equal(plan.blobs.get(p.blob.digest), p.blob);
+        const placedPairs = new Set(placed(plan));
+        for (const u of unplaced(plan)) assert.ok(!placedPairs.has(u), `${u} is both placed and unplaced`);
+        assert.equal(new Set(unplaced(plan)).size, plan.unplace.length);
+      }),
+    );
+  });
+});

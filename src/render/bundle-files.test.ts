@@ -1,0 +1,424 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { OutpostError } from '../model/errors.ts';
+import { parseBundleFiles } from './bundle-files.ts';
+
+// Seven lines, so a manifest after it in the same file starts at a known line.
+const bundleDoc = [
+  'apiVersion: outpost.dev/v1',
+  'kind: Bundle',
+  'metadata:',
+  '  name: pos',
+  'spec:',
+  '  placement:',
+  '    selector: {}',
+].join('\n');
+
+function file(path: string, ...lines: string[]): { path: string; content: string } {
+  return { path, content: `${lines.join('\n')}\n` };
+}
+
+function configMap(name: string, extra: string[] = []): string {
+  return ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', `  name: ${name}`, ...extra].join('\n');
+}
+
+/** Asserts that parsing fails with an OutpostError of this code, file and line; returns it for more checks. */
+function rejects(
+  files: { path: string; content: string }[],
+  want: { code: string; file?: string; line?: number; message?: RegExp },
+): OutpostError {
+  let caught: unknown;
+  try {
+    parseBundleFiles(files);
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(caught instanceof OutpostError, `expected an OutpostError, got ${String(caught)}`);
+  assert.equal(caught.code, want.code);
+  if ('file' in want) assert.equal(caught.location.file, want.file);
+  if ('line' in want) assert.equal(caught.location.line, want.line);
+  if (want.message) assert.match(caught.message, want.message);
+  return caught;
+}
+
+describe('a valid bundle', () => {
+  test('a bundle over several files keeps every manifest with its file and line', () => {
+    const parsed = parseBundleFiles([
+      file(
+        'bundle.yaml',
+        'apiVersion: outpost.dev/v1',
+        'kind: Bundle',
+        'metadata:',
+        '  name: pos',
+        'spec:',
+        '  namespace: shop',
+        '  placement:',
+        '    selector:',
+        '      matchLabels:',
+        '        format: mini',
+        '      matchExpressions:',
+        '        - key: region',
+        '          operator: In',
+        '          values: [west, east]',
+      ),
+      file('config.yaml', configMap('settings'), '---', configMap('flags')),
+      file(
+        'app.yaml',
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        '  name: till',
+        '  namespace: shop',
+        'spec:',
+        '  replicas: 2',
+      ),
+    ]);
+    assert.deepEqual(parsed.definition, {
+      name: 'pos',
+      namespace: 'shop',
+      selector: {
+        matchLabels: { format: 'mini' },
+        matchExpressions: [{ key: 'region', operator: 'In', values: ['west', 'east'] }],
+      },
+    });
+    assert.deepEqual(
+      parsed.objects.map((o) => [o.object.kind, o.object.metadata.name, o.file, o.line]),
+      [
+        ['ConfigMap', 'settings', 'config.yaml', 1],
+        ['ConfigMap', 'flags', 'config.yaml', 6],
+        ['Deployment', 'till', 'app.yaml', 1],
+      ],
+    );
+    assert.deepEqual(parsed.objects[2]!.object.spec, { replicas: 2 });
+  });
+
+  test('the Bundle document need not come first, and is not among the objects', () => {
+    const parsed = parseBundleFiles([file('a.yaml', configMap('first')), file('b.yaml', bundleDoc)]);
+    assert.equal(parsed.definition.name, 'pos');
+    assert.deepEqual(
+      parsed.objects.map((o) => o.object.metadata.name),
+      ['first'],
+    );
+  });
+
+  test('a bundle with only its definition has no objects', () => {
+    const parsed = parseBundleFiles([file('b.yaml', bundleDoc)]);
+    assert.deepEqual(parsed.objects, []);
+    assert.deepEqual(parsed.definition, { name: 'pos', selector: {} });
+  });
+
+  test('empty documents, a leading and a trailing "---" are skipped', () => {
+    const parsed = parseBundleFiles([
+      file('b.yaml', '---', bundleDoc, '---', '---', '# only a comment', '---', configMap('x'), '---'),
+    ]);
+    assert.deepEqual(
+      parsed.objects.map((o) => [o.object.metadata.name, o.line]),
+      [['x', 13]],
+    );
+  });
+
+  test('an empty file contributes nothing', () => {
+    const parsed = parseBundleFiles([file('b.yaml', bundleDoc), { path: 'empty.yaml', content: '' }]);
+    assert.equal(parsed.objects.length, 0);
+  });
+
+  test('a line counts from the document content, past comments above it', () => {
+    const parsed = parseBundleFiles([
+      file('b.yaml', bundleDoc, '---', '# the shop settings', configMap('x')),
+    ]);
+    assert.equal(parsed.objects[0]!.line, 10);
+  });
+});
+
+describe('YAML 1.1 semantics, as kubectl reads manifests', () => {
+  const parsed = parseBundleFiles([
+    file(
+      'b.yaml',
+      bundleDoc,
+      '---',
+      configMap('modes', ['data:', '  mode: 0755', '  enabled: on', '  off: yes']),
+    ),
+  ]);
+  const data = parsed.objects[0]!.object.data as Record<string, unknown>;
+
+  test('a leading-zero number is octal', () => {
+    assert.equal(data.mode, 493);
+  });
+
+  test('on and yes are booleans, as values and as keys', () => {
+    assert.equal(data.enabled, true);
+    assert.equal(data.false, true);
+    assert.ok(!('off' in data));
+  });
+});
+
+describe('errors name the file and line to fix', () => {
+  test('invalid YAML gives manifest_invalid at the offending line', () => {
+    const err = rejects(
+      [file('b.yaml', bundleDoc, '---', 'apiVersion: v1', 'kind: ConfigMap', 'metadata:', '\tname: x')],
+      {
+        code: 'manifest_invalid',
+        file: 'b.yaml',
+        line: 12,
+        message: /^invalid YAML: /,
+      },
+    );
+    assert.equal(typeof err.location.column, 'number');
+  });
+
+  test('a duplicate mapping key is invalid YAML at the second key', () => {
+    rejects(
+      [file('b.yaml', bundleDoc), file('m.yaml', 'apiVersion: v1', 'kind: ConfigMap', 'kind: Secret')],
+      {
+        code: 'manifest_invalid',
+        file: 'm.yaml',
+        line: 3,
+        message: /invalid YAML/,
+      },
+    );
+  });
+
+  test('the error message is a single line', () => {
+    const err = rejects([file('m.yaml', 'a: 1', '  b: 2')], {
+      code: 'manifest_invalid',
+      file: 'm.yaml',
+      line: 1,
+    });
+    assert.ok(!err.message.includes('\n'));
+  });
+
+  const missing: { name: string; lines: string[]; message: RegExp }[] = [
+    {
+      name: 'apiVersion',
+      lines: ['kind: ConfigMap', 'metadata:', '  name: a'],
+      message: /apiVersion is missing/,
+    },
+    { name: 'kind', lines: ['apiVersion: v1', 'metadata:', '  name: a'], message: /kind is missing/ },
+    { name: 'metadata', lines: ['apiVersion: v1', 'kind: ConfigMap'], message: /metadata\.name is missing/ },
+    {
+      name: 'metadata.name',
+      lines: ['apiVersion: v1', 'kind: ConfigMap', 'metadata:', '  labels: {a: b}'],
+      message: /metadata\.name is missing/,
+    },
+  ];
+  for (const m of missing) {
+    test(`a manifest without ${m.name} is refused at the line its document starts`, () => {
+      rejects([file('b.yaml', bundleDoc, '---', configMap('ok'), '---', ...m.lines)], {
+        code: 'manifest_invalid',
+        file: 'b.yaml',
+        line: 14,
+        message: m.message,
+      });
+    });
+  }
+
+  test('a manifest that is not a mapping is refused', () => {
+    rejects([file('b.yaml', bundleDoc, '---', '- a', '- b')], {
+      code: 'manifest_invalid',
+      file: 'b.yaml',
+      line: 9,
+      message: /mapping/,
+    });
+  });
+
+  test('a second Bundle document is refused where it is, naming the first', () => {
+    const err = rejects([file('a.yaml', bundleDoc), file('b.yaml', configMap('x'), '---', bundleDoc)], {
+      code: 'bundle_invalid',
+      file: 'b.yaml',
+      line: 6,
+    });
+    assert.match(err.message, /a\.yaml:1/);
+  });
+
+  test('no Bundle document is bundle_invalid naming the files', () => {
+    const err = rejects([file('a.yaml', configMap('x')), file('b.yaml', configMap('y'))], {
+      code: 'bundle_invalid',
+      file: 'a.yaml',
+    });
+    assert.match(err.message, /a\.yaml, b\.yaml/);
+  });
+
+  test('a Bundle of another apiVersion is not the bundle definition', () => {
+    rejects([file('a.yaml', bundleDoc.replace('outpost.dev/v1', 'outpost.dev/v2'))], {
+      code: 'bundle_invalid',
+    });
+  });
+
+  test('the same object twice is refused at the second, naming the first occurrence', () => {
+    const err = rejects(
+      [
+        file('b.yaml', bundleDoc),
+        file('one.yaml', configMap('dup')),
+        file('two.yaml', configMap('x'), '---', configMap('dup')),
+      ],
+      { code: 'manifest_invalid', file: 'two.yaml', line: 6 },
+    );
+    assert.match(err.message, /ConfigMap dup appears twice/);
+    assert.match(err.message, /one\.yaml:1/);
+  });
+
+  test('the same name in different namespaces is two objects', () => {
+    const parsed = parseBundleFiles([
+      file(
+        'b.yaml',
+        bundleDoc,
+        '---',
+        configMap('x', ['  namespace: a']),
+        '---',
+        configMap('x', ['  namespace: b']),
+      ),
+    ]);
+    assert.equal(parsed.objects.length, 2);
+  });
+
+  test('the same object under another version of its group is still a duplicate', () => {
+    rejects(
+      [
+        file(
+          'b.yaml',
+          bundleDoc,
+          '---',
+          'apiVersion: apps/v1',
+          'kind: Deployment',
+          'metadata: {name: till}',
+          '---',
+          'apiVersion: apps/v1beta2',
+          'kind: Deployment',
+          'metadata: {name: till}',
+        ),
+      ],
+      { code: 'manifest_invalid', line: 13, message: /appears twice/ },
+    );
+  });
+
+  test('an unknown spec field of the Bundle is refused', () => {
+    const err = rejects([file('b.yaml', configMap('x'), '---', bundleDoc, '  replicas: 3')], {
+      code: 'bundle_invalid',
+      file: 'b.yaml',
+      line: 6,
+    });
+    assert.match(err.message, /spec\.replicas/);
+  });
+
+  test('a Bundle without metadata.name is refused', () => {
+    rejects([file('b.yaml', bundleDoc.replace('  name: pos', '  labels: {}'))], {
+      code: 'bundle_invalid',
+      line: 1,
+      message: /metadata\.name/,
+    });
+  });
+
+  test('a Bundle name that is not a DNS label is refused', () => {
+    rejects([file('b.yaml', bundleDoc.replace('name: pos', 'name: Point_Of_Sale'))], {
+      code: 'bundle_invalid',
+      message: /DNS label/,
+    });
+  });
+
+  test('a Bundle without a placement selector is refused', () => {
+    rejects([file('b.yaml', bundleDoc.replace('    selector: {}', '    other: {}'))], {
+      code: 'bundle_invalid',
+      message: /placement\.selector/,
+    });
+  });
+
+  test('an invalid selector is selector_invalid, naming the bad part', () => {
+    const err = rejects(
+      [
+        file(
+          'b.yaml',
+          bundleDoc.replace(
+            '    selector: {}',
+            [
+              '    selector:',
+              '      matchExpressions:',
+              '        - {key: region, operator: Near, values: [x]}',
+            ].join('\n'),
+          ),
+        ),
+      ],
+      { code: 'selector_invalid', file: 'b.yaml', line: 1 },
+    );
+    assert.match(err.message, /spec\.placement\.selector\.matchExpressions\[0\]\.operator/);
+  });
+
+  test('metadata.generateName is refused: a declarative object needs a fixed name', () => {
+    rejects([file('b.yaml', bundleDoc, '---', configMap('x', ['  generateName: x-']))], {
+      code: 'manifest_invalid',
+      line: 9,
+      message: /generateName/,
+    });
+  });
+
+  test('a List kind is refused: each item goes in its own document', () => {
+    rejects(
+      [
+        file(
+          'b.yaml',
+          bundleDoc,
+          '---',
+          'apiVersion: v1',
+          'kind: List',
+          'metadata:',
+          '  name: l',
+          'items: []',
+        ),
+      ],
+      { code: 'manifest_invalid', line: 9, message: /List is not applied as one object/ },
+    );
+  });
+
+  test('a typed list such as ConfigMapList is refused too', () => {
+    rejects(
+      [
+        file(
+          'b.yaml',
+          bundleDoc,
+          '---',
+          'apiVersion: v1',
+          'kind: ConfigMapList',
+          'metadata: {name: l}',
+          'items: []',
+        ),
+      ],
+      {
+        code: 'manifest_invalid',
+        message: /ConfigMapList/,
+      },
+    );
+  });
+
+  test('a custom kind whose name ends in List is an ordinary object', () => {
+    const parsed = parseBundleFiles([
+      file(
+        'b.yaml',
+        bundleDoc,
+        '---',
+        'apiVersion: example.com/v1',
+        'kind: AllowList',
+        'metadata: {name: l}',
+      ),
+    ]);
+    assert.deepEqual(
+      parsed.objects.map((o) => o.object.kind),
+      ['AllowList'],
+    );
+  });
+
+  test('every parse error is an OutpostError with one of the manifest codes', () => {
+    const broken = [
+      [file('a.yaml', 'x: [')],
+      [file('a.yaml', configMap('x'))],
+      [file('a.yaml', bundleDoc.replace('selector: {}', 'selector: {matchLabels: {"a b": c}}'))],
+    ];
+    const codes = broken.map((files) => {
+      try {
+        parseBundleFiles(files);
+        return 'none';
+      } catch (e) {
+        return e instanceof OutpostError ? e.code : 'foreign';
+      }
+    });
+    assert.deepEqual(codes, ['manifest_invalid', 'bundle_invalid', 'selector_invalid']);
+  });
+});
