@@ -2,32 +2,37 @@
 // site's cluster, prunes what was unplaced, and reports up. With the hub out of reach it keeps
 // enforcing the last desired state it saved; nothing is removed because the hub went quiet.
 
-import type { DeploymentReport, DesiredState } from '../model/wire.ts';
+import { decodeJoinToken } from '../model/join-token.ts';
+import type { DeploymentReport, DesiredState, Facts } from '../model/wire.ts';
 import { TransportError } from '../net/http-client.ts';
+import { certificateInfo, createCsr, generateKeyPair } from '../pki/pki.ts';
 import { canonicalJson, sha256Digest } from '../render/digest.ts';
 import type { RenderedBundle } from '../render/rendered.ts';
 import { type Cluster, ClusterError } from './apply/cluster.ts';
 import { applyBundle, prune, readBack } from './apply/engine.ts';
-import { HubClient, HubError } from './hub-client.ts';
+import { fetchPinnedCa, HubClient, HubError } from './hub-client.ts';
+import { hostMachineId, newMachineId, renewalDue } from './identity.ts';
 import { type Identity, LocalState } from './state/local-state.ts';
 import { backoffDelay, Wakeup } from './timing.ts';
 
 export const agentVersion = '0.1.0';
 
 export interface AgentOptions {
-  hub: string;
-  name: string;
-  /** needed only until the agent has registered (and again if the hub forgets it) */
-  registrationToken?: string;
+  /** from `outpost token create`: hub URL, hub CA fingerprint and bootstrap token; needed until registered */
+  joinToken?: string;
+  /** the name the site asks for (default: the host name) */
+  name?: string;
+  /** stable id of this machine (default: /etc/machine-id, else one the agent makes and keeps) */
+  machineId?: string;
   labels?: Record<string, string>;
-  properties?: Record<string, unknown>;
+  facts?: Facts;
   stateDir: string;
   cluster: Cluster;
   /** longest the hub may hold a desired-state poll */
   pollWaitSeconds?: number;
   /** how often readiness is re-read while something is not ready yet */
   readinessResyncMs?: number;
-  /** how often everything is re-checked and a report is sent even when nothing changed */
+  /** how often everything is re-checked and a report is sent even when nothing changed (the heartbeat) */
   heartbeatMs?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -67,16 +72,19 @@ export class Agent {
     const state = await LocalState.open(this.#opts.stateDir);
     this.#state = state;
     this.#desired = await state.desired();
-    const identity = await state.identity();
-    this.#hub = new HubClient(
-      this.#opts.hub,
-      identity?.hub === this.#opts.hub ? identity.credential : undefined,
-    );
     try {
-      await Promise.all([this.#pollLoop(signal, identity), this.#reconcileLoop(signal)]);
+      // Enforcing what is already known does not wait for the hub: it starts at once.
+      await Promise.all([this.#hubLoop(signal), this.#reconcileLoop(signal)]);
     } finally {
-      this.#hub.close();
+      this.#hub?.close();
     }
+  }
+
+  /** Identity first (registration, approval), then polling and certificate renewal. */
+  async #hubLoop(signal: AbortSignal): Promise<void> {
+    const identity = await this.#ensureIdentity(signal);
+    if (!identity) return;
+    await Promise.all([this.#pollLoop(signal), this.#renewLoop(signal, identity)]);
   }
 
   /** A snapshot of what this site runs, for the local page and tests. */
@@ -84,42 +92,143 @@ export class Agent {
     return { desired: this.#desired, deployments: [...this.#statuses.values()].map(toReport) };
   }
 
-  async #register(signal: AbortSignal): Promise<Identity> {
-    const { registrationToken, name, labels, properties, hub } = this.#opts;
-    if (!registrationToken) throw new Error('the agent is not registered and has no registration token');
-    for (let attempt = 0; ; attempt++) {
+  /** Retries `step` with backoff while the failure is transient; rethrows anything else. */
+  async #persist<T>(what: string, signal: AbortSignal, step: () => Promise<T>): Promise<T | undefined> {
+    const pause = new Wakeup();
+    for (let attempt = 0; !signal.aborted; attempt++) {
       try {
-        const res = await this.#hub!.register({
-          token: registrationToken,
-          name,
-          labels,
-          properties,
-          facts: { agentVersion },
-        });
-        const identity: Identity = { hub, siteId: res.siteId, name: res.name, credential: res.credential };
-        await this.#state!.saveIdentity(identity);
-        this.#hub!.credential = res.credential;
-        this.#log('registered', { site: res.name, siteId: res.siteId });
-        return identity;
+        return await step();
       } catch (e) {
-        if (!isTransient(e) || signal.aborted) throw e;
+        if (signal.aborted) return undefined;
+        if (!isTransient(e)) throw e;
         const delay = backoffDelay(attempt, 1000, 60_000);
-        this.#log('registration failed; retrying', { error: (e as Error).message, delayMs: delay });
-        await new Wakeup().sleep(delay, signal);
+        this.#log(`${what} failed; retrying`, { error: (e as Error).message, delayMs: delay });
+        await pause.sleep(delay, signal);
       }
+    }
+    return undefined;
+  }
+
+  async #ensureIdentity(signal: AbortSignal): Promise<Identity | undefined> {
+    const state = this.#state!;
+    const saved = await state.identity();
+    if (saved) {
+      this.#hub = new HubClient(saved.hub, saved.caPem, saved, saved.siteId);
+      return saved;
+    }
+    let pending = await state.pending();
+    if (!pending) {
+      const join = this.#opts.joinToken ? decodeJoinToken(this.#opts.joinToken) : undefined;
+      if (!join) {
+        throw new Error(
+          this.#opts.joinToken
+            ? 'the join token is not valid'
+            : 'this agent is not registered: give it a join token (outpost token create)',
+        );
+      }
+      const caPem = await this.#persist('fetching the hub CA', signal, () =>
+        fetchPinnedCa(join.hub, join.caSha256),
+      );
+      if (!caPem) return undefined;
+      const keys = generateKeyPair();
+      const machineId =
+        this.#opts.machineId ?? (await hostMachineId()) ?? (await state.machineId(newMachineId));
+      const client = new HubClient(join.hub, caPem);
+      const res = await this.#persist('registration', signal, () =>
+        client.register({
+          token: join.token,
+          machineId,
+          name: this.#opts.name,
+          labels: this.#opts.labels,
+          csr: createCsr({ commonName: machineId, keyPem: keys.privateKeyPem }),
+          facts: { agentVersion, ...this.#opts.facts },
+        }),
+      );
+      client.close();
+      if (!res) return undefined;
+      this.#log('registered', { site: res.name, siteId: res.siteId, lifecycle: res.lifecycle });
+      if (res.certificate)
+        return this.#adopt({
+          hub: join.hub,
+          siteId: res.siteId,
+          name: res.name,
+          caPem,
+          certPem: res.certificate,
+          keyPem: keys.privateKeyPem,
+        });
+      pending = {
+        hub: join.hub,
+        siteId: res.siteId,
+        name: res.name,
+        caPem,
+        keyPem: keys.privateKeyPem,
+        ticket: res.ticket!,
+      };
+      await state.savePending(pending);
+    }
+    // Pending approval: ask for the certificate now and then until an operator decides.
+    const client = new HubClient(pending.hub, pending.caPem);
+    const wait = new Wakeup();
+    try {
+      for (let attempt = 0; !signal.aborted; attempt++) {
+        const res = await this.#persist('collecting the certificate', signal, () =>
+          client.collectCertificate(pending.siteId, pending.ticket),
+        );
+        if (!res) return undefined;
+        if (res.certificate) {
+          await state.clearPending();
+          return this.#adopt({ ...pending, certPem: res.certificate });
+        }
+        if (attempt === 0) this.#log('waiting for an operator to approve this site', { site: pending.name });
+        await wait.sleep(backoffDelay(attempt, 2000, 60_000), signal);
+      }
+      return undefined;
+    } finally {
+      client.close();
     }
   }
 
-  async #pollLoop(signal: AbortSignal, identity: Identity | undefined): Promise<void> {
-    let registered = identity !== undefined && identity.hub === this.#opts.hub;
+  async #adopt(id: Identity): Promise<Identity> {
+    await this.#state!.saveIdentity(id);
+    this.#hub = new HubClient(id.hub, id.caPem, id, id.siteId);
+    return id;
+  }
+
+  /** Renews the client certificate at two thirds of its lifetime, without stopping anything else. */
+  async #renewLoop(signal: AbortSignal, first: Identity): Promise<void> {
+    let identity = first;
+    const wait = new Wakeup();
+    while (!signal.aborted) {
+      const info = certificateInfo(identity.certPem);
+      const due = renewalDue(info.notBefore, info.notAfter).getTime() - Date.now();
+      if (due > 0) {
+        // setTimeout holds at most ~24.8 days; wake up daily to look again
+        await wait.sleep(Math.min(due, 86400_000), signal);
+        continue;
+      }
+      if (info.notAfter.getTime() <= Date.now()) {
+        this.#log(
+          'the site certificate has expired; the site keeps enforcing its state but must join again with a new token',
+        );
+        return;
+      }
+      const keys = generateKeyPair();
+      const res = await this.#persist('certificate renewal', signal, () =>
+        this.#hub!.renew(createCsr({ commonName: identity.siteId, keyPem: keys.privateKeyPem })),
+      );
+      if (!res?.certificate) return;
+      identity = { ...identity, certPem: res.certificate, keyPem: keys.privateKeyPem };
+      await this.#state!.saveIdentity(identity);
+      this.#hub!.setIdentity(identity, identity.siteId);
+      this.#log('certificate renewed', { notAfter: certificateInfo(res.certificate).notAfter.toISOString() });
+    }
+  }
+
+  async #pollLoop(signal: AbortSignal): Promise<void> {
     let failures = 0;
     const pause = new Wakeup();
     while (!signal.aborted) {
       try {
-        if (!registered) {
-          await this.#register(signal);
-          registered = true;
-        }
         const res = await this.#hub!.desired(this.#desired?.digest, this.#opts.pollWaitSeconds, signal);
         failures = 0;
         if (res === 'unchanged') continue;
@@ -130,13 +239,8 @@ export class Agent {
         this.#wakeReconcile.wake();
       } catch (e) {
         if (signal.aborted) return;
-        if (e instanceof HubError && e.status === 401 && this.#opts.registrationToken) {
-          this.#log('the hub no longer knows this credential; registering again');
-          registered = false;
-          continue;
-        }
         const delay = backoffDelay(failures++, 1000, 60_000);
-        this.#log('hub unreachable; enforcing the last desired state', {
+        this.#log('hub unreachable or refusing; enforcing the last desired state', {
           error: (e as Error).message,
           delayMs: delay,
         });
@@ -161,7 +265,7 @@ export class Agent {
       let next = this.#opts.heartbeatMs;
       try {
         next = await this.#reconcile();
-        await this.#report(false);
+        await this.#report();
       } catch (e) {
         this.#log('reconcile failed', { error: (e as Error).message });
         next = Math.min(next, 5000);
@@ -290,12 +394,13 @@ export class Agent {
   }
 
   /** Sends a report when something changed or the heartbeat is due; a failed send is retried next pass. */
-  async #report(force: boolean): Promise<void> {
+  async #report(): Promise<void> {
+    if (!this.#hub) return; // not registered yet: the status waits for an identity
     const deployments = [...this.#statuses.values()].map(toReport);
     const removed = [...this.#removed];
     const body = canonicalJson({ deployments, removed });
     const due = Date.now() - this.#lastReportAt >= this.#opts.heartbeatMs;
-    if (!force && !due && body === this.#lastReport) return;
+    if (!due && body === this.#lastReport) return;
     const seq = (await this.#state!.reportSeq()) + 1;
     await this.#state!.saveReportSeq(seq);
     try {

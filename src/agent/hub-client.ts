@@ -1,8 +1,16 @@
-// The agent's side of the agent API: register, long-poll the desired state by ETag, fetch blobs by
-// digest, send reports. Every call is outbound; errors say whether retrying can help.
+// The agent's side of the agent API: pin the hub's CA from the join token, register, collect or renew
+// the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
+// call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
 
-import type { DesiredState, RegisterRequest, RegisterResponse, Report } from '../model/wire.ts';
+import type {
+  CertificateResponse,
+  DesiredState,
+  RegisterRequest,
+  RegisterResponse,
+  Report,
+} from '../model/wire.ts';
 import { HttpClient, type JsonResponse } from '../net/http-client.ts';
+import { fingerprintSha256 } from '../pki/pki.ts';
 
 export class HubError extends Error {
   readonly status: number;
@@ -19,26 +27,69 @@ export class HubError extends Error {
 }
 
 function hubError(res: JsonResponse, what: string): HubError {
-  const body = res.body as { error?: { code?: string; message?: string } } | string;
+  let body = res.body as { error?: { code?: string; message?: string } } | string;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not JSON: keep the status alone
+    }
+  }
   const err = typeof body === 'object' ? body?.error : undefined;
   return new HubError(`${what}: ${err?.message ?? `HTTP ${res.status}`}`, res.status, err?.code ?? 'unknown');
 }
 
-export class HubClient {
-  readonly #http: HttpClient;
-  #credential: string | undefined;
+export interface ClientIdentity {
+  certPem: string;
+  keyPem: string;
+}
 
-  constructor(hubUrl: string, credential?: string) {
-    this.#credential = credential;
-    this.#http = new HttpClient(
-      hubUrl,
-      {},
-      (): Record<string, string> => (this.#credential ? { authorization: `Bearer ${this.#credential}` } : {}),
-    );
+/** Fetches the hub's CA certificate and accepts it only if it matches the pinned fingerprint. */
+export async function fetchPinnedCa(hub: string, caSha256: string): Promise<string> {
+  // The CA is not trusted yet, so this one call cannot verify the server; the pin verifies the answer.
+  const http = new HttpClient(hub, { insecure: true });
+  try {
+    const res = await http.request('GET', '/agent/v1/ca', { raw: true });
+    if (res.status !== 200) throw hubError(res, 'hub CA');
+    const pem = res.body as string;
+    const got = fingerprintSha256(pem);
+    if (got !== caSha256) {
+      throw new HubError(
+        `the hub's CA (sha256 ${got}) is not the one the join token names (${caSha256})`,
+        495,
+        'ca_mismatch',
+      );
+    }
+    return pem;
+  } finally {
+    http.close();
+  }
+}
+
+export class HubClient {
+  readonly hub: string;
+  readonly #caPem: string;
+  #http: HttpClient;
+  #siteId: string | undefined;
+
+  constructor(hub: string, caPem: string, identity?: ClientIdentity, siteId?: string) {
+    this.hub = hub;
+    this.#caPem = caPem;
+    this.#siteId = siteId;
+    this.#http = new HttpClient(hub, { ca: caPem, cert: identity?.certPem, key: identity?.keyPem });
   }
 
-  set credential(c: string) {
-    this.#credential = c;
+  /** Switches to a new certificate; requests already under way finish on the old connections. */
+  setIdentity(identity: ClientIdentity, siteId: string): void {
+    const old = this.#http;
+    this.#http = new HttpClient(this.hub, { ca: this.#caPem, cert: identity.certPem, key: identity.keyPem });
+    this.#siteId = siteId;
+    setTimeout(() => old.close(), 120_000).unref();
+  }
+
+  #site(): string {
+    if (!this.#siteId) throw new Error('the agent has no site identity yet');
+    return encodeURIComponent(this.#siteId);
   }
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
@@ -47,13 +98,29 @@ export class HubClient {
     return res.body as RegisterResponse;
   }
 
+  async collectCertificate(siteId: string, ticket: string): Promise<CertificateResponse> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${encodeURIComponent(siteId)}/certificate`,
+      { body: { ticket } },
+    );
+    if (res.status !== 200) throw hubError(res, 'collect certificate');
+    return res.body as CertificateResponse;
+  }
+
+  async renew(csr: string): Promise<CertificateResponse> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/renew`, { body: { csr } });
+    if (res.status !== 200) throw hubError(res, 'renew certificate');
+    return res.body as CertificateResponse;
+  }
+
   /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */
   async desired(
     known: string | undefined,
     waitSeconds: number,
     signal?: AbortSignal,
   ): Promise<DesiredState | 'unchanged'> {
-    const res = await this.#http.request('GET', '/agent/v1/desired', {
+    const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/desired`, {
       query: { wait: known ? waitSeconds : undefined },
       headers: known ? { 'if-none-match': `"${known}"` } : {},
       timeoutMs: (waitSeconds + 30) * 1000,
@@ -66,13 +133,15 @@ export class HubClient {
 
   /** A rendered bundle's exact bytes, so the caller can check them against the digest. */
   async blob(digest: string): Promise<string> {
-    const res = await this.#http.request('GET', `/agent/v1/blobs/${digest}`, { raw: true });
+    const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/blobs/${digest}`, {
+      raw: true,
+    });
     if (res.status !== 200) throw hubError(res, `blob ${digest}`);
     return res.body as string;
   }
 
   async report(report: Report): Promise<{ accepted: boolean; lastSeq: number }> {
-    const res = await this.#http.request('POST', '/agent/v1/report', { body: report });
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/report`, { body: report });
     if (res.status !== 200) throw hubError(res, 'report');
     return res.body as { accepted: boolean; lastSeq: number };
   }

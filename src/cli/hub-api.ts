@@ -1,9 +1,17 @@
 // The CLI's view of the operator API: typed calls that turn the hub's error bodies back into
 // OutpostErrors, so the CLI prints the same code, file and line the hub found.
 
+import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type {
+  ApiTokenCreated,
+  ApiTokenView,
   ApplyResult,
+  ApproveRequest,
+  AuditEntry,
+  BootstrapTokenCreated,
+  BootstrapTokenRequest,
+  BootstrapTokenView,
   BundleFiles,
   BundleView,
   FleetStatus,
@@ -17,11 +25,12 @@ export class HubApi {
   readonly #http: HttpClient;
   readonly url: string;
 
-  constructor(url: string, token: string | undefined) {
+  /** `caPem` is the hub's CA (the hub writes it to DATA_DIR/ca.crt); without it the system's CAs are used. */
+  constructor(url: string, token: string | undefined, caPem?: string) {
     this.url = url;
     this.#http = new HttpClient(
       url,
-      {},
+      { ca: caPem },
       (): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {}),
     );
   }
@@ -31,8 +40,12 @@ export class HubApi {
     try {
       res = await this.#http.request(method, `/api/v1${path}`, { body });
     } catch (e) {
-      if (e instanceof TransportError)
-        throw new OutpostError('unavailable', `cannot reach the hub at ${this.url}: ${e.message}`);
+      if (e instanceof TransportError) {
+        const hint = /certificate|self.signed|issuer/i.test(e.message)
+          ? ' (give the hub CA with --ca-file or OUTPOST_CA_FILE)'
+          : '';
+        throw new OutpostError('unavailable', `cannot reach the hub at ${this.url}: ${e.message}${hint}`);
+      }
       throw e;
     }
     if (res.status >= 200 && res.status < 300) return res.body as T;
@@ -54,6 +67,26 @@ export class HubApi {
   bundles = () => this.#call<{ items: BundleView[] }>('GET', '/bundles').then((r) => r.items);
   deleteBundle = (name: string) => this.#call<void>('DELETE', `/bundles/${encodeURIComponent(name)}`);
   status = () => this.#call<FleetStatus>('GET', '/status');
+  approve = (name: string, change: Static<typeof ApproveRequest>) =>
+    this.#call<SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
+  reject = (name: string) => this.#call<void>('POST', `/sites/${encodeURIComponent(name)}/reject`);
+  decommission = (name: string) =>
+    this.#call<SiteView>('POST', `/sites/${encodeURIComponent(name)}/decommission`);
+  createBootstrapToken = (spec: Static<typeof BootstrapTokenRequest>) =>
+    this.#call<Static<typeof BootstrapTokenCreated>>('POST', '/bootstrap-tokens', spec);
+  bootstrapTokens = () =>
+    this.#call<{ items: Static<typeof BootstrapTokenView>[] }>('GET', '/bootstrap-tokens').then(
+      (r) => r.items,
+    );
+  revokeBootstrapToken = (id: string) =>
+    this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
+  createApiToken = (name: string, role: string) =>
+    this.#call<Static<typeof ApiTokenCreated>>('POST', '/api-tokens', { name, role });
+  apiTokens = () =>
+    this.#call<{ items: Static<typeof ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
+  revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);
+  audit = (limit = 100) =>
+    this.#call<{ items: Static<typeof AuditEntry>[] }>('GET', `/audit?limit=${limit}`).then((r) => r.items);
 
   close(): void {
     this.#http.close();

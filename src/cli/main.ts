@@ -1,7 +1,7 @@
 // The `outpost` command: run a hub or an agent, and operate a fleet from the terminal. Reads print
 // tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero.
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
@@ -14,7 +14,7 @@ import { readBundleFiles } from './files.ts';
 import { HubApi } from './hub-api.ts';
 import { countsText, labelsText, table } from './table.ts';
 
-const defaultHub = 'http://127.0.0.1:7070';
+const defaultHub = 'https://127.0.0.1:7070';
 const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 // biome-ignore lint/suspicious/noExplicitAny: mirrors commander's own generic bounds
@@ -23,7 +23,12 @@ function operatorOptions<A extends any[], O extends Record<string, any>, G exten
 ) {
   return cmd
     .addOption(new Option('--hub <url>', 'hub URL').env('OUTPOST_HUB').default(defaultHub))
-    .addOption(new Option('--token <token>', 'operator token').env('OUTPOST_TOKEN'));
+    .addOption(new Option('--token <token>', 'API token').env('OUTPOST_TOKEN'))
+    .addOption(
+      new Option('--ca-file <path>', "the hub's CA certificate (DATA_DIR/ca.crt on the hub)").env(
+        'OUTPOST_CA_FILE',
+      ),
+    );
 }
 
 const outputOption = () =>
@@ -31,8 +36,8 @@ const outputOption = () =>
     .choices(['table', 'json'] as const)
     .default('table' as const);
 
-function api(opts: { hub: string; token?: string }): HubApi {
-  return new HubApi(opts.hub, opts.token);
+async function api(opts: { hub: string; token?: string; caFile?: string }): Promise<HubApi> {
+  return new HubApi(opts.hub, opts.token, opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined);
 }
 
 function print(text: string): void {
@@ -77,19 +82,37 @@ export function program(): Command {
 
   root
     .command('hub')
-    .description('run the hub (operator API, agent API) on embedded SQLite')
-    .option('--data-dir <dir>', 'where the database and secrets live', 'outpost-data')
+    .description('run the hub (operator API, agent API over mTLS) on embedded SQLite')
+    .option('--data-dir <dir>', 'where the database, CA and secrets live', 'outpost-data')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
+    .option('--public-url <url>', 'the URL agents reach this hub at (goes into join tokens)')
+    .option('--tls-name <name...>', 'extra host names or addresses for the generated serving certificate')
+    .option('--tls-cert <path>', 'serve this certificate instead of one from the hub CA (with --tls-key)')
+    .option('--tls-key <path>', 'key of --tls-cert')
+    .option('--ca-cert <path>', 'use this CA for site certificates instead of making one (with --ca-key)')
+    .option('--ca-key <path>', 'key of --ca-cert')
+    .addOption(
+      new Option('--admin-token <token>', 'the first admin token, instead of a generated one').env(
+        'OUTPOST_ADMIN_TOKEN',
+      ),
+    )
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
     .action(async (opts) => {
       const hub = await startHub({
         dataDir: opts.dataDir,
         listen: opts.listen,
+        publicUrl: opts.publicUrl,
+        tlsNames: opts.tlsName,
+        tlsCertFile: opts.tlsCert,
+        tlsKeyFile: opts.tlsKey,
+        caCertFile: opts.caCert,
+        caKeyFile: opts.caKey,
+        adminToken: opts.adminToken,
         logger: { level: opts.logLevel },
       });
       print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)})`);
-      print(`operator token:     ${hub.operatorToken}`);
-      print(`registration token: ${hub.registrationToken}`);
+      print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
+      if (hub.adminToken && !opts.adminToken) print(`admin token (shown once): ${hub.adminToken}`);
       const signal = untilSignal();
       await new Promise((r) => signal.addEventListener('abort', r));
       await hub.close();
@@ -100,30 +123,40 @@ export function program(): Command {
     .description(
       "run a site's agent: pull the desired state from the hub and apply it to this site's cluster",
     )
-    .addOption(new Option('--hub <url>', 'hub URL').env('OUTPOST_HUB').makeOptionMandatory())
-    .addOption(new Option('--name <name>', 'site name').env('OUTPOST_SITE').makeOptionMandatory())
     .addOption(
-      new Option('--registration-token <token>', 'token for the first registration').env(
-        'OUTPOST_REGISTRATION_TOKEN',
+      new Option('--join-token <token>', 'from `outpost token create`; needed until registered').env(
+        'OUTPOST_JOIN_TOKEN',
       ),
     )
-    .option('--label <key=value...>', 'labels the site registers with', [] as string[])
-    .option('--state-dir <dir>', 'where the agent keeps its state (default: ./outpost-agent-NAME)')
+    .addOption(
+      new Option('--name <name>', 'the site name to ask for (default: host name)').env('OUTPOST_SITE'),
+    )
+    .option('--machine-id <id>', 'stable machine id (default: /etc/machine-id)')
+    .option('--label <key=value...>', 'labels the site asks for at registration', [] as string[])
+    .option('--state-dir <dir>', 'where the agent keeps its state', 'outpost-agent')
     .option(
       '--kubeconfig <path>',
       'kubeconfig of the site cluster (default: $KUBECONFIG, in-cluster, ~/.kube/config)',
     )
     .option('--context <name>', 'kubeconfig context')
+    .option(
+      '--factory-reset',
+      "wipe the agent's state (identity, cache) and register again; the cluster is not touched",
+    )
     .action(async (opts) => {
+      if (opts.factoryReset) {
+        await rm(opts.stateDir, { recursive: true, force: true });
+        logLine('factory reset: agent state wiped', { stateDir: opts.stateDir });
+      }
       const conn = resolveKubeConnection(opts.kubeconfig, opts.context);
       const cluster = new KubeCluster(conn);
-      logLine('agent starting', { site: opts.name, hub: opts.hub, cluster: conn.source });
+      logLine('agent starting', { cluster: conn.source, stateDir: opts.stateDir });
       const agent = new Agent({
-        hub: opts.hub,
+        joinToken: opts.joinToken,
         name: opts.name,
-        registrationToken: opts.registrationToken,
+        machineId: opts.machineId,
         labels: parseLabels(opts.label),
-        stateDir: opts.stateDir ?? `outpost-agent-${opts.name}`,
+        stateDir: opts.stateDir,
         cluster,
         log: logLine,
       });
@@ -131,10 +164,136 @@ export function program(): Command {
       cluster.close();
     });
 
+  const token = root
+    .command('token')
+    .description('bootstrap tokens: what new sites present once to register');
+  operatorOptions(
+    token.command('create').description('create a bootstrap token and print its join token (shown once)'),
+  )
+    .option('--description <text>', 'what it is for')
+    .option('--label <key=value...>', 'labels granted to sites that use it', [] as string[])
+    .option('--auto-approve', 'sites using it are Active at once instead of Pending')
+    .option('--max-uses <n>', 'how many sites may use it', '1')
+    .option('--ttl <seconds>', 'lifetime in seconds', String(24 * 3600))
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const created = await (await api(opts)).createBootstrapToken({
+        description: opts.description,
+        labels: parseLabels(opts.label),
+        autoApprove: Boolean(opts.autoApprove),
+        maxUses: Number(opts.maxUses),
+        ttlSeconds: Number(opts.ttl),
+      });
+      if (opts.output === 'json') return json(created);
+      print(
+        `bootstrap token ${created.token.id}: ${created.token.maxUses} use(s), expires ${created.token.expiresAt}`,
+      );
+      print(`join token (shown once): ${created.joinToken}`);
+    });
+  operatorOptions(token.command('list').description('list bootstrap tokens'))
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const items = await (await api(opts)).bootstrapTokens();
+      if (opts.output === 'json') return json(items);
+      print(
+        table(
+          ['id', 'uses', 'expires', 'auto-approve', 'revoked', 'labels'],
+          items.map((t) => [
+            t.id,
+            `${t.uses}/${t.maxUses}`,
+            t.expiresAt,
+            String(t.autoApprove),
+            String(t.revoked),
+            labelsText(t.labels),
+          ]),
+        ),
+      );
+    });
+  operatorOptions(token.command('revoke').description('revoke a bootstrap token').argument('<id>')).action(
+    async (id, opts) => {
+      await (await api(opts)).revokeBootstrapToken(id);
+      print(`bootstrap token ${id} revoked`);
+    },
+  );
+
+  operatorOptions(root.command('approve').description('approve a pending site').argument('<site>'))
+    .option('--rename <name>', 'give the site another name')
+    .option('--label <key=value...>', "set the site's labels")
+    .action(async (siteName, opts) => {
+      const site = await (await api(opts)).approve(siteName, {
+        ...(opts.rename ? { name: opts.rename } : {}),
+        ...(opts.label ? { labels: parseLabels(opts.label) } : {}),
+      });
+      print(`${site.name} approved (${site.lifecycle}); labels: ${labelsText(site.labels)}`);
+    });
+  operatorOptions(root.command('reject').description('reject a pending site').argument('<site>')).action(
+    async (siteName, opts) => {
+      await (await api(opts)).reject(siteName);
+      print(`${siteName} rejected`);
+    },
+  );
+  operatorOptions(
+    root
+      .command('decommission')
+      .description("revoke a site's certificates and retire it; its workloads are unplaced")
+      .argument('<site>'),
+  ).action(async (siteName, opts) => {
+    const site = await (await api(opts)).decommission(siteName);
+    print(`${site.name} is ${site.lifecycle}; its certificates are revoked`);
+  });
+
+  const apitoken = root
+    .command('apitoken')
+    .description('API tokens for operators and automation (viewer, operator, admin)');
+  operatorOptions(
+    apitoken.command('create').description('create an API token (shown once)').argument('<name>'),
+  )
+    .addOption(
+      new Option('--role <role>', 'what it may do')
+        .choices(['viewer', 'operator', 'admin'] as const)
+        .default('viewer' as const),
+    )
+    .action(async (name, opts) => {
+      const created = await (await api(opts)).createApiToken(name, opts.role);
+      print(`API token ${created.apiToken.name} (${created.apiToken.role}), shown once: ${created.token}`);
+    });
+  operatorOptions(apitoken.command('list').description('list API tokens'))
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const items = await (await api(opts)).apiTokens();
+      if (opts.output === 'json') return json(items);
+      print(
+        table(
+          ['id', 'name', 'role', 'created', 'by', 'revoked'],
+          items.map((t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, String(t.revoked)]),
+        ),
+      );
+    });
+  operatorOptions(apitoken.command('revoke').description('revoke an API token').argument('<id>')).action(
+    async (id, opts) => {
+      await (await api(opts)).revokeApiToken(id);
+      print(`API token ${id} revoked`);
+    },
+  );
+
+  operatorOptions(root.command('audit').description('who changed what, newest first'))
+    .option('--limit <n>', 'how many entries', '50')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const items = await (await api(opts)).audit(Number(opts.limit));
+      if (opts.output === 'json') return json(items);
+      print(
+        table(
+          ['at', 'actor', 'action', 'target', 'source'],
+          items.map((a) => [a.at, a.actor, a.action, a.target, a.source]),
+        ),
+      );
+    });
+
   operatorOptions(root.command('sites').description('list sites, or show one').argument('[name]'))
     .addOption(outputOption())
     .action(async (name, opts) => {
-      const hub = api(opts);
+      const hub = await api(opts);
       if (name) {
         const site = await hub.site(name);
         if (opts.output === 'json') return json(site);
@@ -178,7 +337,7 @@ export function program(): Command {
       .argument('<site>')
       .argument('<changes...>'),
   ).action(async (siteName, changes, opts) => {
-    const hub = api(opts);
+    const hub = await api(opts);
     const labels = { ...(await hub.site(siteName)).labels };
     for (const c of changes) {
       if (c.endsWith('-') && !c.includes('=')) delete labels[c.slice(0, -1)];
@@ -197,7 +356,7 @@ export function program(): Command {
     .requiredOption('-f, --file <path>', 'a YAML file or a directory of them')
     .addOption(outputOption())
     .action(async (opts) => {
-      const result = await api(opts).applyBundle(await readBundleFiles(opts.file));
+      const result = await (await api(opts)).applyBundle(await readBundleFiles(opts.file));
       if (opts.output === 'json') return json(result);
       print(
         result.changed
@@ -208,7 +367,7 @@ export function program(): Command {
   operatorOptions(bundle.command('list').description('list bundles with their rollout state'))
     .addOption(outputOption())
     .action(async (opts) => {
-      const bundles = await api(opts).bundles();
+      const bundles = await (await api(opts)).bundles();
       if (opts.output === 'json') return json(bundles);
       print(
         table(
@@ -223,14 +382,14 @@ export function program(): Command {
       .description('unplace a bundle from every site; agents prune its objects')
       .argument('<name>'),
   ).action(async (name, opts) => {
-    await api(opts).deleteBundle(name);
+    await (await api(opts)).deleteBundle(name);
     print(`bundle ${name} deleted; sites will prune its objects`);
   });
 
   operatorOptions(root.command('status').description('the fleet at a glance'))
     .addOption(outputOption())
     .action(async (opts) => {
-      const s = await api(opts).status();
+      const s = await (await api(opts)).status();
       if (opts.output === 'json') return json(s);
       print(`sites: ${s.sites.total}  (${countsText(s.sites.byConnectivity)})`);
       print(`deployments: ${s.deployments.total}  (${countsText(s.deployments.byState)})`);
@@ -251,18 +410,28 @@ export function program(): Command {
     .action(async (opts) => {
       const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-')));
       const hub = await startHub({ dataDir, listen: opts.listen });
-      const client = new HubApi(hub.url, hub.operatorToken);
+      const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
+      const client = new HubApi(hub.url, admin, hub.caPem);
       const example = join(repoRoot, 'examples', 'fleet', 'hello');
       const applied = await client.applyBundle(await readBundleFiles(example));
-      print(`Outpost hub on ${hub.url} (SQLite in ${dataDir})`);
+      const join_ = await client.createBootstrapToken({
+        description: 'demo',
+        autoApprove: true,
+        maxUses: 100,
+      });
+      print(`Outpost hub on ${hub.url} (SQLite and CA in ${dataDir})`);
       print(`bundle ${applied.bundle} revision ${applied.revision} loaded from examples/fleet/hello`);
       print('');
       print('Next: connect a site (any Kubernetes cluster your kubeconfig reaches):');
       print(
-        `  ./outpost agent --hub ${hub.url} --name store-1 --label region=west --registration-token ${hub.registrationToken}`,
+        `  ./outpost agent --name store-1 --label region=west --state-dir ${join(dataDir, 'agent-store-1')} \\`,
       );
+      print(`      --join-token ${join_.joinToken}`);
       print('and look at the fleet:');
-      print(`  OUTPOST_HUB=${hub.url} OUTPOST_TOKEN=${hub.operatorToken} ./outpost status`);
+      print(
+        `  export OUTPOST_HUB=${hub.url} OUTPOST_CA_FILE=${hub.caFile} OUTPOST_TOKEN=${admin ?? '<your admin token>'}`,
+      );
+      print('  ./outpost status');
       print('');
       print('Ctrl-C stops the hub.');
       const signal = untilSignal();

@@ -9,12 +9,34 @@ import { installErrorHandling } from './routes/errors.ts';
 import { operatorRoutes } from './routes/operator.ts';
 
 export interface ServerOptions {
-  logger?: boolean | { level: string };
+  logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
+  /** serve HTTPS, asking (not requiring) every client for a certificate: agents must present one, operators need not */
+  https?: { key: string; cert: string; ca: string };
 }
 
 export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Promise<FastifyInstance> {
+  const logger =
+    typeof opts.logger === 'object'
+      ? {
+          ...opts.logger,
+          redact: {
+            paths: ['req.headers.authorization', 'req.body.token', 'req.body.ticket'],
+            censor: '[redacted]',
+          },
+        }
+      : (opts.logger ?? false);
   const app = Fastify({
-    logger: opts.logger ?? false,
+    logger,
+    ...(opts.https
+      ? {
+          https: {
+            ...opts.https,
+            requestCert: true,
+            rejectUnauthorized: false,
+            minVersion: 'TLSv1.2' as const,
+          },
+        }
+      : {}),
     // long-polls are held up to maxWaitSeconds; keep the socket a little longer than that
     requestTimeout: (ctx.config.maxWaitSeconds + 30) * 1000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },

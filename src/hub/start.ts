@@ -1,49 +1,46 @@
-// Starts a hub process: data directory, secrets (made on first start, kept with mode 0600), store,
-// HTTP server. Returns what a caller needs to print or stop it.
+// Starts a hub process: data directory, CA and serving certificate, store, the first admin token
+// (made on first start and returned once), and the HTTPS server that also asks agents for their
+// client certificates.
 
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { contextFromConfig, type HubContext } from './context.ts';
-import { newCredential } from './credentials.ts';
+import { ensureFirstAdmin } from './identity/api-tokens.ts';
+import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
 
 export interface StartHubOptions {
   dataDir: string;
   /** host:port; port 0 picks a free one */
   listen?: string;
+  /** the URL agents reach this hub at (default: https://LISTEN) */
+  publicUrl?: string;
   /** defaults to DATA_DIR/hub.db */
   database?: string;
-  operatorToken?: string;
-  registrationToken?: string;
-  logger?: boolean | { level: string };
+  /** the first admin token, when the operator wants to choose it (e.g. from OUTPOST_ADMIN_TOKEN) */
+  adminToken?: string;
+  caCertFile?: string;
+  caKeyFile?: string;
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** extra names for the generated serving certificate */
+  tlsNames?: string[];
+  logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
   maxWaitSeconds?: number;
+  certificateValidityDays?: number;
+  now?: () => Date;
 }
 
 export interface RunningHub {
   url: string;
-  operatorToken: string;
-  registrationToken: string;
+  /** set only on the start that created it: it is not stored anywhere in clear */
+  adminToken: string | undefined;
+  caPem: string;
+  caFile: string | undefined;
   ctx: HubContext;
   app: FastifyInstance;
   close(): Promise<void>;
-}
-
-interface Secrets {
-  operatorToken: string;
-  registrationToken: string;
-}
-
-async function loadSecrets(dataDir: string): Promise<Secrets> {
-  const path = join(dataDir, 'secrets.json');
-  try {
-    return JSON.parse(await readFile(path, 'utf8')) as Secrets;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    const secrets = { operatorToken: newCredential('op'), registrationToken: newCredential('reg') };
-    await writeFile(path, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
-    return secrets;
-  }
 }
 
 export function parseListen(listen: string): { host: string; port: number } {
@@ -55,25 +52,42 @@ export function parseListen(listen: string): { host: string; port: number } {
 export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const dataDir = resolve(opts.dataDir);
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const secrets = await loadSecrets(dataDir);
-  const operatorToken = opts.operatorToken ?? secrets.operatorToken;
-  const registrationToken = opts.registrationToken ?? secrets.registrationToken;
-  const ctx = await contextFromConfig({
-    database: opts.database ?? join(dataDir, 'hub.db'),
-    operatorToken,
-    registrationToken,
-    ...(opts.maxWaitSeconds !== undefined ? { maxWaitSeconds: opts.maxWaitSeconds } : {}),
+  const now = opts.now ?? (() => new Date());
+  const tls = await hubTls({
+    dataDir,
+    caCertFile: opts.caCertFile,
+    caKeyFile: opts.caKeyFile,
+    tlsCertFile: opts.tlsCertFile,
+    tlsKeyFile: opts.tlsKeyFile,
+    names: opts.tlsNames,
+    now: now(),
   });
-  const app = await buildServer(ctx, { logger: opts.logger ?? false });
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:7070');
+  const ctx = await contextFromConfig(
+    {
+      database: opts.database ?? join(dataDir, 'hub.db'),
+      ...(opts.maxWaitSeconds !== undefined ? { maxWaitSeconds: opts.maxWaitSeconds } : {}),
+      ...(opts.certificateValidityDays !== undefined
+        ? { certificateValidityDays: opts.certificateValidityDays }
+        : {}),
+    },
+    { tls, now },
+  );
+  const adminToken = await ensureFirstAdmin(ctx, opts.adminToken);
+  const app = await buildServer(ctx, {
+    logger: opts.logger ?? false,
+    https: { key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.ca.certPem },
+  });
   await app.listen({ host, port });
   const address = app.server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+  ctx.config.publicUrl = opts.publicUrl ?? url;
   return {
     url,
-    operatorToken,
-    registrationToken,
+    adminToken,
+    caPem: tls.ca.certPem,
+    caFile: opts.caCertFile ?? join(dataDir, 'ca.crt'),
     ctx,
     app,
     async close() {

@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'registration_refused'
+  | 'csr_invalid'
+  | 'pending_approval'
   | 'unavailable'
   | 'internal';
 
@@ -52,6 +54,7 @@ export class OutpostError extends Error {
 export function statusOf(code: ErrorCode): number {
   switch (code) {
     case 'request_invalid':
+    case 'csr_invalid':
     case 'manifest_invalid':
     case 'bundle_invalid':
     case 'selector_invalid':
@@ -63,6 +66,8 @@ export function statusOf(code: ErrorCode): number {
       return 403;
     case 'not_found':
       return 404;
+    case 'pending_approval':
+      return 409;
     case 'conflict':
       return 409;
     case 'unavailable':

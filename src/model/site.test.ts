@@ -48,7 +48,7 @@ describe('connectivityOf', () => {
   });
 
   test('property: longer silence never means better connectivity', () => {
-    const rank: Record<Connectivity, number> = { Online: 0, Stale: 1, Offline: 2 };
+    const rank: Record<Connectivity, number> = { Online: 0, Stale: 1, Offline: 2, Expired: 3 };
     fc.assert(
       fc.property(fc.nat({ max: 1_000_000 }), fc.nat({ max: 1_000_000 }), (a, b) => {
         const [short, long] = a <= b ? [a, b] : [b, a];
@@ -84,4 +84,15 @@ describe('siteNameProblem', () => {
       assert.match(problem, message);
     });
   }
+});
+
+describe('an expired certificate', () => {
+  const now = new Date('2026-11-21T12:00:00Z');
+  test('makes a site Expired however recently it was heard from', () => {
+    assert.equal(connectivityOf(now, now, defaultThresholds, new Date(now.getTime() - 1)), 'Expired');
+    assert.equal(connectivityOf(now, now, defaultThresholds, now), 'Expired');
+  });
+  test('does not matter while it is still valid', () => {
+    assert.equal(connectivityOf(now, now, defaultThresholds, new Date(now.getTime() + 1)), 'Online');
+  });
 });

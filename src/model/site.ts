@@ -4,7 +4,7 @@
 export const lifecycles = ['Pending', 'Active', 'Decommissioned'] as const;
 export type Lifecycle = (typeof lifecycles)[number];
 
-export const connectivities = ['Online', 'Stale', 'Offline'] as const;
+export const connectivities = ['Online', 'Stale', 'Offline', 'Expired'] as const;
 export type Connectivity = (typeof connectivities)[number];
 
 export interface ConnectivityThresholds {
@@ -14,13 +14,20 @@ export interface ConnectivityThresholds {
   offlineAfterMs: number;
 }
 
-export const defaultThresholds: ConnectivityThresholds = { staleAfterMs: 90_000, offlineAfterMs: 300_000 };
+/** Stale after three missed 30 s heartbeats, Offline after ten minutes. */
+export const defaultThresholds: ConnectivityThresholds = { staleAfterMs: 90_000, offlineAfterMs: 600_000 };
 
+/**
+ * Expired (the site's certificate lapsed, so it cannot call home until it joins again) outranks the
+ * silence-based states: it needs a person, while Stale and Offline heal by themselves.
+ */
 export function connectivityOf(
   lastSeen: Date | undefined,
   now: Date,
   t: ConnectivityThresholds = defaultThresholds,
+  certificateExpiresAt?: Date,
 ): Connectivity {
+  if (certificateExpiresAt && certificateExpiresAt.getTime() <= now.getTime()) return 'Expired';
   if (!lastSeen) return 'Offline';
   const silence = now.getTime() - lastSeen.getTime();
   if (silence >= t.offlineAfterMs) return 'Offline';

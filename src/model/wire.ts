@@ -3,6 +3,7 @@
 
 import { type Static, Type } from 'typebox';
 import { deploymentStates, reportedStates } from './deployment.ts';
+import { roles } from './roles.ts';
 import { connectivities, lifecycles } from './site.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
@@ -41,27 +42,49 @@ const Counts = Type.Object({ total: Type.Integer(), applied: Type.Integer(), rea
 
 // ---- agent API ----
 
+export const Facts = Type.Object({
+  hostname: Type.Optional(Type.String({ maxLength: 253 })),
+  kubernetesVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
+  capacity: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
+  lat: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
+  lon: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
+  timezone: Type.Optional(Type.String({ maxLength: 64 })),
+});
+export type Facts = Static<typeof Facts>;
+
 export const RegisterRequest = Type.Object({
-  token: Type.String({ minLength: 1 }),
-  name: Type.String({ minLength: 1, maxLength: 63 }),
+  /** the bootstrap token ("<id>.<secret>") from the join token */
+  token: Type.String({ minLength: 1, maxLength: 256 }),
+  /** stable across reinstalls of the agent: /etc/machine-id or given */
+  machineId: Type.String({ minLength: 8, maxLength: 128 }),
+  /** the name the site asks for; the hub may keep an existing one */
+  name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
   labels: Type.Optional(StringMap),
-  properties: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  facts: Type.Optional(
-    Type.Object({
-      hostname: Type.Optional(Type.String()),
-      kubernetesVersion: Type.Optional(Type.String()),
-      agentVersion: Type.Optional(Type.String()),
-    }),
-  ),
+  /** PKCS#10 request for the site's client certificate (ECDSA P-256) */
+  csr: Type.String({ minLength: 1, maxLength: 8192 }),
+  facts: Type.Optional(Facts),
 });
 export type RegisterRequest = Static<typeof RegisterRequest>;
 
 export const RegisterResponse = Type.Object({
   siteId: Type.String(),
   name: Type.String(),
-  credential: Type.String(),
+  lifecycle: Type.Enum(lifecycles),
+  /** the client certificate when the site is Active already */
+  certificate: Type.Optional(Type.String()),
+  /** a one-time ticket to collect the certificate once an operator approves the site */
+  ticket: Type.Optional(Type.String()),
 });
 export type RegisterResponse = Static<typeof RegisterResponse>;
+
+export const CertificateRequest = Type.Object({ ticket: Type.String({ minLength: 1, maxLength: 256 }) });
+export const RenewRequest = Type.Object({ csr: Type.String({ minLength: 1, maxLength: 8192 }) });
+export const CertificateResponse = Type.Object({
+  lifecycle: Type.Enum(lifecycles),
+  certificate: Type.Optional(Type.String()),
+});
+export type CertificateResponse = Static<typeof CertificateResponse>;
 
 export const DesiredDeployment = Type.Object({ bundle: Name, revision: Type.Integer(), digest: Digest });
 export type DesiredDeployment = Static<typeof DesiredDeployment>;
@@ -122,6 +145,7 @@ export const SiteView = Type.Object({
   lastSeen: Type.Union([Timestamp, Type.Null()]),
   desiredDigest: Type.Union([Digest, Type.Null()]),
   registeredAt: Timestamp,
+  certificateExpiresAt: Type.Union([Timestamp, Type.Null()]),
 });
 export type SiteView = Static<typeof SiteView>;
 
@@ -185,3 +209,64 @@ export const FleetStatus = Type.Object({
   ),
 });
 export type FleetStatus = Static<typeof FleetStatus>;
+
+export const ApproveRequest = Type.Object(
+  { name: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })), labels: Type.Optional(StringMap) },
+  { additionalProperties: false },
+);
+export type ApproveRequest = Static<typeof ApproveRequest>;
+
+export const BootstrapTokenRequest = Type.Object(
+  {
+    description: Type.Optional(Type.String({ maxLength: 256 })),
+    labels: Type.Optional(StringMap),
+    autoApprove: Type.Optional(Type.Boolean()),
+    maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+  },
+  { additionalProperties: false },
+);
+export type BootstrapTokenRequest = Static<typeof BootstrapTokenRequest>;
+
+export const BootstrapTokenView = Type.Object({
+  id: Type.String(),
+  description: Type.String(),
+  labels: StringMap,
+  autoApprove: Type.Boolean(),
+  maxUses: Type.Integer(),
+  uses: Type.Integer(),
+  expiresAt: Timestamp,
+  revoked: Type.Boolean(),
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+});
+
+export const BootstrapTokenCreated = Type.Object({
+  /** shown once: paste it into `outpost agent --join-token` */
+  joinToken: Type.String(),
+  token: BootstrapTokenView,
+});
+
+export const ApiTokenRequest = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 63 }), role: Type.Enum(roles) },
+  { additionalProperties: false },
+);
+export const ApiTokenView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  role: Type.Enum(roles),
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+  revoked: Type.Boolean(),
+});
+export const ApiTokenCreated = Type.Object({ token: Type.String(), apiToken: ApiTokenView });
+
+export const AuditEntry = Type.Object({
+  id: Type.String(),
+  at: Timestamp,
+  actor: Type.String(),
+  action: Type.String(),
+  target: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+  source: Type.String(),
+});

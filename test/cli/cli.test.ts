@@ -9,6 +9,8 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { HubClient } from '../../src/agent/hub-client.ts';
+import { decodeJoinToken } from '../../src/model/join-token.ts';
+import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
 import { startTestHub, type TestHub } from '../support/fleet.ts';
 
 const run = promisify(execFile);
@@ -29,7 +31,13 @@ after(async () => {
 async function outpost(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-      env: { ...process.env, OUTPOST_HUB: fleet.hub.url, OUTPOST_TOKEN: fleet.hub.operatorToken, ...env },
+      env: {
+        ...process.env,
+        OUTPOST_HUB: fleet.hub.url,
+        OUTPOST_TOKEN: fleet.adminToken,
+        OUTPOST_CA_FILE: fleet.hub.caFile,
+        ...env,
+      },
     });
     return { code: 0, stdout, stderr };
   } catch (e) {
@@ -82,10 +90,13 @@ test('reads print JSON with -o json', async () => {
 test('a wrong token and an unreachable hub are clear failures', async () => {
   const denied = await outpost(['sites'], { OUTPOST_TOKEN: 'wrong' });
   assert.equal(denied.code, 1);
-  assert.match(denied.stderr, /invalid operator token \(unauthorized\)/);
-  const down = await outpost(['status'], { OUTPOST_HUB: 'http://127.0.0.1:1' });
+  assert.match(denied.stderr, /invalid or revoked API token \(unauthorized\)/);
+  const down = await outpost(['status'], { OUTPOST_HUB: 'https://127.0.0.1:1' });
   assert.equal(down.code, 1);
-  assert.match(down.stderr, /cannot reach the hub at http:\/\/127\.0\.0\.1:1/);
+  assert.match(down.stderr, /cannot reach the hub at https:\/\/127\.0\.0\.1:1/);
+  const untrusted = await outpost(['status'], { OUTPOST_CA_FILE: '' });
+  assert.equal(untrusted.code, 1);
+  assert.match(untrusted.stderr, /OUTPOST_CA_FILE/);
 });
 
 test('an unknown site is not_found, and a bad option is a usage error', async () => {
@@ -98,11 +109,13 @@ test('an unknown site is not_found, and a bad option is a usage error', async ()
 });
 
 test('label sets and removes site labels, and placement follows', async () => {
-  const agentApi = new HubClient(fleet.hub.url);
+  const agentApi = new HubClient(fleet.hub.url, fleet.hub.caPem);
   await agentApi.register({
-    token: fleet.hub.registrationToken,
+    token: decodeJoinToken(fleet.joinToken)!.token,
+    machineId: 'machine-cli-0001',
     name: 'store-cli',
     labels: { region: 'east', legacy: 'yes' },
+    csr: createCsr({ commonName: 'store-cli', keyPem: generateKeyPair().privateKeyPem }),
   });
   agentApi.close();
   const r = await outpost(['label', 'store-cli', 'region=west', 'legacy-']);
@@ -115,4 +128,36 @@ test('label sets and removes site labels, and placement follows', async () => {
     site.deployments.map((d: { bundle: string }) => d.bundle),
     ['hello'],
   );
+});
+
+test('a viewer token reads but cannot change anything', async () => {
+  const created = await outpost(['apitoken', 'create', 'cli-viewer', '--role', 'viewer']);
+  assert.equal(created.code, 0, created.stderr);
+  const token = /shown once: (\S+)/.exec(created.stdout)![1]!;
+  assert.equal((await outpost(['sites'], { OUTPOST_TOKEN: token })).code, 0);
+  const denied = await outpost(['label', 'store-cli', 'region=north'], { OUTPOST_TOKEN: token });
+  assert.equal(denied.code, 1);
+  assert.match(denied.stderr, /needs the operator role.*\(forbidden\)/);
+});
+
+test('token create prints a join token once, and token list shows its uses', async () => {
+  const created = await outpost([
+    'token',
+    'create',
+    '--label',
+    'region=west',
+    '--max-uses',
+    '2',
+    '-o',
+    'json',
+  ]);
+  assert.equal(created.code, 0, created.stderr);
+  const body = JSON.parse(created.stdout);
+  assert.match(body.joinToken, /^outpost-join-v1\./);
+  const listed = JSON.parse((await outpost(['token', 'list', '-o', 'json'])).stdout);
+  const mine = listed.find((t: { id: string }) => t.id === body.token.id);
+  assert.deepEqual([mine.uses, mine.maxUses, mine.labels], [0, 2, { region: 'west' }]);
+  assert.equal(JSON.stringify(listed).includes(body.joinToken), false, 'the secret is not listed');
+  const audit = await outpost(['audit', '-o', 'json']);
+  assert.ok(JSON.parse(audit.stdout).some((e: { action: string }) => e.action === 'bootstrap_token.create'));
 });

@@ -1,45 +1,23 @@
-// The hub's HTTP contract, in process (fastify inject) over a real SQLite database: credentials on
-// every endpoint, stable error codes, idempotent reports, long-polls and blob access.
+// The hub's HTTP contract over real HTTPS and a real SQLite database: stable error codes, long-polls,
+// blob access, idempotent reports, the OpenAPI document.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { contextFromConfig, type HubContext } from '../../src/hub/context.ts';
-import { buildServer } from '../../src/hub/server.ts';
+import { sha256Digest } from '../../src/render/digest.ts';
 import { bundleFile } from '../support/fleet.ts';
+import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
 
-const operator = { authorization: 'Bearer op-secret' };
-let ctx: HubContext;
-let app: FastifyInstance;
+let hub: HubServer;
 
 before(async () => {
-  ctx = await contextFromConfig({
-    database: ':memory:',
-    operatorToken: 'op-secret',
-    registrationToken: 'reg-secret',
-    maxWaitSeconds: 2,
-  });
-  app = await buildServer(ctx);
+  hub = await startHubServer();
 });
 
 after(async () => {
-  await app.close();
-  await ctx.store.close();
+  await hub.close();
 });
 
-async function register(name: string, labels: Record<string, string> = {}) {
-  const r = await app.inject({
-    method: 'POST',
-    url: '/agent/v1/register',
-    payload: { token: 'reg-secret', name, labels },
-  });
-  assert.equal(r.statusCode, 200, r.body);
-  return { authorization: `Bearer ${r.json().credential}` };
-}
-
-async function apply(files: object) {
-  return app.inject({ method: 'POST', url: '/api/v1/bundles/apply', headers: operator, payload: files });
-}
+const apply = (files: object) => hub.operator('POST', '/api/v1/bundles/apply', files);
 
 const configMap = (name: string, data: Record<string, string> = { a: '1' }) => ({
   apiVersion: 'v1',
@@ -48,85 +26,14 @@ const configMap = (name: string, data: Record<string, string> = { a: '1' }) => (
   data,
 });
 
-describe('credentials', () => {
-  const operatorRoutes: Array<[string, string, unknown?]> = [
-    ['GET', '/api/v1/sites'],
-    ['GET', '/api/v1/sites/x'],
-    ['PATCH', '/api/v1/sites/x', { labels: {} }],
-    ['POST', '/api/v1/bundles/apply', { files: [{ path: 'a.yaml', content: '' }] }],
-    ['GET', '/api/v1/bundles'],
-    ['GET', '/api/v1/bundles/x'],
-    ['DELETE', '/api/v1/bundles/x'],
-    ['GET', '/api/v1/status'],
-  ];
-  const agentRoutes: Array<[string, string, unknown?]> = [
-    ['GET', '/agent/v1/desired'],
-    ['GET', `/agent/v1/blobs/sha256:${'0'.repeat(64)}`],
-    ['POST', '/agent/v1/report', { seq: 1, deployments: [] }],
-  ];
-
-  for (const [method, url, payload] of operatorRoutes) {
-    test(`${method} ${url} refuses a missing or wrong operator token, and a site credential`, async () => {
-      const site = await register(`cred-${method.toLowerCase()}-${url.length}`);
-      for (const headers of [
-        {},
-        { authorization: 'Bearer nope' },
-        { authorization: 'Basic b3A6c2VjcmV0' },
-        site,
-      ]) {
-        const r = await app.inject({ method: method as 'GET', url, headers, payload: payload as object });
-        assert.equal(r.statusCode, 401, `${method} ${url} with ${JSON.stringify(headers)}`);
-        assert.equal(r.json().error.code, 'unauthorized');
-      }
-    });
-  }
-
-  for (const [method, url, payload] of agentRoutes) {
-    test(`${method} ${url} refuses a missing or unknown site credential, and the operator token`, async () => {
-      for (const headers of [{}, { authorization: 'Bearer site_unknown' }, operator]) {
-        const r = await app.inject({ method: method as 'GET', url, headers, payload: payload as object });
-        assert.equal(r.statusCode, 401, `${method} ${url} with ${JSON.stringify(headers)}`);
-        assert.equal(r.json().error.code, 'unauthorized');
-      }
-    });
-  }
-
-  test('registration refuses a wrong token and a missing one', async () => {
-    const wrong = await app.inject({
-      method: 'POST',
-      url: '/agent/v1/register',
-      payload: { token: 'nope', name: 'store-x' },
-    });
-    assert.equal(wrong.statusCode, 401);
-    assert.equal(wrong.json().error.code, 'unauthorized');
-    const missing = await app.inject({
-      method: 'POST',
-      url: '/agent/v1/register',
-      payload: { name: 'store-x' },
-    });
-    assert.equal(missing.statusCode, 400);
-    assert.equal(missing.json().error.code, 'request_invalid');
-    const sites = await app.inject({ method: 'GET', url: '/api/v1/sites', headers: operator });
-    assert.equal(
-      sites.json().items.some((s: { name: string }) => s.name === 'store-x'),
-      false,
-    );
-  });
-
-  test('registering the same name again issues a new credential and retires the old one', async () => {
-    const first = await register('store-again');
-    const second = await register('store-again');
-    assert.notDeepEqual(first, second);
-    assert.equal(
-      (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: first })).statusCode,
-      401,
-    );
-    assert.equal(
-      (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: second })).statusCode,
-      200,
-    );
-  });
-});
+async function desiredOf(site: Site) {
+  const r = await site.call('GET', '/agent/v1/sites/:site/desired');
+  assert.equal(r.status, 200);
+  return r.body as {
+    digest: string;
+    deployments: Array<{ bundle: string; revision: number; digest: string }>;
+  };
+}
 
 describe('bad input', () => {
   test('invalid YAML is refused with 400, a stable code, the file and the line', async () => {
@@ -138,7 +45,7 @@ describe('bad input', () => {
     assert.equal(error.code, 'manifest_invalid');
     assert.equal(error.file, 'fleet/broken.yaml');
     assert.equal(error.line, 12);
-    const bundles = await app.inject({ method: 'GET', url: '/api/v1/bundles', headers: operator });
+    const bundles = await hub.operator('GET', '/api/v1/bundles');
     assert.equal(
       bundles.json().items.some((b: { name: string }) => b.name === 'broken'),
       false,
@@ -176,20 +83,15 @@ describe('bad input', () => {
 
   test('an unknown site or bundle is 404 not_found, and so is an unknown route', async () => {
     for (const url of ['/api/v1/sites/nowhere', '/api/v1/bundles/nothing', '/api/v1/nothing']) {
-      const r = await app.inject({ method: 'GET', url, headers: operator });
+      const r = await hub.operator('GET', url);
       assert.equal(r.statusCode, 404, url);
       assert.equal(r.json().error.code, 'not_found');
     }
   });
 
   test('invalid site labels are refused', async () => {
-    await register('store-labels');
-    const r = await app.inject({
-      method: 'PATCH',
-      url: '/api/v1/sites/store-labels',
-      headers: operator,
-      payload: { labels: { 'bad key!': 'x' } },
-    });
+    await hub.enroll('store-labels');
+    const r = await hub.operator('PATCH', '/api/v1/sites/store-labels', { labels: { 'bad key!': 'x' } });
     assert.equal(r.statusCode, 400);
     assert.equal(r.json().error.code, 'request_invalid');
   });
@@ -197,122 +99,105 @@ describe('bad input', () => {
 
 describe('desired state and reports', () => {
   test('a placed bundle appears in the desired state; its blob matches its digest', async () => {
-    const site = await register('store-place', { tier: 'gold' });
+    const site = await hub.enroll('store-place', { tier: 'gold' });
     const r = await apply(bundleFile('gold-only', { matchLabels: { tier: 'gold' } }, [configMap('gold')]));
     assert.equal(r.statusCode, 200);
     assert.deepEqual(r.json(), { bundle: 'gold-only', revision: 1, changed: true, targeted: 1 });
-    const desired = await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site });
-    assert.equal(desired.statusCode, 200);
-    const entry = desired.json().deployments.find((d: { bundle: string }) => d.bundle === 'gold-only');
+    const res = await site.call('GET', '/agent/v1/sites/:site/desired');
+    const desired = res.body as {
+      digest: string;
+      deployments: Array<{ bundle: string; revision: number; digest: string }>;
+    };
+    const entry = desired.deployments.find((d) => d.bundle === 'gold-only')!;
     assert.equal(entry.revision, 1);
-    assert.equal(desired.headers.etag, `"${desired.json().digest}"`);
-    const blob = await app.inject({ method: 'GET', url: `/agent/v1/blobs/${entry.digest}`, headers: site });
-    assert.equal(blob.statusCode, 200);
-    const { sha256Digest } = await import('../../src/render/digest.ts');
-    assert.equal(sha256Digest(blob.body), entry.digest);
-    assert.equal(blob.json().objects[0].metadata.name, 'gold');
+    assert.equal(res.headers.etag, `"${desired.digest}"`);
+    const blob = await site.http.request('GET', `/agent/v1/sites/${site.siteId}/blobs/${entry.digest}`, {
+      raw: true,
+    });
+    assert.equal(blob.status, 200);
+    assert.equal(sha256Digest(blob.body as string), entry.digest);
+    assert.equal(JSON.parse(blob.body as string).objects[0].metadata.name, 'gold');
   });
 
   test('a site cannot read a blob that is not placed on it', async () => {
-    const gold = await register('store-gold', { tier: 'secret' });
-    const other = await register('store-other', { tier: 'bronze' });
+    const gold = await hub.enroll('store-gold', { tier: 'secret' });
+    const other = await hub.enroll('store-other', { tier: 'bronze' });
     await apply(bundleFile('secret-bundle', { matchLabels: { tier: 'secret' } }, [configMap('s')]));
-    const digest = (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: gold }))
-      .json()
-      .deployments.find((d: { bundle: string }) => d.bundle === 'secret-bundle').digest;
-    const r = await app.inject({ method: 'GET', url: `/agent/v1/blobs/${digest}`, headers: other });
-    assert.equal(r.statusCode, 404);
-    assert.equal(r.json().error.code, 'not_found');
+    const digest = (await desiredOf(gold)).deployments.find((d) => d.bundle === 'secret-bundle')!.digest;
+    const r = await other.call('GET', `/agent/v1/sites/:site/blobs/${digest}`);
+    assert.equal(r.status, 404);
+    assert.equal((r.body as { error: { code: string } }).error.code, 'not_found');
   });
 
   test('a long-poll with the current ETag answers 304 when nothing changes', async () => {
-    const site = await register('store-poll');
-    const first = await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site });
+    const site = await hub.enroll('store-poll');
+    const first = await desiredOf(site);
     const started = Date.now();
-    const second = await app.inject({
-      method: 'GET',
-      url: '/agent/v1/desired?wait=1',
-      headers: { ...site, 'if-none-match': first.headers.etag as string },
+    const second = await site.call('GET', '/agent/v1/sites/:site/desired?wait=1', undefined, {
+      'if-none-match': `"${first.digest}"`,
     });
-    assert.equal(second.statusCode, 304);
+    assert.equal(second.status, 304);
     assert.ok(Date.now() - started >= 900, 'the hub held the poll');
   });
 
   test('a long-poll wakes as soon as the site desired state changes', async () => {
-    const site = await register('store-wake', { wake: 'yes' });
-    const first = await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site });
+    const site = await hub.enroll('store-wake', { wake: 'yes' });
+    const first = await desiredOf(site);
     const started = Date.now();
-    const poll = app.inject({
-      method: 'GET',
-      url: '/agent/v1/desired?wait=30',
-      headers: { ...site, 'if-none-match': first.headers.etag as string },
+    const poll = site.call('GET', '/agent/v1/sites/:site/desired?wait=30', undefined, {
+      'if-none-match': `"${first.digest}"`,
     });
     await new Promise((r) => setTimeout(r, 100));
     await apply(bundleFile('wake', { matchLabels: { wake: 'yes' } }, [configMap('w')]));
     const res = await poll;
-    assert.equal(res.statusCode, 200);
+    assert.equal(res.status, 200);
     assert.ok(Date.now() - started < 1900, `woke in ${Date.now() - started} ms, before the 2 s cap`);
-    assert.ok(res.json().deployments.some((d: { bundle: string }) => d.bundle === 'wake'));
+    assert.ok(
+      (res.body as { deployments: Array<{ bundle: string }> }).deployments.some((d) => d.bundle === 'wake'),
+    );
   });
 
   test('reports are sequenced: a replay or an older report changes nothing', async () => {
-    const site = await register('store-seq', { seq: 'yes' });
+    const site = await hub.enroll('store-seq', { seq: 'yes' });
     await apply(bundleFile('seq', { matchLabels: { seq: 'yes' } }, [configMap('q')]));
-    const digest = (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site }))
-      .json()
-      .deployments.find((d: { bundle: string }) => d.bundle === 'seq').digest;
+    const digest = (await desiredOf(site)).deployments.find((d) => d.bundle === 'seq')!.digest;
     const report = (seq: number, state: string) =>
-      app.inject({
-        method: 'POST',
-        url: '/agent/v1/report',
-        headers: site,
-        payload: {
-          seq,
-          deployments: [
-            {
-              bundle: 'seq',
-              digest,
-              state,
-              counts: { total: 1, applied: 1, ready: state === 'Ready' ? 1 : 0 },
-            },
-          ],
-        },
+      site.call('POST', '/agent/v1/sites/:site/report', {
+        seq,
+        deployments: [
+          {
+            bundle: 'seq',
+            digest,
+            state,
+            counts: { total: 1, applied: 1, ready: state === 'Ready' ? 1 : 0 },
+          },
+        ],
       });
-    assert.deepEqual((await report(5, 'Ready')).json(), { accepted: true, lastSeq: 5 });
-    assert.deepEqual((await report(5, 'Failed')).json(), { accepted: false, lastSeq: 5 });
-    assert.deepEqual((await report(3, 'Failed')).json(), { accepted: false, lastSeq: 5 });
-    const detail = await app.inject({ method: 'GET', url: '/api/v1/sites/store-seq', headers: operator });
-    const d = detail.json().deployments.find((x: { bundle: string }) => x.bundle === 'seq');
+    assert.deepEqual((await report(5, 'Ready')).body, { accepted: true, lastSeq: 5 });
+    assert.deepEqual((await report(5, 'Failed')).body, { accepted: false, lastSeq: 5 });
+    assert.deepEqual((await report(3, 'Failed')).body, { accepted: false, lastSeq: 5 });
+    const d = (await hub.operator('GET', '/api/v1/sites/store-seq'))
+      .json()
+      .deployments.find((x: { bundle: string }) => x.bundle === 'seq');
     assert.equal(d.state, 'Ready');
     assert.equal(d.appliedDigest, digest);
   });
 
   test('a deleted bundle leaves the desired state, and its row goes once the agent reports it removed', async () => {
-    const site = await register('store-del', { del: 'yes' });
+    const site = await hub.enroll('store-del', { del: 'yes' });
     await apply(bundleFile('doomed', { matchLabels: { del: 'yes' } }, [configMap('d')]));
+    assert.equal((await hub.operator('DELETE', '/api/v1/bundles/doomed')).statusCode, 204);
     assert.equal(
-      (await app.inject({ method: 'DELETE', url: '/api/v1/bundles/doomed', headers: operator })).statusCode,
-      204,
-    );
-    const desired = (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site })).json();
-    assert.equal(
-      desired.deployments.some((d: { bundle: string }) => d.bundle === 'doomed'),
+      (await desiredOf(site)).deployments.some((d) => d.bundle === 'doomed'),
       false,
     );
-    let detail = (
-      await app.inject({ method: 'GET', url: '/api/v1/sites/store-del', headers: operator })
-    ).json();
+    let detail = (await hub.operator('GET', '/api/v1/sites/store-del')).json();
     assert.equal(
       detail.deployments.find((d: { bundle: string }) => d.bundle === 'doomed').desiredDigest,
       null,
     );
-    await app.inject({
-      method: 'POST',
-      url: '/agent/v1/report',
-      headers: site,
-      payload: { seq: 1, deployments: [], removed: ['doomed'] },
-    });
-    detail = (await app.inject({ method: 'GET', url: '/api/v1/sites/store-del', headers: operator })).json();
+    await site.call('POST', '/agent/v1/sites/:site/report', { seq: 1, deployments: [], removed: ['doomed'] });
+    detail = (await hub.operator('GET', '/api/v1/sites/store-del')).json();
     assert.equal(
       detail.deployments.some((d: { bundle: string }) => d.bundle === 'doomed'),
       false,
@@ -320,9 +205,8 @@ describe('desired state and reports', () => {
   });
 
   test('status counts sites and deployments by state', async () => {
-    const r = await app.inject({ method: 'GET', url: '/api/v1/status', headers: operator });
-    const s = r.json();
-    const sites = (await app.inject({ method: 'GET', url: '/api/v1/sites', headers: operator })).json().items;
+    const s = (await hub.operator('GET', '/api/v1/status')).json();
+    const sites = (await hub.operator('GET', '/api/v1/sites')).json().items;
     assert.equal(s.sites.total, sites.length);
     assert.equal(s.sites.byConnectivity.Online, sites.length);
     const sum = Object.values(s.deployments.byState as Record<string, number>).reduce((a, b) => a + b, 0);
@@ -331,7 +215,7 @@ describe('desired state and reports', () => {
 });
 
 test('the OpenAPI document describes both APIs', async () => {
-  const r = await app.inject({ method: 'GET', url: '/openapi.json' });
+  const r = await hub.operator('GET', '/openapi.json');
   assert.equal(r.statusCode, 200);
   const doc = r.json();
   assert.match(doc.openapi, /^3\./);
@@ -339,8 +223,8 @@ test('the OpenAPI document describes both APIs', async () => {
     '/api/v1/sites',
     '/api/v1/bundles/apply',
     '/api/v1/status',
-    '/agent/v1/desired',
-    '/agent/v1/report',
+    '/agent/v1/register',
+    '/agent/v1/sites/{siteId}/desired',
   ]) {
     assert.ok(doc.paths[path], `${path} is documented`);
   }

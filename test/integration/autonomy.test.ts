@@ -23,7 +23,7 @@ after(async () => {
 const cmPath = '/api/v1/namespaces/default/configmaps/till-config';
 
 test('with the hub unreachable, a restarted agent enforces its last desired state', async () => {
-  const first = await startAgent(fleet.hub, kube.kubeconfigPath, {
+  const first = await startAgent(fleet, kube.kubeconfigPath, {
     name: 'store-island',
     labels: { island: 'yes' },
   });
@@ -45,11 +45,10 @@ test('with the hub unreachable, a restarted agent enforces its last desired stat
   await first.stop();
 
   // The hub goes away for good, and someone deletes the object on the site.
-  const hubUrl = fleet.hub.url;
   await fleet.hub.close();
   assert.equal((await kube.request('DELETE', cmPath)).status, 200);
 
-  const second = await startAgent({ ...fleet.hub, url: hubUrl }, kube.kubeconfigPath, {
+  const second = await startAgent(fleet, kube.kubeconfigPath, {
     name: 'store-island',
     stateDir: first.stateDir,
   });

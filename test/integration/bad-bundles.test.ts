@@ -14,7 +14,7 @@ let agent: RunningAgent;
 before(async () => {
   kube = await startKube();
   fleet = await startTestHub();
-  agent = await startAgent(fleet.hub, kube.kubeconfigPath, { name: 'store-bad', labels: { ring: '1' } });
+  agent = await startAgent(fleet, kube.kubeconfigPath, { name: 'store-bad', labels: { ring: '1' } });
   await eventually('the site to register', async () => (await fleet.api.sites()).length === 1);
   await fleet.api.applyBundle(bundleFile('good', { matchLabels: { ring: '1' } }, [configMap('good', 'v1')]));
   await eventually('the good bundle to be Ready', async () => (await stateOf('good'))?.state === 'Ready');

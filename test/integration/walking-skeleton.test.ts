@@ -15,7 +15,7 @@ let agent: RunningAgent;
 before(async () => {
   kube = await startKube();
   fleet = await startTestHub();
-  agent = await startAgent(fleet.hub, kube.kubeconfigPath, {
+  agent = await startAgent(fleet, kube.kubeconfigPath, {
     name: 'store-1',
     labels: { region: 'west', format: 'mini' },
   });

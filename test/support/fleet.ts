@@ -1,6 +1,7 @@
 // A hub on a temporary SQLite database plus real agents against a real kube-apiserver: the pieces the
 // end-to-end tests assemble. Every agent stops on its own AbortController when the test ends.
 
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,23 +9,35 @@ import { Agent, type AgentOptions } from '../../src/agent/agent.ts';
 import { KubeCluster } from '../../src/agent/kube/client.ts';
 import { kubeConfigFromFile } from '../../src/agent/kube/config.ts';
 import { HubApi } from '../../src/cli/hub-api.ts';
-import { type RunningHub, startHub } from '../../src/hub/start.ts';
+import { type RunningHub, type StartHubOptions, startHub } from '../../src/hub/start.ts';
 import type { BundleFiles } from '../../src/model/wire.ts';
 
 export interface TestHub {
   hub: RunningHub;
+  /** the operator API as the first admin */
   api: HubApi;
+  adminToken: string;
+  /** an auto-approving join token good for many sites */
+  joinToken: string;
   dir: string;
   stop(): Promise<void>;
 }
 
-export async function startTestHub(): Promise<TestHub> {
+export async function startTestHub(opts: Partial<StartHubOptions> = {}): Promise<TestHub> {
   const dir = await mkdtemp(join(tmpdir(), 'outpost-hub-'));
-  const hub = await startHub({ dataDir: dir, listen: '127.0.0.1:0', maxWaitSeconds: 5 });
-  const api = new HubApi(hub.url, hub.operatorToken);
+  const hub = await startHub({ dataDir: dir, listen: '127.0.0.1:0', maxWaitSeconds: 5, ...opts });
+  const adminToken = hub.adminToken!;
+  const api = new HubApi(hub.url, adminToken, hub.caPem);
+  const { joinToken } = await api.createBootstrapToken({
+    description: 'tests',
+    autoApprove: true,
+    maxUses: 1000,
+  });
   return {
     hub,
     api,
+    adminToken,
+    joinToken,
     dir,
     async stop() {
       api.close();
@@ -37,19 +50,21 @@ export async function startTestHub(): Promise<TestHub> {
 export interface RunningAgent {
   agent: Agent;
   stateDir: string;
+  /** settles when the agent's run ends (rejects if it failed) */
+  done: Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startAgent(
-  hub: RunningHub,
+  fleet: Pick<TestHub, 'joinToken'>,
   kubeconfigPath: string,
   opts: Partial<AgentOptions> & { name: string },
 ): Promise<RunningAgent> {
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `outpost-agent-${opts.name}-`)));
   const cluster = new KubeCluster(kubeConfigFromFile(kubeconfigPath));
   const agent = new Agent({
-    hub: hub.url,
-    registrationToken: hub.registrationToken,
+    joinToken: fleet.joinToken,
+    machineId: `machine-${opts.name}-${randomUUID()}`,
     stateDir,
     cluster,
     pollWaitSeconds: 5,
@@ -62,6 +77,7 @@ export async function startAgent(
   return {
     agent,
     stateDir,
+    done,
     async stop() {
       ac.abort();
       await done;

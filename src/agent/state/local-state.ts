@@ -14,7 +14,19 @@ export interface Identity {
   hub: string;
   siteId: string;
   name: string;
-  credential: string;
+  caPem: string;
+  certPem: string;
+  keyPem: string;
+}
+
+/** Registered but not yet approved: what the agent needs to collect its certificate later. */
+export interface PendingRegistration {
+  hub: string;
+  siteId: string;
+  name: string;
+  caPem: string;
+  keyPem: string;
+  ticket: string;
 }
 
 export interface Inventory {
@@ -64,6 +76,31 @@ export class LocalState {
 
   saveIdentity(id: Identity): Promise<void> {
     return writeAtomic(join(this.dir, 'identity.json'), JSON.stringify(id));
+  }
+
+  pending(): Promise<PendingRegistration | undefined> {
+    return readJson(join(this.dir, 'pending.json'));
+  }
+
+  savePending(p: PendingRegistration): Promise<void> {
+    return writeAtomic(join(this.dir, 'pending.json'), JSON.stringify(p));
+  }
+
+  clearPending(): Promise<void> {
+    return rm(join(this.dir, 'pending.json'), { force: true });
+  }
+
+  /** A machine id of the agent's own, for hosts without /etc/machine-id; made once and kept. */
+  async machineId(make: () => string): Promise<string> {
+    const path = join(this.dir, 'machine-id');
+    try {
+      return (await readFile(path, 'utf8')).trim();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const id = make();
+      await writeAtomic(path, id);
+      return id;
+    }
   }
 
   desired(): Promise<DesiredState | undefined> {

@@ -5,11 +5,12 @@ import { OutpostError } from '../../model/errors.ts';
 import type { ApplyResult, BundleFiles, BundleView, FleetStatus } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { digestOf } from '../../render/digest.ts';
+import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
 import type { BundleTable } from '../store/schema.ts';
 
-export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<ApplyResult> {
+export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
   const { definition, objects } = parseBundleFiles(body.files);
   const manifests = objects.map((o) => o.object);
   const specDigest = digestOf({
@@ -26,6 +27,11 @@ export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<A
       .where('name', '=', definition.name)
       .executeTakeFirst();
     if (current?.spec_digest === specDigest) return { revision: Number(current.revision), changed: false };
+    await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
+      revision: current ? Number(current.revision) + 1 : 1,
+      specDigest,
+      files: body.files.map((f) => f.path),
+    });
     const revision = current ? Number(current.revision) + 1 : 1;
     const row: BundleTable = {
       name: definition.name,
@@ -70,9 +76,12 @@ export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<A
   };
 }
 
-export async function deleteBundle(ctx: HubContext, name: string): Promise<void> {
-  const deleted = await ctx.store.db.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
-  if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
+export async function deleteBundle(ctx: HubContext, actor: Actor, name: string): Promise<void> {
+  await ctx.store.db.transaction().execute(async (tx) => {
+    const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
+    if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
+    await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);
+  });
   await placeBundles(ctx, [name]);
 }
 

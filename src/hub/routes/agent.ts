@@ -1,31 +1,30 @@
-// The agent API (/agent/v1): registration, the long-polled desired state, content-addressed blobs and
-// reports. Agents open every connection; the hub never calls a site.
+// The agent API (/agent/v1): the CA certificate (pinned by the join token), registration, certificate
+// collection and renewal, the long-polled desired state, content-addressed blobs and reports. Agents
+// open every connection; after registration each call is mTLS with the site's own certificate.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { OutpostError } from '../../model/errors.ts';
 import {
+  CertificateRequest,
+  CertificateResponse,
   DesiredState,
   ErrorBody,
   RegisterRequest,
   RegisterResponse,
+  RenewRequest,
   Report,
   ReportAck,
 } from '../../model/wire.ts';
 import { desiredDigest } from '../../render/rendered.ts';
+import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
-import { bearerOf, sameSecret } from '../credentials.ts';
-import { registerSite, type Site, siteByCredential, siteFromRow, touchSite } from '../sites/sites.ts';
+import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
+import { siteFromRow, touchSite } from '../sites/sites.ts';
 import { ingestReport } from '../status/reports.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    site?: Site;
-  }
-}
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const SiteParam = Type.Object({ siteId: Type.String() });
 
 function etagOf(digest: string): string {
   return `"${digest}"`;
@@ -52,35 +51,68 @@ async function desiredState(ctx: HubContext, siteId: string): Promise<DesiredSta
 
 export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
   return async (app) => {
-    const authenticate = async (request: FastifyRequest) => {
-      const token = bearerOf(request.headers.authorization);
-      if (!token) throw new OutpostError('unauthorized', 'missing site credential (Authorization: Bearer …)');
-      const site = await siteByCredential(ctx, token);
-      if (!site) throw new OutpostError('unauthorized', 'unknown site credential; register again');
-      if (site.lifecycle !== 'Active')
-        throw new OutpostError('forbidden', `site ${site.name} is ${site.lifecycle}`);
-      request.site = site;
-    };
+    const authenticate = siteAuth(ctx);
+
+    app.get('/ca', { schema: { tags: ['agent'], security: [] } }, async (_request, reply) => {
+      reply.header('content-type', 'application/x-pem-file');
+      return reply.send(ctx.tls.ca.certPem);
+    });
 
     app.post(
       '/register',
-      { schema: { tags: ['agent'], body: RegisterRequest, response: { 200: RegisterResponse, ...errors } } },
+      {
+        schema: {
+          tags: ['agent'],
+          security: [],
+          body: RegisterRequest,
+          response: { 200: RegisterResponse, ...errors },
+        },
+      },
       async (request) => {
-        if (!sameSecret(request.body.token, ctx.config.registrationToken)) {
-          throw new OutpostError('unauthorized', 'invalid registration token');
-        }
-        const { site, credential } = await registerSite(ctx, request.body);
-        request.log.info({ site: site.name }, 'site registered');
-        return { siteId: site.id, name: site.name, credential };
+        const res = await registerSite(ctx, request.body, request.ip);
+        request.log.info({ site: res.name, siteId: res.siteId, lifecycle: res.lifecycle }, 'site registered');
+        return res;
       },
     );
 
-    app.get(
-      '/desired',
+    app.post(
+      '/sites/:siteId/certificate',
+      {
+        schema: {
+          tags: ['agent'],
+          security: [],
+          params: SiteParam,
+          body: CertificateRequest,
+          response: { 200: CertificateResponse, ...errors },
+        },
+      },
+      async (request) => collectCertificate(ctx, request.params.siteId, request.body.ticket),
+    );
+
+    app.post(
+      '/sites/:siteId/renew',
       {
         onRequest: authenticate,
         schema: {
           tags: ['agent'],
+          params: SiteParam,
+          body: RenewRequest,
+          response: { 200: CertificateResponse, ...errors },
+        },
+      },
+      async (request) => ({
+        lifecycle: 'Active' as const,
+        certificate: await renewCertificate(ctx, request.site!, request.body.csr),
+      }),
+    );
+
+    app.get(
+      '/sites/:siteId/desired',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
           querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }),
           response: { 200: DesiredState, 304: Type.Null(), ...errors },
         },
@@ -105,19 +137,22 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     );
 
     app.get(
-      '/blobs/:digest',
+      '/sites/:siteId/blobs/:digest',
       {
         onRequest: authenticate,
         schema: {
           tags: ['agent'],
-          params: Type.Object({ digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }) }),
+          params: Type.Object({
+            siteId: Type.String(),
+            digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+          }),
           response: { 200: Type.Unknown(), ...errors },
         },
       },
       async (request, reply) => {
         const site = request.site!;
         const { digest } = request.params;
-        // A site reads only blobs placed on it: per-site renderings may one day hold per-site values.
+        // A site reads only blobs placed on it: per-site renderings may hold per-site values.
         const placed = await ctx.store.db
           .selectFrom('deployments')
           .select('bundle')
@@ -132,17 +167,17 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           .executeTakeFirst();
         if (!blob) throw new OutpostError('not_found', `blob ${digest} is missing`);
         reply.header('content-type', 'application/json; charset=utf-8');
-        reply.header('cache-control', 'public, max-age=31536000, immutable');
+        reply.header('cache-control', 'private, max-age=31536000, immutable');
         return reply.send(blob.content);
       },
     );
 
     app.post(
-      '/report',
+      '/sites/:siteId/report',
       {
         onRequest: authenticate,
         bodyLimit: 4 * 1024 * 1024,
-        schema: { tags: ['agent'], body: Report, response: { 200: ReportAck, ...errors } },
+        schema: { tags: ['agent'], params: SiteParam, body: Report, response: { 200: ReportAck, ...errors } },
       },
       async (request) => ingestReport(ctx, request.site!, request.body),
     );

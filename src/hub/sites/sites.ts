@@ -1,13 +1,12 @@
-// Sites at the hub: registration, lookup by name or credential, labels. Changing what a site is (its
+// Sites at the hub: lookup, views, labels. Changing what a site is (its
 // labels) re-runs placement for it; hearing from it only moves last_seen_at.
 
-import { randomUUID } from 'node:crypto';
 import { OutpostError } from '../../model/errors.ts';
-import { type Connectivity, connectivityOf, type Lifecycle, siteNameProblem } from '../../model/site.ts';
-import type { RegisterRequest, SitePatch, SiteView } from '../../model/wire.ts';
+import { type Connectivity, connectivityOf, type Lifecycle } from '../../model/site.ts';
+import type { SitePatch, SiteView } from '../../model/wire.ts';
 import { validateLabels } from '../../select/labels.ts';
+import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
-import { hashCredential, newCredential } from '../credentials.ts';
 import { placeSites } from '../placement/place.ts';
 import type { SiteTable } from '../store/schema.ts';
 
@@ -21,6 +20,7 @@ export interface Site {
   desiredDigest: string | null;
   registeredAt: Date;
   lastReportSeq: number;
+  certificateExpiresAt: Date | undefined;
 }
 
 export function siteFromRow(row: SiteTable): Site {
@@ -34,6 +34,7 @@ export function siteFromRow(row: SiteTable): Site {
     desiredDigest: row.desired_digest,
     registeredAt: new Date(row.registered_at),
     lastReportSeq: Number(row.last_report_seq),
+    certificateExpiresAt: row.cert_expires_at ? new Date(row.cert_expires_at) : undefined,
   };
 }
 
@@ -48,83 +49,18 @@ export function siteView(site: Site, connectivity: Connectivity): SiteView {
     lastSeen: site.lastSeen?.toISOString() ?? null,
     desiredDigest: site.desiredDigest,
     registeredAt: site.registeredAt.toISOString(),
+    certificateExpiresAt: site.certificateExpiresAt?.toISOString() ?? null,
   };
 }
 
 export function connectivityNow(ctx: HubContext, site: Site): Connectivity {
-  return connectivityOf(site.lastSeen, ctx.now(), ctx.config.connectivity);
+  return connectivityOf(site.lastSeen, ctx.now(), ctx.config.connectivity, site.certificateExpiresAt);
 }
 
-function assertLabels(labels: Record<string, string> | undefined): void {
+export function assertLabels(labels: Record<string, string> | undefined): void {
   if (!labels) return;
   const problem = validateLabels(labels, 'labels')[0];
   if (problem) throw new OutpostError('request_invalid', `${problem.path}: ${problem.message}`);
-}
-
-/**
- * Registers a site, or re-registers one that already exists under that name (a reinstalled agent):
- * either way the site gets a fresh credential and the old one stops working.
- */
-export async function registerSite(
-  ctx: HubContext,
-  req: RegisterRequest,
-): Promise<{ site: Site; credential: string }> {
-  const nameProblem = siteNameProblem(req.name);
-  if (nameProblem) throw new OutpostError('request_invalid', `name "${req.name}": ${nameProblem}`);
-  assertLabels(req.labels);
-  const credential = newCredential('site');
-  const now = ctx.now().toISOString();
-  const db = ctx.store.db;
-  const existing = await db.selectFrom('sites').selectAll().where('name', '=', req.name).executeTakeFirst();
-  if (existing) {
-    if (existing.lifecycle === 'Decommissioned') {
-      throw new OutpostError(
-        'registration_refused',
-        `site ${req.name} was decommissioned; choose another name`,
-      );
-    }
-    await db
-      .updateTable('sites')
-      .set({
-        credential_hash: hashCredential(credential),
-        facts: JSON.stringify(req.facts ?? {}),
-        last_seen_at: now,
-      })
-      .where('id', '=', existing.id)
-      .execute();
-    const row = await db
-      .selectFrom('sites')
-      .selectAll()
-      .where('id', '=', existing.id)
-      .executeTakeFirstOrThrow();
-    return { site: siteFromRow(row), credential };
-  }
-  const row: SiteTable = {
-    id: randomUUID(),
-    name: req.name,
-    labels: JSON.stringify(req.labels ?? {}),
-    properties: JSON.stringify(req.properties ?? {}),
-    facts: JSON.stringify(req.facts ?? {}),
-    lifecycle: 'Active',
-    credential_hash: hashCredential(credential),
-    registered_at: now,
-    last_seen_at: now,
-    desired_digest: null,
-    last_report_seq: 0,
-  };
-  await db.insertInto('sites').values(row).execute();
-  await placeSites(ctx, [row.id]);
-  const placed = await db.selectFrom('sites').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
-  return { site: siteFromRow(placed), credential };
-}
-
-export async function siteByCredential(ctx: HubContext, credential: string): Promise<Site | undefined> {
-  const row = await ctx.store.db
-    .selectFrom('sites')
-    .selectAll()
-    .where('credential_hash', '=', hashCredential(credential))
-    .executeTakeFirst();
-  return row ? siteFromRow(row) : undefined;
 }
 
 export async function siteByName(ctx: HubContext, name: string): Promise<Site> {
@@ -138,14 +74,22 @@ export async function listSites(ctx: HubContext): Promise<Site[]> {
   return rows.map(siteFromRow);
 }
 
-export async function patchSite(ctx: HubContext, name: string, patch: SitePatch): Promise<Site> {
+export async function patchSite(
+  ctx: HubContext,
+  actor: Actor,
+  name: string,
+  patch: SitePatch,
+): Promise<Site> {
   assertLabels(patch.labels);
   const site = await siteByName(ctx, name);
   const set: Partial<SiteTable> = {};
   if (patch.labels) set.labels = JSON.stringify(patch.labels);
   if (patch.properties) set.properties = JSON.stringify(patch.properties);
   if (Object.keys(set).length > 0) {
-    await ctx.store.db.updateTable('sites').set(set).where('id', '=', site.id).execute();
+    await ctx.store.db.transaction().execute(async (tx) => {
+      await tx.updateTable('sites').set(set).where('id', '=', site.id).execute();
+      await audit(tx, ctx.now(), actor, 'site.update', `site/${name}`, patch);
+    });
     await placeSites(ctx, [site.id]);
   }
   return siteByName(ctx, name);

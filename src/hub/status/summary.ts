@@ -12,7 +12,10 @@ function zeroes(keys: readonly string[]): Record<string, number> {
 
 export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
   const db = ctx.store.db;
-  const sites = await db.selectFrom('sites').select(['lifecycle', 'last_seen_at']).execute();
+  const sites = await db
+    .selectFrom('sites')
+    .select(['lifecycle', 'last_seen_at', 'cert_expires_at'])
+    .execute();
   const byLifecycle = zeroes(lifecycles);
   const byConnectivity = zeroes(connectivities);
   const now = ctx.now();
@@ -23,6 +26,7 @@ export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
       s.last_seen_at ? new Date(s.last_seen_at) : undefined,
       now,
       ctx.config.connectivity,
+      s.cert_expires_at ? new Date(s.cert_expires_at) : undefined,
     );
     byConnectivity[c] = (byConnectivity[c] ?? 0) + 1;
   }

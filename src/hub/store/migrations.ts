@@ -16,13 +16,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('properties', 'text', (c) => c.notNull())
         .addColumn('facts', 'text', (c) => c.notNull())
         .addColumn('lifecycle', 'text', (c) => c.notNull())
-        .addColumn('credential_hash', 'text', (c) => c.notNull())
         .addColumn('registered_at', 'text', (c) => c.notNull())
         .addColumn('last_seen_at', 'text')
         .addColumn('desired_digest', 'text')
         .addColumn('last_report_seq', 'integer', (c) => c.notNull().defaultTo(0))
         .execute();
-      await db.schema.createIndex('sites_credential').on('sites').column('credential_hash').execute();
 
       await db.schema
         .createTable('bundles')
@@ -74,6 +72,65 @@ const migrations: Record<string, Migration> = {
         .createIndex('deployments_bundle')
         .on('deployments')
         .columns(['bundle', 'state'])
+        .execute();
+    },
+  },
+  '0002_identity': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('machine_id', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('cert_expires_at', 'text').execute();
+      // a pending site's one-time ticket (hashed) to fetch its certificate once approved
+      await db.schema.alterTable('sites').addColumn('ticket_hash', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('pending_csr', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('issued_cert', 'text').execute();
+      await db.schema.createIndex('sites_machine_id').unique().on('sites').column('machine_id').execute();
+
+      await db.schema
+        .createTable('bootstrap_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('labels', 'text', (c) => c.notNull())
+        .addColumn('auto_approve', 'integer', (c) => c.notNull())
+        .addColumn('max_uses', 'integer', (c) => c.notNull())
+        .addColumn('uses', 'integer', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+
+      await db.schema
+        .createTable('certificates')
+        .addColumn('serial', 'text', (c) => c.primaryKey())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('not_before', 'text', (c) => c.notNull())
+        .addColumn('not_after', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+      await db.schema.createIndex('certificates_site').on('certificates').column('site_id').execute();
+
+      await db.schema
+        .createTable('api_tokens')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .execute();
+
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
         .execute();
     },
   },

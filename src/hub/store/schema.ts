@@ -10,11 +10,58 @@ export interface SiteTable {
   properties: string;
   facts: string;
   lifecycle: string;
-  credential_hash: string;
   registered_at: string;
   last_seen_at: string | null;
   desired_digest: string | null;
   last_report_seq: number;
+  machine_id: string | null;
+  cert_expires_at: string | null;
+  ticket_hash: string | null;
+  pending_csr: string | null;
+  issued_cert: string | null;
+}
+
+export interface BootstrapTokenTable {
+  id: string;
+  secret_hash: string;
+  description: string;
+  labels: string;
+  auto_approve: number;
+  max_uses: number;
+  uses: number;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
+  created_by: string;
+}
+
+export interface CertificateTable {
+  serial: string;
+  site_id: string;
+  fingerprint: string;
+  not_before: string;
+  not_after: string;
+  revoked_at: string | null;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  name: string;
+  role: string;
+  secret_hash: string;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+}
+
+export interface AuditTable {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  details: string;
+  source: string;
 }
 
 export interface BundleTable {
@@ -64,6 +111,10 @@ export interface Database {
   bundle_revisions: BundleRevisionTable;
   blobs: BlobTable;
   deployments: DeploymentTable;
+  bootstrap_tokens: BootstrapTokenTable;
+  certificates: CertificateTable;
+  api_tokens: ApiTokenTable;
+  audit_log: AuditTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,68 @@
+// Shared pieces of the benchmarks: a hub in its own process (so the load generator's CPU is its own
+// and measurable), CPU accounting from /proc, and percentiles.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const cli = resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+export interface HubProcess {
+  url: string;
+  adminToken: string;
+  caPem: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `outpost hub` on a free port in a fresh data directory and waits until it listens. */
+export async function startHubProcess(extraArgs: string[] = []): Promise<HubProcess> {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [cli, 'hub', '--data-dir', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  const ready = new Promise<{ url: string; adminToken: string }>((resolvePromise, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const url = /hub listening on (\S+)/.exec(out)?.[1];
+      const token = /admin token \(shown once\): (\S+)/.exec(out)?.[1];
+      if (url && token) resolvePromise({ url, adminToken: token });
+    });
+    child.once('exit', (code) => reject(new Error(`hub exited with ${code}: ${out}`)));
+  });
+  const { url, adminToken } = await ready;
+  return {
+    url,
+    adminToken,
+    caPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}
+
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kb / 1024;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}

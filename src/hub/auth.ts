@@ -1,0 +1,86 @@
+// Who is calling: operators by bearer API token with a role per route (a route that names no role
+// needs admin, so a forgotten declaration fails closed); agents by the client certificate of an mTLS
+// connection, checked against revocation on every request and bound to the site in the path.
+
+import type { TLSSocket } from 'node:tls';
+import type { FastifyRequest } from 'fastify';
+import { OutpostError } from '../model/errors.ts';
+import { isRole, type Role, roleAllows } from '../model/roles.ts';
+import { normalizeSerialHex } from '../pki/pki.ts';
+import type { Actor } from './audit/audit.ts';
+import type { HubContext } from './context.ts';
+import { bearerOf } from './credentials.ts';
+import { type Operator, operatorByToken } from './identity/api-tokens.ts';
+import { siteByCertificate } from './sites/registration.ts';
+import { type Site, siteFromRow } from './sites/sites.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    operator?: Operator;
+    site?: Site;
+  }
+  interface FastifyContextConfig {
+    /** the least role an operator route needs */
+    role?: Role;
+  }
+}
+
+export function operatorAuth(ctx: HubContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const token = bearerOf(request.headers.authorization);
+    if (!token) throw new OutpostError('unauthorized', 'missing API token (Authorization: Bearer …)');
+    const operator = await operatorByToken(ctx, token);
+    if (!operator) throw new OutpostError('unauthorized', 'invalid or revoked API token');
+    const need = request.routeOptions.config.role;
+    const required: Role = isRole(need) ? need : 'admin';
+    if (!roleAllows(operator.role, required)) {
+      throw new OutpostError(
+        'forbidden',
+        `this needs the ${required} role; token ${operator.name} has ${operator.role}`,
+      );
+    }
+    request.operator = operator;
+  };
+}
+
+export function siteAuth(ctx: HubContext) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const socket = request.raw.socket as Partial<TLSSocket>;
+    if (!socket.encrypted || typeof socket.getPeerCertificate !== 'function') {
+      throw new OutpostError('unauthorized', 'agent calls need TLS with the site client certificate');
+    }
+    const peer = socket.getPeerCertificate();
+    if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
+    if (!socket.authorized) {
+      throw new OutpostError(
+        'unauthorized',
+        `client certificate refused: ${String(socket.authorizationError)}`,
+      );
+    }
+    const found = await siteByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
+    if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
+    const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
+    if (wanted !== undefined && wanted !== found.siteId) {
+      throw new OutpostError('forbidden', 'this certificate belongs to another site');
+    }
+    const row = await ctx.store.db
+      .selectFrom('sites')
+      .selectAll()
+      .where('id', '=', found.siteId)
+      .executeTakeFirst();
+    if (!row) throw new OutpostError('unauthorized', 'unknown site');
+    const site = siteFromRow(row);
+    if (site.lifecycle !== 'Active')
+      throw new OutpostError('forbidden', `site ${site.name} is ${site.lifecycle}`);
+    request.site = site;
+  };
+}
+
+export function actorOf(request: FastifyRequest): Actor {
+  const who = request.operator
+    ? `token:${request.operator.name}`
+    : request.site
+      ? `site:${request.site.name}`
+      : 'anonymous';
+  return { name: who, source: request.ip };
+}

@@ -1,0 +1,307 @@
+// Zero-touch registration and the site's identity lifecycle: a box calls home with a bootstrap token,
+// its machine id and a CSR; it appears Pending (or Active when the token auto-approves) and gets a
+// client certificate bound to its site id. Operators approve, reject or decommission; agents renew.
+
+import { OutpostError } from '../../model/errors.ts';
+import { siteNameProblem } from '../../model/site.ts';
+import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
+import { issueCertificate, PkiError, verifyCsr } from '../../pki/pki.ts';
+import { type Actor, audit } from '../audit/audit.ts';
+import type { HubContext } from '../context.ts';
+import { hashSecret, newSecret, secretMatches } from '../credentials.ts';
+import { consumeBootstrapToken } from '../identity/bootstrap-tokens.ts';
+import { newId } from '../ids.ts';
+import { placeSites } from '../placement/place.ts';
+import type { Db, SiteTable } from '../store/schema.ts';
+import { assertLabels, type Site, siteByName } from './sites.ts';
+
+export function siteUri(siteId: string): string {
+  return `spiffe://outpost/site/${siteId}`;
+}
+
+function checkedCsr(csr: string) {
+  try {
+    return verifyCsr(csr);
+  } catch (e) {
+    if (e instanceof PkiError) throw new OutpostError('csr_invalid', (e as Error).message);
+    throw e;
+  }
+}
+
+/** Issues a client certificate for the site from a verified public key and records it. */
+async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: string): Promise<string> {
+  const now = ctx.now();
+  const lifetimeMs = ctx.config.certificateValidityDays * 86400_000;
+  // Backdated a little for clocks that run behind, but never so much that renewal (at two thirds of
+  // the validity window) would fall due at once.
+  const backdateMs = Math.min(5 * 60_000, lifetimeMs / 10);
+  const issued = issueCertificate(ctx.tls.ca, {
+    publicKeyPem,
+    commonName: siteId,
+    uris: [siteUri(siteId)],
+    usage: 'client',
+    notBefore: new Date(now.getTime() - backdateMs),
+    notAfter: new Date(now.getTime() + lifetimeMs),
+  });
+  await tx
+    .insertInto('certificates')
+    .values({
+      serial: issued.serialHex,
+      site_id: siteId,
+      fingerprint: issued.fingerprintSha256,
+      not_before: now.toISOString(),
+      not_after: issued.notAfter.toISOString(),
+      revoked_at: null,
+    })
+    .execute();
+  await tx
+    .updateTable('sites')
+    .set({ cert_expires_at: issued.notAfter.toISOString() })
+    .where('id', '=', siteId)
+    .execute();
+  return issued.certPem;
+}
+
+function propertiesFromFacts(req: RegisterRequest): Record<string, unknown> {
+  const f = req.facts ?? {};
+  const out: Record<string, unknown> = {};
+  if (f.lat !== undefined) out.lat = f.lat;
+  if (f.lon !== undefined) out.lon = f.lon;
+  if (f.timezone !== undefined) out.timezone = f.timezone;
+  return out;
+}
+
+export async function registerSite(
+  ctx: HubContext,
+  req: RegisterRequest,
+  source: string,
+): Promise<RegisterResponse> {
+  const csr = checkedCsr(req.csr);
+  assertLabels(req.labels);
+  const wantedName = req.name ?? req.facts?.hostname?.split('.')[0]?.toLowerCase();
+  if (wantedName !== undefined) {
+    const problem = siteNameProblem(wantedName);
+    if (problem) throw new OutpostError('request_invalid', `name "${wantedName}": ${problem}`);
+  }
+  const now = ctx.now();
+  let placeId: string | undefined;
+  const result = await ctx.store.db.transaction().execute(async (tx) => {
+    const grant = await consumeBootstrapToken(tx, now, req.token);
+    const actor: Actor = { name: `bootstrap-token:${grant.tokenId}`, source };
+    const existing = await tx
+      .selectFrom('sites')
+      .selectAll()
+      .where('machine_id', '=', req.machineId)
+      .executeTakeFirst();
+    const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
+    let row: SiteTable;
+    if (existing) {
+      // The same machine again (a reinstall or factory reset): the same site, never a duplicate.
+      const labels = { ...JSON.parse(existing.labels), ...grant.labels };
+      await tx
+        .updateTable('sites')
+        .set({
+          labels: JSON.stringify(labels),
+          facts: JSON.stringify(req.facts ?? {}),
+          properties: JSON.stringify({ ...JSON.parse(existing.properties), ...propertiesFromFacts(req) }),
+          lifecycle,
+          last_seen_at: now.toISOString(),
+          last_report_seq: 0,
+        })
+        .where('id', '=', existing.id)
+        .execute();
+      // Certificates of the previous install are retired: its keys are gone with the wiped state.
+      await tx
+        .updateTable('certificates')
+        .set({ revoked_at: now.toISOString() })
+        .where('site_id', '=', existing.id)
+        .where('revoked_at', 'is', null)
+        .execute();
+      row = await tx.selectFrom('sites').selectAll().where('id', '=', existing.id).executeTakeFirstOrThrow();
+    } else {
+      const id = newId(now);
+      const name = wantedName ?? `site-${id.slice(-12)}`;
+      const holder = await tx
+        .selectFrom('sites')
+        .select(['id', 'lifecycle'])
+        .where('name', '=', name)
+        .executeTakeFirst();
+      if (holder) {
+        throw new OutpostError(
+          'registration_refused',
+          `site name ${name} belongs to another machine; register with another name`,
+        );
+      }
+      row = {
+        id,
+        name,
+        labels: JSON.stringify({ ...req.labels, ...grant.labels }),
+        properties: JSON.stringify(propertiesFromFacts(req)),
+        facts: JSON.stringify(req.facts ?? {}),
+        lifecycle,
+        registered_at: now.toISOString(),
+        last_seen_at: now.toISOString(),
+        desired_digest: null,
+        last_report_seq: 0,
+        machine_id: req.machineId,
+        cert_expires_at: null,
+        ticket_hash: null,
+        pending_csr: null,
+        issued_cert: null,
+      };
+      await tx.insertInto('sites').values(row).execute();
+    }
+    await audit(tx, now, actor, 'site.register', `site/${row.name}`, {
+      siteId: row.id,
+      lifecycle,
+      again: existing !== undefined,
+    });
+    if (lifecycle === 'Active') {
+      placeId = row.id;
+      const certificate = await issueFor(ctx, tx, row.id, csr.publicKeyPem);
+      await tx
+        .updateTable('sites')
+        .set({ ticket_hash: null, pending_csr: null, issued_cert: null })
+        .where('id', '=', row.id)
+        .execute();
+      return { siteId: row.id, name: row.name, lifecycle, certificate } satisfies RegisterResponse;
+    }
+    const ticket = newSecret();
+    await tx
+      .updateTable('sites')
+      .set({ ticket_hash: hashSecret(ticket), pending_csr: req.csr, issued_cert: null })
+      .where('id', '=', row.id)
+      .execute();
+    return { siteId: row.id, name: row.name, lifecycle, ticket } satisfies RegisterResponse;
+  });
+  if (placeId) await placeSites(ctx, [placeId]);
+  return result;
+}
+
+/** A pending site collects its certificate with its ticket once approved (once). */
+export async function collectCertificate(
+  ctx: HubContext,
+  siteId: string,
+  ticket: string,
+): Promise<CertificateResponse> {
+  return ctx.store.db.transaction().execute(async (tx) => {
+    const row = await tx.selectFrom('sites').selectAll().where('id', '=', siteId).executeTakeFirst();
+    if (!row?.ticket_hash || !secretMatches(ticket, row.ticket_hash)) {
+      throw new OutpostError('unauthorized', 'unknown registration ticket (rejected, or already collected)');
+    }
+    if (row.lifecycle === 'Pending') return { lifecycle: 'Pending' };
+    if (row.lifecycle !== 'Active' || !row.issued_cert) {
+      throw new OutpostError('forbidden', `site ${row.name} is ${row.lifecycle}`);
+    }
+    await tx
+      .updateTable('sites')
+      .set({ ticket_hash: null, issued_cert: null })
+      .where('id', '=', siteId)
+      .execute();
+    return { lifecycle: 'Active', certificate: row.issued_cert };
+  });
+}
+
+export async function approveSite(
+  ctx: HubContext,
+  actor: Actor,
+  name: string,
+  change: { name?: string; labels?: Record<string, string> },
+): Promise<Site> {
+  assertLabels(change.labels);
+  if (change.name !== undefined) {
+    const problem = siteNameProblem(change.name);
+    if (problem) throw new OutpostError('request_invalid', `name "${change.name}": ${problem}`);
+  }
+  const site = await siteByName(ctx, name);
+  if (site.lifecycle !== 'Pending')
+    throw new OutpostError('conflict', `site ${name} is ${site.lifecycle}, not Pending`);
+  const now = ctx.now();
+  await ctx.store.db.transaction().execute(async (tx) => {
+    const row = await tx.selectFrom('sites').selectAll().where('id', '=', site.id).executeTakeFirstOrThrow();
+    if (change.name && change.name !== name) {
+      const holder = await tx
+        .selectFrom('sites')
+        .select('id')
+        .where('name', '=', change.name)
+        .executeTakeFirst();
+      if (holder) throw new OutpostError('conflict', `site name ${change.name} is taken`);
+    }
+    await tx
+      .updateTable('sites')
+      .set({
+        lifecycle: 'Active',
+        name: change.name ?? name,
+        labels: JSON.stringify(change.labels ?? site.labels),
+      })
+      .where('id', '=', site.id)
+      .execute();
+    if (row.pending_csr) {
+      const certificate = await issueFor(ctx, tx, site.id, checkedCsr(row.pending_csr).publicKeyPem);
+      await tx
+        .updateTable('sites')
+        .set({ issued_cert: certificate, pending_csr: null })
+        .where('id', '=', site.id)
+        .execute();
+    }
+    await audit(tx, now, actor, 'site.approve', `site/${change.name ?? name}`, {
+      siteId: site.id,
+      labels: change.labels,
+    });
+  });
+  await placeSites(ctx, [site.id]);
+  return siteByName(ctx, change.name ?? name);
+}
+
+export async function rejectSite(ctx: HubContext, actor: Actor, name: string): Promise<void> {
+  const site = await siteByName(ctx, name);
+  if (site.lifecycle !== 'Pending')
+    throw new OutpostError('conflict', `site ${name} is ${site.lifecycle}, not Pending`);
+  await ctx.store.db.transaction().execute(async (tx) => {
+    await tx.deleteFrom('sites').where('id', '=', site.id).execute();
+    await audit(tx, ctx.now(), actor, 'site.reject', `site/${name}`, { siteId: site.id });
+  });
+}
+
+/** Revokes every certificate of the site and marks it Decommissioned; its bundles are unplaced. */
+export async function decommissionSite(ctx: HubContext, actor: Actor, name: string): Promise<Site> {
+  const site = await siteByName(ctx, name);
+  const now = ctx.now();
+  await ctx.store.db.transaction().execute(async (tx) => {
+    await tx
+      .updateTable('sites')
+      .set({ lifecycle: 'Decommissioned', ticket_hash: null, issued_cert: null })
+      .where('id', '=', site.id)
+      .execute();
+    await tx
+      .updateTable('certificates')
+      .set({ revoked_at: now.toISOString() })
+      .where('site_id', '=', site.id)
+      .where('revoked_at', 'is', null)
+      .execute();
+    await audit(tx, now, actor, 'site.decommission', `site/${name}`, { siteId: site.id });
+  });
+  await placeSites(ctx, [site.id]);
+  return siteByName(ctx, name);
+}
+
+/** A new certificate for an authenticated site; the current one stays valid until it expires. */
+export async function renewCertificate(ctx: HubContext, site: Site, csrPem: string): Promise<string> {
+  const csr = checkedCsr(csrPem);
+  return ctx.store.db.transaction().execute((tx) => issueFor(ctx, tx, site.id, csr.publicKeyPem));
+}
+
+/** The site a verified client certificate belongs to, or why it is refused. */
+export async function siteByCertificate(
+  ctx: HubContext,
+  serialHex: string,
+): Promise<{ siteId: string } | { refused: string }> {
+  const row = await ctx.store.db
+    .selectFrom('certificates')
+    .select(['site_id', 'revoked_at'])
+    .where('serial', '=', serialHex)
+    .executeTakeFirst();
+  if (!row) return { refused: 'unknown certificate' };
+  if (row.revoked_at) return { refused: 'certificate revoked' };
+  return { siteId: row.site_id };
+}

@@ -1,0 +1,147 @@
+// A hub listening on real HTTPS with an in-memory SQLite store and a controllable clock, plus helpers to
+// act as an operator (in-process inject, with any API token) and as a site (real mTLS over loopback).
+
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { contextFromConfig, type HubConfig, type HubContext } from '../../src/hub/context.ts';
+import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
+import { buildServer } from '../../src/hub/server.ts';
+import { decodeJoinToken } from '../../src/model/join-token.ts';
+import type { Role } from '../../src/model/roles.ts';
+import type { RegisterResponse } from '../../src/model/wire.ts';
+import { HttpClient, type JsonResponse } from '../../src/net/http-client.ts';
+import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+
+export interface TestClock {
+  now: () => Date;
+  advance(ms: number): void;
+}
+
+export function testClock(start = new Date()): TestClock {
+  let t = start.getTime();
+  return { now: () => new Date(t), advance: (ms) => (t += ms) };
+}
+
+export interface Site {
+  siteId: string;
+  name: string;
+  keyPem: string;
+  certPem?: string;
+  ticket?: string;
+  /** mTLS client with this site's certificate (when it has one) */
+  http: HttpClient;
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<JsonResponse>;
+}
+
+export interface HubServer {
+  ctx: HubContext;
+  app: FastifyInstance;
+  url: string;
+  clock: TestClock;
+  adminToken: string;
+  /** a client with no certificate, trusting the hub CA */
+  anonymous: HttpClient;
+  operator(method: string, url: string, payload?: unknown, token?: string): Promise<LightMyRequestResponse>;
+  tokenFor(role: Role): Promise<string>;
+  joinToken(spec?: Record<string, unknown>): Promise<{ joinToken: string; token: string; id: string }>;
+  register(
+    token: string,
+    opts?: { name?: string; machineId?: string; labels?: Record<string, string>; keyPem?: string },
+  ): Promise<{ status: number; body: RegisterResponse & { error?: { code: string } }; keyPem: string }>;
+  enroll(name: string, labels?: Record<string, string>): Promise<Site>;
+  siteClient(siteId: string, name: string, certPem: string, keyPem: string): Site;
+  close(): Promise<void>;
+}
+
+export async function startHubServer(
+  config: Partial<HubConfig> = {},
+  logStream?: NodeJS.WritableStream,
+): Promise<HubServer> {
+  const clock = testClock();
+  const ctx = await contextFromConfig(
+    { database: ':memory:', maxWaitSeconds: 2, ...config },
+    { now: clock.now },
+  );
+  const app = await buildServer(ctx, {
+    https: { key: ctx.tls.serverKeyPem, cert: ctx.tls.serverCertPem, ca: ctx.tls.ca.certPem },
+    ...(logStream ? { logger: { level: 'info', stream: logStream } } : {}),
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  ctx.config.publicUrl = url;
+  const adminToken = (await ensureFirstAdmin(ctx))!;
+  const anonymous = new HttpClient(url, { ca: ctx.tls.ca.certPem });
+  const clients: HttpClient[] = [anonymous];
+  let machines = 0;
+
+  const server: HubServer = {
+    ctx,
+    app,
+    url,
+    clock,
+    adminToken,
+    anonymous,
+    operator(method, path, payload, token = adminToken) {
+      const headers = token ? { authorization: `Bearer ${token}` } : {};
+      return app.inject({
+        method: method as 'GET',
+        url: path,
+        headers,
+        ...(payload !== undefined ? { payload: payload as object } : {}),
+      });
+    },
+    async tokenFor(role) {
+      return (await createApiToken(ctx, { name: 'test', source: 'test' }, `${role}-${++machines}`, role))
+        .token;
+    },
+    async joinToken(spec = { autoApprove: true, maxUses: 100 }) {
+      const r = await server.operator('POST', '/api/v1/bootstrap-tokens', spec);
+      if (r.statusCode !== 201) throw new Error(`bootstrap token: ${r.body}`);
+      const joinToken = r.json().joinToken as string;
+      return { joinToken, token: decodeJoinToken(joinToken)!.token, id: r.json().token.id };
+    },
+    async register(token, opts = {}) {
+      const keyPem = opts.keyPem ?? generateKeyPair().privateKeyPem;
+      const res = await anonymous.request('POST', '/agent/v1/register', {
+        body: {
+          token,
+          machineId: opts.machineId ?? `machine-${++machines}-${Date.now()}`,
+          name: opts.name,
+          labels: opts.labels,
+          csr: createCsr({ commonName: 'site', keyPem }),
+        },
+      });
+      return {
+        status: res.status,
+        body: res.body as RegisterResponse & { error?: { code: string } },
+        keyPem,
+      };
+    },
+    async enroll(name, labels = {}) {
+      const { token } = await server.joinToken({ autoApprove: true, maxUses: 1 });
+      const r = await server.register(token, { name, labels });
+      if (r.status !== 200 || !r.body.certificate)
+        throw new Error(`enroll ${name}: ${JSON.stringify(r.body)}`);
+      return server.siteClient(r.body.siteId, r.body.name, r.body.certificate, r.keyPem);
+    },
+    siteClient(siteId, name, certPem, keyPem) {
+      const http = new HttpClient(url, { ca: ctx.tls.ca.certPem, cert: certPem, key: keyPem });
+      clients.push(http);
+      return {
+        siteId,
+        name,
+        keyPem,
+        certPem,
+        http,
+        call: (method, path, body, headers) =>
+          http.request(method, path.replace(':site', siteId), { body, headers: headers ?? {} }),
+      };
+    },
+    async close() {
+      for (const c of clients) c.close();
+      await app.close();
+      await ctx.store.close();
+    },
+  };
+  return server;
+}
