@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ConnectivityThresholds } from '../model/site.ts';
 import { contextFromConfig, type HubContext } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
@@ -29,6 +30,7 @@ export interface StartHubOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
   maxWaitSeconds?: number;
   certificateValidityDays?: number;
+  connectivity?: ConnectivityThresholds;
   now?: () => Date;
 }
 
