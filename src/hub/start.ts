@@ -72,6 +72,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
       ...(opts.certificateValidityDays !== undefined
         ? { certificateValidityDays: opts.certificateValidityDays }
         : {}),
+      ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
     },
     { tls, now },
   );
