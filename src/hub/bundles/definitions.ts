@@ -103,7 +103,13 @@ export function readFleet(
     }
   }
   errors.push(...dependencyErrors(definitions, known));
-  return { definitions, errors };
+  // a file that is not valid YAML is found both when looking for Bundle documents and when parsing
+  const seen = new Set<string>();
+  const unique = errors.filter((e) => {
+    const key = JSON.stringify([e.code, e.message, e.location.file, e.location.line]);
+    return seen.has(key) ? false : (seen.add(key), true);
+  });
+  return { definitions, errors: unique };
 }
 
 /** dependsOn must name bundles that exist, without cycles. */

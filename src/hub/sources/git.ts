@@ -107,6 +107,7 @@ export function openGitSource(spec: GitSourceSpec): GitSource {
       await mkdir(gitdir, { recursive: true });
       if (!existsSync(join(gitdir, 'HEAD'))) await git.init({ fs, gitdir, bare: true });
       await git.addRemote({ fs, gitdir, remote: 'origin', url: spec.url, force: true });
+      let refused = false;
       try {
         const result = await git.fetch({
           fs,
@@ -123,12 +124,17 @@ export function openGitSource(spec: GitSourceSpec): GitSource {
             ? { onAuth: () => ({ username: spec.auth.username ?? 'git', password }) }
             : {}),
           // wrong credentials: fail instead of being asked again
-          onAuthFailure: () => ({ cancel: true }),
+          onAuthFailure: () => {
+            refused = true;
+            return { cancel: true };
+          },
         });
         if (!result.fetchHead) throw new Error(`the remote has no ${spec.ref}`);
         return await commitOf(result.fetchHead);
       } catch (e) {
-        const message = clean((e as Error).message, [password, token]);
+        const message = refused
+          ? 'the remote refused the credentials (HTTP 401)'
+          : clean((e as Error).message, [password, token]);
         throw new OutpostError(
           'source_failed',
           `fetching ${spec.ref} from ${clean(spec.url, [])} failed: ${message}`,
