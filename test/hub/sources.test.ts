@@ -104,6 +104,10 @@ async function blobOf(site: Site, bundle: string): Promise<RenderedBundle | unde
   return JSON.parse(blob.body as string);
 }
 
+async function dataOf(site: Site, bundle: string): Promise<Record<string, unknown> | undefined> {
+  return (await blobOf(site, bundle))?.objects[0]?.data as Record<string, unknown> | undefined;
+}
+
 async function revisions() {
   return hub.ctx.store.db
     .selectFrom('bundle_revisions')
@@ -270,10 +274,10 @@ describe('git sync', () => {
       { bundle: 'pos', revision: 1, source_commit: good },
       { bundle: 'pos', revision: 2, source_commit: fix },
     ]);
-    assert.equal((await blobOf(west, 'pos'))?.objects[0]?.data?.region, 'west-7');
-    assert.equal((await blobOf(west, 'metrics'))?.objects[0]?.data?.interval, '10s');
+    assert.equal((await dataOf(west, 'pos'))?.region, 'west-7');
+    assert.equal((await dataOf(west, 'metrics'))?.interval, '10s');
     // the failing site keeps running revision 1 and shows Failed with the reason
-    assert.equal((await blobOf(east, 'pos'))?.objects[0]?.data?.greeting, 'hello');
+    assert.equal((await dataOf(east, 'pos'))?.greeting, 'hello');
     const eastDeployment = (await hub.operator('GET', '/api/v1/sites/store-east'))
       .json()
       .deployments.find((d: { bundle: string }) => d.bundle === 'pos');
@@ -314,7 +318,7 @@ describe('git sync', () => {
       const view: SourceView = (await hub.operator('GET', '/api/v1/sources/fleet')).json();
       return view.synced?.commit === head;
     });
-    assert.equal((await blobOf(west, 'pos'))?.objects[0]?.data?.greeting, 'welcome');
+    assert.equal((await dataOf(west, 'pos'))?.greeting, 'welcome');
     const shared = await post({ 'x-outpost-webhook-secret': webhookSecret });
     assert.equal(shared.statusCode, 202);
   });

@@ -107,7 +107,9 @@ export function readFleet(
   const seen = new Set<string>();
   const unique = errors.filter((e) => {
     const key = JSON.stringify([e.code, e.message, e.location.file, e.location.line]);
-    return seen.has(key) ? false : (seen.add(key), true);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
   return { definitions, errors: unique };
 }
