@@ -27,6 +27,13 @@ function logLine(message: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${new Date().toISOString()} ${message}${extra}\n`);
 }
 
+function positive(text: string, flag: string): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new OutpostError('request_invalid', `${flag} takes a positive number, got "${text}"`);
+  return n;
+}
+
 function parseLabels(pairs: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const p of pairs) {
@@ -66,14 +73,22 @@ export function program(): Command {
         'OUTPOST_ADMIN_TOKEN',
       ),
     )
+    .option('--cert-validity-days <days>', 'lifetime of site certificates (renewed at two thirds)', '30')
+    .option('--stale-after <seconds>', 'a site without a heartbeat this long is Stale', '90')
+    .option('--offline-after <seconds>', 'a site without a heartbeat this long is Offline', '600')
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
     .option('--max-bundle-bytes <n>', 'largest bundle accepted, in bytes of YAML', String(8 * 1024 * 1024))
     .option('--max-bundle-objects <n>', 'most objects in one bundle', '2000')
     .action(async (opts) => {
       const hub = await startHub({
         limits: {
-          maxBundleBytes: Number(opts.maxBundleBytes),
-          maxBundleObjects: Number(opts.maxBundleObjects),
+          maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
+          maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),
+        },
+        certificateValidityDays: positive(opts.certValidityDays, '--cert-validity-days'),
+        connectivity: {
+          staleAfterMs: positive(opts.staleAfter, '--stale-after') * 1000,
+          offlineAfterMs: positive(opts.offlineAfter, '--offline-after') * 1000,
         },
         dataDir: opts.dataDir,
         listen: opts.listen,

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import type { ConnectivityThresholds } from '../model/site.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
 import { contextFromConfig, type HubContext } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
@@ -31,6 +32,7 @@ export interface StartHubOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
   maxWaitSeconds?: number;
   certificateValidityDays?: number;
+  connectivity?: ConnectivityThresholds;
   /** bundle size and object-count limits (defaults: 8 MiB, 2000 objects) */
   limits?: Partial<BundleLimits>;
   /** how often the git source poller looks for sources due a sync (default 1000 ms) */
