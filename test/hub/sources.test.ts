@@ -404,3 +404,17 @@ describe('plan and explain', () => {
     assert.deepEqual(gone.selector.requirements, [{ requirement: 'region', matched: false }]);
   });
 });
+
+test('bundle apply refuses a dependsOn naming a bundle that does not exist, and accepts one that does', async () => {
+  const doc = (deps: string) =>
+    `apiVersion: outpost.dev/v1\nkind: Bundle\nmetadata: {name: addon}\nspec:\n  placement: {selector: {}}\n  dependsOn: [${deps}]\n`;
+  const missing = await hub.operator('POST', '/api/v1/bundles/apply', {
+    files: [{ path: 'addon.yaml', content: doc('nowhere') }],
+  });
+  assert.equal(missing.statusCode, 400);
+  assert.match(missing.json().error.message, /bundle nowhere does not exist/);
+  const ok = await hub.operator('POST', '/api/v1/bundles/apply', {
+    files: [{ path: 'addon.yaml', content: doc('pos') }],
+  });
+  assert.equal(ok.statusCode, 200, ok.body);
+});

@@ -27,6 +27,18 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         `bundle ${definition.name} comes from git source ${owner.source}; change it there (or remove the source)`,
       );
     }
+    for (const dep of definition.fleet.dependsOn) {
+      const exists = await tx.selectFrom('bundles').select('name').where('name', '=', dep).executeTakeFirst();
+      if (!exists || dep === definition.name) {
+        throw new OutpostError(
+          'bundle_invalid',
+          `spec.dependsOn: bundle ${dep} does not exist; apply it first`,
+          {
+            file: body.files[0]?.path,
+          },
+        );
+      }
+    }
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
     if (stored.changed) {
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
