@@ -4,6 +4,15 @@
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type {
+  Explanation,
+  PlanRequest,
+  PlanResult,
+  SourceCreated,
+  SourceRequest,
+  SourceView,
+  SyncResult,
+} from '../model/fleet-wire.ts';
+import type {
   ApiTokenCreated,
   ApiTokenView,
   ApplyResult,
@@ -85,6 +94,18 @@ export class HubApi {
   apiTokens = () =>
     this.#call<{ items: Static<typeof ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
   revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);
+  addSource = (req: SourceRequest) => this.#call<SourceCreated>('POST', '/sources', req);
+  sources = () => this.#call<{ items: SourceView[] }>('GET', '/sources').then((r) => r.items);
+  source = (name: string) => this.#call<SourceView>('GET', `/sources/${encodeURIComponent(name)}`);
+  deleteSource = (name: string) => this.#call<void>('DELETE', `/sources/${encodeURIComponent(name)}`);
+  syncSource = (name: string, force = false) =>
+    this.#call<SyncResult>('POST', `/sources/${encodeURIComponent(name)}/sync${force ? '?force=true' : ''}`);
+  plan = (req: PlanRequest) => this.#call<PlanResult>('POST', '/plan', req);
+  explain = (bundle: string, site: string) =>
+    this.#call<Explanation>(
+      'GET',
+      `/bundles/${encodeURIComponent(bundle)}/explain?site=${encodeURIComponent(site)}`,
+    );
   audit = (limit = 100) =>
     this.#call<{ items: Static<typeof AuditEntry>[] }>('GET', `/audit?limit=${limit}`).then((r) => r.items);
 

@@ -1,7 +1,7 @@
 // The `outpost` command: run a hub or an agent, and operate a fleet from the terminal. Reads print
 // tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
@@ -11,42 +11,12 @@ import { resolveKubeConnection } from '../agent/kube/config.ts';
 import { startHub } from '../hub/start.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import { readBundleFiles } from './files.ts';
+import { addFleetCommands } from './fleet.ts';
 import { HubApi } from './hub-api.ts';
+import { api, json, operatorOptions, outputOption, print } from './options.ts';
 import { countsText, labelsText, table } from './table.ts';
 
-const defaultHub = 'https://127.0.0.1:7070';
 const repoRoot = resolve(import.meta.dirname, '..', '..');
-
-// biome-ignore lint/suspicious/noExplicitAny: mirrors commander's own generic bounds
-function operatorOptions<A extends any[], O extends Record<string, any>, G extends Record<string, any>>(
-  cmd: Command<A, O, G>,
-) {
-  return cmd
-    .addOption(new Option('--hub <url>', 'hub URL').env('OUTPOST_HUB').default(defaultHub))
-    .addOption(new Option('--token <token>', 'API token').env('OUTPOST_TOKEN'))
-    .addOption(
-      new Option('--ca-file <path>', "the hub's CA certificate (DATA_DIR/ca.crt on the hub)").env(
-        'OUTPOST_CA_FILE',
-      ),
-    );
-}
-
-const outputOption = () =>
-  new Option('-o, --output <format>', 'output format')
-    .choices(['table', 'json'] as const)
-    .default('table' as const);
-
-async function api(opts: { hub: string; token?: string; caFile?: string }): Promise<HubApi> {
-  return new HubApi(opts.hub, opts.token, opts.caFile ? await readFile(opts.caFile, 'utf8') : undefined);
-}
-
-function print(text: string): void {
-  process.stdout.write(`${text}\n`);
-}
-
-function json(value: unknown): void {
-  print(JSON.stringify(value, null, 2));
-}
 
 function logLine(message: string, fields?: Record<string, unknown>): void {
   const extra = fields
@@ -107,8 +77,14 @@ export function program(): Command {
     .option('--stale-after <seconds>', 'a site without a heartbeat this long is Stale', '90')
     .option('--offline-after <seconds>', 'a site without a heartbeat this long is Offline', '600')
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
+    .option('--max-bundle-bytes <n>', 'largest bundle accepted, in bytes of YAML', String(8 * 1024 * 1024))
+    .option('--max-bundle-objects <n>', 'most objects in one bundle', '2000')
     .action(async (opts) => {
       const hub = await startHub({
+        limits: {
+          maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
+          maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),
+        },
         certificateValidityDays: positive(opts.certValidityDays, '--cert-validity-days'),
         connectivity: {
           staleAfterMs: positive(opts.staleAfter, '--stale-after') * 1000,
@@ -455,13 +431,15 @@ export function program(): Command {
       await hub.close();
     });
 
+  addFleetCommands(root);
   return root;
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
-    return 0;
+    // a command may have set a failing exit code without throwing (a plan with errors, say)
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof OutpostError) {
       process.stderr.write(`outpost: ${describeError(e)}\n`);

@@ -3,6 +3,7 @@
 
 import type { ConnectivityThresholds } from '../model/site.ts';
 import { defaultThresholds } from '../model/site.ts';
+import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls, type HubTls } from './identity/ca.ts';
 import { openStore, type Store } from './store/index.ts';
@@ -17,6 +18,10 @@ export interface HubConfig {
   /** lifetime of a site's client certificate; agents renew at two thirds of it */
   certificateValidityDays: number;
   connectivity: ConnectivityThresholds;
+  /** bundle size and object-count limits, for apply, git sync and plan alike */
+  limits: BundleLimits;
+  /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
+  sourcesDir?: string;
 }
 
 export interface HubContext {
@@ -32,6 +37,7 @@ export const defaultConfig: Omit<HubConfig, 'database'> = {
   maxWaitSeconds: 55,
   certificateValidityDays: 30,
   connectivity: defaultThresholds,
+  limits: defaultLimits,
 };
 
 export async function contextFromConfig(

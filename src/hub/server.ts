@@ -6,6 +6,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { HubContext } from './context.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { installErrorHandling } from './routes/errors.ts';
+import { fleetRoutes } from './routes/fleet.ts';
+import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
 
 export interface ServerOptions {
@@ -54,6 +56,8 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
   return app;
 }

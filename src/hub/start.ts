@@ -6,10 +6,12 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectivityThresholds } from '../model/site.ts';
+import type { BundleLimits } from './bundles/revisions.ts';
 import { contextFromConfig, type HubContext } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
+import { startSourcePoller } from './sources/poller.ts';
 
 export interface StartHubOptions {
   dataDir: string;
@@ -31,6 +33,10 @@ export interface StartHubOptions {
   maxWaitSeconds?: number;
   certificateValidityDays?: number;
   connectivity?: ConnectivityThresholds;
+  /** bundle size and object-count limits (defaults: 8 MiB, 2000 objects) */
+  limits?: Partial<BundleLimits>;
+  /** how often the git source poller looks for sources due a sync (default 1000 ms) */
+  sourcePollMs?: number;
   now?: () => Date;
 }
 
@@ -73,6 +79,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         ? { certificateValidityDays: opts.certificateValidityDays }
         : {}),
       ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
+      sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },
   );
@@ -86,6 +93,11 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
   ctx.config.publicUrl = opts.publicUrl ?? url;
+  ctx.config.limits = { ...ctx.config.limits, ...opts.limits };
+  const poller = startSourcePoller(ctx, {
+    tickMs: opts.sourcePollMs,
+    log: (message, fields) => app.log.info(fields, message),
+  });
   return {
     url,
     adminToken,
@@ -94,6 +106,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     ctx,
     app,
     async close() {
+      await poller.close();
       await app.close();
       await ctx.store.close();
     },

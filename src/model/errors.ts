@@ -6,6 +6,8 @@ export type ErrorCode =
   | 'manifest_invalid'
   | 'bundle_invalid'
   | 'selector_invalid'
+  | 'render_failed'
+  | 'source_failed'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
@@ -58,7 +60,10 @@ export function statusOf(code: ErrorCode): number {
     case 'manifest_invalid':
     case 'bundle_invalid':
     case 'selector_invalid':
+    case 'render_failed':
       return 400;
+    case 'source_failed':
+      return 502;
     case 'unauthorized':
       return 401;
     case 'forbidden':

@@ -181,6 +181,8 @@ export const BundleView = Type.Object({
   sites: Type.Integer(),
   states: Type.Record(Type.String(), Type.Integer()),
   updatedAt: Timestamp,
+  /** the git source the bundle comes from, when it does */
+  source: Type.Optional(Type.String()),
 });
 export type BundleView = Static<typeof BundleView>;
 
@@ -189,6 +191,8 @@ export const ApplyResult = Type.Object({
   revision: Type.Integer(),
   changed: Type.Boolean(),
   targeted: Type.Integer(),
+  /** sites this revision cannot be rendered or placed for; each keeps what it runs */
+  failed: Type.Optional(Type.Array(Type.Object({ site: Type.String(), message: Type.String() }))),
 });
 export type ApplyResult = Static<typeof ApplyResult>;
 

@@ -80,6 +80,7 @@ describe('a valid bundle', () => {
         matchLabels: { format: 'mini' },
         matchExpressions: [{ key: 'region', operator: 'In', values: ['west', 'east'] }],
       },
+      fleet: { placement: {}, customization: {}, dependsOn: [] },
     });
     assert.deepEqual(
       parsed.objects.map((o) => [o.object.kind, o.object.metadata.name, o.file, o.line]),
@@ -104,7 +105,11 @@ describe('a valid bundle', () => {
   test('a bundle with only its definition has no objects', () => {
     const parsed = parseBundleFiles([file('b.yaml', bundleDoc)]);
     assert.deepEqual(parsed.objects, []);
-    assert.deepEqual(parsed.definition, { name: 'pos', selector: {} });
+    assert.deepEqual(parsed.definition, {
+      name: 'pos',
+      selector: {},
+      fleet: { placement: {}, customization: {}, dependsOn: [] },
+    });
   });
 
   test('empty documents, a leading and a trailing "---" are skipped', () => {

@@ -5,6 +5,8 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
+import type { ObjectOrigin } from './customize.ts';
+import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
 
 export const bundleApiVersion = 'outpost.dev/v1';
 
@@ -13,6 +15,8 @@ export interface BundleDefinition {
   /** namespace given to namespaced objects that name none */
   namespace?: string;
   selector: LabelSelector;
+  /** placement beyond the selector, customization, dependsOn, rollout */
+  fleet: FleetSpec;
 }
 
 export interface SourcedObject {
@@ -24,6 +28,8 @@ export interface SourcedObject {
 export interface ParsedBundle {
   definition: BundleDefinition;
   objects: SourcedObject[];
+  /** where each object was written, for per-site messages long after parsing */
+  origins: ObjectOrigin[];
 }
 
 interface SourceFile {
@@ -35,6 +41,8 @@ interface Document {
   value: unknown;
   file: string;
   line: number;
+  /** the line of the node at a path in this document, or the document's own line */
+  lineOf: (path: readonly string[]) => number;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -66,11 +74,13 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
   }
   const definition = parseDefinition(first!);
   const objects: SourcedObject[] = [];
+  const lineOfs: Array<(path: readonly string[]) => number> = [];
   const seen = new Map<string, SourcedObject>();
   for (const doc of docs) {
     if (doc === first) continue;
     const object = parseObject(doc);
     const sourced = { object, file: doc.file, line: doc.line };
+    lineOfs.push(doc.lineOf);
     const key = refKey(refOf(object));
     const earlier = seen.get(key);
     if (earlier) {
@@ -83,7 +93,17 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
     seen.set(key, sourced);
     objects.push(sourced);
   }
-  return { definition, objects };
+  const fields = checkCustomization(
+    definition.fleet,
+    objects.map((o, i) => ({ ...o, lineOf: lineOfs[i] })),
+    first!,
+  );
+  const origins = objects.map((o, i) => {
+    const origin: ObjectOrigin = { file: o.file, line: o.line };
+    if (Object.keys(fields[i]!).length > 0) origin.fields = fields[i];
+    return origin;
+  });
+  return { definition, objects, origins };
 }
 
 function parseYamlFile(file: SourceFile): Document[] {
@@ -113,7 +133,11 @@ function parseYamlFile(file: SourceFile): Document[] {
       });
     }
     if (value === null || value === undefined) continue;
-    out.push({ value, file: file.path, line });
+    const lineOf = (path: readonly string[]): number => {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      return node?.range ? lineCounter.linePos(node.range[0]).line : line;
+    };
+    out.push({ value, file: file.path, line, lineOf });
   }
   return out;
 }
@@ -142,10 +166,10 @@ function parseDefinition(doc: Document): BundleDefinition {
   }
   const spec = isRecord(v.spec) ? v.spec : fail('the Bundle needs a spec with placement.selector');
   for (const key of Object.keys(spec)) {
-    if (key !== 'namespace' && key !== 'placement')
-      fail(`unknown field spec.${key} (known: namespace, placement)`);
+    if (key !== 'namespace' && key !== 'placement' && !(fleetSpecFields as readonly string[]).includes(key))
+      fail(`unknown field spec.${key} (known: namespace, placement, ${fleetSpecFields.join(', ')})`);
   }
-  const definition: BundleDefinition = { name: name as string, selector: {} };
+  const definition: Omit<BundleDefinition, 'fleet'> = { name: name as string, selector: {} };
   if (spec.namespace !== undefined) {
     if (typeof spec.namespace !== 'string' || !dnsLabel.test(spec.namespace)) {
       fail('spec.namespace is a DNS label');
@@ -167,7 +191,7 @@ function parseDefinition(doc: Document): BundleDefinition {
     });
   }
   definition.selector = selector;
-  return definition;
+  return { ...definition, fleet: parseFleetSpec(spec, doc) };
 }
 
 function parseObject(doc: Document): KubeObject {

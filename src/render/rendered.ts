@@ -2,11 +2,20 @@
 // unchanged rendering has an unchanged digest, so a site with nothing new has nothing to do.
 
 import type { KubeObject } from '../model/manifest.ts';
+import {
+  type CompiledCustomization,
+  compileCustomization,
+  type ObjectOrigin,
+  type SiteInputs,
+} from './customize.ts';
 import { canonicalJson, sha256Digest } from './digest.ts';
+import type { Customization } from './overlays.ts';
 
 export interface RenderedBundle {
   bundle: string;
   namespace?: string;
+  /** bundles the agent should have applied first (absent when none, so older digests stay valid) */
+  dependsOn?: string[];
   objects: KubeObject[];
 }
 
@@ -14,6 +23,9 @@ export interface RenderInput {
   bundle: string;
   namespace?: string;
   objects: readonly KubeObject[];
+  customization?: Customization;
+  origins?: readonly ObjectOrigin[];
+  dependsOn?: readonly string[];
 }
 
 /** The rendered document plus its canonical text and digest (the blob the agent fetches). */
@@ -23,13 +35,32 @@ export interface RenderedBlob {
   rendered: RenderedBundle;
 }
 
-export function renderForSite(input: RenderInput): RenderedBlob {
-  // Per-site customization (templates, overlays) arrives with the fleet-definition issue; until then a
-  // revision renders the same for every site, and the digest already has the right shape.
-  const rendered: RenderedBundle = { bundle: input.bundle, objects: [...input.objects] };
-  if (input.namespace) rendered.namespace = input.namespace;
-  const content = canonicalJson(rendered);
-  return { digest: sha256Digest(content), content, rendered };
+export interface BundleRenderer {
+  /** sites with equal keys render to the same blob */
+  keyOf(site: SiteInputs): string;
+  /** throws OutpostError render_failed naming the site */
+  render(site: SiteInputs): RenderedBlob;
+}
+
+const noSite: SiteInputs = { name: '', labels: {}, properties: {} };
+
+/** Compiles a revision's customization once; render each site (or each distinct key) from it. */
+export function createRenderer(input: RenderInput): BundleRenderer {
+  const custom: CompiledCustomization = compileCustomization(input);
+  return {
+    keyOf: custom.keyOf,
+    render(site) {
+      const rendered: RenderedBundle = { bundle: input.bundle, objects: custom.apply(site) };
+      if (input.namespace) rendered.namespace = input.namespace;
+      if (input.dependsOn && input.dependsOn.length > 0) rendered.dependsOn = [...input.dependsOn];
+      const content = canonicalJson(rendered);
+      return { digest: sha256Digest(content), content, rendered };
+    },
+  };
+}
+
+export function renderForSite(input: RenderInput, site: SiteInputs = noSite): RenderedBlob {
+  return createRenderer(input).render(site);
 }
 
 export interface DesiredEntry {

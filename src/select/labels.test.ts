@@ -562,3 +562,185 @@ describe('properties', () => {
     );
   });
 });
+
+// The examples of https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/, written as
+// LabelSelectors (`!=` is NotIn with one value), against label sets chosen to hit each edge the page names.
+describe('the examples of the Kubernetes labels documentation', () => {
+  const cases: Array<{ selector: string; sel: LabelSelector; labels: Labels; want: boolean }> = [
+    {
+      selector: 'environment = production',
+      sel: { matchLabels: { environment: 'production' } },
+      labels: { environment: 'production' },
+      want: true,
+    },
+    {
+      selector: 'environment = production',
+      sel: { matchLabels: { environment: 'production' } },
+      labels: { environment: 'qa' },
+      want: false,
+    },
+    {
+      selector: 'environment = production',
+      sel: { matchLabels: { environment: 'production' } },
+      labels: {},
+      want: false,
+    },
+    {
+      selector: 'tier != frontend',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend'])] },
+      labels: { tier: 'backend' },
+      want: true,
+    },
+    {
+      selector: 'tier != frontend',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend'])] },
+      labels: { tier: 'frontend' },
+      want: false,
+    },
+    // "also selects resources that do not have a label with the tier key"
+    {
+      selector: 'tier != frontend',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend'])] },
+      labels: {},
+      want: true,
+    },
+    {
+      selector: 'environment=production,tier!=frontend',
+      sel: {
+        matchLabels: { environment: 'production' },
+        matchExpressions: [expr('tier', 'NotIn', ['frontend'])],
+      },
+      labels: { environment: 'production', tier: 'backend' },
+      want: true,
+    },
+    {
+      selector: 'environment=production,tier!=frontend',
+      sel: {
+        matchLabels: { environment: 'production' },
+        matchExpressions: [expr('tier', 'NotIn', ['frontend'])],
+      },
+      labels: { environment: 'production', tier: 'frontend' },
+      want: false,
+    },
+    {
+      selector: 'environment in (production, qa)',
+      sel: { matchExpressions: [expr('environment', 'In', ['production', 'qa'])] },
+      labels: { environment: 'qa' },
+      want: true,
+    },
+    {
+      selector: 'environment in (production, qa)',
+      sel: { matchExpressions: [expr('environment', 'In', ['production', 'qa'])] },
+      labels: { environment: 'dev' },
+      want: false,
+    },
+    {
+      selector: 'environment in (production, qa)',
+      sel: { matchExpressions: [expr('environment', 'In', ['production', 'qa'])] },
+      labels: {},
+      want: false,
+    },
+    {
+      selector: 'tier notin (frontend, backend)',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend', 'backend'])] },
+      labels: { tier: 'cache' },
+      want: true,
+    },
+    {
+      selector: 'tier notin (frontend, backend)',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend', 'backend'])] },
+      labels: { tier: 'backend' },
+      want: false,
+    },
+    // "and all resources with no labels with the tier key"
+    {
+      selector: 'tier notin (frontend, backend)',
+      sel: { matchExpressions: [expr('tier', 'NotIn', ['frontend', 'backend'])] },
+      labels: { environment: 'qa' },
+      want: true,
+    },
+    {
+      selector: 'partition',
+      sel: { matchExpressions: [expr('partition', 'Exists')] },
+      labels: { partition: '' },
+      want: true,
+    },
+    {
+      selector: 'partition',
+      sel: { matchExpressions: [expr('partition', 'Exists')] },
+      labels: {},
+      want: false,
+    },
+    {
+      selector: '!partition',
+      sel: { matchExpressions: [expr('partition', 'DoesNotExist')] },
+      labels: {},
+      want: true,
+    },
+    {
+      selector: '!partition',
+      sel: { matchExpressions: [expr('partition', 'DoesNotExist')] },
+      labels: { partition: 'customerA' },
+      want: false,
+    },
+    {
+      selector: 'partition,environment notin (qa)',
+      sel: { matchExpressions: [expr('partition', 'Exists'), expr('environment', 'NotIn', ['qa'])] },
+      labels: { partition: 'customerA', environment: 'production' },
+      want: true,
+    },
+    {
+      selector: 'partition,environment notin (qa)',
+      sel: { matchExpressions: [expr('partition', 'Exists'), expr('environment', 'NotIn', ['qa'])] },
+      labels: { partition: 'customerA' },
+      want: true,
+    },
+    {
+      selector: 'partition,environment notin (qa)',
+      sel: { matchExpressions: [expr('partition', 'Exists'), expr('environment', 'NotIn', ['qa'])] },
+      labels: { partition: 'customerA', environment: 'qa' },
+      want: false,
+    },
+    {
+      selector: 'partition,environment notin (qa)',
+      sel: { matchExpressions: [expr('partition', 'Exists'), expr('environment', 'NotIn', ['qa'])] },
+      labels: { environment: 'production' },
+      want: false,
+    },
+    // the Job/Deployment selector example: component=redis, tier in (cache), environment notin (dev)
+    {
+      selector: 'component=redis,tier in (cache),environment notin (dev)',
+      sel: {
+        matchLabels: { component: 'redis' },
+        matchExpressions: [expr('tier', 'In', ['cache']), expr('environment', 'NotIn', ['dev'])],
+      },
+      labels: { component: 'redis', tier: 'cache', environment: 'production' },
+      want: true,
+    },
+    {
+      selector: 'component=redis,tier in (cache),environment notin (dev)',
+      sel: {
+        matchLabels: { component: 'redis' },
+        matchExpressions: [expr('tier', 'In', ['cache']), expr('environment', 'NotIn', ['dev'])],
+      },
+      labels: { component: 'redis', tier: 'cache', environment: 'dev' },
+      want: false,
+    },
+    {
+      selector: 'component=redis,tier in (cache),environment notin (dev)',
+      sel: {
+        matchLabels: { component: 'redis' },
+        matchExpressions: [expr('tier', 'In', ['cache']), expr('environment', 'NotIn', ['dev'])],
+      },
+      labels: { component: 'redis', environment: 'qa' },
+      want: false,
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.selector} ${c.want ? 'selects' : 'does not select'} ${JSON.stringify(c.labels)}`, () => {
+      assert.equal(matchesSelector(c.sel, c.labels), c.want);
+      assert.equal(explainSelector(c.sel, c.labels).matched, c.want);
+      assert.deepEqual(validateSelector(c.sel), []);
+    });
+  }
+});

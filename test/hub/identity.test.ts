@@ -327,6 +327,13 @@ describe('operator roles', () => {
     'GET /api/v1/api-tokens': 'admin',
     'DELETE /api/v1/api-tokens/{id}': 'admin',
     'GET /api/v1/audit': 'admin',
+    'POST /api/v1/sources': 'admin',
+    'GET /api/v1/sources': 'viewer',
+    'GET /api/v1/sources/{name}': 'viewer',
+    'DELETE /api/v1/sources/{name}': 'admin',
+    'POST /api/v1/sources/{name}/sync': 'operator',
+    'POST /api/v1/plan': 'viewer',
+    'GET /api/v1/bundles/{name}/explain': 'viewer',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 

@@ -4,62 +4,50 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { ApplyResult, BundleFiles, BundleView, FleetStatus } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
-import { digestOf } from '../../render/digest.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
 import type { BundleTable } from '../store/schema.ts';
+import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
 export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
-  const { definition, objects } = parseBundleFiles(body.files);
-  const manifests = objects.map((o) => o.object);
-  const specDigest = digestOf({
-    namespace: definition.namespace ?? null,
-    selector: definition.selector,
-    manifests,
-  });
+  const parsed = parseBundleFiles(body.files);
+  checkLimits(parsed, body.files, ctx.config.limits);
+  const { definition } = parsed;
   const db = ctx.store.db;
-  const now = ctx.now().toISOString();
   const result = await db.transaction().execute(async (tx) => {
-    const current = await tx
+    const owner = await tx
       .selectFrom('bundles')
-      .selectAll()
+      .select('source')
       .where('name', '=', definition.name)
       .executeTakeFirst();
-    if (current?.spec_digest === specDigest) return { revision: Number(current.revision), changed: false };
-    await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
-      revision: current ? Number(current.revision) + 1 : 1,
-      specDigest,
-      files: body.files.map((f) => f.path),
-    });
-    const revision = current ? Number(current.revision) + 1 : 1;
-    const row: BundleTable = {
-      name: definition.name,
-      revision,
-      namespace: definition.namespace ?? null,
-      selector: JSON.stringify(definition.selector),
-      spec_digest: specDigest,
-      object_count: manifests.length,
-      updated_at: now,
-    };
-    await tx
-      .insertInto('bundle_revisions')
-      .values({
-        bundle: row.name,
-        revision,
-        namespace: row.namespace,
-        selector: row.selector,
-        objects: JSON.stringify(manifests),
-        spec_digest: specDigest,
-        created_at: now,
-      })
-      .execute();
-    if (current) {
-      await tx.updateTable('bundles').set(row).where('name', '=', row.name).execute();
-    } else {
-      await tx.insertInto('bundles').values(row).execute();
+    if (owner?.source) {
+      throw new OutpostError(
+        'conflict',
+        `bundle ${definition.name} comes from git source ${owner.source}; change it there (or remove the source)`,
+      );
     }
-    return { revision, changed: true };
+    for (const dep of definition.fleet.dependsOn) {
+      const exists = await tx.selectFrom('bundles').select('name').where('name', '=', dep).executeTakeFirst();
+      if (!exists || dep === definition.name) {
+        throw new OutpostError(
+          'bundle_invalid',
+          `spec.dependsOn: bundle ${dep} does not exist; apply it first`,
+          {
+            file: body.files[0]?.path,
+          },
+        );
+      }
+    }
+    const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
+    if (stored.changed) {
+      await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
+        revision: stored.revision,
+        specDigest: specDigestOf(parsed),
+        files: body.files.map((f) => f.path),
+      });
+    }
+    return stored;
   });
   if (result.changed) await placeBundles(ctx, [definition.name]);
   const targeted = await db
@@ -68,12 +56,30 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     .where('bundle', '=', definition.name)
     .where('desired_digest', 'is not', null)
     .executeTakeFirstOrThrow();
+  const failed = await renderFailures(ctx, definition.name);
   return {
     bundle: definition.name,
     revision: result.revision,
     changed: result.changed,
     targeted: Number(targeted.n),
+    ...(failed.length > 0 ? { failed } : {}),
   };
+}
+
+/** Sites the bundle's current revision cannot be rendered or placed for, with why. */
+export async function renderFailures(
+  ctx: HubContext,
+  bundle: string,
+): Promise<Array<{ site: string; message: string }>> {
+  const rows = await ctx.store.db
+    .selectFrom('deployments')
+    .innerJoin('sites', 'sites.id', 'deployments.site_id')
+    .select(['sites.name', 'deployments.render_error'])
+    .where('deployments.bundle', '=', bundle)
+    .where('deployments.render_error', 'is not', null)
+    .orderBy('sites.name')
+    .execute();
+  return rows.map((r) => ({ site: r.name, message: r.render_error! }));
 }
 
 export async function deleteBundle(ctx: HubContext, actor: Actor, name: string): Promise<void> {
@@ -89,7 +95,7 @@ async function stateCounts(ctx: HubContext, bundle?: string): Promise<Map<string
   let q = ctx.store.db
     .selectFrom('deployments')
     .select(['bundle', 'state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('desired_digest', 'is not', null)
+    .where((eb) => eb.or([eb('desired_digest', 'is not', null), eb('render_error', 'is not', null)]))
     .groupBy(['bundle', 'state']);
   if (bundle) q = q.where('bundle', '=', bundle);
   const out = new Map<string, Record<string, number>>();
@@ -111,6 +117,7 @@ function bundleView(row: BundleTable, states: Record<string, number> = {}): Bund
     sites: Object.values(states).reduce((a, b) => a + b, 0),
     states,
     updatedAt: row.updated_at,
+    ...(row.source ? { source: row.source } : {}),
   };
 }
 

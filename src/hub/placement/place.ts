@@ -3,6 +3,7 @@
 // and wakes the agents whose desired state changed.
 
 import { desiredDigest } from '../../render/rendered.ts';
+import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import type { Db } from '../store/schema.ts';
 import { type ExistingDeployment, type PlacementBundle, type PlacementSite, planPlacement } from './plan.ts';
@@ -29,6 +30,7 @@ async function loadBundles(db: Db, names?: readonly string[]): Promise<Placement
       'bundle_revisions.namespace',
       'bundle_revisions.selector',
       'bundle_revisions.objects',
+      'bundle_revisions.fleet',
     ]);
   if (names) {
     if (names.length === 0) return [];
@@ -41,19 +43,55 @@ async function loadBundles(db: Db, names?: readonly string[]): Promise<Placement
     namespace: r.namespace ?? undefined,
     selector: JSON.parse(r.selector),
     objects: JSON.parse(r.objects),
+    ...fleetOf(r.fleet),
   }));
 }
 
-function toPlacementSite(r: { id: string; labels: string; lifecycle: string }): PlacementSite {
-  return { id: r.id, labels: JSON.parse(r.labels), active: r.lifecycle === 'Active' };
+/** The placement, customization and dependencies a revision stored beside its objects. */
+export function fleetOf(
+  json: string,
+): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn'> {
+  const f = JSON.parse(json) as StoredFleet;
+  return {
+    ...(f.placement ? { placement: f.placement } : {}),
+    ...(f.customization ? { customization: f.customization } : {}),
+    ...(f.origins ? { origins: f.origins } : {}),
+    ...(f.dependsOn ? { dependsOn: f.dependsOn } : {}),
+  };
 }
+
+export const siteColumns = ['id', 'name', 'labels', 'properties', 'lifecycle'] as const;
+
+export function toPlacementSite(r: {
+  id: string;
+  name: string;
+  labels: string;
+  properties: string;
+  lifecycle: string;
+}): PlacementSite {
+  return {
+    id: r.id,
+    name: r.name,
+    labels: JSON.parse(r.labels),
+    properties: JSON.parse(r.properties),
+    active: r.lifecycle === 'Active',
+  };
+}
+
+const existingColumns = ['site_id', 'bundle', 'desired_digest', 'render_error'] as const;
 
 function toExisting(r: {
   site_id: string;
   bundle: string;
   desired_digest: string | null;
+  render_error: string | null;
 }): ExistingDeployment {
-  return { siteId: r.site_id, bundle: r.bundle, desiredDigest: r.desired_digest };
+  return {
+    siteId: r.site_id,
+    bundle: r.bundle,
+    desiredDigest: r.desired_digest,
+    renderError: r.render_error,
+  };
 }
 
 /** Re-places every bundle on the given sites (after a site registers or its labels change). */
@@ -61,14 +99,10 @@ export async function placeSites(ctx: HubContext, siteIds: readonly string[]): P
   const db = ctx.store.db;
   const bundles = await loadBundles(db);
   for (const ids of chunks(siteIds)) {
-    const sites = await db
-      .selectFrom('sites')
-      .select(['id', 'labels', 'lifecycle'])
-      .where('id', 'in', ids)
-      .execute();
+    const sites = await db.selectFrom('sites').select(siteColumns).where('id', 'in', ids).execute();
     const existing = await db
       .selectFrom('deployments')
-      .select(['site_id', 'bundle', 'desired_digest'])
+      .select(existingColumns)
       .where('site_id', 'in', ids)
       .execute();
     await applyPlan(ctx, sites.map(toPlacementSite), bundles, existing.map(toExisting), ids);
@@ -79,15 +113,9 @@ export async function placeSites(ctx: HubContext, siteIds: readonly string[]): P
 export async function placeBundles(ctx: HubContext, names: readonly string[]): Promise<void> {
   const db = ctx.store.db;
   const bundles = await loadBundles(db, names);
-  const sites = (await db.selectFrom('sites').select(['id', 'labels', 'lifecycle']).execute()).map(
-    toPlacementSite,
-  );
+  const sites = (await db.selectFrom('sites').select(siteColumns).execute()).map(toPlacementSite);
   const existing = (
-    await db
-      .selectFrom('deployments')
-      .select(['site_id', 'bundle', 'desired_digest'])
-      .where('bundle', 'in', names)
-      .execute()
+    await db.selectFrom('deployments').select(existingColumns).where('bundle', 'in', names).execute()
   ).map(toExisting);
   await applyPlan(ctx, sites, bundles, existing, []);
 }
@@ -128,6 +156,7 @@ async function applyPlan(
           ready: 0,
           not_ready: '[]',
           updated_at: now,
+          render_error: null,
         })
         .onConflict((oc) =>
           oc.columns(['site_id', 'bundle']).doUpdateSet({
@@ -137,8 +166,44 @@ async function applyPlan(
             message: '',
             total: p.blob.rendered.objects.length,
             updated_at: now,
+            render_error: null,
           }),
         )
+        .execute();
+    }
+    // A site the revision cannot be rendered for keeps its desired digest (what it runs now) and fails alone.
+    for (const f of plan.fail) {
+      const message = f.error.message;
+      await tx
+        .insertInto('deployments')
+        .values({
+          site_id: f.siteId,
+          bundle: f.bundle,
+          desired_revision: null,
+          desired_digest: null,
+          applied_digest: null,
+          state: 'Failed',
+          message,
+          total: 0,
+          applied: 0,
+          ready: 0,
+          not_ready: '[]',
+          updated_at: now,
+          render_error: message,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['site_id', 'bundle'])
+            .doUpdateSet({ state: 'Failed', message, render_error: message, updated_at: now }),
+        )
+        .execute();
+    }
+    for (const f of plan.forget) {
+      await tx
+        .deleteFrom('deployments')
+        .where('site_id', '=', f.siteId)
+        .where('bundle', '=', f.bundle)
+        .where('desired_digest', 'is', null)
         .execute();
     }
     for (const u of plan.unplace) {
@@ -151,6 +216,7 @@ async function applyPlan(
           state: 'Pending',
           message: 'removal pending',
           updated_at: now,
+          render_error: null,
         })
         .where('site_id', '=', u.siteId)
         .where('bundle', '=', u.bundle)

@@ -5,7 +5,9 @@ import type { KubeObject } from '../../model/manifest.ts';
 import { renderForSite } from '../../render/rendered.ts';
 import { type LabelSelector, matchesSelector } from '../../select/labels.ts';
 import {
+  compileBundle,
   type ExistingDeployment,
+  outcomeFor,
   type PlacementBundle,
   type PlacementPlan,
   type PlacementSite,
@@ -265,5 +267,142 @@ describe('planPlacement properties', () => {
         assert.equal(new Set(unplaced(plan)).size, plan.unplace.length);
       }),
     );
+  });
+});
+
+describe('per-site customization in placement', () => {
+  const templated: PlacementBundle = {
+    name: 'pos',
+    revision: 2,
+    selector: {},
+    objects: [
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'till' },
+        data: { lanes: '${site.properties.lanes}', region: '${site.labels.region}' },
+      },
+    ],
+  };
+  const withProps = (id: string, labels: Record<string, string>, properties: Record<string, unknown>) => ({
+    id,
+    name: id,
+    labels,
+    properties,
+    active: true,
+  });
+
+  test('one bad site fails alone; the others are placed with their own renderings', () => {
+    const plan = planPlacement(
+      [
+        withProps('s1', { region: 'west' }, { lanes: 4 }),
+        withProps('s2', { region: 'east' }, { lanes: 2 }),
+        withProps('s3', { region: 'west' }, {}),
+      ],
+      [templated],
+      [],
+    );
+    assert.deepEqual(placed(plan), ['s1/pos', 's2/pos']);
+    assert.equal(plan.blobs.size, 2);
+    assert.deepEqual(
+      plan.fail.map((f) => [f.siteId, f.error.site, f.error.code]),
+      [['s3', 's3', 'render_failed']],
+    );
+    assert.match(plan.fail[0]!.error.message, /site s3 has no property "lanes"/);
+  });
+
+  test('a failing site keeps what it runs: no unplace, and the same failure is not written twice', () => {
+    const existing = [{ siteId: 's3', bundle: 'pos', desiredDigest: 'sha256:old' }];
+    const plan = planPlacement([withProps('s3', { region: 'west' }, {})], [templated], existing);
+    assert.deepEqual(plan.unplace, []);
+    assert.equal(plan.fail.length, 1);
+    const again = planPlacement(
+      [withProps('s3', { region: 'west' }, {})],
+      [templated],
+      [{ ...existing[0]!, renderError: plan.fail[0]!.error.message }],
+    );
+    assert.deepEqual([again.fail, again.place, again.unplace], [[], [], []]);
+  });
+
+  test('a fixed site is placed again even when its digest did not change', () => {
+    const site = withProps('s1', { region: 'west' }, { lanes: 4 });
+    const digest = planPlacement([site], [templated], []).place[0]!.blob.digest;
+    const plan = planPlacement(
+      [site],
+      [templated],
+      [{ siteId: 's1', bundle: 'pos', desiredDigest: digest, renderError: 'earlier failure' }],
+    );
+    assert.deepEqual(placed(plan), ['s1/pos']);
+  });
+
+  test('a failure-only row of a site no longer targeted is forgotten', () => {
+    const narrowed = { ...templated, selector: { matchLabels: { region: 'north' } } };
+    const plan = planPlacement(
+      [withProps('s3', { region: 'west' }, {})],
+      [narrowed],
+      [{ siteId: 's3', bundle: 'pos', desiredDigest: null, renderError: 'x' }],
+    );
+    assert.deepEqual(plan.forget, [{ siteId: 's3', bundle: 'pos' }]);
+    assert.deepEqual(plan.unplace, []);
+  });
+
+  test('a CEL error is that site’s placement failure, never a silent "not placed"', () => {
+    const cel = { ...bundle('gated', {}), placement: { cel: 'properties.lanes > 2' } };
+    const plan = planPlacement(
+      [withProps('s1', {}, { lanes: 4 }), withProps('s2', {}, { lanes: 1 }), withProps('s3', {}, {})],
+      [cel],
+      [],
+    );
+    assert.deepEqual(placed(plan), ['s1/gated']);
+    assert.deepEqual(
+      plan.fail.map((f) => f.siteId),
+      ['s3'],
+    );
+    assert.match(plan.fail[0]!.error.message, /placement: CEL/);
+  });
+
+  test('include and exclude by name override the selector', () => {
+    const b = {
+      ...bundle('pos', { matchLabels: { region: 'west' } }),
+      placement: { include: ['s2'], exclude: ['s1'] },
+    };
+    const plan = planPlacement(
+      [withProps('s1', { region: 'west' }, {}), withProps('s2', { region: 'east' }, {})],
+      [b],
+      [],
+    );
+    assert.deepEqual(placed(plan), ['s2/pos']);
+  });
+
+  test('10,000 sites render once per distinct set of the inputs the bundle reads', () => {
+    const reads: PlacementBundle = {
+      ...templated,
+      objects: [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'till' },
+          data: { r: '${site.labels.region}' },
+        },
+      ],
+    };
+    const sites = Array.from({ length: 10_000 }, (_, i) =>
+      withProps(`s${i}`, { region: ['west', 'east', 'north'][i % 3]!, shard: String(i) }, { storeId: i }),
+    );
+    const compiled = compileBundle(reads);
+    const digests = new Set(
+      sites.map((s) => {
+        const o = outcomeFor(compiled, s);
+        return o.kind === 'targeted' ? o.blob.digest : o.kind;
+      }),
+    );
+    assert.equal(compiled.cache.size, 3, 'one render per region');
+    assert.equal(digests.size, 3);
+    const started = performance.now();
+    const plan = planPlacement(sites, [reads], []);
+    const ms = performance.now() - started;
+    assert.equal(plan.place.length, 10_000);
+    assert.equal(plan.blobs.size, 3);
+    assert.ok(ms < 5000, `planning took ${ms} ms`);
   });
 });

@@ -1,13 +1,22 @@
 // Placement decisions, pure: given sites, bundles and the deployments that exist, which (site, bundle)
-// pairs should carry which rendered digest, and which must be unplaced (pruned by the agent).
+// pairs should carry which rendered digest, which must be unplaced (pruned by the agent), and which
+// cannot be rendered or decided for their site (those fail alone; the site keeps what it runs).
 
+import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
-import { type RenderedBlob, renderForSite } from '../../render/rendered.ts';
-import { type LabelSelector, matchesSelector } from '../../select/labels.ts';
+import type { ObjectOrigin } from '../../render/customize.ts';
+import type { FleetPlacement } from '../../render/fleet-spec.ts';
+import type { Customization } from '../../render/overlays.ts';
+import { type BundleRenderer, createRenderer, type RenderedBlob } from '../../render/rendered.ts';
+import type { LabelSelector } from '../../select/labels.ts';
+import { type CompiledPlacement, compilePlacement, decidePlacement } from '../../select/placement.ts';
 
 export interface PlacementSite {
   id: string;
+  /** the site's name (what include/exclude, overlays and `${site.name}` see); defaults to id */
+  name?: string;
   labels: Record<string, string>;
+  properties?: Record<string, unknown>;
   active: boolean;
 }
 
@@ -16,6 +25,11 @@ export interface PlacementBundle {
   revision: number;
   namespace?: string;
   selector: LabelSelector;
+  /** CEL and include/exclude beyond the selector */
+  placement?: FleetPlacement;
+  customization?: Customization;
+  origins?: readonly ObjectOrigin[];
+  dependsOn?: readonly string[];
   objects: readonly KubeObject[];
 }
 
@@ -23,15 +37,105 @@ export interface ExistingDeployment {
   siteId: string;
   bundle: string;
   desiredDigest: string | null;
+  /** why the current revision could not be rendered or placed for this site, when it could not */
+  renderError?: string | null;
+}
+
+export interface PlacementFailure {
+  siteId: string;
+  bundle: string;
+  revision: number;
+  error: OutpostError;
 }
 
 export interface PlacementPlan {
-  /** pairs whose desired digest is new or changed */
+  /** pairs whose desired digest is new or changed (or that recovered from a failure) */
   place: Array<{ siteId: string; bundle: string; revision: number; blob: RenderedBlob }>;
   /** pairs that should no longer run: the agent prunes them, then the row goes */
   unplace: Array<{ siteId: string; bundle: string }>;
+  /** pairs the revision cannot be rendered or decided for: marked Failed, the site keeps what it had */
+  fail: PlacementFailure[];
+  /** failure-only rows (nothing ever shipped) of pairs no longer targeted: deleted */
+  forget: Array<{ siteId: string; bundle: string }>;
   /** every distinct blob referenced by `place` */
   blobs: Map<string, RenderedBlob>;
+}
+
+/** A bundle revision made ready to decide and render for many sites: compiled once, cached by input. */
+export interface CompiledBundle {
+  bundle: PlacementBundle;
+  /** undefined when the stored revision itself cannot be compiled (then `broken` says why) */
+  placement?: CompiledPlacement;
+  renderer?: BundleRenderer;
+  broken?: string;
+  cache: Map<string, RenderedBlob | OutpostError>;
+}
+
+export function compileBundle(bundle: PlacementBundle): CompiledBundle {
+  const compiled: CompiledBundle = { bundle, cache: new Map() };
+  try {
+    compiled.placement = compilePlacement({ selector: bundle.selector, ...(bundle.placement ?? {}) });
+    compiled.renderer = createRenderer({
+      bundle: bundle.name,
+      namespace: bundle.namespace,
+      objects: bundle.objects,
+      customization: bundle.customization,
+      origins: bundle.origins,
+      dependsOn: bundle.dependsOn,
+    });
+  } catch (e) {
+    compiled.broken = (e as Error).message;
+  }
+  return compiled;
+}
+
+export type SiteOutcome =
+  | { kind: 'untargeted' }
+  | { kind: 'targeted'; blob: RenderedBlob }
+  | { kind: 'failed'; error: OutpostError };
+
+/** Decides and renders one bundle for one site, rendering once per distinct set of site inputs. */
+export function outcomeFor(c: CompiledBundle, site: PlacementSite): SiteOutcome {
+  const name = site.name ?? site.id;
+  if (!site.active) return { kind: 'untargeted' };
+  if (c.broken !== undefined || !c.placement || !c.renderer) {
+    return {
+      kind: 'failed',
+      error: new OutpostError('bundle_invalid', `${c.bundle.name}: ${c.broken}`, { site: name }),
+    };
+  }
+  const subject = { name, labels: site.labels, properties: site.properties ?? {} };
+  const decision = decidePlacement(c.placement, subject);
+  if (decision.error !== undefined) {
+    return {
+      kind: 'failed',
+      error: new OutpostError('render_failed', `site ${name}: placement: ${decision.error}`, { site: name }),
+    };
+  }
+  if (!decision.targeted) return { kind: 'untargeted' };
+  const key = c.renderer.keyOf(subject);
+  let cached = c.cache.get(key);
+  if (!cached) {
+    try {
+      cached = c.renderer.render(subject);
+    } catch (e) {
+      if (!(e instanceof OutpostError)) throw e;
+      cached = e;
+    }
+    c.cache.set(key, cached);
+  }
+  if (cached instanceof OutpostError) {
+    // a cached failure was rendered for another site with the same inputs: name this one
+    const error =
+      cached.site === name
+        ? cached
+        : new OutpostError(cached.code, cached.message.replaceAll(`site ${cached.site}`, `site ${name}`), {
+            ...cached.location,
+            site: name,
+          });
+    return { kind: 'failed', error };
+  }
+  return { kind: 'targeted', blob: cached };
 }
 
 /**
@@ -43,37 +147,48 @@ export function planPlacement(
   bundles: readonly PlacementBundle[],
   existing: readonly ExistingDeployment[],
 ): PlacementPlan {
-  const current = new Map<string, string | null>();
-  for (const d of existing) current.set(`${d.siteId}\u0000${d.bundle}`, d.desiredDigest);
+  const current = new Map<string, ExistingDeployment>();
+  for (const d of existing) current.set(`${d.siteId}\u0000${d.bundle}`, d);
   const byName = new Map(bundles.map((b) => [b.name, b]));
-  const renders = new Map<string, RenderedBlob>();
-  const plan: PlacementPlan = { place: [], unplace: [], blobs: new Map() };
+  const compiled = bundles.map(compileBundle);
+  const plan: PlacementPlan = { place: [], unplace: [], fail: [], forget: [], blobs: new Map() };
 
   for (const site of sites) {
-    for (const bundle of bundles) {
-      const key = `${site.id}\u0000${bundle.name}`;
-      const has = current.get(key);
-      if (site.active && matchesSelector(bundle.selector, site.labels)) {
-        // Rendering does not depend on the site yet, so one render per bundle revision serves all.
-        let blob = renders.get(bundle.name);
-        if (!blob) {
-          blob = renderForSite({ bundle: bundle.name, namespace: bundle.namespace, objects: bundle.objects });
-          renders.set(bundle.name, blob);
+    for (const c of compiled) {
+      const bundle = c.bundle;
+      const row = current.get(`${site.id}\u0000${bundle.name}`);
+      const outcome = outcomeFor(c, site);
+      if (outcome.kind === 'targeted') {
+        if (row?.desiredDigest !== outcome.blob.digest || row.renderError) {
+          plan.place.push({
+            siteId: site.id,
+            bundle: bundle.name,
+            revision: bundle.revision,
+            blob: outcome.blob,
+          });
+          plan.blobs.set(outcome.blob.digest, outcome.blob);
         }
-        if (has !== blob.digest) {
-          plan.place.push({ siteId: site.id, bundle: bundle.name, revision: bundle.revision, blob });
-          plan.blobs.set(blob.digest, blob);
+      } else if (outcome.kind === 'failed') {
+        if (row?.renderError !== outcome.error.message) {
+          plan.fail.push({
+            siteId: site.id,
+            bundle: bundle.name,
+            revision: bundle.revision,
+            error: outcome.error,
+          });
         }
-      } else if (has) {
+      } else if (row?.desiredDigest) {
         plan.unplace.push({ siteId: site.id, bundle: bundle.name });
+      } else if (row?.renderError) {
+        plan.forget.push({ siteId: site.id, bundle: bundle.name });
       }
     }
   }
   const siteIds = new Set(sites.map((s) => s.id));
   for (const d of existing) {
-    if (d.desiredDigest && siteIds.has(d.siteId) && !byName.has(d.bundle)) {
-      plan.unplace.push({ siteId: d.siteId, bundle: d.bundle });
-    }
+    if (!siteIds.has(d.siteId) || byName.has(d.bundle)) continue;
+    if (d.desiredDigest) plan.unplace.push({ siteId: d.siteId, bundle: d.bundle });
+    else if (d.renderError) plan.forget.push({ siteId: d.siteId, bundle: d.bundle });
   }
   return plan;
 }

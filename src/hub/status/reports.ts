@@ -27,14 +27,15 @@ export async function ingestReport(
     for (const d of report.deployments) {
       const current = await tx
         .selectFrom('deployments')
-        .select(['desired_digest'])
+        .select(['desired_digest', 'render_error'])
         .where('site_id', '=', site.id)
         .where('bundle', '=', d.bundle)
         .executeTakeFirst();
       if (!current) continue;
       const set: Partial<DeploymentTable> = { updated_at: now };
       if (appliedStates.has(d.state)) set.applied_digest = d.digest;
-      if (current.desired_digest === d.digest) {
+      // a site the current revision cannot be rendered for stays Failed whatever it reports on the old one
+      if (current.desired_digest === d.digest && !current.render_error) {
         set.state = d.state;
         set.message = d.message ?? '';
         set.total = d.counts.total;

@@ -134,6 +134,39 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_fleet_sources': {
+    async up(db: Kysely<unknown>) {
+      // placement beyond the selector, customization, dependsOn, rollout and object origins, as JSON
+      await db.schema
+        .alterTable('bundle_revisions')
+        .addColumn('fleet', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+      await db.schema.alterTable('bundle_revisions').addColumn('source', 'text').execute();
+      await db.schema.alterTable('bundle_revisions').addColumn('source_commit', 'text').execute();
+      // the git source that owns a bundle; null for bundles applied with `outpost bundle apply`
+      await db.schema.alterTable('bundles').addColumn('source', 'text').execute();
+      await db.schema.alterTable('deployments').addColumn('render_error', 'text').execute();
+
+      await db.schema
+        .createTable('sources')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('interval_seconds', 'integer', (c) => c.notNull())
+        .addColumn('auth', 'text', (c) => c.notNull())
+        .addColumn('webhook_secret', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_attempt_at', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('synced_commit', 'text')
+        .addColumn('synced_at', 'text')
+        .addColumn('rejected_commit', 'text')
+        .addColumn('rejected_at', 'text')
+        .addColumn('rejected_errors', 'text')
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -72,6 +72,8 @@ export interface BundleTable {
   spec_digest: string;
   object_count: number;
   updated_at: string;
+  /** the git source that owns the bundle; null when applied by hand */
+  source: string | null;
 }
 
 export interface BundleRevisionTable {
@@ -82,6 +84,10 @@ export interface BundleRevisionTable {
   objects: string;
   spec_digest: string;
   created_at: string;
+  /** FleetSpec plus origins as JSON ('{}' for revisions made before fleet definitions) */
+  fleet: string;
+  source: string | null;
+  source_commit: string | null;
 }
 
 export interface BlobTable {
@@ -103,6 +109,29 @@ export interface DeploymentTable {
   ready: number;
   not_ready: string;
   updated_at: string;
+  /** why the current revision cannot be rendered or placed for this site; the site keeps what it runs */
+  render_error: string | null;
+}
+
+export interface SourceTable {
+  name: string;
+  url: string;
+  ref: string;
+  path: string;
+  interval_seconds: number;
+  /** JSON: {username?, passwordEnv?, tokenEnv?}; names environment variables, never secrets */
+  auth: string;
+  /** checks the webhook's HMAC or shared-secret header */
+  webhook_secret: string;
+  created_at: string;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  synced_commit: string | null;
+  synced_at: string | null;
+  rejected_commit: string | null;
+  rejected_at: string | null;
+  /** JSON list of {code, message, file?, line?} */
+  rejected_errors: string | null;
 }
 
 export interface Database {
@@ -115,6 +144,7 @@ export interface Database {
   certificates: CertificateTable;
   api_tokens: ApiTokenTable;
   audit_log: AuditTable;
+  sources: SourceTable;
 }
 
 export type Db = Kysely<Database>;

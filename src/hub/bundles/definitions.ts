@@ -1,0 +1,162 @@
+// Reads a tree of fleet definitions (a git commit, or a directory handed to `outpost plan`): each
+// folder holding a Bundle document is one bundle, and the YAML files under it (down to the next
+// folder with its own Bundle) are its manifests. Every error in the tree is collected, so a rejected
+// commit lists all of them with file and line, not just the first.
+
+import { LineCounter, parseAllDocuments } from 'yaml';
+import { OutpostError } from '../../model/errors.ts';
+import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
+import { type BundleLimits, checkLimits } from './revisions.ts';
+
+export interface DefinitionFile {
+  path: string;
+  content: string;
+}
+
+export interface FleetDefinition {
+  parsed: ParsedBundle;
+  /** the bundle's folder ('' for the root) */
+  dir: string;
+  files: DefinitionFile[];
+}
+
+export interface FleetRead {
+  definitions: FleetDefinition[];
+  errors: OutpostError[];
+}
+
+function dirOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+function isUnder(dir: string, parent: string): boolean {
+  return parent === '' || dir === parent || dir.startsWith(`${parent}/`);
+}
+
+/** Whether a file holds a Bundle document; a file that is not valid YAML is an error, never skipped. */
+function holdsBundle(file: DefinitionFile): boolean {
+  const lineCounter = new LineCounter();
+  for (const doc of parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false })) {
+    const error = doc.errors[0];
+    if (error) {
+      throw new OutpostError('manifest_invalid', `invalid YAML: ${error.message.split('\n')[0]}`, {
+        file: file.path,
+        line: lineCounter.linePos(error.pos[0]).line,
+      });
+    }
+    const kind = doc.get('kind');
+    if (kind === 'Bundle' && doc.get('apiVersion') === bundleApiVersion) return true;
+  }
+  return false;
+}
+
+function asError(e: unknown, file?: string): OutpostError {
+  if (e instanceof OutpostError) return e;
+  return new OutpostError('bundle_invalid', (e as Error).message, file ? { file } : {});
+}
+
+/**
+ * Groups, parses and checks every bundle in a tree. `known` names bundles that exist outside the tree
+ * (for dependsOn when the tree is not the whole fleet).
+ */
+export function readFleet(
+  files: readonly DefinitionFile[],
+  limits: BundleLimits,
+  known: ReadonlySet<string> = new Set(),
+): FleetRead {
+  const errors: OutpostError[] = [];
+  const bundleDirs = new Set<string>();
+  for (const file of files) {
+    try {
+      if (holdsBundle(file)) bundleDirs.add(dirOf(file.path));
+    } catch (e) {
+      errors.push(asError(e, file.path));
+    }
+  }
+  // each file belongs to the deepest bundle folder above it; files under none are not fleet definitions
+  const dirs = [...bundleDirs].sort((a, b) => b.length - a.length);
+  const grouped = new Map<string, DefinitionFile[]>();
+  for (const file of files) {
+    const owner = dirs.find((d) => isUnder(dirOf(file.path), d));
+    if (owner === undefined) continue;
+    grouped.set(owner, [...(grouped.get(owner) ?? []), file]);
+  }
+  const definitions: FleetDefinition[] = [];
+  const byName = new Map<string, FleetDefinition>();
+  for (const [dir, group] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    try {
+      const parsed = parseBundleFiles(group);
+      checkLimits(parsed, group, limits);
+      const name = parsed.definition.name;
+      const earlier = byName.get(name);
+      if (earlier) {
+        throw new OutpostError('bundle_invalid', `bundle ${name} is also defined in ${earlier.dir || '/'}`, {
+          file: parsed.objects[0]?.file ?? group[0]!.path,
+        });
+      }
+      const def = { parsed, dir, files: group };
+      byName.set(name, def);
+      definitions.push(def);
+    } catch (e) {
+      errors.push(asError(e, group[0]?.path));
+    }
+  }
+  errors.push(...dependencyErrors(definitions, known));
+  // a file that is not valid YAML is found both when looking for Bundle documents and when parsing
+  const seen = new Set<string>();
+  const unique = errors.filter((e) => {
+    const key = JSON.stringify([e.code, e.message, e.location.file, e.location.line]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  return { definitions, errors: unique };
+}
+
+/** dependsOn must name bundles that exist, without cycles. */
+function dependencyErrors(
+  definitions: readonly FleetDefinition[],
+  known: ReadonlySet<string>,
+): OutpostError[] {
+  const errors: OutpostError[] = [];
+  const deps = new Map(
+    definitions.map((d) => [d.parsed.definition.name, d.parsed.definition.fleet.dependsOn]),
+  );
+  const where = (d: FleetDefinition) => ({ file: d.files[0]!.path });
+  for (const d of definitions) {
+    for (const dep of d.parsed.definition.fleet.dependsOn) {
+      if (!deps.has(dep) && !known.has(dep)) {
+        errors.push(
+          new OutpostError(
+            'bundle_invalid',
+            `bundle ${d.parsed.definition.name} depends on ${dep}, which does not exist`,
+            where(d),
+          ),
+        );
+      }
+    }
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string, path: string[]): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined;
+    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
+    state.set(name, 'visiting');
+    for (const dep of deps.get(name) ?? []) {
+      const cycle = visit(dep, [...path, name]);
+      if (cycle) return cycle;
+    }
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const d of definitions) {
+    const cycle = visit(d.parsed.definition.name, []);
+    if (cycle) {
+      errors.push(
+        new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(d)),
+      );
+      break;
+    }
+  }
+  return errors;
+}

@@ -1,0 +1,206 @@
+// Plan and explain, read-only: what a set of definitions (a directory handed over, or a commit of a
+// source) would change on each site compared with what is desired there now, and why one bundle is
+// or is not on one site. Uses the same parse, placement and render code as apply and sync.
+
+import { OutpostError } from '../../model/errors.ts';
+import type { Explanation, PlanRequest, PlanResult, SitePlan } from '../../model/fleet-wire.ts';
+import type { KubeObject } from '../../model/manifest.ts';
+import { objectChanges } from '../../render/diff.ts';
+import { overlayApplies } from '../../render/overlays.ts';
+import type { RenderedBundle } from '../../render/rendered.ts';
+import { compilePlacement, explainPlacement } from '../../select/placement.ts';
+import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
+import { specDigestOf, storedFleet } from '../bundles/revisions.ts';
+import type { HubContext } from '../context.ts';
+import { siteByName } from '../sites/sites.ts';
+import { gitSourceOf, problemOf, sourceRow } from '../sources/sources.ts';
+import { fleetOf, siteColumns, toPlacementSite } from './place.ts';
+import { compileBundle, outcomeFor, type PlacementBundle, planPlacement } from './plan.ts';
+
+function toPlacementBundle(d: FleetDefinition, revision: number): PlacementBundle {
+  const def = d.parsed.definition;
+  return {
+    name: def.name,
+    revision,
+    namespace: def.namespace,
+    selector: def.selector,
+    objects: d.parsed.objects.map((o) => o.object),
+    ...fleetOf(JSON.stringify(storedFleet(d.parsed))),
+  };
+}
+
+async function definitionsFor(
+  ctx: HubContext,
+  req: PlanRequest,
+): Promise<{ definitions: FleetDefinition[]; errors: OutpostError[]; commit?: string; source?: string }> {
+  const known = new Set(
+    (await ctx.store.db.selectFrom('bundles').select('name').execute()).map((b) => b.name),
+  );
+  if ('files' in req) return { ...readFleet(req.files, ctx.config.limits, known) };
+  const row = await sourceRow(ctx, req.source);
+  const git = gitSourceOf(ctx, row);
+  const head = await git.fetch();
+  const commit = req.commit ?? head;
+  const files = await git.readFiles(commit);
+  return { ...readFleet(files, ctx.config.limits), commit, source: row.name };
+}
+
+/** What would change on each site if these definitions shipped; changes nothing. */
+export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
+  const db = ctx.store.db;
+  const { definitions, errors, commit, source } = await definitionsFor(ctx, req);
+  const result: PlanResult = { bundles: [], errors: errors.map(problemOf), sites: [] };
+  if (commit) result.commit = commit;
+  if (errors.length > 0) return result;
+
+  const current = new Map((await db.selectFrom('bundles').selectAll().execute()).map((b) => [b.name, b]));
+  const bundles = definitions.map((d) => {
+    const was = current.get(d.parsed.definition.name);
+    return toPlacementBundle(
+      d,
+      was ? Number(was.revision) + (was.spec_digest === specDigestOf(d.parsed) ? 0 : 1) : 1,
+    );
+  });
+  const named = new Set(bundles.map((b) => b.name));
+  const deleted = source
+    ? [...current.values()].filter((b) => b.source === source && !named.has(b.name)).map((b) => b.name)
+    : [];
+  const names = [...named, ...deleted];
+  const sites = (await db.selectFrom('sites').select(siteColumns).execute()).map(toPlacementSite);
+  const siteName = new Map(sites.map((s) => [s.id, s.name!]));
+  const rows =
+    names.length === 0
+      ? []
+      : await db
+          .selectFrom('deployments')
+          .leftJoin('blobs', 'blobs.digest', 'deployments.desired_digest')
+          .select(['site_id', 'bundle', 'desired_digest', 'render_error', 'blobs.content'])
+          .where('bundle', 'in', names)
+          .execute();
+  const existing = rows.map((r) => ({
+    siteId: r.site_id,
+    bundle: r.bundle,
+    desiredDigest: r.desired_digest,
+    renderError: r.render_error,
+  }));
+  const objectsNow = new Map<string, KubeObject[]>(
+    rows.map((r) => [
+      `${r.site_id}\u0000${r.bundle}`,
+      r.content ? (JSON.parse(r.content) as RenderedBundle).objects : [],
+    ]),
+  );
+  const plan = planPlacement(sites, bundles, existing);
+
+  const out: SitePlan[] = [];
+  for (const p of plan.place) {
+    const now = objectsNow.get(`${p.siteId}\u0000${p.bundle}`);
+    const changes = objectChanges(now ?? [], p.blob.rendered.objects);
+    out.push({
+      site: siteName.get(p.siteId)!,
+      bundle: p.bundle,
+      action: now ? 'update' : 'place',
+      digest: p.blob.digest,
+      ...changes,
+    });
+  }
+  for (const u of plan.unplace) {
+    const now = objectsNow.get(`${u.siteId}\u0000${u.bundle}`) ?? [];
+    out.push({
+      site: siteName.get(u.siteId)!,
+      bundle: u.bundle,
+      action: 'remove',
+      ...objectChanges(now, []),
+    });
+  }
+  for (const f of plan.fail) {
+    out.push({
+      site: siteName.get(f.siteId)!,
+      bundle: f.bundle,
+      action: 'fail',
+      error: problemOf(f.error),
+      added: [],
+      changed: [],
+      removed: [],
+    });
+  }
+  result.sites = out.sort((a, b) =>
+    a.site === b.site ? (a.bundle < b.bundle ? -1 : 1) : a.site < b.site ? -1 : 1,
+  );
+
+  const targeted = new Map<string, number>();
+  for (const b of bundles) {
+    const c = compileBundle(b);
+    targeted.set(b.name, sites.filter((s) => outcomeFor(c, s).kind === 'targeted').length);
+  }
+  result.bundles = [
+    ...definitions.map((d) => {
+      const name = d.parsed.definition.name;
+      const was = current.get(name);
+      const change = !was ? 'new' : was.spec_digest === specDigestOf(d.parsed) ? 'unchanged' : 'changed';
+      return { name, change: change as 'new' | 'changed' | 'unchanged', sites: targeted.get(name) ?? 0 };
+    }),
+    ...deleted.map((name) => ({ name, change: 'deleted' as const, sites: 0 })),
+  ];
+  return result;
+}
+
+/** Why a bundle's current revision is or is not on a site: each selector term, CEL, include/exclude. */
+export async function explainBundle(
+  ctx: HubContext,
+  bundleName: string,
+  siteName: string,
+): Promise<Explanation> {
+  const row = await ctx.store.db
+    .selectFrom('bundles')
+    .innerJoin('bundle_revisions', (j) =>
+      j
+        .onRef('bundle_revisions.bundle', '=', 'bundles.name')
+        .onRef('bundle_revisions.revision', '=', 'bundles.revision'),
+    )
+    .select([
+      'bundles.name',
+      'bundles.revision',
+      'bundle_revisions.namespace',
+      'bundle_revisions.selector',
+      'bundle_revisions.objects',
+      'bundle_revisions.fleet',
+    ])
+    .where('bundles.name', '=', bundleName)
+    .executeTakeFirst();
+  if (!row) throw new OutpostError('not_found', `no bundle named ${bundleName}`);
+  const site = await siteByName(ctx, siteName);
+  const bundle: PlacementBundle = {
+    name: row.name,
+    revision: Number(row.revision),
+    namespace: row.namespace ?? undefined,
+    selector: JSON.parse(row.selector),
+    objects: JSON.parse(row.objects),
+    ...fleetOf(row.fleet),
+  };
+  const subject = { name: site.name, labels: site.labels, properties: site.properties };
+  const placement = compilePlacement({ selector: bundle.selector, ...(bundle.placement ?? {}) });
+  const e = explainPlacement(placement, subject);
+  const out: Explanation = {
+    bundle: bundle.name,
+    revision: bundle.revision,
+    site: site.name,
+    targeted: e.targeted,
+    reason: e.reason,
+    excluded: e.excluded,
+    included: e.included,
+    selector: e.selector,
+    overlays: (bundle.customization?.overlays ?? []).flatMap((o, i) =>
+      overlayApplies(o, subject) ? [i] : [],
+    ),
+    ...(e.cel ? { cel: e.cel } : {}),
+    ...(e.error !== undefined ? { error: e.error } : {}),
+  };
+  if (site.lifecycle !== 'Active') {
+    out.targeted = false;
+    out.reason = `${site.name} is ${site.lifecycle}; only Active sites get bundles`;
+  } else if (e.targeted) {
+    const outcome = outcomeFor(compileBundle(bundle), { id: site.id, ...subject, active: true });
+    if (outcome.kind === 'failed') out.renderError = outcome.error.message;
+  }
+  return out;
+}

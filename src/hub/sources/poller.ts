@@ -1,0 +1,51 @@
+// The source poller: one owned timer that syncs every source whose interval has passed since its last
+// attempt. Started by the hub and stopped when it closes; a sync that fails is retried next interval.
+
+import type { HubContext } from '../context.ts';
+import { syncSource } from './sources.ts';
+
+export interface SourcePoller {
+  /** stops the timer and waits for a sync in progress */
+  close(): Promise<void>;
+}
+
+const actor = { name: 'hub:poller', source: 'hub' };
+
+/** Checks for due sources every `tickMs` (default 1 s). */
+export function startSourcePoller(
+  ctx: HubContext,
+  opts: { tickMs?: number; log?: (message: string, fields: Record<string, unknown>) => void } = {},
+): SourcePoller {
+  const tickMs = opts.tickMs ?? 1000;
+  let closed = false;
+  let current: Promise<void> = Promise.resolve();
+  const tick = async () => {
+    const now = ctx.now().getTime();
+    const sources = await ctx.store.db
+      .selectFrom('sources')
+      .select(['name', 'interval_seconds', 'last_attempt_at'])
+      .execute();
+    for (const s of sources) {
+      if (closed) return;
+      const last = s.last_attempt_at ? Date.parse(s.last_attempt_at) : 0;
+      if (now - last < Number(s.interval_seconds) * 1000) continue;
+      const result = await syncSource(ctx, actor, s.name);
+      if (result.status !== 'unchanged') {
+        opts.log?.('source sync', { source: s.name, status: result.status, commit: result.commit });
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    current = current
+      .then(tick)
+      .catch((e) => opts.log?.('source poll failed', { error: (e as Error).message }));
+  }, tickMs);
+  timer.unref();
+  return {
+    async close() {
+      closed = true;
+      clearInterval(timer);
+      await current;
+    },
+  };
+}

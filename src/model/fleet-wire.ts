@@ -1,0 +1,158 @@
+// Request and response schemas of the fleet-definition parts of the operator API: git sources and
+// their syncs, plan (what would change on each site) and explain (why a bundle is or is not on a site).
+
+import { type Static, Type } from 'typebox';
+import { BundleFiles } from './wire.ts';
+
+const Timestamp = Type.String({ format: 'date-time' });
+const SourceName = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });
+const EnvName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' });
+
+/** One problem in a file, as a rejected commit or a plan lists them. */
+export const Problem = Type.Object({
+  code: Type.String(),
+  message: Type.String(),
+  file: Type.Optional(Type.String()),
+  line: Type.Optional(Type.Integer()),
+  site: Type.Optional(Type.String()),
+});
+export type Problem = Static<typeof Problem>;
+
+export const GitAuth = Type.Object(
+  {
+    username: Type.Optional(Type.String({ maxLength: 256 })),
+    /** names the hub environment variable holding the password or token (never the secret itself) */
+    passwordEnv: Type.Optional(EnvName),
+    /** names the hub environment variable holding a bearer token */
+    tokenEnv: Type.Optional(EnvName),
+  },
+  { additionalProperties: false },
+);
+
+export const SourceRequest = Type.Object(
+  {
+    name: SourceName,
+    /** https://…, http://…, file://… or a path on the hub */
+    url: Type.String({ minLength: 1, maxLength: 2048 }),
+    /** branch or tag (default main) */
+    ref: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** folder inside the repository (default: the root) */
+    path: Type.Optional(Type.String({ maxLength: 1024 })),
+    intervalSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
+    auth: Type.Optional(GitAuth),
+  },
+  { additionalProperties: false },
+);
+export type SourceRequest = Static<typeof SourceRequest>;
+
+export const SourceView = Type.Object({
+  name: Type.String(),
+  url: Type.String(),
+  ref: Type.String(),
+  path: Type.String(),
+  intervalSeconds: Type.Integer(),
+  auth: GitAuth,
+  /** POST here with the webhook secret to sync now */
+  webhook: Type.String(),
+  lastAttemptAt: Type.Union([Timestamp, Type.Null()]),
+  /** why the last fetch failed, when it did (the commit was never read) */
+  lastError: Type.Union([Type.String(), Type.Null()]),
+  synced: Type.Union([Type.Object({ commit: Type.String(), at: Timestamp }), Type.Null()]),
+  rejected: Type.Union([
+    Type.Object({ commit: Type.String(), at: Timestamp, errors: Type.Array(Problem) }),
+    Type.Null(),
+  ]),
+});
+export type SourceView = Static<typeof SourceView>;
+
+export const SourceCreated = Type.Object({
+  source: SourceView,
+  /** shown once: the shared secret for the webhook (HMAC key or X-Outpost-Webhook-Secret header) */
+  webhookSecret: Type.String(),
+});
+export type SourceCreated = Static<typeof SourceCreated>;
+
+export const SyncResult = Type.Object({
+  status: Type.Enum(['synced', 'unchanged', 'rejected', 'failed']),
+  commit: Type.Optional(Type.String()),
+  /** bundles that got a new revision from this commit */
+  changed: Type.Array(Type.String()),
+  /** bundles removed from the repository at this commit, now unplaced */
+  deleted: Type.Array(Type.String()),
+  /** why the commit was rejected (nothing changed) or the fetch failed */
+  errors: Type.Array(Problem),
+  /** sites a new revision cannot be rendered or placed for; each keeps what it runs */
+  failed: Type.Array(Type.Object({ bundle: Type.String(), site: Type.String(), message: Type.String() })),
+});
+export type SyncResult = Static<typeof SyncResult>;
+
+export const PlanRequest = Type.Union([
+  BundleFiles,
+  Type.Object(
+    { source: SourceName, commit: Type.Optional(Type.String({ pattern: '^[0-9a-f]{40}$' })) },
+    { additionalProperties: false },
+  ),
+]);
+export type PlanRequest = Static<typeof PlanRequest>;
+
+const ObjectChange = Type.Object({
+  object: Type.String(),
+  /** RFC 6902 operations turning what the site has now into what it would get */
+  diff: Type.Array(Type.Unknown()),
+});
+
+export const SitePlan = Type.Object({
+  site: Type.String(),
+  bundle: Type.String(),
+  action: Type.Enum(['place', 'update', 'remove', 'fail']),
+  digest: Type.Optional(Type.String()),
+  error: Type.Optional(Problem),
+  added: Type.Array(Type.String()),
+  changed: Type.Array(ObjectChange),
+  removed: Type.Array(Type.String()),
+});
+export type SitePlan = Static<typeof SitePlan>;
+
+export const PlanResult = Type.Object({
+  commit: Type.Optional(Type.String()),
+  /** per bundle: new, changed, unchanged or deleted */
+  bundles: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      change: Type.Enum(['new', 'changed', 'unchanged', 'deleted']),
+      sites: Type.Integer(),
+    }),
+  ),
+  /** when not empty the definitions are invalid and nothing would ship */
+  errors: Type.Array(Problem),
+  /** only (site, bundle) pairs that would change */
+  sites: Type.Array(SitePlan),
+});
+export type PlanResult = Static<typeof PlanResult>;
+
+export const Explanation = Type.Object({
+  bundle: Type.String(),
+  revision: Type.Integer(),
+  site: Type.String(),
+  targeted: Type.Boolean(),
+  reason: Type.String(),
+  excluded: Type.Boolean(),
+  included: Type.Boolean(),
+  selector: Type.Object({
+    matched: Type.Boolean(),
+    requirements: Type.Array(Type.Object({ requirement: Type.String(), matched: Type.Boolean() })),
+  }),
+  cel: Type.Optional(
+    Type.Object({
+      expression: Type.String(),
+      result: Type.Optional(Type.Boolean()),
+      error: Type.Optional(Type.String()),
+    }),
+  ),
+  /** set when the site is targeted but the revision cannot be rendered for it */
+  renderError: Type.Optional(Type.String()),
+  /** overlays (by index) that apply to the site */
+  overlays: Type.Array(Type.Integer()),
+  error: Type.Optional(Type.String()),
+});
+export type Explanation = Static<typeof Explanation>;
