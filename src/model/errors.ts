@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'manifest_invalid'
   | 'bundle_invalid'
   | 'selector_invalid'
+  | 'query_invalid'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
@@ -55,6 +56,7 @@ export function statusOf(code: ErrorCode): number {
     case 'manifest_invalid':
     case 'bundle_invalid':
     case 'selector_invalid':
+    case 'query_invalid':
       return 400;
     case 'unauthorized':
       return 401;

@@ -48,7 +48,7 @@ describe('connectivityOf', () => {
   });
 
   test('property: longer silence never means better connectivity', () => {
-    const rank: Record<Connectivity, number> = { Online: 0, Stale: 1, Offline: 2 };
+    const rank: Record<Connectivity, number> = { Online: 0, Stale: 1, Offline: 2, Expired: 3 };
     fc.assert(
       fc.property(fc.nat({ max: 1_000_000 }), fc.nat({ max: 1_000_000 }), (a, b) => {
         const [short, long] = a <= b ? [a, b] : [b, a];

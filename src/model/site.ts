@@ -1,10 +1,14 @@
-// A site is one edge location: one cluster, one agent. Connectivity is derived from the last time the
-// hub heard from the agent, never stored, so it cannot go stale itself; it is a fact apart from health.
+// A site is one edge location: one cluster, one agent. Connectivity follows from the last time the hub
+// heard from the agent; the hub stores it so each transition is an event; it is a fact apart from health.
 
 export const lifecycles = ['Pending', 'Active', 'Decommissioned'] as const;
 export type Lifecycle = (typeof lifecycles)[number];
 
-export const connectivities = ['Online', 'Stale', 'Offline'] as const;
+/**
+ * Online, Stale and Offline follow from silence (connectivityOf). Expired (the site's identity lapsed) is
+ * set by the identity code and left alone by silence; new states append here and every count follows.
+ */
+export const connectivities = ['Online', 'Stale', 'Offline', 'Expired'] as const;
 export type Connectivity = (typeof connectivities)[number];
 
 export interface ConnectivityThresholds {
@@ -14,13 +18,14 @@ export interface ConnectivityThresholds {
   offlineAfterMs: number;
 }
 
-export const defaultThresholds: ConnectivityThresholds = { staleAfterMs: 90_000, offlineAfterMs: 300_000 };
+/** Stale after 3 missed 30 s heartbeats, Offline after 10 minutes of silence. */
+export const defaultThresholds: ConnectivityThresholds = { staleAfterMs: 90_000, offlineAfterMs: 600_000 };
 
 export function connectivityOf(
   lastSeen: Date | undefined,
   now: Date,
   t: ConnectivityThresholds = defaultThresholds,
-): Connectivity {
+): 'Online' | 'Stale' | 'Offline' {
   if (!lastSeen) return 'Offline';
   const silence = now.getTime() - lastSeen.getTime();
   if (silence >= t.offlineAfterMs) return 'Offline';

@@ -1,9 +1,11 @@
 // Runs placement against the store: loads the sites and bundles concerned, plans (pure), then writes
-// the deployments' desired digests and each touched site's desired-state digest in one transaction,
-// and wakes the agents whose desired state changed.
+// the deployments' desired digests and each touched site's desired-state digest in one transaction
+// (with the status changes that follow), and wakes the agents whose desired state changed.
 
 import { desiredDigest } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
+import type { DeploymentFacts } from '../status/aggregate.ts';
+import { loadFacts, recordChanges, type SiteChange } from '../status/site-status.ts';
 import type { Db } from '../store/schema.ts';
 import { type ExistingDeployment, type PlacementBundle, type PlacementSite, planPlacement } from './plan.ts';
 
@@ -103,7 +105,11 @@ async function applyPlan(
   const now = ctx.now().toISOString();
   const touched = new Set<string>(alwaysRecompute);
   const changed: string[] = [];
-  await ctx.store.db.transaction().execute(async (tx) => {
+  const events = await ctx.store.db.transaction().execute(async (tx) => {
+    const moved = [...new Set([...plan.place.map((p) => p.siteId), ...plan.unplace.map((u) => u.siteId)])];
+    const before = await loadFacts(tx, moved);
+    const after = new Map<string, Map<string, DeploymentFacts>>();
+    for (const [id, f] of before) after.set(id, new Map(f.deployments.map((d) => [d.bundle, d])));
     for (const blob of plan.blobs.values()) {
       await tx
         .insertInto('blobs')
@@ -128,6 +134,7 @@ async function applyPlan(
           ready: 0,
           not_ready: '[]',
           updated_at: now,
+          state_since: now,
         })
         .onConflict((oc) =>
           oc.columns(['site_id', 'bundle']).doUpdateSet({
@@ -137,9 +144,18 @@ async function applyPlan(
             message: '',
             total: p.blob.rendered.objects.length,
             updated_at: now,
+            state_since: now,
           }),
         )
         .execute();
+      after.get(p.siteId)?.set(p.bundle, {
+        bundle: p.bundle,
+        revision: p.revision,
+        state: 'Pending',
+        placed: true,
+        stateSince: now,
+        message: '',
+      });
     }
     for (const u of plan.unplace) {
       touched.add(u.siteId);
@@ -151,11 +167,26 @@ async function applyPlan(
           state: 'Pending',
           message: 'removal pending',
           updated_at: now,
+          state_since: now,
         })
         .where('site_id', '=', u.siteId)
         .where('bundle', '=', u.bundle)
         .execute();
+      after.get(u.siteId)?.set(u.bundle, {
+        bundle: u.bundle,
+        revision: null,
+        state: 'Pending',
+        placed: false,
+        stateSince: now,
+        message: 'removal pending',
+      });
     }
+    const changes: SiteChange[] = [...before].map(([siteId, f]) => ({
+      siteId,
+      before: f,
+      after: { ...f, deployments: [...after.get(siteId)!.values()] },
+    }));
+    const stored = await recordChanges(ctx, tx, changes);
     for (const ids of chunks([...touched])) {
       const rows = await tx
         .selectFrom('deployments')
@@ -178,6 +209,8 @@ async function applyPlan(
         }
       }
     }
+    return stored;
   });
   ctx.desiredWatch.notify(changed);
+  if (events > 0) ctx.events.notify();
 }

@@ -87,7 +87,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const site = request.site!;
-        await touchSite(ctx, site.id);
+        await touchSite(ctx, site);
         const known = request.headers['if-none-match'];
         let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;

@@ -1,14 +1,16 @@
 // Sites at the hub: registration, lookup by name or credential, labels. Changing what a site is (its
-// labels) re-runs placement for it; hearing from it only moves last_seen_at.
+// labels) re-runs placement for it; both are recorded status changes (aggregates, events).
 
 import { randomUUID } from 'node:crypto';
 import { OutpostError } from '../../model/errors.ts';
-import { type Connectivity, connectivityOf, type Lifecycle, siteNameProblem } from '../../model/site.ts';
+import { type Connectivity, type Lifecycle, siteNameProblem } from '../../model/site.ts';
 import type { RegisterRequest, SitePatch, SiteView } from '../../model/wire.ts';
 import { validateLabels } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
 import { hashCredential, newCredential } from '../credentials.ts';
 import { placeSites } from '../placement/place.ts';
+import { heardFrom } from '../status/connectivity.ts';
+import { loadFacts, recordChanges } from '../status/site-status.ts';
 import type { SiteTable } from '../store/schema.ts';
 
 export interface Site {
@@ -21,6 +23,9 @@ export interface Site {
   desiredDigest: string | null;
   registeredAt: Date;
   lastReportSeq: number;
+  connectivity: Connectivity;
+  connectivitySince: Date;
+  lastReport: Date | undefined;
 }
 
 export function siteFromRow(row: SiteTable): Site {
@@ -34,25 +39,26 @@ export function siteFromRow(row: SiteTable): Site {
     desiredDigest: row.desired_digest,
     registeredAt: new Date(row.registered_at),
     lastReportSeq: Number(row.last_report_seq),
+    connectivity: row.connectivity as Connectivity,
+    connectivitySince: new Date(row.connectivity_since ?? row.registered_at),
+    lastReport: row.last_report_at ? new Date(row.last_report_at) : undefined,
   };
 }
 
-export function siteView(site: Site, connectivity: Connectivity): SiteView {
+export function siteView(site: Site): SiteView {
   return {
     id: site.id,
     name: site.name,
     labels: site.labels,
     properties: site.properties,
     lifecycle: site.lifecycle,
-    connectivity,
+    connectivity: site.connectivity,
+    connectivitySince: site.connectivitySince.toISOString(),
     lastSeen: site.lastSeen?.toISOString() ?? null,
+    lastReport: site.lastReport?.toISOString() ?? null,
     desiredDigest: site.desiredDigest,
     registeredAt: site.registeredAt.toISOString(),
   };
-}
-
-export function connectivityNow(ctx: HubContext, site: Site): Connectivity {
-  return connectivityOf(site.lastSeen, ctx.now(), ctx.config.connectivity);
 }
 
 function assertLabels(labels: Record<string, string> | undefined): void {
@@ -83,15 +89,28 @@ export async function registerSite(
         `site ${req.name} was decommissioned; choose another name`,
       );
     }
-    await db
-      .updateTable('sites')
-      .set({
-        credential_hash: hashCredential(credential),
-        facts: JSON.stringify(req.facts ?? {}),
-        last_seen_at: now,
-      })
-      .where('id', '=', existing.id)
-      .execute();
+    await db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('sites')
+        .set({ credential_hash: hashCredential(credential), facts: JSON.stringify(req.facts ?? {}) })
+        .where('id', '=', existing.id)
+        .execute();
+      await recordChanges(
+        ctx,
+        tx,
+        [],
+        [
+          {
+            type: 'registered',
+            site: req.name,
+            message: `${req.name} registered again`,
+            details: { again: true },
+          },
+        ],
+      );
+    });
+    await heardFrom(ctx, siteFromRow(existing));
+    ctx.events.notify();
     const row = await db
       .selectFrom('sites')
       .selectAll()
@@ -111,8 +130,33 @@ export async function registerSite(
     last_seen_at: now,
     desired_digest: null,
     last_report_seq: 0,
+    connectivity: 'Online',
+    connectivity_since: now,
+    last_report_at: null,
+    worst_state: null,
+    attention_rank: 0,
+    attention_reason: null,
+    attention_detail: null,
+    attention_since: null,
   };
-  await db.insertInto('sites').values(row).execute();
+  await db.transaction().execute(async (tx) => {
+    await tx.insertInto('sites').values(row).execute();
+    const after = (await loadFacts(tx, [row.id])).get(row.id);
+    await recordChanges(
+      ctx,
+      tx,
+      [{ siteId: row.id, before: undefined, after }],
+      [
+        {
+          type: 'registered',
+          site: row.name,
+          message: `${row.name} registered`,
+          details: { labels: req.labels ?? {} },
+        },
+      ],
+    );
+  });
+  ctx.events.notify();
   await placeSites(ctx, [row.id]);
   const placed = await db.selectFrom('sites').selectAll().where('id', '=', row.id).executeTakeFirstOrThrow();
   return { site: siteFromRow(placed), credential };
@@ -145,17 +189,18 @@ export async function patchSite(ctx: HubContext, name: string, patch: SitePatch)
   if (patch.labels) set.labels = JSON.stringify(patch.labels);
   if (patch.properties) set.properties = JSON.stringify(patch.properties);
   if (Object.keys(set).length > 0) {
-    await ctx.store.db.updateTable('sites').set(set).where('id', '=', site.id).execute();
+    await ctx.store.db.transaction().execute(async (tx) => {
+      const before = (await loadFacts(tx, [site.id])).get(site.id);
+      await tx.updateTable('sites').set(set).where('id', '=', site.id).execute();
+      const after = (await loadFacts(tx, [site.id])).get(site.id);
+      await recordChanges(ctx, tx, [{ siteId: site.id, before, after }]);
+    });
     await placeSites(ctx, [site.id]);
   }
   return siteByName(ctx, name);
 }
 
-/** Records that the site's agent was heard from now. */
-export async function touchSite(ctx: HubContext, siteId: string): Promise<void> {
-  await ctx.store.db
-    .updateTable('sites')
-    .set({ last_seen_at: ctx.now().toISOString() })
-    .where('id', '=', siteId)
-    .execute();
+/** Records that the site's agent was heard from now (Online again if it was not). */
+export async function touchSite(ctx: HubContext, site: Site): Promise<void> {
+  await heardFrom(ctx, site);
 }

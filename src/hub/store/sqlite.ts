@@ -34,11 +34,17 @@ function bind(params: ReadonlyArray<unknown>): SQLInputValue[] {
   });
 }
 
-export function openSqlite(path: string): Kysely<Database> {
+/** Called after every query with its SQL and duration, e.g. to feed a latency histogram. */
+export type QueryObserver = (sql: string, seconds: number) => void;
+
+export function openSqlite(path: string, onQuery?: QueryObserver): Kysely<Database> {
   const raw = new DatabaseSync(path);
   raw.exec('PRAGMA journal_mode = WAL');
   raw.exec('PRAGMA synchronous = NORMAL');
   raw.exec('PRAGMA busy_timeout = 5000');
   raw.exec('PRAGMA foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: adapt(raw) }) });
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: adapt(raw) }),
+    ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
+  });
 }
