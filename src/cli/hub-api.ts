@@ -4,9 +4,13 @@
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type {
   ApplyResult,
+  AttentionItem,
   BundleFiles,
   BundleView,
+  EventList,
   FleetStatus,
+  QueryRequest,
+  QueryResult,
   SiteDetail,
   SitePatch,
   SiteView,
@@ -16,9 +20,11 @@ import { HttpClient, type JsonResponse, TransportError } from '../net/http-clien
 export class HubApi {
   readonly #http: HttpClient;
   readonly url: string;
+  readonly #token: string | undefined;
 
   constructor(url: string, token: string | undefined) {
     this.url = url;
+    this.#token = token;
     this.#http = new HttpClient(
       url,
       {},
@@ -26,10 +32,15 @@ export class HubApi {
     );
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ): Promise<T> {
     let res: JsonResponse;
     try {
-      res = await this.#http.request(method, `/api/v1${path}`, { body });
+      res = await this.#http.request(method, `/api/v1${path}`, { body, ...(query ? { query } : {}) });
     } catch (e) {
       if (e instanceof TransportError)
         throw new OutpostError('unavailable', `cannot reach the hub at ${this.url}: ${e.message}`);
@@ -54,6 +65,19 @@ export class HubApi {
   bundles = () => this.#call<{ items: BundleView[] }>('GET', '/bundles').then((r) => r.items);
   deleteBundle = (name: string) => this.#call<void>('DELETE', `/bundles/${encodeURIComponent(name)}`);
   status = () => this.#call<FleetStatus>('GET', '/status');
+  query = (q: QueryRequest) => this.#call<QueryResult>('POST', '/query', q);
+  attention = (limit?: number) =>
+    this.#call<{ items: AttentionItem[] }>('GET', '/attention', undefined, { limit }).then((r) => r.items);
+  events = (q: { after?: number; limit?: number; site?: string; type?: string }) =>
+    this.#call<EventList>('GET', '/events', undefined, q);
+
+  /** Where the event stream is, with the headers it needs (see net/sse.ts followEvents). */
+  eventStream(q: { site?: string; type?: string }): { url: URL; headers: Record<string, string> } {
+    const url = new URL('/api/v1/events/stream', this.url);
+    if (q.site) url.searchParams.set('site', q.site);
+    if (q.type) url.searchParams.set('type', q.type);
+    return { url, headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {} };
+  }
 
   close(): void {
     this.#http.close();

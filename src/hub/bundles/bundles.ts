@@ -27,7 +27,13 @@ export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<A
       .where('name', '=', definition.name)
       .executeTakeFirst();
     if (current?.spec_digest === specDigest) return { revision: Number(current.revision), changed: false };
-    const revision = current ? Number(current.revision) + 1 : 1;
+    // A bundle deleted and applied again continues its revision numbers: revisions are never reused.
+    const latest = await tx
+      .selectFrom('bundle_revisions')
+      .select((eb) => eb.fn.max('revision').as('revision'))
+      .where('bundle', '=', definition.name)
+      .executeTakeFirst();
+    const revision = Number(latest?.revision ?? 0) + 1;
     const row: BundleTable = {
       name: definition.name,
       revision,
