@@ -2,7 +2,7 @@
 // JSON, exit codes and the error lines that point at a file and line.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -115,4 +115,87 @@ test('label sets and removes site labels, and placement follows', async () => {
     site.deployments.map((d: { bundle: string }) => d.bundle),
     ['hello'],
   );
+});
+
+test('query groups sites by label and prints a table; -o json lists sites with a selector', async () => {
+  const agentApi = new HubClient(fleet.hub.url);
+  for (const [name, region] of [
+    ['store-q1', 'north'],
+    ['store-q2', 'north'],
+    ['store-q3', 'south'],
+  ] as const) {
+    await agentApi.register({ token: fleet.hub.registrationToken, name, labels: { region, format: 'mini' } });
+  }
+  agentApi.close();
+  const grouped = await outpost([
+    'query',
+    '-l',
+    'format=mini',
+    '--group-by',
+    'label:region',
+    '--sort',
+    '-count',
+  ]);
+  assert.equal(grouped.code, 0, grouped.stderr);
+  assert.match(grouped.stdout, /^LABEL:REGION\s+COUNT$/m);
+  assert.match(grouped.stdout, /^north\s+2$/m);
+  assert.match(grouped.stdout, /^south\s+1$/m);
+  const listed = await outpost([
+    'query',
+    '--selector-json',
+    '{"matchLabels":{"region":"north"}}',
+    '-o',
+    'json',
+  ]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    JSON.parse(listed.stdout).sites.map((s: { name: string }) => s.name),
+    ['store-q1', 'store-q2'],
+  );
+  const all = await outpost(['query', '--limit', '1', '--all', '-l', 'region=north', '-o', 'json']);
+  assert.equal(JSON.parse(all.stdout).sites.length, 2, 'follows the cursor to the last page');
+  const bad = await outpost(['query', '--revision', '2']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /name a bundle .* \(query_invalid\)$/m);
+});
+
+test('attention says when nothing needs attention; events lists what happened', async () => {
+  const attention = await outpost(['attention']);
+  assert.equal(attention.code, 0, attention.stderr);
+  assert.match(attention.stdout, /^no site needs attention$/m);
+  const events = await outpost(['events', '--site', 'store-q1']);
+  assert.equal(events.code, 0, events.stderr);
+  assert.match(events.stdout, /#\d+\s+registered\s+store-q1\s+store-q1 registered$/m);
+});
+
+test('events --watch prints new events as they happen and stops cleanly on Ctrl-C', async () => {
+  const child = spawn(process.execPath, [cli, 'events', '--watch', '--limit', '1', '-o', 'json'], {
+    env: { ...process.env, OUTPOST_HUB: fleet.hub.url, OUTPOST_TOKEN: fleet.hub.operatorToken },
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const seen = (pattern: RegExp) =>
+    new Promise<void>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no ${pattern} in: ${out}`)), 10_000);
+      const check = () => {
+        if (pattern.test(out)) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          done();
+        }
+      };
+      child.stdout.on('data', (c: string) => {
+        out += c;
+        check();
+      });
+      check();
+    });
+  await seen(/"type":"registered"/);
+  const agentApi = new HubClient(fleet.hub.url);
+  await agentApi.register({ token: fleet.hub.registrationToken, name: 'store-watched' });
+  agentApi.close();
+  await seen(/"site":"store-watched"/);
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
 });
