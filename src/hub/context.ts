@@ -7,6 +7,7 @@ import { DesiredWatch } from './desired-watch.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
 import { EventFeed } from './status/events.ts';
 import { ensureAggregates } from './status/rebuild.ts';
+import { ReportBatcher } from './status/report-batcher.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface HubConnectivityConfig extends ConnectivityThresholds {
@@ -43,6 +44,8 @@ export interface HubContext {
   /** wakes event streams after events commit; closed with the server */
   events: EventFeed;
   metrics: HubMetrics;
+  /** agents' reports, ingested in group-committed batches */
+  reports: ReportBatcher;
   now: () => Date;
 }
 
@@ -72,15 +75,16 @@ export async function contextFromConfig(
     events: { ...defaultHubConfig.events, ...config.events },
   };
   const metrics = overrides.metrics ?? createHubMetrics();
-  const ctx: HubContext = {
+  const hub = {
     config: full,
     store: overrides.store ?? (await openStore(full.database, metrics.observeQuery)),
     desiredWatch: overrides.desiredWatch ?? new DesiredWatch(),
     events: overrides.events ?? new EventFeed(),
     metrics,
     now: overrides.now ?? (() => new Date()),
-  };
-  metrics.readFleetFrom(ctx.store.db);
-  await ensureAggregates(ctx);
-  return ctx;
+  } as HubContext;
+  hub.reports = overrides.reports ?? new ReportBatcher(hub);
+  metrics.readFleetFrom(hub.store.db);
+  await ensureAggregates(hub);
+  return hub;
 }

@@ -109,6 +109,7 @@ export const DeploymentView = Type.Object({
   message: Type.String(),
   counts: Counts,
   notReady: Type.Array(Type.Object({ object: Type.String(), reason: Type.String() })),
+  /** when the deployment last changed (a report repeating it changes nothing; see the site's lastReport) */
   updatedAt: Timestamp,
 });
 export type DeploymentView = Static<typeof DeploymentView>;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { siteByCredential } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
 import { worstState } from '../../src/model/deployment.ts';
 import {
@@ -343,5 +344,81 @@ describe('connectivity, events and attention', () => {
       offline.items.map((e) => e.type),
       ['went_offline', 'went_offline', 'went_offline'],
     );
+  });
+});
+
+describe('group commit of reports', () => {
+  test('concurrent reports, shuffled and duplicated, are each acked and leave the aggregates exact', async () => {
+    const hub = await memoryHub();
+    try {
+      const sites: Array<Record<string, string>> = [];
+      for (let i = 0; i < 12; i++) sites.push(await hub.register(`gc-${i}`, { region: regions[i % 2]! }));
+      await hub.applyBundle('web', {});
+      const digest = (await hub.desired(sites[0]!))[0]!.digest;
+      const sends = fc.sample(
+        fc.record({
+          site: fc.nat({ max: 11 }),
+          seq: fc.integer({ min: 1, max: 6 }),
+          state: fc.constantFrom(...states),
+        }),
+        { numRuns: 200, seed: 7 },
+      );
+      const acks = await Promise.all(
+        sends.map((s) =>
+          hub.report(sites[s.site]!, {
+            seq: s.seq,
+            deployments: [
+              { bundle: 'web', digest, state: s.state, counts: { total: 1, applied: 1, ready: 1 } },
+            ],
+          }),
+        ),
+      );
+      assert.equal(acks.length, sends.length);
+      assert.ok(acks.some((a) => a.accepted) && acks.some((a) => !a.accepted));
+      assert.deepEqual(
+        sortedEntries(await storedAggregates(hub.ctx)),
+        sortedEntries(await recountAggregates(hub.ctx)),
+      );
+      for (let i = 0; i < 12; i++) {
+        const max = Math.max(0, ...sends.filter((s) => s.site === i).map((s) => s.seq));
+        const row = await hub.ctx.store.db
+          .selectFrom('sites')
+          .select('last_report_seq')
+          .where('name', '=', `gc-${i}`)
+          .executeTakeFirstOrThrow();
+        assert.equal(Number(row.last_report_seq), max, `gc-${i}`);
+      }
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('a report that cannot be stored fails alone; the others in its batch are acked', async () => {
+    const hub = await memoryHub();
+    try {
+      const good = await hub.register('gc-good');
+      const doomed = await hub.register('gc-doomed');
+      const site = await hub.ctx.store.db
+        .selectFrom('sites')
+        .select('id')
+        .where('name', '=', 'gc-doomed')
+        .executeTakeFirstOrThrow();
+      const doomedSite = (await siteByCredential(hub.ctx, doomed.authorization!.slice('Bearer '.length)))!;
+      const goodSite = (await siteByCredential(hub.ctx, good.authorization!.slice('Bearer '.length)))!;
+      // the site's row vanishes between authentication and ingestion
+      await hub.ctx.store.db.deleteFrom('sites').where('id', '=', site.id).execute();
+      const results = await Promise.allSettled([
+        hub.ctx.reports.submit(goodSite, { seq: 1, deployments: [] }),
+        hub.ctx.reports.submit(doomedSite, { seq: 1, deployments: [] }),
+        hub.ctx.reports.submit(goodSite, { seq: 2, deployments: [] }),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      assert.deepEqual((results[2] as PromiseFulfilledResult<unknown>).value, { accepted: true, lastSeq: 2 });
+    } finally {
+      await hub.close();
+    }
   });
 });

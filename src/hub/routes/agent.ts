@@ -17,7 +17,6 @@ import { desiredDigest } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
 import { bearerOf, sameSecret } from '../credentials.ts';
 import { registerSite, type Site, siteByCredential, siteFromRow, touchSite } from '../sites/sites.ts';
-import { ingestReport } from '../status/reports.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
@@ -144,7 +143,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         bodyLimit: 4 * 1024 * 1024,
         schema: { tags: ['agent'], body: Report, response: { 200: ReportAck, ...errors } },
       },
-      async (request) => ingestReport(ctx, request.site!, request.body),
+      async (request) => ctx.reports.submit(request.site!, request.body),
     );
   };
 }

@@ -5,7 +5,7 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import type { Site } from '../sites/sites.ts';
-import type { DeploymentTable, SiteTable } from '../store/schema.ts';
+import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
 import type { SiteFacts } from './aggregate.ts';
 import {
   deploymentFactColumns,
@@ -18,18 +18,24 @@ import {
 
 const appliedStates = new Set(['Ready', 'NotReady', 'Drifted']);
 
+export interface ReportAck {
+  accepted: boolean;
+  lastSeq: number;
+}
+
 /**
- * Ingests one report in one transaction that reads the site and its deployments once, and from those
- * rows alone works out the new facts, the aggregate deltas, attention and events.
+ * Ingests one report inside the caller's transaction: reads the site and its deployments once, and
+ * from those rows alone works out the new facts, the aggregate deltas, attention and events. Returns
+ * the ack and how many events it stored (wake the streams after the commit).
  */
-export async function ingestReport(
+export async function ingestInTransaction(
   ctx: HubContext,
+  tx: Db,
   site: Site,
   report: Report,
-): Promise<{ accepted: boolean; lastSeq: number }> {
+): Promise<{ ack: ReportAck; events: number }> {
   const now = ctx.now().toISOString();
-  let stored = 0;
-  const result = await ctx.store.db.transaction().execute(async (tx) => {
+  {
     const row = await tx
       .selectFrom('sites')
       .select([...siteFactColumns, 'last_report_seq'])
@@ -38,7 +44,7 @@ export async function ingestReport(
     const lastSeq = Number(row.last_report_seq);
     const rows = await tx
       .selectFrom('deployments')
-      .select(deploymentFactColumns)
+      .select([...deploymentFactColumns, 'applied_digest', 'total', 'applied', 'ready', 'not_ready'])
       .where('site_id', '=', site.id)
       .orderBy('bundle')
       .execute();
@@ -59,36 +65,44 @@ export async function ingestReport(
     };
     if (report.seq <= lastSeq) {
       await tx.updateTable('sites').set(contact).where('id', '=', site.id).execute();
-      if (contact.connectivity) stored = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }]);
-      return { accepted: false, lastSeq };
+      const events = contact.connectivity
+        ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }])
+        : 0;
+      return { ack: { accepted: false, lastSeq }, events };
     }
     const byBundle = new Map(rows.map((r) => [r.bundle, r]));
     const next = new Map(before.deployments.map((d) => [d.bundle, d]));
     for (const d of report.deployments) {
       const current = byBundle.get(d.bundle);
       if (!current) continue;
-      const set: Partial<DeploymentTable> = { updated_at: now };
-      if (appliedStates.has(d.state)) set.applied_digest = d.digest;
+      const set: Partial<DeploymentTable> = {};
+      if (appliedStates.has(d.state) && current.applied_digest !== d.digest) set.applied_digest = d.digest;
       if (current.desired_digest === d.digest) {
         const facts = next.get(d.bundle)!;
         const changed = facts.state !== d.state;
-        set.state = d.state;
-        set.message = d.message ?? '';
-        set.total = d.counts.total;
-        set.applied = d.counts.applied;
-        set.ready = d.counts.ready;
-        set.not_ready = JSON.stringify(d.notReady ?? []);
-        if (changed) set.state_since = now;
+        const message = d.message ?? '';
+        const notReady = JSON.stringify(d.notReady ?? []);
+        if (changed) {
+          set.state = d.state;
+          set.state_since = now;
+        }
+        if (message !== current.message) set.message = message;
+        if (d.counts.total !== Number(current.total)) set.total = d.counts.total;
+        if (d.counts.applied !== Number(current.applied)) set.applied = d.counts.applied;
+        if (d.counts.ready !== Number(current.ready)) set.ready = d.counts.ready;
+        if (notReady !== current.not_ready) set.not_ready = notReady;
         next.set(d.bundle, {
           ...facts,
           state: d.state,
-          message: set.message,
+          message,
           stateSince: changed ? now : facts.stateSince,
         });
       }
+      // A report that repeats what the row says writes nothing: heartbeats cost one site update.
+      if (Object.keys(set).length === 0) continue;
       await tx
         .updateTable('deployments')
-        .set(set)
+        .set({ ...set, updated_at: now })
         .where('site_id', '=', site.id)
         .where('bundle', '=', d.bundle)
         .execute();
@@ -110,11 +124,20 @@ export async function ingestReport(
       .set({ ...contact, last_report_seq: report.seq, last_report_at: now, ...derivedColumns(after) })
       .where('id', '=', site.id)
       .execute();
-    stored = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], { derivedWritten: true });
-    return { accepted: true, lastSeq: report.seq };
-  });
-  if (stored > 0) ctx.events.notify();
-  return result;
+    const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
+      derivedWritten: true,
+    });
+    return { ack: { accepted: true, lastSeq: report.seq }, events };
+  }
+}
+
+/** Ingests one report in a transaction of its own (agents' reports go through ReportBatcher). */
+export async function ingestReport(ctx: HubContext, site: Site, report: Report): Promise<ReportAck> {
+  const { ack, events } = await ctx.store.db
+    .transaction()
+    .execute((tx) => ingestInTransaction(ctx, tx, site, report));
+  if (events > 0) ctx.events.notify();
+  return ack;
 }
 
 export function deploymentView(siteName: string, row: DeploymentTable): DeploymentView {
