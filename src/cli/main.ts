@@ -105,11 +105,17 @@ export function program(): Command {
     .option('--data-dir <dir>', 'where the database and secrets live', 'outpost-data')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
+    .option(
+      '--aggregate-labels <keys>',
+      'label keys counted per value in status and /metrics (keep them few-valued)',
+      'region,format',
+    )
     .action(async (opts) => {
       const hub = await startHub({
         dataDir: opts.dataDir,
         listen: opts.listen,
         logger: { level: opts.logLevel },
+        aggregateLabels: splitList(opts.aggregateLabels) ?? [],
       });
       print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)})`);
       print(`operator token:     ${hub.operatorToken}`);
@@ -163,7 +169,14 @@ export function program(): Command {
         const site = await hub.site(name);
         if (opts.output === 'json') return json(site);
         print(`${site.name}  ${site.lifecycle}  ${site.connectivity}  labels: ${labelsText(site.labels)}`);
-        print(`last seen ${site.lastSeen ?? 'never'}; desired ${site.desiredDigest ?? '-'}`);
+        print(
+          `last seen ${site.lastSeen ?? 'never'}; last report ${site.lastReport ?? 'never'}; desired ${site.desiredDigest ?? '-'}`,
+        );
+        if (site.attention) {
+          print(
+            `needs attention: ${site.attention.reason} since ${site.attention.since}: ${site.attention.detail}`,
+          );
+        }
         print('');
         print(
           table(
@@ -177,6 +190,14 @@ export function program(): Command {
             ]),
           ),
         );
+        for (const d of site.deployments) {
+          for (const o of d.notReady) print(`  ${d.bundle}: ${o.object} not ready: ${o.reason}`);
+        }
+        if (site.events.length > 0) {
+          print('');
+          for (const e of site.events) print(eventLine(e));
+          if (site.moreEvents) print(`(older events: outpost events --site ${site.name} --limit 1000)`);
+        }
         return;
       }
       const sites = await hub.sites();

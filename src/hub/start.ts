@@ -18,6 +18,8 @@ export interface StartHubOptions {
   registrationToken?: string;
   logger?: boolean | { level: string };
   maxWaitSeconds?: number;
+  /** label keys with their own status aggregates (default region, format) */
+  aggregateLabels?: string[];
 }
 
 export interface RunningHub {
@@ -63,6 +65,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     operatorToken,
     registrationToken,
     ...(opts.maxWaitSeconds !== undefined ? { maxWaitSeconds: opts.maxWaitSeconds } : {}),
+    ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
   });
   const app = await buildServer(ctx, { logger: opts.logger ?? false });
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:7070');

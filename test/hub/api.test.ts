@@ -58,6 +58,10 @@ describe('credentials', () => {
     ['GET', '/api/v1/bundles/x'],
     ['DELETE', '/api/v1/bundles/x'],
     ['GET', '/api/v1/status'],
+    ['POST', '/api/v1/query', {}],
+    ['GET', '/api/v1/attention'],
+    ['GET', '/api/v1/events'],
+    ['GET', '/api/v1/events/stream'],
   ];
   const agentRoutes: Array<[string, string, unknown?]> = [
     ['GET', '/agent/v1/desired'],
@@ -339,6 +343,10 @@ test('the OpenAPI document describes both APIs', async () => {
     '/api/v1/sites',
     '/api/v1/bundles/apply',
     '/api/v1/status',
+    '/api/v1/query',
+    '/api/v1/attention',
+    '/api/v1/events',
+    '/api/v1/events/stream',
     '/agent/v1/desired',
     '/agent/v1/report',
   ]) {
