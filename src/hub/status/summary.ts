@@ -31,6 +31,11 @@ function countsOf(cells: Map<string, number> | undefined, prefix: string, keys: 
   return Object.fromEntries(keys.map((k) => [k, cells?.get(`${prefix}:${k}`) ?? 0]));
 }
 
+/** States are listed only when they occur (as BundleView.states always was); connectivity in full. */
+function occurring(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
+}
+
 function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
@@ -49,7 +54,7 @@ export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
       byLifecycle: countsOf(fleet, 'lifecycle', lifecycles),
       byConnectivity: countsOf(fleet, 'connectivity', connectivities),
     },
-    deployments: { total: sum(byState), byState },
+    deployments: { total: sum(byState), byState: occurring(byState) },
     bundles: bundles.map((b) => {
       const cells = bundleCells.get(b.name);
       const states = countsOf(cells, 'state', deploymentStates);
@@ -62,9 +67,9 @@ export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
         name: b.name,
         revision: Number(b.revision),
         sites: sum(states),
-        byState: states,
+        byState: occurring(states),
         byConnectivity: countsOf(cells, 'connectivity', connectivities),
-        currentRevision: { sites: sum(current), byState: current },
+        currentRevision: { sites: sum(current), byState: occurring(current) },
       };
     }),
     labels: [...labelCells]
@@ -77,7 +82,7 @@ export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
           value: key.slice(i + 1),
           sites: cells.get('sites') ?? 0,
           byConnectivity: countsOf(cells, 'connectivity', connectivities),
-          byState: countsOf(cells, 'state', deploymentStates),
+          byState: occurring(countsOf(cells, 'state', deploymentStates)),
         };
       }),
   };
