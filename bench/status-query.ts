@@ -7,7 +7,7 @@ import { sweepConnectivity } from '../src/hub/status/connectivity.ts';
 import { benchFleet, commit, machine, percentile } from './fleet.ts';
 
 const sites = Number(process.argv[2] ?? 100_000);
-const iterations = Number(process.argv[3] ?? 50);
+const iterations = Number(process.argv[3] ?? 200);
 
 const t0 = performance.now();
 const fleet = await benchFleet(sites);

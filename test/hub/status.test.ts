@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { siteByCredential } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
+import { changeSites } from '../../src/hub/status/site-status.ts';
 import { worstState } from '../../src/model/deployment.ts';
 import {
   type MemoryHub,
@@ -417,6 +418,45 @@ describe('group commit of reports', () => {
         ['fulfilled', 'rejected', 'fulfilled'],
       );
       assert.deepEqual((results[2] as PromiseFulfilledResult<unknown>).value, { accepted: true, lastSeq: 2 });
+    } finally {
+      await hub.close();
+    }
+  });
+});
+
+describe('changes made by other parts of the hub', () => {
+  test('a lifecycle change through changeSites moves the counts and stores its event', async () => {
+    const hub = await memoryHub();
+    try {
+      await hub.register('lc-1', { region: 'west' });
+      await hub.applyBundle('web', {});
+      const { id } = await hub.ctx.store.db
+        .selectFrom('sites')
+        .select('id')
+        .where('name', '=', 'lc-1')
+        .executeTakeFirstOrThrow();
+      const set = (lifecycle: string) => (tx: typeof hub.ctx.store.db) =>
+        tx.updateTable('sites').set({ lifecycle }).where('id', '=', id).execute();
+      await changeSites(hub.ctx, [id], set('Pending'));
+      let status = await hub.get<{
+        sites: { byLifecycle: Record<string, number>; byConnectivity: Record<string, number> };
+      }>('/api/v1/status');
+      assert.equal(status.sites.byLifecycle.Pending, 1);
+      assert.equal(status.sites.byConnectivity.Online, 0, 'only Active sites count by connectivity');
+      await changeSites(hub.ctx, [id], set('Active'), [
+        { type: 'approved', site: 'lc-1', message: 'lc-1 approved' },
+      ]);
+      status = await hub.get('/api/v1/status');
+      assert.deepEqual(status.sites.byLifecycle, { Pending: 0, Active: 1, Decommissioned: 0 });
+      assert.equal(status.sites.byConnectivity.Online, 1);
+      assert.deepEqual(
+        sortedEntries(await storedAggregates(hub.ctx)),
+        sortedEntries(await recountAggregates(hub.ctx)),
+      );
+      const events = await hub.get<{ items: Array<{ type: string }> }>(
+        '/api/v1/events?site=lc-1&type=approved',
+      );
+      assert.equal(events.items.length, 1);
     } finally {
       await hub.close();
     }

@@ -10,7 +10,7 @@ import type { HubContext } from '../context.ts';
 import { hashCredential, newCredential } from '../credentials.ts';
 import { placeSites } from '../placement/place.ts';
 import { heardFrom } from '../status/connectivity.ts';
-import { loadFacts, recordChanges } from '../status/site-status.ts';
+import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
 import type { SiteTable } from '../store/schema.ts';
 
 export interface Site {
@@ -189,12 +189,9 @@ export async function patchSite(ctx: HubContext, name: string, patch: SitePatch)
   if (patch.labels) set.labels = JSON.stringify(patch.labels);
   if (patch.properties) set.properties = JSON.stringify(patch.properties);
   if (Object.keys(set).length > 0) {
-    await ctx.store.db.transaction().execute(async (tx) => {
-      const before = (await loadFacts(tx, [site.id])).get(site.id);
-      await tx.updateTable('sites').set(set).where('id', '=', site.id).execute();
-      const after = (await loadFacts(tx, [site.id])).get(site.id);
-      await recordChanges(ctx, tx, [{ siteId: site.id, before, after }]);
-    });
+    await changeSites(ctx, [site.id], (tx) =>
+      tx.updateTable('sites').set(set).where('id', '=', site.id).execute(),
+    );
     await placeSites(ctx, [site.id]);
   }
   return siteByName(ctx, name);

@@ -181,3 +181,32 @@ export async function recordChanges(
   await insertEvents(ctx, tx, events);
   return events.length;
 }
+
+/**
+ * Changes sites and records what moved, for writers off the hot path (label edits, approval,
+ * decommissioning, identity expiry): loads the sites' facts, runs `mutate` in the same transaction,
+ * loads them again and records the difference with any extra events, then wakes event readers.
+ *
+ * @example
+ * await changeSites(ctx, [site.id], (tx) => tx.updateTable('sites').set({ lifecycle: 'Active' })
+ *   .where('id', '=', site.id).execute(), [{ type: 'approved', site: site.name, message: '…' }]);
+ */
+export async function changeSites(
+  ctx: HubContext,
+  siteIds: readonly string[],
+  mutate: (tx: Db) => Promise<unknown>,
+  events: readonly NewEvent[] = [],
+): Promise<void> {
+  const stored = await ctx.store.db.transaction().execute(async (tx) => {
+    const before = await loadFacts(tx, siteIds);
+    await mutate(tx);
+    const after = await loadFacts(tx, siteIds);
+    const changes = siteIds.map((siteId) => ({
+      siteId,
+      before: before.get(siteId),
+      after: after.get(siteId),
+    }));
+    return recordChanges(ctx, tx, changes, events);
+  });
+  if (stored > 0) ctx.events.notify();
+}
