@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBundle } from '../src/hub/bundles/bundles.ts';
 import { contextFromConfig, type HubContext } from '../src/hub/context.ts';
@@ -99,7 +99,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 
 export function machine(): string {
   const c = cpus();
-  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.versions.node}, SQLite ${process.versions.sqlite}`;
+  return `${c.length} cores (${c[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.versions.node}, SQLite ${process.versions.sqlite}, load average ${loadavg()[0]!.toFixed(1)} at the end`;
 }
 
 export function commit(): string {
