@@ -147,7 +147,15 @@ const migrations: Record<string, Migration> = {
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  await migrateTo(db, undefined);
+}
+
+/** Migrates up or down to the named migration (the latest when undefined): upgrade tests start old. */
+export async function migrateTo(db: Kysely<unknown>, name: string | undefined): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await (name === undefined
+    ? migrator.migrateToLatest()
+    : migrator.migrateTo(name));
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new OutpostError('internal', `database migration ${failed} failed: ${(error as Error).message}`);
