@@ -35,100 +35,98 @@ export async function ingestInTransaction(
   report: Report,
 ): Promise<{ ack: ReportAck; events: number }> {
   const now = ctx.now().toISOString();
-  {
-    const row = await tx
-      .selectFrom('sites')
-      .select([...siteFactColumns, 'last_report_seq'])
-      .where('id', '=', site.id)
-      .executeTakeFirstOrThrow();
-    const lastSeq = Number(row.last_report_seq);
-    const rows = await tx
-      .selectFrom('deployments')
-      .select([...deploymentFactColumns, 'applied_digest', 'total', 'applied', 'ready', 'not_ready'])
-      .where('site_id', '=', site.id)
-      .orderBy('bundle')
-      .execute();
-    const before = siteFacts(
-      row,
-      rows.map((r) => deploymentFacts(r)),
-    );
-    const connectivity = before.connectivity === 'Expired' ? 'Expired' : 'Online';
-    const contact: Partial<SiteTable> = { last_seen_at: now };
-    if (connectivity !== before.connectivity) {
-      contact.connectivity = connectivity;
-      contact.connectivity_since = now;
-    }
-    let after: SiteFacts = {
-      ...before,
-      connectivity,
-      connectivitySince: contact.connectivity_since ?? before.connectivitySince,
-    };
-    if (report.seq <= lastSeq) {
-      await tx.updateTable('sites').set(contact).where('id', '=', site.id).execute();
-      const events = contact.connectivity
-        ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }])
-        : 0;
-      return { ack: { accepted: false, lastSeq }, events };
-    }
-    const byBundle = new Map(rows.map((r) => [r.bundle, r]));
-    const next = new Map(before.deployments.map((d) => [d.bundle, d]));
-    for (const d of report.deployments) {
-      const current = byBundle.get(d.bundle);
-      if (!current) continue;
-      const set: Partial<DeploymentTable> = {};
-      if (appliedStates.has(d.state) && current.applied_digest !== d.digest) set.applied_digest = d.digest;
-      if (current.desired_digest === d.digest) {
-        const facts = next.get(d.bundle)!;
-        const changed = facts.state !== d.state;
-        const message = d.message ?? '';
-        const notReady = JSON.stringify(d.notReady ?? []);
-        if (changed) {
-          set.state = d.state;
-          set.state_since = now;
-        }
-        if (message !== current.message) set.message = message;
-        if (d.counts.total !== Number(current.total)) set.total = d.counts.total;
-        if (d.counts.applied !== Number(current.applied)) set.applied = d.counts.applied;
-        if (d.counts.ready !== Number(current.ready)) set.ready = d.counts.ready;
-        if (notReady !== current.not_ready) set.not_ready = notReady;
-        next.set(d.bundle, {
-          ...facts,
-          state: d.state,
-          message,
-          stateSince: changed ? now : facts.stateSince,
-        });
-      }
-      // A report that repeats what the row says writes nothing: heartbeats cost one site update.
-      if (Object.keys(set).length === 0) continue;
-      await tx
-        .updateTable('deployments')
-        .set({ ...set, updated_at: now })
-        .where('site_id', '=', site.id)
-        .where('bundle', '=', d.bundle)
-        .execute();
-    }
-    for (const bundle of report.removed ?? []) {
-      const current = byBundle.get(bundle);
-      if (!current || current.desired_digest !== null) continue;
-      await tx
-        .deleteFrom('deployments')
-        .where('site_id', '=', site.id)
-        .where('bundle', '=', bundle)
-        .where('desired_digest', 'is', null)
-        .execute();
-      next.delete(bundle);
-    }
-    after = { ...after, deployments: [...next.values()] };
-    await tx
-      .updateTable('sites')
-      .set({ ...contact, last_report_seq: report.seq, last_report_at: now, ...derivedColumns(after) })
-      .where('id', '=', site.id)
-      .execute();
-    const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
-      derivedWritten: true,
-    });
-    return { ack: { accepted: true, lastSeq: report.seq }, events };
+  const row = await tx
+    .selectFrom('sites')
+    .select([...siteFactColumns, 'last_report_seq'])
+    .where('id', '=', site.id)
+    .executeTakeFirstOrThrow();
+  const lastSeq = Number(row.last_report_seq);
+  const rows = await tx
+    .selectFrom('deployments')
+    .select([...deploymentFactColumns, 'applied_digest', 'total', 'applied', 'ready', 'not_ready'])
+    .where('site_id', '=', site.id)
+    .orderBy('bundle')
+    .execute();
+  const before = siteFacts(
+    row,
+    rows.map((r) => deploymentFacts(r)),
+  );
+  const connectivity = before.connectivity === 'Expired' ? 'Expired' : 'Online';
+  const contact: Partial<SiteTable> = { last_seen_at: now };
+  if (connectivity !== before.connectivity) {
+    contact.connectivity = connectivity;
+    contact.connectivity_since = now;
   }
+  let after: SiteFacts = {
+    ...before,
+    connectivity,
+    connectivitySince: contact.connectivity_since ?? before.connectivitySince,
+  };
+  if (report.seq <= lastSeq) {
+    await tx.updateTable('sites').set(contact).where('id', '=', site.id).execute();
+    const events = contact.connectivity
+      ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }])
+      : 0;
+    return { ack: { accepted: false, lastSeq }, events };
+  }
+  const byBundle = new Map(rows.map((r) => [r.bundle, r]));
+  const next = new Map(before.deployments.map((d) => [d.bundle, d]));
+  for (const d of report.deployments) {
+    const current = byBundle.get(d.bundle);
+    if (!current) continue;
+    const set: Partial<DeploymentTable> = {};
+    if (appliedStates.has(d.state) && current.applied_digest !== d.digest) set.applied_digest = d.digest;
+    if (current.desired_digest === d.digest) {
+      const facts = next.get(d.bundle)!;
+      const changed = facts.state !== d.state;
+      const message = d.message ?? '';
+      const notReady = JSON.stringify(d.notReady ?? []);
+      if (changed) {
+        set.state = d.state;
+        set.state_since = now;
+      }
+      if (message !== current.message) set.message = message;
+      if (d.counts.total !== Number(current.total)) set.total = d.counts.total;
+      if (d.counts.applied !== Number(current.applied)) set.applied = d.counts.applied;
+      if (d.counts.ready !== Number(current.ready)) set.ready = d.counts.ready;
+      if (notReady !== current.not_ready) set.not_ready = notReady;
+      next.set(d.bundle, {
+        ...facts,
+        state: d.state,
+        message,
+        stateSince: changed ? now : facts.stateSince,
+      });
+    }
+    // A report that repeats what the row says writes nothing: heartbeats cost one site update.
+    if (Object.keys(set).length === 0) continue;
+    await tx
+      .updateTable('deployments')
+      .set({ ...set, updated_at: now })
+      .where('site_id', '=', site.id)
+      .where('bundle', '=', d.bundle)
+      .execute();
+  }
+  for (const bundle of report.removed ?? []) {
+    const current = byBundle.get(bundle);
+    if (!current || current.desired_digest !== null) continue;
+    await tx
+      .deleteFrom('deployments')
+      .where('site_id', '=', site.id)
+      .where('bundle', '=', bundle)
+      .where('desired_digest', 'is', null)
+      .execute();
+    next.delete(bundle);
+  }
+  after = { ...after, deployments: [...next.values()] };
+  await tx
+    .updateTable('sites')
+    .set({ ...contact, last_report_seq: report.seq, last_report_at: now, ...derivedColumns(after) })
+    .where('id', '=', site.id)
+    .execute();
+  const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
+    derivedWritten: true,
+  });
+  return { ack: { accepted: true, lastSeq: report.seq }, events };
 }
 
 /** Ingests one report in a transaction of its own (agents' reports go through ReportBatcher). */

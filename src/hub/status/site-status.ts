@@ -8,6 +8,7 @@ import type { Connectivity, Lifecycle } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
 import {
+  addDeltas,
   aggregateDeltas,
   attentionOf,
   type CellCounts,
@@ -164,11 +165,7 @@ export async function recordChanges(
   const total: CellCounts = new Map();
   const events: NewEvent[] = [...extraEvents];
   for (const c of changes) {
-    for (const [id, n] of aggregateDeltas(c.before, c.after, labelKeys)) {
-      const sum = (total.get(id) ?? 0) + n;
-      if (sum === 0) total.delete(id);
-      else total.set(id, sum);
-    }
+    addDeltas(total, aggregateDeltas(c.before, c.after, labelKeys));
     events.push(...transitionEvents(c.before, c.after));
     if (c.after && !opts.derivedWritten) {
       const next = derivedColumns(c.after);
