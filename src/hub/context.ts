@@ -11,7 +11,7 @@ import { ReportBatcher } from './status/report-batcher.ts';
 import { openStore, type Store } from './store/index.ts';
 
 export interface HubConnectivityConfig extends ConnectivityThresholds {
-  /** how often the sweeper moves silent sites to Stale / Offline */
+  /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
   sweepIntervalMs: number;
 }
 
