@@ -17,13 +17,17 @@ import type {
   ApiTokenView,
   ApplyResult,
   ApproveRequest,
+  AttentionItem,
   AuditEntry,
   BootstrapTokenCreated,
   BootstrapTokenRequest,
   BootstrapTokenView,
   BundleFiles,
   BundleView,
+  EventList,
   FleetStatus,
+  QueryRequest,
+  QueryResult,
   SiteDetail,
   SitePatch,
   SiteView,
@@ -33,10 +37,14 @@ import { HttpClient, type JsonResponse, TransportError } from '../net/http-clien
 export class HubApi {
   readonly #http: HttpClient;
   readonly url: string;
+  readonly #token: string | undefined;
+  readonly #caPem: string | undefined;
 
   /** `caPem` is the hub's CA (the hub writes it to DATA_DIR/ca.crt); without it the system's CAs are used. */
   constructor(url: string, token: string | undefined, caPem?: string) {
     this.url = url;
+    this.#token = token;
+    this.#caPem = caPem;
     this.#http = new HttpClient(
       url,
       { ca: caPem },
@@ -44,10 +52,15 @@ export class HubApi {
     );
   }
 
-  async #call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  async #call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number | undefined>,
+  ): Promise<T> {
     let res: JsonResponse;
     try {
-      res = await this.#http.request(method, `/api/v1${path}`, { body });
+      res = await this.#http.request(method, `/api/v1${path}`, { body, ...(query ? { query } : {}) });
     } catch (e) {
       if (e instanceof TransportError) {
         const hint = /certificate|self.signed|issuer/i.test(e.message)
@@ -108,6 +121,23 @@ export class HubApi {
     );
   audit = (limit = 100) =>
     this.#call<{ items: Static<typeof AuditEntry>[] }>('GET', `/audit?limit=${limit}`).then((r) => r.items);
+  query = (q: QueryRequest) => this.#call<QueryResult>('POST', '/query', q);
+  attention = (limit?: number) =>
+    this.#call<{ items: AttentionItem[] }>('GET', '/attention', undefined, { limit }).then((r) => r.items);
+  events = (q: { after?: number; limit?: number; site?: string; type?: string }) =>
+    this.#call<EventList>('GET', '/events', undefined, q);
+
+  /** Where the event stream is, with the headers it needs (see net/sse.ts followEvents). */
+  eventStream(q: { site?: string; type?: string }): {
+    url: URL;
+    headers: Record<string, string>;
+    ca: string | undefined;
+  } {
+    const url = new URL('/api/v1/events/stream', this.url);
+    if (q.site) url.searchParams.set('site', q.site);
+    if (q.type) url.searchParams.set('type', q.type);
+    return { url, headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {}, ca: this.#caPem };
+  }
 
   close(): void {
     this.#http.close();

@@ -10,6 +10,8 @@ import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
 import { startHub } from '../hub/start.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
+import type { EventView, QueryRequest } from '../model/wire.ts';
+import { followEvents } from '../net/sse.ts';
 import { readBundleFiles } from './files.ts';
 import { addFleetCommands } from './fleet.ts';
 import { HubApi } from './hub-api.ts';
@@ -42,6 +44,28 @@ function parseLabels(pairs: readonly string[]): Record<string, string> {
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
+}
+
+function splitList(text: string | undefined): string[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  return parts.length > 0 ? parts : undefined;
+}
+
+function parseJson(text: string, what: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new OutpostError('request_invalid', `${what} is not JSON: ${(e as Error).message}`);
+  }
+}
+
+function eventLine(e: EventView): string {
+  const about = [e.site, e.bundle].filter(Boolean).join('/');
+  return `${e.time}  #${e.id}  ${e.type.padEnd(12)} ${about.padEnd(24)} ${e.message}`;
 }
 
 function untilSignal(): AbortSignal {
@@ -79,6 +103,11 @@ export function program(): Command {
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
     .option('--max-bundle-bytes <n>', 'largest bundle accepted, in bytes of YAML', String(8 * 1024 * 1024))
     .option('--max-bundle-objects <n>', 'most objects in one bundle', '2000')
+    .option(
+      '--aggregate-labels <keys>',
+      'label keys counted per value in status and /metrics (keep them few-valued)',
+      'region,format',
+    )
     .action(async (opts) => {
       const hub = await startHub({
         limits: {
@@ -100,6 +129,7 @@ export function program(): Command {
         caKeyFile: opts.caKey,
         adminToken: opts.adminToken,
         logger: { level: opts.logLevel },
+        aggregateLabels: splitList(opts.aggregateLabels) ?? [],
       });
       print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)})`);
       print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
@@ -289,7 +319,14 @@ export function program(): Command {
         const site = await hub.site(name);
         if (opts.output === 'json') return json(site);
         print(`${site.name}  ${site.lifecycle}  ${site.connectivity}  labels: ${labelsText(site.labels)}`);
-        print(`last seen ${site.lastSeen ?? 'never'}; desired ${site.desiredDigest ?? '-'}`);
+        print(
+          `last seen ${site.lastSeen ?? 'never'}; last report ${site.lastReport ?? 'never'}; desired ${site.desiredDigest ?? '-'}`,
+        );
+        if (site.attention) {
+          print(
+            `needs attention: ${site.attention.reason} since ${site.attention.since}: ${site.attention.detail}`,
+          );
+        }
         print('');
         print(
           table(
@@ -303,6 +340,14 @@ export function program(): Command {
             ]),
           ),
         );
+        for (const d of site.deployments) {
+          for (const o of d.notReady) print(`  ${d.bundle}: ${o.object} not ready: ${o.reason}`);
+        }
+        if (site.events.length > 0) {
+          print('');
+          for (const e of site.events) print(eventLine(e));
+          if (site.moreEvents) print(`(older events: outpost events --site ${site.name} --limit 1000)`);
+        }
         return;
       }
       const sites = await hub.sites();
@@ -387,10 +432,160 @@ export function program(): Command {
       print('');
       print(
         table(
-          ['bundle', 'revision', 'sites', 'states'],
-          s.bundles.map((b) => [b.name, b.revision, b.sites, countsText(b.byState)]),
+          ['bundle', 'revision', 'sites', 'states', 'ready at revision'],
+          s.bundles.map((b) => [
+            b.name,
+            b.revision,
+            b.sites,
+            countsText(b.byState),
+            `${b.currentRevision.byState.Ready ?? 0}/${b.sites}`,
+          ]),
         ),
       );
+      if (s.labels.length === 0) return;
+      print('');
+      print(
+        table(
+          ['label', 'sites', 'connectivity', 'states'],
+          s.labels.map((l) => [
+            `${l.label}=${l.value}`,
+            l.sites,
+            countsText(l.byConnectivity),
+            countsText(l.byState),
+          ]),
+        ),
+      );
+    });
+
+  operatorOptions(
+    root
+      .command('query')
+      .description('query the fleet: filter sites, or group and aggregate them (POST /api/v1/query)'),
+  )
+    .option('-l, --selector <key=value...>', 'label equality requirements (matchLabels)', [] as string[])
+    .option('--selector-json <json>', 'a full label selector: {"matchLabels":…, "matchExpressions":[…]}')
+    .option('--connectivity <list>', 'Online,Stale,Offline,Expired (any of)')
+    .option('--state <list>', 'deployment states (any of)')
+    .option('--lifecycle <list>', 'Pending,Active,Decommissioned (any of)')
+    .option('--bundle <name>', "count that bundle's deployments (state and revision become theirs)")
+    .option('--revision <list>', 'revisions (any of; needs --bundle or --group-by bundle)')
+    .option('--where <json>', 'a where expression, e.g. {"field":"property:lanes","op":">","value":4}')
+    .option('-g, --group-by <list>', 'fields to group by, e.g. label:region,connectivity')
+    .option('-a, --aggregate <list>', 'count, sum|avg|min|max(property:KEY) (with --group-by)')
+    .option('--sort <field>', 'sort field; prefix - for descending')
+    .option('--limit <n>', 'rows per page (1-1000)')
+    .option('--cursor <cursor>', 'continue after a previous page')
+    .option('--all', 'follow the cursor to the last page')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const hub = await api(opts);
+      const req: QueryRequest = {};
+      const matchLabels = parseLabels(opts.selector);
+      const selector = opts.selectorJson ? parseJson(opts.selectorJson, '--selector-json') : undefined;
+      if (selector || Object.keys(matchLabels).length > 0) {
+        const sel = (selector ?? {}) as { matchLabels?: Record<string, string> };
+        req.selector = {
+          ...sel,
+          matchLabels: { ...sel.matchLabels, ...matchLabels },
+        } as QueryRequest['selector'];
+      }
+      const list = <T>(v: string | undefined) => splitList(v) as T | undefined;
+      const connectivity = list<QueryRequest['connectivity']>(opts.connectivity);
+      if (connectivity) req.connectivity = connectivity;
+      const state = list<QueryRequest['state']>(opts.state);
+      if (state) req.state = state;
+      const lifecycle = list<QueryRequest['lifecycle']>(opts.lifecycle);
+      if (lifecycle) req.lifecycle = lifecycle;
+      if (opts.bundle) req.bundle = opts.bundle;
+      const revision = splitList(opts.revision)?.map(Number);
+      if (revision) req.revision = revision;
+      if (opts.where) req.where = parseJson(opts.where, '--where');
+      const groupBy = splitList(opts.groupBy);
+      if (groupBy) req.groupBy = groupBy;
+      const aggregates = opts.aggregate?.match(/[a-z]+\([^)]*\)|[^,]+/g)?.map((a) => a.trim());
+      if (aggregates) req.aggregates = aggregates;
+      if (opts.sort) req.sort = opts.sort;
+      if (opts.limit) req.limit = Number(opts.limit);
+      if (opts.cursor) req.cursor = opts.cursor;
+      const pages = [];
+      for (;;) {
+        const page = await hub.query(req);
+        pages.push(page);
+        if (!opts.all || !page.nextCursor) break;
+        req.cursor = page.nextCursor;
+      }
+      const sites = pages.flatMap((p) => p.sites ?? []);
+      const groups = pages.flatMap((p) => p.groups ?? []);
+      const nextCursor = pages[pages.length - 1]?.nextCursor ?? null;
+      if (opts.output === 'json') return json(groupBy ? { groups, nextCursor } : { sites, nextCursor });
+      if (groupBy) {
+        const names = req.aggregates ?? ['count'];
+        print(
+          table(
+            [...groupBy, ...names],
+            groups.map((g) => [
+              ...groupBy.map((k) => String(g.key[k] ?? '<none>')),
+              ...names.map((n) => (n === 'count' ? g.count : String(g.values[n] ?? '-'))),
+            ]),
+          ),
+        );
+      } else {
+        print(
+          table(
+            ['name', 'connectivity', 'state', 'attention', 'last seen', 'labels'],
+            sites.map((s) => [
+              s.name,
+              s.connectivity,
+              s.state ?? '-',
+              s.attention ?? '-',
+              s.lastSeen ?? 'never',
+              labelsText(s.labels),
+            ]),
+          ),
+        );
+      }
+      if (nextCursor) print(`more: --cursor ${nextCursor}`);
+    });
+
+  operatorOptions(root.command('attention').description('the sites that most need attention, and why'))
+    .option('--limit <n>', 'how many sites', '20')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const items = await (await api(opts)).attention(Number(opts.limit));
+      if (opts.output === 'json') return json(items);
+      if (items.length === 0) return print('no site needs attention');
+      print(
+        table(
+          ['site', 'reason', 'since', 'connectivity', 'detail'],
+          items.map((i) => [i.site, i.reason, i.since, i.connectivity, i.detail]),
+        ),
+      );
+    });
+
+  operatorOptions(root.command('events').description('fleet events; --watch follows them as they happen'))
+    .option('--site <name>', 'only events about this site')
+    .option('--type <type>', 'only events of this type')
+    .option('--limit <n>', 'how many recent events to show first', '50')
+    .option('-w, --watch', 'keep following new events (Ctrl-C stops)')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const hub = await api(opts);
+      const filter = { ...(opts.site ? { site: opts.site } : {}), ...(opts.type ? { type: opts.type } : {}) };
+      const recent = await hub.events({ ...filter, limit: Number(opts.limit) });
+      const show = (e: EventView) =>
+        opts.output === 'json' ? print(JSON.stringify(e)) : print(eventLine(e));
+      if (!opts.watch && opts.output === 'json') return json(recent.items);
+      for (const e of recent.items) show(e);
+      if (!opts.watch) return;
+      const { url, headers, ca } = hub.eventStream(filter);
+      await followEvents(url, {
+        headers,
+        ca,
+        lastEventId: String(recent.lastId),
+        signal: untilSignal(),
+        onMessage: (m) => show(JSON.parse(m.data) as EventView),
+        onError: (e) => logLine('event stream interrupted; reconnecting', { error: e.message }),
+      });
     });
 
   root

@@ -6,7 +6,23 @@ import { defaultThresholds } from '../model/site.ts';
 import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls, type HubTls } from './identity/ca.ts';
+import { createHubMetrics, type HubMetrics } from './metrics.ts';
+import { EventFeed } from './status/events.ts';
+import { ensureAggregates } from './status/rebuild.ts';
+import { ReportBatcher } from './status/report-batcher.ts';
 import { openStore, type Store } from './store/index.ts';
+
+export interface HubConnectivityConfig extends ConnectivityThresholds {
+  /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
+  sweepIntervalMs: number;
+}
+
+export interface HubEventsConfig {
+  /** events older than this are dropped by the sweeper */
+  retentionMs: number;
+  /** an event stream sends a comment this often so proxies keep it open and clients see it alive */
+  streamHeartbeatMs: number;
+}
 
 export interface HubConfig {
   /** SQLite file path or ':memory:' */
@@ -17,7 +33,10 @@ export interface HubConfig {
   maxWaitSeconds: number;
   /** lifetime of a site's client certificate; agents renew at two thirds of it */
   certificateValidityDays: number;
-  connectivity: ConnectivityThresholds;
+  connectivity: HubConnectivityConfig;
+  /** label keys whose values get their own status aggregates (keep them low-cardinality) */
+  aggregateLabels: string[];
+  events: HubEventsConfig;
   /** bundle size and object-count limits, for apply, git sync and plan alike */
   limits: BundleLimits;
   /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
@@ -29,28 +48,58 @@ export interface HubContext {
   store: Store;
   tls: HubTls;
   desiredWatch: DesiredWatch;
+  /** wakes event streams after events commit; closed with the server */
+  events: EventFeed;
+  metrics: HubMetrics;
+  /** agents' reports, ingested in group-committed batches */
+  reports: ReportBatcher;
   now: () => Date;
 }
 
-export const defaultConfig: Omit<HubConfig, 'database'> = {
+export const defaultHubConfig = {
   publicUrl: 'https://127.0.0.1:7070',
   maxWaitSeconds: 55,
   certificateValidityDays: 30,
-  connectivity: defaultThresholds,
+  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
+  aggregateLabels: ['region', 'format'],
+  events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   limits: defaultLimits,
+} satisfies Partial<HubConfig>;
+
+export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
+  publicUrl?: string;
+  maxWaitSeconds?: number;
+  certificateValidityDays?: number;
+  connectivity?: Partial<HubConnectivityConfig>;
+  aggregateLabels?: string[];
+  events?: Partial<HubEventsConfig>;
+  limits?: BundleLimits;
 };
 
 export async function contextFromConfig(
-  config: Partial<HubConfig> & Pick<HubConfig, 'database'>,
+  config: ConfigInput,
   overrides: Partial<Omit<HubContext, 'config'>> = {},
 ): Promise<HubContext> {
-  const full: HubConfig = { ...defaultConfig, ...config };
+  const full: HubConfig = {
+    ...defaultHubConfig,
+    ...config,
+    connectivity: { ...defaultHubConfig.connectivity, ...config.connectivity },
+    aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
+    events: { ...defaultHubConfig.events, ...config.events },
+  };
   const now = overrides.now ?? (() => new Date());
-  return {
+  const metrics = overrides.metrics ?? createHubMetrics();
+  const hub = {
     config: full,
-    store: overrides.store ?? (await openStore(full.database)),
+    store: overrides.store ?? (await openStore(full.database, metrics.observeQuery)),
     tls: overrides.tls ?? ephemeralTls(now()),
     desiredWatch: overrides.desiredWatch ?? new DesiredWatch(),
+    events: overrides.events ?? new EventFeed(),
+    metrics,
     now,
-  };
+  } as HubContext;
+  hub.reports = overrides.reports ?? new ReportBatcher(hub);
+  metrics.readFleetFrom(hub.store.db);
+  await ensureAggregates(hub);
+  return hub;
 }

@@ -1,4 +1,5 @@
-// Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document and health.
+// Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
+// /metrics, and owns the background status sweeper (started when ready, stopped on close).
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,6 +10,7 @@ import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { StatusSweeper } from './status/connectivity.ts';
 
 export interface ServerOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
@@ -44,8 +46,24 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
-  // held long-polls would otherwise keep a closing server waiting for up to maxWaitSeconds
-  app.addHook('preClose', async () => ctx.desiredWatch.close());
+  // held long-polls and event streams would otherwise keep a closing server waiting
+  app.addHook('preClose', async () => {
+    ctx.desiredWatch.close();
+    ctx.events.close();
+  });
+  const sweeper = new StatusSweeper(ctx, (err) => app.log.error({ err }, 'status sweep failed'));
+  app.addHook('onReady', async () => {
+    if (ctx.config.connectivity.sweepIntervalMs > 0) sweeper.start();
+  });
+  app.addHook('onClose', async () => sweeper.close());
+  app.addHook('onResponse', async (request, reply) => {
+    ctx.metrics.observeRequest(
+      request.method,
+      request.routeOptions.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+  });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Outpost hub', version: '1' },
@@ -55,6 +73,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  // No site appears in a label here, so the fleet's shape is all it tells; scrapers need no token.
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.header('content-type', ctx.metrics.registry.contentType);
+    return ctx.metrics.registry.metrics();
+  });
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });

@@ -38,6 +38,8 @@ export interface StartHubOptions {
   /** how often the git source poller looks for sources due a sync (default 1000 ms) */
   sourcePollMs?: number;
   now?: () => Date;
+  /** label keys with their own status aggregates (default region, format) */
+  aggregateLabels?: string[];
 }
 
 export interface RunningHub {
@@ -79,6 +81,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         ? { certificateValidityDays: opts.certificateValidityDays }
         : {}),
       ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
+      ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

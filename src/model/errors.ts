@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'selector_invalid'
   | 'render_failed'
   | 'source_failed'
+  | 'query_invalid'
   | 'unauthorized'
   | 'forbidden'
   | 'not_found'
@@ -61,6 +62,7 @@ export function statusOf(code: ErrorCode): number {
     case 'bundle_invalid':
     case 'selector_invalid':
     case 'render_failed':
+    case 'query_invalid':
       return 400;
     case 'source_failed':
       return 502;

@@ -1,9 +1,13 @@
-// A site is one edge location: one cluster, one agent. Connectivity is derived from the last time the
-// hub heard from the agent, never stored, so it cannot go stale itself; it is a fact apart from health.
+// A site is one edge location: one cluster, one agent. Connectivity follows from the last time the hub
+// heard from the agent; the hub stores it so each transition is an event; it is a fact apart from health.
 
 export const lifecycles = ['Pending', 'Active', 'Decommissioned'] as const;
 export type Lifecycle = (typeof lifecycles)[number];
 
+/**
+ * Online, Stale and Offline follow from silence (connectivityOf). Expired (the site's identity lapsed) is
+ * set by the identity code and left alone by silence; new states append here and every count follows.
+ */
 export const connectivities = ['Online', 'Stale', 'Offline', 'Expired'] as const;
 export type Connectivity = (typeof connectivities)[number];
 

@@ -3,6 +3,7 @@
 
 import { type Static, Type } from 'typebox';
 import { deploymentStates, reportedStates } from './deployment.ts';
+import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
 import { connectivities, lifecycles } from './site.ts';
 
@@ -131,6 +132,7 @@ export const DeploymentView = Type.Object({
   message: Type.String(),
   counts: Counts,
   notReady: Type.Array(Type.Object({ object: Type.String(), reason: Type.String() })),
+  /** when the deployment last changed (a report repeating it changes nothing; see the site's lastReport) */
   updatedAt: Timestamp,
 });
 export type DeploymentView = Static<typeof DeploymentView>;
@@ -142,16 +144,57 @@ export const SiteView = Type.Object({
   properties: Type.Record(Type.String(), Type.Unknown()),
   lifecycle: Type.Enum(lifecycles),
   connectivity: Type.Enum(connectivities),
+  connectivitySince: Timestamp,
   lastSeen: Type.Union([Timestamp, Type.Null()]),
+  /** when the site's last report in sequence arrived */
+  lastReport: Type.Union([Timestamp, Type.Null()]),
   desiredDigest: Type.Union([Digest, Type.Null()]),
   registeredAt: Timestamp,
   certificateExpiresAt: Type.Union([Timestamp, Type.Null()]),
 });
 export type SiteView = Static<typeof SiteView>;
 
+export const EventView = Type.Object({
+  id: Type.Integer(),
+  time: Timestamp,
+  type: Type.Enum(eventTypes),
+  site: Type.Union([Type.String(), Type.Null()]),
+  bundle: Type.Union([Type.String(), Type.Null()]),
+  message: Type.String(),
+  details: Type.Record(Type.String(), Type.Unknown()),
+});
+export type EventView = Static<typeof EventView>;
+
+export const EventList = Type.Object({
+  items: Type.Array(EventView),
+  /** the id to pass as `after` for the next page (the last item's, or `after` itself when empty) */
+  lastId: Type.Integer(),
+});
+export type EventList = Static<typeof EventList>;
+
+export const AttentionItem = Type.Object({
+  site: Type.String(),
+  reason: Type.String({ description: 'Failed, Drifted, Expired, Offline, NotReady or Stale' }),
+  detail: Type.String(),
+  since: Timestamp,
+  connectivity: Type.Enum(connectivities),
+  lastSeen: Type.Union([Timestamp, Type.Null()]),
+});
+export type AttentionItem = Static<typeof AttentionItem>;
+
 export const SiteDetail = Type.Intersect([
   SiteView,
-  Type.Object({ deployments: Type.Array(DeploymentView) }),
+  Type.Object({
+    /** every deployment, each with every object not ready and its reason: never capped */
+    deployments: Type.Array(DeploymentView),
+    attention: Type.Union([
+      Type.Object({ reason: Type.String(), detail: Type.String(), since: Timestamp }),
+      Type.Null(),
+    ]),
+    /** the site's latest events, oldest first; older ones via GET /api/v1/events?site=NAME */
+    events: Type.Array(EventView),
+    moreEvents: Type.Boolean(),
+  }),
 ]);
 export type SiteDetail = Static<typeof SiteDetail>;
 
@@ -196,19 +239,35 @@ export const ApplyResult = Type.Object({
 });
 export type ApplyResult = Static<typeof ApplyResult>;
 
+const CountMap = Type.Record(Type.String(), Type.Integer());
+
 export const FleetStatus = Type.Object({
   sites: Type.Object({
     total: Type.Integer(),
-    byLifecycle: Type.Record(Type.String(), Type.Integer()),
-    byConnectivity: Type.Record(Type.String(), Type.Integer()),
+    byLifecycle: CountMap,
+    /** Active sites */
+    byConnectivity: CountMap,
   }),
-  deployments: Type.Object({ total: Type.Integer(), byState: Type.Record(Type.String(), Type.Integer()) }),
+  deployments: Type.Object({ total: Type.Integer(), byState: CountMap }),
   bundles: Type.Array(
     Type.Object({
       name: Type.String(),
       revision: Type.Integer(),
       sites: Type.Integer(),
-      byState: Type.Record(Type.String(), Type.Integer()),
+      byState: CountMap,
+      byConnectivity: CountMap,
+      /** deployments already at `revision`, by state: how far the latest change has got */
+      currentRevision: Type.Object({ sites: Type.Integer(), byState: CountMap }),
+    }),
+  ),
+  /** one entry per value of each aggregated label (hub config aggregateLabels) */
+  labels: Type.Array(
+    Type.Object({
+      label: Type.String(),
+      value: Type.String(),
+      sites: Type.Integer(),
+      byConnectivity: CountMap,
+      byState: CountMap,
     }),
   ),
 });
@@ -274,3 +333,80 @@ export const AuditEntry = Type.Object({
   details: Type.Record(Type.String(), Type.Unknown()),
   source: Type.String(),
 });
+// ---- fleet queries ----
+
+const FieldName = Type.String({
+  minLength: 1,
+  maxLength: 300,
+  description: 'label:KEY, property:KEY, or one of connectivity, state, revision, bundle, lifecycle, name',
+});
+
+export const QueryRequest = Type.Object(
+  {
+    selector: Type.Optional(LabelSelector),
+    connectivity: Type.Optional(Type.Array(Type.Enum(connectivities), { minItems: 1 })),
+    lifecycle: Type.Optional(Type.Array(Type.Enum(lifecycles), { minItems: 1 })),
+    state: Type.Optional(
+      Type.Array(Type.Enum(deploymentStates), {
+        minItems: 1,
+        description: "the named bundle's deployment state; without a bundle, the site's worst state",
+      }),
+    ),
+    bundle: Type.Optional(Name),
+    revision: Type.Optional(Type.Array(Type.Integer(), { minItems: 1 })),
+    where: Type.Optional(
+      Type.Unknown({
+        description:
+          'a predicate in JSON: {all:[…]}, {any:[…]}, {not:…}, {field, op, value|values}; ops =, !=, <, <=, >, >=, in, notIn, exists, notExists (see src/select/where.ts)',
+      }),
+    ),
+    groupBy: Type.Optional(Type.Array(FieldName, { maxItems: 4 })),
+    aggregates: Type.Optional(
+      Type.Array(Type.String({ description: 'count, or sum|avg|min|max(property:KEY)' }), { maxItems: 16 }),
+    ),
+    sort: Type.Optional(
+      Type.String({
+        description:
+          'lists: a field, lastSeen or lastReport (default name); groups: count, key or an aggregate (default key); prefix - for descending',
+      }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    cursor: Type.Optional(Type.String({ maxLength: 4096 })),
+  },
+  { additionalProperties: false },
+);
+export type QueryRequest = Static<typeof QueryRequest>;
+
+const GroupValue = Type.Union([Type.String(), Type.Number(), Type.Null()]);
+
+export const QuerySite = Type.Object({
+  name: Type.String(),
+  labels: StringMap,
+  properties: Type.Record(Type.String(), Type.Unknown()),
+  lifecycle: Type.Enum(lifecycles),
+  connectivity: Type.Enum(connectivities),
+  state: Type.Union([Type.Enum(deploymentStates), Type.Null()]),
+  revision: Type.Union([Type.Integer(), Type.Null()]),
+  lastSeen: Type.Union([Timestamp, Type.Null()]),
+  lastReport: Type.Union([Timestamp, Type.Null()]),
+  attention: Type.Union([Type.String(), Type.Null()]),
+});
+export type QuerySite = Static<typeof QuerySite>;
+
+export const QueryGroup = Type.Object({
+  /** one value per groupBy field, in order (null: the field is absent) */
+  key: Type.Record(Type.String(), GroupValue),
+  count: Type.Integer(),
+  values: Type.Record(Type.String(), Type.Union([Type.Number(), Type.Null()])),
+});
+export type QueryGroup = Static<typeof QueryGroup>;
+
+export const QueryResult = Type.Object({
+  /** list queries (no groupBy) */
+  sites: Type.Optional(Type.Array(QuerySite)),
+  /** grouped queries */
+  groups: Type.Optional(Type.Array(QueryGroup)),
+  /** pass as `cursor` (same query) for the next page; null on the last page */
+  nextCursor: Type.Union([Type.String(), Type.Null()]),
+});
+export type QueryResult = Static<typeof QueryResult>;

@@ -2,7 +2,7 @@
 // JSON, exit codes and the error lines that point at a file and line.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -43,6 +43,22 @@ async function outpost(args: string[], env: Record<string, string> = {}) {
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
     return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+/** Registers a site through the agent API, as an agent would (machine id, CSR, join token). */
+async function registerSite(name: string, labels: Record<string, string>): Promise<void> {
+  const agentApi = new HubClient(fleet.hub.url, fleet.hub.caPem);
+  try {
+    await agentApi.register({
+      token: decodeJoinToken(fleet.joinToken)!.token,
+      machineId: `machine-${name}-0001`,
+      name,
+      labels,
+      csr: createCsr({ commonName: name, keyPem: generateKeyPair().privateKeyPem }),
+    });
+  } finally {
+    agentApi.close();
   }
 }
 
@@ -109,15 +125,7 @@ test('an unknown site is not_found, and a bad option is a usage error', async ()
 });
 
 test('label sets and removes site labels, and placement follows', async () => {
-  const agentApi = new HubClient(fleet.hub.url, fleet.hub.caPem);
-  await agentApi.register({
-    token: decodeJoinToken(fleet.joinToken)!.token,
-    machineId: 'machine-cli-0001',
-    name: 'store-cli',
-    labels: { region: 'east', legacy: 'yes' },
-    csr: createCsr({ commonName: 'store-cli', keyPem: generateKeyPair().privateKeyPem }),
-  });
-  agentApi.close();
+  await registerSite('store-cli', { region: 'east', legacy: 'yes' });
   const r = await outpost(['label', 'store-cli', 'region=west', 'legacy-']);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^store-cli labels: region=west$/m);
@@ -160,4 +168,88 @@ test('token create prints a join token once, and token list shows its uses', asy
   assert.equal(JSON.stringify(listed).includes(body.joinToken), false, 'the secret is not listed');
   const audit = await outpost(['audit', '-o', 'json']);
   assert.ok(JSON.parse(audit.stdout).some((e: { action: string }) => e.action === 'bootstrap_token.create'));
+});
+
+test('query groups sites by label and prints a table; -o json lists sites with a selector', async () => {
+  for (const [name, region] of [
+    ['store-q1', 'north'],
+    ['store-q2', 'north'],
+    ['store-q3', 'south'],
+  ] as const) {
+    await registerSite(name, { region, format: 'mini' });
+  }
+  const grouped = await outpost([
+    'query',
+    '-l',
+    'format=mini',
+    '--group-by',
+    'label:region',
+    '--sort',
+    '-count',
+  ]);
+  assert.equal(grouped.code, 0, grouped.stderr);
+  assert.match(grouped.stdout, /^LABEL:REGION\s+COUNT$/m);
+  assert.match(grouped.stdout, /^north\s+2$/m);
+  assert.match(grouped.stdout, /^south\s+1$/m);
+  const listed = await outpost([
+    'query',
+    '--selector-json',
+    '{"matchLabels":{"region":"north"}}',
+    '-o',
+    'json',
+  ]);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    JSON.parse(listed.stdout).sites.map((s: { name: string }) => s.name),
+    ['store-q1', 'store-q2'],
+  );
+  const all = await outpost(['query', '--limit', '1', '--all', '-l', 'region=north', '-o', 'json']);
+  assert.equal(JSON.parse(all.stdout).sites.length, 2, 'follows the cursor to the last page');
+  const bad = await outpost(['query', '--revision', '2']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /name a bundle .* \(query_invalid\)$/m);
+});
+
+test('attention says when nothing needs attention; events lists what happened', async () => {
+  const attention = await outpost(['attention']);
+  assert.equal(attention.code, 0, attention.stderr);
+  assert.match(attention.stdout, /^no site needs attention$/m);
+  const events = await outpost(['events', '--site', 'store-q1']);
+  assert.equal(events.code, 0, events.stderr);
+  assert.match(events.stdout, /#\d+\s+registered\s+store-q1\s+store-q1 registered \(Active\)$/m);
+});
+
+test('events --watch prints new events as they happen and stops cleanly on Ctrl-C', async () => {
+  const child = spawn(process.execPath, [cli, 'events', '--watch', '--limit', '1', '-o', 'json'], {
+    env: {
+      ...process.env,
+      OUTPOST_HUB: fleet.hub.url,
+      OUTPOST_TOKEN: fleet.adminToken,
+      OUTPOST_CA_FILE: fleet.hub.caFile,
+    },
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  const seen = (pattern: RegExp) =>
+    new Promise<void>((done, fail) => {
+      const timer = setTimeout(() => fail(new Error(`no ${pattern} in: ${out}`)), 10_000);
+      const check = () => {
+        if (pattern.test(out)) {
+          clearTimeout(timer);
+          child.stdout.off('data', check);
+          done();
+        }
+      };
+      child.stdout.on('data', (c: string) => {
+        out += c;
+        check();
+      });
+      check();
+    });
+  await seen(/"type":"registered"/);
+  await registerSite('store-watched', {});
+  await seen(/"site":"store-watched"/);
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  child.kill('SIGINT');
+  assert.equal(await exited, 0);
 });

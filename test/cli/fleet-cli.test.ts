@@ -66,6 +66,14 @@ async function addSite(name: string, labels: Record<string, string>, properties:
       ticket_hash: null,
       pending_csr: null,
       issued_cert: null,
+      connectivity: 'Offline',
+      connectivity_since: null,
+      last_report_at: null,
+      worst_state: null,
+      attention_rank: 0,
+      attention_reason: null,
+      attention_detail: null,
+      attention_since: null,
     })
     .execute();
 }

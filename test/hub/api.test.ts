@@ -225,6 +225,10 @@ test('the OpenAPI document describes both APIs', async () => {
     '/api/v1/status',
     '/agent/v1/register',
     '/agent/v1/sites/{siteId}/desired',
+    '/api/v1/query',
+    '/api/v1/attention',
+    '/api/v1/events',
+    '/api/v1/events/stream',
   ]) {
     assert.ok(doc.paths[path], `${path} is documented`);
   }

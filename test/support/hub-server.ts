@@ -2,7 +2,7 @@
 // act as an operator (in-process inject, with any API token) and as a site (real mTLS over loopback).
 
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { contextFromConfig, type HubConfig, type HubContext } from '../../src/hub/context.ts';
+import { type ConfigInput, contextFromConfig, type HubContext } from '../../src/hub/context.ts';
 import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../../src/hub/server.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
@@ -53,10 +53,11 @@ export interface HubServer {
 }
 
 export async function startHubServer(
-  config: Partial<HubConfig> = {},
+  config: Partial<ConfigInput> = {},
   logStream?: NodeJS.WritableStream,
+  opts: { adminToken?: string; clock?: TestClock } = {},
 ): Promise<HubServer> {
-  const clock = testClock();
+  const clock = opts.clock ?? testClock();
   const ctx = await contextFromConfig(
     { database: ':memory:', maxWaitSeconds: 2, ...config },
     { now: clock.now },
@@ -69,7 +70,7 @@ export async function startHubServer(
   const address = app.server.address();
   const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   ctx.config.publicUrl = url;
-  const adminToken = (await ensureFirstAdmin(ctx))!;
+  const adminToken = (await ensureFirstAdmin(ctx, opts.adminToken))!;
   const anonymous = new HttpClient(url, { ca: ctx.tls.ca.certPem });
   const clients: HttpClient[] = [anonymous];
   let machines = 0;

@@ -2,11 +2,12 @@
 // and re-runs placement; deleting a bundle unplaces it everywhere, and agents prune what it created.
 
 import { OutpostError } from '../../model/errors.ts';
-import type { ApplyResult, BundleFiles, BundleView, FleetStatus } from '../../model/wire.ts';
+import type { ApplyResult, BundleFiles, BundleView } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
+import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
@@ -91,22 +92,6 @@ export async function deleteBundle(ctx: HubContext, actor: Actor, name: string):
   await placeBundles(ctx, [name]);
 }
 
-async function stateCounts(ctx: HubContext, bundle?: string): Promise<Map<string, Record<string, number>>> {
-  let q = ctx.store.db
-    .selectFrom('deployments')
-    .select(['bundle', 'state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where((eb) => eb.or([eb('desired_digest', 'is not', null), eb('render_error', 'is not', null)]))
-    .groupBy(['bundle', 'state']);
-  if (bundle) q = q.where('bundle', '=', bundle);
-  const out = new Map<string, Record<string, number>>();
-  for (const r of await q.execute()) {
-    const m = out.get(r.bundle) ?? {};
-    m[r.state] = Number(r.n);
-    out.set(r.bundle, m);
-  }
-  return out;
-}
-
 function bundleView(row: BundleTable, states: Record<string, number> = {}): BundleView {
   return {
     name: row.name,
@@ -123,7 +108,7 @@ function bundleView(row: BundleTable, states: Record<string, number> = {}): Bund
 
 export async function listBundles(ctx: HubContext): Promise<BundleView[]> {
   const rows = await ctx.store.db.selectFrom('bundles').selectAll().orderBy('name').execute();
-  const counts = await stateCounts(ctx);
+  const counts = await bundleStateCounts(ctx);
   return rows.map((r) => bundleView(r, counts.get(r.name)));
 }
 
@@ -134,9 +119,5 @@ export async function getBundle(ctx: HubContext, name: string): Promise<BundleVi
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw new OutpostError('not_found', `no bundle named ${name}`);
-  return bundleView(row, (await stateCounts(ctx, name)).get(name));
-}
-
-export function bundleSummaries(views: readonly BundleView[]): FleetStatus['bundles'] {
-  return views.map((v) => ({ name: v.name, revision: v.revision, sites: v.sites, byState: v.states }));
+  return bundleView(row, (await bundleStateCounts(ctx, name)).get(name));
 }

@@ -1,10 +1,12 @@
 // Runs placement against the store: loads the sites and bundles concerned, plans (pure), then writes
-// the deployments' desired digests and each touched site's desired-state digest in one transaction,
-// and wakes the agents whose desired state changed.
+// the deployments' desired digests and each touched site's desired-state digest in one transaction
+// (with the status changes that follow), and wakes the agents whose desired state changed.
 
 import { desiredDigest } from '../../render/rendered.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import type { DeploymentFacts } from '../status/aggregate.ts';
+import { loadFacts, recordChanges, type SiteChange } from '../status/site-status.ts';
 import type { Db } from '../store/schema.ts';
 import { type ExistingDeployment, type PlacementBundle, type PlacementSite, planPlacement } from './plan.ts';
 
@@ -131,7 +133,18 @@ async function applyPlan(
   const now = ctx.now().toISOString();
   const touched = new Set<string>(alwaysRecompute);
   const changed: string[] = [];
-  await ctx.store.db.transaction().execute(async (tx) => {
+  const events = await ctx.store.db.transaction().execute(async (tx) => {
+    const moved = [
+      ...new Set([
+        ...plan.place.map((p) => p.siteId),
+        ...plan.unplace.map((u) => u.siteId),
+        ...plan.fail.map((f) => f.siteId),
+        ...plan.forget.map((f) => f.siteId),
+      ]),
+    ];
+    const before = await loadFacts(tx, moved);
+    const after = new Map<string, Map<string, DeploymentFacts>>();
+    for (const [id, f] of before) after.set(id, new Map(f.deployments.map((d) => [d.bundle, d])));
     for (const blob of plan.blobs.values()) {
       await tx
         .insertInto('blobs')
@@ -157,6 +170,7 @@ async function applyPlan(
           not_ready: '[]',
           updated_at: now,
           render_error: null,
+          state_since: now,
         })
         .onConflict((oc) =>
           oc.columns(['site_id', 'bundle']).doUpdateSet({
@@ -167,9 +181,18 @@ async function applyPlan(
             total: p.blob.rendered.objects.length,
             updated_at: now,
             render_error: null,
+            state_since: now,
           }),
         )
         .execute();
+      after.get(p.siteId)?.set(p.bundle, {
+        bundle: p.bundle,
+        revision: p.revision,
+        state: 'Pending',
+        placed: true,
+        stateSince: now,
+        message: '',
+      });
     }
     // A site the revision cannot be rendered for keeps its desired digest (what it runs now) and fails alone.
     for (const f of plan.fail) {
@@ -190,13 +213,28 @@ async function applyPlan(
           not_ready: '[]',
           updated_at: now,
           render_error: message,
+          state_since: now,
         })
         .onConflict((oc) =>
-          oc
-            .columns(['site_id', 'bundle'])
-            .doUpdateSet({ state: 'Failed', message, render_error: message, updated_at: now }),
+          oc.columns(['site_id', 'bundle']).doUpdateSet({
+            state: 'Failed',
+            message,
+            render_error: message,
+            updated_at: now,
+            state_since: now,
+          }),
         )
         .execute();
+      const facts = after.get(f.siteId);
+      const was = facts?.get(f.bundle);
+      facts?.set(f.bundle, {
+        bundle: f.bundle,
+        revision: was?.revision ?? null,
+        state: 'Failed',
+        placed: was?.placed ?? false,
+        stateSince: now,
+        message,
+      });
     }
     for (const f of plan.forget) {
       await tx
@@ -205,6 +243,8 @@ async function applyPlan(
         .where('bundle', '=', f.bundle)
         .where('desired_digest', 'is', null)
         .execute();
+      const facts = after.get(f.siteId);
+      if (facts?.get(f.bundle)?.placed === false) facts.delete(f.bundle);
     }
     for (const u of plan.unplace) {
       touched.add(u.siteId);
@@ -217,11 +257,26 @@ async function applyPlan(
           message: 'removal pending',
           updated_at: now,
           render_error: null,
+          state_since: now,
         })
         .where('site_id', '=', u.siteId)
         .where('bundle', '=', u.bundle)
         .execute();
+      after.get(u.siteId)?.set(u.bundle, {
+        bundle: u.bundle,
+        revision: null,
+        state: 'Pending',
+        placed: false,
+        stateSince: now,
+        message: 'removal pending',
+      });
     }
+    const changes: SiteChange[] = [...before].map(([siteId, f]) => ({
+      siteId,
+      before: f,
+      after: { ...f, deployments: [...after.get(siteId)!.values()] },
+    }));
+    const stored = await recordChanges(ctx, tx, changes);
     for (const ids of chunks([...touched])) {
       const rows = await tx
         .selectFrom('deployments')
@@ -244,6 +299,8 @@ async function applyPlan(
         }
       }
     }
+    return stored;
   });
   ctx.desiredWatch.notify(changed);
+  if (events > 0) ctx.events.notify();
 }

@@ -21,7 +21,6 @@ import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
 import { siteFromRow, touchSite } from '../sites/sites.ts';
-import { ingestReport } from '../status/reports.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const SiteParam = Type.Object({ siteId: Type.String() });
@@ -119,7 +118,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const site = request.site!;
-        await touchSite(ctx, site.id);
+        await touchSite(ctx, site);
         const known = request.headers['if-none-match'];
         let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
@@ -179,7 +178,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         bodyLimit: 4 * 1024 * 1024,
         schema: { tags: ['agent'], params: SiteParam, body: Report, response: { 200: ReportAck, ...errors } },
       },
-      async (request) => ingestReport(ctx, request.site!, request.body),
+      async (request) => ctx.reports.submit(request.site!, request.body),
     );
   };
 }

@@ -1,8 +1,10 @@
-// The operator API (/api/v1): sites and their approval, bundles, fleet status, bootstrap and API
-// tokens, the audit log. Every route needs an API token and declares the least role it allows.
+// The operator API (/api/v1): sites and their approval, bundles, fleet status, queries, attention and
+// events, bootstrap and API tokens, the audit log. Every route needs an API token and declares the
+// least role it allows.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { eventTypes } from '../../model/event.ts';
 import { encodeJoinToken } from '../../model/join-token.ts';
 import {
   ApiTokenCreated,
@@ -10,6 +12,7 @@ import {
   ApiTokenView,
   ApplyResult,
   ApproveRequest,
+  AttentionItem,
   AuditEntry,
   BootstrapTokenCreated,
   BootstrapTokenRequest,
@@ -17,7 +20,10 @@ import {
   BundleFiles,
   BundleView,
   ErrorBody,
+  EventList,
   FleetStatus,
+  QueryRequest,
+  QueryResult,
   SiteDetail,
   SitePatch,
   SiteView,
@@ -33,9 +39,14 @@ import {
   revokeBootstrapToken,
 } from '../identity/bootstrap-tokens.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
-import { connectivityNow, listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
+import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
+import { attentionList } from '../status/attention.ts';
+import { eventsAfter, latestEvents } from '../status/events.ts';
+import { planQuery } from '../status/query-plan.ts';
+import { runQuery } from '../status/query-sql.ts';
 import { deploymentsOfSite } from '../status/reports.ts';
 import { fleetStatus } from '../status/summary.ts';
+import { streamEvents } from './event-stream.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const NameParam = Type.Object({ name: Type.String() });
@@ -43,6 +54,13 @@ const IdParam = Type.Object({ id: Type.String() });
 const viewer = { role: 'viewer' as const };
 const operator = { role: 'operator' as const };
 const admin = { role: 'admin' as const };
+const siteEventsShown = 50;
+const EventFilterQuery = {
+  site: Type.Optional(Type.String({ description: 'only events about this site' })),
+  type: Type.Optional(
+    Type.Array(Type.Enum(eventTypes), { description: 'only these types (repeat the parameter)' }),
+  ),
+};
 
 export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -57,7 +75,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           response: { 200: Type.Object({ items: Type.Array(SiteView) }), ...errors },
         },
       },
-      async () => ({ items: (await listSites(ctx)).map((s) => siteView(s, connectivityNow(ctx, s))) }),
+      async () => ({ items: (await listSites(ctx)).map(siteView) }),
     );
 
     app.get(
@@ -68,9 +86,24 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const site = await siteByName(ctx, request.params.name);
+        const attention = await ctx.store.db
+          .selectFrom('sites')
+          .select(['attention_reason', 'attention_detail', 'attention_since'])
+          .where('id', '=', site.id)
+          .executeTakeFirstOrThrow();
+        const events = await latestEvents(ctx, { site: site.name }, siteEventsShown + 1);
         return {
-          ...siteView(site, connectivityNow(ctx, site)),
+          ...siteView(site),
           deployments: await deploymentsOfSite(ctx, site),
+          attention: attention.attention_reason
+            ? {
+                reason: attention.attention_reason,
+                detail: attention.attention_detail ?? '',
+                since: attention.attention_since ?? '',
+              }
+            : null,
+          events: events.slice(-siteEventsShown),
+          moreEvents: events.length > siteEventsShown,
         };
       },
     );
@@ -88,7 +121,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const site = await patchSite(ctx, actorOf(request), request.params.name, request.body);
-        return siteView(site, connectivityNow(ctx, site));
+        return siteView(site);
       },
     );
 
@@ -105,7 +138,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const site = await approveSite(ctx, actorOf(request), request.params.name, request.body);
-        return siteView(site, connectivityNow(ctx, site));
+        return siteView(site);
       },
     );
 
@@ -129,7 +162,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const site = await decommissionSite(ctx, actorOf(request), request.params.name);
-        return siteView(site, connectivityNow(ctx, site));
+        return siteView(site);
       },
     );
 
@@ -285,6 +318,89 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           action: request.query.action,
         }),
       }),
+    );
+
+    app.post(
+      '/query',
+      {
+        config: viewer,
+        schema: {
+          tags: ['status'],
+          summary: 'Query the fleet: filter, group, aggregate, sort and page sites',
+          description:
+            "Filters: `selector` (Kubernetes label selector), `connectivity`, `lifecycle`, `state`, `bundle`, `revision` and `where` (see its schema). Without `groupBy` the result lists sites in pages of `limit` with a keyset `nextCursor` (stable while the fleet changes); with `groupBy` it returns groups with `count` and any `sum|avg|min|max(property:KEY)`. Naming a `bundle` (or grouping by bundle or revision) makes `state` and `revision` those of the deployment; otherwise `state` is the site's worst state.",
+          body: QueryRequest,
+          response: { 200: QueryResult, ...errors },
+        },
+      },
+      async (request) => runQuery(ctx, planQuery(request.body)),
+    );
+
+    app.get(
+      '/attention',
+      {
+        config: viewer,
+        schema: {
+          tags: ['status'],
+          summary: 'The sites that most need attention, with the reason',
+          description:
+            'Most urgent reason first (Failed, Drifted, Expired, Offline, NotReady, Stale), then the longest-standing.',
+          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+          response: { 200: Type.Object({ items: Type.Array(AttentionItem) }), ...errors },
+        },
+      },
+      async (request) => ({ items: await attentionList(ctx, request.query.limit ?? 20) }),
+    );
+
+    app.get(
+      '/events',
+      {
+        config: viewer,
+        schema: {
+          tags: ['events'],
+          summary: 'Events, oldest first',
+          description:
+            'With `after`, the events after that id (page on with `lastId`); without it, the latest `limit` events.',
+          querystring: Type.Object({
+            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            ...EventFilterQuery,
+          }),
+          response: { 200: EventList, ...errors },
+        },
+      },
+      async (request) => {
+        const { after, limit = 100, site, type } = request.query;
+        const filter = { ...(site !== undefined ? { site } : {}), ...(type ? { type } : {}) };
+        const items =
+          after === undefined
+            ? await latestEvents(ctx, filter, limit)
+            : await eventsAfter(ctx, after, filter, limit);
+        return { items, lastId: items[items.length - 1]?.id ?? after ?? 0 };
+      },
+    );
+
+    app.get(
+      '/events/stream',
+      {
+        config: viewer,
+        schema: {
+          tags: ['events'],
+          summary: 'Events as Server-Sent Events (text/event-stream)',
+          description:
+            'Each event is `id: N`, `event: TYPE`, `data: JSON`. Resumes after the Last-Event-ID header or `after`; otherwise starts with the next event. Comment lines keep the connection alive.',
+          querystring: Type.Object({
+            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            ...EventFilterQuery,
+          }),
+          produces: ['text/event-stream'],
+        },
+      },
+      async (request, reply) => {
+        const { after, site, type } = request.query;
+        const filter = { ...(site !== undefined ? { site } : {}), ...(type ? { type } : {}) };
+        await streamEvents(ctx, request, reply, filter, after);
+      },
     );
   };
 }

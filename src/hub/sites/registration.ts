@@ -12,6 +12,7 @@ import { hashSecret, newSecret, secretMatches } from '../credentials.ts';
 import { consumeBootstrapToken } from '../identity/bootstrap-tokens.ts';
 import { newId } from '../ids.ts';
 import { placeSites } from '../placement/place.ts';
+import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
 import type { Db, SiteTable } from '../store/schema.ts';
 import { assertLabels, type Site, siteByName } from './sites.ts';
 
@@ -93,6 +94,7 @@ export async function registerSite(
       .selectAll()
       .where('machine_id', '=', req.machineId)
       .executeTakeFirst();
+    const before = existing ? (await loadFacts(tx, [existing.id])).get(existing.id) : undefined;
     const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
     let row: SiteTable;
     if (existing) {
@@ -107,6 +109,8 @@ export async function registerSite(
           lifecycle,
           last_seen_at: now.toISOString(),
           last_report_seq: 0,
+          connectivity: 'Online',
+          connectivity_since: now.toISOString(),
         })
         .where('id', '=', existing.id)
         .execute();
@@ -148,9 +152,30 @@ export async function registerSite(
         ticket_hash: null,
         pending_csr: null,
         issued_cert: null,
+        connectivity: 'Online',
+        connectivity_since: now.toISOString(),
+        last_report_at: null,
+        worst_state: null,
+        attention_rank: 0,
+        attention_reason: null,
+        attention_detail: null,
+        attention_since: null,
       };
       await tx.insertInto('sites').values(row).execute();
     }
+    await recordChanges(
+      ctx,
+      tx,
+      [{ siteId: row.id, before, after: (await loadFacts(tx, [row.id])).get(row.id) }],
+      [
+        {
+          type: 'registered',
+          site: row.name,
+          message: existing ? `${row.name} registered again` : `${row.name} registered (${lifecycle})`,
+          details: { again: existing !== undefined, lifecycle },
+        },
+      ],
+    );
     await audit(tx, now, actor, 'site.register', `site/${row.name}`, {
       siteId: row.id,
       lifecycle,
@@ -174,6 +199,7 @@ export async function registerSite(
       .execute();
     return { siteId: row.id, name: row.name, lifecycle, ticket } satisfies RegisterResponse;
   });
+  ctx.events.notify();
   if (placeId) await placeSites(ctx, [placeId]);
   return result;
 }
@@ -217,38 +243,54 @@ export async function approveSite(
   if (site.lifecycle !== 'Pending')
     throw new OutpostError('conflict', `site ${name} is ${site.lifecycle}, not Pending`);
   const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (tx) => {
-    const row = await tx.selectFrom('sites').selectAll().where('id', '=', site.id).executeTakeFirstOrThrow();
-    if (change.name && change.name !== name) {
-      const holder = await tx
+  await changeSites(
+    ctx,
+    [site.id],
+    async (tx) => {
+      const row = await tx
         .selectFrom('sites')
-        .select('id')
-        .where('name', '=', change.name)
-        .executeTakeFirst();
-      if (holder) throw new OutpostError('conflict', `site name ${change.name} is taken`);
-    }
-    await tx
-      .updateTable('sites')
-      .set({
-        lifecycle: 'Active',
-        name: change.name ?? name,
-        labels: JSON.stringify(change.labels ?? site.labels),
-      })
-      .where('id', '=', site.id)
-      .execute();
-    if (row.pending_csr) {
-      const certificate = await issueFor(ctx, tx, site.id, checkedCsr(row.pending_csr).publicKeyPem);
+        .selectAll()
+        .where('id', '=', site.id)
+        .executeTakeFirstOrThrow();
+      if (change.name && change.name !== name) {
+        const holder = await tx
+          .selectFrom('sites')
+          .select('id')
+          .where('name', '=', change.name)
+          .executeTakeFirst();
+        if (holder) throw new OutpostError('conflict', `site name ${change.name} is taken`);
+      }
       await tx
         .updateTable('sites')
-        .set({ issued_cert: certificate, pending_csr: null })
+        .set({
+          lifecycle: 'Active',
+          name: change.name ?? name,
+          labels: JSON.stringify(change.labels ?? site.labels),
+        })
         .where('id', '=', site.id)
         .execute();
-    }
-    await audit(tx, now, actor, 'site.approve', `site/${change.name ?? name}`, {
-      siteId: site.id,
-      labels: change.labels,
-    });
-  });
+      if (row.pending_csr) {
+        const certificate = await issueFor(ctx, tx, site.id, checkedCsr(row.pending_csr).publicKeyPem);
+        await tx
+          .updateTable('sites')
+          .set({ issued_cert: certificate, pending_csr: null })
+          .where('id', '=', site.id)
+          .execute();
+      }
+      await audit(tx, now, actor, 'site.approve', `site/${change.name ?? name}`, {
+        siteId: site.id,
+        labels: change.labels,
+      });
+    },
+    [
+      {
+        type: 'approved',
+        site: change.name ?? name,
+        message: `${change.name ?? name} approved by ${actor.name}`,
+        details: {},
+      },
+    ],
+  );
   await placeSites(ctx, [site.id]);
   return siteByName(ctx, change.name ?? name);
 }
@@ -257,7 +299,7 @@ export async function rejectSite(ctx: HubContext, actor: Actor, name: string): P
   const site = await siteByName(ctx, name);
   if (site.lifecycle !== 'Pending')
     throw new OutpostError('conflict', `site ${name} is ${site.lifecycle}, not Pending`);
-  await ctx.store.db.transaction().execute(async (tx) => {
+  await changeSites(ctx, [site.id], async (tx) => {
     await tx.deleteFrom('sites').where('id', '=', site.id).execute();
     await audit(tx, ctx.now(), actor, 'site.reject', `site/${name}`, { siteId: site.id });
   });
@@ -267,7 +309,7 @@ export async function rejectSite(ctx: HubContext, actor: Actor, name: string): P
 export async function decommissionSite(ctx: HubContext, actor: Actor, name: string): Promise<Site> {
   const site = await siteByName(ctx, name);
   const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (tx) => {
+  await changeSites(ctx, [site.id], async (tx) => {
     await tx
       .updateTable('sites')
       .set({ lifecycle: 'Decommissioned', ticket_hash: null, issued_cert: null })

@@ -1,13 +1,15 @@
-// Sites at the hub: lookup, views, labels. Changing what a site is (its
-// labels) re-runs placement for it; hearing from it only moves last_seen_at.
+// Sites at the hub: lookup, views, labels. Changing what a site is (its labels) re-runs placement
+// for it; every change of a counted fact is recorded (aggregates, events).
 
 import { OutpostError } from '../../model/errors.ts';
-import { type Connectivity, connectivityOf, type Lifecycle } from '../../model/site.ts';
+import type { Connectivity, Lifecycle } from '../../model/site.ts';
 import type { SitePatch, SiteView } from '../../model/wire.ts';
 import { validateLabels } from '../../select/labels.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeSites } from '../placement/place.ts';
+import { heardFrom } from '../status/connectivity.ts';
+import { changeSites } from '../status/site-status.ts';
 import type { SiteTable } from '../store/schema.ts';
 
 export interface Site {
@@ -21,6 +23,9 @@ export interface Site {
   registeredAt: Date;
   lastReportSeq: number;
   certificateExpiresAt: Date | undefined;
+  connectivity: Connectivity;
+  connectivitySince: Date;
+  lastReport: Date | undefined;
 }
 
 export function siteFromRow(row: SiteTable): Site {
@@ -35,26 +40,27 @@ export function siteFromRow(row: SiteTable): Site {
     registeredAt: new Date(row.registered_at),
     lastReportSeq: Number(row.last_report_seq),
     certificateExpiresAt: row.cert_expires_at ? new Date(row.cert_expires_at) : undefined,
+    connectivity: row.connectivity as Connectivity,
+    connectivitySince: new Date(row.connectivity_since ?? row.registered_at),
+    lastReport: row.last_report_at ? new Date(row.last_report_at) : undefined,
   };
 }
 
-export function siteView(site: Site, connectivity: Connectivity): SiteView {
+export function siteView(site: Site): SiteView {
   return {
     id: site.id,
     name: site.name,
     labels: site.labels,
     properties: site.properties,
     lifecycle: site.lifecycle,
-    connectivity,
+    connectivity: site.connectivity,
+    connectivitySince: site.connectivitySince.toISOString(),
     lastSeen: site.lastSeen?.toISOString() ?? null,
+    lastReport: site.lastReport?.toISOString() ?? null,
     desiredDigest: site.desiredDigest,
     registeredAt: site.registeredAt.toISOString(),
     certificateExpiresAt: site.certificateExpiresAt?.toISOString() ?? null,
   };
-}
-
-export function connectivityNow(ctx: HubContext, site: Site): Connectivity {
-  return connectivityOf(site.lastSeen, ctx.now(), ctx.config.connectivity, site.certificateExpiresAt);
 }
 
 export function assertLabels(labels: Record<string, string> | undefined): void {
@@ -86,7 +92,7 @@ export async function patchSite(
   if (patch.labels) set.labels = JSON.stringify(patch.labels);
   if (patch.properties) set.properties = JSON.stringify(patch.properties);
   if (Object.keys(set).length > 0) {
-    await ctx.store.db.transaction().execute(async (tx) => {
+    await changeSites(ctx, [site.id], async (tx) => {
       await tx.updateTable('sites').set(set).where('id', '=', site.id).execute();
       await audit(tx, ctx.now(), actor, 'site.update', `site/${name}`, patch);
     });
@@ -95,11 +101,7 @@ export async function patchSite(
   return siteByName(ctx, name);
 }
 
-/** Records that the site's agent was heard from now. */
-export async function touchSite(ctx: HubContext, siteId: string): Promise<void> {
-  await ctx.store.db
-    .updateTable('sites')
-    .set({ last_seen_at: ctx.now().toISOString() })
-    .where('id', '=', siteId)
-    .execute();
+/** Records that the site's agent was heard from now (Online again if it was not). */
+export async function touchSite(ctx: HubContext, site: Site): Promise<void> {
+  await heardFrom(ctx, site);
 }

@@ -5,62 +5,146 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import type { Site } from '../sites/sites.ts';
-import type { DeploymentTable } from '../store/schema.ts';
+import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
+import type { SiteFacts } from './aggregate.ts';
+import {
+  deploymentFactColumns,
+  deploymentFacts,
+  derivedColumns,
+  recordChanges,
+  siteFactColumns,
+  siteFacts,
+} from './site-status.ts';
 
 const appliedStates = new Set(['Ready', 'NotReady', 'Drifted']);
 
-export async function ingestReport(
+export interface ReportAck {
+  accepted: boolean;
+  lastSeq: number;
+}
+
+/**
+ * Ingests one report inside the caller's transaction: reads the site and its deployments once, and
+ * from those rows alone works out the new facts, the aggregate deltas, attention and events. Returns
+ * the ack and how many events it stored (wake the streams after the commit).
+ */
+export async function ingestInTransaction(
   ctx: HubContext,
+  tx: Db,
   site: Site,
   report: Report,
-): Promise<{ accepted: boolean; lastSeq: number }> {
+): Promise<{ ack: ReportAck; events: number }> {
   const now = ctx.now().toISOString();
-  return ctx.store.db.transaction().execute(async (tx) => {
-    const row = await tx
-      .selectFrom('sites')
-      .select(['last_report_seq'])
-      .where('id', '=', site.id)
-      .executeTakeFirstOrThrow();
-    const lastSeq = Number(row.last_report_seq);
-    await tx.updateTable('sites').set({ last_seen_at: now }).where('id', '=', site.id).execute();
-    if (report.seq <= lastSeq) return { accepted: false, lastSeq };
-    for (const d of report.deployments) {
-      const current = await tx
-        .selectFrom('deployments')
-        .select(['desired_digest', 'render_error'])
-        .where('site_id', '=', site.id)
-        .where('bundle', '=', d.bundle)
-        .executeTakeFirst();
-      if (!current) continue;
-      const set: Partial<DeploymentTable> = { updated_at: now };
-      if (appliedStates.has(d.state)) set.applied_digest = d.digest;
-      // a site the current revision cannot be rendered for stays Failed whatever it reports on the old one
-      if (current.desired_digest === d.digest && !current.render_error) {
+  const row = await tx
+    .selectFrom('sites')
+    .select([...siteFactColumns, 'last_report_seq'])
+    .where('id', '=', site.id)
+    .executeTakeFirstOrThrow();
+  const lastSeq = Number(row.last_report_seq);
+  const rows = await tx
+    .selectFrom('deployments')
+    .select([
+      ...deploymentFactColumns,
+      'applied_digest',
+      'total',
+      'applied',
+      'ready',
+      'not_ready',
+      'render_error',
+    ])
+    .where('site_id', '=', site.id)
+    .orderBy('bundle')
+    .execute();
+  const before = siteFacts(
+    row,
+    rows.map((r) => deploymentFacts(r)),
+  );
+  const connectivity = before.connectivity === 'Expired' ? 'Expired' : 'Online';
+  const contact: Partial<SiteTable> = { last_seen_at: now };
+  if (connectivity !== before.connectivity) {
+    contact.connectivity = connectivity;
+    contact.connectivity_since = now;
+  }
+  let after: SiteFacts = {
+    ...before,
+    connectivity,
+    connectivitySince: contact.connectivity_since ?? before.connectivitySince,
+  };
+  if (report.seq <= lastSeq) {
+    await tx.updateTable('sites').set(contact).where('id', '=', site.id).execute();
+    const events = contact.connectivity
+      ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }])
+      : 0;
+    return { ack: { accepted: false, lastSeq }, events };
+  }
+  const byBundle = new Map(rows.map((r) => [r.bundle, r]));
+  const next = new Map(before.deployments.map((d) => [d.bundle, d]));
+  for (const d of report.deployments) {
+    const current = byBundle.get(d.bundle);
+    if (!current) continue;
+    const set: Partial<DeploymentTable> = {};
+    if (appliedStates.has(d.state) && current.applied_digest !== d.digest) set.applied_digest = d.digest;
+    // a site the current revision cannot be rendered for stays Failed whatever it reports on the old one
+    if (current.desired_digest === d.digest && !current.render_error) {
+      const facts = next.get(d.bundle)!;
+      const changed = facts.state !== d.state;
+      const message = d.message ?? '';
+      const notReady = JSON.stringify(d.notReady ?? []);
+      if (changed) {
         set.state = d.state;
-        set.message = d.message ?? '';
-        set.total = d.counts.total;
-        set.applied = d.counts.applied;
-        set.ready = d.counts.ready;
-        set.not_ready = JSON.stringify(d.notReady ?? []);
+        set.state_since = now;
       }
-      await tx
-        .updateTable('deployments')
-        .set(set)
-        .where('site_id', '=', site.id)
-        .where('bundle', '=', d.bundle)
-        .execute();
+      if (message !== current.message) set.message = message;
+      if (d.counts.total !== Number(current.total)) set.total = d.counts.total;
+      if (d.counts.applied !== Number(current.applied)) set.applied = d.counts.applied;
+      if (d.counts.ready !== Number(current.ready)) set.ready = d.counts.ready;
+      if (notReady !== current.not_ready) set.not_ready = notReady;
+      next.set(d.bundle, {
+        ...facts,
+        state: d.state,
+        message,
+        stateSince: changed ? now : facts.stateSince,
+      });
     }
-    for (const bundle of report.removed ?? []) {
-      await tx
-        .deleteFrom('deployments')
-        .where('site_id', '=', site.id)
-        .where('bundle', '=', bundle)
-        .where('desired_digest', 'is', null)
-        .execute();
-    }
-    await tx.updateTable('sites').set({ last_report_seq: report.seq }).where('id', '=', site.id).execute();
-    return { accepted: true, lastSeq: report.seq };
+    // A report that repeats what the row says writes nothing: heartbeats cost one site update.
+    if (Object.keys(set).length === 0) continue;
+    await tx
+      .updateTable('deployments')
+      .set({ ...set, updated_at: now })
+      .where('site_id', '=', site.id)
+      .where('bundle', '=', d.bundle)
+      .execute();
+  }
+  for (const bundle of report.removed ?? []) {
+    const current = byBundle.get(bundle);
+    if (!current || current.desired_digest !== null) continue;
+    await tx
+      .deleteFrom('deployments')
+      .where('site_id', '=', site.id)
+      .where('bundle', '=', bundle)
+      .where('desired_digest', 'is', null)
+      .execute();
+    next.delete(bundle);
+  }
+  after = { ...after, deployments: [...next.values()] };
+  await tx
+    .updateTable('sites')
+    .set({ ...contact, last_report_seq: report.seq, last_report_at: now, ...derivedColumns(after) })
+    .where('id', '=', site.id)
+    .execute();
+  const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
+    derivedWritten: true,
   });
+  return { ack: { accepted: true, lastSeq: report.seq }, events };
+}
+
+/** Ingests one report in a transaction of its own (agents' reports go through ReportBatcher). */
+export async function ingestReport(ctx: HubContext, site: Site, report: Report): Promise<ReportAck> {
+  const { ack, events } = await ctx.store.db
+    .transaction()
+    .execute((tx) => ingestInTransaction(ctx, tx, site, report));
+  if (events > 0) ctx.events.notify();
+  return ack;
 }
 
 export function deploymentView(siteName: string, row: DeploymentTable): DeploymentView {

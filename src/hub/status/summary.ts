@@ -1,50 +1,110 @@
-// The fleet at one glance: sites by lifecycle and connectivity, deployments by state, per bundle.
-// Counting is pure over rows here; the status issue replaces the row scan with incremental aggregates.
+// The fleet at one glance, read from the status aggregates (a few hundred rows at most, whatever the
+// fleet's size): sites by lifecycle and connectivity, deployments by state, per bundle (and its current
+// revision) and per value of each aggregated label.
 
-import { type Connectivity, connectivities, connectivityOf, lifecycles } from '../../model/site.ts';
+import { deploymentStates } from '../../model/deployment.ts';
+import { connectivities, lifecycles } from '../../model/site.ts';
 import type { FleetStatus } from '../../model/wire.ts';
-import { bundleSummaries, listBundles } from '../bundles/bundles.ts';
 import type { HubContext } from '../context.ts';
+import type { Db } from '../store/schema.ts';
+import { revisionKey } from './aggregate.ts';
 
-function zeroes(keys: readonly string[]): Record<string, number> {
-  return Object.fromEntries(keys.map((k) => [k, 0]));
+type Cells = Map<string, Map<string, number>>;
+
+/** Every aggregate row of the given dimensions: key → metric → count. */
+export async function readCells(db: Db, dimension: string): Promise<Cells> {
+  const rows = await db
+    .selectFrom('status_aggregates')
+    .select(['key', 'metric', 'count'])
+    .where('dimension', '=', dimension)
+    .execute();
+  const out: Cells = new Map();
+  for (const r of rows) {
+    const m = out.get(r.key) ?? new Map<string, number>();
+    m.set(r.metric, Number(r.count));
+    out.set(r.key, m);
+  }
+  return out;
+}
+
+function countsOf(cells: Map<string, number> | undefined, prefix: string, keys: readonly string[]) {
+  return Object.fromEntries(keys.map((k) => [k, cells?.get(`${prefix}:${k}`) ?? 0]));
+}
+
+/** States are listed only when they occur (as BundleView.states always was); connectivity in full. */
+function occurring(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).filter(([, n]) => n !== 0));
+}
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
 export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
   const db = ctx.store.db;
-  const sites = await db
-    .selectFrom('sites')
-    .select(['lifecycle', 'last_seen_at', 'cert_expires_at'])
-    .execute();
-  const byLifecycle = zeroes(lifecycles);
-  const byConnectivity = zeroes(connectivities);
-  const now = ctx.now();
-  for (const s of sites) {
-    byLifecycle[s.lifecycle] = (byLifecycle[s.lifecycle] ?? 0) + 1;
-    if (s.lifecycle !== 'Active') continue;
-    const c: Connectivity = connectivityOf(
-      s.last_seen_at ? new Date(s.last_seen_at) : undefined,
-      now,
-      ctx.config.connectivity,
-      s.cert_expires_at ? new Date(s.cert_expires_at) : undefined,
-    );
-    byConnectivity[c] = (byConnectivity[c] ?? 0) + 1;
-  }
-  const byStateRows = await db
-    .selectFrom('deployments')
-    .select(['state', (eb) => eb.fn.countAll<number>().as('n')])
-    .where('desired_digest', 'is not', null)
-    .groupBy('state')
-    .execute();
-  const byState: Record<string, number> = {};
-  let total = 0;
-  for (const r of byStateRows) {
-    byState[r.state] = Number(r.n);
-    total += Number(r.n);
-  }
+  const fleet = (await readCells(db, 'fleet')).get('');
+  const bundleCells = await readCells(db, 'bundle');
+  const revisionCells = await readCells(db, 'revision');
+  const labelCells = await readCells(db, 'label');
+  const bundles = await db.selectFrom('bundles').select(['name', 'revision']).orderBy('name').execute();
+  const byState = countsOf(fleet, 'state', deploymentStates);
   return {
-    sites: { total: sites.length, byLifecycle, byConnectivity },
-    deployments: { total, byState },
-    bundles: bundleSummaries(await listBundles(ctx)),
+    sites: {
+      total: fleet?.get('sites') ?? 0,
+      byLifecycle: countsOf(fleet, 'lifecycle', lifecycles),
+      byConnectivity: countsOf(fleet, 'connectivity', connectivities),
+    },
+    deployments: { total: sum(byState), byState: occurring(byState) },
+    bundles: bundles.map((b) => {
+      const cells = bundleCells.get(b.name);
+      const states = countsOf(cells, 'state', deploymentStates);
+      const current = countsOf(
+        revisionCells.get(revisionKey(b.name, Number(b.revision))),
+        'state',
+        deploymentStates,
+      );
+      return {
+        name: b.name,
+        revision: Number(b.revision),
+        sites: sum(states),
+        byState: occurring(states),
+        byConnectivity: countsOf(cells, 'connectivity', connectivities),
+        currentRevision: { sites: sum(current), byState: occurring(current) },
+      };
+    }),
+    labels: [...labelCells]
+      .filter(([, cells]) => (cells.get('sites') ?? 0) > 0)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, cells]) => {
+        const i = key.indexOf('=');
+        return {
+          label: key.slice(0, i),
+          value: key.slice(i + 1),
+          sites: cells.get('sites') ?? 0,
+          byConnectivity: countsOf(cells, 'connectivity', connectivities),
+          byState: occurring(countsOf(cells, 'state', deploymentStates)),
+        };
+      }),
   };
+}
+
+/** Per bundle, its placed deployments by state (only states that occur). */
+export async function bundleStateCounts(
+  ctx: HubContext,
+  bundle?: string,
+): Promise<Map<string, Record<string, number>>> {
+  let q = ctx.store.db
+    .selectFrom('status_aggregates')
+    .select(['key', 'metric', 'count'])
+    .where('dimension', '=', 'bundle')
+    .where('metric', 'like', 'state:%')
+    .where('count', '>', 0);
+  if (bundle !== undefined) q = q.where('key', '=', bundle);
+  const out = new Map<string, Record<string, number>>();
+  for (const r of await q.execute()) {
+    const m = out.get(r.key) ?? {};
+    m[r.metric.slice('state:'.length)] = Number(r.count);
+    out.set(r.key, m);
+  }
+  return out;
 }

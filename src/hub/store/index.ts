@@ -4,7 +4,7 @@
 import { OutpostError } from '../../model/errors.ts';
 import { migrateToLatest } from './migrations.ts';
 import type { Db } from './schema.ts';
-import { openSqlite } from './sqlite.ts';
+import { openSqlite, type QueryObserver } from './sqlite.ts';
 
 export interface Store {
   db: Db;
@@ -12,11 +12,11 @@ export interface Store {
   close(): Promise<void>;
 }
 
-export async function openStore(location: string): Promise<Store> {
+export async function openStore(location: string, onQuery?: QueryObserver): Promise<Store> {
   if (/^postgres(ql)?:\/\//.test(location)) {
     throw new OutpostError('request_invalid', 'PostgreSQL is not supported yet; use a SQLite file path');
   }
-  const db = openSqlite(location);
+  const db = openSqlite(location, onQuery);
   await migrateToLatest(db as never);
   return { db, engine: 'sqlite', close: () => db.destroy() };
 }

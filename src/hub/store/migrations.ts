@@ -1,7 +1,7 @@
 // Schema migrations, in code so they ship inside the hub. Written in Kysely's portable schema builder
 // so SQLite and PostgreSQL get the same tables; never edit a released migration, add a new one.
 
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { OutpostError } from '../../model/errors.ts';
 
@@ -167,12 +167,85 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_status_events': {
+    // Status becomes incremental: each site stores its connectivity (so a transition is an event) and
+    // what it needs attention for; counts live in status_aggregates, kept by the writers that move them;
+    // events get a monotonic id. Aggregates are (re)built at start when status_meta says they must be.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('sites')
+        .addColumn('connectivity', 'text', (c) => c.notNull().defaultTo('Offline'))
+        .execute();
+      await db.schema.alterTable('sites').addColumn('connectivity_since', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('last_report_at', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('worst_state', 'text').execute();
+      await db.schema
+        .alterTable('sites')
+        .addColumn('attention_rank', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.alterTable('sites').addColumn('attention_reason', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('attention_detail', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('attention_since', 'text').execute();
+      await sql`update sites set connectivity = case when last_seen_at is null then 'Offline' else 'Online' end,
+        connectivity_since = coalesce(last_seen_at, registered_at)`.execute(db);
+      await db.schema
+        .createIndex('sites_connectivity')
+        .on('sites')
+        .columns(['connectivity', 'last_seen_at'])
+        .execute();
+      await db.schema
+        .createIndex('sites_attention')
+        .on('sites')
+        .columns(['attention_rank', 'attention_since', 'id'])
+        .execute();
+
+      await db.schema.alterTable('deployments').addColumn('state_since', 'text').execute();
+      await sql`update deployments set state_since = updated_at`.execute(db);
+
+      await db.schema
+        .createTable('status_aggregates')
+        .addColumn('dimension', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('status_aggregates_pk', ['dimension', 'key', 'metric'])
+        .execute();
+      await db.schema
+        .createTable('status_meta')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+
+      // SQLite's rowid alias; PostgreSQL will take a generated identity column in its own dialect step.
+      await db.schema
+        .createTable('events')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('site', 'text')
+        .addColumn('bundle', 'text')
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('details', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_site').on('events').columns(['site', 'id']).execute();
+      await db.schema.createIndex('events_type').on('events').columns(['type', 'id']).execute();
+      await db.schema.createIndex('events_time').on('events').column('time').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  await migrateTo(db, undefined);
+}
+
+/** Migrates up or down to the named migration (the latest when undefined): upgrade tests start old. */
+export async function migrateTo(db: Kysely<unknown>, name: string | undefined): Promise<void> {
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await (name === undefined
+    ? migrator.migrateToLatest()
+    : migrator.migrateTo(name));
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new OutpostError('internal', `database migration ${failed} failed: ${(error as Error).message}`);

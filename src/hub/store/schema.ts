@@ -1,7 +1,7 @@
 // The hub's tables as Kysely sees them. Timestamps are ISO-8601 text and JSON columns are text, so the
 // same rows read back identically from SQLite and PostgreSQL.
 
-import type { Kysely } from 'kysely';
+import type { Generated, Kysely } from 'kysely';
 
 export interface SiteTable {
   id: string;
@@ -19,6 +19,17 @@ export interface SiteTable {
   ticket_hash: string | null;
   pending_csr: string | null;
   issued_cert: string | null;
+  /** stored so each change is a transition (an event and aggregate deltas); see model/site.ts */
+  connectivity: string;
+  connectivity_since: string | null;
+  last_report_at: string | null;
+  /** worst state over the site's placed deployments; null with none */
+  worst_state: string | null;
+  /** 0 when nothing needs attention; higher is more urgent (status/aggregate.ts attentionOf) */
+  attention_rank: number;
+  attention_reason: string | null;
+  attention_detail: string | null;
+  attention_since: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -111,6 +122,8 @@ export interface DeploymentTable {
   updated_at: string;
   /** why the current revision cannot be rendered or placed for this site; the site keeps what it runs */
   render_error: string | null;
+  /** when `state` last changed */
+  state_since: string | null;
 }
 
 export interface SourceTable {
@@ -134,6 +147,28 @@ export interface SourceTable {
   rejected_errors: string | null;
 }
 
+export interface StatusAggregateTable {
+  dimension: string;
+  key: string;
+  metric: string;
+  count: number;
+}
+
+export interface StatusMetaTable {
+  name: string;
+  value: string;
+}
+
+export interface EventTable {
+  id: Generated<number>;
+  time: string;
+  type: string;
+  site: string | null;
+  bundle: string | null;
+  message: string;
+  details: string;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -145,6 +180,9 @@ export interface Database {
   api_tokens: ApiTokenTable;
   audit_log: AuditTable;
   sources: SourceTable;
+  status_aggregates: StatusAggregateTable;
+  status_meta: StatusMetaTable;
+  events: EventTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,175 @@
+// The hub's Prometheus metrics on a registry of its own (so two hubs in one process never mix). Fleet
+// gauges read the status aggregates at scrape time; histograms time requests by route template and
+// store queries by kind. No label ever names a site: the series count does not grow with the fleet.
+
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { deploymentStates } from '../model/deployment.ts';
+import { connectivities, lifecycles } from '../model/site.ts';
+import type { Db } from './store/schema.ts';
+
+const methods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
+
+export interface HubMetrics {
+  registry: Registry;
+  /** records one HTTP request; `route` is the route template, never the URL */
+  observeRequest(method: string, route: string | undefined, status: number, seconds: number): void;
+  /** records one store query by its first SQL keyword */
+  observeQuery(sql: string, seconds: number): void;
+  /** connects the fleet gauges to a store (done once the store is open) */
+  readFleetFrom(db: Db): void;
+}
+
+function operationOf(sql: string): string {
+  const word = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase();
+  return word === 'select' || word === 'insert' || word === 'update' || word === 'delete' ? word : 'other';
+}
+
+async function cells(
+  db: Db,
+  dimension: string,
+): Promise<Array<{ key: string; metric: string; count: number }>> {
+  const rows = await db
+    .selectFrom('status_aggregates')
+    .select(['key', 'metric', 'count'])
+    .where('dimension', '=', dimension)
+    .execute();
+  return rows.map((r) => ({ key: r.key, metric: r.metric, count: Number(r.count) }));
+}
+
+export function createHubMetrics(): HubMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let db: Db | undefined;
+
+  const requestDuration = new Histogram({
+    name: 'outpost_http_request_duration_seconds',
+    help: 'HTTP requests by route template, method and status class',
+    labelNames: ['method', 'route', 'status_class'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60],
+    registers: [registry],
+  });
+  const queryDuration = new Histogram({
+    name: 'outpost_store_query_duration_seconds',
+    help: 'Store queries by kind (select, insert, update, delete, other)',
+    labelNames: ['operation'] as const,
+    buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+
+  new Gauge({
+    name: 'outpost_sites',
+    help: 'Active sites by connectivity',
+    labelNames: ['connectivity'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
+      for (const c of connectivities) this.set({ connectivity: c }, counts.get(`connectivity:${c}`) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'outpost_sites_by_lifecycle',
+    help: 'Sites by lifecycle',
+    labelNames: ['lifecycle'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
+      for (const l of lifecycles) this.set({ lifecycle: l }, counts.get(`lifecycle:${l}`) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'outpost_deployments',
+    help: 'Placed deployments by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
+      for (const s of deploymentStates) this.set({ state: s }, counts.get(`state:${s}`) ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'outpost_bundle_deployments',
+    help: 'Placed deployments of each bundle by state',
+    labelNames: ['bundle', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      const bundles = await db.selectFrom('bundles').select('name').execute();
+      const counts = new Map((await cells(db, 'bundle')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]));
+      for (const b of bundles) {
+        for (const s of deploymentStates) {
+          this.set({ bundle: b.name, state: s }, counts.get(`${b.name}\u0000state:${s}`) ?? 0);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'outpost_bundle_current_revision_deployments',
+    help: "Deployments at their bundle's current revision by state: how far the latest change has got",
+    labelNames: ['bundle', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      const bundles = await db.selectFrom('bundles').select(['name', 'revision']).execute();
+      const counts = new Map(
+        (await cells(db, 'revision')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]),
+      );
+      for (const b of bundles) {
+        for (const s of deploymentStates) {
+          const n = counts.get(`${b.name}@${Number(b.revision)}\u0000state:${s}`) ?? 0;
+          this.set({ bundle: b.name, state: s }, n);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'outpost_label_sites',
+    help: 'Active sites by connectivity for each value of the aggregated labels (aggregateLabels)',
+    labelNames: ['label', 'value', 'connectivity'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      const byValue = new Map<string, Map<string, number>>();
+      for (const c of await cells(db, 'label')) {
+        const counts = byValue.get(c.key) ?? new Map<string, number>();
+        counts.set(c.metric, c.count);
+        byValue.set(c.key, counts);
+      }
+      for (const [key, counts] of byValue) {
+        if ((counts.get('sites') ?? 0) === 0) continue;
+        const i = key.indexOf('=');
+        for (const c of connectivities) {
+          this.set(
+            { label: key.slice(0, i), value: key.slice(i + 1), connectivity: c },
+            counts.get(`connectivity:${c}`) ?? 0,
+          );
+        }
+      }
+    },
+  });
+
+  return {
+    registry,
+    observeRequest(method, route, status, seconds) {
+      requestDuration.observe(
+        {
+          method: methods.has(method) ? method : 'other',
+          route: route ?? 'unmatched',
+          status_class: `${Math.floor(status / 100)}xx`,
+        },
+        seconds,
+      );
+    },
+    observeQuery(sql, seconds) {
+      queryDuration.observe({ operation: operationOf(sql) }, seconds);
+    },
+    readFleetFrom(store) {
+      db = store;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// GET /api/v1/events/stream: events as Server-Sent Events for the dashboard and `outpost events
+// --watch`. Resumes after Last-Event-ID (or ?after=); without either it starts with the next event.
+// Comments keep idle connections alive; the stream ends when the client goes or the hub closes.
+
+import { once } from 'node:events';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { HubContext } from '../context.ts';
+import { type EventFilter, eventsAfter } from '../status/events.ts';
+
+const batch = 500;
+
+async function currentLastId(ctx: HubContext): Promise<number> {
+  const row = await ctx.store.db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
+function startId(request: FastifyRequest, after: number | undefined): number | undefined {
+  const header = request.headers['last-event-id'];
+  const text = Array.isArray(header) ? header[0] : header;
+  if (text !== undefined && /^\d+$/.test(text.trim())) return Number(text.trim());
+  return after;
+}
+
+export async function streamEvents(
+  ctx: HubContext,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  filter: EventFilter,
+  after: number | undefined,
+): Promise<void> {
+  let last = startId(request, after) ?? (await currentLastId(ctx));
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  const gone = new AbortController();
+  request.raw.once('close', () => gone.abort());
+  res.once('close', () => gone.abort());
+  const write = async (text: string) => {
+    if (!res.write(text)) await once(res, 'drain', { signal: gone.signal });
+  };
+  try {
+    await write('retry: 3000\n\n');
+    while (!gone.signal.aborted && !ctx.events.closed.aborted) {
+      const version = ctx.events.version;
+      const events = await eventsAfter(ctx, last, filter, batch);
+      for (const e of events) {
+        await write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+        last = e.id;
+      }
+      if (events.length === batch) continue;
+      const woken = await ctx.events.next(ctx.config.events.streamHeartbeatMs, gone.signal, version);
+      if (!woken && !gone.signal.aborted && !ctx.events.closed.aborted) await write(': keep-alive\n\n');
+    }
+  } catch (e) {
+    if (!gone.signal.aborted) request.log.warn({ err: e }, 'event stream ended by an error');
+  } finally {
+    res.end();
+  }
+}

@@ -1,0 +1,34 @@
+// The attention list: the sites that most need a person, most urgent reason first and, within a
+// reason, the longest-standing first. Each site's reason is kept current by every status change, so
+// this is one index range read.
+
+import type { Connectivity } from '../../model/site.ts';
+import type { AttentionItem } from '../../model/wire.ts';
+import type { HubContext } from '../context.ts';
+
+export async function attentionList(ctx: HubContext, limit: number): Promise<AttentionItem[]> {
+  const rows = await ctx.store.db
+    .selectFrom('sites')
+    .select([
+      'name',
+      'attention_reason',
+      'attention_detail',
+      'attention_since',
+      'connectivity',
+      'last_seen_at',
+    ])
+    .where('attention_rank', '>', 0)
+    .orderBy('attention_rank', 'desc')
+    .orderBy('attention_since', 'asc')
+    .orderBy('id', 'asc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    site: r.name,
+    reason: r.attention_reason ?? '',
+    detail: r.attention_detail ?? '',
+    since: r.attention_since ?? '',
+    connectivity: r.connectivity as Connectivity,
+    lastSeen: r.last_seen_at,
+  }));
+}

@@ -1,0 +1,152 @@
+// Connectivity as a stored fact: hearing from a site makes it Online at once; a sweeper moves silent
+// sites to Stale and Offline on an owned timer, and sites whose certificate lapsed to Expired (only a
+// new registration brings those back). Every move is a recorded change (aggregate deltas, attention,
+// an event).
+
+import { type Connectivity, connectivityOf } from '../../model/site.ts';
+import type { HubContext } from '../context.ts';
+import type { Db } from '../store/schema.ts';
+import { pruneEvents } from './events.ts';
+import { loadFacts, recordChanges, type SiteChange } from './site-status.ts';
+
+/** Moves the given sites to `to` (per site) and records the changes; returns how many events it stored. */
+async function moveSites(
+  ctx: HubContext,
+  tx: Db,
+  targets: ReadonlyMap<string, Connectivity>,
+  now: string,
+): Promise<number> {
+  const before = await loadFacts(tx, [...targets.keys()]);
+  const changes: SiteChange[] = [];
+  for (const [id, facts] of before) {
+    const to = targets.get(id)!;
+    if (facts.connectivity === to || facts.connectivity === 'Expired') continue;
+    await tx
+      .updateTable('sites')
+      .set({ connectivity: to, connectivity_since: now })
+      .where('id', '=', id)
+      .execute();
+    changes.push({
+      siteId: id,
+      before: facts,
+      after: { ...facts, connectivity: to, connectivitySince: now },
+    });
+  }
+  return recordChanges(ctx, tx, changes);
+}
+
+/**
+ * Records that a site's agent was heard from now. Only a site that was not Online costs a transition;
+ * the common case is one update.
+ */
+export async function heardFrom(
+  ctx: HubContext,
+  site: { id: string; connectivity: Connectivity },
+): Promise<void> {
+  const now = ctx.now().toISOString();
+  await ctx.store.db.updateTable('sites').set({ last_seen_at: now }).where('id', '=', site.id).execute();
+  if (site.connectivity === 'Online' || site.connectivity === 'Expired') return;
+  const stored = await ctx.store.db
+    .transaction()
+    .execute((tx) => moveSites(ctx, tx, new Map([[site.id, 'Online']]), now));
+  if (stored > 0) ctx.events.notify();
+}
+
+/**
+ * One sweep: every site whose stored connectivity disagrees with its silence moves, in batches of 500
+ * per transaction. The candidates come from index ranges on (connectivity, last_seen_at), so a sweep
+ * over a quiet fleet reads next to nothing.
+ */
+export async function sweepConnectivity(ctx: HubContext): Promise<number> {
+  const now = ctx.now();
+  const staleCut = new Date(now.getTime() - ctx.config.connectivity.staleAfterMs).toISOString();
+  const offlineCut = new Date(now.getTime() - ctx.config.connectivity.offlineAfterMs).toISOString();
+  const candidates = await ctx.store.db
+    .selectFrom('sites')
+    .select(['id', 'last_seen_at'])
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('connectivity', '=', 'Online'), eb('last_seen_at', '<', staleCut)]),
+        eb.and([eb('connectivity', '=', 'Stale'), eb('last_seen_at', '<', offlineCut)]),
+        eb.and([eb('connectivity', '=', 'Stale'), eb('last_seen_at', '>=', staleCut)]),
+        eb.and([eb('connectivity', '=', 'Offline'), eb('last_seen_at', '>=', offlineCut)]),
+        eb.and([eb('connectivity', 'in', ['Online', 'Stale']), eb('last_seen_at', 'is', null)]),
+      ]),
+    )
+    .execute();
+  const stamp = now.toISOString();
+  const lapsed = await ctx.store.db
+    .selectFrom('sites')
+    .select('id')
+    .where('connectivity', '!=', 'Expired')
+    .where('cert_expires_at', '<=', stamp)
+    .execute();
+  let moved = 0;
+  let stored = 0;
+  for (let i = 0; i < lapsed.length; i += 500) {
+    const batch = new Map<string, Connectivity>(lapsed.slice(i, i + 500).map((r) => [r.id, 'Expired']));
+    moved += batch.size;
+    stored += await ctx.store.db.transaction().execute((tx) => moveSites(ctx, tx, batch, stamp));
+  }
+  const expired = new Set(lapsed.map((r) => r.id));
+  for (let i = 0; i < candidates.length; i += 500) {
+    const batch = new Map<string, Connectivity>();
+    for (const c of candidates.slice(i, i + 500)) {
+      if (expired.has(c.id)) continue;
+      batch.set(
+        c.id,
+        connectivityOf(c.last_seen_at ? new Date(c.last_seen_at) : undefined, now, ctx.config.connectivity),
+      );
+    }
+    moved += batch.size;
+    stored += await ctx.store.db.transaction().execute((tx) => moveSites(ctx, tx, batch, stamp));
+  }
+  if (stored > 0) ctx.events.notify();
+  return moved;
+}
+
+/**
+ * The hub's background status work on one owned timer: connectivity sweeps, event retention and
+ * dropping emptied aggregate rows. Stops on close(); a failed pass is logged and the next one runs.
+ */
+export class StatusSweeper {
+  readonly #ctx: HubContext;
+  readonly #onError: (e: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(ctx: HubContext, onError: (e: unknown) => void) {
+    this.#ctx = ctx;
+    this.#onError = onError;
+  }
+
+  start(): void {
+    if (this.#closed || this.#timer) return;
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#running = this.pass()
+        .catch(this.#onError)
+        .finally(() => this.#schedule(this.#ctx.config.connectivity.sweepIntervalMs));
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** One pass of every job; exposed so tests drive it with their own clock. */
+  async pass(): Promise<void> {
+    await sweepConnectivity(this.#ctx);
+    await pruneEvents(this.#ctx);
+    await this.#ctx.store.db.deleteFrom('status_aggregates').where('count', '=', 0).execute();
+  }
+
+  /** Stops the timer and waits for a pass in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

@@ -1,0 +1,149 @@
+// Events at the hub: stored in the writer's transaction with a monotonic id, read by id ranges, and
+// announced to streams after the commit. The feed only says "something new"; readers always re-read
+// the table from their last id, so a missed wake-up costs latency, never an event.
+
+import type { EventType, NewEvent } from '../../model/event.ts';
+import type { EventView } from '../../model/wire.ts';
+import type { HubContext } from '../context.ts';
+import type { Db, EventTable } from '../store/schema.ts';
+
+type Listener = () => void;
+
+/** Wakes event readers (the SSE streams) when events were committed; closes them when the hub stops. */
+export class EventFeed {
+  readonly #listeners = new Set<Listener>();
+  readonly #closing = new AbortController();
+  #version = 0;
+
+  /** Bumped by every notify: a reader notes it before reading, then waits with it as `since`. */
+  get version(): number {
+    return this.#version;
+  }
+
+  /** Aborted when the hub closes: every stream ends on it. */
+  get closed(): AbortSignal {
+    return this.#closing.signal;
+  }
+
+  /**
+   * Resolves on the next notify (at once if one came after version `since`), on `timeoutMs`, on abort
+   * or when the feed closes; true when woken by a notify.
+   */
+  next(timeoutMs: number, signal?: AbortSignal, since = this.#version): Promise<boolean> {
+    if (this.#closing.signal.aborted || signal?.aborted) return Promise.resolve(false);
+    if (since !== this.#version) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const finish = (woken: boolean) => {
+        clearTimeout(timer);
+        this.#listeners.delete(wake);
+        signal?.removeEventListener('abort', stop);
+        this.#closing.signal.removeEventListener('abort', stop);
+        resolve(woken);
+      };
+      const wake = () => finish(true);
+      const stop = () => finish(false);
+      const timer = setTimeout(stop, timeoutMs);
+      this.#listeners.add(wake);
+      signal?.addEventListener('abort', stop, { once: true });
+      this.#closing.signal.addEventListener('abort', stop, { once: true });
+    });
+  }
+
+  notify(): void {
+    this.#version++;
+    for (const l of [...this.#listeners]) l();
+  }
+
+  close(): void {
+    this.#closing.abort();
+  }
+
+  get listening(): number {
+    return this.#listeners.size;
+  }
+}
+
+/** Stores events in the caller's transaction; call ctx.events.notify() after it commits. */
+export async function insertEvents(ctx: HubContext, tx: Db, events: readonly NewEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const time = ctx.now().toISOString();
+  await tx
+    .insertInto('events')
+    .values(
+      events.map((e) => ({
+        time,
+        type: e.type,
+        site: e.site ?? null,
+        bundle: e.bundle ?? null,
+        message: e.message,
+        details: JSON.stringify(e.details ?? {}),
+      })),
+    )
+    .execute();
+}
+
+/**
+ * Emits events on their own (for code outside a status change: approval, rollouts): stores them and
+ * wakes the streams.
+ */
+export async function emitEvents(ctx: HubContext, events: readonly NewEvent[]): Promise<void> {
+  await insertEvents(ctx, ctx.store.db, events);
+  if (events.length > 0) ctx.events.notify();
+}
+
+export function eventView(
+  row: Pick<EventTable, 'time' | 'type' | 'site' | 'bundle' | 'message' | 'details'> & {
+    id: number;
+  },
+): EventView {
+  return {
+    id: Number(row.id),
+    time: row.time,
+    type: row.type as EventType,
+    site: row.site,
+    bundle: row.bundle,
+    message: row.message,
+    details: JSON.parse(row.details),
+  };
+}
+
+export interface EventFilter {
+  site?: string;
+  type?: readonly string[];
+}
+
+/** Events with id > after, oldest first. */
+export async function eventsAfter(
+  ctx: HubContext,
+  after: number,
+  filter: EventFilter,
+  limit: number,
+): Promise<EventView[]> {
+  let q = ctx.store.db.selectFrom('events').selectAll().where('id', '>', after);
+  if (filter.site !== undefined) q = q.where('site', '=', filter.site);
+  if (filter.type && filter.type.length > 0) q = q.where('type', 'in', filter.type);
+  const rows = await q.orderBy('id').limit(limit).execute();
+  return rows.map(eventView);
+}
+
+/** The latest `limit` events (optionally before id `before`), oldest first. */
+export async function latestEvents(
+  ctx: HubContext,
+  filter: EventFilter,
+  limit: number,
+  before?: number,
+): Promise<EventView[]> {
+  let q = ctx.store.db.selectFrom('events').selectAll();
+  if (before !== undefined) q = q.where('id', '<', before);
+  if (filter.site !== undefined) q = q.where('site', '=', filter.site);
+  if (filter.type && filter.type.length > 0) q = q.where('type', 'in', filter.type);
+  const rows = await q.orderBy('id', 'desc').limit(limit).execute();
+  return rows.reverse().map(eventView);
+}
+
+/** Drops events older than the retention; the sweeper calls it. */
+export async function pruneEvents(ctx: HubContext): Promise<number> {
+  const cutoff = new Date(ctx.now().getTime() - ctx.config.events.retentionMs).toISOString();
+  const r = await ctx.store.db.deleteFrom('events').where('time', '<', cutoff).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}

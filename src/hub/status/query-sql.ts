@@ -1,0 +1,270 @@
+// Fleet queries, the store half: compiles a plan to one SQL statement (every value bound, every JSON
+// path built from validated keys) and runs it. Label selectors keep Kubernetes semantics and `where`
+// keeps the semantics of select/where.ts; tests hold the SQL to both. SQLite today; PostgreSQL needs
+// only the JSON accessors below.
+
+import { type RawBuilder, sql } from 'kysely';
+import type { DeploymentState } from '../../model/deployment.ts';
+import type { Connectivity, Lifecycle } from '../../model/site.ts';
+import type { QueryGroup, QueryResult, QuerySite } from '../../model/wire.ts';
+import type { LabelSelector } from '../../select/labels.ts';
+import { type FieldRef, parseField, type Scalar, type Where } from '../../select/where.ts';
+import type { HubContext } from '../context.ts';
+import {
+  type Cursor,
+  encodeCursor,
+  type Group,
+  type GroupValue,
+  pageGroups,
+  type QueryPlan,
+  type SortField,
+} from './query-plan.ts';
+
+type Sql = RawBuilder<unknown>;
+const TRUE = sql`1`;
+const FALSE = sql`0`;
+
+function jsonPath(key: string): string {
+  return `$."${key}"`;
+}
+
+const labelValue = (key: string): Sql => sql`json_extract(s.labels, ${jsonPath(key)})`;
+const propertyValue = (key: string): Sql => sql`json_extract(s.properties, ${jsonPath(key)})`;
+const propertyType = (key: string): Sql => sql`json_type(s.properties, ${jsonPath(key)})`;
+
+/** The SQL value of a field for the plan's scope (status fields come from the site or its deployment). */
+function fieldSql(f: FieldRef | SortField, plan: QueryPlan): Sql {
+  switch (f.kind) {
+    case 'label':
+      return labelValue(f.key);
+    case 'property':
+      return propertyValue(f.key);
+    case 'connectivity':
+      return sql`s.connectivity`;
+    case 'lifecycle':
+      return sql`s.lifecycle`;
+    case 'name':
+      return sql`s.name`;
+    case 'state':
+      return plan.scope === 'sites' ? sql`s.worst_state` : sql`d.state`;
+    case 'revision':
+      return plan.scope === 'sites' ? sql`null` : sql`d.desired_revision`;
+    case 'bundle':
+      return plan.scope === 'sites' ? sql`null` : sql`d.bundle`;
+    case 'lastSeen':
+      return sql`s.last_seen_at`;
+    case 'lastReport':
+      return sql`s.last_report_at`;
+  }
+}
+
+/** Never NULL, so NOT and the connectives keep two-valued logic. */
+const truth = (x: Sql): Sql => sql`coalesce((${x}), 0)`;
+
+function equalsSql(f: FieldRef, value: Scalar, plan: QueryPlan): Sql {
+  if (f.kind === 'property') {
+    if (typeof value === 'boolean') return truth(sql`${propertyType(f.key)} = ${value ? 'true' : 'false'}`);
+    const types = typeof value === 'number' ? sql`in ('integer', 'real')` : sql`= 'text'`;
+    return truth(sql`${propertyType(f.key)} ${types} and ${propertyValue(f.key)} = ${value}`);
+  }
+  // labels and status fields are strings, except revision (a number)
+  const numeric = f.kind === 'revision';
+  if (typeof value === 'boolean' || numeric !== (typeof value === 'number')) return FALSE;
+  return truth(sql`${fieldSql(f, plan)} = ${value}`);
+}
+
+function orderSql(f: FieldRef, op: string, value: number, plan: QueryPlan): Sql {
+  const cmp = sql.raw(op);
+  if (f.kind === 'property') {
+    return truth(
+      sql`${propertyType(f.key)} in ('integer', 'real') and ${propertyValue(f.key)} ${cmp} ${value}`,
+    );
+  }
+  if (f.kind === 'revision') return truth(sql`${fieldSql(f, plan)} ${cmp} ${value}`);
+  return FALSE;
+}
+
+function existsSql(f: FieldRef, plan: QueryPlan): Sql {
+  if (f.kind === 'label') return sql`(json_type(s.labels, ${jsonPath(f.key)}) is not null)`;
+  if (f.kind === 'property') return sql`(${propertyType(f.key)} is not null)`;
+  return sql`(${fieldSql(f, plan)} is not null)`;
+}
+
+export function whereSql(w: Where, plan: QueryPlan): Sql {
+  if ('all' in w)
+    return sql`(${sql.join(
+      w.all.map((c) => whereSql(c, plan)),
+      sql` and `,
+    )})`;
+  if ('any' in w)
+    return sql`(${sql.join(
+      w.any.map((c) => whereSql(c, plan)),
+      sql` or `,
+    )})`;
+  if ('not' in w) return sql`(not ${whereSql(w.not, plan)})`;
+  const f = parseField(w.field);
+  if (typeof f === 'string') return FALSE;
+  switch (w.op) {
+    case '=':
+      return equalsSql(f, w.value, plan);
+    case '!=':
+      return sql`(not ${equalsSql(f, w.value, plan)})`;
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+      return orderSql(f, w.op, w.value, plan);
+    case 'in':
+      return sql`(${sql.join(
+        w.values.map((v) => equalsSql(f, v, plan)),
+        sql` or `,
+      )})`;
+    case 'notIn':
+      return sql`(not (${sql.join(
+        w.values.map((v) => equalsSql(f, v, plan)),
+        sql` or `,
+      )}))`;
+    case 'exists':
+      return existsSql(f, plan);
+    case 'notExists':
+      return sql`(not ${existsSql(f, plan)})`;
+  }
+}
+
+/** Kubernetes label-selector semantics (select/labels.ts matchesSelector) in SQL. */
+export function selectorSql(sel: LabelSelector): Sql {
+  const parts: Sql[] = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) parts.push(truth(sql`${labelValue(k)} = ${v}`));
+  for (const e of sel.matchExpressions ?? []) {
+    const values = e.values ?? [];
+    const isIn = values.length > 0 ? truth(sql`${labelValue(e.key)} in (${sql.join(values)})`) : FALSE;
+    switch (e.operator) {
+      case 'In':
+        parts.push(isIn);
+        break;
+      case 'NotIn':
+        parts.push(sql`(not ${isIn})`);
+        break;
+      case 'Exists':
+        parts.push(sql`(json_type(s.labels, ${jsonPath(e.key)}) is not null)`);
+        break;
+      case 'DoesNotExist':
+        parts.push(sql`(json_type(s.labels, ${jsonPath(e.key)}) is null)`);
+        break;
+      default:
+        parts.push(FALSE);
+    }
+  }
+  return parts.length > 0 ? sql`(${sql.join(parts, sql` and `)})` : TRUE;
+}
+
+function fromSql(plan: QueryPlan): Sql {
+  if (plan.scope === 'sites') return sql`sites s`;
+  const bundle = plan.scope === 'bundle' ? sql` and d.bundle = ${plan.bundle}` : sql``;
+  return sql`sites s join deployments d on d.site_id = s.id and d.desired_digest is not null${bundle}`;
+}
+
+function filtersSql(plan: QueryPlan): Sql[] {
+  const out: Sql[] = [];
+  if (plan.selector) out.push(selectorSql(plan.selector));
+  if (plan.connectivity) out.push(sql`s.connectivity in (${sql.join(plan.connectivity)})`);
+  if (plan.lifecycle) out.push(sql`s.lifecycle in (${sql.join(plan.lifecycle)})`);
+  if (plan.state) out.push(sql`${fieldSql({ kind: 'state' }, plan)} in (${sql.join(plan.state)})`);
+  if (plan.revision) out.push(sql`d.desired_revision in (${sql.join(plan.revision)})`);
+  if (plan.where) out.push(whereSql(plan.where, plan));
+  return out;
+}
+
+function whereClause(parts: Sql[]): Sql {
+  return parts.length > 0 ? sql`where ${sql.join(parts, sql` and `)}` : sql``;
+}
+
+/** Missing sort values sort as '' so the keyset comparison never meets NULL. */
+function sortKeySql(plan: QueryPlan): Sql {
+  return sql`coalesce(${fieldSql(plan.sort.field!, plan)}, '')`;
+}
+
+interface SiteRow {
+  id: string;
+  name: string;
+  labels: string;
+  properties: string;
+  lifecycle: string;
+  connectivity: string;
+  state: string | null;
+  revision: number | null;
+  last_seen_at: string | null;
+  last_report_at: string | null;
+  attention_reason: string | null;
+  sort_key: string | number;
+}
+
+async function listSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+  const key = sortKeySql(plan);
+  const filters = filtersSql(plan);
+  const dir = sql.raw(plan.sort.desc ? 'desc' : 'asc');
+  if (plan.cursor) {
+    const after = plan.sort.desc ? sql`<` : sql`>`;
+    filters.push(sql`(${key}, s.id) ${after} (${plan.cursor.v ?? ''}, ${plan.cursor.k})`);
+  }
+  const revision = plan.scope === 'sites' ? sql`null` : sql`d.desired_revision`;
+  const { rows } = await sql<SiteRow>`select s.id, s.name, s.labels, s.properties, s.lifecycle,
+      s.connectivity, ${fieldSql({ kind: 'state' }, plan)} as state, ${revision} as revision,
+      s.last_seen_at, s.last_report_at, s.attention_reason, ${key} as sort_key
+    from ${fromSql(plan)} ${whereClause(filters)}
+    order by sort_key ${dir}, s.id ${dir} limit ${plan.limit + 1}`.execute(ctx.store.db);
+  const more = rows.length > plan.limit;
+  const page = rows.slice(0, plan.limit);
+  const sites: QuerySite[] = page.map((r) => ({
+    name: r.name,
+    labels: JSON.parse(r.labels),
+    properties: JSON.parse(r.properties),
+    lifecycle: r.lifecycle as Lifecycle,
+    connectivity: r.connectivity as Connectivity,
+    state: r.state as DeploymentState | null,
+    revision: r.revision === null ? null : Number(r.revision),
+    lastSeen: r.last_seen_at,
+    lastReport: r.last_report_at,
+    attention: r.attention_reason,
+  }));
+  const last = page[page.length - 1];
+  const next: Cursor | undefined =
+    more && last ? { s: plan.sort.spec, v: last.sort_key, k: last.id } : undefined;
+  return { sites, nextCursor: next ? encodeCursor(next) : null };
+}
+
+function aggregateSql(a: QueryPlan['aggregates'][number]): Sql {
+  if (a.op === 'count' || !a.field || a.field.kind !== 'property') return sql`count(*)`;
+  const numeric = sql`case when ${propertyType(a.field.key)} in ('integer', 'real') then ${propertyValue(a.field.key)} end`;
+  return sql`${sql.raw(a.op)}(${numeric})`;
+}
+
+async function groupSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+  const keys = plan.groupBy.map((g, i) => sql`${fieldSql(g.field, plan)} as ${sql.ref(`g${i}`)}`);
+  const values = plan.aggregates.map((a, i) => sql`${aggregateSql(a)} as ${sql.ref(`a${i}`)}`);
+  const groupRefs = plan.groupBy.map((_, i) => sql.ref(`g${i}`));
+  const { rows } = await sql<
+    Record<string, GroupValue>
+  >`select ${sql.join([...keys, sql`count(*) as n`, ...values])}
+    from ${fromSql(plan)} ${whereClause(filtersSql(plan))}
+    group by ${sql.join(groupRefs)}`.execute(ctx.store.db);
+  const groups: Group[] = rows.map((r) => ({
+    key: plan.groupBy.map((_, i) => r[`g${i}`] ?? null),
+    count: Number(r.n),
+    values: Object.fromEntries(
+      plan.aggregates.map((a, i) => [a.name, r[`a${i}`] === null ? null : Number(r[`a${i}`])]),
+    ),
+  }));
+  const { page, next } = pageGroups(groups, plan);
+  const out: QueryGroup[] = page.map((g) => ({
+    key: Object.fromEntries(plan.groupBy.map((gb, i) => [gb.name, g.key[i] ?? null])),
+    count: g.count,
+    values: g.values,
+  }));
+  return { groups: out, nextCursor: next ? encodeCursor(next) : null };
+}
+
+/** Runs a planned query (see query-plan.ts planQuery). */
+export function runQuery(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+  return plan.groupBy.length > 0 ? groupSites(ctx, plan) : listSites(ctx, plan);
+}

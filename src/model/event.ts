@@ -1,0 +1,33 @@
+// Events are the fleet's history: what happened to which site (and bundle), when. They are stored with a
+// monotonic id so readers page with `after` and a stream resumes from the last id it saw.
+
+/**
+ * Types emitted today; `approved` and rollout events are emitted by their issues' code through the same
+ * emit function. A new type appends here (the wire schema and CLI follow).
+ */
+export const eventTypes = [
+  'registered',
+  'approved',
+  'became_stale',
+  'went_offline',
+  'came_back',
+  'failed',
+  'drifted',
+  'recovered',
+  'rolled_back',
+] as const;
+export type EventType = (typeof eventTypes)[number];
+
+/** An event before the store gives it an id and a time. */
+export interface NewEvent {
+  type: EventType;
+  site?: string;
+  bundle?: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** Agents say they rolled back in the deployment message ("rolled back to …"); the hub only reads it. */
+export function saysRolledBack(message: string | undefined): boolean {
+  return message !== undefined && /\brolled back\b/i.test(message);
+}
