@@ -2,6 +2,7 @@
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
@@ -13,6 +14,8 @@ export interface BundleDefinition {
   /** namespace given to namespaced objects that name none */
   namespace?: string;
   selector: LabelSelector;
+  /** spec.apply with every default filled in */
+  options: BundleApplyOptions;
 }
 
 export interface SourcedObject {
@@ -35,6 +38,8 @@ interface Document {
   value: unknown;
   file: string;
   line: number;
+  /** the line of the node at a path in this document, or the document's own line */
+  lineOf: (path: readonly string[]) => number;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -113,7 +118,11 @@ function parseYamlFile(file: SourceFile): Document[] {
       });
     }
     if (value === null || value === undefined) continue;
-    out.push({ value, file: file.path, line });
+    const lineOf = (path: readonly string[]): number => {
+      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
+      return node?.range ? lineCounter.linePos(node.range[0]).line : line;
+    };
+    out.push({ value, file: file.path, line, lineOf });
   }
   return out;
 }
@@ -142,10 +151,19 @@ function parseDefinition(doc: Document): BundleDefinition {
   }
   const spec = isRecord(v.spec) ? v.spec : fail('the Bundle needs a spec with placement.selector');
   for (const key of Object.keys(spec)) {
-    if (key !== 'namespace' && key !== 'placement')
-      fail(`unknown field spec.${key} (known: namespace, placement)`);
+    if (key !== 'namespace' && key !== 'placement' && key !== 'apply')
+      fail(`unknown field spec.${key} (known: namespace, placement, apply)`);
   }
-  const definition: BundleDefinition = { name: name as string, selector: {} };
+  const applied = parseApplyOptions(spec.apply);
+  if (applied.problem) {
+    const { path, message } = applied.problem;
+    const at = ['spec', 'apply', ...(path ? path.split('.') : [])];
+    throw new OutpostError('bundle_invalid', `${at.join('.')} ${message}`, {
+      file: doc.file,
+      line: doc.lineOf(at),
+    });
+  }
+  const definition: BundleDefinition = { name: name as string, selector: {}, options: applied.options };
   if (spec.namespace !== undefined) {
     if (typeof spec.namespace !== 'string' || !dnsLabel.test(spec.namespace)) {
       fail('spec.namespace is a DNS label');

@@ -213,6 +213,26 @@ describe('desired state and reports', () => {
     assert.equal(blob.json().objects[0].metadata.name, 'gold');
   });
 
+  test('spec.apply travels in the blob, and changing only it makes a new revision and a new digest', async () => {
+    const site = await register('store-options', { tier: 'options' });
+    const selector = { matchLabels: { tier: 'options' } };
+    const entryOf = async () =>
+      (await app.inject({ method: 'GET', url: '/agent/v1/desired', headers: site }))
+        .json()
+        .deployments.find((d: { bundle: string }) => d.bundle === 'tuned');
+    await apply(bundleFile('tuned', selector, [configMap('tuned')]));
+    const first = await entryOf();
+    const r = await apply(
+      bundleFile('tuned', selector, [configMap('tuned')], { apply: { readiness: 'Optimistic' } }),
+    );
+    assert.deepEqual(r.json(), { bundle: 'tuned', revision: 2, changed: true, targeted: 1 });
+    const second = await entryOf();
+    assert.notEqual(second.digest, first.digest);
+    const blob = await app.inject({ method: 'GET', url: `/agent/v1/blobs/${second.digest}`, headers: site });
+    assert.equal(blob.json().options.readiness, 'Optimistic');
+    assert.equal(blob.json().options.correctDrift, true, 'defaults filled in');
+  });
+
   test('a site cannot read a blob that is not placed on it', async () => {
     const gold = await register('store-gold', { tier: 'secret' });
     const other = await register('store-other', { tier: 'bronze' });

@@ -15,6 +15,7 @@ export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<A
   const specDigest = digestOf({
     namespace: definition.namespace ?? null,
     selector: definition.selector,
+    options: definition.options,
     manifests,
   });
   const db = ctx.store.db;
@@ -44,6 +45,7 @@ export async function applyBundle(ctx: HubContext, body: BundleFiles): Promise<A
         namespace: row.namespace,
         selector: row.selector,
         objects: JSON.stringify(manifests),
+        options: JSON.stringify(definition.options),
         spec_digest: specDigest,
         created_at: now,
       })

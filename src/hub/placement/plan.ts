@@ -1,6 +1,7 @@
 // Placement decisions, pure: given sites, bundles and the deployments that exist, which (site, bundle)
 // pairs should carry which rendered digest, and which must be unplaced (pruned by the agent).
 
+import type { BundleApplyOptions } from '../../model/apply-options.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import { type RenderedBlob, renderForSite } from '../../render/rendered.ts';
 import { type LabelSelector, matchesSelector } from '../../select/labels.ts';
@@ -16,6 +17,7 @@ export interface PlacementBundle {
   revision: number;
   namespace?: string;
   selector: LabelSelector;
+  options?: BundleApplyOptions;
   objects: readonly KubeObject[];
 }
 
@@ -57,7 +59,12 @@ export function planPlacement(
         // Rendering does not depend on the site yet, so one render per bundle revision serves all.
         let blob = renders.get(bundle.name);
         if (!blob) {
-          blob = renderForSite({ bundle: bundle.name, namespace: bundle.namespace, objects: bundle.objects });
+          blob = renderForSite({
+            bundle: bundle.name,
+            namespace: bundle.namespace,
+            options: bundle.options,
+            objects: bundle.objects,
+          });
           renders.set(bundle.name, blob);
         }
         if (has !== blob.digest) {

@@ -33,6 +33,8 @@ export interface BundleRevisionTable {
   namespace: string | null;
   selector: string;
   objects: string;
+  /** spec.apply as JSON, defaults filled in ('{}' for revisions made before it existed) */
+  options: string;
   spec_digest: string;
   created_at: string;
 }
