@@ -114,6 +114,8 @@ export function program(): Command {
       'kubeconfig of the site cluster (default: $KUBECONFIG, in-cluster, ~/.kube/config)',
     )
     .option('--context <name>', 'kubeconfig context')
+    .option('--local-page <host:port>', 'where the read-only local status page listens', '127.0.0.1:7071')
+    .option('--no-local-page', 'serve no local status page')
     .action(async (opts) => {
       const conn = resolveKubeConnection(opts.kubeconfig, opts.context);
       const cluster = new KubeCluster(conn);
@@ -125,6 +127,7 @@ export function program(): Command {
         labels: parseLabels(opts.label),
         stateDir: opts.stateDir ?? `outpost-agent-${opts.name}`,
         cluster,
+        localPage: opts.localPage,
         log: logLine,
       });
       await agent.run(untilSignal());

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, type AgentOptions } from '../../src/agent/agent.ts';
+import type { Cluster } from '../../src/agent/apply/cluster.ts';
 import { KubeCluster } from '../../src/agent/kube/client.ts';
 import { kubeConfigFromFile } from '../../src/agent/kube/config.ts';
 import { HubApi } from '../../src/cli/hub-api.ts';
@@ -40,13 +41,20 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/**
+ * Starts an agent against `hub` (or any URL given as opts.hub, e.g. a partition proxy) with test-speed
+ * timings and its local page on a free port. `wrapCluster` can put a test double around the real
+ * cluster client (to slow it down or to act mid-apply); the apply still reaches the real API server.
+ */
 export async function startAgent(
-  hub: RunningHub,
+  hub: Pick<RunningHub, 'url' | 'registrationToken'>,
   kubeconfigPath: string,
-  opts: Partial<AgentOptions> & { name: string },
+  opts: Partial<AgentOptions> & { name: string; wrapCluster?: (c: KubeCluster) => Cluster },
 ): Promise<RunningAgent> {
   const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), `outpost-agent-${opts.name}-`)));
-  const cluster = new KubeCluster(kubeConfigFromFile(kubeconfigPath));
+  const kube = new KubeCluster(kubeConfigFromFile(kubeconfigPath), { retryBaseMs: 100 });
+  const { wrapCluster, ...agentOpts } = opts;
+  const cluster = wrapCluster ? wrapCluster(kube) : kube;
   const agent = new Agent({
     hub: hub.url,
     registrationToken: hub.registrationToken,
@@ -55,7 +63,9 @@ export async function startAgent(
     pollWaitSeconds: 5,
     readinessResyncMs: 200,
     heartbeatMs: 2000,
-    ...opts,
+    driftCheckMs: 2000,
+    localPage: '127.0.0.1:0',
+    ...agentOpts,
   });
   const ac = new AbortController();
   const done = agent.run(ac.signal);
@@ -65,7 +75,7 @@ export async function startAgent(
     async stop() {
       ac.abort();
       await done;
-      cluster.close();
+      kube.close();
     },
   };
 }
