@@ -4,6 +4,7 @@
 
 import http from 'node:http';
 import type net from 'node:net';
+import type { DeploymentReport } from '../../src/model/wire.ts';
 
 export interface ReportSeen {
   seq: number;
@@ -11,6 +12,7 @@ export interface ReportSeen {
   accepted: boolean | undefined;
   /** what the report said, per bundle */
   states: Record<string, string>;
+  deployments: DeploymentReport[];
 }
 
 export interface PartitionProxy {
@@ -56,12 +58,13 @@ export async function startPartitionProxy(target: string): Promise<PartitionProx
             if (isReport && up.statusCode === 200) {
               const sent = JSON.parse(body.toString('utf8')) as {
                 seq: number;
-                deployments: Array<{ bundle: string; state: string }>;
+                deployments: DeploymentReport[];
               };
               reports.push({
                 seq: sent.seq,
                 accepted: lose ? undefined : (JSON.parse(text) as { accepted: boolean }).accepted,
                 states: Object.fromEntries(sent.deployments.map((d) => [d.bundle, d.state])),
+                deployments: sent.deployments,
               });
             }
             if (lose || isCut) {
