@@ -88,6 +88,8 @@ interface BundleRuntime {
 
 /** Reports carry at most this many drift entries per bundle. */
 const maxDriftInReport = 100;
+/** How stale the saved time of the last hub contact may get; saving it on every poll would wear flash. */
+const contactSaveIntervalMs = 60_000;
 /** Between two drift corrections of one bundle; damps a fight with another controller over a field. */
 const minCorrectionIntervalMs = 5000;
 
@@ -118,6 +120,8 @@ export class Agent {
   #lastEnqueued = '';
   #lastEnqueuedAt = 0;
   #lastContact: Date | undefined;
+  #lastContactSaved = 0;
+  #lastContactThisRun = false;
   #hubError: string | undefined;
   #blobsMissing = false;
   #sweepPrePulls = true;
@@ -145,6 +149,7 @@ export class Agent {
     this.#state = state;
     this.#outbox = await Outbox.open(this.#opts.stateDir, this.#opts.outboxLimits);
     this.#desired = await state.desired();
+    this.#lastContact = await state.lastContact();
     this.#records = new Map((await state.records()).map((r) => [r.bundle, r]));
     this.#inventories = new Map((await state.inventories()).map((i) => [i.bundle, i]));
     const identity = await state.identity();
@@ -208,7 +213,7 @@ export class Agent {
       startedAt: this.#startedAt.toISOString(),
       hubContact: {
         last: this.#lastContact?.toISOString() ?? null,
-        reachable: this.#hubError === undefined && this.#lastContact !== undefined,
+        reachable: this.#hubError === undefined && this.#lastContactThisRun,
         error: this.#hubError ?? null,
       },
       desiredDigest: this.#desired?.digest ?? null,
@@ -221,9 +226,16 @@ export class Agent {
 
   #contact(): void {
     const wasDown = this.#hubError !== undefined;
+    this.#lastContactThisRun = true;
     this.#lastContact = new Date();
     this.#hubError = undefined;
     if (wasDown) this.#hubBack.wake();
+    if (this.#lastContact.getTime() - this.#lastContactSaved >= contactSaveIntervalMs) {
+      this.#lastContactSaved = this.#lastContact.getTime();
+      this.#state!.saveLastContact(this.#lastContact).catch((e: Error) =>
+        this.#log('could not save the time of the last hub contact', { error: e.message }),
+      );
+    }
   }
 
   async #register(signal: AbortSignal): Promise<Identity> {

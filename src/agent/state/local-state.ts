@@ -118,6 +118,16 @@ export class LocalState {
     }
   }
 
+  /** When the hub last answered, as last saved (for the local page after a restart while cut off). */
+  async lastContact(): Promise<Date | undefined> {
+    const saved = await readJson<{ at: string }>(join(this.dir, 'hub-contact.json'));
+    return saved ? new Date(saved.at) : undefined;
+  }
+
+  saveLastContact(at: Date): Promise<void> {
+    return writeAtomic(join(this.dir, 'hub-contact.json'), JSON.stringify({ at: at.toISOString() }));
+  }
+
   async records(): Promise<DeploymentRecord[]> {
     const out: DeploymentRecord[] = [];
     for (const f of await readdir(join(this.dir, 'deployments'))) {
