@@ -184,3 +184,34 @@ test('reports queued during a partition reach the hub in order and once each, ac
     await proxy.close();
   }
 });
+
+test('a reinstalled agent (state lost, same site) continues above the sequence the hub has seen', async () => {
+  const opts = { name: 'store-reinstalled', labels: { reinstall: 'yes' } };
+  const placement = { matchLabels: { reinstall: 'yes' } };
+  const first = await startAgent(fleet.hub, kube.kubeconfigPath, opts);
+  await fleet.api.applyBundle(bundleFile('menu-board', placement, [configMap('menu-board', { v: '1' })]));
+  await eventually(
+    'revision 1 to be Ready',
+    async () => (await deploymentAt(opts.name, 'menu-board'))?.state === 'Ready',
+  );
+  await first.stop();
+  // a site that has been reporting for a long while
+  await fleet.hub.ctx.store.db
+    .updateTable('sites')
+    .set({ last_report_seq: 10_000 })
+    .where('name', '=', opts.name)
+    .execute();
+
+  const second = await startAgent(fleet.hub, kube.kubeconfigPath, opts); // a fresh state directory
+  try {
+    await fleet.api.applyBundle(bundleFile('menu-board', placement, [configMap('menu-board', { v: '2' })]));
+    const d = await eventually('the hub to take the new agent’s reports', async () => {
+      const x = await deploymentAt(opts.name, 'menu-board');
+      return x?.desiredRevision === 2 && x.state === 'Ready' ? x : undefined;
+    });
+    assert.equal(d.appliedDigest, d.desiredDigest);
+    assert.ok(second.agent.status().outbox.nextSeq > 10_000);
+  } finally {
+    await second.stop();
+  }
+});
