@@ -1,5 +1,6 @@
 // The `outpost` command: run a hub or an agent, and operate a fleet from the terminal. Reads print
-// tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero.
+// tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero. The hub's
+// code is loaded only by the commands that run one, so an agent process carries none of it.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,6 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { Agent } from '../agent/agent.ts';
 import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
-import { startHub } from '../hub/start.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import { readBundleFiles } from './files.ts';
 import { HubApi } from './hub-api.ts';
@@ -82,6 +82,7 @@ export function program(): Command {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .option('--log-level <level>', 'info, warn, error or debug', 'info')
     .action(async (opts) => {
+      const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
         dataDir: opts.dataDir,
         listen: opts.listen,
@@ -253,6 +254,7 @@ export function program(): Command {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .action(async (opts) => {
       const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-')));
+      const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({ dataDir, listen: opts.listen });
       const client = new HubApi(hub.url, hub.operatorToken);
       const example = join(repoRoot, 'examples', 'fleet', 'hello');
