@@ -343,6 +343,8 @@ export class Agent {
         this.#contact();
         failures = 0;
         await outbox.ack(report.seq);
+        // the hub has these removals now (accepted now or before)
+        for (const b of report.removed ?? []) if (!this.#bundles.has(b)) this.#removed.delete(b);
         if (!ack.accepted && ack.lastSeq >= outbox.stats().nextSeq) {
           // The hub remembers this site from before its state directory: continue above its numbers
           // and tell it the current state again.
@@ -403,8 +405,6 @@ export class Agent {
     await outbox.enqueue(report);
     this.#lastEnqueued = body;
     this.#lastEnqueuedAt = Date.now();
-    // once in the outbox, a removal is on its way for good
-    for (const b of removed) this.#removed.delete(b);
     this.#wakeSender.wake();
   }
 
@@ -464,18 +464,24 @@ export class Agent {
       try {
         next = Math.min(next, await this.#reconcileBundle(d));
       } catch (e) {
-        if (!isTransient(e)) throw e;
-        const rt = this.#bundles.get(d.bundle);
-        const delay = backoffDelay(rt?.attempts ?? 0, 1000, 60_000);
-        if (rt) {
-          rt.attempts++;
-          rt.retryAt = Date.now() + delay;
-          if (rt.state === 'Applying')
-            rt.message = `retrying after a transient error: ${(e as Error).message}`;
+        // One bundle in trouble must not hold up the others: it is retried on its own, with backoff.
+        const transient = isTransient(e);
+        const rt = this.#runtime(d);
+        const delay = transient
+          ? backoffDelay(rt.attempts, 1000, 60_000)
+          : backoffDelay(rt.attempts, 10_000, 300_000);
+        rt.attempts++;
+        rt.retryAt = Date.now() + delay;
+        const error = (e as Error).message;
+        if (!transient) {
+          rt.state = 'Failed';
+          rt.message = error;
+        } else if (rt.state === 'Applying') {
+          rt.message = `retrying after a transient error: ${error}`;
         }
-        this.#log('cluster unavailable; retrying', {
+        this.#log(transient ? 'cluster unavailable; retrying' : 'bundle failed; retrying', {
           bundle: d.bundle,
-          error: (e as Error).message,
+          error,
           delayMs: delay,
         });
         next = Math.min(next, delay);
@@ -507,6 +513,7 @@ export class Agent {
         lastCorrection: 0,
       };
       this.#bundles.set(d.bundle, rt);
+      this.#removed.delete(d.bundle); // placed here again before the hub heard of its removal
     }
     if (rt.digest !== d.digest) {
       rt.digest = d.digest;
@@ -730,6 +737,12 @@ export class Agent {
     blob: RenderedBundle,
     isDesired: boolean,
   ): Promise<number | undefined> {
+    const stale = rt.prePull && rt.prePull.digest !== rt.digest && !rt.prePull.done ? rt.prePull : undefined;
+    if (stale) {
+      // a newer revision arrived mid-pull: the old pull's DaemonSets are of no use any more
+      await removePrePull(this.#opts.cluster, rt.bundle, stale.namespaces);
+      rt.prePull = undefined;
+    }
     const options = optionsOf(blob);
     if (!isDesired || !options.prePull.enabled || !record.applied) return undefined;
     if (rt.prePull?.digest === rt.digest && rt.prePull.done) return undefined;
@@ -775,10 +788,10 @@ export class Agent {
     try {
       const removed = await sweepPrePulls(this.#opts.cluster, active);
       if (removed.length > 0) this.#log('removed leftover pre-pull DaemonSets', { removed });
-      this.#sweepPrePulls = false;
     } catch (e) {
       this.#log('could not look for leftover pre-pull DaemonSets', { error: (e as Error).message });
     }
+    this.#sweepPrePulls = false;
   }
 
   /** Prunes bundles the hub no longer places here, each under the deletion policy it was applied with. */
@@ -788,6 +801,8 @@ export class Agent {
     for (const [bundle, inv] of this.#inventories) {
       if (wanted.has(bundle)) continue;
       const policy = inv.deletionPolicy ?? 'Delete';
+      const pulling = this.#bundles.get(bundle)?.prePull;
+      if (pulling && !pulling.done) await removePrePull(this.#opts.cluster, bundle, pulling.namespaces);
       const errors = await prune(this.#opts.cluster, bundle, inv.objects, policy);
       if (errors.length > 0) {
         this.#log('prune failed', { bundle, error: errors[0] });
