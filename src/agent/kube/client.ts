@@ -31,13 +31,14 @@ export interface KubeClusterOptions {
   retries?: number;
   /** first retry delay; doubles, jittered, up to 4 s */
   retryBaseMs?: number;
+  /** objects per page when listing; big lists come in pages so no single response is huge */
+  listPageSize?: number;
 }
 
 /** Re-asking discovery about an unknown kind sooner than this only loads the server. */
 const discoveryMissRetryMs = 1000;
 /** Longest wait a 429's Retry-After may impose on one request. */
 const maxRetryAfterMs = 10_000;
-const listPageSize = 500;
 
 export class KubeCluster implements Cluster {
   readonly #http: HttpClient;
@@ -46,6 +47,7 @@ export class KubeCluster implements Cluster {
   readonly #discovery = new Map<string, DiscoveryEntry>();
   readonly #retries: number;
   readonly #retryBaseMs: number;
+  readonly #listPageSize: number;
 
   constructor(conn: KubeConnection, opts: KubeClusterOptions = {}) {
     const auth = (): Record<string, string> => {
@@ -56,6 +58,7 @@ export class KubeCluster implements Cluster {
     this.#watchHttp = new HttpClient(conn.server, conn.tls, auth, Number.POSITIVE_INFINITY);
     this.#retries = opts.retries ?? 3;
     this.#retryBaseMs = opts.retryBaseMs ?? 250;
+    this.#listPageSize = opts.listPageSize ?? 500;
   }
 
   async resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
@@ -137,7 +140,7 @@ export class KubeCluster implements Cluster {
     let next: string | undefined;
     do {
       const res = await this.#call('GET', path, {
-        query: { labelSelector: opts.labelSelector, limit: listPageSize, continue: next },
+        query: { labelSelector: opts.labelSelector, limit: this.#listPageSize, continue: next },
       });
       if (res.status !== 200) throw errorOf(res, `list ${type.kind}`);
       const body = res.body as {
