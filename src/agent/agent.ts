@@ -23,7 +23,7 @@ import {
 } from './apply/engine.ts';
 import { defaultPauseImage, type PrePullPlan, planPrePull } from './apply/prepull.ts';
 import { removePrePull, runPrePull, sweepPrePulls } from './apply/prepuller.ts';
-import { assess, type ObjectHealth } from './apply/progress.ts';
+import { type Assessment, assess, type ObjectHealth } from './apply/progress.ts';
 import { HubClient, HubError } from './hub-client.ts';
 import { type LocalDeployment, type LocalPage, type LocalStatus, serveLocalPage } from './local-page.ts';
 import { OwnedObjects } from './owned-objects.ts';
@@ -668,8 +668,7 @@ export class Agent {
       await this.#saveRecord(record);
     }
 
-    if (verdict.rollbackTo)
-      await this.#rollBack(rt, record, verdict.rollbackTo, verdict.message, desiredDigest);
+    if (verdict.rollbackTo) await this.#rollBack(rt, record, verdict, desiredDigest);
     return this.#nextCheck(rt, record, options);
   }
 
@@ -703,13 +702,13 @@ export class Agent {
   async #rollBack(
     rt: BundleRuntime,
     record: DeploymentRecord,
-    to: string,
-    message: string,
+    verdict: Assessment,
     desiredDigest: string,
   ): Promise<void> {
+    const to = verdict.rollbackTo!;
     const good = await this.#state!.blob(to);
     if (!good) {
-      rt.message = `${message.replace(/; rolled back to .*/, '')}; cannot roll back: the manifests of ${to} are no longer cached`;
+      rt.message = `${verdict.missedDeadline}; cannot roll back: the manifests of ${to} are no longer cached`;
       return;
     }
     this.#log('progress deadline exceeded; rolling back', { bundle: rt.bundle, from: desiredDigest, to });
@@ -717,14 +716,14 @@ export class Agent {
     await this.#enqueueReport();
     const ok = await this.#applyTarget(rt, record, good, to, desiredDigest);
     if (!ok) {
-      rt.message = `${message.replace(/; rolled back to .*/, '')}; rolling back to ${to} failed: ${rt.message}`;
+      rt.message = `${verdict.missedDeadline}; rolling back to ${to} failed: ${rt.message}`;
       return;
     }
-    record.rolledBack = { digest: desiredDigest, to, message };
+    record.rolledBack = { digest: desiredDigest, to, message: verdict.message };
     delete record.progressing;
     await this.#saveRecord(record);
     rt.state = 'Failed';
-    rt.message = message;
+    rt.message = verdict.message;
   }
 
   /**

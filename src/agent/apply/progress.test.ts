@@ -51,6 +51,10 @@ describe('pessimistic readiness (the default)', () => {
     assert.equal(a.state, 'Failed');
     assert.equal(a.rollbackTo, goodDigest);
     assert.equal(
+      a.missedDeadline,
+      'progress deadline exceeded after 600s (Deployment shop/web: 0 of 1 replicas available)',
+    );
+    assert.equal(
       a.message,
       `progress deadline exceeded after 600s (Deployment shop/web: 0 of 1 replicas available); rolled back to ${goodDigest}`,
     );

@@ -37,6 +37,8 @@ export interface Assessment {
   correct: string[];
   /** the deadline passed: go back to this digest (the last-known-good) */
   rollbackTo?: string;
+  /** the deadline passed: what was still not ready, e.g. "progress deadline exceeded after 600s (…)" */
+  missedDeadline?: string;
   /** the digest is Ready without drift: it becomes the last-known-good */
   good: boolean;
 }
@@ -71,16 +73,12 @@ export function assess(input: ProgressInput): Assessment {
     const missed = `progress deadline exceeded after ${options.progressDeadlineSeconds}s (${detail})`;
     const lkg = input.lastKnownGood;
     if (options.rollback && lkg && lkg !== input.digest) {
-      return {
-        state: 'Failed',
-        message: `${missed}; rolled back to ${lkg}`,
-        correct,
-        rollbackTo: lkg,
-        good: false,
-      };
+      const message = `${missed}; rolled back to ${lkg}`;
+      return { state: 'Failed', message, correct, rollbackTo: lkg, missedDeadline: missed, good: false };
     }
     const why = !options.rollback ? 'rollback is off' : 'no earlier revision was ready here';
-    return { state: 'Failed', message: `${missed}; not rolled back: ${why}`, correct, good: false };
+    const message = `${missed}; not rolled back: ${why}`;
+    return { state: 'Failed', message, correct, missedDeadline: missed, good: false };
   }
   if (failed) return { state: 'Failed', message: `${failed.object}: ${failed.reason}`, correct, good: false };
   return { state: 'NotReady', message: detail, correct, good: false };
