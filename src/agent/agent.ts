@@ -143,8 +143,10 @@ export class Agent {
     this.#opts.log?.(message, fields);
   }
 
-  /** Runs until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** Runs until `signal` aborts; should a loop fail unexpectedly, stops the others and throws. */
+  async run(outer: AbortSignal): Promise<void> {
+    const failed = new AbortController();
+    const signal = AbortSignal.any([outer, failed.signal]);
     const state = await LocalState.open(this.#opts.stateDir);
     this.#state = state;
     this.#outbox = await Outbox.open(this.#opts.stateDir, this.#opts.outboxLimits);
@@ -177,11 +179,16 @@ export class Agent {
     }
     const onAbort = () => clearTimeout(this.#wakeTimer);
     signal.addEventListener('abort', onAbort, { once: true });
+    const owned = (loop: Promise<void>) =>
+      loop.catch((e: unknown) => {
+        failed.abort();
+        throw e;
+      });
     try {
       await Promise.all([
-        this.#pollLoop(signal, identity),
-        this.#reconcileLoop(signal),
-        this.#sendLoop(signal),
+        owned(this.#pollLoop(signal, identity)),
+        owned(this.#reconcileLoop(signal)),
+        owned(this.#sendLoop(signal)),
       ]);
     } finally {
       await this.#owned?.stopped();
@@ -333,12 +340,13 @@ export class Agent {
     const outbox = this.#outbox!;
     let failures = 0;
     while (!signal.aborted) {
-      const report = await outbox.oldest();
-      if (!report) {
-        await this.#wakeSender.sleep(this.#opts.heartbeatMs, signal);
-        continue;
-      }
+      let report: Report | undefined;
       try {
+        report = await outbox.oldest();
+        if (!report) {
+          await this.#wakeSender.sleep(this.#opts.heartbeatMs, signal);
+          continue;
+        }
         const ack = await this.#hub!.report(report);
         this.#contact();
         failures = 0;
@@ -357,12 +365,15 @@ export class Agent {
         }
       } catch (e) {
         if (signal.aborted) return;
-        if (e instanceof HubError && !e.transient && e.status !== 401 && e.status !== 403) {
+        const refused = e instanceof HubError && !e.transient && e.status !== 401 && e.status !== 403;
+        if (refused && report) {
           this.#log('the hub refused a report; dropping it', { seq: report.seq, error: e.message });
-          await outbox.drop(report.seq);
+          await outbox.drop(report.seq).catch(() => {});
           continue;
         }
-        this.#hubError = (e as Error).message;
+        if (e instanceof HubError || e instanceof TransportError) this.#hubError = e.message;
+        // the outbox's disk in trouble: keep trying, slowly, rather than stop the agent
+        else this.#log('report outbox unavailable', { error: (e as Error).message });
         const delay = backoffDelay(failures++, 1000, 60_000);
         await this.#hubBack.sleep(delay, signal);
       }
