@@ -2,14 +2,15 @@
 // (target < 5 s): discovery, a dry-run of every object, server-side apply of every object, prune. A new
 // bundle is measured twice: into a namespace it creates (objects inside it cannot be dry-run first) and
 // into one that exists (all 200 dry-run first). Also an unchanged re-apply, a re-apply with 20 objects
-// changed, and one read-back (readiness + drift) of all 200.
+// changed, one read-back (readiness + drift) of all 200, and pruning all 200 (which also hands the
+// Services' cluster IPs back: the fixture's service range holds about 250).
 //
 //   node bench/agent-apply.ts [--runs 5]
 //
 // Needs the kube-apiserver and etcd the tests use (scripts/k8s-fixture.sh builds them once).
 
 import { parseArgs } from 'node:util';
-import { applyBundle, desiredObjects, inspect } from '../src/agent/apply/engine.ts';
+import { applyBundle, desiredObjects, inspect, prune } from '../src/agent/apply/engine.ts';
 import { KubeCluster } from '../src/agent/kube/client.ts';
 import { kubeConfigFromFile } from '../src/agent/kube/config.ts';
 import type { KubeObject, ObjectRef } from '../src/model/manifest.ts';
@@ -77,6 +78,7 @@ const coldExisting: number[] = [];
 const unchanged: number[] = [];
 const partial: number[] = [];
 const readBack: number[] = [];
+const pruned: number[] = [];
 try {
   for (let run = 0; run < runs; run++) {
     const ns = `bench-${run}`;
@@ -92,11 +94,13 @@ try {
     partial.push((await time(() => apply(storeBundle(ns, 'v2', 10))))[0]);
     const { objects } = await desiredObjects(cluster, storeBundle(ns, 'v2', 10));
     readBack.push((await time(() => inspect(cluster, objects)))[0]);
+    pruned.push((await time(() => prune(cluster, 'store', inventory)))[0]);
 
     const existing = `bench-existing-${run}`;
     await kube.request('POST', '/api/v1/namespaces', { metadata: { name: existing } });
     inventory = [];
     coldExisting.push((await time(() => apply(storeBundle(existing, 'v1'))))[0]);
+    await prune(cluster, 'store', inventory);
   }
 } finally {
   cluster.close();
@@ -116,6 +120,7 @@ ${machine}; median of ${runs} runs, each on a fresh namespace.
 | re-apply it unchanged | ${s(median(unchanged))} | — |
 | re-apply with 20 objects changed | ${s(median(partial))} | — |
 | read back all 200 (readiness + drift) | ${s(median(readBack))} | — |
+| prune all 200 | ${s(median(pruned))} | — |
 `);
 console.log(
   `raw (ms): cold ${cold.map(Math.round)}, into existing ${coldExisting.map(Math.round)}, unchanged ${unchanged.map(Math.round)}, changed ${partial.map(Math.round)}, read-back ${readBack.map(Math.round)}`,
