@@ -123,5 +123,5 @@ ${machine}; median of ${runs} runs, each on a fresh namespace.
 | prune all 200 | ${s(median(pruned))} | — |
 `);
 console.log(
-  `raw (ms): cold ${cold.map(Math.round)}, into existing ${coldExisting.map(Math.round)}, unchanged ${unchanged.map(Math.round)}, changed ${partial.map(Math.round)}, read-back ${readBack.map(Math.round)}`,
+  `raw (ms): cold ${cold.map(Math.round)}, into existing ${coldExisting.map(Math.round)}, unchanged ${unchanged.map(Math.round)}, changed ${partial.map(Math.round)}, read-back ${readBack.map(Math.round)}, prune ${pruned.map(Math.round)}`,
 );
