@@ -1,18 +1,37 @@
 // The agent at one site: registers once, long-polls its desired state, applies each bundle to the
-// site's cluster, prunes what was unplaced, and reports up. With the hub out of reach it keeps
-// enforcing the last desired state it saved; nothing is removed because the hub went quiet.
+// site's cluster, watches what it applied for drift and readiness, rolls back a revision that misses its
+// deadline, prunes what was unplaced, and reports up through a durable outbox. With the hub out of reach
+// it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
 
+import type { BundleApplyOptions } from '../model/apply-options.ts';
+import type { ReportedState } from '../model/deployment.ts';
 import { decodeJoinToken } from '../model/join-token.ts';
-import type { DeploymentReport, DesiredState, Facts } from '../model/wire.ts';
+import { type KubeObject, type ObjectRef, refKey, refOf } from '../model/manifest.ts';
+import type { DeploymentReport, DesiredDeployment, DesiredState, Facts, Report } from '../model/wire.ts';
 import { TransportError } from '../net/http-client.ts';
 import { certificateInfo, createCsr, generateKeyPair } from '../pki/pki.ts';
 import { canonicalJson, sha256Digest } from '../render/digest.ts';
 import type { RenderedBundle } from '../render/rendered.ts';
 import { type Cluster, ClusterError } from './apply/cluster.ts';
-import { applyBundle, prune, readBack } from './apply/engine.ts';
+import {
+  applyBundle,
+  bundleLabel,
+  correctDrift,
+  type DesiredObject,
+  desiredObjects,
+  inspect,
+  optionsOf,
+  prune,
+} from './apply/engine.ts';
+import { defaultPauseImage, type PrePullPlan, planPrePull } from './apply/prepull.ts';
+import { removePrePull, runPrePull, sweepPrePulls } from './apply/prepuller.ts';
+import { type Assessment, assess, type ObjectHealth } from './apply/progress.ts';
 import { fetchPinnedCa, HubClient, HubError } from './hub-client.ts';
 import { hostMachineId, newMachineId, renewalDue } from './identity.ts';
-import { type Identity, LocalState } from './state/local-state.ts';
+import { type LocalDeployment, type LocalPage, type LocalStatus, serveLocalPage } from './local-page.ts';
+import { OwnedObjects } from './owned-objects.ts';
+import { type DeploymentRecord, type Identity, type Inventory, LocalState } from './state/local-state.ts';
+import { Outbox, type OutboxLimits } from './state/outbox.ts';
 import { backoffDelay, Wakeup } from './timing.ts';
 
 export const agentVersion = '0.1.0';
@@ -32,50 +51,149 @@ export interface AgentOptions {
   pollWaitSeconds?: number;
   /** how often readiness is re-read while something is not ready yet */
   readinessResyncMs?: number;
-  /** how often everything is re-checked and a report is sent even when nothing changed (the heartbeat) */
+  /** how often a report goes up even when nothing changed (only when none are waiting) */
   heartbeatMs?: number;
+  /** how often every applied object is read back and checked for drift, watch or no watch */
+  driftCheckMs?: number;
+  /** watch owned objects for changes between checks (on by default) */
+  watch?: boolean;
+  /** host:port of the local status page, or false for none; default 127.0.0.1:7071 */
+  localPage?: string | false;
+  outboxLimits?: OutboxLimits;
+  /** the image pre-pull pods idle on; every node already has the runtime's sandbox image */
+  prePullPauseImage?: string;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-interface BundleStatus extends DeploymentReport {
+/** What the agent holds in memory about one desired bundle between passes. */
+interface BundleRuntime {
+  bundle: string;
+  revision: number;
+  digest: string;
+  state: ReportedState;
+  message: string;
+  total: number;
+  applied: number;
+  /** per object, from the last inspection (refKey → health) */
+  health: Map<string, ObjectHealth>;
+  /** the bundle's objects as applied, for the digest in `desiredFor` */
+  desired?: { digest: string; objects: DesiredObject[] };
+  /** objects a watch saw change since the last inspection */
+  touched: Set<string>;
+  /** inspect everything at the next pass */
+  fullCheckDue: boolean;
+  lastFullCheck: number;
   /** when the next attempt is due after a failure */
   retryAt?: number;
   attempts: number;
+  prePull?: { digest: string; since: number; namespaces: string[]; done: boolean };
+  /** when drift was last corrected; a field someone keeps changing back is corrected at a bounded rate */
+  lastCorrection: number;
 }
+
+/** Reports carry at most this many drift entries per bundle. */
+const maxDriftInReport = 100;
+/** How stale the saved time of the last hub contact may get; saving it on every poll would wear flash. */
+const contactSaveIntervalMs = 60_000;
+/** Between two drift corrections of one bundle; damps a fight with another controller over a field. */
+const minCorrectionIntervalMs = 5000;
 
 function isTransient(e: unknown): boolean {
   return e instanceof TransportError || ((e instanceof HubError || e instanceof ClusterError) && e.transient);
 }
 
 export class Agent {
-  readonly #opts: Required<Pick<AgentOptions, 'pollWaitSeconds' | 'readinessResyncMs' | 'heartbeatMs'>> &
+  readonly #opts: Required<
+    Pick<AgentOptions, 'pollWaitSeconds' | 'readinessResyncMs' | 'heartbeatMs' | 'driftCheckMs'>
+  > &
     AgentOptions;
   readonly #wakeReconcile = new Wakeup();
-  readonly #statuses = new Map<string, BundleStatus>();
+  readonly #wakeSender = new Wakeup();
+  /** woken when the hub answers again, so queued reports go without waiting out a backoff */
+  readonly #hubBack = new Wakeup();
+  readonly #bundles = new Map<string, BundleRuntime>();
+  readonly #startedAt = new Date();
+  #records = new Map<string, DeploymentRecord>();
+  #inventories = new Map<string, Inventory>();
   #removed = new Set<string>();
   #desired: DesiredState | undefined;
   #hub: HubClient | undefined;
+  #identity: Identity | undefined;
   #state: LocalState | undefined;
-  #lastReport = '';
-  #lastReportAt = 0;
+  #outbox: Outbox | undefined;
+  #owned: OwnedObjects | undefined;
+  #page: LocalPage | undefined;
+  #lastEnqueued = '';
+  #lastEnqueuedAt = 0;
+  #lastContact: Date | undefined;
+  #lastContactSaved = 0;
+  #lastContactThisRun = false;
+  #hubError: string | undefined;
+  #blobsMissing = false;
+  #sweepPrePulls = true;
+  /** serializes changes to which blobs are kept (poll loop saves, reconcile prunes) */
+  #blobLock: Promise<void> = Promise.resolve();
+  #wakeTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentOptions) {
-    this.#opts = { pollWaitSeconds: 50, readinessResyncMs: 3000, heartbeatMs: 30_000, ...opts };
+    this.#opts = {
+      pollWaitSeconds: 50,
+      readinessResyncMs: 3000,
+      heartbeatMs: 30_000,
+      driftCheckMs: 300_000,
+      ...opts,
+    };
   }
 
   #log(message: string, fields?: Record<string, unknown>): void {
     this.#opts.log?.(message, fields);
   }
 
-  /** Runs until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  /** Runs until `signal` aborts; should a loop fail unexpectedly, stops the others and throws. */
+  async run(outer: AbortSignal): Promise<void> {
+    const failed = new AbortController();
+    const signal = AbortSignal.any([outer, failed.signal]);
     const state = await LocalState.open(this.#opts.stateDir);
     this.#state = state;
+    this.#outbox = await Outbox.open(this.#opts.stateDir, this.#opts.outboxLimits);
     this.#desired = await state.desired();
+    this.#lastContact = await state.lastContact();
+    this.#records = new Map((await state.records()).map((r) => [r.bundle, r]));
+    this.#inventories = new Map((await state.inventories()).map((i) => [i.bundle, i]));
+    if (this.#opts.watch !== false) {
+      this.#owned = new OwnedObjects(
+        this.#opts.cluster,
+        { onChange: (o) => this.#onOwnedChange(o), onResync: () => this.#onOwnedResync() },
+        { signal, log: (m, f) => this.#log(m, f) },
+      );
+      this.#owned.follow(this.#ownedRefs());
+    }
+    const localPage = this.#opts.localPage ?? '127.0.0.1:7071';
+    if (localPage !== false) {
+      try {
+        this.#page = await serveLocalPage(localPage, () => this.status());
+        this.#log('local status page', { url: this.#page.url });
+      } catch (e) {
+        // The page is for people on site; the agent's work does not depend on it.
+        this.#log('local status page unavailable', { address: localPage, error: (e as Error).message });
+      }
+    }
+    const onAbort = () => clearTimeout(this.#wakeTimer);
+    signal.addEventListener('abort', onAbort, { once: true });
+    const owned = (loop: Promise<void>) =>
+      loop.catch((e: unknown) => {
+        failed.abort();
+        throw e;
+      });
     try {
-      // Enforcing what is already known does not wait for the hub: it starts at once.
-      await Promise.all([this.#hubLoop(signal), this.#reconcileLoop(signal)]);
+      await Promise.all([
+        owned(this.#hubLoop(signal)),
+        owned(this.#reconcileLoop(signal)),
+        owned(this.#sendLoop(signal)),
+      ]);
     } finally {
+      await this.#owned?.stopped();
+      await this.#page?.close();
       this.#hub?.close();
     }
   }
@@ -84,12 +202,60 @@ export class Agent {
   async #hubLoop(signal: AbortSignal): Promise<void> {
     const identity = await this.#ensureIdentity(signal);
     if (!identity) return;
+    this.#identity = identity;
+    this.#wakeSender.wake();
     await Promise.all([this.#pollLoop(signal), this.#renewLoop(signal, identity)]);
   }
 
-  /** A snapshot of what this site runs, for the local page and tests. */
-  status(): { desired: DesiredState | undefined; deployments: DeploymentReport[] } {
-    return { desired: this.#desired, deployments: [...this.#statuses.values()].map(toReport) };
+  /** The local page's URL once it listens. */
+  get localPageUrl(): string | undefined {
+    return this.#page?.url;
+  }
+
+  /** A snapshot of what this site runs: for the local page, /status.json and tests. */
+  status(): LocalStatus {
+    const deployments: LocalDeployment[] = [...this.#bundles.values()].map((rt) => {
+      const record = this.#records.get(rt.bundle);
+      return {
+        ...this.#reportOf(rt),
+        revision: rt.revision,
+        runningDigest: record?.applied ?? null,
+        lastKnownGood: record?.lastKnownGood ?? null,
+      };
+    });
+    return {
+      site: this.#identity?.name ?? this.#opts.name ?? '',
+      hub:
+        this.#identity?.hub ??
+        (this.#opts.joinToken ? decodeJoinToken(this.#opts.joinToken)?.hub : undefined) ??
+        '',
+      agentVersion,
+      startedAt: this.#startedAt.toISOString(),
+      hubContact: {
+        last: this.#lastContact?.toISOString() ?? null,
+        reachable: this.#hubError === undefined && this.#lastContactThisRun,
+        error: this.#hubError ?? null,
+      },
+      desiredDigest: this.#desired?.digest ?? null,
+      deployments,
+      outbox: this.#outbox?.stats() ?? { pending: 0, bytes: 0, dropped: 0, nextSeq: 1 },
+    };
+  }
+
+  // ---- the hub: registration and desired state ----
+
+  #contact(): void {
+    const wasDown = this.#hubError !== undefined;
+    this.#lastContactThisRun = true;
+    this.#lastContact = new Date();
+    this.#hubError = undefined;
+    if (wasDown) this.#hubBack.wake();
+    if (this.#lastContact.getTime() - this.#lastContactSaved >= contactSaveIntervalMs) {
+      this.#lastContactSaved = this.#lastContact.getTime();
+      this.#state!.saveLastContact(this.#lastContact).catch((e: Error) =>
+        this.#log('could not save the time of the last hub contact', { error: e.message }),
+      );
+    }
   }
 
   /** Retries `step` with backoff while the failure is transient; rethrows anything else. */
@@ -229,18 +395,24 @@ export class Agent {
     const pause = new Wakeup();
     while (!signal.aborted) {
       try {
+        if (this.#blobsMissing && this.#desired)
+          await this.#withBlobLock(() => this.#fetchBlobs(this.#desired!));
         const res = await this.#hub!.desired(this.#desired?.digest, this.#opts.pollWaitSeconds, signal);
+        this.#contact();
         failures = 0;
         if (res === 'unchanged') continue;
-        await this.#fetchBlobs(res);
-        await this.#state!.saveDesired(res);
-        this.#desired = res;
+        await this.#withBlobLock(async () => {
+          await this.#fetchBlobs(res);
+          await this.#state!.saveDesired(res);
+          this.#desired = res;
+        });
         this.#log('desired state changed', { digest: res.digest, bundles: res.deployments.length });
         this.#wakeReconcile.wake();
       } catch (e) {
         if (signal.aborted) return;
+        this.#hubError = (e as Error).message;
         const delay = backoffDelay(failures++, 1000, 60_000);
-        this.#log('hub unreachable or refusing; enforcing the last desired state', {
+        this.#log('hub unreachable; enforcing the last desired state', {
           error: (e as Error).message,
           delayMs: delay,
         });
@@ -257,20 +429,147 @@ export class Agent {
         throw new HubError(`blob ${d.digest} does not match its digest`, 502, 'blob_corrupt');
       await this.#state!.saveBlob(d.digest, text);
     }
-    await this.#state!.pruneBlobs(new Set(desired.deployments.map((d) => d.digest)));
+    this.#blobsMissing = false;
   }
+
+  #withBlobLock<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#blobLock.then(fn);
+    this.#blobLock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  // ---- reports ----
+
+  async #sendLoop(signal: AbortSignal): Promise<void> {
+    const outbox = this.#outbox!;
+    let failures = 0;
+    while (!signal.aborted) {
+      let report: Report | undefined;
+      try {
+        report = await outbox.oldest();
+        if (!report || !this.#hub) {
+          // nothing to send, or no identity to send it with yet
+          await this.#wakeSender.sleep(this.#opts.heartbeatMs, signal);
+          continue;
+        }
+        const ack = await this.#hub!.report(report);
+        this.#contact();
+        failures = 0;
+        await outbox.ack(report.seq);
+        // the hub has these removals now (accepted now or before)
+        for (const b of report.removed ?? []) if (!this.#bundles.has(b)) this.#removed.delete(b);
+        if (!ack.accepted && ack.lastSeq >= outbox.stats().nextSeq) {
+          // The hub remembers this site from before its state directory: continue above its numbers
+          // and tell it the current state again.
+          this.#log('the hub is ahead of this site’s report sequence; continuing after it', {
+            lastSeq: ack.lastSeq,
+          });
+          await outbox.continueAfter(ack.lastSeq);
+          this.#lastEnqueued = '';
+          this.#wakeReconcile.wake();
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        const refused = e instanceof HubError && !e.transient && e.status !== 401 && e.status !== 403;
+        if (refused && report) {
+          this.#log('the hub refused a report; dropping it', { seq: report.seq, error: e.message });
+          await outbox.drop(report.seq).catch(() => {});
+          continue;
+        }
+        if (e instanceof HubError || e instanceof TransportError) this.#hubError = e.message;
+        // the outbox's disk in trouble: keep trying, slowly, rather than stop the agent
+        else this.#log('report outbox unavailable', { error: (e as Error).message });
+        const delay = backoffDelay(failures++, 1000, 60_000);
+        await this.#hubBack.sleep(delay, signal);
+      }
+    }
+  }
+
+  #reportOf(rt: BundleRuntime): DeploymentReport {
+    const health = [...rt.health.values()];
+    const r: DeploymentReport = {
+      bundle: rt.bundle,
+      digest: rt.digest,
+      state: rt.state,
+      counts: { total: rt.total, applied: rt.applied, ready: health.filter((h) => h.ready).length },
+    };
+    if (rt.message) r.message = rt.message.slice(0, 8192);
+    const notReady = health.filter((h) => !h.ready).map((h) => ({ object: h.object, reason: h.reason }));
+    if (notReady.length > 0) r.notReady = notReady.slice(0, 1000);
+    const drift = health
+      .flatMap((h) =>
+        h.drift.map((d) => ({ object: h.object.slice(0, 600), ...d, path: d.path.slice(0, 1024) })),
+      )
+      .slice(0, maxDriftInReport);
+    if (drift.length > 0) r.drift = drift;
+    return r;
+  }
+
+  /** Puts a report in the outbox when something changed, or as a heartbeat when none is waiting. */
+  async #enqueueReport(): Promise<void> {
+    const outbox = this.#outbox!;
+    const deployments = [...this.#bundles.values()].map((rt) => this.#reportOf(rt));
+    const removed = [...this.#removed];
+    const body = canonicalJson({ deployments, removed });
+    const heartbeatDue =
+      Date.now() - this.#lastEnqueuedAt >= this.#opts.heartbeatMs && outbox.stats().pending === 0;
+    if (body === this.#lastEnqueued && !heartbeatDue) return;
+    const report: Omit<Report, 'seq'> = { deployments };
+    if (removed.length > 0) report.removed = removed;
+    const dropped = outbox.stats().dropped;
+    if (dropped > 0) report.droppedReports = dropped;
+    await outbox.enqueue(report);
+    this.#lastEnqueued = body;
+    this.#lastEnqueuedAt = Date.now();
+    this.#wakeSender.wake();
+  }
+
+  // ---- watching owned objects ----
+
+  #ownedRefs(): ObjectRef[] {
+    return [...this.#inventories.values()].flatMap((i) => i.objects);
+  }
+
+  #onOwnedChange(object: KubeObject): void {
+    const bundle = object.metadata.labels?.[bundleLabel];
+    const rt = bundle ? this.#bundles.get(bundle) : undefined;
+    if (!rt) return;
+    const key = refKey(refOf(object));
+    if (!rt.health.has(key)) return;
+    rt.touched.add(key);
+    this.#wakeSoon();
+  }
+
+  #onOwnedResync(): void {
+    for (const rt of this.#bundles.values()) rt.fullCheckDue = true;
+    this.#wakeSoon();
+  }
+
+  /** Wakes the reconcile loop shortly, so a burst of watch events makes one pass, not many. */
+  #wakeSoon(): void {
+    if (this.#wakeTimer) return;
+    this.#wakeTimer = setTimeout(() => {
+      this.#wakeTimer = undefined;
+      this.#wakeReconcile.wake();
+    }, 100);
+  }
+
+  // ---- reconciling ----
 
   async #reconcileLoop(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
       let next = this.#opts.heartbeatMs;
       try {
         next = await this.#reconcile();
-        await this.#report();
+        await this.#enqueueReport();
       } catch (e) {
         this.#log('reconcile failed', { error: (e as Error).message });
         next = Math.min(next, 5000);
       }
-      await this.#wakeReconcile.sleep(next, signal);
+      await this.#wakeReconcile.sleep(Math.max(next, 10), signal);
     }
   }
 
@@ -279,145 +578,385 @@ export class Agent {
     const desired = this.#desired;
     // Before the first desired state arrives the agent knows nothing; it must not prune on ignorance.
     if (!desired) return this.#opts.heartbeatMs;
-    const now = Date.now();
-    let next = this.#opts.heartbeatMs;
-    const inventories = new Map((await this.#state!.inventories()).map((i) => [i.bundle, i.objects]));
-    const cluster = this.#opts.cluster;
-
+    let next = Math.min(this.#opts.heartbeatMs, this.#opts.driftCheckMs);
     for (const d of desired.deployments) {
-      const current = this.#statuses.get(d.bundle);
-      const rendered = await this.#state!.blob(d.digest);
-      if (!rendered) {
-        this.#setStatus(d.bundle, {
-          digest: d.digest,
-          state: 'Applying',
-          message: 'waiting for the manifests',
-          attempts: 0,
+      try {
+        next = Math.min(next, await this.#reconcileBundle(d));
+      } catch (e) {
+        // One bundle in trouble must not hold up the others: it is retried on its own, with backoff.
+        const transient = isTransient(e);
+        const rt = this.#runtime(d);
+        const delay = transient
+          ? backoffDelay(rt.attempts, 1000, 60_000)
+          : backoffDelay(rt.attempts, 10_000, 300_000);
+        rt.attempts++;
+        rt.retryAt = Date.now() + delay;
+        const error = (e as Error).message;
+        if (!transient) {
+          rt.state = 'Failed';
+          rt.message = error;
+        } else if (rt.state === 'Applying') {
+          rt.message = `retrying after a transient error: ${error}`;
+        }
+        this.#log(transient ? 'cluster unavailable; retrying' : 'bundle failed; retrying', {
+          bundle: d.bundle,
+          error,
+          delayMs: delay,
         });
-        continue;
-      }
-      const fresh = current?.digest !== d.digest;
-      if (!fresh && current.retryAt !== undefined && current.retryAt > now) {
-        next = Math.min(next, current.retryAt - now);
-        continue;
-      }
-      if (fresh || current.retryAt !== undefined) {
-        next = Math.min(
-          next,
-          await this.#apply(d.bundle, d.digest, rendered, inventories.get(d.bundle) ?? [], current),
-        );
-      } else if (current.state === 'NotReady' || current.state === 'Ready') {
-        const inventory = inventories.get(d.bundle) ?? [];
-        const { readyCount, notReady, anyFailed } = await readBack(cluster, inventory);
-        this.#setStatus(d.bundle, {
-          ...current,
-          state: anyFailed ? 'Failed' : notReady.length === 0 ? 'Ready' : 'NotReady',
-          message: notReady[0] ? `${notReady[0].object}: ${notReady[0].reason}` : '',
-          counts: { ...current.counts, ready: readyCount },
-          notReady,
-        });
-        if (notReady.length > 0) next = Math.min(next, this.#opts.readinessResyncMs);
+        next = Math.min(next, delay);
       }
     }
+    next = Math.min(next, await this.#removeUnplaced(desired));
+    await this.#pruneBlobs(desired);
+    if (this.#sweepPrePulls) await this.#sweepLeftoverPrePulls();
+    this.#owned?.follow(this.#ownedRefs());
+    return next;
+  }
 
+  #runtime(d: DesiredDeployment): BundleRuntime {
+    let rt = this.#bundles.get(d.bundle);
+    if (!rt) {
+      rt = {
+        bundle: d.bundle,
+        revision: d.revision,
+        digest: d.digest,
+        state: 'Applying',
+        message: '',
+        total: 0,
+        applied: 0,
+        health: new Map(),
+        touched: new Set(),
+        fullCheckDue: true,
+        lastFullCheck: 0,
+        attempts: 0,
+        lastCorrection: 0,
+      };
+      this.#bundles.set(d.bundle, rt);
+      this.#removed.delete(d.bundle); // placed here again before the hub heard of its removal
+    }
+    if (rt.digest !== d.digest) {
+      rt.digest = d.digest;
+      rt.revision = d.revision;
+      rt.attempts = 0;
+      rt.retryAt = undefined;
+      rt.fullCheckDue = true;
+    }
+    return rt;
+  }
+
+  async #saveRecord(record: DeploymentRecord): Promise<void> {
+    this.#records.set(record.bundle, record);
+    await this.#state!.saveRecord(record);
+  }
+
+  async #reconcileBundle(d: DesiredDeployment): Promise<number> {
+    const now = Date.now();
+    const rt = this.#runtime(d);
+    const record: DeploymentRecord = { ...(this.#records.get(d.bundle) ?? { bundle: d.bundle }) };
+    if (record.rolledBack && record.rolledBack.digest !== d.digest) {
+      // a new desired revision: the rollback was about the old one
+      delete record.rolledBack;
+      await this.#saveRecord(record);
+    }
+    const target = record.rolledBack?.to ?? d.digest;
+    const blob = await this.#state!.blob(target);
+    if (!blob) {
+      if (target === d.digest) {
+        this.#blobsMissing = true;
+        Object.assign(rt, { state: 'Applying', message: 'waiting for the manifests from the hub' });
+        return this.#opts.heartbeatMs;
+      }
+      // the last-known-good's manifests are gone from the cache: nothing to enforce but the desired one
+      delete record.rolledBack;
+      await this.#saveRecord(record);
+      return 0;
+    }
+    if (rt.retryAt !== undefined && rt.retryAt > now) return rt.retryAt - now;
+
+    if (record.applied !== target || rt.retryAt !== undefined) {
+      const waitMs = await this.#prePullBefore(rt, record, blob, target === d.digest);
+      if (waitMs !== undefined) return waitMs;
+      const applied = await this.#applyTarget(rt, record, blob, target, d.digest);
+      if (!applied)
+        return rt.retryAt !== undefined ? Math.max(0, rt.retryAt - Date.now()) : this.#opts.heartbeatMs;
+    }
+    return this.#check(rt, record, blob, d.digest);
+  }
+
+  /** Applies `target` in full; false when refused (the runtime says why and when to retry). */
+  async #applyTarget(
+    rt: BundleRuntime,
+    record: DeploymentRecord,
+    blob: RenderedBundle,
+    target: string,
+    desiredDigest: string,
+  ): Promise<boolean> {
+    const options = optionsOf(blob);
+    if (
+      target === desiredDigest &&
+      record.progressing?.digest !== target &&
+      record.lastKnownGood !== target
+    ) {
+      record.progressing = { digest: target, since: new Date().toISOString() };
+      await this.#saveRecord(record);
+    }
+    rt.state = 'Applying';
+    this.#log('applying', { bundle: rt.bundle, digest: target, objects: blob.objects.length });
+    const inventory = this.#inventories.get(rt.bundle)?.objects ?? [];
+    const outcome = await applyBundle(this.#opts.cluster, blob, inventory, {
+      saveInventory: async (objects) => {
+        const inv: Inventory = { bundle: rt.bundle, objects, deletionPolicy: options.deletionPolicy };
+        await this.#state!.saveInventory(inv);
+        this.#inventories.set(rt.bundle, inv);
+      },
+    });
+    rt.total = outcome.total;
+    rt.applied = outcome.applied;
+    if (!outcome.ok) {
+      rt.attempts++;
+      rt.state = 'Failed';
+      rt.message = outcome.message;
+      rt.retryAt = Date.now() + backoffDelay(rt.attempts, 10_000, 300_000);
+      this.#log('apply refused', { bundle: rt.bundle, message: outcome.message });
+      return false;
+    }
+    rt.attempts = 0;
+    rt.retryAt = undefined;
+    rt.fullCheckDue = true;
+    rt.desired = undefined;
+    record.applied = target;
+    await this.#saveRecord(record);
+    this.#owned?.follow(this.#ownedRefs());
+    this.#log('applied', { bundle: rt.bundle, digest: target });
+    return true;
+  }
+
+  /** The bundle's objects as they go to the cluster, cached per digest. */
+  async #desiredObjectsOf(rt: BundleRuntime, digest: string, blob: RenderedBundle): Promise<DesiredObject[]> {
+    if (rt.desired?.digest !== digest) {
+      rt.desired = { digest, objects: (await desiredObjects(this.#opts.cluster, blob)).objects };
+    }
+    return rt.desired.objects;
+  }
+
+  /** Reads back what is due, judges the bundle, and acts: correct drift, roll back, record good. */
+  async #check(rt: BundleRuntime, record: DeploymentRecord, blob: RenderedBundle, desiredDigest: string) {
+    const now = Date.now();
+    const target = record.applied!;
+    const objects = await this.#desiredObjectsOf(rt, target, blob);
+    const notReadyResync = rt.state === 'NotReady' && now - rt.lastFullCheck >= this.#opts.readinessResyncMs;
+    const full = rt.fullCheckDue || notReadyResync || now - rt.lastFullCheck >= this.#opts.driftCheckMs;
+    if (full) {
+      rt.health = new Map((await inspect(this.#opts.cluster, objects)).map((h) => [h.key, h]));
+      rt.lastFullCheck = now;
+      rt.fullCheckDue = false;
+      rt.touched.clear();
+      // `applied` is in the record only once every object went through, after a restart too
+      rt.total = objects.length;
+      rt.applied = objects.length;
+    } else if (rt.touched.size > 0) {
+      const keys = new Set(rt.touched);
+      rt.touched.clear();
+      for (const h of await inspect(
+        this.#opts.cluster,
+        objects.filter((o) => keys.has(o.key)),
+      ))
+        rt.health.set(h.key, h);
+    }
+    const options = optionsOf(blob);
+    const verdict = this.#assess(rt, record, options, desiredDigest);
+
+    if (verdict.correct.length > 0 && now - rt.lastCorrection >= minCorrectionIntervalMs) {
+      rt.lastCorrection = now;
+      // The hub hears about the drift before it is corrected.
+      await this.#enqueueReport();
+      const drifted = objects.filter((o) => verdict.correct.includes(o.key));
+      this.#log('correcting drift', { bundle: rt.bundle, objects: drifted.length, drift: rt.message });
+      const errors = await correctDrift(this.#opts.cluster, drifted);
+      for (const h of await inspect(this.#opts.cluster, drifted)) rt.health.set(h.key, h);
+      const after = this.#assess(rt, record, options, desiredDigest);
+      if (errors.length > 0)
+        rt.message = `${after.message || rt.message}; correcting drift failed: ${errors[0]}`;
+      return this.#nextCheck(rt, record, options);
+    }
+    if (verdict.correct.length > 0) return minCorrectionIntervalMs - (now - rt.lastCorrection);
+
+    if (verdict.good && target === desiredDigest && (record.lastKnownGood !== target || record.progressing)) {
+      record.lastKnownGood = target;
+      delete record.progressing;
+      await this.#saveRecord(record);
+    }
+
+    if (verdict.rollbackTo) await this.#rollBack(rt, record, verdict, desiredDigest);
+    return this.#nextCheck(rt, record, options);
+  }
+
+  #assess(rt: BundleRuntime, record: DeploymentRecord, options: BundleApplyOptions, desiredDigest: string) {
+    const verdict = assess({
+      options,
+      digest: desiredDigest,
+      objects: [...rt.health.values()],
+      progressingSince:
+        record.progressing?.digest === desiredDigest ? Date.parse(record.progressing.since) : undefined,
+      lastKnownGood: record.lastKnownGood,
+      rolledBack: record.rolledBack,
+      now: Date.now(),
+    });
+    rt.state = verdict.state;
+    rt.message = verdict.message;
+    return verdict;
+  }
+
+  #nextCheck(rt: BundleRuntime, record: DeploymentRecord, options: BundleApplyOptions): number {
+    let next = this.#opts.driftCheckMs - (Date.now() - rt.lastFullCheck);
+    if (rt.state === 'NotReady') next = Math.min(next, this.#opts.readinessResyncMs);
+    if (rt.touched.size > 0) next = 0;
+    if (record.progressing && options.readiness === 'Pessimistic') {
+      const due = Date.parse(record.progressing.since) + options.progressDeadlineSeconds * 1000 - Date.now();
+      next = Math.min(next, Math.max(due + 1, 0));
+    }
+    return Math.max(next, 0);
+  }
+
+  async #rollBack(
+    rt: BundleRuntime,
+    record: DeploymentRecord,
+    verdict: Assessment,
+    desiredDigest: string,
+  ): Promise<void> {
+    const to = verdict.rollbackTo!;
+    const good = await this.#state!.blob(to);
+    if (!good) {
+      rt.message = `${verdict.missedDeadline}; cannot roll back: the manifests of ${to} are no longer cached`;
+      return;
+    }
+    this.#log('progress deadline exceeded; rolling back', { bundle: rt.bundle, from: desiredDigest, to });
+    // The hub hears that the revision failed before the site goes back.
+    await this.#enqueueReport();
+    const ok = await this.#applyTarget(rt, record, good, to, desiredDigest);
+    if (!ok) {
+      rt.message = `${verdict.missedDeadline}; rolling back to ${to} failed: ${rt.message}`;
+      return;
+    }
+    record.rolledBack = { digest: desiredDigest, to, message: verdict.message };
+    delete record.progressing;
+    await this.#saveRecord(record);
+    rt.state = 'Failed';
+    rt.message = verdict.message;
+  }
+
+  /**
+   * With pre-pull on and new images in the revision, makes every node pull them before the switch.
+   * Returns how long to wait before looking again, or undefined when the switch may go ahead.
+   */
+  async #prePullBefore(
+    rt: BundleRuntime,
+    record: DeploymentRecord,
+    blob: RenderedBundle,
+    isDesired: boolean,
+  ): Promise<number | undefined> {
+    const stale = rt.prePull && rt.prePull.digest !== rt.digest && !rt.prePull.done ? rt.prePull : undefined;
+    if (stale) {
+      // a newer revision arrived mid-pull: the old pull's DaemonSets are of no use any more
+      await removePrePull(this.#opts.cluster, rt.bundle, stale.namespaces);
+      rt.prePull = undefined;
+    }
+    const options = optionsOf(blob);
+    if (!isDesired || !options.prePull.enabled || !record.applied) return undefined;
+    if (rt.prePull?.digest === rt.digest && rt.prePull.done) return undefined;
+    const running = await this.#state!.blob(record.applied);
+    const plans: PrePullPlan[] = running
+      ? planPrePull(running.objects, blob.objects, blob.namespace ?? 'default')
+      : [];
+    if (plans.length === 0) return undefined;
+    if (rt.prePull?.digest !== rt.digest)
+      rt.prePull = { digest: rt.digest, since: Date.now(), namespaces: [], done: false };
+    const pull = rt.prePull!;
+    const status = await runPrePull(
+      this.#opts.cluster,
+      rt.bundle,
+      plans,
+      this.#opts.prePullPauseImage ?? defaultPauseImage,
+    );
+    pull.namespaces = status.namespaces;
+    const done = status.progress.every((p) => p.done);
+    const late = Date.now() - pull.since > options.prePull.deadlineSeconds * 1000;
+    if (done || late) {
+      await removePrePull(this.#opts.cluster, rt.bundle, pull.namespaces);
+      pull.done = true;
+      this.#log(done ? 'images pre-pulled; switching' : 'pre-pull deadline passed; switching anyway', {
+        bundle: rt.bundle,
+      });
+      return undefined;
+    }
+    const pulled = status.progress.reduce((n, p) => n + p.pulled, 0);
+    const known = status.progress.every((p) => p.nodes !== undefined);
+    const nodes = status.progress.reduce((n, p) => n + (p.nodes ?? 0), 0);
+    rt.state = 'Applying';
+    rt.message = `pre-pulling ${status.images} new image(s) before switching: ${
+      known ? `${pulled} of ${nodes} node(s) done` : 'waiting for the DaemonSet controller'
+    }`;
+    return Math.min(this.#opts.readinessResyncMs, options.prePull.deadlineSeconds * 1000);
+  }
+
+  async #sweepLeftoverPrePulls(): Promise<void> {
+    const active = new Set(
+      [...this.#bundles.values()].filter((b) => b.prePull && !b.prePull.done).map((b) => b.bundle),
+    );
+    try {
+      const removed = await sweepPrePulls(this.#opts.cluster, active);
+      if (removed.length > 0) this.#log('removed leftover pre-pull DaemonSets', { removed });
+    } catch (e) {
+      this.#log('could not look for leftover pre-pull DaemonSets', { error: (e as Error).message });
+    }
+    this.#sweepPrePulls = false;
+  }
+
+  /** Prunes bundles the hub no longer places here, each under the deletion policy it was applied with. */
+  async #removeUnplaced(desired: DesiredState): Promise<number> {
+    let next = Number.POSITIVE_INFINITY;
     const wanted = new Set(desired.deployments.map((d) => d.bundle));
-    for (const [bundle, refs] of inventories) {
+    for (const [bundle, inv] of this.#inventories) {
       if (wanted.has(bundle)) continue;
-      const errors = await prune(cluster, bundle, refs);
+      const policy = inv.deletionPolicy ?? 'Delete';
+      const pulling = this.#bundles.get(bundle)?.prePull;
+      if (pulling && !pulling.done) await removePrePull(this.#opts.cluster, bundle, pulling.namespaces);
+      const errors = await prune(this.#opts.cluster, bundle, inv.objects, policy);
       if (errors.length > 0) {
         this.#log('prune failed', { bundle, error: errors[0] });
         next = Math.min(next, 10_000);
         continue;
       }
       await this.#state!.removeInventory(bundle);
-      this.#statuses.delete(bundle);
+      await this.#state!.removeRecord(bundle);
+      this.#inventories.delete(bundle);
+      this.#records.delete(bundle);
+      this.#bundles.delete(bundle);
       this.#removed.add(bundle);
-      this.#log('bundle removed', { bundle, objects: refs.length });
+      this.#log(policy === 'Orphan' ? 'bundle removed; objects orphaned' : 'bundle removed', {
+        bundle,
+        objects: inv.objects.length,
+      });
     }
-    for (const bundle of this.#statuses.keys()) if (!wanted.has(bundle)) this.#statuses.delete(bundle);
+    for (const bundle of this.#bundles.keys()) if (!wanted.has(bundle)) this.#bundles.delete(bundle);
+    for (const bundle of this.#records.keys()) {
+      if (wanted.has(bundle) || this.#inventories.has(bundle)) continue;
+      await this.#state!.removeRecord(bundle);
+      this.#records.delete(bundle);
+    }
     return next;
   }
 
-  async #apply(
-    bundle: string,
-    digest: string,
-    rendered: RenderedBundle,
-    inventory: NonNullable<Parameters<typeof applyBundle>[2]>,
-    current: BundleStatus | undefined,
-  ): Promise<number> {
-    const attempts = current?.digest === digest ? current.attempts + 1 : 1;
-    try {
-      this.#log('applying', { bundle, digest, objects: rendered.objects.length });
-      const outcome = await applyBundle(this.#opts.cluster, rendered, inventory, {
-        saveInventory: (objects) => this.#state!.saveInventory({ bundle, objects }),
-      });
-      const status: BundleStatus = {
-        bundle,
-        digest,
-        state: outcome.state,
-        message: outcome.message,
-        counts: outcome.counts,
-        notReady: outcome.notReady,
-        attempts,
-      };
-      if (outcome.state === 'Failed') status.retryAt = Date.now() + backoffDelay(attempts, 10_000, 300_000);
-      this.#setStatus(bundle, status);
-      this.#log('applied', { bundle, state: outcome.state, message: outcome.message });
-      return outcome.state === 'NotReady' ? this.#opts.readinessResyncMs : this.#opts.heartbeatMs;
-    } catch (e) {
-      if (!isTransient(e)) throw e;
-      const delay = backoffDelay(attempts, 1000, 60_000);
-      this.#setStatus(bundle, {
-        bundle,
-        digest,
-        state: 'Applying',
-        message: `retrying after a transient error: ${(e as Error).message}`,
-        counts: current?.counts ?? { total: rendered.objects.length, applied: 0, ready: 0 },
-        attempts,
-        retryAt: Date.now() + delay,
-      });
-      return delay;
-    }
+  /** Keeps the blobs of what is desired, applied or last-known-good; drops the rest. */
+  async #pruneBlobs(desired: DesiredState): Promise<void> {
+    await this.#withBlobLock(async () => {
+      const keep = new Set((this.#desired ?? desired).deployments.map((d) => d.digest));
+      for (const r of this.#records.values()) {
+        if (r.applied) keep.add(r.applied);
+        if (r.lastKnownGood) keep.add(r.lastKnownGood);
+        if (r.rolledBack) keep.add(r.rolledBack.to);
+      }
+      await this.#state!.pruneBlobs(keep);
+    });
   }
-
-  #setStatus(
-    bundle: string,
-    s: Partial<BundleStatus> & { digest: string; state: BundleStatus['state'] },
-  ): void {
-    this.#statuses.set(bundle, {
-      bundle,
-      message: '',
-      counts: { total: 0, applied: 0, ready: 0 },
-      attempts: 0,
-      ...s,
-    } as BundleStatus);
-  }
-
-  /** Sends a report when something changed or the heartbeat is due; a failed send is retried next pass. */
-  async #report(): Promise<void> {
-    if (!this.#hub) return; // not registered yet: the status waits for an identity
-    const deployments = [...this.#statuses.values()].map(toReport);
-    const removed = [...this.#removed];
-    const body = canonicalJson({ deployments, removed });
-    const due = Date.now() - this.#lastReportAt >= this.#opts.heartbeatMs;
-    if (!due && body === this.#lastReport) return;
-    const seq = (await this.#state!.reportSeq()) + 1;
-    await this.#state!.saveReportSeq(seq);
-    try {
-      await this.#hub!.report({ seq, deployments, removed: removed.length > 0 ? removed : undefined });
-      this.#lastReport = body;
-      this.#lastReportAt = Date.now();
-      for (const b of removed) this.#removed.delete(b);
-    } catch (e) {
-      if (!isTransient(e) && !(e instanceof HubError)) throw e;
-      this.#log('report not delivered; will retry', { error: (e as Error).message });
-    }
-  }
-}
-
-function toReport(s: BundleStatus): DeploymentReport {
-  const r: DeploymentReport = { bundle: s.bundle, digest: s.digest, state: s.state, counts: s.counts };
-  if (s.message) r.message = s.message.slice(0, 8192);
-  if (s.notReady && s.notReady.length > 0) r.notReady = s.notReady.slice(0, 1000);
-  return r;
 }

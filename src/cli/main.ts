@@ -1,5 +1,6 @@
 // The `outpost` command: run a hub or an agent, and operate a fleet from the terminal. Reads print
-// tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero.
+// tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero. The hub's
+// code is loaded only by the commands that run one, so an agent process carries none of it.
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,6 @@ import { Command, Option } from '@commander-js/extra-typings';
 import { Agent } from '../agent/agent.ts';
 import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
-import { startHub } from '../hub/start.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import type { EventView, QueryRequest } from '../model/wire.ts';
 import { followEvents } from '../net/sse.ts';
@@ -109,6 +109,7 @@ export function program(): Command {
       'region,format',
     )
     .action(async (opts) => {
+      const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
@@ -164,6 +165,8 @@ export function program(): Command {
       '--factory-reset',
       "wipe the agent's state (identity, cache) and register again; the cluster is not touched",
     )
+    .option('--local-page <host:port>', 'where the read-only local status page listens', '127.0.0.1:7071')
+    .option('--no-local-page', 'serve no local status page')
     .action(async (opts) => {
       if (opts.factoryReset) {
         await rm(opts.stateDir, { recursive: true, force: true });
@@ -179,6 +182,7 @@ export function program(): Command {
         labels: parseLabels(opts.label),
         stateDir: opts.stateDir,
         cluster,
+        localPage: opts.localPage,
         log: logLine,
       });
       await agent.run(untilSignal());
@@ -595,6 +599,7 @@ export function program(): Command {
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .action(async (opts) => {
       const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-')));
+      const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({ dataDir, listen: opts.listen });
       const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
       const client = new HubApi(hub.url, admin, hub.caPem);

@@ -106,6 +106,18 @@ export const DeploymentReport = Type.Object({
   notReady: Type.Optional(
     Type.Array(Type.Object({ object: Type.String(), reason: Type.String() }), { maxItems: 1000 }),
   ),
+  /** fields that differ from what the bundle sets, when drifted; values are JSON text, shortened */
+  drift: Type.Optional(
+    Type.Array(
+      Type.Object({
+        object: Type.String({ maxLength: 600 }),
+        path: Type.String({ maxLength: 1024 }),
+        want: Type.String({ maxLength: 256 }),
+        got: Type.String({ maxLength: 256 }),
+      }),
+      { maxItems: 100 },
+    ),
+  ),
 });
 export type DeploymentReport = Static<typeof DeploymentReport>;
 
@@ -115,6 +127,8 @@ export const Report = Type.Object({
   deployments: Type.Array(DeploymentReport),
   /** bundles whose objects the agent has pruned from the site */
   removed: Type.Optional(Type.Array(Name)),
+  /** reports the agent's outbox has dropped (oldest first, when full) since its state was made */
+  droppedReports: Type.Optional(Type.Integer({ minimum: 0 })),
 });
 export type Report = Static<typeof Report>;
 

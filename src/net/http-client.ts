@@ -39,6 +39,13 @@ export class TransportError extends Error {
   }
 }
 
+export interface StreamOptions {
+  query?: RequestOptions['query'];
+  /** the stream is cut when nothing arrives for this long (a half-open connection looks like this) */
+  idleTimeoutMs: number;
+  signal?: AbortSignal;
+}
+
 export class HttpClient {
   readonly baseUrl: URL;
   readonly #agent: http.Agent;
@@ -48,6 +55,8 @@ export class HttpClient {
     baseUrl: string,
     tls: TlsOptions = {},
     headers: () => Promise<Record<string, string>> | Record<string, string> = () => ({}),
+    /** connections kept per host; long-lived streams each hold one for their whole life */
+    maxSockets = 8,
   ) {
     this.baseUrl = new URL(baseUrl);
     this.#headers = headers;
@@ -55,16 +64,16 @@ export class HttpClient {
       this.baseUrl.protocol === 'https:'
         ? new https.Agent({
             keepAlive: true,
-            maxSockets: 8,
+            maxSockets,
             ca: tls.ca,
             cert: tls.cert,
             key: tls.key,
             rejectUnauthorized: !tls.insecure,
           })
-        : new http.Agent({ keepAlive: true, maxSockets: 8 });
+        : new http.Agent({ keepAlive: true, maxSockets });
   }
 
-  async request(method: string, path: string, opts: RequestOptions = {}): Promise<JsonResponse> {
+  async #prepare(path: string, opts: RequestOptions) {
     const url = new URL(path, this.baseUrl);
     for (const [k, v] of Object.entries(opts.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -83,7 +92,61 @@ export class HttpClient {
       headers['content-type'] = opts.contentType ?? 'application/json';
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
-    const lib = url.protocol === 'https:' ? https : http;
+    return { url, payload, headers, lib: url.protocol === 'https:' ? https : http };
+  }
+
+  /**
+   * A GET whose body is read as it arrives (e.g. a watch). Resolves with the response once its head is
+   * in; a status other than 200 comes back with its body already read, as `error`.
+   */
+  async stream(
+    path: string,
+    opts: StreamOptions,
+  ): Promise<{ status: number; body: AsyncIterable<Buffer>; error?: JsonResponse }> {
+    const { url, headers, lib } = await this.#prepare(path, { query: opts.query });
+    return new Promise((resolve, reject) => {
+      const req = lib.request(
+        url,
+        { method: 'GET', headers, agent: this.#agent, signal: opts.signal },
+        (res) => {
+          if (res.statusCode !== 200) {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('error', (e) =>
+              reject(new TransportError(`GET ${url.pathname}: ${e.message}`, { cause: e })),
+            );
+            res.on('end', () => {
+              const text = Buffer.concat(chunks).toString('utf8');
+              let body: unknown = text;
+              try {
+                body = JSON.parse(text);
+              } catch {
+                // not JSON: keep the text
+              }
+              resolve({
+                status: res.statusCode ?? 0,
+                body: emptyStream(),
+                error: { status: res.statusCode ?? 0, headers: res.headers, body },
+              });
+            });
+            return;
+          }
+          resolve({ status: 200, body: streamOf(res, url.pathname, opts.signal) });
+        },
+      );
+      req.setTimeout(opts.idleTimeoutMs, () =>
+        req.destroy(new Error(`nothing received for ${opts.idleTimeoutMs} ms`)),
+      );
+      req.on('error', (e) => {
+        if (opts.signal?.aborted) reject(opts.signal.reason ?? e);
+        else reject(new TransportError(`GET ${url.host}${url.pathname}: ${e.message}`, { cause: e }));
+      });
+      req.end();
+    });
+  }
+
+  async request(method: string, path: string, opts: RequestOptions = {}): Promise<JsonResponse> {
+    const { url, payload, headers, lib } = await this.#prepare(path, opts);
     return new Promise<JsonResponse>((resolve, reject) => {
       const req = lib.request(url, { method, headers, agent: this.#agent, signal: opts.signal }, (res) => {
         const chunks: Buffer[] = [];
@@ -119,4 +182,24 @@ export class HttpClient {
   close(): void {
     this.#agent.destroy();
   }
+}
+
+async function* emptyStream(): AsyncIterable<Buffer> {}
+
+/** The chunks of a streamed response; a cut connection surfaces as a TransportError, an abort as itself. */
+async function* streamOf(
+  res: http.IncomingMessage,
+  what: string,
+  signal: AbortSignal | undefined,
+): AsyncIterable<Buffer> {
+  try {
+    for await (const chunk of res) yield chunk as Buffer;
+  } catch (e) {
+    if (signal?.aborted) throw signal.reason ?? e;
+    throw new TransportError(`GET ${what}: ${(e as Error).message}`, { cause: e });
+  } finally {
+    res.destroy();
+  }
+  // A response cut before its end ('aborted') ends the iteration quietly in some Node versions.
+  if (!res.complete) throw new TransportError(`GET ${what}: the stream was cut`);
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { defaultApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { parseBundleFiles } from './bundle-files.ts';
 
@@ -81,6 +82,7 @@ describe('a valid bundle', () => {
         matchExpressions: [{ key: 'region', operator: 'In', values: ['west', 'east'] }],
       },
       fleet: { placement: {}, customization: {}, dependsOn: [] },
+      options: defaultApplyOptions,
     });
     assert.deepEqual(
       parsed.objects.map((o) => [o.object.kind, o.object.metadata.name, o.file, o.line]),
@@ -108,6 +110,7 @@ describe('a valid bundle', () => {
     assert.deepEqual(parsed.definition, {
       name: 'pos',
       selector: {},
+      options: defaultApplyOptions,
       fleet: { placement: {}, customization: {}, dependsOn: [] },
     });
   });
@@ -425,5 +428,101 @@ describe('errors name the file and line to fix', () => {
       }
     });
     assert.deepEqual(codes, ['manifest_invalid', 'bundle_invalid', 'selector_invalid']);
+  });
+});
+
+describe('spec.apply: how the bundle is applied at each site', () => {
+  const withApply = (...lines: string[]) =>
+    file('b.yaml', bundleDoc, '  apply:', ...lines.map((l) => `    ${l}`));
+
+  test('a bundle that says nothing gets the edge defaults', () => {
+    const { options } = parseBundleFiles([file('b.yaml', bundleDoc)]).definition;
+    assert.deepEqual(options, {
+      force: false,
+      deletionPolicy: 'Delete',
+      readiness: 'Pessimistic',
+      progressDeadlineSeconds: 600,
+      rollback: true,
+      correctDrift: true,
+      prePull: { enabled: false, deadlineSeconds: 600 },
+    });
+  });
+
+  test('what the bundle sets wins; the rest keeps its default', () => {
+    const { options } = parseBundleFiles([
+      withApply(
+        'force: true',
+        'deletionPolicy: Orphan',
+        'readiness: Optimistic',
+        'correctDrift: false',
+        'prePull: {enabled: true}',
+      ),
+    ]).definition;
+    assert.deepEqual(options, {
+      ...defaultApplyOptions,
+      force: true,
+      deletionPolicy: 'Orphan',
+      readiness: 'Optimistic',
+      correctDrift: false,
+      prePull: { enabled: true, deadlineSeconds: 600 },
+    });
+  });
+
+  const bad: { lines: string[]; line: number; message: RegExp }[] = [
+    {
+      lines: ['readiness: Eventually'],
+      line: 9,
+      message: /spec\.apply\.readiness is one of Optimistic, Pessimistic/,
+    },
+    {
+      lines: ['force: false', 'deletionPolicy: delete'],
+      line: 10,
+      message: /spec\.apply\.deletionPolicy is one of Delete, Orphan/,
+    },
+    {
+      lines: ['progressDeadlineSeconds: 0'],
+      line: 9,
+      message: /progressDeadlineSeconds is a whole number of seconds/,
+    },
+    {
+      lines: ['progressDeadlineSeconds: 1.5'],
+      line: 9,
+      message: /progressDeadlineSeconds is a whole number/,
+    },
+    { lines: ['rollback: "yes"'], line: 9, message: /spec\.apply\.rollback is true or false/ },
+    { lines: ['correctDrift: 1'], line: 9, message: /spec\.apply\.correctDrift is true or false/ },
+    {
+      lines: ['prePull:', '  enabled: true', '  deadline: 5'],
+      line: 11,
+      message: /spec\.apply\.prePull\.deadline unknown field/,
+    },
+    {
+      lines: ['prePull: {deadlineSeconds: -1}'],
+      line: 9,
+      message: /spec\.apply\.prePull\.deadlineSeconds is a whole number/,
+    },
+    {
+      lines: ['retries: 3'],
+      line: 9,
+      message: /spec\.apply\.retries unknown field \(known: force, deletionPolicy/,
+    },
+  ];
+  for (const b of bad) {
+    test(`${b.lines.join('; ')} is refused at the line that says it`, () => {
+      rejects([withApply(...b.lines)], {
+        code: 'bundle_invalid',
+        file: 'b.yaml',
+        line: b.line,
+        message: b.message,
+      });
+    });
+  }
+
+  test('spec.apply that is not a mapping is refused', () => {
+    rejects([file('b.yaml', bundleDoc, '  apply: fast')], {
+      code: 'bundle_invalid',
+      line: 8,
+      message: /spec\.apply is a mapping/,
+    });
   });
 });

@@ -2,6 +2,7 @@
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
@@ -17,6 +18,8 @@ export interface BundleDefinition {
   selector: LabelSelector;
   /** placement beyond the selector, customization, dependsOn, rollout */
   fleet: FleetSpec;
+  /** spec.apply with every default filled in */
+  options: BundleApplyOptions;
 }
 
 export interface SourcedObject {
@@ -166,10 +169,28 @@ function parseDefinition(doc: Document): BundleDefinition {
   }
   const spec = isRecord(v.spec) ? v.spec : fail('the Bundle needs a spec with placement.selector');
   for (const key of Object.keys(spec)) {
-    if (key !== 'namespace' && key !== 'placement' && !(fleetSpecFields as readonly string[]).includes(key))
-      fail(`unknown field spec.${key} (known: namespace, placement, ${fleetSpecFields.join(', ')})`);
+    if (
+      key !== 'namespace' &&
+      key !== 'placement' &&
+      key !== 'apply' &&
+      !(fleetSpecFields as readonly string[]).includes(key)
+    )
+      fail(`unknown field spec.${key} (known: namespace, placement, apply, ${fleetSpecFields.join(', ')})`);
   }
-  const definition: Omit<BundleDefinition, 'fleet'> = { name: name as string, selector: {} };
+  const applied = parseApplyOptions(spec.apply);
+  if (applied.problem) {
+    const { path, message } = applied.problem;
+    const at = ['spec', 'apply', ...(path ? path.split('.') : [])];
+    throw new OutpostError('bundle_invalid', `${at.join('.')} ${message}`, {
+      file: doc.file,
+      line: doc.lineOf(at),
+    });
+  }
+  const definition: Omit<BundleDefinition, 'fleet'> = {
+    name: name as string,
+    selector: {},
+    options: applied.options,
+  };
   if (spec.namespace !== undefined) {
     if (typeof spec.namespace !== 'string' || !dnsLabel.test(spec.namespace)) {
       fail('spec.namespace is a DNS label');

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { withApplyDefaults } from '../model/apply-options.ts';
 import type { KubeObject } from '../model/manifest.ts';
 import { canonicalJson } from './digest.ts';
 import { type DesiredEntry, desiredDigest, renderForSite } from './rendered.ts';
@@ -49,6 +50,17 @@ describe('renderForSite', () => {
     const base = renderForSite(input).digest;
     assert.notEqual(renderForSite({ ...input, bundle: 'pos2' }).digest, base);
     assert.notEqual(renderForSite({ ...input, namespace: 'other' }).digest, base);
+  });
+
+  test('the apply options are part of the digest, so changing how a bundle applies reaches the site', () => {
+    const options = withApplyDefaults({ readiness: 'Optimistic' });
+    const withOptions = renderForSite({ ...input, options });
+    assert.deepEqual(withOptions.rendered.options, options);
+    assert.notEqual(withOptions.digest, renderForSite(input).digest);
+    assert.notEqual(
+      renderForSite({ ...input, options: withApplyDefaults({ readiness: 'Pessimistic' }) }).digest,
+      withOptions.digest,
+    );
   });
 
   test('object order is part of the digest, since it is the apply order within a kind', () => {

@@ -1,6 +1,7 @@
 // A bundle revision rendered for one site: what the agent applies there, addressed by its digest. An
 // unchanged rendering has an unchanged digest, so a site with nothing new has nothing to do.
 
+import type { BundleApplyOptions } from '../model/apply-options.ts';
 import type { KubeObject } from '../model/manifest.ts';
 import {
   type CompiledCustomization,
@@ -16,12 +17,15 @@ export interface RenderedBundle {
   namespace?: string;
   /** bundles the agent should have applied first (absent when none, so older digests stay valid) */
   dependsOn?: string[];
+  /** how the agent applies it (spec.apply, defaults filled in); absent from blobs of older hubs */
+  options?: BundleApplyOptions;
   objects: KubeObject[];
 }
 
 export interface RenderInput {
   bundle: string;
   namespace?: string;
+  options?: BundleApplyOptions;
   objects: readonly KubeObject[];
   customization?: Customization;
   origins?: readonly ObjectOrigin[];
@@ -53,6 +57,7 @@ export function createRenderer(input: RenderInput): BundleRenderer {
       const rendered: RenderedBundle = { bundle: input.bundle, objects: custom.apply(site) };
       if (input.namespace) rendered.namespace = input.namespace;
       if (input.dependsOn && input.dependsOn.length > 0) rendered.dependsOn = [...input.dependsOn];
+      if (input.options) rendered.options = input.options;
       const content = canonicalJson(rendered);
       return { digest: sha256Digest(content), content, rendered };
     },

@@ -119,6 +119,24 @@ describe('desired state and reports', () => {
     assert.equal(JSON.parse(blob.body as string).objects[0].metadata.name, 'gold');
   });
 
+  test('spec.apply travels in the blob, and changing only it makes a new revision and a new digest', async () => {
+    const site = await hub.enroll('store-options', { tier: 'options' });
+    const selector = { matchLabels: { tier: 'options' } };
+    const entryOf = async () => (await desiredOf(site)).deployments.find((d) => d.bundle === 'tuned')!;
+    await apply(bundleFile('tuned', selector, [configMap('tuned')]));
+    const first = await entryOf();
+    const r = await apply(
+      bundleFile('tuned', selector, [configMap('tuned')], { apply: { readiness: 'Optimistic' } }),
+    );
+    assert.deepEqual(r.json(), { bundle: 'tuned', revision: 2, changed: true, targeted: 1 });
+    const second = await entryOf();
+    assert.notEqual(second.digest, first.digest);
+    const blob = await site.call('GET', `/agent/v1/sites/:site/blobs/${second.digest}`);
+    const options = (blob.body as { options: Record<string, unknown> }).options;
+    assert.equal(options.readiness, 'Optimistic');
+    assert.equal(options.correctDrift, true, 'defaults filled in');
+  });
+
   test('a site cannot read a blob that is not placed on it', async () => {
     const gold = await hub.enroll('store-gold', { tier: 'secret' });
     const other = await hub.enroll('store-other', { tier: 'bronze' });

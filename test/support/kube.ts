@@ -46,6 +46,12 @@ export interface KubeFixture {
    * JSON when it parses, else returned as text.
    */
   request(method: string, path: string, body?: unknown, contentType?: string): Promise<KubeResponse>;
+  /**
+   * Stops kube-apiserver (SIGTERM, as a rolling restart would) and starts it again on the same port
+   * with the same etcd, so everything stored survives; resolves once it is ready again. `down` runs
+   * while it is stopped.
+   */
+  restartApiserver(down?: () => Promise<void>): Promise<void>;
   /** Stops the apiserver, then etcd, and removes the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -134,11 +140,8 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<KubeFixtur
     const tApi = performance.now();
     const certDir = path.join(dir, 'apiserver');
     await mkdir(certDir, { recursive: true });
-    const apiserver = startProc(
-      'kube-apiserver',
-      path.join(binDir, 'kube-apiserver'),
-      path.join(dir, 'kube-apiserver.log'),
-      [
+    const startApiserver = () =>
+      startProc('kube-apiserver', path.join(binDir, 'kube-apiserver'), path.join(dir, 'kube-apiserver.log'), [
         `--etcd-servers=${etcdUrl}`,
         `--cert-dir=${certDir}`,
         `--tls-cert-file=${pki.files.servingCert}`,
@@ -154,18 +157,20 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<KubeFixtur
         `--service-account-issuer=${server}/`,
         `--service-account-key-file=${pki.files.saPub}`,
         `--service-account-signing-key-file=${pki.files.saKey}`,
-      ],
-    );
+      ]);
+    let apiserver = startApiserver();
     procs.push(apiserver);
 
     const agent = new https.Agent({ ca: pki.ca, cert: pki.cert, key: pki.key, keepAlive: false });
     const request: KubeFixture['request'] = (method, reqPath, body, contentType) =>
       httpsJson(agent, server, method, reqPath, body, contentType);
+    const apiserverReady = () =>
+      waitReady(apiserver, APISERVER_READY_TIMEOUT_MS, async () => {
+        const res = await httpsJson(agent, server, 'GET', '/readyz');
+        return res.status === 200;
+      });
 
-    await waitReady(apiserver, APISERVER_READY_TIMEOUT_MS, async () => {
-      const res = await httpsJson(agent, server, 'GET', '/readyz');
-      return res.status === 200;
-    });
+    await apiserverReady();
     log(`kube fixture: kube-apiserver ready at ${server} in ${since(tApi)}`);
 
     const kubeconfig = `${JSON.stringify(
@@ -211,6 +216,15 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<KubeFixtur
       key: pki.key,
       startupMs,
       request,
+      async restartApiserver(down) {
+        const tRestart = performance.now();
+        await apiserver.stop();
+        await down?.();
+        apiserver = startApiserver();
+        procs[procs.indexOf(procs.find((p) => p.name === 'kube-apiserver')!)] = apiserver;
+        await apiserverReady();
+        log(`kube fixture: kube-apiserver restarted in ${since(tRestart)}`);
+      },
       stop: async () => {
         agent.destroy();
         await stop();

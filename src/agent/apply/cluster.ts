@@ -17,6 +17,37 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/** One kind of object, as list and watch address it. */
+export interface ObjectType {
+  apiVersion: string;
+  kind: string;
+}
+
+export interface ListOptions {
+  /** a Kubernetes label selector, e.g. "outpost.dev/bundle" (has the label) */
+  labelSelector?: string;
+}
+
+export interface ObjectList {
+  items: KubeObject[];
+  /** where a watch picks up so that nothing between the list and the watch is missed */
+  resourceVersion: string;
+}
+
+export interface WatchOptions extends ListOptions {
+  resourceVersion: string;
+  /** the server ends the watch after this long; the caller watches again from the last version */
+  timeoutSeconds: number;
+  /** a watch silent for this long is cut as a dead connection (bookmarks keep a healthy one talking) */
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
+  object: KubeObject;
+}
+
 export interface Cluster {
   /** discovery: what resource serves this kind, or undefined if the server serves no such kind */
   resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined>;
@@ -24,6 +55,15 @@ export interface Cluster {
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** false when the object was already gone */
   delete(ref: ObjectRef): Promise<boolean>;
+  /** merge-patches an object's metadata (e.g. to drop labels); false when the object is gone */
+  patchMetadata(ref: ObjectRef, metadata: Record<string, unknown>, fieldManager: string): Promise<boolean>;
+  /** every object of a kind in every namespace */
+  list(type: ObjectType, opts: ListOptions): Promise<ObjectList>;
+  /**
+   * Changes to a kind from a resource version on, bookmarks included. Ends when the server ends the
+   * watch; throws ClusterError 410 when that version is too old (list again), ClusterError otherwise.
+   */
+  watch(type: ObjectType, opts: WatchOptions): AsyncIterable<WatchEvent>;
 }
 
 /** An answer from the API server that is not success; the message is the server's own. */

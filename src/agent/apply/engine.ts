@@ -1,8 +1,14 @@
 // Applies one rendered bundle to the cluster with server-side apply, so that a bad bundle changes as
 // little as possible: every kind is resolved and every object dry-run first; only then is anything
-// written. Afterwards what the bundle no longer has is pruned, and readiness is read back.
+// written, CRDs and Namespaces first, custom resources once their CRD is Established. Afterwards what
+// the bundle no longer has is pruned (or orphaned, as the bundle says). Reading objects back for
+// readiness and drift, and re-applying drifted ones, live here too.
 
-import type { ReportedState, ResourceCounts } from '../../model/deployment.ts';
+import {
+  type BundleApplyOptions,
+  type DeletionPolicy,
+  withApplyDefaults,
+} from '../../model/apply-options.ts';
 import {
   describeRef,
   groupOf,
@@ -15,23 +21,21 @@ import {
 } from '../../model/manifest.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { type Cluster, ClusterError } from './cluster.ts';
+import { driftOf } from './drift.ts';
 import { inApplyOrder, inPruneOrder } from './order.ts';
+import type { ObjectHealth } from './progress.ts';
 import { readinessOf } from './readiness.ts';
 
 export const fieldManager = 'outpost';
 export const bundleLabel = 'outpost.dev/bundle';
 export const managedByLabel = 'app.kubernetes.io/managed-by';
 
-export interface NotReady {
-  object: string;
-  reason: string;
-}
-
 export interface ApplyOutcome {
-  state: ReportedState;
+  /** false when the bundle was refused (by discovery, dry-run or the apply itself) or pruning failed */
+  ok: boolean;
   message: string;
-  counts: ResourceCounts;
-  notReady: NotReady[];
+  total: number;
+  applied: number;
   /** what the site now holds for this bundle (the next prune works from this) */
   inventory: ObjectRef[];
 }
@@ -46,14 +50,16 @@ export interface EngineOptions {
 
 const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-interface Prepared {
+/** One of the bundle's objects as it goes to the cluster: ownership labels on, namespace resolved. */
+export interface DesiredObject {
   object: KubeObject;
   ref: ObjectRef;
+  key: string;
   /** its kind is served only once a CRD of this same bundle is established */
   deferred: boolean;
 }
 
-/** The kinds that CRDs in this bundle will serve, as "apiVersion/kind" → namespaced. */
+/** The kinds that CRDs in this bundle will serve, as "group/version/kind" → namespaced. */
 function kindsFromCrds(objects: readonly KubeObject[]): Map<string, boolean> {
   const out = new Map<string, boolean>();
   for (const o of objects) {
@@ -77,14 +83,21 @@ function withOwnership(obj: KubeObject, bundle: string): KubeObject {
   return copy;
 }
 
-function failed(message: string, total: number, inventory: ObjectRef[], applied = 0): ApplyOutcome {
-  return { state: 'Failed', message, counts: { total, applied, ready: 0 }, notReady: [], inventory };
+export function optionsOf(bundle: RenderedBundle): BundleApplyOptions {
+  return withApplyDefaults(bundle.options);
 }
 
-/** Resolves kinds and namespaces; an object whose kind nobody serves fails the bundle before any write. */
-async function prepare(cluster: Cluster, bundle: RenderedBundle): Promise<Prepared[] | string> {
+/**
+ * Resolves each object's kind and namespace, in apply order. Objects of kinds nobody serves (and no CRD
+ * of the bundle will) are listed in `unserved`; they are still returned, namespaced as written.
+ */
+export async function desiredObjects(
+  cluster: Cluster,
+  bundle: RenderedBundle,
+): Promise<{ objects: DesiredObject[]; unserved: string[] }> {
   const crdKinds = kindsFromCrds(bundle.objects);
-  const out: Prepared[] = [];
+  const out: DesiredObject[] = [];
+  const unserved: string[] = [];
   for (const original of bundle.objects) {
     const object = withOwnership(original, bundle.bundle);
     const info = await cluster.resourceOf(object.apiVersion, object.kind);
@@ -92,21 +105,24 @@ async function prepare(cluster: Cluster, bundle: RenderedBundle): Promise<Prepar
       `${groupOf(object.apiVersion)}/${object.apiVersion.split('/').pop()}/${object.kind}`,
     );
     if (!info && fromCrd === undefined) {
-      return `${describeRef(refOf(object))}: no matches for kind "${object.kind}" in version "${object.apiVersion}" (the API server serves no such kind)`;
+      unserved.push(
+        `${describeRef(refOf(object))}: no matches for kind "${object.kind}" in version "${object.apiVersion}" (the API server serves no such kind)`,
+      );
     }
-    const namespaced = info ? info.namespaced : (fromCrd ?? false);
+    const namespaced = info ? info.namespaced : (fromCrd ?? object.metadata.namespace !== undefined);
     if (namespaced) object.metadata.namespace = object.metadata.namespace ?? bundle.namespace ?? 'default';
     else delete object.metadata.namespace;
-    out.push({ object, ref: refOf(object), deferred: !info });
+    const ref = refOf(object);
+    out.push({ object, ref, key: refKey(ref), deferred: !info });
   }
-  return inApplyOrder(out.map((p) => ({ ...p, kind: p.object.kind })));
+  return { objects: inApplyOrder(out.map((p) => ({ ...p, kind: p.object.kind }))), unserved };
 }
 
 async function waitEstablished(
   cluster: Cluster,
-  crds: Prepared[],
+  crds: DesiredObject[],
   timeoutMs: number,
-  sleep: EngineOptions['sleep'],
+  sleep: (ms: number) => Promise<void>,
 ) {
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {
@@ -115,11 +131,20 @@ async function waitEstablished(
       if (live && readinessOf(live).ready) break;
       if (Date.now() > deadline)
         throw new ClusterError(`${describeRef(crd.ref)} was not established in time`, 504);
-      await sleep!(200);
+      await sleep(200);
     }
   }
 }
 
+function refused(message: string, total: number, inventory: ObjectRef[], applied = 0): ApplyOutcome {
+  return { ok: false, message, total, applied, inventory };
+}
+
+/**
+ * Applies the bundle, then prunes what `previous` had and the bundle no longer has. A transient
+ * failure (ClusterError with `transient`) is thrown for the caller to retry; anything the server
+ * refuses comes back as `ok: false` with its own words.
+ */
 export async function applyBundle(
   cluster: Cluster,
   bundle: RenderedBundle,
@@ -127,9 +152,10 @@ export async function applyBundle(
   opts: EngineOptions,
 ): Promise<ApplyOutcome> {
   const sleep = opts.sleep ?? defaultSleep;
+  const options = optionsOf(bundle);
   const total = bundle.objects.length;
-  const prepared = await prepare(cluster, bundle);
-  if (typeof prepared === 'string') return failed(prepared, total, [...previous]);
+  const { objects: prepared, unserved } = await desiredObjects(cluster, bundle);
+  if (unserved.length > 0) return refused(unserved[0]!, total, [...previous]);
 
   // Dry-run everything that can be checked now: the API server's own validation, admission and
   // conflict detection, before a single object changes. Objects whose namespace or CRD this bundle
@@ -148,15 +174,15 @@ export async function applyBundle(
       if (!existing.get(ns)) continue;
     }
     try {
-      await cluster.apply(p.object, { fieldManager, force: false, dryRun: true });
+      await cluster.apply(p.object, { fieldManager, force: options.force, dryRun: true });
     } catch (e) {
       if (e instanceof ClusterError && !e.transient)
-        return failed(`${describeRef(p.ref)}: ${e.message}`, total, [...previous]);
+        return refused(`${describeRef(p.ref)}: ${e.message}`, total, [...previous]);
       throw e;
     }
   }
 
-  const wanted = new Set(prepared.map((p) => refKey(p.ref)));
+  const wanted = new Set(prepared.map((p) => p.key));
   const union = [...prepared.map((p) => p.ref), ...previous.filter((r) => !wanted.has(refKey(r)))];
   await opts.saveInventory(union);
 
@@ -170,7 +196,7 @@ export async function applyBundle(
       established = true;
     }
     try {
-      await applyWithDiscoveryRetry(cluster, p, sleep);
+      await applyWithDiscoveryRetry(cluster, p, options.force, sleep);
       applied++;
     } catch (e) {
       if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(p.ref)}: ${e.message}`);
@@ -179,30 +205,31 @@ export async function applyBundle(
   }
   if (errors.length > 0) {
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-    return failed(`${errors[0]}${more}`, total, union, applied);
+    return refused(`${errors[0]}${more}`, total, union, applied);
   }
 
   const pruneErrors = await prune(
     cluster,
     bundle.bundle,
     previous.filter((r) => !wanted.has(refKey(r))),
+    options.deletionPolicy,
   );
+  if (pruneErrors.length > 0) return refused(`prune: ${pruneErrors[0]}`, total, union, applied);
   const inventory = prepared.map((p) => p.ref);
-  if (pruneErrors.length > 0) {
-    return failed(`prune: ${pruneErrors[0]}`, total, union, applied);
-  }
   await opts.saveInventory(inventory);
-  const { readyCount, notReady, anyFailed } = await readBack(cluster, inventory);
-  const state: ReportedState = anyFailed ? 'Failed' : notReady.length === 0 ? 'Ready' : 'NotReady';
-  const message = notReady.length === 0 ? '' : `${notReady[0]!.object}: ${notReady[0]!.reason}`;
-  return { state, message, counts: { total, applied, ready: readyCount }, notReady, inventory };
+  return { ok: true, message: '', total, applied, inventory };
 }
 
 /** Right after a CRD is established, discovery may lag a moment behind; ask again briefly. */
-async function applyWithDiscoveryRetry(cluster: Cluster, p: Prepared, sleep: (ms: number) => Promise<void>) {
+async function applyWithDiscoveryRetry(
+  cluster: Cluster,
+  p: DesiredObject,
+  force: boolean,
+  sleep: (ms: number) => Promise<void>,
+) {
   for (let attempt = 0; ; attempt++) {
     try {
-      await cluster.apply(p.object, { fieldManager, force: false });
+      await cluster.apply(p.object, { fieldManager, force });
       return;
     } catch (e) {
       const unserved = e instanceof ClusterError && e.status === 404 && p.deferred;
@@ -212,39 +239,88 @@ async function applyWithDiscoveryRetry(cluster: Cluster, p: Prepared, sleep: (ms
   }
 }
 
-/** Reads every object back and judges it; used after an apply and on each resync. */
-export async function readBack(
-  cluster: Cluster,
-  refs: readonly ObjectRef[],
-): Promise<{ readyCount: number; notReady: NotReady[]; anyFailed: boolean }> {
-  let readyCount = 0;
-  let anyFailed = false;
-  const notReady: NotReady[] = [];
-  for (const ref of refs) {
-    const live = await cluster.get(ref);
+/**
+ * Puts drifted objects back as the bundle says. Forced: the fields were the bundle's, someone changed
+ * them on the site since, and correcting drift means taking them back. Returns the errors.
+ */
+export async function correctDrift(cluster: Cluster, objects: readonly DesiredObject[]): Promise<string[]> {
+  const errors: string[] = [];
+  for (const p of inApplyOrder(objects.map((o) => ({ ...o, kind: o.object.kind })))) {
+    try {
+      await cluster.apply(p.object, { fieldManager, force: true });
+    } catch (e) {
+      if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(p.ref)}: ${e.message}`);
+      else throw e;
+    }
+  }
+  return errors;
+}
+
+/** Reads objects back and judges each: readiness, and drift from what the bundle sets. */
+export async function inspect(cluster: Cluster, objects: readonly DesiredObject[]): Promise<ObjectHealth[]> {
+  const out: ObjectHealth[] = [];
+  for (const p of objects) {
+    const live = await getUnlessUnserved(cluster, p.ref);
+    const object = describeRef(p.ref);
     if (!live) {
-      notReady.push({ object: describeRef(ref), reason: 'missing from the cluster' });
+      out.push({
+        key: p.key,
+        object,
+        ready: false,
+        reason: 'missing from the cluster',
+        drift: driftOf(p.object, undefined),
+      });
       continue;
     }
     const r = readinessOf(live);
-    if (r.ready) readyCount++;
-    else notReady.push({ object: describeRef(ref), reason: r.reason });
-    if (r.failed) anyFailed = true;
+    const health: ObjectHealth = {
+      key: p.key,
+      object,
+      ready: r.ready,
+      reason: r.reason,
+      drift: driftOf(p.object, live),
+    };
+    if (r.failed) health.failed = true;
+    out.push(health);
   }
-  return { readyCount, notReady, anyFailed };
+  return out;
+}
+
+/** A kind no longer served (its CRD was deleted) means the object is gone too. */
+async function getUnlessUnserved(cluster: Cluster, ref: ObjectRef): Promise<KubeObject | undefined> {
+  try {
+    return await cluster.get(ref);
+  } catch (e) {
+    if (e instanceof ClusterError && e.status === 404) return undefined;
+    throw e;
+  }
 }
 
 /**
- * Deletes objects this bundle created and no longer has. An object whose live copy carries another
- * bundle's label (or none) was taken over by someone else and is left alone.
+ * Removes objects this bundle created and no longer has: deleted, or with Orphan left in place without
+ * the labels that tie them to the bundle. An object whose live copy carries another bundle's label (or
+ * none) was taken over by someone else and is left alone.
  */
-export async function prune(cluster: Cluster, bundle: string, refs: readonly ObjectRef[]): Promise<string[]> {
+export async function prune(
+  cluster: Cluster,
+  bundle: string,
+  refs: readonly ObjectRef[],
+  policy: DeletionPolicy = 'Delete',
+): Promise<string[]> {
   const errors: string[] = [];
   for (const ref of inPruneOrder(refs)) {
     try {
       const live = await cluster.get(ref);
       if (!live || live.metadata.labels?.[bundleLabel] !== bundle) continue;
-      await cluster.delete(ref);
+      if (policy === 'Orphan') {
+        await cluster.patchMetadata(
+          ref,
+          { labels: { [bundleLabel]: null, [managedByLabel]: null } },
+          fieldManager,
+        );
+      } else {
+        await cluster.delete(ref);
+      }
     } catch (e) {
       if (e instanceof ClusterError && e.status === 404) continue;
       if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(ref)}: ${e.message}`);

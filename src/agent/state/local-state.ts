@@ -1,10 +1,13 @@
 // What the agent keeps on its own disk so that it can enforce the last desired state with the hub out
-// of reach, and after a restart: its identity, the desired state, the blobs it names, and per bundle
-// the inventory of objects it created. Every write is atomic (write, fsync, rename).
+// of reach, and after a restart: its identity, the desired state, the blobs it names (content-addressed,
+// so one copy per digest), and per bundle the inventory of objects it created and its deployment record
+// (what is applied, the last-known-good revision, a rollback). Every write is atomic (write, fsync,
+// rename); the report outbox lives beside them (outbox.ts).
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { DeletionPolicy } from '../../model/apply-options.ts';
 import type { ObjectRef } from '../../model/manifest.ts';
 import type { DesiredState } from '../../model/wire.ts';
 import { sha256Digest } from '../../render/digest.ts';
@@ -32,9 +35,24 @@ export interface PendingRegistration {
 export interface Inventory {
   bundle: string;
   objects: ObjectRef[];
+  /** how these objects go when the bundle leaves the site (the policy they were applied under) */
+  deletionPolicy?: DeletionPolicy;
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
+/** What the agent knows about one bundle on this site beyond its inventory. */
+export interface DeploymentRecord {
+  bundle: string;
+  /** the digest last applied in full: the desired one, or the last-known-good after a rollback */
+  applied?: string;
+  /** a revision on its way to Ready; a pessimistic deadline counts from `since` (ISO time) */
+  progressing?: { digest: string; since: string };
+  /** the last digest that was Ready here; its blob is kept even when no longer desired */
+  lastKnownGood?: string;
+  /** a digest that missed its deadline and was rolled back; not tried again while it stays desired */
+  rolledBack?: { digest: string; to: string; message: string };
+}
+
+export async function writeAtomic(path: string, text: string): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
@@ -46,7 +64,7 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(tmp, path);
 }
 
-async function readJson<T>(path: string): Promise<T | undefined> {
+export async function readJson<T>(path: string): Promise<T | undefined> {
   try {
     return JSON.parse(await readFile(path, 'utf8')) as T;
   } catch (e) {
@@ -67,6 +85,7 @@ export class LocalState {
   static async open(dir: string): Promise<LocalState> {
     await mkdir(join(dir, 'blobs'), { recursive: true, mode: 0o700 });
     await mkdir(join(dir, 'inventory'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dir, 'deployments'), { recursive: true, mode: 0o700 });
     return new LocalState(dir);
   }
 
@@ -127,12 +146,44 @@ export class LocalState {
     return writeAtomic(join(this.dir, 'blobs', `${digest.replace(':', '_')}.json`), text);
   }
 
-  /** Drops cached blobs the desired state no longer names. */
+  /** Drops cached blobs nobody needs: neither desired nor applied nor last-known-good. */
   async pruneBlobs(keep: ReadonlySet<string>): Promise<void> {
     for (const f of await readdir(join(this.dir, 'blobs'))) {
+      if (!f.endsWith('.json')) continue; // a temp file of a write in progress
       const digest = f.replace(/\.json$/, '').replace('_', ':');
       if (!keep.has(digest)) await rm(join(this.dir, 'blobs', f), { force: true });
     }
+  }
+
+  /** When the hub last answered, as last saved (for the local page after a restart while cut off). */
+  async lastContact(): Promise<Date | undefined> {
+    const saved = await readJson<{ at: string }>(join(this.dir, 'hub-contact.json'));
+    return saved ? new Date(saved.at) : undefined;
+  }
+
+  saveLastContact(at: Date): Promise<void> {
+    return writeAtomic(join(this.dir, 'hub-contact.json'), JSON.stringify({ at: at.toISOString() }));
+  }
+
+  async records(): Promise<DeploymentRecord[]> {
+    const out: DeploymentRecord[] = [];
+    for (const f of await readdir(join(this.dir, 'deployments'))) {
+      if (!f.endsWith('.json')) continue;
+      const record = await readJson<DeploymentRecord>(join(this.dir, 'deployments', f));
+      if (record) out.push(record);
+    }
+    return out;
+  }
+
+  saveRecord(record: DeploymentRecord): Promise<void> {
+    return writeAtomic(
+      join(this.dir, 'deployments', `${safeName(record.bundle)}.json`),
+      JSON.stringify(record),
+    );
+  }
+
+  removeRecord(bundle: string): Promise<void> {
+    return rm(join(this.dir, 'deployments', `${safeName(bundle)}.json`), { force: true });
   }
 
   async inventories(): Promise<Inventory[]> {
@@ -151,13 +202,5 @@ export class LocalState {
 
   removeInventory(bundle: string): Promise<void> {
     return rm(join(this.dir, 'inventory', `${safeName(bundle)}.json`), { force: true });
-  }
-
-  async reportSeq(): Promise<number> {
-    return (await readJson<{ seq: number }>(join(this.dir, 'report-seq.json')))?.seq ?? 0;
-  }
-
-  saveReportSeq(seq: number): Promise<void> {
-    return writeAtomic(join(this.dir, 'report-seq.json'), JSON.stringify({ seq }));
   }
 }

@@ -82,6 +82,7 @@ export function specDigestOf(parsed: ParsedBundle): string {
   return digestOf({
     namespace: parsed.definition.namespace ?? null,
     selector: parsed.definition.selector,
+    options: parsed.definition.options,
     manifests,
     ...(Object.keys(fleet).length > 0 ? { fleet } : {}),
   });
@@ -138,6 +139,7 @@ export async function storeRevision(
       namespace: row.namespace,
       selector: row.selector,
       objects: JSON.stringify(manifests),
+      options: JSON.stringify(parsed.definition.options),
       spec_digest: specDigest,
       created_at: row.updated_at,
       fleet: JSON.stringify(storedFleet(parsed)),

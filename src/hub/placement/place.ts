@@ -33,6 +33,7 @@ async function loadBundles(db: Db, names?: readonly string[]): Promise<Placement
       'bundle_revisions.selector',
       'bundle_revisions.objects',
       'bundle_revisions.fleet',
+      'bundle_revisions.options',
     ]);
   if (names) {
     if (names.length === 0) return [];
@@ -44,6 +45,8 @@ async function loadBundles(db: Db, names?: readonly string[]): Promise<Placement
     revision: Number(r.revision),
     namespace: r.namespace ?? undefined,
     selector: JSON.parse(r.selector),
+    // a revision stored before spec.apply existed has '{}': the defaults, filled in by the agent
+    options: r.options === '{}' ? undefined : JSON.parse(r.options),
     objects: JSON.parse(r.objects),
     ...fleetOf(r.fleet),
   }));

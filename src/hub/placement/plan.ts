@@ -2,6 +2,7 @@
 // pairs should carry which rendered digest, which must be unplaced (pruned by the agent), and which
 // cannot be rendered or decided for their site (those fail alone; the site keeps what it runs).
 
+import type { BundleApplyOptions } from '../../model/apply-options.ts';
 import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import type { ObjectOrigin } from '../../render/customize.ts';
@@ -30,6 +31,7 @@ export interface PlacementBundle {
   customization?: Customization;
   origins?: readonly ObjectOrigin[];
   dependsOn?: readonly string[];
+  options?: BundleApplyOptions;
   objects: readonly KubeObject[];
 }
 
@@ -82,6 +84,7 @@ export function compileBundle(bundle: PlacementBundle): CompiledBundle {
       customization: bundle.customization,
       origins: bundle.origins,
       dependsOn: bundle.dependsOn,
+      options: bundle.options,
     });
   } catch (e) {
     compiled.broken = (e as Error).message;

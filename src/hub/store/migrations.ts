@@ -232,6 +232,14 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('events_time').on('events').column('time').execute();
     },
   },
+  '0003_bundle_apply_options': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('bundle_revisions')
+        .addColumn('options', 'text', (c) => c.notNull().defaultTo('{}'))
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -93,6 +93,8 @@ export interface BundleRevisionTable {
   namespace: string | null;
   selector: string;
   objects: string;
+  /** spec.apply as JSON, defaults filled in ('{}' for revisions made before it existed) */
+  options: string;
   spec_digest: string;
   created_at: string;
   /** FleetSpec plus origins as JSON ('{}' for revisions made before fleet definitions) */

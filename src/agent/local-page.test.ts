@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type LocalStatus, renderLocalPage, serveLocalPage } from './local-page.ts';
+
+const digest = `sha256:${'a'.repeat(64)}`;
+
+function status(over: Partial<LocalStatus> = {}): LocalStatus {
+  return {
+    site: 'store-7',
+    hub: 'https://hub.example',
+    agentVersion: '0.1.0',
+    startedAt: '2025-05-01T10:00:00.000Z',
+    hubContact: { last: '2025-05-01T10:00:00.000Z', reachable: false, error: 'connect ECONNREFUSED' },
+    desiredDigest: digest,
+    deployments: [
+      {
+        bundle: 'till',
+        revision: 4,
+        digest,
+        runningDigest: digest,
+        lastKnownGood: digest,
+        state: 'Drifted',
+        message: '<script>alert(1)</script>',
+        counts: { total: 2, applied: 2, ready: 1 },
+        drift: [{ object: 'ConfigMap shop/till', path: 'data.mode', want: '"<b>"', got: 'absent' }],
+      },
+    ],
+    outbox: { pending: 3, bytes: 900, dropped: 0, nextSeq: 12 },
+    ...over,
+  };
+}
+
+test('the page shows what runs, the hub contact and the reports waiting, escaping everything', () => {
+  const html = renderLocalPage(status(), Date.parse('2025-05-01T10:05:00.000Z'));
+  assert.match(html, /<h1>Site store-7<\/h1>/);
+  assert.match(html, /unreachable<\/span> — last contact 5 min ago \(connect ECONNREFUSED\)/);
+  assert.match(html, /Reports waiting to be sent: <b>3<\/b>/);
+  assert.match(html, /<td>till<\/td><td>4<\/td>/);
+  assert.match(html, /data\.mode: want &quot;&lt;b&gt;&quot;, got absent/);
+  assert.ok(!html.includes('<script>'), 'values from the cluster are escaped');
+  assert.ok(
+    !/https?:\/\/(?!hub\.example)/.test(html.replace(/href="\/status\.json"/, '')),
+    'no external assets',
+  );
+});
+
+test('an empty site says so', () => {
+  assert.match(renderLocalPage(status({ deployments: [] })), /nothing placed on this site yet/);
+});
+
+test('the server answers GET and HEAD, refuses writes, and serves the same facts as JSON', async () => {
+  const page = await serveLocalPage('127.0.0.1:0', () => status());
+  try {
+    const json = await (await fetch(`${page.url}/status.json`)).json();
+    assert.deepEqual(json, status());
+    const head = await fetch(page.url, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
+    assert.equal((await fetch(page.url, { method: 'DELETE' })).status, 405);
+    assert.equal((await fetch(`${page.url}/admin`)).status, 404);
+  } finally {
+    await page.close();
+  }
+});

@@ -1,0 +1,154 @@
+// The agent's local status page, for staff on site: what runs, which revision, its health, when the hub
+// was last heard from and how many reports wait to go up. Read-only, no external assets, served by the
+// agent itself so it answers while the hub is unreachable. HTML at /, the same facts at /status.json.
+
+import http from 'node:http';
+import type { DeploymentReport } from '../model/wire.ts';
+import type { OutboxStats } from './state/outbox.ts';
+
+export interface LocalDeployment extends DeploymentReport {
+  revision: number;
+  /** the digest applied on the site right now (the last-known-good after a rollback) */
+  runningDigest: string | null;
+  lastKnownGood: string | null;
+}
+
+export interface LocalStatus {
+  site: string;
+  hub: string;
+  agentVersion: string;
+  startedAt: string;
+  hubContact: { last: string | null; reachable: boolean; error: string | null };
+  desiredDigest: string | null;
+  deployments: LocalDeployment[];
+  outbox: OutboxStats;
+}
+
+export interface LocalPage {
+  /** http://host:port the page is served at */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the page on `bind` ("host:port", port 0 for any) until closed.
+ * @example const page = await serveLocalPage('127.0.0.1:7071', () => agent.status());
+ */
+export async function serveLocalPage(bind: string, status: () => LocalStatus): Promise<LocalPage> {
+  const m = /^(.*):(\d+)$/.exec(bind);
+  if (!m) throw new Error(`the local page address is host:port, got "${bind}"`);
+  const host = m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1';
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    const send = (code: number, type: string, body: string) => {
+      res.writeHead(code, {
+        'content-type': type,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+        'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'",
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    };
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('allow', 'GET, HEAD');
+      return send(405, 'text/plain; charset=utf-8', 'read-only: GET or HEAD\n');
+    }
+    if (path === '/status.json')
+      return send(200, 'application/json', `${JSON.stringify(status(), null, 2)}\n`);
+    if (path === '/') return send(200, 'text/html; charset=utf-8', renderLocalPage(status()));
+    return send(404, 'text/plain; charset=utf-8', 'not found: try / or /status.json\n');
+  });
+  server.keepAliveTimeout = 2000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(Number(m[2]), host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : Number(m[2]);
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+const escapes: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+const esc = (v: unknown) => String(v ?? '').replace(/[&<>"']/g, (c) => escapes[c]!);
+const short = (digest: string | null) => (digest ? `${digest.slice(0, 19)}…` : '—');
+
+function ago(iso: string | null, now: number): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 90) return `${s} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  return `${Math.round(s / 3600)} h ago`;
+}
+
+const stateColour: Record<string, string> = {
+  Ready: '#1a7f37',
+  NotReady: '#9a6700',
+  Applying: '#0969da',
+  Drifted: '#bc4c00',
+  Failed: '#cf222e',
+};
+
+/** The page itself; every value from the cluster or the hub is escaped. */
+export function renderLocalPage(s: LocalStatus, now = Date.now()): string {
+  const contact = s.hubContact.reachable
+    ? `<span class="ok">connected</span>, last contact ${esc(ago(s.hubContact.last, now))}`
+    : `<span class="bad">unreachable</span> — last contact ${esc(ago(s.hubContact.last, now))}${
+        s.hubContact.error ? ` (${esc(s.hubContact.error)})` : ''
+      }. The site keeps running what it has.`;
+  const rows = s.deployments
+    .map((d) => {
+      const problems = [
+        ...(d.drift ?? []).map((x) => `${x.object} ${x.path}: want ${x.want}, got ${x.got}`),
+        ...(d.notReady ?? []).map((n) => `${n.object}: ${n.reason}`),
+      ].slice(0, 5);
+      return `<tr>
+<td>${esc(d.bundle)}</td><td>${esc(d.revision)}</td>
+<td><code title="${esc(d.runningDigest)}">${esc(short(d.runningDigest))}</code>${
+        d.runningDigest && d.runningDigest !== d.digest
+          ? `<br><small>wanted <code title="${esc(d.digest)}">${esc(short(d.digest))}</code></small>`
+          : ''
+      }</td>
+<td><b style="color:${stateColour[d.state] ?? '#000'}">${esc(d.state)}</b></td>
+<td>${esc(d.counts.ready)} / ${esc(d.counts.total)}</td>
+<td>${esc(d.message)}${problems.length ? `<ul>${problems.map((p) => `<li>${esc(p)}</li>`).join('')}</ul>` : ''}</td>
+</tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Outpost site ${esc(s.site)}</title>
+<style>
+body{font:15px/1.4 system-ui,sans-serif;margin:1.5rem;color:#1f2328}
+table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;padding:.4rem;text-align:left;vertical-align:top}
+.ok{color:#1a7f37;font-weight:600}.bad{color:#cf222e;font-weight:600}code{font-size:90%}ul{margin:.2rem 0;padding-left:1.2rem}
+</style></head><body>
+<h1>Site ${esc(s.site)}</h1>
+<p>Hub ${esc(s.hub)}: ${contact}</p>
+<p>Reports waiting to be sent: <b>${esc(s.outbox.pending)}</b>${
+    s.outbox.dropped ? ` (${esc(s.outbox.dropped)} dropped because the outbox was full)` : ''
+  }. Desired state <code>${esc(short(s.desiredDigest))}</code>.</p>
+<table><thead><tr><th>bundle</th><th>revision</th><th>running</th><th>state</th><th>ready</th><th>details</th></tr></thead>
+<tbody>
+${rows || '<tr><td colspan="6">nothing placed on this site yet</td></tr>'}
+</tbody></table>
+<p><small>Outpost agent ${esc(s.agentVersion)}, up since ${esc(s.startedAt)}. Read-only; this page refreshes every 10 s. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
+</body></html>
+`;
+}
