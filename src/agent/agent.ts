@@ -3,6 +3,7 @@
 // deadline, prunes what was unplaced, and reports up through a durable outbox. With the hub out of reach
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
 
+import { hostname } from 'node:os';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import type { ReportedState } from '../model/deployment.ts';
 import { decodeJoinToken } from '../model/join-token.ts';
@@ -300,6 +301,7 @@ export class Agent {
       const machineId =
         this.#opts.machineId ?? (await hostMachineId()) ?? (await state.machineId(newMachineId));
       const client = new HubClient(join.hub, caPem);
+      const facts: Facts = { agentVersion, ...(await this.#siteFacts()), ...this.#opts.facts };
       const res = await this.#persist('registration', signal, () =>
         client.register({
           token: join.token,
@@ -307,7 +309,7 @@ export class Agent {
           name: this.#opts.name,
           labels: this.#opts.labels,
           csr: createCsr({ commonName: machineId, keyPem: keys.privateKeyPem }),
-          facts: { agentVersion, ...this.#opts.facts },
+          facts,
         }),
       );
       client.close();
@@ -352,6 +354,22 @@ export class Agent {
     } finally {
       client.close();
     }
+  }
+
+  /** What the site says about itself at registration: host, Kubernetes version, node count. */
+  async #siteFacts(): Promise<Facts> {
+    const facts: Facts = { hostname: hostname() };
+    const cluster = this.#opts.cluster;
+    try {
+      const version = await cluster.version?.();
+      if (version) facts.kubernetesVersion = version;
+      const nodes = await cluster.list({ apiVersion: 'v1', kind: 'Node' }, {});
+      facts.capacity = { nodes: nodes.items.length };
+    } catch (e) {
+      // facts are for people; registering does not wait for a cluster that is not answering yet
+      this.#log('could not read cluster facts', { error: (e as Error).message });
+    }
+    return facts;
   }
 
   async #adopt(id: Identity): Promise<Identity> {

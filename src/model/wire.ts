@@ -47,7 +47,7 @@ export const Facts = Type.Object({
   hostname: Type.Optional(Type.String({ maxLength: 253 })),
   kubernetesVersion: Type.Optional(Type.String({ maxLength: 64 })),
   agentVersion: Type.Optional(Type.String({ maxLength: 64 })),
-  capacity: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number()]))),
+  capacity: Type.Optional(Type.Record(Type.String(), Type.Union([Type.Number(), Type.String()]))),
   lat: Type.Optional(Type.Number({ minimum: -90, maximum: 90 })),
   lon: Type.Optional(Type.Number({ minimum: -180, maximum: 180 })),
   timezone: Type.Optional(Type.String({ maxLength: 64 })),
@@ -165,6 +165,8 @@ export const SiteView = Type.Object({
   desiredDigest: Type.Union([Digest, Type.Null()]),
   registeredAt: Timestamp,
   certificateExpiresAt: Type.Union([Timestamp, Type.Null()]),
+  /** what the site said about itself when it registered (host, Kubernetes version, capacity, agent) */
+  facts: Type.Record(Type.String(), Type.Unknown()),
 });
 export type SiteView = Static<typeof SiteView>;
 

@@ -38,6 +38,11 @@ test('an agent waits for approval, collects its certificate, works, and renews i
       (await fleet.api.sites()).find((s) => s.name === 'store-join' && s.lifecycle === 'Pending'),
     );
     assert.deepEqual(pending.labels, { region: 'west' });
+    // what the site said about itself, read from its own cluster
+    assert.equal(pending.facts.kubernetesVersion, 'v1.33.13');
+    assert.deepEqual(pending.facts.capacity, { nodes: 0 });
+    assert.equal(typeof pending.facts.hostname, 'string');
+    assert.equal(typeof pending.facts.agentVersion, 'string');
     await fleet.api.approve('store-join', {});
     await fleet.api.applyBundle(
       bundleFile('joined', { matchLabels: { region: 'west' } }, [

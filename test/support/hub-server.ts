@@ -14,11 +14,25 @@ import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
 export interface TestClock {
   now: () => Date;
   advance(ms: number): void;
+  /** runs `fn` with the clock at the real time, then puts it back where it was */
+  atRealTime<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 export function testClock(start = new Date()): TestClock {
   let t = start.getTime();
-  return { now: () => new Date(t), advance: (ms) => (t += ms) };
+  return {
+    now: () => new Date(t),
+    advance: (ms) => (t += ms),
+    async atRealTime(fn) {
+      const saved = t;
+      t = Date.now();
+      try {
+        return await fn();
+      } finally {
+        t = saved;
+      }
+    },
+  };
 }
 
 export interface Site {

@@ -55,8 +55,12 @@ export async function memoryHub(config: Partial<ConfigInput> = {}): Promise<Memo
     sweep: () => sweepConnectivity(ctx),
     async register(name, labels = {}, properties = {}) {
       // one machine per name, so registering a name again is the same site coming back
-      const { token } = await server.joinToken({ autoApprove: true, maxUses: 1 });
-      const r = await server.register(token, { name, labels, machineId: `machine-${name}` });
+      // Certificates are checked on the wire against real time, so a site enrols at real time even when
+      // the test has moved the hub's clock ahead (a certificate from the future is not yet valid).
+      const r = await server.clock.atRealTime(async () => {
+        const { token } = await server.joinToken({ autoApprove: true, maxUses: 1 });
+        return server.register(token, { name, labels, machineId: `machine-${name}` });
+      });
       assert.equal(r.status, 200, JSON.stringify(r.body));
       const site = server.siteClient(r.body.siteId, r.body.name, r.body.certificate!, r.keyPem);
       if (Object.keys(properties).length > 0) {

@@ -51,6 +51,8 @@ export interface WatchEvent {
 export interface Cluster {
   /** discovery: what resource serves this kind, or undefined if the server serves no such kind */
   resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined>;
+  /** the server's version (e.g. v1.33.13), for the facts a site registers with; optional */
+  version?(): Promise<string | undefined>;
   apply(obj: KubeObject, opts: ApplyOptions): Promise<KubeObject>;
   get(ref: ObjectRef): Promise<KubeObject | undefined>;
   /** false when the object was already gone */

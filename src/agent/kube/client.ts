@@ -62,6 +62,11 @@ export class KubeCluster implements Cluster {
     this.#listPageSize = opts.listPageSize ?? 500;
   }
 
+  async version(): Promise<string | undefined> {
+    const res = await this.#call('GET', '/version');
+    return res.status === 200 ? (res.body as { gitVersion?: string }).gitVersion : undefined;
+  }
+
   async resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
     const cached = this.#discovery.get(apiVersion);
     const hit = cached?.resources?.get(kind);

@@ -17,6 +17,7 @@ export interface Site {
   name: string;
   labels: Record<string, string>;
   properties: Record<string, unknown>;
+  facts: Record<string, unknown>;
   lifecycle: Lifecycle;
   lastSeen: Date | undefined;
   desiredDigest: string | null;
@@ -34,6 +35,7 @@ export function siteFromRow(row: SiteTable): Site {
     name: row.name,
     labels: JSON.parse(row.labels),
     properties: JSON.parse(row.properties),
+    facts: JSON.parse(row.facts),
     lifecycle: row.lifecycle as Lifecycle,
     lastSeen: row.last_seen_at ? new Date(row.last_seen_at) : undefined,
     desiredDigest: row.desired_digest,
@@ -52,6 +54,7 @@ export function siteView(site: Site): SiteView {
     name: site.name,
     labels: site.labels,
     properties: site.properties,
+    facts: site.facts,
     lifecycle: site.lifecycle,
     connectivity: site.connectivity,
     connectivitySince: site.connectivitySince.toISOString(),
