@@ -8,6 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBundle } from '../src/hub/bundles/bundles.ts';
 import { contextFromConfig, type HubContext } from '../src/hub/context.ts';
+import { newSiteRow } from '../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../src/hub/status/rebuild.ts';
 import type { SiteTable } from '../src/hub/store/schema.ts';
 
@@ -40,31 +41,21 @@ export async function benchFleet(n: number): Promise<BenchFleet> {
       // 90% heard from within a minute, 7% Stale, 3% Offline
       const silence = i % 100 < 90 ? (i * 7919) % 60_000 : i % 100 < 97 ? 100_000 : 700_000;
       const seen = new Date(now.getTime() - silence).toISOString();
-      rows.push({
-        id: siteIdOf(i),
-        name: siteName(i),
-        labels: JSON.stringify({ region: regions[i % regions.length], format: formats[i % formats.length] }),
-        properties: JSON.stringify({ storeId: i, lanes: 1 + (i % 12), lat: 40 + (i % 1000) / 100 }),
-        facts: '{}',
-        lifecycle: 'Active',
-        registered_at: now.toISOString(),
-        last_seen_at: seen,
-        desired_digest: null,
-        last_report_seq: 0,
-        connectivity: 'Online',
-        connectivity_since: seen,
-        last_report_at: null,
-        worst_state: null,
-        attention_rank: 0,
-        attention_reason: null,
-        attention_detail: null,
-        attention_since: null,
-        machine_id: null,
-        cert_expires_at: null,
-        ticket_hash: null,
-        pending_csr: null,
-        issued_cert: null,
-      });
+      rows.push(
+        newSiteRow({
+          id: siteIdOf(i),
+          name: siteName(i),
+          labels: JSON.stringify({
+            region: regions[i % regions.length],
+            format: formats[i % formats.length],
+          }),
+          properties: JSON.stringify({ storeId: i, lanes: 1 + (i % 12), lat: 40 + (i % 1000) / 100 }),
+          lifecycle: 'Active',
+          registered_at: now.toISOString(),
+          last_seen_at: seen,
+          connectivity_since: seen,
+        }),
+      );
       if (rows.length === 1000) {
         await tx.insertInto('sites').values(rows).execute();
         rows = [];

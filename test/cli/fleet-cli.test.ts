@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { newSiteRow } from '../../src/hub/sites/sites.ts';
 import { startTestHub, type TestHub } from '../support/fleet.ts';
 import { createRepo, type GitRepo, tempDir } from '../support/git-server.ts';
 
@@ -50,31 +51,17 @@ async function addSite(name: string, labels: Record<string, string>, properties:
   const db = fleet.hub.ctx.store.db;
   await db
     .insertInto('sites')
-    .values({
-      id: `id-${name}`,
-      name,
-      labels: JSON.stringify(labels),
-      properties: JSON.stringify(properties),
-      facts: '{}',
-      lifecycle: 'Active',
-      registered_at: new Date().toISOString(),
-      last_seen_at: null,
-      desired_digest: null,
-      last_report_seq: 0,
-      machine_id: `m-${name}`,
-      cert_expires_at: null,
-      ticket_hash: null,
-      pending_csr: null,
-      issued_cert: null,
-      connectivity: 'Offline',
-      connectivity_since: null,
-      last_report_at: null,
-      worst_state: null,
-      attention_rank: 0,
-      attention_reason: null,
-      attention_detail: null,
-      attention_since: null,
-    })
+    .values(
+      newSiteRow({
+        id: `id-${name}`,
+        name,
+        labels: JSON.stringify(labels),
+        properties: JSON.stringify(properties),
+        lifecycle: 'Active',
+        registered_at: new Date().toISOString(),
+        machine_id: `m-${name}`,
+      }),
+    )
     .execute();
 }
 

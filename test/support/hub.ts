@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import type { ConfigInput, HubContext } from '../../src/hub/context.ts';
+import { newSiteRow } from '../../src/hub/sites/sites.ts';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
-import type { SiteTable } from '../../src/hub/store/schema.ts';
 import { bundleFile } from './fleet.ts';
 import { type Site, startHubServer } from './hub-server.ts';
 
@@ -118,31 +118,16 @@ export async function seedSites(
   sites: ReadonlyArray<{ name: string; labels: Record<string, string> }>,
 ): Promise<void> {
   const now = ctx.now().toISOString();
-  const rows: SiteTable[] = sites.map((s, i) => ({
-    id: `seeded-${String(i).padStart(8, '0')}`,
-    name: s.name,
-    labels: JSON.stringify(s.labels),
-    properties: '{}',
-    facts: '{}',
-    lifecycle: 'Active',
-    registered_at: now,
-    last_seen_at: now,
-    desired_digest: null,
-    last_report_seq: 0,
-    machine_id: null,
-    cert_expires_at: null,
-    ticket_hash: null,
-    pending_csr: null,
-    issued_cert: null,
-    connectivity: 'Online',
-    connectivity_since: now,
-    last_report_at: null,
-    worst_state: null,
-    attention_rank: 0,
-    attention_reason: null,
-    attention_detail: null,
-    attention_since: null,
-  }));
+  const rows = sites.map((s, i) =>
+    newSiteRow({
+      id: `seeded-${String(i).padStart(8, '0')}`,
+      name: s.name,
+      labels: JSON.stringify(s.labels),
+      lifecycle: 'Active',
+      registered_at: now,
+      last_seen_at: now,
+    }),
+  );
   for (let i = 0; i < rows.length; i += 500) {
     await ctx.store.db
       .insertInto('sites')

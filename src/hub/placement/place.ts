@@ -18,7 +18,8 @@ function chunks<T>(items: readonly T[]): T[][] {
   return out;
 }
 
-async function loadBundles(db: Db, names?: readonly string[]): Promise<PlacementBundle[]> {
+/** The current revision of the named bundles (all bundles when no names), ready to place. */
+export async function loadBundles(db: Db, names?: readonly string[]): Promise<PlacementBundle[]> {
   let q = db
     .selectFrom('bundles')
     .innerJoin('bundle_revisions', (j) =>

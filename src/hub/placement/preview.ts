@@ -14,7 +14,7 @@ import { specDigestOf, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { siteByName } from '../sites/sites.ts';
 import { gitSourceOf, problemOf, sourceRow } from '../sources/sources.ts';
-import { fleetOf, siteColumns, toPlacementSite } from './place.ts';
+import { fleetOf, loadBundles, siteColumns, toPlacementSite } from './place.ts';
 import { compileBundle, outcomeFor, type PlacementBundle, planPlacement } from './plan.ts';
 
 function toPlacementBundle(d: FleetDefinition, revision: number): PlacementBundle {
@@ -150,33 +150,9 @@ export async function explainBundle(
   bundleName: string,
   siteName: string,
 ): Promise<Explanation> {
-  const row = await ctx.store.db
-    .selectFrom('bundles')
-    .innerJoin('bundle_revisions', (j) =>
-      j
-        .onRef('bundle_revisions.bundle', '=', 'bundles.name')
-        .onRef('bundle_revisions.revision', '=', 'bundles.revision'),
-    )
-    .select([
-      'bundles.name',
-      'bundles.revision',
-      'bundle_revisions.namespace',
-      'bundle_revisions.selector',
-      'bundle_revisions.objects',
-      'bundle_revisions.fleet',
-    ])
-    .where('bundles.name', '=', bundleName)
-    .executeTakeFirst();
-  if (!row) throw new OutpostError('not_found', `no bundle named ${bundleName}`);
+  const [bundle] = await loadBundles(ctx.store.db, [bundleName]);
+  if (!bundle) throw new OutpostError('not_found', `no bundle named ${bundleName}`);
   const site = await siteByName(ctx, siteName);
-  const bundle: PlacementBundle = {
-    name: row.name,
-    revision: Number(row.revision),
-    namespace: row.namespace ?? undefined,
-    selector: JSON.parse(row.selector),
-    objects: JSON.parse(row.objects),
-    ...fleetOf(row.fleet),
-  };
   const subject = { name: site.name, labels: site.labels, properties: site.properties };
   const placement = compilePlacement({ selector: bundle.selector, ...(bundle.placement ?? {}) });
   const e = explainPlacement(placement, subject);

@@ -14,7 +14,7 @@ import { newId } from '../ids.ts';
 import { placeSites } from '../placement/place.ts';
 import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
 import type { Db, SiteTable } from '../store/schema.ts';
-import { assertLabels, type Site, siteByName } from './sites.ts';
+import { assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
 
 export function siteUri(siteId: string): string {
   return `spiffe://outpost/site/${siteId}`;
@@ -136,7 +136,7 @@ export async function registerSite(
           `site name ${name} belongs to another machine; register with another name`,
         );
       }
-      row = {
+      row = newSiteRow({
         id,
         name,
         labels: JSON.stringify({ ...req.labels, ...grant.labels }),
@@ -145,22 +145,8 @@ export async function registerSite(
         lifecycle,
         registered_at: now.toISOString(),
         last_seen_at: now.toISOString(),
-        desired_digest: null,
-        last_report_seq: 0,
         machine_id: req.machineId,
-        cert_expires_at: null,
-        ticket_hash: null,
-        pending_csr: null,
-        issued_cert: null,
-        connectivity: 'Online',
-        connectivity_since: now.toISOString(),
-        last_report_at: null,
-        worst_state: null,
-        attention_rank: 0,
-        attention_reason: null,
-        attention_detail: null,
-        attention_since: null,
-      };
+      });
       await tx.insertInto('sites').values(row).execute();
     }
     await recordChanges(

@@ -29,6 +29,37 @@ export interface Site {
   lastReport: Date | undefined;
 }
 
+/**
+ * A new site row: what the caller knows, with everything the hub derives later (identity, connectivity,
+ * status columns) at its starting value. Registration, seeding and benchmarks all build rows with it.
+ */
+export function newSiteRow(
+  fields: Pick<SiteTable, 'id' | 'name' | 'lifecycle' | 'registered_at'> & Partial<SiteTable>,
+): SiteTable {
+  return {
+    labels: '{}',
+    properties: '{}',
+    facts: '{}',
+    last_seen_at: null,
+    desired_digest: null,
+    last_report_seq: 0,
+    machine_id: null,
+    cert_expires_at: null,
+    ticket_hash: null,
+    pending_csr: null,
+    issued_cert: null,
+    connectivity: fields.last_seen_at ? 'Online' : 'Offline',
+    connectivity_since: fields.last_seen_at ?? fields.registered_at,
+    last_report_at: null,
+    worst_state: null,
+    attention_rank: 0,
+    attention_reason: null,
+    attention_detail: null,
+    attention_since: null,
+    ...fields,
+  };
+}
+
 export function siteFromRow(row: SiteTable): Site {
   return {
     id: row.id,
