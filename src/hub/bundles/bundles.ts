@@ -7,6 +7,8 @@ import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
+import { createRollout, strategyOf, supersedeRollouts } from '../rollout/rollouts.ts';
+import { insertEvents } from '../status/events.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
@@ -15,6 +17,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
   const parsed = parseBundleFiles(body.files);
   checkLimits(parsed, body.files, ctx.config.limits);
   const { definition } = parsed;
+  const strategy = strategyOf(definition.fleet.rollout, body.files[0]?.path);
   const db = ctx.store.db;
   const result = await db.transaction().execute(async (tx) => {
     const owner = await tx
@@ -47,10 +50,25 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         specDigest: specDigestOf(parsed),
         files: body.files.map((f) => f.path),
       });
+      // a revision with spec.rollout reaches the sites in waves from the one they run; without, at once
+      if (strategy && stored.previous !== null) {
+        const rollout = await createRollout(ctx, tx, {
+          bundle: definition.name,
+          fromRevision: stored.previous,
+          toRevision: stored.revision,
+          strategy,
+          createdBy: actor.name,
+        });
+        return { ...stored, rollout };
+      }
+      await insertEvents(ctx, tx, await supersedeRollouts(ctx, tx, definition.name));
     }
     return stored;
   });
-  if (result.changed) await placeBundles(ctx, [definition.name]);
+  if (result.changed) {
+    await placeBundles(ctx, [definition.name]);
+    ctx.events.notify();
+  }
   const targeted = await db
     .selectFrom('deployments')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -64,6 +82,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     changed: result.changed,
     targeted: Number(targeted.n),
     ...(failed.length > 0 ? { failed } : {}),
+    ...('rollout' in result ? { rollout: result.rollout } : {}),
   };
 }
 
