@@ -186,6 +186,26 @@ describe('rollouts', () => {
     for (const agent of agents) assert.equal((await desiredOf(agent))?.revision, 2);
   });
 
+  test('a newer revision without spec.rollout supersedes the running rollout and reaches every site', async () => {
+    const hub = await newHub();
+    const agents = await fleet(hub, 4, 'next');
+    await apply(hub, 'v1');
+    await act(agents);
+    const { rollout } = await apply(hub, 'v2', {
+      waves: [
+        { name: 'canary', count: 1 },
+        { name: 'rest', percent: 100 },
+      ],
+    });
+    assert.ok(rollout);
+    await tickRollouts(hub.ctx);
+    assert.deepEqual((await Promise.all(agents.map(desiredOf))).map((d) => d?.revision).sort(), [1, 1, 1, 2]);
+    await apply(hub, 'v3');
+    assert.equal((await detail(hub, rollout)).phase, 'Superseded');
+    for (const agent of agents) assert.equal((await desiredOf(agent))?.revision, 3);
+    assert.ok((await eventTypes(hub)).includes('rollout_superseded'));
+  });
+
   test('a canary that fails rolls the whole fleet back by itself', async () => {
     const hub = await newHub();
     const agents = await fleet(hub, 12, 'bad');

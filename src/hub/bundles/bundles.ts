@@ -7,8 +7,7 @@ import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
-import { createRollout, strategyOf, supersedeRollouts } from '../rollout/rollouts.ts';
-import { insertEvents } from '../status/events.ts';
+import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
@@ -17,7 +16,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
   const parsed = parseBundleFiles(body.files);
   checkLimits(parsed, body.files, ctx.config.limits);
   const { definition } = parsed;
-  const strategy = strategyOf(definition.fleet.rollout, body.files[0]?.path);
+  const strategy = strategyOf(definition.fleet.rollout);
   const db = ctx.store.db;
   const result = await db.transaction().execute(async (tx) => {
     const owner = await tx
@@ -51,17 +50,14 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         files: body.files.map((f) => f.path),
       });
       // a revision with spec.rollout reaches the sites in waves from the one they run; without, at once
-      if (strategy && stored.previous !== null) {
-        const rollout = await createRollout(ctx, tx, {
-          bundle: definition.name,
-          fromRevision: stored.previous,
-          toRevision: stored.revision,
-          strategy,
-          createdBy: actor.name,
-        });
-        return { ...stored, rollout };
-      }
-      await insertEvents(ctx, tx, await supersedeRollouts(ctx, tx, definition.name));
+      const rollout = await followRevision(ctx, tx, {
+        bundle: definition.name,
+        previous: stored.previous,
+        revision: stored.revision,
+        strategy,
+        by: actor.name,
+      });
+      if (rollout) return { ...stored, rollout };
     }
     return stored;
   });

@@ -10,6 +10,7 @@ import { insertEvents } from '../status/events.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import { finalPhases, type RolloutState, type SiteProgress, type SiteStatus } from './core/state.ts';
 import type { RolloutStrategy } from './core/strategy.ts';
+import { supersedeRollouts } from './rollouts.ts';
 
 const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
   WaveStarted: 'wave_started',
@@ -49,8 +50,11 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
       .select('revision')
       .where('name', '=', r.bundle)
       .executeTakeFirst();
-    // a deleted bundle, or one moved past this rollout without superseding it, is nothing to decide on
-    if (!bundle || Number(bundle.revision) !== Number(r.to_revision)) return;
+    // a deleted bundle holds no site back any more: the rollout is over
+    if (!bundle || Number(bundle.revision) !== Number(r.to_revision)) {
+      await supersedeRollouts(ctx, tx, r.bundle);
+      return;
+    }
     const state = JSON.parse(r.state) as RolloutState;
     const strategy = JSON.parse(r.strategy) as RolloutStrategy;
     const rows = await tx

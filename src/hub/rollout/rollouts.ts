@@ -122,16 +122,36 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
   return id;
 }
 
-/** The strategy a revision asks for in spec.rollout, or undefined when it asks for none. */
-export function strategyOf(rollout: StoredFleet['rollout'], file?: string): RolloutStrategy | undefined {
-  if (rollout === undefined) return undefined;
-  if (typeof rollout === 'string') {
-    throw new OutpostError(
-      'bundle_invalid',
-      `spec.rollout: named strategies ("${rollout}") are not supported yet; write the strategy inline`,
-      { file },
-    );
+/**
+ * What a new revision of a bundle does to its rollouts (inside the transaction that stored it): with a
+ * strategy and a previous revision, a rollout from that one starts; otherwise the bundle's current
+ * rollout is superseded and every site gets the revision at once. Returns the new rollout's id.
+ */
+export async function followRevision(
+  ctx: HubContext,
+  tx: Db,
+  spec: { bundle: string; previous: number | null; revision: number; strategy?: RolloutStrategy; by: string },
+): Promise<string | undefined> {
+  if (spec.strategy && spec.previous !== null) {
+    return createRollout(ctx, tx, {
+      bundle: spec.bundle,
+      fromRevision: spec.previous,
+      toRevision: spec.revision,
+      strategy: spec.strategy,
+      createdBy: spec.by,
+    });
   }
+  await insertEvents(ctx, tx, await supersedeRollouts(ctx, tx, spec.bundle));
+  return undefined;
+}
+
+/**
+ * The strategy a revision asks for in spec.rollout, or undefined when it asks for none. A named
+ * strategy is not interpreted yet (there is no store of named strategies): such a revision applies at
+ * once, as every revision did before rollouts.
+ */
+export function strategyOf(rollout: StoredFleet['rollout']): RolloutStrategy | undefined {
+  if (rollout === undefined || typeof rollout === 'string') return undefined;
   const checked = validateStrategy(rollout);
   if ('problems' in checked) {
     const p = checked.problems[0]!;
