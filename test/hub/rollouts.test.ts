@@ -240,6 +240,23 @@ describe('rollouts', () => {
     await act(agents);
     await tickRollouts(hub.ctx);
     assert.equal((await rows(hub, rollout)).filter((r) => r.status === 'Updating').length, 0);
+
+    // once fixed on the sites, an operator starts the revision again through the API
+    const again = await hub.operator('POST', '/api/v1/rollouts', {
+      bundle: 'app',
+      strategy: { waves: [{ name: 'all', percent: 100 }], maxConcurrent: 20, bakeSeconds: 0 },
+    });
+    assert.equal(again.statusCode, 201, again.body);
+    const second = again.json() as { id: string; fromRevision: number; toRevision: number };
+    assert.deepEqual([second.fromRevision, second.toRevision], [1, 2]);
+    assert.equal((await detail(hub, rollout)).phase, 'Superseded');
+    for (let step = 0; step < 5; step++) {
+      await tickRollouts(hub.ctx);
+      await act(agents);
+      await tickRollouts(hub.ctx);
+    }
+    assert.equal((await detail(hub, second.id)).phase, 'Succeeded');
+    for (const agent of agents) assert.equal((await desiredOf(agent))?.revision, 2, agent.site.name);
   });
 
   test('pause, resume and promote through the API; a viewer may look but not act', async () => {
