@@ -28,6 +28,9 @@ import type {
   FleetStatus,
   QueryRequest,
   QueryResult,
+  RolloutAction,
+  RolloutDetail,
+  RolloutView,
   SiteDetail,
   SitePatch,
   SiteView,
@@ -88,6 +91,11 @@ export class HubApi {
   applyBundle = (files: BundleFiles) => this.#call<ApplyResult>('POST', '/bundles/apply', files);
   bundles = () => this.#call<{ items: BundleView[] }>('GET', '/bundles').then((r) => r.items);
   deleteBundle = (name: string) => this.#call<void>('DELETE', `/bundles/${encodeURIComponent(name)}`);
+  rollouts = (bundle?: string) =>
+    this.#call<{ items: RolloutView[] }>('GET', '/rollouts', undefined, { bundle }).then((r) => r.items);
+  rollout = (id: string) => this.#call<RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
+  rolloutAction = (id: string, action: RolloutAction) =>
+    this.#call<RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<FleetStatus>('GET', '/status');
   approve = (name: string, change: Static<typeof ApproveRequest>) =>
     this.#call<SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);

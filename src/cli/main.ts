@@ -16,6 +16,7 @@ import { readBundleFiles } from './files.ts';
 import { addFleetCommands } from './fleet.ts';
 import { HubApi } from './hub-api.ts';
 import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { addRolloutCommands } from './rollout.ts';
 import { countsText, labelsText, table } from './table.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -631,6 +632,7 @@ export function program(): Command {
       await hub.close();
     });
 
+  addRolloutCommands(root);
   addFleetCommands(root);
   return root;
 }

@@ -24,6 +24,11 @@ export interface HubEventsConfig {
   streamHeartbeatMs: number;
 }
 
+export interface HubRolloutsConfig {
+  /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
+  tickIntervalMs: number;
+}
+
 export interface HubConfig {
   /** SQLite file path or ':memory:' */
   database: string;
@@ -37,6 +42,7 @@ export interface HubConfig {
   /** label keys whose values get their own status aggregates (keep them low-cardinality) */
   aggregateLabels: string[];
   events: HubEventsConfig;
+  rollouts: HubRolloutsConfig;
   /** bundle size and object-count limits, for apply, git sync and plan alike */
   limits: BundleLimits;
   /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
@@ -63,6 +69,7 @@ export const defaultHubConfig = {
   connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
+  rollouts: { tickIntervalMs: 5_000 },
   limits: defaultLimits,
 } satisfies Partial<HubConfig>;
 
@@ -73,6 +80,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   connectivity?: Partial<HubConnectivityConfig>;
   aggregateLabels?: string[];
   events?: Partial<HubEventsConfig>;
+  rollouts?: Partial<HubRolloutsConfig>;
   limits?: BundleLimits;
 };
 
@@ -86,6 +94,7 @@ export async function contextFromConfig(
     connectivity: { ...defaultHubConfig.connectivity, ...config.connectivity },
     aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
     events: { ...defaultHubConfig.events, ...config.events },
+    rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
   };
   const now = overrides.now ?? (() => new Date());
   const metrics = overrides.metrics ?? createHubMetrics();

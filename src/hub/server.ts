@@ -1,10 +1,11 @@
 // Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
-// /metrics, and owns the background status sweeper (started when ready, stopped on close).
+// /metrics, and owns the background status sweeper and rollout ticker (started when ready, stopped on close).
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HubContext } from './context.ts';
+import { RolloutTicker } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
@@ -56,6 +57,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     if (ctx.config.connectivity.sweepIntervalMs > 0) sweeper.start();
   });
   app.addHook('onClose', async () => sweeper.close());
+  const ticker = new RolloutTicker(ctx, (err) => app.log.error({ err }, 'rollout tick failed'));
+  app.addHook('onReady', async () => {
+    if (ctx.config.rollouts.tickIntervalMs > 0) ticker.start();
+  });
+  app.addHook('onClose', async () => ticker.close());
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.observeRequest(
       request.method,

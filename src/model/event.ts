@@ -15,6 +15,18 @@ export const eventTypes = [
   'drifted',
   'recovered',
   'rolled_back',
+  'rollout_started',
+  'rollout_progress',
+  'wave_started',
+  'rollout_site_failed',
+  'rollout_paused',
+  'rollout_resumed',
+  'rollout_rolling_back',
+  'rollout_rolled_back',
+  'rollout_succeeded',
+  'rollout_failed',
+  'rollout_aborted',
+  'rollout_superseded',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

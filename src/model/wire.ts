@@ -252,6 +252,8 @@ export const ApplyResult = Type.Object({
   targeted: Type.Integer(),
   /** sites this revision cannot be rendered or placed for; each keeps what it runs */
   failed: Type.Optional(Type.Array(Type.Object({ site: Type.String(), message: Type.String() }))),
+  /** the rollout this revision started (spec.rollout); without one every site gets it at once */
+  rollout: Type.Optional(Type.String()),
 });
 export type ApplyResult = Static<typeof ApplyResult>;
 
@@ -426,3 +428,55 @@ export const QueryResult = Type.Object({
   nextCursor: Type.Union([Type.String(), Type.Null()]),
 });
 export type QueryResult = Static<typeof QueryResult>;
+
+export const rolloutActions = [
+  'pause',
+  'resume',
+  'promote',
+  'approve',
+  'abort',
+  'rollback',
+  'retryFailed',
+] as const;
+
+export const RolloutView = Type.Object({
+  id: Type.String(),
+  bundle: Type.String(),
+  fromRevision: Type.Integer(),
+  toRevision: Type.Integer(),
+  phase: Type.String(),
+  /** the current wave's name */
+  wave: Type.String(),
+  reason: Type.Optional(Type.String()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  createdBy: Type.String(),
+});
+export type RolloutView = Static<typeof RolloutView>;
+
+export const RolloutDetail = Type.Object({
+  ...RolloutView.properties,
+  /** every wave in order, with its sites counted by status (Waiting, Updating, Updated, Failed, …) */
+  waves: Type.Array(Type.Object({ name: Type.String(), sites: Type.Integer(), statuses: CountMap })),
+  /** sites not started (or skipped) because they are offline; they get the revision when they return */
+  waitingOffline: Type.Integer(),
+  failures: Type.Integer(),
+  /** operator actions queued for the next step */
+  pendingActions: Type.Array(Type.String()),
+  strategy: Type.Record(Type.String(), Type.Unknown()),
+});
+export type RolloutDetail = Static<typeof RolloutDetail>;
+
+export const RolloutRequest = Type.Object({
+  bundle: Name,
+  /** a rollout strategy (see README); the bundle's own spec.rollout, or the defaults, when left out */
+  strategy: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+});
+export type RolloutRequest = Static<typeof RolloutRequest>;
+
+export const RolloutActionRequest = Type.Object({
+  action: Type.Enum(rolloutActions),
+  reason: Type.Optional(Type.String({ maxLength: 1000 })),
+});
+export type RolloutActionRequest = Static<typeof RolloutActionRequest>;
+export type RolloutAction = (typeof rolloutActions)[number];

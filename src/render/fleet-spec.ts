@@ -3,6 +3,7 @@
 // line to fix; what only a site can answer (a missing label) is left to rendering.
 
 import type { Operation } from 'rfc6902';
+import { validateStrategy } from '../hub/rollout/core/strategy.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { KubeObject } from '../model/manifest.ts';
 import { CelCompileError, compileCel } from '../select/cel.ts';
@@ -96,6 +97,14 @@ export function parseFleetSpec(spec: Record<string, unknown>, doc: SpecDocument)
   if (spec.rollout !== undefined) {
     if (typeof spec.rollout === 'string' ? !dnsLabel.test(spec.rollout) : !isRecord(spec.rollout)) {
       fail(['rollout'], 'the name of a rollout strategy, or one written inline as a mapping');
+    }
+    if (isRecord(spec.rollout)) {
+      const checked = validateStrategy(spec.rollout);
+      if ('problems' in checked) {
+        const problem = checked.problems[0]!;
+        const at = problem.path.split(/[.[\]]+/).filter((p) => p !== '');
+        fail(['rollout', ...at], problem.message);
+      }
     }
     out.rollout = spec.rollout as FleetSpec['rollout'];
   }

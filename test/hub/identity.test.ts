@@ -348,6 +348,10 @@ describe('operator roles', () => {
     'POST /api/v1/sources/{name}/sync': 'operator',
     'POST /api/v1/plan': 'viewer',
     'GET /api/v1/bundles/{name}/explain': 'viewer',
+    'POST /api/v1/rollouts': 'operator',
+    'GET /api/v1/rollouts': 'viewer',
+    'GET /api/v1/rollouts/{id}': 'viewer',
+    'POST /api/v1/rollouts/{id}/actions': 'operator',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 

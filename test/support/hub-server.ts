@@ -4,6 +4,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { type ConfigInput, contextFromConfig, type HubContext } from '../../src/hub/context.ts';
 import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
+import type { HubTls } from '../../src/hub/identity/ca.ts';
 import { buildServer } from '../../src/hub/server.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
 import type { Role } from '../../src/model/roles.ts';
@@ -69,12 +70,12 @@ export interface HubServer {
 export async function startHubServer(
   config: Partial<ConfigInput> = {},
   logStream?: NodeJS.WritableStream,
-  opts: { adminToken?: string; clock?: TestClock } = {},
+  opts: { adminToken?: string; clock?: TestClock; tls?: HubTls } = {},
 ): Promise<HubServer> {
   const clock = opts.clock ?? testClock();
   const ctx = await contextFromConfig(
     { database: ':memory:', maxWaitSeconds: 2, ...config },
-    { now: clock.now },
+    { now: clock.now, ...(opts.tls ? { tls: opts.tls } : {}) },
   );
   const app = await buildServer(ctx, {
     https: { key: ctx.tls.serverKeyPem, cert: ctx.tls.serverCertPem, ca: ctx.tls.ca.certPem },
@@ -84,7 +85,8 @@ export async function startHubServer(
   const address = app.server.address();
   const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   ctx.config.publicUrl = url;
-  const adminToken = (await ensureFirstAdmin(ctx, opts.adminToken))!;
+  // a hub reopened on an existing database keeps its first admin: the caller passes that token again
+  const adminToken = (await ensureFirstAdmin(ctx, opts.adminToken)) ?? opts.adminToken!;
   const anonymous = new HttpClient(url, { ca: ctx.tls.ca.certPem });
   const clients: HttpClient[] = [anonymous];
   let machines = 0;

@@ -8,7 +8,7 @@ import { newSiteRow } from '../../src/hub/sites/sites.ts';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
 import { bundleFile } from './fleet.ts';
-import { type Site, startHubServer } from './hub-server.ts';
+import { type Site, startHubServer, type TestClock } from './hub-server.ts';
 
 /** The first admin token of every memory hub: fixed, so tests can name it. */
 export const adminToken = 'oat_00000000-0000-7000-8000-000000000001.op-secret-for-tests-only';
@@ -41,11 +41,14 @@ export interface MemoryHub {
  * clock the test moves (starting now, so certificates are valid on the wire). The background sweeper
  * is off: tests sweep when they mean to.
  */
-export async function memoryHub(config: Partial<ConfigInput> = {}): Promise<MemoryHub> {
+export async function memoryHub(
+  config: Partial<ConfigInput> = {},
+  opts: { clock?: TestClock } = {},
+): Promise<MemoryHub> {
   const server = await startHubServer(
     { ...config, connectivity: { sweepIntervalMs: 0, ...config.connectivity } },
     undefined,
-    { adminToken },
+    { adminToken, ...opts },
   );
   const { ctx, app } = server;
   const hub: MemoryHub = {

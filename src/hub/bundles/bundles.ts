@@ -7,6 +7,7 @@ import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
+import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
@@ -15,6 +16,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
   const parsed = parseBundleFiles(body.files);
   checkLimits(parsed, body.files, ctx.config.limits);
   const { definition } = parsed;
+  const strategy = strategyOf(definition.fleet.rollout);
   const db = ctx.store.db;
   const result = await db.transaction().execute(async (tx) => {
     const owner = await tx
@@ -47,10 +49,22 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         specDigest: specDigestOf(parsed),
         files: body.files.map((f) => f.path),
       });
+      // a revision with spec.rollout reaches the sites in waves from the one they run; without, at once
+      const rollout = await followRevision(ctx, tx, {
+        bundle: definition.name,
+        previous: stored.previous,
+        revision: stored.revision,
+        strategy,
+        by: actor.name,
+      });
+      if (rollout) return { ...stored, rollout };
     }
     return stored;
   });
-  if (result.changed) await placeBundles(ctx, [definition.name]);
+  if (result.changed) {
+    await placeBundles(ctx, [definition.name]);
+    ctx.events.notify();
+  }
   const targeted = await db
     .selectFrom('deployments')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -64,6 +78,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     changed: result.changed,
     targeted: Number(targeted.n),
     ...(failed.length > 0 ? { failed } : {}),
+    ...('rollout' in result ? { rollout: result.rollout } : {}),
   };
 }
 

@@ -8,7 +8,14 @@ import type { HubContext } from '../context.ts';
 import type { DeploymentFacts } from '../status/aggregate.ts';
 import { loadFacts, recordChanges, type SiteChange } from '../status/site-status.ts';
 import type { Db } from '../store/schema.ts';
-import { type ExistingDeployment, type PlacementBundle, type PlacementSite, planPlacement } from './plan.ts';
+import {
+  type ExistingDeployment,
+  type PlacementBundle,
+  type PlacementPlan,
+  type PlacementSite,
+  pinKey,
+  planPlacement,
+} from './plan.ts';
 
 const chunk = 500;
 
@@ -16,6 +23,37 @@ function chunks<T>(items: readonly T[]): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += chunk) out.push(items.slice(i, i + chunk));
   return out;
+}
+
+const revisionColumns = [
+  'bundle_revisions.bundle',
+  'bundle_revisions.revision',
+  'bundle_revisions.namespace',
+  'bundle_revisions.selector',
+  'bundle_revisions.objects',
+  'bundle_revisions.fleet',
+  'bundle_revisions.options',
+] as const;
+
+function toPlacementBundle(r: {
+  bundle: string;
+  revision: number;
+  namespace: string | null;
+  selector: string;
+  objects: string;
+  fleet: string;
+  options: string;
+}): PlacementBundle {
+  return {
+    name: r.bundle,
+    revision: Number(r.revision),
+    namespace: r.namespace ?? undefined,
+    selector: JSON.parse(r.selector),
+    // a revision stored before spec.apply existed has '{}': the defaults, filled in by the agent
+    options: r.options === '{}' ? undefined : JSON.parse(r.options),
+    objects: JSON.parse(r.objects),
+    ...fleetOf(r.fleet),
+  };
 }
 
 /** The current revision of the named bundles (all bundles when no names), ready to place. */
@@ -27,30 +65,51 @@ export async function loadBundles(db: Db, names?: readonly string[]): Promise<Pl
         .onRef('bundle_revisions.bundle', '=', 'bundles.name')
         .onRef('bundle_revisions.revision', '=', 'bundles.revision'),
     )
-    .select([
-      'bundles.name',
-      'bundles.revision',
-      'bundle_revisions.namespace',
-      'bundle_revisions.selector',
-      'bundle_revisions.objects',
-      'bundle_revisions.fleet',
-      'bundle_revisions.options',
-    ]);
+    .select(revisionColumns);
   if (names) {
     if (names.length === 0) return [];
     q = q.where('bundles.name', 'in', names);
   }
-  const rows = await q.execute();
-  return rows.map((r) => ({
-    name: r.name,
-    revision: Number(r.revision),
-    namespace: r.namespace ?? undefined,
-    selector: JSON.parse(r.selector),
-    // a revision stored before spec.apply existed has '{}': the defaults, filled in by the agent
-    options: r.options === '{}' ? undefined : JSON.parse(r.options),
-    objects: JSON.parse(r.objects),
-    ...fleetOf(r.fleet),
-  }));
+  return (await q.execute()).map(toPlacementBundle);
+}
+
+/**
+ * What the bundles' current rollouts hold back: every site a rollout has not started (or has rolled
+ * back) stays on the rollout's from revision. Keyed by pinKey; only for the given sites when given.
+ */
+async function loadPins(
+  db: Db,
+  bundles: readonly PlacementBundle[],
+  siteIds?: readonly string[],
+): Promise<Map<string, PlacementBundle>> {
+  const pins = new Map<string, PlacementBundle>();
+  if (bundles.length === 0 || siteIds?.length === 0) return pins;
+  const latest = new Map(bundles.map((b) => [b.name, b.revision]));
+  const rollouts = await db
+    .selectFrom('rollouts')
+    .select(['id', 'bundle', 'from_revision', 'to_revision'])
+    .where('phase', '<>', 'Superseded')
+    .where('bundle', 'in', [...latest.keys()])
+    .execute();
+  for (const r of rollouts) {
+    if (latest.get(r.bundle) !== Number(r.to_revision)) continue;
+    const from = await db
+      .selectFrom('bundle_revisions')
+      .select(revisionColumns)
+      .where('bundle', '=', r.bundle)
+      .where('revision', '=', r.from_revision)
+      .executeTakeFirst();
+    if (!from) continue;
+    const old = toPlacementBundle(from);
+    let q = db
+      .selectFrom('rollout_sites')
+      .select('site_id')
+      .where('rollout_id', '=', r.id)
+      .where((eb) => eb.or([eb('started_at', 'is', null), eb('status', '=', 'RolledBack')]));
+    if (siteIds) q = q.where('site_id', 'in', siteIds);
+    for (const row of await q.execute()) pins.set(pinKey(row.site_id, r.bundle), old);
+  }
+  return pins;
 }
 
 /** The placement, customization and dependencies a revision stored beside its objects. */
@@ -111,33 +170,56 @@ export async function placeSites(ctx: HubContext, siteIds: readonly string[]): P
       .select(existingColumns)
       .where('site_id', 'in', ids)
       .execute();
-    await applyPlan(ctx, sites.map(toPlacementSite), bundles, existing.map(toExisting), ids);
+    const pins = await loadPins(db, bundles, ids);
+    const plan = planPlacement(sites.map(toPlacementSite), bundles, existing.map(toExisting), pins);
+    const written = await db.transaction().execute((tx) => writePlan(ctx, tx, plan, ids));
+    notifyPlaced(ctx, written);
   }
 }
 
 /** Re-places the given bundles on every site (after a bundle is applied or deleted). */
 export async function placeBundles(ctx: HubContext, names: readonly string[]): Promise<void> {
-  const db = ctx.store.db;
-  const bundles = await loadBundles(db, names);
-  const sites = (await db.selectFrom('sites').select(siteColumns).execute()).map(toPlacementSite);
-  const existing = (
-    await db.selectFrom('deployments').select(existingColumns).where('bundle', 'in', names).execute()
-  ).map(toExisting);
-  await applyPlan(ctx, sites, bundles, existing, []);
+  const written = await ctx.store.db.transaction().execute((tx) => placeBundlesIn(ctx, tx, names));
+  notifyPlaced(ctx, written);
 }
 
-async function applyPlan(
+/** What a placement wrote, to announce once its transaction commits (notifyPlaced). */
+export interface Placed {
+  /** sites whose desired-state digest changed */
+  changed: string[];
+  events: number;
+}
+
+/**
+ * placeBundles inside the caller's transaction, so a change that moves desired revisions (a rollout
+ * step) commits with them; call notifyPlaced after the commit.
+ */
+export async function placeBundlesIn(ctx: HubContext, tx: Db, names: readonly string[]): Promise<Placed> {
+  const bundles = await loadBundles(tx, names);
+  const sites = (await tx.selectFrom('sites').select(siteColumns).execute()).map(toPlacementSite);
+  const existing = (
+    await tx.selectFrom('deployments').select(existingColumns).where('bundle', 'in', names).execute()
+  ).map(toExisting);
+  const plan = planPlacement(sites, bundles, existing, await loadPins(tx, bundles));
+  return writePlan(ctx, tx, plan, []);
+}
+
+/** Wakes the long-polls of sites whose desired state changed and the event streams. */
+export function notifyPlaced(ctx: HubContext, placed: Placed): void {
+  ctx.desiredWatch.notify(placed.changed);
+  if (placed.events > 0) ctx.events.notify();
+}
+
+async function writePlan(
   ctx: HubContext,
-  sites: PlacementSite[],
-  bundles: PlacementBundle[],
-  existing: ExistingDeployment[],
+  tx: Db,
+  plan: PlacementPlan,
   alwaysRecompute: readonly string[],
-): Promise<void> {
-  const plan = planPlacement(sites, bundles, existing);
+): Promise<Placed> {
   const now = ctx.now().toISOString();
   const touched = new Set<string>(alwaysRecompute);
   const changed: string[] = [];
-  const events = await ctx.store.db.transaction().execute(async (tx) => {
+  {
     const moved = [
       ...new Set([
         ...plan.place.map((p) => p.siteId),
@@ -303,8 +385,6 @@ async function applyPlan(
         }
       }
     }
-    return stored;
-  });
-  ctx.desiredWatch.notify(changed);
-  if (events > 0) ctx.events.notify();
+    return { changed, events: stored };
+  }
 }

@@ -11,6 +11,7 @@ import {
   type PlacementBundle,
   type PlacementPlan,
   type PlacementSite,
+  pinKey,
   planPlacement,
 } from './plan.ts';
 
@@ -123,6 +124,26 @@ describe('planPlacement', () => {
     assert.deepEqual(placed(plan), ['s1/pos']);
     assert.equal(plan.place[0]!.revision, 2);
     assert.equal(plan.place[0]!.blob.digest, digestFor(next));
+  });
+
+  test('a pinned site keeps the pinned revision while the others get the current one', () => {
+    const v2 = { ...west, revision: 2, objects: [configMap('pos', 'v2')] };
+    const existing = ['s1', 's2'].map((id) => ({
+      siteId: id,
+      bundle: 'pos',
+      desiredDigest: digestFor(west),
+    }));
+    const plan = planPlacement(
+      [site('s1', { region: 'west' }), site('s2', { region: 'west' })],
+      [v2],
+      existing,
+      new Map([[pinKey('s1', 'pos'), west]]),
+    );
+    assert.deepEqual(placed(plan), ['s2/pos']);
+    assert.equal(plan.place[0]!.revision, 2);
+    assert.equal(plan.place[0]!.blob.digest, digestFor(v2));
+    // the pin lifted, s1 moves too
+    assert.deepEqual(placed(planPlacement([site('s1', { region: 'west' })], [v2], existing)), ['s1/pos']);
   });
 
   test('a row already unplaced (no digest) is not unplaced twice', () => {

@@ -141,25 +141,37 @@ export function outcomeFor(c: CompiledBundle, site: PlacementSite): SiteOutcome 
   return { kind: 'targeted', blob: cached };
 }
 
+/** The key of a (site, bundle) pair in `pinned`. */
+export function pinKey(siteId: string, bundle: string): string {
+  return `${siteId}\u0000${bundle}`;
+}
+
 /**
  * Plans placement for every given site × every given bundle. Bundles absent from `bundles` but present
  * in `existing` count as deleted and are unplaced. Inactive (pending or decommissioned) sites get nothing.
+ * `pinned` holds a (site, bundle) pair to another revision of the bundle than its current one (keyed by
+ * pinKey): a rollout keeps the sites it has not started yet on the revision they run.
  */
 export function planPlacement(
   sites: readonly PlacementSite[],
   bundles: readonly PlacementBundle[],
   existing: readonly ExistingDeployment[],
+  pinned: ReadonlyMap<string, PlacementBundle> = new Map(),
 ): PlacementPlan {
   const current = new Map<string, ExistingDeployment>();
-  for (const d of existing) current.set(`${d.siteId}\u0000${d.bundle}`, d);
+  for (const d of existing) current.set(pinKey(d.siteId, d.bundle), d);
   const byName = new Map(bundles.map((b) => [b.name, b]));
   const compiled = bundles.map(compileBundle);
+  const compiledPins = new Map<PlacementBundle, CompiledBundle>();
+  for (const b of new Set(pinned.values())) compiledPins.set(b, compileBundle(b));
   const plan: PlacementPlan = { place: [], unplace: [], fail: [], forget: [], blobs: new Map() };
 
   for (const site of sites) {
-    for (const c of compiled) {
+    for (const latest of compiled) {
+      const pin = pinned.get(pinKey(site.id, latest.bundle.name));
+      const c = pin ? compiledPins.get(pin)! : latest;
       const bundle = c.bundle;
-      const row = current.get(`${site.id}\u0000${bundle.name}`);
+      const row = current.get(pinKey(site.id, bundle.name));
       const outcome = outcomeFor(c, site);
       if (outcome.kind === 'targeted') {
         if (row?.desiredDigest !== outcome.blob.digest || row.renderError) {

@@ -24,6 +24,10 @@ import {
   FleetStatus,
   QueryRequest,
   QueryResult,
+  RolloutActionRequest,
+  RolloutDetail,
+  RolloutRequest,
+  RolloutView,
   SiteDetail,
   SitePatch,
   SiteView,
@@ -38,6 +42,8 @@ import {
   listBootstrapTokens,
   revokeBootstrapToken,
 } from '../identity/bootstrap-tokens.ts';
+import { tickRollout } from '../rollout/controller.ts';
+import { listRollouts, queueAction, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
 import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
 import { attentionList } from '../status/attention.ts';
@@ -174,6 +180,61 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         schema: { tags: ['bundles'], body: BundleFiles, response: { 200: ApplyResult, ...errors } },
       },
       async (request) => applyBundle(ctx, actorOf(request), request.body),
+    );
+
+    app.post(
+      '/rollouts',
+      {
+        config: operator,
+        schema: { tags: ['rollouts'], body: RolloutRequest, response: { 201: RolloutDetail, ...errors } },
+      },
+      async (request, reply) => {
+        const id = await startRollout(ctx, actorOf(request), request.body);
+        await tickRollout(ctx, id);
+        return reply.status(201).send(await rolloutDetail(ctx, id));
+      },
+    );
+
+    app.get(
+      '/rollouts',
+      {
+        config: viewer,
+        schema: {
+          tags: ['rollouts'],
+          querystring: Type.Object({ bundle: Type.Optional(Type.String()) }),
+          response: { 200: Type.Object({ items: Type.Array(RolloutView) }), ...errors },
+        },
+      },
+      async (request) => ({ items: await listRollouts(ctx, request.query.bundle) }),
+    );
+
+    app.get(
+      '/rollouts/:id',
+      {
+        config: viewer,
+        schema: { tags: ['rollouts'], params: IdParam, response: { 200: RolloutDetail, ...errors } },
+      },
+      async (request) => rolloutDetail(ctx, request.params.id),
+    );
+
+    // the action is queued, then the rollout steps at once so the answer shows its effect
+    app.post(
+      '/rollouts/:id/actions',
+      {
+        config: operator,
+        schema: {
+          tags: ['rollouts'],
+          params: IdParam,
+          body: RolloutActionRequest,
+          response: { 200: RolloutDetail, ...errors },
+        },
+      },
+      async (request) => {
+        const { id } = request.params;
+        await queueAction(ctx, actorOf(request), id, request.body.action, request.body.reason);
+        await tickRollout(ctx, id);
+        return rolloutDetail(ctx, id);
+      },
     );
 
     app.get(

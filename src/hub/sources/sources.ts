@@ -14,6 +14,7 @@ import { readFleet } from '../bundles/definitions.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
+import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import type { SourceTable } from '../store/schema.ts';
 import { type GitAuth, type GitSource, openGitSource } from './git.ts';
 
@@ -242,7 +243,16 @@ async function syncNow(
     const changed: string[] = [];
     for (const d of definitions) {
       const stored = await storeRevision(tx, ctx.now(), d.parsed, { source: name, commit });
-      if (stored.changed) changed.push(d.parsed.definition.name);
+      if (stored.changed) {
+        changed.push(d.parsed.definition.name);
+        await followRevision(ctx, tx, {
+          bundle: d.parsed.definition.name,
+          previous: stored.previous,
+          revision: stored.revision,
+          strategy: strategyOf(d.parsed.definition.fleet.rollout),
+          by: actor.name,
+        });
+      }
     }
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));

@@ -240,6 +240,38 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0006_rollouts': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('rollouts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('bundle', 'text', (c) => c.notNull())
+        .addColumn('from_revision', 'integer', (c) => c.notNull())
+        .addColumn('to_revision', 'integer', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      // a superseded rollout no longer holds any site back; every other one is its bundle's current rollout
+      await sql`create unique index rollouts_current on rollouts (bundle) where phase <> 'Superseded'`.execute(
+        db,
+      );
+      await db.schema
+        .createTable('rollout_sites')
+        .addColumn('rollout_id', 'text', (c) => c.notNull())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('wave', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('baseline', 'text')
+        .addColumn('reason', 'text')
+        .addPrimaryKeyConstraint('rollout_sites_pk', ['rollout_id', 'site_id'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

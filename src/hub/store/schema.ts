@@ -171,6 +171,33 @@ export interface EventTable {
   details: string;
 }
 
+export interface RolloutTable {
+  id: string;
+  bundle: string;
+  from_revision: number;
+  to_revision: number;
+  /** the validated strategy, every default filled in (JSON) */
+  strategy: string;
+  /** RolloutState (JSON); `phase` repeats its phase for queries */
+  state: string;
+  phase: string;
+  created_at: string;
+  updated_at: string;
+  created_by: string;
+}
+
+/** One SiteRow of a rollout (rollout/core/state.ts). */
+export interface RolloutSiteTable {
+  rollout_id: string;
+  site_id: string;
+  wave: number;
+  status: string;
+  started_at: string | null;
+  /** JSON metrics, when the site had any when it started */
+  baseline: string | null;
+  reason: string | null;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -185,6 +212,8 @@ export interface Database {
   status_aggregates: StatusAggregateTable;
   status_meta: StatusMetaTable;
   events: EventTable;
+  rollouts: RolloutTable;
+  rollout_sites: RolloutSiteTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,0 +1,73 @@
+// `outpost rollout list|show|pause|resume|promote|approve|abort|rollback|retry`: watch a bundle's
+// rollouts and steer them; each action is queued at the hub and applied at once.
+
+import type { Command } from '@commander-js/extra-typings';
+import type { RolloutAction, RolloutDetail } from '../model/wire.ts';
+import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { countsText, table } from './table.ts';
+
+function printRollout(r: RolloutDetail): void {
+  print(`rollout ${r.id}: ${r.bundle} r${r.fromRevision} → r${r.toRevision}  ${r.phase}, wave ${r.wave}`);
+  if (r.reason) print(`reason: ${r.reason}`);
+  if (r.waitingOffline > 0) print(`waiting offline: ${r.waitingOffline}`);
+  if (r.pendingActions.length > 0) print(`queued: ${r.pendingActions.join(', ')}`);
+  print('');
+  print(
+    table(
+      ['wave', 'sites', 'statuses'],
+      r.waves.map((w) => [w.name, w.sites, countsText(w.statuses)]),
+    ),
+  );
+}
+
+const actions: Array<[string, RolloutAction, string]> = [
+  ['pause', 'pause', 'stop starting sites'],
+  ['resume', 'resume', 'carry on (accepting the failures so far)'],
+  ['promote', 'promote', 'end the current wave now: skip its bake or approval'],
+  ['approve', 'approve', 'start the next wave (manual approval)'],
+  ['abort', 'abort', 'stop for good, leaving every site as it is'],
+  ['rollback', 'rollback', 'send every site that got the new revision back to the old one'],
+  ['retry', 'retryFailed', 'put failed sites back in line'],
+];
+
+export function addRolloutCommands(root: Command): void {
+  const rollout = root
+    .command('rollout')
+    .description('rollouts: a bundle revision reaching its sites in waves');
+  operatorOptions(rollout.command('list').description('rollouts, newest first'))
+    .option('--bundle <name>', 'only this bundle')
+    .addOption(outputOption())
+    .action(async (opts) => {
+      const items = await (await api(opts)).rollouts(opts.bundle);
+      if (opts.output === 'json') return json(items);
+      print(
+        table(
+          ['id', 'bundle', 'revisions', 'phase', 'wave', 'reason'],
+          items.map((r) => [
+            r.id,
+            r.bundle,
+            `${r.fromRevision}→${r.toRevision}`,
+            r.phase,
+            r.wave,
+            r.reason ?? '',
+          ]),
+        ),
+      );
+    });
+  operatorOptions(rollout.command('show').description('a rollout, wave by wave').argument('<id>'))
+    .addOption(outputOption())
+    .action(async (id, opts) => {
+      const r = await (await api(opts)).rollout(id);
+      if (opts.output === 'json') return json(r);
+      printRollout(r);
+    });
+  for (const [name, action, description] of actions) {
+    operatorOptions(rollout.command(name).description(description).argument('<id>'))
+      .addOption(outputOption())
+      .action(async (id, opts) => {
+        const r = await (await api(opts)).rolloutAction(id, action);
+        if (opts.output === 'json') return json(r);
+        printRollout(r);
+      });
+  }
+}

@@ -1,0 +1,177 @@
+// The rollout controller: on each tick, every running rollout is decided (pure core) from its stored rows
+// and the hub's live facts, and the outcome committed in one transaction with the desired revisions it moves.
+
+import type { DeploymentState } from '../../model/deployment.ts';
+import type { EventType, NewEvent } from '../../model/event.ts';
+import type { Connectivity } from '../../model/site.ts';
+import type { HubContext } from '../context.ts';
+import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
+import { insertEvents } from '../status/events.ts';
+import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
+import { finalPhases, type RolloutState, type SiteProgress, type SiteStatus } from './core/state.ts';
+import type { RolloutStrategy } from './core/strategy.ts';
+import { supersedeRollouts } from './rollouts.ts';
+
+const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
+  WaveStarted: 'wave_started',
+  SiteFailed: 'rollout_site_failed',
+  RolloutPaused: 'rollout_paused',
+  RolloutResumed: 'rollout_resumed',
+  RollingBack: 'rollout_rolling_back',
+  RollbackIssued: 'rollout_rolled_back',
+  RolloutSucceeded: 'rollout_succeeded',
+  RolloutFailed: 'rollout_failed',
+  RolloutAborted: 'rollout_aborted',
+};
+
+/** Decides every running rollout once. Succeeded ones are included: they still bring returning sites up. */
+export async function tickRollouts(ctx: HubContext): Promise<void> {
+  const running = await ctx.store.db
+    .selectFrom('rollouts')
+    .select('id')
+    .where('phase', 'not in', [...finalPhases])
+    .orderBy('id')
+    .execute();
+  for (const r of running) await tickRollout(ctx, r.id);
+}
+
+/**
+ * One decision for one rollout, committed with everything it implies: the state (compare-and-set on the
+ * state read), row transitions (compare-and-set on `from`), the bundle re-placed so started sites get the
+ * new revision and rolled-back ones the old, and the events. A racing tick loses the compare and changes
+ * nothing, so no site is started twice.
+ */
+export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
+  const outcome = await ctx.store.db.transaction().execute(async (tx) => {
+    const r = await tx.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!r || r.phase === 'Superseded' || (finalPhases as readonly string[]).includes(r.phase)) return;
+    const bundle = await tx
+      .selectFrom('bundles')
+      .select('revision')
+      .where('name', '=', r.bundle)
+      .executeTakeFirst();
+    // a deleted bundle holds no site back any more: the rollout is over
+    if (!bundle || Number(bundle.revision) !== Number(r.to_revision)) {
+      await supersedeRollouts(ctx, tx, r.bundle);
+      return;
+    }
+    const state = JSON.parse(r.state) as RolloutState;
+    const strategy = JSON.parse(r.strategy) as RolloutStrategy;
+    const rows = await tx
+      .selectFrom('rollout_sites')
+      .innerJoin('sites', 'sites.id', 'rollout_sites.site_id')
+      .leftJoin('deployments', (j) =>
+        j.onRef('deployments.site_id', '=', 'rollout_sites.site_id').on('deployments.bundle', '=', r.bundle),
+      )
+      .select([
+        'rollout_sites.site_id',
+        'rollout_sites.wave',
+        'rollout_sites.status',
+        'rollout_sites.started_at',
+        'rollout_sites.baseline',
+        'rollout_sites.reason',
+        'sites.name',
+        'sites.connectivity',
+        'deployments.desired_revision',
+        'deployments.state',
+      ])
+      .where('rollout_sites.rollout_id', '=', id)
+      .execute();
+    const sites: SiteProgress[] = rows.map((row) => ({
+      siteId: row.site_id,
+      wave: Number(row.wave),
+      status: row.status as SiteStatus,
+      ...(row.started_at ? { startedAt: row.started_at } : {}),
+      ...(row.baseline ? { baseline: JSON.parse(row.baseline) } : {}),
+      ...(row.reason ? { reason: row.reason } : {}),
+      name: row.name,
+      connectivity: row.connectivity as Connectivity,
+      // a state only counts when it is about the new revision
+      ...(row.desired_revision !== null && Number(row.desired_revision) === Number(r.to_revision) && row.state
+        ? { deploymentState: row.state as DeploymentState }
+        : {}),
+    }));
+    const decision = decide({ strategy, state, sites, now: ctx.now() });
+    const next = JSON.stringify(decision.state);
+    if (next === r.state && decision.transitions.length === 0) return;
+    const written = await tx
+      .updateTable('rollouts')
+      .set({ state: next, phase: decision.state.phase, updated_at: ctx.now().toISOString() })
+      .where('id', '=', id)
+      .where('state', '=', r.state)
+      .executeTakeFirst();
+    if (Number(written.numUpdatedRows) === 0) return;
+    for (const t of decision.transitions) {
+      await tx
+        .updateTable('rollout_sites')
+        .set({
+          status: t.to,
+          reason: t.reason ?? null,
+          ...(t.startedAt !== undefined ? { started_at: t.startedAt } : {}),
+          ...(t.baseline !== undefined ? { baseline: JSON.stringify(t.baseline) } : {}),
+        })
+        .where('rollout_id', '=', id)
+        .where('site_id', '=', t.siteId)
+        .where('status', '=', t.from)
+        .execute();
+    }
+    let placed: Placed = { changed: [], events: 0 };
+    if (decision.start.length > 0 || decision.rollback.length > 0) {
+      placed = await placeBundlesIn(ctx, tx, [r.bundle]);
+    }
+    const names = new Map(rows.map((row) => [row.site_id, row.name]));
+    const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
+    await insertEvents(ctx, tx, events);
+    return { placed, events: events.length };
+  });
+  if (outcome) notifyPlaced(ctx, { ...outcome.placed, events: outcome.placed.events + outcome.events });
+}
+
+function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<string, string>): NewEvent {
+  return {
+    type: eventTypeOf[e.type] ?? 'rollout_progress',
+    bundle,
+    ...(e.siteId !== undefined ? { site: names.get(e.siteId) ?? e.siteId } : {}),
+    message: `rollout ${rollout}: ${e.message}`,
+    details: { rollout, kind: e.type, ...(e.wave !== undefined ? { wave: e.wave } : {}) },
+  };
+}
+
+/**
+ * Ticks rollouts on an owned timer (every `rollouts.tickIntervalMs`); stops on close(). A failed tick is
+ * logged and the next one runs.
+ */
+export class RolloutTicker {
+  readonly #ctx: HubContext;
+  readonly #onError: (e: unknown) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(ctx: HubContext, onError: (e: unknown) => void) {
+    this.#ctx = ctx;
+    this.#onError = onError;
+  }
+
+  start(): void {
+    if (this.#closed || this.#timer) return;
+    this.#schedule(0);
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#running = tickRollouts(this.#ctx)
+        .catch(this.#onError)
+        .finally(() => this.#schedule(this.#ctx.config.rollouts.tickIntervalMs));
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  /** Stops the timer and waits for a tick in flight. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+}

@@ -1,0 +1,317 @@
+// Rollouts in the store: starting one (from an apply whose revision carries spec.rollout, or from the
+// API), queuing operator actions, and the views the API and CLI show. The controller moves them on.
+
+import { OutpostError } from '../../model/errors.ts';
+import type { NewEvent } from '../../model/event.ts';
+import type { RolloutAction, RolloutDetail, RolloutView } from '../../model/wire.ts';
+import { type Actor, audit } from '../audit/audit.ts';
+import type { StoredFleet } from '../bundles/revisions.ts';
+import type { HubContext } from '../context.ts';
+import { newId } from '../ids.ts';
+import { notifyPlaced, placeBundlesIn } from '../placement/place.ts';
+import { insertEvents } from '../status/events.ts';
+import type { Db, RolloutTable } from '../store/schema.ts';
+import { planRollout, type RolloutState } from './core/state.ts';
+import { type RolloutStrategy, validateStrategy } from './core/strategy.ts';
+
+export interface NewRollout {
+  bundle: string;
+  fromRevision: number;
+  toRevision: number;
+  strategy: RolloutStrategy;
+  createdBy: string;
+}
+
+/**
+ * Ends the bundle's current rollout (if any) as Superseded: it holds no site back any more. Called when
+ * the bundle gets a new revision, with or without a rollout of its own.
+ */
+export async function supersedeRollouts(ctx: HubContext, tx: Db, bundle: string): Promise<NewEvent[]> {
+  const current = await tx
+    .selectFrom('rollouts')
+    .select(['id', 'state'])
+    .where('bundle', '=', bundle)
+    .where('phase', '<>', 'Superseded')
+    .execute();
+  const events: NewEvent[] = [];
+  for (const r of current) {
+    const state = JSON.parse(r.state) as RolloutState;
+    await tx
+      .updateTable('rollouts')
+      .set({
+        phase: 'Superseded',
+        state: JSON.stringify({ ...state, phase: 'Superseded', reason: 'a newer revision took the bundle' }),
+        updated_at: ctx.now().toISOString(),
+      })
+      .where('id', '=', r.id)
+      .execute();
+    if (!['Succeeded', 'Failed', 'Aborted'].includes(state.phase)) {
+      events.push({
+        type: 'rollout_superseded',
+        bundle,
+        message: `rollout ${r.id} superseded by a newer revision of ${bundle}`,
+        details: { rollout: r.id },
+      });
+    }
+  }
+  return events;
+}
+
+/**
+ * Creates a rollout inside the caller's transaction (superseding the bundle's current one) over every
+ * Active site the bundle is placed on. A site already given the new revision starts out Updated.
+ * Placement must run after it (in the same transaction or after the commit) to pin the other sites.
+ */
+export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): Promise<string> {
+  const events = await supersedeRollouts(ctx, tx, spec.bundle);
+  const now = ctx.now().toISOString();
+  const placed = await tx
+    .selectFrom('deployments')
+    .innerJoin('sites', 'sites.id', 'deployments.site_id')
+    .select(['sites.id', 'sites.name', 'sites.labels', 'deployments.desired_revision'])
+    .where('deployments.bundle', '=', spec.bundle)
+    .where('deployments.desired_digest', 'is not', null)
+    .where('sites.lifecycle', '=', 'Active')
+    .execute();
+  const { state, rows } = planRollout(
+    spec.strategy,
+    placed.map((s) => ({ id: s.id, name: s.name, labels: JSON.parse(s.labels) })),
+  );
+  const onTarget = new Set(
+    placed.filter((s) => Number(s.desired_revision) === spec.toRevision).map((s) => s.id),
+  );
+  const id = newId(ctx.now());
+  await tx
+    .insertInto('rollouts')
+    .values({
+      id,
+      bundle: spec.bundle,
+      from_revision: spec.fromRevision,
+      to_revision: spec.toRevision,
+      strategy: JSON.stringify(spec.strategy),
+      state: JSON.stringify(state),
+      phase: state.phase,
+      created_at: now,
+      updated_at: now,
+      created_by: spec.createdBy,
+    })
+    .execute();
+  for (let i = 0; i < rows.length; i += 500) {
+    await tx
+      .insertInto('rollout_sites')
+      .values(
+        rows.slice(i, i + 500).map((r) => ({
+          rollout_id: id,
+          site_id: r.siteId,
+          wave: r.wave,
+          status: onTarget.has(r.siteId) ? 'Updated' : 'Waiting',
+          started_at: onTarget.has(r.siteId) ? now : null,
+          baseline: null,
+          reason: null,
+        })),
+      )
+      .execute();
+  }
+  events.push({
+    type: 'rollout_started',
+    bundle: spec.bundle,
+    message: `rollout ${id} of ${spec.bundle} r${spec.fromRevision} → r${spec.toRevision} over ${rows.length} sites in ${state.waves.length} waves (${state.waves.join(', ')})`,
+    details: { rollout: id, from: spec.fromRevision, to: spec.toRevision },
+  });
+  await insertEvents(ctx, tx, events);
+  return id;
+}
+
+/**
+ * What a new revision of a bundle does to its rollouts (inside the transaction that stored it): with a
+ * strategy and a previous revision, a rollout from that one starts; otherwise the bundle's current
+ * rollout is superseded and every site gets the revision at once. Returns the new rollout's id.
+ */
+export async function followRevision(
+  ctx: HubContext,
+  tx: Db,
+  spec: { bundle: string; previous: number | null; revision: number; strategy?: RolloutStrategy; by: string },
+): Promise<string | undefined> {
+  if (spec.strategy && spec.previous !== null) {
+    return createRollout(ctx, tx, {
+      bundle: spec.bundle,
+      fromRevision: spec.previous,
+      toRevision: spec.revision,
+      strategy: spec.strategy,
+      createdBy: spec.by,
+    });
+  }
+  await insertEvents(ctx, tx, await supersedeRollouts(ctx, tx, spec.bundle));
+  return undefined;
+}
+
+/**
+ * The strategy a revision asks for in spec.rollout, or undefined when it asks for none. A named
+ * strategy is not interpreted yet (there is no store of named strategies): such a revision applies at
+ * once, as every revision did before rollouts.
+ */
+export function strategyOf(rollout: StoredFleet['rollout']): RolloutStrategy | undefined {
+  if (rollout === undefined || typeof rollout === 'string') return undefined;
+  const checked = validateStrategy(rollout);
+  if ('problems' in checked) {
+    const p = checked.problems[0]!;
+    throw new OutpostError('bundle_invalid', `spec.rollout.${p.path}: ${p.message}`);
+  }
+  return checked.strategy;
+}
+
+/**
+ * Starts a rollout of the bundle's latest revision on an operator's request: from the revision the
+ * bundle's current rollout started from, or else the one before. Sites already on the latest revision
+ * count as updated.
+ */
+export async function startRollout(
+  ctx: HubContext,
+  actor: Actor,
+  body: { bundle: string; strategy?: Record<string, unknown> },
+): Promise<string> {
+  const { id, placed } = await ctx.store.db.transaction().execute(async (tx) => {
+    const bundle = await tx
+      .selectFrom('bundles')
+      .innerJoin('bundle_revisions', (j) =>
+        j
+          .onRef('bundle_revisions.bundle', '=', 'bundles.name')
+          .onRef('bundle_revisions.revision', '=', 'bundles.revision'),
+      )
+      .select(['bundles.name', 'bundles.revision', 'bundle_revisions.fleet'])
+      .where('bundles.name', '=', body.bundle)
+      .executeTakeFirst();
+    if (!bundle) throw new OutpostError('not_found', `no bundle named ${body.bundle}`);
+    const to = Number(bundle.revision);
+    // the request's strategy, else the revision's own spec.rollout, else the defaults
+    const checked = validateStrategy(
+      body.strategy ?? (JSON.parse(bundle.fleet) as StoredFleet).rollout ?? {},
+    );
+    if ('problems' in checked) {
+      const p = checked.problems[0]!;
+      throw new OutpostError('request_invalid', `strategy.${p.path}: ${p.message}`);
+    }
+    const strategy = checked.strategy;
+    const current = await tx
+      .selectFrom('rollouts')
+      .select(['from_revision', 'to_revision'])
+      .where('bundle', '=', body.bundle)
+      .where('phase', '<>', 'Superseded')
+      .executeTakeFirst();
+    let from = current && Number(current.to_revision) === to ? Number(current.from_revision) : undefined;
+    if (from === undefined) {
+      const before = await tx
+        .selectFrom('bundle_revisions')
+        .select((eb) => eb.fn.max('revision').as('n'))
+        .where('bundle', '=', body.bundle)
+        .where('revision', '<', to)
+        .executeTakeFirst();
+      if (before?.n === null || before?.n === undefined) {
+        throw new OutpostError(
+          'conflict',
+          `bundle ${body.bundle} has only revision ${to}: there is nothing to roll out from`,
+        );
+      }
+      from = Number(before.n);
+    }
+    const id = await createRollout(ctx, tx, {
+      bundle: body.bundle,
+      fromRevision: from,
+      toRevision: to,
+      strategy,
+      createdBy: actor.name,
+    });
+    await audit(tx, ctx.now(), actor, 'rollout.start', `rollout/${id}`, { bundle: body.bundle, from, to });
+    return { id, placed: await placeBundlesIn(ctx, tx, [body.bundle]) };
+  });
+  notifyPlaced(ctx, { ...placed, events: placed.events + 1 });
+  return id;
+}
+
+/** Queues an operator action for the rollout's next step (and audits who asked). */
+export async function queueAction(
+  ctx: HubContext,
+  actor: Actor,
+  id: string,
+  action: RolloutAction,
+  reason?: string,
+): Promise<void> {
+  await ctx.store.db.transaction().execute(async (tx) => {
+    const r = await rolloutRow(tx, id);
+    const state = JSON.parse(r.state) as RolloutState;
+    if (['Failed', 'Aborted', 'Superseded'].includes(state.phase) || r.phase === 'Superseded') {
+      throw new OutpostError('conflict', `rollout ${id} is ${r.phase}: it takes no more actions`);
+    }
+    state.actions.push({ type: action, by: actor.name, ...(reason ? { reason } : {}) });
+    await tx
+      .updateTable('rollouts')
+      .set({ state: JSON.stringify(state), updated_at: ctx.now().toISOString() })
+      .where('id', '=', id)
+      .where('state', '=', r.state)
+      .execute();
+    await audit(tx, ctx.now(), actor, `rollout.${action}`, `rollout/${id}`, {
+      bundle: r.bundle,
+      ...(reason ? { reason } : {}),
+    });
+  });
+}
+
+async function rolloutRow(db: Db, id: string): Promise<RolloutTable> {
+  const r = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!r) throw new OutpostError('not_found', `no rollout ${id}`);
+  return r;
+}
+
+function rolloutView(r: RolloutTable): RolloutView {
+  const state = JSON.parse(r.state) as RolloutState;
+  return {
+    id: r.id,
+    bundle: r.bundle,
+    fromRevision: Number(r.from_revision),
+    toRevision: Number(r.to_revision),
+    phase: r.phase,
+    wave: state.waves[state.wave] ?? '',
+    ...(state.reason ? { reason: state.reason } : {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    createdBy: r.created_by,
+  };
+}
+
+/** Rollouts, newest first; only the bundle's when given. */
+export async function listRollouts(ctx: HubContext, bundle?: string): Promise<RolloutView[]> {
+  let q = ctx.store.db.selectFrom('rollouts').selectAll().orderBy('id', 'desc');
+  if (bundle !== undefined) q = q.where('bundle', '=', bundle);
+  return (await q.execute()).map(rolloutView);
+}
+
+export async function rolloutDetail(ctx: HubContext, id: string): Promise<RolloutDetail> {
+  const db = ctx.store.db;
+  const r = await rolloutRow(db, id);
+  const state = JSON.parse(r.state) as RolloutState;
+  const rows = await db
+    .selectFrom('rollout_sites')
+    .innerJoin('sites', 'sites.id', 'rollout_sites.site_id')
+    .select(['rollout_sites.wave', 'rollout_sites.status', 'sites.connectivity'])
+    .where('rollout_sites.rollout_id', '=', id)
+    .execute();
+  const waves = state.waves.map((name) => ({ name, sites: 0, statuses: {} as Record<string, number> }));
+  let waitingOffline = 0;
+  for (const row of rows) {
+    const w = waves[Number(row.wave)];
+    if (w) {
+      w.sites++;
+      w.statuses[row.status] = (w.statuses[row.status] ?? 0) + 1;
+    }
+    const away = row.connectivity === 'Offline' || row.connectivity === 'Expired';
+    if (away && (row.status === 'Waiting' || row.status === 'Skipped')) waitingOffline++;
+  }
+  return {
+    ...rolloutView(r),
+    waves,
+    waitingOffline,
+    failures: state.failures,
+    pendingActions: state.actions.map((a) => a.type),
+    strategy: JSON.parse(r.strategy),
+  };
+}
