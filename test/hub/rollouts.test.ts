@@ -435,6 +435,52 @@ describe('rollouts', () => {
     assert.equal((await detail(hub, rollout)).waitingOffline, 0);
   });
 
+  test('a site is updated only inside its maintenance window, read in its own time zone', async () => {
+    const hub = await newHub();
+    const agents = await fleet(hub, 2, 'window');
+    for (const [i, a] of agents.entries()) {
+      // one store in UTC, one in Tokyo (UTC+9, no daylight saving): the same window opens 9 hours apart
+      const timezone = i === 0 ? 'UTC' : 'Asia/Tokyo';
+      const r = await hub.operator('PATCH', `/api/v1/sites/${a.site.name}`, { properties: { timezone } });
+      assert.equal(r.statusCode, 200, r.body);
+    }
+    await apply(hub, 'v1');
+    await act(agents);
+    // a window that opens two hours from now in UTC and lasts an hour
+    const hhmm = (d: Date) =>
+      `${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
+    const now = hub.clock.now();
+    const start = new Date(now.getTime() + 2 * 3600_000);
+    const end = new Date(now.getTime() + 3 * 3600_000);
+    const days = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+    const { rollout } = await apply(hub, 'v2', {
+      waves: [{ name: 'all', percent: 100 }],
+      maxConcurrent: 2,
+      bakeSeconds: 0,
+      windows: [{ days, start: hhmm(start), end: hhmm(end) }],
+    });
+    assert.ok(rollout);
+    const revisions = async () => Promise.all(agents.map(async (a) => (await desiredOf(a))?.revision));
+    await tickRollouts(hub.ctx);
+    assert.deepEqual(await revisions(), [1, 1], 'outside every window nothing moves');
+    hub.clock.advance(2 * 3600_000 + 60_000);
+    await tickRollouts(hub.ctx);
+    assert.deepEqual(
+      await revisions(),
+      [2, 1],
+      'the UTC store is in its window; Tokyo is not (it is 9 hours later there)',
+    );
+    await act(agents);
+    await tickRollouts(hub.ctx);
+    // Tokyo's clock is 9 hours ahead, so the same wall-clock window opens there 15 hours after UTC's
+    hub.clock.advance(15 * 3600_000 - 60_000);
+    for (let step = 0; step < 3; step++) {
+      await tickRollouts(hub.ctx);
+      await act(agents);
+    }
+    assert.deepEqual(await revisions(), [2, 2]);
+  });
+
   test('an invalid inline strategy is refused with the file and line to fix', async () => {
     const hub = await newHub();
     const r = await hub.operator(

@@ -72,6 +72,7 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
         'rollout_sites.reason',
         'sites.name',
         'sites.connectivity',
+        'sites.properties',
         'deployments.desired_revision',
         'deployments.state',
       ])
@@ -86,6 +87,8 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
       ...(row.reason ? { reason: row.reason } : {}),
       name: row.name,
       connectivity: row.connectivity as Connectivity,
+      // maintenance windows are read in site-local time: the timezone property (from the site's facts)
+      ...timeZoneOf(row.properties),
       // a state only counts when it is about the new revision
       ...(row.desired_revision !== null && Number(row.desired_revision) === Number(r.to_revision) && row.state
         ? { deploymentState: row.state as DeploymentState }
@@ -174,4 +177,9 @@ export class RolloutTicker {
     clearTimeout(this.#timer);
     await this.#running;
   }
+}
+
+function timeZoneOf(properties: string): { timeZone?: string } {
+  const tz = (JSON.parse(properties) as { timezone?: unknown }).timezone;
+  return typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {};
 }
