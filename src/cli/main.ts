@@ -593,6 +593,63 @@ export function program(): Command {
     });
 
   root
+    .command('sim')
+    .description(
+      'simulate a fleet: many real agents in this process, each on an in-memory cluster (for demos and scale tests)',
+    )
+    .addOption(
+      new Option('--join-token <token>', 'from `outpost token create`, good for as many sites')
+        .env('OUTPOST_JOIN_TOKEN')
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--sites <n>', 'how many sites')
+    .option('--seed <seed>', 'the same seed makes the same fleet (names, labels, places, failures)', '1')
+    .option(
+      '--regions <a,b,c>',
+      'regions the sites are spread over (default: us-east,us-west,eu-central,ap-southeast)',
+    )
+    .option('--bad-image <substring>', 'workloads with an image containing this never become available')
+    .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)')
+    .option(
+      '--state-dir <dir>',
+      'where the sites keep their state (default: a temporary one, removed at the end)',
+    )
+    .action(async (opts) => {
+      const sites = positive(opts.sites, '--sites');
+      if (!Number.isInteger(sites)) throw new OutpostError('request_invalid', '--sites takes a whole number');
+      const { runFleet } = await import('../sim/fleet.ts');
+      const { hash32 } = await import('../sim/random.ts');
+      const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : hash32(opts.seed);
+      const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'outpost-sim-')));
+      const stop = [untilSignal()];
+      if (opts.duration !== undefined)
+        stop.push(AbortSignal.timeout(positive(opts.duration, '--duration') * 1000));
+      const badImage = opts.badImage;
+      logLine('simulated fleet starting', { sites, seed, stateDir });
+      const summary = await runFleet(
+        {
+          joinToken: opts.joinToken,
+          sites,
+          seed,
+          regions: splitList(opts.regions),
+          stateDir,
+          behaviour: {
+            applyLatencyMs: 20,
+            readyAfterMs: 5000,
+            progressDeadlineMs: 30_000,
+            transientFailureRate: 0.01,
+            badImage: badImage ? (image) => image.includes(badImage) : undefined,
+          },
+          onProgress: (s) =>
+            logLine('fleet', { registered: `${s.registered}/${s.sites}`, deployments: s.deployments }),
+        },
+        AbortSignal.any(stop),
+      );
+      if (opts.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
+      print(JSON.stringify(summary, null, 2));
+    });
+
+  root
     .command('demo')
     .description('run a hub on embedded SQLite with the example fleet loaded')
     .option('--data-dir <dir>', 'data directory (default: a new temporary one)')
