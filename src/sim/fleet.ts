@@ -14,6 +14,10 @@ import { draw, hash32, seededRandom } from './random.ts';
 
 /** Where a region's stores cluster; a region not listed gets a spot of its own from its name. */
 const regionCentres: Record<string, { lat: number; lon: number; timezone: string }> = {
+  west: { lat: 34.05, lon: -118.25, timezone: 'America/Los_Angeles' },
+  east: { lat: 40.7, lon: -74.0, timezone: 'America/New_York' },
+  north: { lat: 44.98, lon: -93.27, timezone: 'America/Chicago' },
+  south: { lat: 29.76, lon: -95.37, timezone: 'America/Chicago' },
   'us-east': { lat: 40.7, lon: -74.0, timezone: 'America/New_York' },
   'us-central': { lat: 41.9, lon: -87.6, timezone: 'America/Chicago' },
   'us-west': { lat: 37.8, lon: -122.4, timezone: 'America/Los_Angeles' },
@@ -25,11 +29,19 @@ const regionCentres: Record<string, { lat: number; lon: number; timezone: string
 
 export const defaultRegions = ['us-east', 'us-west', 'eu-central', 'ap-southeast'];
 
-/** Store formats and how common each is. */
+/** How a site's cluster behaves unless told otherwise: a little slow, now and then failing, like life. */
+export const lifelikeBehaviour: SimulatedBehaviour = {
+  applyLatencyMs: 20,
+  readyAfterMs: 5000,
+  progressDeadlineMs: 30_000,
+  transientFailureRate: 0.01,
+};
+
+/** Store formats (as the example fleet repository knows them) and how common each is. */
 const formats: Array<[format: string, share: number]> = [
   ['mini', 0.3],
   ['standard', 0.55],
-  ['flagship', 0.15],
+  ['max', 0.15],
 ];
 
 export interface SimulatedSite {
@@ -67,6 +79,7 @@ export interface FleetOptions {
   regions?: readonly string[];
   /** each site keeps its state in a directory of its own below this one */
   stateDir: string;
+  /** default: lifelikeBehaviour */
   behaviour?: SimulatedBehaviour;
   flaps?: FlapOptions;
   agent?: AgentPace;
@@ -141,7 +154,7 @@ export function planFleet(
         lat: Math.round(lat * 1e4) / 1e4,
         lon: Math.round(lon * 1e4) / 1e4,
         timezone: centre.timezone,
-        capacity: { cpu: format === 'flagship' ? 8 : 4, memory: format === 'mini' ? '8Gi' : '16Gi' },
+        capacity: { cpu: format === 'max' ? 8 : 4, memory: format === 'mini' ? '8Gi' : '16Gi' },
       },
     });
   }
@@ -194,7 +207,11 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
 
   const sites = plan.map((site) => {
     const link = linkOf.get(site.name);
-    const cluster = new SimulatedCluster({ seed: opts.seed, name: site.name, behaviour: opts.behaviour });
+    const cluster = new SimulatedCluster({
+      seed: opts.seed,
+      name: site.name,
+      behaviour: opts.behaviour ?? lifelikeBehaviour,
+    });
     const agent = new Agent({
       joinToken: link === undefined ? opts.joinToken : encodeJoinToken({ ...token, hub: links[link]!.url }),
       name: site.name,
