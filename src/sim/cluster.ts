@@ -445,8 +445,9 @@ export class SimulatedCluster implements Cluster {
     )
       return live;
     const stored = this.#next(applied, live, manager);
-    this.#commit(key, stored, live ? 'MODIFIED' : 'ADDED');
+    // served before the write is seen, so a watcher never meets a CRD without its Established status
     if (applied.kind === 'CustomResourceDefinition') this.#serveCrd(stored.object);
+    this.#commit(key, stored, live ? 'MODIFIED' : 'ADDED');
     return stored;
   }
 
