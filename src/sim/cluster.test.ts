@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { WatchEvent } from '../agent/apply/cluster.ts';
+import { ClusterError } from '../agent/apply/cluster.ts';
+import { readinessOf } from '../agent/apply/readiness.ts';
+import type { KubeObject } from '../model/manifest.ts';
+import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
+
+/** A cluster on a clock the test moves; sleeping takes a real moment so watches can wait. */
+function simulated(behaviour: SimulatedBehaviour = {}, seed = 1) {
+  const clock = { now: 1_000_000 };
+  const cluster = new SimulatedCluster({
+    seed,
+    name: 'store-0001',
+    behaviour,
+    now: () => clock.now,
+    sleep: (_ms, signal) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2);
+        signal?.addEventListener('abort', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      }),
+  });
+  return { cluster, clock };
+}
+
+const apply = { fieldManager: 'outpost', force: false };
+const ns: KubeObject = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } };
+const configMap = (data: Record<string, string>, labels: Record<string, string> = { app: 'till' }) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'menu', namespace: 'shop', labels },
+  data,
+});
+const deployment = (image: string, replicas = 2): KubeObject => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'till', namespace: 'shop' },
+  spec: { replicas, template: { spec: { containers: [{ name: 'till', image }] } } },
+});
+const cmRef = { apiVersion: 'v1', kind: 'ConfigMap', name: 'menu', namespace: 'shop' };
+const deployRef = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'till', namespace: 'shop' };
+
+test('apply stores an object with server fields, get and list read it back, delete removes it', async () => {
+  const { cluster } = simulated();
+  assert.deepEqual(await cluster.resourceOf('v1', 'ConfigMap'), { name: 'configmaps', namespaced: true });
+  await assert.rejects(cluster.apply(configMap({ a: '1' }), apply), /namespaces "shop" not found/);
+  await cluster.apply(ns, apply);
+  const created = await cluster.apply(configMap({ a: '1' }), apply);
+  assert.equal(created.metadata.generation, 1);
+  assert.match(String(created.metadata.uid), /^[0-9a-f-]{36}$/);
+  assert.deepEqual(
+    (created.metadata.managedFields as Array<{ manager: string; operation: string }>).map(
+      (f) => `${f.manager}/${f.operation}`,
+    ),
+    ['outpost/Apply'],
+  );
+  const updated = await cluster.apply(configMap({ a: '2' }), apply);
+  assert.equal(updated.metadata.generation, 2);
+  assert.equal(updated.metadata.uid, created.metadata.uid);
+  assert.ok(Number(updated.metadata.resourceVersion) > Number(created.metadata.resourceVersion));
+  const same = await cluster.apply(configMap({ a: '2' }), apply);
+  assert.equal(
+    same.metadata.resourceVersion,
+    updated.metadata.resourceVersion,
+    'a no-op apply writes nothing',
+  );
+
+  assert.deepEqual((await cluster.get(cmRef))?.data, { a: '2' });
+  const type = { apiVersion: 'v1', kind: 'ConfigMap' };
+  assert.equal((await cluster.list(type, { labelSelector: 'app' })).items.length, 1);
+  assert.equal((await cluster.list(type, { labelSelector: 'app=till' })).items.length, 1);
+  assert.equal((await cluster.list(type, { labelSelector: 'app=other' })).items.length, 0);
+  assert.equal((await cluster.list(type, { labelSelector: 'missing' })).items.length, 0);
+
+  assert.equal(await cluster.patchMetadata(cmRef, { labels: { app: null } }, 'outpost'), true);
+  assert.deepEqual((await cluster.get(cmRef))?.metadata.labels, {});
+  assert.equal(await cluster.delete(cmRef), true);
+  assert.equal(await cluster.get(cmRef), undefined);
+  assert.equal(await cluster.delete(cmRef), false);
+  assert.equal(await cluster.patchMetadata(cmRef, { labels: {} }, 'outpost'), false);
+});
+
+test('another field manager conflicts with 409 naming the owner, unless it forces', async () => {
+  const { cluster } = simulated();
+  await cluster.apply(ns, apply);
+  await cluster.apply(configMap({ a: '1' }), { fieldManager: 'kubectl', force: false });
+  const conflict = await cluster.apply(configMap({ a: '2' }), apply).catch((e: unknown) => e);
+  assert.ok(conflict instanceof ClusterError);
+  assert.equal(conflict.status, 409);
+  assert.equal(conflict.transient, false);
+  assert.match(conflict.message, /conflict with "kubectl": \.data\.a/);
+  // the same values are no conflict: both managers agree on them
+  await cluster.apply(configMap({ a: '1' }), apply);
+  const forced = await cluster.apply(configMap({ a: '3' }), { ...apply, force: true });
+  assert.deepEqual(forced.data, { a: '3' });
+  await assert.rejects(
+    cluster.apply(configMap({ a: '4' }), { fieldManager: 'kubectl', force: false }),
+    /conflict with "outpost"/,
+  );
+});
+
+test('a dry run validates and answers like an apply but stores nothing', async () => {
+  const { cluster } = simulated();
+  await assert.rejects(cluster.apply(configMap({ a: '1' }), { ...apply, dryRun: true }), /not found/);
+  await cluster.apply(ns, apply);
+  const dry = await cluster.apply(configMap({ a: '1' }), { ...apply, dryRun: true });
+  assert.deepEqual(dry.data, { a: '1' });
+  assert.equal(await cluster.get(cmRef), undefined);
+  await assert.rejects(
+    cluster.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'shop' } }, apply),
+    (e: unknown) => e instanceof ClusterError && e.status === 422,
+  );
+  assert.deepEqual(cluster.counts, { applies: 1, dryRuns: 1, deletes: 0, failures: 0 });
+});
+
+test('the kinds a CRD defines are served once the CRD is applied, and go with it', async () => {
+  const { cluster } = simulated();
+  const widget = {
+    apiVersion: 'example.com/v1',
+    kind: 'Widget',
+    metadata: { name: 'w1', namespace: 'shop' },
+  };
+  assert.equal(await cluster.resourceOf('example.com/v1', 'Widget'), undefined);
+  await assert.rejects(cluster.apply(widget, apply), /no matches for kind "Widget"/);
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'widgets.example.com' },
+    spec: {
+      group: 'example.com',
+      scope: 'Namespaced',
+      names: { kind: 'Widget', plural: 'widgets' },
+      versions: [{ name: 'v1', served: true, storage: true }],
+    },
+  };
+  const established = await cluster.apply(crd, apply);
+  assert.equal(readinessOf(established).ready, true);
+  assert.deepEqual(await cluster.resourceOf('example.com/v1', 'Widget'), {
+    name: 'widgets',
+    namespaced: true,
+  });
+  await cluster.apply(ns, apply);
+  await cluster.apply(widget, apply);
+  await cluster.delete({ apiVersion: crd.apiVersion, kind: crd.kind, name: crd.metadata.name });
+  assert.equal(await cluster.resourceOf('example.com/v1', 'Widget'), undefined);
+  assert.equal(
+    cluster.objects().some((o) => o.kind === 'Widget'),
+    false,
+  );
+});
+
+test('a workload becomes ready after the readiness delay, with the status a controller writes', async () => {
+  const { cluster, clock } = simulated({ readyAfterMs: 10_000 });
+  await cluster.apply(ns, apply);
+  await cluster.apply(deployment('shop/till:1'), apply);
+  const early = (await cluster.get(deployRef))!;
+  assert.equal(readinessOf(early).ready, false);
+  assert.equal((early.status as { observedGeneration: number }).observedGeneration, 1);
+  clock.now += 15_001; // the delay is jittered to at most 1.5 times the setting
+  const live = (await cluster.get(deployRef))!;
+  assert.equal(readinessOf(live).ready, true, readinessOf(live).reason);
+  assert.deepEqual(
+    Object.fromEntries(
+      ['observedGeneration', 'replicas', 'updatedReplicas', 'availableReplicas'].map((f) => [
+        f,
+        (live.status as Record<string, unknown>)[f],
+      ]),
+    ),
+    { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+  );
+  // a new spec starts a new rollout
+  await cluster.apply(deployment('shop/till:2'), apply);
+  assert.equal(readinessOf((await cluster.get(deployRef))!).ready, false);
+});
+
+test('a bad image never becomes available and its rollout exceeds the progress deadline', async () => {
+  const { cluster, clock } = simulated({
+    readyAfterMs: 1000,
+    progressDeadlineMs: 60_000,
+    badImage: (i) => i.includes(':broken'),
+  });
+  await cluster.apply(ns, apply);
+  await cluster.apply(deployment('shop/till:broken'), apply);
+  clock.now += 30_000;
+  const waiting = readinessOf((await cluster.get(deployRef))!);
+  assert.deepEqual([waiting.ready, waiting.failed], [false, undefined]);
+  assert.match(waiting.reason, /0 of 2 replicas available/);
+  clock.now += 30_000;
+  const failed = readinessOf((await cluster.get(deployRef))!);
+  assert.equal(failed.failed, true);
+  assert.match(
+    failed.reason,
+    /^ProgressDeadlineExceeded: ReplicaSet "till-[0-9a-f]+" has timed out progressing\.$/,
+  );
+});
+
+test('watch streams changes from a resource version, with the controller status as MODIFIED', async () => {
+  const { cluster, clock } = simulated({ readyAfterMs: 1000 });
+  await cluster.apply(ns, apply);
+  const type = { apiVersion: 'apps/v1', kind: 'Deployment' };
+  const { resourceVersion } = await cluster.list(type, {});
+  const ac = new AbortController();
+  const seen: WatchEvent[] = [];
+  const watching = (async () => {
+    for await (const e of cluster.watch(type, {
+      resourceVersion,
+      timeoutSeconds: 60,
+      idleTimeoutMs: 60_000,
+      signal: ac.signal,
+    })) {
+      seen.push(e);
+      if (seen.length === 3) ac.abort();
+    }
+  })();
+  await cluster.apply(deployment('shop/till:1'), apply);
+  clock.now += 2000; // the controller's status change comes due; the waiting watch picks it up
+  await new Promise((r) => setTimeout(r, 50));
+  await cluster.delete(deployRef);
+  await watching;
+  assert.deepEqual(
+    seen.map((e) => `${e.type} ${readinessOf(e.object).ready}`),
+    ['ADDED false', 'MODIFIED true', 'DELETED true'],
+  );
+});
+
+test('a watch from a version older than the history answers 410, and a quiet one bookmarks', async () => {
+  const clock = { now: 0 };
+  const cluster = new SimulatedCluster({ seed: 1, historyLimit: 2, now: () => clock.now });
+  for (const name of ['a', 'b', 'c', 'd'])
+    await cluster.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, apply);
+  const type = { apiVersion: 'v1', kind: 'Namespace' };
+  const opts = { timeoutSeconds: 60, idleTimeoutMs: 60_000, signal: new AbortController().signal };
+  const old = cluster.watch(type, { ...opts, resourceVersion: '1' })[Symbol.asyncIterator]();
+  await assert.rejects(old.next(), (e: unknown) => e instanceof ClusterError && e.status === 410);
+
+  const { resourceVersion } = await cluster.list(type, {});
+  const quiet = cluster.watch(type, { ...opts, resourceVersion })[Symbol.asyncIterator]();
+  const next = quiet.next();
+  clock.now += 11_000;
+  const bookmark = await next;
+  assert.equal(bookmark.value?.type, 'BOOKMARK');
+  assert.equal(bookmark.value?.object.metadata.resourceVersion, resourceVersion);
+  clock.now += 60_000;
+  assert.equal((await quiet.next()).done, true, 'the watch ends at its timeout');
+});
+
+test('transient failures and latencies follow the seed', async () => {
+  const run = async (seed: number) => {
+    const { cluster } = simulated({ transientFailureRate: 0.3 }, seed);
+    const outcomes: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      outcomes.push(
+        await cluster
+          .apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: `n${i % 5}` } }, apply)
+          .then(
+            () => 'ok',
+            (e: ClusterError) => `${e.status}${e.transient ? ' transient' : ''}`,
+          ),
+      );
+    }
+    return outcomes;
+  };
+  const first = await run(7);
+  assert.deepEqual(await run(7), first);
+  assert.notDeepEqual(await run(8), first);
+  const failures = first.filter((o) => o === '503 transient').length;
+  assert.ok(failures > 3 && failures < 25, `about 30 % fail (${failures} of 40)`);
+});

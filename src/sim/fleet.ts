@@ -1,0 +1,283 @@
+// Many real agents in one process, each with its own simulated cluster, state dir and identity, against
+// a real hub: for demos and scale tests. Everything a site is made of (name, labels, coordinates, its
+// cluster's decisions) comes from the seed, so one seed replays one fleet.
+
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Agent } from '../agent/agent.ts';
+import { Wakeup } from '../agent/timing.ts';
+import { decodeJoinToken, encodeJoinToken } from '../model/join-token.ts';
+import type { Facts } from '../model/wire.ts';
+import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
+import { type Link, openLink } from './link.ts';
+import { draw, hash32, seededRandom } from './random.ts';
+
+/** Where a region's stores cluster; a region not listed gets a spot of its own from its name. */
+const regionCentres: Record<string, { lat: number; lon: number; timezone: string }> = {
+  west: { lat: 34.05, lon: -118.25, timezone: 'America/Los_Angeles' },
+  east: { lat: 40.7, lon: -74.0, timezone: 'America/New_York' },
+  north: { lat: 44.98, lon: -93.27, timezone: 'America/Chicago' },
+  south: { lat: 29.76, lon: -95.37, timezone: 'America/Chicago' },
+  'us-east': { lat: 40.7, lon: -74.0, timezone: 'America/New_York' },
+  'us-central': { lat: 41.9, lon: -87.6, timezone: 'America/Chicago' },
+  'us-west': { lat: 37.8, lon: -122.4, timezone: 'America/Los_Angeles' },
+  'eu-west': { lat: 51.5, lon: -0.1, timezone: 'Europe/London' },
+  'eu-central': { lat: 50.1, lon: 8.7, timezone: 'Europe/Berlin' },
+  'ap-southeast': { lat: 1.35, lon: 103.8, timezone: 'Asia/Singapore' },
+  'ap-northeast': { lat: 35.7, lon: 139.7, timezone: 'Asia/Tokyo' },
+};
+
+export const defaultRegions = ['us-east', 'us-west', 'eu-central', 'ap-southeast'];
+
+/** How a site's cluster behaves unless told otherwise: a little slow, now and then failing, like life. */
+export const lifelikeBehaviour: SimulatedBehaviour = {
+  applyLatencyMs: 20,
+  readyAfterMs: 5000,
+  progressDeadlineMs: 30_000,
+  transientFailureRate: 0.01,
+};
+
+/** Store formats (as the example fleet repository knows them) and how common each is. */
+const formats: Array<[format: string, share: number]> = [
+  ['mini', 0.3],
+  ['standard', 0.55],
+  ['max', 0.15],
+];
+
+export interface SimulatedSite {
+  name: string;
+  machineId: string;
+  labels: { region: string; format: string };
+  facts: Facts;
+}
+
+/** Some sites sit behind links that drop now and then. */
+export interface FlapOptions {
+  /** share of the sites behind flapping links, in [0, 1] */
+  share: number;
+  /** how many links those sites are spread over; a link drops for all its sites at once */
+  groups: number;
+  /** a link stays up this long on average between drops */
+  everyMs: number;
+  /** and stays down this long */
+  downMs: number;
+}
+
+/** How fast the agents work; the defaults suit a demo, tests go faster. */
+export interface AgentPace {
+  pollWaitSeconds?: number;
+  heartbeatMs?: number;
+  readinessResyncMs?: number;
+  driftCheckMs?: number;
+}
+
+export interface FleetOptions {
+  /** from `outpost token create`; must allow as many uses as there are sites */
+  joinToken: string;
+  sites: number;
+  seed: number;
+  regions?: readonly string[];
+  /** each site keeps its state in a directory of its own below this one */
+  stateDir: string;
+  /** default: lifelikeBehaviour */
+  behaviour?: SimulatedBehaviour;
+  flaps?: FlapOptions;
+  agent?: AgentPace;
+  /** called with the summary so far, every progressEveryMs */
+  onProgress?: (summary: FleetSummary) => void;
+  progressEveryMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface FleetSummary {
+  seed: number;
+  sites: number;
+  /** sites that have heard from the hub */
+  registered: number;
+  sitesByRegion: Record<string, number>;
+  /** each site's deployments, by the state the agent reports */
+  deployments: Record<string, number>;
+  /** writes the simulated clusters stored, and dry runs they answered */
+  applies: number;
+  dryRuns: number;
+  /** simulated transient API server failures */
+  failures: number;
+  /** agents whose run ended with an error */
+  crashed: number;
+  flaps: { sites: number; links: number; cuts: number };
+  elapsedMs: number;
+}
+
+function jitter(random: () => number, spread: number): number {
+  return (random() * 2 - 1) * spread;
+}
+
+/**
+ * The sites of a fleet, from the seed alone: names store-0001…, a region (round robin) and format,
+ * coordinates scattered around the region's centre, the region's time zone.
+ *
+ * @example planFleet(3, 7, ['us-east'])[0].name // 'store-0001'
+ */
+export function planFleet(
+  sites: number,
+  seed: number,
+  regions: readonly string[] = defaultRegions,
+): SimulatedSite[] {
+  const random = seededRandom(seed);
+  const out: SimulatedSite[] = [];
+  for (let i = 0; i < sites; i++) {
+    const name = `store-${String(i + 1).padStart(4, '0')}`;
+    const region = regions[i % regions.length]!;
+    const centre = regionCentres[region] ?? {
+      lat: (hash32(region) % 120) - 60,
+      lon: (hash32(`${region}/lon`) % 340) - 170,
+      timezone: 'UTC',
+    };
+    let pick = random();
+    let format = formats[formats.length - 1]![0];
+    for (const [f, share] of formats) {
+      if (pick < share) {
+        format = f;
+        break;
+      }
+      pick -= share;
+    }
+    const lat = Math.max(-89, Math.min(89, centre.lat + jitter(random, 2.5)));
+    const lon = Math.max(-179, Math.min(179, centre.lon + jitter(random, 3.5)));
+    out.push({
+      name,
+      machineId: `sim-${seed}-${name}`,
+      labels: { region, format },
+      facts: {
+        hostname: name,
+        kubernetesVersion: 'v1.31.0-sim',
+        lat: Math.round(lat * 1e4) / 1e4,
+        lon: Math.round(lon * 1e4) / 1e4,
+        timezone: centre.timezone,
+        capacity: { cpu: format === 'max' ? 8 : 4, memory: format === 'mini' ? '8Gi' : '16Gi' },
+      },
+    });
+  }
+  return out;
+}
+
+/** Cuts a link now and then until the signal aborts, counting the cuts. */
+async function flap(
+  link: Link,
+  opts: FlapOptions,
+  random: () => number,
+  counter: { cuts: number },
+  signal: AbortSignal,
+): Promise<void> {
+  const wait = new Wakeup();
+  while (!signal.aborted) {
+    await wait.sleep(opts.everyMs * (0.5 + random()), signal);
+    if (signal.aborted) break;
+    link.cut();
+    counter.cuts++;
+    await wait.sleep(opts.downMs, signal);
+    link.heal();
+  }
+}
+
+/**
+ * Runs the fleet until `signal` aborts, then stops every agent and returns what happened.
+ *
+ * @example
+ * const summary = await runFleet({ joinToken, sites: 200, seed: 1, stateDir }, AbortSignal.timeout(60_000));
+ */
+export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise<FleetSummary> {
+  const started = Date.now();
+  const token = decodeJoinToken(opts.joinToken);
+  if (!token)
+    throw new Error('the join token is not valid (expected the text `outpost token create` printed)');
+  const plan = planFleet(opts.sites, opts.seed, opts.regions);
+  const flaps = opts.flaps;
+  const links: Link[] = [];
+  const linkOf = new Map<string, number>();
+  if (flaps && flaps.share > 0 && flaps.groups > 0) {
+    let next = 0;
+    for (const site of plan) {
+      if (draw(opts.seed, 'flaps', site.name) >= flaps.share) continue;
+      linkOf.set(site.name, next++ % flaps.groups);
+    }
+    const used = Math.min(flaps.groups, linkOf.size);
+    for (let g = 0; g < used; g++) links.push(await openLink(token.hub));
+  }
+
+  const sites = plan.map((site) => {
+    const link = linkOf.get(site.name);
+    const cluster = new SimulatedCluster({
+      seed: opts.seed,
+      name: site.name,
+      behaviour: opts.behaviour ?? lifelikeBehaviour,
+    });
+    const agent = new Agent({
+      joinToken: link === undefined ? opts.joinToken : encodeJoinToken({ ...token, hub: links[link]!.url }),
+      name: site.name,
+      machineId: site.machineId,
+      labels: site.labels,
+      facts: site.facts,
+      stateDir: join(opts.stateDir, site.name),
+      cluster,
+      localPage: false,
+      watch: true,
+      pollWaitSeconds: opts.agent?.pollWaitSeconds ?? 30,
+      heartbeatMs: opts.agent?.heartbeatMs ?? 30_000,
+      readinessResyncMs: opts.agent?.readinessResyncMs ?? 3000,
+      driftCheckMs: opts.agent?.driftCheckMs ?? 300_000,
+      log: opts.log && ((m, f) => opts.log?.(m, { site: site.name, ...f })),
+    });
+    return { site, cluster, agent, crashed: false };
+  });
+
+  const flapped = { cuts: 0 };
+  const summary = (): FleetSummary => {
+    const deployments: Record<string, number> = {};
+    const sitesByRegion: Record<string, number> = {};
+    let registered = 0;
+    for (const { site, agent } of sites) {
+      sitesByRegion[site.labels.region] = (sitesByRegion[site.labels.region] ?? 0) + 1;
+      const status = agent.status();
+      if (status.hubContact.last !== null) registered++;
+      for (const d of status.deployments) deployments[d.state] = (deployments[d.state] ?? 0) + 1;
+    }
+    const total = (f: 'applies' | 'dryRuns' | 'failures') =>
+      sites.reduce((n, s) => n + s.cluster.counts[f], 0);
+    return {
+      seed: opts.seed,
+      sites: sites.length,
+      registered,
+      sitesByRegion,
+      deployments,
+      applies: total('applies'),
+      dryRuns: total('dryRuns'),
+      failures: total('failures'),
+      crashed: sites.filter((s) => s.crashed).length,
+      flaps: { sites: linkOf.size, links: links.length, cuts: flapped.cuts },
+      elapsedMs: Date.now() - started,
+    };
+  };
+
+  const flapping = links.map((link, g) =>
+    flap(link, flaps!, seededRandom(hash32(`${opts.seed}/link/${g}`)), flapped, signal),
+  );
+  const progress = new Wakeup();
+  const reporting = (async () => {
+    if (!opts.onProgress) return;
+    while (!signal.aborted) {
+      await progress.sleep(opts.progressEveryMs ?? 5000, signal);
+      if (!signal.aborted) opts.onProgress(summary());
+    }
+  })();
+  const running = sites.map(async (s) => {
+    await mkdir(join(opts.stateDir, s.site.name), { recursive: true });
+    await s.agent.run(signal).catch((e: unknown) => {
+      s.crashed = true;
+      opts.log?.('agent stopped with an error', { site: s.site.name, error: (e as Error).message });
+    });
+  });
+  await Promise.all([...running, ...flapping, reporting]);
+  await Promise.all(links.map((l) => l.close()));
+  return summary();
+}
