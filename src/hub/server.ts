@@ -5,13 +5,14 @@ import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { HubContext } from './context.ts';
-import { RolloutTicker } from './rollout/controller.ts';
+import { Periodic } from './periodic.ts';
+import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
-import { StatusSweeper } from './status/connectivity.ts';
+import { statusPass } from './status/connectivity.ts';
 
 export interface ServerOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
@@ -52,12 +53,20 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     ctx.desiredWatch.close();
     ctx.events.close();
   });
-  const sweeper = new StatusSweeper(ctx, (err) => app.log.error({ err }, 'status sweep failed'));
+  const sweeper = new Periodic(
+    () => statusPass(ctx),
+    () => ctx.config.connectivity.sweepIntervalMs,
+    (err) => app.log.error({ err }, 'status sweep failed'),
+  );
   app.addHook('onReady', async () => {
     if (ctx.config.connectivity.sweepIntervalMs > 0) sweeper.start();
   });
   app.addHook('onClose', async () => sweeper.close());
-  const ticker = new RolloutTicker(ctx, (err) => app.log.error({ err }, 'rollout tick failed'));
+  const ticker = new Periodic(
+    () => tickRollouts(ctx),
+    () => ctx.config.rollouts.tickIntervalMs,
+    (err) => app.log.error({ err }, 'rollout tick failed'),
+  );
   app.addHook('onReady', async () => {
     if (ctx.config.rollouts.tickIntervalMs > 0) ticker.start();
   });

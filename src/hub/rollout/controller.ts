@@ -140,45 +140,6 @@ function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<st
   };
 }
 
-/**
- * Ticks rollouts on an owned timer (every `rollouts.tickIntervalMs`); stops on close(). A failed tick is
- * logged and the next one runs.
- */
-export class RolloutTicker {
-  readonly #ctx: HubContext;
-  readonly #onError: (e: unknown) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #closed = false;
-
-  constructor(ctx: HubContext, onError: (e: unknown) => void) {
-    this.#ctx = ctx;
-    this.#onError = onError;
-  }
-
-  start(): void {
-    if (this.#closed || this.#timer) return;
-    this.#schedule(0);
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#running = tickRollouts(this.#ctx)
-        .catch(this.#onError)
-        .finally(() => this.#schedule(this.#ctx.config.rollouts.tickIntervalMs));
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  /** Stops the timer and waits for a tick in flight. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    await this.#running;
-  }
-}
-
 function timeZoneOf(properties: string): { timeZone?: string } {
   const tz = (JSON.parse(properties) as { timezone?: unknown }).timezone;
   return typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {};

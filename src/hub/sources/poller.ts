@@ -2,6 +2,7 @@
 // attempt. Started by the hub and stopped when it closes; a sync that fails is retried next interval.
 
 import type { HubContext } from '../context.ts';
+import { Periodic } from '../periodic.ts';
 import { syncSource } from './sources.ts';
 
 export interface SourcePoller {
@@ -16,9 +17,7 @@ export function startSourcePoller(
   ctx: HubContext,
   opts: { tickMs?: number; log?: (message: string, fields: Record<string, unknown>) => void } = {},
 ): SourcePoller {
-  const tickMs = opts.tickMs ?? 1000;
   let closed = false;
-  let current: Promise<void> = Promise.resolve();
   const tick = async () => {
     const now = ctx.now().getTime();
     const sources = await ctx.store.db
@@ -35,17 +34,16 @@ export function startSourcePoller(
       }
     }
   };
-  const timer = setInterval(() => {
-    current = current
-      .then(tick)
-      .catch((e) => opts.log?.('source poll failed', { error: (e as Error).message }));
-  }, tickMs);
-  timer.unref();
+  const timer = new Periodic(
+    tick,
+    () => opts.tickMs ?? 1000,
+    (e) => opts.log?.('source poll failed', { error: (e as Error).message }),
+  );
+  timer.start();
   return {
     async close() {
       closed = true;
-      clearInterval(timer);
-      await current;
+      await timer.close();
     },
   };
 }

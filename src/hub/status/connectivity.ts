@@ -105,48 +105,9 @@ export async function sweepConnectivity(ctx: HubContext): Promise<number> {
   return moved;
 }
 
-/**
- * The hub's background status work on one owned timer: connectivity sweeps, event retention and
- * dropping emptied aggregate rows. Stops on close(); a failed pass is logged and the next one runs.
- */
-export class StatusSweeper {
-  readonly #ctx: HubContext;
-  readonly #onError: (e: unknown) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<void> | undefined;
-  #closed = false;
-
-  constructor(ctx: HubContext, onError: (e: unknown) => void) {
-    this.#ctx = ctx;
-    this.#onError = onError;
-  }
-
-  start(): void {
-    if (this.#closed || this.#timer) return;
-    this.#schedule(0);
-  }
-
-  #schedule(delayMs: number): void {
-    if (this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#running = this.pass()
-        .catch(this.#onError)
-        .finally(() => this.#schedule(this.#ctx.config.connectivity.sweepIntervalMs));
-    }, delayMs);
-    this.#timer.unref();
-  }
-
-  /** One pass of every job; exposed so tests drive it with their own clock. */
-  async pass(): Promise<void> {
-    await sweepConnectivity(this.#ctx);
-    await pruneEvents(this.#ctx);
-    await this.#ctx.store.db.deleteFrom('status_aggregates').where('count', '=', 0).execute();
-  }
-
-  /** Stops the timer and waits for a pass in flight. */
-  async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#timer);
-    await this.#running;
-  }
+/** The hub's background status work, one pass: connectivity sweep, event retention, emptied aggregate rows. */
+export async function statusPass(ctx: HubContext): Promise<void> {
+  await sweepConnectivity(ctx);
+  await pruneEvents(ctx);
+  await ctx.store.db.deleteFrom('status_aggregates').where('count', '=', 0).execute();
 }
