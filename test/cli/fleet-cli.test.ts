@@ -2,17 +2,14 @@
 // against a real hub, with a local git repository as the source.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { newSiteRow } from '../../src/hub/sites/sites.ts';
+import { runOutpost } from '../support/cli.ts';
 import { startTestHub, type TestHub } from '../support/fleet.ts';
 import { createRepo, type GitRepo, tempDir } from '../support/git-server.ts';
 
-const run = promisify(execFile);
-const cli = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const example = resolve(import.meta.dirname, '..', '..', 'examples', 'fleet');
 let fleet: TestHub;
 let work: { dir: string; remove(): Promise<void> };
@@ -29,21 +26,8 @@ after(async () => {
   await work?.remove();
 });
 
-async function outpost(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-      env: {
-        ...process.env,
-        OUTPOST_HUB: fleet.hub.url,
-        OUTPOST_TOKEN: fleet.adminToken,
-        OUTPOST_CA_FILE: fleet.hub.caFile,
-      },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function outpost(args: string[]) {
+  return runOutpost(fleet, args);
 }
 
 /** A registered, approved site as the store holds it (no agent needed to plan or explain). */

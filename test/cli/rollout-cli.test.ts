@@ -2,19 +2,16 @@
 // applying a revision that carries spec.rollout.
 
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { HubClient } from '../../src/agent/hub-client.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
 import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+import { runOutpost } from '../support/cli.ts';
 import { bundleFile, startTestHub, type TestHub } from '../support/fleet.ts';
 
-const run = promisify(execFile);
-const cli = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 let fleet: TestHub;
 let dir: string;
 
@@ -28,21 +25,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function outpost(args: string[]) {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [cli, ...args], {
-      env: {
-        ...process.env,
-        OUTPOST_HUB: fleet.hub.url,
-        OUTPOST_TOKEN: fleet.adminToken,
-        OUTPOST_CA_FILE: fleet.hub.caFile,
-      },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
+function outpost(args: string[]) {
+  return runOutpost(fleet, args);
 }
 
 async function applyVersion(version: string, rollout?: Record<string, unknown>): Promise<void> {
