@@ -94,6 +94,8 @@ export class HubApi {
   rollouts = (bundle?: string) =>
     this.#call<{ items: RolloutView[] }>('GET', '/rollouts', undefined, { bundle }).then((r) => r.items);
   rollout = (id: string) => this.#call<RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
+  startRollout = (body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean }) =>
+    this.#call<RolloutDetail>('POST', '/rollouts', body);
   rolloutAction = (id: string, action: RolloutAction) =>
     this.#call<RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<FleetStatus>('GET', '/status');

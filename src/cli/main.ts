@@ -446,9 +446,14 @@ export function program(): Command {
     bundle.command('apply').description('create or update a bundle from a file or directory of YAML'),
   )
     .requiredOption('-f, --file <path>', 'a YAML file or a directory of them')
+    .option('--supersede', "a new revision's rollout starts at once instead of waiting for the running one")
     .addOption(outputOption())
     .action(async (opts) => {
-      const result = await (await api(opts)).applyBundle(await readBundleFiles(opts.file));
+      const files = await readBundleFiles(opts.file);
+      const result = await (await api(opts)).applyBundle({
+        ...files,
+        ...(opts.supersede ? { supersede: true } : {}),
+      });
       if (opts.output === 'json') return json(result);
       print(
         result.changed

@@ -1,7 +1,10 @@
 // `outpost rollout list|show|pause|resume|promote|approve|abort|rollback|retry`: watch a bundle's
 // rollouts and steer them; each action is queued at the hub and applied at once.
 
+import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
+import { parse } from 'yaml';
+import { OutpostError } from '../model/errors.ts';
 import type { RolloutAction, RolloutDetail } from '../model/wire.ts';
 import { api, json, operatorOptions, outputOption, print } from './options.ts';
 import { countsText, table } from './table.ts';
@@ -54,6 +57,25 @@ export function addRolloutCommands(root: Command): void {
         ),
       );
     });
+  operatorOptions(
+    rollout
+      .command('start')
+      .description("roll out a bundle's latest revision (queued behind a running rollout unless --supersede)")
+      .argument('<bundle>'),
+  )
+    .option('--strategy <file>', "a YAML or JSON strategy (default: the bundle's spec.rollout, else canary)")
+    .option('--supersede', "start at once, superseding the bundle's running rollout")
+    .addOption(outputOption())
+    .action(async (bundle, opts) => {
+      const strategy = opts.strategy ? await readStrategy(opts.strategy) : undefined;
+      const r = await (await api(opts)).startRollout({
+        bundle,
+        ...(strategy ? { strategy } : {}),
+        ...(opts.supersede ? { supersede: true } : {}),
+      });
+      if (opts.output === 'json') return json(r);
+      printRollout(r);
+    });
   operatorOptions(rollout.command('show').description('a rollout, wave by wave').argument('<id>'))
     .addOption(outputOption())
     .action(async (id, opts) => {
@@ -70,4 +92,12 @@ export function addRolloutCommands(root: Command): void {
         printRollout(r);
       });
   }
+}
+
+async function readStrategy(file: string): Promise<Record<string, unknown>> {
+  const doc = parse(await readFile(file, 'utf8'), { version: '1.1' }) as unknown;
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
+    throw new OutpostError('request_invalid', `${file}: a strategy must be a mapping`);
+  }
+  return doc as Record<string, unknown>;
 }

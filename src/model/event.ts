@@ -27,6 +27,7 @@ export const eventTypes = [
   'rollout_failed',
   'rollout_aborted',
   'rollout_superseded',
+  'rollout_queued',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

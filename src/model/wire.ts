@@ -228,6 +228,11 @@ export const BundleFiles = Type.Object({
     }),
     { minItems: 1, maxItems: 5000 },
   ),
+  /**
+   * a new revision with a rollout strategy starts its rollout at once, superseding the bundle's running
+   * one; by default it waits (Queued) until that one ends
+   */
+  supersede: Type.Optional(Type.Boolean()),
 });
 export type BundleFiles = Static<typeof BundleFiles>;
 
@@ -471,6 +476,8 @@ export const RolloutRequest = Type.Object({
   bundle: Name,
   /** a rollout strategy (see README); the bundle's own spec.rollout, or the defaults, when left out */
   strategy: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  /** start at once, superseding the bundle's running rollout; by default the new one waits for it */
+  supersede: Type.Optional(Type.Boolean()),
 });
 export type RolloutRequest = Static<typeof RolloutRequest>;
 

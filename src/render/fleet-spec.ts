@@ -3,7 +3,7 @@
 // line to fix; what only a site can answer (a missing label) is left to rendering.
 
 import type { Operation } from 'rfc6902';
-import { validateStrategy } from '../hub/rollout/core/strategy.ts';
+import { namedStrategies, strategyNamed, validateStrategy } from '../hub/rollout/core/strategy.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { KubeObject } from '../model/manifest.ts';
 import { CelCompileError, compileCel } from '../select/cel.ts';
@@ -97,6 +97,12 @@ export function parseFleetSpec(spec: Record<string, unknown>, doc: SpecDocument)
   if (spec.rollout !== undefined) {
     if (typeof spec.rollout === 'string' ? !dnsLabel.test(spec.rollout) : !isRecord(spec.rollout)) {
       fail(['rollout'], 'the name of a rollout strategy, or one written inline as a mapping');
+    }
+    if (typeof spec.rollout === 'string' && strategyNamed(spec.rollout) === undefined) {
+      fail(
+        ['rollout'],
+        `no strategy named "${spec.rollout}"; use one of ${Object.keys(namedStrategies).join(', ')} or write one inline`,
+      );
     }
     if (isRecord(spec.rollout)) {
       const checked = validateStrategy(spec.rollout);

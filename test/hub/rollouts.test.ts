@@ -36,12 +36,16 @@ function configMap(version: string) {
   };
 }
 
-async function apply(hub: HubServer, version: string, rollout?: Record<string, unknown>) {
-  const r = await hub.operator(
-    'POST',
-    '/api/v1/bundles/apply',
-    bundleFile('app', { matchLabels: { app: 'yes' } }, [configMap(version)], rollout ? { rollout } : {}),
-  );
+async function apply(
+  hub: HubServer,
+  version: string,
+  rollout?: Record<string, unknown> | string,
+  opts: { supersede?: boolean } = {},
+) {
+  const r = await hub.operator('POST', '/api/v1/bundles/apply', {
+    ...bundleFile('app', { matchLabels: { app: 'yes' } }, [configMap(version)], rollout ? { rollout } : {}),
+    ...opts,
+  });
   assert.equal(r.statusCode, 200, r.body);
   return r.json() as { revision: number; rollout?: string };
 }
@@ -479,6 +483,115 @@ describe('rollouts', () => {
       await act(agents);
     }
     assert.deepEqual(await revisions(), [2, 2]);
+  });
+
+  const twoWaves = {
+    waves: [
+      { name: 'canary', count: 1 },
+      { name: 'rest', percent: 100 },
+    ],
+    maxConcurrent: 4,
+    bakeSeconds: 0,
+  };
+
+  async function revisions(agents: readonly Agent[]): Promise<number[]> {
+    return (await Promise.all(agents.map(desiredOf))).map((d) => d?.revision ?? 0).sort();
+  }
+
+  /** Ticks and lets the agents report Ready until the rollout reaches the phase (or gives up). */
+  async function driveTo(hub: HubServer, agents: readonly Agent[], id: string, phase: string) {
+    for (let step = 0; step < 12 && (await detail(hub, id)).phase !== phase; step++) {
+      await tickRollouts(hub.ctx);
+      await act(agents);
+    }
+    assert.equal((await detail(hub, id)).phase, phase);
+  }
+
+  test('a newer revision waits behind the running rollout, replacing an older one in the queue', async () => {
+    const hub = await newHub();
+    const agents = await fleet(hub, 4, 'queue');
+    await apply(hub, 'v1');
+    await act(agents);
+    const { rollout: second } = await apply(hub, 'v2', twoWaves);
+    assert.ok(second);
+    await tickRollouts(hub.ctx);
+    assert.deepEqual(await revisions(agents), [1, 1, 1, 2]);
+
+    const { rollout: third } = await apply(hub, 'v3', twoWaves);
+    assert.ok(third);
+    const queued = await detail(hub, third);
+    assert.equal(queued.phase, 'Queued');
+    assert.match(queued.reason ?? '', new RegExp(second));
+    assert.ok((await eventTypes(hub)).includes('rollout_queued'));
+    // nothing jumps to r3 while r2's rollout runs, and the queued one takes no actions
+    await tickRollouts(hub.ctx);
+    assert.deepEqual(await revisions(agents), [1, 1, 1, 2]);
+    const pause = await hub.operator('POST', `/api/v1/rollouts/${third}/actions`, { action: 'pause' });
+    assert.equal(pause.statusCode, 409, pause.body);
+    // an operator cannot start the running revision's rollout twice by accident
+    const twice = await hub.operator('POST', '/api/v1/rollouts', { bundle: 'app' });
+    assert.equal(twice.statusCode, 201, twice.body);
+    const fourthId = (twice.json() as { id: string; phase: string }).id;
+    assert.equal((await detail(hub, fourthId)).phase, 'Queued', 'r3 is the latest: its rollout queues');
+    assert.equal((await detail(hub, third)).phase, 'Superseded', 'the newest request takes the queue');
+
+    await driveTo(hub, agents, second, 'Superseded');
+    // r2 finished first: every site ran r2 before the queued rollout moved it on
+    await driveTo(hub, agents, fourthId, 'Succeeded');
+    assert.deepEqual(await revisions(agents), [3, 3, 3, 3]);
+    const fromRows = (await rows(hub, fourthId)).map((r) => r.from_revision);
+    assert.deepEqual(fromRows, [2, 2, 2, 2]);
+  });
+
+  test('with supersede a new rollout starts at once; each site waits on the revision it runs', async () => {
+    const hub = await newHub();
+    const agents = await fleet(hub, 4, 'over');
+    await apply(hub, 'v1');
+    await act(agents);
+    const { rollout: second } = await apply(hub, 'v2', twoWaves);
+    assert.ok(second);
+    await tickRollouts(hub.ctx);
+    await act(agents);
+    assert.deepEqual(await revisions(agents), [1, 1, 1, 2]);
+    const { rollout: third } = await apply(
+      hub,
+      'v3',
+      { ...twoWaves, waves: [{ name: 'canary', sites: [agents[3]!.site.name] }, { percent: 100 }] },
+      { supersede: true },
+    );
+    assert.ok(third);
+    assert.equal((await detail(hub, second)).phase, 'Superseded');
+    assert.equal((await detail(hub, third)).phase, 'Progressing');
+    // before the first step: the r2 canary stays on r2, the rest on r1
+    assert.deepEqual(await revisions(agents), [1, 1, 1, 2]);
+    await tickRollouts(hub.ctx);
+    assert.deepEqual(await revisions(agents), [1, 1, 2, 3]);
+    await driveTo(hub, agents, third, 'Succeeded');
+    assert.deepEqual(await revisions(agents), [3, 3, 3, 3]);
+  });
+
+  test('a bundle may name a strategy; an unknown name is refused with the file and line', async () => {
+    const hub = await newHub();
+    const agents = await fleet(hub, 3, 'named');
+    await apply(hub, 'v1');
+    await act(agents);
+    const { rollout } = await apply(hub, 'v2', 'manual');
+    assert.ok(rollout);
+    const r = await hub.operator('GET', `/api/v1/rollouts/${rollout}`);
+    assert.equal((r.json() as { strategy: { approval: string } }).strategy.approval, 'manual');
+    // the canary is healthy and bakes; after the bake the next wave waits for an approval
+    await driveTo(hub, agents, rollout, 'Baking');
+    assert.deepEqual(await revisions(agents), [1, 1, 2]);
+
+    const bad = await hub.operator(
+      'POST',
+      '/api/v1/bundles/apply',
+      bundleFile('app', { matchLabels: { app: 'yes' } }, [configMap('v3')], { rollout: 'careful' }),
+    );
+    assert.equal(bad.statusCode, 400, bad.body);
+    assert.equal(bad.json().error.code, 'bundle_invalid');
+    assert.match(bad.json().error.message, /no strategy named "careful"/);
+    assert.equal(bad.json().error.file, 'app.yaml');
   });
 
   test('an invalid inline strategy is refused with the file and line to fix', async () => {

@@ -56,6 +56,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         revision: stored.revision,
         strategy,
         by: actor.name,
+        ...(body.supersede ? { supersede: true } : {}),
       });
       if (rollout) return { ...stored, rollout };
     }

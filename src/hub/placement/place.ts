@@ -56,7 +56,11 @@ function toPlacementBundle(r: {
   };
 }
 
-/** The current revision of the named bundles (all bundles when no names), ready to place. */
+/**
+ * The revision of the named bundles (all bundles when no names) that placement delivers, ready to place:
+ * the latest, except while a rollout of the latest waits (Queued) behind a running one — then the running
+ * rollout's revision, so a site that joins meanwhile does not get a revision no canary has seen.
+ */
 export async function loadBundles(db: Db, names?: readonly string[]): Promise<PlacementBundle[]> {
   let q = db
     .selectFrom('bundles')
@@ -70,12 +74,41 @@ export async function loadBundles(db: Db, names?: readonly string[]): Promise<Pl
     if (names.length === 0) return [];
     q = q.where('bundles.name', 'in', names);
   }
-  return (await q.execute()).map(toPlacementBundle);
+  const latest = (await q.execute()).map(toPlacementBundle);
+  let queuedQ = db
+    .selectFrom('rollouts as queued')
+    .innerJoin('rollouts as running', (j) =>
+      j.onRef('running.bundle', '=', 'queued.bundle').on('running.phase', 'not in', ['Superseded', 'Queued']),
+    )
+    .select(['queued.bundle', 'running.from_revision', 'running.to_revision', 'running.phase'])
+    .where('queued.phase', '=', 'Queued');
+  if (names) queuedQ = queuedQ.where('queued.bundle', 'in', names);
+  const held = await queuedQ.execute();
+  if (held.length === 0) return latest;
+  const delivered = new Map<string, PlacementBundle>();
+  for (const h of held) {
+    // a failed rollout has sent its sites back: the revision before it is the one delivered
+    const revision = h.phase === 'Failed' ? h.from_revision : h.to_revision;
+    const row = await revisionRow(db, h.bundle, Number(revision));
+    if (row) delivered.set(h.bundle, row);
+  }
+  return latest.map((b) => delivered.get(b.name) ?? b);
+}
+
+async function revisionRow(db: Db, bundle: string, revision: number): Promise<PlacementBundle | undefined> {
+  const row = await db
+    .selectFrom('bundle_revisions')
+    .select(revisionColumns)
+    .where('bundle', '=', bundle)
+    .where('revision', '=', revision)
+    .executeTakeFirst();
+  return row ? toPlacementBundle(row) : undefined;
 }
 
 /**
  * What the bundles' current rollouts hold back: every site a rollout has not started (or has rolled
- * back) stays on the rollout's from revision. Keyed by pinKey; only for the given sites when given.
+ * back) stays on the revision it ran when the rollout was planned (the rollout's from revision for rows
+ * that predate per-site ones). Keyed by pinKey; only for the given sites when given.
  */
 async function loadPins(
   db: Db,
@@ -84,30 +117,29 @@ async function loadPins(
 ): Promise<Map<string, PlacementBundle>> {
   const pins = new Map<string, PlacementBundle>();
   if (bundles.length === 0 || siteIds?.length === 0) return pins;
-  const latest = new Map(bundles.map((b) => [b.name, b.revision]));
+  const placing = new Map(bundles.map((b) => [b.name, b.revision]));
   const rollouts = await db
     .selectFrom('rollouts')
     .select(['id', 'bundle', 'from_revision', 'to_revision'])
-    .where('phase', '<>', 'Superseded')
-    .where('bundle', 'in', [...latest.keys()])
+    .where('phase', 'not in', ['Superseded', 'Queued'])
+    .where('bundle', 'in', [...placing.keys()])
     .execute();
+  const revisions = new Map<string, PlacementBundle | undefined>();
   for (const r of rollouts) {
-    if (latest.get(r.bundle) !== Number(r.to_revision)) continue;
-    const from = await db
-      .selectFrom('bundle_revisions')
-      .select(revisionColumns)
-      .where('bundle', '=', r.bundle)
-      .where('revision', '=', r.from_revision)
-      .executeTakeFirst();
-    if (!from) continue;
-    const old = toPlacementBundle(from);
+    if (placing.get(r.bundle) !== Number(r.to_revision)) continue;
     let q = db
       .selectFrom('rollout_sites')
-      .select('site_id')
+      .select(['site_id', 'from_revision'])
       .where('rollout_id', '=', r.id)
       .where((eb) => eb.or([eb('started_at', 'is', null), eb('status', '=', 'RolledBack')]));
     if (siteIds) q = q.where('site_id', 'in', siteIds);
-    for (const row of await q.execute()) pins.set(pinKey(row.site_id, r.bundle), old);
+    for (const row of await q.execute()) {
+      const from = Number(row.from_revision ?? r.from_revision);
+      const key = `${r.bundle}@${from}`;
+      if (!revisions.has(key)) revisions.set(key, await revisionRow(db, r.bundle, from));
+      const old = revisions.get(key);
+      if (old) pins.set(pinKey(row.site_id, r.bundle), old);
+    }
   }
   return pins;
 }

@@ -7,10 +7,11 @@ import type { Connectivity } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
 import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
+import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import { finalPhases, type RolloutState, type SiteProgress, type SiteStatus } from './core/state.ts';
 import type { RolloutStrategy } from './core/strategy.ts';
-import { supersedeRollouts } from './rollouts.ts';
+import { startQueued, supersedeRollouts } from './rollouts.ts';
 
 const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
   WaveStarted: 'wave_started',
@@ -51,7 +52,16 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
       .where('name', '=', r.bundle)
       .executeTakeFirst();
     // a deleted bundle holds no site back any more: the rollout is over
-    if (!bundle || Number(bundle.revision) !== Number(r.to_revision)) {
+    if (!bundle) {
+      await supersedeRollouts(ctx, tx, r.bundle);
+      return;
+    }
+    if (r.phase === 'Queued') {
+      if (!(await startQueued(ctx, tx, r))) return;
+      return { placed: await placeBundlesIn(ctx, tx, [r.bundle]), events: 1 };
+    }
+    // a rollout of an older revision runs on only while the latest one waits behind it
+    if (Number(bundle.revision) !== Number(r.to_revision) && !(await hasQueued(tx, r.bundle))) {
       await supersedeRollouts(ctx, tx, r.bundle);
       return;
     }
@@ -143,4 +153,14 @@ function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<st
 function timeZoneOf(properties: string): { timeZone?: string } {
   const tz = (JSON.parse(properties) as { timezone?: unknown }).timezone;
   return typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {};
+}
+
+async function hasQueued(tx: Db, bundle: string): Promise<boolean> {
+  const q = await tx
+    .selectFrom('rollouts')
+    .select('id')
+    .where('bundle', '=', bundle)
+    .where('phase', '=', 'Queued')
+    .executeTakeFirst();
+  return q !== undefined;
 }

@@ -11,8 +11,8 @@ import { newId } from '../ids.ts';
 import { notifyPlaced, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
-import { planRollout, type RolloutState } from './core/state.ts';
-import { type RolloutStrategy, validateStrategy } from './core/strategy.ts';
+import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
+import { type RolloutStrategy, strategyNamed, validateStrategy } from './core/strategy.ts';
 
 export interface NewRollout {
   bundle: string;
@@ -22,9 +22,18 @@ export interface NewRollout {
   createdBy: string;
 }
 
+/** Phases in which a rollout is still moving sites: a new rollout of its bundle waits for it. */
+export const runningPhases: readonly RolloutPhase[] = [
+  'Progressing',
+  'Baking',
+  'AwaitingApproval',
+  'Paused',
+  'RollingBack',
+];
+
 /**
- * Ends the bundle's current rollout (if any) as Superseded: it holds no site back any more. Called when
- * the bundle gets a new revision, with or without a rollout of its own.
+ * Ends the bundle's rollouts (its current one and any queued) as Superseded: they hold no site back any
+ * more. Called when the bundle gets a new revision that does not wait.
  */
 export async function supersedeRollouts(ctx: HubContext, tx: Db, bundle: string): Promise<NewEvent[]> {
   const current = await tx
@@ -57,30 +66,131 @@ export async function supersedeRollouts(ctx: HubContext, tx: Db, bundle: string)
   return events;
 }
 
+/** The bundle's rollout that is still moving sites, if any. */
+async function runningRollout(tx: Db, bundle: string): Promise<RolloutTable | undefined> {
+  return tx
+    .selectFrom('rollouts')
+    .selectAll()
+    .where('bundle', '=', bundle)
+    .where('phase', 'in', [...runningPhases])
+    .executeTakeFirst();
+}
+
 /**
- * Creates a rollout inside the caller's transaction (superseding the bundle's current one) over every
- * Active site the bundle is placed on. A site already given the new revision starts out Updated.
- * Placement must run after it (in the same transaction or after the commit) to pin the other sites.
+ * Creates a rollout inside the caller's transaction. While another rollout of the bundle is running it
+ * waits, Queued (replacing a queued one: only the newest revision waits), unless its strategy says
+ * `supersede`; otherwise it supersedes the bundle's rollouts and starts over every Active site the bundle
+ * is placed on. Placement must run after it (in the same transaction or after the commit) to pin sites.
  */
 export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): Promise<string> {
-  const events = await supersedeRollouts(ctx, tx, spec.bundle);
   const now = ctx.now().toISOString();
-  const placed = await tx
-    .selectFrom('deployments')
-    .innerJoin('sites', 'sites.id', 'deployments.site_id')
-    .select(['sites.id', 'sites.name', 'sites.labels', 'deployments.desired_revision'])
-    .where('deployments.bundle', '=', spec.bundle)
-    .where('deployments.desired_digest', 'is not', null)
-    .where('sites.lifecycle', '=', 'Active')
-    .execute();
-  const { state, rows } = planRollout(
-    spec.strategy,
-    placed.map((s) => ({ id: s.id, name: s.name, labels: JSON.parse(s.labels) })),
-  );
-  const onTarget = new Set(
-    placed.filter((s) => Number(s.desired_revision) === spec.toRevision).map((s) => s.id),
-  );
   const id = newId(ctx.now());
+  const running = spec.strategy.supersede ? undefined : await runningRollout(tx, spec.bundle);
+  if (running) {
+    const queued = await tx
+      .selectFrom('rollouts')
+      .select(['id', 'state'])
+      .where('bundle', '=', spec.bundle)
+      .where('phase', '=', 'Queued')
+      .executeTakeFirst();
+    const events: NewEvent[] = [];
+    if (queued) {
+      await tx
+        .updateTable('rollouts')
+        .set({
+          phase: 'Superseded',
+          state: JSON.stringify({
+            ...(JSON.parse(queued.state) as RolloutState),
+            phase: 'Superseded',
+            reason: `replaced in the queue by rollout ${id} of r${spec.toRevision}`,
+          }),
+          updated_at: now,
+        })
+        .where('id', '=', queued.id)
+        .execute();
+      events.push({
+        type: 'rollout_superseded',
+        bundle: spec.bundle,
+        message: `queued rollout ${queued.id} replaced by rollout ${id} of r${spec.toRevision} before it started`,
+        details: { rollout: queued.id },
+      });
+    }
+    const state: RolloutState = {
+      phase: 'Queued',
+      waves: [],
+      wave: 0,
+      failures: 0,
+      acceptedFailures: 0,
+      actions: [],
+      reason: `waits for rollout ${running.id} (r${running.to_revision}) to end`,
+    };
+    await insertRollout(tx, id, spec, state, now);
+    events.push({
+      type: 'rollout_queued',
+      bundle: spec.bundle,
+      message: `rollout ${id} of ${spec.bundle} r${spec.toRevision} waits for rollout ${running.id} to end (apply with supersede to start it now)`,
+      details: { rollout: id, waitsFor: running.id, to: spec.toRevision },
+    });
+    await insertEvents(ctx, tx, events);
+    return id;
+  }
+  const events = await supersedeRollouts(ctx, tx, spec.bundle);
+  const state = await planSites(tx, id, spec, now);
+  await insertRollout(tx, id, spec, state, now);
+  events.push(startedEvent(id, spec, state));
+  await insertEvents(ctx, tx, events);
+  return id;
+}
+
+/**
+ * Starts a queued rollout once its bundle has no running one (the controller calls it): the bundle's
+ * earlier rollouts are superseded and the sites planned from the revisions they run now.
+ */
+export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Promise<boolean> {
+  if (await runningRollout(tx, r.bundle)) return false;
+  const earlier = await tx
+    .selectFrom('rollouts')
+    .select('id')
+    .where('bundle', '=', r.bundle)
+    .where('phase', 'not in', ['Superseded', 'Queued'])
+    .execute();
+  const spec: NewRollout = {
+    bundle: r.bundle,
+    fromRevision: Number(r.from_revision),
+    toRevision: Number(r.to_revision),
+    strategy: JSON.parse(r.strategy) as RolloutStrategy,
+    createdBy: r.created_by,
+  };
+  if (earlier.length > 0) {
+    await tx
+      .updateTable('rollouts')
+      .set({ phase: 'Superseded', updated_at: ctx.now().toISOString() })
+      .where(
+        'id',
+        'in',
+        earlier.map((e) => e.id),
+      )
+      .execute();
+  }
+  const state = await planSites(tx, r.id, spec, ctx.now().toISOString());
+  const written = await tx
+    .updateTable('rollouts')
+    .set({ phase: state.phase, state: JSON.stringify(state), updated_at: ctx.now().toISOString() })
+    .where('id', '=', r.id)
+    .where('phase', '=', 'Queued')
+    .executeTakeFirst();
+  if (Number(written.numUpdatedRows) === 0) return false;
+  await insertEvents(ctx, tx, [startedEvent(r.id, spec, state)]);
+  return true;
+}
+
+async function insertRollout(
+  tx: Db,
+  id: string,
+  spec: NewRollout,
+  state: RolloutState,
+  now: string,
+): Promise<void> {
   await tx
     .insertInto('rollouts')
     .values({
@@ -96,48 +206,85 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
       created_by: spec.createdBy,
     })
     .execute();
+}
+
+/**
+ * One row per Active site the bundle is placed on, in its wave, remembering the revision the site runs:
+ * it stays there until started and returns there on rollback. A site already on the new revision starts
+ * out Updated.
+ */
+async function planSites(tx: Db, id: string, spec: NewRollout, now: string): Promise<RolloutState> {
+  const placed = await tx
+    .selectFrom('deployments')
+    .innerJoin('sites', 'sites.id', 'deployments.site_id')
+    .select(['sites.id', 'sites.name', 'sites.labels', 'deployments.desired_revision'])
+    .where('deployments.bundle', '=', spec.bundle)
+    .where('deployments.desired_digest', 'is not', null)
+    .where('sites.lifecycle', '=', 'Active')
+    .execute();
+  const { state, rows } = planRollout(
+    spec.strategy,
+    placed.map((s) => ({ id: s.id, name: s.name, labels: JSON.parse(s.labels) })),
+  );
+  const runs = new Map(
+    placed.map((s) => [s.id, s.desired_revision === null ? null : Number(s.desired_revision)]),
+  );
   for (let i = 0; i < rows.length; i += 500) {
     await tx
       .insertInto('rollout_sites')
       .values(
-        rows.slice(i, i + 500).map((r) => ({
-          rollout_id: id,
-          site_id: r.siteId,
-          wave: r.wave,
-          status: onTarget.has(r.siteId) ? 'Updated' : 'Waiting',
-          started_at: onTarget.has(r.siteId) ? now : null,
-          baseline: null,
-          reason: null,
-        })),
+        rows.slice(i, i + 500).map((r) => {
+          const onTarget = runs.get(r.siteId) === spec.toRevision;
+          return {
+            rollout_id: id,
+            site_id: r.siteId,
+            wave: r.wave,
+            status: onTarget ? 'Updated' : 'Waiting',
+            started_at: onTarget ? now : null,
+            baseline: null,
+            reason: null,
+            from_revision: onTarget ? null : (runs.get(r.siteId) ?? null),
+          };
+        }),
       )
       .execute();
   }
-  events.push({
+  return state;
+}
+
+function startedEvent(id: string, spec: NewRollout, state: RolloutState): NewEvent {
+  return {
     type: 'rollout_started',
     bundle: spec.bundle,
-    message: `rollout ${id} of ${spec.bundle} r${spec.fromRevision} → r${spec.toRevision} over ${rows.length} sites in ${state.waves.length} waves (${state.waves.join(', ')})`,
+    message: `rollout ${id} of ${spec.bundle} r${spec.fromRevision} → r${spec.toRevision} in ${state.waves.length} waves (${state.waves.join(', ')})`,
     details: { rollout: id, from: spec.fromRevision, to: spec.toRevision },
-  });
-  await insertEvents(ctx, tx, events);
-  return id;
+  };
 }
 
 /**
  * What a new revision of a bundle does to its rollouts (inside the transaction that stored it): with a
- * strategy and a previous revision, a rollout from that one starts; otherwise the bundle's current
- * rollout is superseded and every site gets the revision at once. Returns the new rollout's id.
+ * strategy and a previous revision, a rollout from that one starts (or queues behind the running one);
+ * otherwise the bundle's rollouts are superseded and every site gets the revision at once. Returns the
+ * new rollout's id.
  */
 export async function followRevision(
   ctx: HubContext,
   tx: Db,
-  spec: { bundle: string; previous: number | null; revision: number; strategy?: RolloutStrategy; by: string },
+  spec: {
+    bundle: string;
+    previous: number | null;
+    revision: number;
+    strategy?: RolloutStrategy;
+    by: string;
+    supersede?: boolean;
+  },
 ): Promise<string | undefined> {
   if (spec.strategy && spec.previous !== null) {
     return createRollout(ctx, tx, {
       bundle: spec.bundle,
       fromRevision: spec.previous,
       toRevision: spec.revision,
-      strategy: spec.strategy,
+      strategy: spec.supersede ? { ...spec.strategy, supersede: true } : spec.strategy,
       createdBy: spec.by,
     });
   }
@@ -145,13 +292,14 @@ export async function followRevision(
   return undefined;
 }
 
-/**
- * The strategy a revision asks for in spec.rollout, or undefined when it asks for none. A named
- * strategy is not interpreted yet (there is no store of named strategies): such a revision applies at
- * once, as every revision did before rollouts.
- */
+/** The strategy a revision asks for in spec.rollout (inline or by name), or undefined when it asks for none. */
 export function strategyOf(rollout: StoredFleet['rollout']): RolloutStrategy | undefined {
-  if (rollout === undefined || typeof rollout === 'string') return undefined;
+  if (rollout === undefined) return undefined;
+  if (typeof rollout === 'string') {
+    const named = strategyNamed(rollout);
+    if (!named) throw new OutpostError('bundle_invalid', `spec.rollout: no strategy named "${rollout}"`);
+    return named;
+  }
   const checked = validateStrategy(rollout);
   if ('problems' in checked) {
     const p = checked.problems[0]!;
@@ -168,7 +316,7 @@ export function strategyOf(rollout: StoredFleet['rollout']): RolloutStrategy | u
 export async function startRollout(
   ctx: HubContext,
   actor: Actor,
-  body: { bundle: string; strategy?: Record<string, unknown> },
+  body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean },
 ): Promise<string> {
   const { id, placed } = await ctx.store.db.transaction().execute(async (tx) => {
     const bundle = await tx
@@ -184,19 +332,30 @@ export async function startRollout(
     if (!bundle) throw new OutpostError('not_found', `no bundle named ${body.bundle}`);
     const to = Number(bundle.revision);
     // the request's strategy, else the revision's own spec.rollout, else the defaults
-    const checked = validateStrategy(
-      body.strategy ?? (JSON.parse(bundle.fleet) as StoredFleet).rollout ?? {},
-    );
-    if ('problems' in checked) {
-      const p = checked.problems[0]!;
-      throw new OutpostError('request_invalid', `strategy.${p.path}: ${p.message}`);
+    let strategy: RolloutStrategy;
+    if (body.strategy) {
+      const checked = validateStrategy(body.strategy);
+      if ('problems' in checked) {
+        const p = checked.problems[0]!;
+        throw new OutpostError('request_invalid', `strategy.${p.path}: ${p.message}`);
+      }
+      strategy = checked.strategy;
+    } else {
+      strategy = strategyOf((JSON.parse(bundle.fleet) as StoredFleet).rollout) ?? strategyNamed('canary')!;
     }
-    const strategy = checked.strategy;
+    if (body.supersede !== undefined) strategy = { ...strategy, supersede: body.supersede };
+    const running = await runningRollout(tx, body.bundle);
+    if (running && Number(running.to_revision) === to && !strategy.supersede) {
+      throw new OutpostError(
+        'conflict',
+        `rollout ${running.id} of ${body.bundle} r${to} is still ${running.phase}; act on it, or start a new one with supersede`,
+      );
+    }
     const current = await tx
       .selectFrom('rollouts')
       .select(['from_revision', 'to_revision'])
       .where('bundle', '=', body.bundle)
-      .where('phase', '<>', 'Superseded')
+      .where('phase', 'not in', ['Superseded', 'Queued'])
       .executeTakeFirst();
     let from = current && Number(current.to_revision) === to ? Number(current.from_revision) : undefined;
     if (from === undefined) {
@@ -241,6 +400,12 @@ export async function queueAction(
     const state = JSON.parse(r.state) as RolloutState;
     if (['Failed', 'Aborted', 'Superseded'].includes(state.phase) || r.phase === 'Superseded') {
       throw new OutpostError('conflict', `rollout ${id} is ${r.phase}: it takes no more actions`);
+    }
+    if (r.phase === 'Queued') {
+      throw new OutpostError(
+        'conflict',
+        `rollout ${id} is Queued (${state.reason ?? 'waiting'}): it takes actions once it starts; start it now with supersede`,
+      );
     }
     state.actions.push({ type: action, by: actor.name, ...(reason ? { reason } : {}) });
     await tx

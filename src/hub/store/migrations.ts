@@ -272,6 +272,18 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0007_rollout_queue': {
+    async up(db: Kysely<unknown>) {
+      // a rollout that waits for the running one is Queued: one running and one queued per bundle at most
+      await sql`drop index rollouts_current`.execute(db);
+      await sql`create unique index rollouts_current on rollouts (bundle) where phase not in ('Superseded', 'Queued')`.execute(
+        db,
+      );
+      await sql`create unique index rollouts_queued on rollouts (bundle) where phase = 'Queued'`.execute(db);
+      // each site's own starting revision: after an aborted or superseded rollout, sites run different ones
+      await db.schema.alterTable('rollout_sites').addColumn('from_revision', 'integer').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

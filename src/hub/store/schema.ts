@@ -196,6 +196,8 @@ export interface RolloutSiteTable {
   /** JSON metrics, when the site had any when it started */
   baseline: string | null;
   reason: string | null;
+  /** the revision the site ran when the rollout was planned; it stays there until started, and returns there on rollback */
+  from_revision: number | null;
 }
 
 export interface Database {

@@ -7,6 +7,8 @@ import type { RolloutStrategy } from './strategy.ts';
 import { assignWaves, type WaveSite } from './waves.ts';
 
 export type RolloutPhase =
+  /** waiting for the bundle's running rollout to end; decide never sees it */
+  | 'Queued'
   | 'Progressing'
   | 'Baking'
   | 'AwaitingApproval'

@@ -46,6 +46,11 @@ export interface RolloutStrategy {
   noData: { policy: NoDataPolicy; maxWaitSeconds: number };
   /** ignore maintenance windows */
   emergency: boolean;
+  /**
+   * start at once, superseding the bundle's rollout that is still running; without it this rollout
+   * waits (Queued) until that one has ended
+   */
+  supersede: boolean;
   /** site-local maintenance windows; none means any time */
   windows: MaintenanceWindow[];
 }
@@ -73,8 +78,49 @@ export const strategyDefaults: Readonly<Omit<RolloutStrategy, 'waves'>> = {
   gates: [],
   noData: { policy: 'wait', maxWaitSeconds: 600 },
   emergency: false,
+  supersede: false,
   windows: [],
 };
+
+/**
+ * Strategies a bundle may name in `spec.rollout` instead of writing one inline. Each is a strategy
+ * document, validated and defaulted like an inline one.
+ */
+export const namedStrategies: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  /** the defaults: one canary, then 10%, then the rest, 5 min bakes, pause on the first failure */
+  canary: {},
+  /** a canary, then one region at a time (label `region`), rolling back by itself on failure */
+  'by-region': {
+    waves: [{ name: 'canary', count: 1 }, { groupBy: 'region' }],
+    onFailure: 'rollback',
+  },
+  /** the defaults, but every wave waits for an operator's approval */
+  manual: { approval: 'manual' },
+  /** one wave of everything, 25% at a time, ignoring maintenance windows, superseding a running rollout */
+  emergency: {
+    waves: [{ name: 'all', percent: 100 }],
+    maxConcurrent: '25%',
+    bakeSeconds: 0,
+    emergency: true,
+    supersede: true,
+  },
+};
+
+/**
+ * The strategy a bundle names, or undefined for a name that is not one of namedStrategies.
+ *
+ * @example
+ * strategyNamed('manual')?.approval; // 'manual'
+ * strategyNamed('careful'); // undefined
+ */
+export function strategyNamed(name: string): RolloutStrategy | undefined {
+  const doc = Object.hasOwn(namedStrategies, name) ? namedStrategies[name] : undefined;
+  if (doc === undefined) return undefined;
+  const checked = validateStrategy(doc);
+  if ('problems' in checked)
+    throw new Error(`named strategy ${name} is invalid: ${checked.problems[0]!.message}`);
+  return checked.strategy;
+}
 
 const PERCENT_RE = /^(\d+(?:\.\d+)?)%$/;
 
@@ -228,6 +274,7 @@ const FIELDS: readonly (keyof RolloutStrategy)[] = [
   'gates',
   'noData',
   'emergency',
+  'supersede',
   'windows',
 ];
 
@@ -297,8 +344,10 @@ export function validateStrategy(
   oneOf(doc.onFailure, ['pause', 'rollback'], 'onFailure', problems);
   oneOf(doc.approval, ['auto', 'manual'], 'approval', problems);
   oneOf(doc.offline, ['skip', 'wait'], 'offline', problems);
-  if (doc.emergency !== undefined && typeof doc.emergency !== 'boolean') {
-    problems.push({ path: 'emergency', message: 'must be true or false' });
+  for (const key of ['emergency', 'supersede'] as const) {
+    if (doc[key] !== undefined && typeof doc[key] !== 'boolean') {
+      problems.push({ path: key, message: 'must be true or false' });
+    }
   }
   if (doc.gates !== undefined) {
     if (!Array.isArray(doc.gates)) problems.push({ path: 'gates', message: 'must be a list of gates' });
@@ -357,6 +406,7 @@ export function validateStrategy(
       maxWaitSeconds: noData.maxWaitSeconds ?? d.noData.maxWaitSeconds,
     },
     emergency: (doc.emergency as boolean | undefined) ?? d.emergency,
+    supersede: (doc.supersede as boolean | undefined) ?? d.supersede,
     windows: structuredClone((doc.windows as MaintenanceWindow[] | undefined) ?? []),
   };
   return { strategy };
