@@ -499,6 +499,35 @@ describe('gates', () => {
     assert.equal(d.state.phase, 'Paused');
     assert.match(d.state.reason ?? '', /against a baseline of 100: more than 1.5 times worse/);
   });
+
+  test('a comparison against not-updated sites uses the control group’s values now', () => {
+    // a canary of one among four: the three others are the control group
+    const f = new Fleet(
+      gated({
+        waves: [{ count: 1 }, { percent: 100 }],
+        gates: [
+          {
+            metric: 'latency',
+            op: '<',
+            threshold: 1000,
+            compareToBaseline: { maxRatio: 1.5, against: 'notUpdated' },
+          },
+        ],
+      }),
+      4,
+      () => ({ metrics: { latency: 100 } }),
+    );
+    f.tick();
+    // the whole fleet got slower (a busy day), the canary no more than the rest: it passes
+    for (const id of ['s0', 's1', 's2', 's3']) f.set(id, { metrics: { latency: 300 } });
+    f.settle();
+    assert.equal(f.state.phase, 'Baking');
+    // the canary alone is far slower than the sites still on the old revision: it fails
+    f.set('s0', { metrics: { latency: 500 } });
+    const d = f.tick(10);
+    assert.equal(d.state.phase, 'Paused');
+    assert.match(d.state.reason ?? '', /against a baseline of 300: more than 1.5 times worse/);
+  });
 });
 
 describe('windows', () => {

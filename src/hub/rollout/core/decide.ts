@@ -306,11 +306,19 @@ function observeSites(ctx: Ctx): void {
 
 function evaluateGates(ctx: Ctx): GateResult[] {
   const updated = ctx.rows.filter((r) => r.status === 'Updated');
+  // the control group: sites that have not started the new revision (or were sent back) and are reachable
+  const control = ctx.rows.filter(
+    (r) =>
+      (r.status === 'Waiting' || r.status === 'Skipped' || r.status === 'RolledBack') &&
+      r.site.connectivity === 'Online',
+  );
   return ctx.strategy.gates.map((gate) =>
     evaluateGate(
       gate,
       updated.map((r) => ({ siteId: r.site.siteId, value: r.site.metrics?.[gate.metric] })),
-      updated.map((r) => ({ siteId: r.site.siteId, value: r.baseline?.[gate.metric] })),
+      gate.compareToBaseline?.against === 'notUpdated'
+        ? control.map((r) => ({ siteId: r.site.siteId, value: r.site.metrics?.[gate.metric] }))
+        : updated.map((r) => ({ siteId: r.site.siteId, value: r.baseline?.[gate.metric] })),
     ),
   );
 }

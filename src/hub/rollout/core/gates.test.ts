@@ -233,4 +233,12 @@ describe('gateProblems', () => {
       ['g.compareToBaseline'],
     );
   });
+
+  test('a comparison is against the sites before their update or the not-updated ones, nothing else', () => {
+    const at = (against: unknown) =>
+      gateProblems({ ...errors, compareToBaseline: { maxRatio: 2, against } }, 'g').map((p) => p.path);
+    assert.deepEqual(at('notUpdated'), []);
+    assert.deepEqual(at('before'), []);
+    assert.deepEqual(at('yesterday'), ['g.compareToBaseline.against']);
+  });
 });

@@ -23,8 +23,20 @@ export interface Gate {
   op: GateOp;
   threshold: number;
   aggregate?: GateAggregate;
-  compareToBaseline?: { maxRatio?: number; maxDelta?: number };
+  compareToBaseline?: {
+    maxRatio?: number;
+    maxDelta?: number;
+    /**
+     * what the updated sites are compared with: `before` (default), each updated site's own values from
+     * before it started; `notUpdated`, the current values of the rollout's sites still on the old revision
+     * (a control group that sees the same day's traffic)
+     */
+    against?: BaselineSource;
+  };
 }
+
+export const baselineSources = ['before', 'notUpdated'] as const;
+export type BaselineSource = (typeof baselineSources)[number];
 
 export interface SiteValue {
   siteId: string;
@@ -83,9 +95,15 @@ export function gateProblems(input: unknown, path: string): { path: string; mess
       problems.push({ path: at, message: 'must set maxRatio, maxDelta or both' });
     } else {
       for (const key of Object.keys(cmp)) {
-        if (key !== 'maxRatio' && key !== 'maxDelta') {
-          problems.push({ path: `${at}.${key}`, message: 'unknown field; use maxRatio or maxDelta' });
+        if (key !== 'maxRatio' && key !== 'maxDelta' && key !== 'against') {
+          problems.push({
+            path: `${at}.${key}`,
+            message: 'unknown field; use maxRatio, maxDelta and against',
+          });
         }
+      }
+      if (cmp.against !== undefined && !baselineSources.includes(cmp.against as BaselineSource)) {
+        problems.push({ path: `${at}.against`, message: `must be one of ${baselineSources.join(', ')}` });
       }
       const { maxRatio, maxDelta } = cmp;
       if (
