@@ -30,7 +30,11 @@ export const SloSpec = Type.Object(
 );
 export type SloSpec = Static<typeof SloSpec>;
 
-export const SloAlert = Type.Union([Type.Literal('ok'), Type.Literal('slow-burn'), Type.Literal('fast-burn')]);
+export const SloAlert = Type.Union([
+  Type.Literal('ok'),
+  Type.Literal('slow-burn'),
+  Type.Literal('fast-burn'),
+]);
 export type SloAlert = Static<typeof SloAlert>;
 
 export const SloView = Type.Intersect([

@@ -284,7 +284,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('received_at', 'bigint', (c) => c.notNull())
         .addPrimaryKeyConstraint('telemetry_batches_pk', ['site_id', 'batch_id'])
         .execute();
-      await db.schema.createIndex('telemetry_batches_age').on('telemetry_batches').column('received_at').execute();
+      await db.schema
+        .createIndex('telemetry_batches_age')
+        .on('telemetry_batches')
+        .column('received_at')
+        .execute();
       await db.schema
         .createTable('telemetry_drops')
         .addColumn('site_id', 'text', (c) => c.primaryKey())

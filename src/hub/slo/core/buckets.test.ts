@@ -28,7 +28,15 @@ describe('downsampling SLI samples', () => {
       buckets.sort((a, b) => a.bundle.localeCompare(b.bundle) || a.start - b.start),
       [
         { bundle: 'other', start: 0, requests: 9, samples: 1 },
-        { bundle: 'pos', start: 0, requests: 150, errors: 3, latencyMax: 0.4, saturationMax: 0.5, samples: 6 },
+        {
+          bundle: 'pos',
+          start: 0,
+          requests: 150,
+          errors: 3,
+          latencyMax: 0.4,
+          saturationMax: 0.5,
+          samples: 6,
+        },
         { bundle: 'pos', start: bucketMs, requests: 7, samples: 1 },
       ],
     );
@@ -48,7 +56,13 @@ describe('downsampling SLI samples', () => {
   });
 
   test('bucketizing in parts and merging equals bucketizing at once (what the store upsert relies on)', () => {
-    const names = ['requests_total', 'errors_total', 'slow_requests_total', 'latency_p99_seconds', 'saturation'];
+    const names = [
+      'requests_total',
+      'errors_total',
+      'slow_requests_total',
+      'latency_p99_seconds',
+      'saturation',
+    ];
     const sample = fc.record({
       name: fc.constantFrom(...names),
       t: fc.integer({ min: 0, max: 3 * bucketMs }),
@@ -74,7 +88,16 @@ describe('gate metrics from buckets', () => {
   const buckets: SliBucket[] = [
     { bundle: 'pos', start: 0, requests: 1000, errors: 500, latencyMax: 9, samples: 3 },
     { bundle: 'pos', start: 300_000, requests: 200, errors: 10, slow: 20, latencyMax: 0.3, samples: 3 },
-    { bundle: 'pos', start: 600_000, requests: 300, errors: 5, slow: 10, saturationMax: 0.8, latencyMax: 0.2, samples: 4 },
+    {
+      bundle: 'pos',
+      start: 600_000,
+      requests: 300,
+      errors: 5,
+      slow: 10,
+      saturationMax: 0.8,
+      latencyMax: 0.2,
+      samples: 4,
+    },
   ];
 
   test('only buckets since the start count: error rate 15/500 = 0.03, slow 30/500 = 0.06, max latency 0.3', () => {

@@ -164,5 +164,7 @@ export function sliSeries(buckets: readonly SliBucket[]): SliSeries[] {
       s.points.push([b.start + bucketMs, v]);
     }
   }
-  return [...series.values()].sort((a, b) => a.bundle.localeCompare(b.bundle) || a.name.localeCompare(b.name));
+  return [...series.values()].sort(
+    (a, b) => a.bundle.localeCompare(b.bundle) || a.name.localeCompare(b.name),
+  );
 }

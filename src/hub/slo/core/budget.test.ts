@@ -54,12 +54,18 @@ describe('SLO arithmetic, worked examples', () => {
     close(fast!.short, 15);
     assert.equal(fast!.firing, true);
     assert.equal(slow!.firing, false, 'no data over 6 h and 30 m never fires');
-    assert.equal(alertLevel(evaluateBurn(defaultBurnRules, over, 0.999).map((v) => ({ kind: v.rule.kind, firing: v.firing }))), 'fast-burn');
+    assert.equal(
+      alertLevel(
+        evaluateBurn(defaultBurnRules, over, 0.999).map((v) => ({ kind: v.rule.kind, firing: v.firing })),
+      ),
+      'fast-burn',
+    );
   });
 
   test('fast burn that already stopped: 1 h still at 15 but the last 5 m at 2 → no alert', () => {
     // 5 m: 16 / 8,000 = 0.002 → burn 2 < 14.4: the short window resets the alert quickly
-    const over = (ms: number) => (ms === 300_000 ? { requests: 8_000, bad: 16 } : { requests: 10_000, bad: 150 });
+    const over = (ms: number) =>
+      ms === 300_000 ? { requests: 8_000, bad: 16 } : { requests: 10_000, bad: 150 };
     const [fast] = evaluateBurn(defaultBurnRules, over, 0.999);
     close(fast!.short, 2);
     assert.equal(fast!.firing, false);

@@ -4,10 +4,10 @@ import { fingerprint, notification, retryDelayMs, webhookMessage } from './notif
 
 describe('alert notifications', () => {
   test("fingerprints match Prometheus' label-set fingerprints (values from prometheus/common's tests)", () => {
-    assert.equal(fingerprint({}), (14695981039346656037n).toString(16));
+    assert.equal(fingerprint({}), 14695981039346656037n.toString(16));
     assert.equal(
       fingerprint({ name: 'garland, briggs', fear: 'love is not enough' }),
-      (5799056148416392346n).toString(16),
+      5799056148416392346n.toString(16),
     );
   });
 
@@ -40,9 +40,15 @@ describe('alert notifications', () => {
     assert.equal(notification(sent, true, at(hour - 1), hour), null);
     assert.equal(notification(sent, true, at(hour), hour), 'firing');
     assert.equal(notification(sent, false, at(10), hour), 'resolved');
-    assert.equal(notification({ status: 'resolved', notifiedAt: sent.notifiedAt }, false, at(20), hour), null);
+    assert.equal(
+      notification({ status: 'resolved', notifiedAt: sent.notifiedAt }, false, at(20), hour),
+      null,
+    );
     assert.equal(notification(undefined, false, at(0), hour), null);
-    assert.equal(notification({ status: 'resolved', notifiedAt: sent.notifiedAt }, true, at(30), hour), 'firing');
+    assert.equal(
+      notification({ status: 'resolved', notifiedAt: sent.notifiedAt }, true, at(30), hour),
+      'firing',
+    );
   });
 
   test('retry delays double from the base up to the cap', () => {

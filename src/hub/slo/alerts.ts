@@ -1,0 +1,144 @@
+// SLO alerts: each SLO's burn rules are evaluated on the hub's telemetry timer; firing and resolved are
+// persisted per (SLO, rule), become events, and queue Alertmanager webhook messages for every receiver —
+// a firing alert again only after the repeat interval, a resolution once.
+
+import type { NewEvent } from '../../model/event.ts';
+import type { SloSpec } from '../../model/slo-wire.ts';
+import type { HubContext } from '../context.ts';
+import { newId } from '../ids.ts';
+import { insertEvents } from '../status/events.ts';
+import type { BurnVerdict } from './core/budget.ts';
+import { type AlertInstance, notification, webhookMessage } from './core/notify.ts';
+import { parseStoredSlo, sloState } from './slos.ts';
+
+const alertNames = { fast: 'SloFastBurn', slow: 'SloSlowBurn' } as const;
+
+function instance(
+  spec: SloSpec,
+  v: BurnVerdict,
+  status: 'firing' | 'resolved',
+  startsAt: string,
+  endsAt?: string,
+): AlertInstance {
+  const fmt = (n: number | null) => (n === null ? 'no data' : n.toFixed(2));
+  return {
+    status,
+    labels: {
+      alertname: alertNames[v.rule.kind],
+      slo: spec.name,
+      bundle: spec.bundle,
+      severity: v.rule.severity,
+    },
+    annotations: {
+      summary: `SLO ${spec.name} (bundle ${spec.bundle}) is burning its error budget ${v.rule.kind === 'fast' ? 'fast' : 'steadily'}`,
+      description: `burn rate ${fmt(v.long)} over ${v.rule.longMs / 60_000}m and ${fmt(v.short)} over ${v.rule.shortMs / 60_000}m; alert above ${v.rule.factor} (objective ${spec.objective}, window ${spec.window})`,
+    },
+    startsAt,
+    ...(endsAt !== undefined ? { endsAt } : {}),
+  };
+}
+
+/** Evaluates every SLO once; returns how many webhook messages were queued. */
+export async function evaluateSloAlerts(ctx: HubContext): Promise<number> {
+  const slos = await ctx.store.db.selectFrom('slos').select('spec').orderBy('name').execute();
+  let queued = 0;
+  for (const row of slos) {
+    const spec = parseStoredSlo(row.spec);
+    const { verdicts } = await sloState(ctx, spec);
+    const r = await recordVerdicts(ctx, spec, verdicts);
+    queued += r.queued;
+    if (r.events > 0) ctx.events.notify();
+  }
+  return queued;
+}
+
+async function recordVerdicts(
+  ctx: HubContext,
+  spec: SloSpec,
+  verdicts: BurnVerdict[],
+): Promise<{ queued: number; events: number }> {
+  const now = ctx.now();
+  const iso = now.toISOString();
+  return ctx.store.db.transaction().execute(async (tx) => {
+    let queued = 0;
+    const events: NewEvent[] = [];
+    for (const v of verdicts) {
+      const kind = v.rule.kind;
+      const last = await tx
+        .selectFrom('slo_alerts')
+        .selectAll()
+        .where('slo', '=', spec.name)
+        .where('kind', '=', kind)
+        .executeTakeFirst();
+      const memory = last
+        ? { status: last.status as 'firing' | 'resolved', notifiedAt: last.notified_at }
+        : undefined;
+      const send = notification(memory, v.firing, now, ctx.config.alerts.repeatIntervalMs);
+      const startedAt = last?.status === 'firing' ? last.started_at : iso;
+      if (v.firing) {
+        const row = {
+          status: 'firing',
+          started_at: startedAt,
+          ended_at: null,
+          burn_long: v.long,
+          burn_short: v.short,
+          notified_at: send ? iso : (last?.notified_at ?? null),
+        };
+        if (last)
+          await tx
+            .updateTable('slo_alerts')
+            .set(row)
+            .where('slo', '=', spec.name)
+            .where('kind', '=', kind)
+            .execute();
+        else
+          await tx
+            .insertInto('slo_alerts')
+            .values({ slo: spec.name, kind, ...row })
+            .execute();
+        if (last?.status !== 'firing') {
+          events.push({
+            type: 'slo_alert_firing',
+            bundle: spec.bundle,
+            message: `SLO ${spec.name}: ${kind} burn (${v.long?.toFixed(2)}× over ${v.rule.longMs / 60_000}m)`,
+            details: { slo: spec.name, kind, burnLong: v.long, burnShort: v.short },
+          });
+        }
+      } else if (last?.status === 'firing') {
+        await tx
+          .updateTable('slo_alerts')
+          .set({ status: 'resolved', ended_at: iso, burn_long: v.long, burn_short: v.short })
+          .where('slo', '=', spec.name)
+          .where('kind', '=', kind)
+          .execute();
+        events.push({
+          type: 'slo_alert_resolved',
+          bundle: spec.bundle,
+          message: `SLO ${spec.name}: ${kind} burn resolved`,
+          details: { slo: spec.name, kind },
+        });
+      }
+      if (!send) continue;
+      const alert = instance(spec, v, send, startedAt, send === 'resolved' ? iso : undefined);
+      for (const receiver of ctx.config.alerts.receivers) {
+        await tx
+          .insertInto('alert_deliveries')
+          .values({
+            id: newId(now),
+            receiver: receiver.name,
+            payload: JSON.stringify(webhookMessage(receiver.name, alert, ctx.config.publicUrl)),
+            state: 'pending',
+            attempts: 0,
+            next_attempt_at: now.getTime(),
+            created_at: iso,
+            delivered_at: null,
+            last_error: null,
+          })
+          .execute();
+        queued++;
+      }
+    }
+    await insertEvents(ctx, tx, events);
+    return { queued, events: events.length };
+  });
+}
