@@ -289,17 +289,14 @@ describe('SLOs and burn-rate alerts', () => {
     };
     const created = await hub.operator('POST', '/api/v1/slos', spec);
     assert.equal(created.statusCode, 201, created.body);
-    assert.deepEqual(
-      created.json(),
-      {
-        ...spec,
-        budgetRemaining: 1,
-        attainment: null,
-        burn: { fast: null, slow: null },
-        alert: 'ok',
-        sites: 2,
-      },
-    );
+    assert.deepEqual(created.json(), {
+      ...spec,
+      budgetRemaining: 1,
+      attainment: null,
+      burn: { fast: null, slow: null },
+      alert: 'ok',
+      sites: 2,
+    });
     const replaced = await hub.operator('POST', '/api/v1/slos', { ...spec, description: 'checkout works' });
     assert.equal(replaced.statusCode, 200);
     assert.equal((await hub.operator('GET', '/api/v1/slos')).json().items.length, 1);
