@@ -432,6 +432,27 @@ describe('SLOs and burn-rate alerts', () => {
     assert.deepEqual(types, ['slo_alert_firing', 'slo_alert_firing', 'slo_alert_resolved']);
   });
 
+  test('an SLO made after the data picks it up from the site buckets; counts sent in separate batches add up', async () => {
+    const t = hub.clock.now().getTime() - minute;
+    const count = (name: string, v: number): TelemetrySample => ({
+      class: 'sli',
+      name,
+      bundle: 'kiosk',
+      t,
+      v,
+    });
+    await send(east, batch('k-1', [count('requests_total', 4_000)]));
+    await send(east, batch('k-2', [count('errors_total', 8)]));
+    const spec = { name: 'kiosk', bundle: 'kiosk', objective: 0.99, window: '1h', sli: { kind: 'errors' } };
+    // 8 / 4,000 = 0.002 bad; allowed 0.01 → budget 1 − 0.2 = 0.8
+    let v = (await hub.operator('POST', '/api/v1/slos', spec)).json();
+    assert.ok(Math.abs(v.budgetRemaining - 0.8) < 1e-9, String(v.budgetRemaining));
+    await send(east, batch('k-3', [count('errors_total', 12)]));
+    // 20 / 4,000 = 0.005 → budget 0.5
+    v = (await hub.operator('GET', '/api/v1/slos/kiosk')).json();
+    assert.ok(Math.abs(v.budgetRemaining - 0.5) < 1e-9, String(v.budgetRemaining));
+  });
+
   test('a delivery the receiver refuses for good (4xx) fails at once; a receiver that never answers is given up after maxAttempts', async () => {
     const refusing = createServer((_req, res) => res.writeHead(400).end('bad'));
     await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));

@@ -89,7 +89,6 @@ async function backfill(ctx: HubContext, tx: Db, spec: SloSpec, nowMs: number): 
       .where('bundle', '=', spec.bundle)
       .where('bucket_start', '>=', since)
       .where('site_id', 'in', ids.slice(i, i + 500))
-      .where('requests', 'is not', null)
       .execute();
     for (const row of rows) {
       const t = totalsOf(bucketFromRow(row));

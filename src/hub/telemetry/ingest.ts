@@ -99,7 +99,12 @@ async function feedSlos(tx: Db, site: Site, buckets: ReturnType<typeof bucketize
   for (const row of slos) {
     const spec = parseStoredSlo(row.spec);
     if (spec.selector && !matchesSelector(spec.selector, site.labels)) continue;
-    const mine = buckets.filter((b) => b.bundle === spec.bundle && b.requests !== undefined);
+    // counts may come in separate batches: any count in a bucket adds to the SLO's totals
+    const mine = buckets.filter(
+      (b) =>
+        b.bundle === spec.bundle &&
+        (b.requests !== undefined || b.errors !== undefined || b.slow !== undefined),
+    );
     if (mine.length > 0) await addSloTotals(tx, row.name, mine.map(totalsOf));
   }
 }
