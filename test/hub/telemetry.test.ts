@@ -491,3 +491,40 @@ describe('SLOs and burn-rate alerts', () => {
     }
   });
 });
+
+describe('SLO history', () => {
+  test('a fleet-wide SLO made today sees the bundle days back, past the per-site retention; a scoped one only what sites still hold', async () => {
+    const hour = 3_600_000;
+    const now = Math.floor(Date.now() / hour) * hour;
+    const hub = await startHubServer(
+      { connectivity: { sweepIntervalMs: 0 }, alerts: { intervalMs: 0 } },
+      undefined,
+      { clock: testClock(new Date(now)) },
+    );
+    try {
+      const site = await hub.clock.atRealTime(() => hub.enroll('store-history', { region: 'north' }));
+      await send(site, batch('h-1', traffic(now - 72 * hour + minute, 10_000, 50)));
+      await send(site, batch('h-2', traffic(now - hour + minute, 10_000, 0)));
+      await pruneTelemetry(hub.ctx);
+      const left = await bucketsOf(hub, site);
+      assert.equal(left.length, 1, 'the 3-day-old site bucket is gone (48 h retention)');
+
+      const base = { bundle: 'pos', objective: 0.99, window: '7d', sli: { kind: 'errors' } };
+      // fleet-wide: 50 bad of 20,000 = 0.0025 against 0.01 allowed → budget 0.75, attainment 0.9975
+      const all = (await hub.operator('POST', '/api/v1/slos', { ...base, name: 'all' })).json();
+      assert.ok(Math.abs(all.budgetRemaining - 0.75) < 1e-9, String(all.budgetRemaining));
+      assert.ok(Math.abs(all.attainment - 0.9975) < 1e-9, String(all.attainment));
+      // scoped: only the last hour's clean 10,000 requests are left to count
+      const scoped = (
+        await hub.operator('POST', '/api/v1/slos', {
+          ...base,
+          name: 'north',
+          selector: { matchLabels: { region: 'north' } },
+        })
+      ).json();
+      assert.deepEqual([scoped.budgetRemaining, scoped.attainment], [1, 1]);
+    } finally {
+      await hub.close();
+    }
+  });
+});

@@ -9,7 +9,7 @@ import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { siteByName } from '../sites/sites.ts';
 import type { Db } from '../store/schema.ts';
-import { addSloTotals, bucketFromRow, type SloTotals, totalsOf } from '../telemetry/sli-store.ts';
+import { addSloTotals, bucketFromRow, hourMs, type SloTotals, totalsOf } from '../telemetry/sli-store.ts';
 import { bucketMs, bucketStart, sliSeries } from './core/buckets.ts';
 import {
   alertLevel,
@@ -24,7 +24,6 @@ import {
   windowMs,
 } from './core/budget.ts';
 
-const hourMs = 3_600_000;
 const worstSitesShown = 10;
 const seriesPoints = 200;
 
@@ -51,8 +50,9 @@ export function checkSlo(ctx: HubContext, spec: SloSpec): void {
 }
 
 /**
- * Creates or replaces an SLO by name. Its totals are rebuilt from the per-site buckets the hub still has
- * (siteRetentionMs), since a new scope counts different sites; older history of a replaced SLO is lost.
+ * Creates or replaces an SLO by name. Its totals are rebuilt, since a new scope counts different sites:
+ * from the per-site buckets the hub still has (siteRetentionMs) and, for a fleet-wide SLO, from the
+ * bundle's hourly counts before that, so it starts with its whole window of history.
  */
 export async function applySlo(ctx: HubContext, actor: Actor, spec: SloSpec): Promise<{ created: boolean }> {
   checkSlo(ctx, spec);
@@ -78,26 +78,42 @@ export async function applySlo(ctx: HubContext, actor: Actor, spec: SloSpec): Pr
 }
 
 async function backfill(ctx: HubContext, tx: Db, spec: SloSpec, nowMs: number): Promise<void> {
-  const scope = await scopeSiteIds(tx, spec, false);
-  const since = nowMs - ctx.config.telemetry.siteRetentionMs;
+  // site buckets from the first whole hour they fully cover; hourly bundle counts before it
+  const cut = Math.ceil((nowMs - ctx.config.telemetry.siteRetentionMs) / hourMs) * hourMs;
   const totals = new Map<number, SloTotals>();
-  const ids = [...scope];
+  const add = (t: SloTotals) => {
+    const sum = totals.get(t.start) ?? { start: t.start, requests: 0, errors: 0, slow: 0 };
+    sum.requests += t.requests;
+    sum.errors += t.errors;
+    sum.slow += t.slow;
+    totals.set(t.start, sum);
+  };
+  if (!spec.selector) {
+    const hours = await tx
+      .selectFrom('sli_bundle_hourly')
+      .selectAll()
+      .where('bundle', '=', spec.bundle)
+      .where('hour_start', '<', cut)
+      .execute();
+    for (const h of hours) {
+      add({
+        start: Number(h.hour_start),
+        requests: Number(h.requests),
+        errors: Number(h.errors),
+        slow: Number(h.slow),
+      });
+    }
+  }
+  const ids = [...(await scopeSiteIds(tx, spec, false))];
   for (let i = 0; i < ids.length; i += 500) {
     const rows = await tx
       .selectFrom('sli_site_buckets')
       .selectAll()
       .where('bundle', '=', spec.bundle)
-      .where('bucket_start', '>=', since)
+      .where('bucket_start', '>=', cut)
       .where('site_id', 'in', ids.slice(i, i + 500))
       .execute();
-    for (const row of rows) {
-      const t = totalsOf(bucketFromRow(row));
-      const sum = totals.get(t.start) ?? { start: t.start, requests: 0, errors: 0, slow: 0 };
-      sum.requests += t.requests;
-      sum.errors += t.errors;
-      sum.slow += t.slow;
-      totals.set(t.start, sum);
-    }
+    for (const row of rows) add(totalsOf(bucketFromRow(row)));
   }
   await addSloTotals(tx, spec.name, [...totals.values()]);
 }

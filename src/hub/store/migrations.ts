@@ -273,7 +273,8 @@ const migrations: Record<string, Migration> = {
     },
   },
   // Telemetry: idempotent batch ids, cumulative drop counts, per-site 5-minute SLI buckets (short
-  // retention), per-SLO 5-minute totals (kept for the SLO window), alert state and the webhook queue.
+  // retention), fleet-wide hourly counts per bundle and per-SLO 5-minute totals (kept for the longest SLO
+  // window), alert state and the webhook queue.
   // Times used for ranges and pruning are Unix milliseconds (bigint); portable types only.
   '0007_telemetry': {
     async up(db: Kysely<unknown>) {
@@ -320,6 +321,15 @@ const migrations: Record<string, Migration> = {
         .createIndex('sli_site_buckets_age')
         .on('sli_site_buckets')
         .column('bucket_start')
+        .execute();
+      await db.schema
+        .createTable('sli_bundle_hourly')
+        .addColumn('bundle', 'text', (c) => c.notNull())
+        .addColumn('hour_start', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'double precision', (c) => c.notNull())
+        .addColumn('errors', 'double precision', (c) => c.notNull())
+        .addColumn('slow', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sli_bundle_hourly_pk', ['bundle', 'hour_start'])
         .execute();
       await db.schema
         .createTable('slos')

@@ -229,6 +229,15 @@ export interface SliSiteBucketTable {
   samples: number;
 }
 
+/** A bundle's counts over the whole fleet for one hour: history for new fleet-wide SLOs. */
+export interface SliBundleHourlyTable {
+  bundle: string;
+  hour_start: number;
+  requests: number;
+  errors: number;
+  slow: number;
+}
+
 export interface SloTable {
   name: string;
   bundle: string;
@@ -295,6 +304,7 @@ export interface Database {
   telemetry_batches: TelemetryBatchTable;
   telemetry_drops: TelemetryDropTable;
   sli_site_buckets: SliSiteBucketTable;
+  sli_bundle_hourly: SliBundleHourlyTable;
   slos: SloTable;
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;

@@ -16,7 +16,7 @@ import { bucketize } from '../slo/core/buckets.ts';
 import { parseStoredSlo } from '../slo/slos.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
-import { addSloTotals, totalsOf, upsertSiteBuckets } from './sli-store.ts';
+import { addBundleHours, addSloTotals, totalsOf, upsertSiteBuckets } from './sli-store.ts';
 
 const noDrops: TelemetryDrops = { sli: 0, event: 0, metric: 0, debug: 0 };
 
@@ -51,6 +51,7 @@ export async function ingestTelemetry(
 
     const buckets = bucketize(batch.samples);
     await upsertSiteBuckets(tx, site.id, buckets);
+    await addBundleHours(tx, buckets);
     await feedSlos(tx, site, buckets);
 
     const events: NewEvent[] = batch.events.map((e) => ({

@@ -1,5 +1,6 @@
-// Telemetry retention: batch ids, per-site buckets, per-SLO totals and finished webhook deliveries are
-// dropped once older than the configured retention, so the store's size follows the fleet, not its age.
+// Telemetry retention: batch ids, per-site buckets, hourly bundle counts, per-SLO totals and finished
+// webhook deliveries are dropped once older than the configured retention, so the store's size follows
+// the fleet, not its age.
 
 import type { HubContext } from '../context.ts';
 

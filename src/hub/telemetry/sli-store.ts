@@ -101,3 +101,35 @@ export function bucketFromRow(
 export function totalsOf(b: SliBucket): SloTotals {
   return { start: b.start, requests: b.requests ?? 0, errors: b.errors ?? 0, slow: b.slow ?? 0 };
 }
+
+export const hourMs = 3_600_000;
+
+/** Adds a site's bucket counts to its bundles' fleet-wide hourly counts. */
+export async function addBundleHours(tx: Db, buckets: readonly SliBucket[]): Promise<void> {
+  const hours = new Map<
+    string,
+    { bundle: string; hour_start: number; requests: number; errors: number; slow: number }
+  >();
+  for (const b of buckets) {
+    if (b.requests === undefined && b.errors === undefined && b.slow === undefined) continue;
+    const hour = Math.floor(b.start / hourMs) * hourMs;
+    const key = `${b.bundle}\u0000${hour}`;
+    const h = hours.get(key) ?? { bundle: b.bundle, hour_start: hour, requests: 0, errors: 0, slow: 0 };
+    h.requests += b.requests ?? 0;
+    h.errors += b.errors ?? 0;
+    h.slow += b.slow ?? 0;
+    hours.set(key, h);
+  }
+  if (hours.size === 0) return;
+  await tx
+    .insertInto('sli_bundle_hourly')
+    .values([...hours.values()])
+    .onConflict((oc) =>
+      oc.columns(['bundle', 'hour_start']).doUpdateSet({
+        requests: sql<number>`sli_bundle_hourly.requests + excluded.requests`,
+        errors: sql<number>`sli_bundle_hourly.errors + excluded.errors`,
+        slow: sql<number>`sli_bundle_hourly.slow + excluded.slow`,
+      }),
+    )
+    .execute();
+}
