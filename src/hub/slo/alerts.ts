@@ -7,6 +7,7 @@ import type { SloSpec } from '../../model/slo-wire.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import { insertEvents } from '../status/events.ts';
+import type { SloAlertTable } from '../store/schema.ts';
 import type { BurnVerdict } from './core/budget.ts';
 import { type AlertInstance, notification, webhookMessage } from './core/notify.ts';
 import { parseStoredSlo, sloState } from './slos.ts';
@@ -75,27 +76,50 @@ async function recordVerdicts(
         : undefined;
       const send = notification(memory, v.firing, now, ctx.config.alerts.repeatIntervalMs);
       const startedAt = last?.status === 'firing' ? last.started_at : iso;
+      // compare-and-set on the row as read: when two hubs evaluate at once, one writes, notifies and
+      // raises the event; the other changes nothing
+      const cas = async (set: Partial<SloAlertTable>): Promise<boolean> => {
+        if (!last) {
+          const r = await tx
+            .insertInto('slo_alerts')
+            .values({
+              slo: spec.name,
+              kind,
+              status: 'firing',
+              started_at: iso,
+              ended_at: null,
+              burn_long: null,
+              burn_short: null,
+              notified_at: null,
+              ...set,
+            })
+            .onConflict((oc) => oc.columns(['slo', 'kind']).doNothing())
+            .executeTakeFirst();
+          return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1;
+        }
+        let q = tx
+          .updateTable('slo_alerts')
+          .set(set)
+          .where('slo', '=', spec.name)
+          .where('kind', '=', kind)
+          .where('status', '=', last.status)
+          .where('started_at', '=', last.started_at);
+        q =
+          last.notified_at === null
+            ? q.where('notified_at', 'is', null)
+            : q.where('notified_at', '=', last.notified_at);
+        return Number((await q.executeTakeFirst()).numUpdatedRows) === 1;
+      };
       if (v.firing) {
-        const row = {
+        const written = await cas({
           status: 'firing',
           started_at: startedAt,
           ended_at: null,
           burn_long: v.long,
           burn_short: v.short,
           notified_at: send ? iso : (last?.notified_at ?? null),
-        };
-        if (last)
-          await tx
-            .updateTable('slo_alerts')
-            .set(row)
-            .where('slo', '=', spec.name)
-            .where('kind', '=', kind)
-            .execute();
-        else
-          await tx
-            .insertInto('slo_alerts')
-            .values({ slo: spec.name, kind, ...row })
-            .execute();
+        });
+        if (!written) continue;
         if (last?.status !== 'firing') {
           events.push({
             type: 'slo_alert_firing',
@@ -105,12 +129,8 @@ async function recordVerdicts(
           });
         }
       } else if (last?.status === 'firing') {
-        await tx
-          .updateTable('slo_alerts')
-          .set({ status: 'resolved', ended_at: iso, burn_long: v.long, burn_short: v.short })
-          .where('slo', '=', spec.name)
-          .where('kind', '=', kind)
-          .execute();
+        if (!(await cas({ status: 'resolved', ended_at: iso, burn_long: v.long, burn_short: v.short })))
+          continue;
         events.push({
           type: 'slo_alert_resolved',
           bundle: spec.bundle,

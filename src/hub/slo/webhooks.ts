@@ -6,6 +6,8 @@ import type { HubContext } from '../context.ts';
 import { retryDelayMs } from './core/notify.ts';
 
 const perPass = 100;
+/** longer than a delivery attempt may take (its timeout) */
+const leaseMs = 60_000;
 
 export interface DeliveryPass {
   delivered: number;
@@ -26,6 +28,15 @@ export async function deliverAlerts(ctx: HubContext): Promise<DeliveryPass> {
     .execute();
   const cfg = ctx.config.alerts;
   for (const d of due) {
+    // claim it with a lease (compare-and-set on its due time), so two hubs never send it both
+    const claimed = await ctx.store.db
+      .updateTable('alert_deliveries')
+      .set({ next_attempt_at: ctx.now().getTime() + leaseMs })
+      .where('id', '=', d.id)
+      .where('state', '=', 'pending')
+      .where('next_attempt_at', '=', d.next_attempt_at)
+      .executeTakeFirst();
+    if (Number(claimed.numUpdatedRows) === 0) continue;
     const receiver = cfg.receivers.find((r) => r.name === d.receiver);
     const attempts = Number(d.attempts) + 1;
     let error: string | undefined;
