@@ -11,6 +11,7 @@ import { evaluateSloAlerts } from '../../src/hub/slo/alerts.ts';
 import { deliverAlerts } from '../../src/hub/slo/webhooks.ts';
 import { pruneTelemetry } from '../../src/hub/telemetry/prune.ts';
 import type { TelemetryBatch, TelemetrySample } from '../../src/model/telemetry.ts';
+import { eventually } from '../support/eventually.ts';
 import { bundleFile } from '../support/fleet.ts';
 import { type HubServer, type Site, startHubServer, testClock } from '../support/hub-server.ts';
 
@@ -525,6 +526,42 @@ describe('SLO history', () => {
       assert.deepEqual([scoped.budgetRemaining, scoped.attainment], [1, 1]);
     } finally {
       await hub.close();
+    }
+  });
+});
+
+describe("the hub's telemetry timer", () => {
+  test('on its own, the hub evaluates SLOs and delivers the page; samples from far ahead of the hub clock are not stored', async () => {
+    const hook = await receiver(0);
+    const hub = await startHubServer({
+      connectivity: { sweepIntervalMs: 0 },
+      alerts: { intervalMs: 50, receivers: [{ name: 'ops', url: hook.url }] },
+    });
+    try {
+      const site = await hub.enroll('store-timer');
+      const now = hub.clock.now().getTime();
+      const samples = Array.from({ length: 10 }, (_, m) => traffic(now - m * minute, 1_000, 500)).flat();
+      await send(site, batch('t-1', [...samples, ...traffic(now + 3 * 3_600_000, 1, 1)]));
+      const rows = await bucketsOf(hub, site);
+      assert.ok(
+        rows.every((r) => Number(r.bucket_start) <= now),
+        'the bucket 3 h ahead was dropped',
+      );
+      const created = await hub.operator('POST', '/api/v1/slos', {
+        name: 'timer',
+        bundle: 'pos',
+        objective: 0.999,
+        window: '28d',
+        sli: { kind: 'errors' },
+      });
+      assert.equal(created.statusCode, 201);
+      const page = await eventually('the fast-burn page at the receiver', () =>
+        hook.got.find((g) => g.body.alerts[0]!.labels.alertname === 'SloFastBurn'),
+      );
+      assert.equal(page.body.status, 'firing');
+    } finally {
+      await hub.close();
+      hook.server.close();
     }
   });
 });

@@ -45,7 +45,7 @@ export async function evaluateSloAlerts(ctx: HubContext): Promise<number> {
   let queued = 0;
   for (const row of slos) {
     const spec = parseStoredSlo(row.spec);
-    const { verdicts } = await sloState(ctx, spec);
+    const { verdicts } = await sloState(ctx, spec, { withWindow: false });
     const r = await recordVerdicts(ctx, spec, verdicts);
     queued += r.queued;
     if (r.events > 0) ctx.events.notify();

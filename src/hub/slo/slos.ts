@@ -180,13 +180,19 @@ function countsOver(buckets: readonly TotalsBucket[], spec: SloSpec, end: number
   return countsIn(buckets, end - ms - bucketMs + 1, end + 1, spec.sli.kind);
 }
 
-/** The burn-rule verdicts of an SLO now, with the totals they were computed from. */
+/** The burn-rule verdicts of an SLO now, with the totals they were computed from (6 h at least). */
 export async function sloState(
   ctx: HubContext,
   spec: SloSpec,
+  opts: { withWindow: boolean },
 ): Promise<{ buckets: TotalsBucket[]; verdicts: BurnVerdict[]; now: number }> {
   const now = ctx.now().getTime();
-  const longest = Math.max(windowMs(spec.window)!, ...ctx.config.alerts.burnRules.map((r) => r.longMs));
+  // alerts need only the burn windows; a view also needs the SLO's whole window
+  const longest = Math.max(
+    opts.withWindow ? windowMs(spec.window)! : 0,
+    6 * hourMs,
+    ...ctx.config.alerts.burnRules.map((r) => r.longMs),
+  );
   const buckets = await totalsSince(ctx, spec.name, now - longest - bucketMs);
   const verdicts = evaluateBurn(
     ctx.config.alerts.burnRules,
@@ -200,7 +206,7 @@ async function view(
   ctx: HubContext,
   spec: SloSpec,
 ): Promise<SloView & { buckets: TotalsBucket[]; now: number }> {
-  const { buckets, verdicts, now } = await sloState(ctx, spec);
+  const { buckets, verdicts, now } = await sloState(ctx, spec, { withWindow: true });
   const window = countsOver(buckets, spec, now, windowMs(spec.window)!);
   return {
     ...spec,

@@ -19,6 +19,7 @@ import type { Db } from '../store/schema.ts';
 import { addBundleHours, addSloTotals, totalsOf, upsertSiteBuckets } from './sli-store.ts';
 
 const noDrops: TelemetryDrops = { sli: 0, event: 0, metric: 0, debug: 0 };
+const maxAheadMs = 3_600_000;
 
 /**
  * New drops since the highest counts seen, per class. Counts are cumulative, so a batch that arrives late
@@ -49,7 +50,8 @@ export async function ingestTelemetry(
     if (Number(fresh.numInsertedOrUpdatedRows ?? 0n) === 0)
       return { accepted: false, events: 0, drops: noDrops };
 
-    const buckets = bucketize(batch.samples);
+    // a site whose clock runs far ahead would fill buckets no window reads yet and no pruning reaches
+    const buckets = bucketize(batch.samples).filter((b) => b.start <= nowMs + maxAheadMs);
     await upsertSiteBuckets(tx, site.id, buckets);
     await addBundleHours(tx, buckets);
     await feedSlos(tx, site, buckets);
