@@ -145,7 +145,7 @@ describe('telemetry ingest', () => {
     assert.equal((bad.body as { error: { code: string } }).error.code, 'request_invalid');
   });
 
-  test('events land in the event history; growing drop counts raise one event and count on /metrics', async () => {
+  test('events land in the event history; lost SLIs or events raise one event, every drop counts on /metrics', async () => {
     const t = hub.clock.now().getTime();
     const events = [
       {
@@ -169,6 +169,9 @@ describe('telemetry ingest', () => {
         accepted: true,
       },
     );
+    // only raw metrics dropped: counted, but no event
+    const more = { ...dropped, metric: 250 };
+    assert.deepEqual((await send(site, batch('ev-3', [], { dropped: more }))).body, { accepted: true });
     const list = (await hub.operator('GET', '/api/v1/events?site=store-tele')).json().items as Array<{
       type: string;
       message: string;
@@ -183,7 +186,7 @@ describe('telemetry ingest', () => {
     const metric = await hub.ctx.metrics.registry.getSingleMetricAsString(
       'outpost_telemetry_agent_dropped_total',
     );
-    assert.match(metric, /class="metric"} 100/);
+    assert.match(metric, /class="metric"} 250/);
     assert.match(metric, /class="debug"} 7/);
   });
 

@@ -1,6 +1,7 @@
 // Telemetry ingest: one agent batch in one transaction, once per (site, batchId). SLI samples become
 // per-site 5-minute buckets and feed the totals of every SLO whose scope holds the site; events join the
-// fleet's event history; the agent's cumulative drop counts are kept and their growth raised as an event.
+// fleet's event history; the agent's cumulative drop counts are kept, counted on /metrics, and lost SLIs
+// or events raised as an event.
 
 import type { NewEvent } from '../../model/event.ts';
 import {
@@ -70,7 +71,9 @@ export async function ingestTelemetry(
       },
     }));
     const drops = await recordDrops(ctx, tx, site, batch.dropped);
-    if (telemetryClasses.some((c) => drops[c] > 0)) {
+    // lost SLIs or events are worth an event; raw metrics and debug samples go first by design, so their
+    // drops are only counted (stored totals and /metrics)
+    if (drops.sli > 0 || drops.event > 0) {
       events.push({
         type: 'telemetry_dropped',
         site: site.name,
