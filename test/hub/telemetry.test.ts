@@ -534,7 +534,7 @@ describe('SLO history', () => {
 });
 
 describe("the hub's telemetry timer", () => {
-  test('on its own, the hub evaluates SLOs and delivers the page; samples from far ahead of the hub clock are not stored', async () => {
+  test('on its own, the hub evaluates SLOs and delivers the page (and its resolution when the SLO is deleted); samples from far ahead of the hub clock are not stored', async () => {
     const hook = await receiver(0);
     const hub = await startHubServer({
       connectivity: { sweepIntervalMs: 0 },
@@ -562,6 +562,14 @@ describe("the hub's telemetry timer", () => {
         hook.got.find((g) => g.body.alerts[0]!.labels.alertname === 'SloFastBurn'),
       );
       assert.equal(page.body.status, 'firing');
+      // deleting the SLO resolves what it had firing
+      assert.equal((await hub.operator('DELETE', '/api/v1/slos/timer')).statusCode, 204);
+      const resolved = await eventually('the resolution after the delete', () =>
+        hook.got.find(
+          (g) => g.body.status === 'resolved' && g.body.alerts[0]!.labels.alertname === 'SloFastBurn',
+        ),
+      );
+      assert.equal(resolved.body.alerts[0]!.fingerprint, page.body.alerts[0]!.fingerprint);
     } finally {
       await hub.close();
       hook.server.close();

@@ -5,39 +5,12 @@
 import type { NewEvent } from '../../model/event.ts';
 import type { SloSpec } from '../../model/slo-wire.ts';
 import type { HubContext } from '../context.ts';
-import { newId } from '../ids.ts';
 import { insertEvents } from '../status/events.ts';
 import type { SloAlertTable } from '../store/schema.ts';
 import type { BurnVerdict } from './core/budget.ts';
-import { type AlertInstance, notification, webhookMessage } from './core/notify.ts';
+import { notification } from './core/notify.ts';
+import { instance, queueMessages } from './notifications.ts';
 import { parseStoredSlo, sloState } from './slos.ts';
-
-const alertNames = { fast: 'SloFastBurn', slow: 'SloSlowBurn' } as const;
-
-function instance(
-  spec: SloSpec,
-  v: BurnVerdict,
-  status: 'firing' | 'resolved',
-  startsAt: string,
-  endsAt?: string,
-): AlertInstance {
-  const fmt = (n: number | null) => (n === null ? 'no data' : n.toFixed(2));
-  return {
-    status,
-    labels: {
-      alertname: alertNames[v.rule.kind],
-      slo: spec.name,
-      bundle: spec.bundle,
-      severity: v.rule.severity,
-    },
-    annotations: {
-      summary: `SLO ${spec.name} (bundle ${spec.bundle}) is burning its error budget ${v.rule.kind === 'fast' ? 'fast' : 'steadily'}`,
-      description: `burn rate ${fmt(v.long)} over ${v.rule.longMs / 60_000}m and ${fmt(v.short)} over ${v.rule.shortMs / 60_000}m; alert above ${v.rule.factor} (objective ${spec.objective}, window ${spec.window})`,
-    },
-    startsAt,
-    ...(endsAt !== undefined ? { endsAt } : {}),
-  };
-}
 
 /** Evaluates every SLO once; returns how many webhook messages were queued. */
 export async function evaluateSloAlerts(ctx: HubContext): Promise<number> {
@@ -140,23 +113,7 @@ async function recordVerdicts(
       }
       if (!send) continue;
       const alert = instance(spec, v, send, startedAt, send === 'resolved' ? iso : undefined);
-      for (const receiver of ctx.config.alerts.receivers) {
-        await tx
-          .insertInto('alert_deliveries')
-          .values({
-            id: newId(now),
-            receiver: receiver.name,
-            payload: JSON.stringify(webhookMessage(receiver.name, alert, ctx.config.publicUrl)),
-            state: 'pending',
-            attempts: 0,
-            next_attempt_at: now.getTime(),
-            created_at: iso,
-            delivered_at: null,
-            last_error: null,
-          })
-          .execute();
-        queued++;
-      }
+      queued += await queueMessages(ctx, tx, alert);
     }
     await insertEvents(ctx, tx, events);
     return { queued, events: events.length };

@@ -23,6 +23,7 @@ import {
   type TotalsBucket,
   windowMs,
 } from './core/budget.ts';
+import { resolveAlertsOf } from './notifications.ts';
 
 const worstSitesShown = 10;
 const seriesPoints = 200;
@@ -141,8 +142,10 @@ async function scopeSiteIds(db: Db, spec: SloSpec, placedOnly: boolean): Promise
 
 export async function deleteSlo(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx.deleteFrom('slos').where('name', '=', name).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new OutpostError('not_found', `no SLO named ${name}`);
+    const row = await tx.selectFrom('slos').select('spec').where('name', '=', name).executeTakeFirst();
+    if (!row) throw new OutpostError('not_found', `no SLO named ${name}`);
+    await resolveAlertsOf(ctx, tx, parseStoredSlo(row.spec));
+    await tx.deleteFrom('slos').where('name', '=', name).execute();
     await tx.deleteFrom('slo_buckets').where('slo', '=', name).execute();
     await tx.deleteFrom('slo_alerts').where('slo', '=', name).execute();
     await audit(tx, ctx.now(), actor, 'slo.delete', name);
