@@ -33,7 +33,7 @@ export function parseStoredSlo(spec: string): SloSpec {
 }
 
 /** Checks what the schema cannot: the window's length and the selector's labels. */
-export function checkSlo(ctx: HubContext, spec: SloSpec): void {
+function checkSlo(ctx: HubContext, spec: SloSpec): void {
   const w = windowMs(spec.window);
   if (w === undefined)
     throw new OutpostError('request_invalid', `window "${spec.window}": use e.g. 28d, 6h or 30m`);
