@@ -12,6 +12,7 @@ import type {
   SourceView,
   SyncResult,
 } from '../model/fleet-wire.ts';
+import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type {
   ApiTokenCreated,
   ApiTokenView,
@@ -136,6 +137,12 @@ export class HubApi {
     this.#call<{ items: AttentionItem[] }>('GET', '/attention', undefined, { limit }).then((r) => r.items);
   events = (q: { after?: number; limit?: number; site?: string; type?: string }) =>
     this.#call<EventList>('GET', '/events', undefined, q);
+  slos = () => this.#call<{ items: SloView[] }>('GET', '/slos').then((r) => r.items);
+  slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
+  applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
+  deleteSlo = (name: string) => this.#call<void>('DELETE', `/slos/${encodeURIComponent(name)}`);
+  siteSlis = (name: string, since?: string) =>
+    this.#call<SiteSlis>('GET', `/sites/${encodeURIComponent(name)}/slis`, undefined, { since });
 
   /** Where the event stream is, with the headers it needs (see net/sse.ts followEvents). */
   eventStream(q: { site?: string; type?: string }): {

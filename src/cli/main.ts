@@ -18,6 +18,7 @@ import { addFleetCommands } from './fleet.ts';
 import { HubApi } from './hub-api.ts';
 import { api, json, operatorOptions, outputOption, print } from './options.ts';
 import { addRolloutCommands } from './rollout.ts';
+import { addSloCommands } from './slo.ts';
 import { countsText, labelsText, table } from './table.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..', '..');
@@ -160,9 +161,21 @@ export function program(): Command {
       'label keys counted per value in status and /metrics (keep them few-valued)',
       'region,format',
     )
+    .option(
+      '--alert-webhook <name=url...>',
+      'send SLO alerts as Alertmanager webhook JSON to these receivers',
+    )
+    .option('--remote-write-url <url>', 'forward SLI samples to this Prometheus remote-write endpoint')
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
+        alerts: {
+          receivers: Object.entries(parseLabels(opts.alertWebhook ?? [])).map(([name, url]) => ({
+            name,
+            url,
+          })),
+        },
+        ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
           maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),
@@ -762,6 +775,7 @@ export function program(): Command {
 
   addRolloutCommands(root);
   addFleetCommands(root);
+  addSloCommands(root);
   return root;
 }
 

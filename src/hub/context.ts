@@ -7,10 +7,12 @@ import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls, type HubTls } from './identity/ca.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
+import { type BurnRule, defaultBurnRules } from './slo/core/budget.ts';
 import { EventFeed } from './status/events.ts';
 import { ensureAggregates } from './status/rebuild.ts';
 import { ReportBatcher } from './status/report-batcher.ts';
 import { openStore, type Store } from './store/index.ts';
+import { type RemoteWriteConfig, RemoteWriter } from './telemetry/remote-write.ts';
 
 export interface HubConnectivityConfig extends ConnectivityThresholds {
   /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
@@ -27,6 +29,37 @@ export interface HubEventsConfig {
 export interface HubRolloutsConfig {
   /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
   tickIntervalMs: number;
+}
+
+export interface HubTelemetryConfig {
+  /** batch ids are remembered this long, so a resend within it is recognised */
+  batchRetentionMs: number;
+  /** per-site 5-minute SLI buckets are kept this long (rollout gates, a site's SLI chart, worst sites) */
+  siteRetentionMs: number;
+  /** per-SLO 5-minute totals are kept this long; also the longest SLO window accepted */
+  sloRetentionMs: number;
+  /** the largest telemetry body once inflated: a gzip bomb is cut off here */
+  maxInflatedBytes: number;
+  /** rollout gates read each site's SLIs over this much of the recent past */
+  gateWindowMs: number;
+  /** forward samples to an external TSDB with Prometheus remote-write */
+  remoteWrite?: RemoteWriteConfig;
+}
+
+export interface HubAlertsConfig {
+  /** how often SLO alerts are evaluated, webhooks delivered and telemetry pruned; 0 turns it off */
+  intervalMs: number;
+  /** Alertmanager-compatible webhook receivers; every alert goes to each of them */
+  receivers: { name: string; url: string }[];
+  /** a firing alert is sent again after this long */
+  repeatIntervalMs: number;
+  /** first retry delay of a failed delivery; doubles each time up to retryMaxMs */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** a delivery is given up (state failed) after this many attempts */
+  maxAttempts: number;
+  /** multi-window burn-rate rules (slo/core/budget.ts) */
+  burnRules: BurnRule[];
 }
 
 export interface HubConfig {
@@ -47,6 +80,8 @@ export interface HubConfig {
   limits: BundleLimits;
   /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
   sourcesDir?: string;
+  telemetry: HubTelemetryConfig;
+  alerts: HubAlertsConfig;
 }
 
 export interface HubContext {
@@ -59,6 +94,8 @@ export interface HubContext {
   metrics: HubMetrics;
   /** agents' reports, ingested in group-committed batches */
   reports: ReportBatcher;
+  /** forwards samples by Prometheus remote-write when configured */
+  remoteWrite?: RemoteWriter;
   now: () => Date;
 }
 
@@ -71,6 +108,22 @@ export const defaultHubConfig = {
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
   limits: defaultLimits,
+  telemetry: {
+    batchRetentionMs: 7 * 24 * 3600_000,
+    siteRetentionMs: 48 * 3600_000,
+    sloRetentionMs: 35 * 24 * 3600_000,
+    maxInflatedBytes: 32 * 1024 * 1024,
+    gateWindowMs: 15 * 60_000,
+  },
+  alerts: {
+    intervalMs: 30_000,
+    receivers: [],
+    repeatIntervalMs: 4 * 3600_000,
+    retryBaseMs: 5_000,
+    retryMaxMs: 10 * 60_000,
+    maxAttempts: 12,
+    burnRules: [...defaultBurnRules],
+  },
 } satisfies Partial<HubConfig>;
 
 export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
@@ -82,6 +135,8 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   events?: Partial<HubEventsConfig>;
   rollouts?: Partial<HubRolloutsConfig>;
   limits?: BundleLimits;
+  telemetry?: Partial<HubTelemetryConfig>;
+  alerts?: Partial<HubAlertsConfig>;
 };
 
 export async function contextFromConfig(
@@ -95,6 +150,8 @@ export async function contextFromConfig(
     aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
     events: { ...defaultHubConfig.events, ...config.events },
     rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
+    telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
+    alerts: { ...defaultHubConfig.alerts, ...config.alerts },
   };
   const now = overrides.now ?? (() => new Date());
   const metrics = overrides.metrics ?? createHubMetrics();
@@ -108,6 +165,8 @@ export async function contextFromConfig(
     now,
   } as HubContext;
   hub.reports = overrides.reports ?? new ReportBatcher(hub);
+  if (full.telemetry.remoteWrite)
+    hub.remoteWrite = overrides.remoteWrite ?? new RemoteWriter(full.telemetry.remoteWrite, metrics);
   metrics.readFleetFrom(hub.store.db);
   await ensureAggregates(hub);
   return hub;

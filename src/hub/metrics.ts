@@ -2,7 +2,7 @@
 // gauges read the status aggregates at scrape time; histograms time requests by route template and
 // store queries by kind. No label ever names a site: the series count does not grow with the fleet.
 
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { deploymentStates } from '../model/deployment.ts';
 import { connectivities, lifecycles } from '../model/site.ts';
 import type { Db } from './store/schema.ts';
@@ -17,6 +17,21 @@ export interface HubMetrics {
   observeQuery(sql: string, seconds: number): void;
   /** connects the fleet gauges to a store (done once the store is open) */
   readFleetFrom(db: Db): void;
+  telemetry: TelemetryMetrics;
+}
+
+/** Counters of the telemetry path: ingest, agents' drops, remote-write and alert webhooks. */
+export interface TelemetryMetrics {
+  /** batches by result: accepted or duplicate */
+  batches: Counter<'result'>;
+  /** samples in accepted batches */
+  samples: Counter;
+  /** telemetry agents report they dropped, by class (from the growth of their cumulative counts) */
+  agentDrops: Counter<'class'>;
+  /** remote-write samples by result: sent, or dropped (queue full or refused) */
+  remoteWrite: Counter<'result'>;
+  /** webhook delivery attempts by result: delivered, retry, failed */
+  deliveries: Counter<'result'>;
 }
 
 function operationOf(sql: string): string {
@@ -153,8 +168,41 @@ export function createHubMetrics(): HubMetrics {
     },
   });
 
+  const telemetry: TelemetryMetrics = {
+    batches: new Counter({
+      name: 'outpost_telemetry_batches_total',
+      help: 'Telemetry batches received, by result (accepted, duplicate)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    samples: new Counter({
+      name: 'outpost_telemetry_samples_total',
+      help: 'Samples in accepted telemetry batches',
+      registers: [registry],
+    }),
+    agentDrops: new Counter({
+      name: 'outpost_telemetry_agent_dropped_total',
+      help: "Telemetry agents' buffers dropped, by class, as they reported it",
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    remoteWrite: new Counter({
+      name: 'outpost_remote_write_samples_total',
+      help: 'Samples forwarded by Prometheus remote-write, by result (sent, dropped)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: 'outpost_alert_webhook_attempts_total',
+      help: 'Alert webhook delivery attempts, by result (delivered, retry, failed)',
+      labelNames: ['result'] as const,
+      registers: [registry],
+    }),
+  };
+
   return {
     registry,
+    telemetry,
     observeRequest(method, route, status, seconds) {
       requestDuration.observe(
         {

@@ -1,5 +1,6 @@
 // Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
-// /metrics, and owns the background status sweeper and rollout ticker (started when ready, stopped on close).
+// /metrics, and owns the background status sweeper, rollout ticker, telemetry upkeep and remote-write
+// forwarder (started when ready, stopped on close).
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -12,7 +13,11 @@ import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { sloRoutes } from './routes/slo.ts';
+import { evaluateSloAlerts } from './slo/alerts.ts';
+import { deliverAlerts } from './slo/webhooks.ts';
 import { statusPass } from './status/connectivity.ts';
+import { pruneTelemetry } from './telemetry/prune.ts';
 
 export interface ServerOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
@@ -71,6 +76,24 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     if (ctx.config.rollouts.tickIntervalMs > 0) ticker.start();
   });
   app.addHook('onClose', async () => ticker.close());
+  // telemetry upkeep: SLO alerts, webhook deliveries, retention
+  const telemetry = new Periodic(
+    async () => {
+      await evaluateSloAlerts(ctx);
+      await deliverAlerts(ctx);
+      await pruneTelemetry(ctx);
+    },
+    () => ctx.config.alerts.intervalMs,
+    (err) => app.log.error({ err }, 'telemetry pass failed'),
+  );
+  app.addHook('onReady', async () => {
+    if (ctx.config.alerts.intervalMs > 0) telemetry.start();
+    ctx.remoteWrite?.start();
+  });
+  app.addHook('onClose', async () => {
+    await telemetry.close();
+    await ctx.remoteWrite?.close();
+  });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.observeRequest(
       request.method,
@@ -95,6 +118,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   });
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
   return app;

@@ -7,7 +7,12 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectivityThresholds } from '../model/site.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
-import { contextFromConfig, type HubContext } from './context.ts';
+import {
+  contextFromConfig,
+  type HubAlertsConfig,
+  type HubContext,
+  type HubTelemetryConfig,
+} from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
@@ -40,6 +45,10 @@ export interface StartHubOptions {
   now?: () => Date;
   /** label keys with their own status aggregates (default region, format) */
   aggregateLabels?: string[];
+  /** retention, gate window, remote-write */
+  telemetry?: Partial<HubTelemetryConfig>;
+  /** SLO alert receivers, repeat and retry */
+  alerts?: Partial<HubAlertsConfig>;
 }
 
 export interface RunningHub {
@@ -82,6 +91,8 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         : {}),
       ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
       ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
+      ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+      ...(opts.alerts ? { alerts: opts.alerts } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

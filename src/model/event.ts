@@ -28,6 +28,12 @@ export const eventTypes = [
   'rollout_aborted',
   'rollout_superseded',
   'rollout_queued',
+  /** a Kubernetes event an agent forwarded (details: type, object, reason, count, t) */
+  'site_event',
+  /** an agent's buffer dropped telemetry (details: the new drops per class and the totals) */
+  'telemetry_dropped',
+  'slo_alert_firing',
+  'slo_alert_resolved',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -352,6 +352,11 @@ describe('operator roles', () => {
     'GET /api/v1/rollouts': 'viewer',
     'GET /api/v1/rollouts/{id}': 'viewer',
     'POST /api/v1/rollouts/{id}/actions': 'operator',
+    'GET /api/v1/slos': 'viewer',
+    'POST /api/v1/slos': 'operator',
+    'GET /api/v1/slos/{name}': 'viewer',
+    'DELETE /api/v1/slos/{name}': 'operator',
+    'GET /api/v1/sites/{name}/slis': 'viewer',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 

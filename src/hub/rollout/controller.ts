@@ -8,6 +8,7 @@ import type { HubContext } from '../context.ts';
 import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
+import { siteGateMetrics } from '../telemetry/gate-metrics.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import { finalPhases, type RolloutState, type SiteProgress, type SiteStatus } from './core/state.ts';
 import type { RolloutStrategy } from './core/strategy.ts';
@@ -104,6 +105,14 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
         ? { deploymentState: row.state as DeploymentState }
         : {}),
     }));
+    if (strategy.gates.length > 0) {
+      const now = ctx.now().getTime();
+      const measured = await siteGateMetrics(tx, r.bundle, sites, now, ctx.config.telemetry.gateWindowMs);
+      for (const site of sites) {
+        const metrics = measured.get(site.siteId);
+        if (metrics) site.metrics = metrics;
+      }
+    }
     const decision = decide({ strategy, state, sites, now: ctx.now() });
     const next = JSON.stringify(decision.state);
     if (next === r.state && decision.transitions.length === 0) return;

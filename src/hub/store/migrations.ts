@@ -284,6 +284,113 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('rollout_sites').addColumn('from_revision', 'integer').execute();
     },
   },
+  // Telemetry: idempotent batch ids, cumulative drop counts, per-site 5-minute SLI buckets (short
+  // retention), fleet-wide hourly counts per bundle and per-SLO 5-minute totals (kept for the longest SLO
+  // window), alert state and the webhook queue.
+  // Times used for ranges and pruning are Unix milliseconds (bigint); portable types only.
+  '0007_telemetry': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('telemetry_batches')
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('batch_id', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('telemetry_batches_pk', ['site_id', 'batch_id'])
+        .execute();
+      await db.schema
+        .createIndex('telemetry_batches_age')
+        .on('telemetry_batches')
+        .column('received_at')
+        .execute();
+      await db.schema
+        .createTable('telemetry_drops')
+        .addColumn('site_id', 'text', (c) => c.primaryKey())
+        .addColumn('sli', 'bigint', (c) => c.notNull())
+        .addColumn('event', 'bigint', (c) => c.notNull())
+        .addColumn('metric', 'bigint', (c) => c.notNull())
+        .addColumn('debug', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('sli_site_buckets')
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('bundle', 'text', (c) => c.notNull())
+        .addColumn('bucket_start', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'double precision')
+        .addColumn('errors', 'double precision')
+        .addColumn('slow', 'double precision')
+        .addColumn('latency_max', 'double precision')
+        .addColumn('saturation_max', 'double precision')
+        .addColumn('samples', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sli_site_buckets_pk', ['site_id', 'bundle', 'bucket_start'])
+        .execute();
+      await db.schema
+        .createIndex('sli_site_buckets_bundle')
+        .on('sli_site_buckets')
+        .columns(['bundle', 'bucket_start'])
+        .execute();
+      await db.schema
+        .createIndex('sli_site_buckets_age')
+        .on('sli_site_buckets')
+        .column('bucket_start')
+        .execute();
+      await db.schema
+        .createTable('sli_bundle_hourly')
+        .addColumn('bundle', 'text', (c) => c.notNull())
+        .addColumn('hour_start', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'double precision', (c) => c.notNull())
+        .addColumn('errors', 'double precision', (c) => c.notNull())
+        .addColumn('slow', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sli_bundle_hourly_pk', ['bundle', 'hour_start'])
+        .execute();
+      await db.schema
+        .createTable('slos')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('bundle', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('slo_buckets')
+        .addColumn('slo', 'text', (c) => c.notNull())
+        .addColumn('bucket_start', 'bigint', (c) => c.notNull())
+        .addColumn('requests', 'double precision', (c) => c.notNull())
+        .addColumn('errors', 'double precision', (c) => c.notNull())
+        .addColumn('slow', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('slo_buckets_pk', ['slo', 'bucket_start'])
+        .execute();
+      await db.schema
+        .createTable('slo_alerts')
+        .addColumn('slo', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('ended_at', 'text')
+        .addColumn('burn_long', 'double precision')
+        .addColumn('burn_short', 'double precision')
+        .addColumn('notified_at', 'text')
+        .addPrimaryKeyConstraint('slo_alerts_pk', ['slo', 'kind'])
+        .execute();
+      await db.schema
+        .createTable('alert_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('receiver', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('delivered_at', 'text')
+        .addColumn('last_error', 'text')
+        .execute();
+      await db.schema
+        .createIndex('alert_deliveries_due')
+        .on('alert_deliveries')
+        .columns(['state', 'next_attempt_at'])
+        .execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -200,6 +200,93 @@ export interface RolloutSiteTable {
   from_revision: number | null;
 }
 
+export interface TelemetryBatchTable {
+  site_id: string;
+  batch_id: string;
+  /** Unix ms */
+  received_at: number;
+}
+
+/** The agent's cumulative drop counts, as last reported. */
+export interface TelemetryDropTable {
+  site_id: string;
+  sli: number;
+  event: number;
+  metric: number;
+  debug: number;
+  updated_at: string;
+}
+
+/** One site's SLIs for one bundle over 5 minutes (slo/core/buckets.ts); null = not reported. */
+export interface SliSiteBucketTable {
+  site_id: string;
+  bundle: string;
+  /** Unix ms, a multiple of the bucket length */
+  bucket_start: number;
+  requests: number | null;
+  errors: number | null;
+  slow: number | null;
+  latency_max: number | null;
+  saturation_max: number | null;
+  samples: number;
+}
+
+/** A bundle's counts over the whole fleet for one hour: history for new fleet-wide SLOs. */
+export interface SliBundleHourlyTable {
+  bundle: string;
+  hour_start: number;
+  requests: number;
+  errors: number;
+  slow: number;
+}
+
+export interface SloTable {
+  name: string;
+  bundle: string;
+  /** the SloSpec (JSON) */
+  spec: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
+export interface SloBucketTable {
+  slo: string;
+  bucket_start: number;
+  requests: number;
+  errors: number;
+  slow: number;
+}
+
+export interface SloAlertTable {
+  slo: string;
+  /** the burn rule: fast or slow */
+  kind: string;
+  status: string;
+  started_at: string;
+  ended_at: string | null;
+  burn_long: number | null;
+  burn_short: number | null;
+  /** when a firing notification was last queued (repeat interval) */
+  notified_at: string | null;
+}
+
+/** A webhook message waiting for (or done with) delivery. */
+export interface AlertDeliveryTable {
+  id: string;
+  receiver: string;
+  /** Alertmanager webhook JSON */
+  payload: string;
+  /** pending | delivered | failed */
+  state: string;
+  attempts: number;
+  /** Unix ms */
+  next_attempt_at: number;
+  created_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -216,6 +303,14 @@ export interface Database {
   events: EventTable;
   rollouts: RolloutTable;
   rollout_sites: RolloutSiteTable;
+  telemetry_batches: TelemetryBatchTable;
+  telemetry_drops: TelemetryDropTable;
+  sli_site_buckets: SliSiteBucketTable;
+  sli_bundle_hourly: SliBundleHourlyTable;
+  slos: SloTable;
+  slo_buckets: SloBucketTable;
+  slo_alerts: SloAlertTable;
+  alert_deliveries: AlertDeliveryTable;
 }
 
 export type Db = Kysely<Database>;
