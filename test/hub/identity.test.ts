@@ -352,6 +352,9 @@ describe('operator roles', () => {
     'GET /api/v1/rollouts': 'viewer',
     'GET /api/v1/rollouts/{id}': 'viewer',
     'POST /api/v1/rollouts/{id}/actions': 'operator',
+    'GET /api/v1/whoami': 'viewer',
+    'GET /api/v1/site-locations': 'viewer',
+    'GET /api/v1/bundles/{name}/rendered': 'viewer',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 

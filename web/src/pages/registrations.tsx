@@ -1,0 +1,122 @@
+// Registrations: sites waiting for approval. An operator can approve one (choosing its name and labels)
+// or reject it; a viewer sees the list only.
+
+import { useState } from 'preact/hooks';
+import type { QueryResult, QuerySite } from '../../../src/model/wire.ts';
+import { ago } from '../../../src/web/format.ts';
+import { canOperate, post } from '../api.ts';
+import { Empty, ErrorNote, Show, useData } from '../ui.tsx';
+
+function labelsText(labels: Record<string, string>): string {
+  return Object.entries(labels)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(', ');
+}
+
+export function parseLabels(text: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return `"${part}" is not key=value`;
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+function Pending({ site, done }: { site: QuerySite; done: () => void }) {
+  const [name, setName] = useState(site.name);
+  const [labels, setLabels] = useState(labelsText(site.labels));
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const [busy, setBusy] = useState(false);
+  const id = `pending-${site.name}`;
+  const act = async (what: 'approve' | 'reject') => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const parsed = parseLabels(labels);
+      if (typeof parsed === 'string') throw new Error(parsed);
+      const path = `/sites/${encodeURIComponent(site.name)}/${what}`;
+      if (what === 'approve') await post(path, { ...(name !== site.name ? { name } : {}), labels: parsed });
+      else await post(path);
+      done();
+    } catch (e) {
+      setError(e as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <li class="card" data-testid={id} aria-labelledby={`${id}-h`}>
+      <h2 id={`${id}-h`}>{site.name}</h2>
+      <p class="muted">Last seen {ago(site.lastSeen, new Date())}</p>
+      {canOperate() ? (
+        <form
+          class="toolbar"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void act('approve');
+          }}
+        >
+          <div class="field">
+            <label for={`${id}-name`}>Name</label>
+            <input
+              id={`${id}-name`}
+              value={name}
+              required
+              onInput={(e) => setName((e.target as HTMLInputElement).value)}
+            />
+          </div>
+          <div class="field grow">
+            <label for={`${id}-labels`}>Labels</label>
+            <input
+              id={`${id}-labels`}
+              value={labels}
+              placeholder="region=west, format=mini"
+              onInput={(e) => setLabels((e.target as HTMLInputElement).value)}
+            />
+          </div>
+          <button type="submit" disabled={busy}>
+            Approve
+          </button>
+          <button type="button" class="danger" disabled={busy} onClick={() => void act('reject')}>
+            Reject
+          </button>
+        </form>
+      ) : (
+        <p class="note">Labels: {labelsText(site.labels) || 'none'}. Approving needs the operator role.</p>
+      )}
+      {error && <ErrorNote error={error} />}
+    </li>
+  );
+}
+
+export function RegistrationsPage() {
+  const pending = useData(() => post<QueryResult>('/query', { lifecycle: ['Pending'], limit: 100 }), []);
+  return (
+    <section>
+      <h1>Registrations</h1>
+      <Show loaded={pending} what="pending sites">
+        {(r) =>
+          (r.sites ?? []).length === 0 ? (
+            <Empty>No site is waiting for approval.</Empty>
+          ) : (
+            <>
+              <p>
+                {(r.sites ?? []).length}
+                {r.nextCursor ? '+' : ''} sites wait for approval.
+              </p>
+              <ul class="plain stack">
+                {(r.sites ?? []).map((s) => (
+                  <Pending key={s.name} site={s} done={pending.reload} />
+                ))}
+              </ul>
+            </>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
