@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { clusterAt, clusterGrid, clusterRadius, clusterTone } from './cluster.ts';
-import { clampView, panBy, project, unproject, worldView, zoomAt } from './projection.ts';
+import { clampView, drawableRing, panBy, project, unproject, worldView, zoomAt } from './projection.ts';
 
 test('at zoom 1 the world fills the canvas: corners and centre land where expected', () => {
   assert.deepEqual(project(-180, 90, worldView, 720, 360), [0, 0]);
@@ -120,4 +120,44 @@ test('a cluster takes its most severe tone; hit-testing finds the nearest disc',
     undefined,
   );
   assert.throws(() => clusterGrid([1], [1], [0], 1, 0));
+});
+
+test('a ring across the antimeridian is made continuous and drawn once on each side', () => {
+  const r = drawableRing([
+    [170, 0],
+    [-170, 0],
+    [-170, 5],
+    [170, 5],
+    [170, 0],
+  ]);
+  assert.deepEqual(r.points, [
+    [170, 0],
+    [190, 0],
+    [190, 5],
+    [170, 5],
+    [170, 0],
+  ]);
+  assert.deepEqual(r.copies, [0, -360]);
+  assert.deepEqual(
+    drawableRing([
+      [1, 1],
+      [2, 2],
+      [1, 2],
+    ]).copies,
+    [0],
+  );
+});
+
+test('a ring round the south pole is closed along the pole', () => {
+  const r = drawableRing([
+    [-170, -70],
+    [0, -75],
+    [170, -70],
+    [-175, -72],
+  ]);
+  assert.deepEqual(r.points.slice(-2), [
+    [185, -90],
+    [-170, -90],
+  ]);
+  assert.ok(r.copies.includes(-360));
 });

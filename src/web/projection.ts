@@ -64,3 +64,44 @@ export function panBy(view: View, dx: number, dy: number, width: number): View {
   const k = pxPerDegree(view, width);
   return clampView({ ...view, lon: view.lon - dx / k, lat: view.lat + dy / k });
 }
+
+/**
+ * A polygon ring made drawable on a flat map: where it crosses the antimeridian its longitudes are
+ * made continuous (some then lie beyond ±180), and a ring that goes round a pole is closed along that
+ * pole, so filling it paints no band across the world. Draw the result at each of `copies` offsets.
+ *
+ * @example drawableRing([[170, 0], [-170, 0], [-170, 5], [170, 5]]).copies // [0, -360]
+ */
+export function drawableRing(ring: ReadonlyArray<readonly number[]>): {
+  points: number[][];
+  copies: number[];
+} {
+  const points: number[][] = [];
+  let shift = 0;
+  let crossings = 0;
+  let prev: number | undefined;
+  for (const [lon = 0, lat = 0] of ring) {
+    if (prev !== undefined) {
+      const d = lon + shift - prev;
+      if (d > 180) {
+        shift -= 360;
+        crossings++;
+      } else if (d < -180) {
+        shift += 360;
+        crossings++;
+      }
+    }
+    prev = lon + shift;
+    points.push([prev, lat]);
+  }
+  // a ring round a pole never comes back to its starting longitude: close it along the pole
+  if (crossings % 2 === 1 && points.length > 0) {
+    const pole = points.reduce((s, p) => s + p[1]!, 0) < 0 ? -90 : 90;
+    points.push([points[points.length - 1]![0]!, pole], [points[0]![0]!, pole]);
+  }
+  const lons = points.map((p) => p[0]!);
+  const copies = [0];
+  if (Math.max(...lons) > 180) copies.push(-360);
+  if (Math.min(...lons) < -180) copies.push(360);
+  return { points, copies };
+}

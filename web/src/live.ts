@@ -5,7 +5,7 @@
 import { signal } from '@preact/signals';
 import type { EventView } from '../../src/model/wire.ts';
 import { reconnectDelayMs, SseParser } from '../../src/web/sse.ts';
-import { authHeaders } from './api.ts';
+import { authHeaders, get } from './api.ts';
 
 export const eventTick = signal(0);
 export const liveState = signal<'connecting' | 'live' | 'reconnecting'>('connecting');
@@ -15,6 +15,14 @@ export function startLive(signal_: AbortSignal): void {
   let lastId: string | undefined;
   let attempt = 0;
   const run = async () => {
+    // start from the latest events, and stream on from exactly there, so nothing falls between
+    try {
+      const latest = await get<{ items: EventView[]; lastId: number }>('/events?limit=20');
+      recentEvents.value = [...latest.items].reverse();
+      lastId = String(latest.lastId);
+    } catch {
+      // the stream alone still works; it starts with the next event
+    }
     while (!signal_.aborted) {
       try {
         const res = await fetch('/api/v1/events/stream', {

@@ -14,7 +14,15 @@ import {
   clusterTone,
 } from '../../../src/web/cluster.ts';
 import { count } from '../../../src/web/format.ts';
-import { panBy, project, unproject, type View, worldView, zoomAt } from '../../../src/web/projection.ts';
+import {
+  drawableRing,
+  panBy,
+  project,
+  unproject,
+  type View,
+  worldView,
+  zoomAt,
+} from '../../../src/web/projection.ts';
 import { siteTone, toneLabels, tones } from '../../../src/web/tone.ts';
 import { get } from '../api.ts';
 import { navigate } from '../router.ts';
@@ -50,6 +58,7 @@ const borders = mesh(topology, topology.objects.countries, (a, b) => a !== b);
 
 type Ring = number[][];
 
+/** Land as rings ready to fill: each at every offset it needs to cover both sides of the antimeridian. */
 function ringsOf(): Ring[] {
   const rings: Ring[] = [];
   for (const f of land.features) {
@@ -57,13 +66,24 @@ function ringsOf(): Ring[] {
     if (g?.type === 'Polygon') rings.push(...(g.coordinates as Ring[]));
     if (g?.type === 'MultiPolygon') for (const p of g.coordinates as Ring[][]) rings.push(...p);
   }
-  return rings;
+  return rings.flatMap((ring) => {
+    const { points, copies } = drawableRing(ring);
+    return copies.map((dx) => points.map(([lon, lat]) => [lon! + dx, lat!]));
+  });
 }
 const landRings = ringsOf();
 
 function trace(ctx: CanvasRenderingContext2D, ring: Ring, view: View, w: number, h: number) {
+  let prevLon: number | undefined;
   ring.forEach(([lon, lat], i) => {
     const [x, y] = project(lon!, lat!, view, w, h);
+    // border lines break where they cross the antimeridian instead of striking across the map
+    const jump = prevLon !== undefined && Math.abs(lon! - prevLon) > 180;
+    prevLon = lon;
+    if (jump) {
+      ctx.moveTo(x, y);
+      return;
+    }
     if (i === 0) ctx.moveTo(x, y);
     else ctx.lineTo(x, y);
   });
