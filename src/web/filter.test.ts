@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseFilter } from './filter.ts';
+import { labelList, parseLabelList } from './labels.ts';
 
 test('plain keys are labels, in kubectl selector syntax', () => {
   assert.deepEqual(parseFilter('region=west, format in (mini, max), tier!=gold, !legacy, pos'), {
@@ -55,4 +56,15 @@ test('nonsense is an error that names the term, not an empty filter', () => {
   assert.ok('error' in parseFilter('lanes > many'));
   assert.ok('error' in parseFilter('region in ()'));
   assert.deepEqual(parseFilter('   '), { filter: {} });
+});
+
+test('label lists parse as typed in the approval form and print back the same', () => {
+  assert.deepEqual(parseLabelList(' region = west ,format=mini,, '), { region: 'west', format: 'mini' });
+  assert.deepEqual(parseLabelList(''), {});
+  assert.deepEqual(parseLabelList('empty='), { empty: '' });
+  assert.equal(parseLabelList('region'), 'expected key=value, got "region"');
+  assert.equal(parseLabelList('=west'), 'expected key=value, got "=west"');
+  assert.equal(parseLabelList('a=1, a=2'), 'label a is given twice');
+  const labels = { region: 'west', format: 'mini' };
+  assert.deepEqual(parseLabelList(labelList(labels)), labels);
 });

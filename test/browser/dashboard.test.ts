@@ -339,8 +339,25 @@ describe('the dashboard in Chromium', () => {
     await visit('/bundles', () => page.getByRole('link', { name: 'till' }).waitFor(), '05-bundles');
     await visit(
       '/bundles/till?site=store-0002',
-      () => page.getByText('ConfigMap/default/till-config').waitFor(),
+      () => page.getByText('ConfigMap default/till-config').waitFor(),
       '05-bundle-detail',
+    );
+    await page.getByText('ConfigMap default/till-config').click();
+    await page.getByText('"version"').first().waitFor();
+    // a plan of the next change: every site would update its ConfigMap, nothing is applied
+    const next = bundleFile('till', everywhere, [configMap('3')]).files[0]!.content;
+    await page.getByLabel(/Bundle YAML/).fill(next);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    const plan = page.getByTestId('plan-result');
+    await plan.waitFor();
+    assert.equal(await plan.locator('details').count(), sites + 1, 'every site with the bundle would change');
+    await plan.locator('summary').first().click();
+    await plan.getByText('~ ConfigMap default/till-config').first().waitFor();
+    await shot(page, '05-bundle-plan');
+    assert.equal(
+      (await hub.api.bundles()).find((b) => b.name === 'till')?.revision,
+      2,
+      'planning applied nothing',
     );
     await visit('/slos', () => page.getByRole('heading', { name: 'SLOs' }).waitFor(), '08-slos');
     // SLO data comes from another part of the hub; the page must render either way

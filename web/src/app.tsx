@@ -1,6 +1,6 @@
 // The dashboard shell: sign-in, the navigation, the live-update indicator and the page for the path.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { me, signIn, signOut, storedToken } from './api.ts';
 import { liveState, startLive } from './live.ts';
 import { BundlePage, BundlesPage } from './pages/bundles.tsx';
@@ -80,6 +80,11 @@ export function App() {
   useEffect(() => {
     document.title = `${sectionTitle} · Outpost`;
   }, [sectionTitle]);
+  // after an in-page navigation, start keyboard and screen-reader users at the new content
+  const firstPath = useRef(p);
+  useEffect(() => {
+    if (p !== firstPath.current) document.getElementById('main')?.focus();
+  }, [p]);
   if (checking) return <p class="note">Checking your token…</p>;
   if (!who) return <SignIn />;
   return (

@@ -20,7 +20,8 @@ interface Rendered {
 }
 
 function objectName(o: Rendered['objects'][number]): string {
-  return `${o.kind ?? '?'}/${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
+  // as the hub's plans and events name objects
+  return `${o.kind ?? '?'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
 }
 
 function Preview({ bundle, site }: { bundle: string; site: string }) {

@@ -4,31 +4,13 @@
 import { useState } from 'preact/hooks';
 import type { QueryResult, QuerySite } from '../../../src/model/wire.ts';
 import { ago } from '../../../src/web/format.ts';
+import { labelList, parseLabelList } from '../../../src/web/labels.ts';
 import { canOperate, post } from '../api.ts';
 import { Empty, ErrorNote, Show, useData } from '../ui.tsx';
 
-function labelsText(labels: Record<string, string>): string {
-  return Object.entries(labels)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(', ');
-}
-
-export function parseLabels(text: string): Record<string, string> | string {
-  const out: Record<string, string> = {};
-  for (const part of text
-    .split(',')
-    .map((p) => p.trim())
-    .filter(Boolean)) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) return `"${part}" is not key=value`;
-    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
-  }
-  return out;
-}
-
 function Pending({ site, done }: { site: QuerySite; done: () => void }) {
   const [name, setName] = useState(site.name);
-  const [labels, setLabels] = useState(labelsText(site.labels));
+  const [labels, setLabels] = useState(labelList(site.labels));
   const [error, setError] = useState<Error | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const id = `pending-${site.name}`;
@@ -36,7 +18,7 @@ function Pending({ site, done }: { site: QuerySite; done: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const parsed = parseLabels(labels);
+      const parsed = parseLabelList(labels);
       if (typeof parsed === 'string') throw new Error(parsed);
       const path = `/sites/${encodeURIComponent(site.name)}/${what}`;
       if (what === 'approve') await post(path, { ...(name !== site.name ? { name } : {}), labels: parsed });
@@ -86,7 +68,7 @@ function Pending({ site, done }: { site: QuerySite; done: () => void }) {
           </button>
         </form>
       ) : (
-        <p class="note">Labels: {labelsText(site.labels) || 'none'}. Approving needs the operator role.</p>
+        <p class="note">Labels: {labelList(site.labels) || 'none'}. Approving needs the operator role.</p>
       )}
       {error && <ErrorNote error={error} />}
     </li>
