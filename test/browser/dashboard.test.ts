@@ -20,6 +20,7 @@ import { connectivities, lifecycles } from '../../src/model/site.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
 import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
 import { type FleetSummary, runFleet } from '../../src/sim/fleet.ts';
+import { contrastRatio, over, parseColor, type Rgba } from '../../src/web/contrast.ts';
 import { parseCount } from '../../src/web/format.ts';
 import { eventually } from '../support/eventually.ts';
 import { bundleFile, startTestHub, type TestHub } from '../support/fleet.ts';
@@ -70,6 +71,47 @@ async function unlabelled(page: Page): Promise<string[]> {
   return page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
     .filter((el) => !el.labels?.length && !el.getAttribute('aria-label'))
     .map((el) => el.outerHTML.slice(0, 80))`);
+}
+
+/**
+ * Text whose colour has less than 4.5:1 contrast with what is behind it (each visible text's colour and
+ * its ancestors' backgrounds read in the page, composited and compared here). Disabled controls are
+ * exempt, as WCAG allows.
+ */
+async function lowContrast(page: Page): Promise<string[]> {
+  const texts = await page.evaluate<Array<{ text: string; fg: string; bgs: string[] }>>(`(() => {
+    const out = [];
+    const seen = new Set();
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const el = n.parentElement;
+      if (!el || seen.has(el) || !n.textContent.trim()) continue;
+      seen.add(el);
+      if (el.closest('[disabled], .sr-only, script, style, noscript')) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) continue;
+      const bgs = [];
+      for (let a = el; a; a = a.parentElement) bgs.push(getComputedStyle(a).backgroundColor);
+      out.push({ text: n.textContent.trim().slice(0, 40), fg: getComputedStyle(el).color, bgs });
+    }
+    return out;
+  })()`);
+  const failing: string[] = [];
+  for (const t of texts) {
+    let bg: Rgba = [255, 255, 255, 1];
+    for (const c of [...t.bgs].reverse()) {
+      const layer = parseColor(c);
+      if (layer && layer[3] > 0) bg = over(layer, bg);
+    }
+    const fg = parseColor(t.fg);
+    if (!fg) continue;
+    const ratio = contrastRatio(fg, bg);
+    if (ratio < 4.5)
+      failing.push(
+        `"${t.text}" ${t.fg} on rgb(${bg.slice(0, 3).map(Math.round).join(', ')}): ${ratio.toFixed(2)}:1`,
+      );
+  }
+  return failing;
 }
 
 /** A site asks to join with a token that needs approval; it waits as Pending. */
@@ -192,6 +234,7 @@ describe('the dashboard in Chromium', () => {
     );
     assert.equal(Number(await page.getByTestId('sites-total').textContent()), sites);
     assert.deepEqual(await unlabelled(page), []);
+    assert.deepEqual(await lowContrast(page), []);
     await shot(page, '01-overview');
     const wide = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(wide <= 1280, `no sideways scrolling at 1280 px (page is ${wide} px wide)`);
@@ -240,6 +283,7 @@ describe('the dashboard in Chromium', () => {
       async () => (await hub.api.rollout(rolloutId)).phase === 'Paused',
     );
     await page.getByTestId('rollout-phase').getByText('Paused').waitFor();
+    assert.deepEqual(await lowContrast(page), []);
     await page.getByRole('button', { name: 'Resume' }).waitFor();
     await shot(page, '07-rollout');
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Rollouts' }).click();
@@ -299,6 +343,7 @@ describe('the dashboard in Chromium', () => {
     assert.equal(Number(await map.getAttribute('data-visible-sites')), located, 'the whole world is in view');
     const clustersAtWorld = Number(await map.getAttribute('data-clusters'));
     assert.ok(clustersAtWorld >= 4 && clustersAtWorld < located, `${clustersAtWorld} clusters for 4 regions`);
+    assert.deepEqual(await lowContrast(page), []);
     await shot(page, '02-map');
     await map.focus();
     for (let i = 0; i < 4; i++) await page.keyboard.press('+');
@@ -316,6 +361,7 @@ describe('the dashboard in Chromium', () => {
       await page.goto(`${hub.hub.url}/ui${path}`);
       await ready();
       assert.deepEqual(await unlabelled(page), [], `${path}: every control is labelled`);
+      assert.deepEqual(await lowContrast(page), [], `${path}: every text readable`);
       assert.equal(await page.getByRole('alert').count(), 0, `${path}: no error shown`);
       await shot(page, name);
     };
