@@ -238,6 +238,44 @@ describe('the dashboard in Chromium', () => {
     await shot(page, '01-overview');
     const wide = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(wide <= 1280, `no sideways scrolling at 1280 px (page is ${wide} px wide)`);
+
+    // the keyboard alone: the first Tab reaches the skip link, further Tabs the sections, Enter opens one
+    const focused = () => page.evaluate<string>('document.activeElement?.textContent?.trim() ?? ""');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Skip to content');
+    for (let i = 0; i < 10 && (await focused()) !== 'Sites'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Sites');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Sites', level: 1 }).waitFor();
+    assert.equal(
+      await page.evaluate<string>('document.activeElement?.id'),
+      'main',
+      'focus moves to the new page',
+    );
+    await context.close();
+  });
+
+  test('the overview follows the fleet live, over the authenticated event stream', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByText('Live', { exact: true }).waitFor();
+    const pending = page.getByTestId('lifecycle-Pending');
+    await pending.waitFor();
+    const before = parseCount(String(await pending.textContent()));
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await registerPending('live-store');
+    // no reload, no navigation: the registered event arrives on the stream and the page reads again
+    await eventually(
+      'the overview to count the new pending site',
+      async () => parseCount(String(await pending.textContent())) === before + 1,
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    await page.getByRole('region', { name: 'Latest events' }).getByText('live-store').first().waitFor();
+    assert.ok(
+      urls.every((u) => !/token|oat_/.test(u)),
+      `no request carries the token in its URL: ${urls.join(' ')}`,
+    );
+    await hub.api.reject('live-store');
     await context.close();
   });
 
