@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { HubApi } from '../../src/cli/hub-api.ts';
 import { deploymentStates } from '../../src/model/deployment.ts';
@@ -48,12 +48,28 @@ function chromiumPath(): string {
   return execFileSync('bash', [join(root, 'scripts/chromium-fixture.sh')], { encoding: 'utf8' }).trim();
 }
 
+/**
+ * Script errors and console errors (a Content-Security-Policy refusal shows as one) fail the test that
+ * caused them; an API answer the test provoked on purpose (a refused token) is not one.
+ */
+const pageErrors: string[] = [];
+function watchErrors(page: Page): void {
+  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // the API's refusals and 404s (a wrong token, an SLO API not on this hub) are answers the UI shows
+    const api = /\/api\/v1\//.test(m.location().url) && /status of (401|403|404)/.test(m.text());
+    if (!api) pageErrors.push(`${page.url()}: ${m.text()} (${m.location().url})`);
+  });
+}
+
 async function signedIn(
   token: string,
   viewport = { width: 1280, height: 900 },
 ): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
   const page = await context.newPage();
+  watchErrors(page);
   await page.goto(`${hub.hub.url}/ui/`);
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -192,12 +208,18 @@ after(async () => {
 });
 
 describe('the dashboard in Chromium', () => {
+  afterEach(() => {
+    const seen = pageErrors.splice(0);
+    assert.deepEqual(seen, [], 'no script or console errors in the page');
+  });
+
   test('a wrong token is refused at sign-in', async () => {
     const context = await browser.newContext({
       ignoreHTTPSErrors: true,
       viewport: { width: 1280, height: 800 },
     });
     const page = await context.newPage();
+    watchErrors(page);
     await page.goto(`${hub.hub.url}/ui/`);
     await shot(page, '00-sign-in');
     await page.getByLabel('API token').fill('oat_00000000-0000-7000-8000-000000000000.notarealsecretatall');

@@ -33,6 +33,13 @@ describe('serving the dashboard', () => {
     assert.equal(page.statusCode, 200);
     assert.match(page.body, /<div id="app">/);
     assert.equal(page.headers['cache-control'], 'no-cache');
+    assert.match(
+      String(page.headers['content-security-policy']),
+      /script-src 'self';.*frame-ancestors 'none'/,
+    );
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    const direct = await app.inject({ method: 'GET', url: '/ui/index.html' });
+    assert.equal(direct.headers['content-security-policy'], page.headers['content-security-policy']);
     await app.close();
   });
 

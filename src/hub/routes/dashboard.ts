@@ -24,6 +24,19 @@ export function dashboardNote(url: string, dir = defaultDashboardDir): string {
     : 'dashboard not built: run `bash scripts/build-web.sh`, then restart the hub';
 }
 
+/**
+ * The page holds an operator's API token, so it runs only the hub's own scripts, talks only to the
+ * hub, and may not be framed by another site.
+ */
+export const pageHeaders: Record<string, string> = {
+  'cache-control': 'no-cache',
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
 /** true when a build was found and is served */
 export async function dashboardRoutes(app: FastifyInstance, dir = defaultDashboardDir): Promise<boolean> {
   app.get('/', { schema: { hide: true } }, async (_request, reply) => reply.redirect('/ui/'));
@@ -34,7 +47,7 @@ export async function dashboardRoutes(app: FastifyInstance, dir = defaultDashboa
     return false;
   }
   const page = (reply: FastifyReply) =>
-    reply.header('cache-control', 'no-cache').type('text/html; charset=utf-8').sendFile('index.html');
+    reply.headers(pageHeaders).type('text/html; charset=utf-8').sendFile('index.html');
   const ui: FastifyPluginAsync = async (scope) => {
     await scope.register(fastifyStatic, {
       root: dir,
@@ -42,11 +55,9 @@ export async function dashboardRoutes(app: FastifyInstance, dir = defaultDashboa
       cacheControl: false,
       // a directory index would skip the no-cache header index.html needs
       index: false,
-      setHeaders(res, path) {
-        res.header(
-          'cache-control',
-          path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache',
-        );
+      setHeaders(reply, path) {
+        if (path.includes('/assets/')) reply.header('cache-control', 'public, max-age=31536000, immutable');
+        else reply.headers(pageHeaders);
       },
     });
     scope.get('/', { schema: { hide: true } }, async (_request, reply) => page(reply));
