@@ -448,6 +448,16 @@ describe('the dashboard in Chromium', () => {
       () => page.getByText('ConfigMap default/till-config').waitFor(),
       '05-bundle-detail',
     );
+    // where each revision is, as the fleet query counts it
+    await eventually('the revision table to match the API', async () => {
+      const api = await hub.api.query({ bundle: 'till', groupBy: ['revision', 'state'] });
+      const want = (api.groups ?? []).map((g) => `${g.key.revision}${g.key.state}${g.count}`);
+      const shown = (await page.getByTestId('revisions').locator('tbody tr').allTextContents()).map((row) =>
+        row.replace(/\s/g, ''),
+      );
+      assert.deepEqual(shown, want);
+      return true;
+    });
     await page.getByText('ConfigMap default/till-config').click();
     await page.getByText('"version"').first().waitFor();
     // a plan of the next change: every site would update its ConfigMap, nothing is applied

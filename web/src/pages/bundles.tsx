@@ -174,6 +174,54 @@ function Plan({ bundle }: { bundle: BundleView }) {
   );
 }
 
+function Revisions({ name }: { name: string }) {
+  const groups = useData(
+    () => post<QueryResult>('/query', { bundle: name, groupBy: ['revision', 'state'], limit: 200 }),
+    [name],
+  );
+  return (
+    <section class="card" aria-labelledby="revisions-h">
+      <h2 id="revisions-h">Sites by revision and state</h2>
+      <Show loaded={groups} what="revisions">
+        {(r) =>
+          (r.groups ?? []).length === 0 ? (
+            <Empty>No site has this bundle.</Empty>
+          ) : (
+            <table data-testid="revisions">
+              <thead>
+                <tr>
+                  <th scope="col">Revision</th>
+                  <th scope="col">State</th>
+                  <th scope="col" class="num">
+                    Sites
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {(r.groups ?? []).map((g) => (
+                  <tr key={`${g.key.revision}/${g.key.state}`}>
+                    <td>{g.key.revision ?? '–'}</td>
+                    <td>
+                      <StateBadge state={g.key.state === null ? null : String(g.key.state)} />
+                    </td>
+                    <td class="num">
+                      <Link
+                        to={`/sites?q=${encodeURIComponent(`bundle=${name}, revision=${g.key.revision}, state=${g.key.state}`)}`}
+                      >
+                        {count(g.count)}
+                      </Link>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )
+        }
+      </Show>
+    </section>
+  );
+}
+
 export function BundlePage({ name }: { name: string }) {
   const bundle = useData(() => get<BundleView>(`/bundles/${encodeURIComponent(name)}`), [name]);
   const placed = useData(() => post<QueryResult>('/query', { bundle: name, limit: 25 }), [name]);
@@ -235,6 +283,7 @@ export function BundlePage({ name }: { name: string }) {
                 </p>
               </section>
             </div>
+            <Revisions name={name} />
             <section class="card" aria-labelledby="sites-h">
               <h2 id="sites-h">Preview for a site</h2>
               <form
