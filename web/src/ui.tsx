@@ -40,30 +40,31 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[], live = true)
   const [bump, setBump] = useState(0);
   const seq = useRef(0);
   const lastLoad = useRef(0);
+  const lastAsked = useRef<string | undefined>(undefined);
   const tick = live ? eventTick.value : 0;
   useEffect(() => {
-    const wait = Math.max(0, lastLoad.current + 2000 - Date.now());
+    // new deps or an explicit reload load now; a live event only once 2 s have passed since the last load
+    const asked = JSON.stringify([deps, bump]);
+    const wait = asked === lastAsked.current ? Math.max(0, lastLoad.current + 2000 - Date.now()) : 0;
+    lastAsked.current = asked;
     const mine = ++seq.current;
-    const timer = setTimeout(
-      () => {
-        lastLoad.current = Date.now();
-        setLoading(true);
-        load().then(
-          (d) => {
-            if (seq.current !== mine) return;
-            setData(d);
-            setError(undefined);
-            setLoading(false);
-          },
-          (e: Error) => {
-            if (seq.current !== mine) return;
-            setError(e);
-            setLoading(false);
-          },
-        );
-      },
-      tick === 0 || bump > 0 ? 0 : wait,
-    );
+    const timer = setTimeout(() => {
+      lastLoad.current = Date.now();
+      setLoading(true);
+      load().then(
+        (d) => {
+          if (seq.current !== mine) return;
+          setData(d);
+          setError(undefined);
+          setLoading(false);
+        },
+        (e: Error) => {
+          if (seq.current !== mine) return;
+          setError(e);
+          setLoading(false);
+        },
+      );
+    }, wait);
     return () => clearTimeout(timer);
   }, [...deps, tick, bump]);
   // a change of deps (not a live tick) drops the old data
