@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import type { QueryResult, QuerySite } from '../../../src/model/wire.ts';
-import { ago } from '../../../src/web/format.ts';
+import { ago, count } from '../../../src/web/format.ts';
 import { labelList, parseLabelList } from '../../../src/web/labels.ts';
 import { canOperate, post } from '../api.ts';
 import { Empty, ErrorNote, Show, useData } from '../ui.tsx';
@@ -75,26 +75,68 @@ function Pending({ site, done }: { site: QuerySite; done: () => void }) {
   );
 }
 
+const pageSize = 25;
+
 export function RegistrationsPage() {
-  const pending = useData(() => post<QueryResult>('/query', { lifecycle: ['Pending'], limit: 100 }), []);
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const cursor = cursors[cursors.length - 1];
+  const total = useData(
+    () => post<QueryResult>('/query', { lifecycle: ['Pending'], groupBy: ['lifecycle'] }),
+    [],
+  );
+  const pending = useData(
+    () =>
+      post<QueryResult>('/query', { lifecycle: ['Pending'], limit: pageSize, ...(cursor ? { cursor } : {}) }),
+    [cursor],
+  );
+  const waiting = total.data?.groups?.[0]?.count ?? 0;
   return (
     <section>
       <h1>Registrations</h1>
+      {waiting > 0 && (
+        <p data-testid="pending-count">
+          {waiting === 1 ? '1 site waits' : `${count(waiting)} sites wait`} for approval.
+        </p>
+      )}
       <Show loaded={pending} what="pending sites">
         {(r) =>
           (r.sites ?? []).length === 0 ? (
             <Empty>No site is waiting for approval.</Empty>
           ) : (
             <>
-              <p>
-                {(r.sites ?? []).length}
-                {r.nextCursor ? '+' : ''} sites wait for approval.
-              </p>
               <ul class="plain stack">
                 {(r.sites ?? []).map((s) => (
-                  <Pending key={s.name} site={s} done={pending.reload} />
+                  <Pending
+                    key={s.name}
+                    site={s}
+                    done={() => {
+                      pending.reload();
+                      total.reload();
+                    }}
+                  />
                 ))}
               </ul>
+              {(cursors.length > 1 || r.nextCursor) && (
+                <nav class="pager" aria-label="Pages">
+                  <button
+                    type="button"
+                    class="secondary"
+                    disabled={cursors.length <= 1}
+                    onClick={() => setCursors(cursors.slice(0, -1))}
+                  >
+                    Previous page
+                  </button>
+                  <span>Page {cursors.length}</span>
+                  <button
+                    type="button"
+                    class="secondary"
+                    disabled={!r.nextCursor}
+                    onClick={() => r.nextCursor && setCursors([...cursors, r.nextCursor])}
+                  >
+                    Next page
+                  </button>
+                </nav>
+              )}
             </>
           )
         }
