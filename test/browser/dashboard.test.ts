@@ -415,6 +415,82 @@ describe('the dashboard in Chromium', () => {
     await context.close();
   });
 
+  // The SLO API is built on another branch and is not on this hub: this one test answers its routes
+  // in the browser with data shaped as the contract says, so the SLO pages' rendering is exercised now.
+  // Against the real API (once merged) the SLO pages are covered by the page walk below either way.
+  test('SLO pages and site SLIs render the contract shapes (SLO API stubbed in the browser)', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    const t0 = Date.parse('2026-11-20T00:00:00Z');
+    const slo = {
+      name: 'till-errors',
+      bundle: 'till',
+      objective: 0.999,
+      window: '28d',
+      sli: { kind: 'errors' },
+      budgetRemaining: 0.42,
+      attainment: 0.99942,
+      burn: { fast: 3.1, slow: null },
+      alert: 'slow-burn',
+      sites: 24,
+    };
+    const json = (body: unknown) => ({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify(body),
+    });
+    await page.route('**/api/v1/slos', (r) => r.fulfill(json({ items: [slo] })));
+    await page.route('**/api/v1/slos/till-errors', (r) =>
+      r.fulfill(
+        json({
+          ...slo,
+          series: Array.from({ length: 24 }, (_, i) => ({
+            t: new Date(t0 + i * 3600_000).toISOString(),
+            budgetRemaining: 1 - i * 0.025,
+            burnRate: i % 5 === 0 ? null : 1 + i / 10,
+          })),
+          worstSites: [{ site: 'store-0003', budgetRemaining: -0.2, errorRate: 0.0031 }],
+        }),
+      ),
+    );
+    await page.route('**/api/v1/sites/store-0001/slis?*', (r) =>
+      r.fulfill(
+        json({
+          series: [
+            {
+              bundle: 'till',
+              name: 'requests_total',
+              points: Array.from({ length: 12 }, (_, i) => [t0 + i * 60_000, 100 + i]),
+            },
+            {
+              bundle: 'till',
+              name: 'errors_total',
+              points: Array.from({ length: 12 }, (_, i) => [t0 + i * 60_000, i % 3]),
+            },
+          ],
+        }),
+      ),
+    );
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'SLOs' }).click();
+    const row = page.getByRole('row', { name: /till-errors/ });
+    await row.waitFor();
+    assert.match(
+      String(await row.textContent()),
+      /99\.90%.*99\.942%.*42\.0%.*3\.10×.*no data.*slow-burn.*24/,
+    );
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByText('1 SLOs, 1 burning.').waitFor();
+    await page.goto(`${hub.hub.url}/ui/slos/till-errors`);
+    await page.getByRole('heading', { name: 'till-errors' }).waitFor();
+    assert.equal(await page.locator('.chart canvas').count(), 2, 'budget and burn-rate charts');
+    await page.getByRole('link', { name: 'store-0003' }).waitFor();
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '08-slo-detail-stubbed');
+    await page.goto(`${hub.hub.url}/ui/sites/store-0001`);
+    await page.getByRole('figure').waitFor();
+    assert.equal(await page.locator('.chart canvas').count(), 1, 'the site SLI chart');
+    await context.close();
+  });
+
   test('every other page renders, labelled, at desktop and tablet widths', async () => {
     const { context, page } = await signedIn(hub.adminToken);
     const visit = async (path: string, ready: () => Promise<unknown>, name: string) => {
