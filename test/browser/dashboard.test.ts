@@ -503,6 +503,25 @@ describe('the dashboard in Chromium', () => {
     };
     await visit('/sites', () => page.getByTestId('sites').waitFor(), '03-sites');
     assert.equal(await page.getByTestId('sites').locator('tbody tr').count(), sites + 2);
+    // keyset paging: three pages of 10 hold every site once, in the API's order
+    await page.goto(`${hub.hub.url}/ui/sites?limit=10`);
+    const names: string[] = [];
+    for (let p = 1; p <= 3; p++) {
+      await page.getByText(`Page ${p}`, { exact: true }).waitFor();
+      names.push(...(await page.getByTestId('sites').locator('tbody tr td:first-child').allTextContents()));
+      if (p < 3) await page.getByRole('button', { name: 'Next page' }).click();
+    }
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    const all = (await hub.api.query({ limit: 1000 })).sites!.map((x) => x.name);
+    assert.deepEqual(names, all);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByText('Page 2', { exact: true }).waitFor();
+    assert.deepEqual(
+      await page.getByTestId('sites').locator('tbody tr td:first-child').allTextContents(),
+      all.slice(10, 20),
+    );
+    await page.goto(`${hub.hub.url}/ui/sites`);
+    await page.getByTestId('sites').waitFor();
     await page.getByLabel('Filter').fill('region=us-east');
     await page.getByRole('button', { name: 'Apply' }).click();
     await eventually(

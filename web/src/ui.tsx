@@ -34,9 +34,13 @@ export interface Loaded<T> {
  * Keeps showing the last data while it reloads, so live pages do not flicker.
  */
 export function useData<T>(load: () => Promise<T>, deps: unknown[], live = true): Loaded<T> {
-  const [data, setData] = useState<T | undefined>(undefined);
-  const [error, setError] = useState<Error | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
+  // data and errors are kept with the deps they were loaded for, so a page never shows one query's
+  // rows under another's controls while the new answer is on its way
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState<{ key: string; data?: T; error?: Error; loading: boolean }>({
+    key,
+    loading: true,
+  });
   const [bump, setBump] = useState(0);
   const seq = useRef(0);
   const lastLoad = useRef(0);
@@ -44,32 +48,32 @@ export function useData<T>(load: () => Promise<T>, deps: unknown[], live = true)
   const tick = live ? eventTick.value : 0;
   useEffect(() => {
     // new deps or an explicit reload load now; a live event only once 2 s have passed since the last load
-    const asked = JSON.stringify([deps, bump]);
+    const asked = JSON.stringify([key, bump]);
     const wait = asked === lastAsked.current ? Math.max(0, lastLoad.current + 2000 - Date.now()) : 0;
     lastAsked.current = asked;
     const mine = ++seq.current;
     const timer = setTimeout(() => {
       lastLoad.current = Date.now();
-      setLoading(true);
+      setState((s) => (s.key === key ? { ...s, loading: true } : { key, loading: true }));
       load().then(
-        (d) => {
-          if (seq.current !== mine) return;
-          setData(d);
-          setError(undefined);
-          setLoading(false);
+        (data) => {
+          if (seq.current === mine) setState({ key, data, loading: false });
         },
-        (e: Error) => {
-          if (seq.current !== mine) return;
-          setError(e);
-          setLoading(false);
+        (error: Error) => {
+          if (seq.current === mine)
+            setState((s) => ({ ...(s.key === key ? s : { key }), error, loading: false }));
         },
       );
     }, wait);
     return () => clearTimeout(timer);
-  }, [...deps, tick, bump]);
-  // a change of deps (not a live tick) drops the old data
-  useEffect(() => setData(undefined), deps);
-  return { data, error, loading, reload: () => setBump((b) => b + 1) };
+  }, [key, tick, bump]);
+  const current = state.key === key;
+  return {
+    data: current ? state.data : undefined,
+    error: current ? state.error : undefined,
+    loading: !current || state.loading,
+    reload: () => setBump((b) => b + 1),
+  };
 }
 
 export function Loading({ what }: { what: string }) {

@@ -9,7 +9,7 @@ import { post } from '../api.ts';
 import { navigate, search } from '../router.ts';
 import { Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
 
-const pageSize = 50;
+const defaultPageSize = 50;
 const groupChoices = [
   '',
   'connectivity',
@@ -38,6 +38,7 @@ export function SitesPage() {
   const [applied, setApplied] = useState(params.get('q') ?? '');
   const [groupBy, setGroupBy] = useState(params.get('group') ?? '');
   const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const pageSize = Math.min(200, Math.max(10, Number(params.get('limit')) || defaultPageSize));
   const parsed = parseFilter(applied);
   const cursor = cursors[cursors.length - 1];
   const loaded = useData(async () => {
@@ -58,6 +59,7 @@ export function SitesPage() {
     const sp = new URLSearchParams();
     if (q) sp.set('q', q);
     if (g) sp.set('group', g);
+    if (pageSize !== defaultPageSize) sp.set('limit', String(pageSize));
     history.replaceState(null, '', `${location.pathname}${sp.size ? `?${sp}` : ''}`);
   };
   const now = new Date();
