@@ -481,12 +481,13 @@ describe('the dashboard in Chromium', () => {
     await page.getByText('1 SLOs, 1 burning.').waitFor();
     await page.goto(`${hub.hub.url}/ui/slos/till-errors`);
     await page.getByRole('heading', { name: 'till-errors' }).waitFor();
+    await page.locator('.chart canvas').nth(1).waitFor();
     assert.equal(await page.locator('.chart canvas').count(), 2, 'budget and burn-rate charts');
     await page.getByRole('link', { name: 'store-0003' }).waitFor();
     assert.deepEqual(await lowContrast(page), []);
     await shot(page, '08-slo-detail-stubbed');
     await page.goto(`${hub.hub.url}/ui/sites/store-0001`);
-    await page.getByRole('figure').waitFor();
+    await page.locator('.chart canvas').first().waitFor();
     assert.equal(await page.locator('.chart canvas').count(), 1, 'the site SLI chart');
     await context.close();
   });
