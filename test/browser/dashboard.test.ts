@@ -301,6 +301,43 @@ describe('the dashboard in Chromium', () => {
     await context.close();
   });
 
+  test('a dropped event stream reconnects and resumes after the last event it saw', async () => {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 900 },
+    });
+    const page = await context.newPage();
+    // the first connection is cut (the page logs that as a failed load, so errors are not watched here)
+    const asked: Array<string | undefined> = [];
+    await page.route('**/api/v1/events/stream', async (route) => {
+      asked.push(route.request().headers()['last-event-id']);
+      if (asked.length === 1) await route.abort('connectionreset');
+      else await route.continue();
+    });
+    const { lastId } = await hub.api.events({ limit: 1 });
+    await page.goto(`${hub.hub.url}/ui/`);
+    await page.getByLabel('API token').fill(hub.adminToken);
+    await page.keyboard.press('Enter');
+    await page.getByText('Live', { exact: true }).waitFor({ timeout: 20_000 });
+    assert.ok(asked.length >= 2, `reconnected (${asked.length} connections)`);
+    // (an event may land between the test's read and the page's, never before it)
+    assert.ok(
+      Number(asked[0]) >= lastId,
+      `the first connection starts after the latest event shown (${asked[0]})`,
+    );
+    assert.ok(Number(asked[1]) >= Number(asked[0]), `the second resumes from there (${asked[1]})`);
+    const pending = page.getByTestId('lifecycle-Pending');
+    const before = parseCount(String(await pending.textContent()));
+    await registerPending('resumed-store');
+    await eventually(
+      'the reconnected stream to bring the new site',
+      async () => parseCount(String(await pending.textContent())) === before + 1,
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    await hub.api.reject('resumed-store');
+    await context.close();
+  });
+
   test('approving a pending site in the UI makes it Active with the labels given', async () => {
     await registerPending('new-store');
     const { context, page } = await signedIn(hub.adminToken);
