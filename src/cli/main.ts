@@ -199,6 +199,7 @@ export function program(): Command {
       });
       print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)})`);
       print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
+      print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
       if (hub.adminToken && !opts.adminToken) print(`admin token (shown once): ${hub.adminToken}`);
       const signal = untilSignal();
       await new Promise((r) => signal.addEventListener('abort', r));
@@ -734,6 +735,7 @@ export function program(): Command {
       const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
       const client = new HubApi(hub.url, admin, hub.caPem);
       print(`Outpost hub on ${hub.url} (SQLite and CA in ${dataDir})`);
+      print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
       const examples = join(repoRoot, 'examples', 'fleet');
       for (const entry of (await readdir(examples, { withFileTypes: true })).filter((e) => e.isDirectory())) {
         const applied = await client.applyBundle(await readBundleFiles(join(examples, entry.name)));

@@ -9,6 +9,8 @@ import type { HubContext } from './context.ts';
 import { Periodic } from './periodic.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
+import { dashboardApiRoutes } from './routes/dashboard-api.ts';
 import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
@@ -119,6 +121,8 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
+  if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
   return app;

@@ -357,6 +357,9 @@ describe('operator roles', () => {
     'GET /api/v1/slos/{name}': 'viewer',
     'DELETE /api/v1/slos/{name}': 'operator',
     'GET /api/v1/sites/{name}/slis': 'viewer',
+    'GET /api/v1/whoami': 'viewer',
+    'GET /api/v1/site-locations': 'viewer',
+    'GET /api/v1/bundles/{name}/rendered': 'viewer',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 

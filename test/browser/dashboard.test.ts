@@ -1,0 +1,622 @@
+// The web dashboard in real headless Chromium (Debian's, driven by playwright-core) against a real hub
+// with a simulated fleet of real agents: the overview agrees with the API, approving and pausing from
+// the UI take effect, a viewer gets no write controls and the API refuses the viewer anyway, the map
+// draws every site. Every page is saved as a screenshot under test-output/screenshots/ for review.
+// The hub's HTTPS certificate comes from its own per-test CA, so the browser context ignores HTTPS
+// errors rather than trusting that CA system-wide.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { HubApi } from '../../src/cli/hub-api.ts';
+import { deploymentStates } from '../../src/model/deployment.ts';
+import type { OutpostError } from '../../src/model/errors.ts';
+import { decodeJoinToken } from '../../src/model/join-token.ts';
+import { connectivities, lifecycles } from '../../src/model/site.ts';
+import { HttpClient } from '../../src/net/http-client.ts';
+import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+import { type FleetSummary, runFleet } from '../../src/sim/fleet.ts';
+import { contrastRatio, over, parseColor, type Rgba } from '../../src/web/contrast.ts';
+import { parseCount } from '../../src/web/format.ts';
+import { eventually } from '../support/eventually.ts';
+import { bundleFile, startTestHub, type TestHub } from '../support/fleet.ts';
+
+const root = resolve(import.meta.dirname, '../..');
+const shots = join(root, 'test-output', 'screenshots');
+const sites = 24;
+const configMap = (v: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'till-config', namespace: 'default' },
+  data: { version: v },
+});
+const everywhere = { matchExpressions: [{ key: 'region', operator: 'Exists' }] };
+
+let hub: TestHub;
+let browser: Browser;
+let fleetStop: AbortController;
+let fleetDone: Promise<FleetSummary>;
+let stateDir: string;
+let rolloutId: string;
+
+function chromiumPath(): string {
+  if (process.env.OUTPOST_CHROMIUM) return process.env.OUTPOST_CHROMIUM;
+  return execFileSync('bash', [join(root, 'scripts/chromium-fixture.sh')], { encoding: 'utf8' }).trim();
+}
+
+/**
+ * Script errors and console errors (a Content-Security-Policy refusal shows as one) fail the test that
+ * caused them; an API answer the test provoked on purpose (a refused token) is not one.
+ */
+const pageErrors: string[] = [];
+function watchErrors(page: Page): void {
+  page.on('pageerror', (e) => pageErrors.push(`${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    // the API's refusals and 404s (a wrong token, an SLO API not on this hub) are answers the UI shows
+    const api = /\/api\/v1\//.test(m.location().url) && /status of (401|403|404)/.test(m.text());
+    if (!api) pageErrors.push(`${page.url()}: ${m.text()} (${m.location().url})`);
+  });
+}
+
+async function signedIn(
+  token: string,
+  viewport = { width: 1280, height: 900 },
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport });
+  const page = await context.newPage();
+  watchErrors(page);
+  await page.goto(`${hub.hub.url}/ui/`);
+  await page.getByLabel('API token').fill(token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('role').waitFor();
+  return { context, page };
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+}
+
+/** Every form control has a label a screen reader can read. */
+async function unlabelled(page: Page): Promise<string[]> {
+  // evaluated in the page, where the DOM is
+  return page.evaluate(`[...document.querySelectorAll('input, select, textarea')]
+    .filter((el) => !el.labels?.length && !el.getAttribute('aria-label'))
+    .map((el) => el.outerHTML.slice(0, 80))`);
+}
+
+/**
+ * Text whose colour has less than 4.5:1 contrast with what is behind it (each visible text's colour and
+ * its ancestors' backgrounds read in the page, composited and compared here). Disabled controls are
+ * exempt, as WCAG allows.
+ */
+async function lowContrast(page: Page): Promise<string[]> {
+  const texts = await page.evaluate<Array<{ text: string; fg: string; bgs: string[] }>>(`(() => {
+    const out = [];
+    const seen = new Set();
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      const el = n.parentElement;
+      if (!el || seen.has(el) || !n.textContent.trim()) continue;
+      seen.add(el);
+      if (el.closest('[disabled], .sr-only, script, style, noscript')) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 || box.height === 0) continue;
+      const bgs = [];
+      for (let a = el; a; a = a.parentElement) bgs.push(getComputedStyle(a).backgroundColor);
+      out.push({ text: n.textContent.trim().slice(0, 40), fg: getComputedStyle(el).color, bgs });
+    }
+    return out;
+  })()`);
+  const failing: string[] = [];
+  for (const t of texts) {
+    let bg: Rgba = [255, 255, 255, 1];
+    for (const c of [...t.bgs].reverse()) {
+      const layer = parseColor(c);
+      if (layer && layer[3] > 0) bg = over(layer, bg);
+    }
+    const fg = parseColor(t.fg);
+    if (!fg) continue;
+    const ratio = contrastRatio(fg, bg);
+    if (ratio < 4.5)
+      failing.push(
+        `"${t.text}" ${t.fg} on rgb(${bg.slice(0, 3).map(Math.round).join(', ')}): ${ratio.toFixed(2)}:1`,
+      );
+  }
+  return failing;
+}
+
+/** A site asks to join with a token that needs approval; it waits as Pending. */
+async function registerPending(name: string): Promise<void> {
+  const { joinToken } = await hub.api.createBootstrapToken({
+    description: 'needs approval',
+    autoApprove: false,
+    maxUses: 5,
+  });
+  const http = new HttpClient(hub.hub.url, { ca: hub.hub.caPem });
+  try {
+    const { privateKeyPem } = generateKeyPair();
+    const r = await http.request('POST', '/agent/v1/register', {
+      body: {
+        token: decodeJoinToken(joinToken)!.token,
+        machineId: `machine-${name}-browser`,
+        name,
+        labels: { region: 'eu-west' },
+        csr: createCsr({ commonName: 'site', keyPem: privateKeyPem }),
+      },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal((r.body as { lifecycle: string }).lifecycle, 'Pending');
+  } finally {
+    http.close();
+  }
+}
+
+before(async () => {
+  // the hub serves whatever dist/web holds: make sure it is this checkout's dashboard
+  execFileSync('bash', [join(root, 'scripts/build-web.sh')], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await mkdir(shots, { recursive: true });
+  hub = await startTestHub();
+  await hub.api.applyBundle(bundleFile('till', everywhere, [configMap('1')]));
+  stateDir = await mkdtemp(join(tmpdir(), 'outpost-browser-fleet-'));
+  fleetStop = new AbortController();
+  fleetDone = runFleet(
+    {
+      joinToken: hub.joinToken,
+      sites,
+      seed: 9,
+      stateDir,
+      regions: ['us-east', 'us-west', 'eu-central', 'ap-southeast'],
+      behaviour: { applyLatencyMs: 2, readyAfterMs: 200, progressDeadlineMs: 5000, transientFailureRate: 0 },
+      agent: { pollWaitSeconds: 5, heartbeatMs: 2000, readinessResyncMs: 200, driftCheckMs: 60_000 },
+    },
+    fleetStop.signal,
+  );
+  await eventually(
+    'the simulated stores to register and run the till bundle',
+    async () => {
+      const s = await hub.api.status();
+      return s.sites.byLifecycle.Active === sites && s.deployments.byState.Ready === sites;
+    },
+    { timeoutMs: 90_000, intervalMs: 250 },
+  );
+  browser = await chromium.launch({
+    executablePath: chromiumPath(),
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  fleetStop?.abort();
+  await fleetDone?.catch(() => undefined);
+  await hub?.stop();
+  if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  process.stderr.write(`dashboard screenshots: ${shots}\n`);
+});
+
+describe('the dashboard in Chromium', () => {
+  afterEach(() => {
+    const seen = pageErrors.splice(0);
+    assert.deepEqual(seen, [], 'no script or console errors in the page');
+  });
+
+  test('a wrong token is refused at sign-in', async () => {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 800 },
+    });
+    const page = await context.newPage();
+    watchErrors(page);
+    await page.goto(`${hub.hub.url}/ui/`);
+    await shot(page, '00-sign-in');
+    await page.getByLabel('API token').fill('oat_00000000-0000-7000-8000-000000000000.notarealsecretatall');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.match(String(await page.getByRole('alert').textContent()), /invalid or revoked/);
+    await context.close();
+  });
+
+  test('the overview numbers match the API, and live updates are connected', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByTestId('sites-total').waitFor();
+    await page.getByText('Live', { exact: true }).waitFor();
+    const ids = [
+      'sites-total',
+      ...lifecycles.map((k) => `lifecycle-${k}`),
+      ...connectivities.map((k) => `connectivity-${k}`),
+      ...deploymentStates.map((k) => `deployments-${k}`),
+    ];
+    await eventually(
+      'the overview to show the numbers GET /api/v1/status gives',
+      async () => {
+        const s = await hub.api.status();
+        const want: Record<string, number> = { 'sites-total': s.sites.total };
+        for (const k of lifecycles) want[`lifecycle-${k}`] = s.sites.byLifecycle[k] ?? 0;
+        for (const k of connectivities) want[`connectivity-${k}`] = s.sites.byConnectivity[k] ?? 0;
+        for (const k of deploymentStates) want[`deployments-${k}`] = s.deployments.byState[k] ?? 0;
+        const shown: Record<string, number> = {};
+        for (const id of ids) shown[id] = parseCount(String(await page.getByTestId(id).textContent()));
+        assert.deepEqual(shown, want);
+        return true;
+      },
+      { timeoutMs: 15_000, intervalMs: 500 },
+    );
+    assert.equal(Number(await page.getByTestId('sites-total').textContent()), sites);
+    assert.deepEqual(await unlabelled(page), []);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '01-overview');
+    const wide = await page.evaluate<number>('document.documentElement.scrollWidth');
+    assert.ok(wide <= 1280, `no sideways scrolling at 1280 px (page is ${wide} px wide)`);
+
+    // the keyboard alone: the first Tab reaches the skip link, further Tabs the sections, Enter opens one
+    const focused = () => page.evaluate<string>('document.activeElement?.textContent?.trim() ?? ""');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Skip to content');
+    for (let i = 0; i < 10 && (await focused()) !== 'Sites'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Sites');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Sites', level: 1 }).waitFor();
+    assert.equal(
+      await page.evaluate<string>('document.activeElement?.id'),
+      'main',
+      'focus moves to the new page',
+    );
+    await context.close();
+  });
+
+  test('the overview follows the fleet live, over the authenticated event stream', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByText('Live', { exact: true }).waitFor();
+    const pending = page.getByTestId('lifecycle-Pending');
+    await pending.waitFor();
+    const before = parseCount(String(await pending.textContent()));
+    const urls: string[] = [];
+    page.on('request', (r) => urls.push(r.url()));
+    await registerPending('live-store');
+    // no reload, no navigation: the registered event arrives on the stream and the page reads again
+    await eventually(
+      'the overview to count the new pending site',
+      async () => parseCount(String(await pending.textContent())) === before + 1,
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    await page.getByRole('region', { name: 'Latest events' }).getByText('live-store').first().waitFor();
+    assert.ok(
+      urls.every((u) => !/token|oat_/.test(u)),
+      `no request carries the token in its URL: ${urls.join(' ')}`,
+    );
+    await hub.api.reject('live-store');
+    await context.close();
+  });
+
+  test('a dropped event stream reconnects and resumes after the last event it saw', async () => {
+    const context = await browser.newContext({
+      ignoreHTTPSErrors: true,
+      viewport: { width: 1280, height: 900 },
+    });
+    const page = await context.newPage();
+    // the first connection is cut (the page logs that as a failed load, so errors are not watched here)
+    const asked: Array<string | undefined> = [];
+    await page.route('**/api/v1/events/stream', async (route) => {
+      asked.push(route.request().headers()['last-event-id']);
+      if (asked.length === 1) await route.abort('connectionreset');
+      else await route.continue();
+    });
+    const { lastId } = await hub.api.events({ limit: 1 });
+    await page.goto(`${hub.hub.url}/ui/`);
+    await page.getByLabel('API token').fill(hub.adminToken);
+    await page.keyboard.press('Enter');
+    await page.getByText('Live', { exact: true }).waitFor({ timeout: 20_000 });
+    assert.ok(asked.length >= 2, `reconnected (${asked.length} connections)`);
+    // (an event may land between the test's read and the page's, never before it)
+    assert.ok(
+      Number(asked[0]) >= lastId,
+      `the first connection starts after the latest event shown (${asked[0]})`,
+    );
+    assert.ok(Number(asked[1]) >= Number(asked[0]), `the second resumes from there (${asked[1]})`);
+    const pending = page.getByTestId('lifecycle-Pending');
+    const before = parseCount(String(await pending.textContent()));
+    await registerPending('resumed-store');
+    await eventually(
+      'the reconnected stream to bring the new site',
+      async () => parseCount(String(await pending.textContent())) === before + 1,
+      { timeoutMs: 15_000, intervalMs: 250 },
+    );
+    await hub.api.reject('resumed-store');
+    await context.close();
+  });
+
+  test('approving a pending site in the UI makes it Active with the labels given', async () => {
+    await registerPending('new-store');
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('link', { name: 'Registrations' }).click();
+    const card = page.getByTestId('pending-new-store');
+    await card.waitFor();
+    await shot(page, '04-registrations');
+    await card.getByLabel('Labels').fill('region=eu-west, format=mini');
+    await card.getByRole('button', { name: 'Approve' }).click();
+    const site = await eventually('new-store to be Active', async () => {
+      const s = await hub.api.site('new-store');
+      return s.lifecycle === 'Active' ? s : undefined;
+    });
+    assert.deepEqual(site.labels, { region: 'eu-west', format: 'mini' });
+    await page.getByText('No site is waiting for approval.').waitFor();
+    await context.close();
+  });
+
+  test('pausing a rollout in the UI pauses it', async () => {
+    const applied = await hub.api.applyBundle(
+      bundleFile('till', everywhere, [configMap('2')], {
+        rollout: {
+          waves: [
+            { name: 'canary', count: 1 },
+            { name: 'rest', percent: 100 },
+          ],
+          bakeSeconds: 3600,
+        },
+      }),
+    );
+    assert.ok(applied.rollout, 'the change started a rollout');
+    rolloutId = applied.rollout;
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('link', { name: 'till' }).click();
+    await page.getByRole('heading', { name: /till: revision 1 → 2/ }).waitFor();
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await eventually(
+      'the rollout to be Paused',
+      async () => (await hub.api.rollout(rolloutId)).phase === 'Paused',
+    );
+    await page.getByTestId('rollout-phase').getByText('Paused').waitFor();
+    assert.deepEqual(await lowContrast(page), []);
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    await shot(page, '07-rollout');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Rollouts' }).click();
+    await page.getByRole('table').waitFor();
+    await shot(page, '06-rollouts');
+    await context.close();
+  });
+
+  test('a viewer sees no write buttons, and the API refuses the viewer its writes', async () => {
+    await registerPending('waiting-store');
+    const { token } = await hub.api.createApiToken('browser-viewer', 'viewer');
+    const { context, page } = await signedIn(token);
+    assert.match(String(await page.getByTestId('role').textContent()), /viewer/);
+    const writes =
+      /^(Approve|Reject|Pause|Resume|Promote|Roll back|Abort|Approve next wave|Retry failed sites)$/;
+
+    await page.getByRole('link', { name: 'Registrations' }).click();
+    await page.getByTestId('pending-waiting-store').waitFor();
+    assert.equal(await page.getByRole('button', { name: writes }).count(), 0);
+    await page.getByText('Approving needs the operator role.').waitFor();
+
+    await page.goto(`${hub.hub.url}/ui/rollouts/${rolloutId}`);
+    await page.getByRole('heading', { name: /till: revision 1 → 2/ }).waitFor();
+    await page.getByText('Controlling rollouts needs the operator role.').waitFor();
+    assert.equal(await page.getByRole('button', { name: writes }).count(), 0);
+    await shot(page, '11-rollout-as-viewer');
+
+    const viewerApi = new HubApi(hub.hub.url, token, hub.hub.caPem);
+    try {
+      for (const write of [
+        () => viewerApi.approve('waiting-store', {}),
+        () => viewerApi.rolloutAction(rolloutId, 'resume'),
+      ]) {
+        await assert.rejects(write, (e: OutpostError) => e.code === 'forbidden' && e.status === 403);
+      }
+    } finally {
+      viewerApi.close();
+    }
+    assert.equal((await hub.api.site('waiting-store')).lifecycle, 'Pending');
+    assert.equal((await hub.api.rollout(rolloutId)).phase, 'Paused');
+    await context.close();
+  });
+
+  test('the map draws every site that has coordinates; the keyboard zooms it', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('link', { name: 'Map' }).click();
+    const map = page.getByTestId('site-map');
+    await map.waitFor();
+    const located = (await hub.api.sites()).filter(
+      (s) =>
+        s.lifecycle !== 'Decommissioned' &&
+        typeof s.facts.lat === 'number' &&
+        typeof s.facts.lon === 'number',
+    ).length;
+    assert.equal(located, sites, 'every simulated store reported coordinates');
+    assert.equal(Number(await map.getAttribute('data-sites')), located);
+    assert.equal(Number(await map.getAttribute('data-visible-sites')), located, 'the whole world is in view');
+    const clustersAtWorld = Number(await map.getAttribute('data-clusters'));
+    assert.ok(clustersAtWorld >= 4 && clustersAtWorld < located, `${clustersAtWorld} clusters for 4 regions`);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '02-map');
+    await map.focus();
+    for (let i = 0; i < 4; i++) await page.keyboard.press('+');
+    await eventually(
+      'zooming in to split clusters',
+      async () => Number(await map.getAttribute('data-clusters')) > clustersAtWorld,
+    );
+    assert.equal(Number(await map.getAttribute('data-sites')), located, 'zooming loses no site');
+    await context.close();
+  });
+
+  // The SLO API is built on another branch and is not on this hub: this one test answers its routes
+  // in the browser with data shaped as the contract says, so the SLO pages' rendering is exercised now.
+  // Against the real API (once merged) the SLO pages are covered by the page walk below either way.
+  test('SLO pages and site SLIs render the contract shapes (SLO API stubbed in the browser)', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    const t0 = Date.parse('2026-11-20T00:00:00Z');
+    const slo = {
+      name: 'till-errors',
+      bundle: 'till',
+      objective: 0.999,
+      window: '28d',
+      sli: { kind: 'errors' },
+      budgetRemaining: 0.42,
+      attainment: 0.99942,
+      burn: { fast: 3.1, slow: null },
+      alert: 'slow-burn',
+      sites: 24,
+    };
+    const json = (body: unknown) => ({
+      status: 200,
+      contentType: 'application/json',
+      body: JSON.stringify(body),
+    });
+    await page.route('**/api/v1/slos', (r) => r.fulfill(json({ items: [slo] })));
+    await page.route('**/api/v1/slos/till-errors', (r) =>
+      r.fulfill(
+        json({
+          ...slo,
+          series: Array.from({ length: 24 }, (_, i) => ({
+            t: new Date(t0 + i * 3600_000).toISOString(),
+            budgetRemaining: 1 - i * 0.025,
+            burnRate: i % 5 === 0 ? null : 1 + i / 10,
+          })),
+          worstSites: [{ site: 'store-0003', budgetRemaining: -0.2, errorRate: 0.0031 }],
+        }),
+      ),
+    );
+    await page.route('**/api/v1/sites/store-0001/slis?*', (r) =>
+      r.fulfill(
+        json({
+          series: [
+            {
+              bundle: 'till',
+              name: 'requests_total',
+              points: Array.from({ length: 12 }, (_, i) => [t0 + i * 60_000, 100 + i]),
+            },
+            {
+              bundle: 'till',
+              name: 'errors_total',
+              points: Array.from({ length: 12 }, (_, i) => [t0 + i * 60_000, i % 3]),
+            },
+          ],
+        }),
+      ),
+    );
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'SLOs' }).click();
+    const row = page.getByRole('row', { name: /till-errors/ });
+    await row.waitFor();
+    assert.match(
+      String(await row.textContent()),
+      /99\.90%.*99\.942%.*42\.0%.*3\.10×.*no data.*slow-burn.*24/,
+    );
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Overview' }).click();
+    await page.getByText('1 SLOs, 1 burning.').waitFor();
+    await page.goto(`${hub.hub.url}/ui/slos/till-errors`);
+    await page.getByRole('heading', { name: 'till-errors' }).waitFor();
+    await page.locator('.chart canvas').nth(1).waitFor();
+    assert.equal(await page.locator('.chart canvas').count(), 2, 'budget and burn-rate charts');
+    await page.getByRole('link', { name: 'store-0003' }).waitFor();
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '08-slo-detail-stubbed');
+    await page.goto(`${hub.hub.url}/ui/sites/store-0001`);
+    await page.locator('.chart canvas').first().waitFor();
+    assert.equal(await page.locator('.chart canvas').count(), 1, 'the site SLI chart');
+    await context.close();
+  });
+
+  test('every other page renders, labelled, at desktop and tablet widths', async () => {
+    const { context, page } = await signedIn(hub.adminToken);
+    const visit = async (path: string, ready: () => Promise<unknown>, name: string) => {
+      await page.goto(`${hub.hub.url}/ui${path}`);
+      await ready();
+      assert.deepEqual(await unlabelled(page), [], `${path}: every control is labelled`);
+      assert.deepEqual(await lowContrast(page), [], `${path}: every text readable`);
+      assert.equal(await page.getByRole('alert').count(), 0, `${path}: no error shown`);
+      await shot(page, name);
+    };
+    await visit('/sites', () => page.getByTestId('sites').waitFor(), '03-sites');
+    assert.equal(await page.getByTestId('sites').locator('tbody tr').count(), sites + 2);
+    // keyset paging: three pages of 10 hold every site once, in the API's order
+    await page.goto(`${hub.hub.url}/ui/sites?limit=10`);
+    const names: string[] = [];
+    for (let p = 1; p <= 3; p++) {
+      await page.getByText(`Page ${p}`, { exact: true }).waitFor();
+      names.push(...(await page.getByTestId('sites').locator('tbody tr td:first-child').allTextContents()));
+      if (p < 3) await page.getByRole('button', { name: 'Next page' }).click();
+    }
+    assert.equal(await page.getByRole('button', { name: 'Next page' }).isDisabled(), true);
+    const all = (await hub.api.query({ limit: 1000 })).sites!.map((x) => x.name);
+    assert.deepEqual(names, all);
+    await page.getByRole('button', { name: 'Previous page' }).click();
+    await page.getByText('Page 2', { exact: true }).waitFor();
+    assert.deepEqual(
+      await page.getByTestId('sites').locator('tbody tr td:first-child').allTextContents(),
+      all.slice(10, 20),
+    );
+    await page.goto(`${hub.hub.url}/ui/sites`);
+    await page.getByTestId('sites').waitFor();
+    await page.getByLabel('Filter').fill('region=us-east');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await eventually(
+      'the filter to apply',
+      async () => (await page.getByTestId('sites').locator('tbody tr').count()) === sites / 4,
+    );
+    await page.getByLabel('Group by').selectOption('connectivity');
+    await page.getByTestId('groups').waitFor();
+    await shot(page, '03-sites-grouped');
+    await visit(
+      '/sites/store-0001',
+      () => page.getByRole('heading', { name: 'Deployments' }).waitFor(),
+      '03-site-detail',
+    );
+    assert.match(String(await page.getByTestId('cert-expiry').textContent()), /expires in/);
+    await visit('/bundles', () => page.getByRole('link', { name: 'till' }).waitFor(), '05-bundles');
+    await visit(
+      '/bundles/till?site=store-0002',
+      () => page.getByText('ConfigMap default/till-config').waitFor(),
+      '05-bundle-detail',
+    );
+    // where each revision is, as the fleet query counts it
+    await eventually('the revision table to match the API', async () => {
+      const api = await hub.api.query({ bundle: 'till', groupBy: ['revision', 'state'] });
+      const want = (api.groups ?? []).map((g) => `${g.key.revision}${g.key.state}${g.count}`);
+      const shown = (await page.getByTestId('revisions').locator('tbody tr').allTextContents()).map((row) =>
+        row.replace(/\s/g, ''),
+      );
+      assert.deepEqual(shown, want);
+      return true;
+    });
+    await page.getByText('ConfigMap default/till-config').click();
+    await page.getByText('"version"').first().waitFor();
+    // a plan of the next change: every site would update its ConfigMap, nothing is applied
+    const next = bundleFile('till', everywhere, [configMap('3')]).files[0]!.content;
+    await page.getByLabel(/Bundle YAML/).fill(next);
+    await page.getByRole('button', { name: 'Plan', exact: true }).click();
+    const plan = page.getByTestId('plan-result');
+    await plan.waitFor();
+    assert.equal(await plan.locator('details').count(), sites + 1, 'every site with the bundle would change');
+    await plan.locator('summary').first().click();
+    await plan.getByText('~ ConfigMap default/till-config').first().waitFor();
+    await shot(page, '05-bundle-plan');
+    assert.equal(
+      (await hub.api.bundles()).find((b) => b.name === 'till')?.revision,
+      2,
+      'planning applied nothing',
+    );
+    await visit('/slos', () => page.getByRole('heading', { name: 'SLOs' }).waitFor(), '08-slos');
+    // SLO data comes from another part of the hub; the page must render either way
+    await page.locator('.empty, table').first().waitFor();
+
+    await page.setViewportSize({ width: 820, height: 1180 });
+    await visit('/', () => page.getByTestId('sites-total').waitFor(), '09-overview-tablet');
+    const wide = await page.evaluate<number>('document.documentElement.scrollWidth');
+    assert.ok(wide <= 820, `no sideways scrolling on a tablet (page is ${wide} px wide)`);
+    await visit('/sites', () => page.getByTestId('sites').waitFor(), '10-sites-tablet');
+    await context.close();
+  });
+});
