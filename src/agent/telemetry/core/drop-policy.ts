@@ -1,0 +1,99 @@
+// Which telemetry goes first and which goes when the agent's buffer is full, decided over a summary of
+// the buffer's segments (no I/O). Sending takes the highest class first, oldest segment first; making
+// room drops the oldest segment of the lowest class, never one being sent, and never data of a higher
+// class than the record that needs the room (that record is the lowest-priority data then, so it goes).
+
+import { type TelemetryClass, telemetryClasses } from '../../../model/telemetry.ts';
+
+/** One segment of one class as the policy sees it. */
+export interface SegmentSummary {
+  no: number;
+  records: number;
+  bytes: number;
+}
+
+/** Per class, its segments oldest first (the last one may still be open for appends). */
+export type SegmentQueues = Record<TelemetryClass, readonly SegmentSummary[]>;
+
+export interface SegmentRef {
+  cls: TelemetryClass;
+  no: number;
+}
+
+const rank = (cls: TelemetryClass) => telemetryClasses.indexOf(cls);
+
+export function totalBytes(queues: SegmentQueues): number {
+  let n = 0;
+  for (const cls of telemetryClasses) for (const s of queues[cls]) n += s.bytes;
+  return n;
+}
+
+/**
+ * The one segment to drop next to make room for a record of class `incoming`: the oldest unpinned
+ * segment of the lowest class at or below `incoming`; undefined when there is none.
+ * @example nextDrop(queues, 'sli') // → { cls: 'debug', no: 3 } while debug data is left
+ */
+export function nextDrop(
+  queues: SegmentQueues,
+  incoming: TelemetryClass,
+  pinned?: SegmentRef,
+): SegmentRef | undefined {
+  for (let r = telemetryClasses.length - 1; r >= rank(incoming); r--) {
+    const cls = telemetryClasses[r]!;
+    for (const s of queues[cls]) {
+      if (pinned && pinned.cls === cls && pinned.no === s.no) continue;
+      return { cls, no: s.no };
+    }
+  }
+  return undefined;
+}
+
+export interface RoomPlan {
+  /** segments to drop, in order */
+  drops: SegmentRef[];
+  /** false: even after the drops the record does not fit, so the record itself is dropped */
+  fits: boolean;
+}
+
+/**
+ * What to drop so that a record of `size` bytes and class `incoming` fits under `budget`.
+ * Nothing is dropped while the buffer plus the record stays within the budget.
+ */
+export function planRoom(
+  queues: SegmentQueues,
+  budget: number,
+  incoming: TelemetryClass,
+  size: number,
+  pinned?: SegmentRef,
+): RoomPlan {
+  let total = totalBytes(queues) + size;
+  if (total <= budget) return { drops: [], fits: true };
+  const left: Record<TelemetryClass, SegmentSummary[]> = {
+    sli: [...queues.sli],
+    event: [...queues.event],
+    metric: [...queues.metric],
+    debug: [...queues.debug],
+  };
+  const drops: SegmentRef[] = [];
+  while (total > budget) {
+    const drop = nextDrop(left, incoming, pinned);
+    if (!drop) return { drops, fits: false };
+    const i = left[drop.cls].findIndex((s) => s.no === drop.no);
+    total -= left[drop.cls][i]!.bytes;
+    left[drop.cls].splice(i, 1);
+    drops.push(drop);
+  }
+  return { drops, fits: true };
+}
+
+/** The segment to send next: the oldest of the highest class that has one, skipping `skip`. */
+export function nextToSend(queues: SegmentQueues, skip?: SegmentRef): SegmentRef | undefined {
+  for (const cls of telemetryClasses) {
+    for (const s of queues[cls]) {
+      if (s.records === 0) continue;
+      if (skip && skip.cls === cls && skip.no === s.no) continue;
+      return { cls, no: s.no };
+    }
+  }
+  return undefined;
+}
