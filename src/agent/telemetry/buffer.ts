@@ -125,6 +125,8 @@ export class TelemetryBuffer {
   #diskFullSince: number | undefined;
   #lastDiskFull: number | undefined;
   #lock: Promise<unknown> = Promise.resolve();
+  /** appended to since the last sync */
+  #dirty = false;
   #closed = false;
 
   private constructor(dir: string, opts: BufferOptions, cursor: Cursor) {
@@ -314,6 +316,7 @@ export class TelemetryBuffer {
         await writeFully(fh, encodeRecord(seg.records, payload));
         seg.records++;
         seg.bytes += size;
+        this.#dirty = true;
         if (attempt === 0) this.#diskFullSince = undefined;
         return;
       } catch (e) {
@@ -434,6 +437,8 @@ export class TelemetryBuffer {
   /** Makes every record appended so far survive power loss. */
   sync(): Promise<void> {
     return this.#locked(async () => {
+      if (!this.#dirty) return;
+      this.#dirty = false;
       for (const fh of this.#handles.values()) await fh.datasync();
     });
   }

@@ -44,7 +44,7 @@ export interface SenderStats {
 }
 
 /** Statuses that say the batch itself is wrong; anything else may pass on a later try. */
-const refusals = new Set([400, 413, 415, 422]);
+const refusals = new Set([400, 413, 422]);
 
 export class TelemetrySender {
   readonly #buffer: TelemetryBuffer;

@@ -113,3 +113,14 @@ test('forwarded series go as metric samples with their labels', () => {
     { class: 'metric', name: 'queue_depth', bundle: 'pos', labels: { lane: '3' }, t: 5, v: 7 },
   ]);
 });
+
+test('a labelled series that first appears in an interval counts from zero; a target not read before counts nothing', () => {
+  const prev = scrape(0, { 'http://a/metrics': 'http_requests_total{code="200"} 10\n' });
+  const cur = scrape(30_000, {
+    'http://a/metrics': 'http_requests_total{code="200"} 15\nhttp_requests_total{code="500"} 2\n',
+    'http://b/metrics': 'http_requests_total{code="200"} 1000\n',
+  });
+  const v = byName(deriveGoldenSignals('pos', spec, prev, cur));
+  assert.equal(v.requests_total, 7);
+  assert.equal(v.errors_total, 2);
+});

@@ -28,8 +28,8 @@ const seriesKey = (s: PromSample, without?: string) =>
     .join(',')}}`;
 
 /**
- * Per group (series key without `group`), the sum over targets of each matching series' increase.
- * Series only in the current scrape (new ones) count from the next interval, as in Prometheus' increase().
+ * Per group (the value of label `group`), the sum over targets of each matching series' increase. A target
+ * not read last time (first scrape, or it failed) counts from the next interval: its history is unknown.
  */
 function increases(
   prev: BundleScrape,
@@ -45,8 +45,9 @@ function increases(
     const old = new Map(before.filter(m).map((s) => [seriesKey(s), s.value]));
     for (const s of samples) {
       if (!m(s)) continue;
-      const was = old.get(seriesKey(s));
-      if (was === undefined || Number.isNaN(s.value) || Number.isNaN(was)) continue;
+      // a series the target did not have last time was born in this interval, from zero
+      const was = old.get(seriesKey(s)) ?? 0;
+      if (Number.isNaN(s.value) || Number.isNaN(was)) continue;
       seen = true;
       const delta = s.value >= was ? s.value - was : s.value;
       const key = group === undefined ? '' : (s.labels[group] ?? '');

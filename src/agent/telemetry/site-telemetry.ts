@@ -1,0 +1,220 @@
+// The agent's telemetry, put together: sources (the Prometheus scraper by default; a simulated SLI
+// generator in the simulator), Kubernetes events of the bundles' namespaces and the agent's own metrics
+// go into the disk buffer; the sender forwards it when the hub is reachable. The latest SLIs and events
+// stay in memory for the local page, which works with the hub gone.
+
+import { join } from 'node:path';
+import type { TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
+import type { Cluster } from '../apply/cluster.ts';
+import { readJson, writeAtomic } from '../state/local-state.ts';
+import { Wakeup } from '../timing.ts';
+import { type BufferStats, TelemetryBuffer } from './buffer.ts';
+import { watchKubeEvents } from './kube-events.ts';
+import { PrometheusSource } from './prometheus-source.ts';
+import { type SenderStats, TelemetrySender, type TelemetryUplink } from './sender.ts';
+import type { TelemetryBundle, TelemetrySource } from './source.ts';
+
+export interface SiteTelemetryOptions {
+  /** the buffer's directory (the agent uses <state>/telemetry) */
+  dir: string;
+  uplink: TelemetryUplink;
+  /** disk budget of the buffer, default 64 MiB */
+  budgetBytes?: number;
+  segmentBytes?: number;
+  /** optional cap on the uplink, compressed bytes per second */
+  bandwidthBytesPerSecond?: number;
+  /** how often the sender looks for new data and the buffer is fsynced (default 10 s) */
+  flushMs?: number;
+  /** how often the agent's own metrics are recorded (default 60 s) */
+  selfMetricsMs?: number;
+  /** sources polled on their interval; default: the Prometheus scraper */
+  sources?: TelemetrySource[];
+  /** watch Kubernetes events of the bundles' namespaces here (none when absent) */
+  cluster?: Cluster;
+  /** more of the agent's own metrics (outbox, deployments), read at each recording */
+  agentMetrics?: () => Record<string, number>;
+  now?: () => number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface RecentSli {
+  bundle: string;
+  name: string;
+  t: number;
+  v: number;
+}
+
+/** What the local page shows and /status.json carries. */
+export interface TelemetryStatus {
+  buffer: BufferStats;
+  sender: SenderStats;
+  /** the latest value of each SLI per bundle */
+  slis: RecentSli[];
+  /** the latest events, newest first */
+  events: TelemetryEvent[];
+}
+
+const recentEvents = 50;
+
+export class SiteTelemetry {
+  readonly buffer: TelemetryBuffer;
+  readonly #sender: TelemetrySender;
+  readonly #opts: SiteTelemetryOptions;
+  readonly #now: () => number;
+  readonly #sources: TelemetrySource[];
+  readonly #slis = new Map<string, RecentSli>();
+  readonly #events: TelemetryEvent[] = [];
+  #bundles: TelemetryBundle[] = [];
+  #namespaces = new Map<string, string>();
+  #eventsAfter: number;
+
+  private constructor(buffer: TelemetryBuffer, opts: SiteTelemetryOptions, eventsAfter: number) {
+    this.buffer = buffer;
+    this.#opts = opts;
+    this.#now = opts.now ?? Date.now;
+    this.#sources = opts.sources ?? [new PrometheusSource({ log: opts.log })];
+    this.#eventsAfter = eventsAfter;
+    this.#sender = new TelemetrySender(buffer, opts.uplink, {
+      flushMs: opts.flushMs,
+      bandwidthBytesPerSecond: opts.bandwidthBytesPerSecond,
+      now: opts.now,
+      log: opts.log,
+    });
+  }
+
+  /** @example const t = await SiteTelemetry.open({ dir: join(stateDir, 'telemetry'), uplink }); void t.run(signal); */
+  static async open(opts: SiteTelemetryOptions): Promise<SiteTelemetry> {
+    const buffer = await TelemetryBuffer.open(opts.dir, {
+      budgetBytes: opts.budgetBytes,
+      segmentBytes: opts.segmentBytes,
+      now: opts.now,
+    });
+    const saved = await readJson<{ after: number }>(join(opts.dir, 'events-forwarded.json'));
+    return new SiteTelemetry(buffer, opts, saved?.after ?? 0);
+  }
+
+  /** The bundles placed on the site now (from the desired state the agent enforces). */
+  setBundles(bundles: readonly TelemetryBundle[]): void {
+    this.#bundles = [...bundles];
+    const namespaces = new Map<string, string>();
+    for (const b of bundles)
+      for (const ns of b.namespaces) if (!namespaces.has(ns)) namespaces.set(ns, b.bundle);
+    this.#namespaces = namespaces;
+  }
+
+  /** Buffers one sample (class from the sample) or event; for sources that push. */
+  async record(item: TelemetrySample | TelemetryEvent): Promise<void> {
+    const cls: TelemetryClass = 'class' in item ? item.class : 'event';
+    if ('class' in item) {
+      if (item.class === 'sli' && item.bundle)
+        this.#slis.set(`${item.bundle}\u0000${item.name}`, {
+          bundle: item.bundle,
+          name: item.name,
+          t: item.t,
+          v: item.v,
+        });
+    } else {
+      this.#events.unshift(item);
+      if (this.#events.length > recentEvents) this.#events.pop();
+    }
+    await this.buffer.append(cls, item);
+  }
+
+  /** The hub answers again: send now rather than after the backoff. */
+  hubBack(): void {
+    this.#sender.hubBack();
+  }
+
+  status(): TelemetryStatus {
+    return {
+      buffer: this.buffer.stats(),
+      sender: this.#sender.stats(),
+      slis: [...this.#slis.values()].sort((a, b) => (a.bundle + a.name < b.bundle + b.name ? -1 : 1)),
+      events: [...this.#events],
+    };
+  }
+
+  /** Collects and sends until `signal` aborts, then syncs and closes the buffer. Never throws. */
+  async run(signal: AbortSignal): Promise<void> {
+    const loops = [
+      this.#sender.run(signal),
+      this.#every(this.#opts.flushMs ?? 10_000, signal, () => this.buffer.sync()),
+      this.#every(this.#opts.selfMetricsMs ?? 60_000, signal, () => this.#recordSelf()),
+      ...this.#sources.map((s) => this.#every(s.intervalMs, signal, () => this.#poll(s, signal))),
+    ];
+    if (this.#opts.cluster) loops.push(this.#watchEvents(this.#opts.cluster, signal));
+    await Promise.all(
+      loops.map((l) =>
+        l.catch((e: unknown) => this.#opts.log?.('telemetry loop stopped', { error: (e as Error).message })),
+      ),
+    );
+    await this.buffer.close().catch(() => undefined);
+  }
+
+  async #every(ms: number, signal: AbortSignal, step: () => Promise<void>): Promise<void> {
+    const pause = new Wakeup();
+    while (!signal.aborted) {
+      try {
+        await step();
+      } catch (e) {
+        if (signal.aborted) return;
+        this.#opts.log?.('telemetry step failed', { error: (e as Error).message });
+      }
+      await pause.sleep(ms, signal);
+    }
+  }
+
+  async #poll(source: TelemetrySource, signal: AbortSignal): Promise<void> {
+    const got = await source.collect(this.#now(), this.#bundles, signal);
+    for (const s of got.samples) await this.record(s);
+    for (const e of got.events) await this.record(e);
+    if (got.samples.some((s) => s.class === 'sli') || got.events.length > 0) this.#sender.wake();
+  }
+
+  async #recordSelf(): Promise<void> {
+    const t = this.#now();
+    const b = this.buffer.stats();
+    const s = this.#sender.stats();
+    const values: Record<string, number> = {
+      outpost_agent_resident_memory_bytes: process.memoryUsage.rss(),
+      outpost_agent_telemetry_buffer_bytes: b.bytes,
+      outpost_agent_telemetry_batches_sent_total: s.batchesSent,
+      outpost_agent_telemetry_sent_bytes_total: s.bytesSent,
+      ...this.#opts.agentMetrics?.(),
+    };
+    for (const [name, v] of Object.entries(values)) await this.record({ class: 'metric', name, t, v });
+    for (const cls of ['sli', 'event', 'metric', 'debug'] as const)
+      await this.record({
+        class: 'metric',
+        name: 'outpost_agent_telemetry_dropped_total',
+        labels: { class: cls },
+        t,
+        v: b.dropped[cls],
+      });
+  }
+
+  async #watchEvents(cluster: Cluster, signal: AbortSignal): Promise<void> {
+    let saving = Promise.resolve();
+    await watchKubeEvents(
+      cluster,
+      () => this.#namespaces,
+      (event) => {
+        saving = saving
+          .then(async () => {
+            await this.record(event);
+            // where a relist after a restart picks up, written once the event is in the buffer
+            if (event.t <= this.#eventsAfter) return;
+            this.#eventsAfter = event.t;
+            await writeAtomic(
+              join(this.#opts.dir, 'events-forwarded.json'),
+              JSON.stringify({ after: this.#eventsAfter }),
+            );
+          })
+          .catch((e: Error) => this.#opts.log?.('could not buffer a Kubernetes event', { error: e.message }));
+        this.#sender.wake();
+      },
+      { signal, after: this.#eventsAfter, log: this.#opts.log },
+    );
+    await saving;
+  }
+}
