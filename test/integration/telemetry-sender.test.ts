@@ -95,3 +95,20 @@ test('a batch the hub calls invalid is dropped and counted, and the uplink goes 
   );
   assert.match(buffer.stats().problems.at(-1)!.message, /refused telemetry batch .*bad sample/);
 });
+
+test('a 400 for a batch that keeps the contract (a hub that cannot read it yet) drops nothing; it goes later', async (t) => {
+  const { hub, buffer, sender } = await setup(t);
+  hub.modes.push('unreadable', 'unreadable');
+  await buffer.append('event', {
+    t: 1,
+    type: 'Normal',
+    object: 'Pod pos/till-0',
+    reason: 'Started',
+    message: 'started',
+  });
+  sender.wake();
+  await until('delivery after the hub could read it', () => hub.batches.size === 1);
+  assert.equal(hub.requests.length, 3);
+  assert.equal(sender.stats().refused, 0);
+  assert.deepEqual(buffer.stats().dropped, { sli: 0, event: 0, metric: 0, debug: 0 });
+});

@@ -11,7 +11,11 @@ import { ephemeralTls } from '../../src/hub/identity/ca.ts';
 import { TelemetryBatch } from '../../src/model/telemetry.ts';
 import { generateKeyPair, issueCertificate } from '../../src/pki/pki.ts';
 
-export type Mode = 'ok' | 'unavailable' | 'loseAck' | 'invalid';
+/**
+ * What a request meets: stored and acknowledged; 503; stored but the answer lost; 422 (the batch is
+ * refused as invalid); 400 without reading it (what a hub older than the telemetry route answers).
+ */
+export type Mode = 'ok' | 'unavailable' | 'loseAck' | 'invalid' | 'unreadable';
 
 export interface Receiver {
   url: string;
@@ -66,7 +70,9 @@ export async function telemetryReceiver(): Promise<Receiver> {
         if (mode === 'unavailable')
           return reply(503, { error: { code: 'unavailable', message: 'try later' } });
         if (mode === 'invalid')
-          return reply(400, { error: { code: 'telemetry_invalid', message: 'bad sample' } });
+          return reply(422, { error: { code: 'request_invalid', message: 'bad sample' } });
+        if (mode === 'unreadable')
+          return reply(400, { error: { code: 'request_invalid', message: 'Body is not valid JSON' } });
         const fresh = !r.batches.has(body.batchId);
         if (fresh) r.batches.set(body.batchId, body);
         if (mode === 'loseAck') return res.socket?.destroy(); // stored, but the answer never arrives

@@ -283,6 +283,11 @@ export class TelemetryBuffer {
     };
   }
 
+  /** Counts a record that never made it into the buffer (it was invalid), with the reason. */
+  reject(cls: TelemetryClass, why: string): Promise<void> {
+    return this.#locked(() => this.#countDrop(cls, 1, why));
+  }
+
   /** Appends one sample or event; resolves once it is written (see the durability note at the top). */
   append(cls: TelemetryClass, item: TelemetrySample | TelemetryEvent): Promise<void> {
     return this.#locked(() => this.#append(cls, item));

@@ -1,11 +1,13 @@
 // Forwards the telemetry buffer to the hub: one segment per batch, gzipped, highest class first, under an
 // optional bandwidth cap. A batch leaves the buffer only on the hub's 2xx acknowledgement; failures back
 // off and resend the same batch (same batchId, so the hub ingests it once). A batch the hub calls
-// invalid is refused for good and counted as dropped, so one bad record cannot stop the uplink.
+// invalid, and that is invalid, is refused for good and counted as dropped, so one bad record cannot
+// stop the uplink.
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import type { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
+import { Value } from 'typebox/value';
+import { type TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import { HubError } from '../hub-client.ts';
 import { backoffDelay, Wakeup } from '../timing.ts';
 import type { TelemetryBuffer } from './buffer.ts';
@@ -43,8 +45,17 @@ export interface SenderStats {
   refused: number;
 }
 
-/** Statuses that say the batch itself is wrong; anything else may pass on a later try. */
+/**
+ * Statuses that can say the batch itself is wrong. A 400 counts only when the batch really breaks the
+ * contract: a hub that cannot read the request (one older than its telemetry route answers 400 to a
+ * gzipped body) must not make the agent throw data away, so that batch waits for a hub that can.
+ */
 const refusals = new Set([400, 413, 422]);
+
+function refused(e: unknown, wire: TelemetryBatch): boolean {
+  if (!(e instanceof HubError) || !refusals.has(e.status)) return false;
+  return e.status !== 400 || !Value.Check(TelemetryBatch, wire);
+}
 
 export class TelemetrySender {
   readonly #buffer: TelemetryBuffer;
@@ -120,7 +131,7 @@ export class TelemetrySender {
       } catch (e) {
         if (signal.aborted) return;
         const message = (e as Error).message;
-        if (e instanceof HubError && refusals.has(e.status)) {
+        if (refused(e, wire)) {
           this.#stats.refused++;
           this.#opts.log?.('the hub refused a telemetry batch; dropping it', {
             batch: batch.batchId,

@@ -4,7 +4,8 @@
 // stay in memory for the local page, which works with the hub gone.
 
 import { join } from 'node:path';
-import type { TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
+import { Value } from 'typebox/value';
+import { type TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
 import type { Cluster } from '../apply/cluster.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
 import { Wakeup } from '../timing.ts';
@@ -102,9 +103,20 @@ export class SiteTelemetry {
     this.#namespaces = namespaces;
   }
 
-  /** Buffers one sample (class from the sample) or event; for sources that push. */
+  /**
+   * Buffers one sample (class from the sample) or event; for sources that push. One that breaks the wire
+   * contract is counted as dropped here rather than spoiling a whole batch at the hub.
+   */
   async record(item: TelemetrySample | TelemetryEvent): Promise<void> {
     const cls: TelemetryClass = 'class' in item ? item.class : 'event';
+    if (!('class' in item ? Value.Check(TelemetrySample, item) : Value.Check(TelemetryEvent, item))) {
+      const name = 'class' in item ? item.name : item.reason;
+      await this.buffer.reject(
+        cls,
+        `an invalid ${cls} record (${String(name).slice(0, 80)}) was not buffered`,
+      );
+      return;
+    }
     if ('class' in item) {
       if (item.class === 'sli' && item.bundle)
         this.#slis.set(`${item.bundle}\u0000${item.name}`, {
