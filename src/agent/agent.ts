@@ -76,7 +76,7 @@ export interface AgentTelemetryOptions {
   budgetBytes?: number;
   /** optional uplink cap, compressed bytes per second */
   bandwidthBytesPerSecond?: number;
-  /** how often new telemetry is sent and fsynced (default 10 s) */
+  /** how often new telemetry is sent (default 30 s: one request per site, however many classes) */
   flushMs?: number;
   /** what produces samples (default: the Prometheus scraper of spec.telemetry); the simulator feeds its own */
   sources?: TelemetrySource[];

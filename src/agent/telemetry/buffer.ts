@@ -1,13 +1,13 @@
 // The agent's store-and-forward telemetry buffer on disk: append-only segment files per priority class
-// inside a byte budget, sent one segment per batch, deleted once the hub acknowledged them.
+// inside a byte budget, sent a few segments per batch, deleted once the hub acknowledged them.
 //
 // Durability: a record is *appended* once `append()` resolved: it is in the segment file (written, not
 // yet fsynced), so it survives the agent's crash or kill; `sync()` (the collector calls it every few
 // seconds, and sealing and closing do it too) makes what was appended before it survive power loss.
 // The send cursor (which segments are gone, which one is on the wire) lives in cursor.json, written
 // atomically before a segment file is deleted: a restart resends nothing acknowledged and loses nothing
-// appended. A segment once offered to the hub stays pinned, never dropped, until acknowledged or refused,
-// so the hub's dedup by batchId plus the drop counts add up exactly.
+// appended. A batch once offered to the hub stays pinned, never dropped, and is offered again as it was
+// until acknowledged or refused, so the hub's dedup by batchId plus the drop counts add up exactly.
 //
 // Files: `<class>.<no>.open` while appends go to it; sealed as `<class>.<no>.<records>.seg` (the name
 // carries how many records it must yield, so damage is counted, not guessed).
@@ -23,29 +23,30 @@ import {
   telemetryClasses,
 } from '../../model/telemetry.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
-import { nextDrop, nextToSend, planRoom, type SegmentQueues, type SegmentRef } from './core/drop-policy.ts';
+import { nextDrop, planBatch, planRoom, type SegmentQueues, type SegmentRef } from './core/drop-policy.ts';
 import { decodeSegment, encodeRecord, maxRecordBytes, recordHeaderBytes } from './segment.ts';
 
 export interface BufferOptions {
   /** bytes on disk over all classes (default 64 MiB) */
   budgetBytes?: number;
-  /** a segment is sealed at this size; it is also the largest batch (default 256 KiB) */
+  /** a segment is sealed at this size (default 256 KiB) */
   segmentBytes?: number;
+  /** a batch holds segments up to this many bytes, at least one (default 1 MiB) */
+  maxBatchBytes?: number;
   now?: () => number;
 }
 
 export const defaultBudgetBytes = 64 * 1024 * 1024;
 export const defaultSegmentBytes = 256 * 1024;
 
-/** What one batch carries: the records of one segment, in the order they were appended. */
+/** What one batch carries: the records of its segments, highest class first, each class in order. */
 export interface OutgoingBatch {
   batchId: string;
-  cls: TelemetryClass;
   samples: TelemetrySample[];
   events: TelemetryEvent[];
   /** cumulative drops at the time the batch was read */
   dropped: TelemetryDrops;
-  /** bytes the batch's segment takes on disk */
+  /** bytes the batch's segments take on disk */
   bytes: number;
 }
 
@@ -83,8 +84,10 @@ interface Cursor {
   /** makes batch ids unique across a wiped state directory */
   epoch: string;
   classes: Record<TelemetryClass, { firstLive: number; removed: number[]; nextSegment: number }>;
-  /** the segment on the wire: resent as it is until acknowledged */
-  inflight: SegmentRef | null;
+  /** the batch on the wire: resent as it is, under its id, until acknowledged */
+  inflight: { id: number; segments: SegmentRef[] } | null;
+  /** the id of the next batch */
+  nextBatch: number;
   dropped: TelemetryDrops;
   corrupted: TelemetryDrops;
 }
@@ -115,6 +118,7 @@ export class TelemetryBuffer {
   readonly #dir: string;
   readonly #budget: number;
   readonly #segmentBytes: number;
+  readonly #maxBatchBytes: number;
   readonly #now: () => number;
   readonly #queues: Record<TelemetryClass, Segment[]> = { sli: [], event: [], metric: [], debug: [] };
   readonly #handles = new Map<string, FileHandle>();
@@ -133,6 +137,7 @@ export class TelemetryBuffer {
     this.#dir = dir;
     this.#budget = opts.budgetBytes ?? defaultBudgetBytes;
     this.#segmentBytes = opts.segmentBytes ?? defaultSegmentBytes;
+    this.#maxBatchBytes = opts.maxBatchBytes ?? 4 * this.#segmentBytes;
     this.#now = opts.now ?? Date.now;
     this.#cursor = cursor;
   }
@@ -150,6 +155,7 @@ export class TelemetryBuffer {
         debug: { firstLive: 1, removed: [], nextSegment: 1 },
       },
       inflight: null,
+      nextBatch: 1,
       dropped: zeroDrops(),
       corrupted: zeroDrops(),
     };
@@ -183,7 +189,7 @@ export class TelemetryBuffer {
         const seg: Segment = { no, records: Number(m[3]), bytes: data.length, sealed: true };
         this.#queues[cls].push(seg);
         await this.#recount(cls, seg, decoded.records.length);
-        if (seg.records === 0) await this.#remove(cls, seg);
+        if (seg.records === 0) await this.#remove([{ cls, seg }]);
         continue;
       }
       // An open segment from before a restart: cut a torn tail off, seal it with what it holds.
@@ -202,11 +208,13 @@ export class TelemetryBuffer {
       await rename(join(this.#dir, f), join(this.#dir, fileName(cls, seg)));
       this.#queues[cls].push(seg);
       await this.#recount(cls, seg, decoded.records.length);
-      if (seg.records === 0) await this.#remove(cls, seg);
+      if (seg.records === 0) await this.#remove([{ cls, seg }]);
     }
     const inflight = this.#cursor.inflight;
-    if (inflight && !this.#segment(inflight)) {
-      this.#cursor.inflight = null;
+    if (inflight && !inflight.segments.every((ref) => this.#segment(ref))) {
+      // a damaged segment of the batch on the wire went: the rest goes again under the same id
+      const left = inflight.segments.filter((ref) => this.#segment(ref));
+      this.#cursor.inflight = left.length > 0 ? { id: inflight.id, segments: left } : null;
       await this.#saveCursor();
     }
   }
@@ -301,7 +309,7 @@ export class TelemetryBuffer {
       return;
     }
     for (let attempt = 0; ; attempt++) {
-      const plan = planRoom(this.#view(), this.#budget, cls, size, this.#cursor.inflight ?? undefined);
+      const plan = planRoom(this.#view(), this.#budget, cls, size, this.#cursor.inflight?.segments);
       for (const d of plan.drops) await this.#drop(d);
       if (!plan.fits) {
         await this.#countDrop(cls, 1);
@@ -327,7 +335,7 @@ export class TelemetryBuffer {
       } catch (e) {
         if (!isSpaceError(e)) throw e;
         await this.#onDiskFull(cls, seg);
-        const room = nextDrop(this.#view(), cls, this.#cursor.inflight ?? undefined);
+        const room = nextDrop(this.#view(), cls, this.#cursor.inflight?.segments);
         if (!room) {
           await this.#countDrop(cls, 1);
           return;
@@ -411,28 +419,31 @@ export class TelemetryBuffer {
   async #drop(ref: SegmentRef): Promise<void> {
     const seg = this.#segment(ref)!;
     this.#cursor.dropped[ref.cls] += seg.records;
-    await this.#remove(ref.cls, seg);
+    await this.#remove([{ cls: ref.cls, seg }]);
   }
 
-  async #remove(cls: TelemetryClass, seg: Segment): Promise<void> {
-    const q = this.#queues[cls];
-    q.splice(q.indexOf(seg), 1);
-    const c = this.#cursor.classes[cls];
-    c.removed.push(seg.no);
-    c.firstLive = q[0]?.no ?? c.nextSegment;
-    c.removed = c.removed.filter((n) => n >= c.firstLive);
-    await this.#closeHandle(cls, seg);
-    const path = join(this.#dir, fileName(cls, seg));
+  /** Takes segments out of the buffer: the cursor says they are gone (one atomic write), then files go. */
+  async #remove(segs: ReadonlyArray<{ cls: TelemetryClass; seg: Segment }>): Promise<void> {
+    for (const { cls, seg } of segs) {
+      const q = this.#queues[cls];
+      q.splice(q.indexOf(seg), 1);
+      const c = this.#cursor.classes[cls];
+      c.removed.push(seg.no);
+      c.firstLive = q[0]?.no ?? c.nextSegment;
+      c.removed = c.removed.filter((n) => n >= c.firstLive);
+      await this.#closeHandle(cls, seg);
+    }
+    const paths = segs.map(({ cls, seg }) => join(this.#dir, fileName(cls, seg)));
     try {
       await this.#saveCursor();
     } catch (e) {
       if (!isSpaceError(e)) throw e;
-      // no room even for the cursor: free the segment's space first, then record that it went
-      await rm(path, { force: true });
+      // no room even for the cursor: free the segments' space first, then record that they went
+      for (const path of paths) await rm(path, { force: true });
       await this.#saveCursor();
       return;
     }
-    await rm(path, { force: true });
+    for (const path of paths) await rm(path, { force: true });
   }
 
   #saveCursor(): Promise<void> {
@@ -450,70 +461,95 @@ export class TelemetryBuffer {
 
   /**
    * The next batch to send: the one on the wire if there is one (resent as it was, same batchId), else
-   * the oldest segment of the highest class, sealed now if appends were still going to it.
+   * the oldest segments of the highest classes up to the batch size, sealed now if appends were still
+   * going to them. The batch is pinned (and the cursor saved) before it is returned.
    */
   next(): Promise<OutgoingBatch | undefined> {
     return this.#locked(async () => {
       for (;;) {
-        const ref = this.#cursor.inflight ?? nextToSend(this.#view());
-        if (!ref) return undefined;
-        const seg = this.#segment(ref)!;
-        if (!seg.sealed) await this.#seal(ref.cls, seg);
-        const file = fileName(ref.cls, seg);
-        const decoded = decodeSegment(await readFile(join(this.#dir, file)));
-        const valid = decoded.records.slice(0, seg.records);
-        await this.#recount(ref.cls, seg, valid.length);
-        if (valid.length === 0) {
+        const refs = this.#cursor.inflight?.segments ?? planBatch(this.#view(), this.#maxBatchBytes);
+        if (refs.length === 0) {
+          if (this.#cursor.inflight) {
+            this.#cursor.inflight = null;
+            await this.#saveCursor();
+          }
+          return undefined;
+        }
+        const kept: SegmentRef[] = [];
+        const samples: TelemetrySample[] = [];
+        const events: TelemetryEvent[] = [];
+        let bytes = 0;
+        for (const ref of refs) {
+          const seg = this.#segment(ref);
+          if (!seg) continue;
+          if (!seg.sealed) await this.#seal(ref.cls, seg);
+          const decoded = decodeSegment(await readFile(join(this.#dir, fileName(ref.cls, seg))));
+          const valid = decoded.records.slice(0, seg.records);
+          await this.#recount(ref.cls, seg, valid.length);
+          if (valid.length === 0) {
+            await this.#remove([{ cls: ref.cls, seg }]);
+            continue;
+          }
+          kept.push(ref);
+          bytes += seg.bytes;
+          for (const r of valid) {
+            const item = JSON.parse(r.payload.toString('utf8')) as unknown;
+            if (ref.cls === 'event') events.push(item as TelemetryEvent);
+            else samples.push(item as TelemetrySample);
+          }
+        }
+        if (kept.length === 0) {
           this.#cursor.inflight = null;
-          await this.#remove(ref.cls, seg);
           await this.#flushWarnings();
           continue;
         }
-        if (!this.#cursor.inflight) {
-          this.#cursor.inflight = ref;
+        if (!this.#cursor.inflight || kept.length !== refs.length) {
+          this.#cursor.inflight = {
+            id: this.#cursor.inflight?.id ?? this.#cursor.nextBatch++,
+            segments: kept,
+          };
           await this.#saveCursor();
         }
-        const items = valid.map((r) => JSON.parse(r.payload.toString('utf8')) as unknown);
-        const isEvent = ref.cls === 'event';
         return {
-          batchId: `${this.#cursor.epoch}.${ref.cls}.${seg.no}`,
-          cls: ref.cls,
-          samples: isEvent ? [] : (items as TelemetrySample[]),
-          events: isEvent ? (items as TelemetryEvent[]) : [],
+          batchId: `${this.#cursor.epoch}.${this.#cursor.inflight.id}`,
+          samples,
+          events,
           dropped: { ...this.#cursor.dropped },
-          bytes: seg.bytes,
+          bytes,
         };
       }
     });
   }
 
-  /** The hub has the batch (now or earlier): its segment goes. */
+  /** The hub has the batch (now or earlier): its segments go. */
   ack(batchId: string): Promise<void> {
     return this.#locked(async () => {
-      const ref = this.#inflightOf(batchId);
-      const seg = this.#segment(ref)!;
+      const segs = this.#inflightOf(batchId);
       this.#cursor.inflight = null;
-      await this.#remove(ref.cls, seg);
+      await this.#remove(segs);
     });
   }
 
   /** The hub refuses the batch for good (it is invalid): it goes, counted as dropped. */
   refuse(batchId: string, why: string): Promise<void> {
     return this.#locked(async () => {
-      const ref = this.#inflightOf(batchId);
-      const seg = this.#segment(ref)!;
+      const segs = this.#inflightOf(batchId);
       this.#cursor.inflight = null;
-      this.#problem(`the hub refused telemetry batch ${batchId} (${seg.records} ${ref.cls} records): ${why}`);
-      this.#cursor.dropped[ref.cls] += seg.records;
-      await this.#remove(ref.cls, seg);
+      const records = segs.reduce((n, s) => n + s.seg.records, 0);
+      this.#problem(`the hub refused telemetry batch ${batchId} (${records} records): ${why}`);
+      for (const { cls, seg } of segs) this.#cursor.dropped[cls] += seg.records;
+      await this.#remove(segs);
     });
   }
 
-  #inflightOf(batchId: string): SegmentRef {
-    const ref = this.#cursor.inflight;
-    if (!ref || `${this.#cursor.epoch}.${ref.cls}.${ref.no}` !== batchId)
+  #inflightOf(batchId: string): Array<{ cls: TelemetryClass; seg: Segment }> {
+    const inflight = this.#cursor.inflight;
+    if (!inflight || `${this.#cursor.epoch}.${inflight.id}` !== batchId)
       throw new Error(`telemetry batch ${batchId} is not the one being sent`);
-    return ref;
+    return inflight.segments.flatMap((ref) => {
+      const seg = this.#segment(ref);
+      return seg ? [{ cls: ref.cls, seg }] : [];
+    });
   }
 
   /** Syncs and closes the files; the buffer cannot be used after. */

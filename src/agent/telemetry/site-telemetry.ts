@@ -24,8 +24,10 @@ export interface SiteTelemetryOptions {
   segmentBytes?: number;
   /** optional cap on the uplink, compressed bytes per second */
   bandwidthBytesPerSecond?: number;
-  /** how often the sender looks for new data and the buffer is fsynced (default 10 s) */
+  /** how often the sender looks for new data (default 30 s; a Kubernetes event sends at once) */
   flushMs?: number;
+  /** how often appended data is fsynced (default 10 s): what a power cut may take */
+  syncMs?: number;
   /** how often the agent's own metrics are recorded (default 60 s) */
   selfMetricsMs?: number;
   /** sources polled on their interval; default: the Prometheus scraper */
@@ -76,7 +78,7 @@ export class SiteTelemetry {
     this.#sources = opts.sources ?? [new PrometheusSource({ log: opts.log })];
     this.#eventsAfter = eventsAfter;
     this.#sender = new TelemetrySender(buffer, opts.uplink, {
-      flushMs: opts.flushMs,
+      flushMs: opts.flushMs ?? 30_000,
       bandwidthBytesPerSecond: opts.bandwidthBytesPerSecond,
       now: opts.now,
       log: opts.log,
@@ -150,7 +152,7 @@ export class SiteTelemetry {
   async run(signal: AbortSignal): Promise<void> {
     const loops = [
       this.#sender.run(signal),
-      this.#every(this.#opts.flushMs ?? 10_000, signal, () => this.buffer.sync()),
+      this.#every(this.#opts.syncMs ?? 10_000, signal, () => this.buffer.sync()),
       this.#every(this.#opts.selfMetricsMs ?? 60_000, signal, () => this.#recordSelf()),
       ...this.#sources.map((s) => this.#every(s.intervalMs, signal, () => this.#poll(s, signal))),
     ];
@@ -180,7 +182,7 @@ export class SiteTelemetry {
     const got = await source.collect(this.#now(), this.#bundles, signal);
     for (const s of got.samples) await this.record(s);
     for (const e of got.events) await this.record(e);
-    if (got.samples.some((s) => s.class === 'sli') || got.events.length > 0) this.#sender.wake();
+    if (got.events.length > 0) this.#sender.wake();
   }
 
   async #recordSelf(): Promise<void> {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { telemetryClasses } from '../../../model/telemetry.ts';
-import { nextToSend, planRoom, type SegmentQueues, totalBytes } from './drop-policy.ts';
+import { planBatch, planRoom, type SegmentQueues, totalBytes } from './drop-policy.ts';
 
 const seg = (no: number, bytes = 100, records = 1) => ({ no, bytes, records });
 const empty: SegmentQueues = { sli: [], event: [], metric: [], debug: [] };
@@ -19,7 +19,7 @@ test('room is made from the oldest segment of the lowest class first, skipping t
     metric: [seg(4), seg(5)],
     debug: [seg(7), seg(8)],
   };
-  assert.deepEqual(planRoom(queues, 500, 'sli', 200, { cls: 'debug', no: 7 }), {
+  assert.deepEqual(planRoom(queues, 500, 'sli', 200, [{ cls: 'debug', no: 7 }]), {
     drops: [
       { cls: 'debug', no: 8 },
       { cls: 'metric', no: 4 },
@@ -34,11 +34,27 @@ test('a record never displaces data of a higher class: then it is the one that g
   assert.deepEqual(planRoom(queues, 250, 'sli', 100), { drops: [{ cls: 'sli', no: 1 }], fits: true });
 });
 
-test('sending takes the highest class first and the oldest segment in it', () => {
-  const queues: SegmentQueues = { sli: [], event: [seg(3), seg(4)], metric: [seg(1)], debug: [] };
-  assert.deepEqual(nextToSend(queues), { cls: 'event', no: 3 });
-  assert.deepEqual(nextToSend({ ...queues, event: [] }), { cls: 'metric', no: 1 });
-  assert.equal(nextToSend(empty), undefined);
+test('a batch takes the highest class first, oldest first, and stops at the first segment that does not fit', () => {
+  const queues: SegmentQueues = {
+    sli: [],
+    event: [seg(3), seg(4)],
+    metric: [seg(1, 300), seg(2)],
+    debug: [seg(9)],
+  };
+  assert.deepEqual(planBatch(queues, 250), [
+    { cls: 'event', no: 3 },
+    { cls: 'event', no: 4 },
+  ]);
+  assert.deepEqual(
+    planBatch(queues, 10_000).map((r) => `${r.cls}.${r.no}`),
+    ['event.3', 'event.4', 'metric.1', 'metric.2', 'debug.9'],
+  );
+  assert.deepEqual(
+    planBatch({ ...empty, metric: [seg(1, 5000)] }, 100),
+    [{ cls: 'metric', no: 1 }],
+    'at least one',
+  );
+  assert.deepEqual(planBatch(empty, 100), []);
 });
 
 test('any plan that fits ends within the budget and drops lower classes before higher ones', () => {

@@ -1,5 +1,5 @@
 // Which telemetry goes first and which goes when the agent's buffer is full, decided over a summary of
-// the buffer's segments (no I/O). Sending takes the highest class first, oldest segment first; making
+// the buffer's segments (no I/O). A batch takes the highest class first, oldest segment first; making
 // room drops the oldest segment of the lowest class, never one being sent, and never data of a higher
 // class than the record that needs the room (that record is the lowest-priority data then, so it goes).
 
@@ -36,12 +36,12 @@ export function totalBytes(queues: SegmentQueues): number {
 export function nextDrop(
   queues: SegmentQueues,
   incoming: TelemetryClass,
-  pinned?: SegmentRef,
+  pinned: readonly SegmentRef[] = [],
 ): SegmentRef | undefined {
   for (let r = telemetryClasses.length - 1; r >= rank(incoming); r--) {
     const cls = telemetryClasses[r]!;
     for (const s of queues[cls]) {
-      if (pinned && pinned.cls === cls && pinned.no === s.no) continue;
+      if (pinned.some((p) => p.cls === cls && p.no === s.no)) continue;
       return { cls, no: s.no };
     }
   }
@@ -64,7 +64,7 @@ export function planRoom(
   budget: number,
   incoming: TelemetryClass,
   size: number,
-  pinned?: SegmentRef,
+  pinned: readonly SegmentRef[] = [],
 ): RoomPlan {
   let total = totalBytes(queues) + size;
   if (total <= budget) return { drops: [], fits: true };
@@ -86,14 +86,21 @@ export function planRoom(
   return { drops, fits: true };
 }
 
-/** The segment to send next: the oldest of the highest class that has one, skipping `skip`. */
-export function nextToSend(queues: SegmentQueues, skip?: SegmentRef): SegmentRef | undefined {
+/**
+ * The segments of the next batch: highest class first, oldest first, as many as fit in `maxBytes` (at
+ * least one). It stops at the first segment that does not fit, so each class always sends a prefix of
+ * what it holds and arrives in order.
+ */
+export function planBatch(queues: SegmentQueues, maxBytes: number): SegmentRef[] {
+  const out: SegmentRef[] = [];
+  let bytes = 0;
   for (const cls of telemetryClasses) {
     for (const s of queues[cls]) {
       if (s.records === 0) continue;
-      if (skip && skip.cls === cls && skip.no === s.no) continue;
-      return { cls, no: s.no };
+      if (out.length > 0 && bytes + s.bytes > maxBytes) return out;
+      out.push({ cls, no: s.no });
+      bytes += s.bytes;
     }
   }
-  return undefined;
+  return out;
 }
