@@ -317,7 +317,14 @@ export class TelemetryBuffer {
       }
       let seg = this.#queues[cls].at(-1);
       if (seg && !seg.sealed && seg.bytes + size > this.#segmentBytes) {
-        await this.#seal(cls, seg);
+        try {
+          await this.#seal(cls, seg);
+        } catch (e) {
+          if (!isSpaceError(e)) throw e;
+          this.#noteDiskFull();
+          if (await this.#roomAfterFullDisk(cls)) continue;
+          return;
+        }
         seg = undefined;
       }
       if (!seg || seg.sealed) {
@@ -335,23 +342,33 @@ export class TelemetryBuffer {
       } catch (e) {
         if (!isSpaceError(e)) throw e;
         await this.#onDiskFull(cls, seg);
-        const room = nextDrop(this.#view(), cls, this.#cursor.inflight?.segments);
-        if (!room) {
-          await this.#countDrop(cls, 1);
-          return;
-        }
-        await this.#drop(room);
+        if (!(await this.#roomAfterFullDisk(cls))) return;
       }
     }
   }
 
-  /** A write failed for lack of space: undo any part of it, note the full disk. */
-  async #onDiskFull(cls: TelemetryClass, seg: Segment): Promise<void> {
+  /** Drops the next segment the policy gives up for a record of `cls`; false: none, the record went. */
+  async #roomAfterFullDisk(cls: TelemetryClass): Promise<boolean> {
+    const room = nextDrop(this.#view(), cls, this.#cursor.inflight?.segments);
+    if (!room) {
+      await this.#countDrop(cls, 1);
+      return false;
+    }
+    await this.#drop(room);
+    return true;
+  }
+
+  #noteDiskFull(): void {
     this.#lastDiskFull = this.#now();
     if (this.#diskFullSince === undefined) {
       this.#diskFullSince = this.#now();
       this.#problem('the disk is full: dropping the oldest lowest-priority telemetry to make room');
     }
+  }
+
+  /** A write failed for lack of space: undo any part of it, note the full disk. */
+  async #onDiskFull(cls: TelemetryClass, seg: Segment): Promise<void> {
+    this.#noteDiskFull();
     const fh = this.#handles.get(`${cls}.${seg.no}`);
     if (fh) await fh.truncate(seg.bytes);
     if (seg.records === 0) {
@@ -398,11 +415,14 @@ export class TelemetryBuffer {
     }
   }
 
+  /** Closes a segment for appends; should the rename fail, it stays open and takes appends again. */
   async #seal(cls: TelemetryClass, seg: Segment): Promise<void> {
-    const open = fileName(cls, seg);
     await this.#closeHandle(cls, seg, true);
+    await rename(
+      join(this.#dir, fileName(cls, seg)),
+      join(this.#dir, fileName(cls, { ...seg, sealed: true })),
+    );
     seg.sealed = true;
-    await rename(join(this.#dir, open), join(this.#dir, fileName(cls, seg)));
     await this.#syncDir();
   }
 
@@ -448,6 +468,27 @@ export class TelemetryBuffer {
 
   #saveCursor(): Promise<void> {
     return writeAtomic(join(this.#dir, 'cursor.json'), JSON.stringify(this.#cursor));
+  }
+
+  /** Up to `n` of the newest records of a class still waiting to be sent, oldest first (for the local page). */
+  newest(cls: TelemetryClass, n: number): Promise<Array<TelemetrySample | TelemetryEvent>> {
+    return this.#locked(async () => {
+      const out: Array<TelemetrySample | TelemetryEvent> = [];
+      for (const seg of [...this.#queues[cls]].reverse()) {
+        if (out.length >= n) break;
+        let data: Buffer;
+        try {
+          data = await readFile(join(this.#dir, fileName(cls, seg)));
+        } catch {
+          continue; // a look for the page; damage is counted when the segment is sent
+        }
+        const items = decodeSegment(data).records.map(
+          (r) => JSON.parse(r.payload.toString('utf8')) as TelemetrySample | TelemetryEvent,
+        );
+        out.unshift(...items.slice(-(n - out.length)));
+      }
+      return out;
+    });
   }
 
   /** Makes every record appended so far survive power loss. */

@@ -15,10 +15,10 @@ export interface PrometheusSourceOptions {
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Polls every second and scrapes each bundle when its own interval is due. */
+/** Looks every 5 s (the shortest interval a bundle may ask for) and scrapes each bundle when it is due. */
 export class PrometheusSource implements TelemetrySource {
   readonly name = 'prometheus';
-  readonly intervalMs = 1000;
+  readonly intervalMs = 5000;
   readonly #opts: PrometheusSourceOptions;
   /** bundle → the last scrape, for deltas; forgotten when the bundle's spec changes or it leaves */
   readonly #last = new Map<string, { spec: string; scrape: BundleScrape }>();
@@ -37,7 +37,7 @@ export class PrometheusSource implements TelemetrySource {
       const key = JSON.stringify(spec);
       let last = this.#last.get(b.bundle);
       if (last && last.spec !== key) last = undefined;
-      if (last && now - last.scrape.at < spec.intervalSeconds * 1000) continue;
+      if (last && now - last.scrape.at < spec.intervalSeconds * 1000 - this.intervalMs / 2) continue;
       const scrape: BundleScrape = { at: now, targets: new Map() };
       await Promise.all(
         spec.targets.map(async (url) => {

@@ -75,3 +75,27 @@ test('a TelemetrySource (as the simulator feeds one) fills the buffer and the re
   );
   assert.ok(telemetry.status().buffer.classes.sli.records >= 2, 'kept on disk while the hub is out of reach');
 });
+
+test('after a restart with the hub still out of reach, the latest SLIs and events come back from the buffer', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-site-telemetry-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const first = await SiteTelemetry.open({ dir, uplink: offline, sources: [] });
+  await first.record({ class: 'sli', name: 'errors_total', bundle: 'pos', t: 1, d: 30_000, v: 4 });
+  await first.record({ class: 'sli', name: 'errors_total', bundle: 'pos', t: 2, d: 30_000, v: 9 });
+  await first.record({
+    t: 3,
+    type: 'Warning',
+    object: 'Pod pos/till-0',
+    reason: 'BackOff',
+    message: 'again',
+  });
+  await first.buffer.close();
+  const again = await SiteTelemetry.open({ dir, uplink: offline, sources: [] });
+  const s = again.status();
+  assert.deepEqual(s.slis, [{ bundle: 'pos', name: 'errors_total', t: 2, v: 9 }]);
+  assert.deepEqual(
+    s.events.map((e) => e.reason),
+    ['BackOff'],
+  );
+  await again.buffer.close();
+});

@@ -93,7 +93,26 @@ export class SiteTelemetry {
       now: opts.now,
     });
     const saved = await readJson<{ after: number }>(join(opts.dir, 'events-forwarded.json'));
-    return new SiteTelemetry(buffer, opts, saved?.after ?? 0);
+    const telemetry = new SiteTelemetry(buffer, opts, saved?.after ?? 0);
+    // after a restart with the hub still out of reach, the page shows what is waiting to go up
+    for (const s of (await buffer.newest('sli', 500)) as TelemetrySample[]) telemetry.#remember(s);
+    for (const e of (await buffer.newest('event', recentEvents)) as TelemetryEvent[]) telemetry.#remember(e);
+    return telemetry;
+  }
+
+  #remember(item: TelemetrySample | TelemetryEvent): void {
+    if ('class' in item) {
+      if (item.class === 'sli' && item.bundle)
+        this.#slis.set(`${item.bundle}\u0000${item.name}`, {
+          bundle: item.bundle,
+          name: item.name,
+          t: item.t,
+          v: item.v,
+        });
+    } else {
+      this.#events.unshift(item);
+      if (this.#events.length > recentEvents) this.#events.pop();
+    }
   }
 
   /** The bundles placed on the site now (from the desired state the agent enforces). */
@@ -119,18 +138,7 @@ export class SiteTelemetry {
       );
       return;
     }
-    if ('class' in item) {
-      if (item.class === 'sli' && item.bundle)
-        this.#slis.set(`${item.bundle}\u0000${item.name}`, {
-          bundle: item.bundle,
-          name: item.name,
-          t: item.t,
-          v: item.v,
-        });
-    } else {
-      this.#events.unshift(item);
-      if (this.#events.length > recentEvents) this.#events.pop();
-    }
+    this.#remember(item);
     await this.buffer.append(cls, item);
   }
 
