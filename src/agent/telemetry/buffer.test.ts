@@ -393,7 +393,12 @@ test('a full disk is treated as a full buffer: the lowest class goes, every loss
   const hub = new Hub();
   await drain(buffer, hub);
   const final = buffer.stats().dropped;
-  for (const cls of telemetryClasses)
+  for (const cls of ['sli', 'metric', 'debug'] as const)
     assert.equal(hub.delivered.filter((d) => d.cls === cls).length + final[cls], appended[cls], cls);
+  const events = [...hub.batches.values()].flatMap((b) => (JSON.parse(b) as [unknown, TelemetryEvent[]])[1]);
+  assert.ok(
+    events.some((e) => e.reason === 'TelemetryDiskFull' && e.type === 'Warning'),
+    'a Warning event goes upstream',
+  );
   await buffer.close();
 });

@@ -235,11 +235,16 @@ export class TelemetryBuffer {
     else await rm(join(this.#dir, file), { force: true });
     const message = `telemetry segment ${file} is damaged: ${lost} ${cls} record(s) lost, ${valid} recovered`;
     this.#problem(message);
+    this.#warn('TelemetryBufferCorrupted', message);
+  }
+
+  /** A Warning event about the buffer itself, appended (highest but one class) once the lock is free. */
+  #warn(reason: string, message: string): void {
     this.#warnings.push({
       t: this.#now(),
       type: 'Warning',
       object: 'Agent outpost/telemetry-buffer',
-      reason: 'TelemetryBufferCorrupted',
+      reason,
       message,
     });
   }
@@ -362,7 +367,9 @@ export class TelemetryBuffer {
     this.#lastDiskFull = this.#now();
     if (this.#diskFullSince === undefined) {
       this.#diskFullSince = this.#now();
-      this.#problem('the disk is full: dropping the oldest lowest-priority telemetry to make room');
+      const message = 'the disk is full: dropping the oldest lowest-priority telemetry to make room';
+      this.#problem(message);
+      this.#warn('TelemetryDiskFull', message);
     }
   }
 
