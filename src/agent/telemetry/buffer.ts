@@ -473,6 +473,25 @@ export class TelemetryBuffer {
     for (const path of paths) await rm(path, { force: true });
   }
 
+  /**
+   * Saves the cursor; on a full disk, drops what the policy gives up first (never the batch on the wire)
+   * until it fits. With nothing left to drop the pin holds in memory only, until the next save.
+   */
+  async #saveCursorMakingRoom(): Promise<void> {
+    for (;;) {
+      try {
+        await this.#saveCursor();
+        return;
+      } catch (e) {
+        if (!isSpaceError(e)) throw e;
+        this.#noteDiskFull();
+        const room = nextDrop(this.#view(), 'sli', this.#cursor.inflight?.segments);
+        if (!room) return;
+        await this.#drop(room);
+      }
+    }
+  }
+
   #saveCursor(): Promise<void> {
     return writeAtomic(join(this.#dir, 'cursor.json'), JSON.stringify(this.#cursor));
   }
@@ -556,7 +575,7 @@ export class TelemetryBuffer {
             id: this.#cursor.inflight?.id ?? this.#cursor.nextBatch++,
             segments: kept,
           };
-          await this.#saveCursor();
+          await this.#saveCursorMakingRoom();
         }
         return {
           batchId: `${this.#cursor.epoch}.${this.#cursor.inflight.id}`,
