@@ -15,15 +15,15 @@
 import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  type TelemetryClass,
-  type TelemetryDrops,
-  type TelemetryEvent,
-  type TelemetrySample,
-  telemetryClasses,
+import type {
+  TelemetryClass,
+  TelemetryDrops,
+  TelemetryEvent,
+  TelemetrySample,
 } from '../../model/telemetry.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
 import { nextDrop, planBatch, planRoom, type SegmentQueues, type SegmentRef } from './core/drop-policy.ts';
+import { classOrder as telemetryClasses } from './core/names.ts';
 import { decodeSegment, encodeRecord, maxRecordBytes, recordHeaderBytes } from './segment.ts';
 
 export interface BufferOptions {

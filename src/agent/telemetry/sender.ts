@@ -6,12 +6,12 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { Value } from 'typebox/value';
-import { type TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
+import type { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import { HubError } from '../hub-client.ts';
 import { backoffDelay, Wakeup } from '../timing.ts';
 import type { TelemetryBuffer } from './buffer.ts';
 import { TokenBucket } from './core/token-bucket.ts';
+import { isTelemetryBatch } from './core/wire-check.ts';
 
 const gzipAsync = promisify(gzip);
 
@@ -54,7 +54,7 @@ const refusals = new Set([400, 413, 422]);
 
 function refused(e: unknown, wire: TelemetryBatch): boolean {
   if (!(e instanceof HubError) || !refusals.has(e.status)) return false;
-  return e.status !== 400 || !Value.Check(TelemetryBatch, wire);
+  return e.status !== 400 || !isTelemetryBatch(wire);
 }
 
 export class TelemetrySender {

@@ -4,12 +4,12 @@
 // stay in memory for the local page, which works with the hub gone.
 
 import { join } from 'node:path';
-import { Value } from 'typebox/value';
-import { type TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
+import type { TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
 import type { Cluster } from '../apply/cluster.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
 import { Wakeup } from '../timing.ts';
 import { type BufferStats, TelemetryBuffer } from './buffer.ts';
+import { isTelemetryEvent, isTelemetrySample } from './core/wire-check.ts';
 import { watchKubeEvents } from './kube-events.ts';
 import { PrometheusSource } from './prometheus-source.ts';
 import { type SenderStats, TelemetrySender, type TelemetryUplink } from './sender.ts';
@@ -130,7 +130,7 @@ export class SiteTelemetry {
    */
   async record(item: TelemetrySample | TelemetryEvent): Promise<void> {
     const cls: TelemetryClass = 'class' in item ? item.class : 'event';
-    if (!('class' in item ? Value.Check(TelemetrySample, item) : Value.Check(TelemetryEvent, item))) {
+    if (!('class' in item ? isTelemetrySample(item) : isTelemetryEvent(item))) {
       const name = 'class' in item ? item.name : item.reason;
       await this.buffer.reject(
         cls,

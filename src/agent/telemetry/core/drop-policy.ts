@@ -3,7 +3,8 @@
 // room drops the oldest segment of the lowest class, never one being sent, and never data of a higher
 // class than the record that needs the room (that record is the lowest-priority data then, so it goes).
 
-import { type TelemetryClass, telemetryClasses } from '../../../model/telemetry.ts';
+import type { TelemetryClass } from '../../../model/telemetry.ts';
+import { classOrder as telemetryClasses } from './names.ts';
 
 /** One segment of one class as the policy sees it. */
 export interface SegmentSummary {

@@ -3,8 +3,9 @@
 // from histogram bucket deltas (interpolated within the bucket, as histogram_quantile does), slow
 // requests are those above the threshold bucket, saturation is the fullest matching gauge.
 
-import { sliNames, type TelemetrySample } from '../../../model/telemetry.ts';
+import type { TelemetrySample } from '../../../model/telemetry.ts';
 import type { BundleTelemetry, SeriesSelector } from '../../../model/telemetry-spec.ts';
+import { sli as sliNames } from './names.ts';
 import type { PromSample } from './prometheus-text.ts';
 
 /** One scrape of every target of a bundle: target URL → its samples (absent: that target failed). */
