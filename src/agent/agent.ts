@@ -733,7 +733,7 @@ export class Agent {
     }
     const target = record.rolledBack?.to ?? d.digest;
     const blob = await this.#state!.blob(target);
-    if (blob) this.#telemetryBundles.set(d.bundle, telemetryBundleOf(blob));
+    if (blob) this.#telemetryBundles.set(d.bundle, telemetryBundleOf(blob, target));
     if (!blob) {
       if (target === d.digest) {
         this.#blobsMissing = true;

@@ -10,6 +10,8 @@ import type { RenderedBundle } from '../../render/rendered.ts';
 /** One bundle placed on the site, as telemetry sees it. */
 export interface TelemetryBundle {
   bundle: string;
+  /** the digest running on the site (a simulated source can make one revision worse than another) */
+  digest?: string;
   /** the namespaces its objects live in: Kubernetes events there are attributed to it */
   namespaces: string[];
   telemetry?: BundleTelemetry;
@@ -32,7 +34,7 @@ export interface TelemetrySource {
 }
 
 /** The part of a rendered bundle telemetry needs. */
-export function telemetryBundleOf(blob: RenderedBundle): TelemetryBundle {
+export function telemetryBundleOf(blob: RenderedBundle, digest?: string): TelemetryBundle {
   const namespaces = new Set<string>();
   if (blob.namespace) namespaces.add(blob.namespace);
   for (const o of blob.objects as KubeObject[]) {
@@ -40,6 +42,7 @@ export function telemetryBundleOf(blob: RenderedBundle): TelemetryBundle {
     if (o.kind === 'Namespace' && o.apiVersion === 'v1' && o.metadata.name) namespaces.add(o.metadata.name);
   }
   const out: TelemetryBundle = { bundle: blob.bundle, namespaces: [...namespaces].sort() };
+  if (digest) out.digest = digest;
   if (blob.telemetry) out.telemetry = blob.telemetry;
   return out;
 }
