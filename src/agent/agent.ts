@@ -178,8 +178,14 @@ export class Agent {
     const state = await LocalState.open(this.#opts.stateDir);
     this.#state = state;
     this.#outbox = await Outbox.open(this.#opts.stateDir, this.#opts.outboxLimits);
-    if (this.#opts.telemetry !== false)
-      this.#telemetry = await this.#openTelemetry(this.#opts.telemetry ?? {});
+    if (this.#opts.telemetry !== false) {
+      try {
+        this.#telemetry = await this.#openTelemetry(this.#opts.telemetry ?? {});
+      } catch (e) {
+        // telemetry is for the hub's view of the site; the site's own work does not wait for it
+        this.#log('telemetry unavailable', { error: (e as Error).message });
+      }
+    }
     this.#desired = await state.desired();
     this.#lastContact = await state.lastContact();
     this.#records = new Map((await state.records()).map((r) => [r.bundle, r]));

@@ -402,3 +402,24 @@ test('a full disk is treated as a full buffer: the lowest class goes, every loss
   );
   await buffer.close();
 });
+
+test('an unreadable send cursor loses no segment: everything is kept, sent, and the loss of the cursor reported', async (t) => {
+  const dir = await tempDir(t);
+  const buffer = await TelemetryBuffer.open(dir);
+  for (let i = 1; i <= 3; i++) await buffer.append('metric', itemOf('metric', i));
+  await buffer.close();
+  await writeFile(join(dir, 'cursor.json'), '{"epoch": "ab", "clas');
+  const reopened = await TelemetryBuffer.open(dir);
+  assert.match(reopened.stats().problems[0]!.message, /send cursor was unreadable/);
+  const hub = new Hub();
+  await drain(reopened, hub);
+  assert.deepEqual(
+    hub.delivered.filter((d) => d.cls === 'metric').map((d) => d.id),
+    [1, 2, 3],
+  );
+  assert.ok(
+    hub.delivered.some((d) => d.cls === 'event'),
+    'a Warning event says so upstream',
+  );
+  await reopened.close();
+});

@@ -145,7 +145,14 @@ export class TelemetryBuffer {
   /** Opens (or makes) the buffer in `dir`, recovering from a crash and from damaged files. */
   static async open(dir: string, opts: BufferOptions = {}): Promise<TelemetryBuffer> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const saved = await readJson<Cursor>(join(dir, 'cursor.json'));
+    let saved: Cursor | undefined;
+    let unreadable: string | undefined;
+    try {
+      saved = await readJson<Cursor>(join(dir, 'cursor.json'));
+    } catch (e) {
+      // a damaged disk: keep every segment (some may go twice) rather than lose them
+      unreadable = (e as Error).message;
+    }
     const cursor: Cursor = saved ?? {
       epoch: randomBytes(4).toString('hex'),
       classes: {
@@ -160,8 +167,13 @@ export class TelemetryBuffer {
       corrupted: zeroDrops(),
     };
     const buffer = new TelemetryBuffer(dir, opts, cursor);
+    if (unreadable) {
+      const message = `the telemetry send cursor was unreadable (${unreadable}); every segment on disk is sent, some perhaps twice, and earlier drop counts are lost`;
+      buffer.#problem(message);
+      buffer.#warn('TelemetryCursorLost', message);
+    }
     await buffer.#recover();
-    if (!saved) await buffer.#saveCursor();
+    if (!saved || unreadable) await buffer.#saveCursor();
     return buffer;
   }
 
