@@ -242,7 +242,8 @@ export class Agent {
       bandwidthBytesPerSecond: opts.bandwidthBytesPerSecond,
       flushMs: opts.flushMs,
       sources: opts.sources,
-      cluster: opts.events === false ? undefined : this.#opts.cluster,
+      cluster: this.#opts.cluster,
+      events: opts.events,
       agentMetrics: () => ({
         outpost_agent_reports_pending: this.#outbox?.stats().pending ?? 0,
         outpost_agent_reports_dropped_total: this.#outbox?.stats().dropped ?? 0,

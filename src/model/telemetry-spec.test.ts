@@ -15,6 +15,7 @@ test('a full spec.telemetry is read with its defaults filled in', () => {
   assert.deepEqual(r.problem ? r.problem : r.value, {
     intervalSeconds: 30,
     targets: ['http://127.0.0.1:8080/metrics'],
+    annotatedPods: false,
     slis: {
       requests: { metric: 'http_requests_total' },
       errors: { metric: 'http_requests_total', match: { code: '5..' } },
@@ -43,6 +44,7 @@ test('each mistake names the path to fix', () => {
     [{ targets: ['http://x'], slis: { traffic: {} } }, 'slis.traffic'],
     [{ forward: ['ok', 'not ok'] }, 'forward'],
     [{ scrape: [] }, 'scrape'],
+    [{ annotatedPods: 'yes' }, 'annotatedPods'],
   ];
   for (const [input, path] of cases) {
     const r = parseTelemetrySpec(input);

@@ -36,6 +36,11 @@ export interface BundleTelemetry {
   intervalSeconds: number;
   /** explicit http(s) URLs of Prometheus text endpoints on the site */
   targets: string[];
+  /**
+   * also scrape the Running pods of the bundle's namespaces annotated `prometheus.io/scrape: "true"`, at
+   * their pod IP, port `prometheus.io/port` and path `prometheus.io/path` (default /metrics)
+   */
+  annotatedPods: boolean;
   slis: GoldenSignalSpec;
   /** metric names forwarded as they are (class `metric`), for dashboards beyond the golden signals */
   forward: string[];
@@ -101,7 +106,7 @@ export function parseTelemetrySpec(value: unknown): Result<BundleTelemetry | und
   if (value === undefined || value === null) return { value: undefined };
   if (!isRecord(value))
     return { problem: { path: '', message: 'is a mapping (intervalSeconds, targets, slis, forward)' } };
-  const problem = unknownField(value, ['intervalSeconds', 'targets', 'slis', 'forward'], '');
+  const problem = unknownField(value, ['intervalSeconds', 'targets', 'annotatedPods', 'slis', 'forward'], '');
   if (problem) return { problem };
   const interval = value.intervalSeconds ?? 30;
   if (!Number.isInteger(interval) || (interval as number) < 5 || (interval as number) > 3600)
@@ -165,12 +170,21 @@ export function parseTelemetrySpec(value: unknown): Result<BundleTelemetry | und
   const forward = value.forward ?? [];
   if (!Array.isArray(forward) || forward.some((f) => typeof f !== 'string' || !metricName.test(f)))
     return { problem: { path: 'forward', message: 'is a list of Prometheus metric names' } };
-  if (Object.keys(slis).length > 0 && targets.length === 0)
-    return { problem: { path: 'targets', message: 'names no endpoint to read the SLIs from' } };
+  const annotatedPods = value.annotatedPods ?? false;
+  if (typeof annotatedPods !== 'boolean')
+    return { problem: { path: 'annotatedPods', message: 'is true or false' } };
+  if (Object.keys(slis).length > 0 && targets.length === 0 && !annotatedPods)
+    return {
+      problem: {
+        path: 'targets',
+        message: 'names no endpoint to read the SLIs from (nor is annotatedPods on)',
+      },
+    };
   return {
     value: {
       intervalSeconds: interval as number,
       targets: targets as string[],
+      annotatedPods,
       slis,
       forward: forward as string[],
     },

@@ -545,6 +545,7 @@ describe('spec.telemetry', () => {
     assert.deepEqual(telemetry, {
       intervalSeconds: 30,
       targets: ['http://127.0.0.1:8080/metrics'],
+      annotatedPods: false,
       slis: {
         requests: { metric: 'http_requests_total' },
         errors: { metric: 'http_requests_total', match: { code: '5..' } },

@@ -227,3 +227,55 @@ test('SLIs and events are collected while the hub is unreachable, shown on the l
   assert.ok(!events.some((e) => e.reason === 'Pulled'), 'events of other namespaces stay local');
   assert.equal(events.filter((e) => e.reason === 'BackOff').length, 1);
 });
+
+test('pods annotated for scraping in the bundle’s namespace are found and scraped, with no URL written down', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-site-telemetry-'));
+  const w = await workload();
+  const ns = `pods-${Date.now()}`;
+  await kube.request('POST', '/api/v1/namespaces', { metadata: { name: ns } });
+  const port = new URL(w.url).port;
+  const created = await kube.request('POST', `/api/v1/namespaces/${ns}/pods`, {
+    metadata: { name: 'till-0', annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': port } },
+    spec: { containers: [{ name: 'till', image: 'registry.example.com/till:1' }] },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  // no kubelet here: the test reports the pod running, on loopback where the workload listens
+  const patched = await kube.request(
+    'PATCH',
+    `/api/v1/namespaces/${ns}/pods/till-0/status`,
+    { status: { phase: 'Running', podIP: '127.0.0.1', podIPs: [{ ip: '127.0.0.1' }] } },
+    'application/merge-patch+json',
+  );
+  assert.equal(patched.status, 200, JSON.stringify(patched.body));
+  const spec = parseTelemetrySpec({
+    intervalSeconds: 5,
+    annotatedPods: true,
+    slis: { requests: { metric: 'http_requests_total' } },
+  });
+  assert.ok(!spec.problem && spec.value);
+  const abort = new AbortController();
+  const telemetry = await SiteTelemetry.open({
+    dir,
+    uplink: { send: () => Promise.reject(new Error('offline')) },
+    cluster,
+    events: false,
+  });
+  telemetry.setBundles([{ bundle: 'till', namespaces: [ns], telemetry: spec.value }]);
+  const running = telemetry.run(abort.signal);
+  t.after(async () => {
+    abort.abort();
+    await running;
+    await w.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  await eventually('the baseline scrape of the pod', () =>
+    telemetry.status().buffer.classes.debug.records > 0 ? true : undefined,
+  );
+  w.serve(12, '200', 0.01);
+  const requests = await eventually(
+    'requests from the pod',
+    () => telemetry.status().slis.find((s) => s.bundle === 'till' && s.name === 'requests_total'),
+    { timeoutMs: 15_000 },
+  );
+  assert.equal(requests.v, 12);
+});

@@ -4,12 +4,16 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type { KubeObject } from '../../model/manifest.ts';
 import type { TelemetrySample } from '../../model/telemetry.ts';
+import type { Cluster } from '../apply/cluster.ts';
 import { type BundleScrape, deriveGoldenSignals, forwardedSamples } from './core/golden-signals.ts';
 import { type PromSample, parsePrometheusText } from './core/prometheus-text.ts';
 import type { Collected, TelemetryBundle, TelemetrySource } from './source.ts';
 
 export interface PrometheusSourceOptions {
+  /** where pods are listed for bundles with annotatedPods on */
+  cluster?: Cluster;
   /** per-request timeout (default 5 s) */
   timeoutMs?: number;
   /** largest exposition read (default 4 MiB); a bigger one fails the target */
@@ -32,17 +36,30 @@ export class PrometheusSource implements TelemetrySource {
   async collect(now: number, bundles: readonly TelemetryBundle[], signal: AbortSignal): Promise<Collected> {
     const samples: TelemetrySample[] = [];
     const present = new Set<string>();
+    let pods: Promise<KubeObject[]> | undefined;
     for (const b of bundles) {
       const spec = b.telemetry;
-      if (!spec || spec.targets.length === 0) continue;
+      if (!spec || (spec.targets.length === 0 && !spec.annotatedPods)) continue;
       present.add(b.bundle);
       const key = JSON.stringify(spec);
       let last = this.#last.get(b.bundle);
       if (last && last.spec !== key) last = undefined;
       if (last && now - last.scrape.at < spec.intervalSeconds * 1000 - this.intervalMs / 2) continue;
+      const targets = [...spec.targets];
+      if (spec.annotatedPods && this.#opts.cluster) {
+        pods ??= this.#opts.cluster.list({ apiVersion: 'v1', kind: 'Pod' }, {}).then((l) => l.items);
+        try {
+          targets.push(...podTargets(await pods, b.namespaces));
+        } catch (e) {
+          this.#opts.log?.('could not list pods to scrape', {
+            bundle: b.bundle,
+            error: (e as Error).message,
+          });
+        }
+      }
       const scrape: BundleScrape = { at: now, targets: new Map() };
       await Promise.all(
-        spec.targets.map(async (url) => {
+        targets.map(async (url) => {
           const started = Date.now();
           try {
             scrape.targets.set(url, await this.#scrape(url, signal));
@@ -66,6 +83,26 @@ export class PrometheusSource implements TelemetrySource {
       await getText(url, this.#opts.timeoutMs ?? 5000, this.#opts.maxBytes ?? 4 << 20, signal),
     ).samples;
   }
+}
+
+/**
+ * The scrape URLs of the Running pods in `namespaces` annotated the Prometheus way:
+ * `prometheus.io/scrape: "true"`, `prometheus.io/port` (required), `prometheus.io/path` (default /metrics).
+ */
+export function podTargets(pods: readonly KubeObject[], namespaces: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const pod of pods) {
+    const a = pod.metadata.annotations ?? {};
+    const status = pod.status as { phase?: string; podIP?: string } | undefined;
+    if (!namespaces.includes(pod.metadata.namespace ?? '') || a['prometheus.io/scrape'] !== 'true') continue;
+    const port = Number(a['prometheus.io/port']);
+    if (status?.phase !== 'Running' || !status.podIP || !Number.isInteger(port) || port < 1 || port > 65535)
+      continue;
+    const host = status.podIP.includes(':') ? `[${status.podIP}]` : status.podIP;
+    const path = a['prometheus.io/path'] ?? '/metrics';
+    out.push(`http://${host}:${port}${path.startsWith('/') ? path : `/${path}`}`);
+  }
+  return out.sort();
 }
 
 /**

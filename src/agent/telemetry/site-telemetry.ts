@@ -32,8 +32,10 @@ export interface SiteTelemetryOptions {
   selfMetricsMs?: number;
   /** sources polled on their interval; default: the Prometheus scraper */
   sources?: TelemetrySource[];
-  /** watch Kubernetes events of the bundles' namespaces here (none when absent) */
+  /** the site's cluster: pods to scrape by annotation, and Kubernetes events of the bundles' namespaces */
   cluster?: Cluster;
+  /** forward those Kubernetes events (default true when there is a cluster) */
+  events?: boolean;
   /** more of the agent's own metrics (outbox, deployments), read at each recording */
   agentMetrics?: () => Record<string, number>;
   now?: () => number;
@@ -75,7 +77,7 @@ export class SiteTelemetry {
     this.buffer = buffer;
     this.#opts = opts;
     this.#now = opts.now ?? Date.now;
-    this.#sources = opts.sources ?? [new PrometheusSource({ log: opts.log })];
+    this.#sources = opts.sources ?? [new PrometheusSource({ cluster: opts.cluster, log: opts.log })];
     this.#eventsAfter = eventsAfter;
     this.#sender = new TelemetrySender(buffer, opts.uplink, {
       flushMs: opts.flushMs ?? 30_000,
@@ -164,7 +166,8 @@ export class SiteTelemetry {
       this.#every(this.#opts.selfMetricsMs ?? 60_000, signal, () => this.#recordSelf()),
       ...this.#sources.map((s) => this.#every(s.intervalMs, signal, () => this.#poll(s, signal))),
     ];
-    if (this.#opts.cluster) loops.push(this.#watchEvents(this.#opts.cluster, signal));
+    if (this.#opts.cluster && this.#opts.events !== false)
+      loops.push(this.#watchEvents(this.#opts.cluster, signal));
     await Promise.all(
       loops.map((l) =>
         l.catch((e: unknown) => this.#opts.log?.('telemetry loop stopped', { error: (e as Error).message })),

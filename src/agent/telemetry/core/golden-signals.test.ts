@@ -13,6 +13,7 @@ import { parsePrometheusText } from './prometheus-text.ts';
 const spec: BundleTelemetry = {
   intervalSeconds: 30,
   targets: ['http://a/metrics', 'http://b/metrics'],
+  annotatedPods: false,
   slis: {
     requests: { metric: 'http_requests_total' },
     errors: { metric: 'http_requests_total', match: { code: '5..' } },
