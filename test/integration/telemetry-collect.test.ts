@@ -226,6 +226,44 @@ test('SLIs and events are collected while the hub is unreachable, shown on the l
   const events = [...hub.batches.values()].flatMap((b) => b.events);
   assert.ok(!events.some((e) => e.reason === 'Pulled'), 'events of other namespaces stay local');
   assert.equal(events.filter((e) => e.reason === 'BackOff').length, 1);
+
+  // a restart lists the events again: only the new one goes up, not the one forwarded before
+  abort.abort();
+  await running;
+  const again = new AbortController();
+  const restarted = await SiteTelemetry.open({
+    dir,
+    uplink: { send: (gz, signal) => hub.client.telemetry(gz, signal) },
+    flushMs: 200,
+    cluster,
+  });
+  restarted.setBundles([{ bundle: 'pos', namespaces: [ns] }]);
+  const rerun = restarted.run(again.signal);
+  try {
+    const later = new Date(Date.now() + 1000).toISOString();
+    const second = await kube.request('POST', `/api/v1/namespaces/${ns}/events`, {
+      metadata: { name: 'till.2', namespace: ns },
+      involvedObject: { kind: 'Pod', namespace: ns, name: 'till-0' },
+      reason: 'Killing',
+      message: 'Stopping container till',
+      type: 'Normal',
+      firstTimestamp: later,
+      lastTimestamp: later,
+    });
+    assert.equal(second.status, 201);
+    await eventually('the new event', () =>
+      [...hub.batches.values()].some((b) => b.events.some((e) => e.reason === 'Killing')) ? true : undefined,
+    );
+    const all = [...hub.batches.values()].flatMap((b) => b.events);
+    assert.equal(
+      all.filter((e) => e.reason === 'BackOff').length,
+      1,
+      'not forwarded again after the restart',
+    );
+  } finally {
+    again.abort();
+    await rerun;
+  }
 });
 
 test('pods annotated for scraping in the bundle’s namespace are found and scraped, with no URL written down', async (t) => {
