@@ -31,8 +31,8 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }) {
   return { hub, buffer, sender };
 }
 
-async function until(what: string, cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (let i = 0; i < timeoutMs / 10 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(cond(), what);
 }
 
@@ -116,4 +116,64 @@ test('a 400 for a batch that keeps the contract (a hub that cannot read it yet) 
   assert.equal(hub.requests.length, 3);
   assert.equal(sender.stats().refused, 0);
   assert.deepEqual(buffer.stats().dropped, { sli: 0, event: 0, metric: 0, debug: 0 });
+});
+
+test('a day of telemetry buffered through an outage reaches the hub once and in order when the link returns', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-outage-'));
+  const hub = await telemetryReceiver();
+  hub.down = true;
+  const buffer = await TelemetryBuffer.open(dir); // the default 64 MiB budget and batch size
+  const abort = new AbortController();
+  const sender = new TelemetrySender(
+    buffer,
+    { send: (gz, signal) => hub.client.telemetry(gz, signal) },
+    { flushMs: 50, backoffBaseMs: 20, backoffMaxMs: 100 },
+  );
+  const running = sender.run(abort.signal);
+  t.after(async () => {
+    abort.abort();
+    await running;
+    await buffer.close();
+    await hub.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  // simulated time: 24 h of 3 bundles × 5 SLIs every 30 s and an event a minute, while every send fails
+  const start = Date.parse('2026-11-20T00:00:00Z');
+  let sli = 0;
+  let event = 0;
+  for (let at = start; at < start + 24 * 3600_000; at += 30_000) {
+    for (const bundle of ['pos', 'kiosk', 'scale'])
+      for (const name of [
+        'requests_total',
+        'errors_total',
+        'slow_requests_total',
+        'latency_p99_seconds',
+        'saturation',
+      ])
+        await buffer.append('sli', { class: 'sli', name, bundle, t: at, d: 30_000, v: sli++ });
+    if ((at - start) % 60_000 === 0)
+      await buffer.append('event', {
+        t: at,
+        type: 'Warning',
+        object: 'Pod pos/till-0',
+        reason: 'BackOff',
+        message: String(event++),
+      });
+  }
+  assert.ok(sender.stats().lastError, 'the link was down');
+  assert.equal(hub.batches.size, 0);
+  hub.down = false;
+  sender.hubBack();
+  await until('everything delivered', () => buffer.stats().bytes === 0, 60_000);
+  const batches = [...hub.batches.values()];
+  assert.deepEqual(
+    batches.flatMap((b) => b.samples.map((s) => s.v)),
+    Array.from({ length: sli }, (_, i) => i),
+    'every SLI once, in order',
+  );
+  assert.deepEqual(
+    batches.flatMap((b) => b.events.map((e) => Number(e.message))),
+    Array.from({ length: event }, (_, i) => i),
+  );
+  assert.deepEqual(batches.at(-1)!.dropped, { sli: 0, event: 0, metric: 0, debug: 0 });
 });
