@@ -4,6 +4,7 @@
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
 
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import type { ReportedState } from '../model/deployment.ts';
 import { decodeJoinToken } from '../model/join-token.ts';
@@ -33,6 +34,8 @@ import { type LocalDeployment, type LocalPage, type LocalStatus, serveLocalPage 
 import { OwnedObjects } from './owned-objects.ts';
 import { type DeploymentRecord, type Identity, type Inventory, LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
+import { SiteTelemetry } from './telemetry/site-telemetry.ts';
+import { type TelemetryBundle, type TelemetrySource, telemetryBundleOf } from './telemetry/source.ts';
 import { backoffDelay, Wakeup } from './timing.ts';
 
 export const agentVersion = '0.1.0';
@@ -63,7 +66,22 @@ export interface AgentOptions {
   outboxLimits?: OutboxLimits;
   /** the image pre-pull pods idle on; every node already has the runtime's sandbox image */
   prePullPauseImage?: string;
+  /** store-and-forward telemetry (on by default; false for none) */
+  telemetry?: AgentTelemetryOptions | false;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface AgentTelemetryOptions {
+  /** disk budget of the telemetry buffer (default 64 MiB) */
+  budgetBytes?: number;
+  /** optional uplink cap, compressed bytes per second */
+  bandwidthBytesPerSecond?: number;
+  /** how often new telemetry is sent (default 30 s: one request per site, however many classes) */
+  flushMs?: number;
+  /** what produces samples (default: the Prometheus scraper of spec.telemetry); the simulator feeds its own */
+  sources?: TelemetrySource[];
+  /** watch Kubernetes events of the bundles' namespaces (default true) */
+  events?: boolean;
 }
 
 /** What the agent holds in memory about one desired bundle between passes. */
@@ -124,6 +142,9 @@ export class Agent {
   #outbox: Outbox | undefined;
   #owned: OwnedObjects | undefined;
   #page: LocalPage | undefined;
+  #telemetry: SiteTelemetry | undefined;
+  /** per desired bundle, what telemetry collects for it (from its blob) */
+  readonly #telemetryBundles = new Map<string, TelemetryBundle>();
   #lastEnqueued = '';
   #lastEnqueuedAt = 0;
   #lastContact: Date | undefined;
@@ -157,6 +178,14 @@ export class Agent {
     const state = await LocalState.open(this.#opts.stateDir);
     this.#state = state;
     this.#outbox = await Outbox.open(this.#opts.stateDir, this.#opts.outboxLimits);
+    if (this.#opts.telemetry !== false) {
+      try {
+        this.#telemetry = await this.#openTelemetry(this.#opts.telemetry ?? {});
+      } catch (e) {
+        // telemetry is for the hub's view of the site; the site's own work does not wait for it
+        this.#log('telemetry unavailable', { error: (e as Error).message });
+      }
+    }
     this.#desired = await state.desired();
     this.#lastContact = await state.lastContact();
     this.#records = new Map((await state.records()).map((r) => [r.bundle, r]));
@@ -191,12 +220,37 @@ export class Agent {
         owned(this.#hubLoop(signal)),
         owned(this.#reconcileLoop(signal)),
         owned(this.#sendLoop(signal)),
+        this.#telemetry?.run(signal), // never throws: telemetry trouble does not stop the site
       ]);
     } finally {
       await this.#owned?.stopped();
       await this.#page?.close();
       this.#hub?.close();
     }
+  }
+
+  #openTelemetry(opts: AgentTelemetryOptions): Promise<SiteTelemetry> {
+    return SiteTelemetry.open({
+      dir: join(this.#opts.stateDir, 'telemetry'),
+      uplink: {
+        send: (gzipped, signal) =>
+          this.#hub && this.#identity
+            ? this.#hub.telemetry(gzipped, signal)
+            : Promise.reject(new TransportError('not registered with the hub yet')),
+      },
+      budgetBytes: opts.budgetBytes,
+      bandwidthBytesPerSecond: opts.bandwidthBytesPerSecond,
+      flushMs: opts.flushMs,
+      sources: opts.sources,
+      cluster: this.#opts.cluster,
+      events: opts.events,
+      agentMetrics: () => ({
+        outpost_agent_reports_pending: this.#outbox?.stats().pending ?? 0,
+        outpost_agent_reports_dropped_total: this.#outbox?.stats().dropped ?? 0,
+        outpost_agent_bundles: this.#bundles.size,
+      }),
+      log: (m, f) => this.#log(m, f),
+    });
   }
 
   /** Identity first (registration, approval), then polling and certificate renewal. */
@@ -240,6 +294,7 @@ export class Agent {
       desiredDigest: this.#desired?.digest ?? null,
       deployments,
       outbox: this.#outbox?.stats() ?? { pending: 0, bytes: 0, dropped: 0, nextSeq: 1 },
+      telemetry: this.#telemetry?.status(),
     };
   }
 
@@ -250,7 +305,10 @@ export class Agent {
     this.#lastContactThisRun = true;
     this.#lastContact = new Date();
     this.#hubError = undefined;
-    if (wasDown) this.#hubBack.wake();
+    if (wasDown) {
+      this.#hubBack.wake();
+      this.#telemetry?.hubBack();
+    }
     if (this.#lastContact.getTime() - this.#lastContactSaved >= contactSaveIntervalMs) {
       this.#lastContactSaved = this.#lastContact.getTime();
       this.#state!.saveLastContact(this.#lastContact).catch((e: Error) =>
@@ -628,6 +686,10 @@ export class Agent {
     await this.#pruneBlobs(desired);
     if (this.#sweepPrePulls) await this.#sweepLeftoverPrePulls();
     this.#owned?.follow(this.#ownedRefs());
+    const placed = new Set(desired.deployments.map((d) => d.bundle));
+    for (const bundle of this.#telemetryBundles.keys())
+      if (!placed.has(bundle)) this.#telemetryBundles.delete(bundle);
+    this.#telemetry?.setBundles([...this.#telemetryBundles.values()]);
     return next;
   }
 
@@ -678,6 +740,7 @@ export class Agent {
     }
     const target = record.rolledBack?.to ?? d.digest;
     const blob = await this.#state!.blob(target);
+    if (blob) this.#telemetryBundles.set(d.bundle, telemetryBundleOf(blob, target));
     if (!blob) {
       if (target === d.digest) {
         this.#blobsMissing = true;

@@ -2,6 +2,7 @@
 // the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
 // call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
 
+import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
   CertificateResponse,
   DesiredState,
@@ -144,6 +145,21 @@ export class HubClient {
     const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/report`, { body: report });
     if (res.status !== 200) throw hubError(res, 'report');
     return res.body as { accepted: boolean; lastSeq: number };
+  }
+
+  /**
+   * One telemetry batch, already gzipped (`Content-Encoding: gzip`). The hub answers a resend of a batch
+   * it has with accepted false; the route is POST /agent/v1/sites/:siteId/telemetry.
+   */
+  async telemetry(gzipped: Buffer, signal?: AbortSignal): Promise<TelemetryAck> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/telemetry`, {
+      body: gzipped,
+      headers: { 'content-encoding': 'gzip' },
+      timeoutMs: 60_000,
+      signal,
+    });
+    if (res.status < 200 || res.status > 299) throw hubError(res, 'telemetry');
+    return res.body as TelemetryAck;
   }
 
   close(): void {

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import type { DeploymentReport } from '../model/wire.ts';
 import type { OutboxStats } from './state/outbox.ts';
+import type { TelemetryStatus } from './telemetry/site-telemetry.ts';
 
 export interface LocalDeployment extends DeploymentReport {
   revision: number;
@@ -22,6 +23,8 @@ export interface LocalStatus {
   desiredDigest: string | null;
   deployments: LocalDeployment[];
   outbox: OutboxStats;
+  /** recent SLIs and events and the telemetry buffer, kept locally so they show while offline */
+  telemetry?: TelemetryStatus;
 }
 
 export interface LocalPage {
@@ -104,6 +107,61 @@ const stateColour: Record<string, string> = {
   Failed: '#cf222e',
 };
 
+const sliLabels: Record<string, string> = {
+  requests_total: 'requests',
+  errors_total: 'errors',
+  slow_requests_total: 'slow requests',
+  latency_p99_seconds: 'p99 latency (s)',
+  saturation: 'saturation',
+};
+
+/** Service levels, events and the buffer: all local, so they show with the hub unreachable. */
+function renderTelemetry(t: TelemetryStatus, now: number): string {
+  const bundles = [...new Set(t.slis.map((s) => s.bundle))];
+  const names = Object.keys(sliLabels);
+  const sliRows = bundles
+    .map((b) => {
+      const cells = names.map((n) => {
+        const s = t.slis.find((x) => x.bundle === b && x.name === n);
+        return `<td>${s ? esc(Number(s.v.toPrecision(4))) : '—'}</td>`;
+      });
+      const last = Math.max(...t.slis.filter((x) => x.bundle === b).map((x) => x.t));
+      return `<tr><td>${esc(b)}</td>${cells.join('')}<td>${esc(ago(new Date(last).toISOString(), now))}</td></tr>`;
+    })
+    .join('\n');
+  const events = t.events
+    .slice(0, 20)
+    .map(
+      (e) =>
+        `<li><b class="${e.type === 'Warning' ? 'bad' : 'ok'}">${esc(e.type)}</b> ${esc(e.reason)} · ${esc(e.object)}${
+          e.bundle ? ` (${esc(e.bundle)})` : ''
+        } · ${esc(ago(new Date(e.t).toISOString(), now))}: ${esc(e.message)}${e.count && e.count > 1 ? ` ×${esc(e.count)}` : ''}</li>`,
+    )
+    .join('\n');
+  const b = t.buffer;
+  const dropped = b.dropped.sli + b.dropped.event + b.dropped.metric + b.dropped.debug;
+  const problems = b.problems.slice(-3).map((p) => `<li>${esc(p.at)}: ${esc(p.message)}</li>`);
+  return `<h2>Service levels, last 15 minutes</h2>
+<table><thead><tr><th>bundle</th>${names.map((n) => `<th>${esc(sliLabels[n])}</th>`).join('')}<th>measured</th></tr></thead>
+<tbody>
+${sliRows || `<tr><td colspan="${names.length + 2}">no SLIs measured yet</td></tr>`}
+</tbody></table>
+<h2>Recent events</h2>
+${events ? `<ul>${events}</ul>` : '<p>none</p>'}
+<p>Telemetry waiting to be sent: <b>${esc((b.bytes / 1048576).toFixed(1))} MiB</b> of ${esc(
+    (b.budgetBytes / 1048576).toFixed(0),
+  )} MiB${
+    dropped
+      ? ` (${esc(dropped)} records dropped: ${esc(
+          Object.entries(b.dropped)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        )})`
+      : ''
+  }${b.diskFullSince ? ` — <span class="bad">the disk is full</span> since ${esc(b.diskFullSince)}` : ''}.</p>
+${problems.length ? `<ul>${problems.join('')}</ul>` : ''}`;
+}
+
 /** The page itself; every value from the cluster or the hub is escaped. */
 export function renderLocalPage(s: LocalStatus, now = Date.now()): string {
   const contact = s.hubContact.reachable
@@ -148,7 +206,7 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;
 <tbody>
 ${rows || '<tr><td colspan="6">nothing placed on this site yet</td></tr>'}
 </tbody></table>
-<p><small>Outpost agent ${esc(s.agentVersion)}, up since ${esc(s.startedAt)}. Read-only; this page refreshes every 10 s. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
+${s.telemetry ? renderTelemetry(s.telemetry, now) : ''}<p><small>Outpost agent ${esc(s.agentVersion)}, up since ${esc(s.startedAt)}. Read-only; this page refreshes every 10 s. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
 </body></html>
 `;
 }

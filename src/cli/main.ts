@@ -233,7 +233,14 @@ export function program(): Command {
     )
     .option('--local-page <host:port>', 'where the read-only local status page listens', '127.0.0.1:7071')
     .option('--no-local-page', 'serve no local status page')
+    .option('--telemetry-budget-mib <n>', 'disk budget of the store-and-forward telemetry buffer', '64')
+    .option('--telemetry-bandwidth <bytes/s>', 'cap on the telemetry uplink, compressed bytes per second')
     .action(async (opts) => {
+      const budgetMiB = positive(opts.telemetryBudgetMib, '--telemetry-budget-mib');
+      const bandwidth =
+        opts.telemetryBandwidth === undefined
+          ? undefined
+          : positive(opts.telemetryBandwidth, '--telemetry-bandwidth');
       if (opts.factoryReset) {
         await rm(opts.stateDir, { recursive: true, force: true });
         logLine('factory reset: agent state wiped', { stateDir: opts.stateDir });
@@ -249,6 +256,7 @@ export function program(): Command {
         stateDir: opts.stateDir,
         cluster,
         localPage: opts.localPage,
+        telemetry: { budgetBytes: Math.floor(budgetMiB * 1024 * 1024), bandwidthBytesPerSecond: bandwidth },
         log: logLine,
       });
       await agent.run(untilSignal());

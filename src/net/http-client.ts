@@ -14,6 +14,7 @@ export interface TlsOptions {
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
+  /** JSON-encoded unless it is a string or a Buffer (sent as they are) */
   body?: unknown;
   contentType?: string;
   headers?: Record<string, string>;
@@ -80,7 +81,7 @@ export class HttpClient {
     const payload =
       opts.body === undefined
         ? undefined
-        : typeof opts.body === 'string'
+        : typeof opts.body === 'string' || Buffer.isBuffer(opts.body)
           ? opts.body
           : JSON.stringify(opts.body);
     const headers: Record<string, string> = {

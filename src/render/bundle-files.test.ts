@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import { defaultApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { parseBundleFiles } from './bundle-files.ts';
+import { renderForSite } from './rendered.ts';
 
 // Seven lines, so a manifest after it in the same file starts at a known line.
 const bundleDoc = [
@@ -523,6 +524,62 @@ describe('spec.apply: how the bundle is applied at each site', () => {
       code: 'bundle_invalid',
       line: 8,
       message: /spec\.apply is a mapping/,
+    });
+  });
+});
+
+describe('spec.telemetry', () => {
+  const withTelemetry = (...lines: string[]) =>
+    file('b.yaml', bundleDoc, '  telemetry:', ...lines.map((l) => `    ${l}`));
+
+  test('is read with its defaults and carried to the site in the rendered bundle', () => {
+    const parsed = parseBundleFiles([
+      withTelemetry(
+        'targets: [http://127.0.0.1:8080/metrics]',
+        'slis:',
+        '  requests: {metric: http_requests_total}',
+        '  errors: {metric: http_requests_total, match: {code: "5.."}}',
+      ),
+    ]);
+    const telemetry = parsed.definition.fleet.telemetry;
+    assert.deepEqual(telemetry, {
+      intervalSeconds: 30,
+      targets: ['http://127.0.0.1:8080/metrics'],
+      annotatedPods: false,
+      slis: {
+        requests: { metric: 'http_requests_total' },
+        errors: { metric: 'http_requests_total', match: { code: '5..' } },
+      },
+      forward: [],
+    });
+    const blob = renderForSite({ bundle: 'pos', objects: [], telemetry });
+    assert.deepEqual(blob.rendered.telemetry, telemetry);
+    assert.notEqual(blob.digest, renderForSite({ bundle: 'pos', objects: [] }).digest);
+    assert.equal(parseBundleFiles([file('b.yaml', bundleDoc)]).definition.fleet.telemetry, undefined);
+  });
+
+  test('a mistake is refused at the line that says it', () => {
+    rejects(
+      [
+        withTelemetry(
+          'targets: [http://127.0.0.1:8080/metrics]',
+          'slis:',
+          '  errors:',
+          '    metric: http_requests_total',
+          '    match: {code: "5..("}',
+        ),
+      ],
+      {
+        code: 'bundle_invalid',
+        file: 'b.yaml',
+        line: 13,
+        message: /spec\.telemetry\.slis\.errors\.match\.code: is not a valid regex/,
+      },
+    );
+    rejects([withTelemetry('targets:', '  - http://ok/metrics', '  - ftp://no')], {
+      code: 'bundle_invalid',
+      line: 11,
+      message: /spec\.telemetry\.targets\.1: is an http\(s\) URL/,
     });
   });
 });

@@ -6,6 +6,7 @@ import type { Operation } from 'rfc6902';
 import { namedStrategies, strategyNamed, validateStrategy } from '../hub/rollout/core/strategy.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { KubeObject } from '../model/manifest.ts';
+import { type BundleTelemetry, parseTelemetrySpec } from '../model/telemetry-spec.ts';
 import { CelCompileError, compileCel } from '../select/cel.ts';
 import { validateSelector } from '../select/labels.ts';
 import type { Customization, ImageOverride, ObjectTarget, Overlay } from './overlays.ts';
@@ -24,6 +25,8 @@ export interface FleetSpec {
   dependsOn: string[];
   /** a rollout strategy by name or inline; stored with the revision, interpreted by rollouts */
   rollout?: string | Record<string, unknown>;
+  /** what the agent collects and forwards (spec.telemetry); carried to the site in the rendered bundle */
+  telemetry?: BundleTelemetry;
 }
 
 /** What the parser needs from the Bundle document: where it is and the line of any field. */
@@ -33,7 +36,7 @@ export interface SpecDocument {
   lineOf: (path: readonly string[]) => number;
 }
 
-export const fleetSpecFields = ['values', 'overlays', 'dependsOn', 'rollout'] as const;
+export const fleetSpecFields = ['values', 'overlays', 'dependsOn', 'rollout', 'telemetry'] as const;
 const placementFields = ['selector', 'cel', 'include', 'exclude'];
 const overlayFields = ['selector', 'sites', 'target', 'images', 'jsonPatch', 'mergePatch', 'values'];
 const jsonPatchOps = ['add', 'remove', 'replace', 'move', 'copy', 'test'];
@@ -114,6 +117,11 @@ export function parseFleetSpec(spec: Record<string, unknown>, doc: SpecDocument)
     }
     out.rollout = spec.rollout as FleetSpec['rollout'];
   }
+  const telemetry = parseTelemetrySpec(spec.telemetry);
+  if (telemetry.problem) {
+    const { path, message } = telemetry.problem;
+    fail(['telemetry', ...(path ? path.split('.') : [])], message);
+  } else if (telemetry.value) out.telemetry = telemetry.value;
   return out;
 }
 

@@ -3,6 +3,7 @@
 
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import type { KubeObject } from '../model/manifest.ts';
+import type { BundleTelemetry } from '../model/telemetry-spec.ts';
 import {
   type CompiledCustomization,
   compileCustomization,
@@ -19,6 +20,8 @@ export interface RenderedBundle {
   dependsOn?: string[];
   /** how the agent applies it (spec.apply, defaults filled in); absent from blobs of older hubs */
   options?: BundleApplyOptions;
+  /** what the agent collects for this bundle (spec.telemetry); absent when nothing, so digests stay */
+  telemetry?: BundleTelemetry;
   objects: KubeObject[];
 }
 
@@ -26,6 +29,7 @@ export interface RenderInput {
   bundle: string;
   namespace?: string;
   options?: BundleApplyOptions;
+  telemetry?: BundleTelemetry;
   objects: readonly KubeObject[];
   customization?: Customization;
   origins?: readonly ObjectOrigin[];
@@ -58,6 +62,7 @@ export function createRenderer(input: RenderInput): BundleRenderer {
       if (input.namespace) rendered.namespace = input.namespace;
       if (input.dependsOn && input.dependsOn.length > 0) rendered.dependsOn = [...input.dependsOn];
       if (input.options) rendered.options = input.options;
+      if (input.telemetry) rendered.telemetry = input.telemetry;
       const content = canonicalJson(rendered);
       return { digest: sha256Digest(content), content, rendered };
     },

@@ -65,6 +65,7 @@ export function storedFleet(parsed: ParsedBundle): StoredFleet {
   if (f.customization.values || f.customization.overlays) out.customization = f.customization;
   if (f.dependsOn.length > 0) out.dependsOn = f.dependsOn;
   if (f.rollout !== undefined) out.rollout = f.rollout;
+  if (f.telemetry) out.telemetry = f.telemetry;
   if (parsed.origins.some((o) => o.fields)) out.origins = parsed.origins;
   return out;
 }

@@ -147,13 +147,14 @@ async function loadPins(
 /** The placement, customization and dependencies a revision stored beside its objects. */
 export function fleetOf(
   json: string,
-): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn'> {
+): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn' | 'telemetry'> {
   const f = JSON.parse(json) as StoredFleet;
   return {
     ...(f.placement ? { placement: f.placement } : {}),
     ...(f.customization ? { customization: f.customization } : {}),
     ...(f.origins ? { origins: f.origins } : {}),
     ...(f.dependsOn ? { dependsOn: f.dependsOn } : {}),
+    ...(f.telemetry ? { telemetry: f.telemetry } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 import type { BundleApplyOptions } from '../../model/apply-options.ts';
 import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
+import type { BundleTelemetry } from '../../model/telemetry-spec.ts';
 import type { ObjectOrigin } from '../../render/customize.ts';
 import type { FleetPlacement } from '../../render/fleet-spec.ts';
 import type { Customization } from '../../render/overlays.ts';
@@ -32,6 +33,7 @@ export interface PlacementBundle {
   origins?: readonly ObjectOrigin[];
   dependsOn?: readonly string[];
   options?: BundleApplyOptions;
+  telemetry?: BundleTelemetry;
   objects: readonly KubeObject[];
 }
 
@@ -85,6 +87,7 @@ export function compileBundle(bundle: PlacementBundle): CompiledBundle {
       origins: bundle.origins,
       dependsOn: bundle.dependsOn,
       options: bundle.options,
+      telemetry: bundle.telemetry,
     });
   } catch (e) {
     compiled.broken = (e as Error).message;
