@@ -145,8 +145,7 @@ export function RolloutPage({ id }: { id: string }) {
       <Show loaded={detail} what="the rollout">
         {(d) => {
           const current = d.waves.findIndex((w) => w.name === d.wave);
-          // an older hub sends no gate results
-          const gates = d.gates ?? [];
+          const gates = d.gates;
           return (
             <>
               <h1>
