@@ -21,6 +21,23 @@ function printRollout(r: RolloutDetail): void {
       r.waves.map((w) => [w.name, w.sites, countsText(w.statuses)]),
     ),
   );
+  // an older hub sends no gate results
+  const gates = r.gates ?? [];
+  if (gates.length === 0) return;
+  print('');
+  print(
+    table(
+      ['gate', 'now', 'threshold', 'baseline', 'verdict', 'reason'],
+      gates.map((g) => [
+        g.gate,
+        g.observed ?? '-',
+        `${g.op} ${g.threshold}`,
+        g.baseline ?? '-',
+        g.result,
+        g.reason,
+      ]),
+    ),
+  );
 }
 
 const actions: Array<[string, RolloutAction, string]> = [

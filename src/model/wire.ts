@@ -469,6 +469,23 @@ export const RolloutDetail = Type.Object({
   /** operator actions queued for the next step */
   pendingActions: Type.Array(Type.String()),
   strategy: Type.Record(Type.String(), Type.Unknown()),
+  /**
+   * each gate of the strategy evaluated now, as the controller judges it: the aggregate over updated sites
+   * (observed), against the baseline when the gate compares, and the verdict with its reason
+   */
+  gates: Type.Array(
+    Type.Object({
+      /** the gate's name, or its metric */
+      gate: Type.String(),
+      metric: Type.String(),
+      op: Type.String(),
+      threshold: Type.Number(),
+      result: Type.Union([Type.Literal('pass'), Type.Literal('fail'), Type.Literal('no-data')]),
+      observed: Type.Optional(Type.Number()),
+      baseline: Type.Optional(Type.Number()),
+      reason: Type.String(),
+    }),
+  ),
 });
 export type RolloutDetail = Static<typeof RolloutDetail>;
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ago, burn, count, expiry, parseCount, percent, span } from './format.ts';
+import { ago, burn, count, expiry, gateValue, parseCount, percent, span } from './format.ts';
 import { siteTone } from './tone.ts';
 
 const now = new Date('2026-03-01T12:00:00Z');
@@ -42,4 +42,13 @@ test('a site tone puts failure first, then unreachability, then degradation', ()
   assert.equal(siteTone('Active', 'Stale', 'Ready'), 'stale');
   assert.equal(siteTone('Active', 'Online', 'Ready'), 'healthy');
   assert.equal(siteTone('Active', 'Online', null), 'idle');
+});
+
+test('gate values keep four significant digits and never show missing data as zero', () => {
+  assert.equal(gateValue(0.21), '0.21');
+  assert.equal(gateValue(0.0123456), '0.01235');
+  assert.equal(gateValue(1234.56), '1235');
+  assert.equal(gateValue(0), '0');
+  assert.equal(gateValue(undefined), 'no data');
+  assert.equal(gateValue(Number.NaN), 'no data');
 });

@@ -63,3 +63,16 @@ export function burn(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return 'no data';
   return `${x < 10 ? x.toFixed(2) : x.toFixed(0)}×`;
 }
+
+/**
+ * A gate's measured value at four significant digits, so a rate and a latency both read naturally; no
+ * value is 'no data', never zero.
+ *
+ * @example gateValue(0.21) // '0.21'
+ * @example gateValue(0.0123456) // '0.01235'
+ * @example gateValue(undefined) // 'no data'
+ */
+export function gateValue(x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return 'no data';
+  return String(Number(x.toPrecision(4)));
+}

@@ -1,6 +1,7 @@
 // Rollout metric gates fed by telemetry: sites post SLIs over real mTLS, the controller measures each
 // site's error rate since it got the new revision, and a canary that errors fails its gate and rolls the
-// rollout back — while a site without data is "no data", never a pass.
+// rollout back — while a site without data is "no data", never a pass. GET /api/v1/rollouts/:id shows each
+// gate evaluated now (observed, baseline, verdict) as the controller judges it.
 
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
@@ -70,7 +71,12 @@ async function postTraffic(site: Site, t: number, requests: number, errors: numb
   assert.deepEqual(r.body, { accepted: true });
 }
 
-test('a canary whose error rate breaks its gate fails it and the rollout rolls back', async () => {
+/** Each gate of a rollout view as [gate, metric, op, threshold, result, observed, baseline]. */
+function gateView(detail: { gates: Array<Record<string, unknown>> }) {
+  return detail.gates.map((g) => [g.gate, g.metric, g.op, g.threshold, g.result, g.observed, g.baseline]);
+}
+
+test('a canary whose error rate breaks its gate fails it and the rollout rolls back; the view shows the gate as judged', async () => {
   hub = await startHubServer({
     connectivity: { sweepIntervalMs: 0 },
     rollouts: { tickIntervalMs: 0 },
@@ -118,9 +124,28 @@ test('a canary whose error rate breaks its gate fails it and the rollout rolls b
     .where('id', '=', rollout)
     .executeTakeFirstOrThrow();
   assert.ok(JSON.parse(state.state).noDataSince, 'the gates answered no data');
+  // the view says the same: no data, no observed value made up
+  assert.deepEqual(gateView(detail), [
+    ['error_rate', 'error_rate', '<', 0.05, 'no-data', undefined, undefined],
+  ]);
+  assert.match(detail.gates[0].reason, /no updated site has a usable error_rate value/);
 
-  // on v2 the canary fails 20% of its requests: 0.2 ≥ 0.05 → the gate fails → rollback
-  await postTraffic(canary, now(), 1000, 200);
+  // on v2 the canary errs on 2% of its requests: under 0.05 and within 3× its own 1% from before → pass
+  await postTraffic(canary, now(), 1000, 20);
+  detail = (await hub.operator('GET', `/api/v1/rollouts/${rollout}`)).json();
+  assert.deepEqual(gateView(detail), [['error_rate', 'error_rate', '<', 0.05, 'pass', 0.02, 0.01]]);
+  assert.match(detail.gates[0].reason, /against a baseline of 0.01: within bounds/);
+  await tickRollouts(hub.ctx);
+  detail = (await hub.operator('GET', `/api/v1/rollouts/${rollout}`)).json();
+  assert.equal(detail.phase, 'Baking', `the controller agreed the gate passed: ${detail.reason}`);
+
+  // then it fails 400 of the next 1,000: 420 of 2,000 since it started is 0.21 ≥ 0.05 → fail (the view
+  // shows it at once, before the controller's next tick), and the controller rolls back
+  await postTraffic(canary, now(), 1000, 400);
+  const viewer = await hub.tokenFor('viewer');
+  detail = (await hub.operator('GET', `/api/v1/rollouts/${rollout}`, undefined, viewer)).json();
+  assert.deepEqual(gateView(detail), [['error_rate', 'error_rate', '<', 0.05, 'fail', 0.21, undefined]]);
+  assert.match(detail.gates[0].reason, /worst error_rate over 1 updated site is 0.21, not < 0.05/);
   await tickRollouts(hub.ctx);
   await tickRollouts(hub.ctx);
   detail = (await hub.operator('GET', `/api/v1/rollouts/${rollout}`)).json();

@@ -67,6 +67,73 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
+type RegisterOptions = {
+  name?: string;
+  machineId?: string;
+  labels?: Record<string, string>;
+  keyPem?: string;
+};
+
+async function registerWith(
+  anonymous: HttpClient,
+  token: string,
+  opts: RegisterOptions,
+): Promise<{ status: number; body: RegisterResponse & { error?: { code: string } }; keyPem: string }> {
+  const keyPem = opts.keyPem ?? generateKeyPair().privateKeyPem;
+  const res = await anonymous.request('POST', '/agent/v1/register', {
+    body: {
+      token,
+      machineId: opts.machineId ?? `machine-${opts.name ?? 'site'}-${Date.now()}`,
+      name: opts.name,
+      labels: opts.labels,
+      csr: createCsr({ commonName: 'site', keyPem }),
+    },
+  });
+  return { status: res.status, body: res.body as RegisterResponse & { error?: { code: string } }, keyPem };
+}
+
+/** A site's mTLS client for a hub at `url` (the caller closes `http`). */
+export function siteAt(
+  url: string,
+  caPem: string,
+  siteId: string,
+  name: string,
+  certPem: string,
+  keyPem: string,
+): Site {
+  const http = new HttpClient(url, { ca: caPem, cert: certPem, key: keyPem });
+  return {
+    siteId,
+    name,
+    keyPem,
+    certPem,
+    http,
+    call: (method, path, body, headers) =>
+      http.request(method, path.replace(':site', siteId), { body, headers: headers ?? {} }),
+  };
+}
+
+/**
+ * Enrolls a site at any running hub (e.g. startTestHub's) with an auto-approving join token's secret, and
+ * returns its mTLS client (the caller closes `http`): a site the test drives by hand next to real agents.
+ */
+export async function enrollAt(
+  url: string,
+  caPem: string,
+  token: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<Site> {
+  const anonymous = new HttpClient(url, { ca: caPem });
+  try {
+    const r = await registerWith(anonymous, token, { name, labels });
+    if (r.status !== 200 || !r.body.certificate) throw new Error(`enroll ${name}: ${JSON.stringify(r.body)}`);
+    return siteAt(url, caPem, r.body.siteId, r.body.name, r.body.certificate, r.keyPem);
+  } finally {
+    anonymous.close();
+  }
+}
+
 export async function startHubServer(
   config: Partial<ConfigInput> = {},
   logStream?: NodeJS.WritableStream,
@@ -117,22 +184,11 @@ export async function startHubServer(
       const joinToken = r.json().joinToken as string;
       return { joinToken, token: decodeJoinToken(joinToken)!.token, id: r.json().token.id };
     },
-    async register(token, opts = {}) {
-      const keyPem = opts.keyPem ?? generateKeyPair().privateKeyPem;
-      const res = await anonymous.request('POST', '/agent/v1/register', {
-        body: {
-          token,
-          machineId: opts.machineId ?? `machine-${++machines}-${Date.now()}`,
-          name: opts.name,
-          labels: opts.labels,
-          csr: createCsr({ commonName: 'site', keyPem }),
-        },
+    register(token, opts = {}) {
+      return registerWith(anonymous, token, {
+        ...opts,
+        machineId: opts.machineId ?? `machine-${++machines}-${Date.now()}`,
       });
-      return {
-        status: res.status,
-        body: res.body as RegisterResponse & { error?: { code: string } },
-        keyPem,
-      };
     },
     async enroll(name, labels = {}) {
       const { token } = await server.joinToken({ autoApprove: true, maxUses: 1 });
@@ -142,17 +198,9 @@ export async function startHubServer(
       return server.siteClient(r.body.siteId, r.body.name, r.body.certificate, r.keyPem);
     },
     siteClient(siteId, name, certPem, keyPem) {
-      const http = new HttpClient(url, { ca: ctx.tls.ca.certPem, cert: certPem, key: keyPem });
-      clients.push(http);
-      return {
-        siteId,
-        name,
-        keyPem,
-        certPem,
-        http,
-        call: (method, path, body, headers) =>
-          http.request(method, path.replace(':site', siteId), { body, headers: headers ?? {} }),
-      };
+      const site = siteAt(url, ctx.tls.ca.certPem, siteId, name, certPem, keyPem);
+      clients.push(site.http);
+      return site;
     },
     async close() {
       for (const c of clients) c.close();

@@ -27,7 +27,21 @@ function aligned(series: Series[]): uPlot.AlignedData {
   return [times, ...ys] as uPlot.AlignedData;
 }
 
-export function Chart({ title, series, unit }: { title: string; series: Series[]; unit?: string }) {
+/**
+ * `range` (unix seconds) fixes the time axis, e.g. to the period asked for: with a single time, uPlot
+ * would otherwise guess a span of years around it.
+ */
+export function Chart({
+  title,
+  series,
+  unit,
+  range,
+}: {
+  title: string;
+  series: Series[];
+  unit?: string;
+  range?: [number, number];
+}) {
   const box = useRef<HTMLDivElement>(null);
   useEffect(() => {
     if (!box.current || series.length === 0) return;
@@ -41,12 +55,14 @@ export function Chart({ title, series, unit }: { title: string; series: Series[]
           ...series.map((s, i) => ({ label: s.label, stroke: palette[i % palette.length], width: 2 })),
         ],
         axes: [{}, { label: unit }],
+        ...(range ? { scales: { x: { time: true, range } } } : {}),
       },
       aligned(series),
       box.current,
     );
     return () => plot.destroy();
-  }, [series, unit]);
+    // the range is read as numbers so a new array with the same ends does not redraw
+  }, [series, unit, range?.[0], range?.[1]]);
   const last = series.map((s) => `${s.label}: ${s.v.length ? s.v[s.v.length - 1] : 'no data'}`).join('; ');
   return (
     <figure class="chart">

@@ -1,18 +1,16 @@
 // The rollout controller: on each tick, every running rollout is decided (pure core) from its stored rows
 // and the hub's live facts, and the outcome committed in one transaction with the desired revisions it moves.
 
-import type { DeploymentState } from '../../model/deployment.ts';
 import type { EventType, NewEvent } from '../../model/event.ts';
-import type { Connectivity } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
 import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
-import { siteGateMetrics } from '../telemetry/gate-metrics.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
-import { finalPhases, type RolloutState, type SiteProgress, type SiteStatus } from './core/state.ts';
+import { finalPhases, type RolloutState } from './core/state.ts';
 import type { RolloutStrategy } from './core/strategy.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
+import { loadSiteProgress } from './site-progress.ts';
 
 const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
   WaveStarted: 'wave_started',
@@ -68,51 +66,7 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
     }
     const state = JSON.parse(r.state) as RolloutState;
     const strategy = JSON.parse(r.strategy) as RolloutStrategy;
-    const rows = await tx
-      .selectFrom('rollout_sites')
-      .innerJoin('sites', 'sites.id', 'rollout_sites.site_id')
-      .leftJoin('deployments', (j) =>
-        j.onRef('deployments.site_id', '=', 'rollout_sites.site_id').on('deployments.bundle', '=', r.bundle),
-      )
-      .select([
-        'rollout_sites.site_id',
-        'rollout_sites.wave',
-        'rollout_sites.status',
-        'rollout_sites.started_at',
-        'rollout_sites.baseline',
-        'rollout_sites.reason',
-        'sites.name',
-        'sites.connectivity',
-        'sites.properties',
-        'deployments.desired_revision',
-        'deployments.state',
-      ])
-      .where('rollout_sites.rollout_id', '=', id)
-      .execute();
-    const sites: SiteProgress[] = rows.map((row) => ({
-      siteId: row.site_id,
-      wave: Number(row.wave),
-      status: row.status as SiteStatus,
-      ...(row.started_at ? { startedAt: row.started_at } : {}),
-      ...(row.baseline ? { baseline: JSON.parse(row.baseline) } : {}),
-      ...(row.reason ? { reason: row.reason } : {}),
-      name: row.name,
-      connectivity: row.connectivity as Connectivity,
-      // maintenance windows are read in site-local time: the timezone property (from the site's facts)
-      ...timeZoneOf(row.properties),
-      // a state only counts when it is about the new revision
-      ...(row.desired_revision !== null && Number(row.desired_revision) === Number(r.to_revision) && row.state
-        ? { deploymentState: row.state as DeploymentState }
-        : {}),
-    }));
-    if (strategy.gates.length > 0) {
-      const now = ctx.now().getTime();
-      const measured = await siteGateMetrics(tx, r.bundle, sites, now, ctx.config.telemetry.gateWindowMs);
-      for (const site of sites) {
-        const metrics = measured.get(site.siteId);
-        if (metrics) site.metrics = metrics;
-      }
-    }
+    const { sites, names } = await loadSiteProgress(ctx, tx, r, strategy);
     const decision = decide({ strategy, state, sites, now: ctx.now() });
     const next = JSON.stringify(decision.state);
     if (next === r.state && decision.transitions.length === 0) return;
@@ -141,7 +95,6 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
     if (decision.start.length > 0 || decision.rollback.length > 0) {
       placed = await placeBundlesIn(ctx, tx, [r.bundle]);
     }
-    const names = new Map(rows.map((row) => [row.site_id, row.name]));
     const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
     await insertEvents(ctx, tx, events);
     return { placed, events: events.length };
@@ -157,11 +110,6 @@ function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<st
     message: `rollout ${rollout}: ${e.message}`,
     details: { rollout, kind: e.type, ...(e.wave !== undefined ? { wave: e.wave } : {}) },
   };
-}
-
-function timeZoneOf(properties: string): { timeZone?: string } {
-  const tz = (JSON.parse(properties) as { timezone?: unknown }).timezone;
-  return typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {};
 }
 
 async function hasQueued(tx: Db, bundle: string): Promise<boolean> {

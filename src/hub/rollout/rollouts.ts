@@ -11,8 +11,10 @@ import { newId } from '../ids.ts';
 import { notifyPlaced, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
+import { gateResults } from './core/decide.ts';
 import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
 import { type RolloutStrategy, strategyNamed, validateStrategy } from './core/strategy.ts';
+import { loadSiteProgress } from './site-progress.ts';
 
 export interface NewRollout {
   bundle: string;
@@ -471,12 +473,28 @@ export async function rolloutDetail(ctx: HubContext, id: string): Promise<Rollou
     const away = row.connectivity === 'Offline' || row.connectivity === 'Expired';
     if (away && (row.status === 'Waiting' || row.status === 'Skipped')) waitingOffline++;
   }
+  const strategy = JSON.parse(r.strategy) as RolloutStrategy;
   return {
     ...rolloutView(r),
     waves,
     waitingOffline,
     failures: state.failures,
     pendingActions: state.actions.map((a) => a.type),
-    strategy: JSON.parse(r.strategy),
+    strategy: strategy as unknown as Record<string, unknown>,
+    gates: await gatesNow(ctx, r, strategy),
   };
+}
+
+/** The strategy's gates evaluated now over the same rows and metrics the controller decides on. */
+async function gatesNow(
+  ctx: HubContext,
+  r: RolloutTable,
+  strategy: RolloutStrategy,
+): Promise<RolloutDetail['gates']> {
+  if (strategy.gates.length === 0) return [];
+  const { sites } = await loadSiteProgress(ctx, ctx.store.db, r, strategy);
+  return gateResults(strategy, sites).map((result, i) => {
+    const gate = strategy.gates[i]!;
+    return { ...result, metric: gate.metric, op: gate.op, threshold: gate.threshold };
+  });
 }

@@ -4,20 +4,12 @@
 
 import { useState } from 'preact/hooks';
 import type { RolloutAction, RolloutDetail, RolloutView } from '../../../src/model/wire.ts';
-import { ago, count } from '../../../src/web/format.ts';
+import { ago, count, gateValue } from '../../../src/web/format.ts';
 import { canOperate, get, post } from '../api.ts';
 import { Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
 import { finishedPhases } from './overview.tsx';
 
-interface GateView {
-  gate: string;
-  result: 'pass' | 'fail' | 'no-data';
-  observed?: number;
-  baseline?: number;
-  reason?: string;
-}
-
-type Detail = RolloutDetail & { gates?: GateView[] };
+type Gate = RolloutDetail['gates'][number];
 
 const waveOrder = ['Updated', 'Updating', 'Failed', 'RolledBack', 'Skipped', 'Waiting'];
 
@@ -46,19 +38,27 @@ function Wave({ wave, current }: { wave: RolloutDetail['waves'][number]; current
   );
 }
 
-function gatesOf(d: Detail): GateView[] {
-  if (d.gates) return d.gates;
-  const spec = (d.strategy.gates ?? []) as Array<{
-    name?: string;
-    metric: string;
-    op: string;
-    threshold: number;
-  }>;
-  return spec.map((g) => ({
-    gate: g.name ?? `${g.metric} ${g.op} ${g.threshold}`,
-    result: 'no-data' as const,
-    reason: 'this hub does not report gate values yet',
-  }));
+/** Whether the strategy's gate at `i` compares with a baseline (else there is no baseline to show). */
+function compares(d: RolloutDetail, i: number): boolean {
+  const spec = (d.strategy.gates ?? []) as Array<{ compareToBaseline?: unknown }>;
+  return spec[i]?.compareToBaseline !== undefined;
+}
+
+function GateRow({ gate, compared }: { gate: Gate; compared: boolean }) {
+  return (
+    <tr data-testid={`gate-${gate.gate}`}>
+      <th scope="row">{gate.gate}</th>
+      <td data-testid="gate-observed">{gateValue(gate.observed)}</td>
+      <td>
+        {gate.op} {gate.threshold}
+      </td>
+      <td>{compared ? gateValue(gate.baseline) : <span class="muted">not compared</span>}</td>
+      <td data-testid="gate-verdict">
+        <StateBadge state={gate.result} />
+      </td>
+      <td class="muted">{gate.reason}</td>
+    </tr>
+  );
 }
 
 const actions: Array<{
@@ -97,7 +97,7 @@ const actions: Array<{
   },
 ];
 
-function Controls({ rollout, done }: { rollout: Detail; done: () => void }) {
+function Controls({ rollout, done }: { rollout: RolloutDetail; done: () => void }) {
   const [error, setError] = useState<Error | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   if (!canOperate()) return <p class="note">Controlling rollouts needs the operator role.</p>;
@@ -136,7 +136,7 @@ function Controls({ rollout, done }: { rollout: Detail; done: () => void }) {
 }
 
 export function RolloutPage({ id }: { id: string }) {
-  const detail = useData(() => get<Detail>(`/rollouts/${encodeURIComponent(id)}`), [id]);
+  const detail = useData(() => get<RolloutDetail>(`/rollouts/${encodeURIComponent(id)}`), [id]);
   return (
     <section>
       <p class="crumbs">
@@ -145,7 +145,7 @@ export function RolloutPage({ id }: { id: string }) {
       <Show loaded={detail} what="the rollout">
         {(d) => {
           const current = d.waves.findIndex((w) => w.name === d.wave);
-          const gates = gatesOf(d);
+          const gates = d.gates;
           return (
             <>
               <h1>
@@ -175,25 +175,20 @@ export function RolloutPage({ id }: { id: string }) {
                   {gates.length === 0 ? (
                     <Empty>This rollout has no health gates; waves advance on readiness and bake time.</Empty>
                   ) : (
-                    <table>
+                    <table data-testid="gates">
                       <thead>
                         <tr>
                           <th scope="col">Gate</th>
                           <th scope="col">Now</th>
+                          <th scope="col">Threshold</th>
                           <th scope="col">Baseline</th>
                           <th scope="col">Verdict</th>
+                          <th scope="col">Why</th>
                         </tr>
                       </thead>
                       <tbody>
-                        {gates.map((g) => (
-                          <tr key={g.gate}>
-                            <td>{g.gate}</td>
-                            <td>{g.observed ?? '–'}</td>
-                            <td>{g.baseline ?? '–'}</td>
-                            <td>
-                              <StateBadge state={g.result} /> <span class="muted">{g.reason}</span>
-                            </td>
-                          </tr>
+                        {gates.map((g, i) => (
+                          <GateRow key={g.gate} gate={g} compared={compares(d, i)} />
                         ))}
                       </tbody>
                     </table>

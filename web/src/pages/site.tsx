@@ -1,6 +1,7 @@
 // One site: identity and lifecycle, labels and properties, every deployment with each object not ready
 // and its reason, the latest events, its SLIs, and the certificate's expiry.
 
+import { useMemo } from 'preact/hooks';
 import type { SiteDetail } from '../../../src/model/wire.ts';
 import { ago, expiry } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
@@ -24,7 +25,9 @@ function Pairs({ values, empty }: { values: Record<string, unknown>; empty: stri
 }
 
 function Slis({ site }: { site: string }) {
-  const since = new Date(Date.now() - 6 * 3600_000);
+  // the period is fixed when the page opens; the axis runs from its start to now or the newest point
+  const opened = useMemo(() => Date.now(), [site]);
+  const since = new Date(opened - 6 * 3600_000);
   const slis = useData(() => siteSlis(site, since), [site]);
   return (
     <section class="card" aria-labelledby="slis-h">
@@ -38,6 +41,10 @@ function Slis({ site }: { site: string }) {
           ) : (
             <Chart
               title={`SLIs of ${site}`}
+              range={[
+                since.getTime() / 1000,
+                Math.max(opened, ...r.series.flatMap((x) => x.points.map((p) => p[0]))) / 1000,
+              ]}
               series={r.series.map((s) => ({
                 label: `${s.bundle}/${s.name}`,
                 t: s.points.map((p) => p[0] / 1000),

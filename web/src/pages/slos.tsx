@@ -2,6 +2,7 @@
 // budget and burn-rate charts and the sites spending most. Reads the SLO API; says so when the hub has none.
 
 import { burn, count, percent } from '../../../src/web/format.ts';
+import { seriesToNow } from '../../../src/web/slo-series.ts';
 import { Chart } from '../chart.tsx';
 import { listSlos, type SloView, sloDetail } from '../slo-api.ts';
 import { Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
@@ -107,7 +108,8 @@ export function SloPage({ name }: { name: string }) {
       <Show loaded={slo} what="the SLO">
         {(s) => {
           if (s === 'unavailable') return unavailable;
-          const t = s.series.map((p) => Date.parse(p.t) / 1000);
+          const series = seriesToNow(s.series, s, new Date());
+          const t = series.map((p) => Date.parse(p.t) / 1000);
           return (
             <>
               <p>
@@ -120,14 +122,14 @@ export function SloPage({ name }: { name: string }) {
                   <Chart
                     title="Error budget remaining"
                     unit="budget"
-                    series={[{ label: 'budget remaining', t, v: s.series.map((p) => p.budgetRemaining) }]}
+                    series={[{ label: 'budget remaining', t, v: series.map((p) => p.budgetRemaining) }]}
                   />
                 </section>
                 <section class="card">
                   <Chart
                     title="Burn rate"
                     unit="×"
-                    series={[{ label: 'burn rate', t, v: s.series.map((p) => p.burnRate) }]}
+                    series={[{ label: 'burn rate', t, v: series.map((p) => p.burnRate) }]}
                   />
                 </section>
               </div>

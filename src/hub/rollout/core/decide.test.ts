@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DeploymentState } from '../../../model/deployment.ts';
 import type { Connectivity } from '../../../model/site.ts';
-import { type Decision, decide } from './decide.ts';
+import { type Decision, decide, gateResults } from './decide.ts';
 import {
   applyTransitions,
   type OperatorAction,
@@ -527,6 +527,60 @@ describe('gates', () => {
     const d = f.tick(10);
     assert.equal(d.state.phase, 'Paused');
     assert.match(d.state.reason ?? '', /against a baseline of 300: more than 1.5 times worse/);
+  });
+});
+
+describe('gate results for views', () => {
+  const gate = { metric: 'latency', op: '<', threshold: 1000, compareToBaseline: { maxRatio: 1.5 } };
+  const doc = { waves: [{ percent: 100 }], maxConcurrent: 5, bakeSeconds: 100, gates: [gate] };
+
+  test('are what decide judged: observed over updated sites, baseline from before their start', () => {
+    const f = new Fleet(doc, 2, () => ({ metrics: { latency: 100 } }));
+    f.tick();
+    f.set('s0', { metrics: { latency: 140 } });
+    f.set('s1', { metrics: { latency: 160 } });
+    f.settle();
+    const d = f.tick(10);
+    assert.equal(d.state.phase, 'Paused');
+    const [r] = gateResults(f.strategy, f.input().sites);
+    assert.deepEqual(r, {
+      gate: 'latency',
+      result: 'fail',
+      observed: 160,
+      baseline: 100,
+      reason:
+        'worst latency over 2 updated sites is 160 against a baseline of 100: more than 1.5 times worse',
+    });
+    assert.match(d.state.reason ?? '', new RegExp(r!.reason));
+  });
+
+  test('count only sites marked Updated, and say no data before any is', () => {
+    const f = new Fleet(doc, 2, () => ({ metrics: { latency: 100 } }));
+    f.tick();
+    // Ready now, but the controller has not marked them Updated yet: the view does not guess
+    f.report(['s0', 's1'], 'Ready');
+    const [before] = gateResults(f.strategy, f.input().sites);
+    assert.equal(before!.result, 'no-data');
+    assert.equal(before!.observed, undefined);
+    f.tick();
+    const [after] = gateResults(f.strategy, f.input().sites);
+    assert.equal(after!.result, 'pass');
+    assert.equal(after!.observed, 100);
+    assert.equal(after!.baseline, 100);
+  });
+
+  test('one result per gate, in the strategy’s order', () => {
+    const f = new Fleet(
+      { ...doc, gates: [gate, { name: 'errors', metric: 'error_rate', op: '<', threshold: 0.05 }] },
+      1,
+    );
+    assert.deepEqual(
+      gateResults(f.strategy, f.input().sites).map((r) => [r.gate, r.result]),
+      [
+        ['latency', 'no-data'],
+        ['errors', 'no-data'],
+      ],
+    );
   });
 });
 

@@ -304,15 +304,18 @@ function observeSites(ctx: Ctx): void {
 
 // ---- gates, budget, waves ---------------------------------------------------------------------------------
 
-function evaluateGates(ctx: Ctx): GateResult[] {
-  const updated = ctx.rows.filter((r) => r.status === 'Updated');
+/** What gate evaluation reads of a row: its site (facts and metrics), status and baseline. */
+type GateRow = Pick<Row, 'site' | 'status' | 'baseline'>;
+
+function evaluateGates(strategy: RolloutStrategy, rows: readonly GateRow[]): GateResult[] {
+  const updated = rows.filter((r) => r.status === 'Updated');
   // the control group: sites that have not started the new revision (or were sent back) and are reachable
-  const control = ctx.rows.filter(
+  const control = rows.filter(
     (r) =>
       (r.status === 'Waiting' || r.status === 'Skipped' || r.status === 'RolledBack') &&
       r.site.connectivity === 'Online',
   );
-  return ctx.strategy.gates.map((gate) =>
+  return strategy.gates.map((gate) =>
     evaluateGate(
       gate,
       updated.map((r) => ({ siteId: r.site.siteId, value: r.site.metrics?.[gate.metric] })),
@@ -320,6 +323,23 @@ function evaluateGates(ctx: Ctx): GateResult[] {
         ? control.map((r) => ({ siteId: r.site.siteId, value: r.site.metrics?.[gate.metric] }))
         : updated.map((r) => ({ siteId: r.site.siteId, value: r.baseline?.[gate.metric] })),
     ),
+  );
+}
+
+/**
+ * The strategy's gates evaluated now over the sites as they are stored (each one's status, baseline and
+ * metrics), in the strategy's order: what `decide` would judge the gates on, for views. Unlike `decide`
+ * it observes nothing first, so a site that turned Ready since the last decision is not counted until
+ * the controller marks it Updated.
+ *
+ * @example
+ * // strategy.gates = [{ metric: 'error_rate', op: '<', threshold: 0.05 }]
+ * gateResults(strategy, [{ ...row, status: 'Updated', metrics: { error_rate: 0.2 } }])[0].result; // 'fail'
+ */
+export function gateResults(strategy: RolloutStrategy, sites: readonly SiteProgress[]): GateResult[] {
+  return evaluateGates(
+    strategy,
+    sites.map((site) => ({ site, status: site.status, baseline: site.baseline })),
   );
 }
 
@@ -639,7 +659,7 @@ export function decide(input: DecideInput): Decision {
   const phaseBefore = state.phase;
   for (const action of actions) applyAction(ctx, action);
   if (!finalPhases.includes(state.phase) && state.phase !== 'RollingBack') observeSites(ctx);
-  const gates = evaluateGates(ctx);
+  const gates = evaluateGates(strategy, rows);
   // Each step moves at most one phase; a wave count bound keeps a bad state from looping.
   for (let i = 0; i < 4 * (state.waves.length + 2) && step(ctx, gates); i++);
   startSites(ctx, phaseBefore);
