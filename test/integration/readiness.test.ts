@@ -147,6 +147,12 @@ test('a revision that misses its progress deadline is rolled back to the last-kn
       `^progress deadline exceeded after 3s \\(Deployment default/pos: waiting for the controller to observe generation 2\\); rolled back to ${goodDigest}$`,
     ),
   );
+  // the hub hears of the failure before the site goes back, so the rollback may still be under way
+  await eventually(
+    'the rollback to finish',
+    async () =>
+      agent.agent.status().deployments.find((d) => d.bundle === 'pos')?.runningDigest === goodDigest,
+  );
   const live = (await kube.request('GET', deployPath('pos'))).body;
   assert.equal(live.spec.template.spec.containers[0].image, 'pos:1', 'the site runs revision 1 again');
   assert.equal((await kube.request('GET', '/api/v1/namespaces/default/configmaps/pos-extra')).status, 404);
