@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectivityThresholds } from '../model/site.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
-import { contextFromConfig, type HubContext } from './context.ts';
+import { contextFromConfig, type HubContext, type HubRolloutsConfig } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
@@ -40,6 +40,8 @@ export interface StartHubOptions {
   now?: () => Date;
   /** label keys with their own status aggregates (default region, format) */
   aggregateLabels?: string[];
+  /** how often the rollout controller steps (default 5 s; the demo steps faster) */
+  rollouts?: Partial<HubRolloutsConfig>;
 }
 
 export interface RunningHub {
@@ -82,6 +84,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         : {}),
       ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
       ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
+      ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },
