@@ -230,11 +230,12 @@ async function generate(plan: LoadPlan): Promise<void> {
           if (measuring) pollOverhead.push(Math.max(0, took - (wait ?? 0) * 1000));
         } else {
           counts.non2xx++;
-          await sleep(1000);
+          await sleep(5000 + Math.random() * 5000);
         }
       } catch (e) {
         fail(e);
-        await sleep(1000);
+        // as an agent does: back off, with jitter, so a struggling hub is not stormed
+        await sleep(5000 + Math.random() * 5000);
       }
     }
     http.close();
@@ -244,7 +245,9 @@ async function generate(plan: LoadPlan): Promise<void> {
     stopping = true;
   });
   const running = plan.sites.map((s, i) => site(s, i));
-  while (connected < plan.sites.length && counts.errors < plan.sites.length) await sleep(200);
+  // the window opens once every site is connected, or when the ramp has taken three times its plan
+  const rampEnds = Date.now() + (3 * plan.sites.length * 1000) / plan.connectPerSecond + 30_000;
+  while (connected < plan.sites.length && Date.now() < rampEnds) await sleep(200);
   await sleep(plan.warmupSeconds * 1000);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

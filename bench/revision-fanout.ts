@@ -34,7 +34,7 @@ const load = await startLoad(
     sites: prepared.sites,
     reportEveryMs: 0,
     maxWaitSeconds: 55,
-    connectPerSecond: 1000,
+    connectPerSecond: 300,
     warmupSeconds: 5,
     windowSeconds: 1,
     reportReadyOnChange: false,

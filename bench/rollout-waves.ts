@@ -32,7 +32,7 @@ const load = await startLoad(
     sites: prepared.sites,
     reportEveryMs: 30_000,
     maxWaitSeconds: 55,
-    connectPerSecond: 1000,
+    connectPerSecond: 300,
     // every site has reported its first revision Ready before the rollout starts
     warmupSeconds: 35,
     windowSeconds: 1,
