@@ -9,7 +9,7 @@
 // N Active sites with two bundles placed, and client certificates for the sites that will connect.
 
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubTls } from '../src/hub/identity/ca.ts';
@@ -286,7 +286,10 @@ async function generate(plan: LoadPlan): Promise<void> {
 }
 
 if (import.meta.main) {
-  await generate(JSON.parse(await readFile(process.argv[2]!, 'utf8')) as LoadPlan);
+  // the plan holds a private key: read it and remove it at once
+  const plan = JSON.parse(await readFile(process.argv[2]!, 'utf8')) as LoadPlan;
+  await rm(process.argv[2]!, { force: true });
+  await generate(plan);
 }
 
 /** The fleet-wide `pos` bundle of benchFleet with other data, optionally with a rollout strategy. */
