@@ -8,6 +8,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyBundle } from '../src/hub/bundles/bundles.ts';
 import { contextFromConfig, type HubContext } from '../src/hub/context.ts';
+import type { HubTls } from '../src/hub/identity/ca.ts';
 import { newSiteRow } from '../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../src/hub/status/rebuild.ts';
 import type { SiteTable } from '../src/hub/store/schema.ts';
@@ -26,13 +27,19 @@ export function siteName(i: number): string {
   return `store-${String(i).padStart(6, '0')}`;
 }
 
-/** A hub on a fresh SQLite file with `n` Active sites and two bundles placed (one fleet-wide). */
-export async function benchFleet(n: number): Promise<BenchFleet> {
-  const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
-  const ctx = await contextFromConfig({
-    database: join(dir, 'hub.db'),
-    connectivity: { sweepIntervalMs: 0 },
-  });
+/**
+ * A hub on a fresh SQLite file with `n` Active sites and two bundles placed (one fleet-wide). With
+ * `dataDir` (and the hub's `tls` from it) the store is the one `outpost hub --data-dir` then opens.
+ */
+export async function benchFleet(
+  n: number,
+  at: { dataDir?: string; tls?: HubTls } = {},
+): Promise<BenchFleet> {
+  const dir = at.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
+  const ctx = await contextFromConfig(
+    { database: join(dir, 'hub.db'), connectivity: { sweepIntervalMs: 0 } },
+    at.tls ? { tls: at.tls } : {},
+  );
   const siteIdOf = (i: number) => `site-${String(i).padStart(8, '0')}`;
   const now = ctx.now();
   await ctx.store.db.transaction().execute(async (tx) => {
@@ -80,7 +87,7 @@ export async function benchFleet(n: number): Promise<BenchFleet> {
     siteIdOf,
     async close() {
       await ctx.store.close();
-      await rm(dir, { recursive: true, force: true });
+      if (!at.dataDir) await rm(dir, { recursive: true, force: true });
     },
   };
 }

@@ -6,11 +6,12 @@
 import { decodeJoinToken } from '../src/model/join-token.ts';
 import { HttpClient } from '../src/net/http-client.ts';
 import { createCsr, generateKeyPair } from '../src/pki/pki.ts';
-import { cpuSeconds, percentile, rssMiB, startHubProcess } from './support.ts';
+import { cpuSeconds, generatorCore, percentile, pinSelf, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 2000);
 const concurrency = Number(process.argv[3] ?? 16);
 
+pinSelf(generatorCore);
 const hub = await startHubProcess();
 const operator = new HttpClient(hub.url, { ca: hub.caPem }, () => ({
   authorization: `Bearer ${hub.adminToken}`,

@@ -15,6 +15,7 @@ import type { Report } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
 import { generateKeyPair, issueCertificate } from '../src/pki/pki.ts';
 import { benchFleet, commit, formats, machine } from './fleet.ts';
+import { cpuSeconds, generatorCore, hubCore, onCore, pinSelf } from './support.ts';
 
 const target = 5000;
 
@@ -87,6 +88,7 @@ async function loadGenerator(): Promise<void> {
       non2xx,
       errors,
       total,
+      cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
     }),
   );
 }
@@ -157,26 +159,34 @@ async function main(): Promise<void> {
   });
   const seqBase = Math.ceil(reports / n) + 1;
   start = performance.now();
-  const child = spawn(
-    process.execPath,
-    [
-      import.meta.filename,
-      '--load',
-      `https://127.0.0.1:${port}`,
-      identitiesFile,
-      String(reports),
-      digests.pos,
-      digests.cameras,
-      String(seqBase),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const hubCpu0 = await cpuSeconds(process.pid);
+  const [command, args] = onCore(generatorCore, process.execPath, [
+    import.meta.filename,
+    '--load',
+    `https://127.0.0.1:${port}`,
+    identitiesFile,
+    String(reports),
+    digests.pos,
+    digests.cameras,
+    String(seqBase),
+  ]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => {
     out += c;
   });
   await new Promise((done) => child.on('exit', done));
-  const http = JSON.parse(out) as { rps: number; p99: number; non2xx: number; errors: number; total: number };
+  const seconds = (performance.now() - start) / 1000;
+  const hubCores = ((await cpuSeconds(process.pid)) - hubCpu0) / seconds;
+  const http = JSON.parse(out) as {
+    rps: number;
+    p99: number;
+    non2xx: number;
+    errors: number;
+    total: number;
+    cpuSeconds: number;
+  };
+  const genCores = http.cpuSeconds / seconds;
   const events = await ctx.store.db
     .selectFrom('events')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -185,6 +195,9 @@ async function main(): Promise<void> {
     `HTTPS + mTLS (32 site certificates, one connection each): ${http.total} reports at ${http.rps.toFixed(0)} reports/s, p99 ${http.p99} ms, non-2xx ${http.non2xx}, errors ${http.errors}`,
   );
   console.log(`events stored: ${events.n}`);
+  console.log(
+    `CPU split: hub (this process) on core ${hubCore}, generator on core ${generatorCore}; hub used ${hubCores.toFixed(2)} cores, generator ${genCores.toFixed(2)} cores`,
+  );
 
   const verdict = (v: number) => `${v >= target ? 'met' : 'MISSED'} (target ≥ ${target}/s)`;
   console.log(
@@ -193,7 +206,7 @@ async function main(): Promise<void> {
   console.log('| path | reports/s | target |\n|---|---|---|');
   console.log(`| ingestReport (store, aggregates, events) | ${direct.toFixed(0)} | ${verdict(direct)} |`);
   console.log(
-    `| HTTP POST /agent/v1/report, loopback, 32 connections (p99 ${http.p99} ms) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
+    `| HTTPS + mTLS POST /agent/v1/sites/:id/report, 32 site certificates (p99 ${http.p99} ms; hub ${hubCores.toFixed(2)} cores, generator ${genCores.toFixed(2)}) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
   );
   await app.close();
   await fleet.close();
@@ -201,5 +214,8 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   if (process.argv[2] === '--load') await loadGenerator();
-  else await main();
+  else {
+    pinSelf(hubCore);
+    await main();
+  }
 }

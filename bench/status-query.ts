@@ -2,6 +2,7 @@
 // full HTTP pipeline in process (fastify inject: routing, validation, serialization). Target: a grouped
 // query answers with p99 < 200 ms. Run: node bench/status-query.ts [sites] [iterations]
 
+import { ensureFirstAdmin } from '../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../src/hub/server.ts';
 import { sweepConnectivity } from '../src/hub/status/connectivity.ts';
 import { benchFleet, commit, machine, percentile } from './fleet.ts';
@@ -17,7 +18,9 @@ console.log(
   `built ${sites} sites in ${((performance.now() - t0) / 1000).toFixed(1)} s (${moved} moved Stale/Offline)`,
 );
 
-const auth = { authorization: 'Bearer op-bench' };
+// an admin token made as the hub makes its first one: tokens are stored hashed, so none can be invented
+const admin = await ensureFirstAdmin(fleet.ctx);
+const auth = { authorization: `Bearer ${admin}` };
 const cases: Array<{ name: string; method: 'GET' | 'POST'; url: string; body?: object; target?: number }> = [
   {
     name: 'grouped: selector + group by region, connectivity; count, avg(lanes)',

@@ -1,7 +1,7 @@
 // Shared pieces of the benchmarks: a hub in its own process (so the load generator's CPU is its own
 // and measurable), CPU accounting from /proc, and percentiles.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,14 +16,47 @@ export interface HubProcess {
   stop(): Promise<void>;
 }
 
+/**
+ * The 2 cores are split: the hub gets core 0, the load generator core 1 (`taskset`), so neither
+ * starves the other and each one's CPU is its own. Without taskset both run unpinned.
+ */
+export const hubCore = 0;
+export const generatorCore = 1;
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A command line that runs on one core only (all its threads), when taskset is there. */
+export function onCore(core: number, command: string, args: string[]): [string, string[]] {
+  return hasTaskset() ? ['taskset', ['-c', String(core), command, ...args]] : [command, args];
+}
+
+/** Pins this process (every thread) to one core. */
+export function pinSelf(core: number): void {
+  if (hasTaskset()) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)]);
+}
+
 /** Starts `outpost hub` on a free port in a fresh data directory and waits until it listens. */
-export async function startHubProcess(extraArgs: string[] = []): Promise<HubProcess> {
-  const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [cli, 'hub', '--data-dir', dir, '--listen', '127.0.0.1:0', '--log-level', 'warn', ...extraArgs],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+export async function startHubProcess(extraArgs: string[] = [], dataDir?: string): Promise<HubProcess> {
+  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
+  const [command, args] = onCore(hubCore, process.execPath, [
+    cli,
+    'hub',
+    '--data-dir',
+    dir,
+    '--listen',
+    '127.0.0.1:0',
+    '--log-level',
+    'warn',
+    ...extraArgs,
+  ]);
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const ready = new Promise<{ url: string; adminToken: string }>((resolvePromise, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {

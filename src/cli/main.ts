@@ -2,26 +2,23 @@
 // tables, or JSON with -o json; every failure prints the hub's error code and exits non-zero. The hub's
 // code is loaded only by the commands that run one, so an agent process carries none of it.
 
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Command, Option } from '@commander-js/extra-typings';
 import { Agent } from '../agent/agent.ts';
 import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
-import { Wakeup } from '../agent/timing.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import type { EventView, QueryRequest } from '../model/wire.ts';
 import { followEvents } from '../net/sse.ts';
+import { addDemoCommand } from './demo.ts';
 import { readBundleFiles } from './files.ts';
 import { addFleetCommands } from './fleet.ts';
-import { HubApi } from './hub-api.ts';
 import { api, json, operatorOptions, outputOption, print } from './options.ts';
 import { addRolloutCommands } from './rollout.ts';
+import { addSimCommand } from './sim.ts';
 import { addSloCommands } from './slo.ts';
 import { countsText, labelsText, table } from './table.ts';
-
-const repoRoot = resolve(import.meta.dirname, '..', '..');
 
 function logLine(message: string, fields?: Record<string, unknown>): void {
   const extra = fields
@@ -77,56 +74,6 @@ function untilSignal(): AbortSignal {
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return ac.signal;
-}
-
-/**
- * The demo's stores: a simulated fleet on its own join token, plus the back office that gives each
- * store the properties the example bundles read (store id, lanes, time zone) once it has registered.
- */
-async function runDemoFleet(client: HubApi, sites: number, stateDir: string, signal: AbortSignal) {
-  const { planFleet, runFleet } = await import('../sim/fleet.ts');
-  const regions = ['west', 'east', 'north', 'south'];
-  const { joinToken } = await client.createBootstrapToken({
-    description: 'demo: simulated stores',
-    autoApprove: true,
-    maxUses: sites,
-  });
-  const plan = new Map(planFleet(sites, 1, regions).map((s, i) => [s.name, { ...s, storeId: 1001 + i }]));
-  const fleet = runFleet(
-    {
-      joinToken,
-      sites,
-      seed: 1,
-      regions,
-      stateDir,
-      progressEveryMs: 5000,
-      onProgress: (s) =>
-        logLine('simulated stores', { registered: `${s.registered}/${s.sites}`, deployments: s.deployments }),
-    },
-    signal,
-  );
-  const backOffice = new Wakeup();
-  const described = new Set<string>();
-  while (!signal.aborted && described.size < sites) {
-    try {
-      for (const site of await client.sites()) {
-        const store = plan.get(site.name);
-        if (!store || described.has(site.name) || site.properties?.storeId !== undefined) continue;
-        await client.patchSite(site.name, {
-          properties: {
-            storeId: store.storeId,
-            lanes: 1 + (store.storeId % 4),
-            timezone: store.facts.timezone,
-          },
-        });
-        described.add(site.name);
-      }
-    } catch (e) {
-      logLine('could not describe the simulated stores yet', { error: (e as Error).message });
-    }
-    await backOffice.sleep(2000, signal);
-  }
-  await fleet;
 }
 
 export function program(): Command {
@@ -671,118 +618,8 @@ export function program(): Command {
       });
     });
 
-  root
-    .command('sim')
-    .description(
-      'simulate a fleet: many real agents in this process, each on an in-memory cluster (for demos and scale tests)',
-    )
-    .addOption(
-      new Option('--join-token <token>', 'from `outpost token create`, good for as many sites')
-        .env('OUTPOST_JOIN_TOKEN')
-        .makeOptionMandatory(),
-    )
-    .requiredOption('--sites <n>', 'how many sites')
-    .option('--seed <seed>', 'the same seed makes the same fleet (names, labels, places, failures)', '1')
-    .option(
-      '--regions <a,b,c>',
-      'regions the sites are spread over (default: us-east,us-west,eu-central,ap-southeast)',
-    )
-    .option('--bad-image <substring>', 'workloads with an image containing this never become available')
-    .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)')
-    .option(
-      '--state-dir <dir>',
-      'where the sites keep their state (default: a temporary one, removed at the end)',
-    )
-    .action(async (opts) => {
-      const sites = positive(opts.sites, '--sites');
-      if (!Number.isInteger(sites)) throw new OutpostError('request_invalid', '--sites takes a whole number');
-      const { lifelikeBehaviour, runFleet } = await import('../sim/fleet.ts');
-      const { hash32 } = await import('../sim/random.ts');
-      const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : hash32(opts.seed);
-      const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'outpost-sim-')));
-      const stop = [untilSignal()];
-      if (opts.duration !== undefined)
-        stop.push(AbortSignal.timeout(positive(opts.duration, '--duration') * 1000));
-      const badImage = opts.badImage;
-      logLine('simulated fleet starting', { sites, seed, stateDir });
-      const summary = await runFleet(
-        {
-          joinToken: opts.joinToken,
-          sites,
-          seed,
-          regions: splitList(opts.regions),
-          stateDir,
-          behaviour: {
-            ...lifelikeBehaviour,
-            badImage: badImage ? (image) => image.includes(badImage) : undefined,
-          },
-          onProgress: (s) =>
-            logLine('fleet', { registered: `${s.registered}/${s.sites}`, deployments: s.deployments }),
-        },
-        AbortSignal.any(stop),
-      );
-      if (opts.stateDir === undefined) await rm(stateDir, { recursive: true, force: true });
-      print(JSON.stringify(summary, null, 2));
-    });
-
-  root
-    .command('demo')
-    .description(
-      'run a hub on embedded SQLite with the example fleet loaded and simulated stores connected to it',
-    )
-    .option('--data-dir <dir>', 'data directory (default: a new temporary one)')
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
-    .option('--sites <n>', 'simulated stores to connect (0 for none)', '200')
-    .action(async (opts) => {
-      const sites = Number(opts.sites);
-      if (!Number.isInteger(sites) || sites < 0)
-        throw new OutpostError('request_invalid', `--sites takes a whole number, got "${opts.sites}"`);
-      const dataDir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-')));
-      const { startHub } = await import('../hub/start.ts');
-      const hub = await startHub({ dataDir, listen: opts.listen });
-      const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
-      const client = new HubApi(hub.url, admin, hub.caPem);
-      print(`Outpost hub on ${hub.url} (SQLite and CA in ${dataDir})`);
-      print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
-      const examples = join(repoRoot, 'examples', 'fleet');
-      for (const entry of (await readdir(examples, { withFileTypes: true })).filter((e) => e.isDirectory())) {
-        const applied = await client.applyBundle(await readBundleFiles(join(examples, entry.name)));
-        print(
-          `bundle ${applied.bundle} revision ${applied.revision} loaded from examples/fleet/${entry.name}`,
-        );
-      }
-      const join_ = await client.createBootstrapToken({
-        description: 'demo',
-        autoApprove: true,
-        maxUses: 100,
-      });
-      print('');
-      print('Next: connect a site (any Kubernetes cluster your kubeconfig reaches):');
-      print(
-        `  ./outpost agent --name store-1 --label region=west --state-dir ${join(dataDir, 'agent-store-1')} \\`,
-      );
-      print(`      --join-token ${join_.joinToken}`);
-      print('and look at the fleet:');
-      print(
-        `  export OUTPOST_HUB=${hub.url} OUTPOST_CA_FILE=${hub.caFile} OUTPOST_TOKEN=${admin ?? '<your admin token>'}`,
-      );
-      print('  ./outpost status');
-      print('');
-      const signal = untilSignal();
-      let fleet: Promise<unknown> = Promise.resolve();
-      if (sites > 0) {
-        print(
-          `${sites} simulated stores in regions west, east, north and south connect now (progress below).`,
-        );
-        fleet = runDemoFleet(client, sites, join(dataDir, 'simulated-stores'), signal);
-      }
-      print('Ctrl-C stops the hub.');
-      await new Promise((r) => signal.addEventListener('abort', r));
-      await fleet;
-      client.close();
-      await hub.close();
-    });
-
+  addSimCommand(root);
+  addDemoCommand(root);
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);

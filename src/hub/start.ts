@@ -11,6 +11,7 @@ import {
   contextFromConfig,
   type HubAlertsConfig,
   type HubContext,
+  type HubRolloutsConfig,
   type HubTelemetryConfig,
 } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
@@ -49,6 +50,8 @@ export interface StartHubOptions {
   telemetry?: Partial<HubTelemetryConfig>;
   /** SLO alert receivers, repeat and retry */
   alerts?: Partial<HubAlertsConfig>;
+  /** how often the rollout controller steps (default 5 s; the demo steps faster) */
+  rollouts?: Partial<HubRolloutsConfig>;
 }
 
 export interface RunningHub {
@@ -93,6 +96,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
       ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
       ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
+      ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

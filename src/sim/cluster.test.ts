@@ -197,6 +197,40 @@ test('a bad image never becomes available and its rollout exceeds the progress d
   );
 });
 
+test('an image with a failure rate fails on that share of the sites, the same ones for a seed', async () => {
+  const behaviour: SimulatedBehaviour = {
+    readyAfterMs: 1000,
+    progressDeadlineMs: 5000,
+    imageFailureRates: [{ image: 'shop/till:2', rate: 0.3 }],
+  };
+  const outcome = async (site: number, image: string, seed = 1) => {
+    const clock = { now: 0 };
+    const cluster = new SimulatedCluster({
+      seed,
+      name: `store-${site}`,
+      behaviour,
+      now: () => clock.now,
+      sleep: async () => {},
+    });
+    await cluster.apply(ns, apply);
+    await cluster.apply(deployment(image), apply);
+    clock.now += 10_000;
+    return readinessOf((await cluster.get(deployRef))!);
+  };
+  const sites = Array.from({ length: 200 }, (_, i) => i);
+  const failed = async (image: string, seed = 1) => {
+    const out: number[] = [];
+    for (const site of sites) if ((await outcome(site, image, seed)).failed) out.push(site);
+    return out;
+  };
+  const bad = await failed('shop/till:2');
+  assert.ok(bad.length > 40 && bad.length < 80, `about 30% of 200 failed: ${bad.length}`);
+  assert.deepEqual(await failed('shop/till:2'), bad, 'the same sites fail again');
+  assert.notDeepEqual(await failed('shop/till:2', 2), bad, 'another seed picks other sites');
+  assert.deepEqual(await failed('shop/till:1'), [], 'the previous release is healthy everywhere');
+  assert.match((await outcome(bad[0]!, 'shop/till:2')).reason, /^ProgressDeadlineExceeded/);
+});
+
 test('watch streams changes from a resource version, with the controller status as MODIFIED', async () => {
   const { cluster, clock } = simulated({ readyAfterMs: 1000 });
   await cluster.apply(ns, apply);

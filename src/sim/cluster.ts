@@ -26,6 +26,12 @@ export interface SimulatedBehaviour {
   readyAfterMs?: number;
   /** workloads with a container image this accepts never become available */
   badImage?: (image: string) => boolean;
+  /**
+   * Images that fail on a share of the sites: a workload whose image contains `image` never becomes
+   * available on a site when the seed's draw for (site, image) falls under `rate`. A bad release is
+   * a new image, so this is also the failure rate of the revision that brings it.
+   */
+  imageFailureRates?: ReadonlyArray<{ image: string; rate: number }>;
   /** how long a never-available Deployment waits before Progressing turns ProgressDeadlineExceeded */
   progressDeadlineMs?: number;
   /** share of writes (apply, delete, metadata patch) answered 503, in [0, 1] */
@@ -526,13 +532,21 @@ export class SimulatedCluster implements Cluster {
   #controllerSees(stored: Stored): void {
     const obj = stored.object;
     if (!workloads.has(obj.kind)) return;
-    const bad = imagesOf(obj).some((i) => this.#behaviour.badImage?.(i) ?? false);
+    const bad = imagesOf(obj).some((i) => this.#failsHere(i));
     const generation = Number(obj.metadata.generation);
     obj.status = progressingStatus(obj, generation);
     const jitter = 0.5 + draw(this.#seed, this.#name, 'ready', String(obj.metadata.uid), generation);
     stored.due = bad
       ? { at: this.#now() + (this.#behaviour.progressDeadlineMs ?? 600_000), to: 'deadline' }
       : { at: this.#now() + (this.#behaviour.readyAfterMs ?? 0) * jitter, to: 'ready' };
+  }
+
+  /** Whether an image never starts on this cluster: bad everywhere, or by its failure rate here. */
+  #failsHere(image: string): boolean {
+    if (this.#behaviour.badImage?.(image)) return true;
+    return (this.#behaviour.imageFailureRates ?? []).some(
+      (f) => image.includes(f.image) && draw(this.#seed, this.#name, 'image', f.image) < f.rate,
+    );
   }
 
   /** Applies the status changes whose time has come, as writes of the controller. */

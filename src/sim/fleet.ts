@@ -63,6 +63,14 @@ export interface FlapOptions {
   downMs: number;
 }
 
+/** A region cut off from the hub for a while: every site in it loses its uplink at once. */
+export interface Partition {
+  region: string;
+  /** from the start of the run */
+  atMs: number;
+  forMs: number;
+}
+
 /** How fast the agents work; the defaults suit a demo, tests go faster. */
 export interface AgentPace {
   pollWaitSeconds?: number;
@@ -82,6 +90,9 @@ export interface FleetOptions {
   /** default: lifelikeBehaviour */
   behaviour?: SimulatedBehaviour;
   flaps?: FlapOptions;
+  partitions?: readonly Partition[];
+  /** run only the sites whose index mod count is index, so several processes share one fleet */
+  shard?: { index: number; count: number };
   agent?: AgentPace;
   /** called with the summary so far, every progressEveryMs */
   onProgress?: (summary: FleetSummary) => void;
@@ -105,6 +116,8 @@ export interface FleetSummary {
   /** agents whose run ended with an error */
   crashed: number;
   flaps: { sites: number; links: number; cuts: number };
+  /** region partitions that happened, and the sites they cut off */
+  partitions: { cuts: number; sites: number };
   elapsedMs: number;
 }
 
@@ -191,10 +204,17 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
   const token = decodeJoinToken(opts.joinToken);
   if (!token)
     throw new Error('the join token is not valid (expected the text `outpost token create` printed)');
-  const plan = planFleet(opts.sites, opts.seed, opts.regions);
+  const shard = opts.shard ?? { index: 0, count: 1 };
+  const plan = planFleet(opts.sites, opts.seed, opts.regions).filter(
+    (_, i) => i % shard.count === shard.index,
+  );
   const flaps = opts.flaps;
   const links: Link[] = [];
   const linkOf = new Map<string, number>();
+  const partitioned = new Map<string, Link>();
+  for (const p of opts.partitions ?? []) {
+    if (!partitioned.has(p.region)) partitioned.set(p.region, await openLink(token.hub));
+  }
   if (flaps && flaps.share > 0 && flaps.groups > 0) {
     let next = 0;
     for (const site of plan) {
@@ -205,15 +225,20 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
     for (let g = 0; g < used; g++) links.push(await openLink(token.hub));
   }
 
+  const hubOf = (site: SimulatedSite): string | undefined => {
+    const g = linkOf.get(site.name);
+    if (g !== undefined) return links[g]!.url;
+    return partitioned.get(site.labels.region)?.url;
+  };
   const sites = plan.map((site) => {
-    const link = linkOf.get(site.name);
+    const hub = hubOf(site);
     const cluster = new SimulatedCluster({
       seed: opts.seed,
       name: site.name,
       behaviour: opts.behaviour ?? lifelikeBehaviour,
     });
     const agent = new Agent({
-      joinToken: link === undefined ? opts.joinToken : encodeJoinToken({ ...token, hub: links[link]!.url }),
+      joinToken: hub === undefined ? opts.joinToken : encodeJoinToken({ ...token, hub }),
       name: site.name,
       machineId: site.machineId,
       labels: site.labels,
@@ -232,6 +257,7 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
   });
 
   const flapped = { cuts: 0 };
+  const cutOff = { cuts: 0, regions: new Set<string>() };
   const summary = (): FleetSummary => {
     const deployments: Record<string, number> = {};
     const sitesByRegion: Record<string, number> = {};
@@ -248,13 +274,17 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       seed: opts.seed,
       sites: sites.length,
       registered,
-      sitesByRegion,
-      deployments,
+      sitesByRegion: sorted(sitesByRegion),
+      deployments: sorted(deployments),
       applies: total('applies'),
       dryRuns: total('dryRuns'),
       failures: total('failures'),
       crashed: sites.filter((s) => s.crashed).length,
       flaps: { sites: linkOf.size, links: links.length, cuts: flapped.cuts },
+      partitions: {
+        cuts: cutOff.cuts,
+        sites: plan.filter((s) => !linkOf.has(s.name) && cutOff.regions.has(s.labels.region)).length,
+      },
       elapsedMs: Date.now() - started,
     };
   };
@@ -262,6 +292,19 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
   const flapping = links.map((link, g) =>
     flap(link, flaps!, seededRandom(hash32(`${opts.seed}/link/${g}`)), flapped, signal),
   );
+  const partitioning = (opts.partitions ?? []).map(async (p) => {
+    const wait = new Wakeup();
+    await wait.sleep(Math.max(0, p.atMs - (Date.now() - started)), signal);
+    if (signal.aborted) return;
+    const link = partitioned.get(p.region)!;
+    link.cut();
+    cutOff.cuts++;
+    cutOff.regions.add(p.region);
+    opts.log?.('partition: region cut off', { region: p.region, forMs: p.forMs });
+    await wait.sleep(p.forMs, signal);
+    link.heal();
+    opts.log?.('partition: region back', { region: p.region });
+  });
   const progress = new Wakeup();
   const reporting = (async () => {
     if (!opts.onProgress) return;
@@ -277,7 +320,57 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       opts.log?.('agent stopped with an error', { site: s.site.name, error: (e as Error).message });
     });
   });
-  await Promise.all([...running, ...flapping, reporting]);
-  await Promise.all(links.map((l) => l.close()));
+  await Promise.all([...running, ...flapping, ...partitioning, reporting]);
+  await Promise.all([...links, ...partitioned.values()].map((l) => l.close()));
   return summary();
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}
+
+/** Sorted keys, so a summary prints and compares the same whichever shard finished first. */
+function sorted(counts: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * One summary for a fleet that ran in several processes (shards of one seed).
+ *
+ * @example combineSummaries([first, second]).sites // first.sites + second.sites
+ */
+export function combineSummaries(parts: readonly FleetSummary[]): FleetSummary {
+  const out: FleetSummary = {
+    seed: parts[0]?.seed ?? 0,
+    sites: 0,
+    registered: 0,
+    sitesByRegion: {},
+    deployments: {},
+    applies: 0,
+    dryRuns: 0,
+    failures: 0,
+    crashed: 0,
+    flaps: { sites: 0, links: 0, cuts: 0 },
+    partitions: { cuts: 0, sites: 0 },
+    elapsedMs: 0,
+  };
+  for (const p of parts) {
+    out.sites += p.sites;
+    out.registered += p.registered;
+    addCounts(out.sitesByRegion, p.sitesByRegion);
+    addCounts(out.deployments, p.deployments);
+    out.applies += p.applies;
+    out.dryRuns += p.dryRuns;
+    out.failures += p.failures;
+    out.crashed += p.crashed;
+    out.flaps.sites += p.flaps.sites;
+    out.flaps.links += p.flaps.links;
+    out.flaps.cuts += p.flaps.cuts;
+    out.partitions.cuts += p.partitions.cuts;
+    out.partitions.sites += p.partitions.sites;
+    out.elapsedMs = Math.max(out.elapsedMs, p.elapsedMs);
+  }
+  out.sitesByRegion = sorted(out.sitesByRegion);
+  out.deployments = sorted(out.deployments);
+  return out;
 }

@@ -1,0 +1,421 @@
+// `outpost demo`: the whole product in one command. A hub on embedded SQLite, the example fleet
+// repository synced from a local git repository, a few hundred simulated stores (real agents on
+// in-memory clusters, in child processes) in four regions, then the story: a good release of the till
+// goes out canary first and in waves, a bad one is caught at the canary and rolled back fleet-wide.
+
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type { Command } from '@commander-js/extra-typings';
+import { Wakeup } from '../agent/timing.ts';
+import { dashboardBuilt, dashboardNote } from '../hub/routes/dashboard.ts';
+import { OutpostError } from '../model/errors.ts';
+import type { FleetStatus, RolloutDetail } from '../model/wire.ts';
+import type { SimulatedSite } from '../sim/fleet.ts';
+import { HubApi } from './hub-api.ts';
+import { print } from './options.ts';
+import { untilSignal } from './sim.ts';
+
+const exec = promisify(execFile);
+const repoRoot = resolve(import.meta.dirname, '..', '..');
+const cli = join(repoRoot, 'src', 'cli', 'main.ts');
+
+export const demoRegions = ['west', 'east', 'north', 'south'];
+const tillImage = 'registry.example.com/pos/till';
+const goodTag = '1.4.3';
+/** The release the simulated stores cannot start: its canary fails and the fleet goes back. */
+export const badTag = '1.5.0';
+
+export interface DemoOptions {
+  dataDir?: string;
+  listen: string;
+  sites: number;
+  seed: number;
+  /** child processes the simulated stores run in */
+  processes: number;
+  /** stop once the story is told, instead of at Ctrl-C */
+  exitAfterStory: boolean;
+}
+
+/** Which example bundles a simulated store runs, from its labels and the properties the back office gives it. */
+export function expectedPlacement(plan: readonly SimulatedSite[]): Record<string, number> {
+  const count = (f: (s: SimulatedSite) => boolean) => plan.filter(f).length;
+  return {
+    hello: count((s) => s.labels.region === 'west'),
+    monitoring: plan.length,
+    pos: count((s) => ['mini', 'max'].includes(s.labels.format) && s.name !== 'store-13'),
+    'self-checkout': count((s) => ['standard', 'max'].includes(s.labels.format)),
+  };
+}
+
+function clock(started: number): string {
+  const s = Math.floor((Date.now() - started) / 1000);
+  return `[${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}]`;
+}
+
+async function git(dir: string, ...args: string[]): Promise<string> {
+  const { stdout } = await exec(
+    'git',
+    ['-c', 'user.name=Outpost demo', '-c', 'user.email=demo@outpost.invalid', ...args],
+    { cwd: dir },
+  );
+  return stdout.trim();
+}
+
+/** A git repository holding examples/fleet as fleet/, as a team's fleet repository would. */
+async function fleetRepository(dir: string): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await git(dir, 'init', '--quiet', '--initial-branch=main');
+  await cp(join(repoRoot, 'examples', 'fleet'), join(dir, 'fleet'), { recursive: true });
+  await git(dir, 'add', '-A');
+  await git(dir, 'commit', '--quiet', '-m', 'The example fleet: point of sale, self-checkout, monitoring');
+  return git(dir, 'rev-parse', '--short', 'HEAD');
+}
+
+/** Commits a new till image tag to the repository, as a developer would. */
+async function releaseTill(repo: string, tag: string, message: string): Promise<string> {
+  const file = join(repo, 'fleet', 'pos', 'manifests', 'till.yaml');
+  const text = await readFile(file, 'utf8');
+  await writeFile(file, text.replace(new RegExp(`${tillImage}:[\\w.-]+`), `${tillImage}:${tag}`));
+  await git(repo, 'commit', '--quiet', '-am', message);
+  return git(repo, 'rev-parse', '--short', 'HEAD');
+}
+
+function statesText(states: Record<string, number>): string {
+  const entries = Object.entries(states).filter(([, n]) => n > 0);
+  return entries.length === 0 ? '-' : entries.map(([s, n]) => `${n} ${s}`).join(', ');
+}
+
+function rolloutLine(d: RolloutDetail): string {
+  const waves = d.waves
+    .map((w) => {
+      const done = w.statuses.Updated ?? 0;
+      const extra = Object.entries(w.statuses)
+        .filter(([s, n]) => n > 0 && !['Updated', 'Waiting'].includes(s))
+        .map(([s, n]) => ` ${n} ${s.toLowerCase()}`)
+        .join('');
+      return `${w.name} ${done}/${w.sites}${extra}`;
+    })
+    .join(' · ');
+  return `${d.bundle} r${d.fromRevision}→r${d.toRevision} ${d.phase.padEnd(11)} wave ${d.wave}: ${waves}${
+    d.reason ? ` (${d.reason})` : ''
+  }`;
+}
+
+/**
+ * The simulated stores, in child processes running `outpost sim`; their chatter is kept and shown only
+ * if they stop on their own.
+ */
+function startStores(joinToken: string, opts: DemoOptions, stateDir: string): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  const processes = Math.min(opts.processes, opts.sites);
+  for (let i = 0; i < processes; i++) {
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        'sim',
+        '--sites',
+        String(opts.sites),
+        '--seed',
+        String(opts.seed),
+        '--regions',
+        demoRegions.join(','),
+        '--shard',
+        `${i}/${processes}`,
+        '--bad-image',
+        `${tillImage}:${badTag}`,
+        '--failure-rate',
+        '0',
+        '--ready-after-ms',
+        '3000',
+        '--progress-deadline-ms',
+        '10000',
+        '--heartbeat',
+        '15',
+        '--state-dir',
+        stateDir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, OUTPOST_JOIN_TOKEN: joinToken } },
+    );
+    const tail: string[] = [];
+    child.stderr?.setEncoding('utf8').on('data', (c: string) => {
+      tail.push(c);
+      if (tail.length > 20) tail.shift();
+    });
+    child.once('exit', (code, signal) => {
+      if (code !== 0 && signal === null)
+        process.stderr.write(`simulated stores (process ${i + 1}) stopped with ${code}:\n${tail.join('')}\n`);
+    });
+    children.push(child);
+  }
+  return children;
+}
+
+/** The back office: gives each registered store the properties the bundles read (store id, lanes, time zone). */
+async function describeStores(
+  client: HubApi,
+  plan: ReadonlyMap<string, SimulatedSite & { storeId: number }>,
+  described: Set<string>,
+  signal: AbortSignal,
+): Promise<void> {
+  const wait = new Wakeup();
+  while (!signal.aborted && described.size < plan.size) {
+    try {
+      for (const site of await client.sites()) {
+        const store = plan.get(site.name);
+        if (!store || described.has(site.name)) continue;
+        if (site.properties?.storeId === undefined) {
+          await client.patchSite(site.name, {
+            properties: {
+              storeId: store.storeId,
+              lanes: 1 + (store.storeId % 4),
+              timezone: store.facts.timezone,
+            },
+          });
+        }
+        described.add(site.name);
+      }
+    } catch {
+      // the hub is busy or stopping; try again on the next round
+    }
+    await wait.sleep(1000, signal);
+  }
+}
+
+/** Polls until `check` returns a value, printing `line()` whenever it changes; undefined on timeout. */
+async function follow<T>(
+  what: { started: number; timeoutMs: number; signal: AbortSignal },
+  step: () => Promise<{ line: string; done?: T }>,
+): Promise<T | undefined> {
+  const wait = new Wakeup();
+  const deadline = Date.now() + what.timeoutMs;
+  let last = '';
+  while (!what.signal.aborted && Date.now() < deadline) {
+    try {
+      const { line, done } = await step();
+      if (line !== last) print(`${clock(what.started)} ${line}`);
+      last = line;
+      if (done !== undefined) return done;
+    } catch (e) {
+      print(`${clock(what.started)} (waiting for the hub: ${(e as Error).message})`);
+    }
+    await wait.sleep(1000, what.signal);
+  }
+  return undefined;
+}
+
+function fleetLine(status: FleetStatus, expected: Record<string, number>, sites: number): string {
+  const online = status.sites.byConnectivity.Online ?? 0;
+  const bundles = Object.keys(expected)
+    .sort()
+    .map((name) => {
+      const b = status.bundles.find((x) => x.name === name);
+      return `${name} ${b?.byState.Ready ?? 0}/${expected[name]} ready`;
+    });
+  return `stores online ${online}/${sites} · ${bundles.join(' · ')}`;
+}
+
+async function waitForRollout(client: HubApi, bundle: string, revision: number, signal: AbortSignal) {
+  const wait = new Wakeup();
+  for (let i = 0; i < 30 && !signal.aborted; i++) {
+    const r = (await client.rollouts(bundle)).find((x) => x.toRevision === revision);
+    if (r) return r.id;
+    await wait.sleep(500, signal);
+  }
+  throw new OutpostError('internal', `no rollout of ${bundle} revision ${revision} started`);
+}
+
+/** Tells the story; resolves true when the bad release was caught and rolled back. */
+async function story(
+  client: HubApi,
+  repo: string,
+  opts: DemoOptions,
+  expected: Record<string, number>,
+  started: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const say = (text: string) => print(`${clock(started)} ${text}`);
+  const settled = await follow({ started, timeoutMs: 120_000 + opts.sites * 500, signal }, async () => {
+    const status = await client.status();
+    const ready = Object.entries(expected).every(
+      ([name, n]) => status.bundles.find((b) => b.name === name)?.byState.Ready === n,
+    );
+    return { line: fleetLine(status, expected, opts.sites), done: ready || undefined };
+  });
+  if (signal.aborted) return false;
+  if (!settled) say('the fleet has not settled completely; the story goes on with the stores that have');
+
+  // what the gate saw: the rollout's failed sites, each with the report that failed it (its `failed` event)
+  const verdicts = new Set<string>();
+  const recordVerdicts = async () => {
+    const failedOnSite = (await client.events({ type: 'failed', limit: 50 })).items;
+    for (const e of (await client.events({ type: 'rollout_site_failed', limit: 5 })).items) {
+      if (!e.site || verdicts.has(e.site)) continue;
+      verdicts.add(e.site);
+      const report = failedOnSite.find((f) => f.site === e.site && f.bundle === 'pos');
+      const why = report?.message.replace(/^pos on \S+ is Failed: /, '') ?? e.message;
+      say(`gate (deployment state): ${e.site} reports pos Failed: ${why}`);
+    }
+  };
+  const act = async (tag: string, message: string) => {
+    const commit = await releaseTill(repo, tag, message);
+    const synced = await client.syncSource('fleet');
+    const pos = (await client.bundles()).find((b) => b.name === 'pos')!;
+    say(`git: commit ${commit} "${message}" synced (${synced.status}); pos is now revision ${pos.revision}`);
+    const id = await waitForRollout(client, 'pos', pos.revision, signal);
+    say(`rollout ${id} starts: canary first, then early (25%), then the rest`);
+    return follow({ started, timeoutMs: 600_000, signal }, async () => {
+      const d = await client.rollout(id);
+      if (d.failures > 0 && verdicts.size === 0) await recordVerdicts();
+      const over = ['Succeeded', 'Failed', 'Aborted', 'Superseded'].includes(d.phase);
+      const settledBack =
+        d.phase === 'Failed' && d.waves.every((w) => (w.statuses.Updating ?? 0) === 0) ? d : undefined;
+      return { line: rolloutLine(d), done: over ? (settledBack ?? d) : undefined };
+    });
+  };
+
+  print('');
+  say(`Act 1: a good release. The till goes to ${goodTag} across the fleet.`);
+  const good = await act(goodTag, `pos: till ${goodTag}, faster receipts`);
+  if (signal.aborted) return false;
+  say(
+    good?.phase === 'Succeeded'
+      ? `rollout succeeded: every point-of-sale store runs till ${goodTag}`
+      : `rollout ended ${good?.phase ?? 'without an answer'}`,
+  );
+
+  print('');
+  say(`Act 2: a bad release. Till ${badTag} cannot start on the stores' hardware.`);
+  const bad = await act(badTag, `pos: till ${badTag}, new payment terminal driver`);
+  if (signal.aborted || !bad) return false;
+  await recordVerdicts();
+  const back = await client.events({ type: 'rollout_rolled_back', limit: 1 });
+  for (const e of back.items) say(`verdict: failure budget 0 exceeded → rolled back: ${e.message}`);
+  const caught = bad.phase === 'Failed' && back.items.length > 0;
+  const settledBack = await follow({ started, timeoutMs: 120_000, signal }, async () => {
+    const pos = (await client.status()).bundles.find((b) => b.name === 'pos');
+    const line = `pos on the stores: ${statesText(pos?.byState ?? {})} (revision ${bad.fromRevision} is what they run)`;
+    return { line, done: pos?.byState.Ready === expected.pos || undefined };
+  });
+  say(
+    caught
+      ? `the bad release was caught at the canary and every store is back on revision ${bad.fromRevision}${settledBack ? '' : ' (some stores still settling)'}`
+      : `the bad release was not rolled back (phase ${bad.phase})`,
+  );
+  return caught;
+}
+
+export async function runDemo(opts: DemoOptions): Promise<void> {
+  const started = Date.now();
+  const signal = untilSignal();
+  const dataDir = resolve(opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-'))));
+  const { startHub } = await import('../hub/start.ts');
+  const { planFleet } = await import('../sim/fleet.ts');
+  // the controller steps every second so the story's waves follow each other briskly
+  const hub = await startHub({ dataDir, listen: opts.listen, rollouts: { tickIntervalMs: 1000 } });
+  const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
+  if (!admin)
+    throw new OutpostError(
+      'unauthorized',
+      `the data directory ${dataDir} has a hub already; give its admin token in OUTPOST_TOKEN`,
+    );
+  const client = new HubApi(hub.url, admin, hub.caPem);
+  const operator = await client.createApiToken(`demo-operator-${Date.now()}`, 'operator');
+  const dashboard = `${hub.url}/ui/`;
+  const banner = () => {
+    if (dashboardBuilt()) print(`Dashboard:      ${dashboard}   (the hub's CA is ${hub.caFile})`);
+    else print(dashboardNote(hub.url));
+    print(`Operator token: ${operator.token}   (paste it into the dashboard's sign-in)`);
+  };
+  print(`Outpost hub on ${hub.url} (SQLite and CA in ${dataDir})`);
+  banner();
+  print(`CLI: export OUTPOST_HUB=${hub.url} OUTPOST_CA_FILE=${hub.caFile} OUTPOST_TOKEN=${operator.token}`);
+  print('');
+
+  const repo = join(dataDir, 'fleet-repo');
+  const commit = await fleetRepository(repo);
+  await client.addSource({ name: 'fleet', url: repo, ref: 'main', path: 'fleet', intervalSeconds: 10 });
+  const synced = await client.syncSource('fleet');
+  print(
+    `${clock(started)} git source "fleet" (${repo}, folder fleet/) synced commit ${commit}: ${synced.changed.sort().join(', ')}`,
+  );
+
+  const plan = new Map(
+    planFleet(opts.sites, opts.seed, demoRegions).map((s, i) => [s.name, { ...s, storeId: 1001 + i }]),
+  );
+  const expected = expectedPlacement([...plan.values()]);
+  const children: ChildProcess[] = [];
+  const described = new Set<string>();
+  let backOffice: Promise<void> = Promise.resolve();
+  let caught = false;
+  if (opts.sites > 0) {
+    const { joinToken } = await client.createBootstrapToken({
+      description: 'demo: simulated stores',
+      autoApprove: true,
+      maxUses: opts.sites,
+    });
+    print(
+      `${clock(started)} ${opts.sites} simulated stores in regions ${demoRegions.join(', ')} connect (real agents on in-memory clusters, ${opts.processes} process${opts.processes > 1 ? 'es' : ''})`,
+    );
+    children.push(...startStores(joinToken, opts, join(dataDir, 'simulated-stores')));
+    backOffice = describeStores(client, plan, described, signal);
+    caught = await story(client, repo, opts, expected, started, signal).catch((e: unknown) => {
+      print(`${clock(started)} the story stopped: ${(e as Error).message}`);
+      return false;
+    });
+    print('');
+    if (caught) print('The story is told. The fleet keeps running; look around:');
+  }
+  banner();
+  print(
+    '  ./outpost rollout list   ./outpost status   ./outpost attention   ./outpost events --watch   (with the exports above)',
+  );
+  if (!opts.exitAfterStory) {
+    print('Ctrl-C stops the hub and the stores.');
+    await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+  }
+  for (const c of children) c.kill('SIGTERM');
+  await Promise.all(
+    children.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r)))),
+  );
+  // the back office stops with the signal; without one it is done once every store is described
+  if (signal.aborted || described.size === plan.size) await backOffice;
+  client.close();
+  await hub.close();
+  if (opts.exitAfterStory && opts.sites > 0 && !caught) {
+    throw new OutpostError('internal', 'the demo story did not end with the bad release rolled back');
+  }
+}
+
+export function addDemoCommand(root: Command): void {
+  root
+    .command('demo')
+    .description(
+      'run a hub with the example fleet from git, a few hundred simulated stores, and a release story: a good rollout, then a bad one caught and rolled back',
+    )
+    .option('--data-dir <dir>', 'data directory (default: a new temporary one)')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
+    .option('--sites <n>', 'simulated stores (0 for none)', '300')
+    .option('--seed <n>', 'the same seed makes the same stores', '1')
+    .option('--processes <n>', 'processes the simulated stores run in', '2')
+    .option('--exit-after-story', 'stop once the bad release is rolled back (exit 0), instead of at Ctrl-C')
+    .action(async (opts) => {
+      const whole = (text: string, flag: string, min: number) => {
+        const n = Number(text);
+        if (!Number.isInteger(n) || n < min)
+          throw new OutpostError('request_invalid', `${flag} takes a whole number ≥ ${min}, got "${text}"`);
+        return n;
+      };
+      await runDemo({
+        dataDir: opts.dataDir,
+        listen: opts.listen,
+        sites: whole(opts.sites, '--sites', 0),
+        seed: whole(opts.seed, '--seed', 0),
+        processes: whole(opts.processes, '--processes', 1),
+        exitAfterStory: opts.exitAfterStory ?? false,
+      });
+    });
+}
