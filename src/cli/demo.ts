@@ -135,6 +135,11 @@ function startStores(joinToken: string, opts: DemoOptions, stateDir: string): Ch
         '10000',
         '--heartbeat',
         '15',
+        // golden signals per bundle through the agents' real telemetry, for the SLO and the site pages
+        '--slis',
+        '10',
+        '--sli-bad-image',
+        `${tillImage}:${badTag}`,
         '--state-dir',
         stateDir,
       ],
@@ -341,6 +346,23 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const synced = await client.syncSource('fleet');
   print(
     `${clock(started)} git source "fleet" (${repo}, folder fleet/) synced commit ${commit}: ${synced.changed.sort().join(', ')}`,
+  );
+  // what the stores' golden signals are held to: the SLO pages and burn-rate alerts have data to show
+  for (const [bundle, what] of [
+    ['pos', 'checkout'],
+    ['self-checkout', 'self-checkout'],
+  ] as const) {
+    await client.applySlo({
+      name: `${bundle}-availability`,
+      bundle,
+      objective: 0.995,
+      window: '7d',
+      sli: { kind: 'errors' },
+      description: `${what} requests that succeed`,
+    });
+  }
+  print(
+    `${clock(started)} SLOs: pos-availability and self-checkout-availability, 99.5% of requests over 7 days`,
   );
 
   const plan = new Map(

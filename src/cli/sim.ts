@@ -140,6 +140,16 @@ export function addSimCommand(root: Command): void {
       [] as string[],
     )
     .option('--heartbeat <seconds>', 'how often each agent reports when nothing changes', '30')
+    .option(
+      '--slis <seconds>',
+      "send each bundle's golden signals from the seeded generator this often, through the agent's real telemetry",
+    )
+    .option(
+      '--sli-bad-image <substring>',
+      'a workload running an image containing this fails and slows down requests (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option('--processes <n>', 'spread the sites over this many processes', '1')
     .addOption(new Option('--shard <i/n>', 'run one shard of the fleet (set by --processes)').hideHelp())
     .option('--duration <seconds>', 'stop after this long (default: at Ctrl-C)')
@@ -200,6 +210,15 @@ export function addSimCommand(root: Command): void {
               : undefined,
           partitions: opts.partition.map(parsePartition),
           agent: { heartbeatMs, pollWaitSeconds: 50 },
+          ...(opts.slis !== undefined
+            ? {
+                slis: {
+                  intervalMs: number(opts.slis, '--slis', 1) * 1000,
+                  flushMs: number(opts.slis, '--slis', 1) * 1000,
+                  badImages: opts.sliBadImage,
+                },
+              }
+            : {}),
           onProgress: (s) =>
             logLine('fleet', {
               ...(shard ? { shard: opts.shard } : {}),

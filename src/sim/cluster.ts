@@ -164,7 +164,7 @@ function conflicts(applied: unknown, live: unknown, path = ''): string[] {
   return JSON.stringify(applied) === JSON.stringify(live) ? [] : [path || '.'];
 }
 
-function imagesOf(obj: KubeObject): string[] {
+export function imagesOf(obj: KubeObject): string[] {
   const spec = (obj.spec ?? {}) as Record<string, unknown>;
   const podSpec = ((spec.template as Record<string, unknown> | undefined)?.spec ?? {}) as Record<
     string,

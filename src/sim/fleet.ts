@@ -4,13 +4,15 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Agent } from '../agent/agent.ts';
+import { Agent, type AgentTelemetryOptions } from '../agent/agent.ts';
+import { bundleLabel } from '../agent/apply/engine.ts';
 import { Wakeup } from '../agent/timing.ts';
 import { decodeJoinToken, encodeJoinToken } from '../model/join-token.ts';
 import type { Facts } from '../model/wire.ts';
-import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
+import { imagesOf, type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
 import { type Link, openLink } from './link.ts';
 import { draw, hash32, seededRandom } from './random.ts';
+import { simulatedSlis } from './slis.ts';
 
 /** Where a region's stores cluster; a region not listed gets a spot of its own from its name. */
 const regionCentres: Record<string, { lat: number; lon: number; timezone: string }> = {
@@ -94,6 +96,11 @@ export interface FleetOptions {
   /** run only the sites whose index mod count is index, so several processes share one fleet */
   shard?: { index: number; count: number };
   agent?: AgentPace;
+  /**
+   * SLIs per bundle from the seeded generator (src/sim/sli.ts), sent through the agent's real telemetry
+   * path; a workload running an image containing one of `badImages` fails and slows down requests
+   */
+  slis?: { intervalMs?: number; flushMs?: number; badImages?: readonly string[] };
   /** called with the summary so far, every progressEveryMs */
   onProgress?: (summary: FleetSummary) => void;
   progressEveryMs?: number;
@@ -251,6 +258,7 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       heartbeatMs: opts.agent?.heartbeatMs ?? 30_000,
       readinessResyncMs: opts.agent?.readinessResyncMs ?? 3000,
       driftCheckMs: opts.agent?.driftCheckMs ?? 300_000,
+      telemetry: opts.slis ? simulatedTelemetry(opts.seed, site, cluster, opts.slis) : false,
       log: opts.log && ((m, f) => opts.log?.(m, { site: site.name, ...f })),
     });
     return { site, cluster, agent, crashed: false };
@@ -373,4 +381,37 @@ export function combineSummaries(parts: readonly FleetSummary[]): FleetSummary {
   out.sitesByRegion = sorted(out.sitesByRegion);
   out.deployments = sorted(out.deployments);
   return out;
+}
+
+/** The agent's telemetry fed by the SLI generator, judging a release bad by the images it runs. */
+function simulatedTelemetry(
+  seed: number,
+  site: SimulatedSite,
+  cluster: SimulatedCluster,
+  slis: NonNullable<FleetOptions['slis']>,
+): AgentTelemetryOptions {
+  const bad = slis.badImages ?? [];
+  const runsBadImage = (bundle: string) =>
+    bad.length > 0 &&
+    cluster
+      .objects()
+      .some(
+        (o) =>
+          o.metadata.labels?.[bundleLabel] === bundle &&
+          imagesOf(o).some((image) => bad.some((b) => image.includes(b))),
+      );
+  const lon = typeof site.facts.lon === 'number' ? site.facts.lon : 0;
+  return {
+    flushMs: slis.flushMs ?? 30_000,
+    events: false,
+    sources: [
+      simulatedSlis({
+        seed,
+        site: site.name,
+        utcOffsetHours: Math.round(lon / 15),
+        intervalMs: slis.intervalMs ?? 30_000,
+        isBad: (b) => runsBadImage(b.bundle),
+      }),
+    ],
+  };
 }

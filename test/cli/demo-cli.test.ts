@@ -93,6 +93,17 @@ test('demo tells its story: a good release rolls out in waves, a bad one is caug
         assert.ok(s.labels.region && ['west', 'east', 'north', 'south'].includes(s.labels.region));
         assert.equal(typeof s.properties.storeId, 'number', `${s.name} was described by the back office`);
       }
+      // the stores' golden signals reached the hub through the agents' telemetry and feed the SLOs
+      const slos = await api.slos();
+      assert.deepEqual(slos.map((x) => x.name).sort(), ['pos-availability', 'self-checkout-availability']);
+      const posSlo = slos.find((x) => x.name === 'pos-availability')!;
+      assert.ok(posSlo.attainment !== null && posSlo.attainment > 0.9, JSON.stringify(posSlo));
+      const someStore = sites[0]!;
+      const slis = await api.siteSlis(someStore.name);
+      assert.ok(
+        slis.series.some((x) => x.name === 'requests_total' && x.points.some(([, v]) => v > 0)),
+        JSON.stringify(slis).slice(0, 500),
+      );
       const onPos = await api.query({ bundle: 'pos', groupBy: ['revision', 'state'] });
       const revisions = new Set(onPos.groups?.map((g) => String(g.key.revision)));
       assert.deepEqual([...revisions], ['2'], JSON.stringify(onPos.groups));
