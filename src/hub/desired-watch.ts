@@ -1,5 +1,5 @@
 // Wakes agents' long-polls when their site's desired state changes. In one hub process an in-memory
-// map suffices; several replicas will feed the same calls from the database's notifications.
+// map suffices; replicas on PostgreSQL also relay each change to the others (coordination.ts).
 
 type Waiter = (changed: boolean) => void;
 
@@ -32,11 +32,27 @@ export class DesiredWatch {
     });
   }
 
+  /** Also tells other replicas (set when several share a PostgreSQL store). */
+  relay: ((siteIds: readonly string[]) => void) | undefined;
+
+  /** Wakes this process's waiters for the sites and relays the change. Call after the commit. */
   notify(siteIds: Iterable<string>): void {
+    const ids = [...siteIds];
+    this.wake(ids);
+    if (ids.length > 0) this.relay?.(ids);
+  }
+
+  /** Wakes this process's waiters only (a change another replica made). */
+  wake(siteIds: Iterable<string>): void {
     for (const id of siteIds) {
       const set = this.#waiters.get(id);
       if (set) for (const w of [...set]) w(true);
     }
+  }
+
+  /** Wakes every waiter to re-read its site (notifications may have been missed). */
+  wakeAll(): void {
+    for (const set of [...this.#waiters.values()]) for (const w of [...set]) w(true);
   }
 
   /** Ends every wait (as unchanged) and refuses new ones: the server is shutting down. */

@@ -17,6 +17,8 @@ export interface HubMetrics {
   observeQuery(sql: string, seconds: number): void;
   /** connects the fleet gauges to a store (done once the store is open) */
   readFleetFrom(db: Db): void;
+  /** whether this replica runs the work that must run once (always, with SQLite) */
+  setLeading(leading: boolean): void;
 }
 
 function operationOf(sql: string): string {
@@ -56,6 +58,11 @@ export function createHubMetrics(): HubMetrics {
     registers: [registry],
   });
 
+  const leader = new Gauge({
+    name: 'outpost_hub_leader',
+    help: '1 while this hub replica runs the work that must run once (sweeps, rollout ticks, git polls)',
+    registers: [registry],
+  });
   new Gauge({
     name: 'outpost_sites',
     help: 'Active sites by connectivity',
@@ -170,6 +177,9 @@ export function createHubMetrics(): HubMetrics {
     },
     readFleetFrom(store) {
       db = store;
+    },
+    setLeading(leading) {
+      leader.set(leading ? 1 : 0);
     },
   };
 }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { ConnectivityThresholds } from '../model/site.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
-import { contextFromConfig, type HubContext } from './context.ts';
+import { contextFromConfig, type HubConfig, type HubContext, type HubRolloutsConfig } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
@@ -19,7 +19,7 @@ export interface StartHubOptions {
   listen?: string;
   /** the URL agents reach this hub at (default: https://LISTEN) */
   publicUrl?: string;
-  /** defaults to DATA_DIR/hub.db */
+  /** defaults to DATA_DIR/hub.db; a postgres:// URL for replicas */
   database?: string;
   /** the first admin token, when the operator wants to choose it (e.g. from OUTPOST_ADMIN_TOKEN) */
   adminToken?: string;
@@ -40,6 +40,10 @@ export interface StartHubOptions {
   now?: () => Date;
   /** label keys with their own status aggregates (default region, format) */
   aggregateLabels?: string[];
+  /** how often the rollout controller steps (default 5 s) */
+  rollouts?: Partial<HubRolloutsConfig>;
+  /** PostgreSQL pool size, timeouts and leader checks */
+  postgres?: HubConfig['postgres'];
 }
 
 export interface RunningHub {
@@ -82,6 +86,8 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
         : {}),
       ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
       ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
+      ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
+      ...(opts.postgres ? { postgres: opts.postgres } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

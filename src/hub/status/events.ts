@@ -49,7 +49,17 @@ export class EventFeed {
     });
   }
 
+  /** Also tells other replicas (set when several share a PostgreSQL store). */
+  relay: (() => void) | undefined;
+
+  /** Wakes this process's readers and relays. Call after the commit. */
   notify(): void {
+    this.wake();
+    this.relay?.();
+  }
+
+  /** Wakes this process's readers only (events another replica committed). */
+  wake(): void {
     this.#version++;
     for (const l of [...this.#listeners]) l();
   }

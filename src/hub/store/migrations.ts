@@ -292,6 +292,9 @@ const migrations: Record<string, Migration> = {
   },
 };
 
+/** Every migration's name, in the order they apply. */
+export const migrationNames: readonly string[] = Object.keys(migrations).sort();
+
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
 export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
