@@ -13,11 +13,18 @@ export interface HubProcess {
   adminToken: string;
   caPem: string;
   pid: number;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
-/** Starts `outpost hub` on a free port in a fresh data directory and waits until it listens. */
-export async function startHubProcess(extraArgs: string[] = []): Promise<HubProcess> {
+/**
+ * Starts `outpost hub` on a free port in a fresh data directory and waits until it listens. With
+ * `adminToken` (also passed as --admin-token), as replicas sharing a database are, no token is printed.
+ */
+export async function startHubProcess(
+  extraArgs: string[] = [],
+  opts: { adminToken?: string } = {},
+): Promise<HubProcess> {
   const dir = await mkdtemp(join(tmpdir(), 'outpost-bench-'));
   const child: ChildProcess = spawn(
     process.execPath,
@@ -29,17 +36,23 @@ export async function startHubProcess(extraArgs: string[] = []): Promise<HubProc
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const url = /hub listening on (\S+)/.exec(out)?.[1];
-      const token = /admin token \(shown once\): (\S+)/.exec(out)?.[1];
+      const token = opts.adminToken ?? /admin token \(shown once\): (\S+)/.exec(out)?.[1];
       if (url && token) resolvePromise({ url, adminToken: token });
     });
     child.once('exit', (code) => reject(new Error(`hub exited with ${code}: ${out}`)));
   });
+  // a benchmark that fails half-way leaves no hub behind
+  process.once('exit', () => child.kill());
   const { url, adminToken } = await ready;
+  const caFile = extraArgs.includes('--ca-cert')
+    ? extraArgs[extraArgs.indexOf('--ca-cert') + 1]!
+    : join(dir, 'ca.crt');
   return {
     url,
     adminToken,
-    caPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
+    caPem: await readFile(caFile, 'utf8'),
     pid: child.pid!,
+    dataDir: dir,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
