@@ -35,6 +35,7 @@ export async function startHubProcess(
   const ready = new Promise<{ url: string; adminToken: string }>((resolvePromise, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
+      if (process.env.OUTPOST_BENCH_HUB_LOG) process.stderr.write(chunk);
       const url = /hub listening on (\S+)/.exec(out)?.[1];
       const token = opts.adminToken ?? /admin token \(shown once\): (\S+)/.exec(out)?.[1];
       if (url && token) resolvePromise({ url, adminToken: token });

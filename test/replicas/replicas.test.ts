@@ -264,7 +264,10 @@ describe('a replica killed mid-rollout', { skip: withoutPostgres }, () => {
           .where('id', '=', rollout)
           .executeTakeFirstOrThrow()
       ).phase;
-    await eventually('the leader B starts the canary', async () => (await act(), (await started()) >= 1));
+    await eventually('the leader B starts the canary', async () => {
+      await act();
+      return (await started()) >= 1;
+    });
     assert.equal(onA.ctx.coordination.leading, false);
 
     await b.kill();
@@ -276,14 +279,19 @@ describe('a replica killed mid-rollout', { skip: withoutPostgres }, () => {
     const failover = Date.now() - killedAt;
     assert.ok(failover < 3000, `A led ${failover} ms after B was killed`);
     const before = await started();
-    await eventually('A moves the rollout on', async () => (await act(), (await started()) > before));
+    await eventually('A moves the rollout on', async () => {
+      await act();
+      return (await started()) > before;
+    });
 
     // B comes back as a follower and the rollout finishes
     const again = await replicaProcess(database.url, onA, dir);
     processes.push(again);
-    await eventually('the rollout succeeds', async () => (await act(), (await phase()) === 'Succeeded'), {
-      timeoutMs: 30_000,
-    });
+    const succeeded = async () => {
+      await act();
+      return (await phase()) === 'Succeeded';
+    };
+    await eventually('the rollout succeeds', succeeded, { timeoutMs: 30_000 });
     assert.equal(await leaderGauge(again.url, onA.ctx.tls.ca.certPem), 0, 'the restarted B follows');
     assert.equal(await started(), 6, 'every site started once');
   });

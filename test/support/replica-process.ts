@@ -19,5 +19,5 @@ const hub = await startHub({
 });
 process.stdout.write(`${JSON.stringify({ url: hub.url })}\n`);
 process.on('SIGTERM', () => {
-  hub.close().then(() => process.exit(0));
+  void hub.close().then(() => process.exit(0));
 });
