@@ -39,17 +39,3 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: () => admin((c) => c.query(`drop database if exists ${name} with (force)`)).then(() => undefined),
   };
 }
-
-/** Ends every session of `applicationName` on the database: what the server sees when a replica dies. */
-export async function terminateSessions(url: string, pids: number[]): Promise<number> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const r = await client.query('select count(pg_terminate_backend(pid)) as n from unnest($1::int[]) pid', [
-      pids,
-    ]);
-    return Number(r.rows[0].n);
-  } finally {
-    await client.end();
-  }
-}
