@@ -14,7 +14,7 @@ import { cpuSeconds, generatorCore, hubCore, rssMiB, startHubProcess } from './s
 const sites = Number(process.argv[2] ?? 10_000);
 
 const prepared = await prepareHub(sites, sites);
-const hub = await startHubProcess([], prepared.dataDir);
+const hub = await startHubProcess([], { dataDir: prepared.dataDir });
 const operator = new HttpClient(hub.url, { ca: hub.caPem }, () => ({
   authorization: `Bearer ${hub.adminToken}`,
 }));

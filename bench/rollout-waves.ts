@@ -16,7 +16,7 @@ const strategy =
   "{waves: [{name: canary, percent: 1}, {name: half, percent: 50}, {name: rest, percent: 100}], maxConcurrent: '100%', maxFailures: '1%', bakeSeconds: 0, onFailure: pause}";
 
 const prepared = await prepareHub(sites, sites);
-const hub = await startHubProcess([], prepared.dataDir);
+const hub = await startHubProcess([], { dataDir: prepared.dataDir });
 const operator = new HttpClient(hub.url, { ca: hub.caPem }, () => ({
   authorization: `Bearer ${hub.adminToken}`,
 }));

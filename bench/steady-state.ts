@@ -24,7 +24,7 @@ const prepared = await prepareHub(sites, connected);
 console.error(
   `prepared ${sites} sites (${connected} with certificates) in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
 );
-const hub = await startHubProcess([], prepared.dataDir);
+const hub = await startHubProcess([], { dataDir: prepared.dataDir });
 const idleRss = await rssMiB(hub.pid);
 let window: { cpu0: number; at: number; rss: number[] } | undefined;
 let sampler: NodeJS.Timeout | undefined;

@@ -13,6 +13,7 @@ export interface HubProcess {
   adminToken: string;
   caPem: string;
   pid: number;
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -42,10 +43,17 @@ export function pinSelf(core: number): void {
   if (hasTaskset()) execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)]);
 }
 
-/** Starts `outpost hub` on a free port in a fresh data directory and waits until it listens. */
-export async function startHubProcess(extraArgs: string[] = [], dataDir?: string): Promise<HubProcess> {
-  const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
-  const [command, args] = onCore(hubCore, process.execPath, [
+/**
+ * Starts `outpost hub` on a free port in a data directory (a fresh one unless given) and waits until it
+ * listens, pinned to the hub's core unless `core` is false (replicas share the machine unpinned). With
+ * `adminToken` (also passed as --admin-token), as replicas sharing a database are, no token is printed.
+ */
+export async function startHubProcess(
+  extraArgs: string[] = [],
+  opts: { adminToken?: string; dataDir?: string; core?: number | false } = {},
+): Promise<HubProcess> {
+  const dir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
+  const hubArgs = [
     cli,
     'hub',
     '--data-dir',
@@ -55,24 +63,35 @@ export async function startHubProcess(extraArgs: string[] = [], dataDir?: string
     '--log-level',
     'warn',
     ...extraArgs,
-  ]);
+  ];
+  const [command, args] =
+    opts.core === false
+      ? [process.execPath, hubArgs]
+      : onCore(opts.core ?? hubCore, process.execPath, hubArgs);
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const ready = new Promise<{ url: string; adminToken: string }>((resolvePromise, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
+      if (process.env.OUTPOST_BENCH_HUB_LOG) process.stderr.write(chunk);
       const url = /hub listening on (\S+)/.exec(out)?.[1];
-      const token = /admin token \(shown once\): (\S+)/.exec(out)?.[1];
+      const token = opts.adminToken ?? /admin token \(shown once\): (\S+)/.exec(out)?.[1];
       if (url && token) resolvePromise({ url, adminToken: token });
     });
     child.once('exit', (code) => reject(new Error(`hub exited with ${code}: ${out}`)));
   });
+  // a benchmark that fails half-way leaves no hub behind
+  process.once('exit', () => child.kill());
   const { url, adminToken } = await ready;
+  const caFile = extraArgs.includes('--ca-cert')
+    ? extraArgs[extraArgs.indexOf('--ca-cert') + 1]!
+    : join(dir, 'ca.crt');
   return {
     url,
     adminToken,
-    caPem: await readFile(join(dir, 'ca.crt'), 'utf8'),
+    caPem: await readFile(caFile, 'utf8'),
     pid: child.pid!,
+    dataDir: dir,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

@@ -83,8 +83,22 @@ export function program(): Command {
 
   root
     .command('hub')
-    .description('run the hub (operator API, agent API over mTLS) on embedded SQLite')
+    .description(
+      'run the hub (operator API, agent API over mTLS) on embedded SQLite or, for replicas, PostgreSQL',
+    )
     .option('--data-dir <dir>', 'where the database, CA and secrets live', 'outpost-data')
+    .addOption(
+      new Option(
+        '--database <location>',
+        'postgres://… shared by every replica (give them all the same --ca-cert/--ca-key), or a SQLite file (default DATA_DIR/hub.db)',
+      ).env('OUTPOST_DATABASE'),
+    )
+    .option('--db-pool-size <n>', 'PostgreSQL connections per replica', '10')
+    .option(
+      '--db-statement-timeout <seconds>',
+      'PostgreSQL cancels a statement running longer than this',
+      '30',
+    )
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .option('--public-url <url>', 'the URL agents reach this hub at (goes into join tokens)')
     .option('--tls-name <name...>', 'extra host names or addresses for the generated serving certificate')
@@ -133,6 +147,11 @@ export function program(): Command {
           offlineAfterMs: positive(opts.offlineAfter, '--offline-after') * 1000,
         },
         dataDir: opts.dataDir,
+        database: opts.database,
+        postgres: {
+          poolSize: positive(opts.dbPoolSize, '--db-pool-size'),
+          statementTimeoutMs: positive(opts.dbStatementTimeout, '--db-statement-timeout') * 1000,
+        },
         listen: opts.listen,
         publicUrl: opts.publicUrl,
         tlsNames: opts.tlsName,
@@ -144,7 +163,7 @@ export function program(): Command {
         logger: { level: opts.logLevel },
         aggregateLabels: splitList(opts.aggregateLabels) ?? [],
       });
-      print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)})`);
+      print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)}, ${hub.ctx.store.engine})`);
       print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
       print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
       if (hub.adminToken && !opts.adminToken) print(`admin token (shown once): ${hub.adminToken}`);

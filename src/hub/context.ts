@@ -4,6 +4,12 @@
 import type { ConnectivityThresholds } from '../model/site.ts';
 import { defaultThresholds } from '../model/site.ts';
 import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
+import {
+  type Coordination,
+  ReplicaCoordination,
+  type ReplicaOptions,
+  singleProcess,
+} from './coordination.ts';
 import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls, type HubTls } from './identity/ca.ts';
 import { createHubMetrics, type HubMetrics } from './metrics.ts';
@@ -12,6 +18,7 @@ import { EventFeed } from './status/events.ts';
 import { ensureAggregates } from './status/rebuild.ts';
 import { ReportBatcher } from './status/report-batcher.ts';
 import { openStore, type Store } from './store/index.ts';
+import type { PostgresOptions } from './store/postgres.ts';
 import { type RemoteWriteConfig, RemoteWriter } from './telemetry/remote-write.ts';
 
 export interface HubConnectivityConfig extends ConnectivityThresholds {
@@ -63,8 +70,10 @@ export interface HubAlertsConfig {
 }
 
 export interface HubConfig {
-  /** SQLite file path or ':memory:' */
+  /** SQLite file path or ':memory:', or a postgres:// URL shared by several replicas */
   database: string;
+  /** PostgreSQL only: pool size and timeouts (defaults in store/postgres.ts) */
+  postgres?: PostgresOptions & ReplicaOptions;
   /** the URL agents are told to call (goes into join tokens) */
   publicUrl: string;
   /** longest an agent's long-poll is held open */
@@ -96,6 +105,10 @@ export interface HubContext {
   reports: ReportBatcher;
   /** forwards samples by Prometheus remote-write when configured */
   remoteWrite?: RemoteWriter;
+  /** wakes other replicas and says whether this one runs the work that must run once */
+  coordination: Coordination;
+  /** background work's log lines (the server points it at its logger) */
+  log: (message: string, fields?: Record<string, unknown>) => void;
   now: () => Date;
 }
 
@@ -157,11 +170,12 @@ export async function contextFromConfig(
   const metrics = overrides.metrics ?? createHubMetrics();
   const hub = {
     config: full,
-    store: overrides.store ?? (await openStore(full.database, metrics.observeQuery)),
+    store: overrides.store ?? (await openStore(full.database, metrics.observeQuery, full.postgres)),
     tls: overrides.tls ?? ephemeralTls(now()),
     desiredWatch: overrides.desiredWatch ?? new DesiredWatch(),
     events: overrides.events ?? new EventFeed(),
     metrics,
+    log: overrides.log ?? (() => {}),
     now,
   } as HubContext;
   hub.reports = overrides.reports ?? new ReportBatcher(hub);
@@ -169,5 +183,38 @@ export async function contextFromConfig(
     hub.remoteWrite = overrides.remoteWrite ?? new RemoteWriter(full.telemetry.remoteWrite, metrics);
   metrics.readFleetFrom(hub.store.db);
   await ensureAggregates(hub);
+  hub.coordination = overrides.coordination ?? (await coordinationFor(hub));
   return hub;
+}
+
+/** Replicas on PostgreSQL relay wake-ups to each other and elect a leader; SQLite has one process. */
+async function coordinationFor(hub: HubContext): Promise<Coordination> {
+  const { store, metrics } = hub;
+  if (store.engine !== 'postgres' || !store.url) {
+    metrics.setLeading(true);
+    return singleProcess;
+  }
+  const log = (message: string, fields?: Record<string, unknown>) => hub.log(message, fields);
+  const replica = new ReplicaCoordination(
+    store.url,
+    store.db,
+    {
+      desired: (ids) => hub.desiredWatch.wake(ids),
+      events: () => hub.events.wake(),
+      resync: () => {
+        hub.desiredWatch.wakeAll();
+        hub.events.wake();
+      },
+      leaderChanged: (leading) => {
+        metrics.setLeading(leading);
+        log(leading ? 'this replica now leads' : 'this replica no longer leads');
+      },
+      log,
+    },
+    hub.config.postgres,
+  );
+  await replica.start();
+  hub.desiredWatch.relay = (ids) => replica.publishDesired(ids);
+  hub.events.relay = () => replica.publishEvents();
+  return replica;
 }

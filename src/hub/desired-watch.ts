@@ -1,5 +1,5 @@
 // Wakes agents' long-polls when their site's desired state changes. In one hub process an in-memory
-// map suffices; several replicas will feed the same calls from the database's notifications.
+// map suffices; replicas on PostgreSQL also relay each change to the others (coordination.ts).
 
 type Waiter = (changed: boolean) => void;
 
@@ -44,8 +44,21 @@ export class DesiredWatch {
     });
   }
 
-  /** Wakes the long-polls of these sites: the first few hundred now, the rest in the next turns. */
+  /** Also tells other replicas (set when several share a PostgreSQL store). */
+  relay: ((siteIds: readonly string[]) => void) | undefined;
+
+  /** Wakes this process's waiters for the sites and relays the change. Call after the commit. */
   notify(siteIds: Iterable<string>): void {
+    const ids = [...siteIds];
+    this.wake(ids);
+    if (ids.length > 0) this.relay?.(ids);
+  }
+
+  /**
+   * Wakes this process's waiters only (a change another replica made): the first few dozen now, the
+   * rest in the next turns.
+   */
+  wake(siteIds: Iterable<string>): void {
     const woken: Waiter[] = [];
     for (const id of siteIds) {
       const set = this.#waiters.get(id);
@@ -56,6 +69,11 @@ export class DesiredWatch {
       if (start + wakePerTurn < woken.length) setImmediate(() => wakeFrom(start + wakePerTurn));
     };
     wakeFrom(0);
+  }
+
+  /** Wakes every waiter to re-read its site (notifications may have been missed). */
+  wakeAll(): void {
+    this.wake([...this.#waiters.keys()]);
   }
 
   /** Ends every wait (as unchanged) and refuses new ones: the server is shutting down. */

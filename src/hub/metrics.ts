@@ -18,6 +18,8 @@ export interface HubMetrics {
   /** connects the fleet gauges to a store (done once the store is open) */
   readFleetFrom(db: Db): void;
   telemetry: TelemetryMetrics;
+  /** whether this replica runs the work that must run once (always, with SQLite) */
+  setLeading(leading: boolean): void;
 }
 
 /** Counters of the telemetry path: ingest, agents' drops, remote-write and alert webhooks. */
@@ -71,6 +73,11 @@ export function createHubMetrics(): HubMetrics {
     registers: [registry],
   });
 
+  const leader = new Gauge({
+    name: 'outpost_hub_leader',
+    help: '1 while this hub replica runs the work that must run once (sweeps, rollout ticks, git polls)',
+    registers: [registry],
+  });
   new Gauge({
     name: 'outpost_sites',
     help: 'Active sites by connectivity',
@@ -218,6 +225,9 @@ export function createHubMetrics(): HubMetrics {
     },
     readFleetFrom(store) {
       db = store;
+    },
+    setLeading(leading) {
+      leader.set(leading ? 1 : 0);
     },
   };
 }

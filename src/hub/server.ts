@@ -1,6 +1,7 @@
 // Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
-// /metrics, and owns the background status sweeper, rollout ticker, telemetry upkeep and remote-write
-// forwarder (started when ready, stopped on close).
+// /metrics, and owns the background status sweeper, rollout ticker and telemetry upkeep (started when
+// ready, stopped on close; with replicas they run on the leader only), the remote-write forwarder and
+// the replica coordination (closed with the server).
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -55,13 +56,15 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
+  ctx.log = (message, fields) => app.log.info(fields ?? {}, message);
   // held long-polls and event streams would otherwise keep a closing server waiting
   app.addHook('preClose', async () => {
     ctx.desiredWatch.close();
     ctx.events.close();
   });
+  // replicas on one PostgreSQL run these on the leader alone; a single process always leads
   const sweeper = new Periodic(
-    () => statusPass(ctx),
+    async () => ctx.coordination.leading && (await statusPass(ctx)),
     () => ctx.config.connectivity.sweepIntervalMs,
     (err) => app.log.error({ err }, 'status sweep failed'),
   );
@@ -70,7 +73,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   });
   app.addHook('onClose', async () => sweeper.close());
   const ticker = new Periodic(
-    () => tickRollouts(ctx),
+    async () => ctx.coordination.leading && (await tickRollouts(ctx)),
     () => ctx.config.rollouts.tickIntervalMs,
     (err) => app.log.error({ err }, 'rollout tick failed'),
   );
@@ -78,9 +81,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     if (ctx.config.rollouts.tickIntervalMs > 0) ticker.start();
   });
   app.addHook('onClose', async () => ticker.close());
-  // telemetry upkeep: SLO alerts, webhook deliveries, retention
+  // telemetry upkeep: SLO alerts, webhook deliveries, retention (state and deliveries are compare-and-set,
+  // but one replica doing it is enough)
   const telemetry = new Periodic(
     async () => {
+      if (!ctx.coordination.leading) return;
       await evaluateSloAlerts(ctx);
       await deliverAlerts(ctx);
       await pruneTelemetry(ctx);
@@ -95,6 +100,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   app.addHook('onClose', async () => {
     await telemetry.close();
     await ctx.remoteWrite?.close();
+    await ctx.coordination.close();
   });
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.observeRequest(

@@ -10,6 +10,7 @@ import type { BundleLimits } from './bundles/revisions.ts';
 import {
   contextFromConfig,
   type HubAlertsConfig,
+  type HubConfig,
   type HubContext,
   type HubRolloutsConfig,
   type HubTelemetryConfig,
@@ -25,7 +26,7 @@ export interface StartHubOptions {
   listen?: string;
   /** the URL agents reach this hub at (default: https://LISTEN) */
   publicUrl?: string;
-  /** defaults to DATA_DIR/hub.db */
+  /** defaults to DATA_DIR/hub.db; a postgres:// URL for replicas */
   database?: string;
   /** the first admin token, when the operator wants to choose it (e.g. from OUTPOST_ADMIN_TOKEN) */
   adminToken?: string;
@@ -52,6 +53,8 @@ export interface StartHubOptions {
   alerts?: Partial<HubAlertsConfig>;
   /** how often the rollout controller steps (default 5 s; the demo steps faster) */
   rollouts?: Partial<HubRolloutsConfig>;
+  /** PostgreSQL pool size, timeouts and leader checks */
+  postgres?: HubConfig['postgres'];
 }
 
 export interface RunningHub {
@@ -97,6 +100,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
       ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
       ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
+      ...(opts.postgres ? { postgres: opts.postgres } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

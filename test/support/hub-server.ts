@@ -1,4 +1,4 @@
-// A hub listening on real HTTPS with an in-memory SQLite store and a controllable clock, plus helpers to
+// A hub listening on real HTTPS with an in-memory SQLite (or a scratch PostgreSQL) store and a controllable clock, plus helpers to
 // act as an operator (in-process inject, with any API token) and as a site (real mTLS over loopback).
 
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -11,6 +11,10 @@ import type { Role } from '../../src/model/roles.ts';
 import type { RegisterResponse } from '../../src/model/wire.ts';
 import { HttpClient, type JsonResponse } from '../../src/net/http-client.ts';
 import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+import { createTestDatabase } from './postgres.ts';
+
+/** The engine of hubs whose test names no database: sqlite (default) or postgres. */
+export const testEngine = process.env.OUTPOST_TEST_ENGINE === 'postgres' ? 'postgres' : 'sqlite';
 
 export interface TestClock {
   now: () => Date;
@@ -140,8 +144,11 @@ export async function startHubServer(
   opts: { adminToken?: string; clock?: TestClock; tls?: HubTls } = {},
 ): Promise<HubServer> {
   const clock = opts.clock ?? testClock();
+  // OUTPOST_TEST_ENGINE=postgres runs every hub that names no database on a fresh PostgreSQL database
+  const scratch =
+    config.database === undefined && testEngine === 'postgres' ? await createTestDatabase() : undefined;
   const ctx = await contextFromConfig(
-    { database: ':memory:', maxWaitSeconds: 2, ...config },
+    { database: scratch?.url ?? ':memory:', maxWaitSeconds: 2, ...config },
     { now: clock.now, ...(opts.tls ? { tls: opts.tls } : {}) },
   );
   const app = await buildServer(ctx, {
@@ -206,6 +213,7 @@ export async function startHubServer(
       for (const c of clients) c.close();
       await app.close();
       await ctx.store.close();
+      await scratch?.drop();
     },
   };
   return server;

@@ -62,6 +62,8 @@ export async function streamEvents(
   } catch (e) {
     if (!gone.signal.aborted) request.log.warn({ err: e }, 'event stream ended by an error');
   } finally {
-    res.end();
+    // a closing hub waits for every socket: leave none idle in keep-alive behind the ended stream
+    if (ctx.events.closed.aborted) res.end(() => res.socket?.destroy());
+    else res.end();
   }
 }

@@ -19,6 +19,8 @@ export function startSourcePoller(
 ): SourcePoller {
   let closed = false;
   const tick = async () => {
+    // replicas on one PostgreSQL: only the leader syncs
+    if (!ctx.coordination.leading) return;
     const now = ctx.now().getTime();
     const sources = await ctx.store.db
       .selectFrom('sources')

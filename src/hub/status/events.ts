@@ -49,7 +49,17 @@ export class EventFeed {
     });
   }
 
+  /** Also tells other replicas (set when several share a PostgreSQL store). */
+  relay: (() => void) | undefined;
+
+  /** Wakes this process's readers and relays. Call after the commit. */
   notify(): void {
+    this.wake();
+    this.relay?.();
+  }
+
+  /** Wakes this process's readers only (events another replica committed). */
+  wake(): void {
     this.#version++;
     for (const l of [...this.#listeners]) l();
   }
@@ -66,6 +76,14 @@ export class EventFeed {
 /** Stores events in the caller's transaction; call ctx.events.notify() after it commits. */
 export async function insertEvents(ctx: HubContext, tx: Db, events: readonly NewEvent[]): Promise<void> {
   if (events.length === 0) return;
+  if (!tx.isTransaction) {
+    await ctx.store.db.transaction().execute((t) => insertEvents(ctx, t, events));
+    return;
+  }
+  // Readers resume after the last id they saw, so ids must become visible in order. One writer at a
+  // time gives that on SQLite; on PostgreSQL replicas' sequences interleave, so event writers queue here
+  // and commit one after the other.
+  await ctx.store.sql.lockTransaction(tx as never, 'events');
   const time = ctx.now().toISOString();
   await tx
     .insertInto('events')

@@ -1,7 +1,7 @@
 // Fleet queries, the store half: compiles a plan to one SQL statement (every value bound, every JSON
 // path built from validated keys) and runs it. Label selectors keep Kubernetes semantics and `where`
-// keeps the semantics of select/where.ts; tests hold the SQL to both. SQLite today; PostgreSQL needs
-// only the JSON accessors below.
+// keeps the semantics of select/where.ts; tests hold the SQL to both, on SQLite and PostgreSQL (whose
+// differences, JSON access and sort keys, come from the store's StoreSql).
 
 import { type RawBuilder, sql } from 'kysely';
 import type { DeploymentState } from '../../model/deployment.ts';
@@ -10,6 +10,7 @@ import type { QueryGroup, QueryResult, QuerySite } from '../../model/wire.ts';
 import type { LabelSelector } from '../../select/labels.ts';
 import { type FieldRef, parseField, type Scalar, type Where } from '../../select/where.ts';
 import type { HubContext } from '../context.ts';
+import type { SortKind, StoreSql } from '../store/dialect.ts';
 import {
   type Cursor,
   encodeCursor,
@@ -21,24 +22,19 @@ import {
 } from './query-plan.ts';
 
 type Sql = RawBuilder<unknown>;
-const TRUE = sql`1`;
-const FALSE = sql`0`;
-
-function jsonPath(key: string): string {
-  return `$."${key}"`;
-}
-
-const labelValue = (key: string): Sql => sql`json_extract(s.labels, ${jsonPath(key)})`;
-const propertyValue = (key: string): Sql => sql`json_extract(s.properties, ${jsonPath(key)})`;
-const propertyType = (key: string): Sql => sql`json_type(s.properties, ${jsonPath(key)})`;
+/** A plan with the store's engine-specific SQL fragments. */
+type Plan = QueryPlan & { sql: StoreSql };
+const TRUE = sql`true`;
+const FALSE = sql`false`;
 
 /** The SQL value of a field for the plan's scope (status fields come from the site or its deployment). */
-function fieldSql(f: FieldRef | SortField, plan: QueryPlan): Sql {
+function fieldSql(f: FieldRef | SortField, plan: Plan): Sql {
+  const d = plan.sql;
   switch (f.kind) {
     case 'label':
-      return labelValue(f.key);
+      return d.label(f.key);
     case 'property':
-      return propertyValue(f.key);
+      return d.property(f.key);
     case 'connectivity':
       return sql`s.connectivity`;
     case 'lifecycle':
@@ -59,13 +55,14 @@ function fieldSql(f: FieldRef | SortField, plan: QueryPlan): Sql {
 }
 
 /** Never NULL, so NOT and the connectives keep two-valued logic. */
-const truth = (x: Sql): Sql => sql`coalesce((${x}), 0)`;
+const truth = (x: Sql): Sql => sql`coalesce((${x}), false)`;
 
-function equalsSql(f: FieldRef, value: Scalar, plan: QueryPlan): Sql {
+function equalsSql(f: FieldRef, value: Scalar, plan: Plan): Sql {
   if (f.kind === 'property') {
-    if (typeof value === 'boolean') return truth(sql`${propertyType(f.key)} = ${value ? 'true' : 'false'}`);
-    const types = typeof value === 'number' ? sql`in ('integer', 'real')` : sql`= 'text'`;
-    return truth(sql`${propertyType(f.key)} ${types} and ${propertyValue(f.key)} = ${value}`);
+    const d = plan.sql;
+    if (typeof value === 'boolean') return truth(sql`${d.propertyBoolean(f.key)} = ${value}`);
+    if (typeof value === 'number') return truth(sql`${d.propertyNumber(f.key)} = ${value}`);
+    return truth(sql`${d.propertyText(f.key)} = ${value}`);
   }
   // labels and status fields are strings, except revision (a number)
   const numeric = f.kind === 'revision';
@@ -73,24 +70,20 @@ function equalsSql(f: FieldRef, value: Scalar, plan: QueryPlan): Sql {
   return truth(sql`${fieldSql(f, plan)} = ${value}`);
 }
 
-function orderSql(f: FieldRef, op: string, value: number, plan: QueryPlan): Sql {
+function orderSql(f: FieldRef, op: string, value: number, plan: Plan): Sql {
   const cmp = sql.raw(op);
-  if (f.kind === 'property') {
-    return truth(
-      sql`${propertyType(f.key)} in ('integer', 'real') and ${propertyValue(f.key)} ${cmp} ${value}`,
-    );
-  }
+  if (f.kind === 'property') return truth(sql`${plan.sql.propertyNumber(f.key)} ${cmp} ${value}`);
   if (f.kind === 'revision') return truth(sql`${fieldSql(f, plan)} ${cmp} ${value}`);
   return FALSE;
 }
 
-function existsSql(f: FieldRef, plan: QueryPlan): Sql {
-  if (f.kind === 'label') return sql`(json_type(s.labels, ${jsonPath(f.key)}) is not null)`;
-  if (f.kind === 'property') return sql`(${propertyType(f.key)} is not null)`;
+function existsSql(f: FieldRef, plan: Plan): Sql {
+  if (f.kind === 'label') return plan.sql.hasLabel(f.key);
+  if (f.kind === 'property') return plan.sql.hasProperty(f.key);
   return sql`(${fieldSql(f, plan)} is not null)`;
 }
 
-export function whereSql(w: Where, plan: QueryPlan): Sql {
+export function whereSql(w: Where, plan: Plan): Sql {
   if ('all' in w)
     return sql`(${sql.join(
       w.all.map((c) => whereSql(c, plan)),
@@ -132,12 +125,12 @@ export function whereSql(w: Where, plan: QueryPlan): Sql {
 }
 
 /** Kubernetes label-selector semantics (select/labels.ts matchesSelector) in SQL. */
-export function selectorSql(sel: LabelSelector): Sql {
+export function selectorSql(sel: LabelSelector, d: StoreSql): Sql {
   const parts: Sql[] = [];
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) parts.push(truth(sql`${labelValue(k)} = ${v}`));
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) parts.push(truth(sql`${d.label(k)} = ${v}`));
   for (const e of sel.matchExpressions ?? []) {
     const values = e.values ?? [];
-    const isIn = values.length > 0 ? truth(sql`${labelValue(e.key)} in (${sql.join(values)})`) : FALSE;
+    const isIn = values.length > 0 ? truth(sql`${d.label(e.key)} in (${sql.join(values)})`) : FALSE;
     switch (e.operator) {
       case 'In':
         parts.push(isIn);
@@ -146,10 +139,10 @@ export function selectorSql(sel: LabelSelector): Sql {
         parts.push(sql`(not ${isIn})`);
         break;
       case 'Exists':
-        parts.push(sql`(json_type(s.labels, ${jsonPath(e.key)}) is not null)`);
+        parts.push(d.hasLabel(e.key));
         break;
       case 'DoesNotExist':
-        parts.push(sql`(json_type(s.labels, ${jsonPath(e.key)}) is null)`);
+        parts.push(sql`(not ${d.hasLabel(e.key)})`);
         break;
       default:
         parts.push(FALSE);
@@ -158,15 +151,15 @@ export function selectorSql(sel: LabelSelector): Sql {
   return parts.length > 0 ? sql`(${sql.join(parts, sql` and `)})` : TRUE;
 }
 
-function fromSql(plan: QueryPlan): Sql {
+function fromSql(plan: Plan): Sql {
   if (plan.scope === 'sites') return sql`sites s`;
   const bundle = plan.scope === 'bundle' ? sql` and d.bundle = ${plan.bundle}` : sql``;
   return sql`sites s join deployments d on d.site_id = s.id and d.desired_digest is not null${bundle}`;
 }
 
-function filtersSql(plan: QueryPlan): Sql[] {
+function filtersSql(plan: Plan): Sql[] {
   const out: Sql[] = [];
-  if (plan.selector) out.push(selectorSql(plan.selector));
+  if (plan.selector) out.push(selectorSql(plan.selector, plan.sql));
   if (plan.connectivity) out.push(sql`s.connectivity in (${sql.join(plan.connectivity)})`);
   if (plan.lifecycle) out.push(sql`s.lifecycle in (${sql.join(plan.lifecycle)})`);
   if (plan.state) out.push(sql`${fieldSql({ kind: 'state' }, plan)} in (${sql.join(plan.state)})`);
@@ -179,9 +172,14 @@ function whereClause(parts: Sql[]): Sql {
   return parts.length > 0 ? sql`where ${sql.join(parts, sql` and `)}` : sql``;
 }
 
-/** Missing sort values sort as '' so the keyset comparison never meets NULL. */
-function sortKeySql(plan: QueryPlan): Sql {
-  return sql`coalesce(${fieldSql(plan.sort.field!, plan)}, '')`;
+function sortKind(plan: Plan): SortKind {
+  const kind = plan.sort.field!.kind;
+  return kind === 'property' ? 'json' : kind === 'revision' ? 'number' : 'text';
+}
+
+/** Missing sort values get a stand-in so the keyset comparison never meets NULL. */
+function sortKeySql(plan: Plan): Sql {
+  return plan.sql.sortKey(fieldSql(plan.sort.field!, plan), sortKind(plan));
 }
 
 interface SiteRow {
@@ -199,13 +197,15 @@ interface SiteRow {
   sort_key: string | number;
 }
 
-async function listSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+async function listSites(ctx: HubContext, plan: Plan): Promise<QueryResult> {
   const key = sortKeySql(plan);
   const filters = filtersSql(plan);
   const dir = sql.raw(plan.sort.desc ? 'desc' : 'asc');
   if (plan.cursor) {
     const after = plan.sort.desc ? sql`<` : sql`>`;
-    filters.push(sql`(${key}, s.id) ${after} (${plan.cursor.v ?? ''}, ${plan.cursor.k})`);
+    filters.push(
+      sql`(${key}, s.id) ${after} (${plan.sql.cursorValue(plan.cursor.v, sortKind(plan))}, ${plan.cursor.k})`,
+    );
   }
   const revision = plan.scope === 'sites' ? sql`null` : sql`d.desired_revision`;
   const { rows } = await sql<SiteRow>`select s.id, s.name, s.labels, s.properties, s.lifecycle,
@@ -233,15 +233,14 @@ async function listSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult>
   return { sites, nextCursor: next ? encodeCursor(next) : null };
 }
 
-function aggregateSql(a: QueryPlan['aggregates'][number]): Sql {
+function aggregateSql(a: QueryPlan['aggregates'][number], d: StoreSql): Sql {
   if (a.op === 'count' || !a.field || a.field.kind !== 'property') return sql`count(*)`;
-  const numeric = sql`case when ${propertyType(a.field.key)} in ('integer', 'real') then ${propertyValue(a.field.key)} end`;
-  return sql`${sql.raw(a.op)}(${numeric})`;
+  return sql`${sql.raw(a.op)}(${d.propertyNumber(a.field.key)})`;
 }
 
-async function groupSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+async function groupSites(ctx: HubContext, plan: Plan): Promise<QueryResult> {
   const keys = plan.groupBy.map((g, i) => sql`${fieldSql(g.field, plan)} as ${sql.ref(`g${i}`)}`);
-  const values = plan.aggregates.map((a, i) => sql`${aggregateSql(a)} as ${sql.ref(`a${i}`)}`);
+  const values = plan.aggregates.map((a, i) => sql`${aggregateSql(a, plan.sql)} as ${sql.ref(`a${i}`)}`);
   const groupRefs = plan.groupBy.map((_, i) => sql.ref(`g${i}`));
   const { rows } = await sql<
     Record<string, GroupValue>
@@ -265,6 +264,7 @@ async function groupSites(ctx: HubContext, plan: QueryPlan): Promise<QueryResult
 }
 
 /** Runs a planned query (see query-plan.ts planQuery). */
-export function runQuery(ctx: HubContext, plan: QueryPlan): Promise<QueryResult> {
+export function runQuery(ctx: HubContext, query: QueryPlan): Promise<QueryResult> {
+  const plan = { ...query, sql: ctx.store.sql };
   return plan.groupBy.length > 0 ? groupSites(ctx, plan) : listSites(ctx, plan);
 }

@@ -28,6 +28,8 @@ export async function ensureAggregates(ctx: HubContext): Promise<boolean> {
 export async function rebuildAggregates(ctx: HubContext): Promise<void> {
   const labelKeys = ctx.config.aggregateLabels;
   await ctx.store.db.transaction().execute(async (tx) => {
+    // replicas starting at once rebuild one after the other, each from what the last one committed
+    await ctx.store.sql.lockTransaction(tx as never, 'aggregates');
     await tx.deleteFrom('status_aggregates').execute();
     const total: CellCounts = new Map();
     let after = '';

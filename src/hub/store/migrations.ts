@@ -1,9 +1,23 @@
-// Schema migrations, in code so they ship inside the hub. Written in Kysely's portable schema builder
-// so SQLite and PostgreSQL get the same tables; never edit a released migration, add a new one.
+// Schema migrations, in code so they ship inside the hub. One list for SQLite and PostgreSQL; never
+// edit a released migration, add a new one.
+//
+// Writing a migration that works on both engines:
+// - Use Kysely's schema builder with the types 'text' and 'integer' (and 'real' for fractions). Store
+//   timestamps as ISO-8601 text and JSON as text: both compare and read back the same on both engines.
+// - Ids are text made by the application (ids.ts). Where a generated number is truly needed, branch on
+//   engineOf(db) for the column alone, as 0004 does for events.id (SQLite autoincrement, PostgreSQL
+//   identity); PostgreSQL's 'integer' is 32-bit, so such ids are 'bigint' there.
+// - Raw `sql` only in the common subset (create index … where …, update … set … = case …). No
+//   `insert or ignore`, json_extract or datetime(): use onConflict, StoreSql (dialect.ts) and text times.
+// - Booleans are integer 0/1 columns: SQLite has no boolean type.
+// - On PostgreSQL a migration runs in a transaction while replicas wait on an advisory lock
+//   (openStore), so several replicas starting at once apply it exactly once; SQLite runs it in one too.
+// - Add the migration under the next number; test/store/store.test.ts runs the whole list on both engines.
 
 import { type Kysely, sql } from 'kysely';
 import { type Migration, type MigrationProvider, Migrator } from 'kysely/migration';
 import { OutpostError } from '../../model/errors.ts';
+import { engineOf } from './dialect.ts';
 
 const migrations: Record<string, Migration> = {
   '0001_walking_skeleton': {
@@ -216,10 +230,14 @@ const migrations: Record<string, Migration> = {
         .addColumn('value', 'text', (c) => c.notNull())
         .execute();
 
-      // SQLite's rowid alias; PostgreSQL will take a generated identity column in its own dialect step.
+      // monotonic ids readers resume after: SQLite's rowid alias, a PostgreSQL identity column
       await db.schema
         .createTable('events')
-        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('id', engineOf(db) === 'postgres' ? 'bigint' : 'integer', (c) =>
+          engineOf(db) === 'postgres'
+            ? c.primaryKey().generatedByDefaultAsIdentity()
+            : c.primaryKey().autoIncrement(),
+        )
         .addColumn('time', 'text', (c) => c.notNull())
         .addColumn('type', 'text', (c) => c.notNull())
         .addColumn('site', 'text')
@@ -392,6 +410,9 @@ const migrations: Record<string, Migration> = {
     },
   },
 };
+
+/** Every migration's name, in the order they apply. */
+export const migrationNames: readonly string[] = Object.keys(migrations).sort();
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 

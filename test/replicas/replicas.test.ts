@@ -1,0 +1,327 @@
+// Several hub replicas on one PostgreSQL database act as one hub: a change made on one wakes long-polls
+// and event streams held by another, exactly one leads the run-once work, and when the leader's process
+// is killed outright another takes over and a running rollout carries on.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { emitEvents } from '../../src/hub/status/events.ts';
+import { openStore } from '../../src/hub/store/index.ts';
+import { migrationNames } from '../../src/hub/store/migrations.ts';
+import { HttpClient } from '../../src/net/http-client.ts';
+import { eventually } from '../support/eventually.ts';
+import { bundleFile } from '../support/fleet.ts';
+import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
+import { createTestDatabase, type TestDatabase, withoutPostgres } from '../support/postgres.ts';
+
+const adminToken = 'oat_00000000-0000-7000-8000-000000000003.replica-secret-for-tests';
+
+function configMap(version: string) {
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'app', namespace: 'default' },
+    data: { version },
+  };
+}
+
+async function apply(hub: HubServer, version: string, rollout?: Record<string, unknown>) {
+  const r = await hub.operator(
+    'POST',
+    '/api/v1/bundles/apply',
+    bundleFile('app', { matchLabels: { app: 'yes' } }, [configMap(version)], rollout ? { rollout } : {}),
+  );
+  assert.equal(r.statusCode, 200, r.body);
+  return r.json() as { revision: number; rollout?: string };
+}
+
+/** A replica in-process: real HTTPS, same database, same CA as `peer` when given. */
+function replica(database: string, peer?: HubServer): Promise<HubServer> {
+  return startHubServer(
+    {
+      database,
+      maxWaitSeconds: 10,
+      connectivity: { sweepIntervalMs: 0 },
+      rollouts: { tickIntervalMs: 200 },
+      postgres: { leaderCheckMs: 200 },
+    },
+    undefined,
+    { adminToken, ...(peer ? { tls: peer.ctx.tls } : {}) },
+  );
+}
+
+interface ReplicaProcess {
+  url: string;
+  child: ChildProcess;
+  kill(): Promise<void>;
+}
+
+/** A replica in a child process with the CA of `peer`, to be killed with SIGKILL. */
+async function replicaProcess(database: string, peer: HubServer, dir: string): Promise<ReplicaProcess> {
+  const caCertFile = join(dir, 'ca.crt');
+  const caKeyFile = join(dir, 'ca.key');
+  await writeFile(caCertFile, peer.ctx.tls.ca.certPem);
+  await writeFile(caKeyFile, peer.ctx.tls.ca.keyPem, { mode: 0o600 });
+  const dataDir = await mkdtemp(join(dir, 'replica-'));
+  const child = spawn(
+    process.execPath,
+    [
+      join(import.meta.dirname, '../support/replica-process.ts'),
+      JSON.stringify({ database, dataDir, caCertFile, caKeyFile }),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const [line] = (await Promise.race([
+    once(child.stdout!, 'data'),
+    once(child, 'exit').then(() => {
+      throw new Error('the replica process exited before it listened');
+    }),
+  ])) as [Buffer];
+  const { url } = JSON.parse(line.toString('utf8')) as { url: string };
+  return {
+    url,
+    child,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function leaderGauge(url: string, ca: string): Promise<number> {
+  const client = new HttpClient(url, { ca });
+  try {
+    const r = await client.request('GET', '/metrics', { raw: true });
+    const m = /^outpost_hub_leader (\d+)$/m.exec(String(r.body));
+    assert.ok(m, 'the leader gauge is exposed');
+    return Number(m[1]);
+  } finally {
+    client.close();
+  }
+}
+
+async function etagOf(site: Site): Promise<string> {
+  const r = await site.call('GET', '/agent/v1/sites/:site/desired');
+  assert.equal(r.status, 200);
+  return r.headers.etag as string;
+}
+
+describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, () => {
+  let database: TestDatabase;
+  let a: HubServer;
+  let b: HubServer;
+
+  before(async () => {
+    database = await createTestDatabase();
+    a = await replica(database.url);
+    b = await replica(database.url, a);
+  });
+
+  after(async () => {
+    await b?.close();
+    await a?.close();
+    await database?.drop();
+  });
+
+  test('an agent long-polling replica B sees a change made on replica A within 1 s', async () => {
+    const onA = await a.enroll('poller', { app: 'yes' });
+    const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
+    const etag = await etagOf(onB);
+    const started = Date.now();
+    const poll = onB.call('GET', '/agent/v1/sites/:site/desired?wait=10', undefined, {
+      'if-none-match': etag,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(b.ctx.desiredWatch.waiting, 1, 'the poll is held on B');
+    const changedAt = Date.now();
+    await apply(a, 'v1');
+    const r = await poll;
+    const woke = Date.now();
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.notEqual(r.headers.etag, etag);
+    assert.equal((r.body as { deployments: unknown[] }).deployments.length, 1);
+    assert.ok(woke - changedAt < 1000, `B answered ${woke - changedAt} ms after the change on A`);
+    assert.ok(woke - started < 5000);
+  });
+
+  test('an event stream on B gets the events committed on A', async () => {
+    const received = new Promise<string>((resolve, reject) => {
+      const req = https.get(
+        `${b.url}/api/v1/events/stream`,
+        { ca: b.ctx.tls.ca.certPem, headers: { authorization: `Bearer ${b.adminToken}` } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            text += chunk;
+            if (text.includes('from-replica-a')) {
+              resolve(text);
+              req.destroy();
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const sent = Date.now();
+    await emitEvents(a.ctx, [{ type: 'approved', site: 'x', message: 'from-replica-a' }]);
+    const text = await received;
+    assert.match(text, /event: approved/);
+    assert.ok(Date.now() - sent < 1000, `${Date.now() - sent} ms`);
+  });
+
+  test('exactly one replica leads, and /metrics says which', async () => {
+    await eventually('one leader', () => a.ctx.coordination.leading !== b.ctx.coordination.leading);
+    assert.equal(await leaderGauge(a.url, a.ctx.tls.ca.certPem), a.ctx.coordination.leading ? 1 : 0);
+    assert.equal(await leaderGauge(b.url, b.ctx.tls.ca.certPem), b.ctx.coordination.leading ? 1 : 0);
+  });
+});
+
+describe('a replica killed mid-rollout', { skip: withoutPostgres }, () => {
+  let database: TestDatabase;
+  let dir: string;
+  const hubs: HubServer[] = [];
+  const processes: ReplicaProcess[] = [];
+
+  before(async () => {
+    database = await createTestDatabase();
+    dir = await mkdtemp(join(tmpdir(), 'outpost-replicas-'));
+  });
+
+  after(async () => {
+    for (const p of processes) await p.kill();
+    for (const h of hubs) await h.close();
+    await database?.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the rollout keeps progressing while the leader is killed, and after it is restarted', async () => {
+    // B runs in a child process and leads; A, in this process, follows. The seed replica only lends B
+    // its CA and holds the lead until B is up, then leaves.
+    const seed = await replica(database.url);
+    const b = await replicaProcess(database.url, seed, dir);
+    processes.push(b);
+    await seed.close();
+    await eventually('B leads', async () => (await leaderGauge(b.url, seed.ctx.tls.ca.certPem)) === 1);
+    const onA = await replica(database.url, seed);
+    hubs.push(onA);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(onA.ctx.coordination.leading, false, 'A follows while B leads');
+
+    const agents: Array<{ site: Site; seq: number; reported?: string }> = [];
+    for (let i = 0; i < 6; i++) agents.push({ site: await onA.enroll(`store-${i}`, { app: 'yes' }), seq: 0 });
+    const act = async () => {
+      for (const agent of agents) {
+        const r = await agent.site.call('GET', '/agent/v1/sites/:site/desired');
+        const d = (r.body as { deployments: Array<{ bundle: string; digest: string }> }).deployments.find(
+          (x) => x.bundle === 'app',
+        );
+        if (!d || d.digest === agent.reported) continue;
+        const sent = await agent.site.call('POST', '/agent/v1/sites/:site/report', {
+          seq: ++agent.seq,
+          deployments: [
+            { bundle: 'app', digest: d.digest, state: 'Ready', counts: { total: 1, applied: 1, ready: 1 } },
+          ],
+        });
+        assert.equal(sent.status, 200, JSON.stringify(sent.body));
+        agent.reported = d.digest;
+      }
+    };
+    await apply(onA, 'v1');
+    await act();
+    const { rollout } = await apply(onA, 'v2', {
+      waves: [
+        { name: 'canary', count: 1 },
+        { name: 'early', count: 2 },
+        { name: 'rest', percent: 100 },
+      ],
+      maxConcurrent: 1,
+      bakeSeconds: 0,
+    });
+    assert.ok(rollout);
+    const started = async () =>
+      (
+        await onA.ctx.store.db
+          .selectFrom('rollout_sites')
+          .select('site_id')
+          .where('rollout_id', '=', rollout)
+          .where('started_at', 'is not', null)
+          .execute()
+      ).length;
+    const phase = async () =>
+      (
+        await onA.ctx.store.db
+          .selectFrom('rollouts')
+          .select('phase')
+          .where('id', '=', rollout)
+          .executeTakeFirstOrThrow()
+      ).phase;
+    await eventually('the leader B starts the canary', async () => {
+      await act();
+      return (await started()) >= 1;
+    });
+    assert.equal(onA.ctx.coordination.leading, false);
+
+    await b.kill();
+    const killedAt = Date.now();
+    await eventually('A takes the lead', () => onA.ctx.coordination.leading, {
+      timeoutMs: 5000,
+      intervalMs: 50,
+    });
+    const failover = Date.now() - killedAt;
+    assert.ok(failover < 3000, `A led ${failover} ms after B was killed`);
+    const before = await started();
+    await eventually('A moves the rollout on', async () => {
+      await act();
+      return (await started()) > before;
+    });
+
+    // B comes back as a follower and the rollout finishes
+    const again = await replicaProcess(database.url, onA, dir);
+    processes.push(again);
+    const succeeded = async () => {
+      await act();
+      return (await phase()) === 'Succeeded';
+    };
+    await eventually('the rollout succeeds', succeeded, { timeoutMs: 30_000 });
+    assert.equal(await leaderGauge(again.url, onA.ctx.tls.ca.certPem), 0, 'the restarted B follows');
+    assert.equal(await started(), 6, 'every site started once');
+  });
+});
+
+describe('replicas starting at once', { skip: withoutPostgres }, () => {
+  test('migrate the same database once, whoever comes first', async () => {
+    const database = await createTestDatabase();
+    try {
+      const stores = await Promise.all(Array.from({ length: 5 }, () => openStore(database.url)));
+      try {
+        const applied = await stores[0]!.db
+          .selectFrom('kysely_migration' as never)
+          .select('name' as never)
+          .execute();
+        assert.deepEqual(applied.map((r) => (r as { name: string }).name).sort(), migrationNames);
+        const tables = await Promise.all(
+          stores.map((s) =>
+            s.db
+              .selectFrom('sites')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .execute(),
+          ),
+        );
+        for (const t of tables) assert.equal(t[0]?.n, 0);
+      } finally {
+        for (const s of stores) await s.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});

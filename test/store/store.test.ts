@@ -1,0 +1,252 @@
+// The store's behaviour, the same suite on SQLite and on PostgreSQL: every migration applies, values
+// read back alike (numbers stay numbers), and the hub's writers and readers that lean on the store
+// (sites, tokens, bundles and revisions, placement, reports with aggregates and events, queries, rollout
+// compare-and-set) give identical answers on both engines.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { tickRollout } from '../../src/hub/rollout/controller.ts';
+import { emitEvents, eventsAfter } from '../../src/hub/status/events.ts';
+import { openStore } from '../../src/hub/store/index.ts';
+import { migrationNames } from '../../src/hub/store/migrations.ts';
+import { bundleFile } from '../support/fleet.ts';
+import {
+  type MemoryHub,
+  memoryHub,
+  recountAggregates,
+  sortedEntries,
+  storedAggregates,
+} from '../support/hub.ts';
+import { createTestDatabase, type TestDatabase, withoutPostgres } from '../support/postgres.ts';
+
+const engines = [
+  { engine: 'sqlite', skip: false as const },
+  { engine: 'postgres', skip: withoutPostgres },
+] as const;
+
+for (const { engine, skip } of engines) {
+  describe(`store on ${engine}`, { skip }, () => {
+    let database: TestDatabase | undefined;
+    let hub: MemoryHub;
+    const location = () => database?.url ?? ':memory:';
+
+    before(async () => {
+      if (engine === 'postgres') database = await createTestDatabase();
+      hub = await memoryHub({ database: location(), aggregateLabels: ['region'] });
+    });
+
+    after(async () => {
+      await hub?.close();
+      await database?.drop();
+    });
+
+    test('applies every migration and reports its engine', async () => {
+      assert.equal(hub.ctx.store.engine, engine);
+      const applied = await hub.ctx.store.db
+        .selectFrom('kysely_migration' as never)
+        .select('name' as never)
+        .execute();
+      assert.deepEqual(applied.map((r) => (r as { name: string }).name).sort(), migrationNames);
+    });
+
+    test('counts, maxima and event ids read back as numbers', async () => {
+      await emitEvents(hub.ctx, [
+        { type: 'approved', site: 'n1', message: 'one' },
+        { type: 'approved', site: 'n2', message: 'two' },
+      ]);
+      const count = await hub.ctx.store.db
+        .selectFrom('events')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      assert.equal(typeof count.n, 'number');
+      const events = await eventsAfter(hub.ctx, 0, { site: 'n2' }, 10);
+      assert.equal(events.length, 1);
+      assert.equal(typeof events[0]!.id, 'number');
+      const all = await eventsAfter(hub.ctx, 0, {}, 100);
+      assert.deepEqual(
+        all.map((e) => e.id),
+        [...all.map((e) => e.id)].sort((x, y) => x - y),
+        'ids increase',
+      );
+    });
+
+    test('sites, tokens, bundles and placement: registered sites get the bundle their labels select', async () => {
+      const west = await hub.register('west-1', { region: 'west' }, { lanes: 4, storeId: 'w1', open: true });
+      const east = await hub.register('east-1', { region: 'east' }, { lanes: 2, storeId: 'e1', open: false });
+      await hub.register('bare-1', {}, {});
+      await hub.applyBundle('pos', { matchLabels: { region: 'west' } });
+      assert.deepEqual(
+        (await hub.desired(west)).map((d) => [d.bundle, d.revision]),
+        [['pos', 1]],
+      );
+      assert.deepEqual(await hub.desired(east), []);
+      await hub.applyBundle('pos', { matchLabels: { region: 'west' } }, { a: '2' });
+      assert.deepEqual(
+        (await hub.desired(west)).map((d) => [d.bundle, d.revision]),
+        [['pos', 2]],
+      );
+      const { items } = await hub.get<{ items: Array<{ uses: number; maxUses: number }> }>(
+        '/api/v1/bootstrap-tokens',
+      );
+      assert.equal(items.length, 3);
+      for (const t of items) assert.deepEqual([t.uses, t.maxUses], [1, 1]);
+    });
+
+    test('reports move deployments, aggregates (equal to a recount) and events', async () => {
+      const site = await hub.register('west-2', { region: 'west' }, { lanes: 8 });
+      const [d] = await hub.desired(site);
+      assert.ok(d);
+      const ack = await hub.report(site, {
+        seq: 1,
+        deployments: [
+          {
+            bundle: 'pos',
+            digest: d.digest,
+            state: 'Failed',
+            message: 'boom',
+            counts: { total: 1, applied: 1, ready: 0 },
+          },
+        ],
+      });
+      assert.deepEqual(ack, { accepted: true, lastSeq: 1 });
+      assert.deepEqual(await hub.report(site, { seq: 1, deployments: [] }), { accepted: false, lastSeq: 1 });
+      assert.deepEqual(
+        sortedEntries(await storedAggregates(hub.ctx)),
+        sortedEntries(await recountAggregates(hub.ctx)),
+      );
+      const failed = await eventsAfter(hub.ctx, 0, { site: 'west-2', type: ['failed'] }, 10);
+      assert.equal(failed.length, 1);
+    });
+
+    test('queries filter by where on labels and typed properties, group, aggregate and page', async () => {
+      const names = async (body: object) => {
+        const r = await hub.post<{ sites: Array<{ name: string }> }>('/api/v1/query', body);
+        assert.equal(r.status, 200, JSON.stringify(r.body));
+        return r.body.sites.map((s) => s.name).sort();
+      };
+      assert.deepEqual(await names({ where: { field: 'property:lanes', op: '>', value: 3 } }), [
+        'west-1',
+        'west-2',
+      ]);
+      assert.deepEqual(await names({ where: { field: 'property:storeId', op: '=', value: 'e1' } }), [
+        'east-1',
+      ]);
+      assert.deepEqual(await names({ where: { field: 'property:open', op: '=', value: true } }), ['west-1']);
+      assert.deepEqual(await names({ where: { field: 'property:lanes', op: '=', value: '4' } }), []);
+      assert.deepEqual(await names({ where: { field: 'label:region', op: 'notExists' } }), ['bare-1']);
+      assert.deepEqual(
+        await names({
+          selector: { matchExpressions: [{ key: 'region', operator: 'NotIn', values: ['west'] }] },
+        }),
+        ['bare-1', 'east-1'],
+      );
+      assert.deepEqual(
+        await names({
+          where: {
+            any: [
+              { field: 'name', op: '=', value: 'bare-1' },
+              { field: 'property:lanes', op: '<=', value: 2 },
+            ],
+          },
+        }),
+        ['bare-1', 'east-1'],
+      );
+
+      const grouped = await hub.post<{
+        groups: Array<{
+          key: Record<string, string | null>;
+          count: number;
+          values: Record<string, number | null>;
+        }>;
+      }>('/api/v1/query', {
+        groupBy: ['label:region'],
+        aggregates: ['sum(property:lanes)', 'max(property:lanes)', 'avg(property:lanes)'],
+      });
+      assert.equal(grouped.status, 200, JSON.stringify(grouped.body));
+      const byRegion = Object.fromEntries(
+        grouped.body.groups.map((g) => [String(g.key['label:region']), [g.count, g.values]]),
+      );
+      assert.deepEqual(byRegion, {
+        null: [1, { 'sum(property:lanes)': null, 'max(property:lanes)': null, 'avg(property:lanes)': null }],
+        east: [1, { 'sum(property:lanes)': 2, 'max(property:lanes)': 2, 'avg(property:lanes)': 2 }],
+        west: [2, { 'sum(property:lanes)': 12, 'max(property:lanes)': 8, 'avg(property:lanes)': 6 }],
+      });
+
+      for (const sort of ['name', '-label:region', 'property:lanes']) {
+        const seen: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await hub.post<{ sites: Array<{ name: string }>; nextCursor: string | null }>(
+            '/api/v1/query',
+            {
+              sort,
+              limit: 1,
+              ...(cursor ? { cursor } : {}),
+            },
+          );
+          assert.equal(page.status, 200, JSON.stringify(page.body));
+          seen.push(...page.body.sites.map((s) => s.name));
+          cursor = page.body.nextCursor ?? undefined;
+        } while (cursor);
+        assert.deepEqual([...seen].sort(), ['bare-1', 'east-1', 'west-1', 'west-2'], `sorted by ${sort}`);
+      }
+    });
+
+    test('a rollout step is compare-and-set: ticks racing on one rollout start each site once', async () => {
+      const bundle = bundleFile('ro', { matchLabels: { region: 'west' } }, [
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'ro', namespace: 'default' },
+          data: { v: '1' },
+        },
+      ]);
+      assert.equal((await hub.post('/api/v1/bundles/apply', bundle)).status, 200);
+      const next = bundleFile(
+        'ro',
+        { matchLabels: { region: 'west' } },
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'ro', namespace: 'default' },
+            data: { v: '2' },
+          },
+        ],
+        { rollout: { waves: [{ name: 'all', percent: 100 }], maxConcurrent: 10, bakeSeconds: 0 } },
+      );
+      const applied = await hub.post<{ rollout: string }>('/api/v1/bundles/apply', next);
+      assert.equal(applied.status, 200, JSON.stringify(applied.body));
+      const id = applied.body.rollout;
+      await Promise.all(Array.from({ length: 4 }, () => tickRollout(hub.ctx, id)));
+      const started = await hub.ctx.store.db
+        .selectFrom('events')
+        .select('details')
+        .where('type', '=', 'rollout_progress')
+        .where('bundle', '=', 'ro')
+        .execute();
+      const startedSites = started
+        .map((e) => JSON.parse(e.details) as { kind: string; sites?: string[] })
+        .filter((d) => d.kind === 'SitesStarted')
+        .flatMap((d) => d.sites ?? []);
+      assert.equal(new Set(startedSites).size, startedSites.length, 'no site started twice');
+      const rows = await hub.ctx.store.db
+        .selectFrom('rollout_sites')
+        .selectAll()
+        .where('rollout_id', '=', id)
+        .execute();
+      assert.equal(rows.length, 2);
+      assert.ok(rows.every((row) => row.started_at !== null));
+    });
+  });
+}
+
+describe('opening a store', () => {
+  test('a PostgreSQL URL that cannot be reached fails with the reason', {
+    skip: withoutPostgres,
+  }, async () => {
+    const url = new URL(process.env.OUTPOST_TEST_POSTGRES!);
+    url.pathname = '/outpost_no_such_database';
+    await assert.rejects(openStore(url.toString()), /outpost_no_such_database/);
+  });
+});
