@@ -2,7 +2,14 @@
 // WAL mode lets readers proceed while the single writer commits.
 
 import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
-import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement } from 'kysely';
+import {
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type SqliteDatabase,
+  SqliteDialect,
+  type SqliteStatement,
+} from 'kysely';
 import type { Database } from './schema.ts';
 
 const statementCacheSize = 500;
@@ -61,7 +68,80 @@ export function openSqlite(path: string, onQuery?: QueryObserver): Kysely<Databa
   raw.exec('PRAGMA busy_timeout = 5000');
   raw.exec('PRAGMA foreign_keys = ON');
   return new Kysely<Database>({
-    dialect: new SqliteDialect({ database: adapt(raw) }),
+    dialect: new FifoSqliteDialect({ database: adapt(raw) }),
     ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
   });
+}
+
+/**
+ * SQLite's one connection, handed out first come, first served. Kysely's own single-connection lock
+ * wakes every waiter on each release and lets them race for it again: with thousands of queries queued
+ * (a long-poll per site woken by one placement) that is O(n²) wake-ups, seconds of CPU at 10,000 sites.
+ * Here each release wakes exactly the next waiter, so Kysely's lock never has more than one to wake.
+ */
+class FifoDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #waiting: Array<() => void> = [];
+  #held = false;
+
+  constructor(inner: Driver) {
+    this.#inner = inner;
+  }
+
+  init() {
+    return this.#inner.init();
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    if (this.#held) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#held = true;
+    try {
+      return await this.#inner.acquireConnection();
+    } catch (e) {
+      this.#handOver();
+      throw e;
+    }
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    try {
+      await this.#inner.releaseConnection(connection);
+    } finally {
+      this.#handOver();
+    }
+  }
+
+  #handOver(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#held = false;
+  }
+
+  beginTransaction(...args: Parameters<Driver['beginTransaction']>) {
+    return this.#inner.beginTransaction(...args);
+  }
+  commitTransaction(connection: DatabaseConnection) {
+    return this.#inner.commitTransaction(connection);
+  }
+  rollbackTransaction(connection: DatabaseConnection) {
+    return this.#inner.rollbackTransaction(connection);
+  }
+  savepoint(...args: Parameters<NonNullable<Driver['savepoint']>>) {
+    return this.#inner.savepoint!(...args);
+  }
+  rollbackToSavepoint(...args: Parameters<NonNullable<Driver['rollbackToSavepoint']>>) {
+    return this.#inner.rollbackToSavepoint!(...args);
+  }
+  releaseSavepoint(...args: Parameters<NonNullable<Driver['releaseSavepoint']>>) {
+    return this.#inner.releaseSavepoint!(...args);
+  }
+  destroy() {
+    return this.#inner.destroy();
+  }
+}
+
+class FifoSqliteDialect extends SqliteDialect {
+  override createDriver(): Driver {
+    return new FifoDriver(super.createDriver());
+  }
 }
