@@ -21,9 +21,9 @@ import type {
   TelemetryEvent,
   TelemetrySample,
 } from '../../model/telemetry.ts';
+import { telemetryClasses } from '../../model/telemetry-names.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
 import { nextDrop, planBatch, planRoom, type SegmentQueues, type SegmentRef } from './core/drop-policy.ts';
-import { classOrder as telemetryClasses } from './core/names.ts';
 import { decodeSegment, encodeRecord, maxRecordBytes, recordHeaderBytes } from './segment.ts';
 
 export interface BufferOptions {

@@ -4,7 +4,7 @@
 // class than the record that needs the room (that record is the lowest-priority data then, so it goes).
 
 import type { TelemetryClass } from '../../../model/telemetry.ts';
-import { classOrder as telemetryClasses } from './names.ts';
+import { telemetryClasses } from '../../../model/telemetry-names.ts';
 
 /** One segment of one class as the policy sees it. */
 export interface SegmentSummary {

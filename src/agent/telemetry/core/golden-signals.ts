@@ -4,8 +4,8 @@
 // requests are those above the threshold bucket, saturation is the fullest matching gauge.
 
 import type { TelemetrySample } from '../../../model/telemetry.ts';
+import { sliNames } from '../../../model/telemetry-names.ts';
 import type { BundleTelemetry, SeriesSelector } from '../../../model/telemetry-spec.ts';
-import { sli as sliNames } from './names.ts';
 import type { PromSample } from './prometheus-text.ts';
 
 /** One scrape of every target of a bundle: target URL → its samples (absent: that target failed). */
