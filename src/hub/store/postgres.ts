@@ -62,11 +62,50 @@ export function openPostgres(
   });
   // an idle pooled connection that the server drops is replaced on next use; the error must not crash the hub
   pool.on('error', () => {});
-  const db = new Kysely<Database>({
+  const db = new RetryingKysely<Database>({
     dialect: new PostgresDialect({ pool }),
     ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
   });
   return { db, pool };
+}
+
+/** SQLSTATEs after which the whole transaction may simply run again: deadlock, serialization failure. */
+const retryable = new Set(['40P01', '40001']);
+const maxAttempts = 5;
+
+/** Whether an error is PostgreSQL aborting a transaction that is safe to run again. */
+export function isRetryable(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && retryable.has((e as { code?: string }).code ?? '');
+}
+
+/**
+ * Kysely whose transactions run again when PostgreSQL aborts them for a deadlock or a serialization
+ * failure (replicas ingesting reports while another places a bundle touch the same aggregate rows in
+ * different orders). Everything the transaction wrote was rolled back, so running it again is safe; a
+ * short random pause lets the other one finish first.
+ */
+class RetryingKysely<DB> extends Kysely<DB> {
+  override transaction(): ReturnType<Kysely<DB>['transaction']> {
+    const builder = super.transaction();
+    return new Proxy(builder, {
+      get(target, key) {
+        if (key === 'execute') {
+          return async <T>(fn: Parameters<typeof target.execute<T>>[0]): Promise<T> => {
+            for (let attempt = 1; ; attempt++) {
+              try {
+                return await target.execute(fn);
+              } catch (e) {
+                if (!isRetryable(e) || attempt >= maxAttempts) throw e;
+                await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+              }
+            }
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
 }
 
 /**
