@@ -127,6 +127,7 @@ export function program(): Command {
       'send SLO alerts as Alertmanager webhook JSON to these receivers',
     )
     .option('--remote-write-url <url>', 'forward SLI samples to this Prometheus remote-write endpoint')
+    .option('--metrics-public', 'serve /metrics without an API token (default: a viewer token is needed)')
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
@@ -137,6 +138,7 @@ export function program(): Command {
           })),
         },
         ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
+        ...(opts.metricsPublic ? { metricsPublic: true } : {}),
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
           maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),

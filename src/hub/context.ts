@@ -91,6 +91,11 @@ export interface HubConfig {
   sourcesDir?: string;
   telemetry: HubTelemetryConfig;
   alerts: HubAlertsConfig;
+  /**
+   * whether /metrics answers without an API token; by default a scraper needs a viewer token, since the
+   * agents' port is reachable from every store and the fleet's shape is nobody else's business
+   */
+  metricsPublic: boolean;
 }
 
 export interface HubContext {
@@ -121,6 +126,7 @@ export const defaultHubConfig = {
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
   limits: defaultLimits,
+  metricsPublic: false,
   telemetry: {
     batchRetentionMs: 7 * 24 * 3600_000,
     siteRetentionMs: 48 * 3600_000,
@@ -150,6 +156,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   limits?: BundleLimits;
   telemetry?: Partial<HubTelemetryConfig>;
   alerts?: Partial<HubAlertsConfig>;
+  metricsPublic?: boolean;
 };
 
 export async function contextFromConfig(

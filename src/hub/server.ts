@@ -6,6 +6,7 @@
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { Periodic } from './periodic.ts';
 import { tickRollouts } from './rollout/controller.ts';
@@ -119,11 +120,17 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   });
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  // No site appears in a label here, so the fleet's shape is all it tells; scrapers need no token.
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.header('content-type', ctx.metrics.registry.contentType);
-    return ctx.metrics.registry.metrics();
-  });
+  // No site appears in a label here, so the fleet's shape is all it tells; still, a scraper needs a
+  // viewer token (Prometheus: `authorization: { credentials_file: … }`) unless the hub was told otherwise.
+  const metricsAuth = ctx.config.metricsPublic ? {} : { preHandler: operatorAuth(ctx) };
+  app.get(
+    '/metrics',
+    { schema: { hide: true }, config: { role: 'viewer' }, ...metricsAuth },
+    async (_request, reply) => {
+      reply.header('content-type', ctx.metrics.registry.contentType);
+      return ctx.metrics.registry.metrics();
+    },
+  );
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });

@@ -55,6 +55,8 @@ export interface StartHubOptions {
   rollouts?: Partial<HubRolloutsConfig>;
   /** PostgreSQL pool size, timeouts and leader checks */
   postgres?: HubConfig['postgres'];
+  /** serve /metrics without an API token (default: a viewer token is needed) */
+  metricsPublic?: boolean;
 }
 
 export interface RunningHub {
@@ -101,6 +103,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
       ...(opts.alerts ? { alerts: opts.alerts } : {}),
       ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
       ...(opts.postgres ? { postgres: opts.postgres } : {}),
+      ...(opts.metricsPublic ? { metricsPublic: true } : {}),
       sourcesDir: join(dataDir, 'sources'),
     },
     { tls, now },

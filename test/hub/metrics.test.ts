@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type MemoryHub, memoryHub, seedSites } from '../support/hub.ts';
+import { adminToken, type MemoryHub, memoryHub, seedSites } from '../support/hub.ts';
 import { parsePrometheusText, type Series } from '../support/prometheus.ts';
 
 const regions = ['west', 'east', 'north'];
@@ -42,7 +42,11 @@ async function fleetOf(n: number): Promise<MemoryHub> {
 }
 
 async function scrape(hub: MemoryHub): Promise<{ series: Series[]; contentType: string }> {
-  const r = await hub.app.inject({ method: 'GET', url: '/metrics' });
+  const r = await hub.app.inject({
+    method: 'GET',
+    url: '/metrics',
+    headers: { authorization: `Bearer ${adminToken}` },
+  });
   assert.equal(r.statusCode, 200);
   return { series: await parsePrometheusText(r.body), contentType: String(r.headers['content-type']) };
 }
@@ -138,4 +142,39 @@ test('the parser used here refuses malformed exposition text, so a pass means so
     parsePrometheusText('outpost_sites{connectivity="Online" 1\n'),
     /not valid Prometheus/,
   );
+});
+
+test('a scraper needs an API token (a viewer will do) unless the hub serves /metrics publicly', async () => {
+  const hub = await memoryHub();
+  try {
+    const scrape = (authorization?: string) =>
+      hub.app.inject({
+        method: 'GET',
+        url: '/metrics',
+        ...(authorization ? { headers: { authorization } } : {}),
+      });
+    const none = await scrape();
+    assert.equal(none.statusCode, 401);
+    assert.equal(none.json().error.code, 'unauthorized');
+    assert.equal((await scrape('Bearer oat_00000000-0000-7000-8000-00000000dead.nope')).statusCode, 401);
+    const created = await hub.app.inject({
+      method: 'POST',
+      url: '/api/v1/api-tokens',
+      headers: { authorization: `Bearer ${adminToken}` },
+      payload: { name: 'prometheus', role: 'viewer' },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const viewer = await scrape(`Bearer ${created.json().token}`);
+    assert.equal(viewer.statusCode, 200);
+    assert.match(viewer.body, /^outpost_sites\{connectivity="Online"\} /m);
+  } finally {
+    await hub.close();
+  }
+  const open = await memoryHub({ metricsPublic: true });
+  try {
+    const r = await open.app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(r.statusCode, 200);
+  } finally {
+    await open.close();
+  }
 });

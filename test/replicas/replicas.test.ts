@@ -96,7 +96,7 @@ async function replicaProcess(database: string, peer: HubServer, dir: string): P
 }
 
 async function leaderGauge(url: string, ca: string): Promise<number> {
-  const client = new HttpClient(url, { ca });
+  const client = new HttpClient(url, { ca }, () => ({ authorization: `Bearer ${adminToken}` }));
   try {
     const r = await client.request('GET', '/metrics', { raw: true });
     const m = /^outpost_hub_leader (\d+)$/m.exec(String(r.body));
