@@ -38,20 +38,35 @@ export const runningPhases: readonly RolloutPhase[] = [
  * more. Called when the bundle gets a new revision that does not wait.
  */
 export async function supersedeRollouts(ctx: HubContext, tx: Db, bundle: string): Promise<NewEvent[]> {
-  const current = await tx
+  return supersede(ctx, tx, bundle, 'a newer revision took the bundle');
+}
+
+/**
+ * Marks the bundle's rollouts Superseded with the reason: all of them but `except`, or only the queued
+ * one. An event says so for each that was still running or waiting.
+ */
+async function supersede(
+  ctx: HubContext,
+  tx: Db,
+  bundle: string,
+  reason: string,
+  which: { except?: string; onlyQueued?: boolean } = {},
+): Promise<NewEvent[]> {
+  let q = tx
     .selectFrom('rollouts')
     .select(['id', 'state'])
     .where('bundle', '=', bundle)
-    .where('phase', '<>', 'Superseded')
-    .execute();
+    .where('phase', '<>', 'Superseded');
+  if (which.except !== undefined) q = q.where('id', '<>', which.except);
+  if (which.onlyQueued) q = q.where('phase', '=', 'Queued');
   const events: NewEvent[] = [];
-  for (const r of current) {
+  for (const r of await q.execute()) {
     const state = JSON.parse(r.state) as RolloutState;
     await tx
       .updateTable('rollouts')
       .set({
         phase: 'Superseded',
-        state: JSON.stringify({ ...state, phase: 'Superseded', reason: 'a newer revision took the bundle' }),
+        state: JSON.stringify({ ...state, phase: 'Superseded', reason }),
         updated_at: ctx.now().toISOString(),
       })
       .where('id', '=', r.id)
@@ -60,7 +75,7 @@ export async function supersedeRollouts(ctx: HubContext, tx: Db, bundle: string)
       events.push({
         type: 'rollout_superseded',
         bundle,
-        message: `rollout ${r.id} superseded by a newer revision of ${bundle}`,
+        message: `rollout ${r.id} of ${bundle} superseded: ${reason}`,
         details: { rollout: r.id },
       });
     }
@@ -89,34 +104,14 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
   const id = newId(ctx.now());
   const running = spec.strategy.supersede ? undefined : await runningRollout(tx, spec.bundle);
   if (running) {
-    const queued = await tx
-      .selectFrom('rollouts')
-      .select(['id', 'state'])
-      .where('bundle', '=', spec.bundle)
-      .where('phase', '=', 'Queued')
-      .executeTakeFirst();
-    const events: NewEvent[] = [];
-    if (queued) {
-      await tx
-        .updateTable('rollouts')
-        .set({
-          phase: 'Superseded',
-          state: JSON.stringify({
-            ...(JSON.parse(queued.state) as RolloutState),
-            phase: 'Superseded',
-            reason: `replaced in the queue by rollout ${id} of r${spec.toRevision}`,
-          }),
-          updated_at: now,
-        })
-        .where('id', '=', queued.id)
-        .execute();
-      events.push({
-        type: 'rollout_superseded',
-        bundle: spec.bundle,
-        message: `queued rollout ${queued.id} replaced by rollout ${id} of r${spec.toRevision} before it started`,
-        details: { rollout: queued.id },
-      });
-    }
+    // only the newest revision waits
+    const events = await supersede(
+      ctx,
+      tx,
+      spec.bundle,
+      `replaced in the queue by rollout ${id} of r${spec.toRevision} before it started`,
+      { onlyQueued: true },
+    );
     const state: RolloutState = {
       phase: 'Queued',
       waves: [],
@@ -150,12 +145,6 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
  */
 export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Promise<boolean> {
   if (await runningRollout(tx, r.bundle)) return false;
-  const earlier = await tx
-    .selectFrom('rollouts')
-    .select('id')
-    .where('bundle', '=', r.bundle)
-    .where('phase', 'not in', ['Superseded', 'Queued'])
-    .execute();
   const spec: NewRollout = {
     bundle: r.bundle,
     fromRevision: Number(r.from_revision),
@@ -163,17 +152,7 @@ export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Pro
     strategy: JSON.parse(r.strategy) as RolloutStrategy,
     createdBy: r.created_by,
   };
-  if (earlier.length > 0) {
-    await tx
-      .updateTable('rollouts')
-      .set({ phase: 'Superseded', updated_at: ctx.now().toISOString() })
-      .where(
-        'id',
-        'in',
-        earlier.map((e) => e.id),
-      )
-      .execute();
-  }
+  const events = await supersede(ctx, tx, r.bundle, `queued rollout ${r.id} started`, { except: r.id });
   const state = await planSites(tx, r.id, spec, ctx.now().toISOString());
   const written = await tx
     .updateTable('rollouts')
@@ -182,7 +161,7 @@ export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Pro
     .where('phase', '=', 'Queued')
     .executeTakeFirst();
   if (Number(written.numUpdatedRows) === 0) return false;
-  await insertEvents(ctx, tx, [startedEvent(r.id, spec, state)]);
+  await insertEvents(ctx, tx, [...events, startedEvent(r.id, spec, state)]);
   return true;
 }
 
