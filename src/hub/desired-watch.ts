@@ -4,10 +4,10 @@
 type Waiter = (changed: boolean) => void;
 
 /**
- * Long-polls woken per turn of the event loop. Each woken poll reads the store, and the SQLite store's
- * single connection sits behind Kysely's mutex, which wakes every waiter on each release: 10,000 reads
- * queued at once cost O(n²) wake-ups (≈20 s of CPU in bench/revision-fanout.ts). In turns of a few dozen
- * the queue stays short and the fleet still hears within moments.
+ * Long-polls woken per turn of the event loop. Each woken poll reads the store and writes its answer;
+ * waking 10,000 at once would queue 10,000 reads ahead of every report and request that arrives
+ * meanwhile. In turns of a few dozen other work keeps its place and the fleet still hears within
+ * moments. (The store hands its connection out first come, first served: see store/sqlite.ts.)
  */
 const wakePerTurn = 64;
 
