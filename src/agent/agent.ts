@@ -5,6 +5,7 @@
 
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { backoffDelay, Wakeup } from '../base/timing.ts';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import type { ReportedState } from '../model/deployment.ts';
 import { decodeJoinToken } from '../model/join-token.ts';
@@ -36,7 +37,6 @@ import { type DeploymentRecord, type Identity, type Inventory, LocalState } from
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
 import { SiteTelemetry } from './telemetry/site-telemetry.ts';
 import { type TelemetryBundle, type TelemetrySource, telemetryBundleOf } from './telemetry/source.ts';
-import { backoffDelay, Wakeup } from './timing.ts';
 
 export const agentVersion = '0.1.0';
 

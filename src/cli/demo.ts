@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from '@commander-js/extra-typings';
-import { Wakeup } from '../agent/timing.ts';
+import { Wakeup } from '../base/timing.ts';
 import { dashboardBuilt, dashboardNote } from '../hub/routes/dashboard.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { FleetStatus, RolloutDetail } from '../model/wire.ts';

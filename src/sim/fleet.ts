@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, type AgentTelemetryOptions } from '../agent/agent.ts';
 import { bundleLabel } from '../agent/apply/engine.ts';
-import { Wakeup } from '../agent/timing.ts';
+import { Wakeup } from '../base/timing.ts';
 import { decodeJoinToken, encodeJoinToken } from '../model/join-token.ts';
 import type { Facts } from '../model/wire.ts';
 import { imagesOf, type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';

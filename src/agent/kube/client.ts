@@ -4,6 +4,7 @@
 // jittered backoff before the caller sees them.
 
 import { StringDecoder } from 'node:string_decoder';
+import { backoffDelay } from '../../base/timing.ts';
 import type { KubeObject, ObjectRef } from '../../model/manifest.ts';
 import { groupOf } from '../../model/manifest.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../../net/http-client.ts';
@@ -18,7 +19,6 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from '../apply/cluster.ts';
-import { backoffDelay } from '../timing.ts';
 import type { KubeConnection } from './config.ts';
 
 interface DiscoveryEntry {

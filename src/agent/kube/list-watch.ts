@@ -2,9 +2,9 @@
 // resource version; follow bookmarks; list again when the server says the version is gone (410);
 // back off with jitter on failures. Runs until its signal aborts.
 
+import { backoffDelay, Wakeup } from '../../base/timing.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import { type Cluster, ClusterError, type ObjectType, type WatchEvent } from '../apply/cluster.ts';
-import { backoffDelay, Wakeup } from '../timing.ts';
 
 export interface ListWatchHandlers {
   /** a fresh full list: whatever happened since the last one may have been missed */

@@ -6,9 +6,9 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
+import { backoffDelay, Wakeup } from '../../base/timing.ts';
 import type { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import { HubError } from '../hub-client.ts';
-import { backoffDelay, Wakeup } from '../timing.ts';
 import type { TelemetryBuffer } from './buffer.ts';
 import { TokenBucket } from './core/token-bucket.ts';
 import { isTelemetryBatch } from './core/wire-check.ts';

@@ -4,10 +4,10 @@
 // stay in memory for the local page, which works with the hub gone.
 
 import { join } from 'node:path';
+import { Wakeup } from '../../base/timing.ts';
 import type { TelemetryClass, TelemetryEvent, TelemetrySample } from '../../model/telemetry.ts';
 import type { Cluster } from '../apply/cluster.ts';
 import { readJson, writeAtomic } from '../state/local-state.ts';
-import { Wakeup } from '../timing.ts';
 import { type BufferStats, TelemetryBuffer } from './buffer.ts';
 import { isTelemetryEvent, isTelemetrySample } from './core/wire-check.ts';
 import { watchKubeEvents } from './kube-events.ts';

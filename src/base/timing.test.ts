@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { backoffDelay, Wakeup } from './timing.ts';
+import { backoffDelay, sleep, Wakeup } from './timing.ts';
 
 // The ceiling as specified, independent of how the module guards against overflow.
 function ceilingOf(attempt: number, baseMs: number, maxMs: number): number {
@@ -180,5 +180,22 @@ describe('Wakeup', () => {
     }) as AbortSignal['removeEventListener'];
     for (let i = 0; i < 3; i++) await w.sleep(1, ac.signal);
     assert.equal(calls, 0);
+  });
+});
+
+describe('sleep', () => {
+  test('ends at once when its signal aborts', async () => {
+    const stop = new AbortController();
+    const started = Date.now();
+    const slept = sleep(60_000, stop.signal);
+    stop.abort();
+    await slept;
+    assert.ok(Date.now() - started < 1000);
+  });
+
+  test('without a signal it waits its time', async () => {
+    const started = Date.now();
+    await sleep(30);
+    assert.ok(Date.now() - started >= 25);
   });
 });

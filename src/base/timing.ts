@@ -1,5 +1,5 @@
-// Waiting, the agent's way: jittered exponential backoff (so a fleet that lost its hub does not come
-// back in lockstep) and sleeps that end early on abort or on a wake-up.
+// Waiting, one way for the whole project: jittered exponential backoff (so a fleet that lost its hub
+// does not come back in lockstep) and sleeps that end early on abort or on a wake-up.
 
 /** Full-jitter backoff: a random delay in [base·2^attempt / 2, base·2^attempt], capped at max. */
 export function backoffDelay(
@@ -40,4 +40,15 @@ export class Wakeup {
       this.#pending = done;
     });
   }
+}
+
+/**
+ * Sleeps `ms`, or less when `signal` aborts (it resolves then, it does not throw: a loop that sleeps
+ * checks its signal next). Without a signal it is a plain timer that does not hold the process open.
+ *
+ * @example await sleep(backoffDelay(attempt, 1000, 60_000), signal);
+ */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return new Wakeup().sleep(ms, signal);
 }
