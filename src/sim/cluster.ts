@@ -15,6 +15,7 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from '../agent/apply/cluster.ts';
+import { imagesOf } from '../agent/apply/prepull.ts';
 import { sleep } from '../base/timing.ts';
 import { groupOf, type KubeObject, type ObjectRef } from '../model/manifest.ts';
 import { type LabelSelector, type LabelSelectorRequirement, matchesSelector } from '../select/labels.ts';
@@ -160,19 +161,6 @@ function conflicts(applied: unknown, live: unknown, path = ''): string[] {
     return out;
   }
   return JSON.stringify(applied) === JSON.stringify(live) ? [] : [path || '.'];
-}
-
-export function imagesOf(obj: KubeObject): string[] {
-  const spec = (obj.spec ?? {}) as Record<string, unknown>;
-  const podSpec = ((spec.template as Record<string, unknown> | undefined)?.spec ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const containers = [
-    ...((podSpec.containers as Array<{ image?: string }> | undefined) ?? []),
-    ...((podSpec.initContainers as Array<{ image?: string }> | undefined) ?? []),
-  ];
-  return containers.map((c) => c.image ?? '');
 }
 
 /**
@@ -532,7 +520,7 @@ export class SimulatedCluster implements Cluster {
   #controllerSees(stored: Stored): void {
     const obj = stored.object;
     if (!workloads.has(obj.kind)) return;
-    const bad = imagesOf(obj).some((i) => this.#failsHere(i));
+    const bad = [...imagesOf([obj])].some((i) => this.#failsHere(i));
     const generation = Number(obj.metadata.generation);
     obj.status = progressingStatus(obj, generation);
     const jitter = 0.5 + draw(this.#seed, this.#name, 'ready', String(obj.metadata.uid), generation);
