@@ -83,6 +83,38 @@ test('apply stores an object with server fields, get and list read it back, dele
   assert.equal(await cluster.patchMetadata(cmRef, { labels: {} }, 'outpost'), false);
 });
 
+test('list and watch select by the equality-based selector forms the API server reads', async () => {
+  const { cluster } = simulated();
+  await cluster.apply(ns, apply);
+  await cluster.apply(configMap({ a: '1' }, { app: 'till', tier: 'front' }), apply);
+  const type = { apiVersion: 'v1', kind: 'ConfigMap' };
+  const names = async (labelSelector: string) =>
+    (await cluster.list(type, { labelSelector })).items.map((o) => o.metadata.name);
+  assert.deepEqual(await names(''), ['menu'], 'no selector selects everything');
+  assert.deepEqual(await names('app==till'), ['menu']);
+  assert.deepEqual(await names('app!=till'), []);
+  assert.deepEqual(await names('app!=other'), ['menu']);
+  assert.deepEqual(await names('missing!=x'), ['menu'], 'a label that is absent differs from any value');
+  assert.deepEqual(await names('!missing'), ['menu']);
+  assert.deepEqual(await names('!app'), []);
+  assert.deepEqual(await names(' app = till , tier '), ['menu'], 'every term must hold, spaces aside');
+  assert.deepEqual(await names('app=till,tier=back'), []);
+
+  const stop = new AbortController();
+  const seen: string[] = [];
+  for await (const e of cluster.watch(type, {
+    labelSelector: 'tier=front',
+    resourceVersion: '',
+    timeoutSeconds: 60,
+    idleTimeoutMs: 60_000,
+    signal: stop.signal,
+  })) {
+    seen.push(`${e.type} ${e.object.metadata.name}`);
+    stop.abort();
+  }
+  assert.deepEqual(seen, ['ADDED menu']);
+});
+
 test('another field manager conflicts with 409 naming the owner, unless it forces', async () => {
   const { cluster } = simulated();
   await cluster.apply(ns, apply);

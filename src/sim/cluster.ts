@@ -15,7 +15,10 @@ import {
   type WatchEvent,
   type WatchOptions,
 } from '../agent/apply/cluster.ts';
+import { imagesOf } from '../agent/apply/prepull.ts';
+import { sleep } from '../base/timing.ts';
 import { groupOf, type KubeObject, type ObjectRef } from '../model/manifest.ts';
+import { type LabelSelector, type LabelSelectorRequirement, matchesSelector } from '../select/labels.ts';
 import { draw } from './random.ts';
 
 /** How a simulated cluster behaves; every number is in milliseconds of the injected clock. */
@@ -103,39 +106,35 @@ const bookmarkEveryMs = 10_000;
 /** How often a waiting watch looks for due status changes when nothing else happens. */
 const watchTickMs = 250;
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 const typeKeyOf = (apiVersion: string, kind: string) => `${groupOf(apiVersion)}/${kind}`;
 
 function objectKey(typeKey: string, namespace: string | undefined, name: string): string {
   return `${typeKey}/${namespace ?? ''}/${name}`;
 }
 
-/** "key" (has the label) and "key=value", comma-separated, all of which must hold. */
-export function matchesSelector(labels: Record<string, string> | undefined, selector?: string): boolean {
-  if (!selector) return true;
-  return selector
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean)
-    .every((term) => {
-      const eq = term.indexOf('=');
-      if (eq < 0) return labels?.[term] !== undefined;
-      const key = term.slice(0, term[eq - 1] === '!' ? eq - 1 : eq).trim();
-      const value = term.slice(term[eq + 1] === '=' ? eq + 2 : eq + 1).trim();
-      return term[eq - 1] === '!' ? labels?.[key] !== value : labels?.[key] === value;
-    });
+/**
+ * A list's or watch's selector as the API server reads its equality-based form: comma-separated terms
+ * "key" (has it), "!key" (has it not), "key=value" or "key==value", and "key!=value", all of which hold.
+ */
+function selectorOf(text: string | undefined): LabelSelector {
+  const matchExpressions: LabelSelectorRequirement[] = [];
+  for (const term of (text ?? '').split(',').map((t) => t.trim())) {
+    if (!term) continue;
+    const eq = term.indexOf('=');
+    if (eq < 0) {
+      const absent = term.startsWith('!');
+      matchExpressions.push({
+        key: absent ? term.slice(1).trim() : term,
+        operator: absent ? 'DoesNotExist' : 'Exists',
+      });
+      continue;
+    }
+    const negated = term[eq - 1] === '!';
+    const key = term.slice(0, negated ? eq - 1 : eq).trim();
+    const value = term.slice(term[eq + 1] === '=' ? eq + 2 : eq + 1).trim();
+    matchExpressions.push({ key, operator: negated ? 'NotIn' : 'In', values: [value] });
+  }
+  return { matchExpressions };
 }
 
 /** The fields an apply sets, without what the server owns. */
@@ -162,19 +161,6 @@ function conflicts(applied: unknown, live: unknown, path = ''): string[] {
     return out;
   }
   return JSON.stringify(applied) === JSON.stringify(live) ? [] : [path || '.'];
-}
-
-export function imagesOf(obj: KubeObject): string[] {
-  const spec = (obj.spec ?? {}) as Record<string, unknown>;
-  const podSpec = ((spec.template as Record<string, unknown> | undefined)?.spec ?? {}) as Record<
-    string,
-    unknown
-  >;
-  const containers = [
-    ...((podSpec.containers as Array<{ image?: string }> | undefined) ?? []),
-    ...((podSpec.initContainers as Array<{ image?: string }> | undefined) ?? []),
-  ];
-  return containers.map((c) => c.image ?? '');
 }
 
 /**
@@ -205,7 +191,7 @@ export class SimulatedCluster implements Cluster {
     this.#name = opts.name ?? '';
     this.#behaviour = opts.behaviour ?? {};
     this.#now = opts.now ?? Date.now;
-    this.#sleep = opts.sleep ?? abortableSleep;
+    this.#sleep = opts.sleep ?? sleep;
     this.#historyLimit = opts.historyLimit ?? 1000;
     for (const [apiVersion, kind, name, namespaced] of builtIn) {
       this.#kinds.set(`${apiVersion}/${kind}`, { apiVersion, kind, name, namespaced });
@@ -306,9 +292,10 @@ export class SimulatedCluster implements Cluster {
     this.#info(type.apiVersion, type.kind);
     this.#advance();
     const typeKey = typeKeyOf(type.apiVersion, type.kind);
+    const selector = selectorOf(opts.labelSelector);
     const items = [...this.#objects.values()]
       .filter((s) => typeKeyOf(s.object.apiVersion, s.object.kind) === typeKey)
-      .filter((s) => matchesSelector(s.object.metadata.labels, opts.labelSelector))
+      .filter((s) => matchesSelector(selector, s.object.metadata.labels ?? {}))
       .map((s) => structuredClone(s.object));
     return { items, resourceVersion: String(this.#rv) };
   }
@@ -317,7 +304,8 @@ export class SimulatedCluster implements Cluster {
     this.#info(type.apiVersion, type.kind);
     this.#advance();
     const typeKey = typeKeyOf(type.apiVersion, type.kind);
-    const matches = (o: KubeObject) => matchesSelector(o.metadata.labels, opts.labelSelector);
+    const selector = selectorOf(opts.labelSelector);
+    const matches = (o: KubeObject) => matchesSelector(selector, o.metadata.labels ?? {});
     let cursor = Number(opts.resourceVersion || 0);
     const pending: WatchEvent[] = [];
     if (cursor === 0) {
@@ -532,7 +520,7 @@ export class SimulatedCluster implements Cluster {
   #controllerSees(stored: Stored): void {
     const obj = stored.object;
     if (!workloads.has(obj.kind)) return;
-    const bad = imagesOf(obj).some((i) => this.#failsHere(i));
+    const bad = [...imagesOf([obj])].some((i) => this.#failsHere(i));
     const generation = Number(obj.metadata.generation);
     obj.status = progressingStatus(obj, generation);
     const jitter = 0.5 + draw(this.#seed, this.#name, 'ready', String(obj.metadata.uid), generation);

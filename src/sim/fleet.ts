@@ -6,10 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, type AgentTelemetryOptions } from '../agent/agent.ts';
 import { bundleLabel } from '../agent/apply/engine.ts';
+import { imagesOf } from '../agent/apply/prepull.ts';
 import { Wakeup } from '../base/timing.ts';
 import { decodeJoinToken, encodeJoinToken } from '../model/join-token.ts';
 import type { Facts } from '../model/wire.ts';
-import { imagesOf, type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
+import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
 import { type Link, openLink } from './link.ts';
 import { draw, hash32, seededRandom } from './random.ts';
 import { simulatedSlis } from './slis.ts';
@@ -391,15 +392,11 @@ function simulatedTelemetry(
   slis: NonNullable<FleetOptions['slis']>,
 ): AgentTelemetryOptions {
   const bad = slis.badImages ?? [];
-  const runsBadImage = (bundle: string) =>
-    bad.length > 0 &&
-    cluster
-      .objects()
-      .some(
-        (o) =>
-          o.metadata.labels?.[bundleLabel] === bundle &&
-          imagesOf(o).some((image) => bad.some((b) => image.includes(b))),
-      );
+  const runsBadImage = (bundle: string) => {
+    if (bad.length === 0) return false;
+    const objects = cluster.objects().filter((o) => o.metadata.labels?.[bundleLabel] === bundle);
+    return [...imagesOf(objects)].some((image) => bad.some((b) => image.includes(b)));
+  };
   const lon = typeof site.facts.lon === 'number' ? site.facts.lon : 0;
   return {
     flushMs: slis.flushMs ?? 30_000,

@@ -26,6 +26,8 @@ export interface ObjectType {
 export interface ListOptions {
   /** a Kubernetes label selector, e.g. "outpost.dev/bundle" (has the label) */
   labelSelector?: string;
+  /** ends the call early, retries included (shutdown need not wait out a backoff) */
+  signal?: AbortSignal;
 }
 
 export interface ObjectList {

@@ -4,6 +4,7 @@
 // the bundle no longer has is pruned (or orphaned, as the bundle says). Reading objects back for
 // readiness and drift, and re-applying drifted ones, live here too.
 
+import { sleep } from '../../base/timing.ts';
 import {
   type BundleApplyOptions,
   type DeletionPolicy,
@@ -47,8 +48,6 @@ export interface EngineOptions {
   establishTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** One of the bundle's objects as it goes to the cluster: ownership labels on, namespace resolved. */
 export interface DesiredObject {
@@ -151,7 +150,7 @@ export async function applyBundle(
   previous: readonly ObjectRef[],
   opts: EngineOptions,
 ): Promise<ApplyOutcome> {
-  const sleep = opts.sleep ?? defaultSleep;
+  const pause = opts.sleep ?? sleep;
   const options = optionsOf(bundle);
   const total = bundle.objects.length;
   const { objects: prepared, unserved } = await desiredObjects(cluster, bundle);
@@ -192,11 +191,11 @@ export async function applyBundle(
   let established = crds.length === 0;
   for (const p of prepared) {
     if (p.deferred && !established) {
-      await waitEstablished(cluster, crds, opts.establishTimeoutMs ?? 30_000, sleep);
+      await waitEstablished(cluster, crds, opts.establishTimeoutMs ?? 30_000, pause);
       established = true;
     }
     try {
-      await applyWithDiscoveryRetry(cluster, p, options.force, sleep);
+      await applyWithDiscoveryRetry(cluster, p, options.force, pause);
       applied++;
     } catch (e) {
       if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(p.ref)}: ${e.message}`);

@@ -105,3 +105,22 @@ test('a 4xx is the answer, not retried', async () => {
     c.close();
   }
 });
+
+test('an abort during a retry backoff ends the call at once, not after the backoff', async () => {
+  gets = 0;
+  answers = [{ status: 503 }, { status: 503 }];
+  // the first backoff is at least 2 s (half its 4 s cap): returning within a second proves it was cut short
+  const c = new KubeCluster({ server: url, tls: {}, source: 'test' }, { retries: 3, retryBaseMs: 4000 });
+  const shutdown = new AbortController();
+  try {
+    const started = Date.now();
+    const listing = c.list({ apiVersion: 'v1', kind: 'ConfigMap' }, { signal: shutdown.signal });
+    setTimeout(() => shutdown.abort(new Error('agent stopping')), 100);
+    await assert.rejects(listing, /agent stopping/);
+    assert.ok(Date.now() - started < 1000, `returned after ${Date.now() - started} ms`);
+    assert.equal(gets, 1, 'no further attempt after the abort');
+  } finally {
+    answers = [];
+    c.close();
+  }
+});

@@ -4,7 +4,7 @@
 // jittered backoff before the caller sees them.
 
 import { StringDecoder } from 'node:string_decoder';
-import { backoffDelay } from '../../base/timing.ts';
+import { backoffDelay, sleep } from '../../base/timing.ts';
 import type { KubeObject, ObjectRef } from '../../model/manifest.ts';
 import { groupOf } from '../../model/manifest.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../../net/http-client.ts';
@@ -147,6 +147,7 @@ export class KubeCluster implements Cluster {
     do {
       const res = await this.#call('GET', path, {
         query: { labelSelector: opts.labelSelector, limit: this.#listPageSize, continue: next },
+        signal: opts.signal,
       });
       if (res.status !== 200) throw errorOf(res, `list ${type.kind}`);
       const body = res.body as {
@@ -235,7 +236,10 @@ export class KubeCluster implements Cluster {
     return this.#retried;
   }
 
-  /** One request, retried while the failure is transient and attempts remain. */
+  /**
+   * One request, retried while the failure is transient and attempts remain. An abort of `opts.signal`
+   * ends it at once, in the request or between retries, with the signal's reason.
+   */
   async #call(
     method: string,
     path: string,
@@ -261,7 +265,8 @@ export class KubeCluster implements Cluster {
         res?.status === 429 && Number.isFinite(retryAfter) && retryAfter > 0
           ? Math.min(retryAfter * 1000, maxRetryAfterMs)
           : backoffDelay(attempt, this.#retryBaseMs, 4000);
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay, opts.signal);
+      opts.signal?.throwIfAborted();
     }
   }
 }

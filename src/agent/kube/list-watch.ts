@@ -2,7 +2,7 @@
 // resource version; follow bookmarks; list again when the server says the version is gone (410);
 // back off with jitter on failures. Runs until its signal aborts.
 
-import { backoffDelay, Wakeup } from '../../base/timing.ts';
+import { sleep as abortableSleep, backoffDelay } from '../../base/timing.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import { type Cluster, ClusterError, type ObjectType, type WatchEvent } from '../apply/cluster.ts';
 
@@ -37,7 +37,7 @@ export async function listAndWatch(
 ): Promise<void> {
   const { signal, labelSelector } = opts;
   const random = opts.random ?? Math.random;
-  const sleep = opts.sleep ?? ((ms: number, s: AbortSignal) => new Wakeup().sleep(ms, s));
+  const sleep = opts.sleep ?? abortableSleep;
   const watchSeconds = opts.watchSeconds ?? 300;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 150_000;
   let resourceVersion: string | undefined;
@@ -45,7 +45,7 @@ export async function listAndWatch(
   while (!signal.aborted) {
     try {
       if (resourceVersion === undefined) {
-        const list = await cluster.list(type, { labelSelector });
+        const list = await cluster.list(type, { labelSelector, signal });
         resourceVersion = list.resourceVersion;
         handlers.onList(list.items);
       }

@@ -165,14 +165,8 @@ export class LocalState {
     return writeAtomic(join(this.dir, 'hub-contact.json'), JSON.stringify({ at: at.toISOString() }));
   }
 
-  async records(): Promise<DeploymentRecord[]> {
-    const out: DeploymentRecord[] = [];
-    for (const f of await readdir(join(this.dir, 'deployments'))) {
-      if (!f.endsWith('.json')) continue;
-      const record = await readJson<DeploymentRecord>(join(this.dir, 'deployments', f));
-      if (record) out.push(record);
-    }
-    return out;
+  records(): Promise<DeploymentRecord[]> {
+    return this.#readAll('deployments');
   }
 
   saveRecord(record: DeploymentRecord): Promise<void> {
@@ -186,14 +180,8 @@ export class LocalState {
     return rm(join(this.dir, 'deployments', `${safeName(bundle)}.json`), { force: true });
   }
 
-  async inventories(): Promise<Inventory[]> {
-    const out: Inventory[] = [];
-    for (const f of await readdir(join(this.dir, 'inventory'))) {
-      if (!f.endsWith('.json')) continue;
-      const inv = await readJson<Inventory>(join(this.dir, 'inventory', f));
-      if (inv) out.push(inv);
-    }
-    return out;
+  inventories(): Promise<Inventory[]> {
+    return this.#readAll('inventory');
   }
 
   saveInventory(inv: Inventory): Promise<void> {
@@ -202,5 +190,16 @@ export class LocalState {
 
   removeInventory(bundle: string): Promise<void> {
     return rm(join(this.dir, 'inventory', `${safeName(bundle)}.json`), { force: true });
+  }
+
+  /** Every document of one folder (records, inventories), skipping temp files of writes in progress. */
+  async #readAll<T>(folder: string): Promise<T[]> {
+    const out: T[] = [];
+    for (const f of await readdir(join(this.dir, folder))) {
+      if (!f.endsWith('.json')) continue;
+      const doc = await readJson<T>(join(this.dir, folder, f));
+      if (doc) out.push(doc);
+    }
+    return out;
   }
 }

@@ -6,7 +6,7 @@
 
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
-import { backoffDelay, Wakeup } from '../../base/timing.ts';
+import { backoffDelay, sleep, Wakeup } from '../../base/timing.ts';
 import type { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import { HubError } from '../hub-client.ts';
 import type { TelemetryBuffer } from './buffer.ts';
@@ -152,8 +152,4 @@ export class TelemetrySender {
       }
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Wakeup().sleep(ms, signal);
 }
