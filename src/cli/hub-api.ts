@@ -144,7 +144,7 @@ export class HubApi {
   siteSlis = (name: string, since?: string) =>
     this.#call<SiteSlis>('GET', `/sites/${encodeURIComponent(name)}/slis`, undefined, { since });
 
-  /** Where the event stream is, with the headers it needs (see net/sse.ts followEvents). */
+  /** Where the event stream is, with the headers it needs (see net/follow-events.ts). */
   eventStream(q: { site?: string; type?: string }): {
     url: URL;
     headers: Record<string, string>;

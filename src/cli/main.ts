@@ -10,7 +10,7 @@ import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import type { EventView, QueryRequest } from '../model/wire.ts';
-import { followEvents } from '../net/sse.ts';
+import { followEvents } from '../net/follow-events.ts';
 import { addDemoCommand } from './demo.ts';
 import { readBundleFiles } from './files.ts';
 import { addFleetCommands } from './fleet.ts';
