@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 import type { SloSpec, SloView } from '../model/slo-wire.ts';
 import { formatSelector, type LabelSelector } from '../select/labels.ts';
-import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { api, json, operatorOptions, outputOption, print, printList } from './options.ts';
 import { table } from './table.ts';
 
 const pct = (n: number | null) => (n === null ? '-' : `${(n * 100).toFixed(3)}%`);
@@ -62,8 +62,7 @@ export function addSloCommands(root: Command): void {
     .addOption(outputOption())
     .action(async (opts) => {
       const items = await (await api(opts)).slos();
-      if (opts.output === 'json') return json(items);
-      print(table(header, items.map(row)));
+      printList(opts.output, items, header, row);
     });
   operatorOptions(
     slo.command('get').description('one SLO with the sites spending most of its budget').argument('<name>'),
