@@ -3,7 +3,7 @@
 
 import { type Command, Option } from '@commander-js/extra-typings';
 import { parseLabels } from './arguments.ts';
-import { api, json, operatorOptions, outputOption, print, printList } from './options.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print, printList } from './options.ts';
 import { labelsText } from './table.ts';
 
 export function addBootstrapTokenCommands(root: Command): void {
@@ -33,19 +33,20 @@ export function addBootstrapTokenCommands(root: Command): void {
       );
       print(`join token (shown once): ${created.joinToken}`);
     });
-  operatorOptions(token.command('list').description('list bootstrap tokens'))
-    .addOption(outputOption())
-    .action(async (opts) => {
-      const items = await (await api(opts)).bootstrapTokens();
-      printList(opts.output, items, ['id', 'uses', 'expires', 'auto-approve', 'revoked', 'labels'], (t) => [
-        t.id,
-        `${t.uses}/${t.maxUses}`,
-        t.expiresAt,
-        String(t.autoApprove),
-        String(t.revoked),
-        labelsText(t.labels),
-      ]);
-    });
+  addListCommand(
+    token,
+    'list bootstrap tokens',
+    (hub) => hub.bootstrapTokens(),
+    ['id', 'uses', 'expires', 'auto-approve', 'revoked', 'labels'],
+    (t) => [
+      t.id,
+      `${t.uses}/${t.maxUses}`,
+      t.expiresAt,
+      String(t.autoApprove),
+      String(t.revoked),
+      labelsText(t.labels),
+    ],
+  );
   operatorOptions(token.command('revoke').description('revoke a bootstrap token').argument('<id>')).action(
     async (id, opts) => {
       await (await api(opts)).revokeBootstrapToken(id);
@@ -70,19 +71,13 @@ export function addApiTokenCommands(root: Command): void {
       const created = await (await api(opts)).createApiToken(name, opts.role);
       print(`API token ${created.apiToken.name} (${created.apiToken.role}), shown once: ${created.token}`);
     });
-  operatorOptions(apitoken.command('list').description('list API tokens'))
-    .addOption(outputOption())
-    .action(async (opts) => {
-      const items = await (await api(opts)).apiTokens();
-      printList(opts.output, items, ['id', 'name', 'role', 'created', 'by', 'revoked'], (t) => [
-        t.id,
-        t.name,
-        t.role,
-        t.createdAt,
-        t.createdBy,
-        String(t.revoked),
-      ]);
-    });
+  addListCommand(
+    apitoken,
+    'list API tokens',
+    (hub) => hub.apiTokens(),
+    ['id', 'name', 'role', 'created', 'by', 'revoked'],
+    (t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, String(t.revoked)],
+  );
   operatorOptions(apitoken.command('revoke').description('revoke an API token').argument('<id>')).action(
     async (id, opts) => {
       await (await api(opts)).revokeApiToken(id);

@@ -3,7 +3,7 @@
 
 import type { Command } from '@commander-js/extra-typings';
 import { readBundleFiles } from './files.ts';
-import { api, json, operatorOptions, outputOption, print, printList } from './options.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print } from './options.ts';
 import { countsText } from './table.ts';
 
 export function addBundleCommands(root: Command): void {
@@ -29,18 +29,13 @@ export function addBundleCommands(root: Command): void {
           : `bundle ${result.bundle} unchanged (revision ${result.revision}); placed on ${result.targeted} site(s)`,
       );
     });
-  operatorOptions(bundle.command('list').description('list bundles with their rollout state'))
-    .addOption(outputOption())
-    .action(async (opts) => {
-      const bundles = await (await api(opts)).bundles();
-      printList(opts.output, bundles, ['name', 'revision', 'objects', 'sites', 'states'], (b) => [
-        b.name,
-        b.revision,
-        b.objects,
-        b.sites,
-        countsText(b.states),
-      ]);
-    });
+  addListCommand(
+    bundle,
+    'list bundles with their rollout state',
+    (hub) => hub.bundles(),
+    ['name', 'revision', 'objects', 'sites', 'states'],
+    (b) => [b.name, b.revision, b.objects, b.sites, countsText(b.states)],
+  );
   operatorOptions(
     bundle
       .command('delete')

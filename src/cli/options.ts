@@ -51,3 +51,20 @@ export function printList<T>(
   if (output === 'json') json(items);
   else print(table(headers, items.map(row)));
 }
+
+/**
+ * Adds `<parent> list`: reads the items from the hub, then prints them with printList.
+ *
+ * @example addListCommand(apitoken, 'list API tokens', (hub) => hub.apiTokens(), ['id', 'name'], (t) => [t.id, t.name]);
+ */
+export function addListCommand<T>(
+  parent: Command,
+  description: string,
+  read: (hub: HubApi) => Promise<readonly T[]>,
+  headers: readonly string[],
+  row: (item: T) => ReadonlyArray<string | number>,
+): void {
+  operatorOptions(parent.command('list').description(description))
+    .addOption(outputOption())
+    .action(async (opts) => printList(opts.output, await read(await api(opts)), headers, row));
+}
