@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { hubTls } from '../src/hub/identity/ca.ts';
 import type { DesiredState, Report } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
-import { generateKeyPair, issueCertificate } from '../src/pki/pki.ts';
+import { issueCertificate } from '../src/pki/authority.ts';
+import { generateKeyPair } from '../src/pki/keys.ts';
 import { benchFleet } from './fleet.ts';
 import { generatorCore, onCore } from './support.ts';
 

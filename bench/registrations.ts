@@ -5,7 +5,8 @@
 
 import { decodeJoinToken } from '../src/model/join-token.ts';
 import { HttpClient } from '../src/net/http-client.ts';
-import { createCsr, generateKeyPair } from '../src/pki/pki.ts';
+import { createCsr } from '../src/pki/csr.ts';
+import { generateKeyPair } from '../src/pki/keys.ts';
 import { cpuSeconds, generatorCore, percentile, pinSelf, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 2000);

@@ -11,7 +11,8 @@ import pg from 'pg';
 import { HubApi } from '../src/cli/hub-api.ts';
 import { decodeJoinToken } from '../src/model/join-token.ts';
 import { HttpClient } from '../src/net/http-client.ts';
-import { createCsr, generateKeyPair } from '../src/pki/pki.ts';
+import { createCsr } from '../src/pki/csr.ts';
+import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
 import { cpuSeconds, percentile, rssMiB, startHubProcess } from './support.ts';
 

@@ -13,7 +13,8 @@ import { siteFromRow } from '../src/hub/sites/sites.ts';
 import { ingestReport } from '../src/hub/status/reports.ts';
 import type { Report } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
-import { generateKeyPair, issueCertificate } from '../src/pki/pki.ts';
+import { issueCertificate } from '../src/pki/authority.ts';
+import { generateKeyPair } from '../src/pki/keys.ts';
 import { benchFleet, commit, formats, machine } from './fleet.ts';
 import { cpuSeconds, generatorCore, hubCore, onCore, pinSelf } from './support.ts';
 

@@ -6,7 +6,8 @@
 
 import { spawn } from 'node:child_process';
 import tls from 'node:tls';
-import { createCa, generateKeyPair, issueCertificate } from '../src/pki/pki.ts';
+import { createCa, issueCertificate } from '../src/pki/authority.ts';
+import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
 
 const connections = Number(process.argv[3] ?? process.argv[2] ?? 4000);

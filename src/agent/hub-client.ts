@@ -11,7 +11,7 @@ import type {
   Report,
 } from '../model/wire.ts';
 import { HttpClient, type JsonResponse } from '../net/http-client.ts';
-import { fingerprintSha256 } from '../pki/pki.ts';
+import { fingerprintSha256 } from '../pki/certificate.ts';
 
 export class HubError extends Error {
   readonly status: number;

@@ -15,8 +15,8 @@ import { OutpostError } from '../model/errors.ts';
 import type { FleetStatus, RolloutDetail } from '../model/wire.ts';
 import type { SimulatedSite } from '../sim/fleet.ts';
 import { HubApi } from './hub-api.ts';
+import { untilSignal } from './long-running.ts';
 import { print } from './options.ts';
-import { untilSignal } from './sim.ts';
 
 const exec = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '..', '..');

@@ -5,7 +5,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { OutpostError } from '../model/errors.ts';
 import type { PlanResult, Problem, SyncResult } from '../model/fleet-wire.ts';
 import { readBundleFiles } from './files.ts';
-import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print } from './options.ts';
 import { table } from './table.ts';
 
 function problemLine(p: Problem): string {
@@ -132,25 +132,20 @@ export function addFleetCommands(root: Command): void {
       print(`webhook: POST ${created.source.webhook} with X-Hub-Signature-256 (HMAC-SHA256 of the body) or`);
       print(`X-Outpost-Webhook-Secret; secret (shown once): ${created.webhookSecret}`);
     });
-  operatorOptions(source.command('list').description('list git sources and their last sync'))
-    .addOption(outputOption())
-    .action(async (opts) => {
-      const items = await (await api(opts)).sources();
-      if (opts.output === 'json') return json(items);
-      print(
-        table(
-          ['name', 'url', 'ref', 'synced', 'rejected', 'error'],
-          items.map((s) => [
-            s.name,
-            s.url,
-            s.ref,
-            s.synced?.commit.slice(0, 12) ?? '-',
-            s.rejected?.commit.slice(0, 12) ?? '-',
-            s.lastError ?? '',
-          ]),
-        ),
-      );
-    });
+  addListCommand(
+    source,
+    'list git sources and their last sync',
+    (hub) => hub.sources(),
+    ['name', 'url', 'ref', 'synced', 'rejected', 'error'],
+    (s) => [
+      s.name,
+      s.url,
+      s.ref,
+      s.synced?.commit.slice(0, 12) ?? '-',
+      s.rejected?.commit.slice(0, 12) ?? '-',
+      s.lastError ?? '',
+    ],
+  );
   operatorOptions(
     source
       .command('show')

@@ -3,39 +3,9 @@
 
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
-import type {
-  Explanation,
-  PlanRequest,
-  PlanResult,
-  SourceCreated,
-  SourceRequest,
-  SourceView,
-  SyncResult,
-} from '../model/fleet-wire.ts';
+import type * as fleetWire from '../model/fleet-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
-import type {
-  ApiTokenCreated,
-  ApiTokenView,
-  ApplyResult,
-  ApproveRequest,
-  AttentionItem,
-  AuditEntry,
-  BootstrapTokenCreated,
-  BootstrapTokenRequest,
-  BootstrapTokenView,
-  BundleFiles,
-  BundleView,
-  EventList,
-  FleetStatus,
-  QueryRequest,
-  QueryResult,
-  RolloutAction,
-  RolloutDetail,
-  RolloutView,
-  SiteDetail,
-  SitePatch,
-  SiteView,
-} from '../model/wire.ts';
+import type * as wire from '../model/wire.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../net/http-client.ts';
 
 export class HubApi {
@@ -85,58 +55,65 @@ export class HubApi {
     });
   }
 
-  sites = () => this.#call<{ items: SiteView[] }>('GET', '/sites').then((r) => r.items);
-  site = (name: string) => this.#call<SiteDetail>('GET', `/sites/${encodeURIComponent(name)}`);
-  patchSite = (name: string, patch: SitePatch) =>
-    this.#call<SiteView>('PATCH', `/sites/${encodeURIComponent(name)}`, patch);
-  applyBundle = (files: BundleFiles) => this.#call<ApplyResult>('POST', '/bundles/apply', files);
-  bundles = () => this.#call<{ items: BundleView[] }>('GET', '/bundles').then((r) => r.items);
+  sites = () => this.#call<{ items: wire.SiteView[] }>('GET', '/sites').then((r) => r.items);
+  site = (name: string) => this.#call<wire.SiteDetail>('GET', `/sites/${encodeURIComponent(name)}`);
+  patchSite = (name: string, patch: wire.SitePatch) =>
+    this.#call<wire.SiteView>('PATCH', `/sites/${encodeURIComponent(name)}`, patch);
+  applyBundle = (files: wire.BundleFiles) => this.#call<wire.ApplyResult>('POST', '/bundles/apply', files);
+  bundles = () => this.#call<{ items: wire.BundleView[] }>('GET', '/bundles').then((r) => r.items);
   deleteBundle = (name: string) => this.#call<void>('DELETE', `/bundles/${encodeURIComponent(name)}`);
   rollouts = (bundle?: string) =>
-    this.#call<{ items: RolloutView[] }>('GET', '/rollouts', undefined, { bundle }).then((r) => r.items);
-  rollout = (id: string) => this.#call<RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
+    this.#call<{ items: wire.RolloutView[] }>('GET', '/rollouts', undefined, { bundle }).then((r) => r.items);
+  rollout = (id: string) => this.#call<wire.RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
   startRollout = (body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean }) =>
-    this.#call<RolloutDetail>('POST', '/rollouts', body);
-  rolloutAction = (id: string, action: RolloutAction) =>
-    this.#call<RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
-  status = () => this.#call<FleetStatus>('GET', '/status');
-  approve = (name: string, change: Static<typeof ApproveRequest>) =>
-    this.#call<SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
+    this.#call<wire.RolloutDetail>('POST', '/rollouts', body);
+  rolloutAction = (id: string, action: wire.RolloutAction) =>
+    this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
+  status = () => this.#call<wire.FleetStatus>('GET', '/status');
+  approve = (name: string, change: Static<typeof wire.ApproveRequest>) =>
+    this.#call<wire.SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
   reject = (name: string) => this.#call<void>('POST', `/sites/${encodeURIComponent(name)}/reject`);
   decommission = (name: string) =>
-    this.#call<SiteView>('POST', `/sites/${encodeURIComponent(name)}/decommission`);
-  createBootstrapToken = (spec: Static<typeof BootstrapTokenRequest>) =>
-    this.#call<Static<typeof BootstrapTokenCreated>>('POST', '/bootstrap-tokens', spec);
+    this.#call<wire.SiteView>('POST', `/sites/${encodeURIComponent(name)}/decommission`);
+  createBootstrapToken = (spec: Static<typeof wire.BootstrapTokenRequest>) =>
+    this.#call<Static<typeof wire.BootstrapTokenCreated>>('POST', '/bootstrap-tokens', spec);
   bootstrapTokens = () =>
-    this.#call<{ items: Static<typeof BootstrapTokenView>[] }>('GET', '/bootstrap-tokens').then(
+    this.#call<{ items: Static<typeof wire.BootstrapTokenView>[] }>('GET', '/bootstrap-tokens').then(
       (r) => r.items,
     );
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
   createApiToken = (name: string, role: string) =>
-    this.#call<Static<typeof ApiTokenCreated>>('POST', '/api-tokens', { name, role });
+    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', { name, role });
   apiTokens = () =>
-    this.#call<{ items: Static<typeof ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
+    this.#call<{ items: Static<typeof wire.ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
   revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);
-  addSource = (req: SourceRequest) => this.#call<SourceCreated>('POST', '/sources', req);
-  sources = () => this.#call<{ items: SourceView[] }>('GET', '/sources').then((r) => r.items);
-  source = (name: string) => this.#call<SourceView>('GET', `/sources/${encodeURIComponent(name)}`);
+  addSource = (req: fleetWire.SourceRequest) => this.#call<fleetWire.SourceCreated>('POST', '/sources', req);
+  sources = () => this.#call<{ items: fleetWire.SourceView[] }>('GET', '/sources').then((r) => r.items);
+  source = (name: string) => this.#call<fleetWire.SourceView>('GET', `/sources/${encodeURIComponent(name)}`);
   deleteSource = (name: string) => this.#call<void>('DELETE', `/sources/${encodeURIComponent(name)}`);
   syncSource = (name: string, force = false) =>
-    this.#call<SyncResult>('POST', `/sources/${encodeURIComponent(name)}/sync${force ? '?force=true' : ''}`);
-  plan = (req: PlanRequest) => this.#call<PlanResult>('POST', '/plan', req);
+    this.#call<fleetWire.SyncResult>(
+      'POST',
+      `/sources/${encodeURIComponent(name)}/sync${force ? '?force=true' : ''}`,
+    );
+  plan = (req: fleetWire.PlanRequest) => this.#call<fleetWire.PlanResult>('POST', '/plan', req);
   explain = (bundle: string, site: string) =>
-    this.#call<Explanation>(
+    this.#call<fleetWire.Explanation>(
       'GET',
       `/bundles/${encodeURIComponent(bundle)}/explain?site=${encodeURIComponent(site)}`,
     );
   audit = (limit = 100) =>
-    this.#call<{ items: Static<typeof AuditEntry>[] }>('GET', `/audit?limit=${limit}`).then((r) => r.items);
-  query = (q: QueryRequest) => this.#call<QueryResult>('POST', '/query', q);
+    this.#call<{ items: Static<typeof wire.AuditEntry>[] }>('GET', `/audit?limit=${limit}`).then(
+      (r) => r.items,
+    );
+  query = (q: wire.QueryRequest) => this.#call<wire.QueryResult>('POST', '/query', q);
   attention = (limit?: number) =>
-    this.#call<{ items: AttentionItem[] }>('GET', '/attention', undefined, { limit }).then((r) => r.items);
+    this.#call<{ items: wire.AttentionItem[] }>('GET', '/attention', undefined, { limit }).then(
+      (r) => r.items,
+    );
   events = (q: { after?: number; limit?: number; site?: string; type?: string }) =>
-    this.#call<EventList>('GET', '/events', undefined, q);
+    this.#call<wire.EventList>('GET', '/events', undefined, q);
   slos = () => this.#call<{ items: SloView[] }>('GET', '/slos').then((r) => r.items);
   slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
   applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
@@ -144,7 +121,7 @@ export class HubApi {
   siteSlis = (name: string, since?: string) =>
     this.#call<SiteSlis>('GET', `/sites/${encodeURIComponent(name)}/slis`, undefined, { since });
 
-  /** Where the event stream is, with the headers it needs (see net/sse.ts followEvents). */
+  /** Where the event stream is, with the headers it needs (see net/follow-events.ts). */
   eventStream(q: { site?: string; type?: string }): {
     url: URL;
     headers: Record<string, string>;

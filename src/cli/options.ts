@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from '@commander-js/extra-typings';
 import { HubApi } from './hub-api.ts';
+import { table } from './table.ts';
 
 const defaultHub = 'https://127.0.0.1:7070';
 
@@ -38,4 +39,32 @@ export function print(text: string): void {
 
 export function json(value: unknown): void {
   print(JSON.stringify(value, null, 2));
+}
+
+/** Prints what a list command read: the items as JSON with `-o json`, else a table with a row for each. */
+export function printList<T>(
+  output: 'table' | 'json',
+  items: readonly T[],
+  headers: readonly string[],
+  row: (item: T) => ReadonlyArray<string | number>,
+): void {
+  if (output === 'json') json(items);
+  else print(table(headers, items.map(row)));
+}
+
+/**
+ * Adds `<parent> list`: reads the items from the hub, then prints them with printList.
+ *
+ * @example addListCommand(apitoken, 'list API tokens', (hub) => hub.apiTokens(), ['id', 'name'], (t) => [t.id, t.name]);
+ */
+export function addListCommand<T>(
+  parent: Command,
+  description: string,
+  read: (hub: HubApi) => Promise<readonly T[]>,
+  headers: readonly string[],
+  row: (item: T) => ReadonlyArray<string | number>,
+): void {
+  operatorOptions(parent.command('list').description(description))
+    .addOption(outputOption())
+    .action(async (opts) => printList(opts.output, await read(await api(opts)), headers, row));
 }

@@ -6,7 +6,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { parse } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 import type { RolloutAction, RolloutDetail } from '../model/wire.ts';
-import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { api, json, operatorOptions, outputOption, print, printList } from './options.ts';
 import { countsText, table } from './table.ts';
 
 function printRollout(r: RolloutDetail): void {
@@ -59,20 +59,14 @@ export function addRolloutCommands(root: Command): void {
     .addOption(outputOption())
     .action(async (opts) => {
       const items = await (await api(opts)).rollouts(opts.bundle);
-      if (opts.output === 'json') return json(items);
-      print(
-        table(
-          ['id', 'bundle', 'revisions', 'phase', 'wave', 'reason'],
-          items.map((r) => [
-            r.id,
-            r.bundle,
-            `${r.fromRevision}→${r.toRevision}`,
-            r.phase,
-            r.wave,
-            r.reason ?? '',
-          ]),
-        ),
-      );
+      printList(opts.output, items, ['id', 'bundle', 'revisions', 'phase', 'wave', 'reason'], (r) => [
+        r.id,
+        r.bundle,
+        `${r.fromRevision}→${r.toRevision}`,
+        r.phase,
+        r.wave,
+        r.reason ?? '',
+      ]);
     });
   operatorOptions(
     rollout

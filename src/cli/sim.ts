@@ -10,38 +10,9 @@ import { type Command, Option } from '@commander-js/extra-typings';
 import { OutpostError } from '../model/errors.ts';
 import type { SimulatedBehaviour } from '../sim/cluster.ts';
 import type { FleetSummary, Partition } from '../sim/fleet.ts';
+import { collect, number, rate, splitList } from './arguments.ts';
+import { logLine, untilSignal } from './long-running.ts';
 import { print } from './options.ts';
-
-export function logLine(message: string, fields?: Record<string, unknown>): void {
-  const extra = fields
-    ? ` ${Object.entries(fields)
-        .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
-        .join(' ')}`
-    : '';
-  process.stderr.write(`${new Date().toISOString()} ${message}${extra}\n`);
-}
-
-/** Aborts on Ctrl-C or SIGTERM. */
-export function untilSignal(): AbortSignal {
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  return ac.signal;
-}
-
-function number(text: string, flag: string, min = 0): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < min)
-    throw new OutpostError('request_invalid', `${flag} takes a number of at least ${min}, got "${text}"`);
-  return n;
-}
-
-function rate(text: string, flag: string): number {
-  const n = number(text, flag);
-  if (n > 1) throw new OutpostError('request_invalid', `${flag} takes a share in [0, 1], got "${text}"`);
-  return n;
-}
 
 /** `IMAGE=RATE`, e.g. `pos/till:1.5.0=0.2`: that image fails on 20% of the sites. */
 export function parseImageFailure(text: string): { image: string; rate: number } {
@@ -55,10 +26,6 @@ export function parsePartition(text: string): Partition {
   const m = /^([^@]+)@(\d+(?:\.\d+)?)\+(\d+(?:\.\d+)?)$/.exec(text);
   if (!m) throw new OutpostError('request_invalid', `--partition takes REGION@START+SECONDS, got "${text}"`);
   return { region: m[1]!, atMs: Number(m[2]) * 1000, forMs: Number(m[3]) * 1000 };
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 /** Runs `outpost sim` again in `count` child processes, each with one shard, and combines their summaries. */
@@ -193,10 +160,7 @@ export function addSimCommand(root: Command): void {
           sites,
           seed,
           shard,
-          regions: opts.regions
-            ?.split(',')
-            .map((r) => r.trim())
-            .filter(Boolean),
+          regions: splitList(opts.regions),
           stateDir: shard ? join(stateDir, `shard-${shard.index}`) : stateDir,
           behaviour,
           flaps:

@@ -8,7 +8,7 @@ import { parseAllDocuments } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 import type { SloSpec, SloView } from '../model/slo-wire.ts';
 import { formatSelector, type LabelSelector } from '../select/labels.ts';
-import { api, json, operatorOptions, outputOption, print } from './options.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print } from './options.ts';
 import { table } from './table.ts';
 
 const pct = (n: number | null) => (n === null ? '-' : `${(n * 100).toFixed(3)}%`);
@@ -58,13 +58,7 @@ async function readSpecs(file: string): Promise<SloSpec[]> {
 
 export function addSloCommands(root: Command): void {
   const slo = root.command('slo').description('service level objectives: error budgets and burn-rate alerts');
-  operatorOptions(slo.command('list').description('every SLO with its budget and alert state'))
-    .addOption(outputOption())
-    .action(async (opts) => {
-      const items = await (await api(opts)).slos();
-      if (opts.output === 'json') return json(items);
-      print(table(header, items.map(row)));
-    });
+  addListCommand(slo, 'every SLO with its budget and alert state', (hub) => hub.slos(), header, row);
   operatorOptions(
     slo.command('get').description('one SLO with the sites spending most of its budget').argument('<name>'),
   )

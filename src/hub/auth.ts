@@ -6,7 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
 import { OutpostError } from '../model/errors.ts';
 import { isRole, type Role, roleAllows } from '../model/roles.ts';
-import { normalizeSerialHex } from '../pki/pki.ts';
+import { normalizeSerialHex } from '../pki/certificate.ts';
 import type { Actor } from './audit/audit.ts';
 import type { HubContext } from './context.ts';
 import { bearerOf } from './credentials.ts';

@@ -1,119 +1,94 @@
-// Server-Sent Events: an incremental parser for the text/event-stream format (WHATWG HTML §9.2.6),
-// fed chunks as they arrive, and a reader that follows a hub stream, resuming after the last id.
-
-import http from 'node:http';
-import https from 'node:https';
+// Server-Sent Events: the one incremental parser for the text/event-stream format (WHATWG HTML §9.2.6),
+// fed text chunks as they arrive. Pure and browser-safe: the dashboard reads the hub's stream with it
+// through fetch(), the CLI through node:https (./follow-events.ts).
 
 export interface SseMessage {
+  /** the last id seen on the stream (ids carry over to later messages, as the spec says) */
   id: string | undefined;
   event: string;
   data: string;
 }
 
-/** Feeds text chunks in, calls onMessage per complete message; comments and retry lines are skipped. */
+/**
+ * An incremental parser for text/event-stream: chunks may split lines and messages anywhere.
+ *
+ * @example
+ * const p = new SseParser();
+ * p.push('id: 7\nevent: registered\nda'); // []
+ * p.push('ta: {"a":1}\n\n'); // [{ id: '7', event: 'registered', data: '{"a":1}' }]
+ */
 export class SseParser {
+  lastEventId: string | undefined;
+  /** the server's `retry:` advice in ms, when it gave one */
+  retryMs: number | undefined;
+  readonly #onMessage: ((m: SseMessage) => void) | undefined;
   #buffer = '';
   #data: string[] = [];
   #event = '';
-  #id: string | undefined;
-  readonly #onMessage: (m: SseMessage) => void;
+  #sawCarriageReturn = false;
 
-  constructor(onMessage: (m: SseMessage) => void) {
+  /** `onMessage`, when given, hears each message as push completes it. */
+  constructor(onMessage?: (m: SseMessage) => void) {
     this.#onMessage = onMessage;
   }
 
-  push(chunk: string): void {
-    this.#buffer += chunk;
-    for (;;) {
-      const nl = this.#buffer.search(/\r\n|\r|\n/);
-      if (nl < 0) return;
-      // a lone \r at the end may be half of \r\n: wait for the next chunk
-      if (this.#buffer[nl] === '\r' && nl === this.#buffer.length - 1) return;
-      const line = this.#buffer.slice(0, nl);
-      this.#buffer = this.#buffer.slice(nl + (this.#buffer.startsWith('\r\n', nl) ? 2 : 1));
-      this.#line(line);
+  /** Feeds a chunk; returns the messages it completed, in order (comments and messages without data are none). */
+  push(chunk: string): SseMessage[] {
+    let text = chunk;
+    // a \r\n pair split across chunks must not count as two line ends
+    if (this.#sawCarriageReturn && text.startsWith('\n')) text = text.slice(1);
+    this.#sawCarriageReturn = text.endsWith('\r');
+    this.#buffer += text;
+    const out: SseMessage[] = [];
+    const lines = this.#buffer.split(/\r\n|\r|\n/);
+    this.#buffer = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = this.#line(line);
+      if (m) {
+        out.push(m);
+        this.#onMessage?.(m);
+      }
     }
+    return out;
   }
 
-  #line(line: string): void {
+  #line(line: string): SseMessage | undefined {
     if (line === '') {
-      if (this.#data.length > 0) {
-        this.#onMessage({ id: this.#id, event: this.#event || 'message', data: this.#data.join('\n') });
+      if (this.#data.length === 0) {
+        this.#event = '';
+        return undefined;
       }
+      const m = { id: this.lastEventId, event: this.#event || 'message', data: this.#data.join('\n') };
       this.#data = [];
       this.#event = '';
-      return;
+      return m;
     }
-    if (line.startsWith(':')) return;
+    if (line.startsWith(':')) return undefined;
     const colon = line.indexOf(':');
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? '' : line.slice(colon + 1);
     if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'data') this.#data.push(value);
-    else if (field === 'event') this.#event = value;
-    else if (field === 'id' && !value.includes('\u0000')) this.#id = value;
-  }
-}
-
-export interface FollowOptions {
-  headers?: Record<string, string>;
-  /** CA certificate to trust for an https URL (the hub's own CA) */
-  ca?: string;
-  /** resume after this id (sent as Last-Event-ID) */
-  lastEventId?: string;
-  signal: AbortSignal;
-  /** wait before reconnecting after the stream drops */
-  retryMs?: number;
-  onMessage: (m: SseMessage) => void;
-  /** a failed connection (the reader retries unless told to stop by a thrown error here) */
-  onError?: (e: Error) => void;
-}
-
-function openOnce(url: URL, opts: FollowOptions, lastId: string | undefined): Promise<string | undefined> {
-  const lib = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    let last = lastId;
-    const headers: Record<string, string> = { accept: 'text/event-stream', ...opts.headers };
-    if (last !== undefined) headers['last-event-id'] = last;
-    const req = lib.get(url, { headers, signal: opts.signal, ...(opts.ca ? { ca: opts.ca } : {}) }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new Error(`event stream answered HTTP ${res.statusCode}`));
-        return;
-      }
-      res.setEncoding('utf8');
-      const parser = new SseParser((m) => {
-        if (m.id !== undefined) last = m.id;
-        opts.onMessage(m);
-      });
-      res.on('data', (chunk: string) => parser.push(chunk));
-      res.on('end', () => resolve(last));
-      res.on('error', () => resolve(last));
-    });
-    req.on('error', (e) => (opts.signal.aborted ? resolve(last) : reject(e)));
-  });
-}
-
-/** Follows a stream until the signal aborts, reconnecting with Last-Event-ID so nothing is missed. */
-export async function followEvents(url: URL, opts: FollowOptions): Promise<void> {
-  let last = opts.lastEventId;
-  while (!opts.signal.aborted) {
-    try {
-      last = await openOnce(url, opts, last);
-    } catch (e) {
-      opts.onError?.(e as Error);
+    switch (field) {
+      case 'data':
+        this.#data.push(value);
+        break;
+      case 'event':
+        this.#event = value;
+        break;
+      case 'id':
+        if (!value.includes('\0')) this.lastEventId = value;
+        break;
+      case 'retry':
+        if (/^\d+$/.test(value)) this.retryMs = Number(value);
+        break;
+      default:
+        break;
     }
-    if (opts.signal.aborted) return;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, opts.retryMs ?? 3000);
-      opts.signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(t);
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    return undefined;
   }
+}
+
+/** How long to wait before reconnect attempt `n` (0-based): the server's advice, doubling to a cap. */
+export function reconnectDelayMs(attempt: number, advisedMs = 3000, capMs = 30_000): number {
+  return Math.min(capMs, advisedMs * 2 ** Math.max(0, Math.min(attempt, 10)));
 }

@@ -1,7 +1,9 @@
 // Throughput check for the PKI hot path (not a test): certificates issued/s, CSRs verified/s, both together.
 // Run: node src/pki/bench.ts [seconds per measurement, default 2]
 
-import { createCa, createCsr, generateKeyPair, issueCertificate, verifyCsr } from './pki.ts';
+import { createCa, issueCertificate } from './authority.ts';
+import { createCsr, verifyCsr } from './csr.ts';
+import { generateKeyPair } from './keys.ts';
 
 const seconds = Number(process.argv[2] ?? 2);
 const ca = createCa({

@@ -9,17 +9,11 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import {
-  type CertificateAuthority,
-  certificateInfo,
-  createCa,
-  createCsr,
-  generateKeyPair,
-  type IssueOptions,
-  issueCertificate,
-  PkiError,
-  verifyCsr,
-} from './pki.ts';
+import { type CertificateAuthority, createCa, type IssueOptions, issueCertificate } from './authority.ts';
+import { certificateInfo } from './certificate.ts';
+import { createCsr, verifyCsr } from './csr.ts';
+import { PkiError } from './errors.ts';
+import { generateKeyPair } from './keys.ts';
 
 interface RunResult {
   code: number;

@@ -7,14 +7,9 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import {
-  createCa,
-  createCsr,
-  generateKeyPair,
-  type IssuedCertificate,
-  issueCertificate,
-  verifyCsr,
-} from './pki.ts';
+import { createCa, type IssuedCertificate, issueCertificate } from './authority.ts';
+import { createCsr, verifyCsr } from './csr.ts';
+import { generateKeyPair } from './keys.ts';
 
 const HOUR = 3600_000;
 const now = Date.now();

@@ -9,7 +9,8 @@ import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HubClient } from '../../src/agent/hub-client.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
-import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+import { createCsr } from '../../src/pki/csr.ts';
+import { generateKeyPair } from '../../src/pki/keys.ts';
 import { cliPath as cli, runOutpost } from '../support/cli.ts';
 import { startTestHub, type TestHub } from '../support/fleet.ts';
 

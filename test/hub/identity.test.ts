@@ -8,7 +8,9 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
-import { createCa, createCsr, generateKeyPair, issueCertificate } from '../../src/pki/pki.ts';
+import { createCa, issueCertificate } from '../../src/pki/authority.ts';
+import { createCsr } from '../../src/pki/csr.ts';
+import { generateKeyPair } from '../../src/pki/keys.ts';
 import { type HubServer, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;

@@ -10,7 +10,8 @@ import { decodeJoinToken } from '../../src/model/join-token.ts';
 import type { Role } from '../../src/model/roles.ts';
 import type { RegisterResponse } from '../../src/model/wire.ts';
 import { HttpClient, type JsonResponse } from '../../src/net/http-client.ts';
-import { createCsr, generateKeyPair } from '../../src/pki/pki.ts';
+import { createCsr } from '../../src/pki/csr.ts';
+import { generateKeyPair } from '../../src/pki/keys.ts';
 import { createTestDatabase } from './postgres.ts';
 
 /** The engine of hubs whose test names no database: sqlite (default) or postgres. */

@@ -9,7 +9,8 @@ import { Value } from 'typebox/value';
 import { HubClient } from '../../src/agent/hub-client.ts';
 import { ephemeralTls } from '../../src/hub/identity/ca.ts';
 import { TelemetryBatch } from '../../src/model/telemetry.ts';
-import { generateKeyPair, issueCertificate } from '../../src/pki/pki.ts';
+import { issueCertificate } from '../../src/pki/authority.ts';
+import { generateKeyPair } from '../../src/pki/keys.ts';
 
 /**
  * What a request meets: stored and acknowledged; 503; stored but the answer lost; 422 (the batch is

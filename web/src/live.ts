@@ -4,7 +4,7 @@
 
 import { signal } from '@preact/signals';
 import type { EventView } from '../../src/model/wire.ts';
-import { reconnectDelayMs, SseParser } from '../../src/web/sse.ts';
+import { reconnectDelayMs, SseParser } from '../../src/net/sse.ts';
 import { authHeaders, get } from './api.ts';
 
 export const eventTick = signal(0);

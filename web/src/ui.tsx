@@ -1,5 +1,5 @@
 // Building blocks every page uses: links, data loading that follows live events, notes for loading,
-// errors and empty states, state badges.
+// errors and empty states, state badges, table heads, and paging through the hub's keyset cursors.
 
 import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
@@ -19,6 +19,20 @@ export function Link(props: {
     <a href={href(to)} onClick={follow} {...rest}>
       {children}
     </a>
+  );
+}
+
+/** A link to one site's page, its name as the text. */
+export function SiteLink({ name }: { name: string }) {
+  return <Link to={`/sites/${encodeURIComponent(name)}`}>{name}</Link>;
+}
+
+/** The trail above a detail page: the list it belongs to, then its own name. */
+export function Crumbs({ list, to, name }: { list: string; to: string; name: string }) {
+  return (
+    <p class="crumbs">
+      <Link to={to}>{list}</Link> / {name}
+    </p>
   );
 }
 
@@ -163,4 +177,62 @@ export function Show<T>({
   }
   if (loaded.error) return <ErrorNote error={loaded.error} />;
   return <Loading what={what} />;
+}
+
+/** A table's column headers; the columns named in `numeric` hold numbers and align right. */
+export function ColumnHeads({ columns, numeric = [] }: { columns: string[]; numeric?: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {columns.map((c) => (
+          <th key={c} scope="col" class={numeric.includes(c) ? 'num' : undefined}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** Where a list paged by the hub's keyset cursor stands: the cursors of the pages walked, the last one shown. */
+export interface CursorPages {
+  /** the cursor of the page shown; undefined on the first */
+  cursor: string | undefined;
+  /** 1-based */
+  page: number;
+  next(cursor: string): void;
+  back(): void;
+  /** back to the first page, as when the query changes */
+  restart(): void;
+}
+
+export function useCursorPages(): CursorPages {
+  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  return {
+    cursor: cursors[cursors.length - 1],
+    page: cursors.length,
+    next: (cursor) => setCursors([...cursors, cursor]),
+    back: () => setCursors(cursors.slice(0, -1)),
+    restart: () => setCursors([undefined]),
+  };
+}
+
+/** Previous and next page buttons around the page number; next is off when the hub gave no further cursor. */
+export function Pager({ pages, nextCursor }: { pages: CursorPages; nextCursor: string | null | undefined }) {
+  return (
+    <nav class="pager" aria-label="Pages">
+      <button type="button" class="secondary" disabled={pages.page <= 1} onClick={pages.back}>
+        Previous page
+      </button>
+      <span>Page {pages.page}</span>
+      <button
+        type="button"
+        class="secondary"
+        disabled={!nextCursor}
+        onClick={() => nextCursor && pages.next(nextCursor)}
+      >
+        Next page
+      </button>
+    </nav>
+  );
 }

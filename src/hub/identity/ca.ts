@@ -6,13 +6,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import {
-  type CertificateAuthority,
-  createCa,
-  fingerprintSha256,
-  generateKeyPair,
-  issueCertificate,
-} from '../../pki/pki.ts';
+import { type CertificateAuthority, createCa, issueCertificate } from '../../pki/authority.ts';
+import { fingerprintSha256 } from '../../pki/certificate.ts';
+import { generateKeyPair } from '../../pki/keys.ts';
 
 export interface HubTls {
   ca: CertificateAuthority;

@@ -5,7 +5,9 @@
 import { OutpostError } from '../../model/errors.ts';
 import { siteNameProblem } from '../../model/site.ts';
 import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
-import { issueCertificate, PkiError, verifyCsr } from '../../pki/pki.ts';
+import { issueCertificate } from '../../pki/authority.ts';
+import { verifyCsr } from '../../pki/csr.ts';
+import { PkiError } from '../../pki/errors.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { hashSecret, newSecret, secretMatches } from '../credentials.ts';

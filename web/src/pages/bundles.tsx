@@ -8,7 +8,7 @@ import { formatSelector } from '../../../src/select/labels.ts';
 import { ago, count } from '../../../src/web/format.ts';
 import { get, post } from '../api.ts';
 import { search } from '../router.ts';
-import { Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ColumnHeads, Crumbs, Empty, ErrorNote, Link, Show, SiteLink, StateBadge, useData } from '../ui.tsx';
 
 interface Rendered {
   site: string;
@@ -38,7 +38,7 @@ function Preview({ bundle, site }: { bundle: string; site: string }) {
   return (
     <section class="card" aria-labelledby="preview-h">
       <h2 id="preview-h">
-        {bundle} on <Link to={`/sites/${encodeURIComponent(site)}`}>{site}</Link>
+        {bundle} on <SiteLink name={site} />
       </h2>
       <Show loaded={why} what="the placement explanation">
         {(e) => (
@@ -188,15 +188,7 @@ function Revisions({ name }: { name: string }) {
             <Empty>No site has this bundle.</Empty>
           ) : (
             <table data-testid="revisions">
-              <thead>
-                <tr>
-                  <th scope="col">Revision</th>
-                  <th scope="col">State</th>
-                  <th scope="col" class="num">
-                    Sites
-                  </th>
-                </tr>
-              </thead>
+              <ColumnHeads columns={['Revision', 'State', 'Sites']} numeric={['Sites']} />
               <tbody>
                 {(r.groups ?? []).map((g) => (
                   <tr key={`${g.key.revision}/${g.key.state}`}>
@@ -230,9 +222,7 @@ export function BundlePage({ name }: { name: string }) {
   const [shown, setShown] = useState(initialSite);
   return (
     <section>
-      <p class="crumbs">
-        <Link to="/bundles">Bundles</Link> / {name}
-      </p>
+      <Crumbs list="Bundles" to="/bundles" name={name} />
       <h1>{name}</h1>
       <Show loaded={bundle} what="the bundle">
         {(b) => (
@@ -348,18 +338,10 @@ export function BundlesPage() {
             <Empty>No bundles yet: apply one with `outpost apply` or add a git source.</Empty>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Bundle</th>
-                  <th scope="col">Revision</th>
-                  <th scope="col">Selector</th>
-                  <th scope="col" class="num">
-                    Sites
-                  </th>
-                  <th scope="col">States</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
+              <ColumnHeads
+                columns={['Bundle', 'Revision', 'Selector', 'Sites', 'States', 'Updated']}
+                numeric={['Sites']}
+              />
               <tbody>
                 {r.items.map((b) => (
                   <tr key={b.name}>

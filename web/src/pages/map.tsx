@@ -184,6 +184,8 @@ function SiteMap({ loc }: { loc: Locations }) {
     if (c.count === 1) navigate(`/sites/${encodeURIComponent(loc.names[c.first]!)}`);
     else setView(zoomAt(view, 3, c.x, c.y, size.w, size.h));
   };
+  /** The view zoomed by `factor` about the middle of the map, as the buttons and keys zoom. */
+  const zoomAtCentre = (factor: number) => zoomAt(view, factor, size.w / 2, size.h / 2, size.w, size.h);
   const drag = useRef<{ x: number; y: number; moved: boolean } | null>(null);
   const toneTotals = tones.map((_, i) => clusters.reduce((n, c) => n + (c.tones[i] ?? 0), 0));
   const largest = [...visible].sort((a, b) => b.count - a.count).slice(0, 8);
@@ -193,18 +195,10 @@ function SiteMap({ loc }: { loc: Locations }) {
     <>
       <fieldset class="toolbar">
         <legend class="sr-only">Map controls</legend>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() => setView(zoomAt(view, 2, size.w / 2, size.h / 2, size.w, size.h))}
-        >
+        <button type="button" class="secondary" onClick={() => setView(zoomAtCentre(2))}>
           Zoom in
         </button>
-        <button
-          type="button"
-          class="secondary"
-          onClick={() => setView(zoomAt(view, 0.5, size.w / 2, size.h / 2, size.w, size.h))}
-        >
+        <button type="button" class="secondary" onClick={() => setView(zoomAtCentre(0.5))}>
           Zoom out
         </button>
         <button type="button" class="secondary" onClick={() => setView(worldView)}>
@@ -232,9 +226,9 @@ function SiteMap({ loc }: { loc: Locations }) {
               ArrowRight: () => panBy(view, -step, 0, size.w),
               ArrowUp: () => panBy(view, 0, step, size.w),
               ArrowDown: () => panBy(view, 0, -step, size.w),
-              '+': () => zoomAt(view, 2, size.w / 2, size.h / 2, size.w, size.h),
-              '=': () => zoomAt(view, 2, size.w / 2, size.h / 2, size.w, size.h),
-              '-': () => zoomAt(view, 0.5, size.w / 2, size.h / 2, size.w, size.h),
+              '+': () => zoomAtCentre(2),
+              '=': () => zoomAtCentre(2),
+              '-': () => zoomAtCentre(0.5),
               '0': () => worldView,
             };
             const move = moves[e.key];

@@ -8,7 +8,7 @@ import { ago, burn, count, percent } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
 import { recentEvents } from '../live.ts';
 import { listSlos } from '../slo-api.ts';
-import { Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ColumnHeads, Empty, Link, Show, SiteLink, StateBadge, useData } from '../ui.tsx';
 
 export const finishedPhases = ['Succeeded', 'Failed', 'Aborted', 'Superseded'];
 
@@ -143,18 +143,12 @@ export function OverviewPage() {
               ) : (
                 <table>
                   <caption class="sr-only">Sites that need attention, most urgent first</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Site</th>
-                      <th scope="col">Reason</th>
-                      <th scope="col">Since</th>
-                    </tr>
-                  </thead>
+                  <ColumnHeads columns={['Site', 'Reason', 'Since']} />
                   <tbody>
                     {a.items.map((i) => (
                       <tr key={i.site}>
                         <td>
-                          <Link to={`/sites/${encodeURIComponent(i.site)}`}>{i.site}</Link>
+                          <SiteLink name={i.site} />
                         </td>
                         <td>
                           <StateBadge state={i.reason} /> {i.detail}
@@ -177,7 +171,7 @@ export function OverviewPage() {
               {recentEvents.value.slice(0, 12).map((e) => (
                 <li key={e.id}>
                   <span class="muted">{ago(e.time, now)}</span> <strong>{e.type}</strong>{' '}
-                  {e.site && <Link to={`/sites/${encodeURIComponent(e.site)}`}>{e.site}</Link>} {e.message}
+                  {e.site && <SiteLink name={e.site} />} {e.message}
                 </li>
               ))}
             </ul>

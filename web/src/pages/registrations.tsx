@@ -6,7 +6,7 @@ import type { QueryResult, QuerySite } from '../../../src/model/wire.ts';
 import { ago, count } from '../../../src/web/format.ts';
 import { labelList, parseLabelList } from '../../../src/web/labels.ts';
 import { canOperate, post } from '../api.ts';
-import { Empty, ErrorNote, Show, useData } from '../ui.tsx';
+import { Empty, ErrorNote, Pager, Show, useCursorPages, useData } from '../ui.tsx';
 
 function Pending({ site, done }: { site: QuerySite; done: () => void }) {
   const [name, setName] = useState(site.name);
@@ -78,8 +78,8 @@ function Pending({ site, done }: { site: QuerySite; done: () => void }) {
 const pageSize = 25;
 
 export function RegistrationsPage() {
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
-  const cursor = cursors[cursors.length - 1];
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const total = useData(
     () => post<QueryResult>('/query', { lifecycle: ['Pending'], groupBy: ['lifecycle'] }),
     [],
@@ -116,27 +116,7 @@ export function RegistrationsPage() {
                   />
                 ))}
               </ul>
-              {(cursors.length > 1 || r.nextCursor) && (
-                <nav class="pager" aria-label="Pages">
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={cursors.length <= 1}
-                    onClick={() => setCursors(cursors.slice(0, -1))}
-                  >
-                    Previous page
-                  </button>
-                  <span>Page {cursors.length}</span>
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={!r.nextCursor}
-                    onClick={() => r.nextCursor && setCursors([...cursors, r.nextCursor])}
-                  >
-                    Next page
-                  </button>
-                </nav>
-              )}
+              {(pages.page > 1 || r.nextCursor) && <Pager pages={pages} nextCursor={r.nextCursor} />}
             </>
           )
         }

@@ -6,7 +6,7 @@ import { useState } from 'preact/hooks';
 import type { RolloutAction, RolloutDetail, RolloutView } from '../../../src/model/wire.ts';
 import { ago, count, gateValue } from '../../../src/web/format.ts';
 import { canOperate, get, post } from '../api.ts';
-import { Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ColumnHeads, Crumbs, Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
 import { finishedPhases } from './overview.tsx';
 
 type Gate = RolloutDetail['gates'][number];
@@ -139,9 +139,7 @@ export function RolloutPage({ id }: { id: string }) {
   const detail = useData(() => get<RolloutDetail>(`/rollouts/${encodeURIComponent(id)}`), [id]);
   return (
     <section>
-      <p class="crumbs">
-        <Link to="/rollouts">Rollouts</Link> / {id}
-      </p>
+      <Crumbs list="Rollouts" to="/rollouts" name={id} />
       <Show loaded={detail} what="the rollout">
         {(d) => {
           const current = d.waves.findIndex((w) => w.name === d.wave);
@@ -176,16 +174,7 @@ export function RolloutPage({ id }: { id: string }) {
                     <Empty>This rollout has no health gates; waves advance on readiness and bake time.</Empty>
                   ) : (
                     <table data-testid="gates">
-                      <thead>
-                        <tr>
-                          <th scope="col">Gate</th>
-                          <th scope="col">Now</th>
-                          <th scope="col">Threshold</th>
-                          <th scope="col">Baseline</th>
-                          <th scope="col">Verdict</th>
-                          <th scope="col">Why</th>
-                        </tr>
-                      </thead>
+                      <ColumnHeads columns={['Gate', 'Now', 'Threshold', 'Baseline', 'Verdict', 'Why']} />
                       <tbody>
                         {gates.map((g, i) => (
                           <GateRow key={g.gate} gate={g} compared={compares(d, i)} />
@@ -214,15 +203,7 @@ export function RolloutsPage() {
             <Empty>No rollouts yet. A bundle with spec.rollout starts one when it changes.</Empty>
           ) : (
             <table>
-              <thead>
-                <tr>
-                  <th scope="col">Bundle</th>
-                  <th scope="col">Revisions</th>
-                  <th scope="col">Phase</th>
-                  <th scope="col">Wave</th>
-                  <th scope="col">Updated</th>
-                </tr>
-              </thead>
+              <ColumnHeads columns={['Bundle', 'Revisions', 'Phase', 'Wave', 'Updated']} />
               <tbody>
                 {r.items.map((x) => (
                   <tr key={x.id}>

@@ -7,7 +7,7 @@ import { ago, expiry } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { siteSlis } from '../slo-api.ts';
-import { Badge, Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { Badge, ColumnHeads, Crumbs, Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
 
 function Pairs({ values, empty }: { values: Record<string, unknown>; empty: string }) {
   const entries = Object.entries(values);
@@ -63,9 +63,7 @@ export function SitePage({ name }: { name: string }) {
   const now = new Date();
   return (
     <section>
-      <p class="crumbs">
-        <Link to="/sites">Sites</Link> / {name}
-      </p>
+      <Crumbs list="Sites" to="/sites" name={name} />
       <h1>{name}</h1>
       <Show loaded={site} what="the site">
         {(s) => {
@@ -141,15 +139,9 @@ export function SitePage({ name }: { name: string }) {
                   <Empty>No bundle is placed on this site.</Empty>
                 ) : (
                   <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">Bundle</th>
-                        <th scope="col">Revision</th>
-                        <th scope="col">State</th>
-                        <th scope="col">Objects ready</th>
-                        <th scope="col">Not ready, and why</th>
-                      </tr>
-                    </thead>
+                    <ColumnHeads
+                      columns={['Bundle', 'Revision', 'State', 'Objects ready', 'Not ready, and why']}
+                    />
                     <tbody>
                       {s.deployments.map((d) => (
                         <tr key={d.bundle}>

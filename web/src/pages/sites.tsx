@@ -7,7 +7,18 @@ import { parseFilter } from '../../../src/web/filter.ts';
 import { ago, count } from '../../../src/web/format.ts';
 import { post } from '../api.ts';
 import { navigate, search } from '../router.ts';
-import { Empty, ErrorNote, Link, Show, StateBadge, useData } from '../ui.tsx';
+import {
+  ColumnHeads,
+  Empty,
+  ErrorNote,
+  Link,
+  Pager,
+  Show,
+  SiteLink,
+  StateBadge,
+  useCursorPages,
+  useData,
+} from '../ui.tsx';
 
 const defaultPageSize = 50;
 const groupChoices = [
@@ -37,10 +48,10 @@ export function SitesPage() {
   const [text, setText] = useState(params.get('q') ?? '');
   const [applied, setApplied] = useState(params.get('q') ?? '');
   const [groupBy, setGroupBy] = useState(params.get('group') ?? '');
-  const [cursors, setCursors] = useState<Array<string | undefined>>([undefined]);
+  const pages = useCursorPages();
   const pageSize = Math.min(200, Math.max(10, Number(params.get('limit')) || defaultPageSize));
   const parsed = parseFilter(applied);
-  const cursor = cursors[cursors.length - 1];
+  const cursor = pages.cursor;
   const loaded = useData(async () => {
     if ('error' in parsed) throw new Error(parsed.error);
     const req: QueryRequest = { ...parsed.filter, limit: groupBy ? 200 : pageSize };
@@ -55,7 +66,7 @@ export function SitesPage() {
     setApplied(q);
     setText(q);
     setGroupBy(g);
-    setCursors([undefined]);
+    pages.restart();
     const sp = new URLSearchParams();
     if (q) sp.set('q', q);
     if (g) sp.set('group', g);
@@ -118,14 +129,7 @@ export function SitesPage() {
               ) : (
                 <table data-testid="groups">
                   <caption>Sites grouped by {groupBy}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">{groupBy}</th>
-                      <th scope="col" class="num">
-                        Sites
-                      </th>
-                    </tr>
-                  </thead>
+                  <ColumnHeads columns={[groupBy, 'Sites']} numeric={['Sites']} />
                   <tbody>
                     {r.groups.map((g) => {
                       const v = g.key[groupBy] ?? null;
@@ -153,23 +157,23 @@ export function SitesPage() {
             ) : (
               <>
                 <table data-testid="sites">
-                  <caption class="sr-only">Sites, page {cursors.length}</caption>
-                  <thead>
-                    <tr>
-                      <th scope="col">Name</th>
-                      <th scope="col">Lifecycle</th>
-                      <th scope="col">Connectivity</th>
-                      <th scope="col">State</th>
-                      <th scope="col">Labels</th>
-                      <th scope="col">Last seen</th>
-                      <th scope="col">Attention</th>
-                    </tr>
-                  </thead>
+                  <caption class="sr-only">Sites, page {pages.page}</caption>
+                  <ColumnHeads
+                    columns={[
+                      'Name',
+                      'Lifecycle',
+                      'Connectivity',
+                      'State',
+                      'Labels',
+                      'Last seen',
+                      'Attention',
+                    ]}
+                  />
                   <tbody>
                     {(r.sites ?? []).map((s) => (
                       <tr key={s.name}>
                         <td>
-                          <Link to={`/sites/${encodeURIComponent(s.name)}`}>{s.name}</Link>
+                          <SiteLink name={s.name} />
                         </td>
                         <td>
                           <StateBadge state={s.lifecycle} />
@@ -194,25 +198,7 @@ export function SitesPage() {
                     ))}
                   </tbody>
                 </table>
-                <nav class="pager" aria-label="Pages">
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={cursors.length <= 1}
-                    onClick={() => setCursors(cursors.slice(0, -1))}
-                  >
-                    Previous page
-                  </button>
-                  <span>Page {cursors.length}</span>
-                  <button
-                    type="button"
-                    class="secondary"
-                    disabled={!r.nextCursor}
-                    onClick={() => r.nextCursor && setCursors([...cursors, r.nextCursor])}
-                  >
-                    Next page
-                  </button>
-                </nav>
+                <Pager pages={pages} nextCursor={r.nextCursor} />
               </>
             )
           }

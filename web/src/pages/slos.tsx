@@ -5,7 +5,7 @@ import { burn, count, percent } from '../../../src/web/format.ts';
 import { seriesToNow } from '../../../src/web/slo-series.ts';
 import { Chart } from '../chart.tsx';
 import { listSlos, type SloView, sloDetail } from '../slo-api.ts';
-import { Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ColumnHeads, Crumbs, Empty, Link, Show, SiteLink, StateBadge, useData } from '../ui.tsx';
 
 function Budget({ slo }: { slo: SloView }) {
   const left = Math.max(0, Math.min(1, slo.budgetRemaining));
@@ -49,20 +49,19 @@ export function SlosPage() {
                 Bundle <Link to={`/bundles/${encodeURIComponent(b)}`}>{b}</Link>
               </h2>
               <table>
-                <thead>
-                  <tr>
-                    <th scope="col">SLO</th>
-                    <th scope="col">Objective</th>
-                    <th scope="col">Attainment</th>
-                    <th scope="col">Budget left</th>
-                    <th scope="col">Burn 1 h</th>
-                    <th scope="col">Burn 6 h</th>
-                    <th scope="col">Alert</th>
-                    <th scope="col" class="num">
-                      Sites
-                    </th>
-                  </tr>
-                </thead>
+                <ColumnHeads
+                  columns={[
+                    'SLO',
+                    'Objective',
+                    'Attainment',
+                    'Budget left',
+                    'Burn 1 h',
+                    'Burn 6 h',
+                    'Alert',
+                    'Sites',
+                  ]}
+                  numeric={['Sites']}
+                />
                 <tbody>
                   {r.items
                     .filter((s) => s.bundle === b)
@@ -101,9 +100,7 @@ export function SloPage({ name }: { name: string }) {
   const slo = useData(() => sloDetail(name), [name]);
   return (
     <section>
-      <p class="crumbs">
-        <Link to="/slos">SLOs</Link> / {name}
-      </p>
+      <Crumbs list="SLOs" to="/slos" name={name} />
       <h1>{name}</h1>
       <Show loaded={slo} what="the SLO">
         {(s) => {
@@ -139,18 +136,12 @@ export function SloPage({ name }: { name: string }) {
                   <Empty>No site has spent budget.</Empty>
                 ) : (
                   <table>
-                    <thead>
-                      <tr>
-                        <th scope="col">Site</th>
-                        <th scope="col">Budget left</th>
-                        <th scope="col">Error rate</th>
-                      </tr>
-                    </thead>
+                    <ColumnHeads columns={['Site', 'Budget left', 'Error rate']} />
                     <tbody>
                       {s.worstSites.map((w) => (
                         <tr key={w.site}>
                           <td>
-                            <Link to={`/sites/${encodeURIComponent(w.site)}`}>{w.site}</Link>
+                            <SiteLink name={w.site} />
                           </td>
                           <td>{percent(w.budgetRemaining, 1)}</td>
                           <td>{percent(w.errorRate, 3)}</td>

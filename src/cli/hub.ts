@@ -1,0 +1,103 @@
+// `outpost hub`: run the hub on embedded SQLite or, for replicas, PostgreSQL, until Ctrl-C. The hub's
+// code is imported only when this command runs, so an agent process carries none of it.
+
+import { resolve } from 'node:path';
+import { type Command, Option } from '@commander-js/extra-typings';
+import { parseLabels, positive, splitList } from './arguments.ts';
+import { untilSignal } from './long-running.ts';
+import { print } from './options.ts';
+
+export function addHubCommand(root: Command): void {
+  root
+    .command('hub')
+    .description(
+      'run the hub (operator API, agent API over mTLS) on embedded SQLite or, for replicas, PostgreSQL',
+    )
+    .option('--data-dir <dir>', 'where the database, CA and secrets live', 'outpost-data')
+    .addOption(
+      new Option(
+        '--database <location>',
+        'postgres://… shared by every replica (give them all the same --ca-cert/--ca-key), or a SQLite file (default DATA_DIR/hub.db)',
+      ).env('OUTPOST_DATABASE'),
+    )
+    .option('--db-pool-size <n>', 'PostgreSQL connections per replica', '10')
+    .option(
+      '--db-statement-timeout <seconds>',
+      'PostgreSQL cancels a statement running longer than this',
+      '30',
+    )
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
+    .option('--public-url <url>', 'the URL agents reach this hub at (goes into join tokens)')
+    .option('--tls-name <name...>', 'extra host names or addresses for the generated serving certificate')
+    .option('--tls-cert <path>', 'serve this certificate instead of one from the hub CA (with --tls-key)')
+    .option('--tls-key <path>', 'key of --tls-cert')
+    .option('--ca-cert <path>', 'use this CA for site certificates instead of making one (with --ca-key)')
+    .option('--ca-key <path>', 'key of --ca-cert')
+    .addOption(
+      new Option('--admin-token <token>', 'the first admin token, instead of a generated one').env(
+        'OUTPOST_ADMIN_TOKEN',
+      ),
+    )
+    .option('--cert-validity-days <days>', 'lifetime of site certificates (renewed at two thirds)', '30')
+    .option('--stale-after <seconds>', 'a site without a heartbeat this long is Stale', '90')
+    .option('--offline-after <seconds>', 'a site without a heartbeat this long is Offline', '600')
+    .option('--log-level <level>', 'info, warn, error or debug', 'info')
+    .option('--max-bundle-bytes <n>', 'largest bundle accepted, in bytes of YAML', String(8 * 1024 * 1024))
+    .option('--max-bundle-objects <n>', 'most objects in one bundle', '2000')
+    .option(
+      '--aggregate-labels <keys>',
+      'label keys counted per value in status and /metrics (keep them few-valued)',
+      'region,format',
+    )
+    .option(
+      '--alert-webhook <name=url...>',
+      'send SLO alerts as Alertmanager webhook JSON to these receivers',
+    )
+    .option('--remote-write-url <url>', 'forward SLI samples to this Prometheus remote-write endpoint')
+    .option('--metrics-public', 'serve /metrics without an API token (default: a viewer token is needed)')
+    .action(async (opts) => {
+      const { startHub } = await import('../hub/start.ts');
+      const hub = await startHub({
+        alerts: {
+          receivers: Object.entries(parseLabels(opts.alertWebhook ?? [])).map(([name, url]) => ({
+            name,
+            url,
+          })),
+        },
+        ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
+        ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        limits: {
+          maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
+          maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),
+        },
+        certificateValidityDays: positive(opts.certValidityDays, '--cert-validity-days'),
+        connectivity: {
+          staleAfterMs: positive(opts.staleAfter, '--stale-after') * 1000,
+          offlineAfterMs: positive(opts.offlineAfter, '--offline-after') * 1000,
+        },
+        dataDir: opts.dataDir,
+        database: opts.database,
+        postgres: {
+          poolSize: positive(opts.dbPoolSize, '--db-pool-size'),
+          statementTimeoutMs: positive(opts.dbStatementTimeout, '--db-statement-timeout') * 1000,
+        },
+        listen: opts.listen,
+        publicUrl: opts.publicUrl,
+        tlsNames: opts.tlsName,
+        tlsCertFile: opts.tlsCert,
+        tlsKeyFile: opts.tlsKey,
+        caCertFile: opts.caCert,
+        caKeyFile: opts.caKey,
+        adminToken: opts.adminToken,
+        logger: { level: opts.logLevel },
+        aggregateLabels: splitList(opts.aggregateLabels) ?? [],
+      });
+      print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)}, ${hub.ctx.store.engine})`);
+      print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
+      print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
+      if (hub.adminToken && !opts.adminToken) print(`admin token (shown once): ${hub.adminToken}`);
+      const signal = untilSignal();
+      await new Promise((r) => signal.addEventListener('abort', r));
+      await hub.close();
+    });
+}
