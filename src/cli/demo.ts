@@ -343,9 +343,12 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const repo = join(dataDir, 'fleet-repo');
   const commit = await fleetRepository(repo);
   await client.addSource({ name: 'fleet', url: repo, ref: 'main', path: 'fleet', intervalSeconds: 10 });
-  const synced = await client.syncSource('fleet');
+  await client.syncSource('fleet');
+  // The hub's poller may sync a new source before this call does, so the bundles are read back rather
+  // than taken from what this one sync changed.
+  const fromGit = (await client.bundles()).filter((b) => b.source === 'fleet').map((b) => b.name);
   print(
-    `${clock(started)} git source "fleet" (${repo}, folder fleet/) synced commit ${commit}: ${synced.changed.sort().join(', ')}`,
+    `${clock(started)} git source "fleet" (${repo}, folder fleet/) synced commit ${commit}: ${fromGit.sort().join(', ')}`,
   );
   // what the stores' golden signals are held to: the SLO pages and burn-rate alerts have data to show
   for (const [bundle, what] of [
