@@ -46,7 +46,7 @@ import { tickRollout } from '../rollout/controller.ts';
 import { listRollouts, queueAction, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
 import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
-import { attentionList } from '../status/attention.ts';
+import { attentionList, attentionOf } from '../status/attention.ts';
 import { eventsAfter, latestEvents } from '../status/events.ts';
 import { planQuery } from '../status/query-plan.ts';
 import { runQuery } from '../status/query-sql.ts';
@@ -92,22 +92,11 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request) => {
         const site = await siteByName(ctx, request.params.name);
-        const attention = await ctx.store.db
-          .selectFrom('sites')
-          .select(['attention_reason', 'attention_detail', 'attention_since'])
-          .where('id', '=', site.id)
-          .executeTakeFirstOrThrow();
         const events = await latestEvents(ctx, { site: site.name }, siteEventsShown + 1);
         return {
           ...siteView(site),
           deployments: await deploymentsOfSite(ctx, site),
-          attention: attention.attention_reason
-            ? {
-                reason: attention.attention_reason,
-                detail: attention.attention_detail ?? '',
-                since: attention.attention_since ?? '',
-              }
-            : null,
+          attention: await attentionOf(ctx, site.id),
           events: events.slice(-siteEventsShown),
           moreEvents: events.length > siteEventsShown,
         };

@@ -133,6 +133,15 @@ export interface EventFilter {
   type?: readonly string[];
 }
 
+/** The id of the newest event, 0 when there is none: where a stream with nothing to resume from starts. */
+export async function lastEventId(ctx: HubContext): Promise<number> {
+  const row = await ctx.store.db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
+}
+
 /** Events with id > after, oldest first. */
 export async function eventsAfter(
   ctx: HubContext,
