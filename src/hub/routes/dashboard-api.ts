@@ -11,9 +11,10 @@ import type { HubContext } from '../context.ts';
 import { renderedForSite } from '../placement/desired.ts';
 import { siteLocations } from '../sites/locations.ts';
 import { siteByName } from '../sites/sites.ts';
+import { operatorRoute } from './operator-route.ts';
 
+/** read-only: nothing here can conflict */
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
-const viewer = { role: 'viewer' as const };
 
 export const WhoAmI = Type.Object({ tokenId: Type.String(), name: Type.String(), role: Type.Enum(roles) });
 
@@ -52,14 +53,12 @@ export function dashboardApiRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/whoami',
-      {
-        config: viewer,
-        schema: {
-          tags: ['access'],
-          summary: 'The API token making this call: its name and role',
-          response: { 200: WhoAmI, ...errors },
-        },
-      },
+      operatorRoute(
+        'viewer',
+        'access',
+        { summary: 'The API token making this call: its name and role', response: { 200: WhoAmI } },
+        errors,
+      ),
       async (request) => {
         const { tokenId, name, role } = request.operator!;
         return { tokenId, name, role };
@@ -68,29 +67,31 @@ export function dashboardApiRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/site-locations',
-      {
-        config: viewer,
-        schema: {
-          tags: ['sites'],
+      operatorRoute(
+        'viewer',
+        'sites',
+        {
           summary: "Every site's coordinates and state, as column arrays (for maps)",
-          response: { 200: SiteLocations, ...errors },
+          response: { 200: SiteLocations },
         },
-      },
+        errors,
+      ),
       async () => siteLocations(ctx),
     );
 
     app.get(
       '/bundles/:name/rendered',
-      {
-        config: viewer,
-        schema: {
-          tags: ['bundles'],
+      operatorRoute(
+        'viewer',
+        'bundles',
+        {
           summary: 'The manifests one site gets from this bundle, as rendered for it',
           params: Type.Object({ name: Type.String() }),
           querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
-          response: { 200: RenderedForSite, ...errors },
+          response: { 200: RenderedForSite },
         },
-      },
+        errors,
+      ),
       async (request) => renderedForSite(ctx, await siteByName(ctx, request.query.site), request.params.name),
     );
   };
