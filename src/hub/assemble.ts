@@ -64,7 +64,7 @@ export async function contextFromConfig(
       // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
       // batcher only queues and calls back into it once built
       reports: new ReportBatcher((reports) => ingestReports(ctx, reports)),
-      ...(remoteWrite ? { remoteWrite } : {}),
+      remoteWrite,
       coordination,
       log,
       now,
