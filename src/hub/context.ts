@@ -1,227 +1,44 @@
-// Everything a hub request or background job needs, wired in one place (contextFromConfig); tests
-// build the same context with overrides instead of patching modules.
+// Everything a hub request or background job needs, as one type: built complete by contextFromConfig
+// (assemble.ts), never changed afterwards but for the public URL, and closed by whoever built it.
 
-import type { ConnectivityThresholds } from '../model/site.ts';
-import { defaultThresholds } from '../model/site.ts';
-import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
-import {
-  type Coordination,
-  ReplicaCoordination,
-  type ReplicaOptions,
-  singleProcess,
-} from './coordination.ts';
-import { DesiredWatch } from './desired-watch.ts';
-import { ephemeralTls, type HubTls } from './identity/ca.ts';
-import { createHubMetrics, type HubMetrics } from './metrics.ts';
-import { type BurnRule, defaultBurnRules } from './slo/core/budget.ts';
-import { EventFeed } from './status/events.ts';
-import { ensureAggregates } from './status/rebuild.ts';
-import { ReportBatcher } from './status/report-batcher.ts';
-import { openStore, type Store } from './store/index.ts';
-import type { PostgresOptions } from './store/postgres.ts';
-import { type RemoteWriteConfig, RemoteWriter } from './telemetry/remote-write.ts';
+import type { HubConfig } from './config.ts';
+import type { Coordination } from './coordination.ts';
+import type { DesiredWatch } from './desired-watch.ts';
+import type { HubTls } from './identity/ca.ts';
+import type { LogSink } from './log-sink.ts';
+import type { HubMetrics } from './metrics.ts';
+import type { EventFeed } from './status/events.ts';
+import type { ReportBatcher } from './status/report-batcher.ts';
+import type { Store } from './store/index.ts';
+import type { RemoteWriter } from './telemetry/remote-write.ts';
 
-export interface HubConnectivityConfig extends ConnectivityThresholds {
-  /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
-  sweepIntervalMs: number;
-}
-
-export interface HubEventsConfig {
-  /** events older than this are dropped by the sweeper */
-  retentionMs: number;
-  /** an event stream sends a comment this often so proxies keep it open and clients see it alive */
-  streamHeartbeatMs: number;
-}
-
-export interface HubRolloutsConfig {
-  /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
-  tickIntervalMs: number;
-}
-
-export interface HubTelemetryConfig {
-  /** batch ids are remembered this long, so a resend within it is recognised */
-  batchRetentionMs: number;
-  /** per-site 5-minute SLI buckets are kept this long (rollout gates, a site's SLI chart, worst sites) */
-  siteRetentionMs: number;
-  /** per-SLO 5-minute totals are kept this long; also the longest SLO window accepted */
-  sloRetentionMs: number;
-  /** the largest telemetry body once inflated: a gzip bomb is cut off here */
-  maxInflatedBytes: number;
-  /** rollout gates read each site's SLIs over this much of the recent past */
-  gateWindowMs: number;
-  /** forward samples to an external TSDB with Prometheus remote-write */
-  remoteWrite?: RemoteWriteConfig;
-}
-
-export interface HubAlertsConfig {
-  /** how often SLO alerts are evaluated, webhooks delivered and telemetry pruned; 0 turns it off */
-  intervalMs: number;
-  /** Alertmanager-compatible webhook receivers; every alert goes to each of them */
-  receivers: { name: string; url: string }[];
-  /** a firing alert is sent again after this long */
-  repeatIntervalMs: number;
-  /** first retry delay of a failed delivery; doubles each time up to retryMaxMs */
-  retryBaseMs: number;
-  retryMaxMs: number;
-  /** a delivery is given up (state failed) after this many attempts */
-  maxAttempts: number;
-  /** multi-window burn-rate rules (slo/core/budget.ts) */
-  burnRules: BurnRule[];
-}
-
-export interface HubConfig {
-  /** SQLite file path or ':memory:', or a postgres:// URL shared by several replicas */
-  database: string;
-  /** PostgreSQL only: pool size and timeouts (defaults in store/postgres.ts) */
-  postgres?: PostgresOptions & ReplicaOptions;
-  /** the URL agents are told to call (goes into join tokens) */
-  publicUrl: string;
-  /** longest an agent's long-poll is held open */
-  maxWaitSeconds: number;
-  /** lifetime of a site's client certificate; agents renew at two thirds of it */
-  certificateValidityDays: number;
-  connectivity: HubConnectivityConfig;
-  /** label keys whose values get their own status aggregates (keep them low-cardinality) */
-  aggregateLabels: string[];
-  events: HubEventsConfig;
-  rollouts: HubRolloutsConfig;
-  /** bundle size and object-count limits, for apply, git sync and plan alike */
-  limits: BundleLimits;
-  /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
-  sourcesDir?: string;
-  telemetry: HubTelemetryConfig;
-  alerts: HubAlertsConfig;
-  /**
-   * whether /metrics answers without an API token; by default a scraper needs a viewer token, since the
-   * agents' port is reachable from every store and the fleet's shape is nobody else's business
-   */
-  metricsPublic: boolean;
+/**
+ * The URL agents are told to call (join tokens, links in alerts): the one value of the context that may
+ * change after it is built, because a hub listening on port 0 learns its address only once it listens.
+ * Whoever calls listen() sets it, right after; nothing else writes it.
+ */
+export interface PublicUrl {
+  current: string;
 }
 
 export interface HubContext {
-  config: HubConfig;
-  store: Store;
-  tls: HubTls;
-  desiredWatch: DesiredWatch;
+  readonly config: HubConfig;
+  readonly publicUrl: PublicUrl;
+  readonly store: Store;
+  readonly tls: HubTls;
+  readonly desiredWatch: DesiredWatch;
   /** wakes event streams after events commit; closed with the server */
-  events: EventFeed;
-  metrics: HubMetrics;
+  readonly events: EventFeed;
+  readonly metrics: HubMetrics;
   /** agents' reports, ingested in group-committed batches */
-  reports: ReportBatcher;
+  readonly reports: ReportBatcher;
   /** forwards samples by Prometheus remote-write when configured */
-  remoteWrite?: RemoteWriter;
+  readonly remoteWrite?: RemoteWriter;
   /** wakes other replicas and says whether this one runs the work that must run once */
-  coordination: Coordination;
-  /** background work's log lines (the server points it at its logger) */
-  log: (message: string, fields?: Record<string, unknown>) => void;
-  now: () => Date;
-}
-
-export const defaultHubConfig = {
-  publicUrl: 'https://127.0.0.1:7070',
-  maxWaitSeconds: 55,
-  certificateValidityDays: 30,
-  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
-  aggregateLabels: ['region', 'format'],
-  events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
-  rollouts: { tickIntervalMs: 5_000 },
-  limits: defaultLimits,
-  metricsPublic: false,
-  telemetry: {
-    batchRetentionMs: 7 * 24 * 3600_000,
-    siteRetentionMs: 48 * 3600_000,
-    sloRetentionMs: 35 * 24 * 3600_000,
-    maxInflatedBytes: 32 * 1024 * 1024,
-    gateWindowMs: 15 * 60_000,
-  },
-  alerts: {
-    intervalMs: 30_000,
-    receivers: [],
-    repeatIntervalMs: 4 * 3600_000,
-    retryBaseMs: 5_000,
-    retryMaxMs: 10 * 60_000,
-    maxAttempts: 12,
-    burnRules: [...defaultBurnRules],
-  },
-} satisfies Partial<HubConfig>;
-
-export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
-  publicUrl?: string;
-  maxWaitSeconds?: number;
-  certificateValidityDays?: number;
-  connectivity?: Partial<HubConnectivityConfig>;
-  aggregateLabels?: string[];
-  events?: Partial<HubEventsConfig>;
-  rollouts?: Partial<HubRolloutsConfig>;
-  limits?: BundleLimits;
-  telemetry?: Partial<HubTelemetryConfig>;
-  alerts?: Partial<HubAlertsConfig>;
-  metricsPublic?: boolean;
-};
-
-export async function contextFromConfig(
-  config: ConfigInput,
-  overrides: Partial<Omit<HubContext, 'config'>> = {},
-): Promise<HubContext> {
-  const full: HubConfig = {
-    ...defaultHubConfig,
-    ...config,
-    connectivity: { ...defaultHubConfig.connectivity, ...config.connectivity },
-    aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
-    events: { ...defaultHubConfig.events, ...config.events },
-    rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
-    telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
-    alerts: { ...defaultHubConfig.alerts, ...config.alerts },
-  };
-  const now = overrides.now ?? (() => new Date());
-  const metrics = overrides.metrics ?? createHubMetrics();
-  const hub = {
-    config: full,
-    store: overrides.store ?? (await openStore(full.database, metrics.observeQuery, full.postgres)),
-    tls: overrides.tls ?? ephemeralTls(now()),
-    desiredWatch: overrides.desiredWatch ?? new DesiredWatch(),
-    events: overrides.events ?? new EventFeed(),
-    metrics,
-    log: overrides.log ?? (() => {}),
-    now,
-  } as HubContext;
-  hub.reports = overrides.reports ?? new ReportBatcher(hub);
-  if (full.telemetry.remoteWrite)
-    hub.remoteWrite = overrides.remoteWrite ?? new RemoteWriter(full.telemetry.remoteWrite, metrics);
-  metrics.readFleetFrom(hub.store.db);
-  await ensureAggregates(hub);
-  hub.coordination = overrides.coordination ?? (await coordinationFor(hub));
-  return hub;
-}
-
-/** Replicas on PostgreSQL relay wake-ups to each other and elect a leader; SQLite has one process. */
-async function coordinationFor(hub: HubContext): Promise<Coordination> {
-  const { store, metrics } = hub;
-  if (store.engine !== 'postgres' || !store.url) {
-    metrics.setLeading(true);
-    return singleProcess;
-  }
-  const log = (message: string, fields?: Record<string, unknown>) => hub.log(message, fields);
-  const replica = new ReplicaCoordination(
-    store.url,
-    store.db,
-    {
-      desired: (ids) => hub.desiredWatch.wake(ids),
-      events: () => hub.events.wake(),
-      resync: () => {
-        hub.desiredWatch.wakeAll();
-        hub.events.wake();
-      },
-      leaderChanged: (leading) => {
-        metrics.setLeading(leading);
-        log(leading ? 'this replica now leads' : 'this replica no longer leads');
-      },
-      log,
-    },
-    hub.config.postgres,
-  );
-  await replica.start();
-  hub.desiredWatch.relay = (ids) => replica.publishDesired(ids);
-  hub.events.relay = () => replica.publishEvents();
-  return replica;
+  readonly coordination: Coordination;
+  /** background work's log lines (a server plugs its logger in) */
+  readonly log: LogSink;
+  readonly now: () => Date;
+  /** Ends what building the context started (replica session, forwarder, store), last started first. */
+  close(): Promise<void>;
 }

@@ -57,7 +57,7 @@ const idsPerNotify = 150;
 export class ReplicaCoordination implements Coordination {
   readonly #url: string;
   readonly #db: Db;
-  readonly #on: ReplicaHandlers;
+  #on: ReplicaHandlers | undefined;
   readonly #checkMs: number;
   readonly #self = randomUUID();
   #client: pg.Client | undefined;
@@ -69,10 +69,9 @@ export class ReplicaCoordination implements Coordination {
   #events = false;
   #flush: Promise<void> | undefined;
 
-  constructor(url: string, db: Db, on: ReplicaHandlers, opts: ReplicaOptions = {}) {
+  constructor(url: string, db: Db, opts: ReplicaOptions = {}) {
     this.#url = url;
     this.#db = db;
-    this.#on = on;
     this.#checkMs = opts.leaderCheckMs ?? 1000;
   }
 
@@ -80,8 +79,12 @@ export class ReplicaCoordination implements Coordination {
     return this.#leading;
   }
 
-  /** Connects and listens before returning; leadership is decided right after and then every check. */
-  async start(): Promise<void> {
+  /**
+   * Connects and listens before returning, telling `on` from then on; leadership is decided right after
+   * and then every check. Publishing works before: what it sends is committed already.
+   */
+  async start(on: ReplicaHandlers): Promise<void> {
+    this.#on = on;
     await this.#connect();
     this.#schedule(0);
   }
@@ -101,13 +104,13 @@ export class ReplicaCoordination implements Coordination {
     this.#client = undefined;
     client.end().catch(() => {});
     this.#setLeading(false);
-    if (!this.#closed) this.#on.log('replica session lost; reconnecting', { why });
+    if (!this.#closed) this.#on?.log('replica session lost; reconnecting', { why });
   }
 
   #setLeading(leading: boolean): void {
     if (this.#leading === leading) return;
     this.#leading = leading;
-    this.#on.leaderChanged(leading);
+    this.#on?.leaderChanged(leading);
   }
 
   #schedule(delayMs: number): void {
@@ -123,7 +126,7 @@ export class ReplicaCoordination implements Coordination {
     try {
       if (!this.#client) {
         await this.#connect();
-        this.#on.resync();
+        this.#on?.resync();
       }
       const client = this.#client!;
       if (this.#leading) {
@@ -141,8 +144,8 @@ export class ReplicaCoordination implements Coordination {
   #received(channel: string, payload: string): void {
     const bar = payload.indexOf('|');
     if (payload.slice(0, bar) === this.#self) return;
-    if (channel === desiredChannel) this.#on.desired(payload.slice(bar + 1).split(','));
-    else if (channel === eventsChannel) this.#on.events();
+    if (channel === desiredChannel) this.#on?.desired(payload.slice(bar + 1).split(','));
+    else if (channel === eventsChannel) this.#on?.events();
   }
 
   publishDesired(siteIds: readonly string[]): void {
@@ -176,7 +179,7 @@ export class ReplicaCoordination implements Coordination {
       }
     } catch (e) {
       // the change is committed; other replicas' waiters see it at their next poll or heartbeat
-      this.#on.log('could not notify other replicas', { error: (e as Error).message });
+      this.#on?.log('could not notify other replicas', { error: (e as Error).message });
     }
   }
 

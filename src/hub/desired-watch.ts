@@ -13,7 +13,13 @@ const wakePerTurn = 64;
 
 export class DesiredWatch {
   readonly #waiters = new Map<string, Set<Waiter>>();
+  readonly #relay: ((siteIds: readonly string[]) => void) | undefined;
   #closed = false;
+
+  /** `relay` also tells other replicas (when several share a PostgreSQL store). */
+  constructor(relay?: (siteIds: readonly string[]) => void) {
+    this.#relay = relay;
+  }
 
   /** Resolves true when siteId's desired state changes, false on timeout or abort. */
   wait(siteId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
@@ -44,14 +50,11 @@ export class DesiredWatch {
     });
   }
 
-  /** Also tells other replicas (set when several share a PostgreSQL store). */
-  relay: ((siteIds: readonly string[]) => void) | undefined;
-
   /** Wakes this process's waiters for the sites and relays the change. Call after the commit. */
   notify(siteIds: Iterable<string>): void {
     const ids = [...siteIds];
     this.wake(ids);
-    if (ids.length > 0) this.relay?.(ids);
+    if (ids.length > 0) this.#relay?.(ids);
   }
 
   /**

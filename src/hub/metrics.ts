@@ -78,39 +78,22 @@ export function createHubMetrics(): HubMetrics {
     help: '1 while this hub replica runs the work that must run once (sweeps, rollout ticks, git polls)',
     registers: [registry],
   });
-  new Gauge({
-    name: 'outpost_sites',
-    help: 'Active sites by connectivity',
-    labelNames: ['connectivity'] as const,
-    registers: [registry],
-    async collect() {
-      if (!db) return;
-      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
-      for (const c of connectivities) this.set({ connectivity: c }, counts.get(`connectivity:${c}`) ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'outpost_sites_by_lifecycle',
-    help: 'Sites by lifecycle',
-    labelNames: ['lifecycle'] as const,
-    registers: [registry],
-    async collect() {
-      if (!db) return;
-      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
-      for (const l of lifecycles) this.set({ lifecycle: l }, counts.get(`lifecycle:${l}`) ?? 0);
-    },
-  });
-  new Gauge({
-    name: 'outpost_deployments',
-    help: 'Placed deployments by state',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    async collect() {
-      if (!db) return;
-      const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
-      for (const s of deploymentStates) this.set({ state: s }, counts.get(`state:${s}`) ?? 0);
-    },
-  });
+  // one series per value of a fleet-wide count (status_aggregates cells named `${label}:${value}`)
+  const fleetGauge = (name: string, help: string, label: string, values: readonly string[]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      async collect() {
+        if (!db) return;
+        const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
+        for (const v of values) this.set({ [label]: v }, counts.get(`${label}:${v}`) ?? 0);
+      },
+    });
+  fleetGauge('outpost_sites', 'Active sites by connectivity', 'connectivity', connectivities);
+  fleetGauge('outpost_sites_by_lifecycle', 'Sites by lifecycle', 'lifecycle', lifecycles);
+  fleetGauge('outpost_deployments', 'Placed deployments by state', 'state', deploymentStates);
   new Gauge({
     name: 'outpost_bundle_deployments',
     help: 'Placed deployments of each bundle by state',

@@ -1,11 +1,12 @@
 // Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
 // /metrics, and owns the background status sweeper, rollout ticker and telemetry upkeep (started when
-// ready, stopped on close; with replicas they run on the leader only), the remote-write forwarder and
-// the replica coordination (closed with the server).
+// ready, stopped on close; with replicas they run on the leader only). The context it serves outlives it:
+// whoever built the context closes it.
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { Periodic } from './periodic.ts';
@@ -57,52 +58,52 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
-  ctx.log = (message, fields) => app.log.info(fields ?? {}, message);
+  // what the server starts, it ends when it closes, last started first
+  const owned = new DisposableStore();
+  app.addHook('onClose', () => owned.dispose());
+  // left plugged in after close: the context's last lines (a replica giving up the lead) still reach it
+  ctx.log.plug(app.log);
   // held long-polls and event streams would otherwise keep a closing server waiting
   app.addHook('preClose', async () => {
     ctx.desiredWatch.close();
     ctx.events.close();
   });
-  // replicas on one PostgreSQL run these on the leader alone; a single process always leads
-  const sweeper = new Periodic(
-    async () => ctx.coordination.leading && (await statusPass(ctx)),
-    () => ctx.config.connectivity.sweepIntervalMs,
-    (err) => app.log.error({ err }, 'status sweep failed'),
-  );
-  app.addHook('onReady', async () => {
-    if (ctx.config.connectivity.sweepIntervalMs > 0) sweeper.start();
-  });
-  app.addHook('onClose', async () => sweeper.close());
-  const ticker = new Periodic(
-    async () => ctx.coordination.leading && (await tickRollouts(ctx)),
-    () => ctx.config.rollouts.tickIntervalMs,
-    (err) => app.log.error({ err }, 'rollout tick failed'),
-  );
-  app.addHook('onReady', async () => {
-    if (ctx.config.rollouts.tickIntervalMs > 0) ticker.start();
-  });
-  app.addHook('onClose', async () => ticker.close());
-  // telemetry upkeep: SLO alerts, webhook deliveries, retention (state and deliveries are compare-and-set,
-  // but one replica doing it is enough)
-  const telemetry = new Periodic(
-    async () => {
-      if (!ctx.coordination.leading) return;
-      await evaluateSloAlerts(ctx);
-      await deliverAlerts(ctx);
-      await pruneTelemetry(ctx);
+  // Background work: started when ready; replicas on one PostgreSQL run it on the leader alone (a single
+  // process always leads). Telemetry upkeep's state and deliveries are compare-and-set, but one replica
+  // doing it is enough.
+  const background = [
+    {
+      work: 'status sweep',
+      run: () => statusPass(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
-    () => ctx.config.alerts.intervalMs,
-    (err) => app.log.error({ err }, 'telemetry pass failed'),
-  );
-  app.addHook('onReady', async () => {
-    if (ctx.config.alerts.intervalMs > 0) telemetry.start();
-    ctx.remoteWrite?.start();
-  });
-  app.addHook('onClose', async () => {
-    await telemetry.close();
-    await ctx.remoteWrite?.close();
-    await ctx.coordination.close();
-  });
+    {
+      work: 'rollout tick',
+      run: () => tickRollouts(ctx),
+      intervalMs: () => ctx.config.rollouts.tickIntervalMs,
+    },
+    {
+      work: 'telemetry pass',
+      run: async () => {
+        await evaluateSloAlerts(ctx);
+        await deliverAlerts(ctx);
+        await pruneTelemetry(ctx);
+      },
+      intervalMs: () => ctx.config.alerts.intervalMs,
+    },
+  ];
+  for (const { work, run, intervalMs } of background) {
+    const periodic = owned.add(
+      new Periodic(
+        async () => ctx.coordination.leading && (await run()),
+        intervalMs,
+        (err) => app.log.error({ err }, `${work} failed`),
+      ),
+    );
+    app.addHook('onReady', async () => {
+      if (intervalMs() > 0) periodic.start();
+    });
+  }
   app.addHook('onResponse', async (request, reply) => {
     ctx.metrics.observeRequest(
       request.method,

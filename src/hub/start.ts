@@ -5,16 +5,12 @@
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { DisposableStore } from '../base/lifecycle.ts';
 import type { ConnectivityThresholds } from '../model/site.ts';
+import { contextFromConfig } from './assemble.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
-import {
-  contextFromConfig,
-  type HubAlertsConfig,
-  type HubConfig,
-  type HubContext,
-  type HubRolloutsConfig,
-  type HubTelemetryConfig,
-} from './context.ts';
+import type { HubAlertsConfig, HubConfig, HubRolloutsConfig, HubTelemetryConfig } from './config.ts';
+import type { HubContext } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
 import { buildServer } from './server.ts';
@@ -90,50 +86,56 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
     now: now(),
   });
   const { host, port } = parseListen(opts.listen ?? '127.0.0.1:7070');
-  const ctx = await contextFromConfig(
-    {
-      database: opts.database ?? join(dataDir, 'hub.db'),
-      ...(opts.maxWaitSeconds !== undefined ? { maxWaitSeconds: opts.maxWaitSeconds } : {}),
-      ...(opts.certificateValidityDays !== undefined
-        ? { certificateValidityDays: opts.certificateValidityDays }
-        : {}),
-      ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
-      ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
-      ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
-      ...(opts.alerts ? { alerts: opts.alerts } : {}),
-      ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
-      ...(opts.postgres ? { postgres: opts.postgres } : {}),
-      ...(opts.metricsPublic ? { metricsPublic: true } : {}),
-      sourcesDir: join(dataDir, 'sources'),
-    },
-    { tls, now },
-  );
-  const adminToken = await ensureFirstAdmin(ctx, opts.adminToken);
-  const app = await buildServer(ctx, {
-    logger: opts.logger ?? false,
-    https: { key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.ca.certPem },
-  });
-  await app.listen({ host, port });
-  const address = app.server.address();
-  const actualPort = typeof address === 'object' && address ? address.port : port;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
-  ctx.config.publicUrl = opts.publicUrl ?? url;
-  ctx.config.limits = { ...ctx.config.limits, ...opts.limits };
-  const poller = startSourcePoller(ctx, {
-    tickMs: opts.sourcePollMs,
-    log: (message, fields) => app.log.info(fields, message),
-  });
-  return {
-    url,
-    adminToken,
-    caPem: tls.ca.certPem,
-    caFile: opts.caCertFile ?? join(dataDir, 'ca.crt'),
-    ctx,
-    app,
-    async close() {
-      await poller.close();
-      await app.close();
-      await ctx.store.close();
-    },
-  };
+  // the context, the server and the poller, ended in reverse on close (or when starting fails half-way)
+  const owned = new DisposableStore();
+  try {
+    const ctx = owned.add(
+      await contextFromConfig(
+        {
+          database: opts.database ?? join(dataDir, 'hub.db'),
+          ...(opts.publicUrl !== undefined ? { publicUrl: opts.publicUrl } : {}),
+          ...(opts.maxWaitSeconds !== undefined ? { maxWaitSeconds: opts.maxWaitSeconds } : {}),
+          ...(opts.certificateValidityDays !== undefined
+            ? { certificateValidityDays: opts.certificateValidityDays }
+            : {}),
+          ...(opts.connectivity ? { connectivity: opts.connectivity } : {}),
+          ...(opts.aggregateLabels ? { aggregateLabels: opts.aggregateLabels } : {}),
+          ...(opts.limits ? { limits: opts.limits } : {}),
+          ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+          ...(opts.alerts ? { alerts: opts.alerts } : {}),
+          ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
+          ...(opts.postgres ? { postgres: opts.postgres } : {}),
+          ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+          sourcesDir: join(dataDir, 'sources'),
+        },
+        { tls, now },
+      ),
+    );
+    const adminToken = await ensureFirstAdmin(ctx, opts.adminToken);
+    const app = owned.add(
+      await buildServer(ctx, {
+        logger: opts.logger ?? false,
+        https: { key: tls.serverKeyPem, cert: tls.serverCertPem, ca: tls.ca.certPem },
+      }),
+    );
+    await app.listen({ host, port });
+    const address = app.server.address();
+    const actualPort = typeof address === 'object' && address ? address.port : port;
+    const url = `https://${host.includes(':') ? `[${host}]` : host}:${actualPort}`;
+    // only now is the port known when the hub was asked for any free one
+    if (opts.publicUrl === undefined) ctx.publicUrl.current = url;
+    owned.add(startSourcePoller(ctx, { tickMs: opts.sourcePollMs }));
+    return {
+      url,
+      adminToken,
+      caPem: tls.ca.certPem,
+      caFile: opts.caCertFile ?? join(dataDir, 'ca.crt'),
+      ctx,
+      app,
+      close: () => owned.dispose(),
+    };
+  } catch (e) {
+    await owned.dispose();
+    throw e;
+  }
 }

@@ -3,9 +3,9 @@
 // line to fix; what only a site can answer (a missing label) is left to rendering.
 
 import type { Operation } from 'rfc6902';
-import { namedStrategies, strategyNamed, validateStrategy } from '../hub/rollout/core/strategy.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { KubeObject } from '../model/manifest.ts';
+import { namedStrategies, strategyNamed, validateStrategy } from '../model/rollout-strategy.ts';
 import { type BundleTelemetry, parseTelemetrySpec } from '../model/telemetry-spec.ts';
 import { CelCompileError, compileCel } from '../select/cel.ts';
 import { validateSelector } from '../select/labels.ts';

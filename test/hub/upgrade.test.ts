@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { contextFromConfig } from '../../src/hub/context.ts';
+import { contextFromConfig } from '../../src/hub/assemble.ts';
 import { migrateTo } from '../../src/hub/store/migrations.ts';
 import { openSqlite } from '../../src/hub/store/sqlite.ts';
 import { recountAggregates, sortedEntries, storedAggregates } from '../support/hub.ts';

@@ -2,7 +2,9 @@
 // act as an operator (in-process inject, with any API token) and as a site (real mTLS over loopback).
 
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { type ConfigInput, contextFromConfig, type HubContext } from '../../src/hub/context.ts';
+import { contextFromConfig } from '../../src/hub/assemble.ts';
+import type { ConfigInput } from '../../src/hub/config.ts';
+import type { HubContext } from '../../src/hub/context.ts';
 import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
 import type { HubTls } from '../../src/hub/identity/ca.ts';
 import { buildServer } from '../../src/hub/server.ts';
@@ -159,7 +161,7 @@ export async function startHubServer(
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  ctx.config.publicUrl = url;
+  ctx.publicUrl.current = url;
   // a hub reopened on an existing database keeps its first admin: the caller passes that token again
   const adminToken = (await ensureFirstAdmin(ctx, opts.adminToken)) ?? opts.adminToken!;
   const anonymous = new HttpClient(url, { ca: ctx.tls.ca.certPem });
@@ -213,7 +215,7 @@ export async function startHubServer(
     async close() {
       for (const c of clients) c.close();
       await app.close();
-      await ctx.store.close();
+      await ctx.close();
       await scratch?.drop();
     },
   };

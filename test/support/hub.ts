@@ -3,7 +3,8 @@
 
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import type { ConfigInput, HubContext } from '../../src/hub/context.ts';
+import type { ConfigInput } from '../../src/hub/config.ts';
+import type { HubContext } from '../../src/hub/context.ts';
 import { newSiteRow } from '../../src/hub/sites/sites.ts';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';

@@ -7,6 +7,7 @@ import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials.ts';
 import { newId } from '../ids.ts';
+import { revokeToken } from './revocation.ts';
 
 export interface ApiTokenView {
   id: string;
@@ -93,17 +94,7 @@ export async function listApiTokens(ctx: HubContext): Promise<ApiTokenView[]> {
 }
 
 export async function revokeApiToken(ctx: HubContext, actor: Actor, id: string): Promise<void> {
-  const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('api_tokens')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0) throw new OutpostError('not_found', `no active API token ${id}`);
-    await audit(tx, now, actor, 'api_token.revoke', `api-token/${id}`);
-  });
+  await revokeToken(ctx, actor, 'api_tokens', id);
 }
 
 /** On first start: an admin token, from `given` (environment) or freshly made; undefined if tokens exist. */

@@ -9,6 +9,7 @@ import type { HubContext } from '../context.ts';
 import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials.ts';
 import { newId } from '../ids.ts';
 import type { BootstrapTokenTable, Db } from '../store/schema.ts';
+import { revokeToken } from './revocation.ts';
 
 export interface BootstrapTokenSpec {
   description?: string;
@@ -99,18 +100,7 @@ export async function listBootstrapTokens(ctx: HubContext): Promise<BootstrapTok
 }
 
 export async function revokeBootstrapToken(ctx: HubContext, actor: Actor, id: string): Promise<void> {
-  const now = ctx.now();
-  await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx
-      .updateTable('bootstrap_tokens')
-      .set({ revoked_at: now.toISOString() })
-      .where('id', '=', id)
-      .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    if (Number(r.numUpdatedRows) === 0)
-      throw new OutpostError('not_found', `no active bootstrap token ${id}`);
-    await audit(tx, now, actor, 'bootstrap_token.revoke', `bootstrap-token/${id}`);
-  });
+  await revokeToken(ctx, actor, 'bootstrap_tokens', id);
 }
 
 /**

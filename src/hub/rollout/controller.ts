@@ -2,13 +2,13 @@
 // and the hub's live facts, and the outcome committed in one transaction with the desired revisions it moves.
 
 import type { EventType, NewEvent } from '../../model/event.ts';
+import type { RolloutStrategy } from '../../model/rollout-strategy.ts';
 import type { HubContext } from '../context.ts';
 import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import { finalPhases, type RolloutState } from './core/state.ts';
-import type { RolloutStrategy } from './core/strategy.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
 import { loadSiteProgress } from './site-progress.ts';
 

@@ -3,6 +3,7 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { NewEvent } from '../../model/event.ts';
+import { type RolloutStrategy, strategyNamed, validateStrategy } from '../../model/rollout-strategy.ts';
 import type { RolloutAction, RolloutDetail, RolloutView } from '../../model/wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
@@ -13,7 +14,6 @@ import { insertEvents } from '../status/events.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
 import { gateResults } from './core/decide.ts';
 import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
-import { type RolloutStrategy, strategyNamed, validateStrategy } from './core/strategy.ts';
 import { loadSiteProgress } from './site-progress.ts';
 
 export interface NewRollout {

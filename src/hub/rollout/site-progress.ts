@@ -2,12 +2,12 @@
 // metrics: the controller decides on them, and the rollout view shows the gates evaluated over them.
 
 import type { DeploymentState } from '../../model/deployment.ts';
+import type { RolloutStrategy } from '../../model/rollout-strategy.ts';
 import type { Connectivity } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
 import { siteGateMetrics } from '../telemetry/gate-metrics.ts';
 import type { SiteProgress, SiteStatus } from './core/state.ts';
-import type { RolloutStrategy } from './core/strategy.ts';
 
 /**
  * A rollout's rows as the pure core reads them: each site's row, its facts (name, connectivity, time zone,

@@ -8,7 +8,6 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { OutpostError } from '../../model/errors.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
   CertificateRequest,
@@ -21,11 +20,11 @@ import {
   Report,
   ReportAck,
 } from '../../model/wire.ts';
-import { desiredDigest } from '../../render/rendered.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
+import { desiredState, placedBlob } from '../placement/desired.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
-import { siteFromRow, touchSite } from '../sites/sites.ts';
+import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
@@ -33,25 +32,6 @@ const SiteParam = Type.Object({ siteId: Type.String() });
 
 function etagOf(digest: string): string {
   return `"${digest}"`;
-}
-
-async function desiredState(ctx: HubContext, siteId: string): Promise<DesiredState> {
-  const db = ctx.store.db;
-  const row = await db.selectFrom('sites').selectAll().where('id', '=', siteId).executeTakeFirstOrThrow();
-  const site = siteFromRow(row);
-  const deployments = await db
-    .selectFrom('deployments')
-    .select(['bundle', 'desired_revision', 'desired_digest'])
-    .where('site_id', '=', siteId)
-    .where('desired_digest', 'is not', null)
-    .orderBy('bundle')
-    .execute();
-  const list = deployments.map((d) => ({
-    bundle: d.bundle,
-    revision: Number(d.desired_revision),
-    digest: d.desired_digest!,
-  }));
-  return { site: site.name, digest: site.desiredDigest ?? desiredDigest(list), deployments: list };
 }
 
 function httpError(statusCode: number, message: string): Error {
@@ -189,25 +169,10 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request, reply) => {
-        const site = request.site!;
-        const { digest } = request.params;
-        // A site reads only blobs placed on it: per-site renderings may hold per-site values.
-        const placed = await ctx.store.db
-          .selectFrom('deployments')
-          .select('bundle')
-          .where('site_id', '=', site.id)
-          .where('desired_digest', '=', digest)
-          .executeTakeFirst();
-        if (!placed) throw new OutpostError('not_found', `no blob ${digest} is placed on site ${site.name}`);
-        const blob = await ctx.store.db
-          .selectFrom('blobs')
-          .select('content')
-          .where('digest', '=', digest)
-          .executeTakeFirst();
-        if (!blob) throw new OutpostError('not_found', `blob ${digest} is missing`);
+        const content = await placedBlob(ctx, request.site!, request.params.digest);
         reply.header('content-type', 'application/json; charset=utf-8');
         reply.header('cache-control', 'private, max-age=31536000, immutable');
-        return reply.send(blob.content);
+        return reply.send(content);
       },
     );
 

@@ -5,17 +5,9 @@
 import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.ts';
-import { type EventFilter, eventsAfter } from '../status/events.ts';
+import { type EventFilter, eventsAfter, lastEventId } from '../status/events.ts';
 
 const batch = 500;
-
-async function currentLastId(ctx: HubContext): Promise<number> {
-  const row = await ctx.store.db
-    .selectFrom('events')
-    .select((eb) => eb.fn.max('id').as('id'))
-    .executeTakeFirst();
-  return Number(row?.id ?? 0);
-}
 
 function startId(request: FastifyRequest, after: number | undefined): number | undefined {
   const header = request.headers['last-event-id'];
@@ -31,7 +23,7 @@ export async function streamEvents(
   filter: EventFilter,
   after: number | undefined,
 ): Promise<void> {
-  let last = startId(request, after) ?? (await currentLastId(ctx));
+  let last = startId(request, after) ?? (await lastEventId(ctx));
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {

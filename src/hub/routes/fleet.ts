@@ -24,19 +24,11 @@ import {
   sourceView,
   syncSource,
 } from '../sources/sources.ts';
+import { operatorErrors, operatorRoute } from './operator-route.ts';
 
-const errors = {
-  400: ErrorBody,
-  401: ErrorBody,
-  403: ErrorBody,
-  404: ErrorBody,
-  409: ErrorBody,
-  502: ErrorBody,
-};
+/** a sync reaches a git remote, which may fail on its side */
+const errors = { ...operatorErrors, 502: ErrorBody };
 const NameParam = Type.Object({ name: Type.String() });
-const viewer = { role: 'viewer' as const };
-const operator = { role: 'operator' as const };
-const admin = { role: 'admin' as const };
 
 export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
   return async (app) => {
@@ -44,10 +36,7 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sources',
-      {
-        config: admin,
-        schema: { tags: ['sources'], body: SourceRequest, response: { 201: SourceCreated, ...errors } },
-      },
+      operatorRoute('admin', 'sources', { body: SourceRequest, response: { 201: SourceCreated } }, errors),
       async (request, reply) => {
         const { view, webhookSecret } = await addSource(ctx, actorOf(request), request.body);
         return reply.status(201).send({ source: view, webhookSecret });
@@ -56,31 +45,24 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/sources',
-      {
-        config: viewer,
-        schema: {
-          tags: ['sources'],
-          response: { 200: Type.Object({ items: Type.Array(SourceView) }), ...errors },
-        },
-      },
+      operatorRoute(
+        'viewer',
+        'sources',
+        { response: { 200: Type.Object({ items: Type.Array(SourceView) }) } },
+        errors,
+      ),
       async () => ({ items: await listSources(ctx) }),
     );
 
     app.get(
       '/sources/:name',
-      {
-        config: viewer,
-        schema: { tags: ['sources'], params: NameParam, response: { 200: SourceView, ...errors } },
-      },
+      operatorRoute('viewer', 'sources', { params: NameParam, response: { 200: SourceView } }, errors),
       async (request) => sourceView(await sourceRow(ctx, request.params.name)),
     );
 
     app.delete(
       '/sources/:name',
-      {
-        config: admin,
-        schema: { tags: ['sources'], params: NameParam, response: { 204: Type.Null(), ...errors } },
-      },
+      operatorRoute('admin', 'sources', { params: NameParam, response: { 204: Type.Null() } }, errors),
       async (request, reply) => {
         await deleteSource(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
@@ -89,15 +71,16 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sources/:name/sync',
-      {
-        config: operator,
-        schema: {
-          tags: ['sources'],
+      operatorRoute(
+        'operator',
+        'sources',
+        {
           params: NameParam,
           querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }),
-          response: { 200: SyncResult, ...errors },
+          response: { 200: SyncResult },
         },
-      },
+        errors,
+      ),
       async (request) =>
         syncSource(ctx, actorOf(request), request.params.name, { force: request.query.force ?? false }),
     );
@@ -105,24 +88,24 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     app.post(
       '/plan',
       {
-        config: viewer,
+        ...operatorRoute('viewer', 'bundles', { body: PlanRequest, response: { 200: PlanResult } }, errors),
         bodyLimit: 64 * 1024 * 1024,
-        schema: { tags: ['bundles'], body: PlanRequest, response: { 200: PlanResult, ...errors } },
       },
       async (request) => planChanges(ctx, request.body),
     );
 
     app.get(
       '/bundles/:name/explain',
-      {
-        config: viewer,
-        schema: {
-          tags: ['bundles'],
+      operatorRoute(
+        'viewer',
+        'bundles',
+        {
           params: NameParam,
           querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
-          response: { 200: Explanation, ...errors },
+          response: { 200: Explanation },
         },
-      },
+        errors,
+      ),
       async (request) => explainBundle(ctx, request.params.name, request.query.site),
     );
   };

@@ -19,7 +19,6 @@ import {
   BootstrapTokenView,
   BundleFiles,
   BundleView,
-  ErrorBody,
   EventList,
   FleetStatus,
   QueryRequest,
@@ -46,20 +45,17 @@ import { tickRollout } from '../rollout/controller.ts';
 import { listRollouts, queueAction, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
 import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
-import { attentionList } from '../status/attention.ts';
+import { attentionList, attentionOf } from '../status/attention.ts';
 import { eventsAfter, latestEvents } from '../status/events.ts';
 import { planQuery } from '../status/query-plan.ts';
 import { runQuery } from '../status/query-sql.ts';
 import { deploymentsOfSite } from '../status/reports.ts';
 import { fleetStatus } from '../status/summary.ts';
 import { streamEvents } from './event-stream.ts';
+import { operatorRoute } from './operator-route.ts';
 
-const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const NameParam = Type.Object({ name: Type.String() });
 const IdParam = Type.Object({ id: Type.String() });
-const viewer = { role: 'viewer' as const };
-const operator = { role: 'operator' as const };
-const admin = { role: 'admin' as const };
 const siteEventsShown = 50;
 const EventFilterQuery = {
   site: Type.Optional(Type.String({ description: 'only events about this site' })),
@@ -74,40 +70,20 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/sites',
-      {
-        config: viewer,
-        schema: {
-          tags: ['sites'],
-          response: { 200: Type.Object({ items: Type.Array(SiteView) }), ...errors },
-        },
-      },
+      operatorRoute('viewer', 'sites', { response: { 200: Type.Object({ items: Type.Array(SiteView) }) } }),
       async () => ({ items: (await listSites(ctx)).map(siteView) }),
     );
 
     app.get(
       '/sites/:name',
-      {
-        config: viewer,
-        schema: { tags: ['sites'], params: NameParam, response: { 200: SiteDetail, ...errors } },
-      },
+      operatorRoute('viewer', 'sites', { params: NameParam, response: { 200: SiteDetail } }),
       async (request) => {
         const site = await siteByName(ctx, request.params.name);
-        const attention = await ctx.store.db
-          .selectFrom('sites')
-          .select(['attention_reason', 'attention_detail', 'attention_since'])
-          .where('id', '=', site.id)
-          .executeTakeFirstOrThrow();
         const events = await latestEvents(ctx, { site: site.name }, siteEventsShown + 1);
         return {
           ...siteView(site),
           deployments: await deploymentsOfSite(ctx, site),
-          attention: attention.attention_reason
-            ? {
-                reason: attention.attention_reason,
-                detail: attention.attention_detail ?? '',
-                since: attention.attention_since ?? '',
-              }
-            : null,
+          attention: await attentionOf(ctx, site.id),
           events: events.slice(-siteEventsShown),
           moreEvents: events.length > siteEventsShown,
         };
@@ -116,15 +92,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.patch(
       '/sites/:name',
-      {
-        config: operator,
-        schema: {
-          tags: ['sites'],
-          params: NameParam,
-          body: SitePatch,
-          response: { 200: SiteView, ...errors },
-        },
-      },
+      operatorRoute('operator', 'sites', { params: NameParam, body: SitePatch, response: { 200: SiteView } }),
       async (request) => {
         const site = await patchSite(ctx, actorOf(request), request.params.name, request.body);
         return siteView(site);
@@ -133,15 +101,11 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/approve',
-      {
-        config: operator,
-        schema: {
-          tags: ['sites'],
-          params: NameParam,
-          body: ApproveRequest,
-          response: { 200: SiteView, ...errors },
-        },
-      },
+      operatorRoute('operator', 'sites', {
+        params: NameParam,
+        body: ApproveRequest,
+        response: { 200: SiteView },
+      }),
       async (request) => {
         const site = await approveSite(ctx, actorOf(request), request.params.name, request.body);
         return siteView(site);
@@ -150,10 +114,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/reject',
-      {
-        config: operator,
-        schema: { tags: ['sites'], params: NameParam, response: { 204: Type.Null(), ...errors } },
-      },
+      operatorRoute('operator', 'sites', { params: NameParam, response: { 204: Type.Null() } }),
       async (request, reply) => {
         await rejectSite(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
@@ -162,10 +123,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/decommission',
-      {
-        config: admin,
-        schema: { tags: ['sites'], params: NameParam, response: { 200: SiteView, ...errors } },
-      },
+      operatorRoute('admin', 'sites', { params: NameParam, response: { 200: SiteView } }),
       async (request) => {
         const site = await decommissionSite(ctx, actorOf(request), request.params.name);
         return siteView(site);
@@ -175,19 +133,15 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     app.post(
       '/bundles/apply',
       {
-        config: operator,
+        ...operatorRoute('operator', 'bundles', { body: BundleFiles, response: { 200: ApplyResult } }),
         bodyLimit: 64 * 1024 * 1024,
-        schema: { tags: ['bundles'], body: BundleFiles, response: { 200: ApplyResult, ...errors } },
       },
       async (request) => applyBundle(ctx, actorOf(request), request.body),
     );
 
     app.post(
       '/rollouts',
-      {
-        config: operator,
-        schema: { tags: ['rollouts'], body: RolloutRequest, response: { 201: RolloutDetail, ...errors } },
-      },
+      operatorRoute('operator', 'rollouts', { body: RolloutRequest, response: { 201: RolloutDetail } }),
       async (request, reply) => {
         const id = await startRollout(ctx, actorOf(request), request.body);
         await tickRollout(ctx, id);
@@ -197,38 +151,27 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/rollouts',
-      {
-        config: viewer,
-        schema: {
-          tags: ['rollouts'],
-          querystring: Type.Object({ bundle: Type.Optional(Type.String()) }),
-          response: { 200: Type.Object({ items: Type.Array(RolloutView) }), ...errors },
-        },
-      },
+      operatorRoute('viewer', 'rollouts', {
+        querystring: Type.Object({ bundle: Type.Optional(Type.String()) }),
+        response: { 200: Type.Object({ items: Type.Array(RolloutView) }) },
+      }),
       async (request) => ({ items: await listRollouts(ctx, request.query.bundle) }),
     );
 
     app.get(
       '/rollouts/:id',
-      {
-        config: viewer,
-        schema: { tags: ['rollouts'], params: IdParam, response: { 200: RolloutDetail, ...errors } },
-      },
+      operatorRoute('viewer', 'rollouts', { params: IdParam, response: { 200: RolloutDetail } }),
       async (request) => rolloutDetail(ctx, request.params.id),
     );
 
     // the action is queued, then the rollout steps at once so the answer shows its effect
     app.post(
       '/rollouts/:id/actions',
-      {
-        config: operator,
-        schema: {
-          tags: ['rollouts'],
-          params: IdParam,
-          body: RolloutActionRequest,
-          response: { 200: RolloutDetail, ...errors },
-        },
-      },
+      operatorRoute('operator', 'rollouts', {
+        params: IdParam,
+        body: RolloutActionRequest,
+        response: { 200: RolloutDetail },
+      }),
       async (request) => {
         const { id } = request.params;
         await queueAction(ctx, actorOf(request), id, request.body.action, request.body.reason);
@@ -239,78 +182,55 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/bundles',
-      {
-        config: viewer,
-        schema: {
-          tags: ['bundles'],
-          response: { 200: Type.Object({ items: Type.Array(BundleView) }), ...errors },
-        },
-      },
+      operatorRoute('viewer', 'bundles', {
+        response: { 200: Type.Object({ items: Type.Array(BundleView) }) },
+      }),
       async () => ({ items: await listBundles(ctx) }),
     );
 
     app.get(
       '/bundles/:name',
-      {
-        config: viewer,
-        schema: { tags: ['bundles'], params: NameParam, response: { 200: BundleView, ...errors } },
-      },
+      operatorRoute('viewer', 'bundles', { params: NameParam, response: { 200: BundleView } }),
       async (request) => getBundle(ctx, request.params.name),
     );
 
     app.delete(
       '/bundles/:name',
-      {
-        config: operator,
-        schema: { tags: ['bundles'], params: NameParam, response: { 204: Type.Null(), ...errors } },
-      },
+      operatorRoute('operator', 'bundles', { params: NameParam, response: { 204: Type.Null() } }),
       async (request, reply) => {
         await deleteBundle(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
       },
     );
 
-    app.get(
-      '/status',
-      { config: viewer, schema: { tags: ['status'], response: { 200: FleetStatus, ...errors } } },
-      async () => fleetStatus(ctx),
+    app.get('/status', operatorRoute('viewer', 'status', { response: { 200: FleetStatus } }), async () =>
+      fleetStatus(ctx),
     );
 
     app.post(
       '/bootstrap-tokens',
-      {
-        config: admin,
-        schema: {
-          tags: ['access'],
-          body: BootstrapTokenRequest,
-          response: { 201: BootstrapTokenCreated, ...errors },
-        },
-      },
+      operatorRoute('admin', 'access', {
+        body: BootstrapTokenRequest,
+        response: { 201: BootstrapTokenCreated },
+      }),
       async (request, reply) => {
         const { token, view } = await createBootstrapToken(ctx, actorOf(request), request.body);
-        const joinToken = encodeJoinToken({ hub: ctx.config.publicUrl, caSha256: ctx.tls.caSha256, token });
+        const joinToken = encodeJoinToken({ hub: ctx.publicUrl.current, caSha256: ctx.tls.caSha256, token });
         return reply.status(201).send({ joinToken, token: view });
       },
     );
 
     app.get(
       '/bootstrap-tokens',
-      {
-        config: admin,
-        schema: {
-          tags: ['access'],
-          response: { 200: Type.Object({ items: Type.Array(BootstrapTokenView) }), ...errors },
-        },
-      },
+      operatorRoute('admin', 'access', {
+        response: { 200: Type.Object({ items: Type.Array(BootstrapTokenView) }) },
+      }),
       async () => ({ items: await listBootstrapTokens(ctx) }),
     );
 
     app.delete(
       '/bootstrap-tokens/:id',
-      {
-        config: admin,
-        schema: { tags: ['access'], params: IdParam, response: { 204: Type.Null(), ...errors } },
-      },
+      operatorRoute('admin', 'access', { params: IdParam, response: { 204: Type.Null() } }),
       async (request, reply) => {
         await revokeBootstrapToken(ctx, actorOf(request), request.params.id);
         return reply.status(204).send(null);
@@ -319,10 +239,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/api-tokens',
-      {
-        config: admin,
-        schema: { tags: ['access'], body: ApiTokenRequest, response: { 201: ApiTokenCreated, ...errors } },
-      },
+      operatorRoute('admin', 'access', { body: ApiTokenRequest, response: { 201: ApiTokenCreated } }),
       async (request, reply) => {
         const { token, view } = await createApiToken(
           ctx,
@@ -336,22 +253,15 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/api-tokens',
-      {
-        config: admin,
-        schema: {
-          tags: ['access'],
-          response: { 200: Type.Object({ items: Type.Array(ApiTokenView) }), ...errors },
-        },
-      },
+      operatorRoute('admin', 'access', {
+        response: { 200: Type.Object({ items: Type.Array(ApiTokenView) }) },
+      }),
       async () => ({ items: await listApiTokens(ctx) }),
     );
 
     app.delete(
       '/api-tokens/:id',
-      {
-        config: admin,
-        schema: { tags: ['access'], params: IdParam, response: { 204: Type.Null(), ...errors } },
-      },
+      operatorRoute('admin', 'access', { params: IdParam, response: { 204: Type.Null() } }),
       async (request, reply) => {
         await revokeApiToken(ctx, actorOf(request), request.params.id);
         return reply.status(204).send(null);
@@ -360,18 +270,14 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/audit',
-      {
-        config: admin,
-        schema: {
-          tags: ['access'],
-          querystring: Type.Object({
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-            before: Type.Optional(Type.String()),
-            action: Type.Optional(Type.String()),
-          }),
-          response: { 200: Type.Object({ items: Type.Array(AuditEntry) }), ...errors },
-        },
-      },
+      operatorRoute('admin', 'access', {
+        querystring: Type.Object({
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          before: Type.Optional(Type.String()),
+          action: Type.Optional(Type.String()),
+        }),
+        response: { 200: Type.Object({ items: Type.Array(AuditEntry) }) },
+      }),
       async (request) => ({
         items: await listAudit(ctx, {
           limit: request.query.limit ?? 100,
@@ -383,53 +289,41 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/query',
-      {
-        config: viewer,
-        schema: {
-          tags: ['status'],
-          summary: 'Query the fleet: filter, group, aggregate, sort and page sites',
-          description:
-            "Filters: `selector` (Kubernetes label selector), `connectivity`, `lifecycle`, `state`, `bundle`, `revision` and `where` (see its schema). Without `groupBy` the result lists sites in pages of `limit` with a keyset `nextCursor` (stable while the fleet changes); with `groupBy` it returns groups with `count` and any `sum|avg|min|max(property:KEY)`. Naming a `bundle` (or grouping by bundle or revision) makes `state` and `revision` those of the deployment; otherwise `state` is the site's worst state.",
-          body: QueryRequest,
-          response: { 200: QueryResult, ...errors },
-        },
-      },
+      operatorRoute('viewer', 'status', {
+        summary: 'Query the fleet: filter, group, aggregate, sort and page sites',
+        description:
+          "Filters: `selector` (Kubernetes label selector), `connectivity`, `lifecycle`, `state`, `bundle`, `revision` and `where` (see its schema). Without `groupBy` the result lists sites in pages of `limit` with a keyset `nextCursor` (stable while the fleet changes); with `groupBy` it returns groups with `count` and any `sum|avg|min|max(property:KEY)`. Naming a `bundle` (or grouping by bundle or revision) makes `state` and `revision` those of the deployment; otherwise `state` is the site's worst state.",
+        body: QueryRequest,
+        response: { 200: QueryResult },
+      }),
       async (request) => runQuery(ctx, planQuery(request.body)),
     );
 
     app.get(
       '/attention',
-      {
-        config: viewer,
-        schema: {
-          tags: ['status'],
-          summary: 'The sites that most need attention, with the reason',
-          description:
-            'Most urgent reason first (Failed, Drifted, Expired, Offline, NotReady, Stale), then the longest-standing.',
-          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
-          response: { 200: Type.Object({ items: Type.Array(AttentionItem) }), ...errors },
-        },
-      },
+      operatorRoute('viewer', 'status', {
+        summary: 'The sites that most need attention, with the reason',
+        description:
+          'Most urgent reason first (Failed, Drifted, Expired, Offline, NotReady, Stale), then the longest-standing.',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        response: { 200: Type.Object({ items: Type.Array(AttentionItem) }) },
+      }),
       async (request) => ({ items: await attentionList(ctx, request.query.limit ?? 20) }),
     );
 
     app.get(
       '/events',
-      {
-        config: viewer,
-        schema: {
-          tags: ['events'],
-          summary: 'Events, oldest first',
-          description:
-            'With `after`, the events after that id (page on with `lastId`); without it, the latest `limit` events.',
-          querystring: Type.Object({
-            after: Type.Optional(Type.Integer({ minimum: 0 })),
-            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-            ...EventFilterQuery,
-          }),
-          response: { 200: EventList, ...errors },
-        },
-      },
+      operatorRoute('viewer', 'events', {
+        summary: 'Events, oldest first',
+        description:
+          'With `after`, the events after that id (page on with `lastId`); without it, the latest `limit` events.',
+        querystring: Type.Object({
+          after: Type.Optional(Type.Integer({ minimum: 0 })),
+          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+          ...EventFilterQuery,
+        }),
+        response: { 200: EventList },
+      }),
       async (request) => {
         const { after, limit = 100, site, type } = request.query;
         const filter = { ...(site !== undefined ? { site } : {}), ...(type ? { type } : {}) };
@@ -444,7 +338,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     app.get(
       '/events/stream',
       {
-        config: viewer,
+        config: { role: 'viewer' },
         schema: {
           tags: ['events'],
           summary: 'Events as Server-Sent Events (text/event-stream)',

@@ -65,6 +65,16 @@ async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: s
   return issued.certPem;
 }
 
+/** Every certificate the site still holds stops being accepted. */
+async function revokeCertificates(tx: Db, siteId: string, now: Date): Promise<void> {
+  await tx
+    .updateTable('certificates')
+    .set({ revoked_at: now.toISOString() })
+    .where('site_id', '=', siteId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
 function propertiesFromFacts(req: RegisterRequest): Record<string, unknown> {
   const f = req.facts ?? {};
   const out: Record<string, unknown> = {};
@@ -117,12 +127,7 @@ export async function registerSite(
         .where('id', '=', existing.id)
         .execute();
       // Certificates of the previous install are retired: its keys are gone with the wiped state.
-      await tx
-        .updateTable('certificates')
-        .set({ revoked_at: now.toISOString() })
-        .where('site_id', '=', existing.id)
-        .where('revoked_at', 'is', null)
-        .execute();
+      await revokeCertificates(tx, existing.id, now);
       row = await tx.selectFrom('sites').selectAll().where('id', '=', existing.id).executeTakeFirstOrThrow();
     } else {
       const id = newId(now);
@@ -303,12 +308,7 @@ export async function decommissionSite(ctx: HubContext, actor: Actor, name: stri
       .set({ lifecycle: 'Decommissioned', ticket_hash: null, issued_cert: null })
       .where('id', '=', site.id)
       .execute();
-    await tx
-      .updateTable('certificates')
-      .set({ revoked_at: now.toISOString() })
-      .where('site_id', '=', site.id)
-      .where('revoked_at', 'is', null)
-      .execute();
+    await revokeCertificates(tx, site.id, now);
     await audit(tx, now, actor, 'site.decommission', `site/${name}`, { siteId: site.id });
   });
   await placeSites(ctx, [site.id]);

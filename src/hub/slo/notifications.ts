@@ -44,7 +44,7 @@ export async function queueMessages(ctx: HubContext, tx: Db, alert: AlertInstanc
       .values({
         id: newId(now),
         receiver: receiver.name,
-        payload: JSON.stringify(webhookMessage(receiver.name, alert, ctx.config.publicUrl)),
+        payload: JSON.stringify(webhookMessage(receiver.name, alert, ctx.publicUrl.current)),
         state: 'pending',
         attempts: 0,
         next_attempt_at: now.getTime(),

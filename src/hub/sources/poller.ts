@@ -12,11 +12,8 @@ export interface SourcePoller {
 
 const actor = { name: 'hub:poller', source: 'hub' };
 
-/** Checks for due sources every `tickMs` (default 1 s). */
-export function startSourcePoller(
-  ctx: HubContext,
-  opts: { tickMs?: number; log?: (message: string, fields: Record<string, unknown>) => void } = {},
-): SourcePoller {
+/** Checks for due sources every `tickMs` (default 1 s); logs to the hub's log. */
+export function startSourcePoller(ctx: HubContext, opts: { tickMs?: number } = {}): SourcePoller {
   let closed = false;
   const tick = async () => {
     // replicas on one PostgreSQL: only the leader syncs
@@ -32,14 +29,14 @@ export function startSourcePoller(
       if (now - last < Number(s.interval_seconds) * 1000) continue;
       const result = await syncSource(ctx, actor, s.name);
       if (result.status !== 'unchanged') {
-        opts.log?.('source sync', { source: s.name, status: result.status, commit: result.commit });
+        ctx.log.info('source sync', { source: s.name, status: result.status, commit: result.commit });
       }
     }
   };
   const timer = new Periodic(
     tick,
     () => opts.tickMs ?? 1000,
-    (e) => opts.log?.('source poll failed', { error: (e as Error).message }),
+    (e) => ctx.log.info('source poll failed', { error: (e as Error).message }),
   );
   timer.start();
   return {

@@ -6,6 +6,27 @@ import type { Connectivity } from '../../model/site.ts';
 import type { AttentionItem } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 
+export interface SiteAttention {
+  reason: string;
+  detail: string;
+  since: string;
+}
+
+/** Why one site needs attention now, or null when it does not. */
+export async function attentionOf(ctx: HubContext, siteId: string): Promise<SiteAttention | null> {
+  const row = await ctx.store.db
+    .selectFrom('sites')
+    .select(['attention_reason', 'attention_detail', 'attention_since'])
+    .where('id', '=', siteId)
+    .executeTakeFirstOrThrow();
+  if (!row.attention_reason) return null;
+  return {
+    reason: row.attention_reason,
+    detail: row.attention_detail ?? '',
+    since: row.attention_since ?? '',
+  };
+}
+
 export async function attentionList(ctx: HubContext, limit: number): Promise<AttentionItem[]> {
   const rows = await ctx.store.db
     .selectFrom('sites')

@@ -13,7 +13,13 @@ type Listener = () => void;
 export class EventFeed {
   readonly #listeners = new Set<Listener>();
   readonly #closing = new AbortController();
+  readonly #relay: (() => void) | undefined;
   #version = 0;
+
+  /** `relay` also tells other replicas (when several share a PostgreSQL store). */
+  constructor(relay?: () => void) {
+    this.#relay = relay;
+  }
 
   /** Bumped by every notify: a reader notes it before reading, then waits with it as `since`. */
   get version(): number {
@@ -49,13 +55,10 @@ export class EventFeed {
     });
   }
 
-  /** Also tells other replicas (set when several share a PostgreSQL store). */
-  relay: (() => void) | undefined;
-
   /** Wakes this process's readers and relays. Call after the commit. */
   notify(): void {
     this.wake();
-    this.relay?.();
+    this.#relay?.();
   }
 
   /** Wakes this process's readers only (events another replica committed). */
@@ -128,6 +131,15 @@ export function eventView(
 export interface EventFilter {
   site?: string;
   type?: readonly string[];
+}
+
+/** The id of the newest event, 0 when there is none: where a stream with nothing to resume from starts. */
+export async function lastEventId(ctx: HubContext): Promise<number> {
+  const row = await ctx.store.db
+    .selectFrom('events')
+    .select((eb) => eb.fn.max('id').as('id'))
+    .executeTakeFirst();
+  return Number(row?.id ?? 0);
 }
 
 /** Events with id > after, oldest first. */

@@ -9,12 +9,12 @@ import { derivedColumns, loadFacts, writeDeltas } from './site-status.ts';
 /** Bump when contributions() counts differently, so existing hubs rebuild on their next start. */
 const rulesVersion = 1;
 
-function signature(ctx: HubContext): string {
+function signature(ctx: Pick<HubContext, 'config'>): string {
   return JSON.stringify({ rulesVersion, labels: [...ctx.config.aggregateLabels].sort() });
 }
 
 /** Rebuilds the aggregates when they were built under other rules; returns whether it did. */
-export async function ensureAggregates(ctx: HubContext): Promise<boolean> {
+export async function ensureAggregates(ctx: Pick<HubContext, 'config' | 'store'>): Promise<boolean> {
   const row = await ctx.store.db
     .selectFrom('status_meta')
     .select('value')
@@ -25,7 +25,7 @@ export async function ensureAggregates(ctx: HubContext): Promise<boolean> {
   return true;
 }
 
-export async function rebuildAggregates(ctx: HubContext): Promise<void> {
+export async function rebuildAggregates(ctx: Pick<HubContext, 'config' | 'store'>): Promise<void> {
   const labelKeys = ctx.config.aggregateLabels;
   await ctx.store.db.transaction().execute(async (tx) => {
     // replicas starting at once rebuild one after the other, each from what the last one committed

@@ -3,9 +3,11 @@
 // rather than per report. A failed batch is retried report by report, so one bad report fails alone.
 
 import type { Report } from '../../model/wire.ts';
-import type { HubContext } from '../context.ts';
 import type { Site } from '../sites/sites.ts';
-import { ingestInTransaction, ingestReport, type ReportAck } from './reports.ts';
+import type { ReportAck } from './reports.ts';
+
+/** Ingests reports in order in one transaction, all or none (reports.ts ingestReports). */
+export type IngestReports = (reports: readonly { site: Site; report: Report }[]) => Promise<ReportAck[]>;
 
 interface Pending {
   site: Site;
@@ -18,12 +20,12 @@ interface Pending {
 const maxBatch = 64;
 
 export class ReportBatcher {
-  readonly #ctx: HubContext;
+  readonly #ingest: IngestReports;
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
 
-  constructor(ctx: HubContext) {
-    this.#ctx = ctx;
+  constructor(ingest: IngestReports) {
+    this.#ingest = ingest;
   }
 
   /** Resolves with the report's ack once the transaction holding it has committed. */
@@ -39,37 +41,20 @@ export class ReportBatcher {
     await new Promise((r) => setImmediate(r));
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, maxBatch);
-      await this.#ingest(batch);
+      await this.#ingestBatch(batch);
     }
     this.#running = undefined;
   }
 
-  async #ingest(batch: Pending[]): Promise<void> {
-    const ctx = this.#ctx;
-    if (batch.length === 1) {
-      const [p] = batch as [Pending];
-      await ingestReport(ctx, p.site, p.report).then(p.resolve, p.reject);
-      return;
-    }
-    let acks: ReportAck[];
-    let events = 0;
-    try {
-      acks = await ctx.store.db.transaction().execute(async (tx) => {
-        const out: ReportAck[] = [];
-        for (const p of batch) {
-          const r = await ingestInTransaction(ctx, tx, p.site, p.report);
-          out.push(r.ack);
-          events += r.events;
-        }
-        return out;
+  async #ingestBatch(batch: Pending[]): Promise<void> {
+    // a batch that fails is retried report by report (a batch of one already is)
+    const acks = batch.length > 1 ? await this.#ingest(batch).catch(() => undefined) : undefined;
+    if (acks) {
+      batch.forEach((p, i) => {
+        p.resolve(acks[i]!);
       });
-    } catch {
-      for (const p of batch) await ingestReport(ctx, p.site, p.report).then(p.resolve, p.reject);
       return;
     }
-    if (events > 0) ctx.events.notify();
-    batch.forEach((p, i) => {
-      p.resolve(acks[i]!);
-    });
+    for (const p of batch) await this.#ingest([p]).then(([ack]) => p.resolve(ack!), p.reject);
   }
 }

@@ -138,13 +138,32 @@ export async function ingestInTransaction(
   return { ack: { accepted: true, lastSeq: report.seq }, events };
 }
 
-/** Ingests one report in a transaction of its own (agents' reports go through ReportBatcher). */
-export async function ingestReport(ctx: HubContext, site: Site, report: Report): Promise<ReportAck> {
-  const { ack, events } = await ctx.store.db
-    .transaction()
-    .execute((tx) => ingestInTransaction(ctx, tx, site, report));
+/**
+ * Ingests reports in order in one transaction, then wakes the event streams: all commit or none (a failure
+ * throws). Agents' reports reach it through ReportBatcher, which groups them.
+ */
+export async function ingestReports(
+  ctx: HubContext,
+  reports: readonly { site: Site; report: Report }[],
+): Promise<ReportAck[]> {
+  let events = 0;
+  const acks = await ctx.store.db.transaction().execute(async (tx) => {
+    const out: ReportAck[] = [];
+    for (const { site, report } of reports) {
+      const r = await ingestInTransaction(ctx, tx, site, report);
+      out.push(r.ack);
+      events += r.events;
+    }
+    return out;
+  });
   if (events > 0) ctx.events.notify();
-  return ack;
+  return acks;
+}
+
+/** Ingests one report in a transaction of its own. */
+export async function ingestReport(ctx: HubContext, site: Site, report: Report): Promise<ReportAck> {
+  const [ack] = await ingestReports(ctx, [{ site, report }]);
+  return ack!;
 }
 
 export function deploymentView(siteName: string, row: DeploymentTable): DeploymentView {

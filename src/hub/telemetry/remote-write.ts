@@ -1,8 +1,10 @@
-// Forwards telemetry to an external TSDB with Prometheus remote-write 1.0: a WriteRequest protobuf
-// (hand-encoded: four small messages), snappy-compressed, POSTed with retries and backoff. Samples wait in
-// a bounded in-memory queue; what does not fit, or a receiver refuses, is dropped and counted, never
-// retried forever — the hub's own SLI store does not depend on the forwarder.
+// Forwards telemetry to an external TSDB with Prometheus remote-write 1.0: a WriteRequest protobuf (four
+// small messages, written with protobuf's wire-level writer), snappy-compressed, POSTed with retries and
+// backoff. Samples wait in a bounded in-memory queue; what does not fit, or a receiver refuses, is dropped
+// and counted, never retried forever — the hub's own SLI store does not depend on the forwarder.
 
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { sleep } from '../../base/timing.ts';
 import type { TelemetryClass, TelemetrySample } from '../../model/telemetry.ts';
 import type { HubMetrics } from '../metrics.ts';
 import { snappyCompress } from './snappy.ts';
@@ -28,52 +30,30 @@ export interface RemoteSeries {
   samples: [number, number][];
 }
 
-class ProtoWriter {
-  bytes: number[] = [];
-  varint(n: number): this {
-    while (n >= 0x80) {
-      this.bytes.push((n % 128) | 0x80);
-      n = Math.floor(n / 128);
-    }
-    this.bytes.push(n);
-    return this;
-  }
-  tag(field: number, wire: number): this {
-    return this.varint((field << 3) | wire);
-  }
-  message(field: number, body: number[]): this {
-    this.tag(field, 2).varint(body.length);
-    for (const b of body) this.bytes.push(b);
-    return this;
-  }
-  string(field: number, s: string): this {
-    return this.message(field, [...new TextEncoder().encode(s)]);
-  }
-  double(field: number, v: number): this {
-    this.tag(field, 1);
-    const buf = new DataView(new ArrayBuffer(8));
-    buf.setFloat64(0, v, true);
-    for (let i = 0; i < 8; i++) this.bytes.push(buf.getUint8(i));
-    return this;
-  }
-}
-
 /**
  * Encodes prometheus.WriteRequest { repeated TimeSeries timeseries = 1 }, with TimeSeries { repeated Label
  * labels = 1; repeated Sample samples = 2 }, Label { string name = 1; string value = 2 } and Sample
  * { double value = 1; int64 timestamp = 2 }.
  */
 export function encodeWriteRequest(series: readonly RemoteSeries[]): Uint8Array {
-  const req = new ProtoWriter();
+  const w = new BinaryWriter();
   for (const s of series) {
-    const ts = new ProtoWriter();
-    for (const [name, value] of s.labels)
-      ts.message(1, new ProtoWriter().string(1, name).string(2, value).bytes);
-    for (const [value, t] of s.samples)
-      ts.message(2, new ProtoWriter().double(1, value).tag(2, 0).varint(t).bytes);
-    req.message(1, ts.bytes);
+    w.tag(1, WireType.LengthDelimited).fork();
+    for (const [name, value] of s.labels) {
+      w.tag(1, WireType.LengthDelimited).fork();
+      w.tag(1, WireType.LengthDelimited).string(name);
+      w.tag(2, WireType.LengthDelimited).string(value);
+      w.join();
+    }
+    for (const [value, t] of s.samples) {
+      w.tag(2, WireType.LengthDelimited).fork();
+      w.tag(1, WireType.Bit64).double(value);
+      w.tag(2, WireType.Varint).int64(t);
+      w.join();
+    }
+    w.join();
   }
-  return Uint8Array.from(req.bytes);
+  return w.finish();
 }
 
 /**
@@ -98,8 +78,6 @@ export function toSeries(items: readonly { site: string; sample: TelemetrySample
   return [...bySeries.values()];
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
 /** The hub's forwarder: enqueue after ingest; a timer flushes; close() flushes what is left. */
 export class RemoteWriter {
   readonly #config: Required<Omit<RemoteWriteConfig, 'headers'>> & { headers: Record<string, string> };
@@ -107,7 +85,7 @@ export class RemoteWriter {
   #queue: { site: string; sample: TelemetrySample }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> | undefined;
-  #closed = false;
+  readonly #closing = new AbortController();
 
   constructor(config: RemoteWriteConfig, metrics: HubMetrics) {
     this.#config = {
@@ -139,7 +117,7 @@ export class RemoteWriter {
   }
 
   start(): void {
-    if (this.#closed || this.#timer) return;
+    if (this.#closing.signal.aborted || this.#timer) return;
     this.#timer = setInterval(() => void this.flush(), this.#config.flushIntervalMs);
     this.#timer.unref();
   }
@@ -183,14 +161,15 @@ export class RemoteWriter {
       } catch {
         retry = true;
       }
-      if (!retry || attempt >= this.#config.maxAttempts || this.#closed) return false;
-      await sleep(this.#config.retryBaseMs * 2 ** (attempt - 1));
+      if (!retry || attempt >= this.#config.maxAttempts || this.#closing.signal.aborted) return false;
+      // a hub that closes meanwhile cuts the wait short: the next attempt is the last
+      await sleep(this.#config.retryBaseMs * 2 ** (attempt - 1), this.#closing.signal);
     }
   }
 
   /** Stops the timer and sends what is queued, with one attempt per request (a closing hub does not wait on retries). */
   async close(): Promise<void> {
-    this.#closed = true;
+    this.#closing.abort();
     clearInterval(this.#timer);
     await this.flush();
   }

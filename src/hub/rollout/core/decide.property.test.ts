@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { DeploymentState } from '../../../model/deployment.ts';
+import { type MaintenanceWindow, weekdays } from '../../../model/maintenance-window.ts';
+import { type RolloutStrategy, validateStrategy } from '../../../model/rollout-strategy.ts';
 import type { Connectivity } from '../../../model/site.ts';
 import { type DecideInput, type Decision, decide } from './decide.ts';
 import {
@@ -15,8 +17,8 @@ import {
   type SiteProgress,
   type SiteRow,
 } from './state.ts';
-import { concurrencyLimit, failureBudget, type RolloutStrategy, validateStrategy } from './strategy.ts';
-import { inWindow, type MaintenanceWindow, weekdays } from './windows.ts';
+import { concurrencyLimit, failureBudget } from './strategy.ts';
+import { inWindow } from './windows.ts';
 
 /** Small deterministic PRNG, so a failing history replays from fast-check's seed alone. */
 function prng(seed: number): () => number {

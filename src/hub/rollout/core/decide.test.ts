@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { DeploymentState } from '../../../model/deployment.ts';
+import { type RolloutStrategy, validateStrategy } from '../../../model/rollout-strategy.ts';
 import type { Connectivity } from '../../../model/site.ts';
 import { type Decision, decide, gateResults } from './decide.ts';
 import {
@@ -12,7 +13,6 @@ import {
   type SiteRow,
   type SiteStatus,
 } from './state.ts';
-import { type RolloutStrategy, validateStrategy } from './strategy.ts';
 
 const T0 = Date.parse('2026-06-01T00:00:00Z'); // a Monday
 

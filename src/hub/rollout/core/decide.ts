@@ -1,6 +1,7 @@
 // The rollout state machine as one pure function: given the strategy, the persisted state, every site's
 // row and facts, and the time, it returns the next state and what to do to which sites. No I/O, no clock.
 
+import type { RolloutStrategy } from '../../../model/rollout-strategy.ts';
 import { combineGates, evaluateGate, type GateResult } from './gates.ts';
 import {
   finalPhases,
@@ -11,7 +12,7 @@ import {
   type SiteStatus,
   type SiteTransition,
 } from './state.ts';
-import { concurrencyLimit, failureBudget, type RolloutStrategy } from './strategy.ts';
+import { concurrencyLimit, failureBudget } from './strategy.ts';
 import { inWindow, timeZoneProblem } from './windows.ts';
 
 export interface DecideInput {

@@ -1,14 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  combineGates,
-  evaluateGate,
-  type Gate,
-  type GateResult,
-  gateProblems,
-  type SiteValue,
-} from './gates.ts';
+import type { Gate } from '../../../model/rollout-gate.ts';
+import { combineGates, evaluateGate, type GateResult, type SiteValue } from './gates.ts';
 
 const errors: Gate = { metric: 'error_rate', op: '<', threshold: 0.05 };
 const success: Gate = { metric: 'success_rate', op: '>=', threshold: 0.99 };
@@ -191,54 +185,5 @@ describe('combineGates', () => {
     assert.equal(combineGates([r('pass'), r('pass')]), 'pass');
     assert.equal(combineGates([r('pass'), r('no-data')]), 'no-data');
     assert.equal(combineGates([r('no-data'), r('fail')]), 'fail');
-  });
-});
-
-describe('gateProblems', () => {
-  test('a complete gate has none', () => {
-    assert.deepEqual(
-      gateProblems({ ...errors, aggregate: 'p95', compareToBaseline: { maxRatio: 1.5 } }, 'g'),
-      [],
-    );
-  });
-
-  test('each mistake is reported at its path', () => {
-    const problems = gateProblems(
-      {
-        metric: '',
-        op: '=<',
-        threshold: Number.NaN,
-        aggregate: 'median',
-        compareToBaseline: { maxRatio: 0 },
-        unit: '%',
-      },
-      'gates[0]',
-    );
-    assert.deepEqual(
-      problems.map((p) => p.path),
-      [
-        'gates[0].unit',
-        'gates[0].metric',
-        'gates[0].op',
-        'gates[0].threshold',
-        'gates[0].aggregate',
-        'gates[0].compareToBaseline.maxRatio',
-      ],
-    );
-  });
-
-  test('a comparison must say how much worse is allowed', () => {
-    assert.deepEqual(
-      gateProblems({ ...errors, compareToBaseline: {} }, 'g').map((p) => p.path),
-      ['g.compareToBaseline'],
-    );
-  });
-
-  test('a comparison is against the sites before their update or the not-updated ones, nothing else', () => {
-    const at = (against: unknown) =>
-      gateProblems({ ...errors, compareToBaseline: { maxRatio: 2, against } }, 'g').map((p) => p.path);
-    assert.deepEqual(at('notUpdated'), []);
-    assert.deepEqual(at('before'), []);
-    assert.deepEqual(at('yesterday'), ['g.compareToBaseline.against']);
   });
 });

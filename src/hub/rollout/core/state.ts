@@ -2,8 +2,8 @@
 // here or in the facts the hub already has, so a restarted hub carries on exactly where it stopped.
 
 import type { DeploymentState } from '../../../model/deployment.ts';
+import type { RolloutStrategy } from '../../../model/rollout-strategy.ts';
 import type { Connectivity } from '../../../model/site.ts';
-import type { RolloutStrategy } from './strategy.ts';
 import { assignWaves, type WaveSite } from './waves.ts';
 
 export type RolloutPhase =

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { defaultWaves, type WaveSpec } from './strategy.ts';
+import { defaultWaves, type WaveSpec } from '../../../model/rollout-strategy.ts';
 import { assignWaves, type WaveSite } from './waves.ts';
 
 function fleet(n: number, labels: (i: number) => Record<string, string> = () => ({})): WaveSite[] {

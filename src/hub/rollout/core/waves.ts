@@ -1,8 +1,9 @@
 // Splits a rollout's sites into its ordered waves, once, when the rollout is created: each site lands in
 // exactly one wave, and sites no wave picked go to a final "remaining" wave instead of being left out.
 
+import type { RolloutStrategy } from '../../../model/rollout-strategy.ts';
 import { matchesSelector } from '../../../select/labels.ts';
-import { type RolloutStrategy, shareOf } from './strategy.ts';
+import { shareOf } from './strategy.ts';
 
 export interface WaveSite {
   id: string;

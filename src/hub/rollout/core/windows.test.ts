@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import {
-  inWindow,
-  type MaintenanceWindow,
-  nextWindowStart,
-  timeZoneProblem,
-  type Weekday,
-  weekdays,
-  windowProblems,
-} from './windows.ts';
+import { type MaintenanceWindow, type Weekday, weekdays } from '../../../model/maintenance-window.ts';
+import { inWindow, nextWindowStart, timeZoneProblem } from './windows.ts';
 
 const at = (iso: string): Date => new Date(iso);
 const HOUR = 3_600_000;
@@ -238,41 +231,5 @@ describe('time zones', () => {
     assert.equal(inWindow(always, 'UTC', at('2026-06-01T12:00:00Z')), true);
     assert.equal(inWindow(always, undefined, at('2026-06-01T12:00:00Z')), false);
     assert.equal(inWindow(always, 'Mars/Olympus', at('2026-06-01T12:00:00Z')), false);
-  });
-});
-
-describe('windowProblems', () => {
-  test('a well-formed list has none', () => {
-    assert.deepEqual(windowProblems([{ days: ['Sat', 'Sun'], start: '00:00', end: '24:00' }]), []);
-    assert.deepEqual(windowProblems([]), []);
-  });
-
-  test('each mistake is reported at its path', () => {
-    const problems = windowProblems([
-      { days: ['Monday', 'Tue', 'Tue'], start: '9:00', end: '25:00', extra: 1 },
-      { days: [], start: '22:00', end: '22:00' },
-      'nightly',
-    ]);
-    assert.deepEqual(
-      problems.map((p) => p.path),
-      [
-        'windows[0].extra',
-        'windows[0].days[0]',
-        'windows[0].days[2]',
-        'windows[0].start',
-        'windows[0].end',
-        'windows[1].days',
-        'windows[1].end',
-        'windows[2]',
-      ],
-    );
-  });
-
-  test('24:00 is an end, never a start; 00:00–24:00 is a whole day, not an empty window', () => {
-    assert.deepEqual(
-      windowProblems([{ days: ['Mon'], start: '24:00', end: '05:00' }]).map((p) => p.path),
-      ['windows[0].start'],
-    );
-    assert.deepEqual(windowProblems([{ days: ['Mon'], start: '00:00', end: '24:00' }]), []);
   });
 });

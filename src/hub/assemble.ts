@@ -1,0 +1,94 @@
+// Builds the hub's context from its configuration: opens the store, brings the status aggregates up to
+// date, joins the other replicas on PostgreSQL, and owns what it started until the context is closed.
+// Tests build the same context with overrides (clock, TLS) instead of patching modules.
+
+import { DisposableStore } from '../base/lifecycle.ts';
+import { type ConfigInput, defaultPublicUrl, withDefaults } from './config.ts';
+import type { HubContext } from './context.ts';
+import { type Coordination, ReplicaCoordination, singleProcess } from './coordination.ts';
+import { DesiredWatch } from './desired-watch.ts';
+import { ephemeralTls } from './identity/ca.ts';
+import { LogSink } from './log-sink.ts';
+import { createHubMetrics } from './metrics.ts';
+import { EventFeed } from './status/events.ts';
+import { ensureAggregates } from './status/rebuild.ts';
+import { ReportBatcher } from './status/report-batcher.ts';
+import { ingestReports } from './status/reports.ts';
+import { openStore } from './store/index.ts';
+import { RemoteWriter } from './telemetry/remote-write.ts';
+
+/** What a test or the hub process may supply instead of the defaults. */
+export type HubOverrides = Partial<Pick<HubContext, 'now' | 'tls'>>;
+
+/**
+ * The hub's context, complete: every part made, the aggregates current, the replica session (on
+ * PostgreSQL) started. If any step fails, what the earlier steps started is closed before the error goes on.
+ *
+ * @example
+ * const ctx = await contextFromConfig({ database: ':memory:' });
+ * try { await applyBundle(ctx, actor, files); } finally { await ctx.close(); }
+ */
+export async function contextFromConfig(
+  input: ConfigInput,
+  overrides: HubOverrides = {},
+): Promise<HubContext> {
+  const config = withDefaults(input);
+  const owned = new DisposableStore();
+  try {
+    const now = overrides.now ?? (() => new Date());
+    const metrics = createHubMetrics();
+    const log = new LogSink();
+    const store = owned.add(await openStore(config.database, metrics.observeQuery, config.postgres));
+    metrics.readFleetFrom(store.db);
+    await ensureAggregates({ config, store });
+    // Replicas on PostgreSQL relay wake-ups to each other and elect a leader; SQLite has one process.
+    const replica =
+      store.engine === 'postgres' && store.url
+        ? owned.add(new ReplicaCoordination(store.url, store.db, config.postgres))
+        : undefined;
+    const coordination: Coordination = replica ?? singleProcess;
+    const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
+    const events = new EventFeed(() => coordination.publishEvents());
+    const remoteWrite = config.telemetry.remoteWrite
+      ? owned.add(new RemoteWriter(config.telemetry.remoteWrite, metrics))
+      : undefined;
+    remoteWrite?.start();
+    const ctx: HubContext = {
+      config,
+      publicUrl: { current: input.publicUrl ?? defaultPublicUrl },
+      store,
+      tls: overrides.tls ?? ephemeralTls(now()),
+      desiredWatch,
+      events,
+      metrics,
+      // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
+      // batcher only queues and calls back into it once built
+      reports: new ReportBatcher((reports) => ingestReports(ctx, reports)),
+      remoteWrite,
+      coordination,
+      log,
+      now,
+      close: () => owned.dispose(),
+    };
+    if (!replica) metrics.setLeading(true);
+    else {
+      await replica.start({
+        desired: (ids) => desiredWatch.wake(ids),
+        events: () => events.wake(),
+        resync: () => {
+          desiredWatch.wakeAll();
+          events.wake();
+        },
+        leaderChanged: (leading) => {
+          metrics.setLeading(leading);
+          log.info(leading ? 'this replica now leads' : 'this replica no longer leads');
+        },
+        log: (message, fields) => log.info(message, fields),
+      });
+    }
+    return ctx;
+  } catch (e) {
+    await owned.dispose();
+    throw e;
+  }
+}

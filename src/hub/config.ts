@@ -1,0 +1,146 @@
+// The hub's configuration: what an operator or a test may set, the defaults, and the one function that
+// fills them in. Plain data, read by everything and changed by nothing once the hub is built.
+
+import type { ConnectivityThresholds } from '../model/site.ts';
+import { defaultThresholds } from '../model/site.ts';
+import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
+import type { ReplicaOptions } from './coordination.ts';
+import { type BurnRule, defaultBurnRules } from './slo/core/budget.ts';
+import type { PostgresOptions } from './store/postgres.ts';
+import type { RemoteWriteConfig } from './telemetry/remote-write.ts';
+
+export interface HubConnectivityConfig extends ConnectivityThresholds {
+  /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
+  sweepIntervalMs: number;
+}
+
+export interface HubEventsConfig {
+  /** events older than this are dropped by the sweeper */
+  retentionMs: number;
+  /** an event stream sends a comment this often so proxies keep it open and clients see it alive */
+  streamHeartbeatMs: number;
+}
+
+export interface HubRolloutsConfig {
+  /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
+  tickIntervalMs: number;
+}
+
+export interface HubTelemetryConfig {
+  /** batch ids are remembered this long, so a resend within it is recognised */
+  batchRetentionMs: number;
+  /** per-site 5-minute SLI buckets are kept this long (rollout gates, a site's SLI chart, worst sites) */
+  siteRetentionMs: number;
+  /** per-SLO 5-minute totals are kept this long; also the longest SLO window accepted */
+  sloRetentionMs: number;
+  /** the largest telemetry body once inflated: a gzip bomb is cut off here */
+  maxInflatedBytes: number;
+  /** rollout gates read each site's SLIs over this much of the recent past */
+  gateWindowMs: number;
+  /** forward samples to an external TSDB with Prometheus remote-write */
+  remoteWrite?: RemoteWriteConfig;
+}
+
+export interface HubAlertsConfig {
+  /** how often SLO alerts are evaluated, webhooks delivered and telemetry pruned; 0 turns it off */
+  intervalMs: number;
+  /** Alertmanager-compatible webhook receivers; every alert goes to each of them */
+  receivers: { name: string; url: string }[];
+  /** a firing alert is sent again after this long */
+  repeatIntervalMs: number;
+  /** first retry delay of a failed delivery; doubles each time up to retryMaxMs */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** a delivery is given up (state failed) after this many attempts */
+  maxAttempts: number;
+  /** multi-window burn-rate rules (slo/core/budget.ts) */
+  burnRules: BurnRule[];
+}
+
+export interface HubConfig {
+  /** SQLite file path or ':memory:', or a postgres:// URL shared by several replicas */
+  database: string;
+  /** PostgreSQL only: pool size and timeouts (defaults in store/postgres.ts) */
+  postgres?: PostgresOptions & ReplicaOptions;
+  /** longest an agent's long-poll is held open */
+  maxWaitSeconds: number;
+  /** lifetime of a site's client certificate; agents renew at two thirds of it */
+  certificateValidityDays: number;
+  connectivity: HubConnectivityConfig;
+  /** label keys whose values get their own status aggregates (keep them low-cardinality) */
+  aggregateLabels: string[];
+  events: HubEventsConfig;
+  rollouts: HubRolloutsConfig;
+  /** bundle size and object-count limits, for apply, git sync and plan alike */
+  limits: BundleLimits;
+  /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
+  sourcesDir?: string;
+  telemetry: HubTelemetryConfig;
+  alerts: HubAlertsConfig;
+  /**
+   * whether /metrics answers without an API token; by default a scraper needs a viewer token, since the
+   * agents' port is reachable from every store and the fleet's shape is nobody else's business
+   */
+  metricsPublic: boolean;
+}
+
+export const defaultHubConfig = {
+  maxWaitSeconds: 55,
+  certificateValidityDays: 30,
+  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
+  aggregateLabels: ['region', 'format'],
+  events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
+  rollouts: { tickIntervalMs: 5_000 },
+  limits: defaultLimits,
+  metricsPublic: false,
+  telemetry: {
+    batchRetentionMs: 7 * 24 * 3600_000,
+    siteRetentionMs: 48 * 3600_000,
+    sloRetentionMs: 35 * 24 * 3600_000,
+    maxInflatedBytes: 32 * 1024 * 1024,
+    gateWindowMs: 15 * 60_000,
+  },
+  alerts: {
+    intervalMs: 30_000,
+    receivers: [],
+    repeatIntervalMs: 4 * 3600_000,
+    retryBaseMs: 5_000,
+    retryMaxMs: 10 * 60_000,
+    maxAttempts: 12,
+    burnRules: [...defaultBurnRules],
+  },
+} satisfies Partial<HubConfig>;
+
+/** The URL agents are told to call when none is configured (and the hub has not listened yet). */
+export const defaultPublicUrl = 'https://127.0.0.1:7070';
+
+export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
+  /** the URL agents are told to call (goes into join tokens); see HubContext.publicUrl */
+  publicUrl?: string;
+  maxWaitSeconds?: number;
+  certificateValidityDays?: number;
+  connectivity?: Partial<HubConnectivityConfig>;
+  aggregateLabels?: string[];
+  events?: Partial<HubEventsConfig>;
+  rollouts?: Partial<HubRolloutsConfig>;
+  limits?: Partial<BundleLimits>;
+  telemetry?: Partial<HubTelemetryConfig>;
+  alerts?: Partial<HubAlertsConfig>;
+  metricsPublic?: boolean;
+};
+
+/** The configuration with every unset part taken from the defaults (nested parts field by field). */
+export function withDefaults(config: ConfigInput): HubConfig {
+  const { publicUrl: _, ...rest } = config;
+  return {
+    ...defaultHubConfig,
+    ...rest,
+    connectivity: { ...defaultHubConfig.connectivity, ...config.connectivity },
+    aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
+    events: { ...defaultHubConfig.events, ...config.events },
+    rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
+    limits: { ...defaultHubConfig.limits, ...config.limits },
+    telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
+    alerts: { ...defaultHubConfig.alerts, ...config.alerts },
+  };
+}
