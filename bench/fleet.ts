@@ -87,7 +87,7 @@ export async function benchFleet(
     ctx,
     siteIdOf,
     async close() {
-      await ctx.store.close();
+      await ctx.close();
       if (!at.dataDir) await rm(dir, { recursive: true, force: true });
     },
   };

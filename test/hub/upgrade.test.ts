@@ -84,7 +84,7 @@ test('a store from before status aggregates opens with exact aggregates and stor
         .executeTakeFirstOrThrow();
       assert.equal(d.state_since, '2025-06-01T00:00:00.000Z');
     } finally {
-      await ctx.store.close();
+      await ctx.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
