@@ -6,19 +6,27 @@ import { promisify } from 'node:util';
 
 const exec = promisify(execFile);
 
-export async function describeMachine(): Promise<string> {
-  let commit = 'unknown';
+/** The short commit checked out, marked when the tree has uncommitted changes; 'unknown' outside git. */
+export async function gitCommit(): Promise<string> {
   try {
     const { stdout } = await exec('git', ['rev-parse', '--short', 'HEAD']);
     const dirty = (await exec('git', ['status', '--porcelain', '--untracked-files=no'])).stdout.trim();
-    commit = `${stdout.trim()}${dirty ? ' (with uncommitted changes)' : ''}`;
+    return `${stdout.trim()}${dirty ? ' (with uncommitted changes)' : ''}`;
   } catch {
-    // not a git checkout
+    return 'unknown';
   }
+}
+
+/** Cores, CPU model, memory and Node version: e.g. "2 cores (Intel Xeon), 24 GiB, Node 24.21.0". */
+export function machineName(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${os.availableParallelism()} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${
     process.versions.node
-  }, ${new Date().toISOString().slice(0, 10)}, commit ${commit}`;
+  }`;
+}
+
+export async function describeMachine(): Promise<string> {
+  return `${machineName()}, ${new Date().toISOString().slice(0, 10)}, commit ${await gitCommit()}`;
 }
 
 export function median(xs: readonly number[]): number {
