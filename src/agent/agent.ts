@@ -10,7 +10,7 @@ import { AgentTelemetry, type AgentTelemetryOptions } from './agent-telemetry.ts
 import type { Cluster } from './apply/cluster.ts';
 import { DesiredSync } from './desired-sync.ts';
 import { HubContact } from './hub-contact.ts';
-import { type LocalPage, type LocalStatus, serveLocalPage } from './local-page.ts';
+import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
 import { SiteIdentity } from './site-identity.ts';
@@ -95,7 +95,11 @@ export class Agent {
     const localPage = this.#opts.localPage ?? '127.0.0.1:7071';
     if (localPage !== false) {
       try {
-        this.#page = await serveLocalPage(localPage, () => this.status());
+        this.#page = await serveLocalPage(
+          localPage,
+          () => this.status(),
+          () => this.readiness(),
+        );
         this.#log('local status page', { url: this.#page.url });
       } catch (e) {
         // The page is for people on site; the agent's work does not depend on it.
@@ -209,6 +213,21 @@ export class Agent {
   /** The local page's URL once it listens. */
   get localPageUrl(): string | undefined {
     return this.#page?.url;
+  }
+
+  /**
+   * Ready once this process loaded its saved state, reached the hub and had a report acknowledged: what
+   * Kubernetes' readiness probe and an upgrade's confirmation wait for. A hub outage after that does not
+   * make it unready (the site keeps enforcing what it has, which is its job).
+   */
+  readiness(): Readiness {
+    const parts = this.#parts;
+    if (!parts) return { ready: false, reason: 'loading the saved state' };
+    if (!parts.contact.reachedThisRun)
+      return { ready: false, reason: 'has not reached the hub since it started' };
+    if (!parts.reporter.ackedThisRun)
+      return { ready: false, reason: 'no report acknowledged by the hub since it started' };
+    return { ready: true, reason: 'ready' };
   }
 
   /** A snapshot of what this site runs: for the local page, /status.json and tests. */

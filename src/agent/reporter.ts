@@ -38,6 +38,7 @@ export class Reporter {
   #hub: HubClient | undefined;
   #lastEnqueued = '';
   #lastEnqueuedAt = 0;
+  #ackedThisRun = false;
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
@@ -47,6 +48,11 @@ export class Reporter {
   useHub(hub: HubClient): void {
     this.#hub = hub;
     this.#wakeSender.wake();
+  }
+
+  /** Whether the hub has acknowledged a report of this process (readiness counts on it). */
+  get ackedThisRun(): boolean {
+    return this.#ackedThisRun;
   }
 
   /** The hub answers again: send what waits now, not after the backoff. */
@@ -89,6 +95,7 @@ export class Reporter {
         }
         const ack = await hub.report(report);
         contact.reached();
+        this.#ackedThisRun = true;
         failures = 0;
         await outbox.ack(report.seq);
         this.#opts.source.removalsHeard(report.removed ?? []);
