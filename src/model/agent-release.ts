@@ -123,3 +123,15 @@ export function agentBundleProblem(
   const parsed = parseAgentRelease(objects[0]!);
   return 'problem' in parsed ? { index: 0, problem: parsed.problem } : undefined;
 }
+
+/**
+ * What a site reports for the agent bundle when it went back from a new release, so the hub can record
+ * `agent_upgrade_reverted`: "agent upgrade to 0.3.0 reverted: not ready within 300s; running 0.2.0".
+ */
+export function upgradeRevertedMessage(version: string, reason: string, running: string): string {
+  return `agent upgrade to ${version} reverted: ${reason}; running ${running}`;
+}
+
+export function saysUpgradeReverted(message: string | undefined): boolean {
+  return message !== undefined && /^agent upgrade to \S+ reverted: /.test(message);
+}
