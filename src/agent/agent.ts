@@ -9,6 +9,7 @@ import type { Facts } from '../model/wire.ts';
 import { AgentTelemetry, type AgentTelemetryOptions } from './agent-telemetry.ts';
 import type { Cluster } from './apply/cluster.ts';
 import { DesiredSync } from './desired-sync.ts';
+import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
 import { Reconciler } from './reconciler.ts';
@@ -16,6 +17,7 @@ import { Reporter } from './reporter.ts';
 import { SiteIdentity } from './site-identity.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
+import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
 export type { AgentTelemetryOptions } from './agent-telemetry.ts';
 
@@ -50,8 +52,26 @@ export interface AgentOptions {
   prePullPauseImage?: string;
   /** store-and-forward telemetry (on by default; false for none) */
   telemetry?: AgentTelemetryOptions | false;
+  /** how this install runs another agent release (upgrade/); without it the agent runs none */
+  upgrade?: (site: UpgradeSite) => Promise<AgentUpgrade> | AgentUpgrade;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
+
+/** What an upgrade needs from the running agent: who it is and whether this run proved itself. */
+export interface UpgradeSite {
+  running: string;
+  stateDir: string;
+  /** the release key pinned at join, once registered */
+  pinnedKey: () => string | undefined;
+  hub: () => HubClient | undefined;
+  ready: () => Readiness;
+  /** aborted when the agent stops */
+  signal: AbortSignal;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** The exit status that tells the launcher the agent stopped to let it start a staged release. */
+export const stagedReleaseExitCode = 75;
 
 /** The parts of a running agent, each with one job; built by run(). */
 interface Parts {
@@ -72,6 +92,7 @@ export class Agent {
   readonly #startedAt = new Date();
   #parts: Parts | undefined;
   #page: LocalPage | undefined;
+  #restarting = false;
 
   constructor(opts: AgentOptions) {
     this.#opts = {
@@ -87,11 +108,15 @@ export class Agent {
     this.#opts.log?.(message, fields);
   }
 
-  /** Runs until `signal` aborts; should a loop fail unexpectedly, stops the others and throws. */
+  /**
+   * Runs until `signal` aborts, or until it stops to let its supervisor start a staged release (then
+   * exitCode says so); should a loop fail unexpectedly, stops the others and throws.
+   */
   async run(outer: AbortSignal): Promise<void> {
     const failed = new AbortController();
-    const signal = AbortSignal.any([outer, failed.signal]);
-    const parts = await this.#build();
+    const restart = new AbortController();
+    const signal = AbortSignal.any([outer, failed.signal, restart.signal]);
+    const parts = await this.#build(signal, () => this.#restart(restart));
     this.#parts = parts;
     const localPage = this.#opts.localPage ?? '127.0.0.1:7071';
     if (localPage !== false) {
@@ -130,7 +155,7 @@ export class Agent {
    * Opens the state directory and builds the parts on it. They call one another only once running, so
    * a callback may name a part built after it.
    */
-  async #build(): Promise<Parts> {
+  async #build(signal: AbortSignal, restart: () => void): Promise<Parts> {
     const opts = this.#opts;
     const log = opts.log;
     const state = await LocalState.open(opts.stateDir);
@@ -190,6 +215,16 @@ export class Agent {
       driftCheckMs: opts.driftCheckMs,
       watch: opts.watch !== false,
       prePullPauseImage: opts.prePullPauseImage,
+      agentUpgrade: await opts.upgrade?.({
+        running: agentVersion,
+        stateDir: opts.stateDir,
+        pinnedKey: () => identity.identity?.releaseKey,
+        hub: () => identity.hub,
+        ready: () => this.readiness(),
+        signal,
+        log,
+      }),
+      restart,
       log,
     });
     const reporter = new Reporter({
@@ -201,6 +236,22 @@ export class Agent {
       log,
     });
     return { outbox, contact, identity, sync, reconciler, reporter, telemetry };
+  }
+
+  /**
+   * Stops the agent for its supervisor to start a staged release, after giving the report that says so a
+   * few seconds to reach the hub (it stays in the outbox for the next version otherwise).
+   */
+  #restart(restart: AbortController): void {
+    if (this.#restarting) return;
+    this.#restarting = true;
+    this.#log('stopping to start the staged agent release');
+    void (this.#parts?.reporter.drain(5000) ?? Promise.resolve()).finally(() => restart.abort());
+  }
+
+  /** The exit status the process should end with: set when it stopped for a staged release. */
+  get exitCode(): number | undefined {
+    return this.#restarting ? stagedReleaseExitCode : undefined;
   }
 
   /** Identity first (registration, approval), then polling and certificate renewal. */

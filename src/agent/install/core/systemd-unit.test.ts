@@ -29,12 +29,11 @@ test('the unit runs the launcher for good, with the state directory, the journal
   );
   assert.equal(
     unit.get('ExecStart'),
-    '/opt/outpost-0.2.0/bin/outpost-agent agent --state-dir /var/lib/outpost-agent --kubeconfig /etc/rancher/k3s/k3s.yaml --name store-7 --label region=west --label example.com/tier=gold',
+    '/opt/outpost-0.2.0/bin/outpost-agent --state-dir /var/lib/outpost-agent --kubeconfig /etc/rancher/k3s/k3s.yaml --name store-7 --label region=west --label example.com/tier=gold',
   );
   assert.equal(unit.get('Restart'), 'always');
   assert.equal(unit.get('StateDirectory'), 'outpost-agent');
   assert.equal(unit.get('StateDirectoryMode'), '0700');
-  assert.equal(unit.get('Environment'), 'OUTPOST_STATE_DIR=/var/lib/outpost-agent');
   assert.equal(unit.get('EnvironmentFile'), '/etc/outpost/agent.env');
   assert.equal(unit.get('StandardOutput'), 'journal');
   assert.equal(unit.get('NoNewPrivileges'), 'yes');

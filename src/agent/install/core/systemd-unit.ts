@@ -51,7 +51,8 @@ function absolute(path: string, what: string): string {
  */
 export function hostUnit(opts: HostInstallOptions): string {
   const stateDir = absolute(opts.stateDir ?? defaultHostStateDir, '--state-dir');
-  const args = ['agent', '--state-dir', stateDir];
+  // the launcher runs `outpost agent` with these options
+  const args = ['--state-dir', stateDir];
   if (opts.kubeconfig) args.push('--kubeconfig', absolute(opts.kubeconfig, '--kubeconfig'));
   if (opts.name !== undefined) {
     const problem = siteNameProblem(opts.name);
@@ -81,7 +82,6 @@ Wants=network-online.target
 Type=simple
 ExecStart=${absolute(opts.launcher, 'the launcher')} ${args.join(' ')}
 EnvironmentFile=${absolute(opts.environmentFile, 'the environment file')}
-Environment=OUTPOST_STATE_DIR=${stateDir}
 ${opts.user ? `User=${opts.user}\n` : ''}Restart=always
 RestartSec=5
 TimeoutStopSec=30
