@@ -19,6 +19,7 @@ import {
 import { KubeCluster } from '../agent/kube/client.ts';
 import { resolveKubeConnection } from '../agent/kube/config.ts';
 import { noUpgrade } from '../agent/upgrade/agent-upgrade.ts';
+import { ClusterUpgrade } from '../agent/upgrade/cluster-upgrade.ts';
 import { HostUpgrade } from '../agent/upgrade/host-upgrade.ts';
 import { OutpostError } from '../model/errors.ts';
 import { addAgentReleaseCommands } from './agent-release.ts';
@@ -27,12 +28,18 @@ import { logLine, untilSignal } from './long-running.ts';
 import { print } from './options.ts';
 
 /**
- * How this install runs another agent release: the host launcher says so in the environment it gives
- * the agent (deploy/outpost-agent); anything else cannot, and the site says that when asked to.
+ * How this install runs another agent release: the host launcher (deploy/outpost-agent) and the
+ * in-cluster Deployment (cluster-manifest.ts) say so in the environment they give the agent; anything
+ * else cannot, and the site says that when asked to.
  */
-function upgradeOfThisInstall(): AgentOptions['upgrade'] {
-  if (process.env.OUTPOST_LAUNCHER)
-    return (site) => HostUpgrade.open({ ...site, trial: process.env.OUTPOST_AGENT_TRIAL || undefined });
+function upgradeOfThisInstall(cluster: KubeCluster): AgentOptions['upgrade'] {
+  const env = process.env;
+  if (env.OUTPOST_LAUNCHER)
+    return (site) => HostUpgrade.open({ ...site, trial: env.OUTPOST_AGENT_TRIAL || undefined });
+  if (env.OUTPOST_AGENT_WORKLOAD && env.OUTPOST_POD_NAMESPACE) {
+    const workload = { namespace: env.OUTPOST_POD_NAMESPACE, workload: env.OUTPOST_AGENT_WORKLOAD };
+    return (site) => ClusterUpgrade.open({ ...site, ...workload, cluster });
+  }
   return (site) =>
     noUpgrade(
       site.running,
@@ -102,7 +109,7 @@ export function addAgentCommand(root: Command): void {
         cluster,
         localPage: opts.localPage,
         telemetry: { budgetBytes: Math.floor(budgetMiB * 1024 * 1024), bandwidthBytesPerSecond: bandwidth },
-        upgrade: upgradeOfThisInstall(),
+        upgrade: upgradeOfThisInstall(cluster),
         log: logLine,
       });
       await agent.run(untilSignal());

@@ -25,6 +25,13 @@ export interface UpgradeStatus {
 /** One way of running another agent release: the reconciler calls it on every pass over the agent bundle. */
 export interface AgentUpgrade {
   reconcile(release: AgentRelease): Promise<UpgradeStatus>;
+  /** whether to hand the state directory to a waiting agent of this version (in-cluster upgrades) */
+  handover?(version: string): boolean;
+  /**
+   * After a handover: watches the new version until it confirms itself or its deadline passes (then
+   * puts the previous version back); 'reverted' means this agent runs the site again.
+   */
+  supervise?(signal: AbortSignal): Promise<'confirmed' | 'reverted' | 'stopped'>;
 }
 
 /**
