@@ -5,7 +5,7 @@
 // acknowledged) Kubernetes retires the old pod; if it does not within the deadline, the old agent puts
 // its own image back, which removes the new pod, takes the lock again and reports the revert.
 
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sleep } from '../../base/timing.ts';
 import { type AgentRelease, upgradeRevertedMessage } from '../../model/agent-release.ts';
@@ -67,6 +67,7 @@ export class ClusterUpgrade implements AgentUpgrade {
 
   static async open(opts: ClusterUpgradeOptions): Promise<ClusterUpgrade> {
     const dir = join(opts.stateDir, 'releases');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
     return new ClusterUpgrade(
       opts,
       await readJson<UpgradeRecord>(join(dir, 'upgrade.json')),
