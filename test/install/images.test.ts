@@ -3,7 +3,7 @@
 // registry is reachable here, so the base image is a stand-in made from this Debian 12 machine's own
 // copies of the libraries node links against (what distroless cc-debian12, the default base, holds);
 // the Containerfiles' own steps are the ones that ship. Skipped, saying why, when buildah cannot be had
-// (scripts/buildah-fixture.sh installs Debian's package).
+// (scripts/debian-tool-fixture.sh installs Debian's package).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -103,7 +103,7 @@ async function runIn(tag: string, ...command: string[]): Promise<string> {
 
 test('the agent image runs the release as uid 65532 with the agent flags, no shell inside', async (t) => {
   if (!buildah) {
-    t.skip('buildah is not available (scripts/buildah-fixture.sh installs Debian buildah as root)');
+    t.skip('buildah is not available (scripts/debian-tool-fixture.sh installs Debian buildah as root)');
     return;
   }
   const config = await buildAndInspect('Containerfile.agent', 'localhost/outpost-agent:0.2.0');
@@ -146,7 +146,7 @@ test('the agent image runs the release as uid 65532 with the agent flags, no she
 
 test('the hub image carries the dashboard and serves from a data folder', async (t) => {
   if (!buildah) {
-    t.skip('buildah is not available (scripts/buildah-fixture.sh installs Debian buildah as root)');
+    t.skip('buildah is not available (scripts/debian-tool-fixture.sh installs Debian buildah as root)');
     return;
   }
   const config = await buildAndInspect('Containerfile.hub', 'localhost/outpost-hub:0.2.0');

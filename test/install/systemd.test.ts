@@ -1,6 +1,7 @@
 // `outpost agent install --systemd` as an operator runs it: the real command writes the unit and the
 // join token's file, and systemd's own checker (`systemd-analyze verify`, Debian's systemd package)
-// finds nothing wrong with the unit. Skipped, saying why, where systemd-analyze is not installed.
+// finds nothing wrong with the unit. Skipped, saying why, where systemd-analyze is not installed
+// (scripts/test installs it through scripts/debian-tool-fixture.sh when it can).
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -28,7 +29,9 @@ async function systemdAnalyze(): Promise<boolean> {
 
 test('the unit written by agent install --systemd passes systemd-analyze verify', async (t) => {
   if (!(await systemdAnalyze())) {
-    t.skip('systemd-analyze is not installed (Debian: apt-get install systemd)');
+    t.skip(
+      'systemd-analyze is not installed (scripts/debian-tool-fixture.sh installs Debian systemd as root)',
+    );
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'outpost-systemd-'));
