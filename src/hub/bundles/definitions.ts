@@ -3,9 +3,9 @@
 // folder with its own Bundle) are its manifests. Every error in the tree is collected, so a rejected
 // commit lists all of them with file and line, not just the first.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { OutpostError } from '../../model/errors.ts';
 import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
+import { readYamlDocuments } from '../../render/yaml-documents.ts';
 import { type BundleLimits, checkLimits } from './revisions.ts';
 
 export interface DefinitionFile {
@@ -36,19 +36,10 @@ function isUnder(dir: string, parent: string): boolean {
 
 /** Whether a file holds a Bundle document; a file that is not valid YAML is an error, never skipped. */
 function holdsBundle(file: DefinitionFile): boolean {
-  const lineCounter = new LineCounter();
-  for (const doc of parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false })) {
-    const error = doc.errors[0];
-    if (error) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${error.message.split('\n')[0]}`, {
-        file: file.path,
-        line: lineCounter.linePos(error.pos[0]).line,
-      });
-    }
-    const kind = doc.get('kind');
-    if (kind === 'Bundle' && doc.get('apiVersion') === bundleApiVersion) return true;
-  }
-  return false;
+  return readYamlDocuments(file).some((doc) => {
+    const v = doc.value as { kind?: unknown; apiVersion?: unknown } | null;
+    return typeof v === 'object' && v?.kind === 'Bundle' && v.apiVersion === bundleApiVersion;
+  });
 }
 
 function asError(e: unknown, file?: string): OutpostError {
