@@ -6,7 +6,7 @@
 import { OutpostError } from '../../model/errors.ts';
 import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
 import { readYamlDocuments } from '../../render/yaml-documents.ts';
-import { type BundleLimits, checkLimits } from './revisions.ts';
+import { type BundleLimits, checkBundleBytes, checkLimits } from './revisions.ts';
 
 export interface DefinitionFile {
   path: string;
@@ -60,6 +60,7 @@ export function readFleet(
   const bundleDirs = new Set<string>();
   for (const file of files) {
     try {
+      checkBundleBytes([file], limits, `file ${file.path}`);
       if (holdsBundle(file)) bundleDirs.add(dirOf(file.path));
     } catch (e) {
       errors.push(asError(e, file.path));
@@ -77,8 +78,9 @@ export function readFleet(
   const byName = new Map<string, FleetDefinition>();
   for (const [dir, group] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) {
     try {
+      checkBundleBytes(group, limits, `the bundle in ${dir || '/'}`);
       const parsed = parseBundleFiles(group);
-      checkLimits(parsed, group, limits);
+      checkLimits(parsed, limits);
       const name = parsed.definition.name;
       const earlier = byName.get(name);
       if (earlier) {
