@@ -98,7 +98,7 @@ const listSortFields = new Set(['lastSeen', 'lastReport']);
 /** Checks a query request and plans it; every mistake is a query_invalid (or selector_invalid) error. */
 export function planQuery(req: QueryRequest): QueryPlan {
   if (req.selector) {
-    const problem = validateSelector(req.selector as LabelSelector)[0];
+    const problem = validateSelector(req.selector)[0];
     if (problem) throw new OutpostError('selector_invalid', `selector.${problem.path}: ${problem.message}`);
   }
   let where: Where | undefined;
