@@ -66,3 +66,13 @@ describe('duplicate keys', () => {
     assert.deepEqual((doc!.value as Record<string, unknown>).c, { p: 1, q: 2, r: 3 });
   });
 });
+
+describe('keys JSON cannot hold', () => {
+  // the YAML library stringified these with a process warning per document, which reached the hub log
+  test('a list or a mapping as a key is refused at its line', () => {
+    const err = refused('a: 1\n? [x, y]\n: 2\n', /a mapping key is a list or a mapping/);
+    assert.equal(err.location.line, 2);
+    refused('{ {a: 1}: b }', /a mapping key is a list or a mapping/);
+    refused('x: &k [1]\ny: {*k : 2}\n', /a mapping key is a list or a mapping/);
+  });
+});

@@ -1,10 +1,13 @@
 // Reads multi-document YAML as kubectl does (YAML 1.1) in time that grows with the text, not faster:
 // flow collections nested past a bound are refused before the parser's cost climbs with their depth,
 // and duplicate keys are found with one set per mapping rather than the YAML library's pairwise check.
+// Keys must be text, numbers or booleans, as JSON (and kubectl) need.
 
 import {
   Composer,
   type CST,
+  isAlias,
+  isCollection,
   isMap,
   isScalar,
   isSeq,
@@ -56,24 +59,35 @@ function* boundedTokens(text: string, lineCounter: LineCounter, file: string): G
   yield* parser.end();
 }
 
-/** The first key written twice in one mapping, with both offsets; keys compare as JSON would see them. */
-function duplicateKey(doc: ParsedDocument.Parsed): { key: string; at: number; first: number } | undefined {
+type KeyProblem = { message: string; at: number };
+
+/**
+ * The first key JSON cannot hold: one written twice in a mapping (keys compare as JSON sees them), or a
+ * key that is itself a list or mapping (kubectl refuses it; the YAML library would stringify it).
+ */
+function keyProblem(doc: ParsedDocument.Parsed, lineOf: (offset: number) => number): KeyProblem | undefined {
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
     const node = pending.pop();
     if (isMap(node)) {
       const seen = new Map<string, number>();
       for (const pair of node.items) {
-        const key = pair.key;
-        // a YAML 1.1 merge key (`<<`) may repeat, and what it merges may be overridden
-        if (isScalar(key) && typeof key.value !== 'symbol') {
-          const name = String(key.value);
-          const at = key.range?.[0] ?? 0;
-          const first = seen.get(name);
-          if (first !== undefined) return { key: name, at, first };
-          seen.set(name, at);
-        } else {
-          pending.push(key);
+        const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
+        if (isScalar(key)) {
+          // a YAML 1.1 merge key (`<<`) may repeat, and what it merges may be overridden
+          if (typeof key.value !== 'symbol') {
+            const name = String(key.value);
+            const at = key.range?.[0] ?? 0;
+            const first = seen.get(name);
+            if (first !== undefined) {
+              const message = `key ${JSON.stringify(name)} appears twice in one mapping (first on line ${lineOf(first)})`;
+              return { message, at };
+            }
+            seen.set(name, at);
+          }
+        } else if (isCollection(key)) {
+          const at = (isAlias(pair.key) ? pair.key : key).range?.[0] ?? 0;
+          return { message: 'a mapping key is a list or a mapping; keys are text', at };
         }
         pending.push(pair.value);
       }
@@ -99,15 +113,8 @@ export function readYamlDocuments(file: { path: string; content: string }): Yaml
   for (const doc of composer.compose(boundedTokens(file.content, lineCounter, file.path))) {
     const error = doc.errors[0];
     if (error) throw invalid(firstLine(error.message), file.path, lineCounter.linePos(error.pos[0]));
-    const twice = duplicateKey(doc);
-    if (twice) {
-      const first = lineCounter.linePos(twice.first).line;
-      throw invalid(
-        `key ${JSON.stringify(twice.key)} appears twice in one mapping (first on line ${first})`,
-        file.path,
-        lineCounter.linePos(twice.at),
-      );
-    }
+    const problem = keyProblem(doc, (offset) => lineCounter.linePos(offset).line);
+    if (problem) throw invalid(problem.message, file.path, lineCounter.linePos(problem.at));
     if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
     const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
     let value: unknown;
