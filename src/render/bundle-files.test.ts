@@ -583,3 +583,47 @@ describe('spec.telemetry', () => {
     });
   });
 });
+
+describe('a selector of the wrong shape is refused, wherever it is written', () => {
+  const bundle = (placement: string, more: string[] = []) =>
+    file(
+      'b.yaml',
+      'apiVersion: outpost.dev/v1',
+      'kind: Bundle',
+      'metadata: {name: pos}',
+      'spec:',
+      `  placement: {selector: ${placement}}`,
+      ...more,
+      '---',
+      configMap('c'),
+    );
+
+  test('in the placement', () => {
+    rejects([bundle('{matchExpressions: "region=west"}')], {
+      code: 'selector_invalid',
+      message: /spec\.placement\.selector\.matchExpressions: must be a list/,
+    });
+    rejects([bundle('{matchLabels: {version: 1.5}}')], {
+      code: 'selector_invalid',
+      message: /must be a string/,
+    });
+    rejects([bundle('{matchLabel: {region: west}}')], { code: 'selector_invalid', message: /unknown field/ });
+  });
+
+  test("in an overlay's selector", () => {
+    rejects([bundle('{}', ['  overlays: [{selector: {matchExpressions: [5]}, values: {a: 1}}]'])], {
+      code: 'bundle_invalid',
+      message: /spec\.overlays\.0\.selector: matchExpressions\[0\]: must be a mapping/,
+    });
+  });
+
+  test('in a rollout wave', () => {
+    rejects(
+      [bundle('{}', ['  rollout: {waves: [{selector: {matchExpressions: [{key: 7, operator: Exists}]}}]}'])],
+      {
+        code: 'bundle_invalid',
+        message: /spec\.rollout\.waves\.0\.selector\.matchExpressions\.0\.key: must be a string/,
+      },
+    );
+  });
+});

@@ -1,13 +1,13 @@
 // Turns the files an operator hands over (multi-document YAML, parsed as YAML 1.1 like kubectl) into one
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
 import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
+import { readYamlDocuments, type YamlDocument } from './yaml-documents.ts';
 
 export const bundleApiVersion = 'outpost.dev/v1';
 
@@ -40,12 +40,8 @@ interface SourceFile {
   content: string;
 }
 
-interface Document {
-  value: unknown;
+interface Document extends YamlDocument {
   file: string;
-  line: number;
-  /** the line of the node at a path in this document, or the document's own line */
-  lineOf: (path: readonly string[]) => number;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -110,43 +106,7 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
 }
 
 function parseYamlFile(file: SourceFile): Document[] {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  const out: Document[] = [];
-  for (const doc of list) {
-    const error = doc.errors[0];
-    if (error) {
-      const pos = lineCounter.linePos(error.pos[0]);
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(error.message)}`, {
-        file: file.path,
-        line: pos.line,
-        column: pos.col,
-      });
-    }
-    if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
-    const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 1000 });
-    } catch (e) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(String((e as Error).message))}`, {
-        file: file.path,
-        line,
-      });
-    }
-    if (value === null || value === undefined) continue;
-    const lineOf = (path: readonly string[]): number => {
-      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-      return node?.range ? lineCounter.linePos(node.range[0]).line : line;
-    };
-    out.push({ value, file: file.path, line, lineOf });
-  }
-  return out;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
+  return readYamlDocuments(file).map((doc) => ({ ...doc, file: file.path }));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

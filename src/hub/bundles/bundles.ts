@@ -10,11 +10,12 @@ import { placeBundles } from '../placement/place.ts';
 import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
-import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
+import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
 export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
+  checkBundleBytes(body.files, ctx.config.limits);
   const parsed = parseBundleFiles(body.files);
-  checkLimits(parsed, body.files, ctx.config.limits);
+  checkLimits(parsed, ctx.config.limits);
   const { definition } = parsed;
   const strategy = strategyOf(definition.fleet.rollout);
   const db = ctx.store.db;

@@ -3,10 +3,10 @@
 // folder with its own Bundle) are its manifests. Every error in the tree is collected, so a rejected
 // commit lists all of them with file and line, not just the first.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
 import { OutpostError } from '../../model/errors.ts';
 import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
-import { type BundleLimits, checkLimits } from './revisions.ts';
+import { readYamlDocuments } from '../../render/yaml-documents.ts';
+import { type BundleLimits, checkBundleBytes, checkLimits } from './revisions.ts';
 
 export interface DefinitionFile {
   path: string;
@@ -36,19 +36,10 @@ function isUnder(dir: string, parent: string): boolean {
 
 /** Whether a file holds a Bundle document; a file that is not valid YAML is an error, never skipped. */
 function holdsBundle(file: DefinitionFile): boolean {
-  const lineCounter = new LineCounter();
-  for (const doc of parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false })) {
-    const error = doc.errors[0];
-    if (error) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${error.message.split('\n')[0]}`, {
-        file: file.path,
-        line: lineCounter.linePos(error.pos[0]).line,
-      });
-    }
-    const kind = doc.get('kind');
-    if (kind === 'Bundle' && doc.get('apiVersion') === bundleApiVersion) return true;
-  }
-  return false;
+  return readYamlDocuments(file).some((doc) => {
+    const v = doc.value as { kind?: unknown; apiVersion?: unknown } | null;
+    return typeof v === 'object' && v?.kind === 'Bundle' && v.apiVersion === bundleApiVersion;
+  });
 }
 
 function asError(e: unknown, file?: string): OutpostError {
@@ -69,6 +60,7 @@ export function readFleet(
   const bundleDirs = new Set<string>();
   for (const file of files) {
     try {
+      checkBundleBytes([file], limits, `file ${file.path}`);
       if (holdsBundle(file)) bundleDirs.add(dirOf(file.path));
     } catch (e) {
       errors.push(asError(e, file.path));
@@ -86,8 +78,9 @@ export function readFleet(
   const byName = new Map<string, FleetDefinition>();
   for (const [dir, group] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) {
     try {
+      checkBundleBytes(group, limits, `the bundle in ${dir || '/'}`);
       const parsed = parseBundleFiles(group);
-      checkLimits(parsed, group, limits);
+      checkLimits(parsed, limits);
       const name = parsed.definition.name;
       const earlier = byName.get(name);
       if (earlier) {

@@ -7,6 +7,7 @@ import type { Explanation, PlanRequest, PlanResult, SitePlan } from '../../model
 import type { KubeObject } from '../../model/manifest.ts';
 import { objectChanges } from '../../render/diff.ts';
 import { overlayApplies } from '../../render/overlays.ts';
+import { redactSecrets } from '../../render/redact.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { compilePlacement, explainPlacement } from '../../select/placement.ts';
 import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
@@ -45,7 +46,10 @@ async function definitionsFor(
   return { ...readFleet(files, ctx.config.limits), commit, source: row.name };
 }
 
-/** What would change on each site if these definitions shipped; changes nothing. */
+/**
+ * What would change on each site if these definitions shipped; changes nothing. Diffs compare what
+ * operators may see, so a Secret's changed value shows as a changed digest.
+ */
 export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
   const db = ctx.store.db;
   const { definitions, errors, commit, source } = await definitionsFor(ctx, req);
@@ -86,7 +90,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const objectsNow = new Map<string, KubeObject[]>(
     rows.map((r) => [
       `${r.site_id}\u0000${r.bundle}`,
-      r.content ? (JSON.parse(r.content) as RenderedBundle).objects : [],
+      redactSecrets(r.content ? (JSON.parse(r.content) as RenderedBundle).objects : []),
     ]),
   );
   const plan = planPlacement(sites, bundles, existing);
@@ -94,7 +98,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const out: SitePlan[] = [];
   for (const p of plan.place) {
     const now = objectsNow.get(`${p.siteId}\u0000${p.bundle}`);
-    const changes = objectChanges(now ?? [], p.blob.rendered.objects);
+    const changes = objectChanges(now ?? [], redactSecrets(p.blob.rendered.objects));
     out.push({
       site: siteName.get(p.siteId)!,
       bundle: p.bundle,
