@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { tickRollout } from '../../src/hub/rollout/controller.ts';
 import { emitEvents, eventsAfter } from '../../src/hub/status/events.ts';
+import { LastSeen } from '../../src/hub/status/last-seen.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
 import { type Arg, preparedQuery } from '../../src/hub/store/prepared.ts';
@@ -260,6 +261,34 @@ for (const { engine, skip } of engines) {
         .execute();
       assert.equal(rows.length, 2);
       assert.ok(rows.every((row) => row.started_at !== null));
+    });
+
+    test('contacts are stored together and never move a site’s last contact back', async () => {
+      const a = await hub.register('seen-a', {});
+      const b = await hub.register('seen-b', {});
+      const seenOf = async (id: string) =>
+        (
+          await hub.ctx.store.db
+            .selectFrom('sites')
+            .select('last_seen_at')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).last_seen_at;
+      const later = '2999-01-01T00:00:02.000Z';
+      await hub.ctx.store.db
+        .updateTable('sites')
+        .set({ last_seen_at: later })
+        .where('id', '=', b.siteId)
+        .execute();
+      const lastSeen = new LastSeen(hub.ctx.store.db);
+      lastSeen.record(a.siteId, '2999-01-01T00:00:01.000Z');
+      lastSeen.record(a.siteId, '2999-01-01T00:00:00.500Z'); // older than what was heard: kept out
+      lastSeen.record(b.siteId, '2999-01-01T00:00:01.000Z'); // older than what is stored
+      assert.equal(lastSeen.pending, 2);
+      await lastSeen.flush();
+      assert.equal(lastSeen.pending, 0);
+      assert.equal(await seenOf(a.siteId), '2999-01-01T00:00:01.000Z');
+      assert.equal(await seenOf(b.siteId), later, 'a later contact (another replica’s) stays');
     });
   });
 }
