@@ -12,6 +12,11 @@ import type { RemoteWriteConfig } from './telemetry/remote-write.ts';
 export interface HubConnectivityConfig extends ConnectivityThresholds {
   /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
   sweepIntervalMs: number;
+  /**
+   * how often a hub writes the contacts it heard (last_seen_at) in one statement; the sweep allows a
+   * contact this much lag, since another replica may not have written its own yet
+   */
+  lastSeenFlushMs: number;
 }
 
 export interface HubEventsConfig {
@@ -87,7 +92,7 @@ export interface HubConfig {
 export const defaultHubConfig = {
   maxWaitSeconds: 55,
   certificateValidityDays: 30,
-  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
+  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000, lastSeenFlushMs: 1_000 },
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },

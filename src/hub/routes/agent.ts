@@ -22,7 +22,7 @@ import {
 } from '../../model/wire.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
-import { desiredState, placedBlob } from '../placement/desired.ts';
+import { DesiredReader, placedBlob } from '../placement/desired.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
@@ -71,6 +71,7 @@ function gunzipBody(limit: number) {
 export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
   return async (app) => {
     const authenticate = siteAuth(ctx);
+    const desired = new DesiredReader(ctx.store.db);
 
     app.get('/ca', { schema: { tags: ['agent'], security: [] } }, async (_request, reply) => {
       reply.header('content-type', 'application/x-pem-file');
@@ -140,16 +141,25 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         const site = request.site!;
         await touchSite(ctx, site);
         const known = request.headers['if-none-match'];
-        let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
-        if (known === etagOf(state.digest) && waitMs > 0) {
-          const abort = new AbortController();
-          request.raw.once('close', () => abort.abort());
-          const changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal);
-          if (changed) state = await desiredState(ctx, site.id);
-        }
-        reply.header('etag', etagOf(state.digest));
         reply.header('cache-control', 'no-store');
+        // authentication read the site's desired digest: an agent that has it costs no further read
+        // unless the watch says it changed since (and then one read serves many woken polls at once)
+        let state = site.desiredDigest === null ? await desired.read(site.id) : undefined;
+        const digest = state?.digest ?? site.desiredDigest!;
+        if (known === etagOf(digest)) {
+          const readAt = request.siteReadAt!;
+          let changed = ctx.desiredWatch.changedSince(site.id, readAt);
+          if (!changed && waitMs > 0) {
+            const abort = new AbortController();
+            request.raw.once('close', () => abort.abort());
+            changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
+          }
+          if (!changed) return reply.header('etag', known).status(304).send(null);
+          state = undefined;
+        }
+        state ??= await desired.read(site.id);
+        reply.header('etag', etagOf(state.digest));
         if (known === etagOf(state.digest)) return reply.status(304).send(null);
         return state;
       },
