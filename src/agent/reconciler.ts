@@ -6,6 +6,7 @@ import { backoffDelay, Wakeup } from '../base/timing.ts';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import { type KubeObject, type ObjectRef, refKey, refOf } from '../model/manifest.ts';
 import type { DeploymentReport, DesiredDeployment, DesiredState } from '../model/wire.ts';
+import type { SealingKeyPair } from '../pki/sealing.ts';
 import type { RenderedBundle } from '../render/rendered.ts';
 import type { Cluster } from './apply/cluster.ts';
 import {
@@ -26,6 +27,7 @@ import type { DesiredSource } from './desired-sync.ts';
 import type { LocalDeployment } from './local-page.ts';
 import { OwnedObjects } from './owned-objects.ts';
 import type { ReportSource } from './reporter.ts';
+import { unsealBundle } from './secrets/unseal.ts';
 import type { DeploymentRecord, Inventory, LocalState } from './state/local-state.ts';
 import { isTransient } from './transient.ts';
 
@@ -57,6 +59,8 @@ export interface ReconcilerOptions {
   watch: boolean;
   /** the image pre-pull pods idle on */
   prePullPauseImage?: string;
+  /** the site's own key, which opens the SealedSecrets sealed to this site */
+  sealingKey?: SealingKeyPair;
   now?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -272,7 +276,7 @@ export class Reconciler implements ReportSource {
       await this.#saveRecord(record);
     }
     const target = record.rolledBack?.to ?? d.digest;
-    const blob = await this.#state.blob(target);
+    const blob = await this.#blobToApply(target);
     if (blob) this.#opts.manifests?.enforcing(d.bundle, blob, target);
     if (!blob) {
       if (target === d.digest) {
@@ -295,6 +299,16 @@ export class Reconciler implements ReportSource {
         return rt.retryAt !== undefined ? Math.max(0, rt.retryAt - this.#now()) : this.#opts.heartbeatMs;
     }
     return this.#check(rt, record, blob, d.digest);
+  }
+
+  /**
+   * A cached blob as it goes to the cluster: its SealedSecrets opened with the site's key, in memory only.
+   * A value this site cannot open throws (not transient), so its bundle fails alone and says why.
+   */
+  async #blobToApply(digest: string): Promise<RenderedBundle | undefined> {
+    const blob = await this.#state.blob(digest);
+    if (!blob || !this.#opts.sealingKey) return blob;
+    return unsealBundle(blob, this.#opts.sealingKey);
   }
 
   /** Applies `target` in full; false when refused (the runtime says why and when to retry). */
@@ -439,7 +453,7 @@ export class Reconciler implements ReportSource {
     desiredDigest: string,
   ): Promise<void> {
     const to = verdict.rollbackTo!;
-    const good = await this.#state.blob(to);
+    const good = await this.#blobToApply(to);
     if (!good) {
       rt.message = `${verdict.missedDeadline}; cannot roll back: the manifests of ${to} are no longer cached`;
       return;
