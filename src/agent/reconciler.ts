@@ -23,6 +23,7 @@ import { defaultPauseImage, type PrePullPlan, planPrePull } from './apply/prepul
 import { removePrePull, runPrePull, sweepPrePulls } from './apply/prepuller.ts';
 import { type Assessment, assess } from './apply/progress.ts';
 import { type BundleRuntime, newRuntime, reportOf } from './bundle-runtime.ts';
+import { inDependencyOrder, waitingFor } from './dependencies.ts';
 import type { DesiredSource } from './desired-sync.ts';
 import type { LocalDeployment } from './local-page.ts';
 import { OwnedObjects } from './owned-objects.ts';
@@ -209,9 +210,11 @@ export class Reconciler implements ReportSource {
     // Before the first desired state arrives the agent knows nothing; it must not prune on ignorance.
     if (!desired) return this.#opts.heartbeatMs;
     let next = Math.min(this.#opts.heartbeatMs, this.#opts.driftCheckMs);
-    for (const d of desired.deployments) {
+    const placed = new Set(desired.deployments.map((d) => d.bundle));
+    const ordered = inDependencyOrder(desired.deployments, (b) => this.#bundles.get(b)?.dependsOn ?? []);
+    for (const d of ordered) {
       try {
-        next = Math.min(next, await this.#reconcileBundle(d));
+        next = Math.min(next, await this.#reconcileBundle(d, placed));
       } catch (e) {
         // One bundle in trouble must not hold up the others: it is retried on its own, with backoff.
         const transient = isTransient(e);
@@ -266,7 +269,7 @@ export class Reconciler implements ReportSource {
     await this.#state.saveRecord(record);
   }
 
-  async #reconcileBundle(d: DesiredDeployment): Promise<number> {
+  async #reconcileBundle(d: DesiredDeployment, placed: ReadonlySet<string>): Promise<number> {
     const now = this.#now();
     const rt = this.#runtime(d);
     const record: DeploymentRecord = { ...(this.#records.get(d.bundle) ?? { bundle: d.bundle }) };
@@ -291,7 +294,15 @@ export class Reconciler implements ReportSource {
     }
     if (rt.retryAt !== undefined && rt.retryAt > now) return rt.retryAt - now;
 
+    rt.dependsOn = blob.dependsOn ?? [];
     if (record.applied !== target || rt.retryAt !== undefined) {
+      // a new revision waits for its dependencies; going back to the last-known-good never does
+      const waiting =
+        target === d.digest && waitingFor(rt.dependsOn, (b) => this.#bundles.get(b)?.state, placed);
+      if (waiting) {
+        Object.assign(rt, { state: 'Applying', message: waiting });
+        return this.#opts.readinessResyncMs;
+      }
       const waitMs = await this.#prePullBefore(rt, record, blob, target === d.digest);
       if (waitMs !== undefined) return waitMs;
       const applied = await this.#applyTarget(rt, record, blob, target, d.digest);
