@@ -385,8 +385,10 @@ export class Reconciler implements ReportSource {
     const objects = await this.#desiredObjectsOf(rt, target, blob);
     const notReadyResync = rt.state === 'NotReady' && now - rt.lastFullCheck >= this.#opts.readinessResyncMs;
     const full = rt.fullCheckDue || notReadyResync || now - rt.lastFullCheck >= this.#opts.driftCheckMs;
+    const options = optionsOf(blob);
+    const ignore = options.ignoreDifferences;
     if (full) {
-      rt.health = new Map((await inspect(this.#cluster, objects)).map((h) => [h.key, h]));
+      rt.health = new Map((await inspect(this.#cluster, objects, ignore)).map((h) => [h.key, h]));
       rt.lastFullCheck = now;
       rt.fullCheckDue = false;
       rt.touched.clear();
@@ -399,10 +401,10 @@ export class Reconciler implements ReportSource {
       for (const h of await inspect(
         this.#cluster,
         objects.filter((o) => keys.has(o.key)),
+        ignore,
       ))
         rt.health.set(h.key, h);
     }
-    const options = optionsOf(blob);
     const verdict = this.#assess(rt, record, options, desiredDigest);
 
     if (verdict.correct.length > 0 && now - rt.lastCorrection >= minCorrectionIntervalMs) {
@@ -411,8 +413,8 @@ export class Reconciler implements ReportSource {
       await this.#opts.report();
       const drifted = objects.filter((o) => verdict.correct.includes(o.key));
       this.#log('correcting drift', { bundle: rt.bundle, objects: drifted.length, drift: rt.message });
-      const errors = await correctDrift(this.#cluster, drifted);
-      for (const h of await inspect(this.#cluster, drifted)) rt.health.set(h.key, h);
+      const errors = await correctDrift(this.#cluster, drifted, ignore);
+      for (const h of await inspect(this.#cluster, drifted, ignore)) rt.health.set(h.key, h);
       const after = this.#assess(rt, record, options, desiredDigest);
       if (errors.length > 0)
         rt.message = `${after.message || rt.message}; correcting drift failed: ${errors[0]}`;
