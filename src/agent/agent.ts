@@ -13,6 +13,7 @@ import { HubContact } from './hub-contact.ts';
 import { type LocalPage, type LocalStatus, serveLocalPage } from './local-page.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
+import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
@@ -117,6 +118,7 @@ export class Agent {
     } finally {
       await parts.reconciler.stopped();
       await this.#page?.close();
+      await parts.identity.sealingKeyAnnounced();
       parts.identity.close();
     }
   }
@@ -130,6 +132,7 @@ export class Agent {
     const log = opts.log;
     const state = await LocalState.open(opts.stateDir);
     const outbox = await Outbox.open(opts.stateDir, opts.outboxLimits);
+    const sealingKey = await siteSealingKey(opts.stateDir);
     const identity = new SiteIdentity({
       state,
       cluster: opts.cluster,
@@ -139,6 +142,7 @@ export class Agent {
       machineId: opts.machineId,
       labels: opts.labels,
       facts: opts.facts,
+      sealingKey: sealingKey.publicKey,
       log,
     });
     let telemetry: AgentTelemetry | undefined;
@@ -185,6 +189,7 @@ export class Agent {
       driftCheckMs: opts.driftCheckMs,
       watch: opts.watch !== false,
       prePullPauseImage: opts.prePullPauseImage,
+      sealingKey,
       log,
     });
     const reporter = new Reporter({

@@ -5,6 +5,7 @@ import { type Static, Type } from 'typebox';
 import { deploymentStates, reportedStates } from './deployment.ts';
 import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
+import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
@@ -65,6 +66,8 @@ export const RegisterRequest = Type.Object({
   /** PKCS#10 request for the site's client certificate (ECDSA P-256) */
   csr: Type.String({ minLength: 1, maxLength: 8192 }),
   facts: Type.Optional(Facts),
+  /** the site's X25519 sealing public key (base64url), which operators seal secrets to */
+  sealingKey: Type.Optional(SealingPublicKey),
 });
 export type RegisterRequest = Static<typeof RegisterRequest>;
 

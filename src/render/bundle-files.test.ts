@@ -266,6 +266,25 @@ describe('errors name the file and line to fix', () => {
     assert.match(err.message, /one\.yaml:1/);
   });
 
+  test('a SealedSecret with a value that is not sealed is refused at its line', () => {
+    const sealed = [
+      'apiVersion: outpost.dev/v1',
+      'kind: SealedSecret',
+      'metadata: {name: till, namespace: pos}',
+      'spec:',
+      '  encryptedData:',
+      '    password:',
+      '      store-1: hunter2',
+    ];
+    const err = rejects([file('b.yaml', bundleDoc), file('s.yaml', ...sealed)], {
+      code: 'manifest_invalid',
+      file: 's.yaml',
+      line: 7,
+    });
+    assert.match(err.message, /SealedSecret spec\.encryptedData\.password\.store-1 is not a sealed value/);
+    assert.ok(!err.message.includes('hunter2'), 'the error does not repeat the value');
+  });
+
   test('the same name in different namespaces is two objects', () => {
     const parsed = parseBundleFiles([
       file(

@@ -4,6 +4,7 @@
 import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
+import { isSealedSecret, sealedSecretProblem } from '../model/sealed-secret.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
 import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
@@ -194,5 +195,18 @@ function parseObject(doc: Document): KubeObject {
     fail('metadata.generateName cannot be applied declaratively; set a name');
   if (metadata.namespace !== undefined && typeof metadata.namespace !== 'string')
     fail('metadata.namespace is a string');
+  if (isSealedSecret(v)) {
+    const problem = sealedSecretProblem(v as KubeObject);
+    if (problem) {
+      throw new OutpostError(
+        'manifest_invalid',
+        `SealedSecret ${problem.path.join('.')} ${problem.message}`,
+        {
+          file: doc.file,
+          line: doc.lineOf(problem.path),
+        },
+      );
+    }
+  }
   return v as KubeObject;
 }

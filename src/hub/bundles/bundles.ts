@@ -10,6 +10,7 @@ import { placeBundles } from '../placement/place.ts';
 import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
+import { applyDependencyError, assertNoDependents, storedDependencies } from './dependencies.ts';
 import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
 export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
@@ -31,18 +32,13 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         `bundle ${definition.name} comes from git source ${owner.source}; change it there (or remove the source)`,
       );
     }
-    for (const dep of definition.fleet.dependsOn) {
-      const exists = await tx.selectFrom('bundles').select('name').where('name', '=', dep).executeTakeFirst();
-      if (!exists || dep === definition.name) {
-        throw new OutpostError(
-          'bundle_invalid',
-          `spec.dependsOn: bundle ${dep} does not exist; apply it first`,
-          {
-            file: body.files[0]?.path,
-          },
-        );
-      }
-    }
+    const dependencyError = applyDependencyError(
+      await storedDependencies(tx),
+      definition.name,
+      definition.fleet.dependsOn,
+      { file: body.files[0]?.path },
+    );
+    if (dependencyError) throw dependencyError;
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
     if (stored.changed) {
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
@@ -102,6 +98,7 @@ export async function renderFailures(
 
 export async function deleteBundle(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
+    await assertNoDependents(tx, name);
     const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
     await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);

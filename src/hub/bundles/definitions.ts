@@ -3,6 +3,7 @@
 // folder with its own Bundle) are its manifests. Every error in the tree is collected, so a rejected
 // commit lists all of them with file and line, not just the first.
 
+import { dependencyProblems } from '../../model/bundle-dependencies.ts';
 import { OutpostError } from '../../model/errors.ts';
 import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
 import { readYamlDocuments } from '../../render/yaml-documents.ts';
@@ -112,44 +113,22 @@ function dependencyErrors(
   definitions: readonly FleetDefinition[],
   known: ReadonlySet<string>,
 ): OutpostError[] {
-  const errors: OutpostError[] = [];
-  const deps = new Map(
-    definitions.map((d) => [d.parsed.definition.name, d.parsed.definition.fleet.dependsOn]),
+  const graph = new Map<string, readonly string[]>([...known].map((name) => [name, []]));
+  const byName = new Map(definitions.map((d) => [d.parsed.definition.name, d]));
+  for (const [name, d] of byName) graph.set(name, d.parsed.definition.fleet.dependsOn);
+  const where = (name: string) => ({ file: byName.get(name)?.files[0]?.path });
+  const { missing, cycle } = dependencyProblems(graph);
+  const errors = missing.map(
+    (m) =>
+      new OutpostError(
+        'bundle_invalid',
+        `bundle ${m.bundle} depends on ${m.dependency}, which does not exist`,
+        where(m.bundle),
+      ),
   );
-  const where = (d: FleetDefinition) => ({ file: d.files[0]!.path });
-  for (const d of definitions) {
-    for (const dep of d.parsed.definition.fleet.dependsOn) {
-      if (!deps.has(dep) && !known.has(dep)) {
-        errors.push(
-          new OutpostError(
-            'bundle_invalid',
-            `bundle ${d.parsed.definition.name} depends on ${dep}, which does not exist`,
-            where(d),
-          ),
-        );
-      }
-    }
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, path: string[]): string[] | undefined => {
-    if (state.get(name) === 'done') return undefined;
-    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
-    state.set(name, 'visiting');
-    for (const dep of deps.get(name) ?? []) {
-      const cycle = visit(dep, [...path, name]);
-      if (cycle) return cycle;
-    }
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const d of definitions) {
-    const cycle = visit(d.parsed.definition.name, []);
-    if (cycle) {
-      errors.push(
-        new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(d)),
-      );
-      break;
-    }
-  }
+  if (cycle)
+    errors.push(
+      new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(cycle[0]!)),
+    );
   return errors;
 }

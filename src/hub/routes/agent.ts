@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { SealingKeyAck, SealingKeyAnnouncement } from '../../model/sealing-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
   CertificateRequest,
@@ -24,6 +25,7 @@ import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { DesiredReader, placedBlob } from '../placement/desired.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
+import { announceSealingKey } from '../sites/sealing-keys.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
 
@@ -124,6 +126,25 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         lifecycle: 'Active' as const,
         certificate: await renewCertificate(ctx, request.site!, request.body.csr),
       }),
+    );
+
+    // The site's sealing public key, sent by its agent at every start; secrets are sealed to it.
+    app.put(
+      '/sites/:siteId/sealing-key',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
+          body: SealingKeyAnnouncement,
+          response: { 200: SealingKeyAck, ...errors },
+        },
+      },
+      async (request) => {
+        const ack = await announceSealingKey(ctx, request.site!, request.body.publicKey);
+        if (ack.changed) request.log.info({ site: request.site!.name, keyId: ack.keyId }, 'sealing key set');
+        return ack;
+      },
     );
 
     app.get(

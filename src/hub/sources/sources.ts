@@ -11,6 +11,7 @@ import type { Problem, SourceRequest, SourceView, SyncResult } from '../../model
 import { type Actor, audit } from '../audit/audit.ts';
 import { renderFailures } from '../bundles/bundles.ts';
 import { readFleet } from '../bundles/definitions.ts';
+import { sourceDependencyErrors, storedDependencies } from '../bundles/dependencies.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
@@ -201,8 +202,22 @@ async function syncNow(
   } catch (e) {
     errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
   }
-  const { definitions, errors: invalid } = readFleet(files, ctx.config.limits);
+  const stored = await storedDependencies(db);
+  const elsewhere = new Set([...stored].filter(([, d]) => d.source !== name).map(([bundle]) => bundle));
+  const { definitions, errors: invalid } = readFleet(files, ctx.config.limits, elsewhere);
   errors.push(...invalid);
+  errors.push(
+    ...sourceDependencyErrors(
+      stored,
+      name,
+      new Map(
+        definitions.map((d) => [
+          d.parsed.definition.name,
+          { dependsOn: d.parsed.definition.fleet.dependsOn, file: d.files[0]!.path },
+        ]),
+      ),
+    ),
+  );
   const owners = new Map(
     (await db.selectFrom('bundles').select(['name', 'source']).execute()).map((b) => [b.name, b.source]),
   );

@@ -409,6 +409,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Each site's sealing public key (X25519, base64url), which operators seal secrets to; null until the
+  // site's agent sends one.
+  '0008_sealing_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('sealing_key', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('sealing_key_at', 'text').execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -30,6 +30,9 @@ export interface SiteTable {
   attention_reason: string | null;
   attention_detail: string | null;
   attention_since: string | null;
+  /** the site's sealing public key (base64url X25519) and when it was last set; null until sent */
+  sealing_key: string | null;
+  sealing_key_at: string | null;
 }
 
 export interface BootstrapTokenTable {
