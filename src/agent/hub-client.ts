@@ -151,6 +151,16 @@ export class HubClient {
     return res.body as string;
   }
 
+  /** An agent release's tarball by digest, as it arrives; the caller checks digest and signature. */
+  async release(digest: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    const res = await this.#http.stream(`/agent/v1/sites/${this.#site()}/releases/${digest}`, {
+      idleTimeoutMs: 60_000,
+      signal,
+    });
+    if (res.error) throw hubError(res.error, `release ${digest}`);
+    return res.body;
+  }
+
   async report(report: Report): Promise<{ accepted: boolean; lastSeq: number }> {
     const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/report`, { body: report });
     if (res.status !== 200) throw hubError(res, 'report');

@@ -3,6 +3,13 @@
 // revision that misses its progress deadline, and prunes bundles the hub no longer places here.
 
 import { backoffDelay, Wakeup } from '../base/timing.ts';
+import {
+  agentBundleName,
+  agentReleaseApiVersion,
+  agentReleaseKind,
+  isAgentRelease,
+  parseAgentRelease,
+} from '../model/agent-release.ts';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import { type KubeObject, type ObjectRef, refKey, refOf } from '../model/manifest.ts';
 import type { DeploymentReport, DesiredDeployment, DesiredState } from '../model/wire.ts';
@@ -31,6 +38,7 @@ import type { ReportSource } from './reporter.ts';
 import { unsealBundle } from './secrets/unseal.ts';
 import type { DeploymentRecord, Inventory, LocalState } from './state/local-state.ts';
 import { isTransient } from './transient.ts';
+import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
 /** Told which manifests each placed bundle enforces (telemetry collects by them). */
 export interface ManifestsInForce {
@@ -62,6 +70,10 @@ export interface ReconcilerOptions {
   prePullPauseImage?: string;
   /** the site's own key, which opens the SealedSecrets sealed to this site */
   sealingKey?: SealingKeyPair;
+  /** runs the agent bundle's release (upgrade/); without one this agent runs no other release */
+  agentUpgrade?: AgentUpgrade;
+  /** the agent must stop so that its supervisor starts a staged release; called after the pass's report */
+  restart?: () => void;
   now?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -82,6 +94,7 @@ export class Reconciler implements ReportSource {
   readonly #removed = new Set<string>();
   #owned: OwnedObjects | undefined;
   #sweepPrePulls = true;
+  #restartAfterPass = false;
   #wakeTimer: NodeJS.Timeout | undefined;
 
   private constructor(opts: ReconcilerOptions, records: DeploymentRecord[], inventories: Inventory[]) {
@@ -170,6 +183,11 @@ export class Reconciler implements ReportSource {
   async pass(): Promise<number> {
     const next = await this.#reconcile();
     await this.#opts.report();
+    if (this.#restartAfterPass) {
+      // the report saying the release is staged is in the outbox: the next version sends it
+      this.#restartAfterPass = false;
+      this.#opts.restart?.();
+    }
     return next;
   }
 
@@ -272,6 +290,7 @@ export class Reconciler implements ReportSource {
   async #reconcileBundle(d: DesiredDeployment, placed: ReadonlySet<string>): Promise<number> {
     const now = this.#now();
     const rt = this.#runtime(d);
+    if (d.bundle === agentBundleName) return this.#reconcileAgentRelease(rt, d);
     const record: DeploymentRecord = { ...(this.#records.get(d.bundle) ?? { bundle: d.bundle }) };
     if (record.rolledBack && record.rolledBack.digest !== d.digest) {
       // a new desired revision: the rollback was about the old one
@@ -320,6 +339,54 @@ export class Reconciler implements ReportSource {
     const blob = await this.#state.blob(digest);
     if (!blob || !this.#opts.sealingKey) return blob;
     return unsealBundle(blob, this.#opts.sealingKey);
+  }
+
+  /**
+   * The agent bundle's one object is a release for the agent to run, never something for Kubernetes:
+   * the upgrade says how it stands. A failure (a download cut, a bad tarball) is retried with backoff.
+   */
+  async #reconcileAgentRelease(rt: BundleRuntime, d: DesiredDeployment): Promise<number> {
+    const now = this.#now();
+    const blob = await this.#state.blob(d.digest);
+    if (!blob) {
+      this.#opts.desired.blobMissing();
+      Object.assign(rt, { state: 'Applying', message: 'waiting for the agent release from the hub' });
+      return this.#opts.heartbeatMs;
+    }
+    if (rt.retryAt !== undefined && rt.retryAt > now) return rt.retryAt - now;
+    const [object] = blob.objects;
+    const release =
+      object && isAgentRelease(object) ? parseAgentRelease(object) : { problem: 'no AgentRelease' };
+    const status =
+      'problem' in release
+        ? {
+            state: 'Failed' as const,
+            message: `the agent bundle holds no usable release: ${release.problem}`,
+            nextMs: this.#opts.heartbeatMs,
+          }
+        : this.#opts.agentUpgrade
+          ? await this.#opts.agentUpgrade.reconcile(release)
+          : {
+              state: 'Failed' as const,
+              message: 'this agent runs no agent releases',
+              nextMs: this.#opts.heartbeatMs,
+            };
+    rt.state = status.state;
+    rt.message = status.message;
+    rt.attempts = 0;
+    rt.retryAt = undefined;
+    const ready = status.state === 'Ready';
+    rt.total = 1;
+    rt.applied = ready ? 1 : 0;
+    const key = `${agentReleaseApiVersion}/${agentReleaseKind}/${agentBundleName}`;
+    rt.health = new Map([
+      [
+        key,
+        { key, object: `${agentReleaseKind} ${agentBundleName}`, ready, reason: status.message, drift: [] },
+      ],
+    ]);
+    if (status.restart) this.#restartAfterPass = true;
+    return status.nextMs;
   }
 
   /** Applies `target` in full; false when refused (the runtime says why and when to retry). */

@@ -136,6 +136,8 @@ export class SiteIdentity {
       client.close();
       if (!res) return undefined;
       this.#log('registered', { site: res.name, siteId: res.siteId, lifecycle: res.lifecycle });
+      // the release key comes with the join token, never from the hub: the hub is not trusted with it
+      const releaseKey = join.releaseKey ? { releaseKey: join.releaseKey } : {};
       if (res.certificate)
         return this.#adopt({
           hub: join.hub,
@@ -144,6 +146,7 @@ export class SiteIdentity {
           caPem,
           certPem: res.certificate,
           keyPem: keys.privateKeyPem,
+          ...releaseKey,
         });
       pending = {
         hub: join.hub,
@@ -152,6 +155,7 @@ export class SiteIdentity {
         caPem,
         keyPem: keys.privateKeyPem,
         ticket: res.ticket!,
+        ...releaseKey,
       };
       await state.savePending(pending);
     }

@@ -3,6 +3,7 @@
 // group of commands is registered by the file named for it, in the order `outpost --help` lists them.
 
 import { Command } from '@commander-js/extra-typings';
+import { agentVersion } from '../agent/agent.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import { addApiTokenCommands, addBootstrapTokenCommands } from './access.ts';
 import { addAgentCommand } from './agent.ts';
@@ -21,6 +22,7 @@ import { addStatusCommands } from './status.ts';
 export function program(): Command {
   const root = new Command('outpost')
     .description('Fleet manager for edge Kubernetes sites')
+    .version(agentVersion)
     .showHelpAfterError();
 
   addHubCommand(root);

@@ -62,6 +62,16 @@ export interface HubAlertsConfig {
   burnRules: BurnRule[];
 }
 
+export interface HubReleasesConfig {
+  /**
+   * the public half of the release key (base64 SPKI or PEM): releases are accepted only when signed with
+   * it, and join tokens carry it so sites pin it; without one the hub takes no releases
+   */
+  publicKey?: string;
+  /** the largest release tarball accepted, in bytes */
+  maxBytes: number;
+}
+
 export interface HubConfig {
   /** SQLite file path or ':memory:', or a postgres:// URL shared by several replicas */
   database: string;
@@ -87,6 +97,8 @@ export interface HubConfig {
    * agents' port is reachable from every store and the fleet's shape is nobody else's business
    */
   metricsPublic: boolean;
+  /** agent releases (outpost agent release push) */
+  releases: HubReleasesConfig;
 }
 
 export const defaultHubConfig = {
@@ -98,6 +110,7 @@ export const defaultHubConfig = {
   rollouts: { tickIntervalMs: 5_000 },
   limits: defaultLimits,
   metricsPublic: false,
+  releases: { maxBytes: 128 * 1024 * 1024 },
   telemetry: {
     batchRetentionMs: 7 * 24 * 3600_000,
     siteRetentionMs: 48 * 3600_000,
@@ -132,6 +145,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   telemetry?: Partial<HubTelemetryConfig>;
   alerts?: Partial<HubAlertsConfig>;
   metricsPublic?: boolean;
+  releases?: Partial<HubReleasesConfig>;
 };
 
 /** The configuration with every unset part taken from the defaults (nested parts field by field). */
@@ -147,5 +161,6 @@ export function withDefaults(config: ConfigInput): HubConfig {
     limits: { ...defaultHubConfig.limits, ...config.limits },
     telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
     alerts: { ...defaultHubConfig.alerts, ...config.alerts },
+    releases: { ...defaultHubConfig.releases, ...config.releases },
   };
 }

@@ -507,3 +507,17 @@ export const RolloutActionRequest = Type.Object({
 });
 export type RolloutActionRequest = Static<typeof RolloutActionRequest>;
 export type RolloutAction = (typeof rolloutActions)[number];
+
+// ---- agent releases ----
+
+export const AgentReleaseView = Type.Object({
+  version: Type.String(),
+  digest: Digest,
+  size: Type.Integer(),
+  /** base64 Ed25519 signature of the release statement (model/agent-release.ts) */
+  signature: Type.String(),
+  image: Type.Optional(Type.String()),
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+});
+export type AgentReleaseView = Static<typeof AgentReleaseView>;

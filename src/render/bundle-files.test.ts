@@ -646,3 +646,45 @@ describe('a selector of the wrong shape is refused, wherever it is written', () 
     );
   });
 });
+
+describe('the reserved agent bundle', () => {
+  const agentBundleDoc = bundleDoc.replace('name: pos', 'name: outpost-agent');
+  const release = [
+    'apiVersion: outpost.dev/v1',
+    'kind: AgentRelease',
+    'metadata: {name: outpost-agent}',
+    'spec:',
+    '  version: 0.2.0',
+    `  digest: sha256:${'e'.repeat(64)}`,
+    '  size: 1000',
+    '  signature: c2ln',
+  ].join('\n');
+
+  test('holds one AgentRelease, read with the default deadline', () => {
+    const parsed = parseBundleFiles([file('agent.yaml', agentBundleDoc, '---', release)]);
+    assert.equal(parsed.objects.length, 1);
+    assert.equal(parsed.objects[0]!.object.kind, 'AgentRelease');
+  });
+
+  test('an AgentRelease in another bundle is refused at its line', () => {
+    rejects([file('pos.yaml', bundleDoc, '---', release)], {
+      code: 'bundle_invalid',
+      file: 'pos.yaml',
+      line: 9,
+      message: /belongs only in the bundle named outpost-agent/,
+    });
+  });
+
+  test('anything beside the release is refused, and so is a malformed release', () => {
+    rejects([file('agent.yaml', agentBundleDoc, '---', release, '---', configMap('x'))], {
+      code: 'bundle_invalid',
+      line: 1,
+      message: /exactly one AgentRelease and nothing else/,
+    });
+    rejects([file('agent.yaml', agentBundleDoc, '---', release.replace('size: 1000', 'size: many'))], {
+      code: 'bundle_invalid',
+      line: 9,
+      message: /spec.size/,
+    });
+  });
+});

@@ -1,6 +1,7 @@
 // Turns the files an operator hands over (multi-document YAML, parsed as YAML 1.1 like kubectl) into one
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
+import { agentBundleProblem } from '../model/agent-release.ts';
 import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
@@ -92,6 +93,14 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
     }
     seen.set(key, sourced);
     objects.push(sourced);
+  }
+  const agentProblem = agentBundleProblem(
+    definition.name,
+    objects.map((o) => o.object),
+  );
+  if (agentProblem) {
+    const at = objects[agentProblem.index] ?? first!;
+    throw new OutpostError('bundle_invalid', agentProblem.problem, { file: at.file, line: at.line });
   }
   const fields = checkCustomization(
     definition.fleet,

@@ -409,9 +409,33 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Agent releases: one row per version, its tarball in 1 MiB chunks so a download streams from the
+  // store without holding a release in memory. Binary columns are the one engine-specific type.
+  '0008_agent_releases': {
+    async up(db: Kysely<unknown>) {
+      const binary = engineOf(db) === 'postgres' ? 'bytea' : 'blob';
+      await db.schema
+        .createTable('agent_releases')
+        .addColumn('version', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull().unique())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('image', 'text')
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agent_release_chunks')
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', binary, (c) => c.notNull())
+        .addPrimaryKeyConstraint('agent_release_chunks_pk', ['digest', 'seq'])
+        .execute();
+    },
+  },
   // Each site's sealing public key (X25519, base64url), which operators seal secrets to; null until the
   // site's agent sends one.
-  '0008_sealing_keys': {
+  '0009_sealing_keys': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('sites').addColumn('sealing_key', 'text').execute();
       await db.schema.alterTable('sites').addColumn('sealing_key_at', 'text').execute();

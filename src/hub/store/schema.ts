@@ -290,6 +290,22 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+export interface AgentReleaseTable {
+  version: string;
+  digest: string;
+  size: number;
+  image: string | null;
+  signature: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface AgentReleaseChunkTable {
+  digest: string;
+  seq: number;
+  data: Uint8Array;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -314,6 +330,8 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  agent_releases: AgentReleaseTable;
+  agent_release_chunks: AgentReleaseChunkTable;
 }
 
 export type Db = Kysely<Database>;
