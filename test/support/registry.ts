@@ -1,0 +1,90 @@
+// A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry) on
+// 127.0.0.1 with its storage and config in a temporary folder, optionally behind htpasswd basic auth.
+// Found via REGISTRY_BIN (scripts/debian-tool-fixture.sh docker-registry).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface Registry {
+  /** host:port, for oci:// URLs and `oras` / `helm` references */
+  host: string;
+  close(): Promise<void>;
+}
+
+/** The user and password of a registry started with `auth: true`. */
+export const registryUser = { username: 'fleet-reader', password: 'fleet-reader-pass' };
+// bcrypt of registryUser.password (cost 5), as `htpasswd -B` writes it; the registry checks it for real
+const registryUserHash = '$2b$05$P6ilCgA1/BcfO4AR4xQaRuD9F.t3pbosemDxoTvGvWGZ/lPZdMzFm';
+
+export function registryBin(): string | undefined {
+  const bin = process.env.REGISTRY_BIN ?? '/usr/bin/docker-registry';
+  return existsSync(bin) ? bin : undefined;
+}
+
+/** A port free right now on 127.0.0.1 (the registry cannot report one it picked itself). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitForHttp(url: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${log()}`);
+    try {
+      const res = await fetch(url);
+      await res.body?.cancel();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`docker-registry did not answer at ${url}: ${log()}`);
+}
+
+export async function startRegistry(opts: { auth?: boolean } = {}): Promise<Registry> {
+  const bin = registryBin();
+  if (!bin) throw new Error('docker-registry not found: set REGISTRY_BIN (scripts/debian-tool-fixture.sh)');
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-registry-'));
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  if (opts.auth) await writeFile(join(dir, 'htpasswd'), `${registryUser.username}:${registryUserHash}\n`);
+  const config = [
+    'version: 0.1',
+    'log: {level: warn, accesslog: {disabled: true}}',
+    `storage: {filesystem: {rootdirectory: ${join(dir, 'data')}}, delete: {enabled: true}}`,
+    `http: {addr: "${host}", secret: outpost-test-only}`,
+    ...(opts.auth ? [`auth: {htpasswd: {realm: outpost-test, path: ${join(dir, 'htpasswd')}}}`] : []),
+  ].join('\n');
+  await writeFile(join(dir, 'config.yml'), `${config}\n`);
+  const child = spawn(bin, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  try {
+    await waitForHttp(`http://${host}/v2/`, child, () => stderr);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    host,
+    async close() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
