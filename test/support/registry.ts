@@ -12,6 +12,8 @@ import { join } from 'node:path';
 export interface Registry {
   /** host:port, for oci:// URLs and `oras` / `helm` references */
   host: string;
+  /** the registry's storage folder (blobs under docker/registry/v2/blobs), for tests that damage one */
+  storage: string;
   close(): Promise<void>;
 }
 
@@ -78,6 +80,7 @@ export async function startRegistry(opts: { auth?: boolean } = {}): Promise<Regi
   }
   return {
     host,
+    storage: join(dir, 'data'),
     async close() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
