@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { OutpostError } from '../../model/errors.ts';
 import { readTar, type TarFile } from '../sources/core/tar.ts';
-import { runProgram } from './program.ts';
+import { runProgram, toolMessage } from './program.ts';
 import { writeTree } from './tree.ts';
 
 export interface HelmTool {
@@ -111,14 +111,7 @@ export function helmErrorLocation(message: string, chartPath: string): { file?: 
 
 /** Helm's error on one line, without its "Error:" prefix and its advice to use --debug. */
 function helmSaid(stderr: string): string {
-  const lines = stderr
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('Use --debug flag'));
-  return lines
-    .slice(-4)
-    .join(' ')
-    .replace(/^Error: /, '');
+  return toolMessage(stderr.replace(/^Use --debug flag.*$/m, ''), 4).replace(/^Error: /, '');
 }
 
 /** Splits helm's output stream into one file per `# Source:` template, in the order helm wrote them. */

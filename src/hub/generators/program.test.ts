@@ -56,6 +56,6 @@ describe('runProgram', { timeout: 20_000 }, () => {
   });
 });
 
-test('toolMessage keeps the last non-blank lines of standard error', () => {
-  assert.equal(toolMessage('a\n\nb\n  \nc\nd\n', 2), 'c\nd');
+test('toolMessage keeps the last non-blank lines of standard error, on one line', () => {
+  assert.equal(toolMessage('a\n\nb\n  \nc\n  d\n', 2), 'c d');
 });

@@ -97,11 +97,11 @@ export function runProgram(run: ProgramRun): Promise<ProgramResult> {
   });
 }
 
-/** The tool's own words for a failure: its standard error without blank lines, at most `lines` of it. */
+/** The tool's own words for a failure, on one line: the last `lines` non-blank lines of its stderr. */
 export function toolMessage(stderr: string, lines = 6): string {
   const kept = stderr
     .split('\n')
-    .map((l) => l.trimEnd())
-    .filter((l) => l.trim() !== '');
-  return kept.slice(-lines).join('\n');
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return kept.slice(-lines).join(' ');
 }

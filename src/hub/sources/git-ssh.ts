@@ -92,7 +92,7 @@ function explain(stderr: string, url: string, ref: string): string {
     .split('\n')
     .filter((l) => !gitTrailer.test(l) && !/^@+$|^@ /.test(l.trim()))
     .join('\n');
-  const said = toolMessage(specific || stderr, 2).replaceAll('\n', ' / ');
+  const said = toolMessage(specific || stderr, 2);
   const because = (what: string) => `${what} (git: ${said})`;
   if (
     /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .* is not known/i.test(
