@@ -93,7 +93,7 @@ function explain(stderr: string, url: string, ref: string): string {
     .filter((l) => !gitTrailer.test(l) && !/^@+$|^@ /.test(l.trim()))
     .join('\n');
   const said = toolMessage(specific || stderr, 2);
-  const because = (what: string) => `${what} (git: ${said})`;
+  const because = (what: string) => `${what} (${said})`;
   if (
     /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key verification failed|host key .* is not known/i.test(
       stderr,
