@@ -50,7 +50,12 @@ export async function contextFromConfig(
     const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
     const events = new EventFeed(() => coordination.publishEvents());
     const remoteWrite = config.telemetry.remoteWrite
-      ? owned.add(new RemoteWriter(config.telemetry.remoteWrite, metrics))
+      ? owned.add(
+          new RemoteWriter(config.telemetry.remoteWrite, metrics, {
+            db: store.db,
+            leading: () => coordination.leading,
+          }),
+        )
       : undefined;
     remoteWrite?.start();
     const ctx: HubContext = {

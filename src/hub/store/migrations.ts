@@ -409,6 +409,22 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Samples waiting for remote-write, kept across restarts; sent oldest first by the leader
+  '0008_remote_write_queue': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('remote_write_queue')
+        .addColumn('id', engineOf(db) === 'postgres' ? 'bigint' : 'integer', (c) =>
+          engineOf(db) === 'postgres'
+            ? c.primaryKey().generatedByDefaultAsIdentity()
+            : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('site', 'text', (c) => c.notNull())
+        .addColumn('samples', 'text', (c) => c.notNull())
+        .addColumn('sample_count', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

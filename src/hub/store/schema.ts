@@ -287,6 +287,15 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+/** One ingested batch's samples waiting to be forwarded by remote-write (oldest id first). */
+export interface RemoteWriteQueueTable {
+  id: Generated<number>;
+  site: string;
+  /** JSON list of TelemetrySample */
+  samples: string;
+  sample_count: number;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -311,6 +320,7 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  remote_write_queue: RemoteWriteQueueTable;
 }
 
 export type Db = Kysely<Database>;
