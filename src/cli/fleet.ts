@@ -53,6 +53,11 @@ function printSync(name: string, r: SyncResult): void {
   } else {
     print(`source ${name}: commit${commit} ${r.status}`);
   }
+  if (r.documents && r.documents.changed.length + r.documents.deleted.length > 0) {
+    print(
+      `  documents changed: ${r.documents.changed.join(', ') || 'none'}; deleted: ${r.documents.deleted.join(', ') || 'none'}`,
+    );
+  }
   for (const p of r.errors) print(`  ${problemLine(p)}`);
   for (const f of r.failed) print(`  ${f.bundle} on ${f.site}: ${f.message}`);
 }

@@ -83,6 +83,10 @@ export const SyncResult = Type.Object({
   errors: Type.Array(Problem),
   /** sites a new revision cannot be rendered or placed for; each keeps what it runs */
   failed: Type.Array(Type.Object({ bundle: Type.String(), site: Type.String(), message: Type.String() })),
+  /** SLOs and rollout strategies this commit wrote or removed, as KIND/NAME */
+  documents: Type.Optional(
+    Type.Object({ changed: Type.Array(Type.String()), deleted: Type.Array(Type.String()) }),
+  ),
 });
 export type SyncResult = Static<typeof SyncResult>;
 

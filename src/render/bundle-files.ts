@@ -7,9 +7,10 @@ import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
+import { fleetApiVersion, isFleetDocument } from './fleet-documents.ts';
 import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
 
-export const bundleApiVersion = 'outpost.dev/v1';
+export const bundleApiVersion = fleetApiVersion;
 
 export interface BundleDefinition {
   name: string;
@@ -40,7 +41,14 @@ interface SourceFile {
   content: string;
 }
 
-interface Document {
+export interface BundleParseOptions {
+  /** rollout strategies beyond the built-in ones that spec.rollout may name */
+  strategies?: ReadonlySet<string>;
+  /** SLO and RolloutStrategy documents among the files are read by the source's sync, not the bundle */
+  skipFleetDocuments?: boolean;
+}
+
+export interface YamlDocument {
   value: unknown;
   file: string;
   line: number;
@@ -54,8 +62,17 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * Parses a bundle from its files: exactly one document of kind Bundle, every other document a manifest.
  * @example parseBundleFiles([{ path: 'pos.yaml', content: 'apiVersion: outpost.dev/v1\nkind: Bundle\n…' }])
  */
-export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
-  const docs = files.flatMap(parseYamlFile);
+export function parseBundleFiles(files: readonly SourceFile[], opts: BundleParseOptions = {}): ParsedBundle {
+  const docs = files.flatMap(parseYamlFile).filter((d) => {
+    if (!isFleetDocument(d.value)) return true;
+    if (opts.skipFleetDocuments) return false;
+    const kind = (d.value as { kind: string }).kind;
+    throw new OutpostError(
+      'bundle_invalid',
+      `a ${kind} document is not part of a bundle: a source syncs it from the fleet repository, or the API makes it (${kind === 'SLO' ? 'outpost slo apply' : 'outpost rollout strategy apply'})`,
+      { file: d.file, line: d.line },
+    );
+  });
   const bundleDocs = docs.filter((d) => isBundleDoc(d.value));
   if (bundleDocs.length === 0) {
     throw new OutpostError(
@@ -75,7 +92,7 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
       },
     );
   }
-  const definition = parseDefinition(first!);
+  const definition = parseDefinition(first!, opts.strategies);
   const objects: SourcedObject[] = [];
   const lineOfs: Array<(path: readonly string[]) => number> = [];
   const seen = new Map<string, SourcedObject>();
@@ -109,11 +126,12 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
   return { definition, objects, origins };
 }
 
-function parseYamlFile(file: SourceFile): Document[] {
+/** Every non-empty document of a YAML file (YAML 1.1), or an error naming the file and line. */
+export function parseYamlFile(file: SourceFile): YamlDocument[] {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false });
   const list = Array.isArray(docs) ? docs : [docs];
-  const out: Document[] = [];
+  const out: YamlDocument[] = [];
   for (const doc of list) {
     const error = doc.errors[0];
     if (error) {
@@ -153,11 +171,11 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function isBundleDoc(v: unknown): boolean {
+export function isBundleDoc(v: unknown): boolean {
   return isRecord(v) && v.kind === 'Bundle' && v.apiVersion === bundleApiVersion;
 }
 
-function parseDefinition(doc: Document): BundleDefinition {
+function parseDefinition(doc: YamlDocument, strategies: ReadonlySet<string> | undefined): BundleDefinition {
   const fail = (message: string): never => {
     throw new OutpostError('bundle_invalid', message, { file: doc.file, line: doc.line });
   };
@@ -212,10 +230,10 @@ function parseDefinition(doc: Document): BundleDefinition {
     });
   }
   definition.selector = selector;
-  return { ...definition, fleet: parseFleetSpec(spec, doc) };
+  return { ...definition, fleet: parseFleetSpec(spec, doc, strategies) };
 }
 
-function parseObject(doc: Document): KubeObject {
+function parseObject(doc: YamlDocument): KubeObject {
   const fail = (message: string): never => {
     throw new OutpostError('manifest_invalid', message, { file: doc.file, line: doc.line });
   };

@@ -14,7 +14,14 @@ import { readFleet } from '../bundles/definitions.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
-import { followRevision, strategyOf } from '../rollout/rollouts.ts';
+import { followRevision } from '../rollout/rollouts.ts';
+import {
+  resolveStrategy,
+  storedStrategyNames,
+  strategyConflicts,
+  syncStrategies,
+} from '../rollout/strategies.ts';
+import { sloConflicts, syncSlos } from '../slo/slos.ts';
 import type { SourceTable } from '../store/schema.ts';
 import { type GitAuth, type GitSource, openGitSource } from './git.ts';
 
@@ -110,12 +117,17 @@ export async function listSources(ctx: HubContext): Promise<SourceView[]> {
   return (await ctx.store.db.selectFrom('sources').selectAll().orderBy('name').execute()).map(sourceView);
 }
 
-/** Removes a source; its bundles stay, now managed by hand (deleting them is a separate decision). */
+/**
+ * Removes a source; its bundles, SLOs and strategies stay, now managed through the API (deleting them
+ * is a separate decision).
+ */
 export async function deleteSource(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
     const deleted = await tx.deleteFrom('sources').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no source named ${name}`);
     await tx.updateTable('bundles').set({ source: null }).where('source', '=', name).execute();
+    await tx.updateTable('slos').set({ source: null }).where('source', '=', name).execute();
+    await tx.updateTable('rollout_strategies').set({ source: null }).where('source', '=', name).execute();
     await audit(tx, ctx.now(), actor, 'source.delete', `source/${name}`);
   });
 }
@@ -201,8 +213,19 @@ async function syncNow(
   } catch (e) {
     errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
   }
-  const { definitions, errors: invalid } = readFleet(files, ctx.config.limits);
+  const {
+    definitions,
+    documents,
+    errors: invalid,
+  } = readFleet(files, ctx.config.limits, {
+    strategies: await storedStrategyNames(db, name),
+  });
   errors.push(...invalid);
+  const present = new Set(definitions.map((d) => d.parsed.definition.name));
+  const slos = documents.filter((d) => d.kind === 'SLO');
+  const strategies = documents.filter((d) => d.kind === 'RolloutStrategy');
+  errors.push(...(await sloConflicts(ctx, name, slos)));
+  errors.push(...(await strategyConflicts(db, name, strategies, present)));
   const owners = new Map(
     (await db.selectFrom('bundles').select(['name', 'source']).execute()).map((b) => [b.name, b.source]),
   );
@@ -238,8 +261,9 @@ async function syncNow(
     return { status: 'rejected', commit, ...empty, errors: problems };
   }
 
-  const present = new Set(definitions.map((d) => d.parsed.definition.name));
   const result = await db.transaction().execute(async (tx) => {
+    // strategies first: the commit's bundles may name the ones it brings
+    const strategyChanges = await syncStrategies(tx, ctx.now().toISOString(), name, strategies);
     const changed: string[] = [];
     for (const d of definitions) {
       const stored = await storeRevision(tx, ctx.now(), d.parsed, { source: name, commit });
@@ -249,11 +273,12 @@ async function syncNow(
           bundle: d.parsed.definition.name,
           previous: stored.previous,
           revision: stored.revision,
-          strategy: strategyOf(d.parsed.definition.fleet.rollout),
+          strategy: await resolveStrategy(tx, d.parsed.definition.fleet.rollout),
           by: actor.name,
         });
       }
     }
+    const sloChanges = await syncSlos(ctx, tx, name, slos);
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));
     if (deleted.length > 0) await tx.deleteFrom('bundles').where('name', 'in', deleted).execute();
@@ -262,8 +287,17 @@ async function syncNow(
       .set({ synced_commit: commit, synced_at: ctx.now().toISOString() })
       .where('name', '=', name)
       .execute();
-    await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, { commit, changed, deleted });
-    return { changed, deleted };
+    const documentChanges = {
+      changed: [...strategyChanges.changed, ...sloChanges.changed],
+      deleted: [...strategyChanges.deleted, ...sloChanges.deleted],
+    };
+    await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, {
+      commit,
+      changed,
+      deleted,
+      documents: documentChanges,
+    });
+    return { changed, deleted, documents: documentChanges };
   });
   const touched = [...result.changed, ...result.deleted];
   if (touched.length > 0) await placeBundles(ctx, touched);

@@ -425,6 +425,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // SLOs and named rollout strategies may come from a source (then only the source changes them)
+  '0009_fleet_documents': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('slos').addColumn('source', 'text').execute();
+      await db.schema
+        .createTable('rollout_strategies')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -247,6 +247,19 @@ export interface SloTable {
   spec: string;
   created_at: string;
   updated_at: string;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+}
+
+/** A named rollout strategy a bundle's spec.rollout may name, beside the built-in ones. */
+export interface RolloutStrategyTable {
+  name: string;
+  /** the strategy document as written (JSON); defaults are filled in when a rollout uses it */
+  spec: string;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
@@ -321,6 +334,7 @@ export interface Database {
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
   remote_write_queue: RemoteWriteQueueTable;
+  rollout_strategies: RolloutStrategyTable;
 }
 
 export type Db = Kysely<Database>;
