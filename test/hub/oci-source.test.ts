@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
   fluxConfigMediaType,
@@ -19,7 +19,15 @@ import {
 } from '../../src/hub/sources/oci.ts';
 import { OutpostError } from '../../src/model/errors.ts';
 import { tempDir } from '../support/git-server.ts';
-import { freePort, type Registry, registryBin, registryUser, startRegistry } from '../support/registry.ts';
+import {
+  type FleetPusher,
+  fleetPusher,
+  freePort,
+  type Registry,
+  registryBin,
+  registryUser,
+  startRegistry,
+} from '../support/registry.ts';
 import { missingTools, runTool } from '../support/tools.ts';
 
 const skip =
@@ -31,34 +39,9 @@ const limits = { maxFiles: 1000, maxBytes: 8 << 20 };
 const env = { OUTPOST_TEST_REGISTRY_PASSWORD: registryUser.password };
 const auth = { username: registryUser.username, passwordEnv: 'OUTPOST_TEST_REGISTRY_PASSWORD' };
 
-/** Pushes a fleet folder as Flux does: a tar+gzip of the folder, Flux's config and content media types. */
-async function pushFleet(tag: string, files: Record<string, string>, repo = 'fleet'): Promise<void> {
-  const dir = join(work.dir, `src-${repo}-${tag}`);
-  for (const [path, content] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), content);
-  }
-  const push = join(work.dir, `push-${repo}-${tag}`);
-  await mkdir(push, { recursive: true });
-  execFileSync('tar', ['-czf', join(push, 'fleet.tar.gz'), '-C', dir, '.']);
-  writeFileSync(join(push, 'config.json'), '{}');
-  runTool(
-    'oras',
-    [
-      'push',
-      '--plain-http',
-      '--registry-config',
-      join(work.dir, 'oras-auth.json'),
-      `${registry.host}/${repo}:${tag}`,
-      '--config',
-      `config.json:${fluxConfigMediaType}`,
-      '--annotation',
-      `org.opencontainers.image.revision=main@sha1:${tag}`,
-      `fleet.tar.gz:${fluxContentMediaType}`,
-    ],
-    { cwd: push },
-  );
-}
+let pusher: FleetPusher;
+const pushFleet = (tag: string, files: Record<string, string>, repo = 'fleet') =>
+  pusher.push(repo, tag, files);
 
 const bundle = (greeting: string) => ({
   'fleet/hello/bundle.yaml':
@@ -97,17 +80,7 @@ before(async () => {
   if (skip) return;
   work = await tempDir('outpost-oci-');
   registry = await startRegistry({ auth: true });
-  runTool('oras', [
-    'login',
-    '--plain-http',
-    '--registry-config',
-    join(work.dir, 'oras-auth.json'),
-    registry.host,
-    '-u',
-    registryUser.username,
-    '-p',
-    registryUser.password,
-  ]);
+  pusher = fleetPusher(registry, work.dir);
   for (const [tag, greeting] of [
     ['1.4.2', 'hi'],
     ['1.4.3', 'hello'],
@@ -130,7 +103,7 @@ describe('OCI sources', { skip, timeout: 180_000 }, () => {
       'fetch',
       '--plain-http',
       '--registry-config',
-      join(work.dir, 'oras-auth.json'),
+      pusher.config,
       `${registry.host}/fleet:1.4.3`,
     ]);
     const manifest = JSON.parse(raw);
@@ -207,7 +180,7 @@ describe('OCI sources', { skip, timeout: 180_000 }, () => {
         'push',
         '--plain-http',
         '--registry-config',
-        join(work.dir, 'oras-auth.json'),
+        pusher.config,
         `${registry.host}/fleet:plain`,
         'hello.yaml:application/yaml',
       ],
@@ -230,7 +203,7 @@ describe('OCI sources', { skip, timeout: 180_000 }, () => {
         'fetch',
         '--plain-http',
         '--registry-config',
-        join(work.dir, 'oras-auth.json'),
+        pusher.config,
         `${registry.host}/damaged:1.0.0`,
       ]),
     );

@@ -1,13 +1,16 @@
 // A real OCI registry for tests: Debian's `docker-registry` (the CNCF distribution registry) on
-// 127.0.0.1 with its storage and config in a temporary folder, optionally behind htpasswd basic auth.
+// 127.0.0.1 with its storage and config in a temporary folder, optionally behind htpasswd basic auth,
+// and fleet artifacts pushed to it by the real `oras` as `flux push artifact` writes them.
 // Found via REGISTRY_BIN (scripts/debian-tool-fixture.sh docker-registry).
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fluxConfigMediaType, fluxContentMediaType } from '../../src/hub/sources/oci.ts';
+import { runTool } from './tools.ts';
 
 export interface Registry {
   /** host:port, for oci:// URLs and `oras` / `helm` references */
@@ -88,6 +91,60 @@ export async function startRegistry(opts: { auth?: boolean } = {}): Promise<Regi
         await exited;
       }
       await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An oras client logged in to a registry (credentials kept in `work`), for pushing artifacts. */
+export interface FleetPusher {
+  /** the registry config file oras reads its login from */
+  config: string;
+  /** pushes a fleet folder as Flux does: a tar+gzip of the folder, Flux's config and content media types */
+  push(repo: string, tag: string, files: Record<string, string>): Promise<void>;
+}
+
+export function fleetPusher(registry: Registry, work: string): FleetPusher {
+  const config = join(work, 'oras-auth.json');
+  runTool('oras', [
+    'login',
+    '--plain-http',
+    '--registry-config',
+    config,
+    registry.host,
+    '-u',
+    registryUser.username,
+    '-p',
+    registryUser.password,
+  ]);
+  let pushes = 0;
+  return {
+    config,
+    async push(repo, tag, files) {
+      const dir = join(work, `src-${repo}-${tag}-${++pushes}`);
+      for (const [path, content] of Object.entries(files)) {
+        await mkdir(dirname(join(dir, path)), { recursive: true });
+        await writeFile(join(dir, path), content);
+      }
+      const push = join(work, `push-${repo}-${tag}-${pushes}`);
+      await mkdir(push, { recursive: true });
+      execFileSync('tar', ['-czf', join(push, 'fleet.tar.gz'), '-C', dir, '.']);
+      await writeFile(join(push, 'config.json'), '{}');
+      runTool(
+        'oras',
+        [
+          'push',
+          '--plain-http',
+          '--registry-config',
+          config,
+          `${registry.host}/${repo}:${tag}`,
+          '--config',
+          `config.json:${fluxConfigMediaType}`,
+          '--annotation',
+          `org.opencontainers.image.revision=main@sha1:${tag}`,
+          `fleet.tar.gz:${fluxContentMediaType}`,
+        ],
+        { cwd: push },
+      );
     },
   };
 }

@@ -92,6 +92,17 @@ export function parseOciUrl(
   return { base: `${insecure ? 'http' : 'https'}://${m[1]}`, host: m[1]!, repository: m[2]! };
 }
 
+/** The range semver reads from a source's `semver` (commas mean "and"); request_invalid when it is none. */
+export function semverRange(range: string): string {
+  const valid = semver.validRange(range.replaceAll(',', ' '));
+  if (!valid)
+    throw new OutpostError(
+      'request_invalid',
+      `${range} is not a semver range (e.g. ">=1.4.0 <2.0.0", "~1.4")`,
+    );
+  return valid;
+}
+
 function sha256(data: Uint8Array): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
@@ -269,8 +280,7 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
     async resolve() {
       let tag = spec.ref.tag;
       if (spec.ref.semver !== undefined) {
-        const range = semver.validRange(spec.ref.semver.replaceAll(',', ' '));
-        if (!range) throw new OutpostError('request_invalid', `${spec.ref.semver} is not a semver range`);
+        const range = semverRange(spec.ref.semver);
         const all = await tags();
         const versions = new Map<string, string>();
         for (const t of all) {

@@ -439,6 +439,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // OCI sources: a semver range instead of a tag, and plain HTTP to a registry on a private network
+  '0010_source_kinds': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sources').addColumn('semver', 'text').execute();
+      await db.schema
+        .alterTable('sources')
+        .addColumn('insecure', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -130,12 +130,21 @@ export interface DeploymentTable {
 
 export interface SourceTable {
   name: string;
+  /** a git URL or path, or oci://HOST/REPOSITORY */
   url: string;
+  /** git: the branch or tag; OCI: the tag (unused with semver) */
   ref: string;
   path: string;
   interval_seconds: number;
-  /** JSON: {username?, passwordEnv?, tokenEnv?}; names environment variables, never secrets */
+  /**
+   * JSON: {username?, passwordEnv?, tokenEnv?} or, for SSH, {privateKeyFile | privateKeyEnv, knownHosts};
+   * names environment variables and files, never secrets
+   */
   auth: string;
+  /** OCI: follow the highest tag in this semver range instead of `ref` */
+  semver: string | null;
+  /** OCI: 1 to reach the registry over plain HTTP */
+  insecure: number;
   /** checks the webhook's HMAC or shared-secret header */
   webhook_secret: string;
   created_at: string;
