@@ -90,6 +90,12 @@ export class HubApi {
   rollout = (id: string) => this.#call<wire.RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
   startRollout = (body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean }) =>
     this.#call<wire.RolloutDetail>('POST', '/rollouts', body);
+  strategies = () =>
+    this.#call<{ items: wire.StrategyView[] }>('GET', '/rollout-strategies').then((r) => r.items);
+  applyStrategy = (body: wire.StrategyRequest) =>
+    this.#call<wire.StrategyView>('POST', '/rollout-strategies', body);
+  deleteStrategy = (name: string) =>
+    this.#call<void>('DELETE', `/rollout-strategies/${encodeURIComponent(name)}`);
   rolloutAction = (id: string, action: wire.RolloutAction) =>
     this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<wire.FleetStatus>('GET', '/status');

@@ -501,6 +501,28 @@ export const RolloutRequest = Type.Object({
 });
 export type RolloutRequest = Static<typeof RolloutRequest>;
 
+export const StrategyRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+    /** a rollout strategy document (see README); checked, defaults filled in when a rollout uses it */
+    strategy: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type StrategyRequest = Static<typeof StrategyRequest>;
+
+export const StrategyView = Type.Object({
+  name: Type.String(),
+  /** as written; a rollout fills in the defaults */
+  strategy: Type.Record(Type.String(), Type.Unknown()),
+  /** one of the strategies every hub has (canary, by-region, manual, emergency) */
+  builtin: Type.Boolean(),
+  /** the source whose fleet repository defines it; absent when built in or made through the API */
+  source: Type.Optional(Type.String()),
+  updatedAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export type StrategyView = Static<typeof StrategyView>;
+
 export const RolloutActionRequest = Type.Object({
   action: Type.Enum(rolloutActions),
   reason: Type.Optional(Type.String({ maxLength: 1000 })),

@@ -7,7 +7,8 @@ import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
-import { followRevision, strategyOf } from '../rollout/rollouts.ts';
+import { followRevision } from '../rollout/rollouts.ts';
+import { resolveStrategy, storedStrategyNames } from '../rollout/strategies.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { applyDependencyError, assertNoDependents, storedDependencies } from './dependencies.ts';
@@ -15,12 +16,12 @@ import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './re
 
 export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
   checkBundleBytes(body.files, ctx.config.limits);
-  const parsed = parseBundleFiles(body.files);
+  const db = ctx.store.db;
+  const parsed = parseBundleFiles(body.files, { strategies: await storedStrategyNames(db) });
   checkLimits(parsed, ctx.config.limits);
   const { definition } = parsed;
-  const strategy = strategyOf(definition.fleet.rollout);
-  const db = ctx.store.db;
   const result = await db.transaction().execute(async (tx) => {
+    const strategy = await resolveStrategy(tx, definition.fleet.rollout);
     const owner = await tx
       .selectFrom('bundles')
       .select('source')
