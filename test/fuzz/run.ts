@@ -1,7 +1,8 @@
 // The fuzz command: every target (the pure parsers, then a hub's HTTP boundaries) fed up to 100,000
 // inputs each, with the counts, times and any failure printed as a table and written into
 // docs/reliability.md. Usage: node test/fuzz/run.ts [--runs 100000] [--seconds 600] [--only cel,where]
-// A failure prints its seed and path: --only <target> --seed=<seed> --path=<path> replays it.
+// A failure prints its seed and path: --only <target> --seed=<seed> --path=<path> replays it;
+// FUZZ_LOG=1 shows the fuzzed hub's error log (what a 500 was).
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
