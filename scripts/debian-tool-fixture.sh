@@ -1,18 +1,43 @@
 #!/usr/bin/env bash
-# Prints the path of a command the install tests need (buildah, systemd-analyze), installing the Debian
-# package that holds it when none is found; prints nothing (and the tests skip, saying so) when it
-# cannot be had, e.g. without root. Usage: debian-tool-fixture.sh COMMAND PACKAGE
+# Makes sure a real tool the tests run is installed, from Debian's packages when missing: for the source
+# tests `docker-registry` (the CNCF distribution registry, an OCI registry) or `sshd` (openssh-server),
+# for the install tests `buildah` (builds the images daemonless) or `systemd-analyze` (systemd, checks
+# the host unit). Prints the binary's path. The source tests start their own private instance on
+# 127.0.0.1 with a config in a temporary folder; no package's system service is used. Honours
+# REGISTRY_BIN / SSHD_BIN / OUTPOST_BUILDAH.
+#
+#   REGISTRY_BIN=$(bash scripts/debian-tool-fixture.sh docker-registry)
 set -euo pipefail
 
-command=$1 package=$2
-found=$(command -v "$command" || true)
-if [[ -z "$found" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-  echo "debian-tool-fixture: installing Debian's $package for $command" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends "$package" >&2; then
-    apt-get -o DPkg::Lock::Timeout=900 update >&2 || true
-    apt-get -o DPkg::Lock::Timeout=900 install -y --no-install-recommends "$package" >&2 || true
-  fi
-  found=$(command -v "$command" || true)
+tool=${1:?usage: debian-tool-fixture.sh docker-registry|sshd|buildah|systemd-analyze}
+case "$tool" in
+  docker-registry) package=docker-registry override=${REGISTRY_BIN:-} ;;
+  sshd) package=openssh-server override=${SSHD_BIN:-} ;;
+  buildah) package=buildah override=${OUTPOST_BUILDAH:-} ;;
+  systemd-analyze) package=systemd override= ;;
+  *)
+    echo "debian-tool-fixture: unknown tool '$tool' (docker-registry, sshd, buildah or systemd-analyze)" >&2
+    exit 2
+    ;;
+esac
+
+if [[ -n "$override" && -x "$override" ]]; then
+  echo "$override"
+  exit 0
 fi
+
+# sshd lives in /usr/sbin, which a non-root PATH may lack
+find_tool() { PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" || true; }
+found=$(find_tool)
+if [[ -z "$found" ]]; then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "debian-tool-fixture: installing Debian's $package (first time only)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=900 "$@" >&2; }
+  apt_get install -y --no-install-recommends "$package" ||
+    { apt_get update && apt_get install -y --no-install-recommends "$package"; }
+  found=$(find_tool)
+fi
+[[ -n "$found" ]] || { echo "debian-tool-fixture: $package is installed but $tool was not found" >&2; exit 1; }
 echo "$found"

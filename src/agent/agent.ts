@@ -15,6 +15,7 @@ import { HubContact } from './hub-contact.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
+import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
@@ -222,6 +223,7 @@ export class Agent {
       ]);
     } finally {
       await parts.reconciler.stopped();
+      await parts.identity.sealingKeyAnnounced();
       parts.identity.close();
     }
     return outer.aborted ? undefined : handover;
@@ -236,6 +238,7 @@ export class Agent {
     const log = opts.log;
     const state = await LocalState.open(opts.stateDir);
     const outbox = await Outbox.open(opts.stateDir, opts.outboxLimits);
+    const sealingKey = await siteSealingKey(opts.stateDir);
     const identity = new SiteIdentity({
       state,
       cluster: opts.cluster,
@@ -245,6 +248,7 @@ export class Agent {
       machineId: opts.machineId,
       labels: opts.labels,
       facts: opts.facts,
+      sealingKey: sealingKey.publicKey,
       log,
     });
     let telemetry: AgentTelemetry | undefined;
@@ -300,6 +304,7 @@ export class Agent {
       driftCheckMs: opts.driftCheckMs,
       watch: opts.watch !== false,
       prePullPauseImage: opts.prePullPauseImage,
+      sealingKey,
       agentUpgrade: upgrade,
       restart,
       log,

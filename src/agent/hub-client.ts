@@ -2,6 +2,7 @@
 // the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
 // call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
 
+import type { SealingKeyAck } from '../model/sealing-wire.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
   CertificateResponse,
@@ -113,6 +114,15 @@ export class HubClient {
     const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/renew`, { body: { csr } });
     if (res.status !== 200) throw hubError(res, 'renew certificate');
     return res.body as CertificateResponse;
+  }
+
+  /** Tells the hub the site's sealing public key (idempotent: sent at every start). */
+  async announceSealingKey(publicKey: string): Promise<SealingKeyAck> {
+    const res = await this.#http.request('PUT', `/agent/v1/sites/${this.#site()}/sealing-key`, {
+      body: { publicKey },
+    });
+    if (res.status !== 200) throw hubError(res, 'sealing key');
+    return res.body as SealingKeyAck;
   }
 
   /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */

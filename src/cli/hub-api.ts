@@ -4,6 +4,7 @@
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type * as wire from '../model/wire.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../net/http-client.ts';
@@ -89,6 +90,12 @@ export class HubApi {
   rollout = (id: string) => this.#call<wire.RolloutDetail>('GET', `/rollouts/${encodeURIComponent(id)}`);
   startRollout = (body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean }) =>
     this.#call<wire.RolloutDetail>('POST', '/rollouts', body);
+  strategies = () =>
+    this.#call<{ items: wire.StrategyView[] }>('GET', '/rollout-strategies').then((r) => r.items);
+  applyStrategy = (body: wire.StrategyRequest) =>
+    this.#call<wire.StrategyView>('POST', '/rollout-strategies', body);
+  deleteStrategy = (name: string) =>
+    this.#call<void>('DELETE', `/rollout-strategies/${encodeURIComponent(name)}`);
   rolloutAction = (id: string, action: wire.RolloutAction) =>
     this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<wire.FleetStatus>('GET', '/status');
@@ -140,6 +147,12 @@ export class HubApi {
   slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
   applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
   deleteSlo = (name: string) => this.#call<void>('DELETE', `/slos/${encodeURIComponent(name)}`);
+  sealingKeys = (q: SealingKeysQuery) => {
+    const params = new URLSearchParams();
+    if (q.bundle !== undefined) params.set('bundle', q.bundle);
+    for (const site of q.site ?? []) params.append('site', site);
+    return this.#call<SealingKeys>('GET', `/sealing-keys?${params}`);
+  };
   siteSlis = (name: string, since?: string) =>
     this.#call<SiteSlis>('GET', `/sites/${encodeURIComponent(name)}/slis`, undefined, { since });
 

@@ -13,6 +13,7 @@ import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
 import { addRolloutCommands } from './rollout.ts';
+import { addSecretCommands } from './secret.ts';
 import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
 import { addSloCommands } from './slo.ts';
@@ -38,6 +39,7 @@ export function program(): Command {
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);
+  addSecretCommands(root);
   return root;
 }
 

@@ -266,6 +266,25 @@ describe('errors name the file and line to fix', () => {
     assert.match(err.message, /one\.yaml:1/);
   });
 
+  test('a SealedSecret with a value that is not sealed is refused at its line', () => {
+    const sealed = [
+      'apiVersion: outpost.dev/v1',
+      'kind: SealedSecret',
+      'metadata: {name: till, namespace: pos}',
+      'spec:',
+      '  encryptedData:',
+      '    password:',
+      '      store-1: hunter2',
+    ];
+    const err = rejects([file('b.yaml', bundleDoc), file('s.yaml', ...sealed)], {
+      code: 'manifest_invalid',
+      file: 's.yaml',
+      line: 7,
+    });
+    assert.match(err.message, /SealedSecret spec\.encryptedData\.password\.store-1 is not a sealed value/);
+    assert.ok(!err.message.includes('hunter2'), 'the error does not repeat the value');
+  });
+
   test('the same name in different namespaces is two objects', () => {
     const parsed = parseBundleFiles([
       file(
@@ -581,6 +600,50 @@ describe('spec.telemetry', () => {
       line: 11,
       message: /spec\.telemetry\.targets\.1: is an http\(s\) URL/,
     });
+  });
+});
+
+describe('a selector of the wrong shape is refused, wherever it is written', () => {
+  const bundle = (placement: string, more: string[] = []) =>
+    file(
+      'b.yaml',
+      'apiVersion: outpost.dev/v1',
+      'kind: Bundle',
+      'metadata: {name: pos}',
+      'spec:',
+      `  placement: {selector: ${placement}}`,
+      ...more,
+      '---',
+      configMap('c'),
+    );
+
+  test('in the placement', () => {
+    rejects([bundle('{matchExpressions: "region=west"}')], {
+      code: 'selector_invalid',
+      message: /spec\.placement\.selector\.matchExpressions: must be a list/,
+    });
+    rejects([bundle('{matchLabels: {version: 1.5}}')], {
+      code: 'selector_invalid',
+      message: /must be a string/,
+    });
+    rejects([bundle('{matchLabel: {region: west}}')], { code: 'selector_invalid', message: /unknown field/ });
+  });
+
+  test("in an overlay's selector", () => {
+    rejects([bundle('{}', ['  overlays: [{selector: {matchExpressions: [5]}, values: {a: 1}}]'])], {
+      code: 'bundle_invalid',
+      message: /spec\.overlays\.0\.selector: matchExpressions\[0\]: must be a mapping/,
+    });
+  });
+
+  test('in a rollout wave', () => {
+    rejects(
+      [bundle('{}', ['  rollout: {waves: [{selector: {matchExpressions: [{key: 7, operator: Exists}]}}]}'])],
+      {
+        code: 'bundle_invalid',
+        message: /spec\.rollout\.waves\.0\.selector\.matchExpressions\.0\.key: must be a string/,
+      },
+    );
   });
 });
 

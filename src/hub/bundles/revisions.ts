@@ -27,21 +27,31 @@ export interface StoredFleet extends Partial<FleetSpec> {
   origins?: ObjectOrigin[];
 }
 
-/** Refuses a bundle over the hub's limits, saying which limit and by how much; never truncates. */
-export function checkLimits(
-  parsed: ParsedBundle,
+/**
+ * Refuses files over the byte limit before any of them is parsed (reading YAML is what costs), saying
+ * which limit and by how much; never truncates. `what` names them: a bundle, or a file.
+ */
+export function checkBundleBytes(
   files: ReadonlyArray<{ path: string; content: string }>,
   limits: BundleLimits,
+  what = 'the bundle',
 ): void {
-  const name = parsed.definition.name;
+  // UTF-16 length bounds UTF-8 bytes from below, so nothing is encoded when well under the limit
+  const chars = files.reduce((n, f) => n + f.content.length, 0);
+  if (chars <= limits.maxBundleBytes / 3) return;
   const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
   if (bytes > limits.maxBundleBytes) {
     throw new OutpostError(
       'bundle_invalid',
-      `bundle ${name} is ${bytes} bytes; the hub's limit is ${limits.maxBundleBytes} (hub --max-bundle-bytes)`,
+      `${what} is ${bytes} bytes; the hub's limit is ${limits.maxBundleBytes} (hub --max-bundle-bytes)`,
       { file: files[0]?.path },
     );
   }
+}
+
+/** Refuses a parsed bundle with more objects than the hub's limit, saying by how much. */
+export function checkLimits(parsed: ParsedBundle, limits: BundleLimits): void {
+  const name = parsed.definition.name;
   if (parsed.objects.length > limits.maxBundleObjects) {
     throw new OutpostError(
       'bundle_invalid',
