@@ -28,6 +28,17 @@ test('one agent holds the state directory; the next waits, asks, and gets it onc
     await next.release();
   }));
 
+test('asking after the holder let go leaves nothing that keeps the asker waiting', () =>
+  withDir(async (dir) => {
+    const old = new StateLock({ stateDir: dir, version: '0.1.0' });
+    const next = new StateLock({ stateDir: dir, version: '0.2.0' });
+    assert.equal(await old.tryAcquire(), true);
+    await old.release();
+    await next.request();
+    assert.equal(await next.tryAcquire(), true, 'a lock folder holding only a request looked just taken');
+    await next.release();
+  }));
+
 test('a holder that stopped renewing is taken over after the lease; a dead process on this host at once', () =>
   withDir(async (dir) => {
     let now = Date.parse('2026-01-01T00:00:00Z');

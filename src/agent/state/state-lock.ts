@@ -106,13 +106,20 @@ export class StateLock {
     await writeAtomic(join(this.#dir, 'holder.json'), JSON.stringify(holder));
   }
 
-  /** Asks the holder to hand over (a new version waiting to take its place). */
+  /**
+   * Asks the holder to hand over (a new version waiting to take its place). Never makes the lock folder:
+   * one holding only a request would look just taken to the next tryAcquire. No folder, or one released
+   * while writing, means the lock is free, and the caller's next tryAcquire takes it.
+   */
   async request(): Promise<void> {
-    await mkdir(this.#dir, { recursive: true, mode: 0o700 }).catch(() => undefined);
-    await writeAtomic(
-      join(this.#dir, 'request.json'),
-      JSON.stringify({ id: this.#id, version: this.#opts.version }),
-    );
+    try {
+      await writeAtomic(
+        join(this.#dir, 'request.json'),
+        JSON.stringify({ id: this.#id, version: this.#opts.version }),
+      );
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
   }
 
   /** The request of an agent waiting for the lock, if any. */
@@ -125,6 +132,11 @@ export class StateLock {
     if (!this.#held) return;
     this.#held = false;
     const holder = await readJson<Holder>(join(this.#dir, 'holder.json')).catch(() => undefined);
-    if (holder?.id === this.#id) await rm(this.#dir, { recursive: true, force: true });
+    if (holder?.id !== this.#id) return;
+    // Moved aside first: a waiting agent may be writing its request into the folder, which would make
+    // removing it in place fail (ENOTEMPTY); once moved, its write finds no folder and it simply retries.
+    const released = `${this.#dir}.released-${randomBytes(4).toString('hex')}`;
+    await rename(this.#dir, released);
+    await rm(released, { recursive: true, force: true });
   }
 }
