@@ -26,6 +26,14 @@ export interface HubEventsConfig {
   streamHeartbeatMs: number;
 }
 
+export interface HubPlacementConfig {
+  /**
+   * sites placed per transaction: a fleet-wide placement runs as many short transactions, so reports
+   * never wait long for the rows it writes
+   */
+  sitesPerTransaction: number;
+}
+
 export interface HubRolloutsConfig {
   /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
   tickIntervalMs: number;
@@ -76,6 +84,7 @@ export interface HubConfig {
   aggregateLabels: string[];
   events: HubEventsConfig;
   rollouts: HubRolloutsConfig;
+  placement: HubPlacementConfig;
   /** bundle size and object-count limits, for apply, git sync and plan alike */
   limits: BundleLimits;
   /** where git sources fetched over HTTP(S) are kept; a temporary folder when unset */
@@ -96,6 +105,7 @@ export const defaultHubConfig = {
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
+  placement: { sitesPerTransaction: 500 },
   limits: defaultLimits,
   metricsPublic: false,
   telemetry: {
@@ -128,6 +138,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   aggregateLabels?: string[];
   events?: Partial<HubEventsConfig>;
   rollouts?: Partial<HubRolloutsConfig>;
+  placement?: Partial<HubPlacementConfig>;
   limits?: Partial<BundleLimits>;
   telemetry?: Partial<HubTelemetryConfig>;
   alerts?: Partial<HubAlertsConfig>;
@@ -144,6 +155,7 @@ export function withDefaults(config: ConfigInput): HubConfig {
     aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
     events: { ...defaultHubConfig.events, ...config.events },
     rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
+    placement: { ...defaultHubConfig.placement, ...config.placement },
     limits: { ...defaultHubConfig.limits, ...config.limits },
     telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
     alerts: { ...defaultHubConfig.alerts, ...config.alerts },

@@ -13,7 +13,7 @@ import { renderFailures } from '../bundles/bundles.ts';
 import { readFleet } from '../bundles/definitions.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { followRevision, strategyOf } from '../rollout/rollouts.ts';
 import type { SourceTable } from '../store/schema.ts';
 import { type GitAuth, type GitSource, openGitSource } from './git.ts';
@@ -263,6 +263,7 @@ async function syncNow(
       .where('name', '=', name)
       .execute();
     await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, { commit, changed, deleted });
+    await markPlacementDue(ctx, tx, [...changed, ...deleted]);
     return { changed, deleted };
   });
   const touched = [...result.changed, ...result.deleted];

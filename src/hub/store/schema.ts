@@ -287,6 +287,15 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+/** A bundle whose fleet-wide placement was asked for and has not finished (placement/place.ts). */
+export interface PlacementDueTable {
+  bundle: string;
+  /** counts the requests: a run clears only the one it started after */
+  generation: number;
+  /** last request or last chunk placed; a row left alone long enough is a run that died */
+  updated_at: string;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -311,6 +320,7 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  placement_due: PlacementDueTable;
 }
 
 export type Db = Kysely<Database>;
