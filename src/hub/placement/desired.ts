@@ -3,6 +3,7 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { DesiredState } from '../../model/wire.ts';
+import { redactSecrets } from '../../render/redact.ts';
 import { desiredDigest, type RenderedBundle } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
 import type { Site } from '../sites/sites.ts';
@@ -127,7 +128,10 @@ export interface SiteRendering {
   objects: Record<string, unknown>[];
 }
 
-/** The manifests one site gets from a bundle, as rendered for it (none when rendering failed). */
+/**
+ * The manifests one site gets from a bundle, as rendered for it (none when rendering failed), as an
+ * operator may read them: Secret values shown as digests.
+ */
 export async function renderedForSite(ctx: HubContext, site: Site, bundle: string): Promise<SiteRendering> {
   const row = await ctx.store.db
     .selectFrom('deployments')
@@ -144,6 +148,6 @@ export async function renderedForSite(ctx: HubContext, site: Site, bundle: strin
     revision: row.desired_revision === null ? null : Number(row.desired_revision),
     digest: row.desired_digest,
     renderError: row.render_error,
-    objects: (rendered?.objects ?? []) as Record<string, unknown>[],
+    objects: redactSecrets(rendered?.objects ?? []) as Record<string, unknown>[],
   };
 }
