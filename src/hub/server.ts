@@ -10,6 +10,7 @@ import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { Periodic } from './periodic.ts';
+import { placeOverdue } from './placement/place.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -78,6 +79,12 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     {
       work: 'status sweep',
       run: () => statusPass(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      // as often as the sweep: a fleet-wide placement cut short by a crash is taken up within a minute
+      work: 'overdue placement',
+      run: () => placeOverdue(ctx),
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {

@@ -6,7 +6,7 @@ import type { ApplyResult, BundleFiles, BundleView } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import { resolveStrategy, storedStrategyNames } from '../rollout/strategies.ts';
 import { bundleStateCounts } from '../status/summary.ts';
@@ -42,6 +42,7 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     if (dependencyError) throw dependencyError;
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
     if (stored.changed) {
+      await markPlacementDue(ctx, tx, [definition.name]);
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
         revision: stored.revision,
         specDigest: specDigestOf(parsed),
@@ -103,6 +104,7 @@ export async function deleteBundle(ctx: HubContext, actor: Actor, name: string):
     const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
     await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);
+    await markPlacementDue(ctx, tx, [name]);
   });
   await placeBundles(ctx, [name]);
 }

@@ -13,7 +13,7 @@ import { readFleet } from '../bundles/definitions.ts';
 import { sourceDependencyErrors, storedDependencies } from '../bundles/dependencies.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import {
   resolveStrategy,
@@ -339,6 +339,7 @@ async function syncNow(
       deleted,
       documents: documentChanges,
     });
+    await markPlacementDue(ctx, tx, [...changed, ...deleted]);
     return { changed, deleted, documents: documentChanges };
   });
   const touched = [...result.changed, ...result.deleted];

@@ -481,6 +481,19 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Fleet-wide placement runs in chunks of sites, each its own transaction, after the change that asked
+  // for it committed; the change records that its bundle's placement is due in its own transaction, and
+  // the run clears it at the end, so a run cut short by a crash is run again (placement/place.ts).
+  '0013_placement_due': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('placement_due')
+        .addColumn('bundle', 'text', (c) => c.primaryKey())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -337,6 +337,15 @@ export interface RemoteWriteQueueTable {
   sample_count: number;
 }
 
+/** A bundle whose fleet-wide placement was asked for and has not finished (placement/place.ts). */
+export interface PlacementDueTable {
+  bundle: string;
+  /** counts the requests: a run clears only the one it started after */
+  generation: number;
+  /** last request or last chunk placed; a row left alone long enough is a run that died */
+  updated_at: string;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -365,6 +374,7 @@ export interface Database {
   agent_release_chunks: AgentReleaseChunkTable;
   remote_write_queue: RemoteWriteQueueTable;
   rollout_strategies: RolloutStrategyTable;
+  placement_due: PlacementDueTable;
 }
 
 export type Db = Kysely<Database>;
