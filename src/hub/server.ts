@@ -18,6 +18,7 @@ import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
 import { sloRoutes } from './routes/slo.ts';
 import { evaluateSloAlerts } from './slo/alerts.ts';
 import { deliverAlerts } from './slo/webhooks.ts';
@@ -139,5 +140,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
+  await app.register(relayAdminRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(relayRoutes(ctx), { prefix: '/relay/v1' });
   return app;
 }

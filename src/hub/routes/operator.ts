@@ -215,7 +215,12 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
       async (request, reply) => {
         const { token, view } = await createBootstrapToken(ctx, actorOf(request), request.body);
-        const joinToken = encodeJoinToken({ hub: ctx.publicUrl.current, caSha256: ctx.tls.caSha256, token });
+        const joinToken = encodeJoinToken({
+          hub: ctx.publicUrl.current,
+          caSha256: ctx.tls.caSha256,
+          token,
+          relays: request.body.relays,
+        });
         return reply.status(201).send({ joinToken, token: view });
       },
     );
