@@ -21,6 +21,10 @@ export interface SiteIdentityOptions {
   agentVersion: string;
   /** needed until registered: hub URL, hub CA fingerprint and bootstrap token */
   joinToken?: string;
+  /** relay URLs to call first, instead of those the join token listed */
+  relays?: string[];
+  /** how long the site stays on a fallback before it tries its first relay again */
+  relayRetryMs?: number;
   name?: string;
   machineId?: string;
   labels?: Record<string, string>;
@@ -59,7 +63,13 @@ export class SiteIdentity {
     const identity = await this.#loadOrRegister(signal);
     if (!identity) return undefined;
     this.#identity = identity;
-    this.#hub = new HubClient(identity.hub, identity.caPem, identity, identity.siteId);
+    const relays = this.#opts.relays ?? identity.relays ?? [];
+    this.#hub = new HubClient(identity.hub, identity.caPem, identity, identity.siteId, {
+      relays,
+      relayRetryMs: this.#opts.relayRetryMs,
+      log: this.#opts.log,
+    });
+    if (relays.length > 0) this.#log('calling through relays first', { relays, fallback: identity.hub });
     return this.#hub;
   }
 
@@ -118,8 +128,10 @@ export class SiteIdentity {
           caPem,
           certPem: res.certificate,
           keyPem: keys.privateKeyPem,
+          ...(join.relays ? { relays: join.relays } : {}),
         });
       pending = {
+        ...(join.relays ? { relays: join.relays } : {}),
         hub: join.hub,
         siteId: res.siteId,
         name: res.name,

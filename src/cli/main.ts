@@ -11,6 +11,7 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addRelayCommands } from './relay.ts';
 import { addRolloutCommands } from './rollout.ts';
 import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
@@ -24,6 +25,7 @@ export function program(): Command {
 
   addHubCommand(root);
   addAgentCommand(root);
+  addRelayCommands(root);
   addBootstrapTokenCommands(root);
   addRegistrationCommands(root);
   addApiTokenCommands(root);

@@ -20,6 +20,8 @@ export interface Identity {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** regional relays the join token listed: the site's calls go to them first */
+  relays?: string[];
 }
 
 /** Registered but not yet approved: what the agent needs to collect its certificate later. */
@@ -30,6 +32,7 @@ export interface PendingRegistration {
   caPem: string;
   keyPem: string;
   ticket: string;
+  relays?: string[];
 }
 
 export interface Inventory {
