@@ -310,3 +310,26 @@ test('a desired state changed at the relay is refused by the agent, which takes 
   assert.equal(again.agent.status().via, fleet.hub.url);
   uplink.heal();
 });
+
+test('with its relay down a site falls back to the hub, and returns to the relay when it is back', {
+  timeout: 120_000,
+}, async () => {
+  const agent = agents.find((a) => a.agent.status().site === 'west-1')!;
+  await relay.kill();
+  await fleet.api.applyBundle(
+    bundleFile('menu', { matchLabels: { region: 'west' } }, [configMap('menu', '3')]),
+  );
+  await eventually(
+    'menu r3 Ready at the hub, from the hub',
+    async () => {
+      const d = await deploymentAt('west-1', 'menu');
+      return d?.desiredRevision === 3 && d.state === 'Ready' && d.appliedDigest === d.desiredDigest;
+    },
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(agent.agent.status().via, fleet.hub.url);
+  relay = await startRelayProcess({ stateDir: relayDir, port: relayPort, caPem: fleet.hub.caPem });
+  await eventually('the site to return to its relay', () => agent.agent.status().via === relay.url, {
+    timeoutMs: 30_000,
+  });
+});
