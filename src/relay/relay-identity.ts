@@ -40,8 +40,8 @@ export async function relayIdentity(
   const path = join(stateDir, 'identity.json');
   const saved = await readJson<RelayIdentity>(path);
   if (saved) return saved;
-  const join_ = joinToken ? decodeRelayJoinToken(joinToken) : undefined;
-  if (!join_) {
+  const enrolment = joinToken ? decodeRelayJoinToken(joinToken) : undefined;
+  if (!enrolment) {
     throw new RelayEnrolError(
       joinToken
         ? 'the relay join token is not valid'
@@ -49,13 +49,13 @@ export async function relayIdentity(
       'relay_token_invalid',
     );
   }
-  const caPem = await fetchPinnedCa(join_.hub, join_.caSha256);
+  const caPem = await fetchPinnedCa(enrolment.hub, enrolment.caSha256);
   const keys = generateKeyPair();
-  const http = new HttpClient(join_.hub, { ca: caPem });
+  const http = new HttpClient(enrolment.hub, { ca: caPem });
   try {
     const res = await http.request('POST', '/relay/v1/enrol', {
       body: {
-        token: join_.token,
+        token: enrolment.token,
         csr: createCsr({ commonName: 'relay', keyPem: keys.privateKeyPem }),
         names,
       },
@@ -69,7 +69,7 @@ export async function relayIdentity(
     }
     const issued = res.body as RelayEnrolResponse;
     const identity: RelayIdentity = {
-      hub: join_.hub,
+      hub: enrolment.hub,
       name: issued.name,
       caPem,
       keyPem: keys.privateKeyPem,
