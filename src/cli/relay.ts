@@ -16,6 +16,7 @@ export function addRelayCommands(root: Command): void {
       "run a regional relay: serve its sites' desired state from a cache and send their reports up",
     )
     .option('--join-token <token>', 'from `outpost relays create`; needed until enrolled')
+    .option('--hub <url>', 'the hub as this relay reaches it (default: the URL in the join token)')
     .option('--listen <host:port>', 'where agents connect', '0.0.0.0:7443')
     .option('--state-dir <dir>', 'where the relay keeps its identity, cache and outbox', 'outpost-relay')
     .option('--tls-name <name...>', 'host names or addresses agents reach the relay by', [] as string[])
@@ -27,6 +28,7 @@ export function addRelayCommands(root: Command): void {
     .action(async (opts) => {
       const relay = new Relay({
         joinToken: opts.joinToken ?? process.env.OUTPOST_RELAY_JOIN_TOKEN,
+        hub: opts.hub,
         listen: opts.listen,
         stateDir: opts.stateDir,
         names: opts.tlsName,

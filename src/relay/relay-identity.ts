@@ -31,16 +31,21 @@ export class RelayEnrolError extends Error {
   }
 }
 
-/** The saved identity, or a new one enrolled with `joinToken` for the host names agents use. */
+/**
+ * The saved identity, or a new one enrolled with `joinToken` for the host names agents use. `hub`, when
+ * given, is the hub's URL as the relay reaches it, in place of the one the token names.
+ */
 export async function relayIdentity(
   stateDir: string,
   joinToken: string | undefined,
   names: readonly string[],
+  hub?: string,
 ): Promise<RelayIdentity> {
   const path = join(stateDir, 'identity.json');
   const saved = await readJson<RelayIdentity>(path);
-  if (saved) return saved;
-  const enrolment = joinToken ? decodeRelayJoinToken(joinToken) : undefined;
+  if (saved) return hub ? { ...saved, hub } : saved;
+  const decoded = joinToken ? decodeRelayJoinToken(joinToken) : undefined;
+  const enrolment = decoded && hub ? { ...decoded, hub } : decoded;
   if (!enrolment) {
     throw new RelayEnrolError(
       joinToken

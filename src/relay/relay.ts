@@ -16,6 +16,8 @@ import { Uplink } from './uplink.ts';
 export interface RelayOptions {
   /** from `outpost relay create`: needed until the relay has enrolled */
   joinToken?: string;
+  /** the hub's URL as the relay reaches it (default: the one in the join token) */
+  hub?: string;
   stateDir: string;
   /** host:port agents connect to */
   listen: string;
@@ -63,7 +65,7 @@ export class Relay {
     const names = [...new Set(['localhost', '127.0.0.1', host, ...(opts.names ?? [])])].filter(
       (n) => n !== '0.0.0.0',
     );
-    const identity = await relayIdentity(opts.stateDir, opts.joinToken, names);
+    const identity = await relayIdentity(opts.stateDir, opts.joinToken, names, opts.hub);
     const cache = await RelayCache.open(opts.stateDir);
     const outbox = new RelayOutbox(opts.stateDir, opts.outboxBudgetBytes ?? 256 * 1024 * 1024);
     this.#outbox = outbox;
