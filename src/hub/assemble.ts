@@ -64,7 +64,12 @@ export async function contextFromConfig(
       )
       .start();
     const remoteWrite = config.telemetry.remoteWrite
-      ? owned.add(new RemoteWriter(config.telemetry.remoteWrite, metrics))
+      ? owned.add(
+          new RemoteWriter(config.telemetry.remoteWrite, metrics, {
+            db: store.db,
+            leading: () => coordination.leading,
+          }),
+        )
       : undefined;
     remoteWrite?.start();
     const ctx: HubContext = {

@@ -22,6 +22,8 @@ export interface Identity {
   keyPem: string;
   /** regional relays the join token listed: the site's calls go to them first */
   relays?: string[];
+  /** the release key pinned from the join token: agent releases must be signed with it */
+  releaseKey?: string;
 }
 
 /** Registered but not yet approved: what the agent needs to collect its certificate later. */
@@ -33,6 +35,7 @@ export interface PendingRegistration {
   keyPem: string;
   ticket: string;
   relays?: string[];
+  releaseKey?: string;
 }
 
 export interface Inventory {

@@ -2,6 +2,7 @@
 // or a git sync, which records its commit on the revision). Unchanged content is not a new revision.
 
 import type { Kysely } from 'kysely';
+import { agentBundleName, parseAgentRelease } from '../../model/agent-release.ts';
 import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
@@ -9,6 +10,7 @@ import type { ObjectOrigin } from '../../render/customize.ts';
 import { digestOf } from '../../render/digest.ts';
 import type { FleetSpec } from '../../render/fleet-spec.ts';
 import type { Overlay } from '../../render/overlays.ts';
+import { checkReleaseStored } from '../releases/releases.ts';
 import type { BundleTable, Database } from '../store/schema.ts';
 
 export interface BundleLimits {
@@ -99,6 +101,15 @@ export function specDigestOf(parsed: ParsedBundle): string {
   });
 }
 
+/** The agent bundle's release must be on this hub as signed (the parser has checked its shape). */
+async function checkAgentRelease(tx: Kysely<Database>, parsed: ParsedBundle): Promise<void> {
+  const [object] = parsed.objects;
+  const release = object ? parseAgentRelease(object.object) : undefined;
+  if (!object || !release || 'problem' in release) return;
+  const problem = await checkReleaseStored(tx, release);
+  if (problem) throw new OutpostError('bundle_invalid', problem, { file: object.file, line: object.line });
+}
+
 export interface RevisionOrigin {
   source: string | null;
   commit: string | null;
@@ -124,6 +135,7 @@ export async function storeRevision(
     }
     return { revision: Number(current.revision), changed: false, previous };
   }
+  if (name === agentBundleName) await checkAgentRelease(tx, parsed);
   // after a delete the bundle row is gone but its revisions stay: numbering carries on from them
   const last = await tx
     .selectFrom('bundle_revisions')

@@ -13,8 +13,10 @@ import { compilePlacement, explainPlacement } from '../../select/placement.ts';
 import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
 import { specDigestOf, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import { storedStrategyNames } from '../rollout/strategies.ts';
 import { siteByName } from '../sites/sites.ts';
-import { gitSourceOf, problemOf, sourceRow } from '../sources/sources.ts';
+import { fleetSourceOf, yamlFiles } from '../sources/fleet-source.ts';
+import { problemOf, sourceRow } from '../sources/sources.ts';
 import { fleetOf, loadBundles, siteColumns, toPlacementSite } from './place.ts';
 import { compileBundle, outcomeFor, type PlacementBundle, planPlacement } from './plan.ts';
 
@@ -37,13 +39,17 @@ async function definitionsFor(
   const known = new Set(
     (await ctx.store.db.selectFrom('bundles').select('name').execute()).map((b) => b.name),
   );
-  if ('files' in req) return { ...readFleet(req.files, ctx.config.limits, known) };
+  if ('files' in req) {
+    const strategies = await storedStrategyNames(ctx.store.db);
+    return { ...readFleet(req.files, ctx.config.limits, { knownBundles: known, strategies }) };
+  }
   const row = await sourceRow(ctx, req.source);
-  const git = gitSourceOf(ctx, row);
-  const head = await git.fetch();
+  const source = fleetSourceOf(ctx, row);
+  const head = await source.fetch();
   const commit = req.commit ?? head;
-  const files = await git.readFiles(commit);
-  return { ...readFleet(files, ctx.config.limits), commit, source: row.name };
+  const files = yamlFiles(await source.readTree(commit));
+  const strategies = await storedStrategyNames(ctx.store.db, row.name);
+  return { ...readFleet(files, ctx.config.limits, { strategies }), commit, source: row.name };
 }
 
 /**

@@ -4,6 +4,8 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { OutpostError } from '../../model/errors.ts';
+import { SealingKeyAck, SealingKeyAnnouncement } from '../../model/sealing-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
   CertificateRequest,
@@ -19,7 +21,9 @@ import {
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { DesiredReader, placedBlob } from '../placement/desired.ts';
+import { releaseContent } from '../releases/releases.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
+import { announceSealingKey } from '../sites/sealing-keys.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
 import { gunzipBody } from './gunzip-body.ts';
@@ -89,6 +93,25 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
     );
 
+    // The site's sealing public key, sent by its agent at every start; secrets are sealed to it.
+    app.put(
+      '/sites/:siteId/sealing-key',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
+          body: SealingKeyAnnouncement,
+          response: { 200: SealingKeyAck, ...errors },
+        },
+      },
+      async (request) => {
+        const ack = await announceSealingKey(ctx, request.site!, request.body.publicKey);
+        if (ack.changed) request.log.info({ site: request.site!.name, keyId: ack.keyId }, 'sealing key set');
+        return ack;
+      },
+    );
+
     app.get(
       '/sites/:siteId/desired',
       {
@@ -146,6 +169,31 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         reply.header('content-type', 'application/json; charset=utf-8');
         reply.header('cache-control', 'private, max-age=31536000, immutable');
         return reply.send(content);
+      },
+    );
+
+    // An agent release's tarball; the agent checks its digest and the signature itself before using it.
+    app.get(
+      '/sites/:siteId/releases/:digest',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: Type.Object({
+            siteId: Type.String(),
+            digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+          }),
+          response: { 200: Type.Unknown(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const content = await releaseContent(ctx, request.params.digest);
+        if (!content)
+          throw new OutpostError('not_found', `no agent release with digest ${request.params.digest}`);
+        reply.header('content-type', 'application/gzip');
+        reply.header('content-length', String(content.size));
+        reply.header('cache-control', 'private, max-age=31536000, immutable');
+        return reply.send(content.stream);
       },
     );
 

@@ -85,6 +85,12 @@ function propertiesFromFacts(req: RegisterRequest): Record<string, unknown> {
   return out;
 }
 
+function sealingKeyOf(req: RegisterRequest, now: Date): Pick<SiteTable, 'sealing_key' | 'sealing_key_at'> {
+  return req.sealingKey
+    ? { sealing_key: req.sealingKey, sealing_key_at: now.toISOString() }
+    : { sealing_key: null, sealing_key_at: null };
+}
+
 export async function registerSite(
   ctx: HubContext,
   req: RegisterRequest,
@@ -124,6 +130,8 @@ export async function registerSite(
           last_report_seq: 0,
           connectivity: 'Online',
           connectivity_since: now.toISOString(),
+          // a new install has a new sealing key (or none yet): the old one went with the wiped state
+          ...sealingKeyOf(req, now),
         })
         .where('id', '=', existing.id)
         .execute();
@@ -154,6 +162,7 @@ export async function registerSite(
         registered_at: now.toISOString(),
         last_seen_at: now.toISOString(),
         machine_id: req.machineId,
+        ...sealingKeyOf(req, now),
       });
       await tx.insertInto('sites').values(row).execute();
     }

@@ -62,6 +62,8 @@ export function newSiteRow(
     attention_reason: null,
     attention_detail: null,
     attention_since: null,
+    sealing_key: null,
+    sealing_key_at: null,
     ...fields,
   };
 }

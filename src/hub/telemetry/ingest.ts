@@ -85,6 +85,7 @@ export async function ingestTelemetry(
       });
     }
     await insertEvents(ctx, tx, events);
+    await ctx.remoteWrite?.enqueue(tx, site.name, batch.samples);
     return { accepted: true, events: events.length, drops };
   });
   ctx.metrics.telemetry.batches.inc({ result: result.accepted ? 'accepted' : 'duplicate' });
@@ -93,7 +94,6 @@ export async function ingestTelemetry(
   for (const c of telemetryClasses)
     if (result.drops[c] > 0) ctx.metrics.telemetry.agentDrops.inc({ class: c }, result.drops[c]);
   if (result.events > 0) ctx.events.notify();
-  ctx.remoteWrite?.enqueue(site.name, batch.samples);
   return { accepted: true };
 }
 
