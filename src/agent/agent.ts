@@ -30,6 +30,10 @@ export const agentVersion: string = process.env.OUTPOST_BUILD_VERSION ?? 'dev';
 export interface AgentOptions {
   /** from `outpost token create`: hub URL, hub CA fingerprint and bootstrap token; needed until registered */
   joinToken?: string;
+  /** regional relay URLs to call first (default: those the join token lists); the hub when none answers */
+  relays?: string[];
+  /** how long the site stays on a fallback (another relay, the hub) before it tries its first relay again */
+  relayRetryMs?: number;
   /** the name the site asks for (default: the host name) */
   name?: string;
   /** stable id of this machine (default: /etc/machine-id, else one the agent makes and keeps) */
@@ -244,6 +248,8 @@ export class Agent {
       cluster: opts.cluster,
       agentVersion,
       joinToken: opts.joinToken,
+      relays: opts.relays,
+      relayRetryMs: opts.relayRetryMs,
       name: opts.name,
       machineId: opts.machineId,
       labels: opts.labels,
@@ -382,6 +388,7 @@ export class Agent {
         identity?.hub ??
         (this.#opts.joinToken ? decodeJoinToken(this.#opts.joinToken)?.hub : undefined) ??
         '',
+      via: parts?.identity.hub?.serving,
       agentVersion,
       startedAt: this.#startedAt.toISOString(),
       hubContact: parts?.contact.status() ?? { last: null, reachable: false, error: null },

@@ -18,9 +18,15 @@ export function addBootstrapTokenCommands(root: Command): void {
     .option('--auto-approve', 'sites using it are Active at once instead of Pending')
     .option('--max-uses <n>', 'how many sites may use it', '1')
     .option('--ttl <seconds>', 'lifetime in seconds', String(24 * 3600))
+    .option(
+      '--relay <url...>',
+      'relay URLs the agents call first (the hub when none answers)',
+      [] as string[],
+    )
     .addOption(outputOption())
     .action(async (opts) => {
       const created = await (await api(opts)).createBootstrapToken({
+        ...(opts.relay.length > 0 ? { relays: opts.relay } : {}),
         description: opts.description,
         labels: parseLabels(opts.label),
         autoApprove: Boolean(opts.autoApprove),

@@ -4,6 +4,7 @@
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type * as relayWire from '../model/relay-wire.ts';
 import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type * as wire from '../model/wire.ts';
@@ -110,6 +111,10 @@ export class HubApi {
     this.#call<{ items: Static<typeof wire.BootstrapTokenView>[] }>('GET', '/bootstrap-tokens').then(
       (r) => r.items,
     );
+  createRelay = (spec: relayWire.RelayCreateRequest) =>
+    this.#call<Static<typeof relayWire.RelayCreated>>('POST', '/relays', spec);
+  relays = () => this.#call<{ items: relayWire.RelayView[] }>('GET', '/relays').then((r) => r.items);
+  revokeRelay = (name: string) => this.#call<void>('DELETE', `/relays/${encodeURIComponent(name)}`);
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
   createApiToken = (name: string, role: string) =>

@@ -12,6 +12,7 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addRelayCommands } from './relay.ts';
 import { addRolloutCommands } from './rollout.ts';
 import { addSecretCommands } from './secret.ts';
 import { addSimCommand } from './sim.ts';
@@ -27,6 +28,7 @@ export function program(): Command {
 
   addHubCommand(root);
   addAgentCommand(root);
+  addRelayCommands(root);
   addBootstrapTokenCommands(root);
   addRegistrationCommands(root);
   addApiTokenCommands(root);

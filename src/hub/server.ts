@@ -19,6 +19,7 @@ import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { sealingRoutes } from './routes/sealing.ts';
 import { sloRoutes } from './routes/slo.ts';
@@ -151,5 +152,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
+  await app.register(relayAdminRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(relayRoutes(ctx), { prefix: '/relay/v1' });
   return app;
 }

@@ -102,6 +102,11 @@ export const DesiredState = Type.Object({
   site: Type.String(),
   digest: Digest,
   deployments: Type.Array(DesiredDeployment),
+  /**
+   * the hub's signature over the site and digest (pki/desired-signature.ts): set when a relay serves the
+   * state, so the agent can tell a relay cannot have changed it
+   */
+  signature: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type DesiredState = Static<typeof DesiredState>;
 
@@ -317,6 +322,10 @@ export const BootstrapTokenRequest = Type.Object(
     autoApprove: Type.Optional(Type.Boolean()),
     maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+    /** relay URLs the join token lists: agents call them first, the hub when none answers */
+    relays: Type.Optional(
+      Type.Array(Type.String({ pattern: '^https://', maxLength: 2048 }), { maxItems: 16 }),
+    ),
   },
   { additionalProperties: false },
 );

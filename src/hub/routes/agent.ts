@@ -2,11 +2,7 @@
 // collection and renewal, the long-polled desired state, content-addressed blobs and reports. Agents
 // open every connection; after registration each call is mTLS with the site's own certificate.
 
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { OutpostError } from '../../model/errors.ts';
 import { SealingKeyAck, SealingKeyAnnouncement } from '../../model/sealing-wire.ts';
@@ -30,46 +26,13 @@ import { collectCertificate, registerSite, renewCertificate } from '../sites/reg
 import { announceSealingKey } from '../sites/sealing-keys.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
+import { gunzipBody } from './gunzip-body.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const SiteParam = Type.Object({ siteId: Type.String() });
 
 function etagOf(digest: string): string {
   return `"${digest}"`;
-}
-
-function httpError(statusCode: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode });
-}
-
-/**
- * Inflates a gzip body on the way to the JSON parser, cut off at `limit` inflated bytes: a small body
- * that inflates to gigabytes (a zip bomb) is refused with 413 and the inflation stops there.
- */
-function gunzipBody(limit: number) {
-  return async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding === undefined || encoding === 'identity') return payload;
-    if (encoding !== 'gzip') throw httpError(415, `content-encoding ${encoding} is not supported; use gzip`);
-    let inflated = 0;
-    let encoded = 0;
-    payload.on('data', (chunk: Buffer) => {
-      encoded += chunk.length;
-      capped.receivedEncodedLength = encoded;
-    });
-    const capped: Transform & { receivedEncodedLength?: number } = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        inflated += chunk.length;
-        if (inflated > limit) done(httpError(413, `the body inflates to more than ${limit} bytes`));
-        else done(null, chunk);
-      },
-    });
-    pipeline(payload, createGunzip(), capped).catch((err: Error & { statusCode?: number }) => {
-      err.statusCode ??= 400;
-      capped.destroy(err);
-    });
-    return capped;
-  };
 }
 
 export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {

@@ -260,6 +260,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           hub: ctx.publicUrl.current,
           caSha256: ctx.tls.caSha256,
           token,
+          relays: request.body.relays,
           ...(releaseKey ? { releaseKey: compactPublicKey(releaseKey) } : {}),
         });
         return reply.status(201).send({ joinToken, token: view });

@@ -494,6 +494,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Regional relays: one row per relay, its label selector (the sites it may serve), the hash of its
+  // one-time enrolment secret and the serial of the client certificate it calls the hub with.
+  '0014_relays': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('relays')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('selector', 'text', (c) => c.notNull())
+        .addColumn('enrol_hash', 'text')
+        .addColumn('cert_serial', 'text')
+        .addColumn('cert_not_after', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('last_seen_at', 'text')
+        .addColumn('status', 'text')
+        .execute();
+      await db.schema.createIndex('relays_cert_serial').on('relays').column('cert_serial').execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -312,6 +312,24 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+export interface RelayTable {
+  id: string;
+  name: string;
+  /** JSON label selector: the sites the relay may serve */
+  selector: string;
+  /** sha256 of the one-time enrolment secret; null once used */
+  enrol_hash: string | null;
+  /** the client certificate the relay calls the hub with; null until enrolled */
+  cert_serial: string | null;
+  cert_not_after: string | null;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  /** JSON: what the relay last said of itself (outbox, sites connected, uplink lag) */
+  status: string | null;
+}
+
 export interface AgentReleaseTable {
   version: string;
   digest: string;
@@ -370,6 +388,7 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  relays: RelayTable;
   agent_releases: AgentReleaseTable;
   agent_release_chunks: AgentReleaseChunkTable;
   remote_write_queue: RemoteWriteQueueTable;
