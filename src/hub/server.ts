@@ -18,6 +18,7 @@ import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { profileRoutes } from './routes/profiles.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { sealingRoutes } from './routes/sealing.ts';
 import { sloRoutes } from './routes/slo.ts';
@@ -137,6 +138,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(profileRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
   await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
