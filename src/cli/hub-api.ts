@@ -153,6 +153,8 @@ export class HubApi {
     this.#call<profileWire.ProfileDetail>('GET', `/profiles/${encodeURIComponent(name)}`);
   profileConformance = (name: string) =>
     this.#call<profileWire.ProfileConformance>('GET', `/profiles/${encodeURIComponent(name)}/conformance`);
+  siteStack = (name: string) =>
+    this.#call<profileWire.SiteStackView>('GET', `/sites/${encodeURIComponent(name)}/stack`);
   applyProfiles = (body: wire.BundleFiles) =>
     this.#call<profileWire.ProfileApplyResult>('POST', '/profiles', body).then((r) => r.items);
   sealingKeys = (q: SealingKeysQuery) => {

@@ -2,6 +2,7 @@
 // site's conformance to the profile it follows with counts by state and by layer.
 
 import { type Static, Type } from 'typebox';
+import { SiteStack } from './site-stack.ts';
 
 const Timestamp = Type.String({ format: 'date-time' });
 const State = Type.Enum(['Conformant', 'Upgrading', 'Behind', 'Ahead', 'Unknown']);
@@ -66,3 +67,16 @@ export const ProfileApplyResult = Type.Object({
   items: Type.Array(Type.Object({ name: Type.String(), revision: Type.Integer(), changed: Type.Boolean() })),
 });
 export type ProfileApplyResult = Static<typeof ProfileApplyResult>;
+
+export const SiteStackView = Type.Object({
+  site: Type.String(),
+  /** what the agent last reported beneath its bundles; null until it has */
+  stack: Type.Union([SiteStack, Type.Null()]),
+  reportedAt: Type.Union([Timestamp, Type.Null()]),
+  /** the profile the site follows, with its conformance; null when none matches it */
+  conformance: Type.Union([SiteConformanceView, Type.Null()]),
+  profile: Type.Union([Type.String(), Type.Null()]),
+  /** why the site follows no profile although some match it */
+  conflict: Type.Optional(Type.String()),
+});
+export type SiteStackView = Static<typeof SiteStackView>;

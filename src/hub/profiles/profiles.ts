@@ -9,6 +9,7 @@ import type {
   ProfileDetail,
   ProfileView,
   SiteConformanceView,
+  SiteStackView,
 } from '../../model/profile-wire.ts';
 import type { SiteStack } from '../../model/site-stack.ts';
 import { parseYamlFile } from '../../render/bundle-files.ts';
@@ -355,5 +356,28 @@ export async function profileConformance(ctx: HubContext, name: string): Promise
     conflicts: fleet.conflicts
       .filter((c) => c.profiles.includes(row.name))
       .map((c) => ({ site: c.site, message: c.message })),
+  };
+}
+
+/** What one site reported it runs beneath its bundles, and how that stands against its profile. */
+export async function siteStack(ctx: HubContext, name: string): Promise<SiteStackView> {
+  const row = await ctx.store.db
+    .selectFrom('sites')
+    .select(['name', 'stack', 'stack_at'])
+    .where('name', '=', name)
+    .executeTakeFirst();
+  if (!row) throw new OutpostError('not_found', `no site named ${name}`);
+  const fleet = await fleetConformance(ctx);
+  const followed = [...fleet.byProfile].flatMap(([profile, e]) =>
+    e.sites.filter((s) => s.site === name).map((s) => ({ profile, conformance: s })),
+  )[0];
+  const conflict = fleet.conflicts.find((c) => c.site === name);
+  return {
+    site: row.name,
+    stack: row.stack ? JSON.parse(row.stack) : null,
+    reportedAt: row.stack_at,
+    profile: followed?.profile ?? null,
+    conformance: followed?.conformance ?? null,
+    ...(conflict ? { conflict: conflict.message } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // The profile API (/api/v1/profiles): apply Profile documents as new revisions, list profiles with
-// conformance counts, read one with its revisions, and read each site's conformance to it.
+// conformance counts, read one with its revisions and each site's conformance to it, and read what one
+// site runs beneath its bundles (its nodes' versions) against its profile.
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -8,10 +9,17 @@ import {
   ProfileConformance,
   ProfileDetail,
   ProfileView,
+  SiteStackView,
 } from '../../model/profile-wire.ts';
 import { actorOf, operatorAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
-import { applyProfiles, listProfiles, profileConformance, profileDetail } from '../profiles/profiles.ts';
+import {
+  applyProfiles,
+  listProfiles,
+  profileConformance,
+  profileDetail,
+  siteStack,
+} from '../profiles/profiles.ts';
 import { operatorRoute } from './operator-route.ts';
 
 const NameParam = Type.Object({ name: Type.String() });
@@ -50,6 +58,12 @@ export function profileRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       '/profiles/:name/conformance',
       operatorRoute('viewer', 'profiles', { params: NameParam, response: { 200: ProfileConformance } }),
       async (request) => profileConformance(ctx, request.params.name),
+    );
+
+    app.get(
+      '/sites/:name/stack',
+      operatorRoute('viewer', 'profiles', { params: NameParam, response: { 200: SiteStackView } }),
+      async (request) => siteStack(ctx, request.params.name),
     );
   };
 }
