@@ -14,7 +14,7 @@ import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { dashboardApiRoutes } from './routes/dashboard-api.ts';
-import { installErrorHandling } from './routes/errors.ts';
+import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
@@ -59,6 +59,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     // long-polls are held up to maxWaitSeconds; keep the socket a little longer than that
     requestTimeout: (ctx.config.maxWaitSeconds + 30) * 1000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   // what the server starts, it ends when it closes, last started first

@@ -13,6 +13,11 @@ const Name = Type.String({ minLength: 1, maxLength: 253 });
 const StringMap = Type.Record(Type.String(), Type.String());
 const Digest = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' });
 const Timestamp = Type.String({ format: 'date-time' });
+/**
+ * A count or sequence number an agent sends: no larger than JavaScript holds exactly, since a larger one
+ * stored would fail every later read of its row (and so every call of that site).
+ */
+const SafeCount = (minimum = 0) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER });
 
 export const ErrorBody = Type.Object({
   error: Type.Object({
@@ -41,7 +46,7 @@ export const LabelSelector = Type.Object(
   { additionalProperties: false },
 );
 
-const Counts = Type.Object({ total: Type.Integer(), applied: Type.Integer(), ready: Type.Integer() });
+const Counts = Type.Object({ total: SafeCount(), applied: SafeCount(), ready: SafeCount() });
 
 // ---- agent API ----
 
@@ -127,12 +132,12 @@ export type DeploymentReport = Static<typeof DeploymentReport>;
 
 export const Report = Type.Object({
   /** per-site sequence number; a report at or below the last one seen is a replay and is ignored */
-  seq: Type.Integer({ minimum: 1 }),
+  seq: SafeCount(1),
   deployments: Type.Array(DeploymentReport),
   /** bundles whose objects the agent has pruned from the site */
   removed: Type.Optional(Type.Array(Name)),
   /** reports the agent's outbox has dropped (oldest first, when full) since its state was made */
-  droppedReports: Type.Optional(Type.Integer({ minimum: 0 })),
+  droppedReports: Type.Optional(SafeCount()),
   /** what the cluster runs beneath the bundles: each node's versions, and the agent's own */
   stack: Type.Optional(SiteStack),
 });

@@ -402,6 +402,13 @@ describe('operator roles', () => {
     'GET /api/v1/whoami': 'viewer',
     'GET /api/v1/site-locations': 'viewer',
     'GET /api/v1/bundles/{name}/rendered': 'viewer',
+    'GET /api/v1/agent-releases': 'viewer',
+    'GET /api/v1/agent-releases/{version}': 'viewer',
+    'PUT /api/v1/agent-releases/{version}': 'admin',
+    'GET /api/v1/rollout-strategies': 'viewer',
+    'GET /api/v1/rollout-strategies/{name}': 'viewer',
+    'POST /api/v1/rollout-strategies': 'operator',
+    'DELETE /api/v1/rollout-strategies/{name}': 'operator',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 
@@ -416,7 +423,7 @@ describe('operator roles', () => {
   for (const [route, role] of Object.entries(required)) {
     test(`${route} refuses a missing (401), unknown (401) or too weak (403) token`, async () => {
       const [method, template] = route.split(' ') as [string, string];
-      const url = template.replace('{name}', 'nowhere').replace('{id}', 'none');
+      const url = template.replace('{name}', 'nowhere').replace('{id}', 'none').replace('{version}', '0.0.0');
       for (const token of ['', 'oat_00000000-0000-7000-8000-000000000000.notarealsecretatall']) {
         const r = await hub.operator(
           method,
