@@ -13,6 +13,7 @@ import { DesiredSync } from './desired-sync.ts';
 import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
+import { NodeInventory } from './node-inventory.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
 import { siteSealingKey } from './secrets/sealing-key.ts';
@@ -315,10 +316,17 @@ export class Agent {
       restart,
       log,
     });
+    const nodes = new NodeInventory({
+      cluster: opts.cluster,
+      agentVersion,
+      refreshMs: opts.heartbeatMs,
+      log,
+    });
     const reporter = new Reporter({
       outbox,
       contact,
       source: reconciler,
+      stack: () => nodes.current(signal),
       heartbeatMs: opts.heartbeatMs,
       onSequenceReset: () => reconciler.wake(),
       log,

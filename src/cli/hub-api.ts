@@ -4,6 +4,7 @@
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type * as profileWire from '../model/profile-wire.ts';
 import type * as relayWire from '../model/relay-wire.ts';
 import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
@@ -152,6 +153,15 @@ export class HubApi {
   slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
   applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
   deleteSlo = (name: string) => this.#call<void>('DELETE', `/slos/${encodeURIComponent(name)}`);
+  profiles = () => this.#call<{ items: profileWire.ProfileView[] }>('GET', '/profiles').then((r) => r.items);
+  profile = (name: string) =>
+    this.#call<profileWire.ProfileDetail>('GET', `/profiles/${encodeURIComponent(name)}`);
+  profileConformance = (name: string) =>
+    this.#call<profileWire.ProfileConformance>('GET', `/profiles/${encodeURIComponent(name)}/conformance`);
+  siteStack = (name: string) =>
+    this.#call<profileWire.SiteStackView>('GET', `/sites/${encodeURIComponent(name)}/stack`);
+  applyProfiles = (body: wire.BundleFiles) =>
+    this.#call<profileWire.ProfileApplyResult>('POST', '/profiles', body).then((r) => r.items);
   sealingKeys = (q: SealingKeysQuery) => {
     const params = new URLSearchParams();
     if (q.bundle !== undefined) params.set('bundle', q.bundle);

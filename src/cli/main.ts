@@ -12,6 +12,7 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addProfileCommands } from './profile.ts';
 import { addRelayCommands } from './relay.ts';
 import { addRolloutCommands } from './rollout.ts';
 import { addSecretCommands } from './secret.ts';
@@ -41,6 +42,7 @@ export function program(): Command {
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);
+  addProfileCommands(root);
   addSecretCommands(root);
   return root;
 }

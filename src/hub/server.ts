@@ -19,6 +19,7 @@ import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { profileRoutes } from './routes/profiles.ts';
 import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { sealingRoutes } from './routes/sealing.ts';
@@ -146,6 +147,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(profileRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
   await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });

@@ -7,6 +7,7 @@ import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
 import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
+import { SiteStack } from './site-stack.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
 const StringMap = Type.Record(Type.String(), Type.String());
@@ -142,6 +143,8 @@ export const Report = Type.Object({
   removed: Type.Optional(Type.Array(Name)),
   /** reports the agent's outbox has dropped (oldest first, when full) since its state was made */
   droppedReports: Type.Optional(SafeCount()),
+  /** what the cluster runs beneath the bundles: each node's versions, and the agent's own */
+  stack: Type.Optional(SiteStack),
 });
 export type Report = Static<typeof Report>;
 

@@ -64,6 +64,8 @@ export function newSiteRow(
     attention_since: null,
     sealing_key: null,
     sealing_key_at: null,
+    stack: null,
+    stack_at: null,
     ...fields,
   };
 }

@@ -515,6 +515,32 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('relays_cert_serial').on('relays').column('cert_serial').execute();
     },
   },
+  // site profiles (whole-stack layers) and what each site reports it runs beneath its bundles
+  '0015_profiles': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('stack', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('stack_at', 'text').execute();
+      await db.schema
+        .createTable('profiles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('profile_revisions')
+        .addColumn('profile', 'text', (c) => c.notNull().references('profiles.name').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('placement', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('commit', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('profile_revisions_pk', ['profile', 'revision'])
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -33,6 +33,9 @@ export interface SiteTable {
   /** the site's sealing public key (base64url X25519) and when it was last set; null until sent */
   sealing_key: string | null;
   sealing_key_at: string | null;
+  /** what the agent last reported beneath its bundles (model/site-stack.ts SiteStack, JSON); null until then */
+  stack: string | null;
+  stack_at: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -274,6 +277,29 @@ export interface RolloutStrategyTable {
   updated_at: string;
 }
 
+/** A site profile: its name, current revision and where it comes from. */
+export interface ProfileTable {
+  name: string;
+  revision: number;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One immutable revision of a profile: its layers and placement as stored, with their digest. */
+export interface ProfileRevisionTable {
+  profile: string;
+  revision: number;
+  /** model/profile.ts ProfileSpec, JSON */
+  spec: string;
+  /** select/placement.ts PlacementRules, JSON */
+  placement: string;
+  digest: string;
+  commit: string | null;
+  created_at: string;
+}
+
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
 export interface SloBucketTable {
   slo: string;
@@ -394,6 +420,8 @@ export interface Database {
   remote_write_queue: RemoteWriteQueueTable;
   rollout_strategies: RolloutStrategyTable;
   placement_due: PlacementDueTable;
+  profiles: ProfileTable;
+  profile_revisions: ProfileRevisionTable;
 }
 
 export type Db = Kysely<Database>;
