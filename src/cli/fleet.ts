@@ -111,10 +111,12 @@ export function addFleetCommands(root: Command): void {
     .option('--username <name>', 'basic-auth user name')
     .option('--password-env <VAR>', "the hub's environment variable holding the password or token")
     .option('--token-env <VAR>', "the hub's environment variable holding a bearer token")
+    .option('--team <team>', 'the team that owns the bundles it brings')
     .addOption(outputOption())
     .action(async (name, opts) => {
       const created = await (await api(opts)).addSource({
         name,
+        ...(opts.team !== undefined ? { team: opts.team } : {}),
         url: opts.url,
         ref: opts.ref,
         path: opts.path,

@@ -2,6 +2,7 @@
 // OutpostErrors, so the CLI prints the same code, file and line the hub found.
 
 import type { Static } from 'typebox';
+import type { RoleBinding } from '../model/access.ts';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
@@ -83,8 +84,12 @@ export class HubApi {
     );
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
-  createApiToken = (name: string, role: string) =>
-    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', { name, role });
+  createApiToken = (name: string, role: string, bindings?: RoleBinding[]) =>
+    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', {
+      name,
+      role,
+      ...(bindings ? { bindings } : {}),
+    });
   apiTokens = () =>
     this.#call<{ items: Static<typeof wire.ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
   revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);

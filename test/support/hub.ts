@@ -145,8 +145,13 @@ export async function seedSites(
  * Every aggregate recounted from the sites and deployments tables by brute force, written from the
  * definition (not from the delta code): what status_aggregates must equal at every moment.
  */
-export async function recountAggregates(ctx: HubContext): Promise<Map<string, number>> {
-  const sites = await ctx.store.db.selectFrom('sites').selectAll().execute();
+export async function recountAggregates(
+  ctx: HubContext,
+  keep: (labels: Record<string, string>) => boolean = () => true,
+): Promise<Map<string, number>> {
+  const sites = (await ctx.store.db.selectFrom('sites').selectAll().execute()).filter((s) =>
+    keep(JSON.parse(s.labels)),
+  );
   const deployments = await ctx.store.db
     .selectFrom('deployments')
     .selectAll()
@@ -170,7 +175,8 @@ export async function recountAggregates(ctx: HubContext): Promise<Map<string, nu
     }
   }
   for (const d of deployments) {
-    const s = byId.get(d.site_id)!;
+    const s = byId.get(d.site_id);
+    if (!s) continue;
     const labels = JSON.parse(s.labels) as Record<string, string>;
     const active = s.lifecycle === 'Active';
     inc('fleet', '', `state:${d.state}`);

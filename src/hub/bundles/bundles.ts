@@ -4,6 +4,8 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { ApplyResult, BundleFiles, BundleView } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
+import type { LabelSelector } from '../../select/labels.ts';
+import { bundleStatesWithin } from '../access/scoped-status.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
@@ -12,7 +14,20 @@ import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
 import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
-export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
+/** Who may change which bundle, for a caller whose token is bound to a team (access/reach.ts). */
+export interface BundleGuard {
+  /** throws when the caller may not change (or, for a new one, make) the bundle */
+  check(bundle: string, owner: string | null, exists: boolean): void;
+  /** the team a bundle the caller makes belongs to */
+  team: string | null;
+}
+
+export async function applyBundle(
+  ctx: HubContext,
+  actor: Actor,
+  body: BundleFiles,
+  guard?: BundleGuard,
+): Promise<ApplyResult> {
   const parsed = parseBundleFiles(body.files);
   checkLimits(parsed, body.files, ctx.config.limits);
   const { definition } = parsed;
@@ -21,9 +36,11 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
   const result = await db.transaction().execute(async (tx) => {
     const owner = await tx
       .selectFrom('bundles')
-      .select('source')
-      .where('name', '=', definition.name)
+      .leftJoin('sources', 'sources.name', 'bundles.source')
+      .select(['bundles.source as source', 'bundles.team as team', 'sources.team as sourceTeam'])
+      .where('bundles.name', '=', definition.name)
       .executeTakeFirst();
+    guard?.check(definition.name, owner?.team ?? owner?.sourceTeam ?? null, owner !== undefined);
     if (owner?.source) {
       throw new OutpostError(
         'conflict',
@@ -43,6 +60,9 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
       }
     }
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
+    if (!owner && guard?.team) {
+      await tx.updateTable('bundles').set({ team: guard.team }).where('name', '=', definition.name).execute();
+    }
     if (stored.changed) {
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
         revision: stored.revision,
@@ -108,7 +128,7 @@ export async function deleteBundle(ctx: HubContext, actor: Actor, name: string):
   await placeBundles(ctx, [name]);
 }
 
-function bundleView(row: BundleTable, states: Record<string, number> = {}): BundleView {
+export function bundleView(row: BundleTable, states: Record<string, number> = {}): BundleView {
   return {
     name: row.name,
     revision: Number(row.revision),
@@ -119,21 +139,28 @@ function bundleView(row: BundleTable, states: Record<string, number> = {}): Bund
     states,
     updatedAt: row.updated_at,
     ...(row.source ? { source: row.source } : {}),
+    ...(row.team ? { team: row.team } : {}),
   };
 }
 
-export async function listBundles(ctx: HubContext): Promise<BundleView[]> {
+/** Every bundle, with its sites counted over the fleet or over the sites one of `within` picks. */
+export async function listBundles(ctx: HubContext, within?: readonly LabelSelector[]): Promise<BundleView[]> {
   const rows = await ctx.store.db.selectFrom('bundles').selectAll().orderBy('name').execute();
-  const counts = await bundleStateCounts(ctx);
+  const counts = within ? await bundleStatesWithin(ctx, within) : await bundleStateCounts(ctx);
   return rows.map((r) => bundleView(r, counts.get(r.name)));
 }
 
-export async function getBundle(ctx: HubContext, name: string): Promise<BundleView> {
+export async function getBundle(
+  ctx: HubContext,
+  name: string,
+  within?: readonly LabelSelector[],
+): Promise<BundleView> {
   const row = await ctx.store.db
     .selectFrom('bundles')
     .selectAll()
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw new OutpostError('not_found', `no bundle named ${name}`);
-  return bundleView(row, (await bundleStateCounts(ctx, name)).get(name));
+  const counts = within ? await bundleStatesWithin(ctx, within, name) : await bundleStateCounts(ctx, name);
+  return bundleView(row, counts.get(name));
 }

@@ -63,6 +63,8 @@ export interface ApiTokenTable {
   created_at: string;
   created_by: string;
   revoked_at: string | null;
+  /** RoleBinding[] as JSON (model/access.ts); '[]' for tokens made before bindings: fleet-wide `role` */
+  bindings: string;
 }
 
 export interface AuditTable {
@@ -85,6 +87,8 @@ export interface BundleTable {
   updated_at: string;
   /** the git source that owns the bundle; null when applied by hand */
   source: string | null;
+  /** the team that owns the bundle (the applying token's team); a source's team counts when null */
+  team?: string | null;
 }
 
 export interface BundleRevisionTable {
@@ -147,6 +151,8 @@ export interface SourceTable {
   rejected_at: string | null;
   /** JSON list of {code, message, file?, line?} */
   rejected_errors: string | null;
+  /** the team that owns every bundle of this source */
+  team?: string | null;
 }
 
 export interface StatusAggregateTable {
@@ -287,6 +293,48 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+/** Work queued for a site's agent (operations/operations.ts): an action, a log request or a tunnel. */
+export interface SiteOperationTable {
+  id: string;
+  site_id: string;
+  /** action | logs | tunnel */
+  kind: string;
+  /** what to do, as the agent gets it (JSON) */
+  spec: string;
+  /** queued | running | done | failed | expired | cancelled */
+  state: string;
+  requested_by: string;
+  requested_at: string;
+  /** a queued operation not picked up by then expires; a running one is cut off */
+  deadline_at: string;
+  claimed_at: string | null;
+  finished_at: string | null;
+  /** the outcome in words (the agent's, or why it expired) */
+  message: string | null;
+  /** log bytes received so far */
+  bytes: number;
+}
+
+export interface OperationLogChunkTable {
+  operation_id: string;
+  seq: number;
+  data: string;
+  received_at: string;
+}
+
+export interface TunnelSessionTable {
+  /** the tunnel operation's id */
+  id: string;
+  secret_hash: string;
+  site_id: string;
+  /** the API token that opened it: revoking the token ends the session */
+  token_id: string;
+  actor: string;
+  write: number;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -311,6 +359,9 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  site_operations: SiteOperationTable;
+  operation_log_chunks: OperationLogChunkTable;
+  tunnel_sessions: TunnelSessionTable;
 }
 
 export type Db = Kysely<Database>;
