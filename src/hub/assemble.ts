@@ -10,6 +10,7 @@ import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls } from './identity/ca.ts';
 import { LogSink } from './log-sink.ts';
 import { createHubMetrics } from './metrics.ts';
+import { WorkSignal } from './operations/work-signal.ts';
 import { EventFeed } from './status/events.ts';
 import { ensureAggregates } from './status/rebuild.ts';
 import { ReportBatcher } from './status/report-batcher.ts';
@@ -49,6 +50,11 @@ export async function contextFromConfig(
     const coordination: Coordination = replica ?? singleProcess;
     const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
     const events = new EventFeed(() => coordination.publishEvents());
+    const work = new WorkSignal(
+      (ids) => desiredWatch.wake(ids),
+      (ids) => coordination.publishWork(ids),
+    );
+    await work.load(store.db);
     const remoteWrite = config.telemetry.remoteWrite
       ? owned.add(new RemoteWriter(config.telemetry.remoteWrite, metrics))
       : undefined;
@@ -60,6 +66,7 @@ export async function contextFromConfig(
       tls: overrides.tls ?? ephemeralTls(now()),
       desiredWatch,
       events,
+      work,
       metrics,
       // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
       // batcher only queues and calls back into it once built
@@ -75,9 +82,13 @@ export async function contextFromConfig(
       await replica.start({
         desired: (ids) => desiredWatch.wake(ids),
         events: () => events.wake(),
+        work: (ids) => work.received(ids),
         resync: () => {
           desiredWatch.wakeAll();
           events.wake();
+          work
+            .load(store.db)
+            .catch((e: Error) => log.info('could not reload waiting operations', { error: e.message }));
         },
         leaderChanged: (leading) => {
           metrics.setLeading(leading);

@@ -7,6 +7,7 @@ import type { DesiredWatch } from './desired-watch.ts';
 import type { HubTls } from './identity/ca.ts';
 import type { LogSink } from './log-sink.ts';
 import type { HubMetrics } from './metrics.ts';
+import type { WorkSignal } from './operations/work-signal.ts';
 import type { EventFeed } from './status/events.ts';
 import type { ReportBatcher } from './status/report-batcher.ts';
 import type { Store } from './store/index.ts';
@@ -29,6 +30,8 @@ export interface HubContext {
   readonly desiredWatch: DesiredWatch;
   /** wakes event streams after events commit; closed with the server */
   readonly events: EventFeed;
+  /** which sites have operations waiting, so their long-poll says so without a query */
+  readonly work: WorkSignal;
   readonly metrics: HubMetrics;
   /** agents' reports, ingested in group-committed batches */
   readonly reports: ReportBatcher;

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
+import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
@@ -17,6 +18,7 @@ import { dashboardApiRoutes } from './routes/dashboard-api.ts';
 import { installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { sloRoutes } from './routes/slo.ts';
 import { evaluateSloAlerts } from './slo/alerts.ts';
@@ -78,6 +80,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {
+      work: 'operation expiry',
+      run: () => expireOperations(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
       work: 'rollout tick',
       run: () => tickRollouts(ctx),
       intervalMs: () => ctx.config.rollouts.tickIntervalMs,
@@ -135,6 +142,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(operationRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });

@@ -8,6 +8,7 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { LogChunk, LogChunkAck, OperationResult, SiteOperation, workHeader } from '../../model/operations.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
   CertificateRequest,
@@ -22,6 +23,8 @@ import {
 } from '../../model/wire.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
+import { appendLogChunk } from '../operations/logs.ts';
+import { claimOperations, finishOperation } from '../operations/operations.ts';
 import { desiredState, placedBlob } from '../placement/desired.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
 import { touchSite } from '../sites/sites.ts';
@@ -29,6 +32,7 @@ import { ingestTelemetry } from '../telemetry/ingest.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const SiteParam = Type.Object({ siteId: Type.String() });
+const OperationParam = Type.Object({ siteId: Type.String(), id: Type.String() });
 
 function etagOf(digest: string): string {
   return `"${digest}"`;
@@ -142,7 +146,8 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         const known = request.headers['if-none-match'];
         let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
-        if (known === etagOf(state.digest) && waitMs > 0) {
+        // operations waiting for the site end the poll at once: the agent picks them up next
+        if (known === etagOf(state.digest) && waitMs > 0 && !ctx.work.has(site.id)) {
           const abort = new AbortController();
           request.raw.once('close', () => abort.abort());
           const changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal);
@@ -150,6 +155,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         }
         reply.header('etag', etagOf(state.digest));
         reply.header('cache-control', 'no-store');
+        if (ctx.work.has(site.id)) reply.header(workHeader, '1');
         if (known === etagOf(state.digest)) return reply.status(304).send(null);
         return state;
       },
@@ -201,6 +207,52 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => ingestTelemetry(ctx, request.site!, request.body),
+    );
+
+    // Operations (remote actions, log requests): the agent claims what waits for it after a poll that
+    // said so, uploads log chunks, and reports each outcome. Only the site's own operations are reachable.
+    app.post(
+      '/sites/:siteId/operations/claim',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
+          response: { 200: Type.Object({ items: Type.Array(SiteOperation) }), ...errors },
+        },
+      },
+      async (request) => ({ items: await claimOperations(ctx, request.site!) }),
+    );
+
+    app.post(
+      '/sites/:siteId/operations/:id/logs',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: OperationParam,
+          body: LogChunk,
+          response: { 200: LogChunkAck, ...errors },
+        },
+      },
+      async (request) => appendLogChunk(ctx, request.site!, request.params.id, request.body),
+    );
+
+    app.post(
+      '/sites/:siteId/operations/:id/result',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: OperationParam,
+          body: OperationResult,
+          response: { 204: Type.Null(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        await finishOperation(ctx, request.site!, request.params.id, request.body);
+        return reply.status(204).send(null);
+      },
     );
   };
 }
