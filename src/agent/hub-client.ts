@@ -2,6 +2,13 @@
 // the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
 // call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
 
+import {
+  type LogChunk,
+  type LogChunkAck,
+  type OperationResult,
+  type SiteOperation,
+  workHeader,
+} from '../model/operations.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
   CertificateResponse,
@@ -67,6 +74,12 @@ export async function fetchPinnedCa(hub: string, caSha256: string): Promise<stri
   }
 }
 
+/** A desired-state poll's answer, and whether operations wait for the agent to pick them up. */
+export interface DesiredAnswer {
+  desired: DesiredState | 'unchanged';
+  work: boolean;
+}
+
 export class HubClient {
   readonly hub: string;
   readonly #caPem: string;
@@ -115,21 +128,54 @@ export class HubClient {
     return res.body as CertificateResponse;
   }
 
-  /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */
+  /**
+   * The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds;
+   * the hub answers early when operations wait for the site.
+   */
   async desired(
     known: string | undefined,
     waitSeconds: number,
     signal?: AbortSignal,
-  ): Promise<DesiredState | 'unchanged'> {
+  ): Promise<DesiredAnswer> {
     const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/desired`, {
       query: { wait: known ? waitSeconds : undefined },
       headers: known ? { 'if-none-match': `"${known}"` } : {},
       timeoutMs: (waitSeconds + 30) * 1000,
       signal,
     });
-    if (res.status === 304) return 'unchanged';
+    const work = res.headers[workHeader] !== undefined;
+    if (res.status === 304) return { desired: 'unchanged', work };
     if (res.status !== 200) throw hubError(res, 'desired state');
-    return res.body as DesiredState;
+    return { desired: res.body as DesiredState, work };
+  }
+
+  /** Takes the operations waiting for this site; each is the agent's to perform and report. */
+  async claimOperations(): Promise<SiteOperation[]> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/operations/claim`, {
+      body: {},
+    });
+    if (res.status !== 200) throw hubError(res, 'claim operations');
+    return (res.body as { items: SiteOperation[] }).items;
+  }
+
+  /** One chunk of a log request's answer; the hub says whether it wants more. */
+  async logChunk(id: string, chunk: LogChunk): Promise<LogChunkAck> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/logs`,
+      { body: chunk },
+    );
+    if (res.status !== 200) throw hubError(res, 'log chunk');
+    return res.body as LogChunkAck;
+  }
+
+  async finishOperation(id: string, result: OperationResult): Promise<void> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/result`,
+      { body: result },
+    );
+    if (res.status !== 204) throw hubError(res, 'operation result');
   }
 
   /** A rendered bundle's exact bytes, so the caller can check them against the digest. */

@@ -2,6 +2,7 @@
 // from its cluster and uploads them in chunks; the hub keeps at most the request's byte limit and tells
 // the agent to stop once it is reached, so one viewer cannot flood a store's uplink.
 
+import { utf8Prefix } from '../../base/utf8.ts';
 import { OutpostError } from '../../model/errors.ts';
 import {
   finishedStates,
@@ -54,16 +55,6 @@ export async function requestLogs(
     deadlineMs: (deadlineSeconds ?? defaultDeadlineSeconds) * 1000,
     action: 'site.logs.request',
   });
-}
-
-/** The first `max` bytes of `text`, cut at a character boundary. */
-function utf8Prefix(text: string, max: number): string {
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= max) return text;
-  let end = max;
-  // back off continuation bytes (10xxxxxx) so no character is split
-  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
 }
 
 /**
