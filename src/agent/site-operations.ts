@@ -185,7 +185,8 @@ export class SiteOperations {
       ...errors,
     ];
     if (read === 0) return { ok: false, message: errors.join('; ') };
-    return { ok: true, message: [`read ${read} of ${pods.length} pods`, ...notes].join('; ') };
+    const sent = req.limitBytes - Math.max(left, 0);
+    return { ok: true, message: [`read ${read} of ${pods.length} pods, ${sent} bytes`, ...notes].join('; ') };
   }
 }
 

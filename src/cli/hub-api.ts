@@ -5,6 +5,7 @@ import type { Static } from 'typebox';
 import type { RoleBinding } from '../model/access.ts';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type * as ops from '../model/operations.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type * as wire from '../model/wire.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../net/http-client.ts';
@@ -71,6 +72,19 @@ export class HubApi {
   rolloutAction = (id: string, action: wire.RolloutAction) =>
     this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<wire.FleetStatus>('GET', '/status');
+  requestAction = (site: string, req: ops.ActionRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/actions`, req);
+  requestLogs = (site: string, req: ops.LogRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/logs`, req);
+  siteOperations = (site: string) =>
+    this.#call<{ items: ops.OperationView[] }>('GET', `/sites/${encodeURIComponent(site)}/operations`).then(
+      (r) => r.items,
+    );
+  operation = (id: string) => this.#call<ops.OperationView>('GET', `/operations/${encodeURIComponent(id)}`);
+  operationLogs = (id: string, after = 0) =>
+    this.#call<ops.LogPage>('GET', `/operations/${encodeURIComponent(id)}/logs`, undefined, { after });
+  cancelOperation = (id: string) =>
+    this.#call<ops.OperationView>('DELETE', `/operations/${encodeURIComponent(id)}`);
   approve = (name: string, change: Static<typeof wire.ApproveRequest>) =>
     this.#call<wire.SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
   reject = (name: string) => this.#call<void>('POST', `/sites/${encodeURIComponent(name)}/reject`);

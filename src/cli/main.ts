@@ -11,6 +11,7 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addOperationCommands } from './operations.ts';
 import { addRolloutCommands } from './rollout.ts';
 import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
@@ -28,6 +29,7 @@ export function program(): Command {
   addRegistrationCommands(root);
   addApiTokenCommands(root);
   addSiteCommands(root);
+  addOperationCommands(root);
   addBundleCommands(root);
   addStatusCommands(root);
   addEventsCommand(root);

@@ -157,6 +157,8 @@ export class KubeCluster implements Cluster {
       },
     });
     if (res.status === 200) return res.body as string;
+    // a pod not yet on a node has no log to serve: the apiserver says so with No Content
+    if (res.status === 204) return '';
     throw errorOf(
       typeof res.body === 'string' ? { ...res, body: parsedOrText(res.body) } : res,
       `logs of pod ${pod}`,
