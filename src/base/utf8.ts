@@ -1,9 +1,12 @@
 // Cutting text by its size in UTF-8 bytes (the unit of byte limits on the wire) without ever splitting a
 // character: log uploads are chunked and capped this way on both sides.
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 /** `text` cut to at most `max` bytes, in pieces of at most `size` bytes, each ending on a character. */
 export function utf8Chunks(text: string, max: number, size: number): string[] {
-  const bytes = Buffer.from(text, 'utf8');
+  const bytes = encoder.encode(text);
   const limit = Math.min(Math.max(0, max), bytes.length);
   const out: string[] = [];
   let start = 0;
@@ -13,7 +16,7 @@ export function utf8Chunks(text: string, max: number, size: number): string[] {
     // dropped whole
     while (end > start && (bytes[end] ?? 0) >> 6 === 0b10) end--;
     if (end === start) break;
-    out.push(bytes.subarray(start, end).toString('utf8'));
+    out.push(decoder.decode(bytes.subarray(start, end)));
     start = end;
   }
   return out;
