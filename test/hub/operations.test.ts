@@ -173,17 +173,24 @@ describe('who may', () => {
   test('an agent reaches only its own site operations, and none without its certificate', async () => {
     const r = await queue('store-west', 'actions', { action: 'drift-check' });
     const id = r.json().id;
-    const foreignPath = await east.call('POST', `/agent/v1/sites/${west.siteId}/operations/claim`, {});
-    assert.equal(foreignPath.status, 403);
     const foreignId = await east.call('POST', `/agent/v1/sites/:site/operations/${id}/result`, {
       ok: true,
       message: 'not mine',
     });
     assert.equal(foreignId.status, 404);
-    const anonymous = await hub.anonymous.request('POST', `/agent/v1/sites/${west.siteId}/operations/claim`, {
-      body: {},
-    });
-    assert.equal(anonymous.status, 401);
+    const agentRoutes: Array<[string, unknown]> = [
+      ['operations/claim', {}],
+      [`operations/${id}/logs`, { seq: 1, data: 'x' }],
+      [`operations/${id}/result`, { ok: true, message: 'x' }],
+    ];
+    for (const [path, body] of agentRoutes) {
+      const anonymous = await hub.anonymous.request('POST', `/agent/v1/sites/${west.siteId}/${path}`, {
+        body,
+      });
+      assert.equal(anonymous.status, 401, `${path} without a client certificate`);
+      const foreign = await east.call('POST', `/agent/v1/sites/${west.siteId}/${path}`, body);
+      assert.equal(foreign.status, 403, `${path} with another site's certificate`);
+    }
     assert.equal((await hub.operator('GET', `/api/v1/operations/${id}`)).json().state, 'queued');
     await west.call('POST', '/agent/v1/sites/:site/operations/claim', {});
   });
