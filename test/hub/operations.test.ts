@@ -92,6 +92,26 @@ describe('the long-poll and the claim', () => {
     assert.equal(outcome?.actor, 'site:store-west', 'the outcome is audited as the site');
   });
 
+  test('an agent that never claims is told once at once, then polls at its normal pace', async () => {
+    const etag = await digestOf(west);
+    const queued = await queue('store-west', 'actions', { action: 'drift-check' });
+    const poll = () =>
+      west.call('GET', '/agent/v1/sites/:site/desired?wait=2', undefined, { 'if-none-match': etag });
+    let started = Date.now();
+    const first = await poll();
+    assert.ok(Date.now() - started < 1000, 'the first poll answered at once');
+    assert.equal(first.headers[workHeader], '1');
+    started = Date.now();
+    const second = await poll();
+    assert.ok(Date.now() - started >= 1500, `the second poll was held (${Date.now() - started} ms)`);
+    assert.equal(second.headers[workHeader], '1', 'and still says work waits');
+    const claimed = await west.call('POST', '/agent/v1/sites/:site/operations/claim', {});
+    assert.deepEqual(
+      (claimed.body as { items: Array<{ id: string }> }).items.map((i) => i.id),
+      [queued.json().id],
+    );
+  });
+
   test('a restart needs its workload; actions take only their own fields', async () => {
     const r = await queue('store-west', 'actions', { action: 'restart' });
     assert.equal(r.statusCode, 400);

@@ -147,7 +147,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
         // operations waiting for the site end the poll at once: the agent picks them up next
-        if (known === etagOf(state.digest) && waitMs > 0 && !ctx.work.has(site.id)) {
+        if (known === etagOf(state.digest) && waitMs > 0 && !ctx.work.untold(site.id)) {
           const abort = new AbortController();
           request.raw.once('close', () => abort.abort());
           const changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal);
@@ -155,7 +155,10 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         }
         reply.header('etag', etagOf(state.digest));
         reply.header('cache-control', 'no-store');
-        if (ctx.work.has(site.id)) reply.header(workHeader, '1');
+        if (ctx.work.has(site.id)) {
+          reply.header(workHeader, '1');
+          ctx.work.told(site.id);
+        }
         if (known === etagOf(state.digest)) return reply.status(304).send(null);
         return state;
       },
