@@ -1,6 +1,8 @@
 // Fleet-definition commands: `outpost plan` (what would change where, with diffs), `outpost explain`
-// (why a bundle is or is not on a site) and `outpost source add|list|show|sync|delete` for git sources.
+// (why a bundle is or is not on a site) and `outpost source add|list|show|sync|delete` for git and OCI
+// sources.
 
+import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { OutpostError } from '../model/errors.ts';
 import type { PlanResult, Problem, SyncResult } from '../model/fleet-wire.ts';
@@ -53,6 +55,11 @@ function printSync(name: string, r: SyncResult): void {
   } else {
     print(`source ${name}: commit${commit} ${r.status}`);
   }
+  if (r.documents && r.documents.changed.length + r.documents.deleted.length > 0) {
+    print(
+      `  documents changed: ${r.documents.changed.join(', ') || 'none'}; deleted: ${r.documents.deleted.join(', ') || 'none'}`,
+    );
+  }
   for (const p of r.errors) print(`  ${problemLine(p)}`);
   for (const f of r.failed) print(`  ${f.bundle} on ${f.site}: ${f.message}`);
 }
@@ -64,7 +71,7 @@ export function addFleetCommands(root: Command): void {
       .description('what would change on each site if these definitions shipped (nothing ships)'),
   )
     .option('-f, --file <path>', 'a directory of fleet definitions (each folder with a Bundle is one bundle)')
-    .option('--source <name>', 'plan a commit of a git source instead')
+    .option('--source <name>', 'plan the head (or a commit) of a source instead')
     .option('--commit <sha>', 'with --source: the commit (default: the head of its branch or tag)')
     .addOption(outputOption())
     .action(async (opts) => {
@@ -102,47 +109,67 @@ export function addFleetCommands(root: Command): void {
       if (e.renderError) print(`  cannot be rendered: ${e.renderError}`);
     });
 
-  const source = root.command('source').description('git sources of fleet definitions');
-  operatorOptions(source.command('add').description('add a git source (admin)').argument('<name>'))
-    .requiredOption('--url <url>', 'https://…, http://…, file://… or a path on the hub')
-    .option('--ref <ref>', 'branch or tag', 'main')
-    .option('--path <path>', 'folder inside the repository', '')
+  const source = root
+    .command('source')
+    .description('sources of fleet definitions: git repositories and OCI artifacts');
+  operatorOptions(source.command('add').description('add a git or OCI source (admin)').argument('<name>'))
+    .requiredOption(
+      '--url <url>',
+      'git: https://…, ssh://…, USER@HOST:PATH, file://… or a path on the hub; OCI: oci://HOST/REPOSITORY',
+    )
+    .option('--ref <ref>', 'git: branch or tag (default main); OCI: tag (default latest)')
+    .option('--semver <range>', 'OCI: follow the highest tag in this range, e.g. ">=1.4.0 <2.0.0"')
+    .option('--insecure', 'OCI: plain HTTP to the registry')
+    .option('--path <path>', 'folder inside the repository or artifact', '')
     .option('--interval <seconds>', 'how often to poll', '60')
-    .option('--username <name>', 'basic-auth user name')
+    .option('--username <name>', 'basic-auth user name (git over HTTP(S), OCI)')
     .option('--password-env <VAR>', "the hub's environment variable holding the password or token")
-    .option('--token-env <VAR>', "the hub's environment variable holding a bearer token")
+    .option('--token-env <VAR>', "git over HTTP(S): the hub's environment variable holding a bearer token")
+    .option('--private-key-file <path>', 'git over SSH: the deploy key, a file on the hub')
+    .option('--private-key-env <VAR>', "git over SSH: the hub's environment variable holding the deploy key")
+    .option(
+      '--known-hosts <file>',
+      'git over SSH: a known_hosts file (read here) whose lines pin the server host key; required',
+    )
     .option('--team <team>', 'the team that owns the bundles it brings')
     .addOption(outputOption())
     .action(async (name, opts) => {
+      const auth = {
+        ...(opts.username ? { username: opts.username } : {}),
+        ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
+        ...(opts.tokenEnv ? { tokenEnv: opts.tokenEnv } : {}),
+        ...(opts.privateKeyFile ? { privateKeyFile: opts.privateKeyFile } : {}),
+        ...(opts.privateKeyEnv ? { privateKeyEnv: opts.privateKeyEnv } : {}),
+        ...(opts.knownHosts ? { knownHosts: await readFile(opts.knownHosts, 'utf8') } : {}),
+      };
       const created = await (await api(opts)).addSource({
         name,
         ...(opts.team !== undefined ? { team: opts.team } : {}),
         url: opts.url,
-        ref: opts.ref,
+        ...(opts.ref ? { ref: opts.ref } : {}),
+        ...(opts.semver ? { semver: opts.semver } : {}),
+        ...(opts.insecure ? { insecure: true } : {}),
         path: opts.path,
         intervalSeconds: Number(opts.interval),
-        auth: {
-          ...(opts.username ? { username: opts.username } : {}),
-          ...(opts.passwordEnv ? { passwordEnv: opts.passwordEnv } : {}),
-          ...(opts.tokenEnv ? { tokenEnv: opts.tokenEnv } : {}),
-        },
+        auth,
       });
       if (opts.output === 'json') return json(created);
+      const s = created.source;
       print(
-        `source ${name} added: ${opts.url} ${opts.ref}${opts.path ? ` (${opts.path})` : ''}, every ${opts.interval} s`,
+        `source ${name} added: ${s.url} ${s.semver ?? s.ref}${s.path ? ` (${s.path})` : ''}, every ${s.intervalSeconds} s`,
       );
-      print(`webhook: POST ${created.source.webhook} with X-Hub-Signature-256 (HMAC-SHA256 of the body) or`);
+      print(`webhook: POST ${s.webhook} with X-Hub-Signature-256 (HMAC-SHA256 of the body) or`);
       print(`X-Outpost-Webhook-Secret; secret (shown once): ${created.webhookSecret}`);
     });
   addListCommand(
     source,
-    'list git sources and their last sync',
+    'list sources and their last sync',
     (hub) => hub.sources(),
     ['name', 'url', 'ref', 'synced', 'rejected', 'error'],
     (s) => [
       s.name,
       s.url,
-      s.ref,
+      s.semver ?? s.ref,
       s.synced?.commit.slice(0, 12) ?? '-',
       s.rejected?.commit.slice(0, 12) ?? '-',
       s.lastError ?? '',
@@ -158,7 +185,9 @@ export function addFleetCommands(root: Command): void {
     .action(async (name, opts) => {
       const s = await (await api(opts)).source(name);
       if (opts.output === 'json') return json(s);
-      print(`${s.name}: ${s.url} ${s.ref}${s.path ? ` (${s.path})` : ''}, every ${s.intervalSeconds} s`);
+      print(
+        `${s.name}: ${s.url} ${s.semver ?? s.ref}${s.path ? ` (${s.path})` : ''}, every ${s.intervalSeconds} s`,
+      );
       print(`synced: ${s.synced ? `${s.synced.commit} at ${s.synced.at}` : 'never'}`);
       if (s.lastError) print(`last fetch failed: ${s.lastError}`);
       if (s.rejected) {

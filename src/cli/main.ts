@@ -3,6 +3,7 @@
 // group of commands is registered by the file named for it, in the order `outpost --help` lists them.
 
 import { Command } from '@commander-js/extra-typings';
+import { agentVersion } from '../agent/agent.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import { addApiTokenCommands, addBootstrapTokenCommands } from './access.ts';
 import { addAgentCommand } from './agent.ts';
@@ -13,6 +14,7 @@ import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
 import { addOperationCommands } from './operations.ts';
 import { addRolloutCommands } from './rollout.ts';
+import { addSecretCommands } from './secret.ts';
 import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
 import { addSloCommands } from './slo.ts';
@@ -21,6 +23,7 @@ import { addStatusCommands } from './status.ts';
 export function program(): Command {
   const root = new Command('outpost')
     .description('Fleet manager for edge Kubernetes sites')
+    .version(agentVersion)
     .showHelpAfterError();
 
   addHubCommand(root);
@@ -38,6 +41,7 @@ export function program(): Command {
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);
+  addSecretCommands(root);
   return root;
 }
 

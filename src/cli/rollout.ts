@@ -1,12 +1,13 @@
 // `outpost rollout list|show|pause|resume|promote|approve|abort|rollback|retry`: watch a bundle's
-// rollouts and steer them; each action is queued at the hub and applied at once.
+// rollouts and steer them; each action is queued at the hub and applied at once. `outpost rollout
+// strategy list|apply|delete`: the named strategies a bundle's spec.rollout may name.
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from '@commander-js/extra-typings';
 import { parse } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 import type { RolloutAction, RolloutDetail } from '../model/wire.ts';
-import { api, json, operatorOptions, outputOption, print, printList } from './options.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print, printList } from './options.ts';
 import { countsText, table } from './table.ts';
 
 function printRollout(r: RolloutDetail): void {
@@ -94,6 +95,39 @@ export function addRolloutCommands(root: Command): void {
       if (opts.output === 'json') return json(r);
       printRollout(r);
     });
+  const strategy = rollout
+    .command('strategy')
+    .description("named rollout strategies: built in, made here, or from a source's fleet repository");
+  addListCommand(
+    strategy,
+    'every named strategy and where it comes from',
+    (hub) => hub.strategies(),
+    ['name', 'from', 'waves'],
+    (s) => [
+      s.name,
+      s.builtin ? 'built in' : s.source ? `source ${s.source}` : 'API',
+      JSON.stringify(s.strategy.waves ?? 'canary, 10%, rest'),
+    ],
+  );
+  operatorOptions(
+    strategy
+      .command('apply')
+      .description('create or replace a named strategy from a YAML or JSON file')
+      .argument('<name>')
+      .requiredOption('-f, --file <path>', 'the strategy: waves, maxFailures, gates, … (see README)'),
+  )
+    .addOption(outputOption())
+    .action(async (name, opts) => {
+      const view = await (await api(opts)).applyStrategy({ name, strategy: await readStrategy(opts.file) });
+      if (opts.output === 'json') return json(view);
+      print(`rollout strategy ${name} applied; bundles may name it in spec.rollout`);
+    });
+  operatorOptions(
+    strategy.command('delete').description('delete a named strategy').argument('<name>'),
+  ).action(async (name, opts) => {
+    await (await api(opts)).deleteStrategy(name);
+    print(`rollout strategy ${name} deleted`);
+  });
   for (const [name, action, description] of actions) {
     operatorOptions(rollout.command(name).description(description).argument('<id>'))
       .addOption(outputOption())

@@ -11,7 +11,9 @@ import { ephemeralTls } from './identity/ca.ts';
 import { LogSink } from './log-sink.ts';
 import { createHubMetrics } from './metrics.ts';
 import { WorkSignal } from './operations/work-signal.ts';
+import { Periodic } from './periodic.ts';
 import { EventFeed } from './status/events.ts';
+import { LastSeen } from './status/last-seen.ts';
 import { ensureAggregates } from './status/rebuild.ts';
 import { ReportBatcher } from './status/report-batcher.ts';
 import { ingestReports } from './status/reports.ts';
@@ -55,8 +57,25 @@ export async function contextFromConfig(
       (ids) => coordination.publishWork(ids),
     );
     await work.load(store.db);
+    // contacts still in memory are written before the store closes, after the timer has stopped
+    const lastSeen = new LastSeen(store.db);
+    owned.add(() => lastSeen.flush());
+    owned
+      .add(
+        new Periodic(
+          () => lastSeen.flush(),
+          () => config.connectivity.lastSeenFlushMs,
+          (err) => log.info('could not store when sites were last seen', { error: (err as Error).message }),
+        ),
+      )
+      .start();
     const remoteWrite = config.telemetry.remoteWrite
-      ? owned.add(new RemoteWriter(config.telemetry.remoteWrite, metrics))
+      ? owned.add(
+          new RemoteWriter(config.telemetry.remoteWrite, metrics, {
+            db: store.db,
+            leading: () => coordination.leading,
+          }),
+        )
       : undefined;
     remoteWrite?.start();
     const ctx: HubContext = {
@@ -68,6 +87,7 @@ export async function contextFromConfig(
       events,
       work,
       metrics,
+      lastSeen,
       // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
       // batcher only queues and calls back into it once built
       reports: new ReportBatcher((reports) => ingestReports(ctx, reports)),

@@ -9,6 +9,7 @@ import type { LogSink } from './log-sink.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { WorkSignal } from './operations/work-signal.ts';
 import type { EventFeed } from './status/events.ts';
+import type { LastSeen } from './status/last-seen.ts';
 import type { ReportBatcher } from './status/report-batcher.ts';
 import type { Store } from './store/index.ts';
 import type { RemoteWriter } from './telemetry/remote-write.ts';
@@ -33,6 +34,8 @@ export interface HubContext {
   /** which sites have operations waiting, so their long-poll says so without a query */
   readonly work: WorkSignal;
   readonly metrics: HubMetrics;
+  /** when agents were last heard from, written in batches (status/last-seen.ts) */
+  readonly lastSeen: LastSeen;
   /** agents' reports, ingested in group-committed batches */
   readonly reports: ReportBatcher;
   /** forwards samples by Prometheus remote-write when configured */

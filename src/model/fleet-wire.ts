@@ -18,13 +18,19 @@ export const Problem = Type.Object({
 });
 export type Problem = Static<typeof Problem>;
 
-export const GitAuth = Type.Object(
+export const SourceAuth = Type.Object(
   {
     username: Type.Optional(Type.String({ maxLength: 256 })),
     /** names the hub environment variable holding the password or token (never the secret itself) */
     passwordEnv: Type.Optional(EnvName),
-    /** names the hub environment variable holding a bearer token */
+    /** git over HTTP(S): names the hub environment variable holding a bearer token */
     tokenEnv: Type.Optional(EnvName),
+    /** git over SSH: a file on the hub holding the deploy key (a private key) */
+    privateKeyFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    /** git over SSH: or the hub environment variable holding the deploy key's text */
+    privateKeyEnv: Type.Optional(EnvName),
+    /** git over SSH: known_hosts line(s) pinning the server's host key (required) */
+    knownHosts: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
   },
   { additionalProperties: false },
 );
@@ -32,14 +38,18 @@ export const GitAuth = Type.Object(
 export const SourceRequest = Type.Object(
   {
     name: SourceName,
-    /** https://…, http://…, file://… or a path on the hub */
+    /** git: https://…, http://…, ssh://…, USER@HOST:PATH, file://… or a path on the hub; OCI: oci://HOST/REPOSITORY */
     url: Type.String({ minLength: 1, maxLength: 2048 }),
-    /** branch or tag (default main) */
+    /** git: branch or tag (default main); OCI: tag (default latest) */
     ref: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
-    /** folder inside the repository (default: the root) */
+    /** OCI: follow the highest tag in this semver range (e.g. ">=1.4.0 <2.0.0", "~1.4") instead of a tag */
+    semver: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+    /** OCI: reach the registry over plain HTTP */
+    insecure: Type.Optional(Type.Boolean()),
+    /** folder inside the repository or artifact (default: the root) */
     path: Type.Optional(Type.String({ maxLength: 1024 })),
     intervalSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
-    auth: Type.Optional(GitAuth),
+    auth: Type.Optional(SourceAuth),
     /** the team that owns the source's bundles: tokens bound to it may sync it and change nothing else */
     team: Type.Optional(Type.String({ pattern: '^[a-z0-9][-a-z0-9_.]{0,62}$' })),
   },
@@ -49,17 +59,22 @@ export type SourceRequest = Static<typeof SourceRequest>;
 
 export const SourceView = Type.Object({
   name: Type.String(),
+  /** git or oci, from the URL */
+  kind: Type.Enum(['git', 'oci']),
   url: Type.String(),
   ref: Type.String(),
+  semver: Type.Optional(Type.String()),
+  insecure: Type.Optional(Type.Boolean()),
   path: Type.String(),
   intervalSeconds: Type.Integer(),
-  auth: GitAuth,
+  auth: SourceAuth,
   team: Type.Optional(Type.String()),
   /** POST here with the webhook secret to sync now */
   webhook: Type.String(),
   lastAttemptAt: Type.Union([Timestamp, Type.Null()]),
-  /** why the last fetch failed, when it did (the commit was never read) */
+  /** why the last fetch failed, when it did (the revision was never read) */
   lastError: Type.Union([Type.String(), Type.Null()]),
+  /** `commit` is a git commit, or the manifest digest of an OCI artifact */
   synced: Type.Union([Type.Object({ commit: Type.String(), at: Timestamp }), Type.Null()]),
   rejected: Type.Union([
     Type.Object({ commit: Type.String(), at: Timestamp, errors: Type.Array(Problem) }),
@@ -86,6 +101,10 @@ export const SyncResult = Type.Object({
   errors: Type.Array(Problem),
   /** sites a new revision cannot be rendered or placed for; each keeps what it runs */
   failed: Type.Array(Type.Object({ bundle: Type.String(), site: Type.String(), message: Type.String() })),
+  /** SLOs and rollout strategies this commit wrote or removed, as KIND/NAME */
+  documents: Type.Optional(
+    Type.Object({ changed: Type.Array(Type.String()), deleted: Type.Array(Type.String()) }),
+  ),
 });
 export type SyncResult = Static<typeof SyncResult>;
 

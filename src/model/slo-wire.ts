@@ -53,6 +53,8 @@ export const SloView = Type.Intersect([
     alert: SloAlert,
     /** sites in scope: the bundle is placed on them and they match the selector */
     sites: Type.Integer(),
+    /** the source whose fleet repository defines it; absent when made through the API */
+    source: Type.Optional(Type.String()),
   }),
 ]);
 export type SloView = Static<typeof SloView>;

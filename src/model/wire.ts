@@ -5,6 +5,7 @@ import { type Static, Type } from 'typebox';
 import { deploymentStates, reportedStates } from './deployment.ts';
 import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
+import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
@@ -65,6 +66,8 @@ export const RegisterRequest = Type.Object({
   /** PKCS#10 request for the site's client certificate (ECDSA P-256) */
   csr: Type.String({ minLength: 1, maxLength: 8192 }),
   facts: Type.Optional(Facts),
+  /** the site's X25519 sealing public key (base64url), which operators seal secrets to */
+  sealingKey: Type.Optional(SealingPublicKey),
 });
 export type RegisterRequest = Static<typeof RegisterRequest>;
 
@@ -517,9 +520,45 @@ export const RolloutRequest = Type.Object({
 });
 export type RolloutRequest = Static<typeof RolloutRequest>;
 
+export const StrategyRequest = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' }),
+    /** a rollout strategy document (see README); checked, defaults filled in when a rollout uses it */
+    strategy: Type.Record(Type.String(), Type.Unknown()),
+  },
+  { additionalProperties: false },
+);
+export type StrategyRequest = Static<typeof StrategyRequest>;
+
+export const StrategyView = Type.Object({
+  name: Type.String(),
+  /** as written; a rollout fills in the defaults */
+  strategy: Type.Record(Type.String(), Type.Unknown()),
+  /** one of the strategies every hub has (canary, by-region, manual, emergency) */
+  builtin: Type.Boolean(),
+  /** the source whose fleet repository defines it; absent when built in or made through the API */
+  source: Type.Optional(Type.String()),
+  updatedAt: Type.Optional(Type.String({ format: 'date-time' })),
+});
+export type StrategyView = Static<typeof StrategyView>;
+
 export const RolloutActionRequest = Type.Object({
   action: Type.Enum(rolloutActions),
   reason: Type.Optional(Type.String({ maxLength: 1000 })),
 });
 export type RolloutActionRequest = Static<typeof RolloutActionRequest>;
 export type RolloutAction = (typeof rolloutActions)[number];
+
+// ---- agent releases ----
+
+export const AgentReleaseView = Type.Object({
+  version: Type.String(),
+  digest: Digest,
+  size: Type.Integer(),
+  /** base64 Ed25519 signature of the release statement (model/agent-release.ts) */
+  signature: Type.String(),
+  image: Type.Optional(Type.String()),
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+});
+export type AgentReleaseView = Static<typeof AgentReleaseView>;

@@ -1,15 +1,18 @@
 // Turns the files an operator hands over (multi-document YAML, parsed as YAML 1.1 like kubectl) into one
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { agentBundleProblem } from '../model/agent-release.ts';
 import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
+import { isSealedSecret, sealedSecretProblem } from '../model/sealed-secret.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
+import { fleetApiVersion, isFleetDocument } from './fleet-documents.ts';
 import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
+import { type YamlDocument as ParsedYamlDocument, readYamlDocuments } from './yaml-documents.ts';
 
-export const bundleApiVersion = 'outpost.dev/v1';
+export const bundleApiVersion = fleetApiVersion;
 
 export interface BundleDefinition {
   name: string;
@@ -40,12 +43,16 @@ interface SourceFile {
   content: string;
 }
 
-interface Document {
-  value: unknown;
+export interface BundleParseOptions {
+  /** rollout strategies beyond the built-in ones that spec.rollout may name */
+  strategies?: ReadonlySet<string>;
+  /** SLO and RolloutStrategy documents among the files are read by the source's sync, not the bundle */
+  skipFleetDocuments?: boolean;
+}
+
+/** One YAML document and the file it came from. */
+export interface YamlDocument extends ParsedYamlDocument {
   file: string;
-  line: number;
-  /** the line of the node at a path in this document, or the document's own line */
-  lineOf: (path: readonly string[]) => number;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -54,8 +61,17 @@ const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
  * Parses a bundle from its files: exactly one document of kind Bundle, every other document a manifest.
  * @example parseBundleFiles([{ path: 'pos.yaml', content: 'apiVersion: outpost.dev/v1\nkind: Bundle\n…' }])
  */
-export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
-  const docs = files.flatMap(parseYamlFile);
+export function parseBundleFiles(files: readonly SourceFile[], opts: BundleParseOptions = {}): ParsedBundle {
+  const docs = files.flatMap(parseYamlFile).filter((d) => {
+    if (!isFleetDocument(d.value)) return true;
+    if (opts.skipFleetDocuments) return false;
+    const kind = (d.value as { kind: string }).kind;
+    throw new OutpostError(
+      'bundle_invalid',
+      `a ${kind} document is not part of a bundle: a source syncs it from the fleet repository, or the API makes it (${kind === 'SLO' ? 'outpost slo apply' : 'outpost rollout strategy apply'})`,
+      { file: d.file, line: d.line },
+    );
+  });
   const bundleDocs = docs.filter((d) => isBundleDoc(d.value));
   if (bundleDocs.length === 0) {
     throw new OutpostError(
@@ -75,7 +91,7 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
       },
     );
   }
-  const definition = parseDefinition(first!);
+  const definition = parseDefinition(first!, opts.strategies);
   const objects: SourcedObject[] = [];
   const lineOfs: Array<(path: readonly string[]) => number> = [];
   const seen = new Map<string, SourcedObject>();
@@ -96,6 +112,14 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
     seen.set(key, sourced);
     objects.push(sourced);
   }
+  const agentProblem = agentBundleProblem(
+    definition.name,
+    objects.map((o) => o.object),
+  );
+  if (agentProblem) {
+    const at = objects[agentProblem.index] ?? first!;
+    throw new OutpostError('bundle_invalid', agentProblem.problem, { file: at.file, line: at.line });
+  }
   const fields = checkCustomization(
     definition.fleet,
     objects.map((o, i) => ({ ...o, lineOf: lineOfs[i] })),
@@ -109,55 +133,20 @@ export function parseBundleFiles(files: readonly SourceFile[]): ParsedBundle {
   return { definition, objects, origins };
 }
 
-function parseYamlFile(file: SourceFile): Document[] {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  const out: Document[] = [];
-  for (const doc of list) {
-    const error = doc.errors[0];
-    if (error) {
-      const pos = lineCounter.linePos(error.pos[0]);
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(error.message)}`, {
-        file: file.path,
-        line: pos.line,
-        column: pos.col,
-      });
-    }
-    if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
-    const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 1000 });
-    } catch (e) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(String((e as Error).message))}`, {
-        file: file.path,
-        line,
-      });
-    }
-    if (value === null || value === undefined) continue;
-    const lineOf = (path: readonly string[]): number => {
-      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-      return node?.range ? lineCounter.linePos(node.range[0]).line : line;
-    };
-    out.push({ value, file: file.path, line, lineOf });
-  }
-  return out;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
+/** Every non-empty document of a YAML file (YAML 1.1), or an error naming the file and line. */
+export function parseYamlFile(file: SourceFile): YamlDocument[] {
+  return readYamlDocuments(file).map((doc) => ({ ...doc, file: file.path }));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function isBundleDoc(v: unknown): boolean {
+export function isBundleDoc(v: unknown): boolean {
   return isRecord(v) && v.kind === 'Bundle' && v.apiVersion === bundleApiVersion;
 }
 
-function parseDefinition(doc: Document): BundleDefinition {
+function parseDefinition(doc: YamlDocument, strategies: ReadonlySet<string> | undefined): BundleDefinition {
   const fail = (message: string): never => {
     throw new OutpostError('bundle_invalid', message, { file: doc.file, line: doc.line });
   };
@@ -212,10 +201,10 @@ function parseDefinition(doc: Document): BundleDefinition {
     });
   }
   definition.selector = selector;
-  return { ...definition, fleet: parseFleetSpec(spec, doc) };
+  return { ...definition, fleet: parseFleetSpec(spec, doc, strategies) };
 }
 
-function parseObject(doc: Document): KubeObject {
+function parseObject(doc: YamlDocument): KubeObject {
   const fail = (message: string): never => {
     throw new OutpostError('manifest_invalid', message, { file: doc.file, line: doc.line });
   };
@@ -234,5 +223,18 @@ function parseObject(doc: Document): KubeObject {
     fail('metadata.generateName cannot be applied declaratively; set a name');
   if (metadata.namespace !== undefined && typeof metadata.namespace !== 'string')
     fail('metadata.namespace is a string');
+  if (isSealedSecret(v)) {
+    const problem = sealedSecretProblem(v as KubeObject);
+    if (problem) {
+      throw new OutpostError(
+        'manifest_invalid',
+        `SealedSecret ${problem.path.join('.')} ${problem.message}`,
+        {
+          file: doc.file,
+          line: doc.lineOf(problem.path),
+        },
+      );
+    }
+  }
   return v as KubeObject;
 }

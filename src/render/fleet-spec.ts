@@ -47,7 +47,15 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-export function parseFleetSpec(spec: Record<string, unknown>, doc: SpecDocument): FleetSpec {
+/**
+ * Reads the fleet parts of a Bundle's spec. `strategies` names the rollout strategies beyond the
+ * built-in ones that spec.rollout may name (those stored at the hub or written beside the bundle).
+ */
+export function parseFleetSpec(
+  spec: Record<string, unknown>,
+  doc: SpecDocument,
+  strategies: ReadonlySet<string> = new Set(),
+): FleetSpec {
   const fail = (path: readonly (string | number)[], message: string): never => {
     throw new OutpostError('bundle_invalid', `${['spec', ...path].map(String).join('.')}: ${message}`, {
       file: doc.file,
@@ -101,10 +109,15 @@ export function parseFleetSpec(spec: Record<string, unknown>, doc: SpecDocument)
     if (typeof spec.rollout === 'string' ? !dnsLabel.test(spec.rollout) : !isRecord(spec.rollout)) {
       fail(['rollout'], 'the name of a rollout strategy, or one written inline as a mapping');
     }
-    if (typeof spec.rollout === 'string' && strategyNamed(spec.rollout) === undefined) {
+    if (
+      typeof spec.rollout === 'string' &&
+      strategyNamed(spec.rollout) === undefined &&
+      !strategies.has(spec.rollout)
+    ) {
+      const known = [...Object.keys(namedStrategies), ...[...strategies].sort()];
       fail(
         ['rollout'],
-        `no strategy named "${spec.rollout}"; use one of ${Object.keys(namedStrategies).join(', ')} or write one inline`,
+        `no strategy named "${spec.rollout}"; use one of ${known.join(', ')}, write a RolloutStrategy document, or write one inline`,
       );
     }
     if (isRecord(spec.rollout)) {
@@ -137,7 +150,7 @@ function parseOverlay(v: unknown, at: (string | number)[], fail: Fail, doc: Spec
   if (v.selector !== undefined && v.sites !== undefined) fail(at, 'give selector or sites, not both');
   if (v.selector !== undefined) {
     if (!isRecord(v.selector)) fail([...at, 'selector'], 'a label selector');
-    const problem = validateSelector(v.selector as never)[0];
+    const problem = validateSelector(v.selector)[0];
     if (problem) fail([...at, 'selector'], `${problem.path}: ${problem.message}`);
     overlay.selector = v.selector as Overlay['selector'];
   }

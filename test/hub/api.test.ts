@@ -8,9 +8,18 @@ import { bundleFile } from '../support/fleet.ts';
 import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;
+/** runs once inside the next agent request, after authentication and before its handler */
+let betweenAuthAndHandler: (() => Promise<void>) | undefined;
 
 before(async () => {
-  hub = await startHubServer();
+  hub = await startHubServer({}, undefined, {
+    beforeListen: (app) =>
+      app.addHook('preHandler', async (request) => {
+        const act = request.site ? betweenAuthAndHandler : undefined;
+        betweenAuthAndHandler = undefined;
+        await act?.();
+      }),
+  });
 });
 
 after(async () => {
@@ -173,6 +182,23 @@ describe('desired state and reports', () => {
     assert.ok(
       (res.body as { deployments: Array<{ bundle: string }> }).deployments.some((d) => d.bundle === 'wake'),
     );
+  });
+
+  test('a change committed between a poll’s authentication and its wait answers the poll at once', async () => {
+    const site = await hub.enroll('store-race', { race: 'yes' });
+    const first = await desiredOf(site);
+    // authentication has read the site (and its desired digest) when the change commits and is announced
+    betweenAuthAndHandler = () =>
+      apply(bundleFile('race', { matchLabels: { race: 'yes' } }, [configMap('r')])).then(() => {});
+    const started = Date.now();
+    const res = await site.call('GET', '/agent/v1/sites/:site/desired?wait=30', undefined, {
+      'if-none-match': `"${first.digest}"`,
+    });
+    assert.equal(res.status, 200, 'the poll is not left waiting on what it read before the change');
+    assert.ok(
+      (res.body as { deployments: Array<{ bundle: string }> }).deployments.some((d) => d.bundle === 'race'),
+    );
+    assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms, well before the 2 s cap`);
   });
 
   test('reports are sequenced: a replay or an older report changes nothing', async () => {

@@ -11,6 +11,7 @@ import { HttpClient } from '../../src/net/http-client.ts';
 import { createCa, issueCertificate } from '../../src/pki/authority.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
+import { generateSealingKeyPair, sealingKeyId } from '../../src/pki/sealing.ts';
 import { type HubServer, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;
@@ -183,6 +184,43 @@ describe('one site per machine', () => {
   });
 });
 
+describe('sealing keys', () => {
+  test('a site registered without one gets its key in by announcing it, over mTLS only', async () => {
+    const site = await hub.enroll('store-seal');
+    const other = await hub.enroll('store-seal-other');
+    const keys = async () => (await hub.operator('GET', '/api/v1/sealing-keys?site=store-seal')).json();
+    assert.deepEqual(await keys(), { sites: [], withoutKey: ['store-seal'] });
+
+    const { publicKey } = await generateSealingKeyPair();
+    const path = `/agent/v1/sites/${site.siteId}/sealing-key`;
+    const anonymous = await hub.anonymous.request('PUT', path, { body: { publicKey } });
+    assert.equal(anonymous.status, 401);
+    assert.equal((await other.http.request('PUT', path, { body: { publicKey } })).status, 403);
+    const malformed = await site.http.request('PUT', path, { body: { publicKey: 'not-a-key' } });
+    assert.equal(malformed.status, 400);
+    assert.deepEqual((await keys()).withoutKey, ['store-seal'], 'refused calls changed nothing');
+
+    const first = await site.http.request('PUT', path, { body: { publicKey } });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, { keyId: sealingKeyId(publicKey), changed: true });
+    assert.equal(
+      ((await site.http.request('PUT', path, { body: { publicKey } })).body as { changed: boolean }).changed,
+      false,
+    );
+    assert.deepEqual(await keys(), {
+      sites: [{ site: 'store-seal', keyId: sealingKeyId(publicKey), publicKey }],
+      withoutKey: [],
+    });
+    const unknown = await hub.operator('GET', '/api/v1/sealing-keys?site=store-nowhere');
+    assert.equal(unknown.statusCode, 404);
+    const viewer = await hub.tokenFor('viewer');
+    assert.equal(
+      (await hub.operator('GET', '/api/v1/sealing-keys?site=store-seal', undefined, viewer)).statusCode,
+      200,
+    );
+  });
+});
+
 describe('mTLS on agent calls', () => {
   test('no client certificate is refused', async () => {
     const site = await hub.enroll('store-nocert');
@@ -295,11 +333,12 @@ describe('connectivity', () => {
         return (await own.operator('GET', '/api/v1/sites/store-clock')).json().connectivity;
       };
       assert.equal(await connectivity(), 'Online');
-      own.clock.advance(91_000);
+      // past each threshold by more than the second a replica on PostgreSQL may take to store a contact
+      own.clock.advance(92_000);
       assert.equal(await connectivity(), 'Stale');
       await site.call('POST', '/agent/v1/sites/:site/report', { seq: 1, deployments: [] });
       assert.equal(await connectivity(), 'Online', 'a heartbeat brings it back');
-      own.clock.advance(601_000);
+      own.clock.advance(602_000);
       assert.equal(await connectivity(), 'Offline');
       own.clock.advance(31 * 86400_000);
       assert.equal(await connectivity(), 'Expired');
@@ -374,13 +413,21 @@ describe('operator roles', () => {
     'GET /api/v1/operations/{id}': ['viewer', 'site'],
     'GET /api/v1/operations/{id}/logs': ['operator', 'site'],
     'DELETE /api/v1/operations/{id}': ['operator', 'site'],
+    'GET /api/v1/sealing-keys': ['viewer', 'fleet'],
+    'GET /api/v1/agent-releases': ['viewer', 'fleet'],
+    'GET /api/v1/agent-releases/{version}': ['viewer', 'fleet'],
+    'PUT /api/v1/agent-releases/{version}': ['admin', 'fleet'],
+    'GET /api/v1/rollout-strategies': ['viewer', 'fleet'],
+    'GET /api/v1/rollout-strategies/{name}': ['viewer', 'fleet'],
+    'POST /api/v1/rollout-strategies': ['operator', 'fleet'],
+    'DELETE /api/v1/rollout-strategies/{name}': ['operator', 'fleet'],
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
   /** routes that name their site in the query string */
   const siteInQuery = new Set(['GET /api/v1/bundles/{name}/explain', 'GET /api/v1/bundles/{name}/rendered']);
   const urlOf = (route: string) => {
     const template = route.split(' ')[1]!;
-    const url = template.replace('{name}', 'nowhere').replace('{id}', 'none');
+    const url = template.replace('{name}', 'nowhere').replace('{id}', 'none').replace('{version}', '0.0.0');
     return siteInQuery.has(route) ? `${url}?site=nowhere` : url;
   };
   /** bodies that pass validation, so the reach check (in the handler) is what answers */

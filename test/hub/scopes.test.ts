@@ -269,6 +269,7 @@ describe('a team token', () => {
         rejected_at: null,
         rejected_errors: null,
         team: 'kiosk',
+        insecure: 0,
       })
       .execute();
     await hub.ctx.store.db

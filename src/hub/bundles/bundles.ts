@@ -9,10 +9,12 @@ import { bundleStatesWithin } from '../access/scoped-status.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
-import { followRevision, strategyOf } from '../rollout/rollouts.ts';
+import { followRevision } from '../rollout/rollouts.ts';
+import { resolveStrategy, storedStrategyNames } from '../rollout/strategies.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
-import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
+import { applyDependencyError, assertNoDependents, storedDependencies } from './dependencies.ts';
+import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
 /** Who may change which bundle, for a caller whose token is bound to a team (access/reach.ts). */
 export interface BundleGuard {
@@ -28,12 +30,13 @@ export async function applyBundle(
   body: BundleFiles,
   guard?: BundleGuard,
 ): Promise<ApplyResult> {
-  const parsed = parseBundleFiles(body.files);
-  checkLimits(parsed, body.files, ctx.config.limits);
-  const { definition } = parsed;
-  const strategy = strategyOf(definition.fleet.rollout);
+  checkBundleBytes(body.files, ctx.config.limits);
   const db = ctx.store.db;
+  const parsed = parseBundleFiles(body.files, { strategies: await storedStrategyNames(db) });
+  checkLimits(parsed, ctx.config.limits);
+  const { definition } = parsed;
   const result = await db.transaction().execute(async (tx) => {
+    const strategy = await resolveStrategy(tx, definition.fleet.rollout);
     const owner = await tx
       .selectFrom('bundles')
       .leftJoin('sources', 'sources.name', 'bundles.source')
@@ -47,18 +50,13 @@ export async function applyBundle(
         `bundle ${definition.name} comes from git source ${owner.source}; change it there (or remove the source)`,
       );
     }
-    for (const dep of definition.fleet.dependsOn) {
-      const exists = await tx.selectFrom('bundles').select('name').where('name', '=', dep).executeTakeFirst();
-      if (!exists || dep === definition.name) {
-        throw new OutpostError(
-          'bundle_invalid',
-          `spec.dependsOn: bundle ${dep} does not exist; apply it first`,
-          {
-            file: body.files[0]?.path,
-          },
-        );
-      }
-    }
+    const dependencyError = applyDependencyError(
+      await storedDependencies(tx),
+      definition.name,
+      definition.fleet.dependsOn,
+      { file: body.files[0]?.path },
+    );
+    if (dependencyError) throw dependencyError;
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
     if (!owner && guard?.team) {
       await tx.updateTable('bundles').set({ team: guard.team }).where('name', '=', definition.name).execute();
@@ -121,6 +119,7 @@ export async function renderFailures(
 
 export async function deleteBundle(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
+    await assertNoDependents(tx, name);
     const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
     await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);

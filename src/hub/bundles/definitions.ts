@@ -1,12 +1,19 @@
 // Reads a tree of fleet definitions (a git commit, or a directory handed to `outpost plan`): each
 // folder holding a Bundle document is one bundle, and the YAML files under it (down to the next
-// folder with its own Bundle) are its manifests. Every error in the tree is collected, so a rejected
-// commit lists all of them with file and line, not just the first.
+// folder with its own Bundle) are its manifests; SLO and RolloutStrategy documents may sit anywhere.
+// Every error in the tree is collected, so a rejected commit lists all of them with file and line.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { dependencyProblems } from '../../model/bundle-dependencies.ts';
 import { OutpostError } from '../../model/errors.ts';
-import { bundleApiVersion, type ParsedBundle, parseBundleFiles } from '../../render/bundle-files.ts';
-import { type BundleLimits, checkLimits } from './revisions.ts';
+import {
+  isBundleDoc,
+  type ParsedBundle,
+  parseBundleFiles,
+  parseYamlFile,
+  type YamlDocument,
+} from '../../render/bundle-files.ts';
+import { type FleetDocument, isFleetDocument, parseFleetDocument } from '../../render/fleet-documents.ts';
+import { type BundleLimits, checkBundleBytes, checkLimits } from './revisions.ts';
 
 export interface DefinitionFile {
   path: string;
@@ -22,7 +29,16 @@ export interface FleetDefinition {
 
 export interface FleetRead {
   definitions: FleetDefinition[];
+  /** SLOs and named rollout strategies written in the tree */
+  documents: FleetDocument[];
   errors: OutpostError[];
+}
+
+export interface FleetContext {
+  /** bundles that exist outside the tree (for dependsOn when the tree is not the whole fleet) */
+  knownBundles?: ReadonlySet<string>;
+  /** named rollout strategies stored at the hub (not from this tree) that its bundles may name */
+  strategies?: ReadonlySet<string>;
 }
 
 function dirOf(path: string): string {
@@ -34,46 +50,45 @@ function isUnder(dir: string, parent: string): boolean {
   return parent === '' || dir === parent || dir.startsWith(`${parent}/`);
 }
 
-/** Whether a file holds a Bundle document; a file that is not valid YAML is an error, never skipped. */
-function holdsBundle(file: DefinitionFile): boolean {
-  const lineCounter = new LineCounter();
-  for (const doc of parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false })) {
-    const error = doc.errors[0];
-    if (error) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${error.message.split('\n')[0]}`, {
-        file: file.path,
-        line: lineCounter.linePos(error.pos[0]).line,
-      });
-    }
-    const kind = doc.get('kind');
-    if (kind === 'Bundle' && doc.get('apiVersion') === bundleApiVersion) return true;
-  }
-  return false;
-}
-
 function asError(e: unknown, file?: string): OutpostError {
   if (e instanceof OutpostError) return e;
   return new OutpostError('bundle_invalid', (e as Error).message, file ? { file } : {});
 }
 
-/**
- * Groups, parses and checks every bundle in a tree. `known` names bundles that exist outside the tree
- * (for dependsOn when the tree is not the whole fleet).
- */
+/** Groups, parses and checks every bundle and fleet document in a tree. */
 export function readFleet(
   files: readonly DefinitionFile[],
   limits: BundleLimits,
-  known: ReadonlySet<string> = new Set(),
+  context: FleetContext = {},
 ): FleetRead {
   const errors: OutpostError[] = [];
   const bundleDirs = new Set<string>();
+  const documents: FleetDocument[] = [];
   for (const file of files) {
+    let docs: YamlDocument[];
     try {
-      if (holdsBundle(file)) bundleDirs.add(dirOf(file.path));
+      checkBundleBytes([file], limits, `file ${file.path}`);
+      docs = parseYamlFile(file);
     } catch (e) {
       errors.push(asError(e, file.path));
+      continue;
+    }
+    for (const doc of docs) {
+      if (isBundleDoc(doc.value)) bundleDirs.add(dirOf(file.path));
+      else if (isFleetDocument(doc.value)) {
+        try {
+          documents.push(parseFleetDocument(doc.value as Record<string, unknown>, doc));
+        } catch (e) {
+          errors.push(asError(e, file.path));
+        }
+      }
     }
   }
+  errors.push(...duplicateDocuments(documents));
+  const strategies = new Set([
+    ...(context.strategies ?? []),
+    ...documents.filter((d) => d.kind === 'RolloutStrategy').map((d) => d.name),
+  ]);
   // each file belongs to the deepest bundle folder above it; files under none are not fleet definitions
   const dirs = [...bundleDirs].sort((a, b) => b.length - a.length);
   const grouped = new Map<string, DefinitionFile[]>();
@@ -86,8 +101,9 @@ export function readFleet(
   const byName = new Map<string, FleetDefinition>();
   for (const [dir, group] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) {
     try {
-      const parsed = parseBundleFiles(group);
-      checkLimits(parsed, group, limits);
+      checkBundleBytes(group, limits, `the bundle in ${dir || '/'}`);
+      const parsed = parseBundleFiles(group, { strategies, skipFleetDocuments: true });
+      checkLimits(parsed, limits);
       const name = parsed.definition.name;
       const earlier = byName.get(name);
       if (earlier) {
@@ -102,7 +118,7 @@ export function readFleet(
       errors.push(asError(e, group[0]?.path));
     }
   }
-  errors.push(...dependencyErrors(definitions, known));
+  errors.push(...dependencyErrors(definitions, context.knownBundles ?? new Set()));
   // a file that is not valid YAML is found both when looking for Bundle documents and when parsing
   const seen = new Set<string>();
   const unique = errors.filter((e) => {
@@ -111,7 +127,26 @@ export function readFleet(
     seen.add(key);
     return true;
   });
-  return { definitions, errors: unique };
+  return { definitions, documents, errors: unique };
+}
+
+/** One SLO and one strategy per name in a tree. */
+function duplicateDocuments(documents: readonly FleetDocument[]): OutpostError[] {
+  const seen = new Map<string, FleetDocument>();
+  const errors: OutpostError[] = [];
+  for (const d of documents) {
+    const key = `${d.kind}/${d.name}`;
+    const first = seen.get(key);
+    if (first) {
+      errors.push(
+        new OutpostError('bundle_invalid', `${key} is also defined at ${first.file}:${first.line}`, {
+          file: d.file,
+          line: d.line,
+        }),
+      );
+    } else seen.set(key, d);
+  }
+  return errors;
 }
 
 /** dependsOn must name bundles that exist, without cycles. */
@@ -119,44 +154,22 @@ function dependencyErrors(
   definitions: readonly FleetDefinition[],
   known: ReadonlySet<string>,
 ): OutpostError[] {
-  const errors: OutpostError[] = [];
-  const deps = new Map(
-    definitions.map((d) => [d.parsed.definition.name, d.parsed.definition.fleet.dependsOn]),
+  const graph = new Map<string, readonly string[]>([...known].map((name) => [name, []]));
+  const byName = new Map(definitions.map((d) => [d.parsed.definition.name, d]));
+  for (const [name, d] of byName) graph.set(name, d.parsed.definition.fleet.dependsOn);
+  const where = (name: string) => ({ file: byName.get(name)?.files[0]?.path });
+  const { missing, cycle } = dependencyProblems(graph);
+  const errors = missing.map(
+    (m) =>
+      new OutpostError(
+        'bundle_invalid',
+        `bundle ${m.bundle} depends on ${m.dependency}, which does not exist`,
+        where(m.bundle),
+      ),
   );
-  const where = (d: FleetDefinition) => ({ file: d.files[0]!.path });
-  for (const d of definitions) {
-    for (const dep of d.parsed.definition.fleet.dependsOn) {
-      if (!deps.has(dep) && !known.has(dep)) {
-        errors.push(
-          new OutpostError(
-            'bundle_invalid',
-            `bundle ${d.parsed.definition.name} depends on ${dep}, which does not exist`,
-            where(d),
-          ),
-        );
-      }
-    }
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, path: string[]): string[] | undefined => {
-    if (state.get(name) === 'done') return undefined;
-    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
-    state.set(name, 'visiting');
-    for (const dep of deps.get(name) ?? []) {
-      const cycle = visit(dep, [...path, name]);
-      if (cycle) return cycle;
-    }
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const d of definitions) {
-    const cycle = visit(d.parsed.definition.name, []);
-    if (cycle) {
-      errors.push(
-        new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(d)),
-      );
-      break;
-    }
-  }
+  if (cycle)
+    errors.push(
+      new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(cycle[0]!)),
+    );
   return errors;
 }

@@ -16,7 +16,7 @@ import {
 } from '../../model/operations.ts';
 import type { Actor } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
-import type { Site } from '../sites/sites.ts';
+import type { AgentSite, Site } from '../sites/sites.ts';
 import { getOperation, openOperations, queueOperation, runningOperation } from './operations.ts';
 
 const defaultDeadlineSeconds = 3600;
@@ -63,7 +63,7 @@ export async function requestLogs(
  */
 export async function appendLogChunk(
   ctx: HubContext,
-  site: Site,
+  site: AgentSite,
   id: string,
   chunk: LogChunk,
 ): Promise<LogChunkAck> {

@@ -14,7 +14,7 @@ import {
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import type { Site } from '../sites/sites.ts';
+import type { AgentSite, Site } from '../sites/sites.ts';
 import type { SiteOperationTable } from '../store/schema.ts';
 
 /** Log chunks of operations finished longer ago than this are dropped. */
@@ -123,7 +123,7 @@ export async function openOperations(ctx: HubContext, site: Site, kind: Operatio
 }
 
 /** The site's agent picks up what waits for it: each queued operation within its deadline becomes running. */
-export async function claimOperations(ctx: HubContext, site: Site): Promise<SiteOperation[]> {
+export async function claimOperations(ctx: HubContext, site: AgentSite): Promise<SiteOperation[]> {
   ctx.work.clear(site.id);
   const now = ctx.now().toISOString();
   const claimed = await ctx.store.db.transaction().execute(async (tx) => {
@@ -158,7 +158,11 @@ export async function claimOperations(ctx: HubContext, site: Site): Promise<Site
 }
 
 /** The agent's own operation, running: anything else is refused (another site's, or one already over). */
-export async function runningOperation(ctx: HubContext, site: Site, id: string): Promise<SiteOperationTable> {
+export async function runningOperation(
+  ctx: HubContext,
+  site: AgentSite,
+  id: string,
+): Promise<SiteOperationTable> {
   const row = await ctx.store.db
     .selectFrom('site_operations')
     .selectAll()
@@ -178,7 +182,7 @@ export async function runningOperation(ctx: HubContext, site: Site, id: string):
 /** The agent reports how an operation ended; a late report of one already over changes nothing. */
 export async function finishOperation(
   ctx: HubContext,
-  site: Site,
+  site: AgentSite,
   id: string,
   result: OperationResult,
 ): Promise<OperationView> {

@@ -7,13 +7,16 @@ import type { Explanation, PlanRequest, PlanResult, SitePlan } from '../../model
 import type { KubeObject } from '../../model/manifest.ts';
 import { objectChanges } from '../../render/diff.ts';
 import { overlayApplies } from '../../render/overlays.ts';
+import { redactSecrets } from '../../render/redact.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { compilePlacement, explainPlacement } from '../../select/placement.ts';
 import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
 import { specDigestOf, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import { storedStrategyNames } from '../rollout/strategies.ts';
 import { siteByName } from '../sites/sites.ts';
-import { gitSourceOf, problemOf, sourceRow } from '../sources/sources.ts';
+import { fleetSourceOf, yamlFiles } from '../sources/fleet-source.ts';
+import { problemOf, sourceRow } from '../sources/sources.ts';
 import { fleetOf, loadBundles, siteColumns, toPlacementSite } from './place.ts';
 import { compileBundle, outcomeFor, type PlacementBundle, planPlacement } from './plan.ts';
 
@@ -36,16 +39,23 @@ async function definitionsFor(
   const known = new Set(
     (await ctx.store.db.selectFrom('bundles').select('name').execute()).map((b) => b.name),
   );
-  if ('files' in req) return { ...readFleet(req.files, ctx.config.limits, known) };
+  if ('files' in req) {
+    const strategies = await storedStrategyNames(ctx.store.db);
+    return { ...readFleet(req.files, ctx.config.limits, { knownBundles: known, strategies }) };
+  }
   const row = await sourceRow(ctx, req.source);
-  const git = gitSourceOf(ctx, row);
-  const head = await git.fetch();
+  const source = fleetSourceOf(ctx, row);
+  const head = await source.fetch();
   const commit = req.commit ?? head;
-  const files = await git.readFiles(commit);
-  return { ...readFleet(files, ctx.config.limits), commit, source: row.name };
+  const files = yamlFiles(await source.readTree(commit));
+  const strategies = await storedStrategyNames(ctx.store.db, row.name);
+  return { ...readFleet(files, ctx.config.limits, { strategies }), commit, source: row.name };
 }
 
-/** What would change on each site if these definitions shipped; changes nothing. */
+/**
+ * What would change on each site if these definitions shipped; changes nothing. Diffs compare what
+ * operators may see, so a Secret's changed value shows as a changed digest.
+ */
 export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
   const db = ctx.store.db;
   const { definitions, errors, commit, source } = await definitionsFor(ctx, req);
@@ -86,7 +96,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const objectsNow = new Map<string, KubeObject[]>(
     rows.map((r) => [
       `${r.site_id}\u0000${r.bundle}`,
-      r.content ? (JSON.parse(r.content) as RenderedBundle).objects : [],
+      redactSecrets(r.content ? (JSON.parse(r.content) as RenderedBundle).objects : []),
     ]),
   );
   const plan = planPlacement(sites, bundles, existing);
@@ -94,7 +104,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const out: SitePlan[] = [];
   for (const p of plan.place) {
     const now = objectsNow.get(`${p.siteId}\u0000${p.bundle}`);
-    const changes = objectChanges(now ?? [], p.blob.rendered.objects);
+    const changes = objectChanges(now ?? [], redactSecrets(p.blob.rendered.objects));
     out.push({
       site: siteName.get(p.siteId)!,
       bundle: p.bundle,

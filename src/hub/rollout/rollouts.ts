@@ -15,6 +15,7 @@ import type { Db, RolloutTable } from '../store/schema.ts';
 import { gateResults } from './core/decide.ts';
 import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
 import { loadSiteProgress } from './site-progress.ts';
+import { resolveStrategy } from './strategies.ts';
 
 export interface NewRollout {
   bundle: string;
@@ -273,22 +274,6 @@ export async function followRevision(
   return undefined;
 }
 
-/** The strategy a revision asks for in spec.rollout (inline or by name), or undefined when it asks for none. */
-export function strategyOf(rollout: StoredFleet['rollout']): RolloutStrategy | undefined {
-  if (rollout === undefined) return undefined;
-  if (typeof rollout === 'string') {
-    const named = strategyNamed(rollout);
-    if (!named) throw new OutpostError('bundle_invalid', `spec.rollout: no strategy named "${rollout}"`);
-    return named;
-  }
-  const checked = validateStrategy(rollout);
-  if ('problems' in checked) {
-    const p = checked.problems[0]!;
-    throw new OutpostError('bundle_invalid', `spec.rollout.${p.path}: ${p.message}`);
-  }
-  return checked.strategy;
-}
-
 /**
  * Starts a rollout of the bundle's latest revision on an operator's request: from the revision the
  * bundle's current rollout started from, or else the one before. Sites already on the latest revision
@@ -322,7 +307,9 @@ export async function startRollout(
       }
       strategy = checked.strategy;
     } else {
-      strategy = strategyOf((JSON.parse(bundle.fleet) as StoredFleet).rollout) ?? strategyNamed('canary')!;
+      strategy =
+        (await resolveStrategy(tx, (JSON.parse(bundle.fleet) as StoredFleet).rollout)) ??
+        strategyNamed('canary')!;
     }
     if (body.supersede !== undefined) strategy = { ...strategy, supersede: body.supersede };
     const running = await runningRollout(tx, body.bundle);

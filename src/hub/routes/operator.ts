@@ -31,7 +31,10 @@ import {
   SiteDetail,
   SitePatch,
   SiteView,
+  StrategyRequest,
+  StrategyView,
 } from '../../model/wire.ts';
+import { compactPublicKey } from '../../pki/release-key.ts';
 import {
   assertLabelsWithinReach,
   assertMayChangeBundle,
@@ -52,6 +55,7 @@ import {
 } from '../identity/bootstrap-tokens.ts';
 import { tickRollout } from '../rollout/controller.ts';
 import { listRollouts, queueAction, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
+import { applyStrategy, deleteStrategy, getStrategy, listStrategies } from '../rollout/strategies.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
 import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
 import { attentionList, attentionOf } from '../status/attention.ts';
@@ -238,6 +242,42 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     );
 
     app.get(
+      '/rollout-strategies',
+      operatorRoute('viewer', 'rollouts', {
+        response: { 200: Type.Object({ items: Type.Array(StrategyView) }) },
+      }),
+      async () => ({ items: await listStrategies(ctx) }),
+    );
+
+    app.get(
+      '/rollout-strategies/:name',
+      operatorRoute('viewer', 'rollouts', { params: NameParam, response: { 200: StrategyView } }),
+      async (request) => getStrategy(ctx, request.params.name),
+    );
+
+    // a strategy from a source's fleet repository changes only there (409), as its bundles do
+    app.post(
+      '/rollout-strategies',
+      operatorRoute('operator', 'rollouts', {
+        body: StrategyRequest,
+        response: { 200: StrategyView, 201: StrategyView },
+      }),
+      async (request, reply) => {
+        const { created, view } = await applyStrategy(ctx, actorOf(request), request.body);
+        return reply.status(created ? 201 : 200).send(view);
+      },
+    );
+
+    app.delete(
+      '/rollout-strategies/:name',
+      operatorRoute('operator', 'rollouts', { params: NameParam, response: { 204: Type.Null() } }),
+      async (request, reply) => {
+        await deleteStrategy(ctx, actorOf(request), request.params.name);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.get(
       '/bundles',
       reaching(
         'sites',
@@ -288,7 +328,13 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
       async (request, reply) => {
         const { token, view } = await createBootstrapToken(ctx, actorOf(request), request.body);
-        const joinToken = encodeJoinToken({ hub: ctx.publicUrl.current, caSha256: ctx.tls.caSha256, token });
+        const releaseKey = ctx.config.releases.publicKey;
+        const joinToken = encodeJoinToken({
+          hub: ctx.publicUrl.current,
+          caSha256: ctx.tls.caSha256,
+          token,
+          ...(releaseKey ? { releaseKey: compactPublicKey(releaseKey) } : {}),
+        });
         return reply.status(201).send({ joinToken, token: view });
       },
     );

@@ -4,6 +4,7 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../../model/slo-wire.ts';
+import type { SloDocument } from '../../render/fleet-documents.ts';
 import { type LabelSelector, matchesSelector, validateSelector } from '../../select/labels.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
@@ -45,37 +46,115 @@ function checkSlo(ctx: HubContext, spec: SloSpec): void {
     );
   }
   if (spec.selector) {
-    const problem = validateSelector(spec.selector as LabelSelector)[0];
+    const problem = validateSelector(spec.selector)[0];
     if (problem) throw new OutpostError('selector_invalid', `selector.${problem.path}: ${problem.message}`);
   }
 }
 
 /**
- * Creates or replaces an SLO by name. Its totals are rebuilt, since a new scope counts different sites:
- * from the per-site buckets the hub still has (siteRetentionMs) and, for a fleet-wide SLO, from the
- * bundle's hourly counts before that, so it starts with its whole window of history.
+ * Creates or replaces an SLO by name, through the API. Its totals are rebuilt, since a new scope counts
+ * different sites: from the per-site buckets the hub still has (siteRetentionMs) and, for a fleet-wide
+ * SLO, from the bundle's hourly counts before that, so it starts with its whole window of history.
+ * An SLO a source defines changes only through its fleet repository (409).
  */
 export async function applySlo(ctx: HubContext, actor: Actor, spec: SloSpec): Promise<{ created: boolean }> {
   checkSlo(ctx, spec);
-  const now = ctx.now();
   return ctx.store.db.transaction().execute(async (tx) => {
     const existing = await tx
       .selectFrom('slos')
-      .select('created_at')
+      .select(['spec', 'source'])
       .where('name', '=', spec.name)
       .executeTakeFirst();
-    const row = { bundle: spec.bundle, spec: JSON.stringify(spec), updated_at: now.toISOString() };
-    if (existing) await tx.updateTable('slos').set(row).where('name', '=', spec.name).execute();
-    else
-      await tx
-        .insertInto('slos')
-        .values({ name: spec.name, created_at: now.toISOString(), ...row })
-        .execute();
-    await tx.deleteFrom('slo_buckets').where('slo', '=', spec.name).execute();
-    await backfill(ctx, tx, spec, now.getTime());
-    await audit(tx, now, actor, existing ? 'slo.replace' : 'slo.create', spec.name, { spec });
+    if (existing?.source) throw fromSource(spec.name, existing.source);
+    await writeSlo(ctx, tx, spec, null, existing !== undefined);
+    await audit(tx, ctx.now(), actor, existing ? 'slo.replace' : 'slo.create', spec.name, { spec });
     return { created: !existing };
   });
+}
+
+function fromSource(name: string, source: string): OutpostError {
+  return new OutpostError(
+    'conflict',
+    `SLO ${name} comes from source ${source}; change it in its fleet repository`,
+  );
+}
+
+/** Writes an SLO row and rebuilds its totals, in the caller's transaction. */
+async function writeSlo(
+  ctx: HubContext,
+  tx: Db,
+  spec: SloSpec,
+  source: string | null,
+  exists: boolean,
+): Promise<void> {
+  const now = ctx.now();
+  const row = { bundle: spec.bundle, spec: JSON.stringify(spec), updated_at: now.toISOString(), source };
+  if (exists) await tx.updateTable('slos').set(row).where('name', '=', spec.name).execute();
+  else
+    await tx
+      .insertInto('slos')
+      .values({ name: spec.name, created_at: now.toISOString(), ...row })
+      .execute();
+  await tx.deleteFrom('slo_buckets').where('slo', '=', spec.name).execute();
+  await backfill(ctx, tx, spec, now.getTime());
+}
+
+/**
+ * Problems with a source's SLOs before its commit is stored: a window the hub cannot keep, a bad
+ * selector, or a name another source or the API owns already. Each names the document's file and line.
+ */
+export async function sloConflicts(ctx: HubContext, source: string, docs: readonly SloDocument[]) {
+  const owners = new Map(
+    (await ctx.store.db.selectFrom('slos').select(['name', 'source']).execute()).map((r) => [
+      r.name,
+      r.source,
+    ]),
+  );
+  const errors: OutpostError[] = [];
+  for (const d of docs) {
+    const where = { file: d.file, line: d.line };
+    try {
+      checkSlo(ctx, d.spec);
+    } catch (e) {
+      // the document's selector was checked when it was read: what is left is about the window
+      const err = e as OutpostError;
+      errors.push(
+        new OutpostError(err.code, `SLO ${d.name}: ${err.message}`, { file: d.file, line: d.windowLine }),
+      );
+    }
+    if (owners.has(d.name) && owners.get(d.name) !== source) {
+      const owner = owners.get(d.name) ? `source ${owners.get(d.name)}` : 'the API';
+      errors.push(new OutpostError('conflict', `SLO ${d.name} already comes from ${owner}`, where));
+    }
+  }
+  return errors;
+}
+
+/**
+ * Stores a source's SLOs as its commit has them, in the sync's transaction: a changed spec is written
+ * (and its totals rebuilt), one the commit no longer has is deleted. Returns what changed, as `SLO/NAME`.
+ */
+export async function syncSlos(
+  ctx: HubContext,
+  tx: Db,
+  source: string,
+  docs: readonly SloDocument[],
+): Promise<{ changed: string[]; deleted: string[] }> {
+  const rows = await tx.selectFrom('slos').select(['name', 'spec']).where('source', '=', source).execute();
+  const changed: string[] = [];
+  for (const d of docs) {
+    const row = rows.find((r) => r.name === d.name);
+    if (row && row.spec === JSON.stringify(d.spec)) continue;
+    await writeSlo(ctx, tx, d.spec, source, row !== undefined);
+    changed.push(`SLO/${d.name}`);
+  }
+  const deleted: string[] = [];
+  for (const r of rows) {
+    if (docs.some((d) => d.name === r.name)) continue;
+    await removeSlo(ctx, tx, r.name, parseStoredSlo(r.spec));
+    deleted.push(`SLO/${r.name}`);
+  }
+  return { changed, deleted };
 }
 
 async function backfill(ctx: HubContext, tx: Db, spec: SloSpec, nowMs: number): Promise<void> {
@@ -142,24 +221,39 @@ async function scopeSiteIds(db: Db, spec: SloSpec, placedOnly: boolean): Promise
 
 export async function deleteSlo(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
-    const row = await tx.selectFrom('slos').select('spec').where('name', '=', name).executeTakeFirst();
+    const row = await tx
+      .selectFrom('slos')
+      .select(['spec', 'source'])
+      .where('name', '=', name)
+      .executeTakeFirst();
     if (!row) throw new OutpostError('not_found', `no SLO named ${name}`);
-    await resolveAlertsOf(ctx, tx, parseStoredSlo(row.spec));
-    await tx.deleteFrom('slos').where('name', '=', name).execute();
-    await tx.deleteFrom('slo_buckets').where('slo', '=', name).execute();
-    await tx.deleteFrom('slo_alerts').where('slo', '=', name).execute();
+    if (row.source) throw fromSource(name, row.source);
+    await removeSlo(ctx, tx, name, parseStoredSlo(row.spec));
     await audit(tx, ctx.now(), actor, 'slo.delete', name);
   });
 }
 
-async function sloSpec(ctx: HubContext, name: string): Promise<SloSpec> {
+async function removeSlo(ctx: HubContext, tx: Db, name: string, spec: SloSpec): Promise<void> {
+  await resolveAlertsOf(ctx, tx, spec);
+  await tx.deleteFrom('slos').where('name', '=', name).execute();
+  await tx.deleteFrom('slo_buckets').where('slo', '=', name).execute();
+  await tx.deleteFrom('slo_alerts').where('slo', '=', name).execute();
+}
+
+/** A stored SLO: its spec, and the source that defines it when one does. */
+interface StoredSlo {
+  spec: SloSpec;
+  source: string | null;
+}
+
+async function storedSlo(ctx: HubContext, name: string): Promise<StoredSlo> {
   const row = await ctx.store.db
     .selectFrom('slos')
-    .select('spec')
+    .select(['spec', 'source'])
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw new OutpostError('not_found', `no SLO named ${name}`);
-  return parseStoredSlo(row.spec);
+  return { spec: parseStoredSlo(row.spec), source: row.source };
 }
 
 async function totalsSince(ctx: HubContext, name: string, from: number): Promise<TotalsBucket[]> {
@@ -207,12 +301,13 @@ export async function sloState(
 
 async function view(
   ctx: HubContext,
-  spec: SloSpec,
+  { spec, source }: StoredSlo,
 ): Promise<SloView & { buckets: TotalsBucket[]; now: number }> {
   const { buckets, verdicts, now } = await sloState(ctx, spec, { withWindow: true });
   const window = countsOver(buckets, spec, now, windowMs(spec.window)!);
   return {
     ...spec,
+    ...(source ? { source } : {}),
     budgetRemaining: budgetRemaining(window, spec.objective),
     attainment: attainment(window),
     burn: {
@@ -227,10 +322,14 @@ async function view(
 }
 
 export async function listSlos(ctx: HubContext): Promise<SloView[]> {
-  const rows = await ctx.store.db.selectFrom('slos').select('spec').orderBy('name').execute();
+  const rows = await ctx.store.db.selectFrom('slos').select(['spec', 'source']).orderBy('name').execute();
   const out: SloView[] = [];
   for (const r of rows) {
-    const { buckets: _b, now: _n, ...v } = await view(ctx, parseStoredSlo(r.spec));
+    const {
+      buckets: _b,
+      now: _n,
+      ...v
+    } = await view(ctx, { spec: parseStoredSlo(r.spec), source: r.source });
     out.push(v);
   }
   return out;
@@ -242,8 +341,9 @@ export async function listSlos(ctx: HubContext): Promise<SloView[]> {
  * the window the per-site buckets still cover).
  */
 export async function sloDetail(ctx: HubContext, name: string): Promise<SloDetail> {
-  const spec = await sloSpec(ctx, name);
-  const { buckets: _recent, now, ...v } = await view(ctx, spec);
+  const stored = await storedSlo(ctx, name);
+  const spec = stored.spec;
+  const { buckets: _recent, now, ...v } = await view(ctx, stored);
   const w = windowMs(spec.window)!;
   const buckets = await totalsSince(ctx, spec.name, now - 2 * w - bucketMs);
   const step = Math.max(bucketMs, Math.ceil(w / seriesPoints / bucketMs) * bucketMs);
@@ -292,7 +392,7 @@ async function worstSites(ctx: HubContext, spec: SloSpec, now: number): Promise<
 }
 
 export async function sloView(ctx: HubContext, name: string): Promise<SloView> {
-  const { buckets: _b, now: _n, ...v } = await view(ctx, await sloSpec(ctx, name));
+  const { buckets: _b, now: _n, ...v } = await view(ctx, await storedSlo(ctx, name));
   return v;
 }
 

@@ -1,7 +1,8 @@
-// Git sources: fetch a branch or tag, name the commit it points at, and read the YAML files under a
-// sub-path straight from git objects (no checkout). HTTP(S) remotes are fetched into a bare cache
-// repository; a local path is read in place. Credentials come from environment variables named in
-// the source's config, and never appear in messages.
+// Git sources: fetch a branch or tag, name the commit it points at, and read the files under a sub-path
+// straight from git objects (no checkout). HTTP(S) remotes are fetched by isomorphic-git and SSH remotes
+// by the real git and ssh (git-ssh.ts), both into a bare cache repository; a local path is read in place.
+// Credentials come from environment variables or files named in the source's config, and never appear
+// in messages.
 
 import * as fs from 'node:fs';
 import { existsSync } from 'node:fs';
@@ -10,21 +11,26 @@ import { join, resolve } from 'node:path';
 import git from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { OutpostError } from '../../model/errors.ts';
+import type { TreeFile } from '../generators/tree.ts';
+import { fetchOverSsh, isSshUrl, type SshAuth } from './git-ssh.ts';
 
-export interface RepoFile {
-  /** relative to the repository root, so errors point at the file in the repository */
-  path: string;
-  content: string;
+export interface TreeLimits {
+  maxFiles: number;
+  /** total bytes of the files read */
+  maxBytes: number;
 }
 
 export interface GitSource {
   /** brings the ref up to date and returns the commit it points at */
   fetch(): Promise<string>;
-  /** the .yaml/.yml files under the source's path at a commit */
-  readFiles(commit: string): Promise<RepoFile[]>;
+  /**
+   * Every file under the source's path at a commit (dot-files and dot-folders left out), with paths
+   * relative to the repository root so errors point at the file in the repository.
+   */
+  readTree(commit: string, limits: TreeLimits): Promise<TreeFile[]>;
 }
 
-export interface GitAuth {
+export interface GitAuth extends Partial<SshAuth> {
   /** basic auth: the user name (not secret) and the variable holding the password or token */
   username?: string;
   passwordEnv?: string;
@@ -34,21 +40,21 @@ export interface GitAuth {
 
 export interface GitSourceSpec {
   name: string;
-  /** https://…, http://…, file://… or a local path */
+  /** https://…, http://…, ssh://…, USER@HOST:PATH, file://… or a local path */
   url: string;
   /** branch or tag */
   ref: string;
   /** folder inside the repository ('' for the root) */
   path: string;
   auth: GitAuth;
-  /** where HTTP(S) remotes are cached */
+  /** where remote repositories are cached */
   cacheDir: string;
   env?: NodeJS.ProcessEnv;
 }
 
 const cache = {};
 
-function isRemote(url: string): boolean {
+function isHttp(url: string): boolean {
   return /^https?:\/\//i.test(url);
 }
 
@@ -80,7 +86,8 @@ function clean(message: string, secrets: ReadonlyArray<string | undefined>): str
 
 export function openGitSource(spec: GitSourceSpec): GitSource {
   const env = spec.env ?? process.env;
-  const remote = isRemote(spec.url);
+  const ssh = isSshUrl(spec.url);
+  const remote = ssh || isHttp(spec.url);
   const gitdir = remote ? join(spec.cacheDir, `${spec.name}.git`) : localGitdir(spec.url);
   const subpath = spec.path.replace(/^\/+|\/+$/g, '');
 
@@ -91,6 +98,17 @@ export function openGitSource(spec: GitSourceSpec): GitSource {
 
   return {
     async fetch() {
+      if (ssh) {
+        const commit = await fetchOverSsh({
+          url: spec.url,
+          ref: spec.ref,
+          auth: { ...spec.auth, knownHosts: spec.auth.knownHosts ?? '' },
+          gitdir,
+          env,
+        });
+        // annotated tags were peeled by git already; this also checks isomorphic-git can read the pack
+        return commitOf(commit);
+      }
       if (!remote) {
         if (!existsSync(gitdir)) throw new OutpostError('source_failed', `no git repository at ${spec.url}`);
         try {
@@ -142,23 +160,32 @@ export function openGitSource(spec: GitSourceSpec): GitSource {
       }
     },
 
-    async readFiles(commit) {
+    async readTree(commit, limits) {
       let root: string;
       try {
         root = (await git.readTree({ fs, gitdir, oid: commit, filepath: subpath || undefined, cache })).oid;
       } catch {
         throw new OutpostError('bundle_invalid', `path ${subpath || '/'} does not exist at commit ${commit}`);
       }
-      const out: RepoFile[] = [];
+      const out: TreeFile[] = [];
+      let bytes = 0;
       const walk = async (oid: string, prefix: string): Promise<void> => {
         const { tree } = await git.readTree({ fs, gitdir, oid, cache });
         for (const entry of tree) {
           const path = prefix ? `${prefix}/${entry.path}` : entry.path;
           if (entry.path.startsWith('.')) continue;
           if (entry.type === 'tree') await walk(entry.oid, path);
-          else if (entry.type === 'blob' && /\.ya?ml$/i.test(entry.path)) {
+          // links and submodules are not followed: a fleet folder is plain files
+          else if (entry.type === 'blob' && entry.mode !== '120000') {
             const { blob } = await git.readBlob({ fs, gitdir, oid: entry.oid, cache });
-            out.push({ path, content: new TextDecoder().decode(blob) });
+            bytes += blob.length;
+            if (out.length >= limits.maxFiles || bytes > limits.maxBytes) {
+              throw new OutpostError(
+                'bundle_invalid',
+                `${subpath || 'the repository'} holds more than ${limits.maxFiles} files or ${limits.maxBytes} bytes at commit ${commit}`,
+              );
+            }
+            out.push({ path, data: blob, executable: entry.mode === '100755' });
           }
         }
       };

@@ -1,22 +1,31 @@
-// Git sources at the hub: configured through the operator API (admin, audited), synced by the poller,
-// a webhook or by hand. A sync is atomic: every bundle of a commit becomes a new revision (with the
-// commit on it) and bundles gone from the repository are deleted, in one transaction — or, when any
-// definition is invalid, nothing changes and the commit is recorded as rejected with every error.
+// Sources at the hub (git repositories and OCI artifacts): configured through the operator API (admin,
+// audited), synced by the poller, a webhook or by hand. A sync is atomic: every bundle of a revision
+// becomes a new bundle revision (with the commit or digest on it), its SLOs and strategies are stored,
+// and what is gone from the repository is deleted, in one transaction — or, when any definition is
+// invalid, nothing changes and the revision is recorded as rejected with every error.
 
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OutpostError } from '../../model/errors.ts';
 import type { Problem, SourceRequest, SourceView, SyncResult } from '../../model/fleet-wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import { renderFailures } from '../bundles/bundles.ts';
 import { readFleet } from '../bundles/definitions.ts';
+import { sourceDependencyErrors, storedDependencies } from '../bundles/dependencies.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { placeBundles } from '../placement/place.ts';
-import { followRevision, strategyOf } from '../rollout/rollouts.ts';
+import { followRevision } from '../rollout/rollouts.ts';
+import {
+  resolveStrategy,
+  storedStrategyNames,
+  strategyConflicts,
+  syncStrategies,
+} from '../rollout/strategies.ts';
+import { sloConflicts, syncSlos } from '../slo/slos.ts';
 import type { SourceTable } from '../store/schema.ts';
-import { type GitAuth, type GitSource, openGitSource } from './git.ts';
+import { fleetSourceOf, isOciUrl, yamlFiles } from './fleet-source.ts';
+import { isSshUrl, sshAuthProblems } from './git-ssh.ts';
+import { parseOciUrl, semverRange } from './oci.ts';
 
 export function problemOf(e: OutpostError): Problem {
   const p: Problem = { code: e.code, message: e.message };
@@ -29,8 +38,11 @@ export function problemOf(e: OutpostError): Problem {
 export function sourceView(row: SourceTable): SourceView {
   return {
     name: row.name,
+    kind: isOciUrl(row.url) ? 'oci' : 'git',
     url: row.url,
     ref: row.ref,
+    ...(row.semver ? { semver: row.semver } : {}),
+    ...(Number(row.insecure) === 1 ? { insecure: true } : {}),
     path: row.path,
     intervalSeconds: Number(row.interval_seconds),
     auth: JSON.parse(row.auth),
@@ -55,28 +67,61 @@ export async function sourceRow(ctx: HubContext, name: string): Promise<SourceTa
   return row;
 }
 
+/** What `source add` may combine: each kind takes its own ref and credentials, and no secret in the URL. */
+function checkSourceRequest(req: SourceRequest): void {
+  const invalid = (message: string) => new OutpostError('request_invalid', message);
+  const auth = req.auth ?? {};
+  const sshFields = ['privateKeyFile', 'privateKeyEnv', 'knownHosts'] as const;
+  const given = (fields: readonly string[]) =>
+    fields.filter((f) => (auth as Record<string, unknown>)[f] !== undefined);
+  if (isOciUrl(req.url)) {
+    parseOciUrl(req.url);
+    if (req.semver !== undefined) semverRange(req.semver);
+    if (req.semver !== undefined && req.ref !== undefined)
+      throw invalid('give an OCI source a tag (ref) or a semver range, not both');
+    const other = given([...sshFields, 'tokenEnv']);
+    if (other.length > 0)
+      throw invalid(`an OCI source takes username and passwordEnv, not ${other.join(', ')}`);
+    return;
+  }
+  if (req.semver !== undefined || req.insecure !== undefined) {
+    throw invalid('semver and insecure are for OCI sources (oci://…); a git source follows a branch or tag');
+  }
+  if (isSshUrl(req.url)) {
+    const other = given(['username', 'passwordEnv', 'tokenEnv']);
+    if (other.length > 0)
+      throw invalid(`an SSH source takes a deploy key and knownHosts, not ${other.join(', ')}`);
+    const problems = sshAuthProblems(req.url, auth);
+    if (problems.length > 0) throw invalid(problems.join('; '));
+    return;
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(req.url)) {
+    throw invalid(
+      'put no credentials in the URL; name environment variables in auth (passwordEnv, tokenEnv) instead',
+    );
+  }
+  if (!/^(https?|file):\/\//i.test(req.url) && /^[a-z][a-z0-9+.-]*:/i.test(req.url)) {
+    throw invalid(
+      'a source URL is http(s)://, ssh://, USER@HOST:PATH, file://, a path on the hub, or oci://HOST/REPOSITORY',
+    );
+  }
+  const ssh = given(sshFields);
+  if (ssh.length > 0) throw invalid(`${ssh.join(', ')} are for git over SSH (ssh://… or USER@HOST:PATH)`);
+}
+
 export async function addSource(
   ctx: HubContext,
   actor: Actor,
   req: SourceRequest,
 ): Promise<{ view: SourceView; webhookSecret: string }> {
-  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(req.url)) {
-    throw new OutpostError(
-      'request_invalid',
-      'put no credentials in the URL; name environment variables in auth (passwordEnv, tokenEnv) instead',
-    );
-  }
-  if (!/^(https?|file):\/\//i.test(req.url) && /^[a-z][a-z0-9+.-]*:/i.test(req.url)) {
-    throw new OutpostError(
-      'request_invalid',
-      'a source URL is http(s)://, file:// or a path on the hub (no SSH)',
-    );
-  }
+  checkSourceRequest(req);
   const webhookSecret = randomBytes(32).toString('base64url');
   const row: SourceTable = {
     name: req.name,
     url: req.url,
-    ref: req.ref ?? 'main',
+    ref: req.ref ?? (isOciUrl(req.url) ? 'latest' : 'main'),
+    semver: req.semver ?? null,
+    insecure: req.insecure ? 1 : 0,
     path: (req.path ?? '').replace(/^\/+|\/+$/g, ''),
     interval_seconds: req.intervalSeconds ?? 60,
     auth: JSON.stringify(req.auth ?? {}),
@@ -112,24 +157,18 @@ export async function listSources(ctx: HubContext): Promise<SourceView[]> {
   return (await ctx.store.db.selectFrom('sources').selectAll().orderBy('name').execute()).map(sourceView);
 }
 
-/** Removes a source; its bundles stay, now managed by hand (deleting them is a separate decision). */
+/**
+ * Removes a source; its bundles, SLOs and strategies stay, now managed through the API (deleting them
+ * is a separate decision).
+ */
 export async function deleteSource(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
     const deleted = await tx.deleteFrom('sources').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no source named ${name}`);
     await tx.updateTable('bundles').set({ source: null }).where('source', '=', name).execute();
+    await tx.updateTable('slos').set({ source: null }).where('source', '=', name).execute();
+    await tx.updateTable('rollout_strategies').set({ source: null }).where('source', '=', name).execute();
     await audit(tx, ctx.now(), actor, 'source.delete', `source/${name}`);
-  });
-}
-
-export function gitSourceOf(ctx: HubContext, row: SourceTable): GitSource {
-  return openGitSource({
-    name: row.name,
-    url: row.url,
-    ref: row.ref,
-    path: row.path,
-    auth: JSON.parse(row.auth) as GitAuth,
-    cacheDir: ctx.config.sourcesDir ?? join(tmpdir(), 'outpost-sources'),
   });
 }
 
@@ -173,10 +212,10 @@ async function syncNow(
   const db = ctx.store.db;
   const row = await sourceRow(ctx, name);
   const attempted = ctx.now().toISOString();
-  const git = gitSourceOf(ctx, row);
+  const source = fleetSourceOf(ctx, row);
   let commit: string;
   try {
-    commit = await git.fetch();
+    commit = await source.fetch();
   } catch (e) {
     const err = e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message);
     await db
@@ -197,14 +236,40 @@ async function syncNow(
   }
 
   const errors: OutpostError[] = [];
-  let files: Awaited<ReturnType<GitSource['readFiles']>> = [];
+  let files: Array<{ path: string; content: string }> = [];
   try {
-    files = await git.readFiles(commit);
+    files = yamlFiles(await source.readTree(commit));
   } catch (e) {
     errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
   }
-  const { definitions, errors: invalid } = readFleet(files, ctx.config.limits);
+  const stored = await storedDependencies(db);
+  const elsewhere = new Set([...stored].filter(([, d]) => d.source !== name).map(([bundle]) => bundle));
+  const {
+    definitions,
+    documents,
+    errors: invalid,
+  } = readFleet(files, ctx.config.limits, {
+    knownBundles: elsewhere,
+    strategies: await storedStrategyNames(db, name),
+  });
   errors.push(...invalid);
+  errors.push(
+    ...sourceDependencyErrors(
+      stored,
+      name,
+      new Map(
+        definitions.map((d) => [
+          d.parsed.definition.name,
+          { dependsOn: d.parsed.definition.fleet.dependsOn, file: d.files[0]!.path },
+        ]),
+      ),
+    ),
+  );
+  const present = new Set(definitions.map((d) => d.parsed.definition.name));
+  const slos = documents.filter((d) => d.kind === 'SLO');
+  const strategies = documents.filter((d) => d.kind === 'RolloutStrategy');
+  errors.push(...(await sloConflicts(ctx, name, slos)));
+  errors.push(...(await strategyConflicts(db, name, strategies, present)));
   const owners = new Map(
     (await db.selectFrom('bundles').select(['name', 'source']).execute()).map((b) => [b.name, b.source]),
   );
@@ -240,8 +305,9 @@ async function syncNow(
     return { status: 'rejected', commit, ...empty, errors: problems };
   }
 
-  const present = new Set(definitions.map((d) => d.parsed.definition.name));
   const result = await db.transaction().execute(async (tx) => {
+    // strategies first: the commit's bundles may name the ones it brings
+    const strategyChanges = await syncStrategies(tx, ctx.now().toISOString(), name, strategies);
     const changed: string[] = [];
     for (const d of definitions) {
       const stored = await storeRevision(tx, ctx.now(), d.parsed, { source: name, commit });
@@ -251,11 +317,12 @@ async function syncNow(
           bundle: d.parsed.definition.name,
           previous: stored.previous,
           revision: stored.revision,
-          strategy: strategyOf(d.parsed.definition.fleet.rollout),
+          strategy: await resolveStrategy(tx, d.parsed.definition.fleet.rollout),
           by: actor.name,
         });
       }
     }
+    const sloChanges = await syncSlos(ctx, tx, name, slos);
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));
     if (deleted.length > 0) await tx.deleteFrom('bundles').where('name', 'in', deleted).execute();
@@ -264,8 +331,17 @@ async function syncNow(
       .set({ synced_commit: commit, synced_at: ctx.now().toISOString() })
       .where('name', '=', name)
       .execute();
-    await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, { commit, changed, deleted });
-    return { changed, deleted };
+    const documentChanges = {
+      changed: [...strategyChanges.changed, ...sloChanges.changed],
+      deleted: [...strategyChanges.deleted, ...sloChanges.deleted],
+    };
+    await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, {
+      commit,
+      changed,
+      deleted,
+      documents: documentChanges,
+    });
+    return { changed, deleted, documents: documentChanges };
   });
   const touched = [...result.changed, ...result.deleted];
   if (touched.length > 0) await placeBundles(ctx, touched);

@@ -409,10 +409,82 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Agent releases: one row per version, its tarball in 1 MiB chunks so a download streams from the
+  // store without holding a release in memory. Binary columns are the one engine-specific type.
+  '0008_agent_releases': {
+    async up(db: Kysely<unknown>) {
+      const binary = engineOf(db) === 'postgres' ? 'bytea' : 'blob';
+      await db.schema
+        .createTable('agent_releases')
+        .addColumn('version', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull().unique())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('image', 'text')
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agent_release_chunks')
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', binary, (c) => c.notNull())
+        .addPrimaryKeyConstraint('agent_release_chunks_pk', ['digest', 'seq'])
+        .execute();
+    },
+  },
+  // Each site's sealing public key (X25519, base64url), which operators seal secrets to; null until the
+  // site's agent sends one.
+  '0009_sealing_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('sealing_key', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('sealing_key_at', 'text').execute();
+    },
+  },
+  // Samples waiting for remote-write, kept across restarts; sent oldest first by the leader
+  '0010_remote_write_queue': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('remote_write_queue')
+        .addColumn('id', engineOf(db) === 'postgres' ? 'bigint' : 'integer', (c) =>
+          engineOf(db) === 'postgres'
+            ? c.primaryKey().generatedByDefaultAsIdentity()
+            : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('site', 'text', (c) => c.notNull())
+        .addColumn('samples', 'text', (c) => c.notNull())
+        .addColumn('sample_count', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // SLOs and named rollout strategies may come from a source (then only the source changes them)
+  '0011_fleet_documents': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('slos').addColumn('source', 'text').execute();
+      await db.schema
+        .createTable('rollout_strategies')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // OCI sources: a semver range instead of a tag, and plain HTTP to a registry on a private network
+  '0012_source_kinds': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sources').addColumn('semver', 'text').execute();
+      await db.schema
+        .alterTable('sources')
+        .addColumn('insecure', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
   // Operating the fleet: role bindings on API tokens, bundle ownership by team (set on a bundle, or on
-  // the source it comes from), operations queued for a site's agent (actions, log requests, tunnels),
-  // the log chunks agents upload, and tunnel sessions (hashed bearer, bound to an operator and a site).
-  '0009_operations': {
+  // the source it comes from), operations queued for a site's agent (actions, log requests) and the log
+  // chunks agents upload.
+  '0013_operations': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('api_tokens')
@@ -452,17 +524,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('data', 'text', (c) => c.notNull())
         .addColumn('received_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('operation_log_chunks_pk', ['operation_id', 'seq'])
-        .execute();
-      await db.schema
-        .createTable('tunnel_sessions')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('secret_hash', 'text', (c) => c.notNull())
-        .addColumn('site_id', 'text', (c) => c.notNull())
-        .addColumn('token_id', 'text', (c) => c.notNull())
-        .addColumn('actor', 'text', (c) => c.notNull())
-        .addColumn('write', 'integer', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
         .execute();
     },
   },

@@ -30,6 +30,9 @@ export interface SiteTable {
   attention_reason: string | null;
   attention_detail: string | null;
   attention_since: string | null;
+  /** the site's sealing public key (base64url X25519) and when it was last set; null until sent */
+  sealing_key: string | null;
+  sealing_key_at: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -134,12 +137,21 @@ export interface DeploymentTable {
 
 export interface SourceTable {
   name: string;
+  /** a git URL or path, or oci://HOST/REPOSITORY */
   url: string;
+  /** git: the branch or tag; OCI: the tag (unused with semver) */
   ref: string;
   path: string;
   interval_seconds: number;
-  /** JSON: {username?, passwordEnv?, tokenEnv?}; names environment variables, never secrets */
+  /**
+   * JSON: {username?, passwordEnv?, tokenEnv?} or, for SSH, {privateKeyFile | privateKeyEnv, knownHosts};
+   * names environment variables and files, never secrets
+   */
   auth: string;
+  /** OCI: follow the highest tag in this semver range instead of `ref` */
+  semver: string | null;
+  /** OCI: 1 to reach the registry over plain HTTP */
+  insecure: number;
   /** checks the webhook's HMAC or shared-secret header */
   webhook_secret: string;
   created_at: string;
@@ -253,6 +265,19 @@ export interface SloTable {
   spec: string;
   created_at: string;
   updated_at: string;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+}
+
+/** A named rollout strategy a bundle's spec.rollout may name, beside the built-in ones. */
+export interface RolloutStrategyTable {
+  name: string;
+  /** the strategy document as written (JSON); defaults are filled in when a rollout uses it */
+  spec: string;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
@@ -293,11 +318,11 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
-/** Work queued for a site's agent (operations/operations.ts): an action, a log request or a tunnel. */
+/** Work queued for a site's agent (operations/operations.ts): an action or a log request. */
 export interface SiteOperationTable {
   id: string;
   site_id: string;
-  /** action | logs | tunnel */
+  /** action | logs */
   kind: string;
   /** what to do, as the agent gets it (JSON) */
   spec: string;
@@ -322,17 +347,29 @@ export interface OperationLogChunkTable {
   received_at: string;
 }
 
-export interface TunnelSessionTable {
-  /** the tunnel operation's id */
-  id: string;
-  secret_hash: string;
-  site_id: string;
-  /** the API token that opened it: revoking the token ends the session */
-  token_id: string;
-  actor: string;
-  write: number;
+export interface AgentReleaseTable {
+  version: string;
+  digest: string;
+  size: number;
+  image: string | null;
+  signature: string;
   created_at: string;
-  expires_at: string;
+  created_by: string;
+}
+
+export interface AgentReleaseChunkTable {
+  digest: string;
+  seq: number;
+  data: Uint8Array;
+}
+
+/** One ingested batch's samples waiting to be forwarded by remote-write (oldest id first). */
+export interface RemoteWriteQueueTable {
+  id: Generated<number>;
+  site: string;
+  /** JSON list of TelemetrySample */
+  samples: string;
+  sample_count: number;
 }
 
 export interface Database {
@@ -359,9 +396,12 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  agent_releases: AgentReleaseTable;
+  agent_release_chunks: AgentReleaseChunkTable;
+  remote_write_queue: RemoteWriteQueueTable;
+  rollout_strategies: RolloutStrategyTable;
   site_operations: SiteOperationTable;
   operation_log_chunks: OperationLogChunkTable;
-  tunnel_sessions: TunnelSessionTable;
 }
 
 export type Db = Kysely<Database>;

@@ -12,7 +12,7 @@ import {
 } from '../../model/telemetry.ts';
 import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
-import type { Site } from '../sites/sites.ts';
+import type { AgentSite } from '../sites/sites.ts';
 import { bucketize } from '../slo/core/buckets.ts';
 import { parseStoredSlo } from '../slo/slos.ts';
 import { insertEvents } from '../status/events.ts';
@@ -38,7 +38,7 @@ export function dropGrowth(before: TelemetryDrops, now: TelemetryDrops): Telemet
 
 export async function ingestTelemetry(
   ctx: HubContext,
-  site: Site,
+  site: AgentSite,
   batch: TelemetryBatch,
 ): Promise<TelemetryAck> {
   const nowMs = ctx.now().getTime();
@@ -85,6 +85,7 @@ export async function ingestTelemetry(
       });
     }
     await insertEvents(ctx, tx, events);
+    await ctx.remoteWrite?.enqueue(tx, site.name, batch.samples);
     return { accepted: true, events: events.length, drops };
   });
   ctx.metrics.telemetry.batches.inc({ result: result.accepted ? 'accepted' : 'duplicate' });
@@ -93,12 +94,11 @@ export async function ingestTelemetry(
   for (const c of telemetryClasses)
     if (result.drops[c] > 0) ctx.metrics.telemetry.agentDrops.inc({ class: c }, result.drops[c]);
   if (result.events > 0) ctx.events.notify();
-  ctx.remoteWrite?.enqueue(site.name, batch.samples);
   return { accepted: true };
 }
 
 /** Adds the site's buckets to each SLO of their bundles whose selector matches the site. */
-async function feedSlos(tx: Db, site: Site, buckets: ReturnType<typeof bucketize>): Promise<void> {
+async function feedSlos(tx: Db, site: AgentSite, buckets: ReturnType<typeof bucketize>): Promise<void> {
   const bundles = [...new Set(buckets.map((b) => b.bundle))];
   if (bundles.length === 0) return;
   const slos = await tx.selectFrom('slos').select(['name', 'spec']).where('bundle', 'in', bundles).execute();
@@ -118,7 +118,7 @@ async function feedSlos(tx: Db, site: Site, buckets: ReturnType<typeof bucketize
 async function recordDrops(
   ctx: HubContext,
   tx: Db,
-  site: Site,
+  site: AgentSite,
   now: TelemetryDrops,
 ): Promise<TelemetryDrops> {
   const row = await tx

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Makes sure a real server the source tests run is installed, from Debian's packages when missing:
+# `docker-registry` (the CNCF distribution registry, an OCI registry) or `sshd` (openssh-server). Prints
+# the binary's path. The tests start their own private instance on 127.0.0.1 with a config in a
+# temporary folder; the package's system service is not used. Honours REGISTRY_BIN / SSHD_BIN.
+#
+#   REGISTRY_BIN=$(bash scripts/debian-tool-fixture.sh docker-registry)
+set -euo pipefail
+
+tool=${1:?usage: debian-tool-fixture.sh docker-registry|sshd}
+case "$tool" in
+  docker-registry) package=docker-registry override=${REGISTRY_BIN:-} ;;
+  sshd) package=openssh-server override=${SSHD_BIN:-} ;;
+  *)
+    echo "debian-tool-fixture: unknown tool '$tool' (docker-registry or sshd)" >&2
+    exit 2
+    ;;
+esac
+
+if [[ -n "$override" && -x "$override" ]]; then
+  echo "$override"
+  exit 0
+fi
+
+# sshd lives in /usr/sbin, which a non-root PATH may lack
+find_tool() { PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" || true; }
+found=$(find_tool)
+if [[ -z "$found" ]]; then
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  echo "debian-tool-fixture: installing Debian's $package (first time only)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt_get() { $sudo apt-get -o DPkg::Lock::Timeout=900 "$@" >&2; }
+  apt_get install -y --no-install-recommends "$package" ||
+    { apt_get update && apt_get install -y --no-install-recommends "$package"; }
+  found=$(find_tool)
+fi
+[[ -n "$found" ]] || { echo "debian-tool-fixture: $package is installed but $tool was not found" >&2; exit 1; }
+echo "$found"
