@@ -2,6 +2,7 @@
 // site's cluster, watches what it applied for drift and readiness, rolls back a revision that misses its
 // deadline, prunes what was unplaced, and reports up through a durable outbox. With the hub out of reach
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
+// Operators' remote actions and log requests are picked up when the poll says they wait.
 // This class is the supervisor: it builds those parts, wires them together and stops them on one signal.
 
 import { sleep } from '../base/timing.ts';
@@ -18,6 +19,7 @@ import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
 import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
+import { SiteOperations } from './site-operations.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
 import { StateLock } from './state/state-lock.ts';
@@ -95,6 +97,7 @@ interface Parts {
   sync: DesiredSync;
   reconciler: Reconciler;
   reporter: Reporter;
+  operations: SiteOperations;
   telemetry: AgentTelemetry | undefined;
   upgrade: AgentUpgrade | undefined;
 }
@@ -223,6 +226,7 @@ export class Agent {
         owned(this.#hubLoop(parts, signal)),
         owned(parts.reconciler.run(signal)),
         owned(parts.reporter.run(signal)),
+        owned(parts.operations.run(signal)),
         owned(keepLock()),
         parts.telemetry?.run(signal), // never throws: telemetry trouble does not stop the site
       ]);
@@ -289,6 +293,7 @@ export class Agent {
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
       onChange: () => reconciler.wake(),
+      onWork: (hub) => operations.claim(hub),
       log,
     });
     const upgrade = await opts.upgrade?.({
@@ -331,7 +336,8 @@ export class Agent {
       onSequenceReset: () => reconciler.wake(),
       log,
     });
-    return { outbox, contact, identity, sync, reconciler, reporter, telemetry, upgrade };
+    const operations = new SiteOperations({ cluster: opts.cluster, reconciler, log });
+    return { outbox, contact, identity, sync, reconciler, reporter, operations, telemetry, upgrade };
   }
 
   /**

@@ -4,6 +4,13 @@
 // The site's own calls go to its regional relays first, in order, and to the hub when none answers; a
 // desired state a relay serves must carry the hub's signature, so a relay can withhold but not change it.
 
+import {
+  type LogChunk,
+  type LogChunkAck,
+  type OperationResult,
+  type SiteOperation,
+  workHeader,
+} from '../model/operations.ts';
 import type { SealingKeyAck } from '../model/sealing-wire.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
@@ -89,6 +96,12 @@ interface Endpoint {
 
 /** How long the agent stays on a fallback before it tries its first relay again, by default. */
 const defaultRelayRetryMs = 60_000;
+
+/** A desired-state poll's answer, and whether operations wait for the agent to pick them up. */
+export interface DesiredAnswer {
+  desired: DesiredState | 'unchanged';
+  work: boolean;
+}
 
 export class HubClient {
   readonly hub: string;
@@ -233,12 +246,15 @@ export class HubClient {
     return res.body as SealingKeyAck;
   }
 
-  /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */
+  /**
+   * The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds;
+   * the hub answers early when operations wait for the site.
+   */
   async desired(
     known: string | undefined,
     waitSeconds: number,
     signal?: AbortSignal,
-  ): Promise<DesiredState | 'unchanged'> {
+  ): Promise<DesiredAnswer> {
     const res = await this.#siteCall(
       'GET',
       `/agent/v1/sites/${this.#site()}/desired`,
@@ -250,9 +266,39 @@ export class HubClient {
       },
       (r) => this.#unsigned(r),
     );
-    if (res.status === 304) return 'unchanged';
+    const work = res.headers[workHeader] !== undefined;
+    if (res.status === 304) return { desired: 'unchanged', work };
     if (res.status !== 200) throw hubError(res, 'desired state');
-    return res.body as DesiredState;
+    return { desired: res.body as DesiredState, work };
+  }
+
+  /** Takes the operations waiting for this site; each is the agent's to perform and report. */
+  async claimOperations(): Promise<SiteOperation[]> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/operations/claim`, {
+      body: {},
+    });
+    if (res.status !== 200) throw hubError(res, 'claim operations');
+    return (res.body as { items: SiteOperation[] }).items;
+  }
+
+  /** One chunk of a log request's answer; the hub says whether it wants more. */
+  async logChunk(id: string, chunk: LogChunk): Promise<LogChunkAck> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/logs`,
+      { body: chunk },
+    );
+    if (res.status !== 200) throw hubError(res, 'log chunk');
+    return res.body as LogChunkAck;
+  }
+
+  async finishOperation(id: string, result: OperationResult): Promise<void> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/result`,
+      { body: result },
+    );
+    if (res.status !== 204) throw hubError(res, 'operation result');
   }
 
   /** A rendered bundle's exact bytes, so the caller can check them against the digest. */

@@ -2,8 +2,10 @@
 // OutpostErrors, so the CLI prints the same code, file and line the hub found.
 
 import type { Static } from 'typebox';
+import type { RoleBinding } from '../model/access.ts';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type * as ops from '../model/operations.ts';
 import type * as profileWire from '../model/profile-wire.ts';
 import type * as relayWire from '../model/relay-wire.ts';
 import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
@@ -101,6 +103,19 @@ export class HubApi {
   rolloutAction = (id: string, action: wire.RolloutAction) =>
     this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<wire.FleetStatus>('GET', '/status');
+  requestAction = (site: string, req: ops.ActionRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/actions`, req);
+  requestLogs = (site: string, req: ops.LogRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/logs`, req);
+  siteOperations = (site: string) =>
+    this.#call<{ items: ops.OperationView[] }>('GET', `/sites/${encodeURIComponent(site)}/operations`).then(
+      (r) => r.items,
+    );
+  operation = (id: string) => this.#call<ops.OperationView>('GET', `/operations/${encodeURIComponent(id)}`);
+  operationLogs = (id: string, after = 0) =>
+    this.#call<ops.LogPage>('GET', `/operations/${encodeURIComponent(id)}/logs`, undefined, { after });
+  cancelOperation = (id: string) =>
+    this.#call<ops.OperationView>('DELETE', `/operations/${encodeURIComponent(id)}`);
   approve = (name: string, change: Static<typeof wire.ApproveRequest>) =>
     this.#call<wire.SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
   reject = (name: string) => this.#call<void>('POST', `/sites/${encodeURIComponent(name)}/reject`);
@@ -118,8 +133,12 @@ export class HubApi {
   revokeRelay = (name: string) => this.#call<void>('DELETE', `/relays/${encodeURIComponent(name)}`);
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
-  createApiToken = (name: string, role: string) =>
-    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', { name, role });
+  createApiToken = (name: string, role: string, bindings?: RoleBinding[]) =>
+    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', {
+      name,
+      role,
+      ...(bindings ? { bindings } : {}),
+    });
   apiTokens = () =>
     this.#call<{ items: Static<typeof wire.ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
   revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);

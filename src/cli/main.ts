@@ -12,6 +12,7 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addOperationCommands } from './operations.ts';
 import { addProfileCommands } from './profile.ts';
 import { addRelayCommands } from './relay.ts';
 import { addRolloutCommands } from './rollout.ts';
@@ -34,6 +35,7 @@ export function program(): Command {
   addRegistrationCommands(root);
   addApiTokenCommands(root);
   addSiteCommands(root);
+  addOperationCommands(root);
   addBundleCommands(root);
   addStatusCommands(root);
   addEventsCommand(root);

@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
+import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
 import { placeOverdue } from './placement/place.ts';
 import { tickRollouts } from './rollout/controller.ts';
@@ -18,6 +19,7 @@ import { dashboardApiRoutes } from './routes/dashboard-api.ts';
 import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { operatorRoutes } from './routes/operator.ts';
 import { profileRoutes } from './routes/profiles.ts';
 import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
@@ -90,6 +92,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {
+      work: 'operation expiry',
+      run: () => expireOperations(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
       work: 'rollout tick',
       run: () => tickRollouts(ctx),
       intervalMs: () => ctx.config.rollouts.tickIntervalMs,
@@ -150,6 +157,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(profileRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
   await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(operationRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });

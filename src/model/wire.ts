@@ -263,6 +263,8 @@ export const BundleView = Type.Object({
   updatedAt: Timestamp,
   /** the git source the bundle comes from, when it does */
   source: Type.Optional(Type.String()),
+  /** the team that owns it, when one does */
+  team: Type.Optional(Type.String()),
 });
 export type BundleView = Static<typeof BundleView>;
 
@@ -353,14 +355,31 @@ export const BootstrapTokenCreated = Type.Object({
   token: BootstrapTokenView,
 });
 
+/** A role over the sites a selector picks (all without one) and the bundles a team owns (any without). */
+export const RoleBinding = Type.Object(
+  {
+    role: Type.Enum(roles),
+    sites: Type.Optional(LabelSelector),
+    team: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ApiTokenRequest = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 63 }), role: Type.Enum(roles) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    role: Type.Enum(roles),
+    /** the token's reach; without, one binding of `role` over every site and bundle */
+    bindings: Type.Optional(Type.Array(RoleBinding, { minItems: 1, maxItems: 20 })),
+  },
   { additionalProperties: false },
 );
 export const ApiTokenView = Type.Object({
   id: Type.String(),
   name: Type.String(),
+  /** the strongest role of its bindings */
   role: Type.Enum(roles),
+  bindings: Type.Array(RoleBinding),
   createdAt: Timestamp,
   createdBy: Type.String(),
   revoked: Type.Boolean(),

@@ -78,7 +78,7 @@ async function observe(
       }
     }
     const stored = sortedEntries(await storedAggregates(hub.ctx, db));
-    const recount = sortedEntries(await recountAggregates(hub.ctx, db));
+    const recount = sortedEntries(await recountAggregates(hub.ctx, { db }));
     if (JSON.stringify(stored) !== JSON.stringify(recount)) problems.push('aggregates differ from a recount');
     if (rollout) {
       const started = new Set(

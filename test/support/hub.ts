@@ -148,9 +148,13 @@ export async function seedSites(
  */
 export async function recountAggregates(
   ctx: HubContext,
-  db: Db = ctx.store.db,
+  opts: { db?: Db; keep?: (labels: Record<string, string>) => boolean } = {},
 ): Promise<Map<string, number>> {
-  const sites = await db.selectFrom('sites').selectAll().execute();
+  const db = opts.db ?? ctx.store.db;
+  const keep = opts.keep ?? (() => true);
+  const sites = (await db.selectFrom('sites').selectAll().execute()).filter((s) =>
+    keep(JSON.parse(s.labels)),
+  );
   const deployments = await db
     .selectFrom('deployments')
     .selectAll()
@@ -174,7 +178,8 @@ export async function recountAggregates(
     }
   }
   for (const d of deployments) {
-    const s = byId.get(d.site_id)!;
+    const s = byId.get(d.site_id);
+    if (!s) continue;
     const labels = JSON.parse(s.labels) as Record<string, string>;
     const active = s.lifecycle === 'Active';
     inc('fleet', '', `state:${d.state}`);

@@ -47,6 +47,7 @@ export function sourceView(row: SourceTable): SourceView {
     path: row.path,
     intervalSeconds: Number(row.interval_seconds),
     auth: JSON.parse(row.auth),
+    ...(row.team ? { team: row.team } : {}),
     webhook: `/hooks/git/${row.name}`,
     lastAttemptAt: row.last_attempt_at,
     lastError: row.last_error,
@@ -134,6 +135,7 @@ export async function addSource(
     rejected_commit: null,
     rejected_at: null,
     rejected_errors: null,
+    team: req.team ?? null,
   };
   await ctx.store.db.transaction().execute(async (tx) => {
     const exists = await tx

@@ -541,6 +541,52 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Operating the fleet: role bindings on API tokens, bundle ownership by team (set on a bundle, or on
+  // the source it comes from), operations queued for a site's agent (actions, log requests) and the log
+  // chunks agents upload.
+  '0016_operations': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('api_tokens')
+        .addColumn('bindings', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('bundles').addColumn('team', 'text').execute();
+      await db.schema.alterTable('sources').addColumn('team', 'text').execute();
+      await db.schema
+        .createTable('site_operations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('deadline_at', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('message', 'text')
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('site_operations_site')
+        .on('site_operations')
+        .columns(['site_id', 'state'])
+        .execute();
+      await db.schema
+        .createIndex('site_operations_deadline')
+        .on('site_operations')
+        .columns(['state', 'deadline_at'])
+        .execute();
+      await db.schema
+        .createTable('operation_log_chunks')
+        .addColumn('operation_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('operation_log_chunks_pk', ['operation_id', 'seq'])
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -69,6 +69,8 @@ export interface ApiTokenTable {
   created_at: string;
   created_by: string;
   revoked_at: string | null;
+  /** RoleBinding[] as JSON (model/access.ts); '[]' for tokens made before bindings: fleet-wide `role` */
+  bindings: string;
 }
 
 export interface AuditTable {
@@ -91,6 +93,8 @@ export interface BundleTable {
   updated_at: string;
   /** the git source that owns the bundle; null when applied by hand */
   source: string | null;
+  /** the team that owns the bundle (the applying token's team); a source's team counts when null */
+  team?: string | null;
 }
 
 export interface BundleRevisionTable {
@@ -162,6 +166,8 @@ export interface SourceTable {
   rejected_at: string | null;
   /** JSON list of {code, message, file?, line?} */
   rejected_errors: string | null;
+  /** the team that owns every bundle of this source */
+  team?: string | null;
 }
 
 export interface StatusAggregateTable {
@@ -356,6 +362,35 @@ export interface RelayTable {
   status: string | null;
 }
 
+/** Work queued for a site's agent (operations/operations.ts): an action or a log request. */
+export interface SiteOperationTable {
+  id: string;
+  site_id: string;
+  /** action | logs */
+  kind: string;
+  /** what to do, as the agent gets it (JSON) */
+  spec: string;
+  /** queued | running | done | failed | expired | cancelled */
+  state: string;
+  requested_by: string;
+  requested_at: string;
+  /** a queued operation not picked up by then expires; a running one is cut off */
+  deadline_at: string;
+  claimed_at: string | null;
+  finished_at: string | null;
+  /** the outcome in words (the agent's, or why it expired) */
+  message: string | null;
+  /** log bytes received so far */
+  bytes: number;
+}
+
+export interface OperationLogChunkTable {
+  operation_id: string;
+  seq: number;
+  data: string;
+  received_at: string;
+}
+
 export interface AgentReleaseTable {
   version: string;
   digest: string;
@@ -422,6 +457,8 @@ export interface Database {
   placement_due: PlacementDueTable;
   profiles: ProfileTable;
   profile_revisions: ProfileRevisionTable;
+  site_operations: SiteOperationTable;
+  operation_log_chunks: OperationLogChunkTable;
 }
 
 export type Db = Kysely<Database>;
