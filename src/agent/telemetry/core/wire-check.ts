@@ -17,7 +17,11 @@ const length = (s: string) => {
 };
 const str = (v: unknown, min: number, max: number) =>
   typeof v === 'string' && (min === 0 || length(v) >= min) && length(v) <= max;
-const int = (v: unknown, min: number) => Number.isInteger(v) && (v as number) >= min;
+/** a count JavaScript holds exactly, as the contract's Count */
+const int = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
+/** Unix milliseconds a Date holds, as the contract's UnixMillis */
+const millis = (v: unknown) => int(v, 0, 8.64e15);
 const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v);
 
 export function isTelemetrySample(v: unknown): v is TelemetrySample {
@@ -30,13 +34,13 @@ export function isTelemetrySample(v: unknown): v is TelemetrySample {
     // the schema's key limit is not enforced by JSON Schema validators (a record's keys are patterns)
     for (const x of Object.values(v.labels)) if (!str(x, 0, 256)) return false;
   }
-  return int(v.t, 0) && (v.d === undefined || int(v.d, 0)) && num(v.v);
+  return millis(v.t) && (v.d === undefined || int(v.d, 0)) && num(v.v);
 }
 
 export function isTelemetryEvent(v: unknown): v is TelemetryEvent {
   if (!isRecord(v)) return false;
   return (
-    int(v.t, 0) &&
+    millis(v.t) &&
     (v.bundle === undefined || str(v.bundle, 1, 253)) &&
     (v.type === 'Normal' || v.type === 'Warning') &&
     str(v.object, 0, 600) &&
