@@ -55,6 +55,13 @@ export function addHubCommand(root: Command): void {
     )
     .option('--remote-write-url <url>', 'forward SLI samples to this Prometheus remote-write endpoint')
     .option('--metrics-public', 'serve /metrics without an API token (default: a viewer token is needed)')
+    .option('--helm <path>', 'the helm (v4) that renders chart bundles (default: helm on PATH)')
+    .option(
+      '--kustomize <path>',
+      'the standalone kustomize (v5) that builds kustomizations (default: on PATH)',
+    )
+    .option('--kustomize-remote-bases', 'let kustomizations name git or HTTP bases (refused by default)')
+    .option('--helm-plain-http <host:port...>', 'OCI registries charts are pulled from over plain HTTP')
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
@@ -66,6 +73,12 @@ export function addHubCommand(root: Command): void {
         },
         ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        generators: {
+          ...(opts.helm ? { helm: resolve(opts.helm) } : {}),
+          ...(opts.kustomize ? { kustomize: resolve(opts.kustomize) } : {}),
+          kustomizeRemoteBases: opts.kustomizeRemoteBases ?? false,
+          helmPlainHttp: opts.helmPlainHttp ?? [],
+        },
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
           maxBundleObjects: positive(opts.maxBundleObjects, '--max-bundle-objects'),

@@ -9,7 +9,13 @@ import { DisposableStore } from '../base/lifecycle.ts';
 import type { ConnectivityThresholds } from '../model/site.ts';
 import { contextFromConfig } from './assemble.ts';
 import type { BundleLimits } from './bundles/revisions.ts';
-import type { HubAlertsConfig, HubConfig, HubRolloutsConfig, HubTelemetryConfig } from './config.ts';
+import type {
+  HubAlertsConfig,
+  HubConfig,
+  HubGeneratorsConfig,
+  HubRolloutsConfig,
+  HubTelemetryConfig,
+} from './config.ts';
 import type { HubContext } from './context.ts';
 import { ensureFirstAdmin } from './identity/api-tokens.ts';
 import { hubTls } from './identity/ca.ts';
@@ -53,6 +59,8 @@ export interface StartHubOptions {
   postgres?: HubConfig['postgres'];
   /** serve /metrics without an API token (default: a viewer token is needed) */
   metricsPublic?: boolean;
+  /** helm and kustomize for generated bundles (default: found on PATH) */
+  generators?: Partial<HubGeneratorsConfig>;
 }
 
 export interface RunningHub {
@@ -106,6 +114,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
           ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
           ...(opts.postgres ? { postgres: opts.postgres } : {}),
           ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+          ...(opts.generators ? { generators: opts.generators } : {}),
           sourcesDir: join(dataDir, 'sources'),
         },
         { tls, now },

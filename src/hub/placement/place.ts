@@ -1,9 +1,13 @@
-// Runs placement against the store: loads the sites and bundles concerned, plans (pure), then writes
-// the deployments' desired digests and each touched site's desired-state digest in one transaction
-// (with the status changes that follow), and wakes the agents whose desired state changed.
+// Runs placement against the store: loads the sites and bundles concerned (and the chart renderings
+// their chart bundles need), plans (pure), then writes the deployments' desired digests and each touched
+// site's desired-state digest in one transaction (with the status changes that follow, and the chart
+// renderings still to be made), and wakes the agents whose desired state changed.
 
+import type { ParsedBundle } from '../../render/bundle-files.ts';
+import type { ChartRendering } from '../../render/chart-bundle.ts';
+import { kubeVersionForHelm } from '../../render/generator-spec.ts';
 import { desiredDigest } from '../../render/rendered.ts';
-import type { StoredFleet } from '../bundles/revisions.ts';
+import { type StoredFleet, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import type { DeploymentFacts } from '../status/aggregate.ts';
 import { loadFacts, recordChanges, type SiteChange } from '../status/site-status.ts';
@@ -15,7 +19,9 @@ import {
   type PlacementSite,
   pinKey,
   planPlacement,
+  renderingWaitMessage,
 } from './plan.ts';
+import { loadRenderings, wantRenderings } from './renderings.ts';
 
 const chunk = 500;
 
@@ -144,12 +150,26 @@ async function loadPins(
   return pins;
 }
 
+/** A parsed definition as placement would see it stored as `revision` (for checks and plans before it is). */
+export function placementBundleOf(parsed: ParsedBundle, revision: number): PlacementBundle {
+  const def = parsed.definition;
+  return {
+    name: def.name,
+    revision,
+    namespace: def.namespace,
+    selector: def.selector,
+    objects: parsed.objects.map((o) => o.object),
+    ...fleetOf(JSON.stringify(storedFleet(parsed))),
+  };
+}
+
 /** The placement, customization and dependencies a revision stored beside its objects. */
 export function fleetOf(
   json: string,
-): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn' | 'telemetry'> {
+): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn' | 'telemetry' | 'helm'> {
   const f = JSON.parse(json) as StoredFleet;
   return {
+    ...(f.helm ? { helm: f.helm } : {}),
     ...(f.placement ? { placement: f.placement } : {}),
     ...(f.customization ? { customization: f.customization } : {}),
     ...(f.origins ? { origins: f.origins } : {}),
@@ -158,7 +178,7 @@ export function fleetOf(
   };
 }
 
-export const siteColumns = ['id', 'name', 'labels', 'properties', 'lifecycle'] as const;
+export const siteColumns = ['id', 'name', 'labels', 'properties', 'lifecycle', 'facts'] as const;
 
 export function toPlacementSite(r: {
   id: string;
@@ -166,6 +186,7 @@ export function toPlacementSite(r: {
   labels: string;
   properties: string;
   lifecycle: string;
+  facts: string;
 }): PlacementSite {
   return {
     id: r.id,
@@ -173,23 +194,55 @@ export function toPlacementSite(r: {
     labels: JSON.parse(r.labels),
     properties: JSON.parse(r.properties),
     active: r.lifecycle === 'Active',
+    ...placementFacts(JSON.parse(r.facts)),
   };
 }
 
-const existingColumns = ['site_id', 'bundle', 'desired_digest', 'render_error'] as const;
+/** What placement reads of the facts a site reported: its Kubernetes version, which charts render for. */
+export function placementFacts(facts: { kubernetesVersion?: unknown }): Pick<PlacementSite, 'kubeVersion'> {
+  const kubeVersion = kubeVersionForHelm(facts.kubernetesVersion);
+  return kubeVersion ? { kubeVersion } : {};
+}
+
+const existingColumns = ['site_id', 'bundle', 'desired_digest', 'render_error', 'message'] as const;
 
 function toExisting(r: {
   site_id: string;
   bundle: string;
   desired_digest: string | null;
   render_error: string | null;
+  message: string;
 }): ExistingDeployment {
   return {
     siteId: r.site_id,
     bundle: r.bundle,
     desiredDigest: r.desired_digest,
     renderError: r.render_error,
+    ...(r.desired_digest === null && r.render_error === null && r.message === renderingWaitMessage
+      ? { waiting: true }
+      : {}),
   };
+}
+
+/**
+ * The chart renderings made so far that these sites need from the chart bundles among `bundles` (and
+ * the revisions rollouts pin): a first, chart-only pass names the input digests, which are then loaded.
+ */
+export async function renderingsFor(
+  db: Db,
+  sites: readonly PlacementSite[],
+  bundles: readonly PlacementBundle[],
+  pins: ReadonlyMap<string, PlacementBundle>,
+): Promise<Map<string, ChartRendering>> {
+  const charted = new Set([...bundles, ...pins.values()].filter((b) => b.helm).map((b) => b.name));
+  if (charted.size === 0) return new Map();
+  const probe = planPlacement(
+    sites,
+    bundles.filter((b) => charted.has(b.name)),
+    [],
+    pins,
+  );
+  return loadRenderings(db, [...probe.wanted.keys()]);
 }
 
 /** Re-places every bundle on the given sites (after a site registers or its labels change). */
@@ -204,7 +257,9 @@ export async function placeSites(ctx: HubContext, siteIds: readonly string[]): P
       .where('site_id', 'in', ids)
       .execute();
     const pins = await loadPins(db, bundles, ids);
-    const plan = planPlacement(sites.map(toPlacementSite), bundles, existing.map(toExisting), pins);
+    const placing = sites.map(toPlacementSite);
+    const renderings = await renderingsFor(db, placing, bundles, pins);
+    const plan = planPlacement(placing, bundles, existing.map(toExisting), pins, renderings);
     const written = await db.transaction().execute((tx) => writePlan(ctx, tx, plan, ids));
     notifyPlaced(ctx, written);
   }
@@ -233,7 +288,9 @@ export async function placeBundlesIn(ctx: HubContext, tx: Db, names: readonly st
   const existing = (
     await tx.selectFrom('deployments').select(existingColumns).where('bundle', 'in', names).execute()
   ).map(toExisting);
-  const plan = planPlacement(sites, bundles, existing, await loadPins(tx, bundles));
+  const pins = await loadPins(tx, bundles);
+  const renderings = await renderingsFor(tx, sites, bundles, pins);
+  const plan = planPlacement(sites, bundles, existing, pins, renderings);
   return writePlan(ctx, tx, plan, []);
 }
 
@@ -259,6 +316,7 @@ async function writePlan(
         ...plan.unplace.map((u) => u.siteId),
         ...plan.fail.map((f) => f.siteId),
         ...plan.forget.map((f) => f.siteId),
+        ...plan.wait.map((w) => w.siteId),
       ]),
     ];
     const before = await loadFacts(tx, moved);
@@ -355,6 +413,37 @@ async function writePlan(
         message,
       });
     }
+    for (const w of plan.wait) {
+      await tx
+        .insertInto('deployments')
+        .values({
+          site_id: w.siteId,
+          bundle: w.bundle,
+          desired_revision: null,
+          desired_digest: null,
+          applied_digest: null,
+          state: 'Pending',
+          message: renderingWaitMessage,
+          total: 0,
+          applied: 0,
+          ready: 0,
+          not_ready: '[]',
+          updated_at: now,
+          render_error: null,
+          state_since: now,
+        })
+        .onConflict((oc) => oc.columns(['site_id', 'bundle']).doNothing())
+        .execute();
+      after.get(w.siteId)?.set(w.bundle, {
+        bundle: w.bundle,
+        revision: null,
+        state: 'Pending',
+        placed: false,
+        stateSince: now,
+        message: renderingWaitMessage,
+      });
+    }
+    await wantRenderings(tx, plan.wanted, now);
     for (const f of plan.forget) {
       await tx
         .deleteFrom('deployments')

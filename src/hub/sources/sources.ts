@@ -9,10 +9,11 @@ import { OutpostError } from '../../model/errors.ts';
 import type { Problem, SourceRequest, SourceView, SyncResult } from '../../model/fleet-wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import { renderFailures } from '../bundles/bundles.ts';
-import { readFleet } from '../bundles/definitions.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import { saveChart } from '../generators/charts.ts';
 import { placeBundles } from '../placement/place.ts';
+import { storeRendering } from '../placement/renderings.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import {
   resolveStrategy,
@@ -22,7 +23,8 @@ import {
 } from '../rollout/strategies.ts';
 import { sloConflicts, syncSlos } from '../slo/slos.ts';
 import type { SourceTable } from '../store/schema.ts';
-import { fleetSourceOf, isOciUrl, yamlFiles } from './fleet-source.ts';
+import { readSourceRevision } from './fleet-read.ts';
+import { fleetSourceOf, isOciUrl } from './fleet-source.ts';
 import { isSshUrl, sshAuthProblems } from './git-ssh.ts';
 import { parseOciUrl, semverRange } from './oci.ts';
 
@@ -232,21 +234,8 @@ async function syncNow(
     return { status: 'rejected', commit, ...empty, errors: JSON.parse(row.rejected_errors ?? '[]') };
   }
 
-  const errors: OutpostError[] = [];
-  let files: Array<{ path: string; content: string }> = [];
-  try {
-    files = yamlFiles(await source.readTree(commit));
-  } catch (e) {
-    errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
-  }
-  const {
-    definitions,
-    documents,
-    errors: invalid,
-  } = readFleet(files, ctx.config.limits, {
-    strategies: await storedStrategyNames(db, name),
-  });
-  errors.push(...invalid);
+  const read = await readSourceRevision(ctx, source, commit, await storedStrategyNames(db, name));
+  const { definitions, documents, errors } = read;
   const present = new Set(definitions.map((d) => d.parsed.definition.name));
   const slos = documents.filter((d) => d.kind === 'SLO');
   const strategies = documents.filter((d) => d.kind === 'RolloutStrategy');
@@ -288,8 +277,12 @@ async function syncNow(
   }
 
   const result = await db.transaction().execute(async (tx) => {
+    const now = ctx.now().toISOString();
+    // what generated bundles were made from: their charts, and what Helm made of them
+    for (const files of read.charts.values()) await saveChart(tx, files, now);
+    for (const r of read.renderings) await storeRendering(tx, r.wanted, r.rendering, now);
     // strategies first: the commit's bundles may name the ones it brings
-    const strategyChanges = await syncStrategies(tx, ctx.now().toISOString(), name, strategies);
+    const strategyChanges = await syncStrategies(tx, now, name, strategies);
     const changed: string[] = [];
     for (const d of definitions) {
       const stored = await storeRevision(tx, ctx.now(), d.parsed, { source: name, commit });

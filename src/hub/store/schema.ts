@@ -318,6 +318,31 @@ export interface RemoteWriteQueueTable {
   sample_count: number;
 }
 
+/** A chart's files, by the digest of their paths and contents (generators/tree.ts treeDigest). */
+export interface ChartSourceTable {
+  digest: string;
+  /** JSON list of {path, data (base64), executable} */
+  files: string;
+  created_at: string;
+}
+
+/** Helm's rendering of one set of chart inputs (render/generator-spec.ts ChartInputs), by their digest. */
+export interface ChartRenderingTable {
+  digest: string;
+  /** the chart's digest (chart_sources) */
+  chart: string;
+  /** the chart as the operator knows it, for Helm's messages */
+  chart_path: string;
+  /** ChartInputs (JSON) */
+  inputs: string;
+  /** wanted | rendered | failed */
+  state: string;
+  /** ChartRendering (JSON): the objects and their origins, or Helm's refusal; null while wanted */
+  result: string | null;
+  created_at: string;
+  rendered_at: string | null;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -344,6 +369,8 @@ export interface Database {
   alert_deliveries: AlertDeliveryTable;
   remote_write_queue: RemoteWriteQueueTable;
   rollout_strategies: RolloutStrategyTable;
+  chart_sources: ChartSourceTable;
+  chart_renderings: ChartRenderingTable;
 }
 
 export type Db = Kysely<Database>;
