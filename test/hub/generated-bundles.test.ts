@@ -7,6 +7,8 @@
 // message, and nothing of the commit is applied.
 
 import assert from 'node:assert/strict';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { SyncResult } from '../../src/model/fleet-wire.ts';
 import type { RenderedBundle } from '../../src/render/rendered.ts';
@@ -342,6 +344,55 @@ data: {text: {{ .Values.greeting | upper | quote }}}
     assert.deepEqual(result.changed, ['kiosk']);
     const banner = (await blobOf(east, 'kiosk'))?.objects.find((o) => o.metadata?.name === 'kiosk-banner');
     assert.deepEqual((banner as { data?: unknown } | undefined)?.data, { text: 'HI' });
+  });
+});
+
+describe('the examples in examples/generated', { skip, timeout: 120_000 }, () => {
+  test('sync from a repository of their own and render for the sites', async () => {
+    const examples = await createRepo(work.dir, 'examples');
+    const folder = resolve(import.meta.dirname, '..', '..', 'examples', 'generated');
+    const files: Record<string, string> = {};
+    for (const path of await readdir(folder, { recursive: true })) {
+      const full = join(folder, path);
+      if ((await stat(full)).isFile()) files[`generated/${path}`] = await readFile(full, 'utf8');
+    }
+    await examples.commit('the examples', files);
+    const added = await hub.operator('POST', '/api/v1/sources', {
+      name: 'examples',
+      url: examples.dir,
+      ref: 'main',
+      intervalSeconds: 3600,
+    });
+    assert.equal(added.statusCode, 201, added.body);
+    await hub.operator('PATCH', '/api/v1/sites/store-west', { labels: { region: 'west', format: 'mini' } });
+    const synced = (await hub.operator('POST', '/api/v1/sources/examples/sync')).json() as SyncResult;
+    assert.equal(synced.status, 'synced', JSON.stringify(synced.errors));
+    assert.deepEqual(synced.changed, ['scanners', 'signage']);
+
+    const player = objectOf(await blobOf(west, 'signage'), 'Deployment') as unknown as {
+      spec: {
+        template: { spec: { containers: Array<{ image: string; env: unknown; resources: unknown }> } };
+      };
+    };
+    const [container] = player.spec.template.spec.containers;
+    assert.equal(container?.image, 'registry.example.com/signage/player:2.3.0', 'from production.yaml');
+    assert.deepEqual(container?.env, [
+      { name: 'STORE_ID', value: '101' },
+      { name: 'PLAYLIST', value: 'default' },
+    ]);
+    assert.deepEqual(
+      container?.resources,
+      { requests: { cpu: '50m', memory: '64Mi' } },
+      'the format=mini overlay',
+    );
+    const gateway = objectOf(await blobOf(west, 'scanners'), 'Deployment') as unknown as {
+      spec: { template: { spec: { containers: Array<{ image: string; env: unknown }> } } };
+    };
+    assert.equal(
+      gateway.spec.template.spec.containers[0]?.image,
+      'registry.example.com/scanners/gateway:1.0.1',
+    );
+    assert.deepEqual(gateway.spec.template.spec.containers[0]?.env, [{ name: 'STORE_ID', value: 101 }]);
   });
 });
 
