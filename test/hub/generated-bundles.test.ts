@@ -7,15 +7,16 @@
 // message, and nothing of the commit is applied.
 
 import assert from 'node:assert/strict';
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { SyncResult } from '../../src/model/fleet-wire.ts';
 import type { RenderedBundle } from '../../src/render/rendered.ts';
 import { eventually } from '../support/eventually.ts';
 import { createRepo, type GitRepo, tempDir } from '../support/git-server.ts';
 import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
-import { goTool, missingTools } from '../support/tools.ts';
+import { registryBin, startRegistry } from '../support/registry.ts';
+import { goTool, missingTools, runTool } from '../support/tools.ts';
 
 const skip = missingTools('helm', 'kustomize');
 
@@ -393,6 +394,90 @@ describe('the examples in examples/generated', { skip, timeout: 120_000 }, () =>
       'registry.example.com/scanners/gateway:1.0.1',
     );
     assert.deepEqual(gateway.spec.template.spec.containers[0]?.env, [{ name: 'STORE_ID', value: 101 }]);
+  });
+});
+
+describe('a chart named by an OCI registry and a version', {
+  skip: skip || (registryBin() ? false : 'docker-registry not installed'),
+  timeout: 120_000,
+}, () => {
+  test('is pulled at sync, pinned, rendered per site; a version not there rejects the commit', async () => {
+    const registry = await startRegistry();
+    const charts = await createRepo(work.dir, 'charts');
+    const pulling = await startHubServer({
+      sourcesDir: `${work.dir}/pulling`,
+      generators: { helm: goTool('helm')!, helmPlainHttp: [registry.host] },
+    });
+    try {
+      const chartDir = join(work.dir, 'kiosk-chart');
+      for (const [path, content] of Object.entries(chart)) {
+        if (!path.startsWith('kiosk/chart/')) continue;
+        const file = join(chartDir, path.slice('kiosk/chart/'.length));
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file, content);
+      }
+      const home = {
+        HELM_CONFIG_HOME: join(work.dir, 'push-home'),
+        HELM_CACHE_HOME: join(work.dir, 'push-home'),
+      };
+      runTool('helm', ['package', chartDir, '--destination', join(work.dir, 'packaged')], { env: home });
+      runTool(
+        'helm',
+        [
+          'push',
+          join(work.dir, 'packaged', 'kiosk-0.1.0.tgz'),
+          `oci://${registry.host}/charts`,
+          '--plain-http',
+        ],
+        { env: home },
+      );
+      const site = await pulling.enroll('store-west', { region: 'west' }, { kubernetesVersion: 'v1.32.2' });
+      await pulling.operator('PATCH', '/api/v1/sites/store-west', { properties: { storeId: 404 } });
+      const bundle = (version: string) => `apiVersion: outpost.dev/v1
+kind: Bundle
+metadata: {name: kiosk}
+spec:
+  namespace: kiosk
+  placement: {selector: {matchLabels: {region: west}}}
+  helm:
+    repository: oci://${registry.host}/charts/kiosk
+    version: ${version}
+    values: {storeId: "\${site.properties.storeId}", greeting: pulled}
+`;
+      await charts.commit('kiosk from the registry', { 'kiosk/bundle.yaml': bundle('0.1.0') });
+      const added = await pulling.operator('POST', '/api/v1/sources', {
+        name: 'charts',
+        url: charts.dir,
+        ref: 'main',
+        intervalSeconds: 3600,
+      });
+      assert.equal(added.statusCode, 201, added.body);
+      const synced = (await pulling.operator('POST', '/api/v1/sources/charts/sync')).json() as SyncResult;
+      assert.equal(synced.status, 'synced', JSON.stringify(synced.errors));
+      assert.deepEqual(objectOf(await blobOf(site, 'kiosk'), 'ConfigMap')?.data, {
+        store: '404',
+        greeting: 'pulled',
+        image: 'registry.example.com/kiosk:1.0.0',
+        kubeVersion: 'v1.32.2',
+        site: 'store-west',
+      });
+
+      await charts.commit('a version never pushed', { 'kiosk/bundle.yaml': bundle('9.9.9') });
+      const refused = (await pulling.operator('POST', '/api/v1/sources/charts/sync')).json() as SyncResult;
+      assert.equal(refused.status, 'rejected');
+      assert.ok(
+        refused.errors.some((p) => p.file === 'kiosk/bundle.yaml' && /9\.9\.9/.test(p.message)),
+        JSON.stringify(refused.errors),
+      );
+      const revisions = await pulling.ctx.store.db
+        .selectFrom('bundle_revisions')
+        .select('revision')
+        .execute();
+      assert.equal(revisions.length, 1, 'nothing of the refused commit was stored');
+    } finally {
+      await pulling.close();
+      await registry.close();
+    }
   });
 });
 
