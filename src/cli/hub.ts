@@ -3,7 +3,7 @@
 
 import { resolve } from 'node:path';
 import { type Command, Option } from '@commander-js/extra-typings';
-import { parseLabels, positive, splitList } from './arguments.ts';
+import { helmLogin, parseLabels, positive, splitList } from './arguments.ts';
 import { untilSignal } from './long-running.ts';
 import { print } from './options.ts';
 
@@ -62,6 +62,10 @@ export function addHubCommand(root: Command): void {
     )
     .option('--kustomize-remote-bases', 'let kustomizations name git or HTTP bases (refused by default)')
     .option('--helm-plain-http <host:port...>', 'OCI registries charts are pulled from over plain HTTP')
+    .option(
+      '--helm-login <host=user:VAR...>',
+      "a user at a chart registry or repository, its password in the hub's environment variable VAR",
+    )
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
       const hub = await startHub({
@@ -78,6 +82,7 @@ export function addHubCommand(root: Command): void {
           ...(opts.kustomize ? { kustomize: resolve(opts.kustomize) } : {}),
           kustomizeRemoteBases: opts.kustomizeRemoteBases ?? false,
           helmPlainHttp: opts.helmPlainHttp ?? [],
+          helmLogins: (opts.helmLogin ?? []).map(helmLogin),
         },
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),

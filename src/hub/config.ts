@@ -43,6 +43,13 @@ export interface HubTelemetryConfig {
   remoteWrite?: RemoteWriteConfig;
 }
 
+/** A user at a chart registry or repository, its password in a variable of the hub's environment. */
+export interface HelmLogin {
+  host: string;
+  username: string;
+  passwordEnv: string;
+}
+
 export interface HubGeneratorsConfig {
   /** the helm executable (v4); `helm` on the hub's PATH when unset */
   helm?: string;
@@ -52,6 +59,8 @@ export interface HubGeneratorsConfig {
   kustomizeRemoteBases: boolean;
   /** OCI registries (HOST:PORT) charts are pulled from over plain HTTP */
   helmPlainHttp: string[];
+  /** who the hub is at the chart registries and repositories that need it, by host (HOST or HOST:PORT) */
+  helmLogins: HelmLogin[];
   /** longest one helm or kustomize run may take */
   timeoutMs: number;
   /** how often the leader renders the chart inputs placement asked for; 0 turns it off */
@@ -114,7 +123,13 @@ export const defaultHubConfig = {
   rollouts: { tickIntervalMs: 5_000 },
   limits: defaultLimits,
   sourceLimits: { maxFiles: 10_000, maxBytes: 64 * 1024 * 1024 },
-  generators: { kustomizeRemoteBases: false, helmPlainHttp: [], timeoutMs: 60_000, renderIntervalMs: 1_000 },
+  generators: {
+    kustomizeRemoteBases: false,
+    helmPlainHttp: [],
+    helmLogins: [],
+    timeoutMs: 60_000,
+    renderIntervalMs: 1_000,
+  },
   metricsPublic: false,
   telemetry: {
     batchRetentionMs: 7 * 24 * 3600_000,

@@ -15,7 +15,7 @@ import type { RenderedBundle } from '../../src/render/rendered.ts';
 import { eventually } from '../support/eventually.ts';
 import { createRepo, type GitRepo, tempDir } from '../support/git-server.ts';
 import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
-import { registryBin, startRegistry } from '../support/registry.ts';
+import { registryBin, registryUser, startRegistry } from '../support/registry.ts';
 import { goTool, missingTools, runTool } from '../support/tools.ts';
 
 const skip = missingTools('helm', 'kustomize');
@@ -397,16 +397,27 @@ describe('the examples in examples/generated', { skip, timeout: 120_000 }, () =>
   });
 });
 
-describe('a chart named by an OCI registry and a version', {
+describe('a chart named by an OCI registry that needs a login, and a version', {
   skip: skip || (registryBin() ? false : 'docker-registry not installed'),
   timeout: 120_000,
 }, () => {
   test('is pulled at sync, pinned, rendered per site; a version not there rejects the commit', async () => {
-    const registry = await startRegistry();
+    const registry = await startRegistry({ auth: true });
+    process.env.OUTPOST_TEST_CHARTS_PASSWORD = registryUser.password;
     const charts = await createRepo(work.dir, 'charts');
     const pulling = await startHubServer({
       sourcesDir: `${work.dir}/pulling`,
-      generators: { helm: goTool('helm')!, helmPlainHttp: [registry.host] },
+      generators: {
+        helm: goTool('helm')!,
+        helmPlainHttp: [registry.host],
+        helmLogins: [
+          {
+            host: registry.host,
+            username: registryUser.username,
+            passwordEnv: 'OUTPOST_TEST_CHARTS_PASSWORD',
+          },
+        ],
+      },
     });
     try {
       const chartDir = join(work.dir, 'kiosk-chart');
@@ -421,6 +432,20 @@ describe('a chart named by an OCI registry and a version', {
         HELM_CACHE_HOME: join(work.dir, 'push-home'),
       };
       runTool('helm', ['package', chartDir, '--destination', join(work.dir, 'packaged')], { env: home });
+      runTool(
+        'helm',
+        [
+          'registry',
+          'login',
+          registry.host,
+          '--plain-http',
+          '-u',
+          registryUser.username,
+          '-p',
+          registryUser.password,
+        ],
+        { env: home },
+      );
       runTool(
         'helm',
         [
@@ -477,6 +502,7 @@ spec:
     } finally {
       await pulling.close();
       await registry.close();
+      delete process.env.OUTPOST_TEST_CHARTS_PASSWORD;
     }
   });
 });

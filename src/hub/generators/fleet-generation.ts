@@ -120,12 +120,13 @@ async function chartFiles(
   const { chart } = spec;
   if (chart.repository) {
     const oci = chart.repository.startsWith('oci://');
-    const host = oci ? chart.repository.slice('oci://'.length).split('/')[0]! : '';
+    const host = new URL(oci ? `https://${chart.repository.slice('oci://'.length)}` : chart.repository).host;
     const pulled = await pullChart(helm.tool, {
       repository: chart.repository,
       ...(chart.name ? { chart: chart.name } : {}),
       version: chart.version!,
-      plainHttp: ctx.config.generators.helmPlainHttp.includes(host),
+      plainHttp: oci && ctx.config.generators.helmPlainHttp.includes(host),
+      ...loginAt(ctx, host, def.files[0]!.path),
     });
     const named = oci ? chart.repository : `${chart.repository} ${chart.name}`;
     return { files: pulled.files, chartPath: `${named}:${chart.version}` };
@@ -146,6 +147,21 @@ async function chartFiles(
     files: files.filter((f) => !own.has(f.path)).map((f) => ({ ...f, path: f.path.slice(prefix.length) })),
     chartPath: dir ?? '',
   };
+}
+
+/** The hub's user at a chart registry or repository (hub --helm-login), when it has one there. */
+function loginAt(ctx: HubContext, host: string, file: string): { username?: string; password?: string } {
+  const login = ctx.config.generators.helmLogins.find((l) => l.host === host);
+  if (!login) return {};
+  const password = process.env[login.passwordEnv];
+  if (password === undefined) {
+    throw new OutpostError(
+      'source_failed',
+      `the hub's login at ${host} reads its password from ${login.passwordEnv}, which is not set in the hub's environment`,
+      { file },
+    );
+  }
+  return { username: login.username, password };
 }
 
 /** spec.helm.valuesFiles read from the repository, each a YAML mapping. */
