@@ -127,15 +127,21 @@ export function addSimCommand(root: Command): void {
     .action(async (opts) => {
       const sites = number(opts.sites, '--sites', 1);
       if (!Number.isInteger(sites)) throw new OutpostError('request_invalid', '--sites takes a whole number');
-      const stop = [untilSignal()];
-      if (opts.duration !== undefined)
-        stop.push(AbortSignal.timeout(number(opts.duration, '--duration', 1) * 1000));
-      const signal = AbortSignal.any(stop);
+      const interrupted = untilSignal();
       const processes = number(opts.processes, '--processes', 1);
       if (processes > 1 && opts.shard === undefined) {
-        print(JSON.stringify(await runShards(Math.floor(processes), signal), null, 2));
+        // Each child runs the --duration it was given from its own start; the parent stops them only when
+        // it is interrupted itself, or a child still loading on a busy machine would be killed mid-run.
+        print(JSON.stringify(await runShards(Math.floor(processes), interrupted), null, 2));
         return;
       }
+      const signal =
+        opts.duration === undefined
+          ? interrupted
+          : AbortSignal.any([
+              interrupted,
+              AbortSignal.timeout(number(opts.duration, '--duration', 1) * 1000),
+            ]);
       const { runFleet } = await import('../sim/fleet.ts');
       const { hash32 } = await import('../sim/random.ts');
       const seed = /^\d+$/.test(opts.seed) ? Number(opts.seed) : hash32(opts.seed);
