@@ -11,6 +11,7 @@ import { buildServer } from '../src/hub/server.ts';
 import { clusterGrid } from '../src/web/cluster.ts';
 import { project, worldView } from '../src/web/projection.ts';
 import { benchFleet, commit, machine, percentile } from './fleet.ts';
+import { appendResults, thousands } from './results.ts';
 
 const sites = Number(process.argv[2] ?? 100_000);
 const runs = Number(process.argv[3] ?? 20);
@@ -28,6 +29,12 @@ const { token } = await createApiToken(
   'viewer',
 );
 const auth = { authorization: `Bearer ${token}` };
+
+const p99 = (times: number[]) =>
+  percentile(
+    [...times].sort((a, b) => a - b),
+    99,
+  );
 
 function timed(times: number[]): string {
   const sorted = [...times].sort((a, b) => a - b);
@@ -98,5 +105,28 @@ console.log(
 );
 console.log('| what | time | aim |\n|---|---|---|');
 for (const r of rows) console.log(r);
+await appendResults([
+  {
+    name: `dashboard-${thousands(sites)}-locations-p99-ms`,
+    value: Number(p99(locTimes).toFixed(1)),
+    unit: 'ms',
+    target: 1000,
+    op: '<',
+  },
+  {
+    name: `dashboard-${thousands(sites)}-page-p99-ms`,
+    value: Number(p99(pageTimes).toFixed(1)),
+    unit: 'ms',
+    target: 100,
+    op: '<',
+  },
+  {
+    name: `dashboard-${thousands(sites)}-cluster-p99-ms`,
+    value: Number(p99(clusterTimes).toFixed(1)),
+    unit: 'ms',
+    target: 16,
+    op: '<',
+  },
+]);
 await app.close();
 await fleet.close();

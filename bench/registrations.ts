@@ -7,6 +7,7 @@ import { decodeJoinToken } from '../src/model/join-token.ts';
 import { HttpClient } from '../src/net/http-client.ts';
 import { createCsr } from '../src/pki/csr.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
+import { appendResults } from './results.ts';
 import { cpuSeconds, generatorCore, percentile, pinSelf, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 2000);
@@ -82,3 +83,11 @@ console.log(
 operator.close();
 client.close();
 await hub.stop();
+await appendResults([
+  { name: 'registrations-per-s', value: Math.round(sites / seconds), unit: '1/s', target: 500, op: '>=' },
+  {
+    name: 'registrations-per-hub-cpu-s',
+    value: Math.round(sites / hubCpu),
+    unit: '1/s',
+  },
+]);

@@ -58,3 +58,8 @@ export async function appendResults(
 export function appendResult(figure: BenchFigure, file = resultsFile): Promise<BenchRecord[]> {
   return appendResults([figure], file);
 }
+
+/** A fleet size as record names spell it: 10000 → `10k`, 2500 → `2.5k`, 600 → `600`. */
+export function thousands(n: number): string {
+  return n >= 1000 ? `${n / 1000}k` : String(n);
+}

@@ -9,6 +9,7 @@ import { rm } from 'node:fs/promises';
 import { HttpClient } from '../src/net/http-client.ts';
 import { commit, machine, percentile } from './fleet.ts';
 import { posBundle, prepareHub, startLoad } from './protocol-load.ts';
+import { appendResults, thousands } from './results.ts';
 import { cpuSeconds, generatorCore, hubCore, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 10_000);
@@ -46,11 +47,13 @@ await windowOpen;
 const rssBefore = await rssMiB(hub.pid);
 const cpu0 = await cpuSeconds(hub.pid);
 const t0 = Date.now();
+const profileFrom = hub.uptime();
 const applied = await operator.request('POST', '/api/v1/bundles/apply', { body: posBundle('2') });
 const applyMs = Date.now() - t0;
 if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${JSON.stringify(applied.body)}`);
 await Promise.race([allChanged, new Promise((r) => setTimeout(r, 60_000))]);
 const hubCpu = (await cpuSeconds(hub.pid)) - cpu0;
+const profileTo = hub.uptime();
 const rssAfter = await rssMiB(hub.pid);
 load.stop();
 const result = await load.result;
@@ -74,6 +77,8 @@ console.log(
       },
       target: `every one of ${sites} sites in < 2000 ms`,
       hubCpuSecondsDuringFanout: Number(hubCpu.toFixed(2)),
+      hubCpuMsPerSite: Number(((hubCpu * 1000) / sites).toFixed(3)),
+      hubProfileWindowSeconds: { from: Number(profileFrom.toFixed(1)), to: Number(profileTo.toFixed(1)) },
       hubRssMiB: { before: Math.round(rssBefore), after: Math.round(rssAfter) },
       generatorCpuCoresWhileHolding: result.generatorCpuCores,
       cpuSplit: `hub on core ${hubCore}, generator on core ${generatorCore} (taskset)`,
@@ -87,3 +92,18 @@ console.log(
     2,
   ),
 );
+await appendResults([
+  {
+    name: `fanout-${thousands(sites)}-last-site-s`,
+    value: (delays.at(-1) ?? Number.NaN) / 1000,
+    unit: 's',
+    ...(sites === 10_000 ? { target: 2, op: '<' as const } : {}),
+  },
+  {
+    name: `fanout-${thousands(sites)}-hub-cpu-ms-per-site`,
+    value: (hubCpu * 1000) / sites,
+    unit: 'ms',
+    target: 0.1,
+    op: '<=',
+  },
+]);

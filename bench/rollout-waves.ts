@@ -9,6 +9,7 @@ import type { RolloutDetail, RolloutView } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
 import { commit, machine } from './fleet.ts';
 import { posBundle, prepareHub, startLoad } from './protocol-load.ts';
+import { appendResults, thousands } from './results.ts';
 import { cpuSeconds, generatorCore, hubCore, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 10_000);
@@ -99,3 +100,6 @@ console.log(
     2,
   ),
 );
+await appendResults([
+  { name: `rollout-${thousands(sites)}-3-waves-done-s`, value: totalMs / 1000, unit: 's' },
+]);

@@ -6,6 +6,7 @@ import { ensureFirstAdmin } from '../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../src/hub/server.ts';
 import { sweepConnectivity } from '../src/hub/status/connectivity.ts';
 import { benchFleet, commit, machine, percentile } from './fleet.ts';
+import { appendResults, thousands } from './results.ts';
 
 const sites = Number(process.argv[2] ?? 100_000);
 const iterations = Number(process.argv[3] ?? 200);
@@ -63,6 +64,8 @@ const cases: Array<{ name: string; method: 'GET' | 'POST'; url: string; body?: o
 ];
 
 const results: string[] = [];
+/** the worst p99 of the grouped queries, the headline figure */
+let groupedP99 = 0;
 for (const c of cases) {
   const times: number[] = [];
   for (let i = 0; i < iterations + 5; i++) {
@@ -80,6 +83,7 @@ for (const c of cases) {
   times.sort((a, b) => a - b);
   const p50 = percentile(times, 50);
   const p99 = percentile(times, 99);
+  if (c.name.startsWith('grouped')) groupedP99 = Math.max(groupedP99, p99);
   const verdict = c.target ? ` (target p99 < ${c.target} ms: ${p99 < c.target ? 'met' : 'MISSED'})` : '';
   const line = `| ${c.name} | ${p50.toFixed(1)} ms | ${p99.toFixed(1)} ms |${verdict ? ` ${verdict.slice(2, -1)}` : ' –'} |`;
   results.push(line);
@@ -92,5 +96,14 @@ console.log(
 console.log('| query | p50 | p99 | target |\n|---|---|---|---|');
 for (const r of results) console.log(r);
 
+await appendResults([
+  {
+    name: `query-${thousands(sites)}-grouped-p99-ms`,
+    value: Number(groupedP99.toFixed(1)),
+    unit: 'ms',
+    target: 200,
+    op: '<',
+  },
+]);
 await app.close();
 await fleet.close();

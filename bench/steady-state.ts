@@ -12,6 +12,7 @@
 import { rm } from 'node:fs/promises';
 import { commit, machine } from './fleet.ts';
 import { prepareHub, startLoad } from './protocol-load.ts';
+import { appendResults, thousands } from './results.ts';
 import { cpuSeconds, generatorCore, hubCore, rssMiB, startHubProcess } from './support.ts';
 
 const sites = Number(process.argv[2] ?? 10_000);
@@ -29,6 +30,7 @@ const idleRss = await rssMiB(hub.pid);
 let window: { cpu0: number; at: number; rss: number[] } | undefined;
 let sampler: NodeJS.Timeout | undefined;
 let summary: { hubCores: number; seconds: number } | undefined;
+const profileWindow = { from: 0, to: 0 };
 const load = await startLoad(
   {
     url: hub.url,
@@ -46,6 +48,7 @@ const load = await startLoad(
   {
     ramped: () => console.error(`all ${connected} sites connected`),
     windowStart: () => {
+      profileWindow.from = hub.uptime();
       void cpuSeconds(hub.pid).then((cpu0) => {
         window = { cpu0, at: performance.now(), rss: [] };
         sampler = setInterval(() => {
@@ -54,6 +57,7 @@ const load = await startLoad(
       });
     },
     windowEnd: () => {
+      profileWindow.to = hub.uptime();
       clearInterval(sampler);
       const w = window!;
       void cpuSeconds(hub.pid).then((cpu) => {
@@ -80,6 +84,10 @@ const out = {
   reportLatencyMs: result.reportMs,
   longPollOverheadMs: result.pollOverheadMs,
   hubCpuCores: Number(summary?.hubCores.toFixed(2)),
+  hubProfileWindowSeconds: {
+    from: Number(profileWindow.from.toFixed(1)),
+    to: Number(profileWindow.to.toFixed(1)),
+  },
   hubRssMiB: { idle: Math.round(idleRss), max: Math.round(hubRss) },
   generatorCpuCores: result.generatorCpuCores,
   cpuSplit: `hub on core ${hubCore}, generator on core ${generatorCore} (taskset)`,
@@ -91,3 +99,18 @@ const out = {
   date: new Date().toISOString().slice(0, 10),
 };
 console.log(JSON.stringify(out, null, 2));
+// a run whose connected sites carry a larger fleet's rate is named for both
+const fleetName =
+  connected === sites ? thousands(sites) : `${thousands(sites)}-rate-on-${thousands(connected)}`;
+await appendResults([
+  { name: `steady-${fleetName}-report-p99-ms`, value: result.reportMs.p99, unit: 'ms', target: 100, op: '<' },
+  {
+    name: `steady-${fleetName}-longpoll-overhead-p99-ms`,
+    value: result.pollOverheadMs.p99,
+    unit: 'ms',
+    target: 100,
+    op: '<',
+  },
+  { name: `steady-${fleetName}-hub-rss-mib`, value: Math.round(hubRss), unit: 'MiB' },
+  { name: `steady-${fleetName}-hub-cpu-cores`, value: out.hubCpuCores, unit: 'cores' },
+]);

@@ -14,8 +14,17 @@ export interface HubProcess {
   caPem: string;
   pid: number;
   dataDir: string;
+  /** seconds since the hub process was spawned: where a window lies in its CPU profile */
+  uptime(): number;
   stop(): Promise<void>;
 }
+
+/**
+ * Node flags for every hub process a benchmark starts, e.g. to profile it:
+ * OUTPOST_BENCH_HUB_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the profile is written when the
+ * hub exits; `node bench/cpu-profile.ts` summarizes it).
+ */
+const hubNodeFlags = (process.env.OUTPOST_BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 /**
  * The 2 cores are split: the hub gets core 0, the load generator core 1 (`taskset`), so neither
@@ -54,6 +63,7 @@ export async function startHubProcess(
 ): Promise<HubProcess> {
   const dir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
   const hubArgs = [
+    ...hubNodeFlags,
     cli,
     'hub',
     '--data-dir',
@@ -69,6 +79,7 @@ export async function startHubProcess(
       ? [process.execPath, hubArgs]
       : onCore(opts.core ?? hubCore, process.execPath, hubArgs);
   const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const spawnedAt = performance.now();
   let out = '';
   const ready = new Promise<{ url: string; adminToken: string }>((resolvePromise, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -92,6 +103,7 @@ export async function startHubProcess(
     caPem: await readFile(caFile, 'utf8'),
     pid: child.pid!,
     dataDir: dir,
+    uptime: () => (performance.now() - spawnedAt) / 1000,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));

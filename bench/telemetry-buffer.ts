@@ -15,6 +15,7 @@ import { TelemetrySender } from '../src/agent/telemetry/sender.ts';
 import { sliNames, type TelemetrySample } from '../src/model/telemetry.ts';
 import { telemetryReceiver } from '../test/support/telemetry-receiver.ts';
 import { describeMachine } from './machine.ts';
+import { appendResults } from './results.ts';
 
 const { values } = parseArgs({
   options: {
@@ -92,6 +93,16 @@ try {
   console.log(
     `| a day at the realistic rate | ${(perDay / 2 ** 20).toFixed(1)} MiB of 64 MiB | 24 h outage fits: ${perDay < 64 * 2 ** 20 ? 'met' : 'missed'} |`,
   );
+  await appendResults([
+    {
+      name: 'telemetry-buffer-day-mib',
+      value: Number((perDay / 2 ** 20).toFixed(1)),
+      unit: 'MiB',
+      target: 64,
+      op: '<',
+    },
+    { name: 'telemetry-buffer-append-per-s', value: Math.round(total / (appendMs / 1000)), unit: '1/s' },
+  ]);
 } finally {
   await hub.close();
   await rm(dir, { recursive: true, force: true });

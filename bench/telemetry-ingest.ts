@@ -11,6 +11,7 @@ import { listSlos, sloDetail } from '../src/hub/slo/slos.ts';
 import { ingestTelemetry } from '../src/hub/telemetry/ingest.ts';
 import type { TelemetryBatch, TelemetrySample } from '../src/model/telemetry.ts';
 import { benchFleet, commit, formats, machine } from './fleet.ts';
+import { appendResults } from './results.ts';
 
 const target = 100_000 / 60;
 const n = Number(process.argv[2] ?? 10_000);
@@ -128,4 +129,14 @@ console.log(`| site buckets stored | ${Number(buckets.n)} | — |`);
 console.log(
   `| database size | ${(bytes / 1024 / 1024).toFixed(1)} MiB (${(bytes / Number(buckets.n)).toFixed(0)} B per site bucket, all tables) | — |`,
 );
+await appendResults([
+  {
+    name: 'telemetry-ingest-batches-per-s',
+    value: Math.round(perSecond),
+    unit: '1/s',
+    target: Math.round(target),
+    op: '>=',
+  },
+  { name: 'telemetry-ingest-batches-per-cpu-s', value: Math.round(batches / cpuSeconds), unit: '1/s' },
+]);
 await fleet.close();

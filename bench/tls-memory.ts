@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { createCa, issueCertificate } from '../src/pki/authority.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
+import { appendResults } from './results.ts';
 
 const connections = Number(process.argv[3] ?? process.argv[2] ?? 4000);
 
@@ -81,6 +82,13 @@ async function server(): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   const after = memory();
   child.kill();
+  await appendResults([
+    {
+      name: 'tls-idle-connection-rss-kib',
+      value: Math.round(((after.rss - before.rss) * 1024) / connections),
+      unit: 'KiB',
+    },
+  ]);
   const perConnection = (a: number, b: number) => Math.round(((a - b) * 1024) / connections);
   console.log(
     JSON.stringify(

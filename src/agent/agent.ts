@@ -4,22 +4,28 @@
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
 // This class is the supervisor: it builds those parts, wires them together and stops them on one signal.
 
+import { sleep } from '../base/timing.ts';
 import { decodeJoinToken } from '../model/join-token.ts';
 import type { Facts } from '../model/wire.ts';
 import { AgentTelemetry, type AgentTelemetryOptions } from './agent-telemetry.ts';
 import type { Cluster } from './apply/cluster.ts';
 import { DesiredSync } from './desired-sync.ts';
+import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
-import { type LocalPage, type LocalStatus, serveLocalPage } from './local-page.ts';
+import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
+import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
+import { StateLock } from './state/state-lock.ts';
+import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
 export type { AgentTelemetryOptions } from './agent-telemetry.ts';
 
-export const agentVersion = '0.1.0';
+/** This agent's version: stamped in by the build (scripts/build-app.ts); a run from source says "dev". */
+export const agentVersion: string = process.env.OUTPOST_BUILD_VERSION ?? 'dev';
 
 export interface AgentOptions {
   /** from `outpost token create`: hub URL, hub CA fingerprint and bootstrap token; needed until registered */
@@ -49,8 +55,32 @@ export interface AgentOptions {
   prePullPauseImage?: string;
   /** store-and-forward telemetry (on by default; false for none) */
   telemetry?: AgentTelemetryOptions | false;
+  /** how this install runs another agent release (upgrade/); without it the agent runs none */
+  upgrade?: (site: UpgradeSite) => Promise<AgentUpgrade> | AgentUpgrade;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
+
+/** What an upgrade needs from the running agent: who it is and whether this run proved itself. */
+export interface UpgradeSite {
+  running: string;
+  stateDir: string;
+  /** the release key pinned at join, once registered */
+  pinnedKey: () => string | undefined;
+  hub: () => HubClient | undefined;
+  ready: () => Readiness;
+  /** aborted when the agent stops */
+  signal: AbortSignal;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Where a run of the agent stands with its state directory. */
+type Phase = { kind: 'standby' } | { kind: 'running' } | { kind: 'handedOver'; to: string };
+
+/** How often the state directory's lease is renewed (and a handover request looked for). */
+const lockRenewMs = 3000;
+
+/** The exit status that tells the launcher the agent stopped to let it start a staged release. */
+export const stagedReleaseExitCode = 75;
 
 /** The parts of a running agent, each with one job; built by run(). */
 interface Parts {
@@ -61,6 +91,7 @@ interface Parts {
   reconciler: Reconciler;
   reporter: Reporter;
   telemetry: AgentTelemetry | undefined;
+  upgrade: AgentUpgrade | undefined;
 }
 
 export class Agent {
@@ -71,6 +102,8 @@ export class Agent {
   readonly #startedAt = new Date();
   #parts: Parts | undefined;
   #page: LocalPage | undefined;
+  #restarting = false;
+  #phase: Phase = { kind: 'standby' };
 
   constructor(opts: AgentOptions) {
     this.#opts = {
@@ -86,22 +119,95 @@ export class Agent {
     this.#opts.log?.(message, fields);
   }
 
-  /** Runs until `signal` aborts; should a loop fail unexpectedly, stops the others and throws. */
+  /**
+   * Runs until `signal` aborts, or until it stops to let its supervisor start a staged release (then
+   * exitCode says so); should a loop fail unexpectedly, stops the others and throws. It first takes the
+   * state directory's lock, waiting while another agent (the one an upgrade replaces) holds it; it hands
+   * the directory over only to the version it upgrades to, and runs again if that one is reverted.
+   */
   async run(outer: AbortSignal): Promise<void> {
-    const failed = new AbortController();
-    const signal = AbortSignal.any([outer, failed.signal]);
-    const parts = await this.#build();
-    this.#parts = parts;
-    const localPage = this.#opts.localPage ?? '127.0.0.1:7071';
-    if (localPage !== false) {
-      try {
-        this.#page = await serveLocalPage(localPage, () => this.status());
-        this.#log('local status page', { url: this.#page.url });
-      } catch (e) {
-        // The page is for people on site; the agent's work does not depend on it.
-        this.#log('local status page unavailable', { address: localPage, error: (e as Error).message });
+    const lock = new StateLock({ stateDir: this.#opts.stateDir, version: agentVersion });
+    await this.#servePage();
+    try {
+      for (;;) {
+        this.#phase = { kind: 'standby' };
+        if (!(await this.#acquire(lock, outer))) return;
+        this.#phase = { kind: 'running' };
+        const handover = await this.#runOnce(outer, lock);
+        if (!handover) return;
+        await lock.release();
+        this.#phase = { kind: 'handedOver', to: handover.version };
+        const outcome = await handover.upgrade.supervise?.(outer);
+        if (outcome !== 'reverted') {
+          // the new version runs the site now; this process stays until its pod is retired
+          while (!outer.aborted) await sleep(3600_000, outer);
+          return;
+        }
       }
+    } finally {
+      await lock.release();
+      await this.#page?.close();
     }
+  }
+
+  async #servePage(): Promise<void> {
+    const localPage = this.#opts.localPage ?? '127.0.0.1:7071';
+    if (localPage === false) return;
+    try {
+      this.#page = await serveLocalPage(
+        localPage,
+        () => this.status(),
+        () => this.readiness(),
+      );
+      this.#log('local status page', { url: this.#page.url });
+    } catch (e) {
+      // The page is for people on site; the agent's work does not depend on it.
+      this.#log('local status page unavailable', { address: localPage, error: (e as Error).message });
+    }
+  }
+
+  /** Takes the state directory, asking its holder to hand over meanwhile; false when aborted first. */
+  async #acquire(lock: StateLock, outer: AbortSignal): Promise<boolean> {
+    if (await lock.tryAcquire()) return true;
+    this.#log('another agent holds the state directory; waiting for it to hand over', {
+      stateDir: this.#opts.stateDir,
+    });
+    while (!outer.aborted) {
+      await lock.request();
+      await sleep(1000, outer);
+      if (!outer.aborted && (await lock.tryAcquire())) return true;
+    }
+    return false;
+  }
+
+  /**
+   * One run of the agent's loops on the state directory it holds: until `outer` aborts, a staged
+   * release needs a restart, or a newer version asks for the directory and the upgrade hands it over
+   * (returned, so run() can watch the new version prove itself).
+   */
+  async #runOnce(
+    outer: AbortSignal,
+    lock: StateLock,
+  ): Promise<{ version: string; upgrade: AgentUpgrade } | undefined> {
+    const failed = new AbortController();
+    const stop = new AbortController();
+    const signal = AbortSignal.any([outer, failed.signal, stop.signal]);
+    const parts = await this.#build(signal, () => this.#restart(stop));
+    this.#parts = parts;
+    let handover: { version: string; upgrade: AgentUpgrade } | undefined;
+    const keepLock = async () => {
+      while (!signal.aborted) {
+        await sleep(lockRenewMs, signal);
+        if (signal.aborted) return;
+        await lock.renew();
+        const request = await lock.pendingRequest();
+        if (request && parts.upgrade?.handover?.(request.version)) {
+          this.#log('handing the state directory over to the new agent', { version: request.version });
+          handover = { version: request.version, upgrade: parts.upgrade };
+          stop.abort();
+        }
+      }
+    };
     const owned = (loop: Promise<void>) =>
       loop.catch((e: unknown) => {
         failed.abort();
@@ -112,24 +218,27 @@ export class Agent {
         owned(this.#hubLoop(parts, signal)),
         owned(parts.reconciler.run(signal)),
         owned(parts.reporter.run(signal)),
+        owned(keepLock()),
         parts.telemetry?.run(signal), // never throws: telemetry trouble does not stop the site
       ]);
     } finally {
       await parts.reconciler.stopped();
-      await this.#page?.close();
+      await parts.identity.sealingKeyAnnounced();
       parts.identity.close();
     }
+    return outer.aborted ? undefined : handover;
   }
 
   /**
    * Opens the state directory and builds the parts on it. They call one another only once running, so
    * a callback may name a part built after it.
    */
-  async #build(): Promise<Parts> {
+  async #build(signal: AbortSignal, restart: () => void): Promise<Parts> {
     const opts = this.#opts;
     const log = opts.log;
     const state = await LocalState.open(opts.stateDir);
     const outbox = await Outbox.open(opts.stateDir, opts.outboxLimits);
+    const sealingKey = await siteSealingKey(opts.stateDir);
     const identity = new SiteIdentity({
       state,
       cluster: opts.cluster,
@@ -139,6 +248,7 @@ export class Agent {
       machineId: opts.machineId,
       labels: opts.labels,
       facts: opts.facts,
+      sealingKey: sealingKey.publicKey,
       log,
     });
     let telemetry: AgentTelemetry | undefined;
@@ -174,6 +284,15 @@ export class Agent {
       onChange: () => reconciler.wake(),
       log,
     });
+    const upgrade = await opts.upgrade?.({
+      running: agentVersion,
+      stateDir: opts.stateDir,
+      pinnedKey: () => identity.identity?.releaseKey,
+      hub: () => identity.hub,
+      ready: () => this.readiness(),
+      signal,
+      log,
+    });
     const reconciler = await Reconciler.open({
       cluster: opts.cluster,
       state,
@@ -185,6 +304,9 @@ export class Agent {
       driftCheckMs: opts.driftCheckMs,
       watch: opts.watch !== false,
       prePullPauseImage: opts.prePullPauseImage,
+      sealingKey,
+      agentUpgrade: upgrade,
+      restart,
       log,
     });
     const reporter = new Reporter({
@@ -195,7 +317,23 @@ export class Agent {
       onSequenceReset: () => reconciler.wake(),
       log,
     });
-    return { outbox, contact, identity, sync, reconciler, reporter, telemetry };
+    return { outbox, contact, identity, sync, reconciler, reporter, telemetry, upgrade };
+  }
+
+  /**
+   * Stops the agent for its supervisor to start a staged release, after giving the report that says so a
+   * few seconds to reach the hub (it stays in the outbox for the next version otherwise).
+   */
+  #restart(stop: AbortController): void {
+    if (this.#restarting) return;
+    this.#restarting = true;
+    this.#log('stopping to start the staged agent release');
+    void (this.#parts?.reporter.drain(5000) ?? Promise.resolve()).finally(() => stop.abort());
+  }
+
+  /** The exit status the process should end with: set when it stopped for a staged release. */
+  get exitCode(): number | undefined {
+    return this.#restarting ? stagedReleaseExitCode : undefined;
   }
 
   /** Identity first (registration, approval), then polling and certificate renewal. */
@@ -209,6 +347,29 @@ export class Agent {
   /** The local page's URL once it listens. */
   get localPageUrl(): string | undefined {
     return this.#page?.url;
+  }
+
+  /**
+   * Ready once this process loaded its saved state, reached the hub and had a report acknowledged: what
+   * Kubernetes' readiness probe and an upgrade's confirmation wait for. A hub outage after that does not
+   * make it unready (the site keeps enforcing what it has, which is its job).
+   */
+  readiness(): Readiness {
+    const phase = this.#phase;
+    if (phase.kind === 'standby')
+      return {
+        ready: false,
+        reason: 'waiting for the agent this one replaces to hand over the state directory',
+      };
+    if (phase.kind === 'handedOver')
+      return { ready: true, reason: `handed over to agent ${phase.to}; watching it prove itself` };
+    const parts = this.#parts;
+    if (!parts) return { ready: false, reason: 'loading the saved state' };
+    if (!parts.contact.reachedThisRun)
+      return { ready: false, reason: 'has not reached the hub since it started' };
+    if (!parts.reporter.ackedThisRun)
+      return { ready: false, reason: 'no report acknowledged by the hub since it started' };
+    return { ready: true, reason: 'ready' };
   }
 
   /** A snapshot of what this site runs: for the local page, /status.json and tests. */

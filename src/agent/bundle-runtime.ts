@@ -29,6 +29,8 @@ export interface BundleRuntime {
   prePull?: { digest: string; since: number; namespaces: string[]; done: boolean };
   /** when drift was last corrected; a field someone keeps changing back is corrected at a bounded rate */
   lastCorrection: number;
+  /** the bundles its manifests say must be Ready here first (spec.dependsOn) */
+  dependsOn: string[];
 }
 
 /** Reports carry at most this many drift entries per bundle. */
@@ -50,6 +52,7 @@ export function newRuntime(d: DesiredDeployment): BundleRuntime {
     lastFullCheck: 0,
     attempts: 0,
     lastCorrection: 0,
+    dependsOn: [],
   };
 }
 

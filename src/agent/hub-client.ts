@@ -2,6 +2,7 @@
 // the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
 // call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
 
+import type { SealingKeyAck } from '../model/sealing-wire.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
   CertificateResponse,
@@ -115,6 +116,15 @@ export class HubClient {
     return res.body as CertificateResponse;
   }
 
+  /** Tells the hub the site's sealing public key (idempotent: sent at every start). */
+  async announceSealingKey(publicKey: string): Promise<SealingKeyAck> {
+    const res = await this.#http.request('PUT', `/agent/v1/sites/${this.#site()}/sealing-key`, {
+      body: { publicKey },
+    });
+    if (res.status !== 200) throw hubError(res, 'sealing key');
+    return res.body as SealingKeyAck;
+  }
+
   /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */
   async desired(
     known: string | undefined,
@@ -139,6 +149,16 @@ export class HubClient {
     });
     if (res.status !== 200) throw hubError(res, `blob ${digest}`);
     return res.body as string;
+  }
+
+  /** An agent release's tarball by digest, as it arrives; the caller checks digest and signature. */
+  async release(digest: string, signal?: AbortSignal): Promise<AsyncIterable<Buffer>> {
+    const res = await this.#http.stream(`/agent/v1/sites/${this.#site()}/releases/${digest}`, {
+      idleTimeoutMs: 60_000,
+      signal,
+    });
+    if (res.error) throw hubError(res.error, `release ${digest}`);
+    return res.body;
   }
 
   async report(report: Report): Promise<{ accepted: boolean; lastSeq: number }> {

@@ -54,6 +54,11 @@ export class HubContact {
     this.#error = error;
   }
 
+  /** Whether the hub has answered since this process started (an earlier run's contact does not count). */
+  get reachedThisRun(): boolean {
+    return this.#reachedThisRun;
+  }
+
   status(): LocalStatus['hubContact'] {
     return {
       last: this.#last?.toISOString() ?? null,

@@ -49,7 +49,11 @@ test('an empty site says so', () => {
 });
 
 test('the server answers GET and HEAD, refuses writes, and serves the same facts as JSON', async () => {
-  const page = await serveLocalPage('127.0.0.1:0', () => status());
+  const page = await serveLocalPage(
+    '127.0.0.1:0',
+    () => status(),
+    () => ({ ready: true, reason: 'ready' }),
+  );
   try {
     const json = await (await fetch(`${page.url}/status.json`)).json();
     assert.deepEqual(json, status());
@@ -58,6 +62,28 @@ test('the server answers GET and HEAD, refuses writes, and serves the same facts
     assert.equal(head.headers.get('content-type'), 'text/html; charset=utf-8');
     assert.equal((await fetch(page.url, { method: 'DELETE' })).status, 405);
     assert.equal((await fetch(`${page.url}/admin`)).status, 404);
+  } finally {
+    await page.close();
+  }
+});
+
+test('liveness answers whenever the page does; readiness answers 503 with what is missing until ready', async () => {
+  let readiness = { ready: false, reason: 'has not reached the hub since it started' };
+  const page = await serveLocalPage(
+    '127.0.0.1:0',
+    () => status(),
+    () => readiness,
+  );
+  try {
+    const live = await fetch(`${page.url}/healthz`);
+    assert.equal(live.status, 200);
+    const notReady = await fetch(`${page.url}/readyz`);
+    assert.equal(notReady.status, 503);
+    assert.equal(await notReady.text(), 'has not reached the hub since it started\n');
+    readiness = { ready: true, reason: 'ready' };
+    const ready = await fetch(`${page.url}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal(await ready.text(), 'ready\n');
   } finally {
     await page.close();
   }

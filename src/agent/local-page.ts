@@ -1,6 +1,7 @@
 // The agent's local status page, for staff on site: what runs, which revision, its health, when the hub
 // was last heard from and how many reports wait to go up. Read-only, no external assets, served by the
-// agent itself so it answers while the hub is unreachable. HTML at /, the same facts at /status.json.
+// agent itself so it answers while the hub is unreachable. HTML at /, the same facts at /status.json,
+// and the probes a supervisor asks (Kubernetes, the host launcher): /healthz and /readyz.
 
 import http from 'node:http';
 import type { DeploymentReport } from '../model/wire.ts';
@@ -27,6 +28,15 @@ export interface LocalStatus {
   telemetry?: TelemetryStatus;
 }
 
+/**
+ * Whether this run of the agent has proven itself: it loaded its saved state, reached the hub and had a
+ * report acknowledged. A new version counts as good only once it is; `reason` says what it still lacks.
+ */
+export interface Readiness {
+  ready: boolean;
+  reason: string;
+}
+
 export interface LocalPage {
   /** http://host:port the page is served at */
   url: string;
@@ -34,10 +44,15 @@ export interface LocalPage {
 }
 
 /**
- * Serves the page on `bind` ("host:port", port 0 for any) until closed.
- * @example const page = await serveLocalPage('127.0.0.1:7071', () => agent.status());
+ * Serves the page on `bind` ("host:port", port 0 for any) until closed. /healthz answers while the
+ * process serves at all (liveness); /readyz answers 200 only when `readiness` says so, else 503 and why.
+ * @example const page = await serveLocalPage('127.0.0.1:7071', () => agent.status(), () => agent.readiness());
  */
-export async function serveLocalPage(bind: string, status: () => LocalStatus): Promise<LocalPage> {
+export async function serveLocalPage(
+  bind: string,
+  status: () => LocalStatus,
+  readiness: () => Readiness,
+): Promise<LocalPage> {
   const m = /^(.*):(\d+)$/.exec(bind);
   if (!m) throw new Error(`the local page address is host:port, got "${bind}"`);
   const host = m[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1';
@@ -59,7 +74,12 @@ export async function serveLocalPage(bind: string, status: () => LocalStatus): P
     if (path === '/status.json')
       return send(200, 'application/json', `${JSON.stringify(status(), null, 2)}\n`);
     if (path === '/') return send(200, 'text/html; charset=utf-8', renderLocalPage(status()));
-    return send(404, 'text/plain; charset=utf-8', 'not found: try / or /status.json\n');
+    if (path === '/healthz') return send(200, 'text/plain; charset=utf-8', 'ok\n');
+    if (path === '/readyz') {
+      const r = readiness();
+      return send(r.ready ? 200 : 503, 'text/plain; charset=utf-8', `${r.reason}\n`);
+    }
+    return send(404, 'text/plain; charset=utf-8', 'not found: try /, /status.json, /healthz or /readyz\n');
   });
   server.keepAliveTimeout = 2000;
   await new Promise<void>((resolve, reject) => {

@@ -3,9 +3,17 @@
 // revision that misses its progress deadline, and prunes bundles the hub no longer places here.
 
 import { backoffDelay, Wakeup } from '../base/timing.ts';
+import {
+  agentBundleName,
+  agentReleaseApiVersion,
+  agentReleaseKind,
+  isAgentRelease,
+  parseAgentRelease,
+} from '../model/agent-release.ts';
 import type { BundleApplyOptions } from '../model/apply-options.ts';
 import { type KubeObject, type ObjectRef, refKey, refOf } from '../model/manifest.ts';
 import type { DeploymentReport, DesiredDeployment, DesiredState } from '../model/wire.ts';
+import type { SealingKeyPair } from '../pki/sealing.ts';
 import type { RenderedBundle } from '../render/rendered.ts';
 import type { Cluster } from './apply/cluster.ts';
 import {
@@ -22,12 +30,15 @@ import { defaultPauseImage, type PrePullPlan, planPrePull } from './apply/prepul
 import { removePrePull, runPrePull, sweepPrePulls } from './apply/prepuller.ts';
 import { type Assessment, assess } from './apply/progress.ts';
 import { type BundleRuntime, newRuntime, reportOf } from './bundle-runtime.ts';
+import { inDependencyOrder, waitingFor } from './dependencies.ts';
 import type { DesiredSource } from './desired-sync.ts';
 import type { LocalDeployment } from './local-page.ts';
 import { OwnedObjects } from './owned-objects.ts';
 import type { ReportSource } from './reporter.ts';
+import { unsealBundle } from './secrets/unseal.ts';
 import type { DeploymentRecord, Inventory, LocalState } from './state/local-state.ts';
 import { isTransient } from './transient.ts';
+import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
 /** Told which manifests each placed bundle enforces (telemetry collects by them). */
 export interface ManifestsInForce {
@@ -57,6 +68,12 @@ export interface ReconcilerOptions {
   watch: boolean;
   /** the image pre-pull pods idle on */
   prePullPauseImage?: string;
+  /** the site's own key, which opens the SealedSecrets sealed to this site */
+  sealingKey?: SealingKeyPair;
+  /** runs the agent bundle's release (upgrade/); without one this agent runs no other release */
+  agentUpgrade?: AgentUpgrade;
+  /** the agent must stop so that its supervisor starts a staged release; called after the pass's report */
+  restart?: () => void;
   now?: () => number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -77,6 +94,7 @@ export class Reconciler implements ReportSource {
   readonly #removed = new Set<string>();
   #owned: OwnedObjects | undefined;
   #sweepPrePulls = true;
+  #restartAfterPass = false;
   #wakeTimer: NodeJS.Timeout | undefined;
 
   private constructor(opts: ReconcilerOptions, records: DeploymentRecord[], inventories: Inventory[]) {
@@ -165,6 +183,11 @@ export class Reconciler implements ReportSource {
   async pass(): Promise<number> {
     const next = await this.#reconcile();
     await this.#opts.report();
+    if (this.#restartAfterPass) {
+      // the report saying the release is staged is in the outbox: the next version sends it
+      this.#restartAfterPass = false;
+      this.#opts.restart?.();
+    }
     return next;
   }
 
@@ -205,9 +228,11 @@ export class Reconciler implements ReportSource {
     // Before the first desired state arrives the agent knows nothing; it must not prune on ignorance.
     if (!desired) return this.#opts.heartbeatMs;
     let next = Math.min(this.#opts.heartbeatMs, this.#opts.driftCheckMs);
-    for (const d of desired.deployments) {
+    const placed = new Set(desired.deployments.map((d) => d.bundle));
+    const ordered = inDependencyOrder(desired.deployments, (b) => this.#bundles.get(b)?.dependsOn ?? []);
+    for (const d of ordered) {
       try {
-        next = Math.min(next, await this.#reconcileBundle(d));
+        next = Math.min(next, await this.#reconcileBundle(d, placed));
       } catch (e) {
         // One bundle in trouble must not hold up the others: it is retried on its own, with backoff.
         const transient = isTransient(e);
@@ -262,9 +287,10 @@ export class Reconciler implements ReportSource {
     await this.#state.saveRecord(record);
   }
 
-  async #reconcileBundle(d: DesiredDeployment): Promise<number> {
+  async #reconcileBundle(d: DesiredDeployment, placed: ReadonlySet<string>): Promise<number> {
     const now = this.#now();
     const rt = this.#runtime(d);
+    if (d.bundle === agentBundleName) return this.#reconcileAgentRelease(rt, d);
     const record: DeploymentRecord = { ...(this.#records.get(d.bundle) ?? { bundle: d.bundle }) };
     if (record.rolledBack && record.rolledBack.digest !== d.digest) {
       // a new desired revision: the rollback was about the old one
@@ -272,7 +298,7 @@ export class Reconciler implements ReportSource {
       await this.#saveRecord(record);
     }
     const target = record.rolledBack?.to ?? d.digest;
-    const blob = await this.#state.blob(target);
+    const blob = await this.#blobToApply(target);
     if (blob) this.#opts.manifests?.enforcing(d.bundle, blob, target);
     if (!blob) {
       if (target === d.digest) {
@@ -287,7 +313,15 @@ export class Reconciler implements ReportSource {
     }
     if (rt.retryAt !== undefined && rt.retryAt > now) return rt.retryAt - now;
 
+    rt.dependsOn = blob.dependsOn ?? [];
     if (record.applied !== target || rt.retryAt !== undefined) {
+      // a new revision waits for its dependencies; going back to the last-known-good never does
+      const waiting =
+        target === d.digest && waitingFor(rt.dependsOn, (b) => this.#bundles.get(b)?.state, placed);
+      if (waiting) {
+        Object.assign(rt, { state: 'Applying', message: waiting });
+        return this.#opts.readinessResyncMs;
+      }
       const waitMs = await this.#prePullBefore(rt, record, blob, target === d.digest);
       if (waitMs !== undefined) return waitMs;
       const applied = await this.#applyTarget(rt, record, blob, target, d.digest);
@@ -295,6 +329,64 @@ export class Reconciler implements ReportSource {
         return rt.retryAt !== undefined ? Math.max(0, rt.retryAt - this.#now()) : this.#opts.heartbeatMs;
     }
     return this.#check(rt, record, blob, d.digest);
+  }
+
+  /**
+   * A cached blob as it goes to the cluster: its SealedSecrets opened with the site's key, in memory only.
+   * A value this site cannot open throws (not transient), so its bundle fails alone and says why.
+   */
+  async #blobToApply(digest: string): Promise<RenderedBundle | undefined> {
+    const blob = await this.#state.blob(digest);
+    if (!blob || !this.#opts.sealingKey) return blob;
+    return unsealBundle(blob, this.#opts.sealingKey);
+  }
+
+  /**
+   * The agent bundle's one object is a release for the agent to run, never something for Kubernetes:
+   * the upgrade says how it stands. A failure (a download cut, a bad tarball) is retried with backoff.
+   */
+  async #reconcileAgentRelease(rt: BundleRuntime, d: DesiredDeployment): Promise<number> {
+    const now = this.#now();
+    const blob = await this.#state.blob(d.digest);
+    if (!blob) {
+      this.#opts.desired.blobMissing();
+      Object.assign(rt, { state: 'Applying', message: 'waiting for the agent release from the hub' });
+      return this.#opts.heartbeatMs;
+    }
+    if (rt.retryAt !== undefined && rt.retryAt > now) return rt.retryAt - now;
+    const [object] = blob.objects;
+    const release =
+      object && isAgentRelease(object) ? parseAgentRelease(object) : { problem: 'no AgentRelease' };
+    const status =
+      'problem' in release
+        ? {
+            state: 'Failed' as const,
+            message: `the agent bundle holds no usable release: ${release.problem}`,
+            nextMs: this.#opts.heartbeatMs,
+          }
+        : this.#opts.agentUpgrade
+          ? await this.#opts.agentUpgrade.reconcile(release)
+          : {
+              state: 'Failed' as const,
+              message: 'this agent runs no agent releases',
+              nextMs: this.#opts.heartbeatMs,
+            };
+    rt.state = status.state;
+    rt.message = status.message;
+    rt.attempts = 0;
+    rt.retryAt = undefined;
+    const ready = status.state === 'Ready';
+    rt.total = 1;
+    rt.applied = ready ? 1 : 0;
+    const key = `${agentReleaseApiVersion}/${agentReleaseKind}/${agentBundleName}`;
+    rt.health = new Map([
+      [
+        key,
+        { key, object: `${agentReleaseKind} ${agentBundleName}`, ready, reason: status.message, drift: [] },
+      ],
+    ]);
+    if (status.restart) this.#restartAfterPass = true;
+    return status.nextMs;
   }
 
   /** Applies `target` in full; false when refused (the runtime says why and when to retry). */
@@ -360,8 +452,10 @@ export class Reconciler implements ReportSource {
     const objects = await this.#desiredObjectsOf(rt, target, blob);
     const notReadyResync = rt.state === 'NotReady' && now - rt.lastFullCheck >= this.#opts.readinessResyncMs;
     const full = rt.fullCheckDue || notReadyResync || now - rt.lastFullCheck >= this.#opts.driftCheckMs;
+    const options = optionsOf(blob);
+    const ignore = options.ignoreDifferences;
     if (full) {
-      rt.health = new Map((await inspect(this.#cluster, objects)).map((h) => [h.key, h]));
+      rt.health = new Map((await inspect(this.#cluster, objects, ignore)).map((h) => [h.key, h]));
       rt.lastFullCheck = now;
       rt.fullCheckDue = false;
       rt.touched.clear();
@@ -374,10 +468,10 @@ export class Reconciler implements ReportSource {
       for (const h of await inspect(
         this.#cluster,
         objects.filter((o) => keys.has(o.key)),
+        ignore,
       ))
         rt.health.set(h.key, h);
     }
-    const options = optionsOf(blob);
     const verdict = this.#assess(rt, record, options, desiredDigest);
 
     if (verdict.correct.length > 0 && now - rt.lastCorrection >= minCorrectionIntervalMs) {
@@ -386,8 +480,8 @@ export class Reconciler implements ReportSource {
       await this.#opts.report();
       const drifted = objects.filter((o) => verdict.correct.includes(o.key));
       this.#log('correcting drift', { bundle: rt.bundle, objects: drifted.length, drift: rt.message });
-      const errors = await correctDrift(this.#cluster, drifted);
-      for (const h of await inspect(this.#cluster, drifted)) rt.health.set(h.key, h);
+      const errors = await correctDrift(this.#cluster, drifted, ignore);
+      for (const h of await inspect(this.#cluster, drifted, ignore)) rt.health.set(h.key, h);
       const after = this.#assess(rt, record, options, desiredDigest);
       if (errors.length > 0)
         rt.message = `${after.message || rt.message}; correcting drift failed: ${errors[0]}`;
@@ -439,7 +533,7 @@ export class Reconciler implements ReportSource {
     desiredDigest: string,
   ): Promise<void> {
     const to = verdict.rollbackTo!;
-    const good = await this.#state.blob(to);
+    const good = await this.#blobToApply(to);
     if (!good) {
       rt.message = `${verdict.missedDeadline}; cannot roll back: the manifests of ${to} are no longer cached`;
       return;

@@ -1,7 +1,7 @@
 // Tells the hub what the site runs, through the durable outbox: a report when something changed, or as
 // a heartbeat, each sent in sequence and dropped only once acknowledged, so an outage replays in order.
 
-import { backoffDelay, Wakeup } from '../base/timing.ts';
+import { backoffDelay, sleep, Wakeup } from '../base/timing.ts';
 import type { DeploymentReport, Report } from '../model/wire.ts';
 import { TransportError } from '../net/http-client.ts';
 import { canonicalJson } from '../render/digest.ts';
@@ -38,6 +38,7 @@ export class Reporter {
   #hub: HubClient | undefined;
   #lastEnqueued = '';
   #lastEnqueuedAt = 0;
+  #ackedThisRun = false;
 
   constructor(opts: ReporterOptions) {
     this.#opts = opts;
@@ -47,6 +48,19 @@ export class Reporter {
   useHub(hub: HubClient): void {
     this.#hub = hub;
     this.#wakeSender.wake();
+  }
+
+  /** Whether the hub has acknowledged a report of this process (readiness counts on it). */
+  get ackedThisRun(): boolean {
+    return this.#ackedThisRun;
+  }
+
+  /** Resolves once every waiting report is acknowledged, or after `timeoutMs`, whichever comes first. */
+  async drain(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    this.#wakeSender.wake();
+    this.#hubBack.wake();
+    while (this.#opts.outbox.stats().pending > 0 && Date.now() < until) await sleep(100);
   }
 
   /** The hub answers again: send what waits now, not after the backoff. */
@@ -89,6 +103,7 @@ export class Reporter {
         }
         const ack = await hub.report(report);
         contact.reached();
+        this.#ackedThisRun = true;
         failures = 0;
         await outbox.ack(report.seq);
         this.#opts.source.removalsHeard(report.removed ?? []);

@@ -25,6 +25,8 @@ export interface SiteIdentityOptions {
   machineId?: string;
   labels?: Record<string, string>;
   facts?: Facts;
+  /** the site's sealing public key: sent at registration, and again at every start */
+  sealingKey?: string;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -32,6 +34,7 @@ export class SiteIdentity {
   readonly #opts: SiteIdentityOptions;
   #identity: Identity | undefined;
   #hub: HubClient | undefined;
+  #announcing: Promise<void> | undefined;
 
   constructor(opts: SiteIdentityOptions) {
     this.#opts = opts;
@@ -60,7 +63,29 @@ export class SiteIdentity {
     if (!identity) return undefined;
     this.#identity = identity;
     this.#hub = new HubClient(identity.hub, identity.caPem, identity, identity.siteId);
+    // in the background: a hub out of reach must not hold up polling and reporting behind it
+    this.#announcing = this.#announceSealingKey(this.#hub, signal);
     return this.#hub;
+  }
+
+  /**
+   * Sends the sealing key on every start, so a site registered before sealing existed gets one to the hub
+   * too. Secrets wait for it, the rest does not: a hub that cannot take it now is asked at the next start.
+   */
+  async #announceSealingKey(hub: HubClient, signal: AbortSignal): Promise<void> {
+    const key = this.#opts.sealingKey;
+    if (!key) return;
+    try {
+      const ack = await retryTransient(
+        'announcing the sealing key',
+        signal,
+        () => hub.announceSealingKey(key),
+        this.#opts.log,
+      );
+      if (ack?.changed) this.#log('sealing key sent to the hub', { keyId: ack.keyId });
+    } catch (e) {
+      this.#log('the hub did not take the sealing key', { error: (e as Error).message });
+    }
   }
 
   async #loadOrRegister(signal: AbortSignal): Promise<Identity | undefined> {
@@ -104,12 +129,15 @@ export class SiteIdentity {
             labels: this.#opts.labels,
             csr: createCsr({ commonName: machineId, keyPem: keys.privateKeyPem }),
             facts,
+            ...(this.#opts.sealingKey ? { sealingKey: this.#opts.sealingKey } : {}),
           }),
         this.#opts.log,
       );
       client.close();
       if (!res) return undefined;
       this.#log('registered', { site: res.name, siteId: res.siteId, lifecycle: res.lifecycle });
+      // the release key comes with the join token, never from the hub: the hub is not trusted with it
+      const releaseKey = join.releaseKey ? { releaseKey: join.releaseKey } : {};
       if (res.certificate)
         return this.#adopt({
           hub: join.hub,
@@ -118,6 +146,7 @@ export class SiteIdentity {
           caPem,
           certPem: res.certificate,
           keyPem: keys.privateKeyPem,
+          ...releaseKey,
         });
       pending = {
         hub: join.hub,
@@ -126,6 +155,7 @@ export class SiteIdentity {
         caPem,
         keyPem: keys.privateKeyPem,
         ticket: res.ticket!,
+        ...releaseKey,
       };
       await state.savePending(pending);
     }
@@ -208,6 +238,11 @@ export class SiteIdentity {
       hub.setIdentity(identity, identity.siteId);
       this.#log('certificate renewed', { notAfter: certificateInfo(res.certificate).notAfter.toISOString() });
     }
+  }
+
+  /** Resolves once the sealing key reached the hub, or its announcement gave up or was aborted. */
+  async sealingKeyAnnounced(): Promise<void> {
+    await this.#announcing;
   }
 
   /** Closes the hub client's connections. */

@@ -4,6 +4,7 @@
 import type { Static } from 'typebox';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type * as wire from '../model/wire.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../net/http-client.ts';
@@ -31,10 +32,15 @@ export class HubApi {
     path: string,
     body?: unknown,
     query?: Record<string, string | number | undefined>,
+    contentType?: string,
   ): Promise<T> {
     let res: JsonResponse;
     try {
-      res = await this.#http.request(method, `/api/v1${path}`, { body, ...(query ? { query } : {}) });
+      res = await this.#http.request(method, `/api/v1${path}`, {
+        body,
+        ...(query ? { query } : {}),
+        ...(contentType ? { contentType, timeoutMs: 600_000 } : {}),
+      });
     } catch (e) {
       if (e instanceof TransportError) {
         const hint = /certificate|self.signed|issuer/i.test(e.message)
@@ -61,6 +67,23 @@ export class HubApi {
     this.#call<wire.SiteView>('PATCH', `/sites/${encodeURIComponent(name)}`, patch);
   applyBundle = (files: wire.BundleFiles) => this.#call<wire.ApplyResult>('POST', '/bundles/apply', files);
   bundles = () => this.#call<{ items: wire.BundleView[] }>('GET', '/bundles').then((r) => r.items);
+  agentReleases = () =>
+    this.#call<{ items: wire.AgentReleaseView[] }>('GET', '/agent-releases').then((r) => r.items);
+  agentRelease = (version: string) =>
+    this.#call<wire.AgentReleaseView>('GET', `/agent-releases/${encodeURIComponent(version)}`);
+  /** Sends a release tarball with the facts its signature covers. */
+  pushAgentRelease = (
+    version: string,
+    signed: { digest: string; signature: string; image?: string },
+    tarball: Buffer,
+  ) =>
+    this.#call<wire.AgentReleaseView>(
+      'PUT',
+      `/agent-releases/${encodeURIComponent(version)}`,
+      tarball,
+      { digest: signed.digest, signature: signed.signature, image: signed.image },
+      'application/octet-stream',
+    );
   deleteBundle = (name: string) => this.#call<void>('DELETE', `/bundles/${encodeURIComponent(name)}`);
   rollouts = (bundle?: string) =>
     this.#call<{ items: wire.RolloutView[] }>('GET', '/rollouts', undefined, { bundle }).then((r) => r.items);
@@ -124,6 +147,12 @@ export class HubApi {
   slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
   applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
   deleteSlo = (name: string) => this.#call<void>('DELETE', `/slos/${encodeURIComponent(name)}`);
+  sealingKeys = (q: SealingKeysQuery) => {
+    const params = new URLSearchParams();
+    if (q.bundle !== undefined) params.set('bundle', q.bundle);
+    for (const site of q.site ?? []) params.append('site', site);
+    return this.#call<SealingKeys>('GET', `/sealing-keys?${params}`);
+  };
   siteSlis = (name: string, since?: string) =>
     this.#call<SiteSlis>('GET', `/sites/${encodeURIComponent(name)}/slis`, undefined, { since });
 

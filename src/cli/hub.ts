@@ -1,11 +1,29 @@
 // `outpost hub`: run the hub on embedded SQLite or, for replicas, PostgreSQL, until Ctrl-C. The hub's
 // code is imported only when this command runs, so an agent process carries none of it.
 
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { type Command, Option } from '@commander-js/extra-typings';
+import { OutpostError } from '../model/errors.ts';
+import { compactPublicKey } from '../pki/release-key.ts';
 import { helmLogin, parseLabels, positive, splitList } from './arguments.ts';
 import { untilSignal } from './long-running.ts';
 import { print } from './options.ts';
+
+/** The release key's public half from a file; a private key is refused: it never belongs on a hub. */
+async function readReleasePublicKey(file: string): Promise<string> {
+  const text = await readFile(file, 'utf8');
+  if (text.includes('PRIVATE KEY'))
+    throw new OutpostError(
+      'request_invalid',
+      `${file} holds a private key; give the hub the public one (release.pub) and keep the private one offline`,
+    );
+  try {
+    return compactPublicKey(text);
+  } catch (e) {
+    throw new OutpostError('request_invalid', `--release-key ${file}: ${(e as Error).message}`);
+  }
+}
 
 export function addHubCommand(root: Command): void {
   root
@@ -66,8 +84,14 @@ export function addHubCommand(root: Command): void {
       '--helm-login <host=user:VAR...>',
       "a user at a chart registry or repository, its password in the hub's environment variable VAR",
     )
+    .option(
+      '--release-key <file>',
+      'public release key (outpost agent release keygen): releases must be signed with it, join tokens carry it',
+    )
+    .option('--max-release-bytes <n>', 'largest agent release accepted, in bytes', String(128 * 1024 * 1024))
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
+      const releaseKey = opts.releaseKey ? await readReleasePublicKey(opts.releaseKey) : undefined;
       const hub = await startHub({
         alerts: {
           receivers: Object.entries(parseLabels(opts.alertWebhook ?? [])).map(([name, url]) => ({
@@ -83,6 +107,10 @@ export function addHubCommand(root: Command): void {
           kustomizeRemoteBases: opts.kustomizeRemoteBases ?? false,
           helmPlainHttp: opts.helmPlainHttp ?? [],
           helmLogins: (opts.helmLogin ?? []).map(helmLogin),
+        },
+        releases: {
+          maxBytes: positive(opts.maxReleaseBytes, '--max-release-bytes'),
+          ...(releaseKey ? { publicKey: releaseKey } : {}),
         },
         limits: {
           maxBundleBytes: positive(opts.maxBundleBytes, '--max-bundle-bytes'),
@@ -112,6 +140,11 @@ export function addHubCommand(root: Command): void {
       });
       print(`hub listening on ${hub.url} (data in ${resolve(opts.dataDir)}, ${hub.ctx.store.engine})`);
       print(`hub CA: ${hub.caFile} (sha256 ${hub.ctx.tls.caSha256})`);
+      print(
+        releaseKey
+          ? `agent releases: signed with release key ${releaseKey.slice(-16)} (join tokens carry it)`
+          : 'agent releases: none taken (no --release-key); sites joining now take no agent upgrades',
+      );
       print((await import('../hub/routes/dashboard.ts')).dashboardNote(hub.url));
       if (hub.adminToken && !opts.adminToken) print(`admin token (shown once): ${hub.adminToken}`);
       const signal = untilSignal();

@@ -3,6 +3,7 @@
 // group of commands is registered by the file named for it, in the order `outpost --help` lists them.
 
 import { Command } from '@commander-js/extra-typings';
+import { agentVersion } from '../agent/agent.ts';
 import { describeError, OutpostError } from '../model/errors.ts';
 import { addApiTokenCommands, addBootstrapTokenCommands } from './access.ts';
 import { addAgentCommand } from './agent.ts';
@@ -12,6 +13,7 @@ import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
 import { addRolloutCommands } from './rollout.ts';
+import { addSecretCommands } from './secret.ts';
 import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
 import { addSloCommands } from './slo.ts';
@@ -20,6 +22,7 @@ import { addStatusCommands } from './status.ts';
 export function program(): Command {
   const root = new Command('outpost')
     .description('Fleet manager for edge Kubernetes sites')
+    .version(agentVersion)
     .showHelpAfterError();
 
   addHubCommand(root);
@@ -36,6 +39,7 @@ export function program(): Command {
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);
+  addSecretCommands(root);
   return root;
 }
 

@@ -10,7 +10,9 @@ import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls } from './identity/ca.ts';
 import { LogSink } from './log-sink.ts';
 import { createHubMetrics } from './metrics.ts';
+import { Periodic } from './periodic.ts';
 import { EventFeed } from './status/events.ts';
+import { LastSeen } from './status/last-seen.ts';
 import { ensureAggregates } from './status/rebuild.ts';
 import { ReportBatcher } from './status/report-batcher.ts';
 import { ingestReports } from './status/reports.ts';
@@ -49,6 +51,18 @@ export async function contextFromConfig(
     const coordination: Coordination = replica ?? singleProcess;
     const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
     const events = new EventFeed(() => coordination.publishEvents());
+    // contacts still in memory are written before the store closes, after the timer has stopped
+    const lastSeen = new LastSeen(store.db);
+    owned.add(() => lastSeen.flush());
+    owned
+      .add(
+        new Periodic(
+          () => lastSeen.flush(),
+          () => config.connectivity.lastSeenFlushMs,
+          (err) => log.info('could not store when sites were last seen', { error: (err as Error).message }),
+        ),
+      )
+      .start();
     const remoteWrite = config.telemetry.remoteWrite
       ? owned.add(
           new RemoteWriter(config.telemetry.remoteWrite, metrics, {
@@ -66,6 +80,7 @@ export async function contextFromConfig(
       desiredWatch,
       events,
       metrics,
+      lastSeen,
       // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
       // batcher only queues and calls back into it once built
       reports: new ReportBatcher((reports) => ingestReports(ctx, reports)),

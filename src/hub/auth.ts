@@ -12,12 +12,17 @@ import type { HubContext } from './context.ts';
 import { bearerOf } from './credentials.ts';
 import { type Operator, operatorByToken } from './identity/api-tokens.ts';
 import { siteByCertificate } from './sites/registration.ts';
-import { type Site, siteFromRow } from './sites/sites.ts';
+import type { AgentSite } from './sites/sites.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     operator?: Operator;
-    site?: Site;
+    site?: AgentSite;
+    /**
+     * the desired watch's generation taken before `site` was read: a change to the site's desired state
+     * announced after it may be missing from `site` (DesiredWatch.changedSince says)
+     */
+    siteReadAt?: number;
   }
   interface FastifyContextConfig {
     /** the least role an operator route needs */
@@ -59,22 +64,19 @@ export function siteAuth(ctx: HubContext) {
         `client certificate refused: ${String(socket.authorizationError)}`,
       );
     }
+    const readAt = ctx.desiredWatch.generation;
     const found = await siteByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
     if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
     const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
     if (wanted !== undefined && wanted !== found.siteId) {
       throw new OutpostError('forbidden', 'this certificate belongs to another site');
     }
-    const row = await ctx.store.db
-      .selectFrom('sites')
-      .selectAll()
-      .where('id', '=', found.siteId)
-      .executeTakeFirst();
-    if (!row) throw new OutpostError('unauthorized', 'unknown site');
-    const site = siteFromRow(row);
+    const site = found.site;
+    if (!site) throw new OutpostError('unauthorized', 'unknown site');
     if (site.lifecycle !== 'Active')
       throw new OutpostError('forbidden', `site ${site.name} is ${site.lifecycle}`);
     request.site = site;
+    request.siteReadAt = readAt;
   };
 }
 

@@ -14,6 +14,11 @@ import type { RemoteWriteConfig } from './telemetry/remote-write.ts';
 export interface HubConnectivityConfig extends ConnectivityThresholds {
   /** how often the sweeper moves silent sites to Stale / Offline; 0 turns it off (tests sweep by hand) */
   sweepIntervalMs: number;
+  /**
+   * how often a hub writes the contacts it heard (last_seen_at) in one statement; the sweep allows a
+   * contact this much lag, since another replica may not have written its own yet
+   */
+  lastSeenFlushMs: number;
 }
 
 export interface HubEventsConfig {
@@ -83,6 +88,16 @@ export interface HubAlertsConfig {
   burnRules: BurnRule[];
 }
 
+export interface HubReleasesConfig {
+  /**
+   * the public half of the release key (base64 SPKI or PEM): releases are accepted only when signed with
+   * it, and join tokens carry it so sites pin it; without one the hub takes no releases
+   */
+  publicKey?: string;
+  /** the largest release tarball accepted, in bytes */
+  maxBytes: number;
+}
+
 export interface HubConfig {
   /** SQLite file path or ':memory:', or a postgres:// URL shared by several replicas */
   database: string;
@@ -112,12 +127,14 @@ export interface HubConfig {
    * agents' port is reachable from every store and the fleet's shape is nobody else's business
    */
   metricsPublic: boolean;
+  /** agent releases (outpost agent release push) */
+  releases: HubReleasesConfig;
 }
 
 export const defaultHubConfig = {
   maxWaitSeconds: 55,
   certificateValidityDays: 30,
-  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000 },
+  connectivity: { ...defaultThresholds, sweepIntervalMs: 10_000, lastSeenFlushMs: 1_000 },
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
@@ -131,6 +148,7 @@ export const defaultHubConfig = {
     renderIntervalMs: 1_000,
   },
   metricsPublic: false,
+  releases: { maxBytes: 128 * 1024 * 1024 },
   telemetry: {
     batchRetentionMs: 7 * 24 * 3600_000,
     siteRetentionMs: 48 * 3600_000,
@@ -167,6 +185,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   telemetry?: Partial<HubTelemetryConfig>;
   alerts?: Partial<HubAlertsConfig>;
   metricsPublic?: boolean;
+  releases?: Partial<HubReleasesConfig>;
 };
 
 /** The configuration with every unset part taken from the defaults (nested parts field by field). */
@@ -184,6 +203,7 @@ export function withDefaults(config: ConfigInput): HubConfig {
     generators: { ...defaultHubConfig.generators, ...config.generators },
     telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
     alerts: { ...defaultHubConfig.alerts, ...config.alerts },
+    releases: { ...defaultHubConfig.releases, ...config.releases },
   };
 }
 

@@ -8,6 +8,7 @@ import type { HubTls } from './identity/ca.ts';
 import type { LogSink } from './log-sink.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { EventFeed } from './status/events.ts';
+import type { LastSeen } from './status/last-seen.ts';
 import type { ReportBatcher } from './status/report-batcher.ts';
 import type { Store } from './store/index.ts';
 import type { RemoteWriter } from './telemetry/remote-write.ts';
@@ -30,6 +31,8 @@ export interface HubContext {
   /** wakes event streams after events commit; closed with the server */
   readonly events: EventFeed;
   readonly metrics: HubMetrics;
+  /** when agents were last heard from, written in batches (status/last-seen.ts) */
+  readonly lastSeen: LastSeen;
   /** agents' reports, ingested in group-committed batches */
   readonly reports: ReportBatcher;
   /** forwards samples by Prometheus remote-write when configured */

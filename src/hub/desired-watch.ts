@@ -11,19 +11,53 @@ type Waiter = (changed: boolean) => void;
  */
 const wakePerTurn = 64;
 
+/** How long a change stays remembered for requests that read their site before it (see `generation`). */
+const defaultRememberMs = 30_000;
+
 export class DesiredWatch {
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #relay: ((siteIds: readonly string[]) => void) | undefined;
   #closed = false;
+  /** counts wake-ups; each changed site remembers the count of its last one, for a while */
+  #generation = 0;
+  #recent = new Map<string, number>();
+  #older = new Map<string, number>();
+  /** changes before this generation are forgotten: anything read before it counts as changed */
+  #olderFloor = 0;
+  #recentFloor = 0;
+  #rotatedAt = Date.now();
+  readonly #rememberMs: number;
 
-  /** `relay` also tells other replicas (when several share a PostgreSQL store). */
-  constructor(relay?: (siteIds: readonly string[]) => void) {
+  /**
+   * `relay` also tells other replicas (when several share a PostgreSQL store); a change is remembered
+   * for at least `rememberMs` (a read older than that counts as changed).
+   */
+  constructor(relay?: (siteIds: readonly string[]) => void, opts: { rememberMs?: number } = {}) {
     this.#relay = relay;
+    this.#rememberMs = opts.rememberMs ?? defaultRememberMs;
   }
 
-  /** Resolves true when siteId's desired state changes, false on timeout or abort. */
-  wait(siteId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Take it before reading a site's desired state from the store: a change committed after that read
+   * is announced after this generation, so changedSince() and wait() see it even though the read missed it.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Whether siteId's desired state may have changed since `generation` (when unsure: true). */
+  changedSince(siteId: string, generation: number): boolean {
+    if (generation < this.#olderFloor) return true;
+    return (this.#recent.get(siteId) ?? -1) > generation || (this.#older.get(siteId) ?? -1) > generation;
+  }
+
+  /**
+   * Resolves true when siteId's desired state changes (at once when it changed since `since`, a
+   * generation taken before the caller read it), false on timeout or abort.
+   */
+  wait(siteId: string, timeoutMs: number, signal?: AbortSignal, since?: number): Promise<boolean> {
     if (this.#closed) return Promise.resolve(false);
+    if (since !== undefined && this.changedSince(siteId, since)) return Promise.resolve(true);
     return new Promise((resolve) => {
       let set = this.#waiters.get(siteId);
       if (!set) {
@@ -62,8 +96,10 @@ export class DesiredWatch {
    * rest in the next turns.
    */
   wake(siteIds: Iterable<string>): void {
+    const generation = this.#advance();
     const woken: Waiter[] = [];
     for (const id of siteIds) {
+      this.#recent.set(id, generation);
       const set = this.#waiters.get(id);
       if (set) woken.push(...set);
     }
@@ -74,9 +110,25 @@ export class DesiredWatch {
     wakeFrom(0);
   }
 
-  /** Wakes every waiter to re-read its site (notifications may have been missed). */
+  /** Wakes every waiter to re-read its site (notifications may have been missed): so does every read before. */
   wakeAll(): void {
     this.wake([...this.#waiters.keys()]);
+    this.#olderFloor = this.#recentFloor = this.#generation;
+    this.#older = new Map();
+    this.#recent = new Map();
+  }
+
+  /** The next generation; changes older than two rotations are forgotten (two maps, rotated). */
+  #advance(): number {
+    const now = Date.now();
+    if (now - this.#rotatedAt >= this.#rememberMs) {
+      this.#older = this.#recent;
+      this.#olderFloor = this.#recentFloor;
+      this.#recent = new Map();
+      this.#recentFloor = this.#generation;
+      this.#rotatedAt = now;
+    }
+    return ++this.#generation;
   }
 
   /** Ends every wait (as unchanged) and refuses new ones: the server is shutting down. */

@@ -15,10 +15,12 @@ import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { dashboardApiRoutes } from './routes/dashboard-api.ts';
-import { installErrorHandling } from './routes/errors.ts';
+import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { releaseRoutes } from './routes/releases.ts';
+import { sealingRoutes } from './routes/sealing.ts';
 import { sloRoutes } from './routes/slo.ts';
 import { evaluateSloAlerts } from './slo/alerts.ts';
 import { deliverAlerts } from './slo/webhooks.ts';
@@ -57,6 +59,7 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     // long-polls are held up to maxWaitSeconds; keep the socket a little longer than that
     requestTimeout: (ctx.config.maxWaitSeconds + 30) * 1000,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    frameworkErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
   installErrorHandling(app);
   // what the server starts, it ends when it closes, last started first
@@ -141,6 +144,8 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });

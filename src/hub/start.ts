@@ -13,6 +13,7 @@ import type {
   HubAlertsConfig,
   HubConfig,
   HubGeneratorsConfig,
+  HubReleasesConfig,
   HubRolloutsConfig,
   HubTelemetryConfig,
 } from './config.ts';
@@ -61,6 +62,8 @@ export interface StartHubOptions {
   metricsPublic?: boolean;
   /** helm and kustomize for generated bundles (default: found on PATH) */
   generators?: Partial<HubGeneratorsConfig>;
+  /** the release key's public half and the size limit of agent releases */
+  releases?: Partial<HubReleasesConfig>;
 }
 
 export interface RunningHub {
@@ -115,6 +118,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
           ...(opts.postgres ? { postgres: opts.postgres } : {}),
           ...(opts.metricsPublic ? { metricsPublic: true } : {}),
           ...(opts.generators ? { generators: opts.generators } : {}),
+          ...(opts.releases ? { releases: opts.releases } : {}),
           sourcesDir: join(dataDir, 'sources'),
         },
         { tls, now },

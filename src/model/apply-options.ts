@@ -15,6 +15,24 @@ export interface PrePullOptions {
   deadlineSeconds: number;
 }
 
+/**
+ * Differences the agent leaves alone on matching objects (Argo CD's ignoreDifferences): the fields at
+ * `jsonPointers`, and the fields `managedFieldsManagers` own. They are neither reported as drift nor put
+ * back, and the agent does not keep owning them once the object exists.
+ */
+export interface IgnoreDifferences {
+  /** API group ('' or absent: the core group; '*': any) */
+  group?: string;
+  /** the kind ('*': any) */
+  kind: string;
+  name?: string;
+  namespace?: string;
+  /** RFC 6901 pointers, e.g. /spec/replicas */
+  jsonPointers?: string[];
+  /** field managers whose fields win over the bundle's, e.g. kube-controller-manager */
+  managedFieldsManagers?: string[];
+}
+
 export interface BundleApplyOptions {
   /** take over fields another field manager owns instead of reporting the conflict */
   force: boolean;
@@ -29,6 +47,8 @@ export interface BundleApplyOptions {
   /** re-apply the bundle's fields when someone changes them on the site */
   correctDrift: boolean;
   prePull: PrePullOptions;
+  /** absent when none, so the digests of bundles without it stay as they were */
+  ignoreDifferences?: IgnoreDifferences[];
 }
 
 /**
@@ -74,7 +94,7 @@ export function parseApplyOptions(
 ): { options: BundleApplyOptions; problem?: undefined } | { problem: OptionsProblem } {
   if (value === undefined || value === null) return { options: withApplyDefaults(undefined) };
   if (!isRecord(value)) return { problem: { path: '', message: 'is a mapping' } };
-  const known = Object.keys(defaultApplyOptions);
+  const known = [...Object.keys(defaultApplyOptions), 'ignoreDifferences'];
   for (const key of Object.keys(value)) {
     if (!known.includes(key))
       return { problem: { path: key, message: `unknown field (known: ${known.join(', ')})` } };
@@ -111,8 +131,66 @@ export function parseApplyOptions(
       else problem = seconds(prePull.deadlineSeconds, 'prePull.deadlineSeconds');
     }
   }
+  if (!problem && value.ignoreDifferences !== undefined)
+    problem = ignoreDifferencesProblem(value.ignoreDifferences);
   if (problem) return { problem };
   return { options: withApplyDefaults(value as Partial<BundleApplyOptions>) };
+}
+
+const ignoreFields = ['group', 'kind', 'name', 'namespace', 'jsonPointers', 'managedFieldsManagers'];
+/** RFC 6901: '/'-separated tokens, '~' only as ~0 or ~1. */
+const jsonPointer = /^(\/([^~/]|~[01])*)+$/;
+
+function ignoreDifferencesProblem(value: unknown): OptionsProblem | undefined {
+  if (!Array.isArray(value))
+    return {
+      path: 'ignoreDifferences',
+      message: 'is a list of {group, kind, name, namespace, jsonPointers, managedFieldsManagers}',
+    };
+  for (const [i, entry] of value.entries()) {
+    const at = `ignoreDifferences.${i}`;
+    if (!isRecord(entry))
+      return { path: at, message: 'is a mapping with kind and jsonPointers or managedFieldsManagers' };
+    for (const key of Object.keys(entry)) {
+      if (key === 'jqPathExpressions')
+        return { path: `${at}.${key}`, message: 'is not supported; name the fields with jsonPointers' };
+      if (!ignoreFields.includes(key))
+        return { path: `${at}.${key}`, message: `unknown field (known: ${ignoreFields.join(', ')})` };
+    }
+    if (typeof entry.kind !== 'string' || entry.kind === '')
+      return { path: `${at}.kind`, message: "is required: the kind, or '*'" };
+    for (const key of ['group', 'name', 'namespace'])
+      if (entry[key] !== undefined && typeof entry[key] !== 'string')
+        return { path: `${at}.${key}`, message: 'is a string' };
+    const pointers = entry.jsonPointers;
+    const managers = entry.managedFieldsManagers;
+    if (pointers === undefined && managers === undefined)
+      return { path: at, message: 'names what to ignore: jsonPointers, managedFieldsManagers or both' };
+    if (pointers !== undefined) {
+      if (!Array.isArray(pointers) || pointers.length === 0)
+        return { path: `${at}.jsonPointers`, message: 'is a list of JSON pointers such as /spec/replicas' };
+      const bad = pointers.findIndex(
+        (p) =>
+          typeof p !== 'string' ||
+          !jsonPointer.test(p) ||
+          /^\/(apiVersion|kind|metadata\/(name|namespace))?$/.test(p),
+      );
+      if (bad >= 0)
+        return {
+          path: `${at}.jsonPointers.${bad}`,
+          message:
+            'is a JSON pointer to a field such as /spec/replicas (not the object, its kind or its name)',
+        };
+    }
+    if (
+      managers !== undefined &&
+      (!Array.isArray(managers) ||
+        managers.length === 0 ||
+        managers.some((m) => typeof m !== 'string' || m === ''))
+    )
+      return { path: `${at}.managedFieldsManagers`, message: 'is a list of field manager names' };
+  }
+  return undefined;
 }
 
 /** Defaults for whatever is missing; the agent also uses it on blobs from a hub that sent no options. */
@@ -130,5 +208,8 @@ export function withApplyDefaults(partial: Partial<BundleApplyOptions> | undefin
       enabled: p.prePull?.enabled ?? d.prePull.enabled,
       deadlineSeconds: p.prePull?.deadlineSeconds ?? d.prePull.deadlineSeconds,
     },
+    ...(p.ignoreDifferences && p.ignoreDifferences.length > 0
+      ? { ignoreDifferences: p.ignoreDifferences }
+      : {}),
   };
 }

@@ -5,6 +5,7 @@ export type ErrorCode =
   | 'request_invalid'
   | 'manifest_invalid'
   | 'bundle_invalid'
+  | 'release_invalid'
   | 'selector_invalid'
   | 'render_failed'
   | 'source_failed'
@@ -60,6 +61,7 @@ export function statusOf(code: ErrorCode): number {
     case 'csr_invalid':
     case 'manifest_invalid':
     case 'bundle_invalid':
+    case 'release_invalid':
     case 'selector_invalid':
     case 'render_failed':
     case 'query_invalid':

@@ -34,6 +34,8 @@ export const eventTypes = [
   'telemetry_dropped',
   'slo_alert_firing',
   'slo_alert_resolved',
+  /** a site went back to its previous agent release because the new one did not prove itself */
+  'agent_upgrade_reverted',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

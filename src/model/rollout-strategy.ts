@@ -197,8 +197,7 @@ function waveProblems(input: unknown, at: string): StrategyProblem[] {
       if (!isRecord(v))
         problems.push({ path, message: 'must be a label selector (matchLabels, matchExpressions)' });
       else {
-        for (const p of validateSelector(v as LabelSelector))
-          problems.push({ path: `${path}.${p.path}`, message: p.message });
+        for (const p of validateSelector(v)) problems.push({ path: `${path}.${p.path}`, message: p.message });
       }
       break;
     case 'count':

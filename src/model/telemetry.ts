@@ -10,6 +10,10 @@ import { type Static, Type } from 'typebox';
 export { sliNames, type TelemetryClass, telemetryClasses } from './telemetry-names.ts';
 
 const MetricName = Type.String({ minLength: 1, maxLength: 200, pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$' });
+/** Unix milliseconds a Date holds (up to the year 275760): a later time could be neither stored nor shown. */
+const UnixMillis = Type.Integer({ minimum: 0, maximum: 8.64e15 });
+/** A count JavaScript holds exactly: a larger one stored would fail every later read of its row. */
+const Count = (minimum = 0) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER });
 
 export const TelemetrySample = Type.Object({
   class: Type.Union([Type.Literal('sli'), Type.Literal('metric'), Type.Literal('debug')]),
@@ -18,32 +22,32 @@ export const TelemetrySample = Type.Object({
   bundle: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   labels: Type.Optional(Type.Record(Type.String({ maxLength: 100 }), Type.String({ maxLength: 256 }))),
   /** end of the interval, Unix milliseconds */
-  t: Type.Integer({ minimum: 0 }),
+  t: UnixMillis,
   /** length of the interval in milliseconds (counts are over it; gauges are read at its end) */
-  d: Type.Optional(Type.Integer({ minimum: 0 })),
+  d: Type.Optional(Count()),
   v: Type.Number(),
 });
 export type TelemetrySample = Static<typeof TelemetrySample>;
 
 export const TelemetryEvent = Type.Object({
   /** when it was last seen, Unix milliseconds */
-  t: Type.Integer({ minimum: 0 }),
+  t: UnixMillis,
   bundle: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   type: Type.Union([Type.Literal('Normal'), Type.Literal('Warning')]),
   /** the object it is about, `Kind namespace/name` */
   object: Type.String({ maxLength: 600 }),
   reason: Type.String({ maxLength: 256 }),
   message: Type.String({ maxLength: 4096 }),
-  count: Type.Optional(Type.Integer({ minimum: 1 })),
+  count: Type.Optional(Count(1)),
 });
 export type TelemetryEvent = Static<typeof TelemetryEvent>;
 
 /** Counts of telemetry the agent's buffer dropped, per class, since its state directory was made. */
 export const TelemetryDrops = Type.Object({
-  sli: Type.Integer({ minimum: 0 }),
-  event: Type.Integer({ minimum: 0 }),
-  metric: Type.Integer({ minimum: 0 }),
-  debug: Type.Integer({ minimum: 0 }),
+  sli: Count(),
+  event: Count(),
+  metric: Count(),
+  debug: Count(),
 });
 export type TelemetryDrops = Static<typeof TelemetryDrops>;
 

@@ -5,12 +5,18 @@ import { type Static, Type } from 'typebox';
 import { deploymentStates, reportedStates } from './deployment.ts';
 import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
+import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
 const StringMap = Type.Record(Type.String(), Type.String());
 const Digest = Type.String({ pattern: '^sha256:[0-9a-f]{64}$' });
 const Timestamp = Type.String({ format: 'date-time' });
+/**
+ * A count or sequence number an agent sends: no larger than JavaScript holds exactly, since a larger one
+ * stored would fail every later read of its row (and so every call of that site).
+ */
+const SafeCount = (minimum = 0) => Type.Integer({ minimum, maximum: Number.MAX_SAFE_INTEGER });
 
 export const ErrorBody = Type.Object({
   error: Type.Object({
@@ -39,7 +45,7 @@ export const LabelSelector = Type.Object(
   { additionalProperties: false },
 );
 
-const Counts = Type.Object({ total: Type.Integer(), applied: Type.Integer(), ready: Type.Integer() });
+const Counts = Type.Object({ total: SafeCount(), applied: SafeCount(), ready: SafeCount() });
 
 // ---- agent API ----
 
@@ -65,6 +71,8 @@ export const RegisterRequest = Type.Object({
   /** PKCS#10 request for the site's client certificate (ECDSA P-256) */
   csr: Type.String({ minLength: 1, maxLength: 8192 }),
   facts: Type.Optional(Facts),
+  /** the site's X25519 sealing public key (base64url), which operators seal secrets to */
+  sealingKey: Type.Optional(SealingPublicKey),
 });
 export type RegisterRequest = Static<typeof RegisterRequest>;
 
@@ -123,12 +131,12 @@ export type DeploymentReport = Static<typeof DeploymentReport>;
 
 export const Report = Type.Object({
   /** per-site sequence number; a report at or below the last one seen is a replay and is ignored */
-  seq: Type.Integer({ minimum: 1 }),
+  seq: SafeCount(1),
   deployments: Type.Array(DeploymentReport),
   /** bundles whose objects the agent has pruned from the site */
   removed: Type.Optional(Type.Array(Name)),
   /** reports the agent's outbox has dropped (oldest first, when full) since its state was made */
-  droppedReports: Type.Optional(Type.Integer({ minimum: 0 })),
+  droppedReports: Type.Optional(SafeCount()),
 });
 export type Report = Static<typeof Report>;
 
@@ -526,3 +534,17 @@ export const RolloutActionRequest = Type.Object({
 });
 export type RolloutActionRequest = Static<typeof RolloutActionRequest>;
 export type RolloutAction = (typeof rolloutActions)[number];
+
+// ---- agent releases ----
+
+export const AgentReleaseView = Type.Object({
+  version: Type.String(),
+  digest: Digest,
+  size: Type.Integer(),
+  /** base64 Ed25519 signature of the release statement (model/agent-release.ts) */
+  signature: Type.String(),
+  image: Type.Optional(Type.String()),
+  createdAt: Timestamp,
+  createdBy: Type.String(),
+});
+export type AgentReleaseView = Static<typeof AgentReleaseView>;

@@ -266,6 +266,25 @@ describe('errors name the file and line to fix', () => {
     assert.match(err.message, /one\.yaml:1/);
   });
 
+  test('a SealedSecret with a value that is not sealed is refused at its line', () => {
+    const sealed = [
+      'apiVersion: outpost.dev/v1',
+      'kind: SealedSecret',
+      'metadata: {name: till, namespace: pos}',
+      'spec:',
+      '  encryptedData:',
+      '    password:',
+      '      store-1: hunter2',
+    ];
+    const err = rejects([file('b.yaml', bundleDoc), file('s.yaml', ...sealed)], {
+      code: 'manifest_invalid',
+      file: 's.yaml',
+      line: 7,
+    });
+    assert.match(err.message, /SealedSecret spec\.encryptedData\.password\.store-1 is not a sealed value/);
+    assert.ok(!err.message.includes('hunter2'), 'the error does not repeat the value');
+  });
+
   test('the same name in different namespaces is two objects', () => {
     const parsed = parseBundleFiles([
       file(
@@ -580,6 +599,92 @@ describe('spec.telemetry', () => {
       code: 'bundle_invalid',
       line: 11,
       message: /spec\.telemetry\.targets\.1: is an http\(s\) URL/,
+    });
+  });
+});
+
+describe('a selector of the wrong shape is refused, wherever it is written', () => {
+  const bundle = (placement: string, more: string[] = []) =>
+    file(
+      'b.yaml',
+      'apiVersion: outpost.dev/v1',
+      'kind: Bundle',
+      'metadata: {name: pos}',
+      'spec:',
+      `  placement: {selector: ${placement}}`,
+      ...more,
+      '---',
+      configMap('c'),
+    );
+
+  test('in the placement', () => {
+    rejects([bundle('{matchExpressions: "region=west"}')], {
+      code: 'selector_invalid',
+      message: /spec\.placement\.selector\.matchExpressions: must be a list/,
+    });
+    rejects([bundle('{matchLabels: {version: 1.5}}')], {
+      code: 'selector_invalid',
+      message: /must be a string/,
+    });
+    rejects([bundle('{matchLabel: {region: west}}')], { code: 'selector_invalid', message: /unknown field/ });
+  });
+
+  test("in an overlay's selector", () => {
+    rejects([bundle('{}', ['  overlays: [{selector: {matchExpressions: [5]}, values: {a: 1}}]'])], {
+      code: 'bundle_invalid',
+      message: /spec\.overlays\.0\.selector: matchExpressions\[0\]: must be a mapping/,
+    });
+  });
+
+  test('in a rollout wave', () => {
+    rejects(
+      [bundle('{}', ['  rollout: {waves: [{selector: {matchExpressions: [{key: 7, operator: Exists}]}}]}'])],
+      {
+        code: 'bundle_invalid',
+        message: /spec\.rollout\.waves\.0\.selector\.matchExpressions\.0\.key: must be a string/,
+      },
+    );
+  });
+});
+
+describe('the reserved agent bundle', () => {
+  const agentBundleDoc = bundleDoc.replace('name: pos', 'name: outpost-agent');
+  const release = [
+    'apiVersion: outpost.dev/v1',
+    'kind: AgentRelease',
+    'metadata: {name: outpost-agent}',
+    'spec:',
+    '  version: 0.2.0',
+    `  digest: sha256:${'e'.repeat(64)}`,
+    '  size: 1000',
+    '  signature: c2ln',
+  ].join('\n');
+
+  test('holds one AgentRelease, read with the default deadline', () => {
+    const parsed = parseBundleFiles([file('agent.yaml', agentBundleDoc, '---', release)]);
+    assert.equal(parsed.objects.length, 1);
+    assert.equal(parsed.objects[0]!.object.kind, 'AgentRelease');
+  });
+
+  test('an AgentRelease in another bundle is refused at its line', () => {
+    rejects([file('pos.yaml', bundleDoc, '---', release)], {
+      code: 'bundle_invalid',
+      file: 'pos.yaml',
+      line: 9,
+      message: /belongs only in the bundle named outpost-agent/,
+    });
+  });
+
+  test('anything beside the release is refused, and so is a malformed release', () => {
+    rejects([file('agent.yaml', agentBundleDoc, '---', release, '---', configMap('x'))], {
+      code: 'bundle_invalid',
+      line: 1,
+      message: /exactly one AgentRelease and nothing else/,
+    });
+    rejects([file('agent.yaml', agentBundleDoc, '---', release.replace('size: 1000', 'size: many'))], {
+      code: 'bundle_invalid',
+      line: 9,
+      message: /spec.size/,
     });
   });
 });

@@ -1,10 +1,11 @@
 // Turns the files an operator hands over (multi-document YAML, parsed as YAML 1.1 like kubectl) into one
 // bundle definition plus its manifests, or into an error that names the file and line to fix.
 
-import { LineCounter, parseAllDocuments } from 'yaml';
+import { agentBundleProblem } from '../model/agent-release.ts';
 import { type BundleApplyOptions, parseApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refKey, refOf } from '../model/manifest.ts';
+import { isSealedSecret, sealedSecretProblem } from '../model/sealed-secret.ts';
 import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
 import { fleetApiVersion, isFleetDocument } from './fleet-documents.ts';
@@ -15,6 +16,7 @@ import {
   parseGeneratorSpec,
   type StoredHelm,
 } from './generator-spec.ts';
+import { type YamlDocument as ParsedYamlDocument, readYamlDocuments } from './yaml-documents.ts';
 
 export const bundleApiVersion = fleetApiVersion;
 
@@ -58,12 +60,9 @@ export interface BundleParseOptions {
   skipFleetDocuments?: boolean;
 }
 
-export interface YamlDocument {
-  value: unknown;
+/** One YAML document and the file it came from. */
+export interface YamlDocument extends ParsedYamlDocument {
   file: string;
-  line: number;
-  /** the line of the node at a path in this document, or the document's own line */
-  lineOf: (path: readonly string[]) => number;
 }
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -104,6 +103,14 @@ export function parseBundleFiles(files: readonly SourceFile[], opts: BundleParse
   }
   const definition = parseDefinition(first!, opts.strategies);
   const { objects, lineOfs } = manifestsOf(docs.filter((d) => d !== first));
+  const agentProblem = agentBundleProblem(
+    definition.name,
+    objects.map((o) => o.object),
+  );
+  if (agentProblem) {
+    const at = objects[agentProblem.index] ?? first!;
+    throw new OutpostError('bundle_invalid', agentProblem.problem, { file: at.file, line: at.line });
+  }
   // a generated bundle's objects come from its tool; until they do, overlay targets cannot be checked
   const fields = checkCustomization(
     definition.fleet.customization,
@@ -163,43 +170,7 @@ export function parseManifestFiles(files: readonly SourceFile[]): {
 
 /** Every non-empty document of a YAML file (YAML 1.1), or an error naming the file and line. */
 export function parseYamlFile(file: SourceFile): YamlDocument[] {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(file.content, { version: '1.1', lineCounter, prettyErrors: false });
-  const list = Array.isArray(docs) ? docs : [docs];
-  const out: YamlDocument[] = [];
-  for (const doc of list) {
-    const error = doc.errors[0];
-    if (error) {
-      const pos = lineCounter.linePos(error.pos[0]);
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(error.message)}`, {
-        file: file.path,
-        line: pos.line,
-        column: pos.col,
-      });
-    }
-    if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
-    const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
-    let value: unknown;
-    try {
-      value = doc.toJS({ maxAliasCount: 1000 });
-    } catch (e) {
-      throw new OutpostError('manifest_invalid', `invalid YAML: ${firstLine(String((e as Error).message))}`, {
-        file: file.path,
-        line,
-      });
-    }
-    if (value === null || value === undefined) continue;
-    const lineOf = (path: readonly string[]): number => {
-      const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined;
-      return node?.range ? lineCounter.linePos(node.range[0]).line : line;
-    };
-    out.push({ value, file: file.path, line, lineOf });
-  }
-  return out;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? text;
+  return readYamlDocuments(file).map((doc) => ({ ...doc, file: file.path }));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -287,5 +258,18 @@ function parseObject(doc: YamlDocument): KubeObject {
     fail('metadata.generateName cannot be applied declaratively; set a name');
   if (metadata.namespace !== undefined && typeof metadata.namespace !== 'string')
     fail('metadata.namespace is a string');
+  if (isSealedSecret(v)) {
+    const problem = sealedSecretProblem(v as KubeObject);
+    if (problem) {
+      throw new OutpostError(
+        'manifest_invalid',
+        `SealedSecret ${problem.path.join('.')} ${problem.message}`,
+        {
+          file: doc.file,
+          line: doc.lineOf(problem.path),
+        },
+      );
+    }
+  }
   return v as KubeObject;
 }

@@ -3,6 +3,7 @@
 // objects then get the bundle's overlays and placeholders like written manifests. A rendering not made
 // yet is asked for; one Helm refused fails the site with Helm's message and the chart file.
 
+import { agentBundleProblem } from '../model/agent-release.ts';
 import type { ErrorCode } from '../model/errors.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { KubeObject } from '../model/manifest.ts';
@@ -48,6 +49,11 @@ export function createChartRenderer(
     let renderer = renderers.get(digest);
     if (!renderer) {
       try {
+        const agent = agentBundleProblem(input.bundle, r.objects);
+        if (agent) {
+          const { file, line } = r.origins[agent.index] ?? input.helm.origin;
+          throw new OutpostError('bundle_invalid', agent.problem, { file, line });
+        }
         // overlay targets and placeholders are checked against what the chart rendered
         checkCustomization(
           customization,

@@ -26,8 +26,8 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-export function sha256Digest(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+export function sha256Digest(content: string | Uint8Array): string {
+  return `sha256:${createHash('sha256').update(content).digest('hex')}`;
 }
 
 export function digestOf(value: unknown): string {

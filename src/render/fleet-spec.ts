@@ -150,7 +150,7 @@ function parseOverlay(v: unknown, at: (string | number)[], fail: Fail, doc: Spec
   if (v.selector !== undefined && v.sites !== undefined) fail(at, 'give selector or sites, not both');
   if (v.selector !== undefined) {
     if (!isRecord(v.selector)) fail([...at, 'selector'], 'a label selector');
-    const problem = validateSelector(v.selector as never)[0];
+    const problem = validateSelector(v.selector)[0];
     if (problem) fail([...at, 'selector'], `${problem.path}: ${problem.message}`);
     overlay.selector = v.selector as Overlay['selector'];
   }

@@ -6,6 +6,7 @@ import { applyPatch, type Operation } from 'rfc6902';
 import type { KubeObject } from '../model/manifest.ts';
 import { type LabelSelector, matchesSelector } from '../select/labels.ts';
 import { mergePatch } from './merge-patch.ts';
+import { isSecret } from './redact.ts';
 
 export interface ImageOverride {
   /** the image name to match, without tag or digest (e.g. registry.example.com/pos/till) */
@@ -141,9 +142,13 @@ export function applyOverlay(objects: readonly KubeObject[], overlay: Overlay): 
       const failed = results.findIndex((r) => r !== null);
       if (failed >= 0) {
         const op = overlay.jsonPatch[failed]!;
-        throw new Error(
-          `jsonPatch[${failed}] (${op.op} ${op.path}) on ${describe(original)}: ${results[failed]!.message}`,
-        );
+        const error = results[failed]!;
+        // a failed test quotes both values, and a Secret's must not reach an operator-facing message
+        const reason =
+          error.name === 'TestError' && isSecret(original)
+            ? `the value differs from the one tested (a Secret's values are not shown)`
+            : error.message;
+        throw new Error(`jsonPatch[${failed}] (${op.op} ${op.path}) on ${describe(original)}: ${reason}`);
       }
     }
     if (overlay.mergePatch) obj = mergePatch(obj, overlay.mergePatch) as KubeObject;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FieldError, parseTemplate, type Scope, substitute } from './placeholders.ts';
+import { FieldError, PlaceholderError, parseTemplate, type Scope, substitute } from './placeholders.ts';
 
 const scope: Scope = {
   site: {
@@ -79,5 +79,26 @@ describe('typed substitution', () => {
     >;
     assert.deepEqual(Object.keys(out), ['__proto__']);
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+});
+
+describe('malformed quoted keys', () => {
+  // a bad JSON escape inside ["…"] threw a SyntaxError, which escaped as a 500 on bundle apply
+  test('an escape JSON does not know is a placeholder error naming the placeholder', () => {
+    for (const text of ['${site.labels["\\x"]}', '${site.labels["\\u00"]}', '${values["a\tb"]}']) {
+      assert.throws(
+        () => parseTemplate(text),
+        (e: unknown) =>
+          e instanceof PlaceholderError && e.message.startsWith(text) && /JSON escapes/.test(e.message),
+        text,
+      );
+    }
+  });
+
+  test('in a manifest it is a field error at that field', () => {
+    assert.throws(
+      () => substitute({ data: { k: 'x ${site.labels["\\q"]}' } }, scope),
+      (e: unknown) => e instanceof FieldError && e.at.join('.') === 'data.k',
+    );
   });
 });

@@ -31,6 +31,17 @@ const ident = /^[A-Za-z_][A-Za-z0-9_-]*/;
 // is text and passes through untouched.
 const placeholderStart = /^\s*(site|values)(?![A-Za-z0-9_-])/;
 
+/** The key inside `["…"]`, its escapes read as JSON's. */
+function unquote(escaped: string, text: string): string {
+  try {
+    return JSON.parse(`"${escaped}"`) as string;
+  } catch {
+    throw new PlaceholderError(
+      `${text}: a quoted key takes JSON escapes (\\\\, \\", \\u0041), not "${escaped}"`,
+    );
+  }
+}
+
 /** Parses `site.labels["example.com/tier"]` into its segments. */
 function parsePath(expr: string, text: string): string[] {
   const path: string[] = [];
@@ -48,7 +59,7 @@ function parsePath(expr: string, text: string): string[] {
     } else if (rest[0] === '[') {
       const m = /^\[\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)')\s*\]/.exec(rest);
       if (!m) throw new PlaceholderError(`${text}: expected ["key"] or ['key']`);
-      path.push(m[1] !== undefined ? JSON.parse(`"${m[1]}"`) : m[2]!);
+      path.push(m[1] !== undefined ? unquote(m[1], text) : m[2]!);
       rest = rest.slice(m[0].length);
     } else {
       throw new PlaceholderError(`${text}: unexpected "${rest[0]}"`);

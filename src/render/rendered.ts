@@ -2,7 +2,9 @@
 // unchanged rendering has an unchanged digest, so a site with nothing new has nothing to do.
 
 import type { BundleApplyOptions } from '../model/apply-options.ts';
-import type { KubeObject } from '../model/manifest.ts';
+import { OutpostError } from '../model/errors.ts';
+import { describeRef, type KubeObject, refOf } from '../model/manifest.ts';
+import { isSealedSecret, sealedSecretForSite } from '../model/sealed-secret.ts';
 import type { BundleTelemetry } from '../model/telemetry-spec.ts';
 import {
   type CompiledCustomization,
@@ -55,10 +57,16 @@ const noSite: SiteInputs = { name: '', labels: {}, properties: {} };
 /** Compiles a revision's customization once; render each site (or each distinct key) from it. */
 export function createRenderer(input: RenderInput): BundleRenderer {
   const custom: CompiledCustomization = compileCustomization(input);
+  // A SealedSecret holds values for each site: every site renders its own, carrying only its values.
+  const sealed = input.objects.some(isSealedSecret);
   return {
-    keyOf: custom.keyOf,
+    keyOf: sealed ? (site) => JSON.stringify([site.name, custom.keyOf(site)]) : custom.keyOf,
     render(site) {
-      const rendered: RenderedBundle = { bundle: input.bundle, objects: custom.apply(site) };
+      const objects = custom.apply(site);
+      const rendered: RenderedBundle = {
+        bundle: input.bundle,
+        objects: sealed ? objects.map((o) => sealedForSite(o, site.name, input.bundle)) : objects,
+      };
       if (input.namespace) rendered.namespace = input.namespace;
       if (input.dependsOn && input.dependsOn.length > 0) rendered.dependsOn = [...input.dependsOn];
       if (input.options) rendered.options = input.options;
@@ -67,6 +75,20 @@ export function createRenderer(input: RenderInput): BundleRenderer {
       return { digest: sha256Digest(content), content, rendered };
     },
   };
+}
+
+/** A SealedSecret narrowed to the site's own values; one with no value for the site fails the site alone. */
+function sealedForSite(obj: KubeObject, site: string, bundle: string): KubeObject {
+  if (!isSealedSecret(obj)) return obj;
+  const { object, missing } = sealedSecretForSite(obj, site);
+  if (missing.length > 0) {
+    throw new OutpostError(
+      'render_failed',
+      `${describeRef(refOf(obj))} has no value sealed for site ${site} (${missing.join(', ')}); seal it again for the bundle's sites: outpost secret seal -f FILE --bundle ${bundle}`,
+      { site },
+    );
+  }
+  return object;
 }
 
 export function renderForSite(input: RenderInput, site: SiteInputs = noSite): RenderedBlob {

@@ -67,3 +67,66 @@ describe('CEL placement expressions', () => {
     });
   });
 });
+
+// Each of these ran for seconds (or minutes) before there was a cost limit: compiling evaluates the
+// expression once against an empty site, and placement evaluates it for every site.
+describe('an expression that could run for seconds is refused', () => {
+  const refusedQuickly = (expression: string, message: RegExp) => {
+    const start = performance.now();
+    assert.throws(
+      () => compileCel(expression),
+      (e: unknown) => e instanceof CelCompileError && message.test(e.message),
+    );
+    const ms = performance.now() - start;
+    assert.ok(ms < 1000, `refusing took ${ms} ms`);
+  };
+  const hundred = `[${Array.from({ length: 100 }, (_, i) => i).join(', ')}]`;
+
+  test('three nested comprehensions over a hundred elements (a million steps)', () => {
+    refusedQuickly(
+      `${hundred}.all(a, ${hundred}.all(b, ${hundred}.all(c, a + b + c >= 0)))`,
+      /more than 100000 steps/,
+    );
+  });
+
+  test('a chain of replace() that multiplies a string tenfold each time', () => {
+    const chain = ".replace('a', 'aaaaaaaaaa')".repeat(8);
+    refusedQuickly(`'aaaaaaaaaa'${chain}.size() > 0`, /more than 100000 steps/);
+  });
+
+  test('comprehensions nested four deep, and expressions too long or too deep to read', () => {
+    refusedQuickly(
+      '[1].all(a, [1].all(b, [1].all(c, [1].all(d, true))))',
+      /4 comprehensions .* inside one another; at most 3/,
+    );
+    refusedQuickly(`true${' && true'.repeat(2000)}`, /characters; at most 4096/);
+    refusedQuickly(`size(${'['.repeat(100)}${']'.repeat(100)}) == 1`, /nests 10\d deep; at most 64/);
+  });
+
+  test('work that grows with the site is allowed, and refused only for a site too large for it', () => {
+    const cel = compileCel("properties.tags.exists(t, t == 'pos')");
+    assert.deepEqual(cel.evaluate({ name: 's', labels: {}, properties: { tags: ['x', 'pos'] } }), {
+      value: true,
+    });
+    const huge = { tags: Array.from({ length: 20_000 }, (_, i) => `tag-${i}`) };
+    const start = performance.now();
+    const outcome = cel.evaluate({ name: 's', labels: {}, properties: huge });
+    assert.ok(performance.now() - start < 1000);
+    assert.ok(
+      'error' in outcome && /too large for the expression's cost limit/.test(outcome.error),
+      JSON.stringify(outcome),
+    );
+  });
+
+  test('everyday placement expressions stay well within the limit', () => {
+    for (const expression of [
+      "labels.region == 'west' && properties.lanes >= 4",
+      "properties.tags.exists(t, t == 'pos')",
+      "name.matches('^store-[0-9]+$')",
+      "labels.exists(k, k.startsWith('example.com/'))",
+      'properties.list.map(x, x * 2).filter(y, y > 3).size() > 2',
+    ]) {
+      assert.doesNotThrow(() => compileCel(expression), expression);
+    }
+  });
+});

@@ -1,9 +1,10 @@
 // CEL placement expressions over a site: `labels` (map of strings), `properties` (map of any JSON
 // value) and `name`. Compiled once per bundle revision; an evaluation that errors is reported as that
-// site's placement error, never read as "not placed".
+// site's placement error, never read as "not placed". Every expression has a bounded cost (cel-cost.ts).
 
 import { CelScalar, celEnv, isCelError, mapType, parse, plan } from '@bufbuild/cel';
 import { strings } from '@bufbuild/cel/ext';
+import { inputSizeOf, largestInputWithin, shapeOf } from './cel-cost.ts';
 
 export interface CelSite {
   name: string;
@@ -21,6 +22,18 @@ export interface CompiledCel {
 export class CelCompileError extends Error {
   override name = 'CelCompileError';
 }
+
+/** Limits on an expression, so compiling and running it stay cheap whatever is written. */
+export const celLimits = {
+  length: 4096,
+  depth: 64,
+  /** comprehensions (exists, all, map, filter, exists_one) inside one another */
+  nesting: 3,
+  /** steps of one evaluation (see cel-cost.ts): a step takes 0.1 to 1 µs, so at most ~0.1 s */
+  steps: 100_000,
+  /** an expression must fit the step budget for sites whose labels, properties and name measure this */
+  typicalSite: 1024,
+};
 
 const env = celEnv({
   variables: {
@@ -59,13 +72,42 @@ function messagesOf(e: unknown, depth = 0): string[] {
  * @example compileCel("labels.region == 'west' && properties.lanes >= 4").evaluate(site)
  */
 export function compileCel(expression: string): CompiledCel {
+  if (expression.length > celLimits.length) {
+    throw new CelCompileError(
+      `CEL: the expression is ${expression.length} characters; at most ${celLimits.length}`,
+    );
+  }
   let run: (ctx: Record<string, unknown>) => unknown;
+  let largestSite: number;
   try {
-    run = plan(env, parse(expression)) as unknown as typeof run;
+    const parsed = parse(expression);
+    const shape = shapeOf(parsed.expr);
+    if (shape.depth > celLimits.depth) {
+      throw new CelCompileError(`CEL: the expression nests ${shape.depth} deep; at most ${celLimits.depth}`);
+    }
+    if (shape.nesting > celLimits.nesting) {
+      throw new CelCompileError(
+        `CEL: ${shape.nesting} comprehensions (exists, all, map, filter) inside one another; at most ${celLimits.nesting}`,
+      );
+    }
+    largestSite = largestInputWithin(parsed.expr, celLimits.steps);
+    if (largestSite < celLimits.typicalSite) {
+      throw new CelCompileError(
+        `CEL: the expression could take more than ${celLimits.steps} steps on a site with ${celLimits.typicalSite} characters of labels and properties; simplify it (fewer nested comprehensions, no repeated replace or join)`,
+      );
+    }
+    run = plan(env, parsed) as unknown as typeof run;
   } catch (e) {
+    if (e instanceof CelCompileError) throw e;
     throw new CelCompileError(`CEL: ${(e as Error).message.replace(/^<input>:/, '')}`);
   }
   const evaluate = (site: CelSite): CelOutcome => {
+    const size = Math.max(inputSizeOf(site.labels), inputSizeOf(site.properties), site.name.length);
+    if (size > largestSite) {
+      return {
+        error: `CEL: this site's labels and properties (size ${size}) are too large for the expression's cost limit (${largestSite})`,
+      };
+    }
     let r: unknown;
     try {
       r = run({

@@ -260,6 +260,52 @@ describe('validateSelector', () => {
   });
 });
 
+// A selector written in YAML can be any shape; each of these crashed validation with a TypeError (a 500
+// on bundle apply) or, for a misspelt field, was read as {} and selected every site.
+describe('validateSelector on selectors as written', () => {
+  const cases: Array<[string, unknown, string]> = [
+    ['matchExpressions not a list', { matchExpressions: 'region=west' }, 'matchExpressions'],
+    ['a requirement not a mapping', { matchExpressions: [1] }, 'matchExpressions[0]'],
+    [
+      'a requirement key not a string',
+      { matchExpressions: [{ key: 5, operator: 'Exists' }] },
+      'matchExpressions[0].key',
+    ],
+    [
+      'values not a list',
+      { matchExpressions: [{ key: 'a', operator: 'In', values: 'x' }] },
+      'matchExpressions[0].values',
+    ],
+    [
+      'values holding numbers',
+      { matchExpressions: [{ key: 'a', operator: 'In', values: [1] }] },
+      'matchExpressions[0].values',
+    ],
+    [
+      'an operator not a string',
+      { matchExpressions: [{ key: 'a', operator: null }] },
+      'matchExpressions[0].operator',
+    ],
+    ['matchLabels not a mapping', { matchLabels: 'region=west' }, 'matchLabels'],
+    ['a label value not a string', { matchLabels: { version: 1.5 } }, 'matchLabels["version"]'],
+    ['a null label value', { matchLabels: { region: null } }, 'matchLabels["region"]'],
+    ['a misspelt field', { matchLabel: { region: 'west' } }, 'matchLabel'],
+    [
+      'an unknown requirement field',
+      { matchExpressions: [{ key: 'a', operator: 'Exists', value: 'x' }] },
+      'matchExpressions[0].value',
+    ],
+    ['not a mapping at all', ['region'], ''],
+  ];
+  for (const [what, sel, path] of cases) {
+    test(`${what} is a problem at ${path || 'the selector'}`, () => {
+      const problems = validateSelector(sel);
+      assert.ok(problems.length > 0);
+      assert.equal(problems[0]!.path, path);
+    });
+  }
+});
+
 describe('label key and value syntax', () => {
   const keyCases: { name: string; key: string; valid: boolean }[] = [
     { name: 'a plain name', key: 'region', valid: true },

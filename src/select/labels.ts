@@ -100,7 +100,84 @@ export function validateLabels(labels: Record<string, string>, path = 'labels'):
   return problems;
 }
 
-export function validateSelector(sel: LabelSelector): SelectorProblem[] {
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+const SELECTOR_FIELDS = ['matchLabels', 'matchExpressions'];
+const REQUIREMENT_FIELDS = ['key', 'operator', 'values'];
+
+/** Problems with the shape of a selector as written (YAML, JSON): a misspelt field would select every site. */
+function shapeProblems(sel: Record<string, unknown>): SelectorProblem[] {
+  const problems: SelectorProblem[] = [];
+  for (const field of Object.keys(sel)) {
+    if (!SELECTOR_FIELDS.includes(field)) {
+      problems.push({
+        path: field,
+        message: `unknown field; a selector has ${SELECTOR_FIELDS.join(' and ')}`,
+      });
+    }
+  }
+  const { matchLabels, matchExpressions } = sel;
+  if (matchLabels !== undefined) {
+    if (!isRecord(matchLabels)) {
+      problems.push({ path: 'matchLabels', message: 'must be a mapping of label keys to values' });
+    } else {
+      for (const [key, value] of Object.entries(matchLabels)) {
+        if (typeof value !== 'string') {
+          problems.push({
+            path: keyPath('matchLabels', key),
+            message: `value ${JSON.stringify(value) ?? String(value)} must be a string; quote it in YAML`,
+          });
+        }
+      }
+    }
+  }
+  if (matchExpressions !== undefined) {
+    if (!Array.isArray(matchExpressions)) {
+      problems.push({ path: 'matchExpressions', message: 'must be a list of {key, operator, values}' });
+      return problems;
+    }
+    matchExpressions.forEach((expr: unknown, i) => {
+      const at = `matchExpressions[${i}]`;
+      if (!isRecord(expr)) {
+        problems.push({ path: at, message: 'must be a mapping of key, operator and values' });
+        return;
+      }
+      for (const field of Object.keys(expr)) {
+        if (!REQUIREMENT_FIELDS.includes(field)) {
+          problems.push({
+            path: `${at}.${field}`,
+            message: `unknown field; use ${REQUIREMENT_FIELDS.join(', ')}`,
+          });
+        }
+      }
+      if (typeof expr.key !== 'string') problems.push({ path: `${at}.key`, message: 'must be a string' });
+      if (typeof expr.operator !== 'string') {
+        problems.push({ path: `${at}.operator`, message: `must be one of ${OPERATORS.join(', ')}` });
+      }
+      if (
+        expr.values !== undefined &&
+        (!Array.isArray(expr.values) || expr.values.some((v) => typeof v !== 'string'))
+      ) {
+        problems.push({ path: `${at}.values`, message: 'must be a list of strings; quote numbers in YAML' });
+      }
+    });
+  }
+  return problems;
+}
+
+/**
+ * Problems with a selector from anywhere (a bundle's YAML, a query, a rollout wave): wrong shapes and
+ * unknown fields first, then keys, values and operators as Kubernetes checks them. Empty means valid.
+ */
+export function validateSelector(input: unknown): SelectorProblem[] {
+  if (!isRecord(input)) {
+    return [{ path: '', message: 'must be a mapping with matchLabels and/or matchExpressions' }];
+  }
+  const shape = shapeProblems(input);
+  if (shape.length > 0) return shape;
+  const sel = input as LabelSelector;
   const problems: SelectorProblem[] = validateLabels(sel.matchLabels ?? {}, 'matchLabels');
   (sel.matchExpressions ?? []).forEach((expr, i) => {
     const at = `matchExpressions[${i}]`;

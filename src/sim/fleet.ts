@@ -4,12 +4,13 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Agent, type AgentTelemetryOptions } from '../agent/agent.ts';
+import { Agent, type AgentTelemetryOptions, type UpgradeSite } from '../agent/agent.ts';
 import { bundleLabel } from '../agent/apply/engine.ts';
 import { imagesOf } from '../agent/apply/prepull.ts';
 import { Wakeup } from '../base/timing.ts';
 import { decodeJoinToken, encodeJoinToken } from '../model/join-token.ts';
 import type { Facts } from '../model/wire.ts';
+import { type SimulatedAgentVersions, SimulatedUpgrade } from './agent-upgrade.ts';
 import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
 import { type Link, openLink } from './link.ts';
 import { draw, hash32, seededRandom } from './random.ts';
@@ -102,6 +103,8 @@ export interface FleetOptions {
    * path; a workload running an image containing one of `badImages` fails and slows down requests
    */
   slis?: { intervalMs?: number; flushMs?: number; badImages?: readonly string[] };
+  /** the agent release each site runs, and releases it cannot run: agent upgrades (sim/agent-upgrade.ts) */
+  agentVersions?: SimulatedAgentVersions;
   /** called with the summary so far, every progressEveryMs */
   onProgress?: (summary: FleetSummary) => void;
   progressEveryMs?: number;
@@ -238,6 +241,7 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
     if (g !== undefined) return links[g]!.url;
     return partitioned.get(site.labels.region)?.url;
   };
+  const versions = opts.agentVersions;
   const sites = plan.map((site) => {
     const hub = hubOf(site);
     const cluster = new SimulatedCluster({
@@ -260,6 +264,7 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       readinessResyncMs: opts.agent?.readinessResyncMs ?? 3000,
       driftCheckMs: opts.agent?.driftCheckMs ?? 300_000,
       telemetry: opts.slis ? simulatedTelemetry(opts.seed, site, cluster, opts.slis) : false,
+      ...(versions ? { upgrade: (s: UpgradeSite) => new SimulatedUpgrade(s, versions) } : {}),
       log: opts.log && ((m, f) => opts.log?.(m, { site: site.name, ...f })),
     });
     return { site, cluster, agent, crashed: false };

@@ -8,9 +8,18 @@ import { bundleFile } from '../support/fleet.ts';
 import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;
+/** runs once inside the next agent request, after authentication and before its handler */
+let betweenAuthAndHandler: (() => Promise<void>) | undefined;
 
 before(async () => {
-  hub = await startHubServer();
+  hub = await startHubServer({}, undefined, {
+    beforeListen: (app) =>
+      app.addHook('preHandler', async (request) => {
+        const act = request.site ? betweenAuthAndHandler : undefined;
+        betweenAuthAndHandler = undefined;
+        await act?.();
+      }),
+  });
 });
 
 after(async () => {
@@ -86,6 +95,21 @@ describe('bad input', () => {
       const r = await hub.operator('GET', url);
       assert.equal(r.statusCode, 404, url);
       assert.equal(r.json().error.code, 'not_found');
+    }
+  });
+
+  // Fastify refuses these before routing, and answered them in its own shape with FST_ codes (found by fuzzing)
+  test('a malformed URL or an over-long path parameter is request_invalid in the error shape', async () => {
+    const urls = [
+      ['GET', '/api/v1/sites/%zz'],
+      ['GET', `/api/v1/sites/${'a'.repeat(300)}`],
+      ['POST', `/hooks/git/${'b'.repeat(300)}`],
+    ];
+    for (const [method, url] of urls) {
+      const r = await hub.operator(method!, url!, {});
+      assert.ok(r.statusCode >= 400 && r.statusCode < 500, `${url}: ${r.statusCode}`);
+      assert.equal(r.json().error.code, 'request_invalid', r.body);
+      assert.equal(typeof r.json().error.message, 'string');
     }
   });
 
@@ -175,6 +199,23 @@ describe('desired state and reports', () => {
     );
   });
 
+  test('a change committed between a poll’s authentication and its wait answers the poll at once', async () => {
+    const site = await hub.enroll('store-race', { race: 'yes' });
+    const first = await desiredOf(site);
+    // authentication has read the site (and its desired digest) when the change commits and is announced
+    betweenAuthAndHandler = () =>
+      apply(bundleFile('race', { matchLabels: { race: 'yes' } }, [configMap('r')])).then(() => {});
+    const started = Date.now();
+    const res = await site.call('GET', '/agent/v1/sites/:site/desired?wait=30', undefined, {
+      'if-none-match': `"${first.digest}"`,
+    });
+    assert.equal(res.status, 200, 'the poll is not left waiting on what it read before the change');
+    assert.ok(
+      (res.body as { deployments: Array<{ bundle: string }> }).deployments.some((d) => d.bundle === 'race'),
+    );
+    assert.ok(Date.now() - started < 1500, `answered in ${Date.now() - started} ms, well before the 2 s cap`);
+  });
+
   test('reports are sequenced: a replay or an older report changes nothing', async () => {
     const site = await hub.enroll('store-seq', { seq: 'yes' });
     await apply(bundleFile('seq', { matchLabels: { seq: 'yes' } }, [configMap('q')]));
@@ -199,6 +240,36 @@ describe('desired state and reports', () => {
       .deployments.find((x: { bundle: string }) => x.bundle === 'seq');
     assert.equal(d.state, 'Ready');
     assert.equal(d.appliedDigest, digest);
+  });
+
+  // a sequence number past 2^53 was stored, and every later read of the site's row threw a RangeError:
+  // each call that site made afterwards (reports, desired state, telemetry) answered 500
+  test('numbers JavaScript cannot hold exactly are refused, and the site keeps working', async () => {
+    const site = await hub.enroll('store-huge', {});
+    const huge = await site.call('POST', '/agent/v1/sites/:site/report', { seq: 2 ** 53, deployments: [] });
+    assert.equal(huge.status, 400, JSON.stringify(huge.body));
+    assert.equal((huge.body as { error: { code: string } }).error.code, 'request_invalid');
+    const dropped = await site.call('POST', '/agent/v1/sites/:site/report', {
+      seq: 1,
+      deployments: [],
+      droppedReports: 2 ** 60,
+    });
+    assert.equal(dropped.status, 400);
+    const telemetry = await site.call('POST', '/agent/v1/sites/:site/telemetry', {
+      batchId: 'far-future',
+      samples: [{ class: 'metric', name: 'cpu', t: 1e20, v: 1 }],
+      events: [],
+      dropped: { sli: 0, event: 0, metric: 0, debug: 0 },
+    });
+    assert.equal(telemetry.status, 400, JSON.stringify(telemetry.body));
+    assert.deepEqual(
+      (await site.call('POST', '/agent/v1/sites/:site/report', { seq: 2, deployments: [] })).body,
+      {
+        accepted: true,
+        lastSeq: 2,
+      },
+    );
+    assert.equal((await site.call('GET', '/agent/v1/sites/:site/desired')).status, 200);
   });
 
   test('a deleted bundle leaves the desired state, and its row goes once the agent reports it removed', async () => {

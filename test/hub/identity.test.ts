@@ -11,6 +11,7 @@ import { HttpClient } from '../../src/net/http-client.ts';
 import { createCa, issueCertificate } from '../../src/pki/authority.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
+import { generateSealingKeyPair, sealingKeyId } from '../../src/pki/sealing.ts';
 import { type HubServer, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;
@@ -183,6 +184,43 @@ describe('one site per machine', () => {
   });
 });
 
+describe('sealing keys', () => {
+  test('a site registered without one gets its key in by announcing it, over mTLS only', async () => {
+    const site = await hub.enroll('store-seal');
+    const other = await hub.enroll('store-seal-other');
+    const keys = async () => (await hub.operator('GET', '/api/v1/sealing-keys?site=store-seal')).json();
+    assert.deepEqual(await keys(), { sites: [], withoutKey: ['store-seal'] });
+
+    const { publicKey } = await generateSealingKeyPair();
+    const path = `/agent/v1/sites/${site.siteId}/sealing-key`;
+    const anonymous = await hub.anonymous.request('PUT', path, { body: { publicKey } });
+    assert.equal(anonymous.status, 401);
+    assert.equal((await other.http.request('PUT', path, { body: { publicKey } })).status, 403);
+    const malformed = await site.http.request('PUT', path, { body: { publicKey: 'not-a-key' } });
+    assert.equal(malformed.status, 400);
+    assert.deepEqual((await keys()).withoutKey, ['store-seal'], 'refused calls changed nothing');
+
+    const first = await site.http.request('PUT', path, { body: { publicKey } });
+    assert.equal(first.status, 200);
+    assert.deepEqual(first.body, { keyId: sealingKeyId(publicKey), changed: true });
+    assert.equal(
+      ((await site.http.request('PUT', path, { body: { publicKey } })).body as { changed: boolean }).changed,
+      false,
+    );
+    assert.deepEqual(await keys(), {
+      sites: [{ site: 'store-seal', keyId: sealingKeyId(publicKey), publicKey }],
+      withoutKey: [],
+    });
+    const unknown = await hub.operator('GET', '/api/v1/sealing-keys?site=store-nowhere');
+    assert.equal(unknown.statusCode, 404);
+    const viewer = await hub.tokenFor('viewer');
+    assert.equal(
+      (await hub.operator('GET', '/api/v1/sealing-keys?site=store-seal', undefined, viewer)).statusCode,
+      200,
+    );
+  });
+});
+
 describe('mTLS on agent calls', () => {
   test('no client certificate is refused', async () => {
     const site = await hub.enroll('store-nocert');
@@ -295,11 +333,12 @@ describe('connectivity', () => {
         return (await own.operator('GET', '/api/v1/sites/store-clock')).json().connectivity;
       };
       assert.equal(await connectivity(), 'Online');
-      own.clock.advance(91_000);
+      // past each threshold by more than the second a replica on PostgreSQL may take to store a contact
+      own.clock.advance(92_000);
       assert.equal(await connectivity(), 'Stale');
       await site.call('POST', '/agent/v1/sites/:site/report', { seq: 1, deployments: [] });
       assert.equal(await connectivity(), 'Online', 'a heartbeat brings it back');
-      own.clock.advance(601_000);
+      own.clock.advance(602_000);
       assert.equal(await connectivity(), 'Offline');
       own.clock.advance(31 * 86400_000);
       assert.equal(await connectivity(), 'Expired');
@@ -354,6 +393,7 @@ describe('operator roles', () => {
     'GET /api/v1/rollouts': 'viewer',
     'GET /api/v1/rollouts/{id}': 'viewer',
     'POST /api/v1/rollouts/{id}/actions': 'operator',
+    'GET /api/v1/sealing-keys': 'viewer',
     'GET /api/v1/slos': 'viewer',
     'POST /api/v1/slos': 'operator',
     'GET /api/v1/slos/{name}': 'viewer',
@@ -362,6 +402,13 @@ describe('operator roles', () => {
     'GET /api/v1/whoami': 'viewer',
     'GET /api/v1/site-locations': 'viewer',
     'GET /api/v1/bundles/{name}/rendered': 'viewer',
+    'GET /api/v1/agent-releases': 'viewer',
+    'GET /api/v1/agent-releases/{version}': 'viewer',
+    'PUT /api/v1/agent-releases/{version}': 'admin',
+    'GET /api/v1/rollout-strategies': 'viewer',
+    'GET /api/v1/rollout-strategies/{name}': 'viewer',
+    'POST /api/v1/rollout-strategies': 'operator',
+    'DELETE /api/v1/rollout-strategies/{name}': 'operator',
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
 
@@ -376,7 +423,7 @@ describe('operator roles', () => {
   for (const [route, role] of Object.entries(required)) {
     test(`${route} refuses a missing (401), unknown (401) or too weak (403) token`, async () => {
       const [method, template] = route.split(' ') as [string, string];
-      const url = template.replace('{name}', 'nowhere').replace('{id}', 'none');
+      const url = template.replace('{name}', 'nowhere').replace('{id}', 'none').replace('{version}', '0.0.0');
       for (const token of ['', 'oat_00000000-0000-7000-8000-000000000000.notarealsecretatall']) {
         const r = await hub.operator(
           method,

@@ -412,7 +412,7 @@ test('bundle apply refuses a dependsOn naming a bundle that does not exist, and 
     files: [{ path: 'addon.yaml', content: doc('nowhere') }],
   });
   assert.equal(missing.statusCode, 400);
-  assert.match(missing.json().error.message, /bundle nowhere does not exist/);
+  assert.match(missing.json().error.message, /bundle addon depends on nowhere, which does not exist/);
   const ok = await hub.operator('POST', '/api/v1/bundles/apply', {
     files: [{ path: 'addon.yaml', content: doc('pos') }],
   });

@@ -3,6 +3,8 @@
 // join token is never trusted.
 
 import assert from 'node:assert/strict';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { decodeJoinToken, encodeJoinToken } from '../../src/model/join-token.ts';
 import { eventually } from '../support/eventually.ts';
@@ -43,6 +45,14 @@ test('an agent waits for approval, collects its certificate, works, and renews i
     assert.deepEqual(pending.facts.capacity, { nodes: 0 });
     assert.equal(typeof pending.facts.hostname, 'string');
     assert.equal(typeof pending.facts.agentVersion, 'string');
+    // the sealing key went with the registration, before any approval
+    const keyFile = join(agent.stateDir, 'sealing-key.json');
+    const sealingKey = await readFile(keyFile, 'utf8');
+    assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+    assert.equal(
+      (await fleet.api.sealingKeys({ site: ['store-join'] })).sites[0]?.publicKey,
+      JSON.parse(sealingKey).publicKey,
+    );
     await fleet.api.approve('store-join', {});
     await fleet.api.applyBundle(
       bundleFile('joined', { matchLabels: { region: 'west' } }, [
@@ -66,6 +76,7 @@ test('an agent waits for approval, collects its certificate, works, and renews i
     });
     const renewedExpiry = (await fleet.api.site('store-join')).certificateExpiresAt!;
     assert.ok(renewedExpiry > firstExpiry, 'the hub recorded a later expiry');
+    assert.equal(await readFile(keyFile, 'utf8'), sealingKey, 'renewal leaves the sealing key alone');
 
     // Work goes on with the new certificate, past the old one's expiry.
     await new Promise((r) => setTimeout(r, Math.max(0, new Date(firstExpiry).getTime() - Date.now()) + 500));

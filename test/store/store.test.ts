@@ -5,10 +5,13 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { tickRollout } from '../../src/hub/rollout/controller.ts';
 import { emitEvents, eventsAfter } from '../../src/hub/status/events.ts';
+import { LastSeen } from '../../src/hub/status/last-seen.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
+import { type Arg, preparedQuery } from '../../src/hub/store/prepared.ts';
 import { bundleFile } from '../support/fleet.ts';
 import {
   type MemoryHub,
@@ -68,6 +71,27 @@ for (const { engine, skip } of engines) {
         [...all.map((e) => e.id)].sort((x, y) => x - y),
         'ids increase',
       );
+    });
+
+    test('a prepared query runs with new arguments; on PostgreSQL as a named prepared statement', async () => {
+      const siteName = preparedQuery((db, arg: Arg<{ id: string }>) =>
+        db.selectFrom('events').select('message').where('site', '=', arg('id')).orderBy('id'),
+      );
+      await emitEvents(hub.ctx, [
+        { type: 'approved', site: 'p1', message: 'first' },
+        { type: 'approved', site: 'p2', message: 'second' },
+      ]);
+      const named = await hub.ctx.store.db.transaction().execute(async (tx) => {
+        const first = (await siteName(tx, { id: 'p1' })).rows.map((r) => r.message);
+        const second = (await siteName(tx, { id: 'p2' })).rows.map((r) => r.message);
+        assert.deepEqual([first, second], [['first'], ['second']]);
+        if (engine !== 'postgres') return undefined;
+        // the same connection: a transaction holds one
+        const { rows } = await sql<{ n: number }>`select count(*) as n from pg_prepared_statements
+          where statement like ${'%from "events" where "site" = $1%'}`.execute(tx);
+        return rows[0]!.n;
+      });
+      if (engine === 'postgres') assert.equal(named, 1);
     });
 
     test('sites, tokens, bundles and placement: registered sites get the bundle their labels select', async () => {
@@ -237,6 +261,34 @@ for (const { engine, skip } of engines) {
         .execute();
       assert.equal(rows.length, 2);
       assert.ok(rows.every((row) => row.started_at !== null));
+    });
+
+    test('contacts are stored together and never move a site’s last contact back', async () => {
+      const a = await hub.register('seen-a', {});
+      const b = await hub.register('seen-b', {});
+      const seenOf = async (id: string) =>
+        (
+          await hub.ctx.store.db
+            .selectFrom('sites')
+            .select('last_seen_at')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).last_seen_at;
+      const later = '2999-01-01T00:00:02.000Z';
+      await hub.ctx.store.db
+        .updateTable('sites')
+        .set({ last_seen_at: later })
+        .where('id', '=', b.siteId)
+        .execute();
+      const lastSeen = new LastSeen(hub.ctx.store.db);
+      lastSeen.record(a.siteId, '2999-01-01T00:00:01.000Z');
+      lastSeen.record(a.siteId, '2999-01-01T00:00:00.500Z'); // older than what was heard: kept out
+      lastSeen.record(b.siteId, '2999-01-01T00:00:01.000Z'); // older than what is stored
+      assert.equal(lastSeen.pending, 2);
+      await lastSeen.flush();
+      assert.equal(lastSeen.pending, 0);
+      assert.equal(await seenOf(a.siteId), '2999-01-01T00:00:01.000Z');
+      assert.equal(await seenOf(b.siteId), later, 'a later contact (another replica’s) stays');
     });
   });
 }

@@ -147,7 +147,13 @@ export async function enrollAt(
 export async function startHubServer(
   config: Partial<ConfigInput> = {},
   logStream?: NodeJS.WritableStream,
-  opts: { adminToken?: string; clock?: TestClock; tls?: HubTls } = {},
+  opts: {
+    adminToken?: string;
+    clock?: TestClock;
+    tls?: HubTls;
+    /** adds hooks to the server before it listens (a test that needs to act inside a request) */
+    beforeListen?: (app: FastifyInstance) => void;
+  } = {},
 ): Promise<HubServer> {
   const clock = opts.clock ?? testClock();
   // OUTPOST_TEST_ENGINE=postgres runs every hub that names no database on a fresh PostgreSQL database
@@ -161,6 +167,7 @@ export async function startHubServer(
     https: { key: ctx.tls.serverKeyPem, cert: ctx.tls.serverCertPem, ca: ctx.tls.ca.certPem },
     ...(logStream ? { logger: { level: 'info', stream: logStream } } : {}),
   });
+  opts.beforeListen?.(app);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address();
   const url = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

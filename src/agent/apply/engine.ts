@@ -8,6 +8,7 @@ import { sleep } from '../../base/timing.ts';
 import {
   type BundleApplyOptions,
   type DeletionPolicy,
+  type IgnoreDifferences,
   withApplyDefaults,
 } from '../../model/apply-options.ts';
 import {
@@ -23,6 +24,7 @@ import {
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { type Cluster, ClusterError } from './cluster.ts';
 import { driftOf } from './drift.ts';
+import { handoverManager, handoverOf, rulesFor, withoutIgnored } from './ignore-differences.ts';
 import { inApplyOrder, inPruneOrder } from './order.ts';
 import type { ObjectHealth } from './progress.ts';
 import { readinessOf } from './readiness.ts';
@@ -173,7 +175,8 @@ export async function applyBundle(
       if (!existing.get(ns)) continue;
     }
     try {
-      await cluster.apply(p.object, { fieldManager, force: options.force, dryRun: true });
+      const config = await configOf(cluster, p, rulesFor(options.ignoreDifferences, p.ref));
+      await applyReclaiming(cluster, config, options.force, true);
     } catch (e) {
       if (e instanceof ClusterError && !e.transient)
         return refused(`${describeRef(p.ref)}: ${e.message}`, total, [...previous]);
@@ -195,7 +198,7 @@ export async function applyBundle(
       established = true;
     }
     try {
-      await applyWithDiscoveryRetry(cluster, p, options.force, pause);
+      await applyObject(cluster, p, options.force, options.ignoreDifferences, pause);
       applied++;
     } catch (e) {
       if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(p.ref)}: ${e.message}`);
@@ -219,17 +222,81 @@ export async function applyBundle(
   return { ok: true, message: '', total, applied, inventory };
 }
 
+/** What goes to the cluster for an object as it stands: all of it, less what the bundle ignores once it exists. */
+async function configOf(
+  cluster: Cluster,
+  p: DesiredObject,
+  rules: readonly IgnoreDifferences[],
+): Promise<KubeObject> {
+  if (rules.length === 0 || p.deferred) return p.object;
+  return withoutIgnored(p.object, await getUnlessUnserved(cluster, p.ref), rules);
+}
+
+/**
+ * Applies one object. Fields the bundle ignores are set when the object is created and then released:
+ * handed over at their live value first while the agent still owns them (see ignore-differences.ts).
+ */
+async function applyObject(
+  cluster: Cluster,
+  p: DesiredObject,
+  force: boolean,
+  ignore: readonly IgnoreDifferences[] | undefined,
+  sleep: (ms: number) => Promise<void>,
+): Promise<void> {
+  const rules = rulesFor(ignore, p.ref);
+  let live = rules.length > 0 ? await getUnlessUnserved(cluster, p.ref) : undefined;
+  if (rules.length === 0 || !live) {
+    live = await applyWithDiscoveryRetry(cluster, p, p.object, force, sleep);
+    if (rules.length === 0) return;
+  }
+  const handover = handoverOf(live, rules, fieldManager);
+  if (handover) {
+    try {
+      await cluster.apply(handover, { fieldManager: handoverManager, force: false });
+    } catch (e) {
+      // another manager took the field meanwhile: it is theirs already, nothing to hand over
+      if (!(e instanceof ClusterError && e.status === 409)) throw e;
+    }
+  }
+  await applyWithDiscoveryRetry(cluster, p, withoutIgnored(p.object, live, rules), force, sleep);
+}
+
+/** Whether every conflict of a refused apply is with the agent's own handover manager. */
+function onlyHandoverConflicts(e: unknown): boolean {
+  if (!(e instanceof ClusterError) || e.status !== 409) return false;
+  const managers = [...e.message.matchAll(/conflicts? with "([^"]+)"/g)].map((m) => m[1]);
+  return managers.length > 0 && managers.every((m) => m === handoverManager);
+}
+
+/**
+ * An apply as the agent's field manager. A field once ignored and handed over is taken back when the
+ * bundle sets it again: a conflict with the agent's own handover manager alone is no one else's intent.
+ */
+async function applyReclaiming(
+  cluster: Cluster,
+  config: KubeObject,
+  force: boolean,
+  dryRun = false,
+): Promise<KubeObject> {
+  try {
+    return await cluster.apply(config, { fieldManager, force, dryRun });
+  } catch (e) {
+    if (force || !onlyHandoverConflicts(e)) throw e;
+    return cluster.apply(config, { fieldManager, force: true, dryRun });
+  }
+}
+
 /** Right after a CRD is established, discovery may lag a moment behind; ask again briefly. */
 async function applyWithDiscoveryRetry(
   cluster: Cluster,
   p: DesiredObject,
+  config: KubeObject,
   force: boolean,
   sleep: (ms: number) => Promise<void>,
-) {
+): Promise<KubeObject> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await cluster.apply(p.object, { fieldManager, force });
-      return;
+      return await applyReclaiming(cluster, config, force);
     } catch (e) {
       const unserved = e instanceof ClusterError && e.status === 404 && p.deferred;
       if (!unserved || attempt >= 25) throw e;
@@ -242,11 +309,15 @@ async function applyWithDiscoveryRetry(
  * Puts drifted objects back as the bundle says. Forced: the fields were the bundle's, someone changed
  * them on the site since, and correcting drift means taking them back. Returns the errors.
  */
-export async function correctDrift(cluster: Cluster, objects: readonly DesiredObject[]): Promise<string[]> {
+export async function correctDrift(
+  cluster: Cluster,
+  objects: readonly DesiredObject[],
+  ignore?: readonly IgnoreDifferences[],
+): Promise<string[]> {
   const errors: string[] = [];
   for (const p of inApplyOrder(objects.map((o) => ({ ...o, kind: o.object.kind })))) {
     try {
-      await cluster.apply(p.object, { fieldManager, force: true });
+      await applyObject(cluster, p, true, ignore, sleep);
     } catch (e) {
       if (e instanceof ClusterError && !e.transient) errors.push(`${describeRef(p.ref)}: ${e.message}`);
       else throw e;
@@ -255,8 +326,12 @@ export async function correctDrift(cluster: Cluster, objects: readonly DesiredOb
   return errors;
 }
 
-/** Reads objects back and judges each: readiness, and drift from what the bundle sets. */
-export async function inspect(cluster: Cluster, objects: readonly DesiredObject[]): Promise<ObjectHealth[]> {
+/** Reads objects back and judges each: readiness, and drift from what the bundle sets and does not ignore. */
+export async function inspect(
+  cluster: Cluster,
+  objects: readonly DesiredObject[],
+  ignore?: readonly IgnoreDifferences[],
+): Promise<ObjectHealth[]> {
   const out: ObjectHealth[] = [];
   for (const p of objects) {
     const live = await getUnlessUnserved(cluster, p.ref);
@@ -277,7 +352,7 @@ export async function inspect(cluster: Cluster, objects: readonly DesiredObject[
       object,
       ready: r.ready,
       reason: r.reason,
-      drift: driftOf(p.object, live),
+      drift: driftOf(withoutIgnored(p.object, live, rulesFor(ignore, p.ref)), live),
     };
     if (r.failed) health.failed = true;
     out.push(health);

@@ -23,7 +23,10 @@ export class KubeConfigError extends Error {
   }
 }
 
-const serviceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
+/** Where the kubelet mounts a pod's service account; OUTPOST_SERVICE_ACCOUNT_DIR moves it (tests, sidecars). */
+export function serviceAccountDir(): string {
+  return process.env.OUTPOST_SERVICE_ACCOUNT_DIR || '/var/run/secrets/kubernetes.io/serviceaccount';
+}
 
 interface Named<T> {
   name: string;
@@ -94,11 +97,18 @@ export function inClusterConfig(): KubeConnection {
       'not running in a cluster (KUBERNETES_SERVICE_HOST is unset) and no kubeconfig found',
     );
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dir = serviceAccountDir();
+  let ca: Buffer;
+  try {
+    ca = readFileSync(join(dir, 'ca.crt'));
+  } catch (e) {
+    throw new KubeConfigError(`cannot read the service account's CA in ${dir}: ${(e as Error).message}`);
+  }
   return {
     server,
-    tls: { ca: readFileSync(join(serviceAccountDir, 'ca.crt')) },
-    token: () => readFileSync(join(serviceAccountDir, 'token'), 'utf8').trim(),
-    source: 'in-cluster service account',
+    tls: { ca },
+    token: () => readFileSync(join(dir, 'token'), 'utf8').trim(),
+    source: `in-cluster service account (${dir})`,
   };
 }
 

@@ -20,6 +20,8 @@ export interface Identity {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** the release key pinned from the join token: agent releases must be signed with it */
+  releaseKey?: string;
 }
 
 /** Registered but not yet approved: what the agent needs to collect its certificate later. */
@@ -30,6 +32,7 @@ export interface PendingRegistration {
   caPem: string;
   keyPem: string;
   ticket: string;
+  releaseKey?: string;
 }
 
 export interface Inventory {

@@ -11,12 +11,14 @@ import { followRevision } from '../rollout/rollouts.ts';
 import { resolveStrategy, storedStrategyNames } from '../rollout/strategies.ts';
 import { bundleStateCounts } from '../status/summary.ts';
 import type { BundleTable } from '../store/schema.ts';
-import { checkLimits, specDigestOf, storeRevision } from './revisions.ts';
+import { applyDependencyError, assertNoDependents, storedDependencies } from './dependencies.ts';
+import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
 export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
+  checkBundleBytes(body.files, ctx.config.limits);
   const db = ctx.store.db;
   const parsed = parseBundleFiles(body.files, { strategies: await storedStrategyNames(db) });
-  checkLimits(parsed, body.files, ctx.config.limits);
+  checkLimits(parsed, ctx.config.limits);
   const { definition } = parsed;
   if (definition.generator) {
     throw new OutpostError(
@@ -38,18 +40,13 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
         `bundle ${definition.name} comes from git source ${owner.source}; change it there (or remove the source)`,
       );
     }
-    for (const dep of definition.fleet.dependsOn) {
-      const exists = await tx.selectFrom('bundles').select('name').where('name', '=', dep).executeTakeFirst();
-      if (!exists || dep === definition.name) {
-        throw new OutpostError(
-          'bundle_invalid',
-          `spec.dependsOn: bundle ${dep} does not exist; apply it first`,
-          {
-            file: body.files[0]?.path,
-          },
-        );
-      }
-    }
+    const dependencyError = applyDependencyError(
+      await storedDependencies(tx),
+      definition.name,
+      definition.fleet.dependsOn,
+      { file: body.files[0]?.path },
+    );
+    if (dependencyError) throw dependencyError;
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
     if (stored.changed) {
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
@@ -109,6 +106,7 @@ export async function renderFailures(
 
 export async function deleteBundle(ctx: HubContext, actor: Actor, name: string): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
+    await assertNoDependents(tx, name);
     const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
     await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);

@@ -5,6 +5,7 @@
 // SLO and RolloutStrategy documents may sit anywhere. Every error in the tree is collected, so a
 // rejected commit lists all of them with file and line.
 
+import { dependencyProblems } from '../../model/bundle-dependencies.ts';
 import { OutpostError } from '../../model/errors.ts';
 import {
   isBundleDoc,
@@ -14,7 +15,7 @@ import {
   type YamlDocument,
 } from '../../render/bundle-files.ts';
 import { type FleetDocument, isFleetDocument, parseFleetDocument } from '../../render/fleet-documents.ts';
-import { type BundleLimits, checkLimits } from './revisions.ts';
+import { type BundleLimits, checkBundleBytes, checkLimits } from './revisions.ts';
 
 export interface DefinitionFile {
   path: string;
@@ -82,6 +83,7 @@ export function readFleet(
   for (const file of files) {
     let docs: YamlDocument[];
     try {
+      checkBundleBytes([file], limits, `file ${file.path}`);
       docs = parseYamlFile(file);
     } catch (e) {
       unreadable.set(file.path, asError(e, file.path));
@@ -128,8 +130,9 @@ export function readFleet(
   const byName = new Map<string, FleetDefinition>();
   for (const [dir, group] of [...grouped].sort(([a], [b]) => (a < b ? -1 : 1))) {
     try {
+      checkBundleBytes(group, limits, `the bundle in ${dir || '/'}`);
       const parsed = parseBundleFiles(group, { strategies, skipFleetDocuments: true });
-      checkLimits(parsed, group, limits);
+      checkLimits(parsed, limits);
       const name = parsed.definition.name;
       const earlier = byName.get(name);
       if (earlier) {
@@ -180,44 +183,22 @@ function dependencyErrors(
   definitions: readonly FleetDefinition[],
   known: ReadonlySet<string>,
 ): OutpostError[] {
-  const errors: OutpostError[] = [];
-  const deps = new Map(
-    definitions.map((d) => [d.parsed.definition.name, d.parsed.definition.fleet.dependsOn]),
+  const graph = new Map<string, readonly string[]>([...known].map((name) => [name, []]));
+  const byName = new Map(definitions.map((d) => [d.parsed.definition.name, d]));
+  for (const [name, d] of byName) graph.set(name, d.parsed.definition.fleet.dependsOn);
+  const where = (name: string) => ({ file: byName.get(name)?.files[0]?.path });
+  const { missing, cycle } = dependencyProblems(graph);
+  const errors = missing.map(
+    (m) =>
+      new OutpostError(
+        'bundle_invalid',
+        `bundle ${m.bundle} depends on ${m.dependency}, which does not exist`,
+        where(m.bundle),
+      ),
   );
-  const where = (d: FleetDefinition) => ({ file: d.files[0]!.path });
-  for (const d of definitions) {
-    for (const dep of d.parsed.definition.fleet.dependsOn) {
-      if (!deps.has(dep) && !known.has(dep)) {
-        errors.push(
-          new OutpostError(
-            'bundle_invalid',
-            `bundle ${d.parsed.definition.name} depends on ${dep}, which does not exist`,
-            where(d),
-          ),
-        );
-      }
-    }
-  }
-  const state = new Map<string, 'visiting' | 'done'>();
-  const visit = (name: string, path: string[]): string[] | undefined => {
-    if (state.get(name) === 'done') return undefined;
-    if (state.get(name) === 'visiting') return [...path.slice(path.indexOf(name)), name];
-    state.set(name, 'visiting');
-    for (const dep of deps.get(name) ?? []) {
-      const cycle = visit(dep, [...path, name]);
-      if (cycle) return cycle;
-    }
-    state.set(name, 'done');
-    return undefined;
-  };
-  for (const d of definitions) {
-    const cycle = visit(d.parsed.definition.name, []);
-    if (cycle) {
-      errors.push(
-        new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(d)),
-      );
-      break;
-    }
-  }
+  if (cycle)
+    errors.push(
+      new OutpostError('bundle_invalid', `dependsOn forms a cycle: ${cycle.join(' → ')}`, where(cycle[0]!)),
+    );
   return errors;
 }

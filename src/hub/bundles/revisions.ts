@@ -2,6 +2,7 @@
 // or a git sync, which records its commit on the revision). Unchanged content is not a new revision.
 
 import type { Kysely } from 'kysely';
+import { agentBundleName, parseAgentRelease } from '../../model/agent-release.ts';
 import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
@@ -10,6 +11,7 @@ import { digestOf } from '../../render/digest.ts';
 import type { FleetSpec } from '../../render/fleet-spec.ts';
 import type { StoredHelm } from '../../render/generator-spec.ts';
 import type { Overlay } from '../../render/overlays.ts';
+import { checkReleaseStored } from '../releases/releases.ts';
 import type { BundleTable, Database } from '../store/schema.ts';
 
 export interface BundleLimits {
@@ -28,21 +30,31 @@ export interface StoredFleet extends Partial<FleetSpec> {
   helm?: StoredHelm;
 }
 
-/** Refuses a bundle over the hub's limits, saying which limit and by how much; never truncates. */
-export function checkLimits(
-  parsed: ParsedBundle,
+/**
+ * Refuses files over the byte limit before any of them is parsed (reading YAML is what costs), saying
+ * which limit and by how much; never truncates. `what` names them: a bundle, or a file.
+ */
+export function checkBundleBytes(
   files: ReadonlyArray<{ path: string; content: string }>,
   limits: BundleLimits,
+  what = 'the bundle',
 ): void {
-  const name = parsed.definition.name;
+  // UTF-16 length bounds UTF-8 bytes from below, so nothing is encoded when well under the limit
+  const chars = files.reduce((n, f) => n + f.content.length, 0);
+  if (chars <= limits.maxBundleBytes / 3) return;
   const bytes = files.reduce((n, f) => n + Buffer.byteLength(f.content), 0);
   if (bytes > limits.maxBundleBytes) {
     throw new OutpostError(
       'bundle_invalid',
-      `bundle ${name} is ${bytes} bytes; the hub's limit is ${limits.maxBundleBytes} (hub --max-bundle-bytes)`,
+      `${what} is ${bytes} bytes; the hub's limit is ${limits.maxBundleBytes} (hub --max-bundle-bytes)`,
       { file: files[0]?.path },
     );
   }
+}
+
+/** Refuses a parsed bundle with more objects than the hub's limit, saying by how much. */
+export function checkLimits(parsed: ParsedBundle, limits: BundleLimits): void {
+  const name = parsed.definition.name;
   if (parsed.objects.length > limits.maxBundleObjects) {
     throw new OutpostError(
       'bundle_invalid',
@@ -93,6 +105,15 @@ export function specDigestOf(parsed: ParsedBundle): string {
   });
 }
 
+/** The agent bundle's release must be on this hub as signed (the parser has checked its shape). */
+async function checkAgentRelease(tx: Kysely<Database>, parsed: ParsedBundle): Promise<void> {
+  const [object] = parsed.objects;
+  const release = object ? parseAgentRelease(object.object) : undefined;
+  if (!object || !release || 'problem' in release) return;
+  const problem = await checkReleaseStored(tx, release);
+  if (problem) throw new OutpostError('bundle_invalid', problem, { file: object.file, line: object.line });
+}
+
 export interface RevisionOrigin {
   source: string | null;
   commit: string | null;
@@ -118,6 +139,7 @@ export async function storeRevision(
     }
     return { revision: Number(current.revision), changed: false, previous };
   }
+  if (name === agentBundleName) await checkAgentRelease(tx, parsed);
   // after a delete the bundle row is gone but its revisions stay: numbering carries on from them
   const last = await tx
     .selectFrom('bundle_revisions')

@@ -17,7 +17,7 @@ import {
 } from '../../render/generator-spec.ts';
 import { FieldError } from '../../render/placeholders.ts';
 import type { FleetDefinition } from '../bundles/definitions.ts';
-import { checkLimits } from '../bundles/revisions.ts';
+import { checkBundleBytes, checkLimits } from '../bundles/revisions.ts';
 import { sourcesDirOf } from '../config.ts';
 import type { HubContext } from '../context.ts';
 import { placementBundleOf, siteColumns, toPlacementSite } from '../placement/place.ts';
@@ -103,8 +103,9 @@ async function kustomized(
   }
   const built = await buildKustomization(kustomizeOf(ctx.config), { root, dir });
   const files = [...def.files, built];
+  checkBundleBytes(files, ctx.config.limits, `the bundle built by ${built.path}`);
   const parsed = parseBundleFiles(files, { strategies: input.strategies, skipFleetDocuments: true });
-  checkLimits(parsed, files, ctx.config.limits);
+  checkLimits(parsed, ctx.config.limits);
   return { ...def, parsed, files };
 }
 

@@ -3,31 +3,106 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { DesiredState } from '../../model/wire.ts';
+import { redactSecrets } from '../../render/redact.ts';
 import { desiredDigest, type RenderedBundle } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
-import { type Site, siteFromRow } from '../sites/sites.ts';
+import type { Site } from '../sites/sites.ts';
+import type { Db } from '../store/schema.ts';
 
-export async function desiredState(ctx: HubContext, siteId: string): Promise<DesiredState> {
-  const db = ctx.store.db;
-  const row = await db.selectFrom('sites').selectAll().where('id', '=', siteId).executeTakeFirstOrThrow();
-  const site = siteFromRow(row);
-  const deployments = await db
-    .selectFrom('deployments')
-    .select(['bundle', 'desired_revision', 'desired_digest'])
-    .where('site_id', '=', siteId)
-    .where('desired_digest', 'is not', null)
-    .orderBy('bundle')
-    .execute();
-  const list = deployments.map((d) => ({
-    bundle: d.bundle,
-    revision: Number(d.desired_revision),
-    digest: d.desired_digest!,
-  }));
-  return { site: site.name, digest: site.desiredDigest ?? desiredDigest(list), deployments: list };
+/** Sites per statement when desired states are read together. */
+const readTogether = 500;
+
+/** The desired states of the given sites, read in one statement per 500 (unknown sites are missing). */
+export async function desiredStates(db: Db, siteIds: readonly string[]): Promise<Map<string, DesiredState>> {
+  const out = new Map<string, DesiredState>();
+  for (let i = 0; i < siteIds.length; i += readTogether) {
+    const rows = await db
+      .selectFrom('sites')
+      .leftJoin('deployments', (j) =>
+        j.onRef('deployments.site_id', '=', 'sites.id').on('deployments.desired_digest', 'is not', null),
+      )
+      .select([
+        'sites.id',
+        'sites.name',
+        'sites.desired_digest as site_digest',
+        'deployments.bundle',
+        'deployments.desired_revision',
+        'deployments.desired_digest',
+      ])
+      .where('sites.id', 'in', siteIds.slice(i, i + readTogether))
+      .orderBy('sites.id')
+      .orderBy('deployments.bundle')
+      .execute();
+    const digests = new Map<string, string | null>();
+    for (const r of rows) {
+      let state = out.get(r.id);
+      if (!state) {
+        state = { site: r.name, digest: '', deployments: [] };
+        out.set(r.id, state);
+        digests.set(r.id, r.site_digest);
+      }
+      if (r.bundle !== null) {
+        state.deployments.push({
+          bundle: r.bundle,
+          revision: Number(r.desired_revision),
+          digest: r.desired_digest!,
+        });
+      }
+    }
+    for (const [id, digest] of digests) {
+      const state = out.get(id)!;
+      state.digest = digest ?? desiredDigest(state.deployments);
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads desired states for long-polls that ask together in one statement: a new revision wakes
+ * thousands of them within moments, and a statement per poll was most of what each woken poll cost.
+ * Requests made in one turn of the event loop share the next read.
+ */
+export class DesiredReader {
+  readonly #db: Db;
+  #queue = new Map<string, Array<{ resolve: (s: DesiredState) => void; reject: (e: unknown) => void }>>();
+
+  constructor(db: Db) {
+    this.#db = db;
+  }
+
+  read(siteId: string): Promise<DesiredState> {
+    return new Promise((resolve, reject) => {
+      if (this.#queue.size === 0) setImmediate(() => void this.#readQueued());
+      const waiting = this.#queue.get(siteId) ?? [];
+      waiting.push({ resolve, reject });
+      this.#queue.set(siteId, waiting);
+    });
+  }
+
+  async #readQueued(): Promise<void> {
+    const queued = this.#queue;
+    this.#queue = new Map();
+    try {
+      const states = await desiredStates(this.#db, [...queued.keys()]);
+      for (const [id, waiting] of queued) {
+        const state = states.get(id);
+        for (const w of waiting) {
+          if (state) w.resolve(state);
+          else w.reject(new OutpostError('not_found', `no site ${id}`));
+        }
+      }
+    } catch (e) {
+      for (const waiting of queued.values()) for (const w of waiting) w.reject(e);
+    }
+  }
 }
 
 /** A rendered blob's JSON, for a site it is placed on: per-site renderings may hold per-site values. */
-export async function placedBlob(ctx: HubContext, site: Site, digest: string): Promise<string> {
+export async function placedBlob(
+  ctx: HubContext,
+  site: Pick<Site, 'id' | 'name'>,
+  digest: string,
+): Promise<string> {
   const placed = await ctx.store.db
     .selectFrom('deployments')
     .select('bundle')
@@ -53,7 +128,10 @@ export interface SiteRendering {
   objects: Record<string, unknown>[];
 }
 
-/** The manifests one site gets from a bundle, as rendered for it (none when rendering failed). */
+/**
+ * The manifests one site gets from a bundle, as rendered for it (none when rendering failed), as an
+ * operator may read them: Secret values shown as digests.
+ */
 export async function renderedForSite(ctx: HubContext, site: Site, bundle: string): Promise<SiteRendering> {
   const row = await ctx.store.db
     .selectFrom('deployments')
@@ -70,6 +148,6 @@ export async function renderedForSite(ctx: HubContext, site: Site, bundle: strin
     revision: row.desired_revision === null ? null : Number(row.desired_revision),
     digest: row.desired_digest,
     renderError: row.render_error,
-    objects: (rendered?.objects ?? []) as Record<string, unknown>[],
+    objects: redactSecrets(rendered?.objects ?? []) as Record<string, unknown>[],
   };
 }

@@ -8,6 +8,7 @@ import type { KubeObject } from '../../model/manifest.ts';
 import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { objectChanges } from '../../render/diff.ts';
 import { overlayApplies } from '../../render/overlays.ts';
+import { redactSecrets } from '../../render/redact.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { compilePlacement, explainPlacement } from '../../select/placement.ts';
 import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
@@ -61,12 +62,15 @@ async function definitionsFor(ctx: HubContext, req: PlanRequest): Promise<Planne
   const head = await source.fetch();
   const commit = req.commit ?? head;
   const strategies = await storedStrategyNames(ctx.store.db, row.name);
-  const read = await readSourceRevision(ctx, source, commit, strategies);
+  const read = await readSourceRevision(ctx, source, commit, { strategies });
   const renderings = new Map(read.renderings.map((r) => [r.wanted.digest, r.rendering]));
   return { definitions: read.definitions, errors: read.errors, renderings, commit, source: row.name };
 }
 
-/** What would change on each site if these definitions shipped; changes nothing. */
+/**
+ * What would change on each site if these definitions shipped; changes nothing. Diffs compare what
+ * operators may see, so a Secret's changed value shows as a changed digest.
+ */
 export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
   const db = ctx.store.db;
   const { definitions, errors, commit, source, renderings: made } = await definitionsFor(ctx, req);
@@ -107,7 +111,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const objectsNow = new Map<string, KubeObject[]>(
     rows.map((r) => [
       `${r.site_id}\u0000${r.bundle}`,
-      r.content ? (JSON.parse(r.content) as RenderedBundle).objects : [],
+      redactSecrets(r.content ? (JSON.parse(r.content) as RenderedBundle).objects : []),
     ]),
   );
   const renderings = new Map([...(await renderingsFor(db, sites, bundles, new Map())), ...made]);
@@ -116,7 +120,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const out: SitePlan[] = [];
   for (const p of plan.place) {
     const now = objectsNow.get(`${p.siteId}\u0000${p.bundle}`);
-    const changes = objectChanges(now ?? [], p.blob.rendered.objects);
+    const changes = objectChanges(now ?? [], redactSecrets(p.blob.rendered.objects));
     out.push({
       site: siteName.get(p.siteId)!,
       bundle: p.bundle,

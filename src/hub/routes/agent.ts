@@ -8,6 +8,8 @@ import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { OutpostError } from '../../model/errors.ts';
+import { SealingKeyAck, SealingKeyAnnouncement } from '../../model/sealing-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
   CertificateRequest,
@@ -22,8 +24,10 @@ import {
 } from '../../model/wire.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
-import { desiredState, placedBlob } from '../placement/desired.ts';
+import { DesiredReader, placedBlob } from '../placement/desired.ts';
+import { releaseContent } from '../releases/releases.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
+import { announceSealingKey } from '../sites/sealing-keys.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
 
@@ -71,6 +75,7 @@ function gunzipBody(limit: number) {
 export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
   return async (app) => {
     const authenticate = siteAuth(ctx);
+    const desired = new DesiredReader(ctx.store.db);
 
     app.get('/ca', { schema: { tags: ['agent'], security: [] } }, async (_request, reply) => {
       reply.header('content-type', 'application/x-pem-file');
@@ -125,6 +130,25 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
     );
 
+    // The site's sealing public key, sent by its agent at every start; secrets are sealed to it.
+    app.put(
+      '/sites/:siteId/sealing-key',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
+          body: SealingKeyAnnouncement,
+          response: { 200: SealingKeyAck, ...errors },
+        },
+      },
+      async (request) => {
+        const ack = await announceSealingKey(ctx, request.site!, request.body.publicKey);
+        if (ack.changed) request.log.info({ site: request.site!.name, keyId: ack.keyId }, 'sealing key set');
+        return ack;
+      },
+    );
+
     app.get(
       '/sites/:siteId/desired',
       {
@@ -140,16 +164,25 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         const site = request.site!;
         await touchSite(ctx, site);
         const known = request.headers['if-none-match'];
-        let state = await desiredState(ctx, site.id);
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
-        if (known === etagOf(state.digest) && waitMs > 0) {
-          const abort = new AbortController();
-          request.raw.once('close', () => abort.abort());
-          const changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal);
-          if (changed) state = await desiredState(ctx, site.id);
-        }
-        reply.header('etag', etagOf(state.digest));
         reply.header('cache-control', 'no-store');
+        // authentication read the site's desired digest: an agent that has it costs no further read
+        // unless the watch says it changed since (and then one read serves many woken polls at once)
+        let state = site.desiredDigest === null ? await desired.read(site.id) : undefined;
+        const digest = state?.digest ?? site.desiredDigest!;
+        if (known === etagOf(digest)) {
+          const readAt = request.siteReadAt!;
+          let changed = ctx.desiredWatch.changedSince(site.id, readAt);
+          if (!changed && waitMs > 0) {
+            const abort = new AbortController();
+            request.raw.once('close', () => abort.abort());
+            changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
+          }
+          if (!changed) return reply.header('etag', known).status(304).send(null);
+          state = undefined;
+        }
+        state ??= await desired.read(site.id);
+        reply.header('etag', etagOf(state.digest));
         if (known === etagOf(state.digest)) return reply.status(304).send(null);
         return state;
       },
@@ -173,6 +206,31 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         reply.header('content-type', 'application/json; charset=utf-8');
         reply.header('cache-control', 'private, max-age=31536000, immutable');
         return reply.send(content);
+      },
+    );
+
+    // An agent release's tarball; the agent checks its digest and the signature itself before using it.
+    app.get(
+      '/sites/:siteId/releases/:digest',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: Type.Object({
+            siteId: Type.String(),
+            digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+          }),
+          response: { 200: Type.Unknown(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const content = await releaseContent(ctx, request.params.digest);
+        if (!content)
+          throw new OutpostError('not_found', `no agent release with digest ${request.params.digest}`);
+        reply.header('content-type', 'application/gzip');
+        reply.header('content-length', String(content.size));
+        reply.header('cache-control', 'private, max-age=31536000, immutable');
+        return reply.send(content.stream);
       },
     );
 

@@ -7,7 +7,12 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify';
 
-export const defaultDashboardDir = fileURLToPath(new URL('../../../dist/web/', import.meta.url));
+/**
+ * dist/web of the checkout this file runs from, source or build (dist/app/chunks sits as deep as
+ * src/hub/routes); a release says where its own copy is with OUTPOST_DASHBOARD_DIR (deploy/outpost).
+ */
+export const defaultDashboardDir =
+  process.env.OUTPOST_DASHBOARD_DIR || fileURLToPath(new URL('../../../dist/web/', import.meta.url));
 
 const notBuilt =
   'The dashboard is not built. Run `bash scripts/build-web.sh` (or `source scripts/setup.sh`) in the ' +

@@ -1,8 +1,17 @@
 // Turns every failure into the same JSON shape with a stable code: Outpost errors as they are, schema
 // violations as request_invalid, anything unexpected as internal (logged, never leaked).
 
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OutpostError } from '../../model/errors.ts';
+
+/**
+ * Fastify's own refusals before routing (a malformed percent-escape in the URL, a path parameter past
+ * its length limit) skip the error handler: they get the same shape and code as every other bad request.
+ */
+export function frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+  void reply.status(status).send(new OutpostError('request_invalid', err.message).toBody());
+}
 
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
@@ -16,8 +25,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       return reply.status(400).send(new OutpostError('request_invalid', message).toBody());
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
-      const code = err.statusCode === 413 ? 'request_invalid' : 'request_invalid';
-      return reply.status(err.statusCode).send({ error: { code, message: err.message } });
+      return reply.status(err.statusCode).send(new OutpostError('request_invalid', err.message).toBody());
     }
     request.log.error({ err }, 'request failed');
     return reply.status(500).send(new OutpostError('internal', 'internal error; see the hub log').toBody());

@@ -33,6 +33,7 @@ import {
   StrategyRequest,
   StrategyView,
 } from '../../model/wire.ts';
+import { compactPublicKey } from '../../pki/release-key.ts';
 import { listAudit } from '../audit/audit.ts';
 import { actorOf, operatorAuth } from '../auth.ts';
 import { applyBundle, deleteBundle, getBundle, listBundles } from '../bundles/bundles.ts';
@@ -254,7 +255,13 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
       async (request, reply) => {
         const { token, view } = await createBootstrapToken(ctx, actorOf(request), request.body);
-        const joinToken = encodeJoinToken({ hub: ctx.publicUrl.current, caSha256: ctx.tls.caSha256, token });
+        const releaseKey = ctx.config.releases.publicKey;
+        const joinToken = encodeJoinToken({
+          hub: ctx.publicUrl.current,
+          caSha256: ctx.tls.caSha256,
+          token,
+          ...(releaseKey ? { releaseKey: compactPublicKey(releaseKey) } : {}),
+        });
         return reply.status(201).send({ joinToken, token: view });
       },
     );

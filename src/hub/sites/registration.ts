@@ -3,7 +3,7 @@
 // client certificate bound to its site id. Operators approve, reject or decommission; agents renew.
 
 import { OutpostError } from '../../model/errors.ts';
-import { siteNameProblem } from '../../model/site.ts';
+import { type Connectivity, type Lifecycle, siteNameProblem } from '../../model/site.ts';
 import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
 import { issueCertificate } from '../../pki/authority.ts';
 import { verifyCsr } from '../../pki/csr.ts';
@@ -15,8 +15,9 @@ import { consumeBootstrapToken } from '../identity/bootstrap-tokens.ts';
 import { newId } from '../ids.ts';
 import { placeSites } from '../placement/place.ts';
 import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
+import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, SiteTable } from '../store/schema.ts';
-import { assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
+import { type AgentSite, assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
 
 export function siteUri(siteId: string): string {
   return `spiffe://outpost/site/${siteId}`;
@@ -84,6 +85,12 @@ function propertiesFromFacts(req: RegisterRequest): Record<string, unknown> {
   return out;
 }
 
+function sealingKeyOf(req: RegisterRequest, now: Date): Pick<SiteTable, 'sealing_key' | 'sealing_key_at'> {
+  return req.sealingKey
+    ? { sealing_key: req.sealingKey, sealing_key_at: now.toISOString() }
+    : { sealing_key: null, sealing_key_at: null };
+}
+
 export async function registerSite(
   ctx: HubContext,
   req: RegisterRequest,
@@ -123,6 +130,8 @@ export async function registerSite(
           last_report_seq: 0,
           connectivity: 'Online',
           connectivity_since: now.toISOString(),
+          // a new install has a new sealing key (or none yet): the old one went with the wiped state
+          ...sealingKeyOf(req, now),
         })
         .where('id', '=', existing.id)
         .execute();
@@ -153,6 +162,7 @@ export async function registerSite(
         registered_at: now.toISOString(),
         last_seen_at: now.toISOString(),
         machine_id: req.machineId,
+        ...sealingKeyOf(req, now),
       });
       await tx.insertInto('sites').values(row).execute();
     }
@@ -316,22 +326,54 @@ export async function decommissionSite(ctx: HubContext, actor: Actor, name: stri
 }
 
 /** A new certificate for an authenticated site; the current one stays valid until it expires. */
-export async function renewCertificate(ctx: HubContext, site: Site, csrPem: string): Promise<string> {
+export async function renewCertificate(
+  ctx: HubContext,
+  site: Pick<Site, 'id'>,
+  csrPem: string,
+): Promise<string> {
   const csr = checkedCsr(csrPem);
   return ctx.store.db.transaction().execute((tx) => issueFor(ctx, tx, site.id, csr.publicKeyPem));
 }
 
-/** The site a verified client certificate belongs to, or why it is refused. */
+/** Every agent request reads its certificate and site with this one statement. */
+const certificateAndSite = preparedQuery((db, arg: Arg<{ serial: string }>) =>
+  db
+    .selectFrom('certificates')
+    .leftJoin('sites', 'sites.id', 'certificates.site_id')
+    .select([
+      'certificates.site_id',
+      'certificates.revoked_at',
+      'sites.id',
+      'sites.name',
+      'sites.labels',
+      'sites.lifecycle',
+      'sites.connectivity',
+      'sites.desired_digest',
+    ])
+    .where('certificates.serial', '=', arg('serial')),
+);
+
+/**
+ * The site a verified client certificate belongs to and that site as it stands now (undefined when its
+ * row is gone), or why the certificate is refused: revocation is checked on every request.
+ */
 export async function siteByCertificate(
   ctx: HubContext,
   serialHex: string,
-): Promise<{ siteId: string } | { refused: string }> {
-  const row = await ctx.store.db
-    .selectFrom('certificates')
-    .select(['site_id', 'revoked_at'])
-    .where('serial', '=', serialHex)
-    .executeTakeFirst();
+): Promise<{ siteId: string; site: AgentSite | undefined } | { refused: string }> {
+  const [row] = (await certificateAndSite(ctx.store.db, { serial: serialHex })).rows;
   if (!row) return { refused: 'unknown certificate' };
   if (row.revoked_at) return { refused: 'certificate revoked' };
-  return { siteId: row.site_id };
+  if (row.id === null) return { siteId: row.site_id, site: undefined };
+  return {
+    siteId: row.site_id,
+    site: {
+      id: row.id,
+      name: row.name!,
+      labels: JSON.parse(row.labels!),
+      lifecycle: row.lifecycle as Lifecycle,
+      connectivity: row.connectivity as Connectivity,
+      desiredDigest: row.desired_digest,
+    },
+  };
 }

@@ -30,6 +30,12 @@ export interface Site {
 }
 
 /**
+ * An authenticated agent's site as one request sees it: what authentication read with the certificate
+ * (auth.ts), enough to answer a long-poll, ingest a report or telemetry without reading the site again.
+ */
+export type AgentSite = Pick<Site, 'id' | 'name' | 'labels' | 'lifecycle' | 'connectivity' | 'desiredDigest'>;
+
+/**
  * A new site row: what the caller knows, with everything the hub derives later (identity, connectivity,
  * status columns) at its starting value. Registration, seeding and benchmarks all build rows with it.
  */
@@ -56,6 +62,8 @@ export function newSiteRow(
     attention_reason: null,
     attention_detail: null,
     attention_since: null,
+    sealing_key: null,
+    sealing_key_at: null,
     ...fields,
   };
 }
@@ -136,6 +144,6 @@ export async function patchSite(
 }
 
 /** Records that the site's agent was heard from now (Online again if it was not). */
-export async function touchSite(ctx: HubContext, site: Site): Promise<void> {
+export async function touchSite(ctx: HubContext, site: AgentSite): Promise<void> {
   await heardFrom(ctx, site);
 }

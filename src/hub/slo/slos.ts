@@ -46,7 +46,7 @@ function checkSlo(ctx: HubContext, spec: SloSpec): void {
     );
   }
   if (spec.selector) {
-    const problem = validateSelector(spec.selector as LabelSelector)[0];
+    const problem = validateSelector(spec.selector)[0];
     if (problem) throw new OutpostError('selector_invalid', `selector.${problem.path}: ${problem.message}`);
   }
 }

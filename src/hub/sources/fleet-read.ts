@@ -4,7 +4,7 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { FleetDocument } from '../../render/fleet-documents.ts';
-import { readFleet } from '../bundles/definitions.ts';
+import { type FleetContext, readFleet } from '../bundles/definitions.ts';
 import type { HubContext } from '../context.ts';
 import { type GeneratedFleet, generateFleet } from '../generators/fleet-generation.ts';
 import type { TreeFile } from '../generators/tree.ts';
@@ -15,14 +15,15 @@ export interface SourceRevision extends GeneratedFleet {
 }
 
 /**
- * Reads a source at a revision. `strategies` are the stored strategies (not this source's own) that its
- * bundles may name besides those it writes.
+ * Reads a source at a revision. `context.strategies` are the stored strategies (not this source's own)
+ * that its bundles may name besides those it writes; `context.knownBundles` the bundles from elsewhere
+ * that its bundles may depend on.
  */
 export async function readSourceRevision(
   ctx: HubContext,
   source: FleetSource,
   revision: string,
-  strategies: ReadonlySet<string>,
+  context: FleetContext,
 ): Promise<SourceRevision> {
   const errors: OutpostError[] = [];
   let tree: TreeFile[] = [];
@@ -31,9 +32,9 @@ export async function readSourceRevision(
   } catch (e) {
     errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
   }
-  const read = readFleet(yamlFiles(tree), ctx.config.limits, { strategies });
+  const read = readFleet(yamlFiles(tree), ctx.config.limits, context);
   const known = new Set([
-    ...strategies,
+    ...(context.strategies ?? []),
     ...read.documents.filter((d) => d.kind === 'RolloutStrategy').map((d) => d.name),
   ]);
   const generated = await generateFleet(ctx, { definitions: read.definitions, tree, strategies: known });

@@ -9,6 +9,7 @@ import { OutpostError } from '../../model/errors.ts';
 import type { Problem, SourceRequest, SourceView, SyncResult } from '../../model/fleet-wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import { renderFailures } from '../bundles/bundles.ts';
+import { sourceDependencyErrors, storedDependencies } from '../bundles/dependencies.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { saveChart } from '../generators/charts.ts';
@@ -234,8 +235,25 @@ async function syncNow(
     return { status: 'rejected', commit, ...empty, errors: JSON.parse(row.rejected_errors ?? '[]') };
   }
 
-  const read = await readSourceRevision(ctx, source, commit, await storedStrategyNames(db, name));
+  const stored = await storedDependencies(db);
+  const elsewhere = new Set([...stored].filter(([, d]) => d.source !== name).map(([bundle]) => bundle));
+  const read = await readSourceRevision(ctx, source, commit, {
+    knownBundles: elsewhere,
+    strategies: await storedStrategyNames(db, name),
+  });
   const { definitions, documents, errors } = read;
+  errors.push(
+    ...sourceDependencyErrors(
+      stored,
+      name,
+      new Map(
+        definitions.map((d) => [
+          d.parsed.definition.name,
+          { dependsOn: d.parsed.definition.fleet.dependsOn, file: d.files[0]!.path },
+        ]),
+      ),
+    ),
+  );
   const present = new Set(definitions.map((d) => d.parsed.definition.name));
   const slos = documents.filter((d) => d.kind === 'SLO');
   const strategies = documents.filter((d) => d.kind === 'RolloutStrategy');

@@ -244,4 +244,27 @@ describe('transition events', () => {
     );
     assert.deepEqual(transitionEvents(after, structuredClone(after)), []);
   });
+
+  test('the agent bundle saying an upgrade was reverted is one agent_upgrade_reverted event', () => {
+    const before = facts('Online', [['outpost-agent', 'Applying', '']]);
+    const after = structuredClone(before);
+    Object.assign(after.deployments[0]!, {
+      state: 'Failed',
+      message: 'agent upgrade to 0.3.0 reverted: not ready within 300s; running 0.2.0',
+    });
+    const events = transitionEvents(before, after);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['failed', 'agent_upgrade_reverted'],
+    );
+    assert.match(events[1]!.message, /reverted: not ready within 300s; running 0.2.0/);
+    assert.deepEqual(transitionEvents(after, structuredClone(after)), []);
+    const other = structuredClone(after);
+    Object.assign(other.deployments[0]!, { bundle: 'pos' });
+    assert.deepEqual(
+      transitionEvents(facts('Online', [['pos', 'Applying', '']]), other).map((e) => e.type),
+      ['failed'],
+      'only the agent bundle speaks for the agent',
+    );
+  });
 });

@@ -2,6 +2,7 @@
 // difference a change makes (the deltas a writer applies in the same transaction), why the site needs
 // attention, and which events a change means. No I/O here; the store side is site-status.ts.
 
+import { agentBundleName, saysUpgradeReverted } from '../../model/agent-release.ts';
 import { type DeploymentState, worstState } from '../../model/deployment.ts';
 import type { NewEvent } from '../../model/event.ts';
 import { saysRolledBack } from '../../model/event.ts';
@@ -219,6 +220,19 @@ export function transitionEvents(before: SiteFacts | undefined, after: SiteFacts
         site: after.name,
         bundle: d.bundle,
         message: `${d.bundle} on ${after.name} is Ready again (was ${was.state})`,
+        details,
+      });
+    }
+    if (
+      d.bundle === agentBundleName &&
+      saysUpgradeReverted(d.message) &&
+      !saysUpgradeReverted(was?.message)
+    ) {
+      events.push({
+        type: 'agent_upgrade_reverted',
+        site: after.name,
+        bundle: d.bundle,
+        message: `${after.name}: ${d.message}`,
         details,
       });
     }

@@ -36,16 +36,19 @@ async function moveSites(
 }
 
 /**
- * Records that a site's agent was heard from now. Only a site that was not Online costs a transition;
- * the common case is one update.
+ * Records that a site's agent was heard from now. The common case, an Online site, is a note in memory
+ * (ctx.lastSeen writes many at once); a site that was not Online moves back at once, as a transition.
  */
 export async function heardFrom(
   ctx: HubContext,
   site: { id: string; connectivity: Connectivity },
 ): Promise<void> {
   const now = ctx.now().toISOString();
+  if (site.connectivity === 'Online' || site.connectivity === 'Expired') {
+    ctx.lastSeen.record(site.id, now);
+    return;
+  }
   await ctx.store.db.updateTable('sites').set({ last_seen_at: now }).where('id', '=', site.id).execute();
-  if (site.connectivity === 'Online' || site.connectivity === 'Expired') return;
   const stored = await ctx.store.db
     .transaction()
     .execute((tx) => moveSites(ctx, tx, new Map([[site.id, 'Online']]), now));
@@ -55,12 +58,16 @@ export async function heardFrom(
 /**
  * One sweep: every site whose stored connectivity disagrees with its silence moves, in batches of 500
  * per transaction. The candidates come from index ranges on (connectivity, last_seen_at), so a sweep
- * over a quiet fleet reads next to nothing.
+ * over a quiet fleet reads next to nothing. This process's contacts are written first; on PostgreSQL
+ * another replica's may be up to one flush late, so there a site goes quiet after that much more silence.
  */
 export async function sweepConnectivity(ctx: HubContext): Promise<number> {
+  await ctx.lastSeen.flush();
   const now = ctx.now();
-  const staleCut = new Date(now.getTime() - ctx.config.connectivity.staleAfterMs).toISOString();
-  const offlineCut = new Date(now.getTime() - ctx.config.connectivity.offlineAfterMs).toISOString();
+  const { staleAfterMs, offlineAfterMs, lastSeenFlushMs } = ctx.config.connectivity;
+  const lag = ctx.store.engine === 'postgres' ? lastSeenFlushMs : 0;
+  const staleCut = new Date(now.getTime() - staleAfterMs - lag).toISOString();
+  const offlineCut = new Date(now.getTime() - offlineAfterMs - lag).toISOString();
   const candidates = await ctx.store.db
     .selectFrom('sites')
     .select(['id', 'last_seen_at'])

@@ -43,6 +43,30 @@ describe('planQuery', () => {
       /made for sort "name"/,
     );
   });
+
+  // a grouped cursor's key was JSON.parse'd while paging: a SyntaxError or TypeError, so a 500
+  test("a grouped query's cursor must hold a group key of the query's width", () => {
+    const refuse = (k: string) =>
+      assert.throws(
+        () =>
+          planQuery({
+            groupBy: ['label:region'],
+            sort: 'count',
+            cursor: encodeCursor({ s: 'count', v: 1, k }),
+          }),
+        (e: unknown) =>
+          e instanceof OutpostError && e.code === 'query_invalid' && /not a cursor/.test(e.message),
+        k,
+      );
+    for (const k of ['', 'x', 'null', '{}', '[]', '["a","b"]', '[{}]', '[true]']) refuse(k);
+    assert.ok(
+      planQuery({
+        groupBy: ['label:region'],
+        sort: 'count',
+        cursor: encodeCursor({ s: 'count', v: 1, k: '["west"]' }),
+      }),
+    );
+  });
 });
 
 describe('pageGroups', () => {

@@ -98,7 +98,7 @@ const listSortFields = new Set(['lastSeen', 'lastReport']);
 /** Checks a query request and plans it; every mistake is a query_invalid (or selector_invalid) error. */
 export function planQuery(req: QueryRequest): QueryPlan {
   if (req.selector) {
-    const problem = validateSelector(req.selector as LabelSelector)[0];
+    const problem = validateSelector(req.selector)[0];
     if (problem) throw new OutpostError('selector_invalid', `selector.${problem.path}: ${problem.message}`);
   }
   let where: Where | undefined;
@@ -168,11 +168,32 @@ export function planQuery(req: QueryRequest): QueryPlan {
   if (req.bundle !== undefined) plan.bundle = req.bundle;
   if (req.revision) plan.revision = req.revision;
   if (where) plan.where = where;
-  if (req.cursor) plan.cursor = decodeCursor(req.cursor, spec);
+  if (req.cursor) {
+    plan.cursor = decodeCursor(req.cursor, spec);
+    if (grouped) groupKeyOf(plan.cursor, groupBy.length);
+  }
   return plan;
 }
 
 export type GroupValue = string | number | null;
+
+/** The group key a grouped query's cursor holds (JSON in `k`): one string, number or null per groupBy. */
+function groupKeyOf(cursor: Cursor, width: number): GroupValue[] {
+  let key: unknown;
+  try {
+    key = JSON.parse(cursor.k);
+  } catch {
+    invalid('cursor: not a cursor this hub made');
+  }
+  if (
+    !Array.isArray(key) ||
+    key.length !== width ||
+    !key.every((v) => v === null || typeof v === 'string' || typeof v === 'number')
+  ) {
+    invalid('cursor: not a cursor this hub made');
+  }
+  return key as GroupValue[];
+}
 
 export interface Group {
   key: GroupValue[];
@@ -218,7 +239,7 @@ export function pageGroups(groups: Group[], plan: QueryPlan): { page: Group[]; n
   rows.sort(cmp);
   let start = 0;
   if (plan.cursor) {
-    const after = { v: plan.cursor.v, key: JSON.parse(plan.cursor.k) as GroupValue[] };
+    const after = { v: plan.cursor.v, key: groupKeyOf(plan.cursor, plan.groupBy.length) };
     start = rows.findIndex((r) => cmp(r, after) > 0);
     if (start < 0) start = rows.length;
   }

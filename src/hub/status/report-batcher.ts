@@ -3,14 +3,14 @@
 // rather than per report. A failed batch is retried report by report, so one bad report fails alone.
 
 import type { Report } from '../../model/wire.ts';
-import type { Site } from '../sites/sites.ts';
+import type { AgentSite } from '../sites/sites.ts';
 import type { ReportAck } from './reports.ts';
 
 /** Ingests reports in order in one transaction, all or none (reports.ts ingestReports). */
-export type IngestReports = (reports: readonly { site: Site; report: Report }[]) => Promise<ReportAck[]>;
+export type IngestReports = (reports: readonly { site: AgentSite; report: Report }[]) => Promise<ReportAck[]>;
 
 interface Pending {
-  site: Site;
+  site: AgentSite;
   report: Report;
   resolve: (ack: ReportAck) => void;
   reject: (e: unknown) => void;
@@ -29,7 +29,7 @@ export class ReportBatcher {
   }
 
   /** Resolves with the report's ack once the transaction holding it has committed. */
-  submit(site: Site, report: Report): Promise<ReportAck> {
+  submit(site: AgentSite, report: Report): Promise<ReportAck> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ site, report, resolve, reject });
       this.#running ??= this.#drain();

@@ -31,7 +31,7 @@ export interface ReportAck {
 export async function ingestInTransaction(
   ctx: HubContext,
   tx: Db,
-  site: Site,
+  site: Pick<Site, 'id'>,
   report: Report,
 ): Promise<{ ack: ReportAck; events: number }> {
   const now = ctx.now().toISOString();
@@ -144,7 +144,7 @@ export async function ingestInTransaction(
  */
 export async function ingestReports(
   ctx: HubContext,
-  reports: readonly { site: Site; report: Report }[],
+  reports: readonly { site: Pick<Site, 'id'>; report: Report }[],
 ): Promise<ReportAck[]> {
   let events = 0;
   const acks = await ctx.store.db.transaction().execute(async (tx) => {
@@ -161,7 +161,11 @@ export async function ingestReports(
 }
 
 /** Ingests one report in a transaction of its own. */
-export async function ingestReport(ctx: HubContext, site: Site, report: Report): Promise<ReportAck> {
+export async function ingestReport(
+  ctx: HubContext,
+  site: Pick<Site, 'id'>,
+  report: Report,
+): Promise<ReportAck> {
   const [ack] = await ingestReports(ctx, [{ site, report }]);
   return ack!;
 }

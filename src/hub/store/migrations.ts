@@ -409,8 +409,40 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Agent releases: one row per version, its tarball in 1 MiB chunks so a download streams from the
+  // store without holding a release in memory. Binary columns are the one engine-specific type.
+  '0008_agent_releases': {
+    async up(db: Kysely<unknown>) {
+      const binary = engineOf(db) === 'postgres' ? 'bytea' : 'blob';
+      await db.schema
+        .createTable('agent_releases')
+        .addColumn('version', 'text', (c) => c.primaryKey())
+        .addColumn('digest', 'text', (c) => c.notNull().unique())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('image', 'text')
+        .addColumn('signature', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('agent_release_chunks')
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', binary, (c) => c.notNull())
+        .addPrimaryKeyConstraint('agent_release_chunks_pk', ['digest', 'seq'])
+        .execute();
+    },
+  },
+  // Each site's sealing public key (X25519, base64url), which operators seal secrets to; null until the
+  // site's agent sends one.
+  '0009_sealing_keys': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('sealing_key', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('sealing_key_at', 'text').execute();
+    },
+  },
   // Samples waiting for remote-write, kept across restarts; sent oldest first by the leader
-  '0008_remote_write_queue': {
+  '0010_remote_write_queue': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('remote_write_queue')
@@ -426,7 +458,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   // SLOs and named rollout strategies may come from a source (then only the source changes them)
-  '0009_fleet_documents': {
+  '0011_fleet_documents': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('slos').addColumn('source', 'text').execute();
       await db.schema
@@ -440,7 +472,7 @@ const migrations: Record<string, Migration> = {
     },
   },
   // OCI sources: a semver range instead of a tag, and plain HTTP to a registry on a private network
-  '0010_source_kinds': {
+  '0012_source_kinds': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('sources').addColumn('semver', 'text').execute();
       await db.schema
@@ -451,7 +483,7 @@ const migrations: Record<string, Migration> = {
   },
   // Chart bundles: each chart's files by digest (so any replica can render it), and Helm's rendering of
   // each distinct set of chart inputs (wanted until the leader's renderer makes it)
-  '0011_chart_renderings': {
+  '0013_chart_renderings': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('chart_sources')

@@ -3,6 +3,7 @@
 
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { preparedSql } from './prepared.ts';
 import type { Database } from './schema.ts';
 import type { QueryObserver } from './sqlite.ts';
 
@@ -49,6 +50,21 @@ export function clientConfig(url: string, opts: PostgresOptions = {}): pg.Client
   };
 }
 
+/**
+ * A connection that runs the hub's prepared queries (prepared.ts) as named prepared statements: pg parses
+ * each once per connection and PostgreSQL keeps its plan, instead of parsing and planning every call.
+ */
+class PreparingClient extends pg.Client {
+  override query(...args: unknown[]): never {
+    const [text, values] = args;
+    const name = typeof text === 'string' ? preparedSql.get(text) : undefined;
+    if (name !== undefined && (values === undefined || Array.isArray(values))) {
+      return (super.query as (...a: unknown[]) => never)({ name, text, values }, ...args.slice(2));
+    }
+    return (super.query as (...a: unknown[]) => never)(...args);
+  }
+}
+
 export function openPostgres(
   url: string,
   opts: PostgresOptions = {},
@@ -56,6 +72,7 @@ export function openPostgres(
 ): { db: Kysely<Database>; pool: pg.Pool } {
   const pool = new pg.Pool({
     ...clientConfig(url, opts),
+    Client: PreparingClient,
     max: opts.poolSize ?? postgresDefaults.poolSize,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,

@@ -30,6 +30,9 @@ export interface SiteTable {
   attention_reason: string | null;
   attention_detail: string | null;
   attention_since: string | null;
+  /** the site's sealing public key (base64url X25519) and when it was last set; null until sent */
+  sealing_key: string | null;
+  sealing_key_at: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -309,6 +312,22 @@ export interface AlertDeliveryTable {
   last_error: string | null;
 }
 
+export interface AgentReleaseTable {
+  version: string;
+  digest: string;
+  size: number;
+  image: string | null;
+  signature: string;
+  created_at: string;
+  created_by: string;
+}
+
+export interface AgentReleaseChunkTable {
+  digest: string;
+  seq: number;
+  data: Uint8Array;
+}
+
 /** One ingested batch's samples waiting to be forwarded by remote-write (oldest id first). */
 export interface RemoteWriteQueueTable {
   id: Generated<number>;
@@ -367,6 +386,8 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  agent_releases: AgentReleaseTable;
+  agent_release_chunks: AgentReleaseChunkTable;
   remote_write_queue: RemoteWriteQueueTable;
   rollout_strategies: RolloutStrategyTable;
   chart_sources: ChartSourceTable;

@@ -12,7 +12,7 @@ import {
 } from '../../model/telemetry.ts';
 import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
-import type { Site } from '../sites/sites.ts';
+import type { AgentSite } from '../sites/sites.ts';
 import { bucketize } from '../slo/core/buckets.ts';
 import { parseStoredSlo } from '../slo/slos.ts';
 import { insertEvents } from '../status/events.ts';
@@ -38,7 +38,7 @@ export function dropGrowth(before: TelemetryDrops, now: TelemetryDrops): Telemet
 
 export async function ingestTelemetry(
   ctx: HubContext,
-  site: Site,
+  site: AgentSite,
   batch: TelemetryBatch,
 ): Promise<TelemetryAck> {
   const nowMs = ctx.now().getTime();
@@ -98,7 +98,7 @@ export async function ingestTelemetry(
 }
 
 /** Adds the site's buckets to each SLO of their bundles whose selector matches the site. */
-async function feedSlos(tx: Db, site: Site, buckets: ReturnType<typeof bucketize>): Promise<void> {
+async function feedSlos(tx: Db, site: AgentSite, buckets: ReturnType<typeof bucketize>): Promise<void> {
   const bundles = [...new Set(buckets.map((b) => b.bundle))];
   if (bundles.length === 0) return;
   const slos = await tx.selectFrom('slos').select(['name', 'spec']).where('bundle', 'in', bundles).execute();
@@ -118,7 +118,7 @@ async function feedSlos(tx: Db, site: Site, buckets: ReturnType<typeof bucketize
 async function recordDrops(
   ctx: HubContext,
   tx: Db,
-  site: Site,
+  site: AgentSite,
   now: TelemetryDrops,
 ): Promise<TelemetryDrops> {
   const row = await tx

@@ -1,0 +1,236 @@
+// Chaos: an `outpost agent` process is SIGKILLed in the middle of applying a 200-object bundle, and in
+// the middle of pruning one, then started again with the hub gone. From its saved desired state alone it
+// finishes the work, and the objects of the site's other bundle are not written to at all (their
+// resourceVersions do not move).
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { bundleFile, startTestHub, type TestHub } from '../support/fleet.ts';
+import { type KubeFixture, startKube } from '../support/kube.ts';
+import { recordChaos } from './support.ts';
+
+const cli = resolve(import.meta.dirname, '../../src/cli/main.ts');
+const bigCount = 200;
+
+let kube: KubeFixture;
+const cleanup: Array<() => Promise<void>> = [];
+
+before(async () => {
+  kube = await startKube();
+});
+
+after(async () => {
+  for (const step of cleanup.reverse()) await step();
+  await kube?.stop();
+});
+
+/** An agent process for one site, with its own state directory, that can be killed and started again. */
+async function agentForSite(name: string) {
+  const stateDir = await mkdtemp(join(tmpdir(), `outpost-chaos-${name}-`));
+  let child: ChildProcess | undefined;
+  const kill = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    child.kill('SIGKILL');
+    await exited;
+  };
+  cleanup.push(async () => {
+    await kill();
+    await rm(stateDir, { recursive: true, force: true });
+  });
+  return {
+    start(joinToken: string) {
+      child = spawn(
+        process.execPath,
+        [
+          cli,
+          'agent',
+          ...(joinToken ? ['--join-token', joinToken] : []),
+          '--name',
+          name,
+          '--machine-id',
+          `machine-${name}`,
+          '--label',
+          `site=${name}`,
+          '--state-dir',
+          stateDir,
+          '--kubeconfig',
+          kube.kubeconfigPath,
+          '--no-local-page',
+        ],
+        { stdio: ['ignore', 'ignore', process.env.OUTPOST_CHAOS_LOG ? 'inherit' : 'ignore'] },
+      );
+    },
+    kill,
+  };
+}
+
+async function hubForTest(): Promise<TestHub> {
+  const fleet = await startTestHub();
+  let stopped = false;
+  const stop = fleet.stop;
+  fleet.stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stop();
+  };
+  cleanup.push(() => fleet.stop());
+  return fleet;
+}
+
+const configMap = (name: string, bundle: string) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'default', labels: { 'chaos-bundle': bundle } },
+  data: { v: '1' },
+});
+
+/** name → resourceVersion of the ConfigMaps of one bundle on the site */
+async function objectsOf(bundle: string): Promise<Map<string, string>> {
+  const r = await kube.request(
+    'GET',
+    `/api/v1/namespaces/default/configmaps?labelSelector=chaos-bundle%3D${bundle}`,
+  );
+  assert.equal(r.status, 200);
+  const items = r.body.items as { metadata: { name: string; resourceVersion: string } }[];
+  return new Map(items.map((i) => [i.metadata.name, i.metadata.resourceVersion]));
+}
+
+async function until(what: string, seconds: number, probe: () => Promise<boolean>): Promise<number> {
+  const start = performance.now();
+  while (!(await probe())) {
+    if (performance.now() - start > seconds * 1000) throw new Error(`${what}: not within ${seconds} s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - start;
+}
+
+/**
+ * A site running a 5-object bundle `${site}-steady` (Ready), and whatever `more` applies next; returns
+ * the steady objects' resourceVersions.
+ */
+async function siteWithSteadyBundle(fleet: TestHub, site: string, agent: { start(t: string): void }) {
+  const selector = { matchLabels: { site } };
+  const steady = `${site}-steady`;
+  await fleet.api.applyBundle(
+    bundleFile(
+      steady,
+      selector,
+      Array.from({ length: 5 }, (_, i) => configMap(`${steady}-${i}`, steady)),
+    ),
+  );
+  agent.start(fleet.joinToken);
+  await until('the steady bundle on the site', 120, async () => (await objectsOf(steady)).size === 5);
+  await until('the steady bundle reported Ready', 60, async () => {
+    const detail = await fleet.api.site(site).catch(() => undefined);
+    return detail?.deployments.find((d) => d.bundle === steady)?.state === 'Ready';
+  });
+  return { selector, steady, before: await objectsOf(steady) };
+}
+
+async function touchedSince(bundle: string, before: Map<string, string>): Promise<number> {
+  const now = await objectsOf(bundle);
+  return [...before].filter(([name, rv]) => now.get(name) !== rv).length;
+}
+
+test('an agent killed mid-apply and restarted without the hub converges and touches no other bundle', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-apply');
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-apply', agent);
+
+  const big = 'chaos-apply-big';
+  await fleet.api.applyBundle(
+    bundleFile(
+      big,
+      selector,
+      Array.from({ length: bigCount }, (_, i) => configMap(`${big}-${i}`, big)),
+    ),
+  );
+  await until('the big apply under way', 120, async () => (await objectsOf(big)).size >= bigCount / 4);
+  await agent.kill();
+  const atKill = (await objectsOf(big)).size;
+
+  // the hub goes away for good: the agent has only what it saved
+  await fleet.stop();
+  agent.start('');
+  const convergeMs = await until('the big bundle complete without the hub', 180, async () => {
+    return (await objectsOf(big)).size === bigCount;
+  });
+  // a few more seconds of the agent running: a later pass must not touch the other bundle either
+  await new Promise((r) => setTimeout(r, 5000));
+  const touched = await touchedSince(steady, before);
+  const bigAfter = (await objectsOf(big)).size;
+  await agent.kill();
+
+  await recordChaos({
+    scenario: 'agent-killed-apply',
+    checked: `agent process SIGKILLed with ${atKill} of a ${bigCount}-object bundle applied, then started again with the hub stopped; it finishes the bundle from its saved desired state, and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'objects-at-kill', value: atKill, unit: 'objects' },
+      { name: 'objects-after-restart', value: bigAfter, unit: 'objects', op: '>=', target: bigCount },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.ok(atKill < bigCount, `the agent was killed mid-apply (${atKill} of ${bigCount} applied)`);
+  assert.equal(bigAfter, bigCount);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});
+
+test('an agent killed mid-prune and restarted without the hub finishes the prune and touches no other bundle', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-prune');
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-prune', agent);
+
+  const doomed = 'chaos-prune-doomed';
+  await fleet.api.applyBundle(
+    bundleFile(
+      doomed,
+      selector,
+      Array.from({ length: bigCount }, (_, i) => configMap(`${doomed}-${i}`, doomed)),
+    ),
+  );
+  await until('the doomed bundle applied', 180, async () => {
+    const detail = await fleet.api.site('chaos-prune').catch(() => undefined);
+    return detail?.deployments.find((d) => d.bundle === doomed)?.state === 'Ready';
+  });
+  const steadyBefore = await touchedSince(steady, before);
+  await fleet.api.deleteBundle(doomed);
+  await until('the prune under way', 120, async () => (await objectsOf(doomed)).size <= (bigCount * 3) / 4);
+  await agent.kill();
+  const atKill = (await objectsOf(doomed)).size;
+
+  await fleet.stop();
+  agent.start('');
+  const convergeMs = await until('the prune complete without the hub', 180, async () => {
+    return (await objectsOf(doomed)).size === 0;
+  });
+  await new Promise((r) => setTimeout(r, 5000));
+  const left = (await objectsOf(doomed)).size;
+  const touched = await touchedSince(steady, before);
+  await agent.kill();
+
+  await recordChaos({
+    scenario: 'agent-killed-prune',
+    checked: `agent process SIGKILLed with ${atKill} of a deleted ${bigCount}-object bundle's objects still on the site, then started again with the hub stopped; it finishes the prune from its saved desired state (and does not apply the bundle back), and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'objects-left-at-kill', value: atKill, unit: 'objects' },
+      { name: 'objects-left-after-restart', value: left, unit: 'objects', op: '<=', target: 0 },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.equal(steadyBefore, 0, 'applying another bundle does not touch the steady one');
+  assert.ok(atKill > 0, `the agent was killed mid-prune (${atKill} left)`);
+  assert.equal(left, 0);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});
