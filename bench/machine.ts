@@ -17,10 +17,14 @@ export async function gitCommit(): Promise<string> {
   }
 }
 
-/** Cores, CPU model, memory and Node version: e.g. "2 cores (Intel Xeon), 24 GiB, Node 24.21.0". */
+/**
+ * Cores, CPU model, memory and Node version: e.g. "2 cores (Intel Xeon), 24 GiB, Node 24.21.0". The
+ * machine's cores, not this process's: a benchmark pinned to one core (taskset) still runs on two.
+ */
 export function machineName(): string {
-  const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
-  return `${os.availableParallelism()} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${
+  const cpus = os.cpus();
+  const cpu = cpus[0]?.model.trim() ?? 'unknown CPU';
+  return `${cpus.length} cores (${cpu}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${
     process.versions.node
   }`;
 }

@@ -2,6 +2,7 @@
 // site's cluster, watches what it applied for drift and readiness, rolls back a revision that misses its
 // deadline, prunes what was unplaced, and reports up through a durable outbox. With the hub out of reach
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
+// Operators' remote actions and log requests are picked up when the poll says they wait.
 // This class is the supervisor: it builds those parts, wires them together and stops them on one signal.
 
 import { sleep } from '../base/timing.ts';
@@ -13,10 +14,12 @@ import { DesiredSync } from './desired-sync.ts';
 import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
+import { NodeInventory } from './node-inventory.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
 import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
+import { SiteOperations } from './site-operations.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
 import { StateLock } from './state/state-lock.ts';
@@ -30,6 +33,10 @@ export const agentVersion: string = process.env.OUTPOST_BUILD_VERSION ?? 'dev';
 export interface AgentOptions {
   /** from `outpost token create`: hub URL, hub CA fingerprint and bootstrap token; needed until registered */
   joinToken?: string;
+  /** regional relay URLs to call first (default: those the join token lists); the hub when none answers */
+  relays?: string[];
+  /** how long the site stays on a fallback (another relay, the hub) before it tries its first relay again */
+  relayRetryMs?: number;
   /** the name the site asks for (default: the host name) */
   name?: string;
   /** stable id of this machine (default: /etc/machine-id, else one the agent makes and keeps) */
@@ -90,6 +97,7 @@ interface Parts {
   sync: DesiredSync;
   reconciler: Reconciler;
   reporter: Reporter;
+  operations: SiteOperations;
   telemetry: AgentTelemetry | undefined;
   upgrade: AgentUpgrade | undefined;
 }
@@ -218,6 +226,7 @@ export class Agent {
         owned(this.#hubLoop(parts, signal)),
         owned(parts.reconciler.run(signal)),
         owned(parts.reporter.run(signal)),
+        owned(parts.operations.run(signal)),
         owned(keepLock()),
         parts.telemetry?.run(signal), // never throws: telemetry trouble does not stop the site
       ]);
@@ -244,6 +253,8 @@ export class Agent {
       cluster: opts.cluster,
       agentVersion,
       joinToken: opts.joinToken,
+      relays: opts.relays,
+      relayRetryMs: opts.relayRetryMs,
       name: opts.name,
       machineId: opts.machineId,
       labels: opts.labels,
@@ -282,6 +293,7 @@ export class Agent {
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
       onChange: () => reconciler.wake(),
+      onWork: (hub) => operations.claim(hub),
       log,
     });
     const upgrade = await opts.upgrade?.({
@@ -309,15 +321,23 @@ export class Agent {
       restart,
       log,
     });
+    const nodes = new NodeInventory({
+      cluster: opts.cluster,
+      agentVersion,
+      refreshMs: opts.heartbeatMs,
+      log,
+    });
     const reporter = new Reporter({
       outbox,
       contact,
       source: reconciler,
+      stack: () => nodes.current(signal),
       heartbeatMs: opts.heartbeatMs,
       onSequenceReset: () => reconciler.wake(),
       log,
     });
-    return { outbox, contact, identity, sync, reconciler, reporter, telemetry, upgrade };
+    const operations = new SiteOperations({ cluster: opts.cluster, reconciler, log });
+    return { outbox, contact, identity, sync, reconciler, reporter, operations, telemetry, upgrade };
   }
 
   /**
@@ -382,6 +402,7 @@ export class Agent {
         identity?.hub ??
         (this.#opts.joinToken ? decodeJoinToken(this.#opts.joinToken)?.hub : undefined) ??
         '',
+      via: parts?.identity.hub?.serving,
       agentVersion,
       startedAt: this.#startedAt.toISOString(),
       hubContact: parts?.contact.status() ?? { last: null, reachable: false, error: null },

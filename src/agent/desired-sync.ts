@@ -27,6 +27,8 @@ export interface DesiredSyncOptions {
   pollWaitSeconds: number;
   /** a new desired state was saved */
   onChange: () => void;
+  /** the hub said operations wait for the site: the next poll waits until they are taken */
+  onWork?: (hub: HubClient) => Promise<void>;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -74,9 +76,11 @@ export class DesiredSync implements DesiredSource {
           const desired = this.#desired;
           await this.#withBlobLock(() => this.#fetchBlobs(hub, desired));
         }
-        const res = await hub.desired(this.#desired?.digest, this.#opts.pollWaitSeconds, signal);
+        const answer = await hub.desired(this.#desired?.digest, this.#opts.pollWaitSeconds, signal);
         contact.reached();
         failures = 0;
+        if (answer.work) await this.#opts.onWork?.(hub);
+        const res = answer.desired;
         if (res === 'unchanged') continue;
         await this.#withBlobLock(async () => {
           await this.#fetchBlobs(hub, res);

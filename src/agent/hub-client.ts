@@ -1,7 +1,16 @@
 // The agent's side of the agent API: pin the hub's CA from the join token, register, collect or renew
 // the certificate, long-poll the desired state by ETag, fetch blobs by digest, send reports. Every
 // call is outbound; after registration every call is mTLS. Errors say whether retrying can help.
+// The site's own calls go to its regional relays first, in order, and to the hub when none answers; a
+// desired state a relay serves must carry the hub's signature, so a relay can withhold but not change it.
 
+import {
+  type LogChunk,
+  type LogChunkAck,
+  type OperationResult,
+  type SiteOperation,
+  workHeader,
+} from '../model/operations.ts';
 import type { SealingKeyAck } from '../model/sealing-wire.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
 import type {
@@ -11,8 +20,10 @@ import type {
   RegisterResponse,
   Report,
 } from '../model/wire.ts';
-import { HttpClient, type JsonResponse } from '../net/http-client.ts';
+import { HttpClient, type JsonResponse, type RequestOptions, TransportError } from '../net/http-client.ts';
 import { fingerprintSha256 } from '../pki/certificate.ts';
+import { desiredSignatureValid } from '../pki/desired-signature.ts';
+import { desiredDigest } from '../render/rendered.ts';
 
 export class HubError extends Error {
   readonly status: number;
@@ -68,30 +79,140 @@ export async function fetchPinnedCa(hub: string, caSha256: string): Promise<stri
   }
 }
 
+/** Where the site's own calls go: its relays first, the hub when none answers. */
+export interface SiteRouting {
+  relays?: readonly string[];
+  /** how long the site stays on a fallback before it tries its first relay again (default 60 s) */
+  relayRetryMs?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** One place the site's own calls can go: a relay, or the hub itself (last). */
+interface Endpoint {
+  url: string;
+  relay: boolean;
+  http: HttpClient;
+}
+
+/** How long the agent stays on a fallback before it tries its first relay again, by default. */
+const defaultRelayRetryMs = 60_000;
+
+/** A desired-state poll's answer, and whether operations wait for the agent to pick them up. */
+export interface DesiredAnswer {
+  desired: DesiredState | 'unchanged';
+  work: boolean;
+}
+
 export class HubClient {
   readonly hub: string;
   readonly #caPem: string;
+  readonly #relays: readonly string[];
   #http: HttpClient;
+  #endpoints: Endpoint[];
+  #current = 0;
+  #fellBackAt = 0;
   #siteId: string | undefined;
+  readonly #relayRetryMs: number;
+  readonly #log: SiteRouting['log'];
 
-  constructor(hub: string, caPem: string, identity?: ClientIdentity, siteId?: string) {
+  /** `routing.relays` are tried first, in order, for the site's own calls; the hub answers when none does. */
+  constructor(
+    hub: string,
+    caPem: string,
+    identity?: ClientIdentity,
+    siteId?: string,
+    routing: SiteRouting = {},
+  ) {
     this.hub = hub;
+    this.#relayRetryMs = routing.relayRetryMs ?? defaultRelayRetryMs;
+    this.#log = routing.log;
     this.#caPem = caPem;
     this.#siteId = siteId;
+    this.#relays = routing.relays ?? [];
     this.#http = new HttpClient(hub, { ca: caPem, cert: identity?.certPem, key: identity?.keyPem });
+    this.#endpoints = this.#endpointsFor(identity);
+  }
+
+  #endpointsFor(identity: ClientIdentity | undefined): Endpoint[] {
+    const tls = { ca: this.#caPem, cert: identity?.certPem, key: identity?.keyPem };
+    return [
+      ...this.#relays.map((url) => ({ url, relay: true, http: new HttpClient(url, tls) })),
+      { url: this.hub, relay: false, http: this.#http },
+    ];
   }
 
   /** Switches to a new certificate; requests already under way finish on the old connections. */
   setIdentity(identity: ClientIdentity, siteId: string): void {
-    const old = this.#http;
+    const old = this.#endpoints;
     this.#http = new HttpClient(this.hub, { ca: this.#caPem, cert: identity.certPem, key: identity.keyPem });
+    this.#endpoints = this.#endpointsFor(identity);
     this.#siteId = siteId;
-    setTimeout(() => old.close(), 120_000).unref();
+    setTimeout(() => {
+      for (const e of old) e.http.close();
+    }, 120_000).unref();
+  }
+
+  /** Where the site's own calls go now: a relay's URL, or the hub's. */
+  get serving(): string {
+    return this.#endpoints[this.#current]!.url;
   }
 
   #site(): string {
     if (!this.#siteId) throw new Error('the agent has no site identity yet');
     return encodeURIComponent(this.#siteId);
+  }
+
+  /**
+   * A site call at the current endpoint; a relay that does not answer, refuses the site or answers with
+   * something `usable` rejects is left for the next endpoint (the hub last), tried once each in turn.
+   */
+  async #siteCall(
+    method: string,
+    path: string,
+    opts: RequestOptions,
+    usable: (res: JsonResponse) => string | undefined = () => undefined,
+  ): Promise<JsonResponse> {
+    const endpoints = this.#endpoints;
+    if (this.#current !== 0 && Date.now() - this.#fellBackAt >= this.#relayRetryMs) this.#current = 0;
+    let last: unknown;
+    for (let tried = 0; tried < endpoints.length; tried++) {
+      const at = this.#current;
+      const endpoint = endpoints[at]!;
+      let problem: string | undefined;
+      try {
+        const res = await endpoint.http.request(method, path, opts);
+        // a relay that cannot serve this site (not in its scope, nothing cached yet, down behind a proxy)
+        // is not the site's problem: the next endpoint may answer
+        const refused = res.status === 401 || res.status === 403 || res.status === 404 || res.status >= 500;
+        problem = endpoint.relay && refused ? `HTTP ${res.status}` : endpoint.relay ? usable(res) : undefined;
+        if (!problem) return res;
+        last = hubError(res, `${method} ${path} via relay ${endpoint.url}`);
+      } catch (e) {
+        if (opts.signal?.aborted || !(e instanceof TransportError) || endpoints.length === 1) throw e;
+        last = e;
+      }
+      this.#current = (at + 1) % endpoints.length;
+      this.#fellBackAt = Date.now();
+      this.#log?.('a relay did not serve this site; trying the next', {
+        relay: endpoint.url,
+        next: endpoints[this.#current]!.url,
+        error: last instanceof Error ? last.message : String(last),
+      });
+    }
+    throw last;
+  }
+
+  /** Why a relay's desired state cannot be trusted, or undefined when the hub signed it for this site. */
+  #unsigned(res: JsonResponse): string | undefined {
+    if (res.status !== 200) return undefined;
+    const state = res.body as DesiredState;
+    if (!state.signature) return 'the desired state carries no hub signature';
+    if (desiredDigest(state.deployments) !== state.digest)
+      return 'the desired state does not match its digest';
+    if (!desiredSignatureValid(this.#caPem, this.#siteId!, state.digest, state.signature)) {
+      return 'the desired state’s hub signature is not valid';
+    }
+    return undefined;
   }
 
   async register(req: RegisterRequest): Promise<RegisterResponse> {
@@ -125,26 +246,64 @@ export class HubClient {
     return res.body as SealingKeyAck;
   }
 
-  /** The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds. */
+  /**
+   * The desired state, or 'unchanged' when it still has digest `known` after waiting up to waitSeconds;
+   * the hub answers early when operations wait for the site.
+   */
   async desired(
     known: string | undefined,
     waitSeconds: number,
     signal?: AbortSignal,
-  ): Promise<DesiredState | 'unchanged'> {
-    const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/desired`, {
-      query: { wait: known ? waitSeconds : undefined },
-      headers: known ? { 'if-none-match': `"${known}"` } : {},
-      timeoutMs: (waitSeconds + 30) * 1000,
-      signal,
-    });
-    if (res.status === 304) return 'unchanged';
+  ): Promise<DesiredAnswer> {
+    const res = await this.#siteCall(
+      'GET',
+      `/agent/v1/sites/${this.#site()}/desired`,
+      {
+        query: { wait: known ? waitSeconds : undefined },
+        headers: known ? { 'if-none-match': `"${known}"` } : {},
+        timeoutMs: (waitSeconds + 30) * 1000,
+        signal,
+      },
+      (r) => this.#unsigned(r),
+    );
+    const work = res.headers[workHeader] !== undefined;
+    if (res.status === 304) return { desired: 'unchanged', work };
     if (res.status !== 200) throw hubError(res, 'desired state');
-    return res.body as DesiredState;
+    return { desired: res.body as DesiredState, work };
+  }
+
+  /** Takes the operations waiting for this site; each is the agent's to perform and report. */
+  async claimOperations(): Promise<SiteOperation[]> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/operations/claim`, {
+      body: {},
+    });
+    if (res.status !== 200) throw hubError(res, 'claim operations');
+    return (res.body as { items: SiteOperation[] }).items;
+  }
+
+  /** One chunk of a log request's answer; the hub says whether it wants more. */
+  async logChunk(id: string, chunk: LogChunk): Promise<LogChunkAck> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/logs`,
+      { body: chunk },
+    );
+    if (res.status !== 200) throw hubError(res, 'log chunk');
+    return res.body as LogChunkAck;
+  }
+
+  async finishOperation(id: string, result: OperationResult): Promise<void> {
+    const res = await this.#http.request(
+      'POST',
+      `/agent/v1/sites/${this.#site()}/operations/${encodeURIComponent(id)}/result`,
+      { body: result },
+    );
+    if (res.status !== 204) throw hubError(res, 'operation result');
   }
 
   /** A rendered bundle's exact bytes, so the caller can check them against the digest. */
   async blob(digest: string): Promise<string> {
-    const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/blobs/${digest}`, {
+    const res = await this.#siteCall('GET', `/agent/v1/sites/${this.#site()}/blobs/${digest}`, {
       raw: true,
     });
     if (res.status !== 200) throw hubError(res, `blob ${digest}`);
@@ -162,7 +321,7 @@ export class HubClient {
   }
 
   async report(report: Report): Promise<{ accepted: boolean; lastSeq: number }> {
-    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/report`, { body: report });
+    const res = await this.#siteCall('POST', `/agent/v1/sites/${this.#site()}/report`, { body: report });
     if (res.status !== 200) throw hubError(res, 'report');
     return res.body as { accepted: boolean; lastSeq: number };
   }
@@ -172,7 +331,7 @@ export class HubClient {
    * it has with accepted false; the route is POST /agent/v1/sites/:siteId/telemetry.
    */
   async telemetry(gzipped: Buffer, signal?: AbortSignal): Promise<TelemetryAck> {
-    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/telemetry`, {
+    const res = await this.#siteCall('POST', `/agent/v1/sites/${this.#site()}/telemetry`, {
       body: gzipped,
       headers: { 'content-encoding': 'gzip' },
       timeoutMs: 60_000,
@@ -183,6 +342,6 @@ export class HubClient {
   }
 
   close(): void {
-    this.#http.close();
+    for (const e of this.#endpoints) e.http.close();
   }
 }

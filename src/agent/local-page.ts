@@ -18,6 +18,8 @@ export interface LocalDeployment extends DeploymentReport {
 export interface LocalStatus {
   site: string;
   hub: string;
+  /** where the site's calls go now: a regional relay's URL, or the hub's */
+  via?: string;
   agentVersion: string;
   startedAt: string;
   hubContact: { last: string | null; reachable: boolean; error: string | null };

@@ -94,6 +94,8 @@ export class Reconciler implements ReportSource {
   readonly #removed = new Set<string>();
   #owned: OwnedObjects | undefined;
   #sweepPrePulls = true;
+  /** callers waiting for the next pass to finish (remote actions report after it) */
+  #passWaiters: Array<() => void> = [];
   #restartAfterPass = false;
   #wakeTimer: NodeJS.Timeout | undefined;
 
@@ -181,14 +183,77 @@ export class Reconciler implements ReportSource {
 
   /** One pass over the desired state, then a report if anything changed; returns how soon the next is due. */
   async pass(): Promise<number> {
-    const next = await this.#reconcile();
-    await this.#opts.report();
-    if (this.#restartAfterPass) {
-      // the report saying the release is staged is in the outbox: the next version sends it
-      this.#restartAfterPass = false;
-      this.#opts.restart?.();
+    const waiting = this.#passWaiters;
+    this.#passWaiters = [];
+    try {
+      const next = await this.#reconcile();
+      await this.#opts.report();
+      if (this.#restartAfterPass) {
+        // the report saying the release is staged is in the outbox: the next version sends it
+        this.#restartAfterPass = false;
+        this.#opts.restart?.();
+      }
+      return next;
+    } finally {
+      for (const done of waiting) done();
     }
-    return next;
+  }
+
+  /** Resolves when a pass that starts after this call has finished (or `signal` aborts). */
+  nextPass(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      this.#passWaiters.push(done);
+      this.wake();
+    });
+  }
+
+  // ---- remote actions ----
+
+  /**
+   * Applies again at the next pass: the named bundle, or every failed or rolled-back one. A rollback is
+   * forgotten, so the desired revision it rolled back from is tried again. Returns the bundles.
+   */
+  async reapply(bundle?: string): Promise<string[]> {
+    const chosen = [...this.#bundles.values()].filter((rt) =>
+      bundle === undefined
+        ? rt.state === 'Failed' || this.#records.get(rt.bundle)?.rolledBack
+        : rt.bundle === bundle,
+    );
+    if (bundle !== undefined && chosen.length === 0) {
+      throw new Error(`bundle ${bundle} is not placed on this site`);
+    }
+    for (const rt of chosen) {
+      const record = this.#records.get(rt.bundle);
+      if (record?.rolledBack) {
+        const { rolledBack: _, ...rest } = record;
+        await this.#saveRecord(rest);
+      }
+      rt.attempts = 0;
+      rt.retryAt = this.#now();
+    }
+    return chosen.map((rt) => rt.bundle);
+  }
+
+  /** Reads every applied object back at the next pass instead of when the periodic check is due. */
+  checkDrift(): string[] {
+    for (const rt of this.#bundles.values()) rt.fullCheckDue = true;
+    return [...this.#bundles.keys()];
+  }
+
+  /** Each bundle's state and message as of the last pass, for an action's outcome. */
+  statesOf(bundles: readonly string[]): string {
+    return bundles
+      .map((b) => {
+        const rt = this.#bundles.get(b);
+        return rt ? `${b}: ${rt.state}${rt.message ? ` (${rt.message})` : ''}` : `${b}: gone`;
+      })
+      .join('; ');
   }
 
   // ---- watching owned objects ----

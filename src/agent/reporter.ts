@@ -2,6 +2,7 @@
 // a heartbeat, each sent in sequence and dropped only once acknowledged, so an outage replays in order.
 
 import { backoffDelay, sleep, Wakeup } from '../base/timing.ts';
+import type { SiteStack } from '../model/site-stack.ts';
 import type { DeploymentReport, Report } from '../model/wire.ts';
 import { TransportError } from '../net/http-client.ts';
 import { canonicalJson } from '../render/digest.ts';
@@ -23,6 +24,8 @@ export interface ReporterOptions {
   outbox: Outbox;
   contact: HubContact;
   source: ReportSource;
+  /** the cluster's nodes and the agent's version, reported with the deployments when known */
+  stack?: () => Promise<SiteStack | undefined>;
   /** how often a report goes up even when nothing changed (only when none are waiting) */
   heartbeatMs: number;
   /** the hub knew later reports than this site's outbox: it wants the current state again */
@@ -73,12 +76,14 @@ export class Reporter {
     const { outbox, source } = this.#opts;
     const deployments = source.deploymentReports();
     const removed = source.unreportedRemovals();
-    const body = canonicalJson({ deployments, removed });
+    const stack = await this.#opts.stack?.();
+    const body = canonicalJson({ deployments, removed, stack: stack ?? null });
     const heartbeatDue =
       Date.now() - this.#lastEnqueuedAt >= this.#opts.heartbeatMs && outbox.stats().pending === 0;
     if (body === this.#lastEnqueued && !heartbeatDue) return;
     const report: Omit<Report, 'seq'> = { deployments };
     if (removed.length > 0) report.removed = removed;
+    if (stack) report.stack = stack;
     const dropped = outbox.stats().dropped;
     if (dropped > 0) report.droppedReports = dropped;
     await outbox.enqueue(report);

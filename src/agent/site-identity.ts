@@ -21,6 +21,10 @@ export interface SiteIdentityOptions {
   agentVersion: string;
   /** needed until registered: hub URL, hub CA fingerprint and bootstrap token */
   joinToken?: string;
+  /** relay URLs to call first, instead of those the join token listed */
+  relays?: string[];
+  /** how long the site stays on a fallback before it tries its first relay again */
+  relayRetryMs?: number;
   name?: string;
   machineId?: string;
   labels?: Record<string, string>;
@@ -62,7 +66,13 @@ export class SiteIdentity {
     const identity = await this.#loadOrRegister(signal);
     if (!identity) return undefined;
     this.#identity = identity;
-    this.#hub = new HubClient(identity.hub, identity.caPem, identity, identity.siteId);
+    const relays = this.#opts.relays ?? identity.relays ?? [];
+    this.#hub = new HubClient(identity.hub, identity.caPem, identity, identity.siteId, {
+      relays,
+      relayRetryMs: this.#opts.relayRetryMs,
+      log: this.#opts.log,
+    });
+    if (relays.length > 0) this.#log('calling through relays first', { relays, fallback: identity.hub });
     // in the background: a hub out of reach must not hold up polling and reporting behind it
     this.#announcing = this.#announceSealingKey(this.#hub, signal);
     return this.#hub;
@@ -146,9 +156,11 @@ export class SiteIdentity {
           caPem,
           certPem: res.certificate,
           keyPem: keys.privateKeyPem,
+          ...(join.relays ? { relays: join.relays } : {}),
           ...releaseKey,
         });
       pending = {
+        ...(join.relays ? { relays: join.relays } : {}),
         hub: join.hub,
         siteId: res.siteId,
         name: res.name,

@@ -2,6 +2,7 @@
 // apitoken` (tokens for operators and automation, by role) and `outpost audit` (who changed what).
 
 import { type Command, Option } from '@commander-js/extra-typings';
+import { describeBindings } from '../model/access.ts';
 import { parseLabels } from './arguments.ts';
 import { addListCommand, api, json, operatorOptions, outputOption, print, printList } from './options.ts';
 import { labelsText } from './table.ts';
@@ -18,9 +19,15 @@ export function addBootstrapTokenCommands(root: Command): void {
     .option('--auto-approve', 'sites using it are Active at once instead of Pending')
     .option('--max-uses <n>', 'how many sites may use it', '1')
     .option('--ttl <seconds>', 'lifetime in seconds', String(24 * 3600))
+    .option(
+      '--relay <url...>',
+      'relay URLs the agents call first (the hub when none answers)',
+      [] as string[],
+    )
     .addOption(outputOption())
     .action(async (opts) => {
       const created = await (await api(opts)).createBootstrapToken({
+        ...(opts.relay.length > 0 ? { relays: opts.relay } : {}),
         description: opts.description,
         labels: parseLabels(opts.label),
         autoApprove: Boolean(opts.autoApprove),
@@ -67,16 +74,27 @@ export function addApiTokenCommands(root: Command): void {
         .choices(['viewer', 'operator', 'admin'] as const)
         .default('viewer' as const),
     )
+    .option('--sites <key=value...>', 'only the sites with these labels (e.g. region=west)', [] as string[])
+    .option('--team <team>', "only this team's bundles may it change (and it owns those it makes)")
     .action(async (name, opts) => {
-      const created = await (await api(opts)).createApiToken(name, opts.role);
-      print(`API token ${created.apiToken.name} (${created.apiToken.role}), shown once: ${created.token}`);
+      const sites = parseLabels(opts.sites);
+      const scoped = Object.keys(sites).length > 0 || opts.team !== undefined;
+      const binding = {
+        role: opts.role,
+        ...(Object.keys(sites).length > 0 ? { sites: { matchLabels: sites } } : {}),
+        ...(opts.team !== undefined ? { team: opts.team } : {}),
+      };
+      const created = await (await api(opts)).createApiToken(name, opts.role, scoped ? [binding] : undefined);
+      print(
+        `API token ${created.apiToken.name} (${describeBindings(created.apiToken.bindings)}), shown once: ${created.token}`,
+      );
     });
   addListCommand(
     apitoken,
     'list API tokens',
     (hub) => hub.apiTokens(),
-    ['id', 'name', 'role', 'created', 'by', 'revoked'],
-    (t) => [t.id, t.name, t.role, t.createdAt, t.createdBy, String(t.revoked)],
+    ['id', 'name', 'reach', 'created', 'by', 'revoked'],
+    (t) => [t.id, t.name, describeBindings(t.bindings), t.createdAt, t.createdBy, String(t.revoked)],
   );
   operatorOptions(apitoken.command('revoke').description('revoke an API token').argument('<id>')).action(
     async (id, opts) => {

@@ -72,6 +72,7 @@ export function addAgentCommand(root: Command): void {
       new Option('--name <name>', 'the site name to ask for (default: host name)').env('OUTPOST_SITE'),
     )
     .option('--machine-id <id>', 'stable machine id (default: /etc/machine-id)')
+    .option('--relay <url...>', 'regional relays to call first (default: those the join token lists)')
     .option('--label <key=value...>', 'labels the site asks for at registration', [] as string[])
     .option('--state-dir <dir>', 'where the agent keeps its state', 'outpost-agent')
     .option(
@@ -102,6 +103,7 @@ export function addAgentCommand(root: Command): void {
       logLine('agent starting', { cluster: conn.source, stateDir: opts.stateDir });
       const agent = new Agent({
         joinToken: opts.joinToken,
+        relays: opts.relay,
         name: opts.name,
         machineId: opts.machineId,
         labels: parseLabels(opts.label),

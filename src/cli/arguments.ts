@@ -18,6 +18,18 @@ export function number(text: string, flag: string, min = 0): number {
   return n;
 }
 
+/** A duration as kubectl takes it (`90`, `90s`, `10m`, `2h`, `1d`), in whole seconds. */
+export function seconds(text: string, flag: string): number {
+  const m = /^([1-9][0-9]*)([smhd]?)$/.exec(text);
+  if (!m)
+    throw new OutpostError(
+      'request_invalid',
+      `${flag} takes a duration like 90s, 10m, 2h or 1d, got "${text}"`,
+    );
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
 /** A share in [0, 1]. */
 export function rate(text: string, flag: string): number {
   const n = number(text, flag);

@@ -131,6 +131,7 @@ export function addFleetCommands(root: Command): void {
       '--known-hosts <file>',
       'git over SSH: a known_hosts file (read here) whose lines pin the server host key; required',
     )
+    .option('--team <team>', 'the team that owns the bundles it brings')
     .addOption(outputOption())
     .action(async (name, opts) => {
       const auth = {
@@ -143,6 +144,7 @@ export function addFleetCommands(root: Command): void {
       };
       const created = await (await api(opts)).addSource({
         name,
+        ...(opts.team !== undefined ? { team: opts.team } : {}),
         url: opts.url,
         ...(opts.ref ? { ref: opts.ref } : {}),
         ...(opts.semver ? { semver: opts.semver } : {}),

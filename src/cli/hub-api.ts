@@ -2,8 +2,12 @@
 // OutpostErrors, so the CLI prints the same code, file and line the hub found.
 
 import type { Static } from 'typebox';
+import type { RoleBinding } from '../model/access.ts';
 import { type ErrorCode, OutpostError } from '../model/errors.ts';
 import type * as fleetWire from '../model/fleet-wire.ts';
+import type * as ops from '../model/operations.ts';
+import type * as profileWire from '../model/profile-wire.ts';
+import type * as relayWire from '../model/relay-wire.ts';
 import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
 import type * as wire from '../model/wire.ts';
@@ -99,6 +103,19 @@ export class HubApi {
   rolloutAction = (id: string, action: wire.RolloutAction) =>
     this.#call<wire.RolloutDetail>('POST', `/rollouts/${encodeURIComponent(id)}/actions`, { action });
   status = () => this.#call<wire.FleetStatus>('GET', '/status');
+  requestAction = (site: string, req: ops.ActionRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/actions`, req);
+  requestLogs = (site: string, req: ops.LogRequest) =>
+    this.#call<ops.OperationView>('POST', `/sites/${encodeURIComponent(site)}/logs`, req);
+  siteOperations = (site: string) =>
+    this.#call<{ items: ops.OperationView[] }>('GET', `/sites/${encodeURIComponent(site)}/operations`).then(
+      (r) => r.items,
+    );
+  operation = (id: string) => this.#call<ops.OperationView>('GET', `/operations/${encodeURIComponent(id)}`);
+  operationLogs = (id: string, after = 0) =>
+    this.#call<ops.LogPage>('GET', `/operations/${encodeURIComponent(id)}/logs`, undefined, { after });
+  cancelOperation = (id: string) =>
+    this.#call<ops.OperationView>('DELETE', `/operations/${encodeURIComponent(id)}`);
   approve = (name: string, change: Static<typeof wire.ApproveRequest>) =>
     this.#call<wire.SiteView>('POST', `/sites/${encodeURIComponent(name)}/approve`, change);
   reject = (name: string) => this.#call<void>('POST', `/sites/${encodeURIComponent(name)}/reject`);
@@ -110,10 +127,18 @@ export class HubApi {
     this.#call<{ items: Static<typeof wire.BootstrapTokenView>[] }>('GET', '/bootstrap-tokens').then(
       (r) => r.items,
     );
+  createRelay = (spec: relayWire.RelayCreateRequest) =>
+    this.#call<Static<typeof relayWire.RelayCreated>>('POST', '/relays', spec);
+  relays = () => this.#call<{ items: relayWire.RelayView[] }>('GET', '/relays').then((r) => r.items);
+  revokeRelay = (name: string) => this.#call<void>('DELETE', `/relays/${encodeURIComponent(name)}`);
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);
-  createApiToken = (name: string, role: string) =>
-    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', { name, role });
+  createApiToken = (name: string, role: string, bindings?: RoleBinding[]) =>
+    this.#call<Static<typeof wire.ApiTokenCreated>>('POST', '/api-tokens', {
+      name,
+      role,
+      ...(bindings ? { bindings } : {}),
+    });
   apiTokens = () =>
     this.#call<{ items: Static<typeof wire.ApiTokenView>[] }>('GET', '/api-tokens').then((r) => r.items);
   revokeApiToken = (id: string) => this.#call<void>('DELETE', `/api-tokens/${encodeURIComponent(id)}`);
@@ -147,6 +172,15 @@ export class HubApi {
   slo = (name: string) => this.#call<SloDetail>('GET', `/slos/${encodeURIComponent(name)}`);
   applySlo = (spec: SloSpec) => this.#call<SloView>('POST', '/slos', spec);
   deleteSlo = (name: string) => this.#call<void>('DELETE', `/slos/${encodeURIComponent(name)}`);
+  profiles = () => this.#call<{ items: profileWire.ProfileView[] }>('GET', '/profiles').then((r) => r.items);
+  profile = (name: string) =>
+    this.#call<profileWire.ProfileDetail>('GET', `/profiles/${encodeURIComponent(name)}`);
+  profileConformance = (name: string) =>
+    this.#call<profileWire.ProfileConformance>('GET', `/profiles/${encodeURIComponent(name)}/conformance`);
+  siteStack = (name: string) =>
+    this.#call<profileWire.SiteStackView>('GET', `/sites/${encodeURIComponent(name)}/stack`);
+  applyProfiles = (body: wire.BundleFiles) =>
+    this.#call<profileWire.ProfileApplyResult>('POST', '/profiles', body).then((r) => r.items);
   sealingKeys = (q: SealingKeysQuery) => {
     const params = new URLSearchParams();
     if (q.bundle !== undefined) params.set('bundle', q.bundle);

@@ -12,6 +12,9 @@ import { addDemoCommand } from './demo.ts';
 import { addEventsCommand } from './events.ts';
 import { addFleetCommands } from './fleet.ts';
 import { addHubCommand } from './hub.ts';
+import { addOperationCommands } from './operations.ts';
+import { addProfileCommands } from './profile.ts';
+import { addRelayCommands } from './relay.ts';
 import { addRolloutCommands } from './rollout.ts';
 import { addSecretCommands } from './secret.ts';
 import { addSimCommand } from './sim.ts';
@@ -27,10 +30,12 @@ export function program(): Command {
 
   addHubCommand(root);
   addAgentCommand(root);
+  addRelayCommands(root);
   addBootstrapTokenCommands(root);
   addRegistrationCommands(root);
   addApiTokenCommands(root);
   addSiteCommands(root);
+  addOperationCommands(root);
   addBundleCommands(root);
   addStatusCommands(root);
   addEventsCommand(root);
@@ -39,6 +44,7 @@ export function program(): Command {
   addRolloutCommands(root);
   addFleetCommands(root);
   addSloCommands(root);
+  addProfileCommands(root);
   addSecretCommands(root);
   return root;
 }

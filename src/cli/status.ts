@@ -11,8 +11,9 @@ export function addStatusCommands(root: Command): void {
   operatorOptions(root.command('status').description('the fleet at a glance'))
     .addOption(outputOption())
     .action(async (opts) => {
-      const s = await (await api(opts)).status();
-      if (opts.output === 'json') return json(s);
+      const hub = await api(opts);
+      const [s, profiles] = await Promise.all([hub.status(), hub.profiles()]);
+      if (opts.output === 'json') return json({ ...s, profiles });
       print(`sites: ${s.sites.total}  (${countsText(s.sites.byConnectivity)})`);
       print(`deployments: ${s.deployments.total}  (${countsText(s.deployments.byState)})`);
       print('');
@@ -28,6 +29,15 @@ export function addStatusCommands(root: Command): void {
           ]),
         ),
       );
+      if (profiles.length > 0) {
+        print('');
+        print(
+          table(
+            ['profile', 'revision', 'conformance'],
+            profiles.map((p) => [p.name, p.revision, countsText(p.counts)]),
+          ),
+        );
+      }
       if (s.labels.length === 0) return;
       print('');
       print(

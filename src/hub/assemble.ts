@@ -10,6 +10,7 @@ import { DesiredWatch } from './desired-watch.ts';
 import { ephemeralTls } from './identity/ca.ts';
 import { LogSink } from './log-sink.ts';
 import { createHubMetrics } from './metrics.ts';
+import { WorkSignal } from './operations/work-signal.ts';
 import { Periodic } from './periodic.ts';
 import { EventFeed } from './status/events.ts';
 import { LastSeen } from './status/last-seen.ts';
@@ -51,6 +52,11 @@ export async function contextFromConfig(
     const coordination: Coordination = replica ?? singleProcess;
     const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
     const events = new EventFeed(() => coordination.publishEvents());
+    const work = new WorkSignal(
+      (ids) => desiredWatch.wake(ids),
+      (ids) => coordination.publishWork(ids),
+    );
+    await work.load(store.db);
     // contacts still in memory are written before the store closes, after the timer has stopped
     const lastSeen = new LastSeen(store.db);
     owned.add(() => lastSeen.flush());
@@ -79,6 +85,7 @@ export async function contextFromConfig(
       tls: overrides.tls ?? ephemeralTls(now()),
       desiredWatch,
       events,
+      work,
       metrics,
       lastSeen,
       // ingesting a report moves rollouts, aggregates and events, so it needs the whole context: the
@@ -95,9 +102,13 @@ export async function contextFromConfig(
       await replica.start({
         desired: (ids) => desiredWatch.wake(ids),
         events: () => events.wake(),
+        work: (ids) => work.received(ids),
         resync: () => {
           desiredWatch.wakeAll();
           events.wake();
+          work
+            .load(store.db)
+            .catch((e: Error) => log.info('could not reload waiting operations', { error: e.message }));
         },
         leaderChanged: (leading) => {
           metrics.setLeading(leading);

@@ -7,6 +7,7 @@ import type { FastifyRequest } from 'fastify';
 import { OutpostError } from '../model/errors.ts';
 import { isRole, type Role, roleAllows } from '../model/roles.ts';
 import { normalizeSerialHex } from '../pki/certificate.ts';
+import { assertRouteReach, type RouteReach } from './access/reach.ts';
 import type { Actor } from './audit/audit.ts';
 import type { HubContext } from './context.ts';
 import { bearerOf } from './credentials.ts';
@@ -27,6 +28,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** the least role an operator route needs */
     role?: Role;
+    /** what part of the fleet it reads or changes (access/reach.ts); the whole fleet when absent */
+    reach?: RouteReach;
   }
 }
 
@@ -44,6 +47,7 @@ export function operatorAuth(ctx: HubContext) {
         `this needs the ${required} role; token ${operator.name} has ${operator.role}`,
       );
     }
+    assertRouteReach(operator, request.routeOptions.config.reach, required, request.method);
     request.operator = operator;
   };
 }

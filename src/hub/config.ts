@@ -28,6 +28,14 @@ export interface HubEventsConfig {
   streamHeartbeatMs: number;
 }
 
+export interface HubPlacementConfig {
+  /**
+   * sites placed per transaction: a fleet-wide placement runs as many short transactions, so reports
+   * never wait long for the rows it writes
+   */
+  sitesPerTransaction: number;
+}
+
 export interface HubRolloutsConfig {
   /** how often the controller moves running rollouts on; 0 turns it off (tests tick by hand) */
   tickIntervalMs: number;
@@ -112,6 +120,7 @@ export interface HubConfig {
   aggregateLabels: string[];
   events: HubEventsConfig;
   rollouts: HubRolloutsConfig;
+  placement: HubPlacementConfig;
   /** bundle size and object-count limits, for apply, git sync and plan alike */
   limits: BundleLimits;
   /** where remote git repositories and the source trees tools read are kept; a temporary folder when unset */
@@ -138,6 +147,7 @@ export const defaultHubConfig = {
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
+  placement: { sitesPerTransaction: 500 },
   limits: defaultLimits,
   sourceLimits: { maxFiles: 10_000, maxBytes: 64 * 1024 * 1024 },
   generators: {
@@ -179,6 +189,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   aggregateLabels?: string[];
   events?: Partial<HubEventsConfig>;
   rollouts?: Partial<HubRolloutsConfig>;
+  placement?: Partial<HubPlacementConfig>;
   limits?: Partial<BundleLimits>;
   sourceLimits?: Partial<HubConfig['sourceLimits']>;
   generators?: Partial<HubGeneratorsConfig>;
@@ -198,6 +209,7 @@ export function withDefaults(config: ConfigInput): HubConfig {
     aggregateLabels: config.aggregateLabels ?? defaultHubConfig.aggregateLabels,
     events: { ...defaultHubConfig.events, ...config.events },
     rollouts: { ...defaultHubConfig.rollouts, ...config.rollouts },
+    placement: { ...defaultHubConfig.placement, ...config.placement },
     limits: { ...defaultHubConfig.limits, ...config.limits },
     sourceLimits: { ...defaultHubConfig.sourceLimits, ...config.sourceLimits },
     generators: { ...defaultHubConfig.generators, ...config.generators },

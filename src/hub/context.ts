@@ -7,6 +7,7 @@ import type { DesiredWatch } from './desired-watch.ts';
 import type { HubTls } from './identity/ca.ts';
 import type { LogSink } from './log-sink.ts';
 import type { HubMetrics } from './metrics.ts';
+import type { WorkSignal } from './operations/work-signal.ts';
 import type { EventFeed } from './status/events.ts';
 import type { LastSeen } from './status/last-seen.ts';
 import type { ReportBatcher } from './status/report-batcher.ts';
@@ -30,6 +31,8 @@ export interface HubContext {
   readonly desiredWatch: DesiredWatch;
   /** wakes event streams after events commit; closed with the server */
   readonly events: EventFeed;
+  /** which sites have operations waiting, so their long-poll says so without a query */
+  readonly work: WorkSignal;
   readonly metrics: HubMetrics;
   /** when agents were last heard from, written in batches (status/last-seen.ts) */
   readonly lastSeen: LastSeen;

@@ -15,6 +15,8 @@ export interface Coordination {
   publishDesired(siteIds: readonly string[]): void;
   /** tells the other replicas that events were committed */
   publishEvents(): void;
+  /** tells the other replicas that operations were queued for these sites (after the commit) */
+  publishWork(siteIds: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -23,6 +25,7 @@ export const singleProcess: Coordination = {
   leading: true,
   publishDesired() {},
   publishEvents() {},
+  publishWork() {},
   async close() {},
 };
 
@@ -31,6 +34,8 @@ export interface ReplicaHandlers {
   desired(siteIds: string[]): void;
   /** other replicas committed events */
   events(): void;
+  /** other replicas queued operations for these sites */
+  work(siteIds: string[]): void;
   /** notifications may have been missed (the session was lost): wake every waiter to re-read */
   resync(): void;
   leaderChanged(leading: boolean): void;
@@ -44,6 +49,7 @@ export interface ReplicaOptions {
 
 const desiredChannel = 'outpost_desired';
 const eventsChannel = 'outpost_events';
+const workChannel = 'outpost_work';
 /** the leader's session-level advisory lock (any constant no other program uses) */
 const leaderLock = 0x6f75_7471;
 /** NOTIFY payloads must stay under 8000 bytes; site ids are 36 characters */
@@ -67,6 +73,7 @@ export class ReplicaCoordination implements Coordination {
   #checking: Promise<void> | undefined;
   #desired = new Set<string>();
   #events = false;
+  #work = new Set<string>();
   #flush: Promise<void> | undefined;
 
   constructor(url: string, db: Db, opts: ReplicaOptions = {}) {
@@ -95,7 +102,7 @@ export class ReplicaCoordination implements Coordination {
     client.on('end', () => this.#lost(client, 'end'));
     client.on('notification', (n) => this.#received(n.channel, n.payload ?? ''));
     await client.connect();
-    await client.query(`listen ${desiredChannel}; listen ${eventsChannel}`);
+    await client.query(`listen ${desiredChannel}; listen ${eventsChannel}; listen ${workChannel}`);
     this.#client = client;
   }
 
@@ -146,6 +153,7 @@ export class ReplicaCoordination implements Coordination {
     if (payload.slice(0, bar) === this.#self) return;
     if (channel === desiredChannel) this.#on?.desired(payload.slice(bar + 1).split(','));
     else if (channel === eventsChannel) this.#on?.events();
+    else if (channel === workChannel) this.#on?.work(payload.slice(bar + 1).split(','));
   }
 
   publishDesired(siteIds: readonly string[]): void {
@@ -158,6 +166,11 @@ export class ReplicaCoordination implements Coordination {
     this.#flushSoon();
   }
 
+  publishWork(siteIds: readonly string[]): void {
+    for (const id of siteIds) this.#work.add(id);
+    this.#flushSoon();
+  }
+
   #flushSoon(): void {
     this.#flush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#send());
   }
@@ -165,14 +178,19 @@ export class ReplicaCoordination implements Coordination {
   async #send(): Promise<void> {
     const ids = [...this.#desired];
     const events = this.#events;
+    const work = [...this.#work];
     this.#desired.clear();
     this.#events = false;
+    this.#work.clear();
     this.#flush = undefined;
     const messages: Array<[string, string]> = [];
     for (let i = 0; i < ids.length; i += idsPerNotify) {
       messages.push([desiredChannel, `${this.#self}|${ids.slice(i, i + idsPerNotify).join(',')}`]);
     }
     if (events) messages.push([eventsChannel, `${this.#self}|`]);
+    for (let i = 0; i < work.length; i += idsPerNotify) {
+      messages.push([workChannel, `${this.#self}|${work.slice(i, i + idsPerNotify).join(',')}`]);
+    }
     try {
       for (const [channel, payload] of messages) {
         await sql`select pg_notify(${channel}, ${payload})`.execute(this.#db);

@@ -17,6 +17,7 @@ const defaultRememberMs = 30_000;
 export class DesiredWatch {
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #relay: ((siteIds: readonly string[]) => void) | undefined;
+  readonly #listeners = new Set<(siteIds: readonly string[]) => void>();
   #closed = false;
   /** counts wake-ups; each changed site remembers the count of its last one, for a while */
   #generation = 0;
@@ -98,7 +99,9 @@ export class DesiredWatch {
   wake(siteIds: Iterable<string>): void {
     const generation = this.#advance();
     const woken: Waiter[] = [];
-    for (const id of siteIds) {
+    const ids = [...siteIds];
+    for (const listener of this.#listeners) listener(ids);
+    for (const id of ids) {
       this.#recent.set(id, generation);
       const set = this.#waiters.get(id);
       if (set) woken.push(...set);
@@ -129,6 +132,15 @@ export class DesiredWatch {
       this.#rotatedAt = now;
     }
     return ++this.#generation;
+  }
+
+  /**
+   * Calls `listener` with the sites of every change this process hears of (its own or another
+   * replica's), for regional relays' change feeds; returns what stops it.
+   */
+  onChange(listener: (siteIds: readonly string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Ends every wait (as unchanged) and refuses new ones: the server is shutting down. */

@@ -10,7 +10,9 @@ import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
 import { renderWantedCharts } from './generators/chart-renderer.ts';
+import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
+import { placeOverdue } from './placement/place.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -18,7 +20,10 @@ import { dashboardApiRoutes } from './routes/dashboard-api.ts';
 import { frameworkErrors, installErrorHandling } from './routes/errors.ts';
 import { fleetRoutes } from './routes/fleet.ts';
 import { hookRoutes } from './routes/hooks.ts';
+import { operationRoutes } from './routes/operations.ts';
 import { operatorRoutes } from './routes/operator.ts';
+import { profileRoutes } from './routes/profiles.ts';
+import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { sealingRoutes } from './routes/sealing.ts';
 import { sloRoutes } from './routes/slo.ts';
@@ -79,6 +84,17 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     {
       work: 'status sweep',
       run: () => statusPass(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      // as often as the sweep: a fleet-wide placement cut short by a crash is taken up within a minute
+      work: 'overdue placement',
+      run: () => placeOverdue(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      work: 'operation expiry',
+      run: () => expireOperations(ctx),
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {
@@ -144,11 +160,15 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(operatorRoutes(ctx), { prefix: '/api/v1' });
   await app.register(fleetRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sloRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(profileRoutes(ctx), { prefix: '/api/v1' });
   await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
   await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(operationRoutes(ctx), { prefix: '/api/v1' });
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
+  await app.register(relayAdminRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(relayRoutes(ctx), { prefix: '/relay/v1' });
   return app;
 }

@@ -50,6 +50,8 @@ export const SourceRequest = Type.Object(
     path: Type.Optional(Type.String({ maxLength: 1024 })),
     intervalSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
     auth: Type.Optional(SourceAuth),
+    /** the team that owns the source's bundles: tokens bound to it may sync it and change nothing else */
+    team: Type.Optional(Type.String({ pattern: '^[a-z0-9][-a-z0-9_.]{0,62}$' })),
   },
   { additionalProperties: false },
 );
@@ -66,6 +68,7 @@ export const SourceView = Type.Object({
   path: Type.String(),
   intervalSeconds: Type.Integer(),
   auth: SourceAuth,
+  team: Type.Optional(Type.String()),
   /** POST here with the webhook secret to sync now */
   webhook: Type.String(),
   lastAttemptAt: Type.Union([Timestamp, Type.Null()]),

@@ -7,6 +7,7 @@ import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
 import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
+import { SiteStack } from './site-stack.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
 const StringMap = Type.Record(Type.String(), Type.String());
@@ -102,6 +103,11 @@ export const DesiredState = Type.Object({
   site: Type.String(),
   digest: Digest,
   deployments: Type.Array(DesiredDeployment),
+  /**
+   * the hub's signature over the site and digest (pki/desired-signature.ts): set when a relay serves the
+   * state, so the agent can tell a relay cannot have changed it
+   */
+  signature: Type.Optional(Type.String({ maxLength: 256 })),
 });
 export type DesiredState = Static<typeof DesiredState>;
 
@@ -137,6 +143,8 @@ export const Report = Type.Object({
   removed: Type.Optional(Type.Array(Name)),
   /** reports the agent's outbox has dropped (oldest first, when full) since its state was made */
   droppedReports: Type.Optional(SafeCount()),
+  /** what the cluster runs beneath the bundles: each node's versions, and the agent's own */
+  stack: Type.Optional(SiteStack),
 });
 export type Report = Static<typeof Report>;
 
@@ -255,6 +263,8 @@ export const BundleView = Type.Object({
   updatedAt: Timestamp,
   /** the git source the bundle comes from, when it does */
   source: Type.Optional(Type.String()),
+  /** the team that owns it, when one does */
+  team: Type.Optional(Type.String()),
 });
 export type BundleView = Static<typeof BundleView>;
 
@@ -317,6 +327,10 @@ export const BootstrapTokenRequest = Type.Object(
     autoApprove: Type.Optional(Type.Boolean()),
     maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
     ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 31_536_000 })),
+    /** relay URLs the join token lists: agents call them first, the hub when none answers */
+    relays: Type.Optional(
+      Type.Array(Type.String({ pattern: '^https://', maxLength: 2048 }), { maxItems: 16 }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -341,14 +355,31 @@ export const BootstrapTokenCreated = Type.Object({
   token: BootstrapTokenView,
 });
 
+/** A role over the sites a selector picks (all without one) and the bundles a team owns (any without). */
+export const RoleBinding = Type.Object(
+  {
+    role: Type.Enum(roles),
+    sites: Type.Optional(LabelSelector),
+    team: Type.Optional(Type.String({ minLength: 1, maxLength: 63 })),
+  },
+  { additionalProperties: false },
+);
+
 export const ApiTokenRequest = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: 63 }), role: Type.Enum(roles) },
+  {
+    name: Type.String({ minLength: 1, maxLength: 63 }),
+    role: Type.Enum(roles),
+    /** the token's reach; without, one binding of `role` over every site and bundle */
+    bindings: Type.Optional(Type.Array(RoleBinding, { minItems: 1, maxItems: 20 })),
+  },
   { additionalProperties: false },
 );
 export const ApiTokenView = Type.Object({
   id: Type.String(),
   name: Type.String(),
+  /** the strongest role of its bindings */
   role: Type.Enum(roles),
+  bindings: Type.Array(RoleBinding),
   createdAt: Timestamp,
   createdBy: Type.String(),
   revoked: Type.Boolean(),

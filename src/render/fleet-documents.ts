@@ -1,6 +1,7 @@
-// Fleet documents besides bundles, written in the fleet repository next to them: SLOs (`kind: SLO`) and
-// named rollout strategies (`kind: RolloutStrategy`), apiVersion outpost.dev/v1. Parsed here, purely,
-// with the file and line of every error; a sync stores them with the bundles of the same commit.
+// Fleet documents besides bundles, written in the fleet repository next to them: SLOs (`kind: SLO`),
+// named rollout strategies (`kind: RolloutStrategy`) and site profiles (`kind: Profile`), apiVersion
+// outpost.dev/v1. Parsed here, purely, with the file and line of every error; a sync stores them with
+// the bundles of the same commit.
 
 import type { TSchema } from 'typebox';
 import { Value } from 'typebox/value';
@@ -9,9 +10,10 @@ import { namedStrategies, validateStrategy } from '../model/rollout-strategy.ts'
 import { SloSpec } from '../model/slo-wire.ts';
 import { validateSelector } from '../select/labels.ts';
 import type { SpecDocument } from './fleet-spec.ts';
+import { type ProfileDocument, parseProfileBody } from './profile-document.ts';
 
 export const fleetApiVersion = 'outpost.dev/v1';
-export const fleetDocumentKinds = ['SLO', 'RolloutStrategy'] as const;
+export const fleetDocumentKinds = ['SLO', 'RolloutStrategy', 'Profile'] as const;
 export type FleetDocumentKind = (typeof fleetDocumentKinds)[number];
 
 export interface SloDocument {
@@ -33,7 +35,7 @@ export interface StrategyDocument {
   line: number;
 }
 
-export type FleetDocument = SloDocument | StrategyDocument;
+export type FleetDocument = SloDocument | StrategyDocument | ProfileDocument;
 
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -70,7 +72,7 @@ function sloProblem(
   return undefined;
 }
 
-/** Whether a parsed YAML document is an SLO or RolloutStrategy document. */
+/** Whether a parsed YAML document is an SLO, RolloutStrategy or Profile document. */
 export function isFleetDocument(v: unknown): boolean {
   return (
     isRecord(v) &&
@@ -80,7 +82,7 @@ export function isFleetDocument(v: unknown): boolean {
 }
 
 /**
- * Reads an SLO or RolloutStrategy document; errors name the field's line.
+ * Reads an SLO, RolloutStrategy or Profile document; errors name the field's line.
  * @example parseFleetDocument({ apiVersion: 'outpost.dev/v1', kind: 'SLO', metadata: { name: 'pos' }, spec: {…} }, doc)
  */
 export function parseFleetDocument(value: Record<string, unknown>, doc: SpecDocument): FleetDocument {
@@ -117,6 +119,7 @@ export function parseFleetDocument(value: Record<string, unknown>, doc: SpecDocu
       windowLine: doc.lineOf(['spec', 'window']),
     };
   }
+  if (value.kind === 'Profile') return parseProfileBody(name as string, spec, doc, fail);
   if (Object.hasOwn(namedStrategies, name as string)) {
     fail(['metadata', 'name'], `${name} is a built-in strategy; give yours another name`);
   }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -237,4 +237,32 @@ test('events --watch prints new events as they happen and stops cleanly on Ctrl-
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   child.kill('SIGINT');
   assert.equal(await exited, 0);
+});
+
+test('profile apply, list and show print revisions and conformance, and status counts them', async () => {
+  const file = join(dir, 'profile.yaml');
+  await writeFile(
+    file,
+    'apiVersion: outpost.dev/v1\nkind: Profile\nmetadata: {name: cli-stores}\nspec:\n  placement: {selector: {matchLabels: {cli-profile: "yes"}}}\n  kubernetes: {distribution: k3s, version: v1.31.4+k3s1}\n',
+  );
+  const applied = await outpost(['profile', 'apply', '-f', file]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.match(applied.stdout, /^profile cli-stores revision 1 stored$/m);
+  const list = await outpost(['profile', 'list', '-o', 'json']);
+  assert.equal(JSON.parse(list.stdout).find((p: { name: string }) => p.name === 'cli-stores').revision, 1);
+  const show = await outpost(['profile', 'show', 'cli-stores']);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /cli-stores\s+1\s+-\s+0\s+0\s+0\s+0\s+0/);
+  const status = await outpost(['status', '-o', 'json']);
+  assert.equal(
+    JSON.parse(status.stdout).profiles.find((p: { name: string }) => p.name === 'cli-stores').revision,
+    1,
+  );
+  await writeFile(file, (await readFile(file, 'utf8')).replace('v1.31.4+k3s1', 'v1.33.0+k3s1'));
+  const skipped = await outpost(['profile', 'apply', '-f', file]);
+  assert.equal(skipped.code, 1);
+  assert.match(
+    skipped.stderr,
+    /profile\.yaml:1: .*skips a Kubernetes minor version: upgrade to 1\.32 first \(bundle_invalid\)/,
+  );
 });

@@ -1,10 +1,10 @@
 // Bundles made by Helm and Kustomize, synced from a real git repository into a hub that runs the real
 // tools (Helm v4 and kustomize v5 from scripts/go-tool-fixture.sh): a chart with per-site values,
-// values files, CRDs and the sites' Kubernetes versions, customized further by overlays; a kustomization
-// whose output still takes placeholders. A site that joins later is rendered by the leader's renderer;
-// one whose inputs Helm refuses fails alone. A template error, a missing required value, a missing
-// kustomize resource and a remote base each reject the commit with the file (and line) and the tool's
-// message, and nothing of the commit is applied.
+// values files, CRDs and the sites' Kubernetes versions, customized further by overlays, placed a site
+// per transaction; a kustomization whose output still takes placeholders. A site that joins later is
+// rendered by the leader's renderer; one whose inputs Helm refuses fails alone. A template error, a
+// missing required value, a missing kustomize resource and a remote base each reject the commit with
+// the file (and line) and the tool's message, and nothing of the commit is applied.
 
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -166,6 +166,8 @@ before(async () => {
   hub = await startHubServer({
     sourcesDir: `${work.dir}/cache`,
     generators: { helm: goTool('helm')!, kustomize: goTool('kustomize')!, renderIntervalMs: 100 },
+    // a chunk per site: each chunk loads the renderings its sites need and asks for the missing ones
+    placement: { sitesPerTransaction: 1 },
   });
   west = await hub.enroll('store-west', { region: 'west' }, { kubernetesVersion: 'v1.31.4+k3s1' });
   east = await hub.enroll('store-east', { region: 'east' }, { kubernetesVersion: 'v1.33.1' });
@@ -253,6 +255,10 @@ describe('bundles made by Helm and Kustomize', { skip, timeout: 300_000 }, () =>
       return true;
     });
     assert.equal(objectOf(await blobOf(north, 'kiosk'), 'ConfigMap')?.data?.kubeVersion, 'v1.32.0');
+    await eventually('the renderer’s placement runs to its end and clears what it marked due', async () => {
+      assert.deepEqual(await hub.ctx.store.db.selectFrom('placement_due').selectAll().execute(), []);
+      return true;
+    });
 
     const south = await hub.enroll('store-south', { region: 'south' }, { kubernetesVersion: 'v1.32.0' });
     assert.match(

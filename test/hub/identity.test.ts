@@ -357,62 +357,98 @@ describe('connectivity', () => {
 });
 
 describe('operator roles', () => {
-  // The least role each operator route needs. A route missing here fails the completeness check below,
-  // so a new route cannot ship without a decision about who may call it.
-  const required: Record<string, 'viewer' | 'operator' | 'admin'> = {
-    'GET /api/v1/sites': 'viewer',
-    'GET /api/v1/sites/{name}': 'viewer',
-    'PATCH /api/v1/sites/{name}': 'operator',
-    'POST /api/v1/sites/{name}/approve': 'operator',
-    'POST /api/v1/sites/{name}/reject': 'operator',
-    'POST /api/v1/sites/{name}/decommission': 'admin',
-    'POST /api/v1/bundles/apply': 'operator',
-    'GET /api/v1/bundles': 'viewer',
-    'GET /api/v1/bundles/{name}': 'viewer',
-    'DELETE /api/v1/bundles/{name}': 'operator',
-    'GET /api/v1/status': 'viewer',
-    'POST /api/v1/bootstrap-tokens': 'admin',
-    'GET /api/v1/bootstrap-tokens': 'admin',
-    'DELETE /api/v1/bootstrap-tokens/{id}': 'admin',
-    'POST /api/v1/api-tokens': 'admin',
-    'GET /api/v1/api-tokens': 'admin',
-    'DELETE /api/v1/api-tokens/{id}': 'admin',
-    'GET /api/v1/audit': 'admin',
-    'POST /api/v1/query': 'viewer',
-    'GET /api/v1/attention': 'viewer',
-    'GET /api/v1/events': 'viewer',
-    'GET /api/v1/events/stream': 'viewer',
-    'POST /api/v1/sources': 'admin',
-    'GET /api/v1/sources': 'viewer',
-    'GET /api/v1/sources/{name}': 'viewer',
-    'DELETE /api/v1/sources/{name}': 'admin',
-    'POST /api/v1/sources/{name}/sync': 'operator',
-    'POST /api/v1/plan': 'viewer',
-    'GET /api/v1/bundles/{name}/explain': 'viewer',
-    'POST /api/v1/rollouts': 'operator',
-    'GET /api/v1/rollouts': 'viewer',
-    'GET /api/v1/rollouts/{id}': 'viewer',
-    'POST /api/v1/rollouts/{id}/actions': 'operator',
-    'GET /api/v1/sealing-keys': 'viewer',
-    'GET /api/v1/slos': 'viewer',
-    'POST /api/v1/slos': 'operator',
-    'GET /api/v1/slos/{name}': 'viewer',
-    'DELETE /api/v1/slos/{name}': 'operator',
-    'GET /api/v1/sites/{name}/slis': 'viewer',
-    'GET /api/v1/whoami': 'viewer',
-    'GET /api/v1/site-locations': 'viewer',
-    'GET /api/v1/bundles/{name}/rendered': 'viewer',
-    'GET /api/v1/agent-releases': 'viewer',
-    'GET /api/v1/agent-releases/{version}': 'viewer',
-    'PUT /api/v1/agent-releases/{version}': 'admin',
-    'GET /api/v1/rollout-strategies': 'viewer',
-    'GET /api/v1/rollout-strategies/{name}': 'viewer',
-    'POST /api/v1/rollout-strategies': 'operator',
-    'DELETE /api/v1/rollout-strategies/{name}': 'operator',
+  // The least role each operator route needs, and its reach: what a token bound to part of the fleet
+  // (region=west) gets. A route missing here fails the completeness check below, so a new route cannot
+  // ship without a decision about who may call it.
+  // - fleet: counts or changes the whole fleet; a scoped token is refused (403)
+  // - scoped: answers a scoped token with only what lies inside its reach
+  // - site: acts on one named site; a site outside the reach is refused (403), as is an unknown one
+  // - bundles: changes a bundle; needs a binding over the whole fleet whose team owns it
+  type Reach = 'fleet' | 'scoped' | 'site' | 'bundles';
+  const required: Record<string, ['viewer' | 'operator' | 'admin', Reach]> = {
+    'GET /api/v1/sites': ['viewer', 'scoped'],
+    'GET /api/v1/sites/{name}': ['viewer', 'site'],
+    'PATCH /api/v1/sites/{name}': ['operator', 'site'],
+    'POST /api/v1/sites/{name}/approve': ['operator', 'site'],
+    'POST /api/v1/sites/{name}/reject': ['operator', 'site'],
+    'POST /api/v1/sites/{name}/decommission': ['admin', 'site'],
+    'POST /api/v1/bundles/apply': ['operator', 'bundles'],
+    'GET /api/v1/bundles': ['viewer', 'scoped'],
+    'GET /api/v1/bundles/{name}': ['viewer', 'scoped'],
+    'DELETE /api/v1/bundles/{name}': ['operator', 'bundles'],
+    'GET /api/v1/status': ['viewer', 'scoped'],
+    'POST /api/v1/bootstrap-tokens': ['admin', 'fleet'],
+    'GET /api/v1/bootstrap-tokens': ['admin', 'fleet'],
+    'DELETE /api/v1/bootstrap-tokens/{id}': ['admin', 'fleet'],
+    'POST /api/v1/api-tokens': ['admin', 'fleet'],
+    'GET /api/v1/api-tokens': ['admin', 'fleet'],
+    'DELETE /api/v1/api-tokens/{id}': ['admin', 'fleet'],
+    'GET /api/v1/audit': ['admin', 'fleet'],
+    'POST /api/v1/query': ['viewer', 'scoped'],
+    'GET /api/v1/attention': ['viewer', 'scoped'],
+    'GET /api/v1/events': ['viewer', 'scoped'],
+    'GET /api/v1/events/stream': ['viewer', 'scoped'],
+    'POST /api/v1/sources': ['admin', 'fleet'],
+    'GET /api/v1/sources': ['viewer', 'fleet'],
+    'GET /api/v1/sources/{name}': ['viewer', 'fleet'],
+    'DELETE /api/v1/sources/{name}': ['admin', 'fleet'],
+    'POST /api/v1/sources/{name}/sync': ['operator', 'bundles'],
+    'POST /api/v1/plan': ['viewer', 'fleet'],
+    'GET /api/v1/bundles/{name}/explain': ['viewer', 'site'],
+    'POST /api/v1/rollouts': ['operator', 'bundles'],
+    'GET /api/v1/rollouts': ['viewer', 'fleet'],
+    'GET /api/v1/rollouts/{id}': ['viewer', 'fleet'],
+    'POST /api/v1/rollouts/{id}/actions': ['operator', 'bundles'],
+    'GET /api/v1/slos': ['viewer', 'scoped'],
+    'POST /api/v1/slos': ['operator', 'bundles'],
+    'GET /api/v1/slos/{name}': ['viewer', 'scoped'],
+    'DELETE /api/v1/slos/{name}': ['operator', 'bundles'],
+    'GET /api/v1/sites/{name}/slis': ['viewer', 'site'],
+    'GET /api/v1/whoami': ['viewer', 'scoped'],
+    'GET /api/v1/site-locations': ['viewer', 'scoped'],
+    'GET /api/v1/bundles/{name}/rendered': ['viewer', 'site'],
+    'POST /api/v1/sites/{name}/actions': ['operator', 'site'],
+    'POST /api/v1/sites/{name}/logs': ['operator', 'site'],
+    'GET /api/v1/sites/{name}/operations': ['viewer', 'site'],
+    'GET /api/v1/operations/{id}': ['viewer', 'site'],
+    'GET /api/v1/operations/{id}/logs': ['operator', 'site'],
+    'DELETE /api/v1/operations/{id}': ['operator', 'site'],
+    'GET /api/v1/sealing-keys': ['viewer', 'fleet'],
+    'GET /api/v1/agent-releases': ['viewer', 'fleet'],
+    'GET /api/v1/agent-releases/{version}': ['viewer', 'fleet'],
+    'PUT /api/v1/agent-releases/{version}': ['admin', 'fleet'],
+    'GET /api/v1/rollout-strategies': ['viewer', 'fleet'],
+    'GET /api/v1/rollout-strategies/{name}': ['viewer', 'fleet'],
+    'POST /api/v1/rollout-strategies': ['operator', 'fleet'],
+    'DELETE /api/v1/rollout-strategies/{name}': ['operator', 'fleet'],
+    'POST /api/v1/relays': ['admin', 'fleet'],
+    'GET /api/v1/relays': ['viewer', 'fleet'],
+    'DELETE /api/v1/relays/{name}': ['admin', 'fleet'],
+    'GET /api/v1/profiles': ['viewer', 'fleet'],
+    'POST /api/v1/profiles': ['operator', 'fleet'],
+    'GET /api/v1/profiles/{name}': ['viewer', 'fleet'],
+    'GET /api/v1/profiles/{name}/conformance': ['viewer', 'fleet'],
+    'GET /api/v1/sites/{name}/stack': ['viewer', 'fleet'],
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
+  /** routes that name their site in the query string */
+  const siteInQuery = new Set(['GET /api/v1/bundles/{name}/explain', 'GET /api/v1/bundles/{name}/rendered']);
+  const urlOf = (route: string) => {
+    const template = route.split(' ')[1]!;
+    const url = template.replace('{name}', 'nowhere').replace('{id}', 'none').replace('{version}', '0.0.0');
+    return siteInQuery.has(route) ? `${url}?site=nowhere` : url;
+  };
+  /** bodies that pass validation, so the reach check (in the handler) is what answers */
+  const validBodies: Record<string, unknown> = {
+    'POST /api/v1/sites/{name}/actions': { action: 'drift-check' },
+    'POST /api/v1/sites/{name}/logs': { namespace: 'default', pod: 'till' },
+  };
+  const bodyOf = (route: string) => {
+    const method = route.split(' ')[0]!;
+    return method === 'GET' || method === 'DELETE' ? undefined : (validBodies[route] ?? {});
+  };
 
-  test('every operator route has a declared role in this table', async () => {
+  test('every operator route has a declared role and reach in this table', async () => {
     const doc = (await hub.operator('GET', '/openapi.json')).json();
     const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
       .filter(([path]) => path.startsWith('/api/v1/'))
@@ -420,43 +456,42 @@ describe('operator roles', () => {
     assert.deepEqual(routes.sort(), Object.keys(required).sort());
   });
 
-  for (const [route, role] of Object.entries(required)) {
+  for (const [route, [role, reach]] of Object.entries(required)) {
     test(`${route} refuses a missing (401), unknown (401) or too weak (403) token`, async () => {
-      const [method, template] = route.split(' ') as [string, string];
-      const url = template.replace('{name}', 'nowhere').replace('{id}', 'none').replace('{version}', '0.0.0');
+      const method = route.split(' ')[0]!;
+      const url = urlOf(route);
       for (const token of ['', 'oat_00000000-0000-7000-8000-000000000000.notarealsecretatall']) {
-        const r = await hub.operator(
-          method,
-          url,
-          method === 'GET' || method === 'DELETE' ? undefined : {},
-          token,
-        );
+        const r = await hub.operator(method, url, bodyOf(route), token);
         assert.equal(r.statusCode, 401, `${route} with ${token ? 'an unknown' : 'no'} token`);
         assert.equal(r.json().error.code, 'unauthorized');
       }
       for (const weak of weaker[role]) {
-        const r = await hub.operator(
-          method,
-          url,
-          method === 'GET' || method === 'DELETE' ? undefined : {},
-          await hub.tokenFor(weak),
-        );
+        const r = await hub.operator(method, url, bodyOf(route), await hub.tokenFor(weak));
         assert.equal(r.statusCode, 403, `${route} as ${weak}`);
         assert.equal(r.json().error.code, 'forbidden');
       }
       // a stream answers with a never-ending body once the role check passes; its pass is pinned in
       // the event-stream tests instead
       if (route.endsWith('/events/stream')) return;
-      const enough = await hub.operator(
-        method,
-        url,
-        method === 'GET' || method === 'DELETE' ? undefined : {},
-        await hub.tokenFor(role),
-      );
+      const enough = await hub.operator(method, url, bodyOf(route), await hub.tokenFor(role));
       assert.ok(
         ![401, 403].includes(enough.statusCode),
         `${route} as ${role} passes the role check (got ${enough.statusCode})`,
       );
+    });
+
+    test(`${route} as ${role} on region=west only: ${reach}`, async () => {
+      const method = route.split(' ')[0]!;
+      const west = await hub.tokenFor(role, [{ role, sites: { matchLabels: { region: 'west' } } }]);
+      if (route.endsWith('/events/stream')) return;
+      const r = await hub.operator(method, urlOf(route), bodyOf(route), west);
+      if (reach === 'scoped') {
+        assert.ok(![401, 403].includes(r.statusCode), `${route} serves a scoped token (got ${r.statusCode})`);
+      } else {
+        // fleet routes and bundle changes need the whole fleet; a site outside the reach (or none) is refused
+        assert.equal(r.statusCode, 403, `${route}: ${r.body}`);
+        assert.equal(r.json().error.code, 'forbidden');
+      }
     });
   }
 

@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
+import { cellsWithin, fleetStatusWithin } from '../../src/hub/access/scoped-status.ts';
 import { siteFromRow } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
 import { changeSites } from '../../src/hub/status/site-status.ts';
+import { fleetStatus, type StatusCells } from '../../src/hub/status/summary.ts';
 import { worstState } from '../../src/model/deployment.ts';
 import {
   type MemoryHub,
@@ -152,6 +154,20 @@ async function run(hub: MemoryHub, ops: readonly Op[]): Promise<void> {
   }
 }
 
+/** Cells as recountAggregates keys them, zeros left out. */
+function flatten(cells: StatusCells): Map<string, number> {
+  const out = new Map<string, number>();
+  const add = (dimension: string, byKey: Map<string, Map<string, number>>) => {
+    for (const [key, metrics] of byKey)
+      for (const [metric, n] of metrics) if (n !== 0) out.set(`${dimension}|${key}|${metric}`, n);
+  };
+  add('fleet', new Map(cells.fleet ? [['', cells.fleet]] : []));
+  add('bundle', cells.bundle);
+  add('revision', cells.revision);
+  add('label', cells.label);
+  return out;
+}
+
 describe('aggregates', () => {
   test('property: after random operations, every aggregate equals a brute-force recount', async () => {
     await fc.assert(
@@ -165,6 +181,13 @@ describe('aggregates', () => {
             sortedEntries(await storedAggregates(hub.ctx)),
             sortedEntries(await recountAggregates(hub.ctx)),
           );
+          // a scoped token's counts come from the sites themselves, never from the fleet's aggregates
+          const west = { matchLabels: { region: 'west' } };
+          assert.deepEqual(
+            sortedEntries(flatten(await cellsWithin(hub.ctx, [west]))),
+            sortedEntries(await recountAggregates(hub.ctx, { keep: (labels) => labels.region === 'west' })),
+          );
+          assert.deepEqual(await fleetStatusWithin(hub.ctx, [{}]), await fleetStatus(hub.ctx));
           const sites = await hub.ctx.store.db.selectFrom('sites').select(['id', 'worst_state']).execute();
           for (const s of sites) {
             const placed = await hub.ctx.store.db

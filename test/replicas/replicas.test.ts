@@ -151,6 +151,30 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     assert.ok(woke - started < 5000);
   });
 
+  test('an operation queued on replica A ends a long-poll held on B at once, saying work waits', async () => {
+    const onA = await a.enroll('worker', { app: 'no' });
+    const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
+    const etag = await etagOf(onB);
+    const poll = onB.call('GET', '/agent/v1/sites/:site/desired?wait=10', undefined, {
+      'if-none-match': etag,
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const queuedAt = Date.now();
+    const queued = await a.operator('POST', '/api/v1/sites/worker/actions', { action: 'drift-check' });
+    assert.equal(queued.statusCode, 202, queued.body);
+    const r = await poll;
+    assert.equal(r.status, 304);
+    assert.equal(r.headers['outpost-work'], '1');
+    assert.ok(Date.now() - queuedAt < 1000, `B answered ${Date.now() - queuedAt} ms after the queue on A`);
+    const claimed = await onB.call('POST', '/agent/v1/sites/:site/operations/claim', {});
+    assert.deepEqual(
+      (claimed.body as { items: Array<{ id: string }> }).items.map((i) => i.id),
+      [queued.json().id],
+    );
+    onB.http.close();
+    onA.http.close();
+  });
+
   test('an event stream on B gets the events committed on A', async () => {
     const received = new Promise<string>((resolve, reject) => {
       const req = https.get(

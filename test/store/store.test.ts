@@ -20,14 +20,9 @@ import {
   sortedEntries,
   storedAggregates,
 } from '../support/hub.ts';
-import { createTestDatabase, type TestDatabase, withoutPostgres } from '../support/postgres.ts';
+import { createTestDatabase, storeEngines, type TestDatabase, withoutPostgres } from '../support/postgres.ts';
 
-const engines = [
-  { engine: 'sqlite', skip: false as const },
-  { engine: 'postgres', skip: withoutPostgres },
-] as const;
-
-for (const { engine, skip } of engines) {
+for (const { engine, skip } of storeEngines) {
   describe(`store on ${engine}`, { skip }, () => {
     let database: TestDatabase | undefined;
     let hub: MemoryHub;

@@ -13,6 +13,8 @@ export function aroundCluster(base: Cluster, overrides: Partial<Cluster>): Clust
     patchMetadata: (ref, metadata, fieldManager) => base.patchMetadata(ref, metadata, fieldManager),
     list: (type, opts) => base.list(type, opts),
     watch: (type, opts) => base.watch(type, opts),
+    ...(base.mergePatch ? { mergePatch: base.mergePatch.bind(base) } : {}),
+    ...(base.podLogs ? { podLogs: base.podLogs.bind(base) } : {}),
     ...overrides,
   };
 }

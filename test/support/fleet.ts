@@ -79,6 +79,7 @@ export async function startAgent(
     readinessResyncMs: 200,
     heartbeatMs: 2000,
     driftCheckMs: 2000,
+    relayRetryMs: 2000,
     localPage: '127.0.0.1:0',
     ...agentOpts,
   });

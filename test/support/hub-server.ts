@@ -8,6 +8,7 @@ import type { HubContext } from '../../src/hub/context.ts';
 import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
 import type { HubTls } from '../../src/hub/identity/ca.ts';
 import { buildServer } from '../../src/hub/server.ts';
+import type { RoleBinding } from '../../src/model/access.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
 import type { Role } from '../../src/model/roles.ts';
 import type { RegisterResponse } from '../../src/model/wire.ts';
@@ -63,7 +64,8 @@ export interface HubServer {
   /** a client with no certificate, trusting the hub CA */
   anonymous: HttpClient;
   operator(method: string, url: string, payload?: unknown, token?: string): Promise<LightMyRequestResponse>;
-  tokenFor(role: Role): Promise<string>;
+  /** a new API token with this role (over every site, or with these bindings) */
+  tokenFor(role: Role, bindings?: RoleBinding[]): Promise<string>;
   joinToken(spec?: Record<string, unknown>): Promise<{ joinToken: string; token: string; id: string }>;
   register(
     token: string,
@@ -194,9 +196,9 @@ export async function startHubServer(
         ...(payload !== undefined ? { payload: payload as object } : {}),
       });
     },
-    async tokenFor(role) {
-      return (await createApiToken(ctx, { name: 'test', source: 'test' }, `${role}-${++machines}`, role))
-        .token;
+    async tokenFor(role, bindings) {
+      const actor = { name: 'test', source: 'test' };
+      return (await createApiToken(ctx, actor, `${role}-${++machines}`, role, undefined, bindings)).token;
     },
     async joinToken(spec = { autoApprove: true, maxUses: 100 }) {
       const r = await server.operator('POST', '/api/v1/bootstrap-tokens', spec);

@@ -8,6 +8,7 @@ import type { HubContext } from '../../src/hub/context.ts';
 import { newSiteRow } from '../../src/hub/sites/sites.ts';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
+import type { Db } from '../../src/hub/store/schema.ts';
 import { bundleFile } from './fleet.ts';
 import { type Site, startHubServer, type TestClock } from './hub-server.ts';
 
@@ -145,9 +146,16 @@ export async function seedSites(
  * Every aggregate recounted from the sites and deployments tables by brute force, written from the
  * definition (not from the delta code): what status_aggregates must equal at every moment.
  */
-export async function recountAggregates(ctx: HubContext): Promise<Map<string, number>> {
-  const sites = await ctx.store.db.selectFrom('sites').selectAll().execute();
-  const deployments = await ctx.store.db
+export async function recountAggregates(
+  ctx: HubContext,
+  opts: { db?: Db; keep?: (labels: Record<string, string>) => boolean } = {},
+): Promise<Map<string, number>> {
+  const db = opts.db ?? ctx.store.db;
+  const keep = opts.keep ?? (() => true);
+  const sites = (await db.selectFrom('sites').selectAll().execute()).filter((s) =>
+    keep(JSON.parse(s.labels)),
+  );
+  const deployments = await db
     .selectFrom('deployments')
     .selectAll()
     .where('desired_digest', 'is not', null)
@@ -170,7 +178,8 @@ export async function recountAggregates(ctx: HubContext): Promise<Map<string, nu
     }
   }
   for (const d of deployments) {
-    const s = byId.get(d.site_id)!;
+    const s = byId.get(d.site_id);
+    if (!s) continue;
     const labels = JSON.parse(s.labels) as Record<string, string>;
     const active = s.lifecycle === 'Active';
     inc('fleet', '', `state:${d.state}`);
@@ -187,12 +196,8 @@ export async function recountAggregates(ctx: HubContext): Promise<Map<string, nu
   return out;
 }
 
-export async function storedAggregates(ctx: HubContext): Promise<Map<string, number>> {
-  const rows = await ctx.store.db
-    .selectFrom('status_aggregates')
-    .selectAll()
-    .where('count', '!=', 0)
-    .execute();
+export async function storedAggregates(ctx: HubContext, db: Db = ctx.store.db): Promise<Map<string, number>> {
+  const rows = await db.selectFrom('status_aggregates').selectAll().where('count', '!=', 0).execute();
   return new Map(rows.map((r) => [`${r.dimension}|${r.key}|${r.metric}`, Number(r.count)]));
 }
 

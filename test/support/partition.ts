@@ -8,6 +8,8 @@ import type { HubContext } from '../../src/hub/context.ts';
 import type { DeploymentReport } from '../../src/model/wire.ts';
 
 export interface ReportSeen {
+  /** the site's id */
+  siteId: string;
   seq: number;
   /** the hub's answer; undefined when the answer never reached the agent */
   accepted: boolean | undefined;
@@ -25,6 +27,8 @@ export interface PartitionProxy {
   heal(): void;
   /** the next report reaches the hub, but its answer is lost on the way back */
   loseNextReportAnswer(): void;
+  /** records at this hub's intake from now on (a hub restarted behind the same address) */
+  retarget(hub: HubContext): void;
   close(): Promise<void>;
 }
 
@@ -39,22 +43,29 @@ export async function startPartitionProxy(target: string, hub: HubContext): Prom
   };
 
   // Record at the hub's intake: the real ingestion runs, then the outcome is noted.
-  const intake = hub.reports;
-  const submit = intake.submit.bind(intake);
-  intake.submit = async (site, report) => {
-    const ack = await submit(site, report);
-    const lose = loseAnswer;
-    loseAnswer = false;
-    reports.push({
-      seq: report.seq,
-      accepted: lose ? undefined : ack.accepted,
-      states: Object.fromEntries(report.deployments.map((d) => [d.bundle, d.state])),
-      deployments: report.deployments,
-    });
-    // the hub has stored it; the connection carrying the answer goes down before the answer does
-    if (lose) resetAll();
-    return ack;
+  let intake = hub.reports;
+  let submit = intake.submit.bind(intake);
+  const record = (target: HubContext['reports']) => {
+    intake = target;
+    submit = target.submit.bind(target);
+    const real = submit;
+    target.submit = async (site, report) => {
+      const ack = await real(site, report);
+      const lose = loseAnswer;
+      loseAnswer = false;
+      reports.push({
+        siteId: site.id,
+        seq: report.seq,
+        accepted: lose ? undefined : ack.accepted,
+        states: Object.fromEntries(report.deployments.map((d) => [d.bundle, d.state])),
+        deployments: report.deployments,
+      });
+      // the hub has stored it; the connection carrying the answer goes down before the answer does
+      if (lose) resetAll();
+      return ack;
+    };
   };
+  record(hub.reports);
 
   const server = net.createServer((client) => {
     if (isCut) {
@@ -87,6 +98,10 @@ export async function startPartitionProxy(target: string, hub: HubContext): Prom
     },
     loseNextReportAnswer() {
       loseAnswer = true;
+    },
+    retarget(next) {
+      intake.submit = submit;
+      record(next.reports);
     },
     close: () =>
       new Promise<void>((resolve) => {

@@ -12,6 +12,12 @@ export const withoutPostgres: string | false = postgresServer
   ? false
   : 'OUTPOST_TEST_POSTGRES is not set: run ./scripts/test, or export OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh)';
 
+/** The engines a store test loops over: describe(`… on ${engine}`, { skip }, …). */
+export const storeEngines = [
+  { engine: 'sqlite', skip: false as const },
+  { engine: 'postgres', skip: withoutPostgres },
+] as const;
+
 export interface TestDatabase {
   url: string;
   /** drops the database, ending any session still connected to it */

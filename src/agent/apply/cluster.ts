@@ -50,6 +50,16 @@ export interface WatchEvent {
   object: KubeObject;
 }
 
+/** What to read of one container's log (the Kubernetes log API's own limits). */
+export interface PodLogOptions {
+  container?: string;
+  sinceSeconds?: number;
+  tailLines?: number;
+  /** the server stops after this many bytes */
+  limitBytes?: number;
+  previous?: boolean;
+}
+
 export interface Cluster {
   /** discovery: what resource serves this kind, or undefined if the server serves no such kind */
   resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined>;
@@ -61,6 +71,10 @@ export interface Cluster {
   delete(ref: ObjectRef): Promise<boolean>;
   /** merge-patches an object's metadata (e.g. to drop labels); false when the object is gone */
   patchMetadata(ref: ObjectRef, metadata: Record<string, unknown>, fieldManager: string): Promise<boolean>;
+  /** merge-patches an object (remote actions: a rolling restart); false when the object is gone */
+  mergePatch?(ref: ObjectRef, patch: Record<string, unknown>, fieldManager: string): Promise<boolean>;
+  /** a pod's container log as text (logs on demand); throws ClusterError with the server's reason */
+  podLogs?(namespace: string, pod: string, opts: PodLogOptions): Promise<string>;
   /** every object of a kind in every namespace */
   list(type: ObjectType, opts: ListOptions): Promise<ObjectList>;
   /**

@@ -15,6 +15,7 @@ import {
   type ListOptions,
   type ObjectList,
   type ObjectType,
+  type PodLogOptions,
   type ResourceInfo,
   type WatchEvent,
   type WatchOptions,
@@ -128,15 +129,40 @@ export class KubeCluster implements Cluster {
     metadata: Record<string, unknown>,
     fieldManager: string,
   ): Promise<boolean> {
+    return this.mergePatch(ref, { metadata }, fieldManager);
+  }
+
+  async mergePatch(ref: ObjectRef, patch: Record<string, unknown>, fieldManager: string): Promise<boolean> {
     const path = await this.#pathOf(ref.apiVersion, ref.kind, ref.namespace, ref.name);
     const res = await this.#call('PATCH', path, {
-      body: { metadata },
+      body: patch,
       contentType: 'application/merge-patch+json',
       query: { fieldManager },
     });
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     throw errorOf(res, `patch ${ref.kind} ${ref.name}`);
+  }
+
+  async podLogs(namespace: string, pod: string, opts: PodLogOptions): Promise<string> {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
+    const res = await this.#call('GET', path, {
+      raw: true,
+      query: {
+        container: opts.container,
+        sinceSeconds: opts.sinceSeconds,
+        tailLines: opts.tailLines,
+        limitBytes: opts.limitBytes,
+        previous: opts.previous ? 'true' : undefined,
+      },
+    });
+    if (res.status === 200) return res.body as string;
+    // a pod not yet on a node has no log to serve: the apiserver says so with No Content
+    if (res.status === 204) return '';
+    throw errorOf(
+      typeof res.body === 'string' ? { ...res, body: parsedOrText(res.body) } : res,
+      `logs of pod ${pod}`,
+    );
   }
 
   async list(type: ObjectType, opts: ListOptions): Promise<ObjectList> {
@@ -279,6 +305,15 @@ function eventOf(line: string): WatchEvent {
     throw new ClusterError(status.message ?? 'watch failed', status.code ?? 500, status.reason ?? '');
   }
   return event as WatchEvent;
+}
+
+/** A raw answer's body as the Status object it usually is, else as it came. */
+function parsedOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 function errorOf(res: JsonResponse, what: string): ClusterError {

@@ -20,6 +20,8 @@ export interface Identity {
   caPem: string;
   certPem: string;
   keyPem: string;
+  /** regional relays the join token listed: the site's calls go to them first */
+  relays?: string[];
   /** the release key pinned from the join token: agent releases must be signed with it */
   releaseKey?: string;
 }
@@ -32,6 +34,7 @@ export interface PendingRegistration {
   caPem: string;
   keyPem: string;
   ticket: string;
+  relays?: string[];
   releaseKey?: string;
 }
 

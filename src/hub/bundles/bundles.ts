@@ -4,9 +4,11 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { ApplyResult, BundleFiles, BundleView } from '../../model/wire.ts';
 import { parseBundleFiles } from '../../render/bundle-files.ts';
+import type { LabelSelector } from '../../select/labels.ts';
+import { bundleStatesWithin } from '../access/scoped-status.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import { resolveStrategy, storedStrategyNames } from '../rollout/strategies.ts';
 import { bundleStateCounts } from '../status/summary.ts';
@@ -14,7 +16,20 @@ import type { BundleTable } from '../store/schema.ts';
 import { applyDependencyError, assertNoDependents, storedDependencies } from './dependencies.ts';
 import { checkBundleBytes, checkLimits, specDigestOf, storeRevision } from './revisions.ts';
 
-export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFiles): Promise<ApplyResult> {
+/** Who may change which bundle, for a caller whose token is bound to a team (access/reach.ts). */
+export interface BundleGuard {
+  /** throws when the caller may not change (or, for a new one, make) the bundle */
+  check(bundle: string, owner: string | null, exists: boolean): void;
+  /** the team a bundle the caller makes belongs to */
+  team: string | null;
+}
+
+export async function applyBundle(
+  ctx: HubContext,
+  actor: Actor,
+  body: BundleFiles,
+  guard?: BundleGuard,
+): Promise<ApplyResult> {
   checkBundleBytes(body.files, ctx.config.limits);
   const db = ctx.store.db;
   const parsed = parseBundleFiles(body.files, { strategies: await storedStrategyNames(db) });
@@ -31,9 +46,11 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     const strategy = await resolveStrategy(tx, definition.fleet.rollout);
     const owner = await tx
       .selectFrom('bundles')
-      .select('source')
-      .where('name', '=', definition.name)
+      .leftJoin('sources', 'sources.name', 'bundles.source')
+      .select(['bundles.source as source', 'bundles.team as team', 'sources.team as sourceTeam'])
+      .where('bundles.name', '=', definition.name)
       .executeTakeFirst();
+    guard?.check(definition.name, owner?.team ?? owner?.sourceTeam ?? null, owner !== undefined);
     if (owner?.source) {
       throw new OutpostError(
         'conflict',
@@ -48,7 +65,11 @@ export async function applyBundle(ctx: HubContext, actor: Actor, body: BundleFil
     );
     if (dependencyError) throw dependencyError;
     const stored = await storeRevision(tx, ctx.now(), parsed, { source: null, commit: null });
+    if (!owner && guard?.team) {
+      await tx.updateTable('bundles').set({ team: guard.team }).where('name', '=', definition.name).execute();
+    }
     if (stored.changed) {
+      await markPlacementDue(ctx, tx, [definition.name]);
       await audit(tx, ctx.now(), actor, 'bundle.apply', `bundle/${definition.name}`, {
         revision: stored.revision,
         specDigest: specDigestOf(parsed),
@@ -110,11 +131,12 @@ export async function deleteBundle(ctx: HubContext, actor: Actor, name: string):
     const deleted = await tx.deleteFrom('bundles').where('name', '=', name).executeTakeFirst();
     if (Number(deleted.numDeletedRows) === 0) throw new OutpostError('not_found', `no bundle named ${name}`);
     await audit(tx, ctx.now(), actor, 'bundle.delete', `bundle/${name}`);
+    await markPlacementDue(ctx, tx, [name]);
   });
   await placeBundles(ctx, [name]);
 }
 
-function bundleView(row: BundleTable, states: Record<string, number> = {}): BundleView {
+export function bundleView(row: BundleTable, states: Record<string, number> = {}): BundleView {
   return {
     name: row.name,
     revision: Number(row.revision),
@@ -125,21 +147,28 @@ function bundleView(row: BundleTable, states: Record<string, number> = {}): Bund
     states,
     updatedAt: row.updated_at,
     ...(row.source ? { source: row.source } : {}),
+    ...(row.team ? { team: row.team } : {}),
   };
 }
 
-export async function listBundles(ctx: HubContext): Promise<BundleView[]> {
+/** Every bundle, with its sites counted over the fleet or over the sites one of `within` picks. */
+export async function listBundles(ctx: HubContext, within?: readonly LabelSelector[]): Promise<BundleView[]> {
   const rows = await ctx.store.db.selectFrom('bundles').selectAll().orderBy('name').execute();
-  const counts = await bundleStateCounts(ctx);
+  const counts = within ? await bundleStatesWithin(ctx, within) : await bundleStateCounts(ctx);
   return rows.map((r) => bundleView(r, counts.get(r.name)));
 }
 
-export async function getBundle(ctx: HubContext, name: string): Promise<BundleView> {
+export async function getBundle(
+  ctx: HubContext,
+  name: string,
+  within?: readonly LabelSelector[],
+): Promise<BundleView> {
   const row = await ctx.store.db
     .selectFrom('bundles')
     .selectAll()
     .where('name', '=', name)
     .executeTakeFirst();
   if (!row) throw new OutpostError('not_found', `no bundle named ${name}`);
-  return bundleView(row, (await bundleStateCounts(ctx, name)).get(name));
+  const counts = within ? await bundleStatesWithin(ctx, within, name) : await bundleStateCounts(ctx, name);
+  return bundleView(row, counts.get(name));
 }

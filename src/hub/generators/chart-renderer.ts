@@ -4,10 +4,11 @@
 // waited get their objects, or fail alone with Helm's message.
 
 import { OutpostError } from '../../model/errors.ts';
+import type { ChartRendering, WantedRendering } from '../../render/chart-bundle.ts';
 import type { ChartInputs } from '../../render/generator-spec.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { storeRendering } from '../placement/renderings.ts';
 import { renderWanted } from './charts.ts';
 import { helmOf } from './toolbox.ts';
@@ -38,16 +39,24 @@ export async function renderWantedCharts(ctx: HubContext): Promise<number> {
     ctx.log.info('chart renderings wait', { count: rows.length, error: e.message });
     return 0;
   }
+  const made: Array<{ wanted: WantedRendering; rendering: ChartRendering }> = [];
   for (const row of rows) {
     const wanted = {
       digest: row.digest,
       chartPath: row.chart_path,
       inputs: JSON.parse(row.inputs) as ChartInputs,
     };
-    const rendering = await renderWanted(ctx, helm, wanted);
-    await storeRendering(db, wanted, rendering, ctx.now().toISOString());
+    made.push({ wanted, rendering: await renderWanted(ctx, helm, wanted) });
   }
-  await placeBundles(ctx, await chartBundles(ctx));
+  // the renderings and the placement they call for commit together: a renderer that dies before the
+  // placement ends leaves it due, and the leader runs it again (placeOverdue)
+  const charts = await chartBundles(ctx);
+  await db.transaction().execute(async (tx) => {
+    const now = ctx.now().toISOString();
+    for (const { wanted, rendering } of made) await storeRendering(tx, wanted, rendering, now);
+    await markPlacementDue(ctx, tx, charts);
+  });
+  await placeBundles(ctx, charts);
   return rows.length;
 }
 

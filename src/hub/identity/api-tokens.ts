@@ -1,6 +1,7 @@
 // Operator API tokens: a name, a role, a hashed secret. The first admin token is made on first start
 // (or taken from the environment) and shown once; every other token is made by an admin.
 
+import { bindingProblems, normalizeBinding, type RoleBinding, strongestRole } from '../../model/access.ts';
 import { OutpostError } from '../../model/errors.ts';
 import { isRole, type Role } from '../../model/roles.ts';
 import { type Actor, audit } from '../audit/audit.ts';
@@ -13,6 +14,7 @@ export interface ApiTokenView {
   id: string;
   name: string;
   role: Role;
+  bindings: RoleBinding[];
   createdAt: string;
   createdBy: string;
   revoked: boolean;
@@ -21,7 +23,10 @@ export interface ApiTokenView {
 export interface Operator {
   tokenId: string;
   name: string;
+  /** the strongest role of its bindings */
   role: Role;
+  /** what the token reaches (model/access.ts) */
+  bindings: RoleBinding[];
 }
 
 const prefix = 'oat';
@@ -32,9 +37,14 @@ export async function createApiToken(
   name: string,
   role: Role,
   given?: string,
+  scoped?: readonly RoleBinding[],
 ): Promise<{ token: string; view: ApiTokenView }> {
   if (!isRole(role))
     throw new OutpostError('request_invalid', `role must be viewer, operator or admin, got ${role}`);
+  const bindings = (scoped ?? [{ role }]).map(normalizeBinding);
+  const problem = bindingProblems(bindings)[0];
+  if (problem) throw new OutpostError('request_invalid', problem);
+  const strongest = strongestRole(bindings);
   if (!/^[a-z0-9][-a-z0-9_.]{0,62}$/.test(name)) {
     throw new OutpostError(
       'request_invalid',
@@ -53,18 +63,27 @@ export async function createApiToken(
       .values({
         id,
         name,
-        role,
+        role: strongest,
+        bindings: JSON.stringify(bindings),
         secret_hash: hashSecret(secret),
         created_at: now.toISOString(),
         created_by: actor.name,
         revoked_at: null,
       })
       .execute();
-    await audit(tx, now, actor, 'api_token.create', `api-token/${name}`, { id, role });
+    await audit(tx, now, actor, 'api_token.create', `api-token/${name}`, { id, role: strongest, bindings });
   });
   return {
     token: `${prefix}_${id}.${secret}`,
-    view: { id, name, role, createdAt: now.toISOString(), createdBy: actor.name, revoked: false },
+    view: {
+      id,
+      name,
+      role: strongest,
+      bindings,
+      createdAt: now.toISOString(),
+      createdBy: actor.name,
+      revoked: false,
+    },
   };
 }
 
@@ -78,7 +97,13 @@ export async function operatorByToken(ctx: HubContext, token: string): Promise<O
     .where('id', '=', parts.id)
     .executeTakeFirst();
   if (!row || row.revoked_at || !secretMatches(parts.secret, row.secret_hash)) return undefined;
-  return { tokenId: row.id, name: row.name, role: row.role as Role };
+  return { tokenId: row.id, name: row.name, role: row.role as Role, bindings: bindingsOf(row) };
+}
+
+/** A token's bindings; tokens made before bindings existed reach everything with their role. */
+function bindingsOf(row: { role: string; bindings: string }): RoleBinding[] {
+  const stored = JSON.parse(row.bindings) as RoleBinding[];
+  return stored.length > 0 ? stored : [{ role: row.role as Role }];
 }
 
 export async function listApiTokens(ctx: HubContext): Promise<ApiTokenView[]> {
@@ -87,6 +112,7 @@ export async function listApiTokens(ctx: HubContext): Promise<ApiTokenView[]> {
     id: r.id,
     name: r.name,
     role: r.role as Role,
+    bindings: bindingsOf(r),
     createdAt: r.created_at,
     createdBy: r.created_by,
     revoked: r.revoked_at !== null,

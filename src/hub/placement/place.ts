@@ -1,18 +1,30 @@
-// Runs placement against the store: loads the sites and bundles concerned (and the chart renderings
-// their chart bundles need), plans (pure), then writes the deployments' desired digests and each touched
-// site's desired-state digest in one transaction (with the status changes that follow, and the chart
-// renderings still to be made), and wakes the agents whose desired state changed.
+// Runs placement against the store in chunks of sites, each its own short transaction: it reads the
+// chunk's sites, their deployments, the bundles, the rollouts' pins and the chart renderings the chunk's
+// sites need afresh, plans (pure), writes the deployments, each site's desired-state digest, the status
+// changes that follow and the chart renderings still to be made, commits, and wakes the chunk's agents.
+// A fleet-wide run never holds the rows reports need for longer than one chunk.
 
+import { type RawBuilder, sql } from 'kysely';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
 import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { kubeVersionForHelm } from '../../render/generator-spec.ts';
 import { desiredDigest } from '../../render/rendered.ts';
 import { type StoredFleet, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
-import type { DeploymentFacts } from '../status/aggregate.ts';
-import { loadFacts, recordChanges, type SiteChange } from '../status/site-status.ts';
-import type { Db } from '../store/schema.ts';
+import type { DeploymentFacts, SiteFacts } from '../status/aggregate.ts';
 import {
+  type DerivedColumns,
+  deploymentFactColumns,
+  deploymentFacts,
+  derivedColumns,
+  recordChanges,
+  type SiteChange,
+  siteFactColumns,
+  siteFacts,
+} from '../status/site-status.ts';
+import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
+import {
+  type CompiledBundle,
   type ExistingDeployment,
   type PlacementBundle,
   type PlacementPlan,
@@ -23,11 +35,9 @@ import {
 } from './plan.ts';
 import { loadRenderings, wantRenderings } from './renderings.ts';
 
-const chunk = 500;
-
-function chunks<T>(items: readonly T[]): T[][] {
+function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let i = 0; i < items.length; i += chunk) out.push(items.slice(i, i + chunk));
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
 }
 
@@ -204,8 +214,6 @@ export function placementFacts(facts: { kubernetesVersion?: unknown }): Pick<Pla
   return kubeVersion ? { kubeVersion } : {};
 }
 
-const existingColumns = ['site_id', 'bundle', 'desired_digest', 'render_error', 'message'] as const;
-
 function toExisting(r: {
   site_id: string;
   bundle: string;
@@ -225,237 +233,398 @@ function toExisting(r: {
 }
 
 /**
- * The chart renderings made so far that these sites need from the chart bundles among `bundles` (and
- * the revisions rollouts pin): a first, chart-only pass names the input digests, which are then loaded.
+ * The chart renderings these sites need from the chart bundles among `bundles` (and the revisions
+ * rollouts pin), added to `known` and returned in it: a first, chart-only pass names the input digests
+ * `known` lacks, which are then loaded (those Helm has not made yet stay out). A run placing chunk after
+ * chunk keeps one `known` and one `compiled` for all of them (see planPlacement), so it loads each
+ * rendering once and renders each input once.
  */
 export async function renderingsFor(
   db: Db,
   sites: readonly PlacementSite[],
   bundles: readonly PlacementBundle[],
   pins: ReadonlyMap<string, PlacementBundle>,
+  known: Map<string, ChartRendering> = new Map(),
+  compiled: CompiledRevisions = new Map(),
 ): Promise<Map<string, ChartRendering>> {
   const charted = new Set([...bundles, ...pins.values()].filter((b) => b.helm).map((b) => b.name));
-  if (charted.size === 0) return new Map();
+  if (charted.size === 0) return known;
   const probe = planPlacement(
     sites,
     bundles.filter((b) => charted.has(b.name)),
     [],
     pins,
+    known,
+    compiled,
   );
-  return loadRenderings(db, [...probe.wanted.keys()]);
+  for (const [digest, rendering] of await loadRenderings(db, [...probe.wanted.keys()])) {
+    known.set(digest, rendering);
+  }
+  return known;
 }
 
-/** Re-places every bundle on the given sites (after a site registers or its labels change). */
+/** A run's revisions compiled once for all its chunks (revisions are immutable: keyed bundle@revision). */
+type CompiledRevisions = Map<string, CompiledBundle>;
+
+/**
+ * What a run carries from chunk to chunk: its compiled revisions and the chart renderings they read
+ * (content-addressed, so one loaded for a chunk holds for the next).
+ */
+interface PlacementRun {
+  compiled: CompiledRevisions;
+  renderings: Map<string, ChartRendering>;
+}
+
+function newRun(): PlacementRun {
+  return { compiled: new Map(), renderings: new Map() };
+}
+
+/**
+ * Re-places every bundle on the given sites (after a site registers, its labels change or it is approved
+ * or decommissioned), a chunk of sites per transaction.
+ */
 export async function placeSites(ctx: HubContext, siteIds: readonly string[]): Promise<void> {
-  const db = ctx.store.db;
-  const bundles = await loadBundles(db);
-  for (const ids of chunks(siteIds)) {
-    const sites = await db.selectFrom('sites').select(siteColumns).where('id', 'in', ids).execute();
-    const existing = await db
-      .selectFrom('deployments')
-      .select(existingColumns)
-      .where('site_id', 'in', ids)
-      .execute();
-    const pins = await loadPins(db, bundles, ids);
-    const placing = sites.map(toPlacementSite);
-    const renderings = await renderingsFor(db, placing, bundles, pins);
-    const plan = planPlacement(placing, bundles, existing.map(toExisting), pins, renderings);
-    const written = await db.transaction().execute((tx) => writePlan(ctx, tx, plan, ids));
-    notifyPlaced(ctx, written);
+  const run = newRun();
+  for (const ids of chunks(siteIds, ctx.config.placement.sitesPerTransaction)) {
+    notifyPlaced(ctx, await placeChunk(ctx, ids, undefined, run));
   }
 }
 
-/** Re-places the given bundles on every site (after a bundle is applied or deleted). */
+/**
+ * Re-places the given bundles on every site (after a bundle is applied, synced or deleted, or a rollout
+ * step moved its sites), a chunk of sites per transaction, each chunk reading the bundles, the sites and
+ * the rollouts afresh: what a reader sees between chunks is some sites placed and others not yet, every
+ * one of them consistent (its deployments, desired digest and the aggregates agree), and a run that
+ * started before a newer change cannot undo it. Call it after the change committed, having recorded with
+ * markPlacementDue in that transaction that it is due: the run clears the record when it is done, and a
+ * run cut short (the process died) is run again by the leader (placeOverdue).
+ */
 export async function placeBundles(ctx: HubContext, names: readonly string[]): Promise<void> {
-  const written = await ctx.store.db.transaction().execute((tx) => placeBundlesIn(ctx, tx, names));
-  notifyPlaced(ctx, written);
+  if (names.length === 0) return;
+  const db = ctx.store.db;
+  const due = await db
+    .selectFrom('placement_due')
+    .select(['bundle', 'generation'])
+    .where('bundle', 'in', names)
+    .execute();
+  const ids = (await db.selectFrom('sites').select('id').orderBy('id').execute()).map((r) => r.id);
+  const run = newRun();
+  for (const chunk of chunks(ids, ctx.config.placement.sitesPerTransaction)) {
+    notifyPlaced(ctx, await placeChunk(ctx, chunk, names, run));
+    // still alive: the leader leaves a run that moves on alone
+    if (due.length > 0) {
+      await db
+        .updateTable('placement_due')
+        .set({ updated_at: ctx.now().toISOString() })
+        .where('bundle', 'in', names)
+        .execute();
+    }
+  }
+  for (const d of due) {
+    await db
+      .deleteFrom('placement_due')
+      .where('bundle', '=', d.bundle)
+      .where('generation', '=', d.generation)
+      .execute();
+  }
 }
 
-/** What a placement wrote, to announce once its transaction commits (notifyPlaced). */
-export interface Placed {
+/**
+ * Records in the caller's transaction that the bundles' placement is due; call placeBundles after the
+ * commit. Should the process die before the run ends, the record outlives it (see placeOverdue).
+ */
+export async function markPlacementDue(ctx: HubContext, tx: Db, names: readonly string[]): Promise<void> {
+  const now = ctx.now().toISOString();
+  for (const bundle of [...new Set(names)].sort()) {
+    await tx
+      .insertInto('placement_due')
+      .values({ bundle, generation: 1, updated_at: now })
+      .onConflict((oc) =>
+        oc.column('bundle').doUpdateSet((eb) => ({
+          generation: eb('placement_due.generation', '+', 1),
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+}
+
+/** A due placement that has not moved on for this long belongs to a run that died. */
+const overdueMs = 60_000;
+
+/** Runs again the placements that were due and whose run died (the leader's status pass calls it). */
+export async function placeOverdue(ctx: HubContext): Promise<string[]> {
+  const cut = new Date(ctx.now().getTime() - overdueMs).toISOString();
+  const rows = await ctx.store.db
+    .selectFrom('placement_due')
+    .select('bundle')
+    .where('updated_at', '<', cut)
+    .execute();
+  const names = rows.map((r) => r.bundle);
+  await placeBundles(ctx, names);
+  return names;
+}
+
+/** What a placement chunk wrote, to announce once its transaction commits (notifyPlaced). */
+interface Placed {
   /** sites whose desired-state digest changed */
   changed: string[];
   events: number;
 }
 
-/**
- * placeBundles inside the caller's transaction, so a change that moves desired revisions (a rollout
- * step) commits with them; call notifyPlaced after the commit.
- */
-export async function placeBundlesIn(ctx: HubContext, tx: Db, names: readonly string[]): Promise<Placed> {
-  const bundles = await loadBundles(tx, names);
-  const sites = (await tx.selectFrom('sites').select(siteColumns).execute()).map(toPlacementSite);
-  const existing = (
-    await tx.selectFrom('deployments').select(existingColumns).where('bundle', 'in', names).execute()
-  ).map(toExisting);
-  const pins = await loadPins(tx, bundles);
-  const renderings = await renderingsFor(tx, sites, bundles, pins);
-  const plan = planPlacement(sites, bundles, existing, pins, renderings);
-  return writePlan(ctx, tx, plan, []);
-}
-
 /** Wakes the long-polls of sites whose desired state changed and the event streams. */
-export function notifyPlaced(ctx: HubContext, placed: Placed): void {
+function notifyPlaced(ctx: HubContext, placed: Placed): void {
   ctx.desiredWatch.notify(placed.changed);
   if (placed.events > 0) ctx.events.notify();
 }
 
+const chunkSiteColumns = [
+  ...new Set([...siteColumns, ...siteFactColumns]),
+  'desired_digest',
+  'worst_state',
+  'attention_rank',
+  'attention_reason',
+  'attention_detail',
+  'attention_since',
+] as const;
+const chunkDeploymentColumns = [...deploymentFactColumns, 'render_error'] as const;
+
+/**
+ * Places one chunk of sites in one transaction: all bundles when `names` is undefined (deployments of
+ * bundles that are gone are unplaced), else the named ones. Taken under the placement lock, so chunks of
+ * runs on different replicas never interleave their reads and writes. The chart renderings the chunk's
+ * sites need are read in the same transaction, and those still to be made are asked for in it.
+ */
+async function placeChunk(
+  ctx: HubContext,
+  siteIds: readonly string[],
+  names: readonly string[] | undefined,
+  run: PlacementRun,
+): Promise<Placed> {
+  return ctx.store.db.transaction().execute(async (tx) => {
+    await ctx.store.sql.lockTransaction(tx as never, 'placement');
+    const bundles = await loadBundles(tx, names);
+    const sites = await tx.selectFrom('sites').select(chunkSiteColumns).where('id', 'in', siteIds).execute();
+    const deployments = await tx
+      .selectFrom('deployments')
+      .select(chunkDeploymentColumns)
+      .where('site_id', 'in', siteIds)
+      .orderBy('site_id')
+      .orderBy('bundle')
+      .execute();
+    const placing = names ? new Set(names) : undefined;
+    const existing = deployments.filter((d) => !placing || placing.has(d.bundle)).map(toExisting);
+    const pins = await loadPins(tx, bundles, siteIds);
+    const placementSites = sites.map(toPlacementSite);
+    await renderingsFor(tx, placementSites, bundles, pins, run.renderings, run.compiled);
+    const plan = planPlacement(placementSites, bundles, existing, pins, run.renderings, run.compiled);
+    return writePlan(ctx, tx, plan, sites, deployments, names === undefined);
+  });
+}
+
+type ChunkSite = Pick<SiteTable, (typeof chunkSiteColumns)[number]>;
+type ChunkDeployment = Pick<DeploymentTable, (typeof chunkDeploymentColumns)[number]>;
+
+/** Rows per multi-row statement: far below both engines' parameter limits. */
+const rowsPerStatement = 200;
+
+/**
+ * Writes a chunk's plan with a few multi-row statements, working out each site's facts before and after
+ * from the rows the chunk read (no second read), then its desired digest and derived status columns: of
+ * every site when `allSites` (the sites were asked for), else of the sites the plan moved.
+ */
 async function writePlan(
   ctx: HubContext,
   tx: Db,
   plan: PlacementPlan,
-  alwaysRecompute: readonly string[],
+  sites: readonly ChunkSite[],
+  deployments: readonly ChunkDeployment[],
+  allSites: boolean,
 ): Promise<Placed> {
   const now = ctx.now().toISOString();
-  const touched = new Set<string>(alwaysRecompute);
-  const changed: string[] = [];
-  {
-    const moved = [
-      ...new Set([
-        ...plan.place.map((p) => p.siteId),
-        ...plan.unplace.map((u) => u.siteId),
-        ...plan.fail.map((f) => f.siteId),
-        ...plan.forget.map((f) => f.siteId),
-        ...plan.wait.map((w) => w.siteId),
-      ]),
-    ];
-    const before = await loadFacts(tx, moved);
-    const after = new Map<string, Map<string, DeploymentFacts>>();
-    for (const [id, f] of before) after.set(id, new Map(f.deployments.map((d) => [d.bundle, d])));
-    for (const blob of plan.blobs.values()) {
-      await tx
-        .insertInto('blobs')
-        .values({ digest: blob.digest, content: blob.content, created_at: now })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .execute();
-    }
-    for (const p of plan.place) {
-      touched.add(p.siteId);
-      await tx
-        .insertInto('deployments')
-        .values({
-          site_id: p.siteId,
-          bundle: p.bundle,
-          desired_revision: p.revision,
-          desired_digest: p.blob.digest,
-          applied_digest: null,
-          state: 'Pending',
-          message: '',
-          total: p.blob.rendered.objects.length,
-          applied: 0,
-          ready: 0,
-          not_ready: '[]',
-          updated_at: now,
-          render_error: null,
-          state_since: now,
-        })
-        .onConflict((oc) =>
-          oc.columns(['site_id', 'bundle']).doUpdateSet({
-            desired_revision: p.revision,
-            desired_digest: p.blob.digest,
-            state: 'Pending',
-            message: '',
-            total: p.blob.rendered.objects.length,
-            updated_at: now,
-            render_error: null,
-            state_since: now,
-          }),
-        )
-        .execute();
-      after.get(p.siteId)?.set(p.bundle, {
-        bundle: p.bundle,
-        revision: p.revision,
-        state: 'Pending',
-        placed: true,
-        stateSince: now,
-        message: '',
-      });
-    }
-    // A site the revision cannot be rendered for keeps its desired digest (what it runs now) and fails alone.
-    for (const f of plan.fail) {
-      const message = f.error.message;
-      await tx
-        .insertInto('deployments')
-        .values({
-          site_id: f.siteId,
-          bundle: f.bundle,
-          desired_revision: null,
-          desired_digest: null,
-          applied_digest: null,
-          state: 'Failed',
-          message,
-          total: 0,
-          applied: 0,
-          ready: 0,
-          not_ready: '[]',
-          updated_at: now,
-          render_error: message,
-          state_since: now,
-        })
-        .onConflict((oc) =>
-          oc.columns(['site_id', 'bundle']).doUpdateSet({
-            state: 'Failed',
-            message,
-            render_error: message,
-            updated_at: now,
-            state_since: now,
-          }),
-        )
-        .execute();
-      const facts = after.get(f.siteId);
-      const was = facts?.get(f.bundle);
-      facts?.set(f.bundle, {
-        bundle: f.bundle,
-        revision: was?.revision ?? null,
-        state: 'Failed',
-        placed: was?.placed ?? false,
-        stateSince: now,
-        message,
-      });
-    }
-    for (const w of plan.wait) {
-      await tx
-        .insertInto('deployments')
-        .values({
-          site_id: w.siteId,
-          bundle: w.bundle,
-          desired_revision: null,
-          desired_digest: null,
-          applied_digest: null,
-          state: 'Pending',
-          message: renderingWaitMessage,
-          total: 0,
-          applied: 0,
-          ready: 0,
-          not_ready: '[]',
-          updated_at: now,
-          render_error: null,
-          state_since: now,
-        })
-        .onConflict((oc) => oc.columns(['site_id', 'bundle']).doNothing())
-        .execute();
-      after.get(w.siteId)?.set(w.bundle, {
-        bundle: w.bundle,
-        revision: null,
-        state: 'Pending',
-        placed: false,
-        stateSince: now,
-        message: renderingWaitMessage,
-      });
-    }
-    await wantRenderings(tx, plan.wanted, now);
-    for (const f of plan.forget) {
-      await tx
-        .deleteFrom('deployments')
-        .where('site_id', '=', f.siteId)
-        .where('bundle', '=', f.bundle)
-        .where('desired_digest', 'is', null)
-        .execute();
-      const facts = after.get(f.siteId);
-      if (facts?.get(f.bundle)?.placed === false) facts.delete(f.bundle);
-    }
-    for (const u of plan.unplace) {
-      touched.add(u.siteId);
+  const rowsOf = new Map<string, ChunkDeployment[]>();
+  for (const d of deployments) {
+    const list = rowsOf.get(d.site_id) ?? [];
+    list.push(d);
+    rowsOf.set(d.site_id, list);
+  }
+  const before = new Map<string, SiteFacts>();
+  const after = new Map<string, Map<string, DeploymentFacts>>();
+  /** each site's desired digests by bundle, as they will be */
+  const desired = new Map<string, Map<string, string | null>>();
+  for (const s of sites) {
+    const rows = rowsOf.get(s.id) ?? [];
+    const facts = siteFacts(s, rows.map(deploymentFacts));
+    before.set(s.id, facts);
+    after.set(s.id, new Map(facts.deployments.map((d) => [d.bundle, d])));
+    desired.set(s.id, new Map(rows.map((r) => [r.bundle, r.desired_digest])));
+  }
+  const moved = new Set<string>();
+
+  for (const blob of plan.blobs.values()) {
+    await tx
+      .insertInto('blobs')
+      .values({ digest: blob.digest, content: blob.content, created_at: now })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
+  }
+  const placedRows = plan.place.map((p) => {
+    moved.add(p.siteId);
+    desired.get(p.siteId)?.set(p.bundle, p.blob.digest);
+    after.get(p.siteId)?.set(p.bundle, {
+      bundle: p.bundle,
+      revision: p.revision,
+      state: 'Pending',
+      placed: true,
+      stateSince: now,
+      message: '',
+    });
+    return {
+      site_id: p.siteId,
+      bundle: p.bundle,
+      desired_revision: p.revision,
+      desired_digest: p.blob.digest,
+      applied_digest: null,
+      state: 'Pending',
+      message: '',
+      total: p.blob.rendered.objects.length,
+      applied: 0,
+      ready: 0,
+      not_ready: '[]',
+      updated_at: now,
+      render_error: null,
+      state_since: now,
+    };
+  });
+  for (const rows of chunks(placedRows, rowsPerStatement)) {
+    await tx
+      .insertInto('deployments')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['site_id', 'bundle']).doUpdateSet((eb) => ({
+          desired_revision: eb.ref('excluded.desired_revision'),
+          desired_digest: eb.ref('excluded.desired_digest'),
+          state: eb.ref('excluded.state'),
+          message: eb.ref('excluded.message'),
+          total: eb.ref('excluded.total'),
+          updated_at: eb.ref('excluded.updated_at'),
+          render_error: eb.ref('excluded.render_error'),
+          state_since: eb.ref('excluded.state_since'),
+        })),
+      )
+      .execute();
+  }
+  // A site the revision cannot be rendered for keeps its desired digest (what it runs now) and fails alone.
+  const failedRows = plan.fail.map((f) => {
+    moved.add(f.siteId);
+    const message = f.error.message;
+    const facts = after.get(f.siteId);
+    const was = facts?.get(f.bundle);
+    facts?.set(f.bundle, {
+      bundle: f.bundle,
+      revision: was?.revision ?? null,
+      state: 'Failed',
+      placed: was?.placed ?? false,
+      stateSince: now,
+      message,
+    });
+    return {
+      site_id: f.siteId,
+      bundle: f.bundle,
+      desired_revision: null,
+      desired_digest: null,
+      applied_digest: null,
+      state: 'Failed',
+      message,
+      total: 0,
+      applied: 0,
+      ready: 0,
+      not_ready: '[]',
+      updated_at: now,
+      render_error: message,
+      state_since: now,
+    };
+  });
+  for (const rows of chunks(failedRows, rowsPerStatement)) {
+    await tx
+      .insertInto('deployments')
+      .values(rows)
+      .onConflict((oc) =>
+        oc.columns(['site_id', 'bundle']).doUpdateSet((eb) => ({
+          state: eb.ref('excluded.state'),
+          message: eb.ref('excluded.message'),
+          render_error: eb.ref('excluded.render_error'),
+          updated_at: eb.ref('excluded.updated_at'),
+          state_since: eb.ref('excluded.state_since'),
+        })),
+      )
+      .execute();
+  }
+  // a new pair whose chart rendering is being made ships nothing yet: a Pending row says what it waits for
+  const waitingRows = plan.wait.map((w) => {
+    moved.add(w.siteId);
+    after.get(w.siteId)?.set(w.bundle, {
+      bundle: w.bundle,
+      revision: null,
+      state: 'Pending',
+      placed: false,
+      stateSince: now,
+      message: renderingWaitMessage,
+    });
+    return {
+      site_id: w.siteId,
+      bundle: w.bundle,
+      desired_revision: null,
+      desired_digest: null,
+      applied_digest: null,
+      state: 'Pending',
+      message: renderingWaitMessage,
+      total: 0,
+      applied: 0,
+      ready: 0,
+      not_ready: '[]',
+      updated_at: now,
+      render_error: null,
+      state_since: now,
+    };
+  });
+  for (const rows of chunks(waitingRows, rowsPerStatement)) {
+    await tx
+      .insertInto('deployments')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['site_id', 'bundle']).doNothing())
+      .execute();
+  }
+  await wantRenderings(tx, plan.wanted, now);
+  for (const f of plan.forget) {
+    moved.add(f.siteId);
+    await tx
+      .deleteFrom('deployments')
+      .where('site_id', '=', f.siteId)
+      .where('bundle', '=', f.bundle)
+      .where('desired_digest', 'is', null)
+      .execute();
+    const facts = after.get(f.siteId);
+    if (facts?.get(f.bundle)?.placed === false) facts.delete(f.bundle);
+  }
+  const unplacedBy = new Map<string, string[]>();
+  for (const u of plan.unplace) {
+    moved.add(u.siteId);
+    desired.get(u.siteId)?.set(u.bundle, null);
+    after.get(u.siteId)?.set(u.bundle, {
+      bundle: u.bundle,
+      revision: null,
+      state: 'Pending',
+      placed: false,
+      stateSince: now,
+      message: 'removal pending',
+    });
+    const ids = unplacedBy.get(u.bundle) ?? [];
+    ids.push(u.siteId);
+    unplacedBy.set(u.bundle, ids);
+  }
+  for (const [bundle, ids] of unplacedBy) {
+    for (const some of chunks(ids, rowsPerStatement)) {
       await tx
         .updateTable('deployments')
         .set({
@@ -467,46 +636,62 @@ async function writePlan(
           render_error: null,
           state_since: now,
         })
-        .where('site_id', '=', u.siteId)
-        .where('bundle', '=', u.bundle)
+        .where('bundle', '=', bundle)
+        .where('site_id', 'in', some)
         .execute();
-      after.get(u.siteId)?.set(u.bundle, {
-        bundle: u.bundle,
-        revision: null,
-        state: 'Pending',
-        placed: false,
-        stateSince: now,
-        message: 'removal pending',
-      });
     }
-    const changes: SiteChange[] = [...before].map(([siteId, f]) => ({
-      siteId,
-      before: f,
-      after: { ...f, deployments: [...after.get(siteId)!.values()] },
-    }));
-    const stored = await recordChanges(ctx, tx, changes);
-    for (const ids of chunks([...touched])) {
-      const rows = await tx
-        .selectFrom('deployments')
-        .select(['site_id', 'bundle', 'desired_digest'])
-        .where('site_id', 'in', ids)
-        .where('desired_digest', 'is not', null)
-        .execute();
-      const bySite = new Map<string, Array<{ bundle: string; digest: string }>>(ids.map((id) => [id, []]));
-      for (const r of rows) bySite.get(r.site_id)?.push({ bundle: r.bundle, digest: r.desired_digest! });
-      const current = await tx
-        .selectFrom('sites')
-        .select(['id', 'desired_digest'])
-        .where('id', 'in', ids)
-        .execute();
-      for (const site of current) {
-        const digest = desiredDigest(bySite.get(site.id) ?? []);
-        if (digest !== site.desired_digest) {
-          await tx.updateTable('sites').set({ desired_digest: digest }).where('id', '=', site.id).execute();
-          changed.push(site.id);
-        }
-      }
-    }
-    return { changed, events: stored };
   }
+
+  const changes: SiteChange[] = [];
+  const changed: string[] = [];
+  const siteWrites: Array<{ id: string; digest: string; derived: DerivedColumns }> = [];
+  for (const s of sites) {
+    // a site nothing moved on keeps what it has, unless its sites were asked for (placeSites): a site
+    // that never had a deployment keeps no desired digest at all
+    if (!moved.has(s.id) && !allSites) continue;
+    const was = before.get(s.id)!;
+    const facts: SiteFacts = moved.has(s.id) ? { ...was, deployments: [...after.get(s.id)!.values()] } : was;
+    if (moved.has(s.id)) changes.push({ siteId: s.id, before: was, after: facts });
+    const entries = [...desired.get(s.id)!].flatMap(([bundle, digest]) =>
+      digest ? [{ bundle, digest }] : [],
+    );
+    const digest = desiredDigest(entries);
+    const derived = moved.has(s.id) ? derivedColumns(facts) : s;
+    if (digest !== s.desired_digest) changed.push(s.id);
+    if (digest !== s.desired_digest || !sameDerived(s, derived))
+      siteWrites.push({ id: s.id, digest, derived });
+  }
+  for (const rows of chunks(siteWrites, rowsPerStatement)) await writeSites(tx, rows);
+  const events = await recordChanges(ctx, tx, changes, [], { derivedWritten: true });
+  return { changed, events };
+}
+
+function sameDerived(row: DerivedColumns, next: DerivedColumns): boolean {
+  return (
+    row.worst_state === next.worst_state &&
+    Number(row.attention_rank) === next.attention_rank &&
+    row.attention_reason === next.attention_reason &&
+    row.attention_detail === next.attention_detail &&
+    row.attention_since === next.attention_since
+  );
+}
+
+/** One statement for many sites' desired digests and derived status columns (typed for PostgreSQL). */
+async function writeSites(
+  tx: Db,
+  rows: ReadonlyArray<{ id: string; digest: string; derived: DerivedColumns }>,
+): Promise<void> {
+  const text = (v: string | null): RawBuilder<unknown> => sql`cast(${v} as text)`;
+  const values = rows.map(
+    ({ id, digest, derived: d }) =>
+      sql`(${text(id)}, ${text(digest)}, ${text(d.worst_state)}, cast(${d.attention_rank} as integer), ${text(
+        d.attention_reason,
+      )}, ${text(d.attention_detail)}, ${text(d.attention_since)})`,
+  );
+  await sql`with v (id, desired_digest, worst_state, attention_rank, attention_reason, attention_detail, attention_since)
+    as (values ${sql.join(values)})
+    update sites set desired_digest = v.desired_digest, worst_state = v.worst_state,
+      attention_rank = v.attention_rank, attention_reason = v.attention_reason,
+      attention_detail = v.attention_detail, attention_since = v.attention_since
+    from v where sites.id = v.id`.execute(tx);
 }

@@ -193,7 +193,11 @@ export function pinKey(siteId: string, bundle: string): string {
  * in `existing` count as deleted and are unplaced. Inactive (pending or decommissioned) sites get nothing.
  * `pinned` holds a (site, bundle) pair to another revision of the bundle than its current one (keyed by
  * pinKey): a rollout keeps the sites it has not started yet on the revision they run. `renderings` are
- * the chart renderings made so far that chart bundles may need, by input digest.
+ * the chart renderings made so far that chart bundles may need, by input digest. `compiled` carries
+ * compiled revisions (and what they rendered) from one call to the next, keyed `bundle@revision`: a
+ * revision is immutable, so planning a fleet chunk by chunk compiles and renders each input once. A
+ * compiled chart revision reads the `renderings` it was compiled over, so calls that share `compiled`
+ * share one `renderings` too, adding to it as renderings are made.
  */
 export function planPlacement(
   sites: readonly PlacementSite[],
@@ -201,13 +205,23 @@ export function planPlacement(
   existing: readonly ExistingDeployment[],
   pinned: ReadonlyMap<string, PlacementBundle> = new Map(),
   renderings: ReadonlyMap<string, ChartRendering> = new Map(),
+  compiled: Map<string, CompiledBundle> = new Map(),
 ): PlacementPlan {
   const current = new Map<string, ExistingDeployment>();
   for (const d of existing) current.set(pinKey(d.siteId, d.bundle), d);
   const byName = new Map(bundles.map((b) => [b.name, b]));
-  const compiled = bundles.map((b) => compileBundle(b, renderings));
+  const compileOnce = (b: PlacementBundle): CompiledBundle => {
+    const key = `${b.name}@${b.revision}`;
+    let c = compiled.get(key);
+    if (!c) {
+      c = compileBundle(b, renderings);
+      compiled.set(key, c);
+    }
+    return c;
+  };
+  const latest = bundles.map(compileOnce);
   const compiledPins = new Map<PlacementBundle, CompiledBundle>();
-  for (const b of new Set(pinned.values())) compiledPins.set(b, compileBundle(b, renderings));
+  for (const b of new Set(pinned.values())) compiledPins.set(b, compileOnce(b));
   const plan: PlacementPlan = {
     place: [],
     unplace: [],
@@ -219,9 +233,9 @@ export function planPlacement(
   };
 
   for (const site of sites) {
-    for (const latest of compiled) {
-      const pin = pinned.get(pinKey(site.id, latest.bundle.name));
-      const c = pin ? compiledPins.get(pin)! : latest;
+    for (const newest of latest) {
+      const pin = pinned.get(pinKey(site.id, newest.bundle.name));
+      const c = pin ? compiledPins.get(pin)! : newest;
       const bundle = c.bundle;
       const row = current.get(pinKey(site.id, bundle.name));
       const outcome = outcomeFor(c, site);

@@ -26,25 +26,32 @@ export async function loadRenderings(
   return out;
 }
 
-/** Asks for renderings (inside the placement's transaction); one already asked for or made stays as it is. */
+/** Rows per multi-row statement when asking for renderings: far below both engines' parameter limits. */
+const wantedPerStatement = 200;
+
+/**
+ * Asks for renderings (inside the placement chunk's transaction, a few rows per statement); one already
+ * asked for or made stays as it is.
+ */
 export async function wantRenderings(
   tx: Db,
   wanted: ReadonlyMap<string, WantedRendering>,
   now: string,
 ): Promise<void> {
-  for (const w of wanted.values()) {
+  const rows = [...wanted.values()].map((w) => ({
+    digest: w.digest,
+    chart: w.inputs.chart,
+    chart_path: w.chartPath,
+    inputs: JSON.stringify(w.inputs),
+    state: 'wanted',
+    result: null,
+    created_at: now,
+    rendered_at: null,
+  }));
+  for (let i = 0; i < rows.length; i += wantedPerStatement) {
     await tx
       .insertInto('chart_renderings')
-      .values({
-        digest: w.digest,
-        chart: w.inputs.chart,
-        chart_path: w.chartPath,
-        inputs: JSON.stringify(w.inputs),
-        state: 'wanted',
-        result: null,
-        created_at: now,
-        rendered_at: null,
-      })
+      .values(rows.slice(i, i + wantedPerStatement))
       .onConflict((oc) => oc.column('digest').doNothing())
       .execute();
   }

@@ -1,10 +1,11 @@
 // The rollout controller: on each tick, every running rollout is decided (pure core) from its stored rows
-// and the hub's live facts, and the outcome committed in one transaction with the desired revisions it moves.
+// and the hub's live facts, and the outcome committed in one transaction; the desired revisions it moves
+// follow in placement's chunks right after (recorded as due in that transaction, so they always follow).
 
 import type { EventType, NewEvent } from '../../model/event.ts';
 import type { RolloutStrategy } from '../../model/rollout-strategy.ts';
 import type { HubContext } from '../context.ts';
-import { notifyPlaced, type Placed, placeBundlesIn } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
@@ -28,18 +29,33 @@ const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
 export async function tickRollouts(ctx: HubContext): Promise<void> {
   const running = await ctx.store.db
     .selectFrom('rollouts')
-    .select('id')
+    .select(['id', 'bundle'])
     .where('phase', 'not in', [...finalPhases])
     .orderBy('id')
     .execute();
+  if (running.length === 0) return;
+  // A decision reads where the rollout's sites are, so a placement of its bundle still due is run first:
+  // its run died with the replica that led (killed between a step's commit and its placement), or runs
+  // on another replica, and placing twice places the same.
+  const due = await ctx.store.db
+    .selectFrom('placement_due')
+    .select('bundle')
+    .where('bundle', 'in', [...new Set(running.map((r) => r.bundle))])
+    .execute();
+  await placeBundles(
+    ctx,
+    due.map((d) => d.bundle),
+  );
   for (const r of running) await tickRollout(ctx, r.id);
 }
 
 /**
  * One decision for one rollout, committed with everything it implies: the state (compare-and-set on the
- * state read), row transitions (compare-and-set on `from`), the bundle re-placed so started sites get the
- * new revision and rolled-back ones the old, and the events. A racing tick loses the compare and changes
- * nothing, so no site is started twice.
+ * state read), row transitions (compare-and-set on `from`), the events, and the bundle's placement marked
+ * due; the placement then runs, so started sites get the new revision and rolled-back ones the old. A
+ * racing tick loses the compare and changes nothing, so no site is started twice. Until a site's chunk is
+ * placed it still has its old desired revision, which the decision reads as not yet updated (site-progress
+ * counts a state only for the new revision), as it reads an agent that has not applied yet.
  */
 export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
@@ -57,7 +73,8 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
     }
     if (r.phase === 'Queued') {
       if (!(await startQueued(ctx, tx, r))) return;
-      return { placed: await placeBundlesIn(ctx, tx, [r.bundle]), events: 1 };
+      await markPlacementDue(ctx, tx, [r.bundle]);
+      return { bundle: r.bundle, place: true, events: 1 };
     }
     // a rollout of an older revision runs on only while the latest one waits behind it
     if (Number(bundle.revision) !== Number(r.to_revision) && !(await hasQueued(tx, r.bundle))) {
@@ -91,15 +108,14 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
         .where('status', '=', t.from)
         .execute();
     }
-    let placed: Placed = { changed: [], events: 0 };
-    if (decision.start.length > 0 || decision.rollback.length > 0) {
-      placed = await placeBundlesIn(ctx, tx, [r.bundle]);
-    }
+    const place = decision.start.length > 0 || decision.rollback.length > 0;
+    if (place) await markPlacementDue(ctx, tx, [r.bundle]);
     const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
     await insertEvents(ctx, tx, events);
-    return { placed, events: events.length };
+    return { bundle: r.bundle, place, events: events.length };
   });
-  if (outcome) notifyPlaced(ctx, { ...outcome.placed, events: outcome.placed.events + outcome.events });
+  if (outcome?.events) ctx.events.notify();
+  if (outcome?.place) await placeBundles(ctx, [outcome.bundle]);
 }
 
 function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<string, string>): NewEvent {

@@ -9,7 +9,7 @@ import { type Actor, audit } from '../audit/audit.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import { notifyPlaced, placeBundlesIn } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
 import { gateResults } from './core/decide.ts';
@@ -284,7 +284,7 @@ export async function startRollout(
   actor: Actor,
   body: { bundle: string; strategy?: Record<string, unknown>; supersede?: boolean },
 ): Promise<string> {
-  const { id, placed } = await ctx.store.db.transaction().execute(async (tx) => {
+  const id = await ctx.store.db.transaction().execute(async (tx) => {
     const bundle = await tx
       .selectFrom('bundles')
       .innerJoin('bundle_revisions', (j) =>
@@ -349,9 +349,11 @@ export async function startRollout(
       createdBy: actor.name,
     });
     await audit(tx, ctx.now(), actor, 'rollout.start', `rollout/${id}`, { bundle: body.bundle, from, to });
-    return { id, placed: await placeBundlesIn(ctx, tx, [body.bundle]) };
+    await markPlacementDue(ctx, tx, [body.bundle]);
+    return id;
   });
-  notifyPlaced(ctx, { ...placed, events: placed.events + 1 });
+  ctx.events.notify();
+  await placeBundles(ctx, [body.bundle]);
   return id;
 }
 

@@ -2,13 +2,10 @@
 // collection and renewal, the long-polled desired state, content-addressed blobs and reports. Agents
 // open every connection; after registration each call is mTLS with the site's own certificate.
 
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { OutpostError } from '../../model/errors.ts';
+import { LogChunk, LogChunkAck, OperationResult, SiteOperation, workHeader } from '../../model/operations.ts';
 import { SealingKeyAck, SealingKeyAnnouncement } from '../../model/sealing-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../../model/telemetry.ts';
 import {
@@ -24,52 +21,22 @@ import {
 } from '../../model/wire.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
+import { appendLogChunk } from '../operations/logs.ts';
+import { claimOperations, finishOperation } from '../operations/operations.ts';
 import { DesiredReader, placedBlob } from '../placement/desired.ts';
 import { releaseContent } from '../releases/releases.ts';
 import { collectCertificate, registerSite, renewCertificate } from '../sites/registration.ts';
 import { announceSealingKey } from '../sites/sealing-keys.ts';
 import { touchSite } from '../sites/sites.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
+import { gunzipBody } from './gunzip-body.ts';
 
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 const SiteParam = Type.Object({ siteId: Type.String() });
+const OperationParam = Type.Object({ siteId: Type.String(), id: Type.String() });
 
 function etagOf(digest: string): string {
   return `"${digest}"`;
-}
-
-function httpError(statusCode: number, message: string): Error {
-  return Object.assign(new Error(message), { statusCode });
-}
-
-/**
- * Inflates a gzip body on the way to the JSON parser, cut off at `limit` inflated bytes: a small body
- * that inflates to gigabytes (a zip bomb) is refused with 413 and the inflation stops there.
- */
-function gunzipBody(limit: number) {
-  return async (request: FastifyRequest, _reply: unknown, payload: NodeJS.ReadableStream) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding === undefined || encoding === 'identity') return payload;
-    if (encoding !== 'gzip') throw httpError(415, `content-encoding ${encoding} is not supported; use gzip`);
-    let inflated = 0;
-    let encoded = 0;
-    payload.on('data', (chunk: Buffer) => {
-      encoded += chunk.length;
-      capped.receivedEncodedLength = encoded;
-    });
-    const capped: Transform & { receivedEncodedLength?: number } = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        inflated += chunk.length;
-        if (inflated > limit) done(httpError(413, `the body inflates to more than ${limit} bytes`));
-        else done(null, chunk);
-      },
-    });
-    pipeline(payload, createGunzip(), capped).catch((err: Error & { statusCode?: number }) => {
-      err.statusCode ??= 400;
-      capped.destroy(err);
-    });
-    return capped;
-  };
 }
 
 export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
@@ -165,6 +132,15 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         await touchSite(ctx, site);
         const known = request.headers['if-none-match'];
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
+        const tellWork = () => {
+          if (!ctx.work.has(site.id)) return;
+          reply.header(workHeader, '1');
+          ctx.work.told(site.id);
+        };
+        const unchanged = () => {
+          tellWork();
+          return reply.header('etag', known).status(304).send(null);
+        };
         reply.header('cache-control', 'no-store');
         // authentication read the site's desired digest: an agent that has it costs no further read
         // unless the watch says it changed since (and then one read serves many woken polls at once)
@@ -173,17 +149,20 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         if (known === etagOf(digest)) {
           const readAt = request.siteReadAt!;
           let changed = ctx.desiredWatch.changedSince(site.id, readAt);
-          if (!changed && waitMs > 0) {
+          // operations the site has not been told of end the poll at once: the agent picks them up next
+          if (!changed && waitMs > 0 && !ctx.work.untold(site.id)) {
             const abort = new AbortController();
             request.raw.once('close', () => abort.abort());
             changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
           }
-          if (!changed) return reply.header('etag', known).status(304).send(null);
+          if (!changed) return unchanged();
           state = undefined;
         }
         state ??= await desired.read(site.id);
+        // woken for operations alone: the state is the one the agent has
+        if (known === etagOf(state.digest)) return unchanged();
+        tellWork();
         reply.header('etag', etagOf(state.digest));
-        if (known === etagOf(state.digest)) return reply.status(304).send(null);
         return state;
       },
     );
@@ -259,6 +238,52 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => ingestTelemetry(ctx, request.site!, request.body),
+    );
+
+    // Operations (remote actions, log requests): the agent claims what waits for it after a poll that
+    // said so, uploads log chunks, and reports each outcome. Only the site's own operations are reachable.
+    app.post(
+      '/sites/:siteId/operations/claim',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: SiteParam,
+          response: { 200: Type.Object({ items: Type.Array(SiteOperation) }), ...errors },
+        },
+      },
+      async (request) => ({ items: await claimOperations(ctx, request.site!) }),
+    );
+
+    app.post(
+      '/sites/:siteId/operations/:id/logs',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: OperationParam,
+          body: LogChunk,
+          response: { 200: LogChunkAck, ...errors },
+        },
+      },
+      async (request) => appendLogChunk(ctx, request.site!, request.params.id, request.body),
+    );
+
+    app.post(
+      '/sites/:siteId/operations/:id/result',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['agent'],
+          params: OperationParam,
+          body: OperationResult,
+          response: { 204: Type.Null(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        await finishOperation(ctx, request.site!, request.params.id, request.body);
+        return reply.status(204).send(null);
+      },
     );
   };
 }

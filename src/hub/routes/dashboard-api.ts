@@ -5,18 +5,25 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { roles } from '../../model/roles.ts';
-import { ErrorBody } from '../../model/wire.ts';
+import { ErrorBody, RoleBinding } from '../../model/wire.ts';
+import { assertSiteReach, withinOf } from '../access/reach.ts';
 import { operatorAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { renderedForSite } from '../placement/desired.ts';
 import { siteLocations } from '../sites/locations.ts';
 import { siteByName } from '../sites/sites.ts';
-import { operatorRoute } from './operator-route.ts';
+import { operatorRoute, reaching } from './operator-route.ts';
 
 /** read-only: nothing here can conflict */
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
-export const WhoAmI = Type.Object({ tokenId: Type.String(), name: Type.String(), role: Type.Enum(roles) });
+export const WhoAmI = Type.Object({
+  tokenId: Type.String(),
+  name: Type.String(),
+  role: Type.Enum(roles),
+  /** what the token reaches: roles over sites (a selector) and bundles (a team) */
+  bindings: Type.Array(RoleBinding),
+});
 
 /**
  * Column arrays rather than one object per site: at 100,000 sites this is a few MB of JSON instead of
@@ -53,46 +60,58 @@ export function dashboardApiRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/whoami',
-      operatorRoute(
-        'viewer',
-        'access',
-        { summary: 'The API token making this call: its name and role', response: { 200: WhoAmI } },
-        errors,
+      reaching(
+        'sites',
+        operatorRoute(
+          'viewer',
+          'access',
+          { summary: 'The API token making this call: its name, role and reach', response: { 200: WhoAmI } },
+          errors,
+        ),
       ),
       async (request) => {
-        const { tokenId, name, role } = request.operator!;
-        return { tokenId, name, role };
+        const { tokenId, name, role, bindings } = request.operator!;
+        return { tokenId, name, role, bindings };
       },
     );
 
     app.get(
       '/site-locations',
-      operatorRoute(
-        'viewer',
+      reaching(
         'sites',
-        {
-          summary: "Every site's coordinates and state, as column arrays (for maps)",
-          response: { 200: SiteLocations },
-        },
-        errors,
+        operatorRoute(
+          'viewer',
+          'sites',
+          {
+            summary: "Every site's coordinates and state, as column arrays (for maps)",
+            response: { 200: SiteLocations },
+          },
+          errors,
+        ),
       ),
-      async () => siteLocations(ctx),
+      async (request) => siteLocations(ctx, withinOf(request)),
     );
 
     app.get(
       '/bundles/:name/rendered',
-      operatorRoute(
-        'viewer',
-        'bundles',
-        {
-          summary: 'The manifests one site gets from this bundle, as rendered for it',
-          params: Type.Object({ name: Type.String() }),
-          querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
-          response: { 200: RenderedForSite },
-        },
-        errors,
+      reaching(
+        'sites',
+        operatorRoute(
+          'viewer',
+          'bundles',
+          {
+            summary: 'The manifests one site gets from this bundle, as rendered for it',
+            params: Type.Object({ name: Type.String() }),
+            querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
+            response: { 200: RenderedForSite },
+          },
+          errors,
+        ),
       ),
-      async (request) => renderedForSite(ctx, await siteByName(ctx, request.query.site), request.params.name),
+      async (request) => {
+        await assertSiteReach(ctx, request, request.query.site, 'viewer');
+        return renderedForSite(ctx, await siteByName(ctx, request.query.site), request.params.name);
+      },
     );
   };
 }

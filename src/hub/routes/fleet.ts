@@ -13,6 +13,7 @@ import {
   SyncResult,
 } from '../../model/fleet-wire.ts';
 import { ErrorBody } from '../../model/wire.ts';
+import { assertMayChangeBundle, assertSiteReach } from '../access/reach.ts';
 import { actorOf, operatorAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { explainBundle, planChanges } from '../placement/preview.ts';
@@ -24,7 +25,7 @@ import {
   sourceView,
   syncSource,
 } from '../sources/sources.ts';
-import { operatorErrors, operatorRoute } from './operator-route.ts';
+import { operatorErrors, operatorRoute, reaching } from './operator-route.ts';
 
 /** a sync reaches a git remote, which may fail on its side */
 const errors = { ...operatorErrors, 502: ErrorBody };
@@ -71,18 +72,24 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sources/:name/sync',
-      operatorRoute(
-        'operator',
-        'sources',
-        {
-          params: NameParam,
-          querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }),
-          response: { 200: SyncResult },
-        },
-        errors,
+      reaching(
+        'bundles',
+        operatorRoute(
+          'operator',
+          'sources',
+          {
+            params: NameParam,
+            querystring: Type.Object({ force: Type.Optional(Type.Boolean()) }),
+            response: { 200: SyncResult },
+          },
+          errors,
+        ),
       ),
-      async (request) =>
-        syncSource(ctx, actorOf(request), request.params.name, { force: request.query.force ?? false }),
+      async (request) => {
+        const source = await sourceRow(ctx, request.params.name);
+        assertMayChangeBundle(request, `the bundles of source ${source.name}`, source.team ?? null);
+        return syncSource(ctx, actorOf(request), source.name, { force: request.query.force ?? false });
+      },
     );
 
     app.post(
@@ -96,17 +103,23 @@ export function fleetRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/bundles/:name/explain',
-      operatorRoute(
-        'viewer',
-        'bundles',
-        {
-          params: NameParam,
-          querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
-          response: { 200: Explanation },
-        },
-        errors,
+      reaching(
+        'sites',
+        operatorRoute(
+          'viewer',
+          'bundles',
+          {
+            params: NameParam,
+            querystring: Type.Object({ site: Type.String({ minLength: 1 }) }),
+            response: { 200: Explanation },
+          },
+          errors,
+        ),
       ),
-      async (request) => explainBundle(ctx, request.params.name, request.query.site),
+      async (request) => {
+        await assertSiteReach(ctx, request, request.query.site, 'viewer');
+        return explainBundle(ctx, request.params.name, request.query.site);
+      },
     );
   };
 }

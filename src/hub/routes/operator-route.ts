@@ -4,6 +4,7 @@
 import type { TSchema } from 'typebox';
 import type { Role } from '../../model/roles.ts';
 import { ErrorBody } from '../../model/wire.ts';
+import type { RouteReach } from '../access/reach.ts';
 
 /** What every operator route may answer besides its own answers (all in the ErrorBody shape). */
 export const operatorErrors = {
@@ -58,4 +59,18 @@ export function operatorRoute(
     config: { role },
     schema: { tags: [tag], ...schema, response: { ...schema.response, ...errors } },
   };
+}
+
+/**
+ * A route that serves scoped tokens too (see access/reach.ts): its handler narrows what it reads to the
+ * caller's sites, or checks the site or bundle it changes.
+ *
+ * @example
+ * app.get('/attention', reaching('sites', operatorRoute('viewer', 'status', {…})), async (request) => …);
+ */
+export function reaching<R extends { config: { role: Role } }>(
+  reach: Exclude<RouteReach, 'fleet'>,
+  route: R,
+): R & { config: { role: Role; reach: RouteReach } } {
+  return { ...route, config: { ...route.config, reach } };
 }

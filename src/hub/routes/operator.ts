@@ -4,6 +4,7 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { mayCreateBundle, teamOfNewBundle } from '../../model/access.ts';
 import { eventTypes } from '../../model/event.ts';
 import { encodeJoinToken } from '../../model/join-token.ts';
 import {
@@ -34,6 +35,14 @@ import {
   StrategyView,
 } from '../../model/wire.ts';
 import { compactPublicKey } from '../../pki/release-key.ts';
+import {
+  assertLabelsWithinReach,
+  assertMayChangeBundle,
+  assertSiteReach,
+  bundleOwner,
+  withinOf,
+} from '../access/reach.ts';
+import { fleetStatusWithin } from '../access/scoped-status.ts';
 import { listAudit } from '../audit/audit.ts';
 import { actorOf, operatorAuth } from '../auth.ts';
 import { applyBundle, deleteBundle, getBundle, listBundles } from '../bundles/bundles.ts';
@@ -56,7 +65,7 @@ import { runQuery } from '../status/query-sql.ts';
 import { deploymentsOfSite } from '../status/reports.ts';
 import { fleetStatus } from '../status/summary.ts';
 import { streamEvents } from './event-stream.ts';
-import { operatorRoute } from './operator-route.ts';
+import { operatorRoute, reaching } from './operator-route.ts';
 
 const NameParam = Type.Object({ name: Type.String() });
 const IdParam = Type.Object({ id: Type.String() });
@@ -74,14 +83,21 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/sites',
-      operatorRoute('viewer', 'sites', { response: { 200: Type.Object({ items: Type.Array(SiteView) }) } }),
-      async () => ({ items: (await listSites(ctx)).map(siteView) }),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'sites', { response: { 200: Type.Object({ items: Type.Array(SiteView) }) } }),
+      ),
+      async (request) => ({ items: (await listSites(ctx, withinOf(request))).map(siteView) }),
     );
 
     app.get(
       '/sites/:name',
-      operatorRoute('viewer', 'sites', { params: NameParam, response: { 200: SiteDetail } }),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'sites', { params: NameParam, response: { 200: SiteDetail } }),
+      ),
       async (request) => {
+        await assertSiteReach(ctx, request, request.params.name, 'viewer');
         const site = await siteByName(ctx, request.params.name);
         const events = await latestEvents(ctx, { site: site.name }, siteEventsShown + 1);
         return {
@@ -96,8 +112,18 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.patch(
       '/sites/:name',
-      operatorRoute('operator', 'sites', { params: NameParam, body: SitePatch, response: { 200: SiteView } }),
+      reaching(
+        'sites',
+        operatorRoute('operator', 'sites', {
+          params: NameParam,
+          body: SitePatch,
+          response: { 200: SiteView },
+        }),
+      ),
       async (request) => {
+        const { name } = request.params;
+        await assertSiteReach(ctx, request, name, 'operator');
+        if (request.body.labels) assertLabelsWithinReach(request, name, request.body.labels, 'operator');
         const site = await patchSite(ctx, actorOf(request), request.params.name, request.body);
         return siteView(site);
       },
@@ -105,12 +131,18 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/approve',
-      operatorRoute('operator', 'sites', {
-        params: NameParam,
-        body: ApproveRequest,
-        response: { 200: SiteView },
-      }),
+      reaching(
+        'sites',
+        operatorRoute('operator', 'sites', {
+          params: NameParam,
+          body: ApproveRequest,
+          response: { 200: SiteView },
+        }),
+      ),
       async (request) => {
+        const { name } = request.params;
+        await assertSiteReach(ctx, request, name, 'operator');
+        if (request.body.labels) assertLabelsWithinReach(request, name, request.body.labels, 'operator');
         const site = await approveSite(ctx, actorOf(request), request.params.name, request.body);
         return siteView(site);
       },
@@ -118,8 +150,12 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/reject',
-      operatorRoute('operator', 'sites', { params: NameParam, response: { 204: Type.Null() } }),
+      reaching(
+        'sites',
+        operatorRoute('operator', 'sites', { params: NameParam, response: { 204: Type.Null() } }),
+      ),
       async (request, reply) => {
+        await assertSiteReach(ctx, request, request.params.name, 'operator');
         await rejectSite(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
       },
@@ -127,8 +163,9 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/sites/:name/decommission',
-      operatorRoute('admin', 'sites', { params: NameParam, response: { 200: SiteView } }),
+      reaching('sites', operatorRoute('admin', 'sites', { params: NameParam, response: { 200: SiteView } })),
       async (request) => {
+        await assertSiteReach(ctx, request, request.params.name, 'admin');
         const site = await decommissionSite(ctx, actorOf(request), request.params.name);
         return siteView(site);
       },
@@ -137,16 +174,31 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     app.post(
       '/bundles/apply',
       {
-        ...operatorRoute('operator', 'bundles', { body: BundleFiles, response: { 200: ApplyResult } }),
+        ...reaching(
+          'bundles',
+          operatorRoute('operator', 'bundles', { body: BundleFiles, response: { 200: ApplyResult } }),
+        ),
         bodyLimit: 64 * 1024 * 1024,
       },
-      async (request) => applyBundle(ctx, actorOf(request), request.body),
+      async (request) =>
+        applyBundle(ctx, actorOf(request), request.body, {
+          check: (bundle, owner, exists) => {
+            if (exists || !mayCreateBundle(request.operator!.bindings))
+              assertMayChangeBundle(request, `bundle ${bundle}`, owner);
+          },
+          team: teamOfNewBundle(request.operator!.bindings),
+        }),
     );
 
     app.post(
       '/rollouts',
-      operatorRoute('operator', 'rollouts', { body: RolloutRequest, response: { 201: RolloutDetail } }),
+      reaching(
+        'bundles',
+        operatorRoute('operator', 'rollouts', { body: RolloutRequest, response: { 201: RolloutDetail } }),
+      ),
       async (request, reply) => {
+        const { bundle } = request.body;
+        assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
         const id = await startRollout(ctx, actorOf(request), request.body);
         await tickRollout(ctx, id);
         return reply.status(201).send(await rolloutDetail(ctx, id));
@@ -171,13 +223,18 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     // the action is queued, then the rollout steps at once so the answer shows its effect
     app.post(
       '/rollouts/:id/actions',
-      operatorRoute('operator', 'rollouts', {
-        params: IdParam,
-        body: RolloutActionRequest,
-        response: { 200: RolloutDetail },
-      }),
+      reaching(
+        'bundles',
+        operatorRoute('operator', 'rollouts', {
+          params: IdParam,
+          body: RolloutActionRequest,
+          response: { 200: RolloutDetail },
+        }),
+      ),
       async (request) => {
         const { id } = request.params;
+        const { bundle } = await rolloutDetail(ctx, id);
+        assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
         await queueAction(ctx, actorOf(request), id, request.body.action, request.body.reason);
         await tickRollout(ctx, id);
         return rolloutDetail(ctx, id);
@@ -222,29 +279,45 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/bundles',
-      operatorRoute('viewer', 'bundles', {
-        response: { 200: Type.Object({ items: Type.Array(BundleView) }) },
-      }),
-      async () => ({ items: await listBundles(ctx) }),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'bundles', {
+          response: { 200: Type.Object({ items: Type.Array(BundleView) }) },
+        }),
+      ),
+      async (request) => ({ items: await listBundles(ctx, withinOf(request)) }),
     );
 
     app.get(
       '/bundles/:name',
-      operatorRoute('viewer', 'bundles', { params: NameParam, response: { 200: BundleView } }),
-      async (request) => getBundle(ctx, request.params.name),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'bundles', { params: NameParam, response: { 200: BundleView } }),
+      ),
+      async (request) => getBundle(ctx, request.params.name, withinOf(request)),
     );
 
     app.delete(
       '/bundles/:name',
-      operatorRoute('operator', 'bundles', { params: NameParam, response: { 204: Type.Null() } }),
+      reaching(
+        'bundles',
+        operatorRoute('operator', 'bundles', { params: NameParam, response: { 204: Type.Null() } }),
+      ),
       async (request, reply) => {
+        const { name } = request.params;
+        assertMayChangeBundle(request, `bundle ${name}`, await bundleOwner(ctx, name));
         await deleteBundle(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
       },
     );
 
-    app.get('/status', operatorRoute('viewer', 'status', { response: { 200: FleetStatus } }), async () =>
-      fleetStatus(ctx),
+    app.get(
+      '/status',
+      reaching('sites', operatorRoute('viewer', 'status', { response: { 200: FleetStatus } })),
+      async (request) => {
+        const within = withinOf(request);
+        return within ? fleetStatusWithin(ctx, within) : fleetStatus(ctx);
+      },
     );
 
     app.post(
@@ -260,6 +333,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           hub: ctx.publicUrl.current,
           caSha256: ctx.tls.caSha256,
           token,
+          relays: request.body.relays,
           ...(releaseKey ? { releaseKey: compactPublicKey(releaseKey) } : {}),
         });
         return reply.status(201).send({ joinToken, token: view });
@@ -292,6 +366,8 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           actorOf(request),
           request.body.name,
           request.body.role,
+          undefined,
+          request.body.bindings,
         );
         return reply.status(201).send({ token, apiToken: view });
       },
@@ -335,44 +411,63 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.post(
       '/query',
-      operatorRoute('viewer', 'status', {
-        summary: 'Query the fleet: filter, group, aggregate, sort and page sites',
-        description:
-          "Filters: `selector` (Kubernetes label selector), `connectivity`, `lifecycle`, `state`, `bundle`, `revision` and `where` (see its schema). Without `groupBy` the result lists sites in pages of `limit` with a keyset `nextCursor` (stable while the fleet changes); with `groupBy` it returns groups with `count` and any `sum|avg|min|max(property:KEY)`. Naming a `bundle` (or grouping by bundle or revision) makes `state` and `revision` those of the deployment; otherwise `state` is the site's worst state.",
-        body: QueryRequest,
-        response: { 200: QueryResult },
-      }),
-      async (request) => runQuery(ctx, planQuery(request.body)),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'status', {
+          summary: 'Query the fleet: filter, group, aggregate, sort and page sites',
+          description:
+            "Filters: `selector` (Kubernetes label selector), `connectivity`, `lifecycle`, `state`, `bundle`, `revision` and `where` (see its schema). Without `groupBy` the result lists sites in pages of `limit` with a keyset `nextCursor` (stable while the fleet changes); with `groupBy` it returns groups with `count` and any `sum|avg|min|max(property:KEY)`. Naming a `bundle` (or grouping by bundle or revision) makes `state` and `revision` those of the deployment; otherwise `state` is the site's worst state.",
+          body: QueryRequest,
+          response: { 200: QueryResult },
+        }),
+      ),
+      async (request) => {
+        const within = withinOf(request);
+        return runQuery(ctx, { ...planQuery(request.body), ...(within ? { within } : {}) });
+      },
     );
 
     app.get(
       '/attention',
-      operatorRoute('viewer', 'status', {
-        summary: 'The sites that most need attention, with the reason',
-        description:
-          'Most urgent reason first (Failed, Drifted, Expired, Offline, NotReady, Stale), then the longest-standing.',
-        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
-        response: { 200: Type.Object({ items: Type.Array(AttentionItem) }) },
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'status', {
+          summary: 'The sites that most need attention, with the reason',
+          description:
+            'Most urgent reason first (Failed, Drifted, Expired, Offline, NotReady, Stale), then the longest-standing.',
+          querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+          response: { 200: Type.Object({ items: Type.Array(AttentionItem) }) },
+        }),
+      ),
+      async (request) => ({
+        items: await attentionList(ctx, request.query.limit ?? 20, withinOf(request)),
       }),
-      async (request) => ({ items: await attentionList(ctx, request.query.limit ?? 20) }),
     );
 
     app.get(
       '/events',
-      operatorRoute('viewer', 'events', {
-        summary: 'Events, oldest first',
-        description:
-          'With `after`, the events after that id (page on with `lastId`); without it, the latest `limit` events.',
-        querystring: Type.Object({
-          after: Type.Optional(Type.Integer({ minimum: 0 })),
-          limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
-          ...EventFilterQuery,
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'events', {
+          summary: 'Events, oldest first',
+          description:
+            'With `after`, the events after that id (page on with `lastId`); without it, the latest `limit` events.',
+          querystring: Type.Object({
+            after: Type.Optional(Type.Integer({ minimum: 0 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+            ...EventFilterQuery,
+          }),
+          response: { 200: EventList },
         }),
-        response: { 200: EventList },
-      }),
+      ),
       async (request) => {
         const { after, limit = 100, site, type } = request.query;
-        const filter = { ...(site !== undefined ? { site } : {}), ...(type ? { type } : {}) };
+        const within = withinOf(request);
+        const filter = {
+          ...(site !== undefined ? { site } : {}),
+          ...(type ? { type } : {}),
+          ...(within ? { within } : {}),
+        };
         const items =
           after === undefined
             ? await latestEvents(ctx, filter, limit)
@@ -384,7 +479,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
     app.get(
       '/events/stream',
       {
-        config: { role: 'viewer' },
+        config: { role: 'viewer', reach: 'sites' },
         schema: {
           tags: ['events'],
           summary: 'Events as Server-Sent Events (text/event-stream)',
@@ -399,7 +494,12 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       },
       async (request, reply) => {
         const { after, site, type } = request.query;
-        const filter = { ...(site !== undefined ? { site } : {}), ...(type ? { type } : {}) };
+        const within = withinOf(request);
+        const filter = {
+          ...(site !== undefined ? { site } : {}),
+          ...(type ? { type } : {}),
+          ...(within ? { within } : {}),
+        };
         await streamEvents(ctx, request, reply, filter, after);
       },
     );

@@ -3,12 +3,14 @@
 
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { selectionWithinReach } from '../../model/access.ts';
 import { OutpostError } from '../../model/errors.ts';
 import { SiteSlis, SloDetail, SloSpec, SloView } from '../../model/slo-wire.ts';
+import { assertMayChangeBundle, assertSiteReach, bundleOwner } from '../access/reach.ts';
 import { actorOf, operatorAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { applySlo, deleteSlo, listSlos, siteSlis, sloDetail, sloView } from '../slo/slos.ts';
-import { operatorRoute } from './operator-route.ts';
+import { operatorRoute, reaching } from './operator-route.ts';
 
 const NameParam = Type.Object({ name: Type.String() });
 
@@ -18,14 +20,27 @@ export function sloRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/slos',
-      operatorRoute('viewer', 'slos', { response: { 200: Type.Object({ items: Type.Array(SloView) }) } }),
-      async () => ({ items: await listSlos(ctx) }),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'slos', { response: { 200: Type.Object({ items: Type.Array(SloView) }) } }),
+      ),
+      // a scoped token sees the SLOs whose sites surely lie inside its reach, and no other
+      async (request) => ({
+        items: (await listSlos(ctx)).filter((slo) =>
+          selectionWithinReach(request.operator!.bindings, 'viewer', slo.selector),
+        ),
+      }),
     );
 
     app.post(
       '/slos',
-      operatorRoute('operator', 'slos', { body: SloSpec, response: { 200: SloView, 201: SloView } }),
+      reaching(
+        'bundles',
+        operatorRoute('operator', 'slos', { body: SloSpec, response: { 200: SloView, 201: SloView } }),
+      ),
       async (request, reply) => {
+        const { bundle } = request.body;
+        assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
         const { created } = await applySlo(ctx, actorOf(request), request.body);
         return reply.status(created ? 201 : 200).send(await sloView(ctx, request.body.name));
       },
@@ -33,14 +48,28 @@ export function sloRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/slos/:name',
-      operatorRoute('viewer', 'slos', { params: NameParam, response: { 200: SloDetail } }),
-      async (request) => sloDetail(ctx, request.params.name),
+      reaching('sites', operatorRoute('viewer', 'slos', { params: NameParam, response: { 200: SloDetail } })),
+      async (request) => {
+        const detail = await sloDetail(ctx, request.params.name);
+        if (!selectionWithinReach(request.operator!.bindings, 'viewer', detail.selector)) {
+          throw new OutpostError(
+            'forbidden',
+            `SLO ${detail.name} counts sites outside the reach of token ${request.operator!.name}`,
+          );
+        }
+        return detail;
+      },
     );
 
     app.delete(
       '/slos/:name',
-      operatorRoute('operator', 'slos', { params: NameParam, response: { 204: Type.Null() } }),
+      reaching(
+        'bundles',
+        operatorRoute('operator', 'slos', { params: NameParam, response: { 204: Type.Null() } }),
+      ),
       async (request, reply) => {
+        const { bundle } = await sloView(ctx, request.params.name);
+        assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
         await deleteSlo(ctx, actorOf(request), request.params.name);
         return reply.status(204).send(null);
       },
@@ -48,12 +77,16 @@ export function sloRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
 
     app.get(
       '/sites/:name/slis',
-      operatorRoute('viewer', 'slos', {
-        params: NameParam,
-        querystring: Type.Object({ since: Type.Optional(Type.String({ description: 'ISO time' })) }),
-        response: { 200: SiteSlis },
-      }),
+      reaching(
+        'sites',
+        operatorRoute('viewer', 'slos', {
+          params: NameParam,
+          querystring: Type.Object({ since: Type.Optional(Type.String({ description: 'ISO time' })) }),
+          response: { 200: SiteSlis },
+        }),
+      ),
       async (request) => {
+        await assertSiteReach(ctx, request, request.params.name, 'viewer');
         const { since } = request.query;
         const at = since === undefined ? undefined : new Date(since);
         if (at && Number.isNaN(at.getTime())) {

@@ -1,7 +1,10 @@
 // Every site's coordinates and state for the dashboard's map, in one compact answer: column arrays, with
 // states as indexes into a dictionary, so 100,000 sites are a few MB of JSON instead of tens.
 
+import { sql } from 'kysely';
+import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
+import { withinSql } from '../status/query-sql.ts';
 
 export interface SiteLocationColumns {
   names: string[];
@@ -48,11 +51,15 @@ function indexer<T>(): { dict: T[]; of(v: T): number } {
   };
 }
 
-export async function siteLocations(ctx: HubContext): Promise<SiteLocationColumns> {
+export async function siteLocations(
+  ctx: HubContext,
+  within?: readonly LabelSelector[],
+): Promise<SiteLocationColumns> {
   const rows = await ctx.store.db
-    .selectFrom('sites')
+    .selectFrom('sites as s')
     .select(['name', 'properties', 'facts', 'connectivity', 'worst_state', 'lifecycle'])
     .where('lifecycle', '!=', 'Decommissioned')
+    .$if(within !== undefined, (q) => q.where(sql<boolean>`${withinSql(within!, ctx.store.sql)}`))
     .orderBy('name')
     .execute();
   const connectivity = indexer<string>();

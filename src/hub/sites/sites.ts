@@ -1,14 +1,16 @@
 // Sites at the hub: lookup, views, labels. Changing what a site is (its labels) re-runs placement
 // for it; every change of a counted fact is recorded (aggregates, events).
 
+import { sql } from 'kysely';
 import { OutpostError } from '../../model/errors.ts';
 import type { Connectivity, Lifecycle } from '../../model/site.ts';
 import type { SitePatch, SiteView } from '../../model/wire.ts';
-import { validateLabels } from '../../select/labels.ts';
+import { type LabelSelector, validateLabels } from '../../select/labels.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { placeSites } from '../placement/place.ts';
 import { heardFrom } from '../status/connectivity.ts';
+import { withinSql } from '../status/query-sql.ts';
 import { changeSites } from '../status/site-status.ts';
 import type { SiteTable } from '../store/schema.ts';
 
@@ -64,6 +66,8 @@ export function newSiteRow(
     attention_since: null,
     sealing_key: null,
     sealing_key_at: null,
+    stack: null,
+    stack_at: null,
     ...fields,
   };
 }
@@ -117,9 +121,11 @@ export async function siteByName(ctx: HubContext, name: string): Promise<Site> {
   return siteFromRow(row);
 }
 
-export async function listSites(ctx: HubContext): Promise<Site[]> {
-  const rows = await ctx.store.db.selectFrom('sites').selectAll().orderBy('name').execute();
-  return rows.map(siteFromRow);
+/** Every site, or only those one of `within` picks (a scoped token's reach). */
+export async function listSites(ctx: HubContext, within?: readonly LabelSelector[]): Promise<Site[]> {
+  let q = ctx.store.db.selectFrom('sites as s').selectAll().orderBy('name');
+  if (within) q = q.where(sql<boolean>`${withinSql(within, ctx.store.sql)}`);
+  return (await q.execute()).map(siteFromRow);
 }
 
 export async function patchSite(

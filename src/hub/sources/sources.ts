@@ -1,8 +1,8 @@
 // Sources at the hub (git repositories and OCI artifacts): configured through the operator API (admin,
 // audited), synced by the poller, a webhook or by hand. A sync is atomic: every bundle of a revision
-// becomes a new bundle revision (with the commit or digest on it), its SLOs and strategies are stored,
-// and what is gone from the repository is deleted, in one transaction — or, when any definition is
-// invalid, nothing changes and the revision is recorded as rejected with every error.
+// becomes a new bundle revision (with the commit or digest on it), its SLOs, strategies and profiles
+// are stored, and what is gone from the repository is deleted, in one transaction — or, when any
+// definition is invalid, nothing changes and the revision is recorded as rejected with every error.
 
 import { randomBytes } from 'node:crypto';
 import { OutpostError } from '../../model/errors.ts';
@@ -13,8 +13,9 @@ import { sourceDependencyErrors, storedDependencies } from '../bundles/dependenc
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { saveChart } from '../generators/charts.ts';
-import { placeBundles } from '../placement/place.ts';
+import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { storeRendering } from '../placement/renderings.ts';
+import { profileConflicts, syncProfiles } from '../profiles/profiles.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import {
   resolveStrategy,
@@ -48,6 +49,7 @@ export function sourceView(row: SourceTable): SourceView {
     path: row.path,
     intervalSeconds: Number(row.interval_seconds),
     auth: JSON.parse(row.auth),
+    ...(row.team ? { team: row.team } : {}),
     webhook: `/hooks/git/${row.name}`,
     lastAttemptAt: row.last_attempt_at,
     lastError: row.last_error,
@@ -135,6 +137,7 @@ export async function addSource(
     rejected_commit: null,
     rejected_at: null,
     rejected_errors: null,
+    team: req.team ?? null,
   };
   await ctx.store.db.transaction().execute(async (tx) => {
     const exists = await tx
@@ -257,8 +260,10 @@ async function syncNow(
   const present = new Set(definitions.map((d) => d.parsed.definition.name));
   const slos = documents.filter((d) => d.kind === 'SLO');
   const strategies = documents.filter((d) => d.kind === 'RolloutStrategy');
+  const profiles = documents.filter((d) => d.kind === 'Profile');
   errors.push(...(await sloConflicts(ctx, name, slos)));
   errors.push(...(await strategyConflicts(db, name, strategies, present)));
+  errors.push(...(await profileConflicts(db, name, profiles)));
   const owners = new Map(
     (await db.selectFrom('bundles').select(['name', 'source']).execute()).map((b) => [b.name, b.source]),
   );
@@ -316,6 +321,7 @@ async function syncNow(
       }
     }
     const sloChanges = await syncSlos(ctx, tx, name, slos);
+    const profileChanges = await syncProfiles(tx, ctx.now(), name, commit, profiles);
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));
     if (deleted.length > 0) await tx.deleteFrom('bundles').where('name', 'in', deleted).execute();
@@ -325,8 +331,8 @@ async function syncNow(
       .where('name', '=', name)
       .execute();
     const documentChanges = {
-      changed: [...strategyChanges.changed, ...sloChanges.changed],
-      deleted: [...strategyChanges.deleted, ...sloChanges.deleted],
+      changed: [...strategyChanges.changed, ...sloChanges.changed, ...profileChanges.changed],
+      deleted: [...strategyChanges.deleted, ...sloChanges.deleted, ...profileChanges.deleted],
     };
     await audit(tx, ctx.now(), actor, 'source.sync', `source/${name}`, {
       commit,
@@ -334,6 +340,7 @@ async function syncNow(
       deleted,
       documents: documentChanges,
     });
+    await markPlacementDue(ctx, tx, [...changed, ...deleted]);
     return { changed, deleted, documents: documentChanges };
   });
   const touched = [...result.changed, ...result.deleted];

@@ -2,9 +2,12 @@
 // reason, the longest-standing first. Each site's reason is kept current by every status change, so
 // this is one index range read.
 
+import { sql } from 'kysely';
 import type { Connectivity } from '../../model/site.ts';
 import type { AttentionItem } from '../../model/wire.ts';
+import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
+import { withinSql } from './query-sql.ts';
 
 export interface SiteAttention {
   reason: string;
@@ -27,9 +30,14 @@ export async function attentionOf(ctx: HubContext, siteId: string): Promise<Site
   };
 }
 
-export async function attentionList(ctx: HubContext, limit: number): Promise<AttentionItem[]> {
+/** The most urgent `limit` sites, of all or of those one of `within` picks. */
+export async function attentionList(
+  ctx: HubContext,
+  limit: number,
+  within?: readonly LabelSelector[],
+): Promise<AttentionItem[]> {
   const rows = await ctx.store.db
-    .selectFrom('sites')
+    .selectFrom('sites as s')
     .select([
       'name',
       'attention_reason',
@@ -39,6 +47,7 @@ export async function attentionList(ctx: HubContext, limit: number): Promise<Att
       'last_seen_at',
     ])
     .where('attention_rank', '>', 0)
+    .$if(within !== undefined, (q) => q.where(sql<boolean>`${withinSql(within!, ctx.store.sql)}`))
     .orderBy('attention_rank', 'desc')
     .orderBy('attention_since', 'asc')
     .orderBy('id', 'asc')

@@ -2,10 +2,13 @@
 // announced to streams after the commit. The feed only says "something new"; readers always re-read
 // the table from their last id, so a missed wake-up costs latency, never an event.
 
+import { sql } from 'kysely';
 import type { EventType, NewEvent } from '../../model/event.ts';
 import type { EventView } from '../../model/wire.ts';
+import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, EventTable } from '../store/schema.ts';
+import { withinSql } from './query-sql.ts';
 
 type Listener = () => void;
 
@@ -131,6 +134,13 @@ export function eventView(
 export interface EventFilter {
   site?: string;
   type?: readonly string[];
+  /** only events about a site one of these picks (a scoped token's reach); fleet events are left out */
+  within?: readonly LabelSelector[];
+}
+
+/** Events about a site one of these selectors picks. */
+function aboutSitesWithin(ctx: HubContext, within: readonly LabelSelector[]) {
+  return sql<boolean>`site in (select s.name from sites s where ${withinSql(within, ctx.store.sql)})`;
 }
 
 /** The id of the newest event, 0 when there is none: where a stream with nothing to resume from starts. */
@@ -152,6 +162,7 @@ export async function eventsAfter(
   let q = ctx.store.db.selectFrom('events').selectAll().where('id', '>', after);
   if (filter.site !== undefined) q = q.where('site', '=', filter.site);
   if (filter.type && filter.type.length > 0) q = q.where('type', 'in', filter.type);
+  if (filter.within) q = q.where(aboutSitesWithin(ctx, filter.within));
   const rows = await q.orderBy('id').limit(limit).execute();
   return rows.map(eventView);
 }
@@ -167,6 +178,7 @@ export async function latestEvents(
   if (before !== undefined) q = q.where('id', '<', before);
   if (filter.site !== undefined) q = q.where('site', '=', filter.site);
   if (filter.type && filter.type.length > 0) q = q.where('type', 'in', filter.type);
+  if (filter.within) q = q.where(aboutSitesWithin(ctx, filter.within));
   const rows = await q.orderBy('id', 'desc').limit(limit).execute();
   return rows.reverse().map(eventView);
 }

@@ -23,6 +23,8 @@ export type SortField = FieldRef | { kind: 'lastSeen' } | { kind: 'lastReport' }
 
 export interface QueryPlan {
   scope: Scope;
+  /** only sites one of these picks (a scoped token's reach); every site when absent */
+  within?: LabelSelector[];
   selector?: LabelSelector;
   connectivity?: string[];
   lifecycle?: string[];

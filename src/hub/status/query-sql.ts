@@ -151,6 +151,18 @@ export function selectorSql(sel: LabelSelector, d: StoreSql): Sql {
   return parts.length > 0 ? sql`(${sql.join(parts, sql` and `)})` : TRUE;
 }
 
+/**
+ * Sites any of these selectors picks: the reach of a scoped token (scope/reach.ts), compiled into every
+ * read that counts or lists sites so nothing outside it is counted.
+ */
+export function withinSql(selectors: readonly LabelSelector[], d: StoreSql): Sql {
+  if (selectors.length === 0) return FALSE;
+  return sql`(${sql.join(
+    selectors.map((s) => selectorSql(s, d)),
+    sql` or `,
+  )})`;
+}
+
 function fromSql(plan: Plan): Sql {
   if (plan.scope === 'sites') return sql`sites s`;
   const bundle = plan.scope === 'bundle' ? sql` and d.bundle = ${plan.bundle}` : sql``;
@@ -159,6 +171,7 @@ function fromSql(plan: Plan): Sql {
 
 function filtersSql(plan: Plan): Sql[] {
   const out: Sql[] = [];
+  if (plan.within) out.push(withinSql(plan.within, plan.sql));
   if (plan.selector) out.push(selectorSql(plan.selector, plan.sql));
   if (plan.connectivity) out.push(sql`s.connectivity in (${sql.join(plan.connectivity)})`);
   if (plan.lifecycle) out.push(sql`s.lifecycle in (${sql.join(plan.lifecycle)})`);

@@ -37,7 +37,7 @@ export async function ingestInTransaction(
   const now = ctx.now().toISOString();
   const row = await tx
     .selectFrom('sites')
-    .select([...siteFactColumns, 'last_report_seq'])
+    .select([...siteFactColumns, 'last_report_seq', 'stack'])
     .where('id', '=', site.id)
     .executeTakeFirstOrThrow();
   const lastSeq = Number(row.last_report_seq);
@@ -127,9 +127,18 @@ export async function ingestInTransaction(
     next.delete(bundle);
   }
   after = { ...after, deployments: [...next.values()] };
+  // the nodes change rarely: a heartbeat repeating them leaves the column alone
+  const stack = report.stack ? JSON.stringify(report.stack) : undefined;
+  const stackChange = stack !== undefined && stack !== row.stack ? { stack, stack_at: now } : {};
   await tx
     .updateTable('sites')
-    .set({ ...contact, last_report_seq: report.seq, last_report_at: now, ...derivedColumns(after) })
+    .set({
+      ...contact,
+      ...stackChange,
+      last_report_seq: report.seq,
+      last_report_at: now,
+      ...derivedColumns(after),
+    })
     .where('id', '=', site.id)
     .execute();
   const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {

@@ -9,7 +9,7 @@ import type { HubContext } from '../context.ts';
 import type { Db } from '../store/schema.ts';
 import { revisionKey } from './aggregate.ts';
 
-type Cells = Map<string, Map<string, number>>;
+export type Cells = Map<string, Map<string, number>>;
 
 /** Every aggregate row of the given dimensions: key → metric → count. */
 export async function readCells(db: Db, dimension: string): Promise<Cells> {
@@ -40,13 +40,35 @@ function sum(counts: Record<string, number>): number {
   return Object.values(counts).reduce((a, b) => a + b, 0);
 }
 
+/** The aggregate cells a status is made of, by dimension: key → metric → count. */
+export interface StatusCells {
+  fleet: Map<string, number> | undefined;
+  bundle: Cells;
+  revision: Cells;
+  label: Cells;
+}
+
 export async function fleetStatus(ctx: HubContext): Promise<FleetStatus> {
   const db = ctx.store.db;
-  const fleet = (await readCells(db, 'fleet')).get('');
-  const bundleCells = await readCells(db, 'bundle');
-  const revisionCells = await readCells(db, 'revision');
-  const labelCells = await readCells(db, 'label');
-  const bundles = await db.selectFrom('bundles').select(['name', 'revision']).orderBy('name').execute();
+  const cells: StatusCells = {
+    fleet: (await readCells(db, 'fleet')).get(''),
+    bundle: await readCells(db, 'bundle'),
+    revision: await readCells(db, 'revision'),
+    label: await readCells(db, 'label'),
+  };
+  return statusOf(cells, await currentRevisions(db));
+}
+
+export function currentRevisions(db: Db): Promise<Array<{ name: string; revision: number }>> {
+  return db.selectFrom('bundles').select(['name', 'revision']).orderBy('name').execute();
+}
+
+/** The status the cells say, for these bundles at their current revisions. */
+export function statusOf(
+  cells: StatusCells,
+  bundles: ReadonlyArray<{ name: string; revision: number }>,
+): FleetStatus {
+  const { fleet, bundle: bundleCells, revision: revisionCells, label: labelCells } = cells;
   const byState = countsOf(fleet, 'state', deploymentStates);
   return {
     sites: {

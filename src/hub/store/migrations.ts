@@ -481,9 +481,115 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Fleet-wide placement runs in chunks of sites, each its own transaction, after the change that asked
+  // for it committed; the change records that its bundle's placement is due in its own transaction, and
+  // the run clears it at the end, so a run cut short by a crash is run again (placement/place.ts).
+  '0013_placement_due': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('placement_due')
+        .addColumn('bundle', 'text', (c) => c.primaryKey())
+        .addColumn('generation', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
+  // Regional relays: one row per relay, its label selector (the sites it may serve), the hash of its
+  // one-time enrolment secret and the serial of the client certificate it calls the hub with.
+  '0014_relays': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('relays')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('selector', 'text', (c) => c.notNull())
+        .addColumn('enrol_hash', 'text')
+        .addColumn('cert_serial', 'text')
+        .addColumn('cert_not_after', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('revoked_at', 'text')
+        .addColumn('last_seen_at', 'text')
+        .addColumn('status', 'text')
+        .execute();
+      await db.schema.createIndex('relays_cert_serial').on('relays').column('cert_serial').execute();
+    },
+  },
+  // site profiles (whole-stack layers) and what each site reports it runs beneath its bundles
+  '0015_profiles': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('stack', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('stack_at', 'text').execute();
+      await db.schema
+        .createTable('profiles')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('profile_revisions')
+        .addColumn('profile', 'text', (c) => c.notNull().references('profiles.name').onDelete('cascade'))
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('placement', 'text', (c) => c.notNull())
+        .addColumn('digest', 'text', (c) => c.notNull())
+        .addColumn('commit', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('profile_revisions_pk', ['profile', 'revision'])
+        .execute();
+    },
+  },
+  // Operating the fleet: role bindings on API tokens, bundle ownership by team (set on a bundle, or on
+  // the source it comes from), operations queued for a site's agent (actions, log requests) and the log
+  // chunks agents upload.
+  '0016_operations': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('api_tokens')
+        .addColumn('bindings', 'text', (c) => c.notNull().defaultTo('[]'))
+        .execute();
+      await db.schema.alterTable('bundles').addColumn('team', 'text').execute();
+      await db.schema.alterTable('sources').addColumn('team', 'text').execute();
+      await db.schema
+        .createTable('site_operations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('requested_by', 'text', (c) => c.notNull())
+        .addColumn('requested_at', 'text', (c) => c.notNull())
+        .addColumn('deadline_at', 'text', (c) => c.notNull())
+        .addColumn('claimed_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addColumn('message', 'text')
+        .addColumn('bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('site_operations_site')
+        .on('site_operations')
+        .columns(['site_id', 'state'])
+        .execute();
+      await db.schema
+        .createIndex('site_operations_deadline')
+        .on('site_operations')
+        .columns(['state', 'deadline_at'])
+        .execute();
+      await db.schema
+        .createTable('operation_log_chunks')
+        .addColumn('operation_id', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('data', 'text', (c) => c.notNull())
+        .addColumn('received_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('operation_log_chunks_pk', ['operation_id', 'seq'])
+        .execute();
+    },
+  },
   // Chart bundles: each chart's files by digest (so any replica can render it), and Helm's rendering of
   // each distinct set of chart inputs (wanted until the leader's renderer makes it)
-  '0013_chart_renderings': {
+  '0017_chart_renderings': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('chart_sources')

@@ -33,6 +33,9 @@ export interface SiteTable {
   /** the site's sealing public key (base64url X25519) and when it was last set; null until sent */
   sealing_key: string | null;
   sealing_key_at: string | null;
+  /** what the agent last reported beneath its bundles (model/site-stack.ts SiteStack, JSON); null until then */
+  stack: string | null;
+  stack_at: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -66,6 +69,8 @@ export interface ApiTokenTable {
   created_at: string;
   created_by: string;
   revoked_at: string | null;
+  /** RoleBinding[] as JSON (model/access.ts); '[]' for tokens made before bindings: fleet-wide `role` */
+  bindings: string;
 }
 
 export interface AuditTable {
@@ -88,6 +93,8 @@ export interface BundleTable {
   updated_at: string;
   /** the git source that owns the bundle; null when applied by hand */
   source: string | null;
+  /** the team that owns the bundle (the applying token's team); a source's team counts when null */
+  team?: string | null;
 }
 
 export interface BundleRevisionTable {
@@ -159,6 +166,8 @@ export interface SourceTable {
   rejected_at: string | null;
   /** JSON list of {code, message, file?, line?} */
   rejected_errors: string | null;
+  /** the team that owns every bundle of this source */
+  team?: string | null;
 }
 
 export interface StatusAggregateTable {
@@ -274,6 +283,29 @@ export interface RolloutStrategyTable {
   updated_at: string;
 }
 
+/** A site profile: its name, current revision and where it comes from. */
+export interface ProfileTable {
+  name: string;
+  revision: number;
+  /** the source whose fleet repository defines it; null when made through the API */
+  source: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One immutable revision of a profile: its layers and placement as stored, with their digest. */
+export interface ProfileRevisionTable {
+  profile: string;
+  revision: number;
+  /** model/profile.ts ProfileSpec, JSON */
+  spec: string;
+  /** select/placement.ts PlacementRules, JSON */
+  placement: string;
+  digest: string;
+  commit: string | null;
+  created_at: string;
+}
+
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
 export interface SloBucketTable {
   slo: string;
@@ -310,6 +342,53 @@ export interface AlertDeliveryTable {
   created_at: string;
   delivered_at: string | null;
   last_error: string | null;
+}
+
+export interface RelayTable {
+  id: string;
+  name: string;
+  /** JSON label selector: the sites the relay may serve */
+  selector: string;
+  /** sha256 of the one-time enrolment secret; null once used */
+  enrol_hash: string | null;
+  /** the client certificate the relay calls the hub with; null until enrolled */
+  cert_serial: string | null;
+  cert_not_after: string | null;
+  created_at: string;
+  created_by: string;
+  revoked_at: string | null;
+  last_seen_at: string | null;
+  /** JSON: what the relay last said of itself (outbox, sites connected, uplink lag) */
+  status: string | null;
+}
+
+/** Work queued for a site's agent (operations/operations.ts): an action or a log request. */
+export interface SiteOperationTable {
+  id: string;
+  site_id: string;
+  /** action | logs */
+  kind: string;
+  /** what to do, as the agent gets it (JSON) */
+  spec: string;
+  /** queued | running | done | failed | expired | cancelled */
+  state: string;
+  requested_by: string;
+  requested_at: string;
+  /** a queued operation not picked up by then expires; a running one is cut off */
+  deadline_at: string;
+  claimed_at: string | null;
+  finished_at: string | null;
+  /** the outcome in words (the agent's, or why it expired) */
+  message: string | null;
+  /** log bytes received so far */
+  bytes: number;
+}
+
+export interface OperationLogChunkTable {
+  operation_id: string;
+  seq: number;
+  data: string;
+  received_at: string;
 }
 
 export interface AgentReleaseTable {
@@ -362,6 +441,15 @@ export interface ChartRenderingTable {
   rendered_at: string | null;
 }
 
+/** A bundle whose fleet-wide placement was asked for and has not finished (placement/place.ts). */
+export interface PlacementDueTable {
+  bundle: string;
+  /** counts the requests: a run clears only the one it started after */
+  generation: number;
+  /** last request or last chunk placed; a row left alone long enough is a run that died */
+  updated_at: string;
+}
+
 export interface Database {
   sites: SiteTable;
   bundles: BundleTable;
@@ -386,10 +474,16 @@ export interface Database {
   slo_buckets: SloBucketTable;
   slo_alerts: SloAlertTable;
   alert_deliveries: AlertDeliveryTable;
+  relays: RelayTable;
   agent_releases: AgentReleaseTable;
   agent_release_chunks: AgentReleaseChunkTable;
   remote_write_queue: RemoteWriteQueueTable;
   rollout_strategies: RolloutStrategyTable;
+  placement_due: PlacementDueTable;
+  profiles: ProfileTable;
+  profile_revisions: ProfileRevisionTable;
+  site_operations: SiteOperationTable;
+  operation_log_chunks: OperationLogChunkTable;
   chart_sources: ChartSourceTable;
   chart_renderings: ChartRenderingTable;
 }

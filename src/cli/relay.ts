@@ -1,0 +1,84 @@
+// `outpost relay`: run a regional relay near a region's sites until Ctrl-C; `outpost relays` makes,
+// lists and revokes relays at the hub (an admin makes one and hands its join token to the relay).
+
+import type { Command } from '@commander-js/extra-typings';
+import { Relay } from '../relay/relay.ts';
+import type { LabelSelector } from '../select/labels.ts';
+import { formatSelector } from '../select/labels.ts';
+import { parseJson, parseLabels, positive } from './arguments.ts';
+import { logLine, untilSignal } from './long-running.ts';
+import { addListCommand, api, json, operatorOptions, outputOption, print } from './options.ts';
+
+export function addRelayCommands(root: Command): void {
+  root
+    .command('relay')
+    .description(
+      "run a regional relay: serve its sites' desired state from a cache and send their reports up",
+    )
+    .option('--join-token <token>', 'from `outpost relays create`; needed until enrolled')
+    .option('--hub <url>', 'the hub as this relay reaches it (default: the URL in the join token)')
+    .option('--listen <host:port>', 'where agents connect', '0.0.0.0:7443')
+    .option('--state-dir <dir>', 'where the relay keeps its identity, cache and outbox', 'outpost-relay')
+    .option('--tls-name <name...>', 'host names or addresses agents reach the relay by', [] as string[])
+    .option(
+      '--outbox-budget-mib <n>',
+      'disk budget of the report outbox; past it the oldest are dropped',
+      '256',
+    )
+    .action(async (opts) => {
+      const relay = new Relay({
+        joinToken: opts.joinToken ?? process.env.OUTPOST_RELAY_JOIN_TOKEN,
+        hub: opts.hub,
+        listen: opts.listen,
+        stateDir: opts.stateDir,
+        names: opts.tlsName,
+        outboxBudgetBytes: Math.floor(positive(opts.outboxBudgetMib, '--outbox-budget-mib') * 1024 * 1024),
+        log: logLine,
+      });
+      await relay.run(untilSignal());
+    });
+
+  const relays = root.command('relays').description('regional relays: make, list and revoke them');
+  operatorOptions(
+    relays
+      .command('create')
+      .description('make a relay for the sites a selector picks and print its join token (shown once)')
+      .argument('<name>'),
+  )
+    .option('-l, --selector <key=value...>', 'the sites it may serve (matchLabels)', [] as string[])
+    .option('--selector-json <json>', 'a full label selector: {"matchLabels":…, "matchExpressions":[…]}')
+    .addOption(outputOption())
+    .action(async (name, opts) => {
+      const selector = (
+        opts.selectorJson
+          ? parseJson(opts.selectorJson, '--selector-json')
+          : { matchLabels: parseLabels(opts.selector) }
+      ) as LabelSelector;
+      const created = await (await api(opts)).createRelay({ name, selector });
+      if (opts.output === 'json') return json(created);
+      print(`relay ${created.relay.name} for sites ${formatSelector(selector)}`);
+      print(`join token (shown once): ${created.joinToken}`);
+    });
+  addListCommand(
+    relays,
+    'list relays',
+    (hub) => hub.relays(),
+    ['name', 'selector', 'enrolled', 'last seen', 'sites', 'outbox', 'dropped', 'revoked'],
+    (r) => [
+      r.name,
+      formatSelector(r.selector),
+      String(r.enrolled),
+      r.lastSeen ?? '-',
+      String(r.status?.connectedSites ?? '-'),
+      String(r.status?.outbox.pending ?? '-'),
+      String(r.status?.outbox.dropped ?? '-'),
+      String(r.revoked),
+    ],
+  );
+  operatorOptions(
+    relays.command('revoke').description('revoke a relay: its sites fall back to the hub').argument('<name>'),
+  ).action(async (name, opts) => {
+    await (await api(opts)).revokeRelay(name);
+    print(`relay ${name} revoked`);
+  });
+}

@@ -1,0 +1,204 @@
+// Regional relays as the hub knows them: made by an admin with a name and the label selector of the sites
+// the relay may serve, enrolled once with its join token's secret (a serving and a client certificate
+// from the fleet CA), found by the client certificate it calls with, and scoped on every call.
+
+import { isIP } from 'node:net';
+import { OutpostError } from '../../model/errors.ts';
+import type {
+  RelayEnrolRequest,
+  RelayEnrolResponse,
+  RelayStatus,
+  RelayView,
+} from '../../model/relay-wire.ts';
+import type { Connectivity, Lifecycle } from '../../model/site.ts';
+import { issueCertificate } from '../../pki/authority.ts';
+import { verifyCsr } from '../../pki/csr.ts';
+import { PkiError } from '../../pki/errors.ts';
+import { type LabelSelector, matchesSelector, validateSelector } from '../../select/labels.ts';
+import { type Actor, audit } from '../audit/audit.ts';
+import type { HubContext } from '../context.ts';
+import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials.ts';
+import { newId } from '../ids.ts';
+import type { AgentSite } from '../sites/sites.ts';
+import type { RelayTable } from '../store/schema.ts';
+
+/** A relay that called with its certificate: what every relay route needs to scope its answer. */
+export interface Relay {
+  id: string;
+  name: string;
+  selector: LabelSelector;
+}
+
+/** How long a relay's certificates last; a relay enrols again (a new join token) when they run out. */
+const relayCertificateDays = 365;
+
+function relayView(row: RelayTable): RelayView {
+  return {
+    id: row.id,
+    name: row.name,
+    selector: JSON.parse(row.selector),
+    enrolled: row.cert_serial !== null,
+    revoked: row.revoked_at !== null,
+    createdAt: row.created_at,
+    lastSeen: row.last_seen_at,
+    status: row.status ? (JSON.parse(row.status) as RelayStatus) : null,
+  };
+}
+
+/** Makes a relay and returns the secret of its join token (shown once) with its view. */
+export async function createRelay(
+  ctx: HubContext,
+  actor: Actor,
+  spec: { name: string; selector: LabelSelector },
+): Promise<{ token: string; view: RelayView }> {
+  const problem = validateSelector(spec.selector)[0];
+  if (problem) throw new OutpostError('selector_invalid', `selector${problem.path}: ${problem.message}`);
+  const now = ctx.now();
+  const secret = newSecret();
+  const row: RelayTable = {
+    id: newId(now),
+    name: spec.name,
+    selector: JSON.stringify(spec.selector),
+    enrol_hash: hashSecret(secret),
+    cert_serial: null,
+    cert_not_after: null,
+    created_at: now.toISOString(),
+    created_by: actor.name,
+    revoked_at: null,
+    last_seen_at: null,
+    status: null,
+  };
+  await ctx.store.db.transaction().execute(async (tx) => {
+    const taken = await tx.selectFrom('relays').select('id').where('name', '=', spec.name).executeTakeFirst();
+    if (taken) throw new OutpostError('conflict', `relay ${spec.name} exists`);
+    await tx.insertInto('relays').values(row).execute();
+    await audit(tx, now, actor, 'relay.create', `relay/${spec.name}`, { selector: spec.selector });
+  });
+  return { token: `${row.id}.${secret}`, view: relayView(row) };
+}
+
+export async function listRelays(ctx: HubContext): Promise<RelayView[]> {
+  return (await ctx.store.db.selectFrom('relays').selectAll().orderBy('name').execute()).map(relayView);
+}
+
+/** Revokes a relay: its certificate is refused from the next call on; its sites fall back to the hub. */
+export async function revokeRelay(ctx: HubContext, actor: Actor, name: string): Promise<void> {
+  const now = ctx.now();
+  await ctx.store.db.transaction().execute(async (tx) => {
+    const done = await tx
+      .updateTable('relays')
+      .set({ revoked_at: now.toISOString(), enrol_hash: null })
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(done.numUpdatedRows) === 0) throw new OutpostError('not_found', `no active relay ${name}`);
+    await audit(tx, now, actor, 'relay.revoke', `relay/${name}`);
+  });
+}
+
+/**
+ * Spends the join token's secret (once) on two certificates for the CSR's key: one to serve agents under
+ * the relay's names, one to call the hub with. Only the client certificate's serial is recorded: it is the
+ * one the hub authenticates the relay by.
+ */
+export async function enrolRelay(ctx: HubContext, req: RelayEnrolRequest): Promise<RelayEnrolResponse> {
+  const parts = splitToken(req.token);
+  if (!parts) throw new OutpostError('unauthorized', 'not a relay token');
+  let publicKeyPem: string;
+  try {
+    publicKeyPem = verifyCsr(req.csr).publicKeyPem;
+  } catch (e) {
+    if (e instanceof PkiError) throw new OutpostError('csr_invalid', e.message);
+    throw e;
+  }
+  const now = ctx.now();
+  return ctx.store.db.transaction().execute(async (tx) => {
+    const row = await tx.selectFrom('relays').selectAll().where('id', '=', parts.id).executeTakeFirst();
+    if (!row?.enrol_hash || row.revoked_at || !secretMatches(parts.secret, row.enrol_hash)) {
+      throw new OutpostError('unauthorized', 'invalid, used or revoked relay token');
+    }
+    const validity = {
+      notBefore: new Date(now.getTime() - 5 * 60_000),
+      notAfter: new Date(now.getTime() + relayCertificateDays * 86400_000),
+    };
+    const server = issueCertificate(ctx.tls.ca, {
+      publicKeyPem,
+      commonName: `relay-${row.name}`,
+      dnsNames: req.names.filter((n) => !isIP(n)),
+      ipAddresses: req.names.filter((n) => isIP(n)),
+      usage: 'server',
+      ...validity,
+    });
+    const client = issueCertificate(ctx.tls.ca, {
+      publicKeyPem,
+      commonName: `relay-${row.name}`,
+      usage: 'client',
+      ...validity,
+    });
+    await tx
+      .updateTable('relays')
+      .set({ enrol_hash: null, cert_serial: client.serialHex, cert_not_after: client.notAfter.toISOString() })
+      .where('id', '=', row.id)
+      .execute();
+    await audit(tx, now, { name: `relay:${row.name}`, source: 'enrol' }, 'relay.enrol', `relay/${row.name}`, {
+      names: req.names,
+    });
+    return { name: row.name, serverCertPem: server.certPem, clientCertPem: client.certPem };
+  });
+}
+
+/** The relay a verified client certificate belongs to, or why it is refused. */
+export async function relayByCertificate(
+  ctx: HubContext,
+  serialHex: string,
+): Promise<Relay | { refused: string }> {
+  const row = await ctx.store.db
+    .selectFrom('relays')
+    .select(['id', 'name', 'selector', 'revoked_at', 'cert_not_after'])
+    .where('cert_serial', '=', serialHex)
+    .executeTakeFirst();
+  if (!row) return { refused: 'not a relay certificate' };
+  if (row.revoked_at) return { refused: `relay ${row.name} is revoked` };
+  return { id: row.id, name: row.name, selector: JSON.parse(row.selector) };
+}
+
+/** What the relay said of itself, and that it was heard from now. */
+export async function noteRelayContact(ctx: HubContext, relay: Relay, status: RelayStatus): Promise<void> {
+  await ctx.store.db
+    .updateTable('relays')
+    .set({ last_seen_at: ctx.now().toISOString(), status: JSON.stringify(status) })
+    .where('id', '=', relay.id)
+    .execute();
+}
+
+/**
+ * The given sites as agents' requests see them, those the relay may serve only: Active and matching its
+ * selector. A relay asking for any other site gets nothing for it.
+ */
+export async function sitesInScope(
+  ctx: HubContext,
+  relay: Relay,
+  siteIds: readonly string[],
+): Promise<Map<string, AgentSite>> {
+  const out = new Map<string, AgentSite>();
+  for (let i = 0; i < siteIds.length; i += 500) {
+    const rows = await ctx.store.db
+      .selectFrom('sites')
+      .select(['id', 'name', 'labels', 'lifecycle', 'connectivity', 'desired_digest'])
+      .where('id', 'in', siteIds.slice(i, i + 500))
+      .execute();
+    for (const r of rows) {
+      const labels = JSON.parse(r.labels) as Record<string, string>;
+      if (r.lifecycle !== 'Active' || !matchesSelector(relay.selector, labels)) continue;
+      out.set(r.id, {
+        id: r.id,
+        name: r.name,
+        labels,
+        lifecycle: r.lifecycle as Lifecycle,
+        connectivity: r.connectivity as Connectivity,
+        desiredDigest: r.desired_digest,
+      });
+    }
+  }
+  return out;
+}

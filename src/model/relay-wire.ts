@@ -1,0 +1,132 @@
+// Request and response schemas of the relay API (/relay/v1), spoken between a regional relay and the hub:
+// enrolment, the change feed, signed desired states and batched reports, plus the operator's relay views.
+
+import { type Static, Type } from 'typebox';
+import { TelemetryBatch } from './telemetry.ts';
+import { DesiredState, LabelSelector, Report } from './wire.ts';
+
+const Name = Type.String({ minLength: 1, maxLength: 63, pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' });
+const Timestamp = Type.String({ format: 'date-time' });
+
+/** What a relay says of itself with every batch: shown to operators, never trusted for decisions. */
+export const RelayStatus = Type.Object({
+  /** sites with an agent connected to the relay now */
+  connectedSites: Type.Integer({ minimum: 0 }),
+  outbox: Type.Object({
+    pending: Type.Integer({ minimum: 0 }),
+    bytes: Type.Integer({ minimum: 0 }),
+    /** items dropped (oldest first) because the outbox's byte budget was full, since the relay's state was made */
+    dropped: Type.Integer({ minimum: 0 }),
+  }),
+  /** seconds since the change feed last answered */
+  feedLagSeconds: Type.Number({ minimum: 0 }),
+});
+export type RelayStatus = Static<typeof RelayStatus>;
+
+export const RelayCreateRequest = Type.Object(
+  { name: Name, selector: LabelSelector },
+  { additionalProperties: false },
+);
+export type RelayCreateRequest = Static<typeof RelayCreateRequest>;
+
+export const RelayView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  selector: LabelSelector,
+  enrolled: Type.Boolean(),
+  revoked: Type.Boolean(),
+  createdAt: Timestamp,
+  lastSeen: Type.Union([Timestamp, Type.Null()]),
+  status: Type.Union([RelayStatus, Type.Null()]),
+});
+export type RelayView = Static<typeof RelayView>;
+
+export const RelayCreated = Type.Object({
+  /** shown once: pass it to `outpost relay --join-token` */
+  joinToken: Type.String(),
+  relay: RelayView,
+});
+
+export const RelayEnrolRequest = Type.Object(
+  {
+    /** the secret of the relay's join token: "<id>.<secret>" */
+    token: Type.String({ maxLength: 200 }),
+    csr: Type.String({ maxLength: 8192 }),
+    /** host names and addresses agents reach the relay by (its serving certificate's names) */
+    names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+export type RelayEnrolRequest = Static<typeof RelayEnrolRequest>;
+
+export const RelayEnrolResponse = Type.Object({
+  name: Type.String(),
+  /** the relay serves agents with this one: issued by the fleet CA for `names` */
+  serverCertPem: Type.String(),
+  /** the relay calls the hub with this one */
+  clientCertPem: Type.String(),
+});
+export type RelayEnrolResponse = Static<typeof RelayEnrolResponse>;
+
+/** One site the relay may serve, as the change feed lists it. */
+export const FeedSite = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  /** the site's desired-state digest (null before anything is placed) */
+  digest: Type.Union([Type.String(), Type.Null()]),
+  /** serials (lower-case hex) of the site's certificates that are not revoked: the relay accepts these */
+  serials: Type.Array(Type.String()),
+});
+export type FeedSite = Static<typeof FeedSite>;
+
+/** The change feed's answer: every site in the relay's scope; its ETag is `digest`. */
+export const RelayFeed = Type.Object({
+  digest: Type.String(),
+  sites: Type.Array(FeedSite),
+});
+export type RelayFeed = Static<typeof RelayFeed>;
+
+export const RelayDesiredRequest = Type.Object(
+  { siteIds: Type.Array(Type.String(), { minItems: 1, maxItems: 1000 }) },
+  { additionalProperties: false },
+);
+
+export const RelayDesiredResponse = Type.Object({
+  /** one signed state per site in scope; sites outside it are left out */
+  states: Type.Array(Type.Object({ siteId: Type.String(), state: DesiredState })),
+});
+export type RelayDesiredResponse = Static<typeof RelayDesiredResponse>;
+
+export const RelayItem = Type.Union([
+  Type.Object({ id: Type.Integer(), siteId: Type.String(), kind: Type.Literal('report'), report: Report }),
+  Type.Object({
+    id: Type.Integer(),
+    siteId: Type.String(),
+    kind: Type.Literal('telemetry'),
+    telemetry: TelemetryBatch,
+  }),
+]);
+export type RelayItem = Static<typeof RelayItem>;
+
+export const RelayBatch = Type.Object(
+  {
+    items: Type.Array(RelayItem, { maxItems: 5000 }),
+    /** sites whose agents the relay heard from since its last batch (their long-polls stay at the relay) */
+    seen: Type.Array(Type.String(), { maxItems: 100_000 }),
+    status: RelayStatus,
+  },
+  { additionalProperties: false },
+);
+export type RelayBatch = Static<typeof RelayBatch>;
+
+export const RelayBatchAck = Type.Object({
+  /** per item id: ingested (or a replay the hub already had), or refused with a reason that resending cannot fix */
+  results: Type.Array(
+    Type.Object({
+      id: Type.Integer(),
+      outcome: Type.Union([Type.Literal('stored'), Type.Literal('replay'), Type.Literal('refused')]),
+      reason: Type.Optional(Type.String()),
+    }),
+  ),
+});
+export type RelayBatchAck = Static<typeof RelayBatchAck>;

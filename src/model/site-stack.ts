@@ -1,0 +1,44 @@
+// What a site really runs beneath its bundles, as its agent reads it from the cluster: per node the
+// kubelet, container runtime, OS image, kernel and architecture (Node status.nodeInfo), and the agent's
+// own version. Shared by the agent, which reports it, and the hub, which judges it against a profile.
+
+import { type Static, Type } from 'typebox';
+
+export const NodeInfo = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 253 }),
+  kubeletVersion: Type.String({ maxLength: 64 }),
+  containerRuntimeVersion: Type.String({ maxLength: 128 }),
+  osImage: Type.String({ maxLength: 256 }),
+  kernelVersion: Type.String({ maxLength: 128 }),
+  architecture: Type.String({ maxLength: 32 }),
+  /** the node carries the control-plane role label: its kubelet sits beside an API server */
+  controlPlane: Type.Boolean(),
+});
+export type NodeInfo = Static<typeof NodeInfo>;
+
+export const SiteStack = Type.Object({
+  agentVersion: Type.String({ maxLength: 64 }),
+  nodes: Type.Array(NodeInfo, { maxItems: 5000 }),
+});
+export type SiteStack = Static<typeof SiteStack>;
+
+const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
+
+/** Reads one Node object's identity and versions; fields a node has not reported yet read as ''. */
+export function nodeInfoOf(node: {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: { nodeInfo?: Record<string, unknown> };
+}): NodeInfo {
+  const info = node.status?.nodeInfo ?? {};
+  const text = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : '');
+  const labels = node.metadata?.labels ?? {};
+  return {
+    name: node.metadata?.name ?? '',
+    kubeletVersion: text('kubeletVersion'),
+    containerRuntimeVersion: text('containerRuntimeVersion'),
+    osImage: text('osImage'),
+    kernelVersion: text('kernelVersion'),
+    architecture: text('architecture'),
+    controlPlane: controlPlaneLabels.some((l) => Object.hasOwn(labels, l)),
+  };
+}

@@ -1,0 +1,158 @@
+// A regional relay: near a region's sites, it holds their long-polls and serves their desired states and
+// blobs from its cache on disk, learns of changes through one change feed to the hub, and sends what the
+// sites report up in batches from a durable outbox. This class builds those parts and stops them on one signal.
+
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { RelayStatus } from '../model/relay-wire.ts';
+import { RelayCache } from './cache.ts';
+import { type OutboxKind, RelayOutbox } from './outbox.ts';
+import { relayIdentity } from './relay-identity.ts';
+import { buildSiteApi } from './site-api.ts';
+import { SiteWaiters } from './site-waiters.ts';
+import { Uplink } from './uplink.ts';
+
+export interface RelayOptions {
+  /** from `outpost relay create`: needed until the relay has enrolled */
+  joinToken?: string;
+  /** the hub's URL as the relay reaches it (default: the one in the join token) */
+  hub?: string;
+  stateDir: string;
+  /** host:port agents connect to */
+  listen: string;
+  /** host names and addresses agents reach the relay by (its serving certificate's names) */
+  names?: string[];
+  /** longest a site's desired-state poll is held (default 50 s) */
+  maxWaitSeconds?: number;
+  /** longest the hub holds the change feed (default 50 s) */
+  feedWaitSeconds?: number;
+  /** how often a batch of reports goes up (default 1 s) */
+  batchIntervalMs?: number;
+  /** the outbox's byte budget; past it the oldest items are dropped and counted (default 256 MiB) */
+  outboxBudgetBytes?: number;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A site counts as connected this long after its agent last called. */
+const connectedForMs = 120_000;
+
+export class Relay {
+  readonly #opts: RelayOptions;
+  #server: FastifyInstance | undefined;
+  #outbox: RelayOutbox | undefined;
+  #uplink: Uplink | undefined;
+  #url: string | undefined;
+  readonly #lastCall = new Map<string, number>();
+  #seenSinceBatch = new Set<string>();
+  /** group commit: what sites sent in one turn goes to disk in one transaction */
+  #toKeep: { siteId: string; kind: OutboxKind; body: string; done: (e?: unknown) => void }[] = [];
+
+  constructor(opts: RelayOptions) {
+    this.#opts = opts;
+  }
+
+  /** The URL agents reach the relay at, once it listens. */
+  get url(): string | undefined {
+    return this.#url;
+  }
+
+  /** Runs until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const opts = this.#opts;
+    await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+    const [host, port] = splitHostPort(opts.listen);
+    const names = [...new Set(['localhost', '127.0.0.1', host, ...(opts.names ?? [])])].filter(
+      (n) => n !== '0.0.0.0',
+    );
+    const identity = await relayIdentity(opts.stateDir, opts.joinToken, names, opts.hub);
+    const cache = await RelayCache.open(opts.stateDir);
+    const outbox = new RelayOutbox(opts.stateDir, opts.outboxBudgetBytes ?? 256 * 1024 * 1024);
+    this.#outbox = outbox;
+    const waiters = new SiteWaiters();
+    const uplink = new Uplink({
+      identity,
+      cache,
+      outbox,
+      feedWaitSeconds: opts.feedWaitSeconds ?? 50,
+      batchIntervalMs: opts.batchIntervalMs ?? 1000,
+      onDesiredChanged: (ids) => waiters.wake(ids),
+      takeSeen: () => {
+        const seen = [...this.#seenSinceBatch];
+        this.#seenSinceBatch = new Set();
+        return seen;
+      },
+      status: () => this.status(),
+      log: opts.log,
+    });
+    this.#uplink = uplink;
+    const server = await buildSiteApi({
+      cache,
+      waiters,
+      caPem: identity.caPem,
+      serverCertPem: identity.serverCertPem,
+      keyPem: identity.keyPem,
+      maxWaitSeconds: opts.maxWaitSeconds ?? 50,
+      keep: (siteId, kind, body) =>
+        new Promise((resolve, reject) => {
+          if (this.#toKeep.length === 0) setImmediate(() => this.#keepQueued());
+          this.#toKeep.push({ siteId, kind, body, done: (e) => (e ? reject(e) : resolve()) });
+        }),
+      heard: (siteId) => {
+        this.#lastCall.set(siteId, Date.now());
+        this.#seenSinceBatch.add(siteId);
+      },
+      maxTelemetryBytes: 16 * 1024 * 1024,
+      status: () => this.status(),
+    });
+    this.#server = server;
+    await server.listen({ host, port });
+    const address = server.server.address() as AddressInfo;
+    this.#url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+    opts.log?.('relay listening', { relay: identity.name, url: this.#url, hub: identity.hub });
+    try {
+      await Promise.all([uplink.runFeed(signal), uplink.runSender(signal)]);
+    } finally {
+      await server.close();
+      uplink.close();
+      outbox.close();
+    }
+  }
+
+  #keepQueued(): void {
+    const batch = this.#toKeep;
+    this.#toKeep = [];
+    try {
+      this.#outbox!.add(batch);
+      for (const k of batch) k.done();
+      this.#uplink!.itemsWaiting();
+    } catch (e) {
+      for (const k of batch) k.done(e);
+    }
+  }
+
+  /** What the relay says of itself: to the hub with each batch, and on its own status page. */
+  status(): RelayStatus {
+    const now = Date.now();
+    let connected = 0;
+    for (const [id, at] of this.#lastCall) {
+      if (now - at <= connectedForMs) connected++;
+      else this.#lastCall.delete(id);
+    }
+    const fed = this.#uplink?.feedAnsweredAt ?? 0;
+    return {
+      connectedSites: connected,
+      outbox: this.#outbox?.stats() ?? { pending: 0, bytes: 0, dropped: 0 },
+      feedLagSeconds: fed === 0 ? 0 : Math.max(0, (now - fed) / 1000),
+    };
+  }
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  const port = Number(listen.slice(i + 1));
+  if (i < 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`--listen wants host:port, not ${listen}`);
+  }
+  return [listen.slice(0, i) || '0.0.0.0', port];
+}

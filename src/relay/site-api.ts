@@ -1,0 +1,185 @@
+// The agent API as a relay serves it, over mTLS with the sites' own certificates: each site's desired
+// state long-polled from the cache, the blobs it names, and reports and telemetry taken into the durable
+// outbox. Registration and renewal are the hub's alone; a site the relay does not serve is refused, and
+// its agent falls back to the hub.
+
+import type { TLSSocket } from 'node:tls';
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { installErrorHandling } from '../hub/routes/errors.ts';
+import { gunzipBody } from '../hub/routes/gunzip-body.ts';
+import { OutpostError } from '../model/errors.ts';
+import type { FeedSite, RelayStatus } from '../model/relay-wire.ts';
+import { TelemetryAck, TelemetryBatch } from '../model/telemetry.ts';
+import { DesiredState, ErrorBody, Report, ReportAck } from '../model/wire.ts';
+import { normalizeSerialHex } from '../pki/certificate.ts';
+import type { RelayCache } from './cache.ts';
+import type { OutboxKind } from './outbox.ts';
+import type { SiteWaiters } from './site-waiters.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    feedSite?: FeedSite;
+  }
+}
+
+export interface SiteApiOptions {
+  cache: RelayCache;
+  waiters: SiteWaiters;
+  caPem: string;
+  serverCertPem: string;
+  keyPem: string;
+  /** longest a desired-state poll is held */
+  maxWaitSeconds: number;
+  /** keeps what a site sent up; resolves once it is on disk */
+  keep: (siteId: string, kind: OutboxKind, body: string) => Promise<void>;
+  /** a site's agent called */
+  heard: (siteId: string) => void;
+  /** most bytes a telemetry batch may inflate to */
+  maxTelemetryBytes: number;
+  /** counts only (no site names): for people and monitoring near the relay */
+  status: () => RelayStatus;
+}
+
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
+const SiteParam = Type.Object({ siteId: Type.String() });
+
+/** The site whose certificate the caller presented: verified against the fleet CA, served by this relay. */
+function siteAuth(cache: RelayCache, heard: (siteId: string) => void) {
+  return async (request: FastifyRequest): Promise<void> => {
+    const socket = request.raw.socket as Partial<TLSSocket>;
+    const peer = socket.getPeerX509Certificate?.();
+    if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
+    if (!socket.authorized) {
+      throw new OutpostError(
+        'unauthorized',
+        `client certificate refused: ${String(socket.authorizationError)}`,
+      );
+    }
+    const site = cache.siteBySerial(normalizeSerialHex(peer.serialNumber));
+    if (!site) throw new OutpostError('forbidden', 'this relay does not serve the site of this certificate');
+    const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
+    if (wanted !== undefined && wanted !== site.id) {
+      throw new OutpostError('forbidden', 'this certificate belongs to another site');
+    }
+    request.feedSite = site;
+    heard(site.id);
+  };
+}
+
+function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
+  return async (app) => {
+    const { cache, waiters } = opts;
+    const authenticate = siteAuth(cache, opts.heard);
+
+    app.get('/ca', async (_request, reply) =>
+      reply.header('content-type', 'application/x-pem-file').send(opts.caPem),
+    );
+
+    app.get(
+      '/sites/:siteId/desired',
+      {
+        onRequest: authenticate,
+        schema: {
+          params: SiteParam,
+          querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }),
+          response: { 200: DesiredState, 304: Type.Null(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const siteId = request.feedSite!.id;
+        reply.header('cache-control', 'no-store');
+        const known = request.headers['if-none-match'];
+        let state = cache.desired(siteId);
+        if (!state)
+          throw new OutpostError('unavailable', 'the relay holds no desired state for this site yet');
+        const waitMs = Math.min(request.query.wait ?? 0, opts.maxWaitSeconds) * 1000;
+        if (known === `"${state.digest}"` && waitMs > 0) {
+          const abort = new AbortController();
+          request.raw.once('close', () => abort.abort());
+          await waiters.wait(siteId, waitMs, abort.signal);
+          state = cache.desired(siteId)!;
+        }
+        reply.header('etag', `"${state.digest}"`);
+        if (known === `"${state.digest}"`) return reply.status(304).send(null);
+        return state;
+      },
+    );
+
+    app.get(
+      '/sites/:siteId/blobs/:digest',
+      {
+        onRequest: authenticate,
+        schema: {
+          params: Type.Object({
+            siteId: Type.String(),
+            digest: Type.String({ pattern: '^sha256:[0-9a-f]{64}$' }),
+          }),
+          response: { 200: Type.Unknown(), ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { digest } = request.params;
+        // per-site renderings may hold per-site values: a blob goes only to a site it is placed on
+        const placed = cache.desired(request.feedSite!.id)?.deployments.some((d) => d.digest === digest);
+        if (!placed || !cache.hasBlob(digest)) {
+          throw new OutpostError('not_found', `no blob ${digest} is placed on this site at the relay`);
+        }
+        reply.header('content-type', 'application/json; charset=utf-8');
+        reply.header('cache-control', 'private, max-age=31536000, immutable');
+        return reply.send(await cache.blob(digest));
+      },
+    );
+
+    app.post(
+      '/sites/:siteId/report',
+      {
+        onRequest: authenticate,
+        bodyLimit: 4 * 1024 * 1024,
+        schema: { params: SiteParam, body: Report, response: { 200: ReportAck, ...errors } },
+      },
+      async (request) => {
+        // on disk before the site hears it was taken: the relay now answers for it reaching the hub
+        await opts.keep(request.feedSite!.id, 'report', JSON.stringify(request.body));
+        return { accepted: true, lastSeq: request.body.seq };
+      },
+    );
+
+    app.post(
+      '/sites/:siteId/telemetry',
+      {
+        onRequest: authenticate,
+        preParsing: gunzipBody(opts.maxTelemetryBytes),
+        bodyLimit: opts.maxTelemetryBytes,
+        schema: { params: SiteParam, body: TelemetryBatch, response: { 200: TelemetryAck, ...errors } },
+      },
+      async (request) => {
+        await opts.keep(request.feedSite!.id, 'telemetry', JSON.stringify(request.body));
+        return { accepted: true };
+      },
+    );
+  };
+}
+
+/** The relay's HTTPS server for agents: asks every client for a certificate and checks it per request. */
+export async function buildSiteApi(opts: SiteApiOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    https: {
+      key: opts.keyPem,
+      cert: opts.serverCertPem,
+      ca: opts.caPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    requestTimeout: (opts.maxWaitSeconds + 30) * 1000,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  installErrorHandling(app);
+  app.addHook('preClose', async () => opts.waiters.close());
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/status', async () => opts.status());
+  await app.register(siteRoutes(opts), { prefix: '/agent/v1' });
+  return app;
+}

@@ -1,0 +1,201 @@
+// The relay's side of the relay API: one change feed held open to the hub for all its sites (each change
+// brings the signed desired states and blobs that changed into the cache, then wakes those sites' polls),
+// and the outbox sent up in batches over the same few connections, each item dropped once the hub has it.
+
+import { backoffDelay, Wakeup } from '../base/timing.ts';
+import type { RelayBatchAck, RelayDesiredResponse, RelayFeed, RelayStatus } from '../model/relay-wire.ts';
+import { HttpClient, type JsonResponse } from '../net/http-client.ts';
+import { sha256Digest } from '../render/digest.ts';
+import type { RelayCache } from './cache.ts';
+import type { RelayOutbox } from './outbox.ts';
+import type { RelayIdentity } from './relay-identity.ts';
+
+export interface UplinkOptions {
+  identity: RelayIdentity;
+  cache: RelayCache;
+  outbox: RelayOutbox;
+  /** how long the hub may hold the change feed */
+  feedWaitSeconds: number;
+  /** how often a batch goes up while items wait (sooner when many do) */
+  batchIntervalMs: number;
+  /** sites whose desired state changed in the cache */
+  onDesiredChanged: (siteIds: readonly string[]) => void;
+  /** the relay's view of itself, sent with each batch; takes the sites heard from since the last one */
+  takeSeen: () => string[];
+  status: () => RelayStatus;
+  log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Items and bytes per batch: a batch is one hub request and a few group commits. */
+const batchItems = 2000;
+const batchBytes = 4 * 1024 * 1024;
+/** Desired states asked for per request. */
+const desiredPerRequest = 1000;
+
+function failure(res: JsonResponse, what: string): Error {
+  const err = (res.body as { error?: { message?: string } } | undefined)?.error;
+  return new Error(`${what}: ${err?.message ?? `HTTP ${res.status}`}`);
+}
+
+export class Uplink {
+  readonly #opts: UplinkOptions;
+  readonly #http: HttpClient;
+  readonly #wakeSender = new Wakeup();
+  #feedAnsweredAt = 0;
+  #hubReachable = false;
+  /** sites heard from whose batch did not reach the hub: told with the next one */
+  #seenNotSent: string[] = [];
+
+  constructor(opts: UplinkOptions) {
+    this.#opts = opts;
+    const { identity } = opts;
+    this.#http = new HttpClient(identity.hub, {
+      ca: identity.caPem,
+      cert: identity.clientCertPem,
+      key: identity.keyPem,
+    });
+  }
+
+  /** When the hub's change feed last answered (0: not since start). */
+  get feedAnsweredAt(): number {
+    return this.#feedAnsweredAt;
+  }
+
+  get hubReachable(): boolean {
+    return this.#hubReachable;
+  }
+
+  /** Items wait in the outbox: send soon. */
+  itemsWaiting(): void {
+    if (this.#opts.outbox.stats().pending >= batchItems) this.#wakeSender.wake();
+  }
+
+  async runFeed(signal: AbortSignal): Promise<void> {
+    const { cache, log } = this.#opts;
+    let failures = 0;
+    // a feed the cache has not fully caught up with is asked for again in full
+    let synced: string | undefined;
+    const pause = new Wakeup();
+    while (!signal.aborted) {
+      try {
+        const res = await this.#http.request('GET', '/relay/v1/changes', {
+          query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
+          headers: synced ? { 'if-none-match': `"${synced}"` } : {},
+          timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
+          signal,
+        });
+        if (res.status !== 200 && res.status !== 304) throw failure(res, 'change feed');
+        this.#feedAnsweredAt = Date.now();
+        this.#hubReachable = true;
+        failures = 0;
+        if (res.status === 304) continue;
+        const feed = res.body as RelayFeed;
+        const changed = await this.#catchUp(feed, signal);
+        await cache.saveFeed(feed);
+        synced = feed.digest;
+        if (changed.length > 0) {
+          log?.('desired states changed', { sites: changed.length });
+          this.#opts.onDesiredChanged(changed);
+        }
+      } catch (e) {
+        if (signal.aborted) return;
+        this.#hubReachable = false;
+        const delay = backoffDelay(failures++, 500, 30_000);
+        log?.('hub unreachable; serving the cached desired states', {
+          error: (e as Error).message,
+          delayMs: delay,
+        });
+        await pause.sleep(delay, signal);
+      }
+    }
+  }
+
+  /** Fetches the desired states (and their blobs) that differ from the cache; returns their sites. */
+  async #catchUp(feed: RelayFeed, signal: AbortSignal): Promise<string[]> {
+    const { cache } = this.#opts;
+    const stale = feed.sites
+      .filter((s) => {
+        const have = cache.desired(s.id);
+        return !have || (s.digest !== null && have.digest !== s.digest);
+      })
+      .map((s) => s.id);
+    const changed: string[] = [];
+    for (let i = 0; i < stale.length; i += desiredPerRequest) {
+      const res = await this.#http.request('POST', '/relay/v1/desired', {
+        body: { siteIds: stale.slice(i, i + desiredPerRequest) },
+        timeoutMs: 60_000,
+        signal,
+      });
+      if (res.status !== 200) throw failure(res, 'desired states');
+      for (const { siteId, state } of (res.body as RelayDesiredResponse).states) {
+        for (const d of state.deployments)
+          if (!cache.hasBlob(d.digest)) await this.#fetchBlob(d.digest, signal);
+        await cache.saveDesired(siteId, state);
+        changed.push(siteId);
+      }
+    }
+    return changed;
+  }
+
+  async #fetchBlob(digest: string, signal: AbortSignal): Promise<void> {
+    const res = await this.#http.request('GET', `/relay/v1/blobs/${digest}`, {
+      raw: true,
+      timeoutMs: 60_000,
+      signal,
+    });
+    if (res.status !== 200) throw failure(res, `blob ${digest}`);
+    const text = res.body as string;
+    if (sha256Digest(text) !== digest) throw new Error(`blob ${digest} does not match its digest`);
+    await this.#opts.cache.saveBlob(digest, text);
+  }
+
+  /** Sends the outbox up in batches, oldest first, until `signal` aborts. */
+  async runSender(signal: AbortSignal): Promise<void> {
+    const { outbox, log } = this.#opts;
+    let failures = 0;
+    while (!signal.aborted) {
+      const items = outbox.oldest(batchItems, batchBytes);
+      const seen = [...new Set([...this.#seenNotSent, ...this.#opts.takeSeen()])];
+      this.#seenNotSent = [];
+      try {
+        // the item bodies are the sites' JSON as stored: spliced in, not parsed and written again
+        const body = `{"items":[${items
+          .map(
+            (i) =>
+              `{"id":${i.id},"siteId":${JSON.stringify(i.siteId)},"kind":"${i.kind}","${i.kind}":${i.body}}`,
+          )
+          .join(',')}],"seen":${JSON.stringify(seen)},"status":${JSON.stringify(this.#opts.status())}}`;
+        const res = await this.#http.request('POST', '/relay/v1/batches', {
+          body,
+          timeoutMs: 120_000,
+          signal,
+        });
+        if (res.status !== 200) throw failure(res, 'batch');
+        const ack = res.body as RelayBatchAck;
+        for (const r of ack.results) {
+          if (r.outcome === 'refused')
+            log?.('the hub refused an item; dropping it', { id: r.id, reason: r.reason });
+        }
+        outbox.remove(ack.results.map((r) => r.id));
+        this.#hubReachable = true;
+        failures = 0;
+        if (items.length < batchItems) await this.#wakeSender.sleep(this.#opts.batchIntervalMs, signal);
+      } catch (e) {
+        if (signal.aborted) return;
+        this.#hubReachable = false;
+        this.#seenNotSent = seen;
+        const delay = backoffDelay(failures++, 500, 30_000);
+        log?.('batch not delivered; kept in the outbox', {
+          error: (e as Error).message,
+          pending: outbox.stats().pending,
+          delayMs: delay,
+        });
+        await this.#wakeSender.sleep(delay, signal);
+      }
+    }
+  }
+
+  close(): void {
+    this.#http.close();
+  }
+}
