@@ -69,3 +69,15 @@ export function parseJson(text: string, what: string): unknown {
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
+
+/** `HOST=USER:VAR` of hub --helm-login: a user at a chart registry, its password in the variable VAR. */
+export function helmLogin(text: string): { host: string; username: string; passwordEnv: string } {
+  const m = /^([^=\s]+)=([^:\s]+):([A-Za-z_][A-Za-z0-9_]*)$/.exec(text);
+  if (!m) {
+    throw new OutpostError(
+      'request_invalid',
+      `--helm-login takes HOST=USER:VARIABLE (the password is read from the hub's environment), got "${text}"`,
+    );
+  }
+  return { host: m[1]!, username: m[2]!, passwordEnv: m[3]! };
+}

@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import { type Command, Option } from '@commander-js/extra-typings';
 import { OutpostError } from '../model/errors.ts';
 import { compactPublicKey } from '../pki/release-key.ts';
-import { parseLabels, positive, splitList } from './arguments.ts';
+import { helmLogin, parseLabels, positive, splitList } from './arguments.ts';
 import { untilSignal } from './long-running.ts';
 import { print } from './options.ts';
 
@@ -73,6 +73,17 @@ export function addHubCommand(root: Command): void {
     )
     .option('--remote-write-url <url>', 'forward SLI samples to this Prometheus remote-write endpoint')
     .option('--metrics-public', 'serve /metrics without an API token (default: a viewer token is needed)')
+    .option('--helm <path>', 'the helm (v4) that renders chart bundles (default: helm on PATH)')
+    .option(
+      '--kustomize <path>',
+      'the standalone kustomize (v5) that builds kustomizations (default: on PATH)',
+    )
+    .option('--kustomize-remote-bases', 'let kustomizations name git or HTTP bases (refused by default)')
+    .option('--helm-plain-http <host:port...>', 'OCI registries charts are pulled from over plain HTTP')
+    .option(
+      '--helm-login <host=user:VAR...>',
+      "a user at a chart registry or repository, its password in the hub's environment variable VAR",
+    )
     .option(
       '--release-key <file>',
       'public release key (outpost agent release keygen): releases must be signed with it, join tokens carry it',
@@ -90,6 +101,13 @@ export function addHubCommand(root: Command): void {
         },
         ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        generators: {
+          ...(opts.helm ? { helm: resolve(opts.helm) } : {}),
+          ...(opts.kustomize ? { kustomize: resolve(opts.kustomize) } : {}),
+          kustomizeRemoteBases: opts.kustomizeRemoteBases ?? false,
+          helmPlainHttp: opts.helmPlainHttp ?? [],
+          helmLogins: (opts.helmLogin ?? []).map(helmLogin),
+        },
         releases: {
           maxBytes: positive(opts.maxReleaseBytes, '--max-release-bytes'),
           ...(releaseKey ? { publicKey: releaseKey } : {}),

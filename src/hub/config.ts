@@ -1,6 +1,8 @@
 // The hub's configuration: what an operator or a test may set, the defaults, and the one function that
 // fills them in. Plain data, read by everything and changed by nothing once the hub is built.
 
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ConnectivityThresholds } from '../model/site.ts';
 import { defaultThresholds } from '../model/site.ts';
 import { type BundleLimits, defaultLimits } from './bundles/revisions.ts';
@@ -54,6 +56,30 @@ export interface HubTelemetryConfig {
   remoteWrite?: RemoteWriteConfig;
 }
 
+/** A user at a chart registry or repository, its password in a variable of the hub's environment. */
+export interface HelmLogin {
+  host: string;
+  username: string;
+  passwordEnv: string;
+}
+
+export interface HubGeneratorsConfig {
+  /** the helm executable (v4); `helm` on the hub's PATH when unset */
+  helm?: string;
+  /** the standalone kustomize executable (v5); `kustomize` on the hub's PATH when unset */
+  kustomize?: string;
+  /** let kustomizations name git or HTTP bases, fetched by kustomize itself */
+  kustomizeRemoteBases: boolean;
+  /** OCI registries (HOST:PORT) charts are pulled from over plain HTTP */
+  helmPlainHttp: string[];
+  /** who the hub is at the chart registries and repositories that need it, by host (HOST or HOST:PORT) */
+  helmLogins: HelmLogin[];
+  /** longest one helm or kustomize run may take */
+  timeoutMs: number;
+  /** how often the leader renders the chart inputs placement asked for; 0 turns it off */
+  renderIntervalMs: number;
+}
+
 export interface HubAlertsConfig {
   /** how often SLO alerts are evaluated, webhooks delivered and telemetry pruned; 0 turns it off */
   intervalMs: number;
@@ -101,6 +127,8 @@ export interface HubConfig {
   sourcesDir?: string;
   /** the most files and bytes one revision of a source may hold under its folder */
   sourceLimits: { maxFiles: number; maxBytes: number };
+  /** the tools that generate manifests: Helm for chart bundles, Kustomize for kustomization bundles */
+  generators: HubGeneratorsConfig;
   telemetry: HubTelemetryConfig;
   alerts: HubAlertsConfig;
   /**
@@ -122,6 +150,13 @@ export const defaultHubConfig = {
   placement: { sitesPerTransaction: 500 },
   limits: defaultLimits,
   sourceLimits: { maxFiles: 10_000, maxBytes: 64 * 1024 * 1024 },
+  generators: {
+    kustomizeRemoteBases: false,
+    helmPlainHttp: [],
+    helmLogins: [],
+    timeoutMs: 60_000,
+    renderIntervalMs: 1_000,
+  },
   metricsPublic: false,
   releases: { maxBytes: 128 * 1024 * 1024 },
   telemetry: {
@@ -157,6 +192,7 @@ export type ConfigInput = Omit<HubConfig, keyof typeof defaultHubConfig> & {
   placement?: Partial<HubPlacementConfig>;
   limits?: Partial<BundleLimits>;
   sourceLimits?: Partial<HubConfig['sourceLimits']>;
+  generators?: Partial<HubGeneratorsConfig>;
   telemetry?: Partial<HubTelemetryConfig>;
   alerts?: Partial<HubAlertsConfig>;
   metricsPublic?: boolean;
@@ -176,8 +212,14 @@ export function withDefaults(config: ConfigInput): HubConfig {
     placement: { ...defaultHubConfig.placement, ...config.placement },
     limits: { ...defaultHubConfig.limits, ...config.limits },
     sourceLimits: { ...defaultHubConfig.sourceLimits, ...config.sourceLimits },
+    generators: { ...defaultHubConfig.generators, ...config.generators },
     telemetry: { ...defaultHubConfig.telemetry, ...config.telemetry },
     alerts: { ...defaultHubConfig.alerts, ...config.alerts },
     releases: { ...defaultHubConfig.releases, ...config.releases },
   };
+}
+
+/** Where remote repositories, source trees and charts are kept on this hub's disk. */
+export function sourcesDirOf(config: HubConfig): string {
+  return config.sourcesDir ?? join(tmpdir(), 'outpost-sources');
 }

@@ -1,7 +1,7 @@
 // Assembles the hub's HTTP server: the operator API, the agent API, the OpenAPI document, health and
-// /metrics, and owns the background status sweeper, rollout ticker and telemetry upkeep (started when
-// ready, stopped on close; with replicas they run on the leader only). The context it serves outlives it:
-// whoever built the context closes it.
+// /metrics, and owns the background status sweeper, rollout ticker, chart renderer and telemetry upkeep
+// (started when ready, stopped on close; with replicas they run on the leader only). The context it
+// serves outlives it: whoever built the context closes it.
 
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,6 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { DisposableStore } from '../base/lifecycle.ts';
 import { operatorAuth } from './auth.ts';
 import type { HubContext } from './context.ts';
+import { renderWantedCharts } from './generators/chart-renderer.ts';
 import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
 import { placeOverdue } from './placement/place.ts';
@@ -100,6 +101,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
       work: 'rollout tick',
       run: () => tickRollouts(ctx),
       intervalMs: () => ctx.config.rollouts.tickIntervalMs,
+    },
+    {
+      work: 'chart rendering',
+      run: () => renderWantedCharts(ctx),
+      intervalMs: () => ctx.config.generators.renderIntervalMs,
     },
     {
       work: 'telemetry pass',

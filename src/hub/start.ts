@@ -12,6 +12,7 @@ import type { BundleLimits } from './bundles/revisions.ts';
 import type {
   HubAlertsConfig,
   HubConfig,
+  HubGeneratorsConfig,
   HubReleasesConfig,
   HubRolloutsConfig,
   HubTelemetryConfig,
@@ -59,6 +60,8 @@ export interface StartHubOptions {
   postgres?: HubConfig['postgres'];
   /** serve /metrics without an API token (default: a viewer token is needed) */
   metricsPublic?: boolean;
+  /** helm and kustomize for generated bundles (default: found on PATH) */
+  generators?: Partial<HubGeneratorsConfig>;
   /** the release key's public half and the size limit of agent releases */
   releases?: Partial<HubReleasesConfig>;
 }
@@ -114,6 +117,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
           ...(opts.rollouts ? { rollouts: opts.rollouts } : {}),
           ...(opts.postgres ? { postgres: opts.postgres } : {}),
           ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+          ...(opts.generators ? { generators: opts.generators } : {}),
           ...(opts.releases ? { releases: opts.releases } : {}),
           sourcesDir: join(dataDir, 'sources'),
         },

@@ -10,6 +10,12 @@ import { type LabelSelector, validateSelector } from '../select/labels.ts';
 import type { ObjectOrigin } from './customize.ts';
 import { fleetApiVersion, isFleetDocument } from './fleet-documents.ts';
 import { checkCustomization, type FleetSpec, fleetSpecFields, parseFleetSpec } from './fleet-spec.ts';
+import {
+  type GeneratorSpec,
+  generatorFields,
+  parseGeneratorSpec,
+  type StoredHelm,
+} from './generator-spec.ts';
 import { type YamlDocument as ParsedYamlDocument, readYamlDocuments } from './yaml-documents.ts';
 
 export const bundleApiVersion = fleetApiVersion;
@@ -23,6 +29,8 @@ export interface BundleDefinition {
   fleet: FleetSpec;
   /** spec.apply with every default filled in */
   options: BundleApplyOptions;
+  /** spec.helm or spec.kustomize: the bundle's manifests are what the tool renders */
+  generator?: GeneratorSpec;
 }
 
 export interface SourcedObject {
@@ -36,6 +44,8 @@ export interface ParsedBundle {
   objects: SourcedObject[];
   /** where each object was written, for per-site messages long after parsing */
   origins: ObjectOrigin[];
+  /** a chart bundle once its chart is pinned (set by the hub's generation step; objects stay empty) */
+  chart?: StoredHelm;
 }
 
 interface SourceFile {
@@ -92,11 +102,39 @@ export function parseBundleFiles(files: readonly SourceFile[], opts: BundleParse
     );
   }
   const definition = parseDefinition(first!, opts.strategies);
+  const { objects, lineOfs } = manifestsOf(docs.filter((d) => d !== first));
+  const agentProblem = agentBundleProblem(
+    definition.name,
+    objects.map((o) => o.object),
+  );
+  if (agentProblem) {
+    const at = objects[agentProblem.index] ?? first!;
+    throw new OutpostError('bundle_invalid', agentProblem.problem, { file: at.file, line: at.line });
+  }
+  // a generated bundle's objects come from its tool; until they do, overlay targets cannot be checked
+  const fields = checkCustomization(
+    definition.fleet.customization,
+    objects.map((o, i) => ({ ...o, lineOf: lineOfs[i] })),
+    first!,
+    { targets: !(definition.generator && objects.length === 0) },
+  );
+  const origins = objects.map((o, i) => {
+    const origin: ObjectOrigin = { file: o.file, line: o.line };
+    if (Object.keys(fields[i]!).length > 0) origin.fields = fields[i];
+    return origin;
+  });
+  return { definition, objects, origins };
+}
+
+/** Manifests as parsed documents: each a valid object, no object twice. */
+function manifestsOf(docs: readonly YamlDocument[]): {
+  objects: SourcedObject[];
+  lineOfs: Array<(path: readonly string[]) => number>;
+} {
   const objects: SourcedObject[] = [];
   const lineOfs: Array<(path: readonly string[]) => number> = [];
   const seen = new Map<string, SourcedObject>();
   for (const doc of docs) {
-    if (doc === first) continue;
     const object = parseObject(doc);
     const sourced = { object, file: doc.file, line: doc.line };
     lineOfs.push(doc.lineOf);
@@ -112,25 +150,22 @@ export function parseBundleFiles(files: readonly SourceFile[], opts: BundleParse
     seen.set(key, sourced);
     objects.push(sourced);
   }
-  const agentProblem = agentBundleProblem(
-    definition.name,
-    objects.map((o) => o.object),
-  );
-  if (agentProblem) {
-    const at = objects[agentProblem.index] ?? first!;
-    throw new OutpostError('bundle_invalid', agentProblem.problem, { file: at.file, line: at.line });
-  }
-  const fields = checkCustomization(
-    definition.fleet,
-    objects.map((o, i) => ({ ...o, lineOf: lineOfs[i] })),
-    first!,
-  );
-  const origins = objects.map((o, i) => {
-    const origin: ObjectOrigin = { file: o.file, line: o.line };
-    if (Object.keys(fields[i]!).length > 0) origin.fields = fields[i];
-    return origin;
-  });
-  return { definition, objects, origins };
+  return { objects, lineOfs };
+}
+
+/**
+ * Parses files of manifests alone (what a tool generated), each object with where it was written.
+ * @example parseManifestFiles([{ path: 'fleet/kiosk/chart/templates/app.yaml', content: 'apiVersion: v1\nkind: ConfigMap\n…' }])
+ */
+export function parseManifestFiles(files: readonly SourceFile[]): {
+  objects: KubeObject[];
+  origins: ObjectOrigin[];
+} {
+  const { objects } = manifestsOf(files.flatMap(parseYamlFile));
+  return {
+    objects: objects.map((o) => o.object),
+    origins: objects.map((o) => ({ file: o.file, line: o.line })),
+  };
 }
 
 /** Every non-empty document of a YAML file (YAML 1.1), or an error naming the file and line. */
@@ -157,14 +192,9 @@ function parseDefinition(doc: YamlDocument, strategies: ReadonlySet<string> | un
     fail('metadata.name of a Bundle is a DNS label: 1-63 lower-case letters, digits and dashes');
   }
   const spec = isRecord(v.spec) ? v.spec : fail('the Bundle needs a spec with placement.selector');
+  const known = ['namespace', 'placement', 'apply', ...fleetSpecFields, ...generatorFields];
   for (const key of Object.keys(spec)) {
-    if (
-      key !== 'namespace' &&
-      key !== 'placement' &&
-      key !== 'apply' &&
-      !(fleetSpecFields as readonly string[]).includes(key)
-    )
-      fail(`unknown field spec.${key} (known: namespace, placement, apply, ${fleetSpecFields.join(', ')})`);
+    if (!known.includes(key)) fail(`unknown field spec.${key} (known: ${known.join(', ')})`);
   }
   const applied = parseApplyOptions(spec.apply);
   if (applied.problem) {
@@ -201,7 +231,12 @@ function parseDefinition(doc: YamlDocument, strategies: ReadonlySet<string> | un
     });
   }
   definition.selector = selector;
-  return { ...definition, fleet: parseFleetSpec(spec, doc, strategies) };
+  const generator = parseGeneratorSpec(spec, name as string, doc);
+  return {
+    ...definition,
+    fleet: parseFleetSpec(spec, doc, strategies),
+    ...(generator.helm || generator.kustomize ? { generator } : {}),
+  };
 }
 
 function parseObject(doc: YamlDocument): KubeObject {

@@ -39,7 +39,6 @@ const missingMark = '\u0000missing';
 
 export function compileCustomization(input: CustomizeInput): CompiledCustomization {
   const overlays: readonly Overlay[] = input.customization?.overlays ?? [];
-  const baseValues = input.customization?.values ?? {};
   // Every site input any placeholder reads, wherever it is written (manifests or overlays).
   const refs = new Map<string, string[]>();
   let templated = false;
@@ -64,10 +63,9 @@ export function compileCustomization(input: CustomizeInput): CompiledCustomizati
     // Nothing to customize: the objects as parsed, which are already known to be valid and unique.
     if (overlays.length === 0 && !templated) return [...input.objects];
     const matched = overlays.filter((o) => overlayApplies(o, siteForMatch(site)));
-    let values: unknown = baseValues;
+    const values = valuesForSite(input.customization ?? {}, site);
     let objects: KubeObject[] = [...input.objects];
     for (const o of matched) {
-      if (o.values) values = mergePatch(values, o.values);
       try {
         objects = applyOverlay(objects, o);
       } catch (e) {
@@ -77,7 +75,7 @@ export function compileCustomization(input: CustomizeInput): CompiledCustomizati
         });
       }
     }
-    const scope: Scope = { site, values: values as Record<string, unknown> };
+    const scope: Scope = { site, values };
     const out = objects.map((obj, i) => {
       try {
         return substitute(obj, scope) as KubeObject;
@@ -95,6 +93,15 @@ export function compileCustomization(input: CustomizeInput): CompiledCustomizati
     return out;
   };
   return { keyOf, apply };
+}
+
+/** The bundle's values for a site: spec.values, then each overlay that applies to the site, in order. */
+export function valuesForSite(customization: Customization, site: SiteInputs): Record<string, unknown> {
+  let values: unknown = customization.values ?? {};
+  for (const o of customization.overlays ?? []) {
+    if (o.values && overlayApplies(o, siteForMatch(site))) values = mergePatch(values, o.values);
+  }
+  return values as Record<string, unknown>;
 }
 
 function siteForMatch(site: SiteInputs): { name: string; labels: Record<string, string> } {

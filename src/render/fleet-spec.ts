@@ -227,19 +227,20 @@ function parseOverlay(v: unknown, at: (string | number)[], fail: Fail, doc: Spec
 /**
  * Checks a bundle's customization against its manifests, before any site is involved: every
  * placeholder is well formed and names a value the bundle defines, and every overlay target names
- * at least one object. Returns the lines of placeholder fields per object, for later messages.
+ * at least one object (unless `targets` is off: a chart's objects are known only once it renders).
+ * Returns the lines of placeholder fields per object, for later messages.
  */
 export function checkCustomization(
-  fleet: FleetSpec,
+  c: Customization,
   objects: ReadonlyArray<{
     object: KubeObject;
     file: string;
     line: number;
     lineOf?: (path: readonly string[]) => number;
   }>,
-  doc: SpecDocument,
+  doc: { file: string; line: number },
+  opts: { targets: boolean } = { targets: true },
 ): Array<Record<string, number>> {
-  const c = fleet.customization;
   const known = new Set(Object.keys(c.values ?? {}));
   for (const o of c.overlays ?? []) for (const k of Object.keys(o.values ?? {})) known.add(k);
   const checkValue = (path: readonly string[], text: string, where: { file: string; line: number }) => {
@@ -281,7 +282,7 @@ export function checkCustomization(
       throw new OutpostError('bundle_invalid', `spec.overlays[${i}]: ${e.message}`, where);
     }
     for (const f of found) for (const p of f.placeholders) checkValue(p.path, p.text, where);
-    if (overlay.target && !objects.some((o) => targets(overlay.target, o.object))) {
+    if (opts.targets && overlay.target && !objects.some((o) => targets(overlay.target, o.object))) {
       throw new OutpostError(
         'bundle_invalid',
         `spec.overlays[${i}].target ${JSON.stringify(overlay.target)} matches no object of this bundle`,

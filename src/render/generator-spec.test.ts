@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { OutpostError } from '../model/errors.ts';
-import { chartInputDigest, chartInputsFor, parseGeneratorSpec } from './generator-spec.ts';
+import {
+  chartInputDigest,
+  chartInputsFor,
+  kubeVersionForHelm,
+  parseGeneratorSpec,
+  type StoredHelm,
+} from './generator-spec.ts';
 
 const doc = { file: 'fleet/pos/bundle.yaml', line: 1, lineOf: (path: readonly string[]) => path.length + 10 };
 
@@ -25,6 +31,7 @@ describe('parseGeneratorSpec', () => {
           releaseName: 'pos',
           valuesFiles: [],
           values: { lanes: '${site.properties.lanes}' },
+          origin: { file: 'fleet/pos/bundle.yaml', line: 13 },
         },
       },
     );
@@ -76,25 +83,18 @@ describe('parseGeneratorSpec', () => {
 });
 
 describe('chartInputsFor', () => {
-  const helm = parseGeneratorSpec(
-    {
-      helm: {
-        values: {
-          storeId: '${site.properties.storeId}',
-          region: 'r-${site.labels.region}',
-          cpu: '${values.cpu}',
-        },
-      },
-    },
-    'pos',
-    doc,
-  ).helm!;
-  const fixed = {
+  const helm: StoredHelm = {
     chart: 'sha256:c',
-    namespace: 'pos',
+    chartPath: 'fleet/pos/chart',
+    release: 'pos',
+    valuesFiles: [{ image: 'till:1.4.3' }],
+    values: {
+      storeId: '${site.properties.storeId}',
+      region: 'r-${site.labels.region}',
+      cpu: '${values.cpu}',
+    },
     helm: 'v4.3.2',
-    file: 'fleet/pos/bundle.yaml',
-    line: 7,
+    origin: { file: 'fleet/pos/bundle.yaml', line: 7 },
   };
   const site = (name: string, storeId: number) => ({
     name,
@@ -103,11 +103,12 @@ describe('chartInputsFor', () => {
   });
 
   test('values take the site’s inputs with their types', () => {
-    const inputs = chartInputsFor(helm, fixed, site('store-1', 101), { cpu: '250m' }, 'v1.33.0');
+    const inputs = chartInputsFor(helm, 'pos', site('store-1', 101), { cpu: '250m' }, 'v1.33.0');
     assert.deepEqual(inputs, {
       chart: 'sha256:c',
       release: 'pos',
       namespace: 'pos',
+      valuesFiles: [{ image: 'till:1.4.3' }],
       values: { storeId: 101, region: 'r-west', cpu: '250m' },
       kubeVersion: 'v1.33.0',
       helm: 'v4.3.2',
@@ -116,7 +117,7 @@ describe('chartInputsFor', () => {
 
   test('sites with equal inputs share a digest; any input that differs changes it', () => {
     const digest = (name: string, storeId: number, kube?: string) =>
-      chartInputDigest(chartInputsFor(helm, fixed, site(name, storeId), { cpu: '250m' }, kube));
+      chartInputDigest(chartInputsFor(helm, 'pos', site(name, storeId), { cpu: '250m' }, kube));
     assert.equal(digest('store-1', 101, 'v1.33.0'), digest('store-2', 101, 'v1.33.0'));
     assert.notEqual(digest('store-1', 101, 'v1.33.0'), digest('store-1', 102, 'v1.33.0'));
     assert.notEqual(digest('store-1', 101, 'v1.33.0'), digest('store-1', 101, 'v1.32.0'));
@@ -128,7 +129,7 @@ describe('chartInputsFor', () => {
       () =>
         chartInputsFor(
           helm,
-          fixed,
+          'pos',
           { name: 'store-9', labels: { region: 'east' }, properties: {} },
           { cpu: '1' },
           undefined,
@@ -140,5 +141,13 @@ describe('chartInputsFor', () => {
         e.location.line === 7 &&
         /site store-9: spec\.helm\.values\.storeId: /.test(e.message),
     );
+  });
+
+  test('the Kubernetes version a site reports is what Helm reads as .Capabilities.KubeVersion', () => {
+    assert.equal(kubeVersionForHelm('v1.33.13+k3s1'), 'v1.33.13');
+    assert.equal(kubeVersionForHelm('1.30'), 'v1.30.0');
+    assert.equal(kubeVersionForHelm('v1.31.0-sim'), 'v1.31.0');
+    assert.equal(kubeVersionForHelm(undefined), undefined);
+    assert.equal(kubeVersionForHelm('unknown'), undefined);
   });
 });

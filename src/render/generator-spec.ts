@@ -27,6 +27,8 @@ export interface HelmSpec {
   valuesFiles: string[];
   /** may hold ${site.*} and ${values.*} placeholders, substituted per site before Helm runs */
   values: Record<string, unknown>;
+  /** where the values are written (or spec.helm, without them), for a site's message */
+  origin: { file: string; line: number };
 }
 
 export interface KustomizeSpec {
@@ -137,27 +139,58 @@ export function parseGeneratorSpec(
       if (!(e instanceof FieldError)) throw e;
       fail(['helm', 'values', ...e.at], e.message);
     }
-    out.helm = { chart, releaseName: releaseName as string, valuesFiles, values };
+    const origin = {
+      file: doc.file,
+      line: doc.lineOf(['spec', 'helm', ...(h.values !== undefined ? ['values'] : [])]),
+    };
+    out.helm = { chart, releaseName: releaseName as string, valuesFiles, values, origin };
   }
   return out;
 }
 
+/**
+ * A chart bundle as a revision stores it: the chart pinned by the digest of its files, what its values
+ * are made of, and the Helm that checked it. Placement renders each site from this, without Helm.
+ */
+export interface StoredHelm {
+  /** digest of the chart's files (treeDigest), as pulled or as written in the repository */
+  chart: string;
+  /** the chart as the operator knows it: its folder in the repository, or REPOSITORY:VERSION */
+  chartPath: string;
+  release: string;
+  /** the contents of spec.helm.valuesFiles, in order */
+  valuesFiles: Record<string, unknown>[];
+  /** spec.helm.values as written; placeholders are substituted per site */
+  values: Record<string, unknown>;
+  /** the version of the Helm that rendered the commit: another Helm may render a chart differently */
+  helm: string;
+  /** where spec.helm.values is written, for a site's message */
+  origin: { file: string; line: number };
+}
+
 /** What one Helm rendering depends on; equal inputs render equally, so they name the cached result. */
 export interface ChartInputs {
-  /** digest of the chart's files (a folder) or of the archive pulled for its version */
+  /** digest of the chart's files */
   chart: string;
   release: string;
   namespace: string;
-  /** the values after the site's substitution */
+  /** values files, then the values after the site's substitution (helm --values, in this order) */
+  valuesFiles: Record<string, unknown>[];
   values: Record<string, unknown>;
   /** vMAJOR.MINOR.PATCH, or absent when the site has not reported one (Helm's default then) */
   kubeVersion?: string;
-  /** the helm version, since another Helm may render the same chart differently */
+  /** the helm version */
   helm: string;
 }
 
 export function chartInputDigest(inputs: ChartInputs): string {
   return digestOf(inputs);
+}
+
+/** Major.minor.patch of a reported Kubernetes version (v1.33.13+k3s1 → v1.33.13), or undefined. */
+export function kubeVersionForHelm(reported: unknown): string | undefined {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(typeof reported === 'string' ? reported : '');
+  return m ? `v${m[1]}.${m[2]}.${m[3] ?? '0'}` : undefined;
 }
 
 /**
@@ -166,8 +199,8 @@ export function chartInputDigest(inputs: ChartInputs): string {
  * Throws OutpostError render_failed naming the site and the values field, as manifest rendering does.
  */
 export function chartInputsFor(
-  helm: HelmSpec,
-  fixed: { chart: string; namespace: string; helm: string; file: string; line: number },
+  helm: StoredHelm,
+  namespace: string,
   site: SiteInputs,
   values: Record<string, unknown>,
   kubeVersion: string | undefined,
@@ -181,19 +214,16 @@ export function chartInputsFor(
     throw new OutpostError(
       'render_failed',
       `site ${site.name}: spec.helm.values.${fieldPath(e.at)}: ${e.message}`,
-      {
-        site: site.name,
-        file: fixed.file,
-        line: fixed.line,
-      },
+      { site: site.name, ...helm.origin },
     );
   }
   return {
-    chart: fixed.chart,
-    release: helm.releaseName,
-    namespace: fixed.namespace,
+    chart: helm.chart,
+    release: helm.release,
+    namespace,
+    valuesFiles: helm.valuesFiles,
     values: substituted,
     ...(kubeVersion ? { kubeVersion } : {}),
-    helm: fixed.helm,
+    helm: helm.helm,
   };
 }

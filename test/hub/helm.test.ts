@@ -16,6 +16,7 @@ import {
   pullChart,
   renderChart,
 } from '../../src/hub/generators/helm.ts';
+import { writeTree } from '../../src/hub/generators/tree.ts';
 import { OutpostError } from '../../src/model/errors.ts';
 import { tempDir } from '../support/git-server.ts';
 import { freePort, type Registry, registryBin, registryUser, startRegistry } from '../support/registry.ts';
@@ -130,7 +131,7 @@ const render = (chartDir: string, values: Record<string, unknown>, kubeVersion =
     chartPath: 'fleet/pos/chart',
     release: 'pos',
     namespace: 'pos',
-    values,
+    values: [values],
     kubeVersion,
   });
 
@@ -202,7 +203,7 @@ describe('helm template', { skip, timeout: 180_000 }, () => {
           chartPath: 'c',
           release: 'pos',
           namespace: 'pos',
-          values: { storeId: 's' },
+          values: [{ storeId: 's' }],
         },
       ),
     );
@@ -253,20 +254,20 @@ describe('charts from an OCI registry', {
     const pulled = await pullChart(helm, {
       repository: `oci://${registry.host}/charts/till`,
       version: '1.4.3',
-      dest: join(work.dir, 'pulled'),
       plainHttp: true,
       ...registryUser,
     });
     assert.match(pulled.digest, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(pulled.files.some((f) => f.path === 'Chart.yaml'));
     const again = await pullChart(helm, {
       repository: `oci://${registry.host}/charts/till`,
       version: '1.4.3',
-      dest: join(work.dir, 'pulled'),
       plainHttp: true,
       ...registryUser,
     });
     assert.equal(again.digest, pulled.digest);
-    const objects = objectsOf(await render(pulled.dir, { storeId: 'store-7' }));
+    const dir = await writeTree(join(work.dir, 'pulled'), pulled.files);
+    const objects = objectsOf(await render(dir, { storeId: 'store-7' }));
     assert.equal(objects.find((o) => o.kind === 'Deployment')?.at('metadata.labels.store'), 'store-7');
   });
 
@@ -276,7 +277,6 @@ describe('charts from an OCI registry', {
         pullChart(helm, {
           repository: `oci://${registry.host}/charts/till`,
           version: '1.4.3',
-          dest: join(work.dir, 'pulled'),
           plainHttp: true,
           ...registryUser,
           ...over,

@@ -69,9 +69,10 @@ export interface HubServer {
   joinToken(spec?: Record<string, unknown>): Promise<{ joinToken: string; token: string; id: string }>;
   register(
     token: string,
-    opts?: { name?: string; machineId?: string; labels?: Record<string, string>; keyPem?: string },
+    opts?: RegisterOptions,
   ): Promise<{ status: number; body: RegisterResponse & { error?: { code: string } }; keyPem: string }>;
-  enroll(name: string, labels?: Record<string, string>): Promise<Site>;
+  /** a site registered with a token of its own; `facts` as an agent reports them (kubernetesVersion, …) */
+  enroll(name: string, labels?: Record<string, string>, facts?: Record<string, unknown>): Promise<Site>;
   siteClient(siteId: string, name: string, certPem: string, keyPem: string): Site;
   close(): Promise<void>;
 }
@@ -81,6 +82,7 @@ type RegisterOptions = {
   machineId?: string;
   labels?: Record<string, string>;
   keyPem?: string;
+  facts?: Record<string, unknown>;
 };
 
 async function registerWith(
@@ -95,6 +97,7 @@ async function registerWith(
       machineId: opts.machineId ?? `machine-${opts.name ?? 'site'}-${Date.now()}`,
       name: opts.name,
       labels: opts.labels,
+      ...(opts.facts ? { facts: opts.facts } : {}),
       csr: createCsr({ commonName: 'site', keyPem }),
     },
   });
@@ -209,9 +212,9 @@ export async function startHubServer(
         machineId: opts.machineId ?? `machine-${++machines}-${Date.now()}`,
       });
     },
-    async enroll(name, labels = {}) {
+    async enroll(name, labels = {}, facts) {
       const { token } = await server.joinToken({ autoApprove: true, maxUses: 1 });
-      const r = await server.register(token, { name, labels });
+      const r = await server.register(token, { name, labels, ...(facts ? { facts } : {}) });
       if (r.status !== 200 || !r.body.certificate)
         throw new Error(`enroll ${name}: ${JSON.stringify(r.body)}`);
       return server.siteClient(r.body.siteId, r.body.name, r.body.certificate, r.keyPem);

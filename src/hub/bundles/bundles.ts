@@ -35,6 +35,13 @@ export async function applyBundle(
   const parsed = parseBundleFiles(body.files, { strategies: await storedStrategyNames(db) });
   checkLimits(parsed, ctx.config.limits);
   const { definition } = parsed;
+  if (definition.generator) {
+    throw new OutpostError(
+      'bundle_invalid',
+      `bundle ${definition.name} is made by ${definition.generator.helm ? 'Helm' : 'Kustomize'}, which reads its whole folder: add its repository as a source (outpost source add)`,
+      { file: body.files[0]?.path },
+    );
+  }
   const result = await db.transaction().execute(async (tx) => {
     const strategy = await resolveStrategy(tx, definition.fleet.rollout);
     const owner = await tx

@@ -9,6 +9,7 @@ import type { ParsedBundle } from '../../render/bundle-files.ts';
 import type { ObjectOrigin } from '../../render/customize.ts';
 import { digestOf } from '../../render/digest.ts';
 import type { FleetSpec } from '../../render/fleet-spec.ts';
+import type { StoredHelm } from '../../render/generator-spec.ts';
 import type { Overlay } from '../../render/overlays.ts';
 import { checkReleaseStored } from '../releases/releases.ts';
 import type { BundleTable, Database } from '../store/schema.ts';
@@ -25,6 +26,8 @@ export const defaultLimits: BundleLimits = { maxBundleBytes: 8 * 1024 * 1024, ma
 /** What a revision keeps beyond its selector and objects (stored as the revision's `fleet` JSON). */
 export interface StoredFleet extends Partial<FleetSpec> {
   origins?: ObjectOrigin[];
+  /** a chart bundle: the chart and values each site's objects are rendered from */
+  helm?: StoredHelm;
 }
 
 /**
@@ -79,6 +82,7 @@ export function storedFleet(parsed: ParsedBundle): StoredFleet {
   if (f.rollout !== undefined) out.rollout = f.rollout;
   if (f.telemetry) out.telemetry = f.telemetry;
   if (parsed.origins.some((o) => o.fields)) out.origins = parsed.origins;
+  if (parsed.chart) out.helm = parsed.chart;
   return out;
 }
 

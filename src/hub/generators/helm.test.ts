@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { helmErrorLocation, kubeVersionForHelm, splitHelmOutput } from './helm.ts';
+import { helmErrorLocation, splitHelmOutput } from './helm.ts';
 
 // Messages as Helm v4.3 prints them (test/hub/helm.test.ts runs the real binary on such charts).
 test('helm errors point at the chart file and line in the source', () => {
@@ -51,12 +51,4 @@ test('helm output splits into one file per template, in order', () => {
     ['fleet/pos/chart/crds/receipts.yaml', 'fleet/pos/chart/templates/a.yaml'],
   );
   assert.match(files[1]!.content, /kind: ConfigMap\n---\n# Source: pos\/templates\/a.yaml\nkind: Secret/);
-});
-
-test('a reported Kubernetes version becomes the version helm is given', () => {
-  assert.equal(kubeVersionForHelm('v1.33.13+k3s1'), 'v1.33.13');
-  assert.equal(kubeVersionForHelm('1.30'), 'v1.30.0');
-  assert.equal(kubeVersionForHelm('v1.31.0-sim'), 'v1.31.0');
-  assert.equal(kubeVersionForHelm('unknown'), undefined);
-  assert.equal(kubeVersionForHelm(undefined), undefined);
 });

@@ -4,7 +4,6 @@
 // path in the source, and a failure comes back as the chart file and line with Helm's own message.
 // Charts from a registry or chart repository are pulled once per version and pinned by digest.
 
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { gunzipSync } from 'node:zlib';
 import { OutpostError } from '../../model/errors.ts';
 import { readTar, type TarFile } from '../sources/core/tar.ts';
 import { runProgram, toolMessage } from './program.ts';
-import { writeTree } from './tree.ts';
+import { type TreeFile, treeDigest } from './tree.ts';
 
 export interface HelmTool {
   /** the helm executable (v4; v3 works the same for templating) */
@@ -35,8 +34,8 @@ export interface ChartRender {
   chartPath: string;
   release: string;
   namespace: string;
-  /** values after per-site substitution; passed to helm as one values file */
-  values: Record<string, unknown>;
+  /** values files, then the values after per-site substitution: passed to helm as --values in order */
+  values: Record<string, unknown>[];
   /** the site's Kubernetes version, for .Capabilities.KubeVersion (vMAJOR.MINOR.PATCH) */
   kubeVersion?: string;
 }
@@ -82,12 +81,6 @@ function notRunnable(helm: HelmTool, startError: NodeJS.ErrnoException | undefin
   return `helm failed: ${helmSaid(stderr)}`;
 }
 
-/** Major.minor.patch of a reported Kubernetes version (v1.33.13+k3s1 → v1.33.13), or undefined. */
-export function kubeVersionForHelm(reported: string | undefined): string | undefined {
-  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(reported ?? '');
-  return m ? `v${m[1]}.${m[2]}.${m[3] ?? '0'}` : undefined;
-}
-
 /**
  * Where helm's message points inside a chart, as the chart's path plus file and line.
  * Helm names template files by chart name (`pos/templates/x.yaml:12:4`); the chart name is the
@@ -130,21 +123,24 @@ export function splitHelmOutput(stdout: string, chartPath: string): GeneratedFil
 /**
  * Renders a chart as `helm template` does, CRDs from `crds/` included, dependencies from `charts/`
  * (never fetched). Throws OutpostError bundle_invalid naming the chart file and line with helm's message.
- * @example await renderChart(helm, { chartDir, chartPath: 'fleet/pos/chart', release: 'pos', namespace: 'pos', values: {}, kubeVersion: 'v1.33.0' })
+ * @example await renderChart(helm, { chartDir, chartPath: 'fleet/pos/chart', release: 'pos', namespace: 'pos', values: [{ lanes: 4 }], kubeVersion: 'v1.33.0' })
  */
 export async function renderChart(helm: HelmTool, input: ChartRender): Promise<GeneratedFile[]> {
   const home = await isolated();
   try {
-    const valuesFile = join(home.dir, 'values.json');
-    await writeFile(valuesFile, JSON.stringify(input.values));
+    const valuesArgs: string[] = [];
+    for (const [i, layer] of input.values.entries()) {
+      const file = join(home.dir, `values-${i}.json`);
+      await writeFile(file, JSON.stringify(layer));
+      valuesArgs.push('--values', file);
+    }
     const args = [
       'template',
       input.release,
       input.chartDir,
       '--namespace',
       input.namespace,
-      '--values',
-      valuesFile,
+      ...valuesArgs,
       '--include-crds',
       '--skip-tests',
       ...(input.kubeVersion ? ['--kube-version', input.kubeVersion] : []),
@@ -187,8 +183,6 @@ export interface ChartPull {
   repository: string;
   chart?: string;
   version: string;
-  /** where the chart is unpacked, under a folder named for its content */
-  dest: string;
   username?: string;
   password?: string;
   /** plain HTTP to an OCI registry */
@@ -196,15 +190,15 @@ export interface ChartPull {
 }
 
 export interface PulledChart {
-  /** the unpacked chart folder */
-  dir: string;
-  /** sha256 of the chart archive as pulled, which pins this version's content */
+  /** the chart's files, relative to the chart's folder */
+  files: TreeFile[];
+  /** the digest of those files (treeDigest), which pins this version's content */
   digest: string;
 }
 
 /**
- * Pulls one chart version from an OCI registry or a chart repository and unpacks it.
- * @example await pullChart(helm, { repository: 'oci://registry.example.com/charts/pos', version: '1.4.3', dest })
+ * Pulls one chart version from an OCI registry or a chart repository and unpacks it in memory.
+ * @example await pullChart(helm, { repository: 'oci://registry.example.com/charts/pos', version: '1.4.3' })
  */
 export async function pullChart(helm: HelmTool, pull: ChartPull): Promise<PulledChart> {
   const home = await isolated();
@@ -278,8 +272,8 @@ export async function pullChart(helm: HelmTool, pull: ChartPull): Promise<Pulled
     if (!name || files.some((f) => !f.path.startsWith(`${name}/`))) {
       throw new OutpostError('source_failed', `the chart archive of ${what} is not one chart folder`);
     }
-    const tree = await writeTree(pull.dest, files);
-    return { dir: join(tree, name), digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}` };
+    const chart = files.map((f) => ({ ...f, path: f.path.slice(name.length + 1) }));
+    return { files: chart, digest: treeDigest(chart) };
   } finally {
     await rm(home.dir, { recursive: true, force: true });
   }

@@ -1,11 +1,15 @@
 // Runs placement against the store in chunks of sites, each its own short transaction: it reads the
-// chunk's sites, their deployments, the bundles and the rollouts' pins afresh, plans (pure), writes the
-// deployments, each site's desired-state digest and the status changes that follow, commits, and wakes
-// the chunk's agents. A fleet-wide run never holds the rows reports need for longer than one chunk.
+// chunk's sites, their deployments, the bundles, the rollouts' pins and the chart renderings the chunk's
+// sites need afresh, plans (pure), writes the deployments, each site's desired-state digest, the status
+// changes that follow and the chart renderings still to be made, commits, and wakes the chunk's agents.
+// A fleet-wide run never holds the rows reports need for longer than one chunk.
 
 import { type RawBuilder, sql } from 'kysely';
+import type { ParsedBundle } from '../../render/bundle-files.ts';
+import type { ChartRendering } from '../../render/chart-bundle.ts';
+import { kubeVersionForHelm } from '../../render/generator-spec.ts';
 import { desiredDigest } from '../../render/rendered.ts';
-import type { StoredFleet } from '../bundles/revisions.ts';
+import { type StoredFleet, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import type { DeploymentFacts, SiteFacts } from '../status/aggregate.ts';
 import {
@@ -27,7 +31,9 @@ import {
   type PlacementSite,
   pinKey,
   planPlacement,
+  renderingWaitMessage,
 } from './plan.ts';
+import { loadRenderings, wantRenderings } from './renderings.ts';
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -154,12 +160,26 @@ async function loadPins(
   return pins;
 }
 
+/** A parsed definition as placement would see it stored as `revision` (for checks and plans before it is). */
+export function placementBundleOf(parsed: ParsedBundle, revision: number): PlacementBundle {
+  const def = parsed.definition;
+  return {
+    name: def.name,
+    revision,
+    namespace: def.namespace,
+    selector: def.selector,
+    objects: parsed.objects.map((o) => o.object),
+    ...fleetOf(JSON.stringify(storedFleet(parsed))),
+  };
+}
+
 /** The placement, customization and dependencies a revision stored beside its objects. */
 export function fleetOf(
   json: string,
-): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn' | 'telemetry'> {
+): Pick<PlacementBundle, 'placement' | 'customization' | 'origins' | 'dependsOn' | 'telemetry' | 'helm'> {
   const f = JSON.parse(json) as StoredFleet;
   return {
+    ...(f.helm ? { helm: f.helm } : {}),
     ...(f.placement ? { placement: f.placement } : {}),
     ...(f.customization ? { customization: f.customization } : {}),
     ...(f.origins ? { origins: f.origins } : {}),
@@ -168,7 +188,7 @@ export function fleetOf(
   };
 }
 
-export const siteColumns = ['id', 'name', 'labels', 'properties', 'lifecycle'] as const;
+export const siteColumns = ['id', 'name', 'labels', 'properties', 'lifecycle', 'facts'] as const;
 
 export function toPlacementSite(r: {
   id: string;
@@ -176,6 +196,7 @@ export function toPlacementSite(r: {
   labels: string;
   properties: string;
   lifecycle: string;
+  facts: string;
 }): PlacementSite {
   return {
     id: r.id,
@@ -183,7 +204,14 @@ export function toPlacementSite(r: {
     labels: JSON.parse(r.labels),
     properties: JSON.parse(r.properties),
     active: r.lifecycle === 'Active',
+    ...placementFacts(JSON.parse(r.facts)),
   };
+}
+
+/** What placement reads of the facts a site reported: its Kubernetes version, which charts render for. */
+export function placementFacts(facts: { kubernetesVersion?: unknown }): Pick<PlacementSite, 'kubeVersion'> {
+  const kubeVersion = kubeVersionForHelm(facts.kubernetesVersion);
+  return kubeVersion ? { kubeVersion } : {};
 }
 
 function toExisting(r: {
@@ -191,26 +219,74 @@ function toExisting(r: {
   bundle: string;
   desired_digest: string | null;
   render_error: string | null;
+  message: string;
 }): ExistingDeployment {
   return {
     siteId: r.site_id,
     bundle: r.bundle,
     desiredDigest: r.desired_digest,
     renderError: r.render_error,
+    ...(r.desired_digest === null && r.render_error === null && r.message === renderingWaitMessage
+      ? { waiting: true }
+      : {}),
   };
+}
+
+/**
+ * The chart renderings these sites need from the chart bundles among `bundles` (and the revisions
+ * rollouts pin), added to `known` and returned in it: a first, chart-only pass names the input digests
+ * `known` lacks, which are then loaded (those Helm has not made yet stay out). A run placing chunk after
+ * chunk keeps one `known` and one `compiled` for all of them (see planPlacement), so it loads each
+ * rendering once and renders each input once.
+ */
+export async function renderingsFor(
+  db: Db,
+  sites: readonly PlacementSite[],
+  bundles: readonly PlacementBundle[],
+  pins: ReadonlyMap<string, PlacementBundle>,
+  known: Map<string, ChartRendering> = new Map(),
+  compiled: CompiledRevisions = new Map(),
+): Promise<Map<string, ChartRendering>> {
+  const charted = new Set([...bundles, ...pins.values()].filter((b) => b.helm).map((b) => b.name));
+  if (charted.size === 0) return known;
+  const probe = planPlacement(
+    sites,
+    bundles.filter((b) => charted.has(b.name)),
+    [],
+    pins,
+    known,
+    compiled,
+  );
+  for (const [digest, rendering] of await loadRenderings(db, [...probe.wanted.keys()])) {
+    known.set(digest, rendering);
+  }
+  return known;
 }
 
 /** A run's revisions compiled once for all its chunks (revisions are immutable: keyed bundle@revision). */
 type CompiledRevisions = Map<string, CompiledBundle>;
 
 /**
+ * What a run carries from chunk to chunk: its compiled revisions and the chart renderings they read
+ * (content-addressed, so one loaded for a chunk holds for the next).
+ */
+interface PlacementRun {
+  compiled: CompiledRevisions;
+  renderings: Map<string, ChartRendering>;
+}
+
+function newRun(): PlacementRun {
+  return { compiled: new Map(), renderings: new Map() };
+}
+
+/**
  * Re-places every bundle on the given sites (after a site registers, its labels change or it is approved
  * or decommissioned), a chunk of sites per transaction.
  */
 export async function placeSites(ctx: HubContext, siteIds: readonly string[]): Promise<void> {
-  const compiled: CompiledRevisions = new Map();
+  const run = newRun();
   for (const ids of chunks(siteIds, ctx.config.placement.sitesPerTransaction)) {
-    notifyPlaced(ctx, await placeChunk(ctx, ids, undefined, compiled));
+    notifyPlaced(ctx, await placeChunk(ctx, ids, undefined, run));
   }
 }
 
@@ -232,9 +308,9 @@ export async function placeBundles(ctx: HubContext, names: readonly string[]): P
     .where('bundle', 'in', names)
     .execute();
   const ids = (await db.selectFrom('sites').select('id').orderBy('id').execute()).map((r) => r.id);
-  const compiled: CompiledRevisions = new Map();
+  const run = newRun();
   for (const chunk of chunks(ids, ctx.config.placement.sitesPerTransaction)) {
-    notifyPlaced(ctx, await placeChunk(ctx, chunk, names, compiled));
+    notifyPlaced(ctx, await placeChunk(ctx, chunk, names, run));
     // still alive: the leader leaves a run that moves on alone
     if (due.length > 0) {
       await db
@@ -316,13 +392,14 @@ const chunkDeploymentColumns = [...deploymentFactColumns, 'render_error'] as con
 /**
  * Places one chunk of sites in one transaction: all bundles when `names` is undefined (deployments of
  * bundles that are gone are unplaced), else the named ones. Taken under the placement lock, so chunks of
- * runs on different replicas never interleave their reads and writes.
+ * runs on different replicas never interleave their reads and writes. The chart renderings the chunk's
+ * sites need are read in the same transaction, and those still to be made are asked for in it.
  */
 async function placeChunk(
   ctx: HubContext,
   siteIds: readonly string[],
   names: readonly string[] | undefined,
-  compiled: CompiledRevisions,
+  run: PlacementRun,
 ): Promise<Placed> {
   return ctx.store.db.transaction().execute(async (tx) => {
     await ctx.store.sql.lockTransaction(tx as never, 'placement');
@@ -338,7 +415,9 @@ async function placeChunk(
     const placing = names ? new Set(names) : undefined;
     const existing = deployments.filter((d) => !placing || placing.has(d.bundle)).map(toExisting);
     const pins = await loadPins(tx, bundles, siteIds);
-    const plan = planPlacement(sites.map(toPlacementSite), bundles, existing, pins, compiled);
+    const placementSites = sites.map(toPlacementSite);
+    await renderingsFor(tx, placementSites, bundles, pins, run.renderings, run.compiled);
+    const plan = planPlacement(placementSites, bundles, existing, pins, run.renderings, run.compiled);
     return writePlan(ctx, tx, plan, sites, deployments, names === undefined);
   });
 }
@@ -481,6 +560,42 @@ async function writePlan(
       )
       .execute();
   }
+  // a new pair whose chart rendering is being made ships nothing yet: a Pending row says what it waits for
+  const waitingRows = plan.wait.map((w) => {
+    moved.add(w.siteId);
+    after.get(w.siteId)?.set(w.bundle, {
+      bundle: w.bundle,
+      revision: null,
+      state: 'Pending',
+      placed: false,
+      stateSince: now,
+      message: renderingWaitMessage,
+    });
+    return {
+      site_id: w.siteId,
+      bundle: w.bundle,
+      desired_revision: null,
+      desired_digest: null,
+      applied_digest: null,
+      state: 'Pending',
+      message: renderingWaitMessage,
+      total: 0,
+      applied: 0,
+      ready: 0,
+      not_ready: '[]',
+      updated_at: now,
+      render_error: null,
+      state_since: now,
+    };
+  });
+  for (const rows of chunks(waitingRows, rowsPerStatement)) {
+    await tx
+      .insertInto('deployments')
+      .values(rows)
+      .onConflict((oc) => oc.columns(['site_id', 'bundle']).doNothing())
+      .execute();
+  }
+  await wantRenderings(tx, plan.wanted, now);
   for (const f of plan.forget) {
     moved.add(f.siteId);
     await tx

@@ -427,3 +427,61 @@ describe('per-site customization in placement', () => {
     assert.ok(ms < 5000, `planning took ${ms} ms`);
   });
 });
+
+describe('chart bundles in placement', () => {
+  const chart: PlacementBundle = {
+    name: 'kiosk',
+    revision: 2,
+    selector: { matchLabels: { region: 'west' } },
+    objects: [],
+    helm: {
+      chart: 'sha256:c',
+      chartPath: 'kiosk/chart',
+      release: 'kiosk',
+      valuesFiles: [],
+      values: {},
+      helm: 'v4.3.2',
+      origin: { file: 'kiosk/bundle.yaml', line: 7 },
+    },
+  };
+  const sites = [
+    { ...site('s1', { region: 'west' }), kubeVersion: 'v1.33.0' },
+    { ...site('s2', { region: 'west' }), kubeVersion: 'v1.31.0' },
+  ];
+
+  test('sites wait for renderings not made yet, asked for once per distinct set of inputs', () => {
+    const plan = planPlacement(sites, [chart], []);
+    assert.deepEqual(
+      plan.wait.map((w) => w.siteId),
+      ['s1', 's2'],
+    );
+    assert.equal(plan.wanted.size, 2, 'two Kubernetes versions, two renderings');
+    assert.deepEqual(plan.place, []);
+  });
+
+  test('a site running an earlier revision keeps it while the new rendering is made', () => {
+    const existing: ExistingDeployment[] = [{ siteId: 's1', bundle: 'kiosk', desiredDigest: 'sha256:old' }];
+    const plan = planPlacement([sites[0]!], [chart], existing);
+    assert.deepEqual(plan.wait, []);
+    assert.deepEqual(plan.unplace, []);
+    assert.equal(plan.wanted.size, 1);
+  });
+
+  test('made renderings are placed; a waiting row of a site no longer targeted is forgotten', () => {
+    const wanted = planPlacement(sites, [chart], []).wanted;
+    const renderings = new Map(
+      [...wanted.keys()].map((d) => [
+        d,
+        { objects: [configMap('screen')], origins: [{ file: 'x', line: 1 }] },
+      ]),
+    );
+    const plan = planPlacement(sites, [chart], [], new Map(), renderings);
+    assert.deepEqual(placed(plan), ['s1/kiosk', 's2/kiosk']);
+    const moved = planPlacement(
+      [site('s1', { region: 'east' })],
+      [chart],
+      [{ siteId: 's1', bundle: 'kiosk', desiredDigest: null, waiting: true }],
+    );
+    assert.deepEqual(moved.forget, [{ siteId: 's1', bundle: 'kiosk' }]);
+  });
+});

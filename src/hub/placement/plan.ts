@@ -1,13 +1,21 @@
 // Placement decisions, pure: given sites, bundles and the deployments that exist, which (site, bundle)
-// pairs should carry which rendered digest, which must be unplaced (pruned by the agent), and which
-// cannot be rendered or decided for their site (those fail alone; the site keeps what it runs).
+// pairs should carry which rendered digest, which must be unplaced (pruned by the agent), which cannot
+// be rendered or decided for their site (those fail alone; the site keeps what it runs), and which
+// wait for a chart rendering Helm has not made yet (asked for in `wanted`).
 
 import type { BundleApplyOptions } from '../../model/apply-options.ts';
 import { OutpostError } from '../../model/errors.ts';
 import type { KubeObject } from '../../model/manifest.ts';
 import type { BundleTelemetry } from '../../model/telemetry-spec.ts';
+import {
+  type ChartRenderer,
+  type ChartRendering,
+  createChartRenderer,
+  type WantedRendering,
+} from '../../render/chart-bundle.ts';
 import type { ObjectOrigin } from '../../render/customize.ts';
 import type { FleetPlacement } from '../../render/fleet-spec.ts';
+import type { StoredHelm } from '../../render/generator-spec.ts';
 import type { Customization } from '../../render/overlays.ts';
 import { type BundleRenderer, createRenderer, type RenderedBlob } from '../../render/rendered.ts';
 import type { LabelSelector } from '../../select/labels.ts';
@@ -20,6 +28,8 @@ export interface PlacementSite {
   labels: Record<string, string>;
   properties?: Record<string, unknown>;
   active: boolean;
+  /** the Kubernetes version the site reported (vMAJOR.MINOR.PATCH), which charts render for */
+  kubeVersion?: string;
 }
 
 export interface PlacementBundle {
@@ -35,6 +45,8 @@ export interface PlacementBundle {
   options?: BundleApplyOptions;
   telemetry?: BundleTelemetry;
   objects: readonly KubeObject[];
+  /** a chart bundle: its objects are the chart's rendering for each site (and `objects` is empty) */
+  helm?: StoredHelm;
 }
 
 export interface ExistingDeployment {
@@ -43,7 +55,12 @@ export interface ExistingDeployment {
   desiredDigest: string | null;
   /** why the current revision could not be rendered or placed for this site, when it could not */
   renderError?: string | null;
+  /** a new pair that has shipped nothing yet because its chart rendering is being made */
+  waiting?: boolean;
 }
+
+/** The message of a new deployment whose chart rendering is being made. */
+export const renderingWaitMessage = 'waiting for its chart to be rendered';
 
 export interface PlacementFailure {
   siteId: string;
@@ -59,10 +76,14 @@ export interface PlacementPlan {
   unplace: Array<{ siteId: string; bundle: string }>;
   /** pairs the revision cannot be rendered or decided for: marked Failed, the site keeps what it had */
   fail: PlacementFailure[];
-  /** failure-only rows (nothing ever shipped) of pairs no longer targeted: deleted */
+  /** failure-only or waiting rows (nothing ever shipped) of pairs no longer targeted: deleted */
   forget: Array<{ siteId: string; bundle: string }>;
+  /** new pairs that wait for a chart rendering; a pair already running something keeps it meanwhile */
+  wait: Array<{ siteId: string; bundle: string }>;
   /** every distinct blob referenced by `place` */
   blobs: Map<string, RenderedBlob>;
+  /** chart renderings some site needs that are not made yet, by input digest */
+  wanted: Map<string, WantedRendering>;
 }
 
 /** A bundle revision made ready to decide and render for many sites: compiled once, cached by input. */
@@ -71,15 +92,20 @@ export interface CompiledBundle {
   /** undefined when the stored revision itself cannot be compiled (then `broken` says why) */
   placement?: CompiledPlacement;
   renderer?: BundleRenderer;
+  /** set instead of `renderer` for a chart bundle */
+  chart?: ChartRenderer;
   broken?: string;
   cache: Map<string, RenderedBlob | OutpostError>;
 }
 
-export function compileBundle(bundle: PlacementBundle): CompiledBundle {
+export function compileBundle(
+  bundle: PlacementBundle,
+  renderings: ReadonlyMap<string, ChartRendering> = new Map(),
+): CompiledBundle {
   const compiled: CompiledBundle = { bundle, cache: new Map() };
   try {
     compiled.placement = compilePlacement({ selector: bundle.selector, ...(bundle.placement ?? {}) });
-    compiled.renderer = createRenderer({
+    const input = {
       bundle: bundle.name,
       namespace: bundle.namespace,
       objects: bundle.objects,
@@ -88,7 +114,9 @@ export function compileBundle(bundle: PlacementBundle): CompiledBundle {
       dependsOn: bundle.dependsOn,
       options: bundle.options,
       telemetry: bundle.telemetry,
-    });
+    };
+    if (bundle.helm) compiled.chart = createChartRenderer({ ...input, helm: bundle.helm }, renderings);
+    else compiled.renderer = createRenderer(input);
   } catch (e) {
     compiled.broken = (e as Error).message;
   }
@@ -98,13 +126,14 @@ export function compileBundle(bundle: PlacementBundle): CompiledBundle {
 export type SiteOutcome =
   | { kind: 'untargeted' }
   | { kind: 'targeted'; blob: RenderedBlob }
-  | { kind: 'failed'; error: OutpostError };
+  | { kind: 'failed'; error: OutpostError }
+  | { kind: 'waiting'; wanted: WantedRendering };
 
 /** Decides and renders one bundle for one site, rendering once per distinct set of site inputs. */
 export function outcomeFor(c: CompiledBundle, site: PlacementSite): SiteOutcome {
   const name = site.name ?? site.id;
   if (!site.active) return { kind: 'untargeted' };
-  if (c.broken !== undefined || !c.placement || !c.renderer) {
+  if (c.broken !== undefined || !c.placement || !(c.renderer || c.chart)) {
     return {
       kind: 'failed',
       error: new OutpostError('bundle_invalid', `${c.bundle.name}: ${c.broken}`, { site: name }),
@@ -119,11 +148,21 @@ export function outcomeFor(c: CompiledBundle, site: PlacementSite): SiteOutcome 
     };
   }
   if (!decision.targeted) return { kind: 'untargeted' };
-  const key = c.renderer.keyOf(subject);
+  if (c.chart) {
+    try {
+      const out = c.chart.render(subject, site.kubeVersion);
+      return 'wanted' in out ? { kind: 'waiting', wanted: out.wanted } : { kind: 'targeted', blob: out.blob };
+    } catch (e) {
+      if (!(e instanceof OutpostError)) throw e;
+      return { kind: 'failed', error: e };
+    }
+  }
+  const renderer = c.renderer!;
+  const key = renderer.keyOf(subject);
   let cached = c.cache.get(key);
   if (!cached) {
     try {
-      cached = c.renderer.render(subject);
+      cached = renderer.render(subject);
     } catch (e) {
       if (!(e instanceof OutpostError)) throw e;
       cached = e;
@@ -153,15 +192,19 @@ export function pinKey(siteId: string, bundle: string): string {
  * Plans placement for every given site × every given bundle. Bundles absent from `bundles` but present
  * in `existing` count as deleted and are unplaced. Inactive (pending or decommissioned) sites get nothing.
  * `pinned` holds a (site, bundle) pair to another revision of the bundle than its current one (keyed by
- * pinKey): a rollout keeps the sites it has not started yet on the revision they run. `compiled` carries
- * compiled revisions (and their renderings) from one call to the next, keyed `bundle@revision`: a
- * revision is immutable, so planning a fleet chunk by chunk compiles and renders each input once.
+ * pinKey): a rollout keeps the sites it has not started yet on the revision they run. `renderings` are
+ * the chart renderings made so far that chart bundles may need, by input digest. `compiled` carries
+ * compiled revisions (and what they rendered) from one call to the next, keyed `bundle@revision`: a
+ * revision is immutable, so planning a fleet chunk by chunk compiles and renders each input once. A
+ * compiled chart revision reads the `renderings` it was compiled over, so calls that share `compiled`
+ * share one `renderings` too, adding to it as renderings are made.
  */
 export function planPlacement(
   sites: readonly PlacementSite[],
   bundles: readonly PlacementBundle[],
   existing: readonly ExistingDeployment[],
   pinned: ReadonlyMap<string, PlacementBundle> = new Map(),
+  renderings: ReadonlyMap<string, ChartRendering> = new Map(),
   compiled: Map<string, CompiledBundle> = new Map(),
 ): PlacementPlan {
   const current = new Map<string, ExistingDeployment>();
@@ -171,7 +214,7 @@ export function planPlacement(
     const key = `${b.name}@${b.revision}`;
     let c = compiled.get(key);
     if (!c) {
-      c = compileBundle(b);
+      c = compileBundle(b, renderings);
       compiled.set(key, c);
     }
     return c;
@@ -179,7 +222,15 @@ export function planPlacement(
   const latest = bundles.map(compileOnce);
   const compiledPins = new Map<PlacementBundle, CompiledBundle>();
   for (const b of new Set(pinned.values())) compiledPins.set(b, compileOnce(b));
-  const plan: PlacementPlan = { place: [], unplace: [], fail: [], forget: [], blobs: new Map() };
+  const plan: PlacementPlan = {
+    place: [],
+    unplace: [],
+    fail: [],
+    forget: [],
+    wait: [],
+    blobs: new Map(),
+    wanted: new Map(),
+  };
 
   for (const site of sites) {
     for (const newest of latest) {
@@ -207,9 +258,12 @@ export function planPlacement(
             error: outcome.error,
           });
         }
+      } else if (outcome.kind === 'waiting') {
+        plan.wanted.set(outcome.wanted.digest, outcome.wanted);
+        if (!row) plan.wait.push({ siteId: site.id, bundle: bundle.name });
       } else if (row?.desiredDigest) {
         plan.unplace.push({ siteId: site.id, bundle: bundle.name });
-      } else if (row?.renderError) {
+      } else if (row?.renderError || row?.waiting) {
         plan.forget.push({ siteId: site.id, bundle: bundle.name });
       }
     }
@@ -218,7 +272,7 @@ export function planPlacement(
   for (const d of existing) {
     if (!siteIds.has(d.siteId) || byName.has(d.bundle)) continue;
     if (d.desiredDigest) plan.unplace.push({ siteId: d.siteId, bundle: d.bundle });
-    else if (d.renderError) plan.forget.push({ siteId: d.siteId, bundle: d.bundle });
+    else if (d.renderError || d.waiting) plan.forget.push({ siteId: d.siteId, bundle: d.bundle });
   }
   return plan;
 }

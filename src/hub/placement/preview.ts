@@ -5,51 +5,66 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { Explanation, PlanRequest, PlanResult, SitePlan } from '../../model/fleet-wire.ts';
 import type { KubeObject } from '../../model/manifest.ts';
+import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { objectChanges } from '../../render/diff.ts';
 import { overlayApplies } from '../../render/overlays.ts';
 import { redactSecrets } from '../../render/redact.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
 import { compilePlacement, explainPlacement } from '../../select/placement.ts';
 import { type FleetDefinition, readFleet } from '../bundles/definitions.ts';
-import { specDigestOf, storedFleet } from '../bundles/revisions.ts';
+import { specDigestOf } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { storedStrategyNames } from '../rollout/strategies.ts';
 import { siteByName } from '../sites/sites.ts';
-import { fleetSourceOf, yamlFiles } from '../sources/fleet-source.ts';
+import { readSourceRevision } from '../sources/fleet-read.ts';
+import { fleetSourceOf } from '../sources/fleet-source.ts';
 import { problemOf, sourceRow } from '../sources/sources.ts';
-import { fleetOf, loadBundles, siteColumns, toPlacementSite } from './place.ts';
-import { compileBundle, outcomeFor, type PlacementBundle, planPlacement } from './plan.ts';
+import {
+  loadBundles,
+  placementBundleOf,
+  placementFacts,
+  renderingsFor,
+  siteColumns,
+  toPlacementSite,
+} from './place.ts';
+import { compileBundle, outcomeFor, planPlacement, renderingWaitMessage } from './plan.ts';
 
-function toPlacementBundle(d: FleetDefinition, revision: number): PlacementBundle {
-  const def = d.parsed.definition;
-  return {
-    name: def.name,
-    revision,
-    namespace: def.namespace,
-    selector: def.selector,
-    objects: d.parsed.objects.map((o) => o.object),
-    ...fleetOf(JSON.stringify(storedFleet(d.parsed))),
-  };
+interface PlannedDefinitions {
+  definitions: FleetDefinition[];
+  errors: OutpostError[];
+  /** chart renderings made for the plan (kept nowhere) */
+  renderings: Map<string, ChartRendering>;
+  commit?: string;
+  source?: string;
 }
 
-async function definitionsFor(
-  ctx: HubContext,
-  req: PlanRequest,
-): Promise<{ definitions: FleetDefinition[]; errors: OutpostError[]; commit?: string; source?: string }> {
+async function definitionsFor(ctx: HubContext, req: PlanRequest): Promise<PlannedDefinitions> {
   const known = new Set(
     (await ctx.store.db.selectFrom('bundles').select('name').execute()).map((b) => b.name),
   );
   if ('files' in req) {
     const strategies = await storedStrategyNames(ctx.store.db);
-    return { ...readFleet(req.files, ctx.config.limits, { knownBundles: known, strategies }) };
+    const read = readFleet(req.files, ctx.config.limits, { knownBundles: known, strategies });
+    for (const d of read.definitions) {
+      if (!d.parsed.definition.generator) continue;
+      read.errors.push(
+        new OutpostError(
+          'bundle_invalid',
+          `bundle ${d.parsed.definition.name} is made by ${d.parsed.definition.generator.helm ? 'Helm' : 'Kustomize'}, which needs its whole folder: plan it with --source`,
+          { file: d.files[0]!.path },
+        ),
+      );
+    }
+    return { ...read, renderings: new Map() };
   }
   const row = await sourceRow(ctx, req.source);
   const source = fleetSourceOf(ctx, row);
   const head = await source.fetch();
   const commit = req.commit ?? head;
-  const files = yamlFiles(await source.readTree(commit));
   const strategies = await storedStrategyNames(ctx.store.db, row.name);
-  return { ...readFleet(files, ctx.config.limits, { strategies }), commit, source: row.name };
+  const read = await readSourceRevision(ctx, source, commit, { strategies });
+  const renderings = new Map(read.renderings.map((r) => [r.wanted.digest, r.rendering]));
+  return { definitions: read.definitions, errors: read.errors, renderings, commit, source: row.name };
 }
 
 /**
@@ -58,7 +73,7 @@ async function definitionsFor(
  */
 export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
   const db = ctx.store.db;
-  const { definitions, errors, commit, source } = await definitionsFor(ctx, req);
+  const { definitions, errors, commit, source, renderings: made } = await definitionsFor(ctx, req);
   const result: PlanResult = { bundles: [], errors: errors.map(problemOf), sites: [] };
   if (commit) result.commit = commit;
   if (errors.length > 0) return result;
@@ -66,8 +81,8 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
   const current = new Map((await db.selectFrom('bundles').selectAll().execute()).map((b) => [b.name, b]));
   const bundles = definitions.map((d) => {
     const was = current.get(d.parsed.definition.name);
-    return toPlacementBundle(
-      d,
+    return placementBundleOf(
+      d.parsed,
       was ? Number(was.revision) + (was.spec_digest === specDigestOf(d.parsed) ? 0 : 1) : 1,
     );
   });
@@ -99,7 +114,8 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
       redactSecrets(r.content ? (JSON.parse(r.content) as RenderedBundle).objects : []),
     ]),
   );
-  const plan = planPlacement(sites, bundles, existing);
+  const renderings = new Map([...(await renderingsFor(db, sites, bundles, new Map())), ...made]);
+  const plan = planPlacement(sites, bundles, existing, new Map(), renderings);
 
   const out: SitePlan[] = [];
   for (const p of plan.place) {
@@ -139,7 +155,7 @@ export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<Pl
 
   const targeted = new Map<string, number>();
   for (const b of bundles) {
-    const c = compileBundle(b);
+    const c = compileBundle(b, renderings);
     targeted.set(b.name, sites.filter((s) => outcomeFor(c, s).kind === 'targeted').length);
   }
   result.bundles = [
@@ -185,8 +201,11 @@ export async function explainBundle(
     out.targeted = false;
     out.reason = `${site.name} is ${site.lifecycle}; only Active sites get bundles`;
   } else if (e.targeted) {
-    const outcome = outcomeFor(compileBundle(bundle), { id: site.id, ...subject, active: true });
+    const placing = { id: site.id, ...subject, active: true, ...placementFacts(site.facts) };
+    const renderings = await renderingsFor(ctx.store.db, [placing], [bundle], new Map());
+    const outcome = outcomeFor(compileBundle(bundle, renderings), placing);
     if (outcome.kind === 'failed') out.renderError = outcome.error.message;
+    if (outcome.kind === 'waiting') out.renderError = renderingWaitMessage;
   }
   return out;
 }

@@ -2,9 +2,8 @@
 // the hub, HTTP(S) or SSH) or a repository in an OCI registry. Either names a revision (a commit, or a
 // manifest digest) and reads every file under the source's folder at that revision.
 
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { OutpostError } from '../../model/errors.ts';
+import { sourcesDirOf } from '../config.ts';
 import type { HubContext } from '../context.ts';
 import type { TreeFile } from '../generators/tree.ts';
 import type { SourceTable } from '../store/schema.ts';
@@ -58,7 +57,7 @@ export function fleetSourceOf(ctx: HubContext, row: SourceTable): FleetSource {
     ref: row.ref,
     path: row.path,
     auth: JSON.parse(row.auth) as GitAuth,
-    cacheDir: ctx.config.sourcesDir ?? join(tmpdir(), 'outpost-sources'),
+    cacheDir: sourcesDirOf(ctx.config),
   });
   return { kind: 'git', fetch: () => git.fetch(), readTree: (commit) => git.readTree(commit, limits) };
 }

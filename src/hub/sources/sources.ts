@@ -9,11 +9,12 @@ import { OutpostError } from '../../model/errors.ts';
 import type { Problem, SourceRequest, SourceView, SyncResult } from '../../model/fleet-wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import { renderFailures } from '../bundles/bundles.ts';
-import { readFleet } from '../bundles/definitions.ts';
 import { sourceDependencyErrors, storedDependencies } from '../bundles/dependencies.ts';
 import { storeRevision } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import { saveChart } from '../generators/charts.ts';
 import { markPlacementDue, placeBundles } from '../placement/place.ts';
+import { storeRendering } from '../placement/renderings.ts';
 import { profileConflicts, syncProfiles } from '../profiles/profiles.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import {
@@ -24,7 +25,8 @@ import {
 } from '../rollout/strategies.ts';
 import { sloConflicts, syncSlos } from '../slo/slos.ts';
 import type { SourceTable } from '../store/schema.ts';
-import { fleetSourceOf, isOciUrl, yamlFiles } from './fleet-source.ts';
+import { readSourceRevision } from './fleet-read.ts';
+import { fleetSourceOf, isOciUrl } from './fleet-source.ts';
 import { isSshUrl, sshAuthProblems } from './git-ssh.ts';
 import { parseOciUrl, semverRange } from './oci.ts';
 
@@ -236,24 +238,13 @@ async function syncNow(
     return { status: 'rejected', commit, ...empty, errors: JSON.parse(row.rejected_errors ?? '[]') };
   }
 
-  const errors: OutpostError[] = [];
-  let files: Array<{ path: string; content: string }> = [];
-  try {
-    files = yamlFiles(await source.readTree(commit));
-  } catch (e) {
-    errors.push(e instanceof OutpostError ? e : new OutpostError('source_failed', (e as Error).message));
-  }
   const stored = await storedDependencies(db);
   const elsewhere = new Set([...stored].filter(([, d]) => d.source !== name).map(([bundle]) => bundle));
-  const {
-    definitions,
-    documents,
-    errors: invalid,
-  } = readFleet(files, ctx.config.limits, {
+  const read = await readSourceRevision(ctx, source, commit, {
     knownBundles: elsewhere,
     strategies: await storedStrategyNames(db, name),
   });
-  errors.push(...invalid);
+  const { definitions, documents, errors } = read;
   errors.push(
     ...sourceDependencyErrors(
       stored,
@@ -309,8 +300,12 @@ async function syncNow(
   }
 
   const result = await db.transaction().execute(async (tx) => {
+    const now = ctx.now().toISOString();
+    // what generated bundles were made from: their charts, and what Helm made of them
+    for (const files of read.charts.values()) await saveChart(tx, files, now);
+    for (const r of read.renderings) await storeRendering(tx, r.wanted, r.rendering, now);
     // strategies first: the commit's bundles may name the ones it brings
-    const strategyChanges = await syncStrategies(tx, ctx.now().toISOString(), name, strategies);
+    const strategyChanges = await syncStrategies(tx, now, name, strategies);
     const changed: string[] = [];
     for (const d of definitions) {
       const stored = await storeRevision(tx, ctx.now(), d.parsed, { source: name, commit });

@@ -587,6 +587,30 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // Chart bundles: each chart's files by digest (so any replica can render it), and Helm's rendering of
+  // each distinct set of chart inputs (wanted until the leader's renderer makes it)
+  '0017_chart_renderings': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('chart_sources')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('chart_renderings')
+        .addColumn('digest', 'text', (c) => c.primaryKey())
+        .addColumn('chart', 'text', (c) => c.notNull())
+        .addColumn('chart_path', 'text', (c) => c.notNull())
+        .addColumn('inputs', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('result', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('rendered_at', 'text')
+        .execute();
+      await db.schema.createIndex('chart_renderings_state').on('chart_renderings').column('state').execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -416,6 +416,31 @@ export interface RemoteWriteQueueTable {
   sample_count: number;
 }
 
+/** A chart's files, by the digest of their paths and contents (generators/tree.ts treeDigest). */
+export interface ChartSourceTable {
+  digest: string;
+  /** JSON list of {path, data (base64), executable} */
+  files: string;
+  created_at: string;
+}
+
+/** Helm's rendering of one set of chart inputs (render/generator-spec.ts ChartInputs), by their digest. */
+export interface ChartRenderingTable {
+  digest: string;
+  /** the chart's digest (chart_sources) */
+  chart: string;
+  /** the chart as the operator knows it, for Helm's messages */
+  chart_path: string;
+  /** ChartInputs (JSON) */
+  inputs: string;
+  /** wanted | rendered | failed */
+  state: string;
+  /** ChartRendering (JSON): the objects and their origins, or Helm's refusal; null while wanted */
+  result: string | null;
+  created_at: string;
+  rendered_at: string | null;
+}
+
 /** A bundle whose fleet-wide placement was asked for and has not finished (placement/place.ts). */
 export interface PlacementDueTable {
   bundle: string;
@@ -459,6 +484,8 @@ export interface Database {
   profile_revisions: ProfileRevisionTable;
   site_operations: SiteOperationTable;
   operation_log_chunks: OperationLogChunkTable;
+  chart_sources: ChartSourceTable;
+  chart_renderings: ChartRenderingTable;
 }
 
 export type Db = Kysely<Database>;
