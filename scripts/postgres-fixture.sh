@@ -5,6 +5,8 @@
 # run as root, so as root the cluster belongs to the `postgres` user. Tests make their own databases.
 # Honours OUTPOST_TEST_POSTGRES: when set, it is printed as it is.
 set -euo pipefail
+# runuser lives in /usr/sbin, which a bare PATH (cron, CI runners, env -i) may lack
+PATH="$PATH:/usr/sbin:/sbin"
 
 if [[ -n "${OUTPOST_TEST_POSTGRES:-}" ]]; then
   echo "$OUTPOST_TEST_POSTGRES"
