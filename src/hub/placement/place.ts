@@ -4,7 +4,7 @@
 // changes that follow and the chart renderings still to be made, commits, and wakes the chunk's agents.
 // A fleet-wide run never holds the rows reports need for longer than one chunk.
 
-import { type RawBuilder, sql } from 'kysely';
+import { type Insertable, type RawBuilder, sql } from 'kysely';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
 import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { kubeVersionForHelm } from '../../render/generator-spec.ts';
@@ -428,6 +428,56 @@ type ChunkDeployment = Pick<DeploymentTable, (typeof chunkDeploymentColumns)[num
 /** Rows per multi-row statement: far below both engines' parameter limits. */
 const rowsPerStatement = 200;
 
+type DeploymentRow = Insertable<DeploymentTable>;
+
+/** A deployment row as placement writes it: nothing applied or reported yet, Pending unless said. */
+function deploymentRow(
+  siteId: string,
+  bundle: string,
+  now: string,
+  fields: Partial<DeploymentRow>,
+): DeploymentRow {
+  return {
+    site_id: siteId,
+    bundle,
+    desired_revision: null,
+    desired_digest: null,
+    applied_digest: null,
+    state: 'Pending',
+    message: '',
+    total: 0,
+    applied: 0,
+    ready: 0,
+    not_ready: '[]',
+    updated_at: now,
+    render_error: null,
+    state_since: now,
+    ...fields,
+  };
+}
+
+/**
+ * Writes rows many to a statement; where a site already has the bundle's row, only `update` columns
+ * change (none: the existing row stays).
+ */
+async function upsertDeployments(
+  tx: Db,
+  rows: readonly DeploymentRow[],
+  update: readonly (keyof DeploymentTable & string)[],
+): Promise<void> {
+  for (const some of chunks(rows, rowsPerStatement)) {
+    await tx
+      .insertInto('deployments')
+      .values(some)
+      .onConflict((oc) => {
+        const pair = oc.columns(['site_id', 'bundle']);
+        if (update.length === 0) return pair.doNothing();
+        return pair.doUpdateSet(Object.fromEntries(update.map((c) => [c, sql.ref(`excluded.${c}`)])));
+      })
+      .execute();
+  }
+}
+
 /**
  * Writes a chunk's plan with a few multi-row statements, working out each site's facts before and after
  * from the rows the chunk read (no second read), then its desired digest and derived status columns: of
@@ -479,41 +529,22 @@ async function writePlan(
       stateSince: now,
       message: '',
     });
-    return {
-      site_id: p.siteId,
-      bundle: p.bundle,
+    return deploymentRow(p.siteId, p.bundle, now, {
       desired_revision: p.revision,
       desired_digest: p.blob.digest,
-      applied_digest: null,
-      state: 'Pending',
-      message: '',
       total: p.blob.rendered.objects.length,
-      applied: 0,
-      ready: 0,
-      not_ready: '[]',
-      updated_at: now,
-      render_error: null,
-      state_since: now,
-    };
+    });
   });
-  for (const rows of chunks(placedRows, rowsPerStatement)) {
-    await tx
-      .insertInto('deployments')
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['site_id', 'bundle']).doUpdateSet((eb) => ({
-          desired_revision: eb.ref('excluded.desired_revision'),
-          desired_digest: eb.ref('excluded.desired_digest'),
-          state: eb.ref('excluded.state'),
-          message: eb.ref('excluded.message'),
-          total: eb.ref('excluded.total'),
-          updated_at: eb.ref('excluded.updated_at'),
-          render_error: eb.ref('excluded.render_error'),
-          state_since: eb.ref('excluded.state_since'),
-        })),
-      )
-      .execute();
-  }
+  await upsertDeployments(tx, placedRows, [
+    'desired_revision',
+    'desired_digest',
+    'state',
+    'message',
+    'total',
+    'updated_at',
+    'render_error',
+    'state_since',
+  ]);
   // A site the revision cannot be rendered for keeps its desired digest (what it runs now) and fails alone.
   const failedRows = plan.fail.map((f) => {
     moved.add(f.siteId);
@@ -528,38 +559,9 @@ async function writePlan(
       stateSince: now,
       message,
     });
-    return {
-      site_id: f.siteId,
-      bundle: f.bundle,
-      desired_revision: null,
-      desired_digest: null,
-      applied_digest: null,
-      state: 'Failed',
-      message,
-      total: 0,
-      applied: 0,
-      ready: 0,
-      not_ready: '[]',
-      updated_at: now,
-      render_error: message,
-      state_since: now,
-    };
+    return deploymentRow(f.siteId, f.bundle, now, { state: 'Failed', message, render_error: message });
   });
-  for (const rows of chunks(failedRows, rowsPerStatement)) {
-    await tx
-      .insertInto('deployments')
-      .values(rows)
-      .onConflict((oc) =>
-        oc.columns(['site_id', 'bundle']).doUpdateSet((eb) => ({
-          state: eb.ref('excluded.state'),
-          message: eb.ref('excluded.message'),
-          render_error: eb.ref('excluded.render_error'),
-          updated_at: eb.ref('excluded.updated_at'),
-          state_since: eb.ref('excluded.state_since'),
-        })),
-      )
-      .execute();
-  }
+  await upsertDeployments(tx, failedRows, ['state', 'message', 'render_error', 'updated_at', 'state_since']);
   // a new pair whose chart rendering is being made ships nothing yet: a Pending row says what it waits for
   const waitingRows = plan.wait.map((w) => {
     moved.add(w.siteId);
@@ -571,30 +573,9 @@ async function writePlan(
       stateSince: now,
       message: renderingWaitMessage,
     });
-    return {
-      site_id: w.siteId,
-      bundle: w.bundle,
-      desired_revision: null,
-      desired_digest: null,
-      applied_digest: null,
-      state: 'Pending',
-      message: renderingWaitMessage,
-      total: 0,
-      applied: 0,
-      ready: 0,
-      not_ready: '[]',
-      updated_at: now,
-      render_error: null,
-      state_since: now,
-    };
+    return deploymentRow(w.siteId, w.bundle, now, { message: renderingWaitMessage });
   });
-  for (const rows of chunks(waitingRows, rowsPerStatement)) {
-    await tx
-      .insertInto('deployments')
-      .values(rows)
-      .onConflict((oc) => oc.columns(['site_id', 'bundle']).doNothing())
-      .execute();
-  }
+  await upsertDeployments(tx, waitingRows, []);
   await wantRenderings(tx, plan.wanted, now);
   for (const f of plan.forget) {
     moved.add(f.siteId);
