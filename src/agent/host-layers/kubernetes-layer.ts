@@ -102,6 +102,7 @@ export class KubernetesLayerUpgrade {
       last = seen;
       if (p.state !== 'Upgrading') return p;
       await sleep(this.#opts.pollMs, signal);
+      if (signal.aborted) return p;
     }
   }
 }
