@@ -11,6 +11,8 @@ import type { LayerUpgrade } from '../../src/model/site-stack.ts';
 import { eventually } from '../support/eventually.ts';
 
 let dir: string;
+/** what the site's OUTPOST_HOST_HOOKS would list: every hook the tests write */
+const allowed = new Set<string>();
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'outpost-hooks-'));
@@ -23,6 +25,7 @@ after(async () => {
 /** Writes an executable hook; every run appends "layer version" to runs.log in its state folder. */
 async function hook(name: string, body: string): Promise<string> {
   const path = join(dir, name);
+  allowed.add(path);
   await writeFile(
     path,
     `#!/bin/sh\necho "$1 $2 $OUTPOST_HOOK_TARGET" >> "$OUTPOST_HOOK_STATE/runs.log"\n${body}\n`,
@@ -50,7 +53,7 @@ test('a hook that succeeds makes the layer Conformant, with its progress lines o
     'echo "progress downloading image"\necho "chatter"\necho "progress staged"\nexit 0',
   );
   const seen: LayerUpgrade[] = [];
-  const hooks = new HostHooks({ stateDir });
+  const hooks = new HostHooks({ stateDir, allowed });
   const p = await hooks.run(os(cmd), undefined, (x) => seen.push(x));
   assert.equal(p.state, 'Conformant', p.detail);
   assert.equal(p.detail, 'the os hook reached 24.04: staged');
@@ -70,12 +73,12 @@ test('a hook that fails makes the layer Behind with its error, and is not retrie
     'fail.sh',
     'echo "progress checking disk"\necho "no space left on /var" >&2\nexit 1',
   );
-  const hooks = new HostHooks({ stateDir });
+  const hooks = new HostHooks({ stateDir, allowed });
   const p = await hooks.run(os(cmd));
   assert.equal(p.state, 'Behind');
   assert.deepEqual(p.behind, ['os']);
   assert.equal(p.detail, 'the os hook failed with exit 1: no space left on /var');
-  assert.equal((await new HostHooks({ stateDir }).run(os(cmd))).state, 'Behind');
+  assert.equal((await new HostHooks({ stateDir, allowed }).run(os(cmd))).state, 'Behind');
   assert.equal((await runs(stateDir)).length, 1);
   // a new target version is a new attempt
   await hooks.run(os(cmd, '24.10'));
@@ -93,7 +96,7 @@ test('a hook killed halfway is run again and resumes from its own checkpoint', a
       'exec sleep 30',
     ].join('\n'),
   );
-  const hooks = new HostHooks({ stateDir });
+  const hooks = new HostHooks({ stateDir, allowed });
   const running = hooks.run(os(cmd));
   // 0 would name the test's own process group: wait for a whole pid
   const pid = await eventually('the hook’s pid', async () => {
@@ -118,7 +121,7 @@ test('an agent stopped mid-hook runs it again on its next start, deadline counte
     'if [ -f "$OUTPOST_HOOK_STATE/began" ]; then exit 0; fi\ntouch "$OUTPOST_HOOK_STATE/began"\nexec sleep 30',
   );
   const stop = new AbortController();
-  const first = new HostHooks({ stateDir }).run(os(cmd), stop.signal);
+  const first = new HostHooks({ stateDir, allowed }).run(os(cmd), stop.signal);
   await eventually('the hook to begin', async () =>
     readFile(join(stateDir, 'hooks', 'os', 'began')).then(
       () => true,
@@ -128,7 +131,7 @@ test('an agent stopped mid-hook runs it again on its next start, deadline counte
   stop.abort();
   const stopped = await first;
   assert.equal(stopped.state, 'Upgrading');
-  const restarted = await new HostHooks({ stateDir }).run(os(cmd));
+  const restarted = await new HostHooks({ stateDir, allowed }).run(os(cmd));
   assert.equal(restarted.state, 'Conformant', restarted.detail);
   assert.equal(restarted.startedAt, stopped.startedAt);
   assert.equal((await runs(stateDir)).length, 2);
@@ -145,7 +148,7 @@ test('a hook that asks to be run again (a reboot in the middle) is Upgrading unt
       'exit 75',
     ].join('\n'),
   );
-  const hooks = new HostHooks({ stateDir });
+  const hooks = new HostHooks({ stateDir, allowed });
   const first = await hooks.run(os(cmd));
   assert.equal(first.state, 'Upgrading');
   assert.equal(first.detail, 'the os hook asks to be run again: reboot scheduled');
@@ -158,7 +161,7 @@ test('a hook that outlives the deadline is stopped and the layer is Behind', asy
   const stateDir = await mkdtemp(join(dir, 'late-'));
   const cmd = await hook('late.sh', 'echo "progress still copying"\nexec sleep 30');
   const t0 = Date.now();
-  const p = await new HostHooks({ stateDir }).run(os(cmd, '24.04', 1));
+  const p = await new HostHooks({ stateDir, allowed }).run(os(cmd, '24.04', 1));
   assert.ok(Date.now() - t0 < 10_000, 'the hook was stopped at its deadline');
   assert.equal(p.state, 'Behind');
   assert.equal(p.detail, 'the os hook was stopped at the 1 s deadline: still copying');
@@ -166,7 +169,21 @@ test('a hook that outlives the deadline is stopped and the layer is Behind', asy
 
 test('a hook whose program is missing is Behind with the reason', async () => {
   const stateDir = await mkdtemp(join(dir, 'missing-'));
-  const p = await new HostHooks({ stateDir }).run(os(join(dir, 'no-such-hook')));
+  allowed.add(join(dir, 'no-such-hook'));
+  const p = await new HostHooks({ stateDir, allowed }).run(os(join(dir, 'no-such-hook')));
   assert.equal(p.state, 'Behind');
   assert.match(p.detail, /^the os hook failed with exit -?\d+: spawn .*no-such-hook ENOENT/);
+});
+
+test('a hook the host does not allow is never run, and the layer is Behind saying so', async () => {
+  const stateDir = await mkdtemp(join(dir, 'refused-'));
+  const cmd = await hook('not-listed.sh', 'exit 0');
+  allowed.delete(cmd);
+  const p = await new HostHooks({ stateDir, allowed }).run(os(cmd));
+  assert.equal(p.state, 'Behind');
+  assert.equal(
+    p.detail,
+    `the os hook ${cmd} is not one this host allows (OUTPOST_HOST_HOOKS): nothing was run`,
+  );
+  assert.deepEqual(await runs(stateDir), []);
 });

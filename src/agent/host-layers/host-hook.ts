@@ -17,6 +17,11 @@ const stderrTailBytes = 1024;
 export interface HostHookOptions {
   /** the agent's state directory: records under hooks/, and each layer's own folder for the hook */
   stateDir: string;
+  /**
+   * The programs this host lets a profile run, set at the site (OUTPOST_HOST_HOOKS): whoever may write a
+   * profile must not thereby be able to run any command as the agent on every host of the fleet.
+   */
+  allowed: ReadonlySet<string>;
   now?: () => Date;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
@@ -81,6 +86,12 @@ export class HostHooks {
       detail,
       startedAt: startedAt.toISOString(),
     });
+    const program = target.command[0] ?? '';
+    if (!this.#opts.allowed.has(program))
+      return result(
+        'Behind',
+        `the ${target.layer} hook ${program} is not one this host allows (OUTPOST_HOST_HOOKS): nothing was run`,
+      );
     if (same?.state === 'done') return result('Conformant', same.detail);
     if (same?.state === 'failed') return result('Behind', same.detail);
     const leftMs = startedAt.getTime() + target.deadlineSeconds * 1000 - this.#now().getTime();
