@@ -63,7 +63,8 @@ export class KubernetesLayerUpgrade {
       deadlineSeconds: target.deadlineSeconds,
       now: this.#now(),
     });
-    if (progress.state === 'Conformant' || recorded) return progress;
+    // only an upgrade under way needs the Plans: done, or blocked by a node too far back, it does not
+    if (progress.state !== 'Upgrading' || recorded) return progress;
     if (!planKind)
       return {
         ...progress,

@@ -51,3 +51,13 @@ test('an older build of the same patch is short; a node with no readable kubelet
 test('a cluster with no node yet is Upgrading, never Conformant', () => {
   assert.equal(progress([], 1).state, 'Upgrading');
 });
+
+test('a node two minors back is Behind at once, by name: the Plans would break it, not upgrade it', () => {
+  const p = progress([node('srv', 'v1.30.6+k3s1', true), node('old-till', 'v1.29.10+k3s1')], 1);
+  assert.equal(p.state, 'Behind');
+  assert.deepEqual(p.behind, ['old-till']);
+  assert.match(
+    p.detail,
+    /^node old-till: v1\.29\.10\+k3s1 → v1\.31\.4\+k3s1 skips a Kubernetes minor version/,
+  );
+});

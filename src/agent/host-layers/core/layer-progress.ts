@@ -1,8 +1,12 @@
 // How far a host-layer upgrade the agent drives has come, from the nodes as they report themselves:
 // Upgrading while some node is short of the target and the deadline holds, Conformant when none is,
-// Behind with the nodes that missed it. Pure: the nodes and the clock are passed in.
+// Behind with the nodes that missed it, or at once for a node too far back for one step. Pure: nodes and clock passed in.
 
-import { compareKubernetesVersions, parseKubernetesVersion } from '../../../model/kubernetes-version.ts';
+import {
+  compareKubernetesVersions,
+  kubernetesChangeProblem,
+  parseKubernetesVersion,
+} from '../../../model/kubernetes-version.ts';
 import type { LayerUpgrade, NodeInfo } from '../../../model/site-stack.ts';
 
 export interface KubernetesProgressInput {
@@ -37,6 +41,18 @@ export function kubernetesProgress(input: KubernetesProgressInput): LayerUpgrade
     return { ...base, state: 'Upgrading', behind: [], detail: 'no node has registered with the cluster yet' };
   if (short.length === 0)
     return { ...base, state: 'Conformant', behind: [], detail: `every node runs ${want.text} or newer` };
+  // k3s and RKE2 go up one minor at a time: a node further back would be broken, not upgraded, by the Plans
+  for (const n of short) {
+    const got = parseKubernetesVersion(n.kubeletVersion);
+    const blocked = got && kubernetesChangeProblem(got, want);
+    if (blocked)
+      return {
+        ...base,
+        state: 'Behind',
+        behind: [n.name],
+        detail: `node ${n.name}: ${blocked}; no Plan applied`,
+      };
+  }
   const first = short[0]!;
   const elapsedMs = input.now.getTime() - input.startedAt.getTime();
   const done = nodes.length - short.length;
