@@ -38,8 +38,19 @@ export const RelayView = Type.Object({
   createdAt: Timestamp,
   lastSeen: Type.Union([Timestamp, Type.Null()]),
   status: Type.Union([RelayStatus, Type.Null()]),
+  /** when the hub found the relay silent (its sites are Stale via it); null while it is heard from */
+  lostSince: Type.Union([Timestamp, Type.Null()]),
+  /** sites that come through the relay: the hub last heard of them in its batches */
+  sites: Type.Integer({ minimum: 0 }),
 });
 export type RelayView = Static<typeof RelayView>;
+
+export const RelayDetail = Type.Object({
+  ...RelayView.properties,
+  /** the first sites (by name) that come through it */
+  siteNames: Type.Array(Type.String()),
+});
+export type RelayDetail = Static<typeof RelayDetail>;
 
 export const RelayCreated = Type.Object({
   /** shown once: pass it to `outpost relay --join-token` */

@@ -20,6 +20,7 @@ import type { HubContext } from '../context.ts';
 import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials.ts';
 import { newId } from '../ids.ts';
 import type { AgentSite } from '../sites/sites.ts';
+import { emitEvents } from '../status/events.ts';
 import type { RelayTable } from '../store/schema.ts';
 
 /** A relay that called with its certificate: what every relay route needs to scope its answer. */
@@ -32,7 +33,7 @@ export interface Relay {
 /** How long a relay's certificates last; a relay enrols again (a new join token) when they run out. */
 const relayCertificateDays = 365;
 
-function relayView(row: RelayTable): RelayView {
+function relayView(row: RelayTable, sites: number): RelayView {
   return {
     id: row.id,
     name: row.name,
@@ -42,6 +43,8 @@ function relayView(row: RelayTable): RelayView {
     createdAt: row.created_at,
     lastSeen: row.last_seen_at,
     status: row.status ? (JSON.parse(row.status) as RelayStatus) : null,
+    lostSince: row.lost_at,
+    sites,
   };
 }
 
@@ -67,6 +70,7 @@ export async function createRelay(
     revoked_at: null,
     last_seen_at: null,
     status: null,
+    lost_at: null,
   };
   await ctx.store.db.transaction().execute(async (tx) => {
     const taken = await tx.selectFrom('relays').select('id').where('name', '=', spec.name).executeTakeFirst();
@@ -74,11 +78,83 @@ export async function createRelay(
     await tx.insertInto('relays').values(row).execute();
     await audit(tx, now, actor, 'relay.create', `relay/${spec.name}`, { selector: spec.selector });
   });
-  return { token: `${row.id}.${secret}`, view: relayView(row) };
+  return { token: `${row.id}.${secret}`, view: relayView(row, 0) };
+}
+
+/** Sites come through a relay while its batches are the latest the hub heard of them. */
+function routedViaRelay(ctx: HubContext) {
+  return ctx.store.db
+    .selectFrom('sites')
+    .where('via_relay_id', 'is not', null)
+    .whereRef('via_relay_at', '>=', 'last_seen_at');
 }
 
 export async function listRelays(ctx: HubContext): Promise<RelayView[]> {
-  return (await ctx.store.db.selectFrom('relays').selectAll().orderBy('name').execute()).map(relayView);
+  const rows = await ctx.store.db.selectFrom('relays').selectAll().orderBy('name').execute();
+  const counts = await routedViaRelay(ctx)
+    .select(['via_relay_id', (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy('via_relay_id')
+    .execute();
+  const sites = new Map(counts.map((c) => [c.via_relay_id, Number(c.n)]));
+  return rows.map((r) => relayView(r, sites.get(r.id) ?? 0));
+}
+
+/** One relay with the sites that come through it (by name, the first `limit`). */
+export async function relayDetail(
+  ctx: HubContext,
+  name: string,
+  limit: number,
+): Promise<RelayView & { siteNames: string[] }> {
+  const row = await ctx.store.db.selectFrom('relays').selectAll().where('name', '=', name).executeTakeFirst();
+  if (!row) throw new OutpostError('not_found', `no relay ${name}`);
+  const routed = routedViaRelay(ctx).where('via_relay_id', '=', row.id);
+  const count = await routed.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const names = await routed.select('name').orderBy('name').limit(limit).execute();
+  return { ...relayView(row, Number(count.n)), siteNames: names.map((n) => n.name) };
+}
+
+/**
+ * Marks relays silent for longer than a site may be before it is Stale as lost, one relay_lost event
+ * each (a conditional update, so replicas sweeping at once emit it once); returns every lost relay's
+ * name by id.
+ */
+export async function findLostRelays(ctx: HubContext): Promise<Map<string, string>> {
+  const now = ctx.now();
+  const cut = new Date(now.getTime() - ctx.config.connectivity.staleAfterMs).toISOString();
+  const silent = await ctx.store.db
+    .selectFrom('relays')
+    .select(['id', 'name', 'last_seen_at'])
+    .where('lost_at', 'is', null)
+    .where('revoked_at', 'is', null)
+    .where('last_seen_at', '<', cut)
+    .execute();
+  for (const r of silent) {
+    const marked = await ctx.store.db
+      .updateTable('relays')
+      .set({ lost_at: now.toISOString() })
+      .where('id', '=', r.id)
+      .where('lost_at', 'is', null)
+      .executeTakeFirst();
+    if (Number(marked.numUpdatedRows) === 0) continue;
+    const sites = await routedViaRelay(ctx)
+      .where('via_relay_id', '=', r.id)
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    await emitEvents(ctx, [
+      {
+        type: 'relay_lost',
+        message: `relay ${r.name} is silent since ${r.last_seen_at}: its ${Number(sites.n)} sites are Stale via it until they fall back to the hub`,
+        details: { relay: r.name, lastSeen: r.last_seen_at, sites: Number(sites.n) },
+      },
+    ]);
+  }
+  const lost = await ctx.store.db
+    .selectFrom('relays')
+    .select(['id', 'name'])
+    .where('lost_at', 'is not', null)
+    .where('revoked_at', 'is', null)
+    .execute();
+  return new Map(lost.map((r) => [r.id, r.name]));
 }
 
 /** Revokes a relay: its certificate is refused from the next call on; its sites fall back to the hub. */
@@ -162,13 +238,46 @@ export async function relayByCertificate(
   return { id: row.id, name: row.name, selector: JSON.parse(row.selector) };
 }
 
-/** What the relay said of itself, and that it was heard from now. */
-export async function noteRelayContact(ctx: HubContext, relay: Relay, status: RelayStatus): Promise<void> {
+/**
+ * What the relay said of itself, and that it was heard from now; a relay that was lost has returned
+ * (one relay_returned event). Returns whether it had been lost.
+ */
+export async function noteRelayContact(ctx: HubContext, relay: Relay, status: RelayStatus): Promise<boolean> {
+  const now = ctx.now().toISOString();
+  const back = await ctx.store.db
+    .updateTable('relays')
+    .set({ lost_at: null })
+    .where('id', '=', relay.id)
+    .where('lost_at', 'is not', null)
+    .executeTakeFirst();
   await ctx.store.db
     .updateTable('relays')
-    .set({ last_seen_at: ctx.now().toISOString(), status: JSON.stringify(status) })
+    .set({ last_seen_at: now, status: JSON.stringify(status) })
     .where('id', '=', relay.id)
     .execute();
+  const returned = Number(back.numUpdatedRows) > 0;
+  if (returned) {
+    await emitEvents(ctx, [
+      { type: 'relay_returned', message: `relay ${relay.name} is back`, details: { relay: relay.name } },
+    ]);
+  }
+  return returned;
+}
+
+/** The sites the relay heard from come through it (until the hub hears from one directly). */
+export async function noteRoutedSites(
+  ctx: HubContext,
+  relay: Relay,
+  siteIds: readonly string[],
+): Promise<void> {
+  const now = ctx.now().toISOString();
+  for (let i = 0; i < siteIds.length; i += 500) {
+    await ctx.store.db
+      .updateTable('sites')
+      .set({ via_relay_id: relay.id, via_relay_at: now })
+      .where('id', 'in', siteIds.slice(i, i + 500))
+      .execute();
+  }
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   RelayCreateRequest,
   RelayDesiredRequest,
   RelayDesiredResponse,
+  RelayDetail,
   RelayEnrolRequest,
   RelayEnrolResponse,
   RelayFeed,
@@ -32,6 +33,7 @@ import {
   listRelays,
   type Relay,
   relayByCertificate,
+  relayDetail,
   revokeRelay,
 } from '../relays/relays.ts';
 import { operatorRoute } from './operator-route.ts';
@@ -181,6 +183,16 @@ export function relayAdminRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       '/relays',
       operatorRoute('viewer', 'relays', { response: { 200: Type.Object({ items: Type.Array(RelayView) }) } }),
       async () => ({ items: await listRelays(ctx) }),
+    );
+
+    app.get(
+      '/relays/:name',
+      operatorRoute('viewer', 'relays', {
+        params: Type.Object({ name: Type.String() }),
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        response: { 200: RelayDetail },
+      }),
+      async (request) => relayDetail(ctx, request.params.name, request.query.limit ?? 100),
     );
 
     app.delete(
