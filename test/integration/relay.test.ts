@@ -138,6 +138,10 @@ test('an agent behind a relay gets a new revision through it and its reports rea
   const relays = await fleet.api.relays();
   assert.equal(relays[0]?.name, 'west');
   assert.equal(relays[0]?.status?.connectedSites, 1);
+  // the hub knows the site comes through the relay (its batches are the latest it heard of west-1)
+  await eventually('the hub to count west-1 through the relay', async () =>
+    (await fleet.api.relay('west')).siteNames.includes('west-1'),
+  );
 });
 
 test('with the uplink cut, reports wait in the relay outbox and reach the hub once each when it heals', {
