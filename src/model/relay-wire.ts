@@ -94,6 +94,11 @@ export type FeedSite = Static<typeof FeedSite>;
 export const RelayFeed = Type.Object({
   digest: Type.String(),
   sites: Type.Array(FeedSite),
+  /**
+   * ids of the sites with operations waiting: the relay says so on their polls (the `outpost-work`
+   * header), and their agents take and answer the operations at the hub itself. Absent from older hubs.
+   */
+  work: Type.Optional(Type.Array(Type.String())),
 });
 export type RelayFeed = Static<typeof RelayFeed>;
 

@@ -5,6 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { WorkSignal } from '../hub/operations/work-signal.ts';
 import type { RelayStatus } from '../model/relay-wire.ts';
 import { RelayCache } from './cache.ts';
 import { type OutboxKind, RelayOutbox } from './outbox.ts';
@@ -70,6 +71,7 @@ export class Relay {
     const outbox = new RelayOutbox(opts.stateDir, opts.outboxBudgetBytes ?? 256 * 1024 * 1024);
     this.#outbox = outbox;
     const waiters = new SiteWaiters();
+    const work = new WorkSignal((ids) => waiters.wake(ids));
     const uplink = new Uplink({
       identity,
       cache,
@@ -77,6 +79,7 @@ export class Relay {
       feedWaitSeconds: opts.feedWaitSeconds ?? 50,
       batchIntervalMs: opts.batchIntervalMs ?? 1000,
       onDesiredChanged: (ids) => waiters.wake(ids),
+      onWork: (ids) => work.replace(ids),
       takeSeen: () => {
         const seen = [...this.#seenSinceBatch];
         this.#seenSinceBatch = new Set();
@@ -89,6 +92,7 @@ export class Relay {
     const server = await buildSiteApi({
       cache,
       waiters,
+      work,
       caPem: identity.caPem,
       serverCertPem: identity.serverCertPem,
       keyPem: identity.keyPem,

@@ -20,6 +20,8 @@ export interface UplinkOptions {
   batchIntervalMs: number;
   /** sites whose desired state changed in the cache */
   onDesiredChanged: (siteIds: readonly string[]) => void;
+  /** the sites with operations waiting at the hub, as of each change feed answer */
+  onWork: (siteIds: readonly string[]) => void;
   /** the relay's view of itself, sent with each batch; takes the sites heard from since the last one */
   takeSeen: () => string[];
   status: () => RelayStatus;
@@ -93,6 +95,7 @@ export class Uplink {
         const changed = await this.#catchUp(feed, signal);
         await cache.saveFeed(feed);
         synced = feed.digest;
+        this.#opts.onWork(feed.work ?? []);
         if (changed.length > 0) {
           log?.('desired states changed', { sites: changed.length });
           this.#opts.onDesiredChanged(changed);

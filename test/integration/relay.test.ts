@@ -144,6 +144,33 @@ test('an agent behind a relay gets a new revision through it and its reports rea
   );
 });
 
+test('a remote action and a log request reach a site through its relay, answered at the hub', {
+  timeout: 60_000,
+}, async () => {
+  const agent = agents[0]!;
+  await eventually('the agent to call through the relay', () => agent.agent.status().via === relay.url, {
+    timeoutMs: 30_000,
+  });
+  const settled = (id: string) =>
+    eventually(
+      `operation ${id} to finish`,
+      async () => {
+        assert.equal(agent.agent.status().via, relay.url, 'the site stays on its relay');
+        const op = await fleet.api.operation(id);
+        return ['done', 'failed', 'expired', 'cancelled'].includes(op.state) ? op : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+  // the relay's poll says work waits (the agent's polls are held there, the hub never sees them)
+  const check = await settled((await fleet.api.requestAction('west-1', { action: 'drift-check' })).id);
+  assert.equal(check.state, 'done', check.message ?? '');
+  const logs = await settled(
+    (await fleet.api.requestLogs('west-1', { namespace: 'default', pod: 'gone' })).id,
+  );
+  assert.equal(logs.state, 'failed');
+  assert.match(logs.message ?? '', /pods "gone" not found/, 'the agent read its own apiserver');
+});
+
 test('with the uplink cut, reports wait in the relay outbox and reach the hub once each when it heals', {
   timeout: 120_000,
 }, async () => {
