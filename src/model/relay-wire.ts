@@ -70,6 +70,17 @@ export const RelayEnrolRequest = Type.Object(
 );
 export type RelayEnrolRequest = Static<typeof RelayEnrolRequest>;
 
+/** A relay renews its certificates with the client certificate it calls with, before it runs out. */
+export const RelayRenewRequest = Type.Object(
+  {
+    csr: Type.String({ maxLength: 8192 }),
+    names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+export type RelayRenewRequest = Static<typeof RelayRenewRequest>;
+
+/** What enrolment and renewal answer. */
 export const RelayEnrolResponse = Type.Object({
   name: Type.String(),
   /** the relay serves agents with this one: issued by the fleet CA for `names` */

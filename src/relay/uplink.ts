@@ -39,9 +39,17 @@ function failure(res: JsonResponse, what: string): Error {
   return new Error(`${what}: ${err?.message ?? `HTTP ${res.status}`}`);
 }
 
+function clientFor(identity: RelayIdentity): HttpClient {
+  return new HttpClient(identity.hub, {
+    ca: identity.caPem,
+    cert: identity.clientCertPem,
+    key: identity.keyPem,
+  });
+}
+
 export class Uplink {
   readonly #opts: UplinkOptions;
-  readonly #http: HttpClient;
+  #http: HttpClient;
   readonly #wakeSender = new Wakeup();
   #feedAnsweredAt = 0;
   #hubReachable = false;
@@ -50,12 +58,7 @@ export class Uplink {
 
   constructor(opts: UplinkOptions) {
     this.#opts = opts;
-    const { identity } = opts;
-    this.#http = new HttpClient(identity.hub, {
-      ca: identity.caPem,
-      cert: identity.clientCertPem,
-      key: identity.keyPem,
-    });
+    this.#http = clientFor(opts.identity);
   }
 
   /** When the hub's change feed last answered (0: not since start). */
@@ -196,6 +199,13 @@ export class Uplink {
         await this.#wakeSender.sleep(delay, signal);
       }
     }
+  }
+
+  /** Calls the hub with a renewed identity from now on; calls held with the old one are cut and retried. */
+  useIdentity(identity: RelayIdentity): void {
+    const old = this.#http;
+    this.#http = clientFor(identity);
+    old.close();
   }
 
   close(): void {

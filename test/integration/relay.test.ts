@@ -283,6 +283,8 @@ test('relay calls without a relay certificate are refused', async () => {
   const anonymous = new HttpClient(fleet.hub.url, { ca: fleet.hub.caPem });
   try {
     assert.equal((await anonymous.request('GET', '/relay/v1/changes')).status, 401);
+    const renew = await anonymous.request('POST', '/relay/v1/renew', { body: { csr: 'x', names: ['a'] } });
+    assert.equal(renew.status, 401);
     const enrol = await anonymous.request('POST', '/relay/v1/enrol', {
       body: { token: '00000000-0000-0000-0000-000000000000.AAAAAAAAAAAAAAAAAAAA', csr: 'x', names: ['a'] },
     });
@@ -296,6 +298,8 @@ test('relay calls without a relay certificate are refused', async () => {
   try {
     const res = await asSite.request('GET', '/relay/v1/changes');
     assert.equal(res.status, 401);
+    const renew = await asSite.request('POST', '/relay/v1/renew', { body: { csr: 'x', names: ['a'] } });
+    assert.equal(renew.status, 401, 'a site cannot get relay certificates with its own');
   } finally {
     asSite.close();
   }

@@ -7,6 +7,7 @@ import { OutpostError } from '../../model/errors.ts';
 import type {
   RelayEnrolRequest,
   RelayEnrolResponse,
+  RelayRenewRequest,
   RelayStatus,
   RelayView,
 } from '../../model/relay-wire.ts';
@@ -21,7 +22,7 @@ import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials
 import { newId } from '../ids.ts';
 import type { AgentSite } from '../sites/sites.ts';
 import { emitEvents } from '../status/events.ts';
-import type { RelayTable } from '../store/schema.ts';
+import type { Db, RelayTable } from '../store/schema.ts';
 
 /** A relay that called with its certificate: what every relay route needs to scope its answer. */
 export interface Relay {
@@ -29,9 +30,6 @@ export interface Relay {
   name: string;
   selector: LabelSelector;
 }
-
-/** How long a relay's certificates last; a relay enrols again (a new join token) when they run out. */
-const relayCertificateDays = 365;
 
 function relayView(row: RelayTable, sites: number): RelayView {
   return {
@@ -174,53 +172,99 @@ export async function revokeRelay(ctx: HubContext, actor: Actor, name: string): 
 
 /**
  * Spends the join token's secret (once) on two certificates for the CSR's key: one to serve agents under
- * the relay's names, one to call the hub with. Only the client certificate's serial is recorded: it is the
- * one the hub authenticates the relay by.
+ * the relay's names, one to call the hub with.
  */
 export async function enrolRelay(ctx: HubContext, req: RelayEnrolRequest): Promise<RelayEnrolResponse> {
   const parts = splitToken(req.token);
   if (!parts) throw new OutpostError('unauthorized', 'not a relay token');
-  let publicKeyPem: string;
-  try {
-    publicKeyPem = verifyCsr(req.csr).publicKeyPem;
-  } catch (e) {
-    if (e instanceof PkiError) throw new OutpostError('csr_invalid', e.message);
-    throw e;
-  }
+  const publicKeyPem = csrKey(req.csr);
   const now = ctx.now();
   return ctx.store.db.transaction().execute(async (tx) => {
     const row = await tx.selectFrom('relays').selectAll().where('id', '=', parts.id).executeTakeFirst();
     if (!row?.enrol_hash || row.revoked_at || !secretMatches(parts.secret, row.enrol_hash)) {
       throw new OutpostError('unauthorized', 'invalid, used or revoked relay token');
     }
-    const validity = {
-      notBefore: new Date(now.getTime() - 5 * 60_000),
-      notAfter: new Date(now.getTime() + relayCertificateDays * 86400_000),
-    };
-    const server = issueCertificate(ctx.tls.ca, {
-      publicKeyPem,
-      commonName: `relay-${row.name}`,
-      dnsNames: req.names.filter((n) => !isIP(n)),
-      ipAddresses: req.names.filter((n) => isIP(n)),
-      usage: 'server',
-      ...validity,
-    });
-    const client = issueCertificate(ctx.tls.ca, {
-      publicKeyPem,
-      commonName: `relay-${row.name}`,
-      usage: 'client',
-      ...validity,
-    });
-    await tx
-      .updateTable('relays')
-      .set({ enrol_hash: null, cert_serial: client.serialHex, cert_not_after: client.notAfter.toISOString() })
-      .where('id', '=', row.id)
-      .execute();
+    const issued = await issueRelayCertificates(ctx, tx, row, publicKeyPem, req.names, now);
     await audit(tx, now, { name: `relay:${row.name}`, source: 'enrol' }, 'relay.enrol', `relay/${row.name}`, {
       names: req.names,
     });
-    return { name: row.name, serverCertPem: server.certPem, clientCertPem: client.certPem };
+    return issued;
   });
+}
+
+/**
+ * A relay renews with the certificate it calls with (as an agent renews its site's): two new
+ * certificates for a new key; the old client certificate is refused from then on.
+ */
+export async function renewRelay(
+  ctx: HubContext,
+  relay: Relay,
+  req: RelayRenewRequest,
+): Promise<RelayEnrolResponse> {
+  const publicKeyPem = csrKey(req.csr);
+  const now = ctx.now();
+  return ctx.store.db.transaction().execute(async (tx) => {
+    const row = await tx
+      .selectFrom('relays')
+      .selectAll()
+      .where('id', '=', relay.id)
+      .executeTakeFirstOrThrow();
+    const issued = await issueRelayCertificates(ctx, tx, row, publicKeyPem, req.names, now);
+    await audit(tx, now, { name: `relay:${row.name}`, source: 'renew' }, 'relay.renew', `relay/${row.name}`, {
+      names: req.names,
+    });
+    return issued;
+  });
+}
+
+function csrKey(csr: string): string {
+  try {
+    return verifyCsr(csr).publicKeyPem;
+  } catch (e) {
+    if (e instanceof PkiError) throw new OutpostError('csr_invalid', e.message);
+    throw e;
+  }
+}
+
+/**
+ * A serving certificate under the relay's names and a client certificate, as long-lived as a site's
+ * (the relay renews at two thirds of it); only the client certificate's serial is recorded: it is the
+ * one the hub authenticates the relay by.
+ */
+async function issueRelayCertificates(
+  ctx: HubContext,
+  tx: Db,
+  row: Pick<RelayTable, 'id' | 'name'>,
+  publicKeyPem: string,
+  names: readonly string[],
+  now: Date,
+): Promise<RelayEnrolResponse> {
+  const lifetimeMs = ctx.config.certificateValidityDays * 86400_000;
+  // backdated for clocks behind, as a site's is: never so much that renewal falls due at once
+  const validity = {
+    notBefore: new Date(now.getTime() - Math.min(5 * 60_000, lifetimeMs / 10)),
+    notAfter: new Date(now.getTime() + lifetimeMs),
+  };
+  const server = issueCertificate(ctx.tls.ca, {
+    publicKeyPem,
+    commonName: `relay-${row.name}`,
+    dnsNames: names.filter((n) => !isIP(n)),
+    ipAddresses: names.filter((n) => isIP(n)),
+    usage: 'server',
+    ...validity,
+  });
+  const client = issueCertificate(ctx.tls.ca, {
+    publicKeyPem,
+    commonName: `relay-${row.name}`,
+    usage: 'client',
+    ...validity,
+  });
+  await tx
+    .updateTable('relays')
+    .set({ enrol_hash: null, cert_serial: client.serialHex, cert_not_after: client.notAfter.toISOString() })
+    .where('id', '=', row.id)
+    .execute();
+  return { name: row.name, serverCertPem: server.certPem, clientCertPem: client.certPem };
 }
 
 /** The relay a verified client certificate belongs to, or why it is refused. */

@@ -19,6 +19,7 @@ import {
   RelayEnrolRequest,
   RelayEnrolResponse,
   RelayFeed,
+  RelayRenewRequest,
   RelayView,
 } from '../../model/relay-wire.ts';
 import { ErrorBody } from '../../model/wire.ts';
@@ -34,6 +35,7 @@ import {
   type Relay,
   relayByCertificate,
   relayDetail,
+  renewRelay,
   revokeRelay,
 } from '../relays/relays.ts';
 import { operatorRoute } from './operator-route.ts';
@@ -84,6 +86,19 @@ export function relayRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => enrolRelay(ctx, request.body),
+    );
+
+    app.post(
+      '/renew',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['relay'],
+          body: RelayRenewRequest,
+          response: { 200: RelayEnrolResponse, ...errors },
+        },
+      },
+      async (request) => renewRelay(ctx, request.relay!, request.body),
     );
 
     app.get(
