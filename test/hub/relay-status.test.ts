@@ -1,14 +1,19 @@
 // Relays in the hub's status: which sites come through which relay, a silent relay as one event with its
 // sites Stale via it (never Offline) until they fall back to the hub or it returns, on a hub whose clock
-// the test moves. The relay's batches go through the hub's own ingest, as its route hands them over.
+// the test moves, and on PostgreSQL. The relay's batches go through the hub's own ingest, as its route
+// hands them over.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ingestRelayBatch } from '../../src/hub/relays/batch-ingest.ts';
 import { createRelay, type Relay } from '../../src/hub/relays/relays.ts';
+import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
+import { lastEventId, eventsAfter as storedEventsAfter } from '../../src/hub/status/events.ts';
 import type { RelayDetail, RelayView } from '../../src/model/relay-wire.ts';
 import type { AttentionItem } from '../../src/model/wire.ts';
-import { type MemoryHub, memoryHub, type SiteHandle } from '../support/hub.ts';
+import { startTestHub } from '../support/fleet.ts';
+import { type MemoryHub, memoryHub, type SiteHandle, seedSites } from '../support/hub.ts';
+import { createTestDatabase, withoutPostgres } from '../support/postgres.ts';
 
 let hub: MemoryHub;
 let relay: Relay;
@@ -41,6 +46,8 @@ before(async () => {
   hub = await memoryHub();
   for (const name of ['w1', 'w2', 'w3']) sites[name] = await hub.register(name, { region: 'west' });
   sites.e1 = await hub.register('e1', { region: 'east' });
+  // registration runs at real time; the hub's clock is moved past it so contacts after it count as later
+  hub.advance(30_000);
   const { view } = await createRelay(
     hub.ctx,
     { name: 'test', source: 'test' },
@@ -107,4 +114,49 @@ test('a site that falls back to the hub comes back on its own; the relay returni
   const view = await westView();
   assert.equal(view.lostSince, null);
   assert.equal(view.sites, 1);
+});
+
+test('on PostgreSQL too: routed sites counted, a silent relay one event, its sites Stale via it', {
+  skip: withoutPostgres,
+}, async () => {
+  const db = await createTestDatabase();
+  const pgHub = await startTestHub({ database: db.url });
+  try {
+    const { ctx } = pgHub.hub;
+    await seedSites(ctx, [
+      { name: 'n1', labels: { region: 'north' } },
+      { name: 'n2', labels: { region: 'north' } },
+    ]);
+    const ids = (await ctx.store.db.selectFrom('sites').select('id').orderBy('name').execute()).map(
+      (r) => r.id,
+    );
+    const { view } = await createRelay(
+      ctx,
+      { name: 'test', source: 'test' },
+      { name: 'north', selector: { matchLabels: { region: 'north' } } },
+    );
+    const north = { id: view.id, name: view.name, selector: view.selector };
+    await ingestRelayBatch(ctx, north, { items: [], seen: ids, status });
+    await ctx.lastSeen.flush();
+    assert.equal((await pgHub.api.relay('north')).sites, 2);
+    // the relay and its sites last heard from over three minutes ago: the relay's silence explains theirs
+    const past = new Date(Date.now() - 200_000).toISOString();
+    await ctx.store.db.updateTable('relays').set({ last_seen_at: past }).execute();
+    await ctx.store.db.updateTable('sites').set({ last_seen_at: past, via_relay_at: past }).execute();
+    const last = await lastEventId(ctx);
+    await sweepConnectivity(ctx);
+    const events = await storedEventsAfter(ctx, last, {}, 100);
+    assert.deepEqual(
+      events.map((e) => e.type),
+      ['relay_lost'],
+    );
+    const sites = await pgHub.api.sites();
+    assert.deepEqual(
+      sites.map((s) => s.connectivity),
+      ['Stale', 'Stale'],
+    );
+  } finally {
+    await pgHub.stop();
+    await db.drop();
+  }
 });
