@@ -106,6 +106,8 @@ export async function forwardThroughTunnel(
       const status = Number(headers[':status']);
       reply.hijack();
       reply.raw.writeHead(status, crossing(headers) as Record<string, string | string[]>);
+      // a watch may say nothing for minutes; its client waits for the head before anything else
+      reply.raw.flushHeaders();
       stream.pipe(reply.raw);
       record(status).then(resolve, reject);
     });
