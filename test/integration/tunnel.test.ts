@@ -183,6 +183,37 @@ describe('tunnels', { skip }, () => {
     );
   });
 
+  test('a watch streams through the tunnel: an event made at the site arrives while it is open', async () => {
+    const session = await fleet.api.openTunnel('store-open', {});
+    const http = tunnelClient(session.server, session.token);
+    const ac = new AbortController();
+    try {
+      const watch = await http.stream('api/v1/namespaces/default/configmaps', {
+        query: { watch: 'true' },
+        idleTimeoutMs: 30_000,
+        signal: ac.signal,
+      });
+      assert.equal(watch.status, 200);
+      const made = kube.request('POST', '/api/v1/namespaces/default/configmaps', {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'watched' },
+      });
+      let seen = '';
+      for await (const chunk of watch.body) {
+        seen += chunk.toString();
+        if (seen.includes('"name":"watched"')) break;
+      }
+      assert.equal((await made).status, 201);
+      assert.match(seen, /"type":"ADDED"/);
+    } finally {
+      ac.abort();
+      http.close();
+    }
+    const rows = await tunnelAudit(session.id);
+    assert.equal((rows[0]?.details as { verb: string }).verb, 'watch');
+  });
+
   test('a read-only tunnel refuses writes and secrets; nothing changes at the site', async () => {
     const { file } = await tunnelKubeconfig('store-open');
     const created = await kubectl(file, ['create', 'configmap', 'from-readonly', '-n', 'default']);
