@@ -32,6 +32,7 @@ import { evaluateSloAlerts } from './slo/alerts.ts';
 import { deliverAlerts } from './slo/webhooks.ts';
 import { statusPass } from './status/connectivity.ts';
 import { pruneTelemetry } from './telemetry/prune.ts';
+import { pruneTunnelSessions } from './tunnel/sessions.ts';
 import { SiteTunnels } from './tunnel/site-tunnels.ts';
 
 export interface ServerOptions {
@@ -105,6 +106,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     {
       work: 'operation expiry',
       run: () => expireOperations(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      work: 'tunnel session expiry',
+      run: () => pruneTunnelSessions(ctx),
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {

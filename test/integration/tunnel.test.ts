@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { HubApi } from '../../src/cli/hub-api.ts';
+import { pruneTunnelSessions } from '../../src/hub/tunnel/sessions.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
 import { cliPath, runOutpost } from '../support/cli.ts';
 import { eventually } from '../support/eventually.ts';
@@ -305,6 +306,20 @@ describe('tunnels', { skip }, () => {
       const expired = await good.request('GET', 'api/v1/namespaces/default/pods');
       assert.equal(expired.status, 401);
       assert.match((expired.body as { error: { message: string } }).error.message, /expired/);
+      // a day on, the session itself is gone; the audit log still has what it did
+      await fleet.hub.ctx.store.db
+        .updateTable('tunnel_sessions')
+        .set({ expires_at: new Date(Date.now() - 25 * 3600_000).toISOString() })
+        .where('id', '=', session.id)
+        .execute();
+      assert.ok((await pruneTunnelSessions(fleet.hub.ctx)) >= 1);
+      const gone = await fleet.hub.ctx.store.db
+        .selectFrom('tunnel_sessions')
+        .select('id')
+        .where('id', '=', session.id)
+        .executeTakeFirst();
+      assert.equal(gone, undefined);
+      assert.equal((await tunnelAudit(session.id)).length, 1, 'the one request that went through');
     } finally {
       for (const c of [good, ...bad, otherSite]) c.close();
     }

@@ -90,3 +90,16 @@ export async function tunnelSessionByToken(ctx: HubContext, token: string): Prom
     expiresAt: row.expires_at,
   };
 }
+
+/** Sessions expired longer ago than this are deleted; the audit log keeps what they did. */
+const keepExpiredMs = 24 * 3600_000;
+
+/** Drops sessions long expired, so each `outpost tunnel` does not leave a row forever. */
+export async function pruneTunnelSessions(ctx: HubContext): Promise<number> {
+  const before = new Date(ctx.now().getTime() - keepExpiredMs).toISOString();
+  const r = await ctx.store.db
+    .deleteFrom('tunnel_sessions')
+    .where('expires_at', '<', before)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
