@@ -59,8 +59,19 @@ export class SiteTunnel {
     this.#server.on('request', (req, res) => this.#forward(req, res));
   }
 
-  /** The poll said work waits: if a tunnel is what waits, dial it (or refuse it, by configuration). */
+  /**
+   * The poll said work waits: if a tunnel is what waits, dial it (or refuse it, by configuration). A
+   * failure is logged, not thrown: the operator's request times out at the hub, and the poll goes on.
+   */
   async answer(hub: HubClient): Promise<void> {
+    try {
+      await this.#answer(hub);
+    } catch (e) {
+      this.#opts.log?.('tunnel not opened', { error: (e as Error).message });
+    }
+  }
+
+  async #answer(hub: HubClient): Promise<void> {
     if (!(await hub.tunnelWanted())) return;
     if (!this.#opts.kube) {
       this.#opts.log?.('tunnel refused: tunnels are off at this site');
