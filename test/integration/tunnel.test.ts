@@ -211,8 +211,9 @@ describe('tunnels', { skip }, () => {
       ac.abort();
       http.close();
     }
-    const rows = await tunnelAudit(session.id);
-    assert.equal((rows[0]?.details as { verb: string }).verb, 'watch');
+    const [row] = await tunnelAudit(session.id);
+    assert.ok(row, 'the watch audited');
+    assert.equal((row.details as { verb: string }).verb, 'watch');
   });
 
   test('a read-only tunnel refuses writes and secrets; nothing changes at the site', async () => {
