@@ -611,9 +611,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('chart_renderings_state').on('chart_renderings').column('state').execute();
     },
   },
+  // which relay each site last came through (so a lost relay is one event, not one per site) and when a
+  // relay was found silent
+  '0018_relay_routes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('via_relay_id', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('via_relay_at', 'text').execute();
+      await db.schema.alterTable('relays').addColumn('lost_at', 'text').execute();
+      await db.schema.createIndex('sites_via_relay').on('sites').column('via_relay_id').execute();
+    },
+  },
   // Troubleshooting tunnels: each operator credential for one site's Kubernetes API, kept hashed, with
   // its mode and expiry (tunnel/sessions.ts); the requests sent through it are in the audit log.
-  '0018_tunnel_sessions': {
+  '0019_tunnel_sessions': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .createTable('tunnel_sessions')
