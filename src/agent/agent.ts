@@ -2,7 +2,7 @@
 // site's cluster, watches what it applied for drift and readiness, rolls back a revision that misses its
 // deadline, prunes what was unplaced, and reports up through a durable outbox. With the hub out of reach
 // it keeps enforcing the last desired state it saved; nothing is removed because the hub went quiet.
-// Operators' remote actions and log requests are picked up when the poll says they wait.
+// Operators' remote actions, log requests and tunnels are picked up when the poll says they wait.
 // This class is the supervisor: it builds those parts, wires them together and stops them on one signal.
 
 import { sleep } from '../base/timing.ts';
@@ -13,6 +13,7 @@ import type { Cluster } from './apply/cluster.ts';
 import { DesiredSync } from './desired-sync.ts';
 import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
+import type { KubeConnection } from './kube/config.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
 import { NodeInventory } from './node-inventory.ts';
 import { Reconciler } from './reconciler.ts';
@@ -23,6 +24,7 @@ import { SiteOperations } from './site-operations.ts';
 import { LocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
 import { StateLock } from './state/state-lock.ts';
+import { SiteTunnel } from './tunnel.ts';
 import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
 export type { AgentTelemetryOptions } from './agent-telemetry.ts';
@@ -62,6 +64,11 @@ export interface AgentOptions {
   prePullPauseImage?: string;
   /** store-and-forward telemetry (on by default; false for none) */
   telemetry?: AgentTelemetryOptions | false;
+  /**
+   * the site's Kubernetes API as operators' troubleshooting tunnels reach it (with the agent's own
+   * credentials); without it the site refuses every tunnel
+   */
+  tunnel?: KubeConnection;
   /** how this install runs another agent release (upgrade/); without it the agent runs none */
   upgrade?: (site: UpgradeSite) => Promise<AgentUpgrade> | AgentUpgrade;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -98,6 +105,7 @@ interface Parts {
   reconciler: Reconciler;
   reporter: Reporter;
   operations: SiteOperations;
+  tunnel: SiteTunnel;
   telemetry: AgentTelemetry | undefined;
   upgrade: AgentUpgrade | undefined;
 }
@@ -234,6 +242,7 @@ export class Agent {
       await parts.reconciler.stopped();
       await parts.identity.sealingKeyAnnounced();
       parts.identity.close();
+      parts.tunnel.close();
     }
     return outer.aborted ? undefined : handover;
   }
@@ -293,7 +302,9 @@ export class Agent {
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
       onChange: () => reconciler.wake(),
-      onWork: (hub) => operations.claim(hub),
+      onWork: async (hub) => {
+        await Promise.all([operations.claim(hub), tunnel.answer(hub)]);
+      },
       log,
     });
     const upgrade = await opts.upgrade?.({
@@ -337,7 +348,8 @@ export class Agent {
       log,
     });
     const operations = new SiteOperations({ cluster: opts.cluster, reconciler, log });
-    return { outbox, contact, identity, sync, reconciler, reporter, operations, telemetry, upgrade };
+    const tunnel = new SiteTunnel({ kube: opts.tunnel, log });
+    return { outbox, contact, identity, sync, reconciler, reporter, operations, tunnel, telemetry, upgrade };
   }
 
   /**

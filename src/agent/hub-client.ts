@@ -4,6 +4,7 @@
 // The site's own calls go to its regional relays first, in order, and to the hub when none answers; a
 // desired state a relay serves must carry the hub's signature, so a relay can withhold but not change it.
 
+import type { Duplex } from 'node:stream';
 import {
   type LogChunk,
   type LogChunkAck,
@@ -13,6 +14,7 @@ import {
 } from '../model/operations.ts';
 import type { SealingKeyAck } from '../model/sealing-wire.ts';
 import type { TelemetryAck } from '../model/telemetry.ts';
+import { tunnelUpgrade } from '../model/tunnel.ts';
 import type {
   CertificateResponse,
   DesiredState,
@@ -299,6 +301,31 @@ export class HubClient {
       { body: result },
     );
     if (res.status !== 204) throw hubError(res, 'operation result');
+  }
+
+  /** Whether an operator's request waits for this site's tunnel (asked when the poll says work waits). */
+  async tunnelWanted(): Promise<boolean> {
+    const res = await this.#http.request('GET', `/agent/v1/sites/${this.#site()}/tunnel`);
+    if (res.status !== 200) throw hubError(res, 'tunnel wanted');
+    return (res.body as { wanted: boolean }).wanted;
+  }
+
+  /** Tells the hub this site turns tunnels away, and why (the operator sees the reason). */
+  async refuseTunnel(reason: string): Promise<void> {
+    const res = await this.#http.request('POST', `/agent/v1/sites/${this.#site()}/tunnel/refusal`, {
+      body: { reason },
+    });
+    if (res.status !== 204) throw hubError(res, 'tunnel refusal');
+  }
+
+  /**
+   * Dials the tunnel: this site's mTLS connection to the hub itself (never a relay, which does not
+   * carry upgrades), switched to the tunnel protocol; the hub then sends requests on it.
+   */
+  async dialTunnel(): Promise<Duplex> {
+    const answer = await this.#http.upgrade(`/agent/v1/sites/${this.#site()}/tunnel`, tunnelUpgrade);
+    if ('refused' in answer) throw hubError(answer.refused, 'tunnel');
+    return answer.socket;
   }
 
   /** A rendered bundle's exact bytes, so the caller can check them against the digest. */

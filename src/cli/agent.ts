@@ -86,6 +86,14 @@ export function addAgentCommand(root: Command): void {
     )
     .option('--local-page <host:port>', 'where the read-only local status page listens', '127.0.0.1:7071')
     .option('--no-local-page', 'serve no local status page')
+    .addOption(
+      new Option(
+        '--tunnel <on|off>',
+        "let operators open troubleshooting tunnels to this site's Kubernetes API",
+      )
+        .choices(['on', 'off'] as const)
+        .default('on' as const),
+    )
     .option('--telemetry-budget-mib <n>', 'disk budget of the store-and-forward telemetry buffer', '64')
     .option('--telemetry-bandwidth <bytes/s>', 'cap on the telemetry uplink, compressed bytes per second')
     .action(async (opts) => {
@@ -112,6 +120,7 @@ export function addAgentCommand(root: Command): void {
         localPage: opts.localPage,
         telemetry: { budgetBytes: Math.floor(budgetMiB * 1024 * 1024), bandwidthBytesPerSecond: bandwidth },
         upgrade: upgradeOfThisInstall(cluster),
+        ...(opts.tunnel === 'on' ? { tunnel: conn } : {}),
         log: logLine,
       });
       await agent.run(untilSignal());

@@ -10,6 +10,7 @@ import type * as profileWire from '../model/profile-wire.ts';
 import type * as relayWire from '../model/relay-wire.ts';
 import type { SealingKeys, SealingKeysQuery } from '../model/sealing-wire.ts';
 import type { SiteSlis, SloDetail, SloSpec, SloView } from '../model/slo-wire.ts';
+import type * as tunnel from '../model/tunnel.ts';
 import type * as wire from '../model/wire.ts';
 import { HttpClient, type JsonResponse, TransportError } from '../net/http-client.ts';
 
@@ -111,6 +112,8 @@ export class HubApi {
     this.#call<{ items: ops.OperationView[] }>('GET', `/sites/${encodeURIComponent(site)}/operations`).then(
       (r) => r.items,
     );
+  openTunnel = (site: string, req: tunnel.TunnelRequest) =>
+    this.#call<tunnel.TunnelSessionView>('POST', `/sites/${encodeURIComponent(site)}/tunnel`, req);
   operation = (id: string) => this.#call<ops.OperationView>('GET', `/operations/${encodeURIComponent(id)}`);
   operationLogs = (id: string, after = 0) =>
     this.#call<ops.LogPage>('GET', `/operations/${encodeURIComponent(id)}/logs`, undefined, { after });

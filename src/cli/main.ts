@@ -21,6 +21,7 @@ import { addSimCommand } from './sim.ts';
 import { addRegistrationCommands, addSiteCommands } from './sites.ts';
 import { addSloCommands } from './slo.ts';
 import { addStatusCommands } from './status.ts';
+import { addTunnelCommand } from './tunnel.ts';
 
 export function program(): Command {
   const root = new Command('outpost')
@@ -36,6 +37,7 @@ export function program(): Command {
   addApiTokenCommands(root);
   addSiteCommands(root);
   addOperationCommands(root);
+  addTunnelCommand(root);
   addBundleCommands(root);
   addStatusCommands(root);
   addEventsCommand(root);

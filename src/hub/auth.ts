@@ -52,34 +52,46 @@ export function operatorAuth(ctx: HubContext) {
   };
 }
 
+/**
+ * The active site whose certificate the client presented on this TLS connection; `wanted` is the site
+ * id a path names, refused when the certificate belongs to another. For routes and for the tunnel's
+ * upgrade request alike.
+ */
+export async function siteOfConnection(
+  ctx: HubContext,
+  socket: Partial<TLSSocket>,
+  wanted: string | undefined,
+): Promise<AgentSite> {
+  if (!socket.encrypted || typeof socket.getPeerX509Certificate !== 'function') {
+    throw new OutpostError('unauthorized', 'agent calls need TLS with the site client certificate');
+  }
+  // getPeerX509Certificate wraps the certificate OpenSSL holds (~5 µs); getPeerCertificate would
+  // convert every field to a JS object (~160 µs), a large share of a report's cost on the hub
+  const peer = socket.getPeerX509Certificate();
+  if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
+  if (!socket.authorized) {
+    throw new OutpostError(
+      'unauthorized',
+      `client certificate refused: ${String(socket.authorizationError)}`,
+    );
+  }
+  const found = await siteByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
+  if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
+  if (wanted !== undefined && wanted !== found.siteId) {
+    throw new OutpostError('forbidden', 'this certificate belongs to another site');
+  }
+  const site = found.site;
+  if (!site) throw new OutpostError('unauthorized', 'unknown site');
+  if (site.lifecycle !== 'Active')
+    throw new OutpostError('forbidden', `site ${site.name} is ${site.lifecycle}`);
+  return site;
+}
+
 export function siteAuth(ctx: HubContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    const socket = request.raw.socket as Partial<TLSSocket>;
-    if (!socket.encrypted || typeof socket.getPeerX509Certificate !== 'function') {
-      throw new OutpostError('unauthorized', 'agent calls need TLS with the site client certificate');
-    }
-    // getPeerX509Certificate wraps the certificate OpenSSL holds (~5 µs); getPeerCertificate would
-    // convert every field to a JS object (~160 µs), a large share of a report's cost on the hub
-    const peer = socket.getPeerX509Certificate();
-    if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
-    if (!socket.authorized) {
-      throw new OutpostError(
-        'unauthorized',
-        `client certificate refused: ${String(socket.authorizationError)}`,
-      );
-    }
     const readAt = ctx.desiredWatch.generation;
-    const found = await siteByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
-    if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
     const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
-    if (wanted !== undefined && wanted !== found.siteId) {
-      throw new OutpostError('forbidden', 'this certificate belongs to another site');
-    }
-    const site = found.site;
-    if (!site) throw new OutpostError('unauthorized', 'unknown site');
-    if (site.lifecycle !== 'Active')
-      throw new OutpostError('forbidden', `site ${site.name} is ${site.lifecycle}`);
-    request.site = site;
+    request.site = await siteOfConnection(ctx, request.raw.socket as Partial<TLSSocket>, wanted);
     request.siteReadAt = readAt;
   };
 }

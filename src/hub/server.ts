@@ -27,10 +27,13 @@ import { relayAdminRoutes, relayRoutes } from './routes/relay.ts';
 import { releaseRoutes } from './routes/releases.ts';
 import { sealingRoutes } from './routes/sealing.ts';
 import { sloRoutes } from './routes/slo.ts';
+import { tunnelAgentRoutes, tunnelProxyRoutes, tunnelSessionRoutes } from './routes/tunnel.ts';
 import { evaluateSloAlerts } from './slo/alerts.ts';
 import { deliverAlerts } from './slo/webhooks.ts';
 import { statusPass } from './status/connectivity.ts';
 import { pruneTelemetry } from './telemetry/prune.ts';
+import { pruneTunnelSessions } from './tunnel/sessions.ts';
+import { SiteTunnels } from './tunnel/site-tunnels.ts';
 
 export interface ServerOptions {
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
@@ -73,9 +76,17 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   // left plugged in after close: the context's last lines (a replica giving up the lead) still reach it
   ctx.log.plug(app.log);
   // held long-polls and event streams would otherwise keep a closing server waiting
+  // sites' tunnels: in this process alone (an agent's upgrade and an operator's requests must reach the
+  // same replica); woken through the work signal, which every replica relays
+  const tunnels = new SiteTunnels({
+    wake: (siteIds) => ctx.work.notify(siteIds),
+    dialWaitMs: 20_000,
+    idleMs: 5 * 60_000,
+  });
   app.addHook('preClose', async () => {
     ctx.desiredWatch.close();
     ctx.events.close();
+    tunnels.close();
   });
   // Background work: started when ready; replicas on one PostgreSQL run it on the leader alone (a single
   // process always leads). Telemetry upkeep's state and deliveries are compare-and-set, but one replica
@@ -95,6 +106,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     {
       work: 'operation expiry',
       run: () => expireOperations(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      work: 'tunnel session expiry',
+      run: () => pruneTunnelSessions(ctx),
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {
@@ -164,10 +180,13 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
   await app.register(sealingRoutes(ctx), { prefix: '/api/v1' });
   await app.register(releaseRoutes(ctx), { prefix: '/api/v1' });
   await app.register(operationRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(tunnelSessionRoutes(ctx), { prefix: '/api/v1' });
+  await app.register(tunnelProxyRoutes(ctx, tunnels));
   await app.register(dashboardApiRoutes(ctx), { prefix: '/api/v1' });
   if (!(await dashboardRoutes(app))) app.log.warn('dashboard not built: run scripts/build-web.sh');
   await app.register(hookRoutes(ctx), { prefix: '/hooks' });
   await app.register(agentRoutes(ctx), { prefix: '/agent/v1' });
+  await app.register(tunnelAgentRoutes(ctx, tunnels), { prefix: '/agent/v1' });
   await app.register(relayAdminRoutes(ctx), { prefix: '/api/v1' });
   await app.register(relayRoutes(ctx), { prefix: '/relay/v1' });
   return app;

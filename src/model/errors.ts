@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'csr_invalid'
   | 'pending_approval'
   | 'unavailable'
+  /** the site's agent turns troubleshooting tunnels away by its configuration */
+  | 'tunnel_refused'
   | 'internal';
 
 export interface ErrorLocation {
@@ -72,6 +74,7 @@ export function statusOf(code: ErrorCode): number {
       return 401;
     case 'forbidden':
     case 'registration_refused':
+    case 'tunnel_refused':
       return 403;
     case 'not_found':
       return 404;

@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 
 export interface TlsOptions {
   ca?: string | Buffer;
@@ -176,6 +177,45 @@ export class HttpClient {
         else reject(new TransportError(`${method} ${url.host}${url.pathname}: ${e.message}`, { cause: e }));
       });
       if (payload !== undefined) req.write(payload);
+      req.end();
+    });
+  }
+
+  /**
+   * A GET asking to switch the connection to `protocol`: resolves with the raw socket (certificate and
+   * all, as this client's calls present it) once the server agrees; any other answer is returned as is.
+   */
+  async upgrade(path: string, protocol: string): Promise<{ socket: Duplex } | { refused: JsonResponse }> {
+    const { url, headers, lib } = await this.#prepare(path, {});
+    return new Promise((resolve, reject) => {
+      const req = lib.request(url, {
+        method: 'GET',
+        headers: { ...headers, connection: 'Upgrade', upgrade: protocol },
+        agent: this.#agent,
+      });
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length > 0) socket.unshift(head);
+        resolve({ socket });
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let body: unknown = text;
+          try {
+            body = JSON.parse(text);
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ refused: { status: res.statusCode ?? 0, headers: res.headers, body } });
+        });
+      });
+      req.setTimeout(30_000, () => req.destroy(new Error('timed out after 30000 ms')));
+      req.on('error', (e) =>
+        reject(new TransportError(`upgrade ${url.host}${url.pathname}: ${e.message}`, { cause: e })),
+      );
       req.end();
     });
   }

@@ -409,6 +409,7 @@ describe('operator roles', () => {
     'GET /api/v1/bundles/{name}/rendered': ['viewer', 'site'],
     'POST /api/v1/sites/{name}/actions': ['operator', 'site'],
     'POST /api/v1/sites/{name}/logs': ['operator', 'site'],
+    'POST /api/v1/sites/{name}/tunnel': ['operator', 'site'],
     'GET /api/v1/sites/{name}/operations': ['viewer', 'site'],
     'GET /api/v1/operations/{id}': ['viewer', 'site'],
     'GET /api/v1/operations/{id}/logs': ['operator', 'site'],

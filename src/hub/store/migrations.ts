@@ -621,6 +621,28 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('sites_via_relay').on('sites').column('via_relay_id').execute();
     },
   },
+  // Troubleshooting tunnels: each operator credential for one site's Kubernetes API, kept hashed, with
+  // its mode and expiry (tunnel/sessions.ts); the requests sent through it are in the audit log.
+  '0019_tunnel_sessions': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tunnel_sessions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('api_token_id', 'text', (c) => c.notNull())
+        .addColumn('operator', 'text', (c) => c.notNull())
+        .addColumn('mode', 'text', (c) => c.notNull())
+        .addColumn('secret_hash', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('tunnel_sessions_expiry')
+        .on('tunnel_sessions')
+        .column('expires_at')
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -367,6 +367,21 @@ export interface RelayTable {
   lost_at: string | null;
 }
 
+/** An operator's credential for one site's tunnel (tunnel/sessions.ts). */
+export interface TunnelSessionTable {
+  id: string;
+  site_id: string;
+  /** the API token that opened it: revoking that token ends the session too */
+  api_token_id: string;
+  /** the token's name, as the audit log names who sent each request */
+  operator: string;
+  /** read | write */
+  mode: string;
+  secret_hash: string;
+  created_at: string;
+  expires_at: string;
+}
+
 /** Work queued for a site's agent (operations/operations.ts): an action or a log request. */
 export interface SiteOperationTable {
   id: string;
@@ -491,6 +506,7 @@ export interface Database {
   operation_log_chunks: OperationLogChunkTable;
   chart_sources: ChartSourceTable;
   chart_renderings: ChartRenderingTable;
+  tunnel_sessions: TunnelSessionTable;
 }
 
 export type Db = Kysely<Database>;
