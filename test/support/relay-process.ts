@@ -9,6 +9,7 @@ import { cliPath } from './cli.ts';
 export interface RelayProcess {
   url: string;
   stateDir: string;
+  pid: number;
   /** its stderr so far: its log */
   log(): string;
   /** GET /status: counts only */
@@ -61,6 +62,7 @@ export async function startRelayProcess(opts: {
   return {
     url,
     stateDir: opts.stateDir,
+    pid: child.pid!,
     log: () => stderr,
     async status() {
       const res = await http.request('GET', '/status');

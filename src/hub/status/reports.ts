@@ -5,9 +5,11 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import type { Site } from '../sites/sites.ts';
+import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
 import type { SiteFacts } from './aggregate.ts';
 import {
+  type DerivedColumns,
   deploymentFactColumns,
   deploymentFacts,
   derivedColumns,
@@ -23,6 +25,112 @@ export interface ReportAck {
   lastSeq: number;
 }
 
+// The report path's statements, compiled once: each has one shape whatever the report changes (columns
+// that stay as they are get their current value back), so Kysely builds none of them per report.
+
+const siteOfReport = preparedQuery((db, arg: Arg<{ id: string }>) =>
+  db
+    .selectFrom('sites')
+    .select([...siteFactColumns, 'last_report_seq', 'stack'])
+    .where('id', '=', arg('id')),
+);
+
+const deploymentsOfReport = preparedQuery((db, arg: Arg<{ siteId: string }>) =>
+  db
+    .selectFrom('deployments')
+    .select([
+      ...deploymentFactColumns,
+      'applied_digest',
+      'total',
+      'applied',
+      'ready',
+      'not_ready',
+      'render_error',
+    ])
+    .where('site_id', '=', arg('siteId'))
+    .orderBy('bundle'),
+);
+
+type ContactArgs = Pick<SiteTable, 'id' | 'last_seen_at' | 'connectivity' | 'connectivity_since'>;
+
+/** A replayed report only says the site was heard from; `connectivity_since` null keeps the stored one. */
+const siteContact = preparedQuery((db, arg: Arg<ContactArgs>) =>
+  db
+    .updateTable('sites')
+    .set((eb) => ({
+      last_seen_at: arg('last_seen_at'),
+      connectivity: arg('connectivity'),
+      connectivity_since: eb.fn.coalesce(eb.val(arg('connectivity_since')), eb.ref('connectivity_since')),
+    }))
+    .where('id', '=', arg('id')),
+);
+
+type SiteReportArgs = ContactArgs &
+  DerivedColumns &
+  Pick<SiteTable, 'stack' | 'stack_at' | 'last_report_seq' | 'last_report_at'>;
+
+/** An accepted report; `stack` and `stack_at` null keep the stored nodes (a heartbeat repeats them). */
+const siteReported = preparedQuery((db, arg: Arg<SiteReportArgs>) =>
+  db
+    .updateTable('sites')
+    .set((eb) => ({
+      last_seen_at: arg('last_seen_at'),
+      connectivity: arg('connectivity'),
+      connectivity_since: eb.fn.coalesce(eb.val(arg('connectivity_since')), eb.ref('connectivity_since')),
+      stack: eb.fn.coalesce(eb.val(arg('stack')), eb.ref('stack')),
+      stack_at: eb.fn.coalesce(eb.val(arg('stack_at')), eb.ref('stack_at')),
+      last_report_seq: arg('last_report_seq'),
+      last_report_at: arg('last_report_at'),
+      worst_state: arg('worst_state'),
+      attention_rank: arg('attention_rank'),
+      attention_reason: arg('attention_reason'),
+      attention_detail: arg('attention_detail'),
+      attention_since: arg('attention_since'),
+    }))
+    .where('id', '=', arg('id')),
+);
+
+type DeploymentReportArgs = Pick<
+  DeploymentTable,
+  | 'site_id'
+  | 'bundle'
+  | 'applied_digest'
+  | 'state'
+  | 'state_since'
+  | 'message'
+  | 'total'
+  | 'applied'
+  | 'ready'
+  | 'not_ready'
+  | 'updated_at'
+>;
+
+const deploymentReported = preparedQuery((db, arg: Arg<DeploymentReportArgs>) =>
+  db
+    .updateTable('deployments')
+    .set({
+      applied_digest: arg('applied_digest'),
+      state: arg('state'),
+      state_since: arg('state_since'),
+      message: arg('message'),
+      total: arg('total'),
+      applied: arg('applied'),
+      ready: arg('ready'),
+      not_ready: arg('not_ready'),
+      updated_at: arg('updated_at'),
+    })
+    .where('site_id', '=', arg('site_id'))
+    .where('bundle', '=', arg('bundle')),
+);
+
+const deploymentRemoved = preparedQuery((db, arg: Arg<{ siteId: string; bundle: string }>) =>
+  db
+    .deleteFrom('deployments')
+    .where('site_id', '=', arg('siteId'))
+    .where('bundle', '=', arg('bundle'))
+    .where('desired_digest', 'is', null),
+);
+
 /**
  * Ingests one report inside the caller's transaction: reads the site and its deployments once, and
  * from those rows alone works out the new facts, the aggregate deltas, attention and events. Returns
@@ -35,46 +143,32 @@ export async function ingestInTransaction(
   report: Report,
 ): Promise<{ ack: ReportAck; events: number }> {
   const now = ctx.now().toISOString();
-  const row = await tx
-    .selectFrom('sites')
-    .select([...siteFactColumns, 'last_report_seq', 'stack'])
-    .where('id', '=', site.id)
-    .executeTakeFirstOrThrow();
+  const {
+    rows: [row],
+  } = await siteOfReport(tx, { id: site.id });
+  if (!row) throw new Error(`report: site ${site.id} is not in the store`);
   const lastSeq = Number(row.last_report_seq);
-  const rows = await tx
-    .selectFrom('deployments')
-    .select([
-      ...deploymentFactColumns,
-      'applied_digest',
-      'total',
-      'applied',
-      'ready',
-      'not_ready',
-      'render_error',
-    ])
-    .where('site_id', '=', site.id)
-    .orderBy('bundle')
-    .execute();
+  const { rows } = await deploymentsOfReport(tx, { siteId: site.id });
   const before = siteFacts(
     row,
     rows.map((r) => deploymentFacts(r)),
   );
   const connectivity = before.connectivity === 'Expired' ? 'Expired' : 'Online';
-  const contact: Partial<SiteTable> = { last_seen_at: now };
-  if (connectivity !== before.connectivity) {
-    contact.connectivity = connectivity;
-    contact.connectivity_since = now;
-  }
+  const reconnected = connectivity !== before.connectivity;
+  const contact: ContactArgs = {
+    id: site.id,
+    last_seen_at: now,
+    connectivity,
+    connectivity_since: reconnected ? now : null,
+  };
   let after: SiteFacts = {
     ...before,
     connectivity,
-    connectivitySince: contact.connectivity_since ?? before.connectivitySince,
+    connectivitySince: reconnected ? now : before.connectivitySince,
   };
   if (report.seq <= lastSeq) {
-    await tx.updateTable('sites').set(contact).where('id', '=', site.id).execute();
-    const events = contact.connectivity
-      ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }])
-      : 0;
+    await siteContact(tx, contact);
+    const events = reconnected ? await recordChanges(ctx, tx, [{ siteId: site.id, before, after }]) : 0;
     return { ack: { accepted: false, lastSeq }, events };
   }
   const byBundle = new Map(rows.map((r) => [r.bundle, r]));
@@ -82,23 +176,35 @@ export async function ingestInTransaction(
   for (const d of report.deployments) {
     const current = byBundle.get(d.bundle);
     if (!current) continue;
-    const set: Partial<DeploymentTable> = {};
-    if (appliedStates.has(d.state) && current.applied_digest !== d.digest) set.applied_digest = d.digest;
+    const facts = next.get(d.bundle)!;
+    const stored: DeploymentReportArgs = {
+      site_id: site.id,
+      bundle: d.bundle,
+      applied_digest: current.applied_digest,
+      state: current.state,
+      state_since: current.state_since,
+      message: current.message,
+      total: Number(current.total),
+      applied: Number(current.applied),
+      ready: Number(current.ready),
+      not_ready: current.not_ready,
+      updated_at: now,
+    };
+    const reported = { ...stored };
+    if (appliedStates.has(d.state)) reported.applied_digest = d.digest;
     // a site the current revision cannot be rendered for stays Failed whatever it reports on the old one
     if (current.desired_digest === d.digest && !current.render_error) {
-      const facts = next.get(d.bundle)!;
       const changed = facts.state !== d.state;
       const message = d.message ?? '';
-      const notReady = JSON.stringify(d.notReady ?? []);
       if (changed) {
-        set.state = d.state;
-        set.state_since = now;
+        reported.state = d.state;
+        reported.state_since = now;
       }
-      if (message !== current.message) set.message = message;
-      if (d.counts.total !== Number(current.total)) set.total = d.counts.total;
-      if (d.counts.applied !== Number(current.applied)) set.applied = d.counts.applied;
-      if (d.counts.ready !== Number(current.ready)) set.ready = d.counts.ready;
-      if (notReady !== current.not_ready) set.not_ready = notReady;
+      reported.message = message;
+      reported.total = d.counts.total;
+      reported.applied = d.counts.applied;
+      reported.ready = d.counts.ready;
+      reported.not_ready = JSON.stringify(d.notReady ?? []);
       next.set(d.bundle, {
         ...facts,
         state: d.state,
@@ -107,44 +213,45 @@ export async function ingestInTransaction(
       });
     }
     // A report that repeats what the row says writes nothing: heartbeats cost one site update.
-    if (Object.keys(set).length === 0) continue;
-    await tx
-      .updateTable('deployments')
-      .set({ ...set, updated_at: now })
-      .where('site_id', '=', site.id)
-      .where('bundle', '=', d.bundle)
-      .execute();
+    if (sameDeploymentRow(stored, reported)) continue;
+    await deploymentReported(tx, reported);
   }
   for (const bundle of report.removed ?? []) {
     const current = byBundle.get(bundle);
     if (!current || current.desired_digest !== null) continue;
-    await tx
-      .deleteFrom('deployments')
-      .where('site_id', '=', site.id)
-      .where('bundle', '=', bundle)
-      .where('desired_digest', 'is', null)
-      .execute();
+    await deploymentRemoved(tx, { siteId: site.id, bundle });
     next.delete(bundle);
   }
   after = { ...after, deployments: [...next.values()] };
   // the nodes change rarely: a heartbeat repeating them leaves the column alone
-  const stack = report.stack ? JSON.stringify(report.stack) : undefined;
-  const stackChange = stack !== undefined && stack !== row.stack ? { stack, stack_at: now } : {};
-  await tx
-    .updateTable('sites')
-    .set({
-      ...contact,
-      ...stackChange,
-      last_report_seq: report.seq,
-      last_report_at: now,
-      ...derivedColumns(after),
-    })
-    .where('id', '=', site.id)
-    .execute();
+  const stack = report.stack ? JSON.stringify(report.stack) : null;
+  const stackChanged = stack !== null && stack !== row.stack;
+  await siteReported(tx, {
+    ...contact,
+    stack: stackChanged ? stack : null,
+    stack_at: stackChanged ? now : null,
+    last_report_seq: report.seq,
+    last_report_at: now,
+    ...derivedColumns(after),
+  });
   const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
     derivedWritten: true,
   });
   return { ack: { accepted: true, lastSeq: report.seq }, events };
+}
+
+/** Whether a report leaves a deployment row as it is (its `updated_at` aside). */
+function sameDeploymentRow(a: DeploymentReportArgs, b: DeploymentReportArgs): boolean {
+  return (
+    a.applied_digest === b.applied_digest &&
+    a.state === b.state &&
+    a.state_since === b.state_since &&
+    a.message === b.message &&
+    a.total === b.total &&
+    a.applied === b.applied &&
+    a.ready === b.ready &&
+    a.not_ready === b.not_ready
+  );
 }
 
 /**
