@@ -41,15 +41,17 @@ async function waitForExit(pid: number): Promise<void> {
 
 /**
  * Starts `outpost hub` (on a new data directory, one the caller made, or again on the data directory
- * and port of `before`, so that sites find it where it was) and waits until it listens.
+ * and port of `before`, so that sites find it where it was), with any more `args`, and waits until it
+ * listens.
  */
 export async function startKillableHub(
   before?: KillableHub,
-  opts: { dataDir?: string } = {},
+  opts: { dataDir?: string; args?: string[] } = {},
 ): Promise<KillableHub> {
   const dataDir = before?.dataDir ?? opts.dataDir;
   const listen = before ? ['--listen', new URL(before.url).host] : [];
-  const hub: HubProcess = await startHubProcess(['--admin-token', chaosAdminToken, ...listen], {
+  const args = ['--admin-token', chaosAdminToken, ...listen, ...(opts.args ?? [])];
+  const hub: HubProcess = await startHubProcess(args, {
     adminToken: chaosAdminToken,
     core: false,
     ...(dataDir ? { dataDir } : {}),
