@@ -315,3 +315,79 @@ test('an agent killed between the dry run and the apply, restarted without the h
   assert.equal(updatedAfter, bigCount);
   assert.equal(touched, 0, 'the other bundle is not written to');
 });
+
+test('an agent killed mid-rollback and restarted without the hub finishes going back to the last-known-good', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-back');
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-back', agent);
+
+  const big = 'chaos-back-big';
+  const options = { apply: { progressDeadlineSeconds: 3, rollback: true } };
+  // a Deployment nobody plays the controller for never becomes ready: revision 2 misses its deadline
+  const stuck = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${big}-app`, namespace: 'default' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: big } },
+      template: {
+        metadata: { labels: { app: big } },
+        spec: { containers: [{ name: 'app', image: 'app:2' }] },
+      },
+    },
+  };
+  const version = (v: string, extra: unknown[] = []) =>
+    bundleFile(
+      big,
+      selector,
+      [
+        ...Array.from({ length: bigCount }, (_, i) => ({ ...configMap(`${big}-${i}`, big), data: { v } })),
+        ...extra,
+      ],
+      options,
+    );
+  await fleet.api.applyBundle(version('1'));
+  await until('revision 1 Ready', 180, async () => {
+    const detail = await fleet.api.site('chaos-back').catch(() => undefined);
+    return detail?.deployments.find((d) => d.bundle === big)?.state === 'Ready';
+  });
+  await fleet.api.applyBundle(version('2', [stuck]));
+  await until('revision 2 applied', 180, async () => (await countWithValue(big, '2')) === bigCount);
+  await until('the rollback under way', 180, async () => (await countWithValue(big, '1')) >= bigCount / 4);
+  await agent.kill();
+  const backAtKill = await countWithValue(big, '1');
+
+  await fleet.stop();
+  agent.start('');
+  const deploymentPath = `/apis/apps/v1/namespaces/default/deployments/${big}-app`;
+  const convergeMs = await until('the rollback complete without the hub', 180, async () => {
+    return (
+      (await countWithValue(big, '1')) === bigCount &&
+      (await kube.request('GET', deploymentPath)).status === 404
+    );
+  });
+  await new Promise((r) => setTimeout(r, 5000));
+  const backAfter = await countWithValue(big, '1');
+  const stuckLeft = (await kube.request('GET', deploymentPath)).status === 404 ? 0 : 1;
+  const touched = await touchedSince(steady, before);
+  await agent.kill();
+
+  await recordChaos({
+    scenario: 'agent-killed-rollback',
+    checked: `a ${bigCount}-object bundle's revision 2 (with a Deployment no controller makes ready) misses its 3 s progress deadline; the agent process is SIGKILLed with ${backAtKill} of the ${bigCount} ConfigMaps rolled back to revision 1, then started again with the hub stopped; it finishes the rollback (every ConfigMap at revision 1, revision 2's Deployment pruned) from its saved state, and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'rolled-back-at-kill', value: backAtKill, unit: 'objects' },
+      { name: 'rolled-back-after-restart', value: backAfter, unit: 'objects', op: '>=', target: bigCount },
+      { name: 'failed-revision-objects-left', value: stuckLeft, unit: 'objects', op: '<=', target: 0 },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.ok(backAtKill < bigCount, `the agent was killed mid-rollback (${backAtKill} of ${bigCount} back)`);
+  assert.equal(backAfter, bigCount);
+  assert.equal(stuckLeft, 0);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});
