@@ -134,7 +134,10 @@ test('a hub killed during a rollout wave makes no decision twice', { timeout: 60
   // SitesUpdated is a tally of the sites that turned Ready since the last tick, so a wave may have several;
   // they must add up to the fleet once, not more (a site counted again after the restart)
   const tallies = decisions.filter((e) => e.details.kind === 'SitesUpdated');
-  const countedUpdated = tallies.reduce((n, e) => n + Number(/^(\d+) sites?/.exec(e.message)?.[1] ?? 0), 0);
+  const countedUpdated = tallies.reduce(
+    (n, e) => n + Number(/: (\d+) sites? of /.exec(e.message)?.[1] ?? 0),
+    0,
+  );
   // a decision is its kind (WaveStarted, WaveCompleted, SiteFailed, RolloutSucceeded…), wave and site
   const keys = decisions
     .filter((e) => e.details.kind !== 'SitesUpdated')
