@@ -24,7 +24,8 @@ let mounted = false;
 let hub: KillableHub | undefined;
 after(async () => {
   await hub?.stop();
-  if (mounted) execFileSync('umount', [mountPoint!]);
+  // a lazy unmount when a process that failed the test still holds a file there
+  if (mounted) execFileSync('umount', ['--lazy', mountPoint!]);
   if (mountPoint) await rm(mountPoint, { recursive: true, force: true });
 });
 

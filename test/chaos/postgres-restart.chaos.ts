@@ -34,6 +34,8 @@ after(async () => {
     // already stopped
   }
   if (clusterDir) await rm(clusterDir, { recursive: true, force: true });
+  // the fixture script locks the cluster with a file beside its directory
+  if (clusterDir) await rm(`${clusterDir}.lock`, { force: true });
 });
 
 /**
