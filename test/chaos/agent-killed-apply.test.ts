@@ -234,3 +234,160 @@ test('an agent killed mid-prune and restarted without the hub finishes the prune
   assert.equal(left, 0);
   assert.equal(touched, 0, 'the other bundle is not written to');
 });
+
+/** Server-side applies of ConfigMaps the apiserver has answered, dry runs and real ones apart (its /metrics). */
+async function configMapApplies(): Promise<{ dryRuns: number; writes: number }> {
+  const r = await kube.request('GET', '/metrics');
+  assert.equal(r.status, 200);
+  let dryRuns = 0;
+  let writes = 0;
+  for (const line of String(r.body).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{') || !line.includes('resource="configmaps"')) continue;
+    if (!/verb="(APPLY|PATCH)"/.test(line)) continue;
+    const n = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.includes('dry_run="All"')) dryRuns += n;
+    else writes += n;
+  }
+  return { dryRuns, writes };
+}
+
+async function countWithValue(bundle: string, v: string): Promise<number> {
+  const r = await kube.request(
+    'GET',
+    `/api/v1/namespaces/default/configmaps?labelSelector=chaos-bundle%3D${bundle}`,
+  );
+  return (r.body.items as { data?: { v?: string } }[]).filter((i) => i.data?.v === v).length;
+}
+
+test('an agent killed between the dry run and the apply, restarted without the hub, applies the update whole', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-dry');
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-dry', agent);
+
+  const big = 'chaos-dry-big';
+  const version = (v: string) =>
+    bundleFile(
+      big,
+      selector,
+      Array.from({ length: bigCount }, (_, i) => ({ ...configMap(`${big}-${i}`, big), data: { v } })),
+    );
+  await fleet.api.applyBundle(version('1'));
+  await until('the first version Ready', 180, async () => {
+    const detail = await fleet.api.site('chaos-dry').catch(() => undefined);
+    return detail?.deployments.find((d) => d.bundle === big)?.state === 'Ready';
+  });
+
+  // an update of objects that exist is dry-run whole before anything is written: kill inside that pass
+  const start = await configMapApplies();
+  await fleet.api.applyBundle(version('2'));
+  await until('the dry run under way', 120, async () => {
+    return (await configMapApplies()).dryRuns - start.dryRuns >= bigCount / 4;
+  });
+  await agent.kill();
+  const atKill = await configMapApplies();
+  const updatedAtKill = await countWithValue(big, '2');
+
+  await fleet.stop();
+  agent.start('');
+  const convergeMs = await until('the update complete without the hub', 180, async () => {
+    return (await countWithValue(big, '2')) === bigCount;
+  });
+  await new Promise((r) => setTimeout(r, 5000));
+  const updatedAfter = await countWithValue(big, '2');
+  const touched = await touchedSince(steady, before);
+  await agent.kill();
+
+  await recordChaos({
+    scenario: 'agent-killed-dry-run',
+    checked: `agent process SIGKILLed after the apiserver answered ${atKill.dryRuns - start.dryRuns} of the ${bigCount} dry-run applies of an update of a ${bigCount}-object bundle (counted from kube-apiserver's apiserver_request_total), before it wrote any, then started again with the hub stopped; it applies the update whole from its saved desired state, and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'dry-runs-at-kill', value: atKill.dryRuns - start.dryRuns, unit: 'requests' },
+      { name: 'written-at-kill', value: updatedAtKill, unit: 'objects', op: '<=', target: 0 },
+      { name: 'updated-after-restart', value: updatedAfter, unit: 'objects', op: '>=', target: bigCount },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.ok(atKill.dryRuns > start.dryRuns, 'the agent was killed during the dry run');
+  assert.equal(updatedAtKill, 0, 'nothing was written before the dry run ended');
+  assert.equal(updatedAfter, bigCount);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});
+
+test('an agent killed mid-rollback and restarted without the hub finishes going back to the last-known-good', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-back');
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-back', agent);
+
+  const big = 'chaos-back-big';
+  const options = { apply: { progressDeadlineSeconds: 3, rollback: true } };
+  // a Deployment nobody plays the controller for never becomes ready: revision 2 misses its deadline
+  const stuck = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: `${big}-app`, namespace: 'default' },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: { app: big } },
+      template: {
+        metadata: { labels: { app: big } },
+        spec: { containers: [{ name: 'app', image: 'app:2' }] },
+      },
+    },
+  };
+  const version = (v: string, extra: unknown[] = []) =>
+    bundleFile(
+      big,
+      selector,
+      [
+        ...Array.from({ length: bigCount }, (_, i) => ({ ...configMap(`${big}-${i}`, big), data: { v } })),
+        ...extra,
+      ],
+      options,
+    );
+  await fleet.api.applyBundle(version('1'));
+  await until('revision 1 Ready', 180, async () => {
+    const detail = await fleet.api.site('chaos-back').catch(() => undefined);
+    return detail?.deployments.find((d) => d.bundle === big)?.state === 'Ready';
+  });
+  await fleet.api.applyBundle(version('2', [stuck]));
+  await until('revision 2 applied', 180, async () => (await countWithValue(big, '2')) === bigCount);
+  await until('the rollback under way', 180, async () => (await countWithValue(big, '1')) >= bigCount / 4);
+  await agent.kill();
+  const backAtKill = await countWithValue(big, '1');
+
+  await fleet.stop();
+  agent.start('');
+  const deploymentPath = `/apis/apps/v1/namespaces/default/deployments/${big}-app`;
+  const convergeMs = await until('the rollback complete without the hub', 180, async () => {
+    return (
+      (await countWithValue(big, '1')) === bigCount &&
+      (await kube.request('GET', deploymentPath)).status === 404
+    );
+  });
+  await new Promise((r) => setTimeout(r, 5000));
+  const backAfter = await countWithValue(big, '1');
+  const stuckLeft = (await kube.request('GET', deploymentPath)).status === 404 ? 0 : 1;
+  const touched = await touchedSince(steady, before);
+  await agent.kill();
+
+  await recordChaos({
+    scenario: 'agent-killed-rollback',
+    checked: `a ${bigCount}-object bundle's revision 2 (with a Deployment no controller makes ready) misses its 3 s progress deadline; the agent process is SIGKILLed with ${backAtKill} of the ${bigCount} ConfigMaps rolled back to revision 1, then started again with the hub stopped; it finishes the rollback (every ConfigMap at revision 1, revision 2's Deployment pruned) from its saved state, and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'rolled-back-at-kill', value: backAtKill, unit: 'objects' },
+      { name: 'rolled-back-after-restart', value: backAfter, unit: 'objects', op: '>=', target: bigCount },
+      { name: 'failed-revision-objects-left', value: stuckLeft, unit: 'objects', op: '<=', target: 0 },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.ok(backAtKill < bigCount, `the agent was killed mid-rollback (${backAtKill} of ${bigCount} back)`);
+  assert.equal(backAfter, bigCount);
+  assert.equal(stuckLeft, 0);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});

@@ -131,10 +131,20 @@ test('a hub killed during a rollout wave makes no decision twice', { timeout: 60
   }
   // the only rollout of the bundle, so every rollout event of it is one of this rollout's decisions
   const decisions = events.filter((e) => e.bundle === 'pos' && /^(wave_started|rollout_)/.test(e.type));
-  // a decision is its kind (WaveStarted, WaveCompleted, SiteFailed, RolloutSucceeded…), wave and site
-  const keys = decisions.map(
-    (e) => `${e.type}/${String(e.details.kind ?? '')} wave ${String(e.details.wave ?? '-')} ${e.site ?? ''}`,
+  // SitesUpdated is a tally of the sites that turned Ready since the last tick, so a wave may have several;
+  // they must add up to the fleet once, not more (a site counted again after the restart)
+  const tallies = decisions.filter((e) => e.details.kind === 'SitesUpdated');
+  const countedUpdated = tallies.reduce(
+    (n, e) => n + Number(/: (\d+) sites? of /.exec(e.message)?.[1] ?? 0),
+    0,
   );
+  // a decision is its kind (WaveStarted, WaveCompleted, SiteFailed, RolloutSucceeded…), wave and site
+  const keys = decisions
+    .filter((e) => e.details.kind !== 'SitesUpdated')
+    .map(
+      (e) =>
+        `${e.type}/${String(e.details.kind ?? '')} wave ${String(e.details.wave ?? '-')} ${e.site ?? ''}`,
+    );
   const duplicated = keys.length - new Set(keys).size;
   // the first wave starts with the rollout; each later one with a wave_started
   const wavesStarted = decisions.filter(
@@ -151,6 +161,7 @@ test('a hub killed during a rollout wave makes no decision twice', { timeout: 60
       { name: 'waves-started', value: wavesStarted, unit: 'waves', op: '>=', target: 3 },
       { name: 'decisions-made-twice', value: duplicated, unit: 'decisions', op: '<=', target: 0 },
       { name: 'sites-moved-not-once', value: movedTwice, unit: 'sites', op: '<=', target: 0 },
+      { name: 'sites-counted-updated', value: countedUpdated, unit: 'sites', op: '<=', target: siteCount },
       { name: 'restart-ms', value: restartMs, unit: 'ms' },
       { name: 'succeeded-after-kill-s', value: finishedAfterRestart, unit: 's' },
     ],
@@ -159,5 +170,6 @@ test('a hub killed during a rollout wave makes no decision twice', { timeout: 60
   assert.equal(wavesStarted, 3, keys.join('\n'));
   assert.equal(duplicated, 0, keys.join('\n'));
   assert.equal(movedTwice, 0, JSON.stringify([...seen.values()]));
+  assert.equal(countedUpdated, siteCount, 'each site is counted Ready on the new revision once');
   assert.equal(new Set(newDigest).size, 1, 'every site runs the one new digest');
 });

@@ -1,6 +1,7 @@
 // The chaos command: runs every scenario in test/chaos/ (real processes killed at the worst moment),
 // one at a time, then writes their figures into docs/reliability.md and bench/results.json (chaos-*).
 // Usage: node test/chaos/run.ts [scenario-file…]   (KUBEBUILDER_ASSETS is found or built as tests do)
+// *.test.ts scenarios are cheap enough for the normal test run too; *.chaos.ts ones run only here.
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
@@ -16,9 +17,12 @@ const files =
   process.argv.length > 2
     ? process.argv.slice(2)
     : (await readdir(import.meta.dirname))
-        .filter((f) => f.endsWith('.test.ts'))
+        .filter((f) => f.endsWith('.test.ts') || f.endsWith('.chaos.ts'))
         .map((f) => join(import.meta.dirname, f));
 process.env.KUBEBUILDER_ASSETS ??= execFileSync('bash', [join(root, 'scripts/k8s-fixture.sh')], {
+  encoding: 'utf8',
+}).trim();
+process.env.OUTPOST_TEST_POSTGRES ??= execFileSync('bash', [join(root, 'scripts/postgres-fixture.sh')], {
   encoding: 'utf8',
 }).trim();
 

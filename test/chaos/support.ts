@@ -22,6 +22,8 @@ export interface KillableHub {
   kill(): Promise<void>;
   /** a graceful stop that leaves the data directory (the next start reuses it) */
   stop(): Promise<void>;
+  /** false once the process has exited, by a kill or on its own */
+  running(): boolean;
 }
 
 function exited(pid: number): boolean {
@@ -38,13 +40,18 @@ async function waitForExit(pid: number): Promise<void> {
 }
 
 /**
- * Starts `outpost hub` (on a new data directory, or again on the data directory and port of `before`,
- * so that sites find it where it was) and waits until it listens.
+ * Starts `outpost hub` (on a new data directory, one the caller made, or again on the data directory
+ * and port of `before`, so that sites find it where it was), with any more `args`, and waits until it
+ * listens.
  */
-export async function startKillableHub(before?: KillableHub): Promise<KillableHub> {
-  const dataDir = before?.dataDir;
+export async function startKillableHub(
+  before?: KillableHub,
+  opts: { dataDir?: string; args?: string[] } = {},
+): Promise<KillableHub> {
+  const dataDir = before?.dataDir ?? opts.dataDir;
   const listen = before ? ['--listen', new URL(before.url).host] : [];
-  const hub: HubProcess = await startHubProcess(['--admin-token', chaosAdminToken, ...listen], {
+  const args = ['--admin-token', chaosAdminToken, ...listen, ...(opts.args ?? [])];
+  const hub: HubProcess = await startHubProcess(args, {
     adminToken: chaosAdminToken,
     core: false,
     ...(dataDir ? { dataDir } : {}),
@@ -65,6 +72,7 @@ export async function startKillableHub(before?: KillableHub): Promise<KillableHu
     operator,
     kill: () => end('SIGKILL'),
     stop: () => end('SIGTERM'),
+    running: () => !exited(hub.pid),
   };
 }
 

@@ -1,8 +1,12 @@
 // Turns every failure into the same JSON shape with a stable code: Outpost errors as they are, schema
-// violations as request_invalid, anything unexpected as internal (logged, never leaked).
+// violations as request_invalid, a store that cannot write now as unavailable, the rest as internal.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { OutpostError } from '../../model/errors.ts';
+import { storeUnavailable } from '../store/unavailable.ts';
+
+/** How long an agent told the store is unavailable waits before it asks again. */
+const storeRetryAfterSeconds = 5;
 
 /**
  * Fastify's own refusals before routing (a malformed percent-escape in the URL, a path parameter past
@@ -26,6 +30,11 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.status(err.statusCode).send(new OutpostError('request_invalid', err.message).toBody());
+    }
+    const unavailable = storeUnavailable(err);
+    if (unavailable) {
+      request.log.error({ err }, unavailable.message);
+      return reply.status(503).header('retry-after', storeRetryAfterSeconds).send(unavailable.toBody());
     }
     request.log.error({ err }, 'request failed');
     return reply.status(500).send(new OutpostError('internal', 'internal error; see the hub log').toBody());

@@ -49,3 +49,26 @@ test('transactions and single queries interleave without losing an update', asyn
     await db.destroy();
   }
 });
+
+test('a transaction that fills the database fails with the full-disk error, not a failed rollback', async () => {
+  const db = openSqlite(':memory:');
+  try {
+    await sql`create table t (v text)`.execute(db);
+    await sql`pragma max_page_count = 8`.execute(db);
+    const failure = await db
+      .transaction()
+      .execute(async (tx) => {
+        for (let i = 0; i < 1000; i++) await sql`insert into t values (${'x'.repeat(1000)})`.execute(tx);
+      })
+      .then(
+        () => assert.fail('a transaction past max_page_count committed'),
+        (e: Error & { errcode?: number }) => e,
+      );
+    assert.equal((failure.errcode ?? 0) & 0xff, 13, failure.message);
+    const rows = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+    assert.equal(rows.rows[0]!.n, 0, 'nothing of the failed transaction is kept');
+    await sql`insert into t values ('after')`.execute(db);
+  } finally {
+    await db.destroy();
+  }
+});

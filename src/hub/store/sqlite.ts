@@ -68,7 +68,7 @@ export function openSqlite(path: string, onQuery?: QueryObserver): Kysely<Databa
   raw.exec('PRAGMA busy_timeout = 5000');
   raw.exec('PRAGMA foreign_keys = ON');
   return new Kysely<Database>({
-    dialect: new FifoSqliteDialect({ database: adapt(raw) }),
+    dialect: new FifoSqliteDialect(raw),
     ...(onQuery ? { log: (e) => onQuery(e.query.sql, e.queryDurationMillis / 1000) } : {}),
   });
 }
@@ -81,11 +81,13 @@ export function openSqlite(path: string, onQuery?: QueryObserver): Kysely<Databa
  */
 class FifoDriver implements Driver {
   readonly #inner: Driver;
+  readonly #raw: DatabaseSync;
   readonly #waiting: Array<() => void> = [];
   #held = false;
 
-  constructor(inner: Driver) {
+  constructor(inner: Driver, raw: DatabaseSync) {
     this.#inner = inner;
+    this.#raw = raw;
   }
 
   init() {
@@ -123,14 +125,18 @@ class FifoDriver implements Driver {
   commitTransaction(connection: DatabaseConnection) {
     return this.#inner.commitTransaction(connection);
   }
-  rollbackTransaction(connection: DatabaseConnection) {
-    return this.#inner.rollbackTransaction(connection);
+  /**
+   * SQLite ends a transaction itself on some errors (a full disk, out of memory); a ROLLBACK after that
+   * fails with "no transaction is active", and Kysely would throw that instead of the cause.
+   */
+  async rollbackTransaction(connection: DatabaseConnection) {
+    if (this.#raw.isTransaction) await this.#inner.rollbackTransaction(connection);
   }
   savepoint(...args: Parameters<NonNullable<Driver['savepoint']>>) {
     return this.#inner.savepoint!(...args);
   }
-  rollbackToSavepoint(...args: Parameters<NonNullable<Driver['rollbackToSavepoint']>>) {
-    return this.#inner.rollbackToSavepoint!(...args);
+  async rollbackToSavepoint(...args: Parameters<NonNullable<Driver['rollbackToSavepoint']>>) {
+    if (this.#raw.isTransaction) await this.#inner.rollbackToSavepoint!(...args);
   }
   releaseSavepoint(...args: Parameters<NonNullable<Driver['releaseSavepoint']>>) {
     return this.#inner.releaseSavepoint!(...args);
@@ -141,7 +147,14 @@ class FifoDriver implements Driver {
 }
 
 class FifoSqliteDialect extends SqliteDialect {
+  readonly #raw: DatabaseSync;
+
+  constructor(raw: DatabaseSync) {
+    super({ database: adapt(raw) });
+    this.#raw = raw;
+  }
+
   override createDriver(): Driver {
-    return new FifoDriver(super.createDriver());
+    return new FifoDriver(super.createDriver(), this.#raw);
   }
 }
