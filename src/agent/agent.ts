@@ -336,7 +336,7 @@ export class Agent {
       onSequenceReset: () => reconciler.wake(),
       log,
     });
-    const operations = new SiteOperations({ cluster: opts.cluster, reconciler, log });
+    const operations = new SiteOperations({ cluster: opts.cluster, reconciler, identity, log });
     return { outbox, contact, identity, sync, reconciler, reporter, operations, telemetry, upgrade };
   }
 
