@@ -25,6 +25,11 @@ export interface SiteOperationsOptions {
   cluster: Cluster;
   reconciler: Pick<Reconciler, 'reapply' | 'checkDrift' | 'statesOf' | 'nextPass'>;
   identity: Pick<SiteIdentity, 'rotate'>;
+  /**
+   * Stops the agent's loops to wipe its state directory and join again (after the outcome is reported);
+   * absent when the agent has no join token to join again with
+   */
+  factoryReset?: () => void;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -74,6 +79,10 @@ export class SiteOperations {
       }
       if (signal.aborted) break;
       await this.#report(hub, op.id, result, signal);
+      if (result.ok && (op.spec as ActionRequest).action === 'factory-reset') {
+        this.#opts.factoryReset?.();
+        break;
+      }
     }
     await Promise.all(this.#following);
   }
@@ -116,6 +125,12 @@ export class SiteOperations {
         const renewed = await this.#opts.identity.rotate(signal);
         return { ok: true, message: `certificate serial ${renewed.serial}, expires ${renewed.notAfter}` };
       }
+      case 'factory-reset':
+        if (!this.#opts.factoryReset) {
+          return { ok: false, message: 'this agent has no join token to join again with; nothing was wiped' };
+        }
+        // reported before the wipe: afterwards this site has no identity to report with
+        return { ok: true, message: 'wiping the state directory and joining the hub again' };
       default:
         return { ok: false, message: `this agent does not know the action ${String(spec.action)}` };
     }

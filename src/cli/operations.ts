@@ -143,7 +143,7 @@ export function addOperationCommands(root: Command): void {
       .command('action')
       .description('a remote action at a site, performed by its agent on its next poll')
       .argument('<site>')
-      .argument('<action>', 'restart | reapply | drift-check | rotate-certificate'),
+      .argument('<action>', 'restart | reapply | drift-check | rotate-certificate | factory-reset (admin)'),
   )
     .option('--target <workload>', 'restart: KIND/NAMESPACE/NAME (Deployment, StatefulSet, DaemonSet)')
     .option('--bundle <name>', 'reapply: this bundle (default: every failed one)')

@@ -21,8 +21,18 @@ export const finishedStates: readonly OperationState[] = ['done', 'failed', 'exp
  * - reapply: try a failed bundle (or every one) again now, the revision it rolled back from included
  * - drift-check: read every applied object back now instead of at the next periodic check
  * - rotate-certificate: the agent renews its site certificate now, through its periodic renewal path
+ * - factory-reset (admin): the agent wipes its state directory (desired state, outbox, telemetry,
+ *   sealing key, identity; not its machine id) and joins again with its join token; the hub knows the
+ *   machine, so it is the same site record with the old certificates revoked. What runs in the cluster
+ *   stays until the desired state fetched after joining replaces it.
  */
-export const siteActions = ['restart', 'reapply', 'drift-check', 'rotate-certificate'] as const;
+export const siteActions = [
+  'restart',
+  'reapply',
+  'drift-check',
+  'rotate-certificate',
+  'factory-reset',
+] as const;
 export type SiteAction = (typeof siteActions)[number];
 
 export const restartableKinds = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;

@@ -553,3 +553,62 @@ describe('credentials', () => {
     }
   });
 });
+
+describe('factory reset', () => {
+  test('admin only: the agent wipes its state and joins again as the same site; its workloads stay', async () => {
+    const { token: operator } = await fleet.api.createApiToken('fleet-operator', 'operator');
+    const operatorApi = new HubApi(fleet.hub.url, operator, fleet.hub.caPem);
+    try {
+      await assert.rejects(operatorApi.requestAction('store-ops', { action: 'factory-reset' }), {
+        code: 'forbidden',
+      });
+    } finally {
+      operatorApi.close();
+    }
+    const identityFile = join(agent.stateDir, 'identity.json');
+    const sealingKeyFile = join(agent.stateDir, 'sealing-key.json');
+    const oldSerial = certificateInfo(JSON.parse(await readFile(identityFile, 'utf8')).certPem).serialHex;
+    const oldSealingKey = await readFile(sealingKeyFile, 'utf8');
+    const site = await fleet.api.site('store-ops');
+
+    const op = await settled((await fleet.api.requestAction('store-ops', { action: 'factory-reset' })).id);
+    assert.equal(op.state, 'done', op.message ?? '');
+    const newSerial = await eventually('the agent to join again', async () => {
+      const saved = await readFile(identityFile, 'utf8').catch(() => undefined);
+      const serial = saved && certificateInfo(JSON.parse(saved).certPem).serialHex;
+      return serial && serial !== oldSerial ? serial : undefined;
+    });
+    assert.notEqual(
+      await readFile(sealingKeyFile, 'utf8').catch(() => ''),
+      oldSealingKey,
+      'a new sealing key',
+    );
+    assert.equal(
+      (await kube.request('GET', '/api/v1/namespaces/default/configmaps/prices')).status,
+      200,
+      'what ran in the cluster stays',
+    );
+    const certificates = await fleet.hub.ctx.store.db
+      .selectFrom('certificates')
+      .select(['serial', 'revoked_at'])
+      .where('serial', 'in', [oldSerial, newSerial])
+      .execute();
+    assert.ok(certificates.find((c) => c.serial === oldSerial)?.revoked_at, 'the old certificate is revoked');
+    assert.equal(certificates.find((c) => c.serial === newSerial)?.revoked_at, null);
+    const sites = await fleet.api.sites();
+    assert.deepEqual(
+      sites.map((s) => [s.id, s.name, s.lifecycle]),
+      [[site.id, 'store-ops', 'Active']],
+      'the same site record, not a second one',
+    );
+    await eventually('prices ready again', async () => (await deployment('prices'))?.state === 'Ready');
+    const next = await settled((await fleet.api.requestAction('store-ops', { action: 'drift-check' })).id);
+    assert.equal(next.state, 'done', next.message ?? '');
+    const audit = await fleet.api.audit(1000);
+    const asked = audit.find(
+      (e) => e.action === 'site.action.factory-reset' && e.details.operation === op.id,
+    );
+    assert.equal(asked?.actor, 'token:admin');
+    assert.ok(audit.some((e) => e.action === 'site.register' && e.id > asked!.id));
+  });
+});

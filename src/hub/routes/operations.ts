@@ -55,14 +55,17 @@ export function operationRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       reaching(
         'sites',
         operatorRoute('operator', 'operations', {
-          summary: "Queue a remote action for the site's agent (restart, reapply, drift-check)",
+          summary:
+            "Queue a remote action for the site's agent (restart, reapply, drift-check, rotate-certificate; factory-reset takes admin)",
           params: NameParam,
           body: ActionRequest,
           response: { 202: OperationView },
         }),
       ),
       async (request, reply) => {
-        await assertSiteReach(ctx, request, request.params.name, 'operator');
+        // a factory reset wipes the site's state and identity: only an admin of the site may ask for it
+        const role = request.body.action === 'factory-reset' ? 'admin' : 'operator';
+        await assertSiteReach(ctx, request, request.params.name, role);
         const site = await siteByName(ctx, request.params.name);
         return reply.status(202).send(await requestAction(ctx, actorOf(request), site, request.body));
       },
