@@ -60,27 +60,33 @@ function workloadOf(text: string): NonNullable<ActionRequest['target']> {
 
 /**
  * Prints a log request's chunks as the hub streams them, until its `end`; leaving (Ctrl-C) closes the
- * stream, which ends the follow session at the site.
+ * stream, which ends the follow session at the site, and returns nothing.
  */
-async function followLogs(hub: HubApi, id: string): Promise<OperationView> {
+async function followLogs(hub: HubApi, id: string): Promise<OperationView | undefined> {
   const { url, headers, ca } = hub.logStream(id);
   const stop = new AbortController();
-  const leave = () => stop.abort();
-  const signal = AbortSignal.any([untilSignal(), stop.signal]);
+  const interrupted = untilSignal();
   let end: OperationView | undefined;
   await followEvents(url, {
     headers,
     ca,
-    signal,
+    signal: AbortSignal.any([interrupted, stop.signal]),
     onMessage: (m) => {
       if (m.event === 'chunk') process.stdout.write(JSON.parse(m.data) as string);
       if (m.event === 'end') {
         end = JSON.parse(m.data) as OperationView;
-        leave();
+        // after the parser's turn: the stream is over, the reader stops before reconnecting
+        setImmediate(() => stop.abort());
       }
     },
-    onError: (e) => logLine('log stream interrupted; reconnecting', { error: e.message }),
+    onError: (e) => {
+      // a refusal (credentials, reach, an unknown id) does not heal by reconnecting
+      if (/HTTP 4\d\d/.test(e.message))
+        throw new OutpostError('forbidden', `log stream of ${id}: ${e.message}`);
+      logLine('log stream interrupted; reconnecting', { error: e.message });
+    },
   });
+  if (interrupted.aborted && !end) return undefined;
   return end ?? hub.operation(id);
 }
 
@@ -121,6 +127,7 @@ export function addOperationCommands(root: Command): void {
       });
       if (opts.follow) {
         const done = await followLogs(hub, op.id);
+        if (!done) return;
         outcome(done);
         if (done.message) process.stderr.write(`${done.message}\n`);
         return;
