@@ -146,6 +146,8 @@ export class Agent {
         if (handover === 'factory-reset') {
           await wipeLocalState(this.#opts.stateDir, [machineIdFile, stateLockDir, localPageTokenFile]);
           this.#log('factory reset: state directory wiped; joining the hub again');
+          // taken again at the top, as a fresh start takes it
+          await lock.release();
           continue;
         }
         if (!handover) return;
