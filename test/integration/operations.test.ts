@@ -514,6 +514,10 @@ describe('credentials', () => {
       { role: 'operator', sites: { matchLabels: { region: 'east' } } },
     ]);
     const eastApi = new HubApi(fleet.hub.url, east, fleet.hub.caPem);
+    const { token: eastAdmin } = await fleet.api.createApiToken('east-admin', 'admin', [
+      { role: 'admin', sites: { matchLabels: { region: 'east' } } },
+    ]);
+    const eastAdminApi = new HubApi(fleet.hub.url, eastAdmin, fleet.hub.caPem);
     const wrongApi = new HubApi(
       fleet.hub.url,
       'oat_00000000-0000-7000-8000-000000000000.wrongsecretwrongsecret',
@@ -528,9 +532,14 @@ describe('credentials', () => {
         code: 'forbidden',
       });
       await assert.rejects(eastApi.siteOperations('store-ops'), { code: 'forbidden' });
-      await assert.rejects(eastApi.requestAction('store-ops', { action: 'rotate-certificate' }), {
-        code: 'forbidden',
-      });
+      for (const action of ['rotate-certificate', 'factory-reset'] as const) {
+        await assert.rejects(eastApi.requestAction('store-ops', { action }), { code: 'forbidden' });
+        await assert.rejects(eastAdminApi.requestAction('store-ops', { action }), { code: 'forbidden' });
+      }
+      await assert.rejects(
+        eastApi.requestLogs('store-ops', { namespace: 'default', pod: 'ticker', follow: true }),
+        { code: 'forbidden' },
+      );
       const [latest] = await fleet.api.siteOperations('store-ops');
       await assert.rejects(eastApi.operationLogs(latest!.id), (e: Error & { code: string }) => {
         assert.equal(e.code, 'forbidden');
@@ -549,6 +558,7 @@ describe('credentials', () => {
       assert.equal((await fleet.api.siteOperations('store-ops')).length, count, 'nothing was queued');
     } finally {
       eastApi.close();
+      eastAdminApi.close();
       wrongApi.close();
     }
   });
