@@ -2,7 +2,7 @@
 // hub's poll says some wait, performed one at a time (a follow session beside them) and reported. The
 // hub never calls in; the agent never writes a log's content or an operation's details to its own log.
 
-import { backoffDelay, sleep, Wakeup } from '../base/timing.ts';
+import { backoffDelay, Wakeup } from '../base/timing.ts';
 import { utf8Chunks } from '../base/utf8.ts';
 import {
   type ActionRequest,
@@ -15,6 +15,7 @@ import type { Cluster } from './apply/cluster.ts';
 import type { HubClient } from './hub-client.ts';
 import type { Reconciler } from './reconciler.ts';
 import type { SiteIdentity } from './site-identity.ts';
+import { UplinkPace } from './uplink-pace.ts';
 
 /** The annotation `kubectl rollout restart` sets on the pod template; a new value rolls every pod. */
 export const restartedAtAnnotation = 'kubectl.kubernetes.io/restartedAt';
@@ -301,26 +302,6 @@ export class SiteOperations {
 }
 
 type FollowSpec = LogRequest & { pod: string; limitBytes: number; followSeconds: number };
-
-/**
- * Paces what every follow session at the site uploads together to a rate, so no number of viewers
- * floods a store's uplink: each upload waits for its turn.
- */
-class UplinkPace {
-  readonly #bytesPerSecond: number;
-  #freeAt = 0;
-
-  constructor(bytesPerSecond: number) {
-    this.#bytesPerSecond = bytesPerSecond;
-  }
-
-  async take(bytes: number, signal: AbortSignal): Promise<void> {
-    const now = Date.now();
-    const start = Math.max(now, this.#freeAt);
-    this.#freeAt = start + (bytes * 1000) / this.#bytesPerSecond;
-    if (start > now) await sleep(start - now, signal);
-  }
-}
 
 function prefixLines(text: string, prefix: string): string {
   return text.replace(/^(?=.)/gm, prefix);
