@@ -15,15 +15,16 @@ import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
 import type { KubeConnection } from './kube/config.ts';
 import { type LocalPage, type LocalStatus, type Readiness, serveLocalPage } from './local-page.ts';
+import { localPageTokenFile } from './local-page-access.ts';
 import { NodeInventory } from './node-inventory.ts';
 import { Reconciler } from './reconciler.ts';
 import { Reporter } from './reporter.ts';
 import { siteSealingKey } from './secrets/sealing-key.ts';
 import { SiteIdentity } from './site-identity.ts';
 import { SiteOperations } from './site-operations.ts';
-import { LocalState } from './state/local-state.ts';
+import { LocalState, machineIdFile, wipeLocalState } from './state/local-state.ts';
 import { Outbox, type OutboxLimits } from './state/outbox.ts';
-import { StateLock } from './state/state-lock.ts';
+import { StateLock, stateLockDir } from './state/state-lock.ts';
 import { SiteTunnel } from './tunnel.ts';
 import type { AgentUpgrade } from './upgrade/agent-upgrade.ts';
 
@@ -137,7 +138,7 @@ export class Agent {
 
   /**
    * Runs until `signal` aborts, or until it stops to let its supervisor start a staged release (then
-   * exitCode says so); should a loop fail unexpectedly, stops the others and throws. It first takes the
+   * exitCode says so); a factory reset wipes the state directory and runs again from the join; should a loop fail unexpectedly, stops the others and throws. It first takes the
    * state directory's lock, waiting while another agent (the one an upgrade replaces) holds it; it hands
    * the directory over only to the version it upgrades to, and runs again if that one is reverted.
    */
@@ -150,6 +151,13 @@ export class Agent {
         if (!(await this.#acquire(lock, outer))) return;
         this.#phase = { kind: 'running' };
         const handover = await this.#runOnce(outer, lock);
+        if (handover === 'factory-reset') {
+          await wipeLocalState(this.#opts.stateDir, [machineIdFile, stateLockDir, localPageTokenFile]);
+          this.#log('factory reset: state directory wiped; joining the hub again');
+          // taken again at the top, as a fresh start takes it
+          await lock.release();
+          continue;
+        }
         if (!handover) return;
         await lock.release();
         this.#phase = { kind: 'handedOver', to: handover.version };
@@ -204,11 +212,16 @@ export class Agent {
   async #runOnce(
     outer: AbortSignal,
     lock: StateLock,
-  ): Promise<{ version: string; upgrade: AgentUpgrade } | undefined> {
+  ): Promise<{ version: string; upgrade: AgentUpgrade } | 'factory-reset' | undefined> {
     const failed = new AbortController();
     const stop = new AbortController();
     const signal = AbortSignal.any([outer, failed.signal, stop.signal]);
-    const parts = await this.#build(signal, () => this.#restart(stop));
+    let reset = false;
+    const factoryReset = () => {
+      reset = true;
+      stop.abort();
+    };
+    const parts = await this.#build(signal, () => this.#restart(stop), factoryReset);
     this.#parts = parts;
     let handover: { version: string; upgrade: AgentUpgrade } | undefined;
     const keepLock = async () => {
@@ -244,14 +257,15 @@ export class Agent {
       parts.identity.close();
       parts.tunnel.close();
     }
-    return outer.aborted ? undefined : handover;
+    if (outer.aborted) return undefined;
+    return reset ? 'factory-reset' : handover;
   }
 
   /**
    * Opens the state directory and builds the parts on it. They call one another only once running, so
    * a callback may name a part built after it.
    */
-  async #build(signal: AbortSignal, restart: () => void): Promise<Parts> {
+  async #build(signal: AbortSignal, restart: () => void, factoryReset: () => void): Promise<Parts> {
     const opts = this.#opts;
     const log = opts.log;
     const state = await LocalState.open(opts.stateDir);
@@ -347,7 +361,13 @@ export class Agent {
       onSequenceReset: () => reconciler.wake(),
       log,
     });
-    const operations = new SiteOperations({ cluster: opts.cluster, reconciler, log });
+    const operations = new SiteOperations({
+      cluster: opts.cluster,
+      reconciler,
+      identity,
+      ...(opts.joinToken ? { factoryReset } : {}),
+      log,
+    });
     const tunnel = new SiteTunnel({ kube: opts.tunnel, log });
     return { outbox, contact, identity, sync, reconciler, reporter, operations, tunnel, telemetry, upgrade };
   }

@@ -38,6 +38,8 @@ export class SiteIdentity {
   readonly #opts: SiteIdentityOptions;
   #identity: Identity | undefined;
   #hub: HubClient | undefined;
+  /** the periodic renewal's sleep: a rotation wakes it to reckon from the new certificate */
+  readonly #renewalWait = new Wakeup();
   #announcing: Promise<void> | undefined;
 
   constructor(opts: SiteIdentityOptions) {
@@ -219,15 +221,12 @@ export class SiteIdentity {
 
   /** Renews the client certificate at two thirds of its lifetime, without stopping anything else. */
   async renew(signal: AbortSignal): Promise<void> {
-    let identity = this.#identity!;
-    const hub = this.#hub!;
-    const wait = new Wakeup();
     while (!signal.aborted) {
-      const info = certificateInfo(identity.certPem);
+      const info = certificateInfo(this.#identity!.certPem);
       const due = renewalDue(info.notBefore, info.notAfter).getTime() - Date.now();
       if (due > 0) {
-        // setTimeout holds at most ~24.8 days; wake up daily to look again
-        await wait.sleep(Math.min(due, 86400_000), signal);
+        // setTimeout holds at most ~24.8 days; wake up daily to look again (or at once after a rotation)
+        await this.#renewalWait.sleep(Math.min(due, 86400_000), signal);
         continue;
       }
       if (info.notAfter.getTime() <= Date.now()) {
@@ -236,20 +235,40 @@ export class SiteIdentity {
         );
         return;
       }
-      const keys = generateKeyPair();
-      const res = await retryTransient(
-        'certificate renewal',
-        signal,
-        () => hub.renew(createCsr({ commonName: identity.siteId, keyPem: keys.privateKeyPem })),
-        this.#opts.log,
-      );
-      if (!res?.certificate) return;
-      identity = { ...identity, certPem: res.certificate, keyPem: keys.privateKeyPem };
-      await this.#opts.state.saveIdentity(identity);
-      this.#identity = identity;
-      hub.setIdentity(identity, identity.siteId);
-      this.#log('certificate renewed', { notAfter: certificateInfo(res.certificate).notAfter.toISOString() });
+      if (!(await this.#renewOnce(signal))) return;
     }
+  }
+
+  /**
+   * Renews the client certificate now (an operator's rotate-certificate action), through the same
+   * renewal path as the periodic one; the new certificate's serial and expiry are the answer.
+   */
+  async rotate(signal: AbortSignal): Promise<{ serial: string; notAfter: string }> {
+    if (!this.#identity || !this.#hub) throw new Error('this site has no certificate yet');
+    if (!(await this.#renewOnce(signal))) throw new Error('the hub did not issue a certificate');
+    this.#renewalWait.wake();
+    const info = certificateInfo(this.#identity.certPem);
+    return { serial: info.serialHex, notAfter: info.notAfter.toISOString() };
+  }
+
+  /** A new key, a CSR for it, the hub's certificate for it, kept: false when the hub gave none. */
+  async #renewOnce(signal: AbortSignal): Promise<boolean> {
+    const identity = this.#identity!;
+    const hub = this.#hub!;
+    const keys = generateKeyPair();
+    const res = await retryTransient(
+      'certificate renewal',
+      signal,
+      () => hub.renew(createCsr({ commonName: identity.siteId, keyPem: keys.privateKeyPem })),
+      this.#opts.log,
+    );
+    if (!res?.certificate) return false;
+    const renewed = { ...identity, certPem: res.certificate, keyPem: keys.privateKeyPem };
+    await this.#opts.state.saveIdentity(renewed);
+    this.#identity = renewed;
+    hub.setIdentity(renewed, renewed.siteId);
+    this.#log('certificate renewed', { notAfter: certificateInfo(res.certificate).notAfter.toISOString() });
+    return true;
   }
 
   /** Resolves once the sealing key reached the hub, or its announcement gave up or was aborted. */

@@ -206,6 +206,12 @@ export class HubApi {
     return { url, headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {}, ca: this.#caPem };
   }
 
+  /** Where a log request's stream is (`logs --follow`), with the headers it needs. */
+  logStream(id: string): { url: URL; headers: Record<string, string>; ca: string | undefined } {
+    const url = new URL(`/api/v1/operations/${encodeURIComponent(id)}/logs/stream`, this.url);
+    return { url, headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {}, ca: this.#caPem };
+  }
+
   close(): void {
     this.#http.close();
   }

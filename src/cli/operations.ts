@@ -10,7 +10,10 @@ import {
   type OperationView,
   restartableKinds,
 } from '../model/operations.ts';
+import { followEvents } from '../net/follow-events.ts';
 import { number, seconds } from './arguments.ts';
+import type { HubApi } from './hub-api.ts';
+import { logLine, untilSignal } from './long-running.ts';
 import { api, operatorOptions, outputOption, print, printList } from './options.ts';
 
 const pollMs = 500;
@@ -55,6 +58,38 @@ function workloadOf(text: string): NonNullable<ActionRequest['target']> {
     : { kind, namespace: 'default', name: parts[1]! };
 }
 
+/**
+ * Prints a log request's chunks as the hub streams them, until its `end`; leaving (Ctrl-C) closes the
+ * stream, which ends the follow session at the site, and returns nothing.
+ */
+async function followLogs(hub: HubApi, id: string): Promise<OperationView | undefined> {
+  const { url, headers, ca } = hub.logStream(id);
+  const stop = new AbortController();
+  const interrupted = untilSignal();
+  let end: OperationView | undefined;
+  await followEvents(url, {
+    headers,
+    ca,
+    signal: AbortSignal.any([interrupted, stop.signal]),
+    onMessage: (m) => {
+      if (m.event === 'chunk') process.stdout.write(JSON.parse(m.data) as string);
+      if (m.event === 'end') {
+        end = JSON.parse(m.data) as OperationView;
+        // after the parser's turn: the stream is over, the reader stops before reconnecting
+        setImmediate(() => stop.abort());
+      }
+    },
+    onError: (e) => {
+      // a refusal (credentials, reach, an unknown id) does not heal by reconnecting
+      if (/HTTP 4\d\d/.test(e.message))
+        throw new OutpostError('forbidden', `log stream of ${id}: ${e.message}`);
+      logLine('log stream interrupted; reconnecting', { error: e.message });
+    },
+  });
+  if (interrupted.aborted && !end) return undefined;
+  return end ?? hub.operation(id);
+}
+
 export function addOperationCommands(root: Command): void {
   operatorOptions(
     root
@@ -70,9 +105,14 @@ export function addOperationCommands(root: Command): void {
     .option('--tail <lines>', 'only the last lines of each container')
     .option('--limit-bytes <bytes>', 'the most bytes to bring back (default 1 MiB, at most 8 MiB)')
     .option('--previous', "the previous container's logs (after a restart)")
+    .option('-f, --follow', 'keep printing lines as the container writes them (one pod; Ctrl-C stops)')
+    .option('--follow-for <duration>', 'follow: end the session after this long (default 10m, at most 1h)')
     .option('--wait <duration>', 'how long to wait for the site', '60s')
     .action(async (site, opts) => {
       const hub = await api(opts);
+      if (opts.followFor && !opts.follow) {
+        throw new OutpostError('request_invalid', '--follow-for goes with --follow');
+      }
       const op = await hub.requestLogs(site, {
         namespace: opts.namespace,
         ...(opts.pod ? { pod: opts.pod } : {}),
@@ -82,7 +122,16 @@ export function addOperationCommands(root: Command): void {
         ...(opts.tail ? { tailLines: number(opts.tail, '--tail') } : {}),
         ...(opts.limitBytes ? { limitBytes: number(opts.limitBytes, '--limit-bytes', 1) } : {}),
         ...(opts.previous ? { previous: true } : {}),
+        ...(opts.follow ? { follow: true } : {}),
+        ...(opts.followFor ? { followSeconds: seconds(opts.followFor, '--follow-for') } : {}),
       });
+      if (opts.follow) {
+        const done = await followLogs(hub, op.id);
+        if (!done) return;
+        outcome(done);
+        if (done.message) process.stderr.write(`${done.message}\n`);
+        return;
+      }
       let after = 0;
       const done = await settle(op.id, seconds(opts.wait, '--wait'), async () => {
         for (;;) {
@@ -101,7 +150,7 @@ export function addOperationCommands(root: Command): void {
       .command('action')
       .description('a remote action at a site, performed by its agent on its next poll')
       .argument('<site>')
-      .argument('<action>', 'restart | reapply | drift-check'),
+      .argument('<action>', 'restart | reapply | drift-check | rotate-certificate | factory-reset (admin)'),
   )
     .option('--target <workload>', 'restart: KIND/NAMESPACE/NAME (Deployment, StatefulSet, DaemonSet)')
     .option('--bundle <name>', 'reapply: this bundle (default: every failed one)')

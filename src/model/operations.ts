@@ -20,8 +20,19 @@ export const finishedStates: readonly OperationState[] = ['done', 'failed', 'exp
  *   `kubectl rollout restart` sets it)
  * - reapply: try a failed bundle (or every one) again now, the revision it rolled back from included
  * - drift-check: read every applied object back now instead of at the next periodic check
+ * - rotate-certificate: the agent renews its site certificate now, through its periodic renewal path
+ * - factory-reset (admin): the agent wipes its state directory (desired state, outbox, telemetry,
+ *   sealing key, identity; not its machine id) and joins again with its join token; the hub knows the
+ *   machine, so it is the same site record with the old certificates revoked. What runs in the cluster
+ *   stays until the desired state fetched after joining replaces it.
  */
-export const siteActions = ['restart', 'reapply', 'drift-check'] as const;
+export const siteActions = [
+  'restart',
+  'reapply',
+  'drift-check',
+  'rotate-certificate',
+  'factory-reset',
+] as const;
 export type SiteAction = (typeof siteActions)[number];
 
 export const restartableKinds = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
@@ -55,6 +66,13 @@ export const logLimits = {
   perSite: 4,
   /** one uploaded chunk */
   chunkBytes: 64 * 1024,
+  /** how long a follow session lasts unless asked otherwise, and at most */
+  followDefaultSeconds: 600,
+  followMaxSeconds: 3600,
+  /** what every follow session at one site together may upload per second (the agent paces to it) */
+  followBytesPerSecond: 32 * 1024,
+  /** how often a quiet follow session asks the hub whether its viewer is still there */
+  followProbeMs: 5000,
 } as const;
 
 export const LogRequest = Type.Object(
@@ -70,6 +88,10 @@ export const LogRequest = Type.Object(
     /** the most bytes to bring back, over all pods (default 1 MiB, at most 8 MiB) */
     limitBytes: Type.Optional(Type.Integer({ minimum: 1, maximum: logLimits.maxBytes })),
     previous: Type.Optional(Type.Boolean()),
+    /** keep reading lines as the container writes them (one pod), streamed through the hub */
+    follow: Type.Optional(Type.Boolean()),
+    /** follow: how long the session lasts at most (default 10 min, at most 1 h) */
+    followSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: logLimits.followMaxSeconds })),
     /** how long it waits for the site before it expires (default 1 h) */
     deadlineSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 7 * 86400 })),
   },
@@ -121,9 +143,13 @@ export const OperationResult = Type.Object(
 );
 export type OperationResult = Static<typeof OperationResult>;
 
+/**
+ * A chunk of log text; an empty one stores nothing and only asks whether the hub still wants more (a
+ * quiet follow session learns so that its viewer left), with seq the last one sent (0 before any).
+ */
 export const LogChunk = Type.Object(
   {
-    seq: Type.Integer({ minimum: 1 }),
+    seq: Type.Integer({ minimum: 0 }),
     data: Type.String({ maxLength: logLimits.chunkBytes * 2 }),
   },
   { additionalProperties: false },

@@ -413,6 +413,7 @@ describe('operator roles', () => {
     'GET /api/v1/sites/{name}/operations': ['viewer', 'site'],
     'GET /api/v1/operations/{id}': ['viewer', 'site'],
     'GET /api/v1/operations/{id}/logs': ['operator', 'site'],
+    'GET /api/v1/operations/{id}/logs/stream': ['operator', 'site'],
     'DELETE /api/v1/operations/{id}': ['operator', 'site'],
     'GET /api/v1/sealing-keys': ['viewer', 'fleet'],
     'GET /api/v1/agent-releases': ['viewer', 'fleet'],

@@ -15,6 +15,7 @@ export function aroundCluster(base: Cluster, overrides: Partial<Cluster>): Clust
     watch: (type, opts) => base.watch(type, opts),
     ...(base.mergePatch ? { mergePatch: base.mergePatch.bind(base) } : {}),
     ...(base.podLogs ? { podLogs: base.podLogs.bind(base) } : {}),
+    ...(base.followPodLogs ? { followPodLogs: base.followPodLogs.bind(base) } : {}),
     ...overrides,
   };
 }

@@ -75,6 +75,16 @@ export interface Cluster {
   mergePatch?(ref: ObjectRef, patch: Record<string, unknown>, fieldManager: string): Promise<boolean>;
   /** a pod's container log as text (logs on demand); throws ClusterError with the server's reason */
   podLogs?(namespace: string, pod: string, opts: PodLogOptions): Promise<string>;
+  /**
+   * A pod's container log as it is written (follow), text as it arrives, until the container stops,
+   * limitBytes is reached or `signal` aborts; throws ClusterError with the server's reason
+   */
+  followPodLogs?(
+    namespace: string,
+    pod: string,
+    opts: PodLogOptions,
+    signal: AbortSignal,
+  ): AsyncIterable<string>;
   /** every object of a kind in every namespace */
   list(type: ObjectType, opts: ListOptions): Promise<ObjectList>;
   /**

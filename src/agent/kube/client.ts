@@ -145,17 +145,7 @@ export class KubeCluster implements Cluster {
   }
 
   async podLogs(namespace: string, pod: string, opts: PodLogOptions): Promise<string> {
-    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
-    const res = await this.#call('GET', path, {
-      raw: true,
-      query: {
-        container: opts.container,
-        sinceSeconds: opts.sinceSeconds,
-        tailLines: opts.tailLines,
-        limitBytes: opts.limitBytes,
-        previous: opts.previous ? 'true' : undefined,
-      },
-    });
+    const res = await this.#call('GET', podLogPath(namespace, pod), { raw: true, query: podLogQuery(opts) });
     if (res.status === 200) return res.body as string;
     // a pod not yet on a node has no log to serve: the apiserver says so with No Content
     if (res.status === 204) return '';
@@ -163,6 +153,40 @@ export class KubeCluster implements Cluster {
       typeof res.body === 'string' ? { ...res, body: parsedOrText(res.body) } : res,
       `logs of pod ${pod}`,
     );
+  }
+
+  async *followPodLogs(
+    namespace: string,
+    pod: string,
+    opts: PodLogOptions,
+    signal: AbortSignal,
+  ): AsyncIterable<string> {
+    let res: Awaited<ReturnType<HttpClient['stream']>>;
+    try {
+      res = await this.#watchHttp.stream(podLogPath(namespace, pod), {
+        query: { ...podLogQuery(opts), follow: 'true' },
+        // a container may write nothing for long: the session's own time limit ends it, not silence
+        idleTimeoutMs: 0,
+        signal,
+      });
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof TransportError) throw new ClusterError(e.message, 0, 'Transport');
+      throw e;
+    }
+    if (res.error?.status === 204) return;
+    if (res.error) throw errorOf(res.error, `logs of pod ${pod}`);
+    const decoder = new StringDecoder('utf8');
+    try {
+      for await (const chunk of res.body) {
+        const text = decoder.write(chunk);
+        if (text) yield text;
+      }
+    } catch (e) {
+      if (signal.aborted) return;
+      if (e instanceof TransportError) throw new ClusterError(e.message, 0, 'Transport');
+      throw e;
+    }
   }
 
   async list(type: ObjectType, opts: ListOptions): Promise<ObjectList> {
@@ -321,4 +345,18 @@ function errorOf(res: JsonResponse, what: string): ClusterError {
   const message =
     typeof status === 'object' && status?.message ? status.message : `${what}: HTTP ${res.status}`;
   return new ClusterError(message, res.status, typeof status === 'object' ? (status.reason ?? '') : '');
+}
+
+function podLogPath(namespace: string, pod: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/log`;
+}
+
+function podLogQuery(opts: PodLogOptions): Record<string, string | number | undefined> {
+  return {
+    container: opts.container,
+    sinceSeconds: opts.sinceSeconds,
+    tailLines: opts.tailLines,
+    limitBytes: opts.limitBytes,
+    previous: opts.previous ? 'true' : undefined,
+  };
 }

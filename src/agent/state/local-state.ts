@@ -117,7 +117,7 @@ export class LocalState {
 
   /** A machine id of the agent's own, for hosts without /etc/machine-id; made once and kept. */
   async machineId(make: () => string): Promise<string> {
-    const path = join(this.dir, 'machine-id');
+    const path = join(this.dir, machineIdFile);
     try {
       return (await readFile(path, 'utf8')).trim();
     } catch (e) {
@@ -207,5 +207,18 @@ export class LocalState {
       if (doc) out.push(doc);
     }
     return out;
+  }
+}
+
+/** the agent's own machine id: a factory reset keeps it, so the hub knows the machine again */
+export const machineIdFile = 'machine-id';
+
+/**
+ * A factory reset: everything the agent knows goes (desired state, blobs, inventories, outbox,
+ * telemetry, sealing key, identity) except `keep` (names in the directory), so it joins again afresh.
+ */
+export async function wipeLocalState(dir: string, keep: readonly string[]): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (!keep.includes(name)) await rm(join(dir, name), { recursive: true, force: true });
   }
 }

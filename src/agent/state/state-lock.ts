@@ -32,6 +32,9 @@ export interface StateLockOptions {
   now?: () => number;
 }
 
+/** the lock's folder in the state directory (a factory reset leaves it to its holder) */
+export const stateLockDir = 'lock';
+
 export class StateLock {
   readonly #dir: string;
   readonly #opts: StateLockOptions;
@@ -41,7 +44,7 @@ export class StateLock {
 
   constructor(opts: StateLockOptions) {
     this.#opts = opts;
-    this.#dir = join(opts.stateDir, 'lock');
+    this.#dir = join(opts.stateDir, stateLockDir);
     this.#now = opts.now ?? Date.now;
   }
 

@@ -41,6 +41,12 @@ export async function requestLogs(
       'name one pod (--pod) or a label selector (-l), not both or neither',
     );
   }
+  if (req.follow && req.pod === undefined) {
+    throw new OutpostError('request_invalid', 'follow reads one pod: name it with --pod');
+  }
+  if (req.followSeconds !== undefined && !req.follow) {
+    throw new OutpostError('request_invalid', 'followSeconds goes with follow');
+  }
   const open = await openOperations(ctx, site, 'logs');
   if (open >= logLimits.perSite) {
     throw new OutpostError(
@@ -49,9 +55,12 @@ export async function requestLogs(
     );
   }
   const { deadlineSeconds, ...wanted } = req;
+  const followSeconds = req.follow
+    ? { followSeconds: req.followSeconds ?? logLimits.followDefaultSeconds }
+    : {};
   return queueOperation(ctx, actor, site, {
     kind: 'logs',
-    spec: { ...wanted, limitBytes: req.limitBytes ?? logLimits.defaultBytes },
+    spec: { ...wanted, ...followSeconds, limitBytes: req.limitBytes ?? logLimits.defaultBytes },
     deadlineMs: (deadlineSeconds ?? defaultDeadlineSeconds) * 1000,
     action: 'site.logs.request',
   });
@@ -59,7 +68,9 @@ export async function requestLogs(
 
 /**
  * One chunk from the agent, kept up to the request's byte limit (the rest is cut off). A chunk sent
- * again (its answer was lost) is kept once. The answer says whether the hub wants more.
+ * again (its answer was lost) is kept once. The answer says whether the hub wants more: not past the
+ * deadline, the byte limit or a follow session's time; an operation cancelled (its viewer left) is
+ * refused outright. An empty chunk only asks.
  */
 export async function appendLogChunk(
   ctx: HubContext,
@@ -71,7 +82,13 @@ export async function appendLogChunk(
   if (op.kind !== 'logs') throw new OutpostError('request_invalid', `operation ${id} is not a log request`);
   const now = ctx.now();
   if (Date.parse(op.deadline_at) <= now.getTime()) return { more: false };
-  const limit = (JSON.parse(op.spec) as { limitBytes: number }).limitBytes;
+  const spec = JSON.parse(op.spec) as { limitBytes: number; followSeconds?: number };
+  const limit = spec.limitBytes;
+  if (spec.followSeconds !== undefined && op.claimed_at !== null) {
+    if (Date.parse(op.claimed_at) + spec.followSeconds * 1000 <= now.getTime()) return { more: false };
+  }
+  if (chunk.data === '') return { more: Number(op.bytes) < limit };
+  if (chunk.seq < 1) throw new OutpostError('request_invalid', 'a chunk with text has seq 1 or more');
   return ctx.store.db.transaction().execute(async (tx) => {
     const { bytes } = await tx
       .selectFrom('site_operations')

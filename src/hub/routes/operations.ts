@@ -14,6 +14,7 @@ import { requestAction } from '../operations/actions.ts';
 import { logPage, requestLogs } from '../operations/logs.ts';
 import { cancelOperation, getOperation, listOperations, siteOfOperation } from '../operations/operations.ts';
 import { siteByName } from '../sites/sites.ts';
+import { streamLogs } from './log-stream.ts';
 import { operatorRoute, reaching } from './operator-route.ts';
 
 const NameParam = Type.Object({ name: Type.String() });
@@ -54,14 +55,17 @@ export function operationRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       reaching(
         'sites',
         operatorRoute('operator', 'operations', {
-          summary: "Queue a remote action for the site's agent (restart, reapply, drift-check)",
+          summary:
+            "Queue a remote action for the site's agent (restart, reapply, drift-check, rotate-certificate; factory-reset takes admin)",
           params: NameParam,
           body: ActionRequest,
           response: { 202: OperationView },
         }),
       ),
       async (request, reply) => {
-        await assertSiteReach(ctx, request, request.params.name, 'operator');
+        // a factory reset wipes the site's state and identity: only an admin of the site may ask for it
+        const role = request.body.action === 'factory-reset' ? 'admin' : 'operator';
+        await assertSiteReach(ctx, request, request.params.name, role);
         const site = await siteByName(ctx, request.params.name);
         return reply.status(202).send(await requestAction(ctx, actorOf(request), site, request.body));
       },
@@ -129,6 +133,28 @@ export function operationRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       async (request) => {
         await assertOperationReach(request, request.params.id, 'operator');
         return logPage(ctx, request.params.id, request.query.after ?? 0);
+      },
+    );
+
+    app.get(
+      '/operations/:id/logs/stream',
+      reaching(
+        'sites',
+        operatorRoute('operator', 'operations', {
+          summary: 'The log chunks as Server-Sent Events while they come, then `end` (logs --follow)',
+          description:
+            'Each chunk is `id: SEQ`, `event: chunk`, `data: JSON string`; the last event is `end` with the operation. Resumes after the Last-Event-ID header or `after`. A viewer who disconnects from a follow session cancels it.',
+          params: IdParam,
+          querystring: Type.Object({ after: Type.Optional(Type.Integer({ minimum: 0 })) }),
+          produces: ['text/event-stream'],
+        }),
+      ),
+      async (request, reply) => {
+        await assertOperationReach(request, request.params.id, 'operator');
+        const header = request.headers['last-event-id'];
+        const resume = typeof header === 'string' && /^\d+$/.test(header.trim()) ? Number(header) : undefined;
+        const after = resume ?? request.query.after ?? 0;
+        await streamLogs(ctx, request, reply, actorOf(request), request.params.id, after);
       },
     );
 
