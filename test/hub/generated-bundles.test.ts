@@ -354,13 +354,14 @@ data: {text: {{ .Values.greeting | upper | quote }}}
   });
 });
 
-describe('the examples in examples/generated', { skip, timeout: 120_000 }, () => {
+describe('the chart and kustomization examples in examples/fleet', { skip, timeout: 120_000 }, () => {
   test('sync from a repository of their own and render for the sites', async () => {
     const examples = await createRepo(work.dir, 'examples');
-    const folder = resolve(import.meta.dirname, '..', '..', 'examples', 'generated');
+    const folder = resolve(import.meta.dirname, '..', '..', 'examples', 'fleet');
     const files: Record<string, string> = {};
     for (const path of await readdir(folder, { recursive: true })) {
       const full = join(folder, path);
+      if (!/^(signage|scanners)\//.test(path)) continue;
       if ((await stat(full)).isFile()) files[`generated/${path}`] = await readFile(full, 'utf8');
     }
     await examples.commit('the examples', files);
@@ -384,7 +385,7 @@ describe('the examples in examples/generated', { skip, timeout: 120_000 }, () =>
     const [container] = player.spec.template.spec.containers;
     assert.equal(container?.image, 'registry.example.com/signage/player:2.3.0', 'from production.yaml');
     assert.deepEqual(container?.env, [
-      { name: 'STORE_ID', value: '101' },
+      { name: 'REGION', value: 'west' },
       { name: 'PLAYLIST', value: 'default' },
     ]);
     assert.deepEqual(
