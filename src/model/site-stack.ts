@@ -18,6 +18,8 @@ export type NodeInfo = Static<typeof NodeInfo>;
 
 export const SiteStack = Type.Object({
   agentVersion: Type.String({ maxLength: 64 }),
+  /** the API server's version (v1.33.13): charts render for it, so a change re-renders them */
+  kubernetesVersion: Type.Optional(Type.String({ maxLength: 64 })),
   nodes: Type.Array(NodeInfo, { maxItems: 5000 }),
 });
 export type SiteStack = Static<typeof SiteStack>;

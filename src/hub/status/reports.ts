@@ -4,6 +4,7 @@
 import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
+import { placeSites } from '../placement/place.ts';
 import type { Site } from '../sites/sites.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
 import type { SiteFacts } from './aggregate.ts';
@@ -33,11 +34,11 @@ export async function ingestInTransaction(
   tx: Db,
   site: Pick<Site, 'id'>,
   report: Report,
-): Promise<{ ack: ReportAck; events: number }> {
+): Promise<{ ack: ReportAck; events: number; kubernetesVersionChanged?: boolean }> {
   const now = ctx.now().toISOString();
   const row = await tx
     .selectFrom('sites')
-    .select([...siteFactColumns, 'last_report_seq', 'stack'])
+    .select([...siteFactColumns, 'last_report_seq', 'stack', 'facts'])
     .where('id', '=', site.id)
     .executeTakeFirstOrThrow();
   const lastSeq = Number(row.last_report_seq);
@@ -130,11 +131,21 @@ export async function ingestInTransaction(
   // the nodes change rarely: a heartbeat repeating them leaves the column alone
   const stack = report.stack ? JSON.stringify(report.stack) : undefined;
   const stackChange = stack !== undefined && stack !== row.stack ? { stack, stack_at: now } : {};
+  // the version the site registered with names its chart renderings: an upgraded cluster gets its
+  // charts rendered again for the version it runs now
+  const facts = JSON.parse(row.facts) as { kubernetesVersion?: string };
+  const reportedVersion = report.stack?.kubernetesVersion;
+  const kubernetesVersionChanged =
+    reportedVersion !== undefined && reportedVersion !== facts.kubernetesVersion;
+  const factsChange = kubernetesVersionChanged
+    ? { facts: JSON.stringify({ ...facts, kubernetesVersion: reportedVersion }) }
+    : {};
   await tx
     .updateTable('sites')
     .set({
       ...contact,
       ...stackChange,
+      ...factsChange,
       last_report_seq: report.seq,
       last_report_at: now,
       ...derivedColumns(after),
@@ -144,7 +155,7 @@ export async function ingestInTransaction(
   const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
     derivedWritten: true,
   });
-  return { ack: { accepted: true, lastSeq: report.seq }, events };
+  return { ack: { accepted: true, lastSeq: report.seq }, events, kubernetesVersionChanged };
 }
 
 /**
@@ -156,16 +167,19 @@ export async function ingestReports(
   reports: readonly { site: Pick<Site, 'id'>; report: Report }[],
 ): Promise<ReportAck[]> {
   let events = 0;
+  const upgraded: string[] = [];
   const acks = await ctx.store.db.transaction().execute(async (tx) => {
     const out: ReportAck[] = [];
     for (const { site, report } of reports) {
       const r = await ingestInTransaction(ctx, tx, site, report);
       out.push(r.ack);
       events += r.events;
+      if (r.kubernetesVersionChanged) upgraded.push(site.id);
     }
     return out;
   });
   if (events > 0) ctx.events.notify();
+  if (upgraded.length > 0) await placeSites(ctx, upgraded);
   return acks;
 }
 
