@@ -130,6 +130,7 @@ export class HubApi {
   createRelay = (spec: relayWire.RelayCreateRequest) =>
     this.#call<Static<typeof relayWire.RelayCreated>>('POST', '/relays', spec);
   relays = () => this.#call<{ items: relayWire.RelayView[] }>('GET', '/relays').then((r) => r.items);
+  relay = (name: string) => this.#call<relayWire.RelayDetail>('GET', `/relays/${encodeURIComponent(name)}`);
   revokeRelay = (name: string) => this.#call<void>('DELETE', `/relays/${encodeURIComponent(name)}`);
   revokeBootstrapToken = (id: string) =>
     this.#call<void>('DELETE', `/bootstrap-tokens/${encodeURIComponent(id)}`);

@@ -63,18 +63,57 @@ export function addRelayCommands(root: Command): void {
     relays,
     'list relays',
     (hub) => hub.relays(),
-    ['name', 'selector', 'enrolled', 'last seen', 'sites', 'outbox', 'dropped', 'revoked'],
+    [
+      'name',
+      'selector',
+      'enrolled',
+      'last seen',
+      'lost since',
+      'sites via',
+      'connected',
+      'outbox',
+      'dropped',
+      'revoked',
+    ],
     (r) => [
       r.name,
       formatSelector(r.selector),
       String(r.enrolled),
       r.lastSeen ?? '-',
+      r.lostSince ?? '-',
+      String(r.sites),
       String(r.status?.connectedSites ?? '-'),
       String(r.status?.outbox.pending ?? '-'),
       String(r.status?.outbox.dropped ?? '-'),
       String(r.revoked),
     ],
   );
+  operatorOptions(
+    relays
+      .command('show')
+      .description('one relay: its connectivity, lag, outbox and the sites that come through it')
+      .argument('<name>'),
+  )
+    .addOption(outputOption())
+    .action(async (name, opts) => {
+      const r = await (await api(opts)).relay(name);
+      if (opts.output === 'json') return json(r);
+      print(`relay ${r.name} for sites ${formatSelector(r.selector)}${r.revoked ? ' (revoked)' : ''}`);
+      print(
+        r.lostSince
+          ? `LOST since ${r.lostSince} (last seen ${r.lastSeen})`
+          : `last seen ${r.lastSeen ?? 'never'}`,
+      );
+      if (r.status) {
+        const { outbox } = r.status;
+        print(
+          `feed lag ${r.status.feedLagSeconds.toFixed(1)} s, ${r.status.connectedSites} agents connected`,
+        );
+        print(`outbox ${outbox.pending} items (${outbox.bytes} bytes), ${outbox.dropped} dropped`);
+      }
+      const more = r.sites > r.siteNames.length ? ` (first ${r.siteNames.length})` : '';
+      print(`${r.sites} sites come through it${more}: ${r.siteNames.join(', ') || '-'}`);
+    });
   operatorOptions(
     relays.command('revoke').description('revoke a relay: its sites fall back to the hub').argument('<name>'),
   ).action(async (name, opts) => {

@@ -12,9 +12,15 @@ export function addStatusCommands(root: Command): void {
     .addOption(outputOption())
     .action(async (opts) => {
       const hub = await api(opts);
-      const [s, profiles] = await Promise.all([hub.status(), hub.profiles()]);
-      if (opts.output === 'json') return json({ ...s, profiles });
+      const [s, profiles, relays] = await Promise.all([hub.status(), hub.profiles(), hub.relays()]);
+      const lostRelays = relays.filter((r) => r.lostSince !== null && !r.revoked);
+      if (opts.output === 'json') return json({ ...s, profiles, lostRelays: lostRelays.map((r) => r.name) });
       print(`sites: ${s.sites.total}  (${countsText(s.sites.byConnectivity)})`);
+      for (const r of lostRelays) {
+        print(
+          `relay ${r.name} lost since ${r.lostSince}: its sites are Stale via it until they fall back to the hub`,
+        );
+      }
       print(`deployments: ${s.deployments.total}  (${countsText(s.deployments.byState)})`);
       print('');
       print(

@@ -36,6 +36,9 @@ export const eventTypes = [
   'slo_alert_resolved',
   /** a site went back to its previous agent release because the new one did not prove itself */
   'agent_upgrade_reverted',
+  /** a relay went silent: one event for all its sites, which stay Stale via the relay meanwhile */
+  'relay_lost',
+  'relay_returned',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -19,7 +19,26 @@ export interface KubernetesLayer {
   distribution: KubernetesDistribution;
   /** as the distribution writes it: v1.31.4+k3s1, v1.31.4+rke2r1, v1.31.4 */
   version: string;
+  /** how system-upgrade-controller moves the nodes of a k3s or RKE2 site; defaults: one at a time, cordoned */
+  upgrade?: NodeUpgradePolicy;
 }
+
+export interface NodeUpgradePolicy {
+  /** nodes upgraded at once, per Plan (servers, then agents) */
+  concurrency: number;
+  /** mark a node unschedulable while it upgrades */
+  cordon: boolean;
+  /** evict its pods first (implies cordon) */
+  drain: boolean;
+}
+
+/** A host hook: the command the agent runs on a host install to move one layer to its target version. */
+export interface HostHook {
+  /** an absolute path and its arguments; the layer and the target version are appended */
+  command: string[];
+}
+
+export type HookedLayer = 'os' | 'kubernetes';
 
 export interface OsLayer {
   /** the OS as nodes report it in status.nodeInfo.osImage, without its version: "Ubuntu", "SL-Micro" */
@@ -44,6 +63,8 @@ export interface ProfileSpec {
   agent?: AgentLayer;
   addons?: BundleLayerEntry[];
   apps?: BundleLayerEntry[];
+  /** host hooks for the layers no Plan drives: an OS image, a Kubernetes distribution other than k3s/RKE2 */
+  hooks?: Partial<Record<HookedLayer, HostHook>>;
   /** how long a site may take to reach a new revision before it counts as Behind rather than Upgrading */
   upgradeDeadlineSeconds: number;
 }
@@ -55,7 +76,8 @@ export interface ProfileProblem {
 }
 
 export const defaultUpgradeDeadlineSeconds = 3600;
-const specFields = ['placement', ...profileLayers, 'upgradeDeadlineSeconds'];
+const specFields = ['placement', ...profileLayers, 'hooks', 'upgradeDeadlineSeconds'];
+export const defaultNodeUpgradePolicy: NodeUpgradePolicy = { concurrency: 1, cordon: true, drain: false };
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -75,8 +97,12 @@ function unknownField(
 
 function kubernetesProblem(v: unknown): ProfileProblem | undefined {
   if (!isRecord(v)) return { path: 'kubernetes', message: 'a mapping of distribution and version' };
-  const unknown = unknownField(v, 'kubernetes', ['distribution', 'version']);
+  const unknown = unknownField(v, 'kubernetes', ['distribution', 'version', 'upgrade']);
   if (unknown) return unknown;
+  if (v.upgrade !== undefined) {
+    const bad = nodeUpgradeProblem(v.upgrade, v.distribution);
+    if (bad) return bad;
+  }
   if (!(kubernetesDistributions as readonly unknown[]).includes(v.distribution))
     return { path: 'kubernetes.distribution', message: `one of ${kubernetesDistributions.join(', ')}` };
   const version = typeof v.version === 'string' ? parseKubernetesVersion(v.version) : undefined;
@@ -88,6 +114,55 @@ function kubernetesProblem(v: unknown): ProfileProblem | undefined {
       path: 'kubernetes.version',
       message: `${version.text} is not a ${v.distribution} release (such as ${example})`,
     };
+  }
+  return undefined;
+}
+
+function nodeUpgradeProblem(v: unknown, distribution: unknown): ProfileProblem | undefined {
+  const at = 'kubernetes.upgrade';
+  if (distribution === 'other')
+    return {
+      path: at,
+      message: 'system-upgrade-controller drives k3s and rke2 only: write hooks.kubernetes',
+    };
+  if (!isRecord(v)) return { path: at, message: 'a mapping of concurrency, cordon and drain' };
+  const unknown = unknownField(v, at, ['concurrency', 'cordon', 'drain']);
+  if (unknown) return unknown;
+  const c = v.concurrency;
+  if (c !== undefined && (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 100))
+    return { path: `${at}.concurrency`, message: 'nodes upgraded at once: a whole number from 1 to 100' };
+  for (const flag of ['cordon', 'drain'] as const)
+    if (v[flag] !== undefined && typeof v[flag] !== 'boolean')
+      return { path: `${at}.${flag}`, message: 'true or false' };
+  return undefined;
+}
+
+function hooksProblem(v: unknown, spec: Record<string, unknown>): ProfileProblem | undefined {
+  if (!isRecord(v)) return { path: 'hooks', message: 'a mapping of layer (os, kubernetes) to {command}' };
+  const unknown = unknownField(v, 'hooks', ['os', 'kubernetes']);
+  if (unknown) return unknown;
+  for (const [layer, hook] of Object.entries(v)) {
+    const at = `hooks.${layer}`;
+    if (spec[layer] === undefined)
+      return { path: at, message: `a hook moves the ${layer} layer: declare ${layer} too` };
+    if (layer === 'kubernetes' && (spec.kubernetes as Record<string, unknown>).distribution !== 'other')
+      return {
+        path: at,
+        message: 'k3s and rke2 upgrade through system-upgrade-controller Plans, not a hook',
+      };
+    if (!isRecord(hook)) return { path: at, message: 'a mapping with command' };
+    const unknownKey = unknownField(hook, at, ['command']);
+    if (unknownKey) return unknownKey;
+    const command = hook.command;
+    if (
+      !Array.isArray(command) ||
+      command.length === 0 ||
+      command.length > 32 ||
+      !command.every((part) => typeof part === 'string' && part.length > 0 && part.length <= 1024)
+    )
+      return { path: `${at}.command`, message: 'a list: the program and its arguments (at most 32)' };
+    if (!(command[0] as string).startsWith('/'))
+      return { path: `${at}.command.0`, message: 'an absolute path: the agent runs it without a shell' };
   }
   return undefined;
 }
@@ -155,7 +230,8 @@ export function parseProfileSpec(spec: Record<string, unknown>): ProfileSpec | {
     (spec.os !== undefined ? osProblem(spec.os) : undefined) ??
     (spec.agent !== undefined ? agentProblem(spec.agent) : undefined) ??
     (spec.addons !== undefined ? bundleListProblem('addons', spec.addons) : undefined) ??
-    (spec.apps !== undefined ? bundleListProblem('apps', spec.apps) : undefined);
+    (spec.apps !== undefined ? bundleListProblem('apps', spec.apps) : undefined) ??
+    (spec.hooks !== undefined ? hooksProblem(spec.hooks, spec) : undefined);
   if (problem) return { problem };
   const both = new Set((spec.addons as BundleLayerEntry[] | undefined)?.map((e) => e.bundle));
   const twice = (spec.apps as BundleLayerEntry[] | undefined)?.findIndex((e) => both.has(e.bundle)) ?? -1;
@@ -173,14 +249,22 @@ export function parseProfileSpec(spec: Record<string, unknown>): ProfileSpec | {
     };
   const out: ProfileSpec = { upgradeDeadlineSeconds: deadline };
   if (spec.kubernetes) {
-    const k = spec.kubernetes as Record<string, string>;
-    out.kubernetes = { distribution: k.distribution as KubernetesDistribution, version: k.version! };
+    const k = spec.kubernetes as Record<string, unknown>;
+    out.kubernetes = { distribution: k.distribution as KubernetesDistribution, version: k.version as string };
+    if (k.upgrade !== undefined)
+      out.kubernetes.upgrade = { ...defaultNodeUpgradePolicy, ...(k.upgrade as Partial<NodeUpgradePolicy>) };
   }
   if (spec.os) {
     const o = spec.os as Record<string, string>;
     out.os = { image: o.image!.trim(), version: o.version! };
   }
   if (spec.agent) out.agent = { version: (spec.agent as Record<string, string>).version! };
+  if (spec.hooks) {
+    const hooks = spec.hooks as Record<HookedLayer, HostHook>;
+    out.hooks = {};
+    for (const layer of ['os', 'kubernetes'] as const)
+      if (hooks[layer]) out.hooks[layer] = { command: [...hooks[layer].command] };
+  }
   for (const layer of ['addons', 'apps'] as const) {
     const entries = spec[layer] as BundleLayerEntry[] | undefined;
     if (entries)

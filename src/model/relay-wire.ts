@@ -38,8 +38,19 @@ export const RelayView = Type.Object({
   createdAt: Timestamp,
   lastSeen: Type.Union([Timestamp, Type.Null()]),
   status: Type.Union([RelayStatus, Type.Null()]),
+  /** when the hub found the relay silent (its sites are Stale via it); null while it is heard from */
+  lostSince: Type.Union([Timestamp, Type.Null()]),
+  /** sites that come through the relay: the hub last heard of them in its batches */
+  sites: Type.Integer({ minimum: 0 }),
 });
 export type RelayView = Static<typeof RelayView>;
+
+export const RelayDetail = Type.Object({
+  ...RelayView.properties,
+  /** the first sites (by name) that come through it */
+  siteNames: Type.Array(Type.String()),
+});
+export type RelayDetail = Static<typeof RelayDetail>;
 
 export const RelayCreated = Type.Object({
   /** shown once: pass it to `outpost relay --join-token` */
@@ -59,6 +70,17 @@ export const RelayEnrolRequest = Type.Object(
 );
 export type RelayEnrolRequest = Static<typeof RelayEnrolRequest>;
 
+/** A relay renews its certificates with the client certificate it calls with, before it runs out. */
+export const RelayRenewRequest = Type.Object(
+  {
+    csr: Type.String({ maxLength: 8192 }),
+    names: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { minItems: 1, maxItems: 16 }),
+  },
+  { additionalProperties: false },
+);
+export type RelayRenewRequest = Static<typeof RelayRenewRequest>;
+
+/** What enrolment and renewal answer. */
 export const RelayEnrolResponse = Type.Object({
   name: Type.String(),
   /** the relay serves agents with this one: issued by the fleet CA for `names` */
@@ -83,6 +105,11 @@ export type FeedSite = Static<typeof FeedSite>;
 export const RelayFeed = Type.Object({
   digest: Type.String(),
   sites: Type.Array(FeedSite),
+  /**
+   * ids of the sites with operations waiting: the relay says so on their polls (the `outpost-work`
+   * header), and their agents take and answer the operations at the hub itself. Absent from older hubs.
+   */
+  work: Type.Optional(Type.Array(Type.String())),
 });
 export type RelayFeed = Static<typeof RelayFeed>;
 

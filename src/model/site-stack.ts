@@ -16,11 +16,28 @@ export const NodeInfo = Type.Object({
 });
 export type NodeInfo = Static<typeof NodeInfo>;
 
+/**
+ * A host layer the agent is moving to its profile's version (Plans for k3s/RKE2, a host hook otherwise):
+ * Upgrading until every node is there, Conformant once it is, Behind with the nodes that missed the deadline.
+ */
+export const LayerUpgrade = Type.Object({
+  layer: Type.Enum(['os', 'kubernetes']),
+  target: Type.String({ maxLength: 128 }),
+  state: Type.Enum(['Upgrading', 'Conformant', 'Behind']),
+  /** nodes not at the target yet, servers first: for Behind, the first one is the one to look at */
+  behind: Type.Array(Type.String({ maxLength: 253 }), { maxItems: 5000 }),
+  detail: Type.String({ maxLength: 2048 }),
+  startedAt: Type.String({ format: 'date-time' }),
+});
+export type LayerUpgrade = Static<typeof LayerUpgrade>;
+
 export const SiteStack = Type.Object({
   agentVersion: Type.String({ maxLength: 64 }),
   /** the API server's version (v1.33.13): charts render for it, so a change re-renders them */
   kubernetesVersion: Type.Optional(Type.String({ maxLength: 64 })),
   nodes: Type.Array(NodeInfo, { maxItems: 5000 }),
+  /** the host-layer upgrades the agent drives, when its profile asks for one */
+  upgrades: Type.Optional(Type.Array(LayerUpgrade, { maxItems: 2 })),
 });
 export type SiteStack = Static<typeof SiteStack>;
 

@@ -1,13 +1,15 @@
 // The relay's identity with its hub: enrolled once with the relay join token an admin made (the hub's CA
 // pinned by its fingerprint, a key made here, a serving and a client certificate back), kept in the state
-// directory; later starts need no token.
+// directory (later starts need no token) and renewed with the client certificate before it runs out.
 
 import { join } from 'node:path';
 import { fetchPinnedCa } from '../agent/hub-client.ts';
+import { renewalDue } from '../agent/identity.ts';
 import { readJson, writeAtomic } from '../agent/state/local-state.ts';
 import { decodeRelayJoinToken } from '../model/join-token.ts';
 import type { RelayEnrolResponse } from '../model/relay-wire.ts';
-import { HttpClient } from '../net/http-client.ts';
+import { HttpClient, type JsonResponse } from '../net/http-client.ts';
+import { certificateInfo } from '../pki/certificate.ts';
 import { createCsr } from '../pki/csr.ts';
 import { generateKeyPair } from '../pki/keys.ts';
 
@@ -65,14 +67,7 @@ export async function relayIdentity(
         names,
       },
     });
-    if (res.status !== 200) {
-      const err = (res.body as { error?: { code?: string; message?: string } })?.error;
-      throw new RelayEnrolError(
-        `enrolment refused: ${err?.message ?? `HTTP ${res.status}`}`,
-        err?.code ?? 'unknown',
-      );
-    }
-    const issued = res.body as RelayEnrolResponse;
+    const issued = issuedOrRefused(res, 'enrolment');
     const identity: RelayIdentity = {
       hub: enrolment.hub,
       name: issued.name,
@@ -83,6 +78,51 @@ export async function relayIdentity(
     };
     await writeAtomic(path, JSON.stringify(identity));
     return identity;
+  } finally {
+    http.close();
+  }
+}
+
+function issuedOrRefused(res: JsonResponse, what: string): RelayEnrolResponse {
+  if (res.status === 200) return res.body as RelayEnrolResponse;
+  const err = (res.body as { error?: { code?: string; message?: string } })?.error;
+  throw new RelayEnrolError(
+    `${what} refused: ${err?.message ?? `HTTP ${res.status}`}`,
+    err?.code ?? 'unknown',
+  );
+}
+
+/** When the relay renews: at two thirds of its client certificate's life, as an agent does. */
+export function relayRenewalDue(identity: RelayIdentity): Date {
+  const { notBefore, notAfter } = certificateInfo(identity.clientCertPem);
+  return renewalDue(notBefore, notAfter);
+}
+
+/** New certificates for a new key, asked for with the current client certificate, saved before use. */
+export async function renewRelayIdentity(
+  stateDir: string,
+  identity: RelayIdentity,
+  names: readonly string[],
+): Promise<RelayIdentity> {
+  const keys = generateKeyPair();
+  const http = new HttpClient(identity.hub, {
+    ca: identity.caPem,
+    cert: identity.clientCertPem,
+    key: identity.keyPem,
+  });
+  try {
+    const res = await http.request('POST', '/relay/v1/renew', {
+      body: { csr: createCsr({ commonName: 'relay', keyPem: keys.privateKeyPem }), names },
+    });
+    const issued = issuedOrRefused(res, 'renewal');
+    const renewed: RelayIdentity = {
+      ...identity,
+      keyPem: keys.privateKeyPem,
+      serverCertPem: issued.serverCertPem,
+      clientCertPem: issued.clientCertPem,
+    };
+    await writeAtomic(join(stateDir, 'identity.json'), JSON.stringify(renewed));
+    return renewed;
   } finally {
     http.close();
   }

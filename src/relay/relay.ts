@@ -3,12 +3,15 @@
 // sites report up in batches from a durable outbox. This class builds those parts and stops them on one signal.
 
 import { mkdir } from 'node:fs/promises';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { backoffDelay, Wakeup } from '../base/timing.ts';
+import { WorkSignal } from '../hub/operations/work-signal.ts';
 import type { RelayStatus } from '../model/relay-wire.ts';
 import { RelayCache } from './cache.ts';
 import { type OutboxKind, RelayOutbox } from './outbox.ts';
-import { relayIdentity } from './relay-identity.ts';
+import { type RelayIdentity, relayIdentity, relayRenewalDue, renewRelayIdentity } from './relay-identity.ts';
 import { buildSiteApi } from './site-api.ts';
 import { SiteWaiters } from './site-waiters.ts';
 import { Uplink } from './uplink.ts';
@@ -70,6 +73,7 @@ export class Relay {
     const outbox = new RelayOutbox(opts.stateDir, opts.outboxBudgetBytes ?? 256 * 1024 * 1024);
     this.#outbox = outbox;
     const waiters = new SiteWaiters();
+    const work = new WorkSignal((ids) => waiters.wake(ids));
     const uplink = new Uplink({
       identity,
       cache,
@@ -77,6 +81,7 @@ export class Relay {
       feedWaitSeconds: opts.feedWaitSeconds ?? 50,
       batchIntervalMs: opts.batchIntervalMs ?? 1000,
       onDesiredChanged: (ids) => waiters.wake(ids),
+      onWork: (ids) => work.replace(ids),
       takeSeen: () => {
         const seen = [...this.#seenSinceBatch];
         this.#seenSinceBatch = new Set();
@@ -89,6 +94,7 @@ export class Relay {
     const server = await buildSiteApi({
       cache,
       waiters,
+      work,
       caPem: identity.caPem,
       serverCertPem: identity.serverCertPem,
       keyPem: identity.keyPem,
@@ -111,11 +117,51 @@ export class Relay {
     this.#url = `https://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
     opts.log?.('relay listening', { relay: identity.name, url: this.#url, hub: identity.hub });
     try {
-      await Promise.all([uplink.runFeed(signal), uplink.runSender(signal)]);
+      await Promise.all([
+        uplink.runFeed(signal),
+        uplink.runSender(signal),
+        this.#renew(identity, names, signal),
+      ]);
     } finally {
       await server.close();
       uplink.close();
       outbox.close();
+    }
+  }
+
+  /**
+   * Renews the relay's certificates at two thirds of their life (retrying while the hub is out of
+   * reach) and serves and calls with the new ones from then on, without a restart.
+   */
+  async #renew(identity: RelayIdentity, names: readonly string[], signal: AbortSignal): Promise<void> {
+    const pause = new Wakeup();
+    let current = identity;
+    let failures = 0;
+    while (!signal.aborted) {
+      const waitMs = relayRenewalDue(current).getTime() - Date.now();
+      if (waitMs > 0) {
+        // a timer holds at most ~24 days; a longer wait is taken in steps
+        await pause.sleep(Math.min(waitMs, 86400_000), signal);
+        continue;
+      }
+      try {
+        current = await renewRelayIdentity(this.#opts.stateDir, current, names);
+        (this.#server!.server as unknown as HttpsServer).setSecureContext({
+          key: current.keyPem,
+          cert: current.serverCertPem,
+          ca: current.caPem,
+        });
+        this.#uplink!.useIdentity(current);
+        failures = 0;
+        this.#opts.log?.('relay certificates renewed', { due: relayRenewalDue(current).toISOString() });
+      } catch (e) {
+        const delay = backoffDelay(failures++, 1000, 300_000);
+        this.#opts.log?.('relay certificate renewal failed; retrying', {
+          error: (e as Error).message,
+          delayMs: delay,
+        });
+        await pause.sleep(delay, signal);
+      }
     }
   }
 

@@ -1,15 +1,17 @@
 // The agent API as a relay serves it, over mTLS with the sites' own certificates: each site's desired
 // state long-polled from the cache, the blobs it names, and reports and telemetry taken into the durable
-// outbox. Registration and renewal are the hub's alone; a site the relay does not serve is refused, and
-// its agent falls back to the hub.
+// outbox. Registration, renewal and operations are the hub's alone (a poll here only says operations
+// wait); a site the relay does not serve is refused, and its agent falls back to the hub.
 
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { WorkSignal } from '../hub/operations/work-signal.ts';
 import { installErrorHandling } from '../hub/routes/errors.ts';
 import { gunzipBody } from '../hub/routes/gunzip-body.ts';
 import { OutpostError } from '../model/errors.ts';
+import { workHeader } from '../model/operations.ts';
 import type { FeedSite, RelayStatus } from '../model/relay-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../model/telemetry.ts';
 import { DesiredState, ErrorBody, Report, ReportAck } from '../model/wire.ts';
@@ -27,6 +29,8 @@ declare module 'fastify' {
 export interface SiteApiOptions {
   cache: RelayCache;
   waiters: SiteWaiters;
+  /** the sites the hub says have operations waiting; their agents take them at the hub */
+  work: WorkSignal;
   caPem: string;
   serverCertPem: string;
   keyPem: string;
@@ -95,11 +99,16 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         if (!state)
           throw new OutpostError('unavailable', 'the relay holds no desired state for this site yet');
         const waitMs = Math.min(request.query.wait ?? 0, opts.maxWaitSeconds) * 1000;
-        if (known === `"${state.digest}"` && waitMs > 0) {
+        if (known === `"${state.digest}"` && waitMs > 0 && !opts.work.untold(siteId)) {
           const abort = new AbortController();
           request.raw.once('close', () => abort.abort());
           await waiters.wait(siteId, waitMs, abort.signal);
           state = cache.desired(siteId)!;
+        }
+        // as the hub's own poll says it: the agent takes its operations at the hub, with its own certificate
+        if (opts.work.has(siteId)) {
+          reply.header(workHeader, '1');
+          opts.work.told(siteId);
         }
         reply.header('etag', `"${state.digest}"`);
         if (known === `"${state.digest}"`) return reply.status(304).send(null);

@@ -20,6 +20,8 @@ export interface UplinkOptions {
   batchIntervalMs: number;
   /** sites whose desired state changed in the cache */
   onDesiredChanged: (siteIds: readonly string[]) => void;
+  /** the sites with operations waiting at the hub, as of each change feed answer */
+  onWork: (siteIds: readonly string[]) => void;
   /** the relay's view of itself, sent with each batch; takes the sites heard from since the last one */
   takeSeen: () => string[];
   status: () => RelayStatus;
@@ -37,9 +39,17 @@ function failure(res: JsonResponse, what: string): Error {
   return new Error(`${what}: ${err?.message ?? `HTTP ${res.status}`}`);
 }
 
+function clientFor(identity: RelayIdentity): HttpClient {
+  return new HttpClient(identity.hub, {
+    ca: identity.caPem,
+    cert: identity.clientCertPem,
+    key: identity.keyPem,
+  });
+}
+
 export class Uplink {
   readonly #opts: UplinkOptions;
-  readonly #http: HttpClient;
+  #http: HttpClient;
   readonly #wakeSender = new Wakeup();
   #feedAnsweredAt = 0;
   #hubReachable = false;
@@ -48,12 +58,7 @@ export class Uplink {
 
   constructor(opts: UplinkOptions) {
     this.#opts = opts;
-    const { identity } = opts;
-    this.#http = new HttpClient(identity.hub, {
-      ca: identity.caPem,
-      cert: identity.clientCertPem,
-      key: identity.keyPem,
-    });
+    this.#http = clientFor(opts.identity);
   }
 
   /** When the hub's change feed last answered (0: not since start). */
@@ -93,6 +98,7 @@ export class Uplink {
         const changed = await this.#catchUp(feed, signal);
         await cache.saveFeed(feed);
         synced = feed.digest;
+        this.#opts.onWork(feed.work ?? []);
         if (changed.length > 0) {
           log?.('desired states changed', { sites: changed.length });
           this.#opts.onDesiredChanged(changed);
@@ -193,6 +199,13 @@ export class Uplink {
         await this.#wakeSender.sleep(delay, signal);
       }
     }
+  }
+
+  /** Calls the hub with a renewed identity from now on; calls held with the old one are cut and retried. */
+  useIdentity(identity: RelayIdentity): void {
+    const old = this.#http;
+    this.#http = clientFor(identity);
+    old.close();
   }
 
   close(): void {

@@ -15,6 +15,8 @@ import { join, resolve } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { HubApi } from '../../src/cli/hub-api.ts';
+import { ingestRelayBatch } from '../../src/hub/relays/batch-ingest.ts';
+import { createRelay } from '../../src/hub/relays/relays.ts';
 import { bucketMs, bucketStart } from '../../src/hub/slo/core/buckets.ts';
 import { deploymentStates } from '../../src/model/deployment.ts';
 import type { OutpostError } from '../../src/model/errors.ts';
@@ -691,6 +693,35 @@ describe('the dashboard in Chromium', () => {
       `SLIs of kiosk-b. Latest values: ${latest.join('; ')}`,
     );
     await shot(page, '12-site-slis');
+    await context.close();
+  });
+
+  test('the relays page shows each relay with the sites that come through it and its outbox', async () => {
+    // the kiosks call only when a test makes them, so the relay's batch stays the latest the hub heard
+    await enrollKiosks();
+    const { view } = await createRelay(
+      hub.hub.ctx,
+      { name: 'test', source: 'test' },
+      { name: 'kiosks', selector: { matchLabels: { kiosk: 'yes' } } },
+    );
+    const status = { connectedSites: 2, outbox: { pending: 7, bytes: 900, dropped: 2 }, feedLagSeconds: 0.5 };
+    await ingestRelayBatch(
+      hub.hub.ctx,
+      { id: view.id, name: view.name, selector: view.selector },
+      { items: [], seen: kiosks.map((k) => k.siteId), status },
+    );
+    await hub.hub.ctx.lastSeen.flush();
+    assert.equal((await hub.api.relay('kiosks')).sites, 2);
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Relays' }).click();
+    const row = page.getByRole('row', { name: /kiosks/ });
+    await row.waitFor();
+    const cells = (await row.locator('td').allTextContents()).map((c) => c.trim());
+    assert.deepEqual(cells.slice(0, 2), ['kiosks', 'kiosk=yes']);
+    assert.deepEqual(cells.slice(3), ['2', '2', '0.5 s', '7', '2']);
+    assert.deepEqual(await unlabelled(page), []);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '10-relays');
     await context.close();
   });
 

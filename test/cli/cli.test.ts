@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { HubClient } from '../../src/agent/hub-client.ts';
+import { findLostRelays } from '../../src/hub/relays/relays.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
@@ -86,6 +87,20 @@ test('reads print JSON with -o json', async () => {
   assert.equal(JSON.parse(bundles.stdout).find((b: { name: string }) => b.name === 'hello').objects, 3);
   const status = await outpost(['status', '-o', 'json']);
   assert.equal(typeof JSON.parse(status.stdout).sites.total, 'number');
+});
+
+test('status names a lost relay', async () => {
+  await fleet.api.createRelay({ name: 'south', selector: { matchLabels: { region: 'south' } } });
+  const quiet = await outpost(['status']);
+  assert.doesNotMatch(quiet.stdout, /relay south/);
+  // a relay last heard from long ago, as the hub's sweep finds it
+  const { ctx } = fleet.hub;
+  const past = new Date(Date.now() - 3600_000).toISOString();
+  await ctx.store.db.updateTable('relays').set({ last_seen_at: past }).where('name', '=', 'south').execute();
+  await findLostRelays(ctx);
+  const status = await outpost(['status']);
+  assert.match(status.stdout, /relay south lost since \S+: its sites are Stale via it/);
+  assert.deepEqual(JSON.parse((await outpost(['status', '-o', 'json'])).stdout).lostRelays, ['south']);
 });
 
 test('a wrong token and an unreachable hub are clear failures', async () => {

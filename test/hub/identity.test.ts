@@ -423,6 +423,7 @@ describe('operator roles', () => {
     'DELETE /api/v1/rollout-strategies/{name}': ['operator', 'fleet'],
     'POST /api/v1/relays': ['admin', 'fleet'],
     'GET /api/v1/relays': ['viewer', 'fleet'],
+    'GET /api/v1/relays/{name}': ['viewer', 'fleet'],
     'DELETE /api/v1/relays/{name}': ['admin', 'fleet'],
     'GET /api/v1/profiles': ['viewer', 'fleet'],
     'POST /api/v1/profiles': ['operator', 'fleet'],

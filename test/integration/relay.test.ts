@@ -138,6 +138,37 @@ test('an agent behind a relay gets a new revision through it and its reports rea
   const relays = await fleet.api.relays();
   assert.equal(relays[0]?.name, 'west');
   assert.equal(relays[0]?.status?.connectedSites, 1);
+  // the hub knows the site comes through the relay (its batches are the latest it heard of west-1)
+  await eventually('the hub to count west-1 through the relay', async () =>
+    (await fleet.api.relay('west')).siteNames.includes('west-1'),
+  );
+});
+
+test('a remote action and a log request reach a site through its relay, answered at the hub', {
+  timeout: 60_000,
+}, async () => {
+  const agent = agents[0]!;
+  await eventually('the agent to call through the relay', () => agent.agent.status().via === relay.url, {
+    timeoutMs: 30_000,
+  });
+  const settled = (id: string) =>
+    eventually(
+      `operation ${id} to finish`,
+      async () => {
+        assert.equal(agent.agent.status().via, relay.url, 'the site stays on its relay');
+        const op = await fleet.api.operation(id);
+        return ['done', 'failed', 'expired', 'cancelled'].includes(op.state) ? op : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+  // the relay's poll says work waits (the agent's polls are held there, the hub never sees them)
+  const check = await settled((await fleet.api.requestAction('west-1', { action: 'drift-check' })).id);
+  assert.equal(check.state, 'done', check.message ?? '');
+  const logs = await settled(
+    (await fleet.api.requestLogs('west-1', { namespace: 'default', pod: 'gone' })).id,
+  );
+  assert.equal(logs.state, 'failed');
+  assert.match(logs.message ?? '', /pods "gone" not found/, 'the agent read its own apiserver');
 });
 
 test('with the uplink cut, reports wait in the relay outbox and reach the hub once each when it heals', {
@@ -252,6 +283,8 @@ test('relay calls without a relay certificate are refused', async () => {
   const anonymous = new HttpClient(fleet.hub.url, { ca: fleet.hub.caPem });
   try {
     assert.equal((await anonymous.request('GET', '/relay/v1/changes')).status, 401);
+    const renew = await anonymous.request('POST', '/relay/v1/renew', { body: { csr: 'x', names: ['a'] } });
+    assert.equal(renew.status, 401);
     const enrol = await anonymous.request('POST', '/relay/v1/enrol', {
       body: { token: '00000000-0000-0000-0000-000000000000.AAAAAAAAAAAAAAAAAAAA', csr: 'x', names: ['a'] },
     });
@@ -265,6 +298,8 @@ test('relay calls without a relay certificate are refused', async () => {
   try {
     const res = await asSite.request('GET', '/relay/v1/changes');
     assert.equal(res.status, 401);
+    const renew = await asSite.request('POST', '/relay/v1/renew', { body: { csr: 'x', names: ['a'] } });
+    assert.equal(renew.status, 401, 'a site cannot get relay certificates with its own');
   } finally {
     asSite.close();
   }

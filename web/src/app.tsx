@@ -7,6 +7,7 @@ import { BundlePage, BundlesPage } from './pages/bundles.tsx';
 import { MapPage } from './pages/map.tsx';
 import { OverviewPage } from './pages/overview.tsx';
 import { RegistrationsPage } from './pages/registrations.tsx';
+import { RelaysPage } from './pages/relays.tsx';
 import { RolloutPage, RolloutsPage } from './pages/rollouts.tsx';
 import { SignIn } from './pages/signin.tsx';
 import { SitePage } from './pages/site.tsx';
@@ -23,6 +24,7 @@ const sections: Array<[to: string, label: string]> = [
   ['/bundles', 'Bundles'],
   ['/rollouts', 'Rollouts'],
   ['/slos', 'SLOs'],
+  ['/relays', 'Relays'],
 ];
 
 function page(p: string) {
@@ -40,6 +42,8 @@ function page(p: string) {
       return parts[1] ? <BundlePage name={parts[1]} /> : <BundlesPage />;
     case 'rollouts':
       return parts[1] ? <RolloutPage id={parts[1]} /> : <RolloutsPage />;
+    case 'relays':
+      return <RelaysPage />;
     case 'slos':
       return parts[1] ? <SloPage name={parts[1]} /> : <SlosPage />;
     default:

@@ -2,7 +2,7 @@
 // say so without a query per poll: queuing marks the site and wakes its poll, claiming clears the mark.
 // Replicas relay marks to each other; each loads the marks from the store when it starts or resyncs.
 // A poll ends early only until the site has been told once: an agent that never claims (an older
-// version) then polls at its normal pace instead of in a tight loop.
+// version) then polls at its normal pace instead of in a tight loop. A regional relay keeps one too.
 
 import type { Db } from '../store/schema.ts';
 
@@ -47,6 +47,16 @@ export class WorkSignal {
       this.#told.delete(id);
     }
     this.#wake(siteIds);
+  }
+
+  /**
+   * Marks exactly these sites, as a regional relay learns the whole set from each change feed answer:
+   * the newly marked are woken, the others cleared.
+   */
+  replace(siteIds: readonly string[]): void {
+    const now = new Set(siteIds);
+    for (const id of this.#waiting) if (!now.has(id)) this.clear(id);
+    this.received(siteIds.filter((id) => !this.#waiting.has(id)));
   }
 
   /** The site's agent is picking up its operations; anything queued after this marks it again. */

@@ -1,12 +1,13 @@
 // A relay's batch of what its sites sent up, ingested as if each site had sent it: reports through the
 // same group-committed intake (a replay by sequence number is ignored), telemetry by batch id, and the
-// sites the relay heard from marked as heard from. An item for a site outside the relay's scope is refused.
+// sites the relay heard from marked as heard from, through this relay. An item for a site outside the
+// relay's scope is refused.
 
 import type { RelayBatch, RelayBatchAck } from '../../model/relay-wire.ts';
 import type { HubContext } from '../context.ts';
-import { touchSite } from '../sites/sites.ts';
+import { heardFrom } from '../status/connectivity.ts';
 import { ingestTelemetry } from '../telemetry/ingest.ts';
-import { noteRelayContact, type Relay, sitesInScope } from './relays.ts';
+import { noteRelayContact, noteRoutedSites, type Relay, sitesInScope } from './relays.ts';
 
 export async function ingestRelayBatch(
   ctx: HubContext,
@@ -32,10 +33,16 @@ export async function ingestRelayBatch(
     return { id: item.id, outcome: ack.accepted ? 'stored' : 'replay' };
   });
   const results = await Promise.all(outcomes);
+  // sites Stale only because this relay was silent come back with it, under its one relay_returned event
+  const returned = await noteRelayContact(ctx, relay, batch.status);
+  const heard: string[] = [];
   for (const id of batch.seen) {
     const site = sites.get(id);
-    if (site) await touchSite(ctx, site);
+    if (!site) continue;
+    await heardFrom(ctx, site, returned ? relay.name : undefined);
+    heard.push(id);
   }
-  await noteRelayContact(ctx, relay, batch.status);
+  // stamped after the contacts, so a site comes through the relay until the hub hears from it directly
+  await noteRoutedSites(ctx, relay, heard);
   return { results };
 }

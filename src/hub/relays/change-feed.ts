@@ -12,7 +12,10 @@ import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { type Relay, sitesInScope } from './relays.ts';
 
-/** Every Active site the relay may serve, in id order, with the digest of the whole list. */
+/**
+ * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
+ * wakes the feed as a desired-state change does), with the digest of the whole answer.
+ */
 export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
   const nowIso = ctx.now().toISOString();
   const rows = await ctx.store.db
@@ -44,7 +47,8 @@ export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFee
     digest: r.desired_digest,
     serials: serials.get(r.id) ?? [],
   }));
-  return { digest: sha256Digest(canonicalJson(sites)), sites };
+  const work = inScope.filter((r) => ctx.work.has(r.id)).map((r) => r.id);
+  return { digest: sha256Digest(canonicalJson({ sites, work })), sites, work };
 }
 
 /**

@@ -15,9 +15,11 @@ import {
   RelayCreateRequest,
   RelayDesiredRequest,
   RelayDesiredResponse,
+  RelayDetail,
   RelayEnrolRequest,
   RelayEnrolResponse,
   RelayFeed,
+  RelayRenewRequest,
   RelayView,
 } from '../../model/relay-wire.ts';
 import { ErrorBody } from '../../model/wire.ts';
@@ -32,6 +34,8 @@ import {
   listRelays,
   type Relay,
   relayByCertificate,
+  relayDetail,
+  renewRelay,
   revokeRelay,
 } from '../relays/relays.ts';
 import { operatorRoute } from './operator-route.ts';
@@ -82,6 +86,19 @@ export function relayRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         },
       },
       async (request) => enrolRelay(ctx, request.body),
+    );
+
+    app.post(
+      '/renew',
+      {
+        onRequest: authenticate,
+        schema: {
+          tags: ['relay'],
+          body: RelayRenewRequest,
+          response: { 200: RelayEnrolResponse, ...errors },
+        },
+      },
+      async (request) => renewRelay(ctx, request.relay!, request.body),
     );
 
     app.get(
@@ -181,6 +198,16 @@ export function relayAdminRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       '/relays',
       operatorRoute('viewer', 'relays', { response: { 200: Type.Object({ items: Type.Array(RelayView) }) } }),
       async () => ({ items: await listRelays(ctx) }),
+    );
+
+    app.get(
+      '/relays/:name',
+      operatorRoute('viewer', 'relays', {
+        params: Type.Object({ name: Type.String() }),
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) }),
+        response: { 200: RelayDetail },
+      }),
+      async (request) => relayDetail(ctx, request.params.name, request.query.limit ?? 100),
     );
 
     app.delete(

@@ -68,6 +68,8 @@ export function newSiteRow(
     sealing_key_at: null,
     stack: null,
     stack_at: null,
+    via_relay_id: null,
+    via_relay_at: null,
     ...fields,
   };
 }

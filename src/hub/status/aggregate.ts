@@ -27,6 +27,11 @@ export interface SiteFacts {
   connectivitySince: string;
   labels: Readonly<Record<string, string>>;
   deployments: readonly DeploymentFacts[];
+  /**
+   * set on a connectivity change that a relay explains: the site went Stale because its relay went
+   * silent, or came back with it. The relay's own event (relay_lost, relay_returned) speaks for it.
+   */
+  viaRelay?: string;
 }
 
 /**
@@ -162,10 +167,11 @@ export function attentionOf(site: SiteFacts): Attention | undefined {
   }
   if (site.lifecycle === 'Active' && site.connectivity !== 'Online') {
     const reason = site.connectivity;
+    const via = site.viaRelay ? ` via relay ${site.viaRelay}` : '';
     candidates.push({
       rank: rankOf(reason),
       reason,
-      detail: `${reason} since ${site.connectivitySince}`,
+      detail: `${reason}${via} since ${site.connectivitySince}`,
       since: site.connectivitySince,
     });
   }
@@ -189,7 +195,7 @@ const connectivityEvents: Partial<Record<Connectivity, NewEvent['type']>> = {
 export function transitionEvents(before: SiteFacts | undefined, after: SiteFacts | undefined): NewEvent[] {
   if (!before || !after) return [];
   const events: NewEvent[] = [];
-  if (after.lifecycle === 'Active' && before.connectivity !== after.connectivity) {
+  if (after.lifecycle === 'Active' && before.connectivity !== after.connectivity && !after.viaRelay) {
     const type = connectivityEvents[after.connectivity];
     if (type) {
       events.push({

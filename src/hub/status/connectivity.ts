@@ -5,16 +5,21 @@
 
 import { type Connectivity, connectivityOf } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
+import { findLostRelays } from '../relays/relays.ts';
 import type { Db } from '../store/schema.ts';
 import { pruneEvents } from './events.ts';
 import { loadFacts, recordChanges, type SiteChange } from './site-status.ts';
 
-/** Moves the given sites to `to` (per site) and records the changes; returns how many events it stored. */
+/**
+ * Moves the given sites to `to` (per site) and records the changes; returns how many events it stored.
+ * `viaRelay` names, per site, the relay whose silence or return explains the move.
+ */
 async function moveSites(
   ctx: HubContext,
   tx: Db,
   targets: ReadonlyMap<string, Connectivity>,
   now: string,
+  viaRelay: ReadonlyMap<string, string> = new Map(),
 ): Promise<number> {
   const before = await loadFacts(tx, [...targets.keys()]);
   const changes: SiteChange[] = [];
@@ -29,7 +34,7 @@ async function moveSites(
     changes.push({
       siteId: id,
       before: facts,
-      after: { ...facts, connectivity: to, connectivitySince: now },
+      after: { ...facts, connectivity: to, connectivitySince: now, viaRelay: viaRelay.get(id) },
     });
   }
   return recordChanges(ctx, tx, changes);
@@ -38,10 +43,12 @@ async function moveSites(
 /**
  * Records that a site's agent was heard from now. The common case, an Online site, is a note in memory
  * (ctx.lastSeen writes many at once); a site that was not Online moves back at once, as a transition.
+ * `returnedRelay` names the relay that came back with the site: its relay_returned event speaks for it.
  */
 export async function heardFrom(
   ctx: HubContext,
   site: { id: string; connectivity: Connectivity },
+  returnedRelay?: string,
 ): Promise<void> {
   const now = ctx.now().toISOString();
   if (site.connectivity === 'Online' || site.connectivity === 'Expired') {
@@ -51,7 +58,15 @@ export async function heardFrom(
   await ctx.store.db.updateTable('sites').set({ last_seen_at: now }).where('id', '=', site.id).execute();
   const stored = await ctx.store.db
     .transaction()
-    .execute((tx) => moveSites(ctx, tx, new Map([[site.id, 'Online']]), now));
+    .execute((tx) =>
+      moveSites(
+        ctx,
+        tx,
+        new Map([[site.id, 'Online']]),
+        now,
+        new Map(returnedRelay ? [[site.id, returnedRelay]] : []),
+      ),
+    );
   if (stored > 0) ctx.events.notify();
 }
 
@@ -68,9 +83,11 @@ export async function sweepConnectivity(ctx: HubContext): Promise<number> {
   const lag = ctx.store.engine === 'postgres' ? lastSeenFlushMs : 0;
   const staleCut = new Date(now.getTime() - staleAfterMs - lag).toISOString();
   const offlineCut = new Date(now.getTime() - offlineAfterMs - lag).toISOString();
+  // relays first, so the sites of one found silent now go Stale via it
+  const lostRelays = await findLostRelays(ctx);
   const candidates = await ctx.store.db
     .selectFrom('sites')
-    .select(['id', 'last_seen_at'])
+    .select(['id', 'last_seen_at', 'via_relay_id', 'via_relay_at'])
     .where((eb) =>
       eb.or([
         eb.and([eb('connectivity', '=', 'Online'), eb('last_seen_at', '<', staleCut)]),
@@ -98,15 +115,30 @@ export async function sweepConnectivity(ctx: HubContext): Promise<number> {
   const expired = new Set(lapsed.map((r) => r.id));
   for (let i = 0; i < candidates.length; i += 500) {
     const batch = new Map<string, Connectivity>();
+    const viaLost = new Map<string, string>();
     for (const c of candidates.slice(i, i + 500)) {
       if (expired.has(c.id)) continue;
-      batch.set(
-        c.id,
-        connectivityOf(c.last_seen_at ? new Date(c.last_seen_at) : undefined, now, ctx.config.connectivity),
+      const silent = connectivityOf(
+        c.last_seen_at ? new Date(c.last_seen_at) : undefined,
+        now,
+        ctx.config.connectivity,
       );
+      const relay = c.via_relay_id === null ? undefined : lostRelays.get(c.via_relay_id);
+      // a site silent only because its relay is: Stale via the relay until it falls back or the relay returns
+      if (
+        relay &&
+        silent !== 'Online' &&
+        c.via_relay_at !== null &&
+        c.via_relay_at >= (c.last_seen_at ?? '')
+      ) {
+        batch.set(c.id, 'Stale');
+        viaLost.set(c.id, relay);
+      } else {
+        batch.set(c.id, silent);
+      }
     }
     moved += batch.size;
-    stored += await ctx.store.db.transaction().execute((tx) => moveSites(ctx, tx, batch, stamp));
+    stored += await ctx.store.db.transaction().execute((tx) => moveSites(ctx, tx, batch, stamp, viaLost));
   }
   if (stored > 0) ctx.events.notify();
   return moved;

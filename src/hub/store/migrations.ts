@@ -611,6 +611,16 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('chart_renderings_state').on('chart_renderings').column('state').execute();
     },
   },
+  // which relay each site last came through (so a lost relay is one event, not one per site) and when a
+  // relay was found silent
+  '0018_relay_routes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sites').addColumn('via_relay_id', 'text').execute();
+      await db.schema.alterTable('sites').addColumn('via_relay_at', 'text').execute();
+      await db.schema.alterTable('relays').addColumn('lost_at', 'text').execute();
+      await db.schema.createIndex('sites_via_relay').on('sites').column('via_relay_id').execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -36,6 +36,9 @@ export interface SiteTable {
   /** what the agent last reported beneath its bundles (model/site-stack.ts SiteStack, JSON); null until then */
   stack: string | null;
   stack_at: string | null;
+  /** the relay whose batch last said it heard from the site; it comes through that relay while via_relay_at >= last_seen_at */
+  via_relay_id: string | null;
+  via_relay_at: string | null;
 }
 
 export interface BootstrapTokenTable {
@@ -360,6 +363,8 @@ export interface RelayTable {
   last_seen_at: string | null;
   /** JSON: what the relay last said of itself (outbox, sites connected, uplink lag) */
   status: string | null;
+  /** when the hub found the relay silent (one relay_lost event); null while it is heard from */
+  lost_at: string | null;
 }
 
 /** Work queued for a site's agent (operations/operations.ts): an action or a log request. */

@@ -88,6 +88,31 @@ describe('the kubernetes layer', () => {
     assert.equal(result.layers[0]!.detail, 'node server runs v1.31.4+rke2r1, not a k3s release');
   });
 
+  test('an agent that gave up on this target makes the layer Behind at once, with its reason', () => {
+    const nodes = stack(node('server', 'v1.30.6+k3s1'), node('agent-1', 'v1.30.6+k3s1'));
+    const gaveUp = (target: string) => ({
+      ...nodes,
+      upgrades: [
+        {
+          layer: 'kubernetes' as const,
+          target,
+          state: 'Behind' as const,
+          behind: ['server', 'agent-1'],
+          detail: 'system-upgrade-controller is not installed',
+          startedAt: since.toISOString(),
+        },
+      ],
+    });
+    assert.deepEqual(judge({ stack: gaveUp('v1.31.4+k3s1') }).layers[0], {
+      layer: 'kubernetes',
+      state: 'Behind',
+      behind: ['server', 'agent-1'],
+      detail: 'system-upgrade-controller is not installed',
+    });
+    // a verdict on an older target says nothing of this one
+    assert.equal(judge({ stack: gaveUp('v1.30.6+k3s1') }).state, 'Upgrading');
+  });
+
   test('a site that has not reported its nodes is Unknown', () => {
     assert.deepEqual(judge({}).layers[0], {
       layer: 'kubernetes',

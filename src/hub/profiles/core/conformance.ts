@@ -184,6 +184,17 @@ function bundleConformance(
 }
 
 /**
+ * The agent's own word on a host layer it is upgrading: when it has given up on this very target (no
+ * system-upgrade-controller, a hook that failed or overran) the layer is Behind at once with its reason,
+ * rather than Upgrading until the hub's deadline.
+ */
+function withAgentVerdict(judged: LayerConformance, target: string, stack: SiteStack): LayerConformance {
+  const said = stack.upgrades?.find((u) => u.layer === judged.layer && u.target === target);
+  if (said?.state !== 'Behind' || judged.state === 'Conformant' || judged.state === 'Ahead') return judged;
+  return { layer: judged.layer, state: 'Behind', behind: said.behind, detail: said.detail };
+}
+
+/**
  * Judges one site against its profile revision. Layers the site has not reported (no node
  * information yet) are Unknown; a layer still off after the deadline is Behind.
  * @example siteConformance({ spec, since, stack, bundles, now }).state // 'Upgrading'
@@ -199,10 +210,21 @@ export function siteConformance(input: ConformanceInput): SiteConformance {
   });
   const nodes = stack?.nodes ?? [];
   const layers: LayerConformance[] = [];
-  if (spec.os) layers.push(nodes.length > 0 ? osConformance(spec.os, nodes, late) : unknown('os'));
+  if (spec.os)
+    layers.push(
+      stack && nodes.length > 0
+        ? withAgentVerdict(osConformance(spec.os, nodes, late), spec.os.version, stack)
+        : unknown('os'),
+    );
   if (spec.kubernetes)
     layers.push(
-      nodes.length > 0 ? kubernetesConformance(spec.kubernetes, nodes, late) : unknown('kubernetes'),
+      stack && nodes.length > 0
+        ? withAgentVerdict(
+            kubernetesConformance(spec.kubernetes, nodes, late),
+            spec.kubernetes.version,
+            stack,
+          )
+        : unknown('kubernetes'),
     );
   if (spec.agent) layers.push(stack ? agentConformance(spec.agent.version, stack, late) : unknown('agent'));
   if (spec.addons) layers.push(bundleConformance('addons', spec.addons, bundles, late));
