@@ -1,5 +1,6 @@
 // What the site's cluster runs beneath the bundles, read from its Node objects for the report: the
-// kubelet, runtime, OS and kernel of each node. Read at most once per period, since reports come often.
+// kubelet, runtime, OS and kernel of each node, and the API server's version. Read at most once per
+// period, since reports come often.
 
 import { nodeInfoOf, type SiteStack } from '../model/site-stack.ts';
 import type { Cluster } from './apply/cluster.ts';
@@ -34,7 +35,12 @@ export class NodeInventory {
       const list = await this.#opts.cluster.list({ apiVersion: 'v1', kind: 'Node' }, { signal });
       const nodes = list.items.map((n) => nodeInfoOf(n as Parameters<typeof nodeInfoOf>[0]));
       nodes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      this.#last = { agentVersion: this.#opts.agentVersion, nodes };
+      const kubernetesVersion = await this.#opts.cluster.version?.();
+      this.#last = {
+        agentVersion: this.#opts.agentVersion,
+        ...(kubernetesVersion ? { kubernetesVersion } : {}),
+        nodes,
+      };
       this.#failing = false;
     } catch (e) {
       if (!this.#failing)

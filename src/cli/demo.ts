@@ -2,14 +2,16 @@
 // repository synced from a local git repository, a few hundred simulated stores (real agents on
 // in-memory clusters, in child processes) in four regions, then the story: a good release of the till
 // goes out canary first and in waves, a bad one is caught at the canary and rolled back fleet-wide.
+// The example's Helm chart and kustomization join when a helm and a kustomize can be found.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { homedir, tmpdir } from 'node:os';
+import { join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from '@commander-js/extra-typings';
 import { Wakeup } from '../base/timing.ts';
+import { findExecutable } from '../hub/generators/toolbox.ts';
 import { dashboardBuilt, dashboardNote } from '../hub/routes/dashboard.ts';
 import { OutpostError } from '../model/errors.ts';
 import type { FleetStatus, RolloutDetail } from '../model/wire.ts';
@@ -37,6 +39,10 @@ export interface DemoOptions {
   processes: number;
   /** stop once the story is told, instead of at Ctrl-C */
   exitAfterStory: boolean;
+  /** the helm that renders the example chart (default: found as `demoGenerators` says) */
+  helm?: string;
+  /** the kustomize that builds the example kustomization */
+  kustomize?: string;
 }
 
 /** Which example bundles a simulated store runs, from its labels and the properties the back office gives it. */
@@ -47,7 +53,45 @@ export function expectedPlacement(plan: readonly SimulatedSite[]): Record<string
     monitoring: plan.length,
     pos: count((s) => ['mini', 'max'].includes(s.labels.format) && s.name !== 'store-13'),
     'self-checkout': count((s) => ['standard', 'max'].includes(s.labels.format)),
+    signage: count((s) => s.labels.region !== undefined),
+    scanners: count((s) => s.labels.format === 'mini'),
   };
+}
+
+/** The example bundles a tool makes, each with the tool, its pinned version and the flag that names it. */
+const generatedExamples = [
+  { bundle: 'signage', tool: 'helm', version: 'v4.3.2', what: 'Helm chart', flag: '--helm' },
+  { bundle: 'scanners', tool: 'kustomize', version: 'v5.8.2', what: 'kustomization', flag: '--kustomize' },
+] as const;
+
+export interface DemoGenerator {
+  bundle: string;
+  /** the executable, or undefined when none was found and the bundle is left out */
+  bin: string | undefined;
+  /** what the demo says about it */
+  note: string;
+}
+
+/**
+ * Which generated example bundles the demo runs, and with which executable: the one named by the
+ * option, else the one on PATH, else the one scripts/go-tool-fixture.sh built into its cache. A fresh
+ * machine has none, and the demo tells its story without them rather than asking for a setup step.
+ */
+export function demoGenerators(
+  named: { helm?: string; kustomize?: string },
+  env: NodeJS.ProcessEnv = process.env,
+): DemoGenerator[] {
+  const cache = env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  return generatedExamples.map((g) => {
+    const given = named[g.tool];
+    const bin =
+      (given !== undefined ? findExecutable(resolve(given)) : findExecutable(g.tool, env.PATH)) ??
+      (given === undefined ? findExecutable(join(cache, 'outpost', g.tool, g.version, g.tool)) : undefined);
+    const note = bin
+      ? `${g.bundle} (a ${g.what}) is made by ${bin}`
+      : `${g.bundle} (a ${g.what}) is left out: ${given ?? `no ${g.tool} on PATH`}${given ? ' is not an executable' : ''}; install ${g.tool} ${g.version.replace(/\..*/, '')} or give demo ${g.flag} PATH`;
+    return { bundle: g.bundle, bin, note };
+  });
 }
 
 function clock(started: number): string {
@@ -64,11 +108,18 @@ async function git(dir: string, ...args: string[]): Promise<string> {
   return stdout.trim();
 }
 
-/** A git repository holding examples/fleet as fleet/, as a team's fleet repository would. */
-async function fleetRepository(dir: string): Promise<string> {
+/**
+ * A git repository holding examples/fleet as fleet/, as a team's fleet repository would, less the
+ * bundles `leftOut` names (their tool is missing).
+ */
+async function fleetRepository(dir: string, leftOut: readonly string[]): Promise<string> {
   await mkdir(dir, { recursive: true });
   await git(dir, 'init', '--quiet', '--initial-branch=main');
-  await cp(join(repoRoot, 'examples', 'fleet'), join(dir, 'fleet'), { recursive: true });
+  const examples = join(repoRoot, 'examples', 'fleet');
+  await cp(examples, join(dir, 'fleet'), {
+    recursive: true,
+    filter: (from) => !leftOut.includes(relative(examples, from).split(sep)[0]!),
+  });
   await git(dir, 'add', '-A');
   await git(dir, 'commit', '--quiet', '-m', 'The example fleet: point of sale, self-checkout, monitoring');
   return git(dir, 'rev-parse', '--short', 'HEAD');
@@ -319,8 +370,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const dataDir = resolve(opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-demo-'))));
   const { startHub } = await import('../hub/start.ts');
   const { planFleet } = await import('../sim/fleet.ts');
+  const generators = demoGenerators(opts);
+  const [helm, kustomize] = generators.map((g) => g.bin);
   // the controller steps every second so the story's waves follow each other briskly
-  const hub = await startHub({ dataDir, listen: opts.listen, rollouts: { tickIntervalMs: 1000 } });
+  const hub = await startHub({
+    dataDir,
+    listen: opts.listen,
+    rollouts: { tickIntervalMs: 1000 },
+    generators: { ...(helm ? { helm } : {}), ...(kustomize ? { kustomize } : {}) },
+  });
   const admin = hub.adminToken ?? process.env.OUTPOST_TOKEN;
   if (!admin)
     throw new OutpostError(
@@ -341,7 +399,8 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   print('');
 
   const repo = join(dataDir, 'fleet-repo');
-  const commit = await fleetRepository(repo);
+  const leftOut = generators.filter((g) => !g.bin).map((g) => g.bundle);
+  const commit = await fleetRepository(repo, leftOut);
   await client.addSource({ name: 'fleet', url: repo, ref: 'main', path: 'fleet', intervalSeconds: 10 });
   await client.syncSource('fleet');
   // The hub's poller may sync a new source before this call does, so the bundles are read back rather
@@ -350,6 +409,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   print(
     `${clock(started)} git source "fleet" (${repo}, folder fleet/) synced commit ${commit}: ${fromGit.sort().join(', ')}`,
   );
+  for (const g of generators) print(`${clock(started)} ${g.note}`);
   // what the stores' golden signals are held to: the SLO pages and burn-rate alerts have data to show
   for (const [bundle, what] of [
     ['pos', 'checkout'],
@@ -371,7 +431,9 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const plan = new Map(
     planFleet(opts.sites, opts.seed, demoRegions).map((s, i) => [s.name, { ...s, storeId: 1001 + i }]),
   );
-  const expected = expectedPlacement([...plan.values()]);
+  const expected = Object.fromEntries(
+    Object.entries(expectedPlacement([...plan.values()])).filter(([bundle]) => !leftOut.includes(bundle)),
+  );
   const children: ChildProcess[] = [];
   const described = new Set<string>();
   let backOffice: Promise<void> = Promise.resolve();
@@ -427,6 +489,11 @@ export function addDemoCommand(root: Command): void {
     .option('--seed <n>', 'the same seed makes the same stores', '1')
     .option('--processes <n>', 'processes the simulated stores run in', '2')
     .option('--exit-after-story', 'stop once the bad release is rolled back (exit 0), instead of at Ctrl-C')
+    .option(
+      '--helm <path>',
+      'the helm (v4) for the example chart (default: on PATH, else the test fixture’s)',
+    )
+    .option('--kustomize <path>', 'the kustomize (v5) for the example kustomization (default: likewise)')
     .action(async (opts) => {
       const whole = (text: string, flag: string, min: number) => {
         const n = Number(text);
@@ -441,6 +508,8 @@ export function addDemoCommand(root: Command): void {
         seed: whole(opts.seed, '--seed', 0),
         processes: whole(opts.processes, '--processes', 1),
         exitAfterStory: opts.exitAfterStory ?? false,
+        ...(opts.helm ? { helm: opts.helm } : {}),
+        ...(opts.kustomize ? { kustomize: opts.kustomize } : {}),
       });
     });
 }

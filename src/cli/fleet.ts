@@ -27,6 +27,7 @@ function printPlan(plan: PlanResult): void {
       plan.bundles.map((b) => [b.name, b.change, b.sites]),
     ),
   );
+  for (const s of plan.skipped ?? []) print(`${s.name} (${s.file}) not planned: ${s.reason}`);
   if (plan.sites.length === 0) {
     print('\nno site would change');
     return;

@@ -149,6 +149,10 @@ export const PlanResult = Type.Object({
   errors: Type.Array(Problem),
   /** only (site, bundle) pairs that would change */
   sites: Type.Array(SitePlan),
+  /** bundles of a directory plan that Helm or Kustomize makes: they need the source's whole tree */
+  skipped: Type.Optional(
+    Type.Array(Type.Object({ name: Type.String(), file: Type.String(), reason: Type.String() })),
+  ),
 });
 export type PlanResult = Static<typeof PlanResult>;
 

@@ -33,6 +33,8 @@ export type LayerUpgrade = Static<typeof LayerUpgrade>;
 
 export const SiteStack = Type.Object({
   agentVersion: Type.String({ maxLength: 64 }),
+  /** the API server's version (v1.33.13): charts render for it, so a change re-renders them */
+  kubernetesVersion: Type.Optional(Type.String({ maxLength: 64 })),
   nodes: Type.Array(NodeInfo, { maxItems: 5000 }),
   /** the host-layer upgrades the agent drives, when its profile asks for one */
   upgrades: Type.Optional(Type.Array(LayerUpgrade, { maxItems: 2 })),

@@ -2,54 +2,62 @@
 // git repository, simulated stores connect, a good till release rolls out canary → waves, a bad one is
 // caught at the canary and rolled back fleet-wide, and the demo exits after its story. The story is then
 // checked through the operator API of a hub restarted on the demo's data directory, with the operator
-// token the demo printed — not from the demo's own words.
+// token the demo printed — not from the demo's own words. With the fixtures' helm and kustomize the
+// example chart and kustomization run too; on a machine without them the demo leaves them out and says so.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { HubApi } from '../../src/cli/hub-api.ts';
 import { startHub } from '../../src/hub/start.ts';
+import { goTool } from '../support/tools.ts';
 
 const cli = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+const helm = goTool('helm');
+const kustomize = goTool('kustomize');
+
+/** Runs `outpost demo` to its end; its exit code and what it printed. */
+async function demo(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [cli, 'demo', '--listen', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+  return { code, stdout, stderr };
+}
 
 test('demo tells its story: a good release rolls out in waves, a bad one is caught and rolled back', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'outpost-demo-test-'));
   try {
-    const child = spawn(
-      process.execPath,
-      [
-        cli,
-        'demo',
-        '--listen',
-        '127.0.0.1:0',
-        '--sites',
-        '10',
-        '--processes',
-        '2',
-        '--data-dir',
-        dataDir,
-        '--exit-after-story',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    const tools = helm && kustomize ? ['--helm', helm, '--kustomize', kustomize] : [];
+    const { code, stdout, stderr } = await demo([
+      '--sites',
+      '10',
+      '--processes',
+      '2',
+      '--data-dir',
+      dataDir,
+      '--exit-after-story',
+      ...tools,
+    ]);
     assert.equal(code, 0, stdout + stderr);
 
     assert.match(stdout, /^Dashboard: +https:\/\/127\.0\.0\.1:\d+\/ui\/ /m);
     const token = /^Operator token: (oat_\S+)/m.exec(stdout)?.[1];
     assert.ok(token, stdout);
-    assert.match(stdout, /synced commit \w+: hello, monitoring, pos, self-checkout$/m);
+    const synced = tools.length > 0 ? 'pos, scanners, self-checkout, signage' : 'pos, self-checkout';
+    assert.match(stdout, new RegExp(`synced commit \\w+: hello, monitoring, ${synced}$`, 'm'));
     assert.match(stdout, /pos r1→r2 Baking +wave canary/);
     assert.match(stdout, /pos r1→r2 Succeeded/);
     assert.match(
@@ -104,6 +112,15 @@ test('demo tells its story: a good release rolls out in waves, a bad one is caug
         slis.series.some((x) => x.name === 'requests_total' && x.points.some(([, v]) => v > 0)),
         JSON.stringify(slis).slice(0, 500),
       );
+      if (tools.length > 0) {
+        // the chart and the kustomization reached every store they place on, and are running there
+        const bundles = (await api.status()).bundles;
+        const ready = (name: string) => bundles.find((b) => b.name === name)?.byState.Ready ?? 0;
+        assert.equal(ready('signage'), 10, JSON.stringify(bundles));
+        const minis = sites.filter((s) => s.labels.format === 'mini').length;
+        assert.equal(ready('scanners'), minis, JSON.stringify(bundles));
+        assert.match(stdout, /signage \(a Helm chart\) is made by \S+helm$/m);
+      }
       const onPos = await api.query({ bundle: 'pos', groupBy: ['revision', 'state'] });
       const revisions = new Set(onPos.groups?.map((g) => String(g.key.revision)));
       assert.deepEqual([...revisions], ['2'], JSON.stringify(onPos.groups));
@@ -111,6 +128,31 @@ test('demo tells its story: a good release rolls out in waves, a bad one is caug
       api.close();
       await hub.close();
     }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('on a machine with no helm and no kustomize the demo leaves their examples out and says how to add them', async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'outpost-demo-test-'));
+  // an empty cache and a PATH that has git but no helm or kustomize: a fresh machine
+  const cache = join(dataDir, 'cache');
+  await mkdir(cache);
+  try {
+    const { code, stdout, stderr } = await demo(
+      ['--sites', '0', '--data-dir', join(dataDir, 'hub'), '--exit-after-story'],
+      { ...process.env, PATH: '/usr/bin:/bin', XDG_CACHE_HOME: cache },
+    );
+    assert.equal(code, 0, stdout + stderr);
+    assert.match(stdout, /synced commit \w+: hello, monitoring, pos, self-checkout$/m);
+    assert.match(
+      stdout,
+      /signage \(a Helm chart\) is left out: no helm on PATH; install helm v4 or give demo --helm PATH$/m,
+    );
+    assert.match(
+      stdout,
+      /scanners \(a kustomization\) is left out: no kustomize on PATH; .*--kustomize PATH$/m,
+    );
   } finally {
     await rm(dataDir, { recursive: true, force: true });
   }

@@ -65,6 +65,10 @@ test('plan -f on the example fleet shows per-site objects, differently customize
   assert.match(r.stdout, /^pos\s+new\s+2$/m);
   assert.match(r.stdout, /^store-1 \/ pos: place$/m);
   assert.match(r.stdout, /^ {2}\+ Deployment till$/m);
+  // the chart and the kustomization need the repository's whole tree, which a directory is not
+  assert.match(r.stdout, /^signage \(\S*signage\/bundle\.yaml\) not planned: made by Helm, .*--source$/m);
+  assert.match(r.stdout, /^scanners \(\S*scanners\/bundle\.yaml\) not planned: made by Kustomize/m);
+  assert.doesNotMatch(r.stdout, /^(signage|scanners)\s+new/m);
   const json = JSON.parse((await outpost(['plan', '-f', example, '-o', 'json'])).stdout);
   const digests = json.sites
     .filter((s: { bundle: string }) => s.bundle === 'pos')

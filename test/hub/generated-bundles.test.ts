@@ -352,15 +352,37 @@ data: {text: {{ .Values.greeting | upper | quote }}}
     const banner = (await blobOf(east, 'kiosk'))?.objects.find((o) => o.metadata?.name === 'kiosk-banner');
     assert.deepEqual((banner as { data?: unknown } | undefined)?.data, { text: 'HI' });
   });
+
+  test('a site whose cluster is upgraded gets its charts rendered again for the version it reports', async () => {
+    const r = await west.call('POST', '/agent/v1/sites/:site/report', {
+      seq: 1000,
+      deployments: [],
+      stack: { agentVersion: 'test', kubernetesVersion: 'v1.32.6+k3s1', nodes: [] },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const screen = async (site: Site) =>
+      (await blobOf(site, 'kiosk'))?.objects.find((o) => o.metadata?.name === 'kiosk-screen') as
+        | { data?: Record<string, string> }
+        | undefined;
+    const eastBefore = await screen(east);
+    const upgraded = await eventually('west rendered for v1.32.6', async () => {
+      const data = (await screen(west))?.data;
+      return data?.kubeVersion === 'v1.32.6' ? data : undefined;
+    });
+    assert.equal(upgraded.store, '101');
+    assert.equal(eastBefore?.data?.kubeVersion, 'v1.33.1');
+    assert.deepEqual(await screen(east), eastBefore, 'the other site is left alone');
+  });
 });
 
-describe('the examples in examples/generated', { skip, timeout: 120_000 }, () => {
+describe('the chart and kustomization examples in examples/fleet', { skip, timeout: 120_000 }, () => {
   test('sync from a repository of their own and render for the sites', async () => {
     const examples = await createRepo(work.dir, 'examples');
-    const folder = resolve(import.meta.dirname, '..', '..', 'examples', 'generated');
+    const folder = resolve(import.meta.dirname, '..', '..', 'examples', 'fleet');
     const files: Record<string, string> = {};
     for (const path of await readdir(folder, { recursive: true })) {
       const full = join(folder, path);
+      if (!/^(signage|scanners)\//.test(path)) continue;
       if ((await stat(full)).isFile()) files[`generated/${path}`] = await readFile(full, 'utf8');
     }
     await examples.commit('the examples', files);
@@ -384,7 +406,7 @@ describe('the examples in examples/generated', { skip, timeout: 120_000 }, () =>
     const [container] = player.spec.template.spec.containers;
     assert.equal(container?.image, 'registry.example.com/signage/player:2.3.0', 'from production.yaml');
     assert.deepEqual(container?.env, [
-      { name: 'STORE_ID', value: '101' },
+      { name: 'REGION', value: 'west' },
       { name: 'PLAYLIST', value: 'default' },
     ]);
     assert.deepEqual(

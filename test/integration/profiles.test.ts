@@ -90,7 +90,7 @@ after(async () => {
   await kube?.stop();
 });
 
-test('the agent reports each node’s nodeInfo as the kubelet wrote it', async () => {
+test('the agent reports each node’s nodeInfo as the kubelet wrote it, and the API server’s version', async () => {
   const seen = await eventually('the nodes in a report', async () => {
     const s = await stack();
     return s.stack && s.stack.nodes.length === 2 ? s.stack : undefined;
@@ -115,6 +115,8 @@ test('the agent reports each node’s nodeInfo as the kubelet wrote it', async (
       controlPlane: true,
     },
   ]);
+  // the real kube-apiserver's own version, which charts render for
+  assert.match(seen.kubernetesVersion ?? '', /^v1\.33\.\d+/);
 });
 
 test('a site on its profile’s versions is Conformant', async () => {

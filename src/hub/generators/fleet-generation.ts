@@ -1,8 +1,9 @@
 // The step between reading a source's revision and storing it: bundles whose manifests a tool makes get
 // them made, outside any transaction. A kustomization is built once and its output becomes the bundle's
-// manifests (overlays and placeholders still apply). A chart is pinned by the digest of its files and
-// rendered, once per distinct set of inputs, for every site the bundle targets now, so a template error
-// or a missing required value rejects the revision with the chart file and Helm's message.
+// manifests (overlays and placeholders still apply). A chart gets the dependencies charts/ lacks
+// fetched, is pinned by the digest of its files with them, and is rendered, once per distinct set of
+// inputs, for every site the bundle targets now, so a template error or a missing required value
+// rejects the revision with the chart file and Helm's message.
 
 import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -23,6 +24,7 @@ import type { HubContext } from '../context.ts';
 import { placementBundleOf, siteColumns, toPlacementSite } from '../placement/place.ts';
 import { planPlacement } from '../placement/plan.ts';
 import { loadRenderings } from '../placement/renderings.ts';
+import { buildChartDependencies } from './chart-dependencies.ts';
 import { renderWanted } from './charts.ts';
 import { pullChart } from './helm.ts';
 import { buildKustomization } from './kustomize.ts';
@@ -78,7 +80,7 @@ export async function generateFleet(ctx: HubContext, input: GenerationInput): Pr
       if (generator?.kustomize) {
         out.definitions.push(await kustomized(ctx, def, generator.kustomize.path, await treeOnDisk(), input));
       } else if (generator?.helm) {
-        const charted = await chartedDefinition(ctx, def, generator.helm, input.tree, out);
+        const charted = await chartedDefinition(ctx, def, generator.helm, input.tree, treeOnDisk, out);
         if (charted) out.definitions.push(charted);
       } else out.definitions.push(def);
     } catch (e) {
@@ -109,13 +111,17 @@ async function kustomized(
   return { ...def, parsed, files };
 }
 
-/** The chart's files relative to its folder: from the repository, or pulled by version. */
+/**
+ * The chart's files relative to its folder: pulled by version, or from the repository with the
+ * dependencies charts/ lacks fetched (a pulled chart carries its own).
+ */
 async function chartFiles(
   ctx: HubContext,
   helm: Helm,
   def: FleetDefinition,
   spec: HelmSpec,
   tree: readonly TreeFile[],
+  treeOnDisk: () => Promise<string>,
 ): Promise<{ files: TreeFile[]; chartPath: string }> {
   const bundleFile = def.files[0]!.path;
   const { chart } = spec;
@@ -142,10 +148,19 @@ async function chartFiles(
       { file: bundleFile },
     );
   }
+  const fetched = await buildChartDependencies(helm.tool, {
+    root: await treeOnDisk(),
+    tree,
+    dir: dir!,
+    cacheDir: join(sourcesDirOf(ctx.config), 'chart-dependencies'),
+    plainHttpHosts: ctx.config.generators.helmPlainHttp,
+  });
   // the Bundle document itself is not part of a chart kept in the bundle's own folder
   const own = new Set(def.files.map((f) => f.path));
   return {
-    files: files.filter((f) => !own.has(f.path)).map((f) => ({ ...f, path: f.path.slice(prefix.length) })),
+    files: [...files, ...fetched]
+      .filter((f) => !own.has(f.path))
+      .map((f) => ({ ...f, path: f.path.slice(prefix.length) })),
     chartPath: dir ?? '',
   };
 }
@@ -215,10 +230,11 @@ async function chartedDefinition(
   def: FleetDefinition,
   spec: HelmSpec,
   tree: readonly TreeFile[],
+  treeOnDisk: () => Promise<string>,
   out: GeneratedFleet,
 ): Promise<FleetDefinition | undefined> {
   const helm = await helmOf(ctx.config);
-  const { files, chartPath } = await chartFiles(ctx, helm, def, spec, tree);
+  const { files, chartPath } = await chartFiles(ctx, helm, def, spec, tree, treeOnDisk);
   const stored: StoredHelm = {
     // the digest the store keeps the chart by (charts.ts saveChart names it the same way)
     chart: treeDigest(files),

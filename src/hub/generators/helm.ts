@@ -41,7 +41,7 @@ export interface ChartRender {
 }
 
 /** Empty helm homes, so no repository list, registry login or plugin of the hub's user is used. */
-async function isolated(): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
+export async function helmHome(): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
   const dir = await mkdtemp(join(tmpdir(), 'outpost-helm-'));
   return {
     dir,
@@ -59,7 +59,7 @@ async function isolated(): Promise<{ dir: string; env: NodeJS.ProcessEnv }> {
 
 /** The version helm reports, such as v4.3.2; throws when the binary cannot be run. */
 export async function helmVersion(helm: HelmTool): Promise<string> {
-  const home = await isolated();
+  const home = await helmHome();
   try {
     const r = await runProgram({
       file: helm.bin,
@@ -75,7 +75,11 @@ export async function helmVersion(helm: HelmTool): Promise<string> {
   }
 }
 
-function notRunnable(helm: HelmTool, startError: NodeJS.ErrnoException | undefined, stderr: string): string {
+export function notRunnable(
+  helm: HelmTool,
+  startError: NodeJS.ErrnoException | undefined,
+  stderr: string,
+): string {
   if (startError)
     return `helm could not be started (${helm.bin}: ${startError.code}); install Helm v4 or give hub --helm PATH`;
   return `helm failed: ${helmSaid(stderr)}`;
@@ -103,7 +107,7 @@ export function helmErrorLocation(message: string, chartPath: string): { file?: 
 }
 
 /** Helm's error on one line, without its "Error:" prefix and its advice to use --debug. */
-function helmSaid(stderr: string): string {
+export function helmSaid(stderr: string): string {
   return toolMessage(stderr.replace(/^Use --debug flag.*$/m, ''), 4).replace(/^Error: /, '');
 }
 
@@ -122,11 +126,11 @@ export function splitHelmOutput(stdout: string, chartPath: string): GeneratedFil
 
 /**
  * Renders a chart as `helm template` does, CRDs from `crds/` included, dependencies from `charts/`
- * (never fetched). Throws OutpostError bundle_invalid naming the chart file and line with helm's message.
+ * (never fetched here: chart-dependencies.ts fetches them before). Throws OutpostError bundle_invalid naming the chart file and line with helm's message.
  * @example await renderChart(helm, { chartDir, chartPath: 'fleet/pos/chart', release: 'pos', namespace: 'pos', values: [{ lanes: 4 }], kubeVersion: 'v1.33.0' })
  */
 export async function renderChart(helm: HelmTool, input: ChartRender): Promise<GeneratedFile[]> {
-  const home = await isolated();
+  const home = await helmHome();
   try {
     const valuesArgs: string[] = [];
     for (const [i, layer] of input.values.entries()) {
@@ -201,7 +205,7 @@ export interface PulledChart {
  * @example await pullChart(helm, { repository: 'oci://registry.example.com/charts/pos', version: '1.4.3' })
  */
 export async function pullChart(helm: HelmTool, pull: ChartPull): Promise<PulledChart> {
-  const home = await isolated();
+  const home = await helmHome();
   try {
     const oci = pull.repository.startsWith('oci://');
     const target = oci ? pull.repository : (pull.chart ?? '');

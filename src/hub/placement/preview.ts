@@ -36,6 +36,7 @@ interface PlannedDefinitions {
   renderings: Map<string, ChartRendering>;
   commit?: string;
   source?: string;
+  skipped?: NonNullable<PlanResult['skipped']>;
 }
 
 async function definitionsFor(ctx: HubContext, req: PlanRequest): Promise<PlannedDefinitions> {
@@ -45,17 +46,17 @@ async function definitionsFor(ctx: HubContext, req: PlanRequest): Promise<Planne
   if ('files' in req) {
     const strategies = await storedStrategyNames(ctx.store.db);
     const read = readFleet(req.files, ctx.config.limits, { knownBundles: known, strategies });
-    for (const d of read.definitions) {
-      if (!d.parsed.definition.generator) continue;
-      read.errors.push(
-        new OutpostError(
-          'bundle_invalid',
-          `bundle ${d.parsed.definition.name} is made by ${d.parsed.definition.generator.helm ? 'Helm' : 'Kustomize'}, which needs its whole folder: plan it with --source`,
-          { file: d.files[0]!.path },
-        ),
-      );
-    }
-    return { ...read, renderings: new Map() };
+    // a directory handed over lacks what a chart or kustomization may reach outside its folder, so
+    // those bundles are named as not planned rather than planned from part of their input
+    const skipped = read.definitions
+      .filter((d) => d.parsed.definition.generator)
+      .map((d) => ({
+        name: d.parsed.definition.name,
+        file: d.files[0]!.path,
+        reason: `made by ${d.parsed.definition.generator!.helm ? 'Helm' : 'Kustomize'}, which needs the whole repository: plan it with --source`,
+      }));
+    const definitions = read.definitions.filter((d) => !d.parsed.definition.generator);
+    return { definitions, errors: read.errors, renderings: new Map(), skipped };
   }
   const row = await sourceRow(ctx, req.source);
   const source = fleetSourceOf(ctx, row);
@@ -73,9 +74,10 @@ async function definitionsFor(ctx: HubContext, req: PlanRequest): Promise<Planne
  */
 export async function planChanges(ctx: HubContext, req: PlanRequest): Promise<PlanResult> {
   const db = ctx.store.db;
-  const { definitions, errors, commit, source, renderings: made } = await definitionsFor(ctx, req);
+  const { definitions, errors, commit, source, renderings: made, skipped } = await definitionsFor(ctx, req);
   const result: PlanResult = { bundles: [], errors: errors.map(problemOf), sites: [] };
   if (commit) result.commit = commit;
+  if (skipped && skipped.length > 0) result.skipped = skipped;
   if (errors.length > 0) return result;
 
   const current = new Map((await db.selectFrom('bundles').selectAll().execute()).map((b) => [b.name, b]));

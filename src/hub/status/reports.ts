@@ -4,6 +4,7 @@
 import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
+import { placeSites } from '../placement/place.ts';
 import type { Site } from '../sites/sites.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
@@ -31,7 +32,7 @@ export interface ReportAck {
 const siteOfReport = preparedQuery((db, arg: Arg<{ id: string }>) =>
   db
     .selectFrom('sites')
-    .select([...siteFactColumns, 'last_report_seq', 'stack'])
+    .select([...siteFactColumns, 'last_report_seq', 'stack', 'facts'])
     .where('id', '=', arg('id')),
 );
 
@@ -67,9 +68,12 @@ const siteContact = preparedQuery((db, arg: Arg<ContactArgs>) =>
 
 type SiteReportArgs = ContactArgs &
   DerivedColumns &
-  Pick<SiteTable, 'stack' | 'stack_at' | 'last_report_seq' | 'last_report_at'>;
+  Pick<SiteTable, 'stack' | 'stack_at' | 'last_report_seq' | 'last_report_at'> & { facts: string | null };
 
-/** An accepted report; `stack` and `stack_at` null keep the stored nodes (a heartbeat repeats them). */
+/**
+ * An accepted report; `stack`, `stack_at` and `facts` null keep the stored ones (a heartbeat repeats the
+ * nodes; the facts change only when the cluster's Kubernetes version does).
+ */
 const siteReported = preparedQuery((db, arg: Arg<SiteReportArgs>) =>
   db
     .updateTable('sites')
@@ -79,6 +83,7 @@ const siteReported = preparedQuery((db, arg: Arg<SiteReportArgs>) =>
       connectivity_since: eb.fn.coalesce(eb.val(arg('connectivity_since')), eb.ref('connectivity_since')),
       stack: eb.fn.coalesce(eb.val(arg('stack')), eb.ref('stack')),
       stack_at: eb.fn.coalesce(eb.val(arg('stack_at')), eb.ref('stack_at')),
+      facts: eb.fn.coalesce(eb.val(arg('facts')), eb.ref('facts')),
       last_report_seq: arg('last_report_seq'),
       last_report_at: arg('last_report_at'),
       worst_state: arg('worst_state'),
@@ -141,7 +146,7 @@ export async function ingestInTransaction(
   tx: Db,
   site: Pick<Site, 'id'>,
   report: Report,
-): Promise<{ ack: ReportAck; events: number }> {
+): Promise<{ ack: ReportAck; events: number; kubernetesVersionChanged?: boolean }> {
   const now = ctx.now().toISOString();
   const {
     rows: [row],
@@ -226,10 +231,17 @@ export async function ingestInTransaction(
   // the nodes change rarely: a heartbeat repeating them leaves the column alone
   const stack = report.stack ? JSON.stringify(report.stack) : null;
   const stackChanged = stack !== null && stack !== row.stack;
+  // the version the site registered with names its chart renderings: an upgraded cluster gets its
+  // charts rendered again for the version it runs now
+  const facts = JSON.parse(row.facts) as { kubernetesVersion?: string };
+  const reportedVersion = report.stack?.kubernetesVersion;
+  const kubernetesVersionChanged =
+    reportedVersion !== undefined && reportedVersion !== facts.kubernetesVersion;
   await siteReported(tx, {
     ...contact,
     stack: stackChanged ? stack : null,
     stack_at: stackChanged ? now : null,
+    facts: kubernetesVersionChanged ? JSON.stringify({ ...facts, kubernetesVersion: reportedVersion }) : null,
     last_report_seq: report.seq,
     last_report_at: now,
     ...derivedColumns(after),
@@ -237,7 +249,7 @@ export async function ingestInTransaction(
   const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
     derivedWritten: true,
   });
-  return { ack: { accepted: true, lastSeq: report.seq }, events };
+  return { ack: { accepted: true, lastSeq: report.seq }, events, kubernetesVersionChanged };
 }
 
 /** Whether a report leaves a deployment row as it is (its `updated_at` aside). */
@@ -263,16 +275,19 @@ export async function ingestReports(
   reports: readonly { site: Pick<Site, 'id'>; report: Report }[],
 ): Promise<ReportAck[]> {
   let events = 0;
+  const upgraded: string[] = [];
   const acks = await ctx.store.db.transaction().execute(async (tx) => {
     const out: ReportAck[] = [];
     for (const { site, report } of reports) {
       const r = await ingestInTransaction(ctx, tx, site, report);
       out.push(r.ack);
       events += r.events;
+      if (r.kubernetesVersionChanged) upgraded.push(site.id);
     }
     return out;
   });
   if (events > 0) ctx.events.notify();
+  if (upgraded.length > 0) await placeSites(ctx, upgraded);
   return acks;
 }
 
