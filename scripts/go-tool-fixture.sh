@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds (once) a real Go command-line tool the source tests run: helm, kustomize or oras, each at a
-# pinned release from the Go module proxy, into a cache outside the work tree keyed by version.
-# Prints the binary's path. Honours HELM_BIN / KUSTOMIZE_BIN / ORAS_BIN: an executable named there is
-# used as it is.
+# Builds (once) a real Go command-line tool the source tests run: helm, kustomize, oras or cosign, each
+# at a pinned release from the Go module proxy, into a cache outside the work tree keyed by version.
+# Prints the binary's path. Honours HELM_BIN / KUSTOMIZE_BIN / ORAS_BIN / COSIGN_BIN: an executable
+# named there is used as it is.
 #
 #   HELM_BIN=$(bash scripts/go-tool-fixture.sh helm)
 set -euo pipefail
 
-tool=${1:?usage: go-tool-fixture.sh helm|kustomize|oras}
+tool=${1:?usage: go-tool-fixture.sh helm|kustomize|oras|cosign}
 case "$tool" in
   helm)
     version=v4.3.2 override=${HELM_BIN:-}
@@ -26,8 +26,14 @@ case "$tool" in
     package=oras.land/oras/cmd/oras
     ldflags=""
     ;;
+  cosign)
+    version=v2.6.5 override=${COSIGN_BIN:-}
+    package=github.com/sigstore/cosign/v2/cmd/cosign
+    # as cosign's release build stamps it; without this `cosign version` says "devel"
+    ldflags="-X sigs.k8s.io/release-utils/version.gitVersion=$version -X sigs.k8s.io/release-utils/version.gitTreeState=clean"
+    ;;
   *)
-    echo "go-tool-fixture: unknown tool '$tool' (helm, kustomize or oras)" >&2
+    echo "go-tool-fixture: unknown tool '$tool' (helm, kustomize, oras or cosign)" >&2
     exit 2
     ;;
 esac

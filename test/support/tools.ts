@@ -1,5 +1,5 @@
 // Where the tests find the real tools built or installed by the fixture scripts (scripts/test sets the
-// variables): helm, kustomize and oras from the Go module proxy (scripts/go-tool-fixture.sh), and a
+// variables): helm, kustomize, oras and cosign from the Go module proxy (scripts/go-tool-fixture.sh), and a
 // test is skipped with the command to run when one is missing.
 
 import { execFileSync } from 'node:child_process';
@@ -7,8 +7,13 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const versions = { helm: 'v4.3.2', kustomize: 'v5.8.2', oras: 'v1.3.6' } as const;
-const variables = { helm: 'HELM_BIN', kustomize: 'KUSTOMIZE_BIN', oras: 'ORAS_BIN' } as const;
+const versions = { helm: 'v4.3.2', kustomize: 'v5.8.2', oras: 'v1.3.6', cosign: 'v2.6.5' } as const;
+const variables = {
+  helm: 'HELM_BIN',
+  kustomize: 'KUSTOMIZE_BIN',
+  oras: 'ORAS_BIN',
+  cosign: 'COSIGN_BIN',
+} as const;
 
 export type GoTool = keyof typeof versions;
 
