@@ -121,6 +121,10 @@ export function addFleetCommands(root: Command): void {
     .option('--ref <ref>', 'git: branch or tag (default main); OCI: tag (default latest)')
     .option('--semver <range>', 'OCI: follow the highest tag in this range, e.g. ">=1.4.0 <2.0.0"')
     .option('--insecure', 'OCI: plain HTTP to the registry')
+    .option(
+      '--verify-key <file>',
+      'OCI: a cosign public key (cosign.pub, read here); each revision must be signed with it',
+    )
     .option('--path <path>', 'folder inside the repository or artifact', '')
     .option('--interval <seconds>', 'how often to poll', '60')
     .option('--username <name>', 'basic-auth user name (git over HTTP(S), OCI)')
@@ -150,6 +154,7 @@ export function addFleetCommands(root: Command): void {
         ...(opts.ref ? { ref: opts.ref } : {}),
         ...(opts.semver ? { semver: opts.semver } : {}),
         ...(opts.insecure ? { insecure: true } : {}),
+        ...(opts.verifyKey ? { verifyKey: await readFile(opts.verifyKey, 'utf8') } : {}),
         path: opts.path,
         intervalSeconds: Number(opts.interval),
         auth,
@@ -189,6 +194,7 @@ export function addFleetCommands(root: Command): void {
       print(
         `${s.name}: ${s.url} ${s.semver ?? s.ref}${s.path ? ` (${s.path})` : ''}, every ${s.intervalSeconds} s`,
       );
+      if (s.verifyKey) print('signatures: cosign, verified with the source key');
       print(`synced: ${s.synced ? `${s.synced.commit} at ${s.synced.at}` : 'never'}`);
       if (s.lastError) print(`last fetch failed: ${s.lastError}`);
       if (s.rejected) {

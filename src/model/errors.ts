@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'selector_invalid'
   | 'render_failed'
   | 'source_failed'
+  | 'signature_invalid'
   | 'query_invalid'
   | 'unauthorized'
   | 'forbidden'
@@ -67,6 +68,7 @@ export function statusOf(code: ErrorCode): number {
     case 'selector_invalid':
     case 'render_failed':
     case 'query_invalid':
+    case 'signature_invalid':
       return 400;
     case 'source_failed':
       return 502;

@@ -46,6 +46,8 @@ export const SourceRequest = Type.Object(
     semver: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     /** OCI: reach the registry over plain HTTP */
     insecure: Type.Optional(Type.Boolean()),
+    /** OCI: a cosign public key (PEM, ECDSA P-256); each revision must carry a valid signature by it */
+    verifyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
     /** folder inside the repository or artifact (default: the root) */
     path: Type.Optional(Type.String({ maxLength: 1024 })),
     intervalSeconds: Type.Optional(Type.Integer({ minimum: 5, maximum: 86_400 })),
@@ -65,6 +67,8 @@ export const SourceView = Type.Object({
   ref: Type.String(),
   semver: Type.Optional(Type.String()),
   insecure: Type.Optional(Type.Boolean()),
+  /** OCI: the cosign public key revisions must be signed with */
+  verifyKey: Type.Optional(Type.String()),
   path: Type.String(),
   intervalSeconds: Type.Integer(),
   auth: SourceAuth,

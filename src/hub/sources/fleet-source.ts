@@ -9,6 +9,7 @@ import type { TreeFile } from '../generators/tree.ts';
 import type { SourceTable } from '../store/schema.ts';
 import { type GitAuth, openGitSource, type TreeLimits } from './git.ts';
 import { type OciAuth, openOciSource } from './oci.ts';
+import { cosignPublicKey, verifyCosignSignatures } from './signatures.ts';
 
 export interface FleetSource {
   /** what a revision is called: a git commit or an OCI manifest digest */
@@ -39,9 +40,16 @@ export function fleetSourceOf(ctx: HubContext, row: SourceTable): FleetSource {
       insecure: Number(row.insecure) === 1,
       limits,
     });
+    const key = row.verify_key ? cosignPublicKey(row.verify_key) : undefined;
     return {
       kind: 'oci',
-      fetch: async () => (await oci.resolve()).digest,
+      // Checked at fetch, not recorded as a rejected revision: cosign signs after the push, so a digest
+      // unsigned at one poll may be signed at the next, and a failed fetch is tried again.
+      async fetch() {
+        const { digest } = await oci.resolve();
+        if (key) verifyCosignSignatures(await oci.signatures(digest), key, digest, oci.repository);
+        return digest;
+      },
       async readTree(digest) {
         const files = under(await oci.files(digest), row.path);
         if (row.path !== '' && files.length === 0) {

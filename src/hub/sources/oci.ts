@@ -8,11 +8,20 @@ import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import semver from 'semver';
 import { OutpostError } from '../../model/errors.ts';
+import {
+  type CosignSignature,
+  signatureAnnotation,
+  signatureTag,
+  simpleSigningMediaType,
+} from './core/cosign.ts';
 import { readTar, TarError, type TarFile } from './core/tar.ts';
 
 /** What Flux's `flux push artifact` writes; any tar+gzip layer is accepted when this one is absent. */
 export const fluxContentMediaType = 'application/vnd.cncf.flux.content.v1.tar+gzip';
 export const fluxConfigMediaType = 'application/vnd.cncf.flux.config.v1+json';
+
+/** A simple-signing payload is a few hundred bytes; far more is not one. */
+const maxPayloadBytes = 64 * 1024;
 
 const ociManifest = 'application/vnd.oci.image.manifest.v1+json';
 const ociIndex = 'application/vnd.oci.image.index.v1+json';
@@ -58,6 +67,10 @@ export interface OciSource {
   resolve(): Promise<OciRevision>;
   /** every file of the artifact's content layer at a pinned digest */
   files(digest: string): Promise<TarFile[]>;
+  /** the cosign signatures stored for a digest (none when it has no `sha256-<hex>.sig` tag) */
+  signatures(digest: string): Promise<CosignSignature[]>;
+  /** the repository's name in the registry, as a signature payload names it */
+  repository: string;
 }
 
 interface Descriptor {
@@ -236,16 +249,17 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
     return out;
   }
 
-  async function manifest(reference: string): Promise<{ manifest: Manifest; digest: string }> {
+  /** A manifest by tag or digest, or undefined when the registry has none (404). */
+  async function findManifest(
+    reference: string,
+  ): Promise<{ manifest: Manifest; digest: string } | undefined> {
     const res = await get(
       `manifests/${reference}`,
       [ociManifest, ociIndex, dockerManifest, dockerList].join(', '),
     );
     if (res.status === 404) {
       await res.body?.cancel();
-      throw failed(
-        `${repository} on ${host} has no ${reference.startsWith('sha256:') ? 'manifest' : 'tag'} ${reference}`,
-      );
+      return undefined;
     }
     if (!res.ok)
       throw failed(`reading ${repository}:${reference} on ${host} failed: ${await errorText(res)}`);
@@ -264,6 +278,28 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
     return { manifest: parsed, digest };
   }
 
+  async function manifest(reference: string): Promise<{ manifest: Manifest; digest: string }> {
+    const found = await findManifest(reference);
+    if (found) return found;
+    throw failed(
+      `${repository} on ${host} has no ${reference.startsWith('sha256:') ? 'manifest' : 'tag'} ${reference}`,
+    );
+  }
+
+  /** A blob, refused when it is larger than `maxBytes` or its bytes do not match its digest. */
+  async function blob(layer: Descriptor, maxBytes: number, what: string): Promise<Uint8Array> {
+    if (layer.size > maxBytes) {
+      throw failed(`${what} of ${repository} is ${layer.size} bytes; the limit is ${maxBytes}`);
+    }
+    const res = await get(`blobs/${layer.digest}`);
+    if (!res.ok) throw failed(`reading ${what} of ${repository} failed: ${await errorText(res)}`);
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (sha256(bytes) !== layer.digest) {
+      throw failed(`${what} of ${repository} does not match its digest; refusing it`);
+    }
+    return bytes;
+  }
+
   function contentLayer(m: Manifest, reference: string): Descriptor {
     const layers = m.layers ?? [];
     const flux = layers.find((l) => l.mediaType === fluxContentMediaType);
@@ -277,6 +313,8 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
   }
 
   return {
+    repository,
+
     async resolve() {
       let tag = spec.ref.tag;
       if (spec.ref.semver !== undefined) {
@@ -306,20 +344,9 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
     async files(digest) {
       const { manifest: m } = await manifest(digest);
       const layer = contentLayer(m, digest);
-      if (layer.size > spec.limits.maxBytes) {
-        throw failed(
-          `the content layer of ${repository}@${digest} is ${layer.size} bytes; the limit is ${spec.limits.maxBytes}`,
-        );
-      }
-      const res = await get(`blobs/${layer.digest}`);
-      if (!res.ok)
-        throw failed(`reading layer ${layer.digest} of ${repository} failed: ${await errorText(res)}`);
-      const blob = new Uint8Array(await res.arrayBuffer());
-      if (sha256(blob) !== layer.digest) {
-        throw failed(`layer ${layer.digest} of ${repository} does not match its digest; refusing it`);
-      }
+      const tarball = await blob(layer, spec.limits.maxBytes, `the content layer ${layer.digest}`);
       try {
-        const tar = gunzipSync(blob, { maxOutputLength: spec.limits.maxBytes + 1024 * 1024 });
+        const tar = gunzipSync(tarball, { maxOutputLength: spec.limits.maxBytes + 1024 * 1024 });
         return readTar(tar, spec.limits);
       } catch (e) {
         const why =
@@ -330,6 +357,20 @@ export function openOciSource(spec: OciSourceSpec): OciSource {
               : `not a gzip-compressed tar archive (${(e as Error).message})`;
         throw new OutpostError('bundle_invalid', `the content layer of ${repository}@${digest}: ${why}`);
       }
+    },
+
+    async signatures(digest) {
+      const found = await findManifest(signatureTag(digest));
+      if (!found) return [];
+      const signed = (found.manifest.layers ?? []).filter(
+        (l) => l.mediaType === simpleSigningMediaType && l.annotations?.[signatureAnnotation],
+      );
+      return Promise.all(
+        signed.map(async (l) => ({
+          payload: await blob(l, maxPayloadBytes, `the signature payload ${l.digest}`),
+          signature: l.annotations![signatureAnnotation]!,
+        })),
+      );
     },
   };
 }

@@ -29,6 +29,7 @@ import { readSourceRevision } from './fleet-read.ts';
 import { fleetSourceOf, isOciUrl } from './fleet-source.ts';
 import { isSshUrl, sshAuthProblems } from './git-ssh.ts';
 import { parseOciUrl, semverRange } from './oci.ts';
+import { cosignPublicKey } from './signatures.ts';
 
 export function problemOf(e: OutpostError): Problem {
   const p: Problem = { code: e.code, message: e.message };
@@ -46,6 +47,7 @@ export function sourceView(row: SourceTable): SourceView {
     ref: row.ref,
     ...(row.semver ? { semver: row.semver } : {}),
     ...(Number(row.insecure) === 1 ? { insecure: true } : {}),
+    ...(row.verify_key ? { verifyKey: row.verify_key } : {}),
     path: row.path,
     intervalSeconds: Number(row.interval_seconds),
     auth: JSON.parse(row.auth),
@@ -80,6 +82,7 @@ function checkSourceRequest(req: SourceRequest): void {
   if (isOciUrl(req.url)) {
     parseOciUrl(req.url);
     if (req.semver !== undefined) semverRange(req.semver);
+    if (req.verifyKey !== undefined) cosignPublicKey(req.verifyKey);
     if (req.semver !== undefined && req.ref !== undefined)
       throw invalid('give an OCI source a tag (ref) or a semver range, not both');
     const other = given([...sshFields, 'tokenEnv']);
@@ -87,8 +90,10 @@ function checkSourceRequest(req: SourceRequest): void {
       throw invalid(`an OCI source takes username and passwordEnv, not ${other.join(', ')}`);
     return;
   }
-  if (req.semver !== undefined || req.insecure !== undefined) {
-    throw invalid('semver and insecure are for OCI sources (oci://…); a git source follows a branch or tag');
+  if (req.semver !== undefined || req.insecure !== undefined || req.verifyKey !== undefined) {
+    throw invalid(
+      'semver, insecure and verifyKey are for OCI sources (oci://…); a git source follows a branch or tag',
+    );
   }
   if (isSshUrl(req.url)) {
     const other = given(['username', 'passwordEnv', 'tokenEnv']);
@@ -125,6 +130,7 @@ export async function addSource(
     ref: req.ref ?? (isOciUrl(req.url) ? 'latest' : 'main'),
     semver: req.semver ?? null,
     insecure: req.insecure ? 1 : 0,
+    verify_key: req.verifyKey ?? null,
     path: (req.path ?? '').replace(/^\/+|\/+$/g, ''),
     interval_seconds: req.intervalSeconds ?? 60,
     auth: JSON.stringify(req.auth ?? {}),

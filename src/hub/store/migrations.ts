@@ -643,6 +643,12 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // OCI sources may name a cosign public key (PEM); a revision is accepted only when signed by it
+  '0020_source_verify_key': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('sources').addColumn('verify_key', 'text').execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

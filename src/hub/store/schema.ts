@@ -158,6 +158,8 @@ export interface SourceTable {
   semver: string | null;
   /** OCI: 1 to reach the registry over plain HTTP */
   insecure: number;
+  /** OCI: the cosign public key (PEM) every accepted revision must be signed with; null to take any */
+  verify_key?: string | null;
   /** checks the webhook's HMAC or shared-secret header */
   webhook_secret: string;
   created_at: string;
