@@ -21,7 +21,8 @@ export function cosignPublicKey(pem: string): KeyObject {
   }
   const curve = key.asymmetricKeyDetails?.namedCurve;
   if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
-    const what = key.asymmetricKeyType === 'ec' ? `an EC key on ${curve}` : `a ${key.asymmetricKeyType} key`;
+    const what =
+      key.asymmetricKeyType === 'ec' ? `an EC key on ${curve}` : `a key of type ${key.asymmetricKeyType}`;
     throw new OutpostError(
       'request_invalid',
       `the verify key is ${what}; cosign key pairs (cosign generate-key-pair) are ECDSA P-256`,
