@@ -2,6 +2,7 @@
 // against a real hub, with a local git repository as the source.
 
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -124,4 +125,21 @@ test('source add, sync and list from a local repository; explain says why', asyn
   assert.match(why.stdout, /^ {2}✗ format=max$/m);
   const yes = await outpost(['explain', 'shelf', 'store-2']);
   assert.match(yes.stdout, /^shelf on store-2: targeted — the selector matches$/m);
+});
+
+test('source add --verify-key stores a cosign public key read from a file; a key of another kind is refused', async () => {
+  const pem = (curve: string) =>
+    generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'pem' });
+  await writeFile(join(work.dir, 'cosign.pub'), pem('P-256'));
+  await writeFile(join(work.dir, 'p384.pub'), pem('P-384'));
+  // nothing listens on port 1: adding a source fetches nothing, and the hub's own poll just fails
+  const add = (name: string, key: string) =>
+    outpost(['source', 'add', name, '--url', 'oci://127.0.0.1:1/fleet', '--insecure', '--verify-key', key]);
+  const added = await add('signed-releases', join(work.dir, 'cosign.pub'));
+  assert.equal(added.code, 0, added.stderr);
+  const shown = await outpost(['source', 'show', 'signed-releases']);
+  assert.match(shown.stdout, /^signatures: cosign, verified with the source key$/m);
+  const wrong = await add('p384-releases', join(work.dir, 'p384.pub'));
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /the verify key is an EC key on secp384r1; .* ECDSA P-256/);
 });
