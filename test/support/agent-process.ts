@@ -13,13 +13,17 @@ export interface AgentProcess {
   stop(): Promise<void>;
 }
 
-/** `outpost agent` as a site runs it: its own process, its own state directory. */
+/**
+ * `outpost agent` as a site runs it: its own process, its own state directory; `joinToken` other than
+ * the fleet's, and `env` added to its environment (e.g. LD_PRELOAD and FAKETIME for a moved clock).
+ */
 export function startAgentProcess(
   fleet: TestHub,
   kube: KubeFixture,
   dir: string,
   name: string,
   extra: string[],
+  opts: { joinToken?: string; env?: Record<string, string> } = {},
 ) {
   const child = spawn(
     process.execPath,
@@ -27,7 +31,7 @@ export function startAgentProcess(
       cliPath,
       'agent',
       '--join-token',
-      fleet.joinToken,
+      opts.joinToken ?? fleet.joinToken,
       '--name',
       name,
       '--state-dir',
@@ -39,7 +43,7 @@ export function startAgentProcess(
       '--no-local-page',
       ...extra,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...opts.env } },
   );
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => {
