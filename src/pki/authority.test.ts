@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { createCa } from './authority.ts';
+import { backdatedValidity, createCa } from './authority.ts';
 import { certificateInfo, fingerprintSha256 } from './certificate.ts';
 import * as der from './der.ts';
 import {
@@ -201,5 +201,20 @@ describe('issueCertificate refuses bad input', () => {
     );
     assertPkiError(() => issue({}, { certPem: 'x', keyPem: ca.keyPem }), 'certificate_invalid');
     assertPkiError(() => issue({}, { certPem: ca.certPem, keyPem: 'x' }), 'key_invalid');
+  });
+});
+
+describe('backdatedValidity', () => {
+  const now = new Date('2026-12-05T12:00:00.000Z');
+  test('a month-long certificate starts an hour early, so a peer ten minutes behind accepts it', () => {
+    const v = backdatedValidity(now, 30 * 86400_000);
+    assert.equal(v.notBefore.toISOString(), '2026-12-05T11:00:00.000Z');
+    assert.equal(v.notAfter.toISOString(), '2027-01-04T12:00:00.000Z');
+  });
+  test('a short-lived one by a tenth of its life at most: renewal at two thirds stays ahead', () => {
+    const v = backdatedValidity(now, 90_000);
+    assert.equal(now.getTime() - v.notBefore.getTime(), 9_000);
+    const renewAt = v.notBefore.getTime() + ((v.notAfter.getTime() - v.notBefore.getTime()) * 2) / 3;
+    assert.ok(renewAt > now.getTime(), 'renewal is not due at issue');
   });
 });

@@ -95,6 +95,16 @@ function truncateToSeconds(date: Date, what: string): Date {
   return out;
 }
 
+/**
+ * A leaf certificate's validity from `now` for `lifetimeMs`: backdated an hour, so a peer whose clock
+ * runs behind the issuer's (a site, a relay, the agents behind a relay) accepts it at once, but never by
+ * more than a tenth of its life, so renewal at two thirds of it never falls due at once.
+ */
+export function backdatedValidity(now: Date, lifetimeMs: number): { notBefore: Date; notAfter: Date } {
+  const backdateMs = Math.min(3600_000, lifetimeMs / 10);
+  return { notBefore: new Date(now.getTime() - backdateMs), notAfter: new Date(now.getTime() + lifetimeMs) };
+}
+
 function validity(notBeforeIn: Date, notAfterIn: Date): { notBefore: Date; notAfter: Date; der: Uint8Array } {
   const notBefore = truncateToSeconds(notBeforeIn, 'notBefore');
   const notAfter = truncateToSeconds(notAfterIn, 'notAfter');

@@ -118,7 +118,7 @@ describe('the long-poll and the claim', () => {
     assert.match(r.json().error.message, /needs a target/);
     const wrong = await queue('store-west', 'actions', { action: 'drift-check', bundle: 'till' });
     assert.equal(wrong.statusCode, 400);
-    const unknown = await queue('store-west', 'actions', { action: 'factory-reset' });
+    const unknown = await queue('store-west', 'actions', { action: 'reboot-store' });
     assert.equal(unknown.statusCode, 400);
   });
 });

@@ -3,7 +3,7 @@
 // agent dials out when asked; the hub enforces the session's mode and expiry and audits every request.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,8 @@ import { promisify } from 'node:util';
 import { HubApi } from '../../src/cli/hub-api.ts';
 import { pruneTunnelSessions } from '../../src/hub/tunnel/sessions.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
-import { cliPath, runOutpost } from '../support/cli.ts';
+import { type AgentProcess, startAgentProcess } from '../support/agent-process.ts';
+import { runOutpost } from '../support/cli.ts';
 import { eventually } from '../support/eventually.ts';
 import { startTestHub, type TestHub } from '../support/fleet.ts';
 import { type KubeFixture, startKube } from '../support/kube.ts';
@@ -20,49 +21,6 @@ import { type KubeFixture, startKube } from '../support/kube.ts';
 const run = promisify(execFile);
 const kubectlBin = process.env.OUTPOST_KUBECTL;
 const skip = kubectlBin ? false : 'kubectl not built: OUTPOST_KUBECTL=$(bash scripts/kubectl-fixture.sh)';
-
-interface AgentProcess {
-  child: ChildProcess;
-  log: () => string;
-  stop(): Promise<void>;
-}
-
-/** `outpost agent` as a site runs it: its own process, its own state directory. */
-function startAgentProcess(fleet: TestHub, kube: KubeFixture, dir: string, name: string, extra: string[]) {
-  const child = spawn(
-    process.execPath,
-    [
-      cliPath,
-      'agent',
-      '--join-token',
-      fleet.joinToken,
-      '--name',
-      name,
-      '--state-dir',
-      join(dir, name),
-      '--kubeconfig',
-      kube.kubeconfigPath,
-      '--machine-id',
-      `machine-${name}`,
-      '--no-local-page',
-      ...extra,
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    log: () => stderr,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  } satisfies AgentProcess;
-}
 
 let kube: KubeFixture;
 let fleet: TestHub;

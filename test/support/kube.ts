@@ -59,6 +59,11 @@ export interface KubeFixture {
 export interface StartKubeOptions {
   /** receives progress lines (binaries, timings); silent by default */
   log?: (line: string) => void;
+  /**
+   * added to openssl's environment while the cluster's PKI is made: a clock moved back (libfaketime)
+   * makes certificates a site whose clock is behind accepts, as it does a real cluster's, issued long ago
+   */
+  pkiEnv?: Record<string, string>;
 }
 
 const REPO_ROOT = path.resolve(import.meta.dirname, '..', '..');
@@ -106,7 +111,7 @@ export async function startKube(opts: StartKubeOptions = {}): Promise<KubeFixtur
 
   try {
     const tPki = performance.now();
-    const pki = await makePki(dir);
+    const pki = await makePki(dir, opts.pkiEnv ?? {});
     log(`kube fixture: PKI generated in ${since(tPki)} (${dir})`);
 
     const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
@@ -298,9 +303,9 @@ extendedKeyUsage = clientAuth
 authorityKeyIdentifier = keyid
 `;
 
-async function openssl(cwd: string, args: string[]): Promise<void> {
+async function openssl(cwd: string, env: Record<string, string>, args: string[]): Promise<void> {
   try {
-    await execFileAsync('openssl', args, { cwd });
+    await execFileAsync('openssl', args, { cwd, env: { ...process.env, ...env } });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`kube fixture: openssl ${args.join(' ')} failed: ${e.stderr || e.message}`);
@@ -312,13 +317,26 @@ const serial = () =>
     .toString('hex')
     .replace(/^[89a-f]/, '7')}`;
 
-async function ecKey(cwd: string, out: string): Promise<void> {
-  await openssl(cwd, ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', out]);
+async function ecKey(cwd: string, env: Record<string, string>, out: string): Promise<void> {
+  await openssl(cwd, env, [
+    'genpkey',
+    '-algorithm',
+    'EC',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-out',
+    out,
+  ]);
 }
 
-async function selfSignedCa(cwd: string, name: string, cn: string): Promise<void> {
-  await ecKey(cwd, `${name}.key`);
-  await openssl(cwd, [
+async function selfSignedCa(
+  cwd: string,
+  env: Record<string, string>,
+  name: string,
+  cn: string,
+): Promise<void> {
+  await ecKey(cwd, env, `${name}.key`);
+  await openssl(cwd, env, [
     'req',
     '-x509',
     '-new',
@@ -339,9 +357,16 @@ async function selfSignedCa(cwd: string, name: string, cn: string): Promise<void
   ]);
 }
 
-async function signedCert(cwd: string, name: string, subj: string, ca: string, ext: string): Promise<void> {
-  await ecKey(cwd, `${name}.key`);
-  await openssl(cwd, [
+async function signedCert(
+  cwd: string,
+  env: Record<string, string>,
+  name: string,
+  subj: string,
+  ca: string,
+  ext: string,
+): Promise<void> {
+  await ecKey(cwd, env, `${name}.key`);
+  await openssl(cwd, env, [
     'req',
     '-new',
     '-config',
@@ -353,7 +378,7 @@ async function signedCert(cwd: string, name: string, subj: string, ca: string, e
     '-out',
     `${name}.csr`,
   ]);
-  await openssl(cwd, [
+  await openssl(cwd, env, [
     'x509',
     '-req',
     '-in',
@@ -376,21 +401,21 @@ async function signedCert(cwd: string, name: string, subj: string, ca: string, e
   ]);
 }
 
-async function makePki(dir: string): Promise<Pki> {
+async function makePki(dir: string, env: Record<string, string>): Promise<Pki> {
   const cwd = path.join(dir, 'pki');
   await mkdir(cwd, { recursive: true, mode: 0o700 });
   await writeFile(path.join(cwd, 'openssl.cnf'), OPENSSL_CNF);
   await Promise.all([
     (async () => {
-      await selfSignedCa(cwd, 'ca', 'outpost-test-ca');
-      await signedCert(cwd, 'serving', '/CN=kube-apiserver', 'ca', 'serving');
+      await selfSignedCa(cwd, env, 'ca', 'outpost-test-ca');
+      await signedCert(cwd, env, 'serving', '/CN=kube-apiserver', 'ca', 'serving');
     })(),
     (async () => {
-      await selfSignedCa(cwd, 'client-ca', 'outpost-test-client-ca');
-      await signedCert(cwd, 'admin', '/O=system:masters/CN=admin', 'client-ca', 'client');
+      await selfSignedCa(cwd, env, 'client-ca', 'outpost-test-client-ca');
+      await signedCert(cwd, env, 'admin', '/O=system:masters/CN=admin', 'client-ca', 'client');
     })(),
     (async () => {
-      await openssl(cwd, [
+      await openssl(cwd, env, [
         'genpkey',
         '-algorithm',
         'RSA',
@@ -399,7 +424,7 @@ async function makePki(dir: string): Promise<Pki> {
         '-out',
         'sa.key',
       ]);
-      await openssl(cwd, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
+      await openssl(cwd, env, ['pkey', '-in', 'sa.key', '-pubout', '-out', 'sa.pub']);
     })(),
   ]);
   const f = (name: string) => path.join(cwd, name);

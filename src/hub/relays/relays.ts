@@ -12,7 +12,7 @@ import type {
   RelayView,
 } from '../../model/relay-wire.ts';
 import type { Connectivity, Lifecycle } from '../../model/site.ts';
-import { issueCertificate } from '../../pki/authority.ts';
+import { backdatedValidity, issueCertificate } from '../../pki/authority.ts';
 import { verifyCsr } from '../../pki/csr.ts';
 import { PkiError } from '../../pki/errors.ts';
 import { type LabelSelector, matchesSelector, validateSelector } from '../../select/labels.ts';
@@ -239,12 +239,7 @@ async function issueRelayCertificates(
   names: readonly string[],
   now: Date,
 ): Promise<RelayEnrolResponse> {
-  const lifetimeMs = ctx.config.certificateValidityDays * 86400_000;
-  // backdated for clocks behind, as a site's is: never so much that renewal falls due at once
-  const validity = {
-    notBefore: new Date(now.getTime() - Math.min(5 * 60_000, lifetimeMs / 10)),
-    notAfter: new Date(now.getTime() + lifetimeMs),
-  };
+  const validity = backdatedValidity(now, ctx.config.certificateValidityDays * 86400_000);
   const server = issueCertificate(ctx.tls.ca, {
     publicKeyPem,
     commonName: `relay-${row.name}`,

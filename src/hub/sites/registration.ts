@@ -5,7 +5,7 @@
 import { OutpostError } from '../../model/errors.ts';
 import { type Connectivity, type Lifecycle, siteNameProblem } from '../../model/site.ts';
 import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
-import { issueCertificate } from '../../pki/authority.ts';
+import { backdatedValidity, issueCertificate } from '../../pki/authority.ts';
 import { verifyCsr } from '../../pki/csr.ts';
 import { PkiError } from '../../pki/errors.ts';
 import { type Actor, audit } from '../audit/audit.ts';
@@ -35,17 +35,12 @@ function checkedCsr(csr: string) {
 /** Issues a client certificate for the site from a verified public key and records it. */
 async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: string): Promise<string> {
   const now = ctx.now();
-  const lifetimeMs = ctx.config.certificateValidityDays * 86400_000;
-  // Backdated a little for clocks that run behind, but never so much that renewal (at two thirds of
-  // the validity window) would fall due at once.
-  const backdateMs = Math.min(5 * 60_000, lifetimeMs / 10);
   const issued = issueCertificate(ctx.tls.ca, {
     publicKeyPem,
     commonName: siteId,
     uris: [siteUri(siteId)],
     usage: 'client',
-    notBefore: new Date(now.getTime() - backdateMs),
-    notAfter: new Date(now.getTime() + lifetimeMs),
+    ...backdatedValidity(now, ctx.config.certificateValidityDays * 86400_000),
   });
   await tx
     .insertInto('certificates')
