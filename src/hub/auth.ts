@@ -53,17 +53,15 @@ export function operatorAuth(ctx: HubContext) {
 }
 
 /**
- * The active site whose certificate the client presented on this TLS connection; `wanted` is the site
- * id a path names, refused when the certificate belongs to another. For routes and for the tunnel's
- * upgrade request alike.
+ * The serial (normalized hex) of the client certificate this TLS connection presented and the hub's CA
+ * verified; `who` names the certificate a refusal asks for (a site's or a relay's).
  */
-export async function siteOfConnection(
-  ctx: HubContext,
-  socket: Partial<TLSSocket>,
-  wanted: string | undefined,
-): Promise<AgentSite> {
+export function presentedSerial(socket: Partial<TLSSocket>, who: 'site' | 'relay'): string {
   if (!socket.encrypted || typeof socket.getPeerX509Certificate !== 'function') {
-    throw new OutpostError('unauthorized', 'agent calls need TLS with the site client certificate');
+    throw new OutpostError(
+      'unauthorized',
+      `${who === 'site' ? 'agent' : 'relay'} calls need TLS with the ${who} client certificate`,
+    );
   }
   // getPeerX509Certificate wraps the certificate OpenSSL holds (~5 µs); getPeerCertificate would
   // convert every field to a JS object (~160 µs), a large share of a report's cost on the hub
@@ -75,7 +73,20 @@ export async function siteOfConnection(
       `client certificate refused: ${String(socket.authorizationError)}`,
     );
   }
-  const found = await siteByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
+  return normalizeSerialHex(peer.serialNumber);
+}
+
+/**
+ * The active site whose certificate the client presented on this TLS connection; `wanted` is the site
+ * id a path names, refused when the certificate belongs to another. For routes and for the tunnel's
+ * upgrade request alike.
+ */
+export async function siteOfConnection(
+  ctx: HubContext,
+  socket: Partial<TLSSocket>,
+  wanted: string | undefined,
+): Promise<AgentSite> {
+  const found = await siteByCertificate(ctx, presentedSerial(socket, 'site'));
   if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
   if (wanted !== undefined && wanted !== found.siteId) {
     throw new OutpostError('forbidden', 'this certificate belongs to another site');

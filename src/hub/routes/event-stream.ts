@@ -2,10 +2,10 @@
 // --watch`. Resumes after Last-Event-ID (or ?after=); without either it starts with the next event.
 // Comments keep idle connections alive; the stream ends when the client goes or the hub closes.
 
-import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { HubContext } from '../context.ts';
 import { type EventFilter, eventsAfter, lastEventId } from '../status/events.ts';
+import { openSse } from './sse-reply.ts';
 
 const batch = 500;
 
@@ -24,23 +24,10 @@ export async function streamEvents(
   after: number | undefined,
 ): Promise<void> {
   let last = startId(request, after) ?? (await lastEventId(ctx));
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const gone = new AbortController();
-  request.raw.once('close', () => gone.abort());
-  res.once('close', () => gone.abort());
-  const write = async (text: string) => {
-    if (!res.write(text)) await once(res, 'drain', { signal: gone.signal });
-  };
+  const { gone, write, end } = openSse(request, reply);
   try {
     await write('retry: 3000\n\n');
-    while (!gone.signal.aborted && !ctx.events.closed.aborted) {
+    while (!gone.aborted && !ctx.events.closed.aborted) {
       const version = ctx.events.version;
       const events = await eventsAfter(ctx, last, filter, batch);
       for (const e of events) {
@@ -48,14 +35,13 @@ export async function streamEvents(
         last = e.id;
       }
       if (events.length === batch) continue;
-      const woken = await ctx.events.next(ctx.config.events.streamHeartbeatMs, gone.signal, version);
-      if (!woken && !gone.signal.aborted && !ctx.events.closed.aborted) await write(': keep-alive\n\n');
+      const woken = await ctx.events.next(ctx.config.events.streamHeartbeatMs, gone, version);
+      if (!woken && !gone.aborted && !ctx.events.closed.aborted) await write(': keep-alive\n\n');
     }
   } catch (e) {
-    if (!gone.signal.aborted) request.log.warn({ err: e }, 'event stream ended by an error');
+    if (!gone.aborted) request.log.warn({ err: e }, 'event stream ended by an error');
   } finally {
     // a closing hub waits for every socket: leave none idle in keep-alive behind the ended stream
-    if (ctx.events.closed.aborted) res.end(() => res.socket?.destroy());
-    else res.end();
+    end(ctx.events.closed.aborted);
   }
 }

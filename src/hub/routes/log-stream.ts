@@ -2,7 +2,6 @@
 // (`outpost logs --follow`), then one `end` event with how the operation ended. A viewer who leaves ends
 // a follow session: the operation is cancelled, and the agent's next chunk or probe learns it.
 
-import { once } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sleep } from '../../base/timing.ts';
 import { finishedStates } from '../../model/operations.ts';
@@ -10,6 +9,7 @@ import type { Actor } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { logPage } from '../operations/logs.ts';
 import { cancelOperation, getOperation } from '../operations/operations.ts';
+import { openSse } from './sse-reply.ts';
 
 /**
  * How often the stream looks for new chunks in the store: chunks may reach any replica, and a quarter
@@ -28,20 +28,7 @@ export async function streamLogs(
 ): Promise<void> {
   // the first page before the answer's head: a wrong id is still a plain error answer
   let page = await logPage(ctx, id, after);
-  reply.hijack();
-  const res = reply.raw;
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-store',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const gone = new AbortController();
-  request.raw.once('close', () => gone.abort());
-  res.once('close', () => gone.abort());
-  const write = async (text: string) => {
-    if (!res.write(text)) await once(res, 'drain', { signal: gone.signal });
-  };
+  const { gone, write, end } = openSse(request, reply);
   let ended = false;
   try {
     let quietSince = Date.now();
@@ -55,8 +42,8 @@ export async function streamLogs(
         return;
       }
       if (page.chunks.length === 0) {
-        await sleep(pollMs, gone.signal);
-        if (gone.signal.aborted) return;
+        await sleep(pollMs, gone);
+        if (gone.aborted) return;
         if (Date.now() - quietSince >= keepAliveMs) {
           await write(': keep-alive\n\n');
           quietSince = Date.now();
@@ -65,9 +52,9 @@ export async function streamLogs(
       page = await logPage(ctx, id, page.lastSeq);
     }
   } catch (e) {
-    if (!gone.signal.aborted) request.log.warn({ err: e }, 'log stream ended by an error');
+    if (!gone.aborted) request.log.warn({ err: e }, 'log stream ended by an error');
   } finally {
-    res.end();
+    end();
     if (!ended) await leave(ctx, viewer, id, request);
   }
 }

@@ -23,8 +23,7 @@ import {
   RelayView,
 } from '../../model/relay-wire.ts';
 import { ErrorBody } from '../../model/wire.ts';
-import { normalizeSerialHex } from '../../pki/certificate.ts';
-import { actorOf, operatorAuth } from '../auth.ts';
+import { actorOf, operatorAuth, presentedSerial } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { ingestRelayBatch } from '../relays/batch-ingest.ts';
 import { relayBlob, relayFeed, scopeChanged, signedDesiredStates } from '../relays/change-feed.ts';
@@ -50,19 +49,10 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody,
 
 function relayAuth(ctx: HubContext) {
   return async (request: FastifyRequest): Promise<void> => {
-    const socket = request.raw.socket as Partial<TLSSocket>;
-    if (!socket.encrypted || typeof socket.getPeerX509Certificate !== 'function') {
-      throw new OutpostError('unauthorized', 'relay calls need TLS with the relay client certificate');
-    }
-    const peer = socket.getPeerX509Certificate();
-    if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
-    if (!socket.authorized) {
-      throw new OutpostError(
-        'unauthorized',
-        `client certificate refused: ${String(socket.authorizationError)}`,
-      );
-    }
-    const found = await relayByCertificate(ctx, normalizeSerialHex(peer.serialNumber));
+    const found = await relayByCertificate(
+      ctx,
+      presentedSerial(request.raw.socket as Partial<TLSSocket>, 'relay'),
+    );
     if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
     request.relay = found;
   };
