@@ -233,8 +233,10 @@ export async function ingestInTransaction(
   const stackChanged = stack !== null && stack !== row.stack;
   // the version the site registered with names its chart renderings: an upgraded cluster gets its
   // charts rendered again for the version it runs now
-  const facts = JSON.parse(row.facts) as { kubernetesVersion?: string };
-  const reportedVersion = report.stack?.kubernetesVersion;
+  // (the version is part of the stack, so a heartbeat repeating its stack parses no facts)
+  const reportedVersion = stackChanged ? report.stack?.kubernetesVersion : undefined;
+  const facts =
+    reportedVersion === undefined ? {} : (JSON.parse(row.facts) as { kubernetesVersion?: string });
   const kubernetesVersionChanged =
     reportedVersion !== undefined && reportedVersion !== facts.kubernetesVersion;
   await siteReported(tx, {
