@@ -209,7 +209,7 @@ export class HubClient {
     if (res.status !== 200) return undefined;
     const state = res.body as DesiredState;
     if (!state.signature) return 'the desired state carries no hub signature';
-    if (desiredDigest(state.deployments) !== state.digest)
+    if (desiredDigest(state.deployments, state.stack) !== state.digest)
       return 'the desired state does not match its digest';
     if (!desiredSignatureValid(this.#caPem, this.#siteId!, state.digest, state.signature)) {
       return 'the desired state’s hub signature is not valid';

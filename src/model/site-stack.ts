@@ -41,6 +41,48 @@ export const SiteStack = Type.Object({
 });
 export type SiteStack = Static<typeof SiteStack>;
 
+const HookCommand = Type.Object({
+  command: Type.Array(Type.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 64 }),
+});
+
+/**
+ * The host layers a site's profile asks for, as the hub sends them in the site's desired state: the
+ * profile revision the site is given (a rollout moves sites to a new one wave by wave), and what the agent
+ * drives from it (Plans for k3s/RKE2, host hooks otherwise). Covered by the desired state's digest, so a
+ * relay cannot change it.
+ */
+export const StackTarget = Type.Object({
+  profile: Type.String({ minLength: 1, maxLength: 253 }),
+  revision: Type.Integer({ minimum: 1 }),
+  kubernetes: Type.Optional(
+    Type.Object({
+      distribution: Type.Enum(['k3s', 'rke2', 'other']),
+      version: Type.String({ minLength: 1, maxLength: 64 }),
+      upgrade: Type.Optional(
+        Type.Object({
+          concurrency: Type.Integer({ minimum: 1, maximum: 1000 }),
+          cordon: Type.Boolean(),
+          drain: Type.Boolean(),
+        }),
+      ),
+    }),
+  ),
+  os: Type.Optional(
+    Type.Object({
+      image: Type.String({ minLength: 1, maxLength: 256 }),
+      version: Type.String({ minLength: 1, maxLength: 128 }),
+    }),
+  ),
+  hooks: Type.Optional(
+    Type.Object({
+      os: Type.Optional(HookCommand),
+      kubernetes: Type.Optional(HookCommand),
+    }),
+  ),
+  upgradeDeadlineSeconds: Type.Integer({ minimum: 1 }),
+});
+export type StackTarget = Static<typeof StackTarget>;
+
 const controlPlaneLabels = ['node-role.kubernetes.io/control-plane', 'node-role.kubernetes.io/master'];
 
 /** Reads one Node object's identity and versions; fields a node has not reported yet read as ''. */

@@ -7,7 +7,7 @@ import { eventTypes } from './event.ts';
 import { roles } from './roles.ts';
 import { SealingPublicKey } from './sealing-wire.ts';
 import { connectivities, lifecycles } from './site.ts';
-import { SiteStack } from './site-stack.ts';
+import { SiteStack, StackTarget } from './site-stack.ts';
 
 const Name = Type.String({ minLength: 1, maxLength: 253 });
 const StringMap = Type.Record(Type.String(), Type.String());
@@ -103,6 +103,8 @@ export const DesiredState = Type.Object({
   site: Type.String(),
   digest: Digest,
   deployments: Type.Array(DesiredDeployment),
+  /** the host layers of the profile revision the site is given; absent when no profile places the site */
+  stack: Type.Optional(StackTarget),
   /**
    * the hub's signature over the site and digest (pki/desired-signature.ts): set when a relay serves the
    * state, so the agent can tell a relay cannot have changed it

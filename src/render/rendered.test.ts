@@ -124,6 +124,21 @@ describe('desiredDigest', () => {
     assert.notEqual(desiredDigest([]), one);
   });
 
+  test('a host-layer target is covered: another version is another digest, no target is the old digest', () => {
+    const entries = [{ bundle: 'a', digest: d1 }];
+    const target = (version: string) => ({
+      profile: 'stores',
+      revision: 2,
+      kubernetes: { distribution: 'k3s' as const, version },
+      upgradeDeadlineSeconds: 3600,
+    });
+    const plain = desiredDigest(entries);
+    const v31 = desiredDigest(entries, target('v1.31.4+k3s1'));
+    assert.notEqual(v31, plain);
+    assert.notEqual(desiredDigest(entries, target('v1.32.1+k3s1')), v31);
+    assert.equal(desiredDigest(entries, undefined), plain);
+  });
+
   test('which bundle carries which digest matters, not only the set of digests', () => {
     const a = desiredDigest([
       { bundle: 'a', digest: d1 },

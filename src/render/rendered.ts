@@ -5,6 +5,7 @@ import type { BundleApplyOptions } from '../model/apply-options.ts';
 import { OutpostError } from '../model/errors.ts';
 import { describeRef, type KubeObject, refOf } from '../model/manifest.ts';
 import { isSealedSecret, sealedSecretForSite } from '../model/sealed-secret.ts';
+import type { StackTarget } from '../model/site-stack.ts';
 import type { BundleTelemetry } from '../model/telemetry-spec.ts';
 import {
   type CompiledCustomization,
@@ -100,8 +101,12 @@ export interface DesiredEntry {
   digest: string;
 }
 
-/** The digest of a site's whole desired state: changes when any deployment's digest changes. */
-export function desiredDigest(entries: readonly DesiredEntry[]): string {
+/**
+ * The digest of a site's whole desired state: changes when any deployment's digest changes, or when the
+ * profile's host-layer target does. A state without a target digests as it did before targets existed.
+ */
+export function desiredDigest(entries: readonly DesiredEntry[], stack?: StackTarget): string {
   const sorted = [...entries].sort((a, b) => (a.bundle < b.bundle ? -1 : a.bundle > b.bundle ? 1 : 0));
-  return sha256Digest(canonicalJson(sorted.map((e) => [e.bundle, e.digest])));
+  const pairs = sorted.map((e) => [e.bundle, e.digest]);
+  return sha256Digest(canonicalJson(stack === undefined ? pairs : { deployments: pairs, stack }));
 }
