@@ -27,6 +27,7 @@ import { HttpClient } from '../../src/net/http-client.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
 import { type FleetSummary, runFleet } from '../../src/sim/fleet.ts';
+import { storeNodes } from '../../src/sim/nodes.ts';
 import { contrastRatio, over, parseColor, type Rgba } from '../../src/web/contrast.ts';
 import { burn, gateValue, parseCount, percent } from '../../src/web/format.ts';
 import { eventually } from '../support/eventually.ts';
@@ -163,6 +164,26 @@ async function registerPending(name: string): Promise<void> {
     http.close();
   }
 }
+
+/** A profile placed on one region's stores: k3s at `version`, Ubuntu 24.04. */
+const profileFile = (name: string, region: string, version: string, deadlineSeconds: number) => ({
+  files: [
+    {
+      path: `profiles/${name}.yaml`,
+      content: [
+        'apiVersion: outpost.dev/v1',
+        'kind: Profile',
+        `metadata: { name: ${name} }`,
+        'spec:',
+        `  placement: { selector: { matchLabels: { region: ${region} } } }`,
+        `  kubernetes: { distribution: k3s, version: ${version} }`,
+        '  os: { image: Ubuntu, version: "24.04" }',
+        `  upgradeDeadlineSeconds: ${deadlineSeconds}`,
+        '',
+      ].join('\n'),
+    },
+  ],
+});
 
 // ---- kiosks: sites driven by hand over real mTLS, posting SLI telemetry ------------------------------
 
@@ -606,6 +627,95 @@ describe('the dashboard in Chromium', () => {
     const wide = await page.evaluate<number>('document.documentElement.scrollWidth');
     assert.ok(wide <= 820, `no sideways scrolling on a tablet (page is ${wide} px wide)`);
     await visit('/sites', () => page.getByTestId('sites').waitFor(), '10-sites-tablet');
+    await context.close();
+  });
+  test('the profiles page shows revisions, conformance per layer and the sites behind with their nodes and why', async () => {
+    const region = sites / 4;
+    await hub.api.applyProfiles(profileFile('stores-eu', 'eu-central', 'v1.31.4+k3s1', 3600));
+    await hub.api.applyProfiles(profileFile('stores-west', 'us-west', 'v1.32.1+k3s1', 3600));
+    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.32.1+k3s1', 3600));
+    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.33.1+k3s1', 3600));
+    // the simulated stores run v1.31.4 and nothing moves them here: eu-central conforms, us-west is within
+    // its deadline, and us-east is two minors short, which no upgrade can bridge in one step
+    const east = await eventually(
+      'the stores to report their nodes and be judged',
+      async () => {
+        const c = await hub.api.profileConformance('stores-east');
+        const w = await hub.api.profileConformance('stores-west');
+        const e = await hub.api.profileConformance('stores-eu');
+        const judged =
+          c.counts.Behind === region && w.counts.Upgrading === region && e.counts.Conformant === region;
+        return judged ? c : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Profiles' }).click();
+    await page.getByTestId('profile-stores-east').waitFor();
+    assert.equal(await page.title(), 'Profiles · Outpost');
+    for (const [profile, state] of [
+      ['stores-east', 'Behind'],
+      ['stores-west', 'Upgrading'],
+      ['stores-eu', 'Conformant'],
+    ]) {
+      const row = String(await page.getByTestId(`profile-${profile}`).textContent());
+      assert.match(row, new RegExp(`${state}\\s*${region}`), profile);
+    }
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profiles');
+
+    await page.getByRole('link', { name: 'stores-east' }).click();
+    await page.getByTestId('off-profile').waitFor();
+    // per layer, the counts the API gives
+    for (const [layer, states] of Object.entries(east.layers)) {
+      for (const [state, n] of Object.entries(states)) {
+        assert.equal(
+          await page.getByTestId(`layer-${layer}-${state}`).textContent(),
+          String(n),
+          `${layer} ${state}`,
+        );
+      }
+    }
+    assert.equal(await page.getByTestId('layer-kubernetes-Behind').textContent(), String(region));
+    assert.equal(await page.getByTestId('layer-os-Conformant').textContent(), String(region));
+    // every store behind, with its node the simulator made and why
+    for (const s of east.sites) {
+      const layer = s.layers.find((l) => l.layer === 'kubernetes')!;
+      const nodes = storeNodes(9, s.site).map((n) => n.name);
+      assert.ok(nodes.includes(layer.behind[0]!), `${s.site}: ${layer.behind.join(',')} is one of ${nodes}`);
+      assert.match(layer.detail, /v1\.31\.4\+k3s1/);
+      const text = String(await page.getByTestId(`off-${s.site}`).textContent());
+      assert.ok(text.includes(`kubernetes Behind${layer.behind.join(', ')}${layer.detail}`), text);
+    }
+    const revisions = await page.getByTestId('profile-revisions').locator('tbody tr').allTextContents();
+    assert.equal(revisions.length, 2);
+    assert.match(revisions[0]!, /^2OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.1\+k3s1/);
+    assert.match(revisions[1]!, /^1OS Ubuntu 24\.04 · Kubernetes k3s v1\.32\.1\+k3s1/);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profile-detail');
+
+    // from a store behind to its page: the stack it runs, node by node
+    const store = east.sites[0]!.site;
+    await page.getByTestId(`off-${store}`).getByRole('link', { name: store }).click();
+    await page.getByTestId('site-nodes').waitFor();
+    assert.match(
+      String(await page.getByTestId('site-profile').textContent()),
+      /stores-east revision 2: Behind/,
+    );
+    const nodeRows = (await page.getByTestId('site-nodes').locator('tbody tr').allTextContents()).sort();
+    assert.deepEqual(
+      nodeRows,
+      storeNodes(9, store)
+        .map(
+          (n) =>
+            `${n.name}${n.labels['node-role.kubernetes.io/control-plane'] ? 'server' : 'agent'}v1.31.4+k3s1Ubuntu 24.04.1 LTScontainerd://1.7.23-k3s26.8.0-49-genericamd64`,
+        )
+        .sort(),
+    );
+    assert.deepEqual(await unlabelled(page), []);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-site-stack');
     await context.close();
   });
   // The tests below add sites of their own: kiosks enrolled by hand (real mTLS, like an agent) that post
