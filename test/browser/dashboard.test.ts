@@ -720,6 +720,72 @@ describe('the dashboard in Chromium', () => {
   });
   // The tests below add sites of their own: kiosks enrolled by hand (real mTLS, like an agent) that post
   // SLI telemetry, which the simulated stores do not send. They run last so the fleet counts above hold.
+  test('a site page shows the host-layer upgrade its agent reports, with the nodes not there yet', async () => {
+    await enrollKiosks();
+    const kiosk = kiosks[0]!;
+    const node = (name: string, kubeletVersion: string, controlPlane: boolean) => ({
+      name,
+      kubeletVersion,
+      containerRuntimeVersion: 'containerd://2.0.4-k3s2',
+      osImage: 'SL-Micro 6.1',
+      kernelVersion: '6.4.0-24-default',
+      architecture: 'arm64',
+      controlPlane,
+    });
+    const seq = (kioskSeq.get(kiosk.siteId) ?? 0) + 1;
+    kioskSeq.set(kiosk.siteId, seq);
+    const r = await kiosk.call('POST', '/agent/v1/sites/:site/report', {
+      seq,
+      deployments: [],
+      stack: {
+        agentVersion: '0.3.0',
+        kubernetesVersion: 'v1.33.1+k3s1',
+        nodes: [node('kiosk-a-1', 'v1.33.1+k3s1', true), node('kiosk-a-2', 'v1.32.5+k3s1', false)],
+        upgrades: [
+          {
+            layer: 'kubernetes',
+            target: 'v1.33.1+k3s1',
+            state: 'Upgrading',
+            behind: ['kiosk-a-2'],
+            detail: '1 of 2 nodes run v1.33.1+k3s1; next: kiosk-a-2',
+            startedAt: new Date(Date.now() - 120_000).toISOString(),
+          },
+        ],
+      },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.goto(`${hub.hub.url}/ui/sites/${kiosk.name}`);
+    await page.getByTestId('site-upgrades').waitFor();
+    assert.deepEqual(
+      (
+        await page
+          .getByTestId('site-upgrades')
+          .locator('tbody tr')
+          .first()
+          .locator('th, td')
+          .allTextContents()
+      ).map((c) => c.trim()),
+      [
+        'kubernetes',
+        'v1.33.1+k3s1',
+        'Upgrading',
+        'kiosk-a-2',
+        '1 of 2 nodes run v1.33.1+k3s1; next: kiosk-a-2',
+        '2 min ago',
+      ],
+    );
+    assert.deepEqual(
+      await page.getByTestId('site-nodes').locator('tbody tr td:nth-child(3)').allTextContents(),
+      ['v1.33.1+k3s1', 'v1.32.5+k3s1'],
+    );
+    assert.match(String(await page.getByText(/^Agent 0\.3\.0/).textContent()), /API server v1\.33\.1\+k3s1/);
+    await page.getByText('No profile is placed on this site.').waitFor();
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-site-upgrade');
+    await context.close();
+  });
   test('SLO list and detail pages show the budget and burn the SLO API computes from posted telemetry', async () => {
     await enrollKiosks();
     const created = await hub.api.applySlo({

@@ -63,23 +63,26 @@ function Upgrades({ stack, now }: { stack: NonNullable<SiteStackView['stack']>; 
   const upgrades = stack.upgrades ?? [];
   if (upgrades.length === 0) return null;
   return (
-    <table data-testid="site-upgrades">
-      <ColumnHeads columns={['Host layer', 'Target', 'State', 'Nodes not there', 'Detail', 'Started']} />
-      <tbody>
-        {upgrades.map((u) => (
-          <tr key={u.layer}>
-            <th scope="row">{u.layer}</th>
-            <td>{u.target}</td>
-            <td>
-              <StateBadge state={u.state} />
-            </td>
-            <td>{u.behind.length === 0 ? '–' : u.behind.join(', ')}</td>
-            <td>{u.detail}</td>
-            <td>{ago(u.startedAt, now)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <>
+      <h3>Host-layer upgrades</h3>
+      <table data-testid="site-upgrades">
+        <ColumnHeads columns={['Host layer', 'Target', 'State', 'Nodes not there', 'Detail', 'Started']} />
+        <tbody>
+          {upgrades.map((u) => (
+            <tr key={u.layer}>
+              <th scope="row">{u.layer}</th>
+              <td>{u.target}</td>
+              <td>
+                <StateBadge state={u.state} />
+              </td>
+              <td>{u.behind.length === 0 ? '–' : u.behind.join(', ')}</td>
+              <td>{u.detail}</td>
+              <td>{ago(u.startedAt, now)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
 
@@ -101,6 +104,7 @@ export function SiteStackCard({ site }: { site: string }) {
                   {ago(v.reportedAt, now)}
                 </p>
                 <Upgrades stack={v.stack} now={now} />
+                <h3>Nodes</h3>
                 <Nodes stack={v.stack} />
               </>
             ) : (
