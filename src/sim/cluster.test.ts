@@ -427,3 +427,32 @@ test('a store told to fail keeps that node back: Behind after the deadline, nami
   assert.match(p.detail, /node store-0001-agent-1 still runs v1\.31\.4\+k3s1 600 s after/);
   assert.equal(await cluster.version(), 'v1.32.1+k3s1', 'the server got there');
 });
+
+test('Plans taken back mid-upgrade stop the controller: nodes moved stay, the others are not started', async () => {
+  const { cluster, clock } = simulated({ nodeUpgradeMs: 60_000 }, 1, { nodes: threeNodes() });
+  const layer = new KubernetesLayerUpgrade({ cluster, pollMs: 1, now: () => new Date(clock.now) });
+  let p = await layer.pass(k3s132);
+  while (p.behind.includes('store-0001-server')) {
+    clock.now += 10_000;
+    p = await layer.pass(k3s132);
+  }
+  for (const name of ['outpost-k3s-server', 'outpost-k3s-agent'])
+    assert.ok(
+      await cluster.delete({
+        apiVersion: 'upgrade.cattle.io/v1',
+        kind: 'Plan',
+        namespace: 'system-upgrade',
+        name,
+      }),
+    );
+  clock.now += 600_000;
+  const kubelets = (await cluster.list({ apiVersion: 'v1', kind: 'Node' }, {})).items.map((n) => [
+    n.metadata.name,
+    (n.status as { nodeInfo: { kubeletVersion: string } }).nodeInfo.kubeletVersion,
+  ]);
+  assert.deepEqual(kubelets, [
+    ['store-0001-server', 'v1.32.1+k3s1'],
+    ['store-0001-agent-1', 'v1.31.4+k3s1'],
+    ['store-0001-agent-2', 'v1.31.4+k3s1'],
+  ]);
+});

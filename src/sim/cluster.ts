@@ -207,6 +207,8 @@ export class SimulatedCluster implements Cluster {
   readonly #failingUpgrade: string | undefined;
   /** system-upgrade-controller's node jobs in progress; undefined when the cluster runs no controller */
   #upgradeJobs: NodeUpgradeJob[] | undefined;
+  /** how many Plans are stored: with none and no job under way the controller has nothing to look at */
+  #plans = 0;
   #rv = 0;
   readonly counts: SimulatedClusterCounts = { applies: 0, dryRuns: 0, deletes: 0, failures: 0 };
 
@@ -504,6 +506,10 @@ export class SimulatedCluster implements Cluster {
         { ...update, apiVersion: stored.object.apiVersion, time: new Date(this.#now()).toISOString() },
       ];
     }
+    if (stored.object.kind === planKind.kind && stored.object.apiVersion === planKind.apiVersion) {
+      if (type === 'ADDED') this.#plans++;
+      if (type === 'DELETED') this.#plans--;
+    }
     if (type === 'DELETED') this.#objects.delete(key);
     else this.#objects.set(key, stored);
     this.#history.push({
@@ -598,6 +604,7 @@ export class SimulatedCluster implements Cluster {
 
   /** system-upgrade-controller at work: upgrade jobs that are due move their node to the Plan's version. */
   #upgradeNodes(now: number): void {
+    if (this.#plans === 0 && this.#upgradeJobs!.length === 0) return;
     const plans: UpgradePlan[] = [];
     const nodes = new Map<string, { key: string; stored: Stored }>();
     for (const [key, stored] of this.#objects) {
@@ -607,7 +614,6 @@ export class SimulatedCluster implements Cluster {
         if (plan) plans.push(plan);
       }
     }
-    if (plans.length === 0 && this.#upgradeJobs!.length === 0) return;
     const nodeUpgradeMs = this.#behaviour.nodeUpgradeMs ?? 0;
     const step = upgradeControllerStep({
       nodes: [...nodes.values()].map(({ stored }) => ({
