@@ -1,6 +1,6 @@
 // Site profiles at the hub: immutable revisions stored from the API or a source's fleet repository,
 // each new one checked against the last (no Kubernetes minor skipped or undone), and each site's
-// conformance to the profile it follows, judged on read from what its agent last reported.
+// conformance to the revision it is given, judged on read from what its agent last reported.
 
 import { OutpostError } from '../../model/errors.ts';
 import { type ProfileSpec, profileChangeProblem } from '../../model/profile.ts';
@@ -22,6 +22,7 @@ import type { HubContext } from '../context.ts';
 import type { Db, ProfileRevisionTable } from '../store/schema.ts';
 import { conformanceStates, type RunningBundle, siteConformance } from './core/conformance.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
+import { targetProfiles } from './targets.ts';
 
 interface StoredRevision {
   revision: number;
@@ -154,7 +155,7 @@ export async function applyProfiles(
   files: ReadonlyArray<{ path: string; content: string }>,
 ): Promise<Array<{ name: string; revision: number; changed: boolean }>> {
   const docs = profilesFromFiles(files);
-  return ctx.store.db.transaction().execute(async (tx) => {
+  const results = await ctx.store.db.transaction().execute(async (tx) => {
     const results = [];
     for (const doc of docs) {
       const stored = await storeRevision(tx, ctx.now(), doc, { source: null });
@@ -166,6 +167,8 @@ export async function applyProfiles(
     }
     return results;
   });
+  if (results.some((r) => r.changed)) await targetProfiles(ctx);
+  return results;
 }
 
 /** Problems with a source's profiles before its commit is stored: a forbidden change, another owner. */
@@ -222,9 +225,9 @@ interface FleetConformance {
 }
 
 /**
- * Matches every active site to at most one profile and judges it against that profile's latest
- * revision. The upgrade deadline counts from the revision's creation or the site's registration,
- * whichever is later (profiles are not rolled out in waves yet, so every site gets a revision at once).
+ * Matches every active site to at most one profile and judges it against the revision it is given
+ * (profile_targets); the upgrade deadline counts from when it was given it. A site matched before its
+ * target is written is judged against the latest revision since it or the site came, whichever is later.
  */
 async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
   const db = ctx.store.db;
@@ -261,6 +264,27 @@ async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
     });
     bySite.set(d.site_id, running);
   }
+  const targets = new Map(
+    (
+      await db.selectFrom('profile_targets').select(['site_id', 'profile', 'revision', 'since']).execute()
+    ).map((t) => [t.site_id, t]),
+  );
+  const given = new Map<string, StoredRevision>();
+  const revisionGiven = async (profile: string, revision: number): Promise<StoredRevision> => {
+    const key = `${profile}@${revision}`;
+    let stored = given.get(key);
+    if (!stored) {
+      const row = await db
+        .selectFrom('profile_revisions')
+        .selectAll()
+        .where('profile', '=', profile)
+        .where('revision', '=', revision)
+        .executeTakeFirstOrThrow();
+      stored = revisionOf(row);
+      given.set(key, stored);
+    }
+    return stored;
+  };
   const out: FleetConformance = { byProfile: new Map(), conflicts: [] };
   for (const [name, revision] of revisions) out.byProfile.set(name, { revision, sites: [] });
   const now = ctx.now();
@@ -276,15 +300,20 @@ async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
     }
     if (match.kind !== 'matched') continue;
     const entry = out.byProfile.get(match.profile)!;
-    const since = new Date(Math.max(Date.parse(entry.revision.createdAt), Date.parse(site.registered_at)));
+    const target = targets.get(site.id);
+    const onTarget = target?.profile === match.profile;
+    const revision = onTarget ? await revisionGiven(target.profile, Number(target.revision)) : entry.revision;
+    const since = onTarget
+      ? new Date(target.since)
+      : new Date(Math.max(Date.parse(entry.revision.createdAt), Date.parse(site.registered_at)));
     const judged = siteConformance({
-      spec: entry.revision.spec,
+      spec: revision.spec,
       since,
       stack: site.stack ? (JSON.parse(site.stack) as SiteStack) : undefined,
       bundles: bySite.get(site.id) ?? new Map(),
       now,
     });
-    entry.sites.push({ site: site.name, revision: entry.revision.revision, ...judged });
+    entry.sites.push({ site: site.name, revision: revision.revision, ...judged });
   }
   return out;
 }

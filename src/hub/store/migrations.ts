@@ -649,6 +649,25 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sources').addColumn('verify_key', 'text').execute();
     },
   },
+  // which profile revision each site is given (what its desired state's stack carries), since when, and
+  // the host layers of that revision as sent; a site no profile places, or two do, has no row
+  '0021_profile_targets': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('profile_targets')
+        .addColumn('site_id', 'text', (c) => c.primaryKey())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('profile_targets_profile')
+        .on('profile_targets')
+        .column('profile')
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -311,6 +311,17 @@ export interface ProfileRevisionTable {
   created_at: string;
 }
 
+/** The profile revision one site is given: what its desired state's stack carries. */
+export interface ProfileTargetTable {
+  site_id: string;
+  profile: string;
+  revision: number;
+  /** model/site-stack.ts StackTarget, JSON, as the site's desired state carries it */
+  target: string;
+  /** when the site was given this revision: its upgrade deadline counts from here */
+  since: string;
+}
+
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
 export interface SloBucketTable {
   slo: string;
@@ -504,6 +515,7 @@ export interface Database {
   placement_due: PlacementDueTable;
   profiles: ProfileTable;
   profile_revisions: ProfileRevisionTable;
+  profile_targets: ProfileTargetTable;
   site_operations: SiteOperationTable;
   operation_log_chunks: OperationLogChunkTable;
   chart_sources: ChartSourceTable;
