@@ -1,9 +1,10 @@
 // The profile revision a site is given, as its desired state carries it (stack), on the real store: the
-// digest covers it, a new revision wakes the site's long-poll as a bundle change does, and a site no
-// profile places, or two do, is given no stack. OUTPOST_TEST_ENGINE=postgres runs it on PostgreSQL.
+// digest covers it, a rollout starting the site on a new revision wakes its long-poll as a bundle change
+// does, and a site no profile places, or two do, is given no stack. OUTPOST_TEST_ENGINE=postgres runs it on PostgreSQL.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { tickProfileRollouts } from '../../src/hub/profiles/profile-rollouts.ts';
 import type { DesiredState } from '../../src/model/wire.ts';
 import { desiredDigest } from '../../src/render/rendered.ts';
 import { type HubServer, type Site, startHubServer } from '../support/hub-server.ts';
@@ -69,14 +70,16 @@ test('a site its profile places is given the revision and its host layers; the d
   assert.equal((await desiredOf(east1)).stack, undefined, 'no profile places east-1');
 });
 
-test('a new revision wakes the long-poll of a site the profile places, with the new target', async () => {
+test('a rollout starting a site on a new revision wakes its long-poll, with the new target', async () => {
   const first = await desiredOf(west1);
+  await apply(profile('west', 'west', 'v1.31.4+k3s1'));
+  assert.equal((await desiredOf(west1)).stack?.revision, 1, 'the rollout has not started the site yet');
   const started = Date.now();
   const poll = west1.call('GET', '/agent/v1/sites/:site/desired?wait=30', undefined, {
     'if-none-match': `"${first.digest}"`,
   });
   await new Promise((r) => setTimeout(r, 100));
-  await apply(profile('west', 'west', 'v1.31.4+k3s1'));
+  await tickProfileRollouts(hub.ctx);
   const res = await poll;
   assert.equal(res.status, 200);
   assert.ok(Date.now() - started < 1900, `woke in ${Date.now() - started} ms, before the 2 s cap`);

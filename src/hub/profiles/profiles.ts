@@ -20,8 +20,10 @@ import type { PlacementRules } from '../../select/placement.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, ProfileRevisionTable } from '../store/schema.ts';
-import { conformanceStates, type RunningBundle, siteConformance } from './core/conformance.ts';
+import { conformanceStates, siteConformance } from './core/conformance.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
+import { startProfileRollout } from './profile-rollouts.ts';
+import { runningBundles } from './site-conformance.ts';
 import { targetProfiles } from './targets.ts';
 
 interface StoredRevision {
@@ -102,11 +104,12 @@ async function changeError(db: Db, doc: ProfileDocument): Promise<OutpostError |
  * document again changes nothing. Inside the caller's transaction.
  */
 async function storeRevision(
+  ctx: HubContext,
   tx: Db,
-  now: Date,
   doc: ProfileDocument,
-  origin: { source: string | null; commit?: string },
+  origin: { source: string | null; commit?: string; by: string },
 ): Promise<{ revision: number; changed: boolean }> {
+  const now = ctx.now();
   const digest = digestOf({ spec: doc.spec, placement: doc.placement });
   const owner = await tx
     .selectFrom('profiles')
@@ -145,6 +148,14 @@ async function storeRevision(
       created_at: at,
     })
     .execute();
+  if (previous)
+    await startProfileRollout(ctx, tx, {
+      profile: doc.name,
+      from: previous.revision,
+      to: revision,
+      profileSpec: doc.spec,
+      by: origin.by,
+    });
   return { revision, changed: true };
 }
 
@@ -158,7 +169,7 @@ export async function applyProfiles(
   const results = await ctx.store.db.transaction().execute(async (tx) => {
     const results = [];
     for (const doc of docs) {
-      const stored = await storeRevision(tx, ctx.now(), doc, { source: null });
+      const stored = await storeRevision(ctx, tx, doc, { source: null, by: actor.name });
       if (stored.changed)
         await audit(tx, ctx.now(), actor, 'profile.apply', `profile/${doc.name}`, {
           revision: stored.revision,
@@ -195,19 +206,21 @@ export async function profileConflicts(db: Db, source: string, docs: readonly Pr
 }
 
 /**
- * Stores a source's profiles as its commit has them, in the sync's transaction; a profile the commit
- * no longer has is deleted with its revisions. Returns what changed, as `Profile/NAME`.
+ * Stores a source's profiles as its commit has them, in the sync's transaction (a new revision starts its
+ * rollout); a profile the commit no longer has is deleted with its revisions. Returns what changed, as
+ * `Profile/NAME`.
  */
 export async function syncProfiles(
+  ctx: HubContext,
   tx: Db,
-  now: Date,
+  by: string,
   source: string,
   commit: string,
   docs: readonly ProfileDocument[],
 ): Promise<{ changed: string[]; deleted: string[] }> {
   const changed: string[] = [];
   for (const d of docs) {
-    if ((await storeRevision(tx, now, d, { source, commit })).changed) changed.push(`Profile/${d.name}`);
+    if ((await storeRevision(ctx, tx, d, { source, commit, by })).changed) changed.push(`Profile/${d.name}`);
   }
   const rows = await tx.selectFrom('profiles').select('name').where('source', '=', source).execute();
   const deleted = rows.map((r) => r.name).filter((name) => !docs.some((d) => d.name === name));
@@ -249,21 +262,7 @@ async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
     .where('lifecycle', '=', 'Active')
     .orderBy('name')
     .execute();
-  const deployments = await db
-    .selectFrom('deployments')
-    .select(['site_id', 'bundle', 'desired_revision', 'desired_digest', 'applied_digest', 'state'])
-    .execute();
-  const bySite = new Map<string, Map<string, RunningBundle>>();
-  for (const d of deployments) {
-    const running = bySite.get(d.site_id) ?? new Map<string, RunningBundle>();
-    // the hub knows the revision of what it last sent; applied it is when the site reports that digest
-    const applied = d.applied_digest !== null && d.applied_digest === d.desired_digest;
-    running.set(d.bundle, {
-      revision: applied ? Number(d.desired_revision) : null,
-      ready: applied && d.state === 'Ready',
-    });
-    bySite.set(d.site_id, running);
-  }
+  const bySite = await runningBundles(db);
   const targets = new Map(
     (
       await db.selectFrom('profile_targets').select(['site_id', 'profile', 'revision', 'since']).execute()

@@ -1,12 +1,13 @@
 // Which profile revision each site is given, kept in profile_targets: the desired state's stack is built
 // from it and the site's desired digest covers it, so a changed target wakes the site's long-poll as a
-// bundle change does. Run after a profile changes, a rollout step moves sites, or a site's labels change.
+// bundle change does. Run after a profile changes, a rollout step starts sites, or a site's labels change.
 
 import type { ProfileSpec } from '../../model/profile.ts';
 import type { StackTarget } from '../../model/site-stack.ts';
 import { desiredDigest } from '../../render/rendered.ts';
 import type { PlacementRules } from '../../select/placement.ts';
 import type { HubContext } from '../context.ts';
+import { finalPhases } from '../rollout/core/state.ts';
 import type { Db } from '../store/schema.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
 import { type RolloutHold, stackTargetOf, targetRevision } from './core/target.ts';
@@ -35,13 +36,32 @@ interface LatestProfile {
 }
 
 /**
- * What a profile's rollouts hold back, per profile: the rollout that is moving sites to the latest
- * revision, and the sites it has not started. Profiles without a running rollout hold nothing.
+ * What the profiles' rollouts hold back, per profile: the sites a rollout of the latest revision has not
+ * started, each with the revision it keeps meanwhile (a Succeeded rollout still holds the sites it
+ * skipped while they were offline, until it starts them on their return).
  */
-export type ProfileHolds = (tx: Db) => Promise<Map<string, RolloutHold>>;
-
-/** Until profile rollouts exist, every site following a profile is given its latest revision at once. */
-const noHolds: ProfileHolds = async () => new Map();
+async function rolloutHolds(tx: Db, siteIds: readonly string[]): Promise<Map<string, RolloutHold>> {
+  const rollouts = await tx
+    .selectFrom('profile_rollouts')
+    .select(['id', 'profile', 'to_revision'])
+    .where('phase', 'not in', [...finalPhases])
+    .execute();
+  const holds = new Map<string, RolloutHold>();
+  for (const r of rollouts) {
+    const rows = await tx
+      .selectFrom('profile_rollout_sites')
+      .select(['site_id', 'from_revision'])
+      .where('rollout_id', '=', r.id)
+      .where('started_at', 'is', null)
+      .where('site_id', 'in', siteIds)
+      .execute();
+    holds.set(r.profile, {
+      toRevision: Number(r.to_revision),
+      held: new Map(rows.map((row) => [row.site_id, Number(row.from_revision)])),
+    });
+  }
+  return holds;
+}
 
 /**
  * Gives each of the sites (every site when undefined) the profile revision it follows, a chunk of sites
@@ -51,11 +71,7 @@ const noHolds: ProfileHolds = async () => new Map();
  * loses its target; one whose profile's rule cannot be decided for it (a CEL error) keeps what it had.
  * Returns the sites whose target changed.
  */
-export async function targetProfiles(
-  ctx: HubContext,
-  siteIds?: readonly string[],
-  holds: ProfileHolds = noHolds,
-): Promise<string[]> {
+export async function targetProfiles(ctx: HubContext, siteIds?: readonly string[]): Promise<string[]> {
   const ids =
     siteIds ?? (await ctx.store.db.selectFrom('sites').select('id').orderBy('id').execute()).map((r) => r.id);
   const changed: string[] = [];
@@ -64,7 +80,7 @@ export async function targetProfiles(
     const chunk = ids.slice(i, i + size);
     const moved = await ctx.store.db.transaction().execute(async (tx) => {
       await ctx.store.sql.lockTransaction(tx as never, 'placement');
-      return targetChunk(ctx, tx, chunk, holds);
+      return targetChunk(ctx, tx, chunk);
     });
     ctx.desiredWatch.notify(moved.woken);
     changed.push(...moved.targeted);
@@ -93,12 +109,11 @@ async function targetChunk(
   ctx: HubContext,
   tx: Db,
   siteIds: readonly string[],
-  holds: ProfileHolds,
 ): Promise<{ targeted: string[]; woken: string[] }> {
   const profiles = await latestProfiles(tx);
   const compiled = compileProfiles(profiles);
   const latest = new Map(profiles.map((p) => [p.name, p.revision]));
-  const held = await holds(tx);
+  const held = await rolloutHolds(tx, siteIds);
   const sites = await tx
     .selectFrom('sites')
     .select(['id', 'name', 'labels', 'properties', 'lifecycle'])

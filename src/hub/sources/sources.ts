@@ -331,7 +331,7 @@ async function syncNow(
       }
     }
     const sloChanges = await syncSlos(ctx, tx, name, slos);
-    const profileChanges = await syncProfiles(tx, ctx.now(), name, commit, profiles);
+    const profileChanges = await syncProfiles(ctx, tx, actor.name, name, commit, profiles);
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));
     if (deleted.length > 0) await tx.deleteFrom('bundles').where('name', 'in', deleted).execute();
