@@ -629,23 +629,33 @@ describe('the dashboard in Chromium', () => {
     await visit('/sites', () => page.getByTestId('sites').waitFor(), '10-sites-tablet');
     await context.close();
   });
-  test('the profiles page shows revisions, conformance per layer and the sites behind with their nodes and why', async () => {
+  test('the profiles page shows conformance per layer, the sites behind and why, and the profile rollout paused on them', async () => {
     const region = sites / 4;
     await hub.api.applyProfiles(profileFile('stores-eu', 'eu-central', 'v1.31.4+k3s1', 3600));
     await hub.api.applyProfiles(profileFile('stores-west', 'us-west', 'v1.32.1+k3s1', 3600));
-    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.32.1+k3s1', 3600));
+    // the simulated stores run v1.31.4: us-east's first revision is two minors ahead, which no upgrade
+    // bridges in one step, so those stores are Behind at once; the second revision is a rollout whose
+    // canary (the first us-east store by name) is Behind as well, and the rollout pauses on it
     await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.33.1+k3s1', 3600));
-    // the simulated stores run v1.31.4 and nothing moves them here: eu-central conforms, us-west is within
-    // its deadline, and us-east is two minors short, which no upgrade can bridge in one step
+    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.33.2+k3s1', 3600));
+    const paused = await eventually(
+      'the stores-east rollout to pause on its canary',
+      async () => {
+        const r = (await hub.api.profileRollouts('stores-east'))[0];
+        return r?.phase === 'Paused' ? hub.api.profileRollout(r.id) : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    assert.deepEqual(
+      paused.failed.map((f) => f.site),
+      ['store-0001'],
+    );
     const east = await eventually(
       'the stores to report their nodes and be judged',
       async () => {
         const c = await hub.api.profileConformance('stores-east');
-        const w = await hub.api.profileConformance('stores-west');
         const e = await hub.api.profileConformance('stores-eu');
-        const judged =
-          c.counts.Behind === region && w.counts.Upgrading === region && e.counts.Conformant === region;
-        return judged ? c : undefined;
+        return c.counts.Behind === region && e.counts.Conformant === region ? c : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 500 },
     );
@@ -654,14 +664,14 @@ describe('the dashboard in Chromium', () => {
     await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Profiles' }).click();
     await page.getByTestId('profile-stores-east').waitFor();
     assert.equal(await page.title(), 'Profiles · Outpost');
-    for (const [profile, state] of [
-      ['stores-east', 'Behind'],
-      ['stores-west', 'Upgrading'],
-      ['stores-eu', 'Conformant'],
-    ]) {
-      const row = String(await page.getByTestId(`profile-${profile}`).textContent());
-      assert.match(row, new RegExp(`${state}\\s*${region}`), profile);
-    }
+    await eventually('each profile to show its sites by state as the API counts them', async () => {
+      for (const p of await hub.api.profiles()) {
+        const row = String(await page.getByTestId(`profile-${p.name}`).textContent());
+        for (const [state, n] of Object.entries(p.counts))
+          if (n > 0) assert.match(row, new RegExp(`${state}\\s*${n}`), `${p.name}: ${row}`);
+      }
+      return true;
+    });
     assert.deepEqual(await lowContrast(page), []);
     await shot(page, '11-profiles');
 
@@ -679,24 +689,50 @@ describe('the dashboard in Chromium', () => {
     }
     assert.equal(await page.getByTestId('layer-kubernetes-Behind').textContent(), String(region));
     assert.equal(await page.getByTestId('layer-os-Conformant').textContent(), String(region));
-    // every store behind, with its node the simulator made and why
+    // every store behind, on the revision it was given, with its node the simulator made and why
     for (const s of east.sites) {
       const layer = s.layers.find((l) => l.layer === 'kubernetes')!;
       const nodes = storeNodes(9, s.site).map((n) => n.name);
       assert.ok(nodes.includes(layer.behind[0]!), `${s.site}: ${layer.behind.join(',')} is one of ${nodes}`);
-      assert.match(layer.detail, /v1\.31\.4\+k3s1/);
+      assert.match(layer.detail, /v1\.31\.4\+k3s1 → v1\.33\.[12]\+k3s1 skips a Kubernetes minor/);
       const text = String(await page.getByTestId(`off-${s.site}`).textContent());
+      assert.ok(text.startsWith(`${s.site}Behind${s.revision}`), text);
       assert.ok(text.includes(`kubernetes Behind${layer.behind.join(', ')}${layer.detail}`), text);
     }
+    assert.deepEqual(
+      east.sites.map((s) => [s.site, s.revision]).filter(([, r]) => r === 2),
+      [['store-0001', 2]],
+      'only the canary was given the second revision',
+    );
     const revisions = await page.getByTestId('profile-revisions').locator('tbody tr').allTextContents();
     assert.equal(revisions.length, 2);
-    assert.match(revisions[0]!, /^2OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.1\+k3s1/);
-    assert.match(revisions[1]!, /^1OS Ubuntu 24\.04 · Kubernetes k3s v1\.32\.1\+k3s1/);
+    assert.match(revisions[0]!, /^2OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.2\+k3s1/);
+    assert.match(revisions[1]!, /^1OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.1\+k3s1/);
     assert.deepEqual(await lowContrast(page), []);
     await shot(page, '11-profile-detail');
 
-    // from a store behind to its page: the stack it runs, node by node
-    const store = east.sites[0]!.site;
+    // the profile's rollout, paused on the canary: resume and the rest, but no roll back
+    await page.getByTestId('profile-rollouts').getByRole('link', { name: 'stores-east' }).click();
+    await page.getByTestId('profile-rollout-failed').waitFor();
+    assert.equal(await page.getByTestId('profile-rollout-phase').textContent(), 'Paused');
+    assert.deepEqual(
+      (await page.getByTestId('profile-rollout-failed').locator('tbody td').allTextContents()).map((c) =>
+        c.trim(),
+      ),
+      [paused.failed[0]!.site, paused.failed[0]!.wave, paused.failed[0]!.reason],
+    );
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Roll back' }).count(), 0);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profile-rollout');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Rollouts' }).click();
+    const listed = page.getByTestId('profile-rollouts').locator('tbody tr', { hasText: 'stores-east' });
+    await listed.waitFor();
+    assert.match(String(await listed.textContent()), /stores-east1 → 2Paused/);
+
+    // from the store behind to its page: the stack it runs, node by node
+    const store = 'store-0001';
+    await page.goto(`${hub.hub.url}/ui/profiles/stores-east`);
     await page.getByTestId(`off-${store}`).getByRole('link', { name: store }).click();
     await page.getByTestId('site-nodes').waitFor();
     assert.match(
@@ -718,8 +754,6 @@ describe('the dashboard in Chromium', () => {
     await shot(page, '11-site-stack');
     await context.close();
   });
-  // The tests below add sites of their own: kiosks enrolled by hand (real mTLS, like an agent) that post
-  // SLI telemetry, which the simulated stores do not send. They run last so the fleet counts above hold.
   test('a site page shows the host-layer upgrade its agent reports, with the nodes not there yet', async () => {
     await enrollKiosks();
     const kiosk = kiosks[0]!;

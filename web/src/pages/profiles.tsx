@@ -1,5 +1,5 @@
-// Profiles: each profile with its sites by conformance state; for one profile, its revisions, the
-// conformance counts per layer, and every site off the profile with the layer, the nodes and why.
+// Profiles: each profile with its sites by conformance state; for one profile, the conformance counts
+// per layer, every site off the profile with the layer, the nodes and why, its rollouts and revisions.
 
 import type { ProfileConformance, ProfileDetail, ProfileView } from '../../../src/model/profile-wire.ts';
 import { ago, count } from '../../../src/web/format.ts';
@@ -23,6 +23,7 @@ import {
   useCursorPages,
   useData,
 } from '../ui.tsx';
+import { ProfileRollouts } from './profile-rollouts.tsx';
 
 /** Sites off the profile shown at once; the rest are a page away. */
 const pageSize = 25;
@@ -131,6 +132,10 @@ export function ProfilePage({ name }: { name: string }) {
           </>
         )}
       </Show>
+      <section class="card" aria-labelledby="profile-rollouts-h">
+        <h2 id="profile-rollouts-h">Rollouts</h2>
+        <ProfileRollouts profile={name} />
+      </section>
       <section class="card" aria-labelledby="revisions-h">
         <h2 id="revisions-h">Revisions</h2>
         <Show loaded={detail} what="the revisions">

@@ -1,11 +1,12 @@
-// Rollouts: each wave with its progress, the health gates with their current values and verdicts, and
-// the operator's controls (pause, resume, promote, approve, roll back, abort), shown only to roles that
-// may use them — the API checks the role again.
+// Rollouts: bundle rollouts and profile rollouts listed; for a bundle's, each wave with its progress,
+// the health gates with their current values and verdicts, and the operator's controls (pause, resume,
+// promote, approve, roll back, abort), shown only to roles that may use them — the API checks the role again.
 
 import type { RolloutDetail, RolloutView } from '../../../src/model/wire.ts';
 import { ago, gateValue } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
 import { ColumnHeads, Crumbs, Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ProfileRollouts } from './profile-rollouts.tsx';
 import { Controls, rolloutControls, Wave } from './rollout-parts.tsx';
 
 type Gate = RolloutDetail['gates'][number];
@@ -129,6 +130,8 @@ export function RolloutsPage() {
           )
         }
       </Show>
+      <h2>Profile rollouts</h2>
+      <ProfileRollouts />
     </section>
   );
 }
