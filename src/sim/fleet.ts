@@ -289,8 +289,9 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
 
   const flapped = { cuts: 0 };
   const cutOff = { cuts: 0, regions: new Set<string>() };
-  /** when each cut-off region's link returned (real ms since the epoch) */
+  /** when each cut-off region's link returned, and when each of its sites first reached the hub after */
   const healedAt = new Map<string, number>();
+  const backAt = new Map<string, number>();
   const summary = (): FleetSummary => {
     const deployments: Record<string, number> = {};
     const sitesByRegion: Record<string, number> = {};
@@ -308,10 +309,10 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
     let backAfterMs = 0;
     for (const s of cutSites) {
       const healed = healedAt.get(s.site.labels.region);
-      const last = s.agent.status().hubContact.last;
-      if (healed === undefined || last === null || Date.parse(last) < healed) continue;
+      const at = backAt.get(s.site.name);
+      if (healed === undefined || at === undefined) continue;
       back++;
-      backAfterMs = Math.max(backAfterMs, (Date.parse(last) - healed) * scale);
+      backAfterMs = Math.max(backAfterMs, (at - healed) * scale);
     }
     const reports = { made: 0, pending: 0, dropped: 0 };
     for (const { agent } of sites) {
@@ -359,8 +360,19 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
     opts.log?.('partition: region cut off', { region: p.region, forMs: p.forMs });
     await wait.sleep(real(p.forMs), signal);
     link.heal();
-    healedAt.set(p.region, Date.now());
+    const healed = Date.now();
+    healedAt.set(p.region, healed);
     opts.log?.('partition: region back', { region: p.region });
+    // each site's first contact after the link returned (a later one overwrites the agent's record)
+    const waiting = sites.filter((s) => s.site.labels.region === p.region && !linkOf.has(s.site.name));
+    while (!signal.aborted && waiting.some((s) => !backAt.has(s.site.name))) {
+      for (const s of waiting) {
+        const last = s.agent.status().hubContact.last;
+        if (!backAt.has(s.site.name) && last !== null && Date.parse(last) >= healed)
+          backAt.set(s.site.name, Date.parse(last));
+      }
+      await wait.sleep(5, signal);
+    }
   });
   const progress = new Wakeup();
   const reporting = (async () => {
