@@ -12,13 +12,15 @@ export interface HubContactOptions {
 }
 
 /**
- * How long to wait before trying an unreachable hub again: doubling from a second (or the heartbeat, if
- * shorter) but never past one heartbeat, so that a site whose link returns is back within one heartbeat.
+ * How long to wait before trying an unreachable hub again: doubling from a second (or half the heartbeat,
+ * if shorter) but never past half a heartbeat, so that a site whose link returns is back within one
+ * heartbeat, the request that brings it back included.
  *
- * @example hubRetryDelay(10, 30_000) // between 15 and 30 seconds
+ * @example hubRetryDelay(10, 30_000) // between 7.5 and 15 seconds
  */
 export function hubRetryDelay(failures: number, heartbeatMs: number): number {
-  return backoffDelay(failures, Math.min(1000, heartbeatMs), heartbeatMs);
+  const most = heartbeatMs / 2;
+  return backoffDelay(failures, Math.min(1000, most), most);
 }
 
 /** How stale the saved time of the last hub contact may get; saving it on every poll would wear flash. */

@@ -2,7 +2,7 @@
 // simulated hours, on a clock that runs fast (src/sim/fleet.ts timeScale). Checked: nothing undeployed at
 // the sites or at the hub, every report made reaches the hub or is counted as dropped, every cut-off site
 // back within one heartbeat of its link returning. Sites and speed: OUTPOST_CHAOS_PARTITION_SITES
-// (default 10,000) and OUTPOST_CHAOS_TIME_SCALE (default 720: 24 hours in two minutes).
+// (default 10,000) and OUTPOST_CHAOS_TIME_SCALE (default 240: 24 hours in six minutes).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +16,7 @@ import { bundleFile } from '../support/fleet.ts';
 import { type KillableHub, recordChaos, startKillableHub } from './support.ts';
 
 const sites = Number(process.env.OUTPOST_CHAOS_PARTITION_SITES ?? 10_000);
-const timeScale = Number(process.env.OUTPOST_CHAOS_TIME_SCALE ?? 720);
+const timeScale = Number(process.env.OUTPOST_CHAOS_TIME_SCALE ?? 240);
 const hours = 24;
 const heartbeatMs = 30_000;
 /** the hub's defaults, in simulated time */
