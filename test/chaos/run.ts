@@ -98,7 +98,7 @@ await rm(dir, { recursive: true, force: true });
 const minutes = ((Date.now() - started.getTime()) / 60_000).toFixed(0);
 const previous = parseChaosRows(await readReliabilitySection('chaos'));
 const table = [
-  `Written by \`npm run chaos\` (every scenario file, one after another; \`npm run chaos -- NAME\` runs one file and replaces only its rows). Each row says when its file last ran, how long it took and the load average of this shared machine then (times are slow under load; the counts are what matter). The last run, started ${utcMinute(started)} on ${machineName()}, ran ${files.length === scenarioFiles.length ? 'every' : files.length} scenario file${files.length === 1 ? '' : 's'} (${passed} of ${files.length} passed) in ${minutes} min.`,
+  `Written by \`npm run chaos\` (every scenario file, one after another; \`npm run chaos -- NAME\` runs one file and replaces only its rows). Each row says when its file last ran, how long it took and the load average of this shared machine then (times are slow under load; the counts are what matter). The last run, started ${utcMinute(started)} on ${machineName()}, ran ${files.length === scenarioFiles.length ? 'every scenario file' : `${files.length} scenario file${files.length === 1 ? '' : 's'}`} (${passed} of ${files.length} passed) in ${minutes} min.`,
   '',
   chaosTable(previous, new Set(files), fresh),
 ].join('\n');
