@@ -15,6 +15,7 @@ import {
   LineCounter,
   type Document as ParsedDocument,
   Parser,
+  type Tags,
 } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 
@@ -28,6 +29,16 @@ export interface YamlDocument {
 
 /** Deeper `[`/`{` nesting is refused: no manifest needs it, and the parser slows with depth squared. */
 export const maxFlowDepth = 256;
+
+/**
+ * YAML 1.1 types with no JSON form are read as the text they are written as, as kubectl reads them:
+ * the library made a Date of `2001-12-14`, 750 of `12:30`, and a Map, Set or Buffer of `!!omap`,
+ * `!!set` and `!!binary`, which a manifest then carried as `{}` or a different string.
+ */
+function jsonTypesOnly(tags: Tags): Tags {
+  const noJsonForm = ['binary', 'omap', 'pairs', 'set', 'timestamp'].map((t) => `tag:yaml.org,2002:${t}`);
+  return tags.filter((t) => typeof t === 'string' || (!noJsonForm.includes(t.tag) && t.format !== 'TIME'));
+}
 
 function invalid(message: string, file: string, at: { line: number; col?: number }): OutpostError {
   return new OutpostError('manifest_invalid', `invalid YAML: ${message}`, {
@@ -108,7 +119,7 @@ function firstLine(text: string): string {
  */
 export function readYamlDocuments(file: { path: string; content: string }): YamlDocument[] {
   const lineCounter = new LineCounter();
-  const composer = new Composer({ version: '1.1', uniqueKeys: false });
+  const composer = new Composer({ version: '1.1', uniqueKeys: false, customTags: jsonTypesOnly });
   const out: YamlDocument[] = [];
   for (const doc of composer.compose(boundedTokens(file.content, lineCounter, file.path))) {
     const error = doc.errors[0];
