@@ -1,12 +1,13 @@
 // The fuzz command: every target (the pure parsers, then a hub's HTTP boundaries) fed up to 100,000
-// inputs each, with the counts, times and any failure printed as a table and written into
-// docs/reliability.md. Usage: node test/fuzz/run.ts [--runs 100000] [--seconds 600] [--only cel,where]
+// inputs each, with the counts, times, rejections by code and any failure printed as a table and
+// written into docs/reliability.md and bench/results.json (`fuzz-*`). Usage: node test/fuzz/run.ts [--runs 100000] [--seconds 600] [--only cel,where]
 // A failure prints its seed and path: --only <target> --seed=<seed> --path=<path> replays it;
 // FUZZ_LOG=1 shows the fuzzed hub's error log (what a 500 was).
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { describeMachine } from '../../bench/machine.ts';
+import { appendResults } from '../../bench/results.ts';
 import { cell, writeReliabilitySection } from '../support/reliability-doc.ts';
 import { type FuzzTarget, perInputLimitMs, runTarget, stallLimitMs, type TargetResult } from './harness.ts';
 import { hubTargets } from './hub-targets.ts';
@@ -43,7 +44,7 @@ async function fuzz(targets: readonly FuzzTarget<never>[]) {
     found.set(target.name, target.found ?? []);
     const rate = Math.round((result.inputs / Math.max(result.ms, 1)) * 1000);
     console.log(
-      `${target.name.padEnd(16)} ${String(result.inputs).padStart(7)} inputs ${String(result.ms).padStart(8)} ms (${rate}/s, slowest ${result.slowestMs} ms) ${result.failure ? 'FAIL' : 'ok'}`,
+      `${target.name.padEnd(16)} ${String(result.inputs).padStart(7)} inputs ${String(result.ms).padStart(8)} ms (${rate}/s, slowest ${result.slowestMs} ms CPU, ${result.slowestWallMs} ms wall) ${result.failure ? 'FAIL' : 'ok'}`,
     );
     if (result.failure)
       console.log(
@@ -64,6 +65,10 @@ if (!only || only.some((name) => !parserNames.has(name))) {
 }
 
 const failed = results.filter((r) => r.failure);
+const rejectionsCell = (r: TargetResult) =>
+  Object.entries(r.rejections)
+    .map(([code, n]) => `${code} ${n.toLocaleString('en')}`)
+    .join(', ') || 'none';
 const table = [
   `Run of \`node test/fuzz/run.ts --runs ${runs}${seconds !== undefined ? ` --seconds ${seconds}` : ''}\` started ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC on ${await describeMachine()}.`,
   `Every input must give a value or a documented rejection (an OutpostError with a 4xx code, or the parser's own error type), never a crash or a 5xx, each within ${perInputLimitMs} ms of CPU (and ${stallLimitMs / 1000} s of wall time: no stall). The load average at the end was ${os
@@ -71,17 +76,31 @@ const table = [
     .map((l) => l.toFixed(1))
     .join(', ')}.`,
   '',
-  '| target | inputs | time | most CPU for one input | result | what it feeds | defects it found (fixed, each with a test) |',
-  '|---|---:|---:|---:|---|---|---|',
+  '| target | inputs | time | slowest input: CPU / wall | rejections by code | result | what it feeds | defects it found (fixed, each with a test) |',
+  '|---|---:|---:|---:|---|---|---|---|',
   ...results.map((r) => {
     const short = r.inputs < runs && !r.failure ? ` (time budget; ${runs.toLocaleString('en')} asked)` : '';
     const result = r.failure
       ? `**FAIL** (seed ${r.seed}): ${cell(r.failure.error.split('\n')[0]!.slice(0, 160))}`
       : 'ok';
     const defects = (found.get(r.target) ?? []).map(cell).join('; ') || '—';
-    return `| ${r.target} | ${r.inputs.toLocaleString('en')}${short} | ${(r.ms / 1000).toFixed(1)} s | ${r.slowestMs} ms | ${result} | ${cell(r.covers)} | ${defects} |`;
+    return `| ${r.target} | ${r.inputs.toLocaleString('en')}${short} | ${(r.ms / 1000).toFixed(1)} s | ${r.slowestMs} ms / ${r.slowestWallMs} ms | ${rejectionsCell(r)} | ${result} | ${cell(r.covers)} | ${defects} |`;
   }),
 ].join('\n');
 console.log(`\n${table}`);
-if (!only) await writeReliabilitySection('fuzz', table);
+if (!only) {
+  await writeReliabilitySection('fuzz', table);
+  await appendResults(
+    results.flatMap((r) => [
+      { name: `fuzz-${r.target}-inputs`, value: r.inputs, unit: 'inputs', target: runs, op: '>=' as const },
+      {
+        name: `fuzz-${r.target}-slowest-cpu-ms`,
+        value: r.slowestMs,
+        unit: 'ms',
+        target: perInputLimitMs,
+        op: '<=' as const,
+      },
+    ]),
+  );
+}
 process.exitCode = failed.length > 0 ? 1 : 0;
