@@ -43,7 +43,8 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 /** The rejections of the target being run, by code; runTarget owns it, one target at a time. */
 let rejections: Map<string, number> | undefined;
 
-function countRejection(code: string): void {
+/** Counts a rejection of the input being checked; a validator that returns its problems names its own. */
+export function countRejection(code: string): void {
   rejections?.set(code, (rejections.get(code) ?? 0) + 1);
 }
 
