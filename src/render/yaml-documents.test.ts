@@ -97,3 +97,18 @@ describe('YAML 1.1 types JSON has no form for', () => {
     refused('a: !!pairs [ {[x]: 1} ]\n', /a mapping key is a list or a mapping/);
   });
 });
+
+describe('numbers JSON cannot hold', () => {
+  // found probing the YAML types after the fuzzer found !!omap: `replicas: .inf` reached the manifest
+  // as `replicas: null`, where kubectl refuses it
+  test('.inf, .nan and a number past the float range are refused at their line', () => {
+    assert.equal(refused('a: 1\nreplicas: .inf\n', /\.inf is a number JSON cannot hold/).location.line, 2);
+    refused('x: [1, -.Inf]\n', /-\.Inf is a number JSON cannot hold/);
+    refused('x: {y: .NaN}\n', /\.NaN is a number JSON cannot hold/);
+    refused('x: 1e400\n', /1e400 is a number JSON cannot hold/);
+  });
+
+  test('the same written as text is text', () => {
+    assert.deepEqual(read('x: ".inf"\n')[0]!.value, { x: '.inf' });
+  });
+});

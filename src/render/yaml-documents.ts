@@ -70,16 +70,26 @@ function* boundedTokens(text: string, lineCounter: LineCounter, file: string): G
   yield* parser.end();
 }
 
-type KeyProblem = { message: string; at: number };
+type JsonProblem = { message: string; at: number };
 
 /**
- * The first key JSON cannot hold: one written twice in a mapping (keys compare as JSON sees them), or a
- * key that is itself a list or mapping (kubectl refuses it; the YAML library would stringify it).
+ * The first key or value JSON cannot hold: a key written twice in a mapping (keys compare as JSON sees
+ * them), a key that is itself a list or mapping (kubectl refuses it; the YAML library would stringify
+ * it), or `.inf` / `.nan` (kubectl refuses them; JSON would carry them as null).
  */
-function keyProblem(doc: ParsedDocument.Parsed, lineOf: (offset: number) => number): KeyProblem | undefined {
+function jsonProblem(
+  doc: ParsedDocument.Parsed,
+  lineOf: (offset: number) => number,
+): JsonProblem | undefined {
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
     const node = pending.pop();
+    if (isScalar(node) && typeof node.value === 'number' && !Number.isFinite(node.value)) {
+      return {
+        message: `${node.source ?? node.value} is a number JSON cannot hold`,
+        at: node.range?.[0] ?? 0,
+      };
+    }
     if (isMap(node)) {
       const seen = new Map<string, number>();
       for (const pair of node.items) {
@@ -124,7 +134,7 @@ export function readYamlDocuments(file: { path: string; content: string }): Yaml
   for (const doc of composer.compose(boundedTokens(file.content, lineCounter, file.path))) {
     const error = doc.errors[0];
     if (error) throw invalid(firstLine(error.message), file.path, lineCounter.linePos(error.pos[0]));
-    const problem = keyProblem(doc, (offset) => lineCounter.linePos(offset).line);
+    const problem = jsonProblem(doc, (offset) => lineCounter.linePos(offset).line);
     if (problem) throw invalid(problem.message, file.path, lineCounter.linePos(problem.at));
     if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
     const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;
