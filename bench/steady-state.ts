@@ -113,12 +113,20 @@ const answerDelay = Object.fromEntries(
       end,
       {
         answered: count,
+        meanMs: Math.round((grew(series('sum')) * 1000) / (count || 1)),
         over100ms: count - grew(series('bucket', 'le="0.1",')),
         over1s: count - grew(series('bucket', 'le="1",')),
       },
     ];
   }),
 );
+const waitStartCount = grew('outpost_long_poll_wait_start_seconds_count');
+const waitStart = {
+  polls: waitStartCount,
+  meanMs: Math.round((grew('outpost_long_poll_wait_start_seconds_sum') * 1000) / (waitStartCount || 1)),
+  over100ms: waitStartCount - grew('outpost_long_poll_wait_start_seconds_bucket{le="0.1"}'),
+  over1s: waitStartCount - grew('outpost_long_poll_wait_start_seconds_bucket{le="1"}'),
+};
 const gcKinds = ['minor', 'major', 'incremental', 'weakcb'];
 const gcPauses = Object.fromEntries(
   gcKinds.map((kind) => {
@@ -153,6 +161,7 @@ const out = {
   requestsPerSecond: result.ratePerSecond,
   reportLatencyMs: result.reportMs,
   longPollOverheadMs: result.pollOverheadMs,
+  hubLongPollWaitStart: waitStart,
   hubLongPollAnswerDelay: answerDelay,
   hubEventLoopDelayMs: eventLoopDelayMs,
   hubGcPauses: gcPauses,

@@ -18,6 +18,8 @@ export interface HubMetrics {
    * written: the hub's own share of a late answer (timers, the store, the write)
    */
   observeLongPollAnswer(end: 'timeout' | 'change', seconds: number): void;
+  /** records how long a long-poll took from its arrival to the start of its wait (authentication, reads) */
+  observeLongPollStart(seconds: number): void;
   /** records one store query by its first SQL keyword */
   observeQuery(sql: string, seconds: number): void;
   /** connects the fleet gauges to a store (done once the store is open) */
@@ -82,6 +84,13 @@ export function createHubMetrics(): HubMetrics {
     name: 'outpost_long_poll_answer_delay_seconds',
     help: "Time from a long-poll's end (deadline or wake-up) to its answer written, by how it ended",
     labelNames: ['end'] as const,
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+
+  const longPollStart = new Histogram({
+    name: 'outpost_long_poll_wait_start_seconds',
+    help: "Time from a long-poll's arrival to the start of its wait (authentication, reads)",
     buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [registry],
   });
@@ -218,6 +227,9 @@ export function createHubMetrics(): HubMetrics {
     },
     observeLongPollAnswer(end, seconds) {
       longPollAnswer.observe({ end }, seconds);
+    },
+    observeLongPollStart(seconds) {
+      longPollStart.observe(seconds);
     },
     observeQuery(sql, seconds) {
       queryDuration.observe({ operation: operationOf(sql) }, seconds);

@@ -179,7 +179,7 @@ test('a scraper needs an API token (a viewer will do) unless the hub serves /met
   }
 });
 
-test('long-polls are timed from their end (deadline or wake-up) to their answer written', async () => {
+test('long-polls are timed from arrival to their wait, and from their end (deadline or wake-up) to their answer', async () => {
   const hub = await memoryHub();
   try {
     const site = await hub.register('poller', { region: 'west' });
@@ -200,6 +200,7 @@ test('long-polls are timed from their end (deadline or wake-up) to their answer 
     }
     const answered = (end: string, suffix: string) =>
       gauge(series, `outpost_long_poll_answer_delay_seconds_${suffix}`, { end });
+    assert.equal(gauge(series, 'outpost_long_poll_wait_start_seconds_count', {}), 2);
     assert.equal(answered('timeout', 'count'), 1);
     assert.equal(answered('change', 'count'), 1);
     // both answers went out promptly: nothing here holds the event loop
