@@ -281,3 +281,27 @@ test('profile apply, list and show print revisions and conformance, and status c
     /profile\.yaml:1: .*skips a Kubernetes minor version: upgrade to 1\.32 first \(bundle_invalid\)/,
   );
 });
+
+test('profile rollouts lists a new revision’s rollout; profile rollout shows it and refuses a rollback', async () => {
+  const file = join(dir, 'rolled-profile.yaml');
+  const doc = (version: string) =>
+    `apiVersion: outpost.dev/v1\nkind: Profile\nmetadata: {name: cli-rolled}\nspec:\n  placement: {selector: {matchLabels: {cli-rolled: "yes"}}}\n  kubernetes: {distribution: k3s, version: ${version}}\n`;
+  await writeFile(file, doc('v1.31.4+k3s1'));
+  assert.equal((await outpost(['profile', 'apply', '-f', file])).code, 0);
+  await writeFile(file, doc('v1.32.1+k3s1'));
+  assert.equal((await outpost(['profile', 'apply', '-f', file])).code, 0);
+  const list = await outpost(['profile', 'rollouts', '--profile', 'cli-rolled', '-o', 'json']);
+  assert.equal(list.code, 0, list.stderr);
+  const [rollout] = JSON.parse(list.stdout) as Array<{
+    id: string;
+    fromRevision: number;
+    toRevision: number;
+  }>;
+  assert.deepEqual([rollout?.fromRevision, rollout?.toRevision], [1, 2]);
+  const show = await outpost(['profile', 'rollout', rollout!.id]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`${rollout!.id}\\s+cli-rolled\\s+1\\s+2`));
+  const back = await outpost(['profile', 'rollout', rollout!.id, 'rollback']);
+  assert.equal(back.code, 1);
+  assert.match(back.stderr, /does not roll back: Kubernetes cannot go back a minor/);
+});
