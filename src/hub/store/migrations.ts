@@ -661,6 +661,15 @@ const migrations: Record<string, Migration> = {
         .addColumn('revision', 'integer', (c) => c.notNull())
         .addColumn('target', 'text', (c) => c.notNull())
         .addColumn('since', 'text', (c) => c.notNull())
+        // the site's conformance to it, kept as reports and targets change (profiles/conformance-kept.ts)
+        .addColumn('state', 'text', (c) => c.notNull().defaultTo('Unknown'))
+        .addColumn('layer_os', 'text')
+        .addColumn('layer_kubernetes', 'text')
+        .addColumn('layer_agent', 'text')
+        .addColumn('layer_addons', 'text')
+        .addColumn('layer_apps', 'text')
+        .addColumn('judged_at', 'text', (c) => c.notNull())
+        .addColumn('deadline_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema
         .createIndex('profile_targets_profile')
