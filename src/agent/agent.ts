@@ -315,6 +315,7 @@ export class Agent {
       state,
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
+      heartbeatMs: opts.heartbeatMs,
       onChange: () => reconciler.wake(),
       onWork: async (hub) => {
         await Promise.all([operations.claim(hub), tunnel.answer(hub)]);
