@@ -661,15 +661,6 @@ const migrations: Record<string, Migration> = {
         .addColumn('revision', 'integer', (c) => c.notNull())
         .addColumn('target', 'text', (c) => c.notNull())
         .addColumn('since', 'text', (c) => c.notNull())
-        // the site's conformance to it, kept as reports and targets change (profiles/conformance-kept.ts)
-        .addColumn('state', 'text', (c) => c.notNull().defaultTo('Unknown'))
-        .addColumn('layer_os', 'text')
-        .addColumn('layer_kubernetes', 'text')
-        .addColumn('layer_agent', 'text')
-        .addColumn('layer_addons', 'text')
-        .addColumn('layer_apps', 'text')
-        .addColumn('judged_at', 'text', (c) => c.notNull())
-        .addColumn('deadline_at', 'text', (c) => c.notNull())
         .execute();
       await db.schema
         .createIndex('profile_targets_profile')
@@ -706,6 +697,23 @@ const migrations: Record<string, Migration> = {
         .addColumn('from_revision', 'integer', (c) => c.notNull())
         .addPrimaryKeyConstraint('profile_rollout_sites_pk', ['rollout_id', 'site_id'])
         .execute();
+    },
+  },
+  // each site's conformance to the profile revision it is given, kept as reports and targets change
+  // (profiles/conformance-kept.ts); a row from before is judged on its site's next report or target change
+  '0022_profile_conformance': {
+    async up(db: Kysely<unknown>) {
+      const add = (column: string, notNullDefault?: string) =>
+        db.schema
+          .alterTable('profile_targets')
+          .addColumn(column, 'text', (c) =>
+            notNullDefault === undefined ? c : c.notNull().defaultTo(notNullDefault),
+          )
+          .execute();
+      await add('state', 'Unknown');
+      for (const layer of ['os', 'kubernetes', 'agent', 'addons', 'apps']) await add(`layer_${layer}`);
+      await add('judged_at', '');
+      await add('deadline_at', '');
     },
   },
 };
