@@ -15,6 +15,13 @@ export interface HubMetrics {
   registry: Registry;
   /** records one HTTP request; `route` is the route template, never the URL */
   observeRequest(method: string, route: string | undefined, status: number, seconds: number): void;
+  /**
+   * records how long after its end (its deadline passed, or a change woke it) a long-poll's answer was
+   * written: the hub's own share of a late answer (timers, the store, the write)
+   */
+  observeLongPollAnswer(end: 'timeout' | 'change', seconds: number): void;
+  /** records how long a long-poll took from its arrival to the start of its wait (authentication, reads) */
+  observeLongPollStart(seconds: number): void;
   /** records one store query by its first SQL keyword */
   observeQuery(sql: string, seconds: number): void;
   /** connects the fleet gauges to a store (done once the store is open) */
@@ -72,6 +79,21 @@ export function createHubMetrics(): HubMetrics {
     help: 'Store queries by kind (select, insert, update, delete, other)',
     labelNames: ['operation'] as const,
     buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [registry],
+  });
+
+  const longPollAnswer = new Histogram({
+    name: 'outpost_long_poll_answer_delay_seconds',
+    help: "Time from a long-poll's end (deadline or wake-up) to its answer written, by how it ended",
+    labelNames: ['end'] as const,
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+
+  const longPollStart = new Histogram({
+    name: 'outpost_long_poll_wait_start_seconds',
+    help: "Time from a long-poll's arrival to the start of its wait (authentication, reads)",
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
     registers: [registry],
   });
 
@@ -232,6 +254,12 @@ export function createHubMetrics(): HubMetrics {
         },
         seconds,
       );
+    },
+    observeLongPollAnswer(end, seconds) {
+      longPollAnswer.observe({ end }, seconds);
+    },
+    observeLongPollStart(seconds) {
+      longPollStart.observe(seconds);
     },
     observeQuery(sql, seconds) {
       queryDuration.observe({ operation: operationOf(sql) }, seconds);
