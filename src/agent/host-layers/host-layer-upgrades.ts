@@ -81,7 +81,9 @@ export class HostLayerUpgrades {
         again = await this.#pass(target, pass);
       } catch (e) {
         if (signal.aborted) return;
-        this.#opts.log?.('could not move the host layers; trying again', { error: (e as Error).message });
+        // cut by a new target, the failure is the old work's: the next pass follows the new one at once
+        if (!pass.aborted)
+          this.#opts.log?.('could not move the host layers; trying again', { error: (e as Error).message });
         again = this.#opts.pollMs;
       }
       await this.#wakeup.sleep(again, pass);
