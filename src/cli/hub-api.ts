@@ -185,6 +185,18 @@ export class HubApi {
     this.#call<profileWire.SiteStackView>('GET', `/sites/${encodeURIComponent(name)}/stack`);
   applyProfiles = (body: wire.BundleFiles) =>
     this.#call<profileWire.ProfileApplyResult>('POST', '/profiles', body).then((r) => r.items);
+  profileRollouts = (profile?: string) =>
+    this.#call<{ items: profileWire.ProfileRolloutView[] }>('GET', '/profile-rollouts', undefined, {
+      profile,
+    }).then((r) => r.items);
+  profileRollout = (id: string) =>
+    this.#call<profileWire.ProfileRolloutDetail>('GET', `/profile-rollouts/${encodeURIComponent(id)}`);
+  profileRolloutAction = (id: string, action: wire.RolloutAction, reason?: string) =>
+    this.#call<profileWire.ProfileRolloutDetail>(
+      'POST',
+      `/profile-rollouts/${encodeURIComponent(id)}/actions`,
+      reason === undefined ? { action } : { action, reason },
+    );
   sealingKeys = (q: SealingKeysQuery) => {
     const params = new URLSearchParams();
     if (q.bundle !== undefined) params.set('bundle', q.bundle);

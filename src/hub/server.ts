@@ -13,6 +13,7 @@ import { renderWantedCharts } from './generators/chart-renderer.ts';
 import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
 import { placeOverdue } from './placement/place.ts';
+import { tickProfileRollouts } from './profiles/profile-rollouts.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
@@ -116,6 +117,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
     {
       work: 'rollout tick',
       run: () => tickRollouts(ctx),
+      intervalMs: () => ctx.config.rollouts.tickIntervalMs,
+    },
+    {
+      work: 'profile rollout tick',
+      run: () => tickProfileRollouts(ctx),
       intervalMs: () => ctx.config.rollouts.tickIntervalMs,
     },
     {

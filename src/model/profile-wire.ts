@@ -80,3 +80,38 @@ export const SiteStackView = Type.Object({
   conflict: Type.Optional(Type.String()),
 });
 export type SiteStackView = Static<typeof SiteStackView>;
+
+/** A profile rollout: one revision moving over the profile's sites in waves. */
+export const ProfileRolloutView = Type.Object({
+  id: Type.String(),
+  profile: Type.String(),
+  fromRevision: Type.Integer(),
+  toRevision: Type.Integer(),
+  /** Progressing, Baking, AwaitingApproval, Paused, Succeeded, Aborted, Superseded */
+  phase: Type.String(),
+  /** the current wave's name */
+  wave: Type.String(),
+  reason: Type.Optional(Type.String()),
+  createdAt: Timestamp,
+  updatedAt: Timestamp,
+  createdBy: Type.String(),
+});
+export type ProfileRolloutView = Static<typeof ProfileRolloutView>;
+
+export const ProfileRolloutDetail = Type.Object({
+  ...ProfileRolloutView.properties,
+  /** every wave in order, with its sites counted by status (Waiting, Updating, Updated, Failed, Skipped) */
+  waves: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      sites: Type.Integer(),
+      statuses: Type.Record(Type.String(), Type.Integer()),
+    }),
+  ),
+  failures: Type.Integer(),
+  /** the sites marked Failed, with the layer, nodes and why (from their conformance) */
+  failed: Type.Array(Type.Object({ site: Type.String(), wave: Type.String(), reason: Type.String() })),
+  pendingActions: Type.Array(Type.String()),
+  strategy: Type.Record(Type.String(), Type.Unknown()),
+});
+export type ProfileRolloutDetail = Static<typeof ProfileRolloutDetail>;

@@ -67,6 +67,8 @@ export interface ProfileSpec {
   hooks?: Partial<Record<HookedLayer, HostHook>>;
   /** how long a site may take to reach a new revision before it counts as Behind rather than Upgrading */
   upgradeDeadlineSeconds: number;
+  /** the rollout strategy a new revision reaches the profile's sites with, by name (canary when absent) */
+  rollout?: string;
 }
 
 export interface ProfileProblem {
@@ -76,7 +78,7 @@ export interface ProfileProblem {
 }
 
 export const defaultUpgradeDeadlineSeconds = 3600;
-const specFields = ['placement', ...profileLayers, 'hooks', 'upgradeDeadlineSeconds'];
+const specFields = ['placement', ...profileLayers, 'hooks', 'upgradeDeadlineSeconds', 'rollout'];
 export const defaultNodeUpgradePolicy: NodeUpgradePolicy = { concurrency: 1, cordon: true, drain: false };
 const dnsLabel = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -247,7 +249,13 @@ export function parseProfileSpec(spec: Record<string, unknown>): ProfileSpec | {
         message: 'a whole number of seconds from 60 to 604800 (7 days)',
       },
     };
+  if (
+    spec.rollout !== undefined &&
+    (typeof spec.rollout !== 'string' || !dnsLabel.test(spec.rollout) || spec.rollout.length > 63)
+  )
+    return { problem: { path: 'rollout', message: 'a rollout strategy name (a DNS label)' } };
   const out: ProfileSpec = { upgradeDeadlineSeconds: deadline };
+  if (spec.rollout !== undefined) out.rollout = spec.rollout as string;
   if (spec.kubernetes) {
     const k = spec.kubernetes as Record<string, unknown>;
     out.kubernetes = { distribution: k.distribution as KubernetesDistribution, version: k.version as string };

@@ -282,6 +282,30 @@ test('profile apply, list and show print revisions and conformance, and status c
   );
 });
 
+test('profile rollouts lists a new revision’s rollout; profile rollout shows it and refuses a rollback', async () => {
+  const file = join(dir, 'rolled-profile.yaml');
+  const doc = (version: string) =>
+    `apiVersion: outpost.dev/v1\nkind: Profile\nmetadata: {name: cli-rolled}\nspec:\n  placement: {selector: {matchLabels: {cli-rolled: "yes"}}}\n  kubernetes: {distribution: k3s, version: ${version}}\n`;
+  await writeFile(file, doc('v1.31.4+k3s1'));
+  assert.equal((await outpost(['profile', 'apply', '-f', file])).code, 0);
+  await writeFile(file, doc('v1.32.1+k3s1'));
+  assert.equal((await outpost(['profile', 'apply', '-f', file])).code, 0);
+  const list = await outpost(['profile', 'rollouts', '--profile', 'cli-rolled', '-o', 'json']);
+  assert.equal(list.code, 0, list.stderr);
+  const [rollout] = JSON.parse(list.stdout) as Array<{
+    id: string;
+    fromRevision: number;
+    toRevision: number;
+  }>;
+  assert.deepEqual([rollout?.fromRevision, rollout?.toRevision], [1, 2]);
+  const show = await outpost(['profile', 'rollout', rollout!.id]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`${rollout!.id}\\s+cli-rolled\\s+1\\s+2`));
+  const back = await outpost(['profile', 'rollout', rollout!.id, 'rollback']);
+  assert.equal(back.code, 1);
+  assert.match(back.stderr, /does not roll back: Kubernetes cannot go back a minor/);
+});
+
 test('outpost agent refuses a host hook that is not an absolute path, from the environment or the flag, before it starts', async () => {
   const stateDir = join(dir, 'agent-hooks');
   const fromEnv = await outpost(['agent', '--state-dir', stateDir, '--no-local-page'], {

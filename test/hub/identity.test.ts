@@ -432,6 +432,9 @@ describe('operator roles', () => {
     'GET /api/v1/profiles/{name}': ['viewer', 'fleet'],
     'GET /api/v1/profiles/{name}/conformance': ['viewer', 'fleet'],
     'GET /api/v1/sites/{name}/stack': ['viewer', 'fleet'],
+    'GET /api/v1/profile-rollouts': ['viewer', 'fleet'],
+    'GET /api/v1/profile-rollouts/{id}': ['viewer', 'fleet'],
+    'POST /api/v1/profile-rollouts/{id}/actions': ['operator', 'fleet'],
   };
   const weaker = { viewer: [], operator: ['viewer'], admin: ['viewer', 'operator'] } as const;
   /** routes that name their site in the query string */

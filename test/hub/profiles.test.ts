@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { tickProfileRollouts } from '../../src/hub/profiles/profile-rollouts.ts';
 import type { ProfileConformance } from '../../src/model/profile-wire.ts';
 import type { NodeInfo } from '../../src/model/site-stack.ts';
 import { createRepo, type GitRepo, tempDir } from '../support/git-server.ts';
@@ -98,6 +99,8 @@ describe('profiles through the API', () => {
   test('a new revision one minor up makes sites Upgrading, then Behind with the node that missed the deadline', async () => {
     const next = await apply(profile('west', '{matchLabels: {region: west}}', 'v1.31.4+k3s1'));
     assert.deepEqual(next.json().items, [{ name: 'west', revision: 2, changed: true }]);
+    // the revision's rollout (canary first: west-1) gives it to the site
+    await tickProfileRollouts(hub.ctx);
     await report(west1, [node('server', 'v1.31.4+k3s1'), node('agent-1', 'v1.30.6+k3s1')]);
     let site = (await conformance('west')).sites.find((s) => s.site === 'west-1')!;
     assert.equal(site.state, 'Upgrading');

@@ -6,13 +6,17 @@ import type { DesiredState } from '../../model/wire.ts';
 import { redactSecrets } from '../../render/redact.ts';
 import { desiredDigest, type RenderedBundle } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
+import { loadTargets } from '../profiles/targets.ts';
 import type { Site } from '../sites/sites.ts';
 import type { Db } from '../store/schema.ts';
 
 /** Sites per statement when desired states are read together. */
 const readTogether = 500;
 
-/** The desired states of the given sites, read in one statement per 500 (unknown sites are missing). */
+/**
+ * The desired states of the given sites with the profile target each is given, read in two statements
+ * per 500 (unknown sites are missing).
+ */
 export async function desiredStates(db: Db, siteIds: readonly string[]): Promise<Map<string, DesiredState>> {
   const out = new Map<string, DesiredState>();
   for (let i = 0; i < siteIds.length; i += readTogether) {
@@ -49,9 +53,12 @@ export async function desiredStates(db: Db, siteIds: readonly string[]): Promise
         });
       }
     }
+    const targets = await loadTargets(db, [...digests.keys()]);
     for (const [id, digest] of digests) {
       const state = out.get(id)!;
-      state.digest = digest ?? desiredDigest(state.deployments);
+      const stack = targets.get(id);
+      if (stack) state.stack = stack;
+      state.digest = digest ?? desiredDigest(state.deployments, stack);
     }
   }
   return out;

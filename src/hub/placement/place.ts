@@ -5,12 +5,14 @@
 // A fleet-wide run never holds the rows reports need for longer than one chunk.
 
 import { type Insertable, type RawBuilder, sql } from 'kysely';
+import type { StackTarget } from '../../model/site-stack.ts';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
 import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { kubeVersionForHelm } from '../../render/generator-spec.ts';
 import { desiredDigest } from '../../render/rendered.ts';
 import { type StoredFleet, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
+import { loadTargets, targetProfiles } from '../profiles/targets.ts';
 import type { DeploymentFacts, SiteFacts } from '../status/aggregate.ts';
 import {
   type DerivedColumns,
@@ -284,6 +286,8 @@ function newRun(): PlacementRun {
  * or decommissioned), a chunk of sites per transaction.
  */
 export async function placeSites(ctx: HubContext, siteIds: readonly string[]): Promise<void> {
+  // the profile a site follows is placed by the same rules: its target first, so the digests below cover it
+  await targetProfiles(ctx, siteIds);
   const run = newRun();
   for (const ids of chunks(siteIds, ctx.config.placement.sitesPerTransaction)) {
     notifyPlaced(ctx, await placeChunk(ctx, ids, undefined, run));
@@ -418,7 +422,8 @@ async function placeChunk(
     const placementSites = sites.map(toPlacementSite);
     await renderingsFor(tx, placementSites, bundles, pins, run.renderings, run.compiled);
     const plan = planPlacement(placementSites, bundles, existing, pins, run.renderings, run.compiled);
-    return writePlan(ctx, tx, plan, sites, deployments, names === undefined);
+    const targets = await loadTargets(tx, siteIds);
+    return writePlan(ctx, tx, plan, sites, deployments, targets, names === undefined);
   });
 }
 
@@ -480,7 +485,8 @@ async function upsertDeployments(
 
 /**
  * Writes a chunk's plan with a few multi-row statements, working out each site's facts before and after
- * from the rows the chunk read (no second read), then its desired digest and derived status columns: of
+ * from the rows the chunk read (no second read), then its desired digest (over its bundles and its
+ * profile target) and derived status columns: of
  * every site when `allSites` (the sites were asked for), else of the sites the plan moved.
  */
 async function writePlan(
@@ -489,6 +495,7 @@ async function writePlan(
   plan: PlacementPlan,
   sites: readonly ChunkSite[],
   deployments: readonly ChunkDeployment[],
+  targets: ReadonlyMap<string, StackTarget>,
   allSites: boolean,
 ): Promise<Placed> {
   const now = ctx.now().toISOString();
@@ -636,7 +643,7 @@ async function writePlan(
     const entries = [...desired.get(s.id)!].flatMap(([bundle, digest]) =>
       digest ? [{ bundle, digest }] : [],
     );
-    const digest = desiredDigest(entries);
+    const digest = desiredDigest(entries, targets.get(s.id));
     const derived = moved.has(s.id) ? derivedColumns(facts) : s;
     if (digest !== s.desired_digest) changed.push(s.id);
     if (digest !== s.desired_digest || !sameDerived(s, derived))

@@ -1,6 +1,6 @@
 // Site profiles at the hub: immutable revisions stored from the API or a source's fleet repository,
 // each new one checked against the last (no Kubernetes minor skipped or undone), and each site's
-// conformance to the profile it follows, judged on read from what its agent last reported.
+// conformance to the revision it is given, judged on read from what its agent last reported.
 
 import { OutpostError } from '../../model/errors.ts';
 import { type ProfileSpec, profileChangeProblem } from '../../model/profile.ts';
@@ -20,8 +20,11 @@ import type { PlacementRules } from '../../select/placement.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, ProfileRevisionTable } from '../store/schema.ts';
-import { conformanceStates, type RunningBundle, siteConformance } from './core/conformance.ts';
+import { conformanceStates, siteConformance } from './core/conformance.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
+import { startProfileRollout } from './profile-rollouts.ts';
+import { runningBundles } from './site-conformance.ts';
+import { targetProfiles } from './targets.ts';
 
 interface StoredRevision {
   revision: number;
@@ -101,11 +104,12 @@ async function changeError(db: Db, doc: ProfileDocument): Promise<OutpostError |
  * document again changes nothing. Inside the caller's transaction.
  */
 async function storeRevision(
+  ctx: HubContext,
   tx: Db,
-  now: Date,
   doc: ProfileDocument,
-  origin: { source: string | null; commit?: string },
+  origin: { source: string | null; commit?: string; by: string },
 ): Promise<{ revision: number; changed: boolean }> {
+  const now = ctx.now();
   const digest = digestOf({ spec: doc.spec, placement: doc.placement });
   const owner = await tx
     .selectFrom('profiles')
@@ -144,6 +148,14 @@ async function storeRevision(
       created_at: at,
     })
     .execute();
+  if (previous)
+    await startProfileRollout(ctx, tx, {
+      profile: doc.name,
+      from: previous.revision,
+      to: revision,
+      profileSpec: doc.spec,
+      by: origin.by,
+    });
   return { revision, changed: true };
 }
 
@@ -154,10 +166,10 @@ export async function applyProfiles(
   files: ReadonlyArray<{ path: string; content: string }>,
 ): Promise<Array<{ name: string; revision: number; changed: boolean }>> {
   const docs = profilesFromFiles(files);
-  return ctx.store.db.transaction().execute(async (tx) => {
+  const results = await ctx.store.db.transaction().execute(async (tx) => {
     const results = [];
     for (const doc of docs) {
-      const stored = await storeRevision(tx, ctx.now(), doc, { source: null });
+      const stored = await storeRevision(ctx, tx, doc, { source: null, by: actor.name });
       if (stored.changed)
         await audit(tx, ctx.now(), actor, 'profile.apply', `profile/${doc.name}`, {
           revision: stored.revision,
@@ -166,6 +178,8 @@ export async function applyProfiles(
     }
     return results;
   });
+  if (results.some((r) => r.changed)) await targetProfiles(ctx);
+  return results;
 }
 
 /** Problems with a source's profiles before its commit is stored: a forbidden change, another owner. */
@@ -192,19 +206,21 @@ export async function profileConflicts(db: Db, source: string, docs: readonly Pr
 }
 
 /**
- * Stores a source's profiles as its commit has them, in the sync's transaction; a profile the commit
- * no longer has is deleted with its revisions. Returns what changed, as `Profile/NAME`.
+ * Stores a source's profiles as its commit has them, in the sync's transaction (a new revision starts its
+ * rollout); a profile the commit no longer has is deleted with its revisions. Returns what changed, as
+ * `Profile/NAME`.
  */
 export async function syncProfiles(
+  ctx: HubContext,
   tx: Db,
-  now: Date,
+  by: string,
   source: string,
   commit: string,
   docs: readonly ProfileDocument[],
 ): Promise<{ changed: string[]; deleted: string[] }> {
   const changed: string[] = [];
   for (const d of docs) {
-    if ((await storeRevision(tx, now, d, { source, commit })).changed) changed.push(`Profile/${d.name}`);
+    if ((await storeRevision(ctx, tx, d, { source, commit, by })).changed) changed.push(`Profile/${d.name}`);
   }
   const rows = await tx.selectFrom('profiles').select('name').where('source', '=', source).execute();
   const deleted = rows.map((r) => r.name).filter((name) => !docs.some((d) => d.name === name));
@@ -222,9 +238,9 @@ interface FleetConformance {
 }
 
 /**
- * Matches every active site to at most one profile and judges it against that profile's latest
- * revision. The upgrade deadline counts from the revision's creation or the site's registration,
- * whichever is later (profiles are not rolled out in waves yet, so every site gets a revision at once).
+ * Matches every active site to at most one profile and judges it against the revision it is given
+ * (profile_targets); the upgrade deadline counts from when it was given it. A site matched before its
+ * target is written is judged against the latest revision since it or the site came, whichever is later.
  */
 async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
   const db = ctx.store.db;
@@ -246,21 +262,28 @@ async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
     .where('lifecycle', '=', 'Active')
     .orderBy('name')
     .execute();
-  const deployments = await db
-    .selectFrom('deployments')
-    .select(['site_id', 'bundle', 'desired_revision', 'desired_digest', 'applied_digest', 'state'])
-    .execute();
-  const bySite = new Map<string, Map<string, RunningBundle>>();
-  for (const d of deployments) {
-    const running = bySite.get(d.site_id) ?? new Map<string, RunningBundle>();
-    // the hub knows the revision of what it last sent; applied it is when the site reports that digest
-    const applied = d.applied_digest !== null && d.applied_digest === d.desired_digest;
-    running.set(d.bundle, {
-      revision: applied ? Number(d.desired_revision) : null,
-      ready: applied && d.state === 'Ready',
-    });
-    bySite.set(d.site_id, running);
-  }
+  const bySite = await runningBundles(db);
+  const targets = new Map(
+    (
+      await db.selectFrom('profile_targets').select(['site_id', 'profile', 'revision', 'since']).execute()
+    ).map((t) => [t.site_id, t]),
+  );
+  const given = new Map<string, StoredRevision>();
+  const revisionGiven = async (profile: string, revision: number): Promise<StoredRevision> => {
+    const key = `${profile}@${revision}`;
+    let stored = given.get(key);
+    if (!stored) {
+      const row = await db
+        .selectFrom('profile_revisions')
+        .selectAll()
+        .where('profile', '=', profile)
+        .where('revision', '=', revision)
+        .executeTakeFirstOrThrow();
+      stored = revisionOf(row);
+      given.set(key, stored);
+    }
+    return stored;
+  };
   const out: FleetConformance = { byProfile: new Map(), conflicts: [] };
   for (const [name, revision] of revisions) out.byProfile.set(name, { revision, sites: [] });
   const now = ctx.now();
@@ -276,15 +299,20 @@ async function fleetConformance(ctx: HubContext): Promise<FleetConformance> {
     }
     if (match.kind !== 'matched') continue;
     const entry = out.byProfile.get(match.profile)!;
-    const since = new Date(Math.max(Date.parse(entry.revision.createdAt), Date.parse(site.registered_at)));
+    const target = targets.get(site.id);
+    const onTarget = target?.profile === match.profile;
+    const revision = onTarget ? await revisionGiven(target.profile, Number(target.revision)) : entry.revision;
+    const since = onTarget
+      ? new Date(target.since)
+      : new Date(Math.max(Date.parse(entry.revision.createdAt), Date.parse(site.registered_at)));
     const judged = siteConformance({
-      spec: entry.revision.spec,
+      spec: revision.spec,
       since,
       stack: site.stack ? (JSON.parse(site.stack) as SiteStack) : undefined,
       bundles: bySite.get(site.id) ?? new Map(),
       now,
     });
-    entry.sites.push({ site: site.name, revision: entry.revision.revision, ...judged });
+    entry.sites.push({ site: site.name, revision: revision.revision, ...judged });
   }
   return out;
 }

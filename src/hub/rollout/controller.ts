@@ -25,6 +25,11 @@ const eventTypeOf: Partial<Record<RolloutEventType, EventType>> = {
   RolloutAborted: 'rollout_aborted',
 };
 
+/** The event type a rollout decision's event is recorded as (profile rollouts record theirs alike). */
+export function rolloutEventType(type: RolloutEventType): EventType {
+  return eventTypeOf[type] ?? 'rollout_progress';
+}
+
 /** Decides every running rollout once. Succeeded ones are included: they still bring returning sites up. */
 export async function tickRollouts(ctx: HubContext): Promise<void> {
   const running = await ctx.store.db
@@ -120,7 +125,7 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
 
 function toEvent(e: RolloutEvent, rollout: string, bundle: string, names: Map<string, string>): NewEvent {
   return {
-    type: eventTypeOf[e.type] ?? 'rollout_progress',
+    type: rolloutEventType(e.type),
     bundle,
     ...(e.siteId !== undefined ? { site: names.get(e.siteId) ?? e.siteId } : {}),
     message: `rollout ${rollout}: ${e.message}`,

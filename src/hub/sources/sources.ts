@@ -16,6 +16,7 @@ import { saveChart } from '../generators/charts.ts';
 import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { storeRendering } from '../placement/renderings.ts';
 import { profileConflicts, syncProfiles } from '../profiles/profiles.ts';
+import { targetProfiles } from '../profiles/targets.ts';
 import { followRevision } from '../rollout/rollouts.ts';
 import {
   resolveStrategy,
@@ -212,6 +213,9 @@ export function syncSource(
 
 const empty = { changed: [], deleted: [], errors: [], failed: [] };
 
+/** A changed document that moves profile targets: syncProfiles names them `Profile/NAME`. */
+const isProfile = (document: string) => document.startsWith('Profile/');
+
 async function syncNow(
   ctx: HubContext,
   actor: Actor,
@@ -327,7 +331,7 @@ async function syncNow(
       }
     }
     const sloChanges = await syncSlos(ctx, tx, name, slos);
-    const profileChanges = await syncProfiles(tx, ctx.now(), name, commit, profiles);
+    const profileChanges = await syncProfiles(ctx, tx, actor.name, name, commit, profiles);
     const gone = await tx.selectFrom('bundles').select('name').where('source', '=', name).execute();
     const deleted = gone.map((b) => b.name).filter((b) => !present.has(b));
     if (deleted.length > 0) await tx.deleteFrom('bundles').where('name', 'in', deleted).execute();
@@ -350,6 +354,8 @@ async function syncNow(
     return { changed, deleted, documents: documentChanges };
   });
   const touched = [...result.changed, ...result.deleted];
+  if (result.documents.changed.some(isProfile) || result.documents.deleted.some(isProfile))
+    await targetProfiles(ctx);
   if (touched.length > 0) await placeBundles(ctx, touched);
   const failed = (
     await Promise.all(

@@ -649,6 +649,56 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('sources').addColumn('verify_key', 'text').execute();
     },
   },
+  // which profile revision each site is given (what its desired state's stack carries), since when, and
+  // the host layers of that revision as sent (a site no profile places, or two do, has no row); and the
+  // profile rollouts that move sites from one revision to the next
+  '0021_profile_targets': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('profile_targets')
+        .addColumn('site_id', 'text', (c) => c.primaryKey())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('revision', 'integer', (c) => c.notNull())
+        .addColumn('target', 'text', (c) => c.notNull())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('profile_targets_profile')
+        .on('profile_targets')
+        .column('profile')
+        .execute();
+      // a profile's rollouts and their sites, shaped as a bundle's (rollout/core decides both)
+      await db.schema
+        .createTable('profile_rollouts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('from_revision', 'integer', (c) => c.notNull())
+        .addColumn('to_revision', 'integer', (c) => c.notNull())
+        .addColumn('strategy', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('phase', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex('profile_rollouts_profile')
+        .on('profile_rollouts')
+        .columns(['profile', 'phase'])
+        .execute();
+      await db.schema
+        .createTable('profile_rollout_sites')
+        .addColumn('rollout_id', 'text', (c) => c.notNull())
+        .addColumn('site_id', 'text', (c) => c.notNull())
+        .addColumn('wave', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('reason', 'text')
+        .addColumn('from_revision', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('profile_rollout_sites_pk', ['rollout_id', 'site_id'])
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

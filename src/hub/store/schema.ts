@@ -311,6 +311,44 @@ export interface ProfileRevisionTable {
   created_at: string;
 }
 
+/** The profile revision one site is given: what its desired state's stack carries. */
+export interface ProfileTargetTable {
+  site_id: string;
+  profile: string;
+  revision: number;
+  /** model/site-stack.ts StackTarget, JSON, as the site's desired state carries it */
+  target: string;
+  /** when the site was given this revision: its upgrade deadline counts from here */
+  since: string;
+}
+
+/** A profile revision moving over the profile's sites: rollout/core's state, as a bundle rollout's. */
+export interface ProfileRolloutTable {
+  id: string;
+  profile: string;
+  from_revision: number;
+  to_revision: number;
+  /** model/rollout-strategy.ts RolloutStrategy, JSON, onFailure always pause */
+  strategy: string;
+  /** rollout/core/state.ts RolloutState, JSON */
+  state: string;
+  phase: string;
+  created_at: string;
+  updated_at: string;
+  created_by: string;
+}
+
+/** One site of a profile rollout: its wave, status, and the revision it keeps until started. */
+export interface ProfileRolloutSiteTable {
+  rollout_id: string;
+  site_id: string;
+  wave: number;
+  status: string;
+  started_at: string | null;
+  reason: string | null;
+  from_revision: number;
+}
+
 /** One SLO's totals over its scope's sites for 5 minutes, kept for the SLO window. */
 export interface SloBucketTable {
   slo: string;
@@ -504,6 +542,9 @@ export interface Database {
   placement_due: PlacementDueTable;
   profiles: ProfileTable;
   profile_revisions: ProfileRevisionTable;
+  profile_targets: ProfileTargetTable;
+  profile_rollouts: ProfileRolloutTable;
+  profile_rollout_sites: ProfileRolloutSiteTable;
   site_operations: SiteOperationTable;
   operation_log_chunks: OperationLogChunkTable;
   chart_sources: ChartSourceTable;
