@@ -325,6 +325,7 @@ export class Agent {
       state,
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
+      heartbeatMs: opts.heartbeatMs,
       onChange: () => {
         reconciler.wake();
         hostLayers.wake();

@@ -2,12 +2,12 @@
 // content-addressed manifests (blobs) it names, fetched, checked against their digests and cached before
 // the new state is saved. The saved state is what the site enforces while the hub is out of reach.
 
-import { backoffDelay, Wakeup } from '../base/timing.ts';
+import { Wakeup } from '../base/timing.ts';
 import type { DesiredState } from '../model/wire.ts';
 import { sha256Digest } from '../render/digest.ts';
 import type { HubClient } from './hub-client.ts';
 import { HubError } from './hub-client.ts';
-import type { HubContact } from './hub-contact.ts';
+import { type HubContact, hubRetryDelay } from './hub-contact.ts';
 import type { LocalState } from './state/local-state.ts';
 
 /** The desired state as the reconciler sees it: the latest saved, and the cache of its manifests. */
@@ -25,6 +25,8 @@ export interface DesiredSyncOptions {
   contact: HubContact;
   /** longest the hub may hold a poll */
   pollWaitSeconds: number;
+  /** an unreachable hub is tried again at least this often, so a site is back within one heartbeat */
+  heartbeatMs: number;
   /** a new desired state was saved */
   onChange: () => void;
   /** the hub said operations wait for the site: the next poll waits until they are taken */
@@ -92,7 +94,7 @@ export class DesiredSync implements DesiredSource {
       } catch (e) {
         if (signal.aborted) return;
         contact.failed((e as Error).message);
-        const delay = backoffDelay(failures++, 1000, 60_000);
+        const delay = hubRetryDelay(failures++, this.#opts.heartbeatMs);
         this.#opts.log?.('hub unreachable; enforcing the last desired state', {
           error: (e as Error).message,
           delayMs: delay,

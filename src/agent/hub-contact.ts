@@ -1,6 +1,7 @@
 // What the agent knows about reaching its hub: when it last answered (saved now and then, so the local
 // page can tell it after a restart while cut off) and the error while it does not answer.
 
+import { backoffDelay } from '../base/timing.ts';
 import type { LocalStatus } from './local-page.ts';
 import type { LocalState } from './state/local-state.ts';
 
@@ -8,6 +9,18 @@ export interface HubContactOptions {
   /** the hub answers again after failing: whatever waits out a backoff may go now */
   onBack: () => void;
   log?: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * How long to wait before trying an unreachable hub again: doubling from a second (or half the heartbeat,
+ * if shorter) but never past half a heartbeat, so that a site whose link returns is back within one
+ * heartbeat, the request that brings it back included.
+ *
+ * @example hubRetryDelay(10, 30_000) // between 7.5 and 15 seconds
+ */
+export function hubRetryDelay(failures: number, heartbeatMs: number): number {
+  const most = heartbeatMs / 2;
+  return backoffDelay(failures, Math.min(1000, most), most);
 }
 
 /** How stale the saved time of the last hub contact may get; saving it on every poll would wear flash. */

@@ -1,13 +1,13 @@
 // Tells the hub what the site runs, through the durable outbox: a report when something changed, or as
 // a heartbeat, each sent in sequence and dropped only once acknowledged, so an outage replays in order.
 
-import { backoffDelay, sleep, Wakeup } from '../base/timing.ts';
+import { sleep, Wakeup } from '../base/timing.ts';
 import type { SiteStack } from '../model/site-stack.ts';
 import type { DeploymentReport, Report } from '../model/wire.ts';
 import { TransportError } from '../net/http-client.ts';
 import { canonicalJson } from '../render/digest.ts';
 import { type HubClient, HubError } from './hub-client.ts';
-import type { HubContact } from './hub-contact.ts';
+import { type HubContact, hubRetryDelay } from './hub-contact.ts';
 import type { Outbox } from './state/outbox.ts';
 
 /** What a report says, as the reconciler knows it. */
@@ -133,7 +133,7 @@ export class Reporter {
         if (e instanceof HubError || e instanceof TransportError) contact.failed(e.message);
         // the outbox's disk in trouble: keep trying, slowly, rather than stop the agent
         else this.#opts.log?.('report outbox unavailable', { error: (e as Error).message });
-        const delay = backoffDelay(failures++, 1000, 60_000);
+        const delay = hubRetryDelay(failures++, this.#opts.heartbeatMs);
         await this.#hubBack.sleep(delay, signal);
       }
     }

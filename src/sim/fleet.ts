@@ -99,6 +99,14 @@ export interface FleetOptions {
   shard?: { index: number; count: number };
   agent?: AgentPace;
   /**
+   * The fleet's clock runs this many times fast (default 1): the agents' pace (heartbeat, readiness
+   * resync, drift check), the flaps and the partitions are given in simulated time and run in
+   * 1/timeScale of it. Not scaled: the long-poll wait (a change answers it at once, so its length changes
+   * nothing a site sees), the simulated clusters' behaviour, and the hub, a real process on real time
+   * (give it --stale-after / --offline-after divided by the scale).
+   */
+  timeScale?: number;
+  /**
    * SLIs per bundle from the seeded generator (src/sim/sli.ts), sent through the agent's real telemetry
    * path; a workload running an image containing one of `badImages` fails and slows down requests
    */
@@ -127,8 +135,15 @@ export interface FleetSummary {
   /** agents whose run ended with an error */
   crashed: number;
   flaps: { sites: number; links: number; cuts: number };
-  /** region partitions that happened, and the sites they cut off */
-  partitions: { cuts: number; sites: number };
+  /**
+   * region partitions that happened and the sites they cut off; of those sites, how many have reached
+   * the hub since their link returned, and the longest any took to (simulated ms)
+   */
+  partitions: { cuts: number; sites: number; back: number; backAfterMs: number };
+  /** what the agents' outboxes hold: reports made (sequence numbers given out), waiting, dropped */
+  reports: { made: number; pending: number; dropped: number };
+  /** objects the simulated clusters deleted (prunes: an undeployment shows here) */
+  deletes: number;
   elapsedMs: number;
 }
 
@@ -212,6 +227,8 @@ async function flap(
  */
 export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise<FleetSummary> {
   const started = Date.now();
+  const scale = opts.timeScale ?? 1;
+  const real = (simulatedMs: number) => simulatedMs / scale;
   const token = decodeJoinToken(opts.joinToken);
   if (!token)
     throw new Error('the join token is not valid (expected the text `outpost token create` printed)');
@@ -260,9 +277,9 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       localPage: false,
       watch: true,
       pollWaitSeconds: opts.agent?.pollWaitSeconds ?? 30,
-      heartbeatMs: opts.agent?.heartbeatMs ?? 30_000,
-      readinessResyncMs: opts.agent?.readinessResyncMs ?? 3000,
-      driftCheckMs: opts.agent?.driftCheckMs ?? 300_000,
+      heartbeatMs: real(opts.agent?.heartbeatMs ?? 30_000),
+      readinessResyncMs: real(opts.agent?.readinessResyncMs ?? 3000),
+      driftCheckMs: real(opts.agent?.driftCheckMs ?? 300_000),
       telemetry: opts.slis ? simulatedTelemetry(opts.seed, site, cluster, opts.slis) : false,
       ...(versions ? { upgrade: (s: UpgradeSite) => new SimulatedUpgrade(s, versions) } : {}),
       log: opts.log && ((m, f) => opts.log?.(m, { site: site.name, ...f })),
@@ -272,6 +289,9 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
 
   const flapped = { cuts: 0 };
   const cutOff = { cuts: 0, regions: new Set<string>() };
+  /** when each cut-off region's link returned, and when each of its sites first reached the hub after */
+  const healedAt = new Map<string, number>();
+  const backAt = new Map<string, number>();
   const summary = (): FleetSummary => {
     const deployments: Record<string, number> = {};
     const sitesByRegion: Record<string, number> = {};
@@ -282,7 +302,26 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       if (status.hubContact.last !== null) registered++;
       for (const d of status.deployments) deployments[d.state] = (deployments[d.state] ?? 0) + 1;
     }
-    const total = (f: 'applies' | 'dryRuns' | 'failures') =>
+    const cutSites = sites.filter(
+      (s) => !linkOf.has(s.site.name) && cutOff.regions.has(s.site.labels.region),
+    );
+    let back = 0;
+    let backAfterMs = 0;
+    for (const s of cutSites) {
+      const healed = healedAt.get(s.site.labels.region);
+      const at = backAt.get(s.site.name);
+      if (healed === undefined || at === undefined) continue;
+      back++;
+      backAfterMs = Math.max(backAfterMs, (at - healed) * scale);
+    }
+    const reports = { made: 0, pending: 0, dropped: 0 };
+    for (const { agent } of sites) {
+      const o = agent.status().outbox;
+      reports.made += o.nextSeq - 1;
+      reports.pending += o.pending;
+      reports.dropped += o.dropped;
+    }
+    const total = (f: 'applies' | 'dryRuns' | 'failures' | 'deletes') =>
       sites.reduce((n, s) => n + s.cluster.counts[f], 0);
     return {
       seed: opts.seed,
@@ -295,29 +334,45 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
       failures: total('failures'),
       crashed: sites.filter((s) => s.crashed).length,
       flaps: { sites: linkOf.size, links: links.length, cuts: flapped.cuts },
-      partitions: {
-        cuts: cutOff.cuts,
-        sites: plan.filter((s) => !linkOf.has(s.name) && cutOff.regions.has(s.labels.region)).length,
-      },
+      partitions: { cuts: cutOff.cuts, sites: cutSites.length, back, backAfterMs: Math.round(backAfterMs) },
+      reports,
+      deletes: total('deletes'),
       elapsedMs: Date.now() - started,
     };
   };
 
+  const scaled = (f: FlapOptions): FlapOptions => ({
+    ...f,
+    everyMs: real(f.everyMs),
+    downMs: real(f.downMs),
+  });
   const flapping = links.map((link, g) =>
-    flap(link, flaps!, seededRandom(hash32(`${opts.seed}/link/${g}`)), flapped, signal),
+    flap(link, scaled(flaps!), seededRandom(hash32(`${opts.seed}/link/${g}`)), flapped, signal),
   );
   const partitioning = (opts.partitions ?? []).map(async (p) => {
     const wait = new Wakeup();
-    await wait.sleep(Math.max(0, p.atMs - (Date.now() - started)), signal);
+    await wait.sleep(Math.max(0, real(p.atMs) - (Date.now() - started)), signal);
     if (signal.aborted) return;
     const link = partitioned.get(p.region)!;
     link.cut();
     cutOff.cuts++;
     cutOff.regions.add(p.region);
     opts.log?.('partition: region cut off', { region: p.region, forMs: p.forMs });
-    await wait.sleep(p.forMs, signal);
+    await wait.sleep(real(p.forMs), signal);
     link.heal();
+    const healed = Date.now();
+    healedAt.set(p.region, healed);
     opts.log?.('partition: region back', { region: p.region });
+    // each site's first contact after the link returned (a later one overwrites the agent's record)
+    const waiting = sites.filter((s) => s.site.labels.region === p.region && !linkOf.has(s.site.name));
+    while (!signal.aborted && waiting.some((s) => !backAt.has(s.site.name))) {
+      for (const s of waiting) {
+        const last = s.agent.status().hubContact.last;
+        if (!backAt.has(s.site.name) && last !== null && Date.parse(last) >= healed)
+          backAt.set(s.site.name, Date.parse(last));
+      }
+      await wait.sleep(5, signal);
+    }
   });
   const progress = new Wakeup();
   const reporting = (async () => {
@@ -365,7 +420,9 @@ export function combineSummaries(parts: readonly FleetSummary[]): FleetSummary {
     failures: 0,
     crashed: 0,
     flaps: { sites: 0, links: 0, cuts: 0 },
-    partitions: { cuts: 0, sites: 0 },
+    partitions: { cuts: 0, sites: 0, back: 0, backAfterMs: 0 },
+    reports: { made: 0, pending: 0, dropped: 0 },
+    deletes: 0,
     elapsedMs: 0,
   };
   for (const p of parts) {
@@ -382,6 +439,12 @@ export function combineSummaries(parts: readonly FleetSummary[]): FleetSummary {
     out.flaps.cuts += p.flaps.cuts;
     out.partitions.cuts += p.partitions.cuts;
     out.partitions.sites += p.partitions.sites;
+    out.partitions.back += p.partitions.back;
+    out.partitions.backAfterMs = Math.max(out.partitions.backAfterMs, p.partitions.backAfterMs);
+    out.reports.made += p.reports.made;
+    out.reports.pending += p.reports.pending;
+    out.reports.dropped += p.reports.dropped;
+    out.deletes += p.deletes;
     out.elapsedMs = Math.max(out.elapsedMs, p.elapsedMs);
   }
   out.sitesByRegion = sorted(out.sitesByRegion);

@@ -1,7 +1,8 @@
 // Chaos: an `outpost agent` process is SIGKILLed in the middle of applying a 200-object bundle, and in
 // the middle of pruning one, then started again with the hub gone. From its saved desired state alone it
 // finishes the work, and the objects of the site's other bundle are not written to at all (their
-// resourceVersions do not move).
+// resourceVersions do not move). One agent dies by its own hand at the exact step between its dry-run
+// pass and its first write, the others are killed from outside mid-step.
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -44,7 +45,8 @@ async function agentForSite(name: string) {
     await rm(stateDir, { recursive: true, force: true });
   });
   return {
-    start(joinToken: string) {
+    /** starts the agent process; `env` adds to its environment (OUTPOST_AGENT_CRASH_AT) */
+    start(joinToken: string, env: Record<string, string> = {}) {
       child = spawn(
         process.execPath,
         [
@@ -63,8 +65,17 @@ async function agentForSite(name: string) {
           kube.kubeconfigPath,
           '--no-local-page',
         ],
-        { stdio: ['ignore', 'ignore', process.env.OUTPOST_CHAOS_LOG ? 'inherit' : 'ignore'] },
+        {
+          stdio: ['ignore', 'ignore', process.env.OUTPOST_CHAOS_LOG ? 'inherit' : 'ignore'],
+          env: { ...process.env, ...env },
+        },
       );
+    },
+    /** resolves with the signal that ended the process, or null if it exited by itself */
+    async exited(): Promise<NodeJS.Signals | null> {
+      if (!child) return null;
+      if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      return child.signalCode;
     },
     kill,
   };
@@ -114,7 +125,12 @@ async function until(what: string, seconds: number, probe: () => Promise<boolean
  * A site running a 5-object bundle `${site}-steady` (Ready), and whatever `more` applies next; returns
  * the steady objects' resourceVersions.
  */
-async function siteWithSteadyBundle(fleet: TestHub, site: string, agent: { start(t: string): void }) {
+async function siteWithSteadyBundle(
+  fleet: TestHub,
+  site: string,
+  agent: { start(t: string, env?: Record<string, string>): void },
+  env: Record<string, string> = {},
+) {
   const selector = { matchLabels: { site } };
   const steady = `${site}-steady`;
   await fleet.api.applyBundle(
@@ -124,7 +140,7 @@ async function siteWithSteadyBundle(fleet: TestHub, site: string, agent: { start
       Array.from({ length: 5 }, (_, i) => configMap(`${steady}-${i}`, steady)),
     ),
   );
-  agent.start(fleet.joinToken);
+  agent.start(fleet.joinToken, env);
   await until('the steady bundle on the site', 120, async () => (await objectsOf(steady)).size === 5);
   await until('the steady bundle reported Ready', 60, async () => {
     const detail = await fleet.api.site(site).catch(() => undefined);
@@ -313,6 +329,61 @@ test('an agent killed between the dry run and the apply, restarted without the h
   assert.ok(atKill.dryRuns > start.dryRuns, 'the agent was killed during the dry run');
   assert.equal(updatedAtKill, 0, 'nothing was written before the dry run ended');
   assert.equal(updatedAfter, bigCount);
+  assert.equal(touched, 0, 'the other bundle is not written to');
+});
+
+test('an agent that dies after its last dry run and before its first write, restarted without the hub, applies the bundle whole', {
+  timeout: 600_000,
+}, async () => {
+  const fleet = await hubForTest();
+  const agent = await agentForSite('chaos-gap');
+  const big = 'chaos-gap-big';
+  // the agent kills itself at that exact step of this bundle (src/agent/crash-point.ts): no race
+  const { selector, steady, before } = await siteWithSteadyBundle(fleet, 'chaos-gap', agent, {
+    OUTPOST_AGENT_CRASH_AT: `before-first-write:${big}`,
+  });
+
+  const start = await configMapApplies();
+  await fleet.api.applyBundle(
+    bundleFile(
+      big,
+      selector,
+      Array.from({ length: bigCount }, (_, i) => configMap(`${big}-${i}`, big)),
+    ),
+  );
+  const signal = await agent.exited();
+  const atKill = await configMapApplies();
+  const objectsAtKill = (await objectsOf(big)).size;
+
+  await fleet.stop();
+  agent.start('');
+  const convergeMs = await until('the bundle complete without the hub', 180, async () => {
+    return (await objectsOf(big)).size === bigCount;
+  });
+  await new Promise((r) => setTimeout(r, 5000));
+  const objectsAfter = (await objectsOf(big)).size;
+  const touched = await touchedSince(steady, before);
+  await agent.kill();
+
+  const dryRuns = atKill.dryRuns - start.dryRuns;
+  const writes = atKill.writes - start.writes;
+  await recordChaos({
+    scenario: 'agent-killed-before-first-write',
+    checked: `agent process SIGKILLed by itself (OUTPOST_AGENT_CRASH_AT=before-first-write) after the apiserver answered all ${dryRuns} dry-run applies of a new ${bigCount}-object bundle and before its first write (both counted from kube-apiserver's apiserver_request_total), then started again with the hub stopped; it applies the bundle whole from its saved desired state, and the 5 objects of the site's other bundle keep their resourceVersions`,
+    figures: [
+      { name: 'dry-runs-at-kill', value: dryRuns, unit: 'requests', op: '>=', target: bigCount },
+      { name: 'writes-at-kill', value: writes, unit: 'requests', op: '<=', target: 0 },
+      { name: 'objects-at-kill', value: objectsAtKill, unit: 'objects', op: '<=', target: 0 },
+      { name: 'objects-after-restart', value: objectsAfter, unit: 'objects', op: '>=', target: bigCount },
+      { name: 'converge-after-restart-ms', value: Math.round(convergeMs), unit: 'ms' },
+      { name: 'other-bundle-objects-touched', value: touched, unit: 'objects', op: '<=', target: 0 },
+    ],
+  });
+  assert.equal(signal, 'SIGKILL', 'the agent died at the crash point');
+  assert.equal(dryRuns, bigCount, 'every object was dry-run before the agent died');
+  assert.equal(writes, 0, 'nothing was written before it died');
+  assert.equal(objectsAtKill, 0);
+  assert.equal(objectsAfter, bigCount);
   assert.equal(touched, 0, 'the other bundle is not written to');
 });
 

@@ -75,12 +75,18 @@ test('two processes, one summary; a seeded share of the stores fails the release
   const { Failed = 0, Ready = 0 } = first.deployments;
   assert.equal(Failed + Ready, 12, JSON.stringify(first.deployments));
   assert.ok(Failed >= 2 && Failed <= 10, `about half the stores fail till:2.0 (${Failed})`);
-  assert.deepEqual(first.partitions, { cuts: 2, sites: 6 }, 'east was cut off in each process');
+  assert.deepEqual(
+    { cuts: first.partitions.cuts, sites: first.partitions.sites },
+    { cuts: 2, sites: 6 },
+    'east was cut off in each process',
+  );
   assert.ok(first.failures > 0, 'transient failures happened and were retried');
 
-  const { elapsedMs: _a, ...a } = first;
-  const { elapsedMs: _b, ...b } = second;
+  // elapsed time, heartbeats made and how fast cut-off stores came back are the clock's, not the seed's
+  const replayed = ({ elapsedMs: _e, reports: _r, partitions: _p, ...rest }: FleetSummary) => rest;
+  const a = replayed(first);
+  const b = replayed(second);
   assert.deepEqual(b, a, 'the same seed gives the same run');
-  const { elapsedMs: _c, ...c } = other;
+  const c = replayed(other);
   assert.notDeepEqual(c, a, 'another seed another run');
 });

@@ -11,16 +11,27 @@ export const reliabilityDoc = resolve(import.meta.dirname, '../../docs/reliabili
  * @example await writeReliabilitySection('fuzz', table)
  */
 export async function writeReliabilitySection(name: 'fuzz' | 'chaos', markdown: string): Promise<void> {
+  const { text, from, to, begin } = await locate(name);
+  await writeFile(
+    reliabilityDoc,
+    `${text.slice(0, from + begin.length)}\n${markdown.trim()}\n${text.slice(to)}`,
+  );
+}
+
+/** The text between `<!-- name:begin -->` and `<!-- name:end -->` in docs/reliability.md, trimmed. */
+export async function readReliabilitySection(name: 'fuzz' | 'chaos'): Promise<string> {
+  const { text, from, to, begin } = await locate(name);
+  return text.slice(from + begin.length, to).trim();
+}
+
+async function locate(name: 'fuzz' | 'chaos') {
   const text = await readFile(reliabilityDoc, 'utf8');
   const begin = `<!-- ${name}:begin -->`;
   const end = `<!-- ${name}:end -->`;
   const from = text.indexOf(begin);
   const to = text.indexOf(end);
   if (from < 0 || to < from) throw new Error(`${reliabilityDoc} has no ${begin} … ${end} section`);
-  await writeFile(
-    reliabilityDoc,
-    `${text.slice(0, from + begin.length)}\n${markdown.trim()}\n${text.slice(to)}`,
-  );
+  return { text, from, to, begin };
 }
 
 /** A markdown table cell: pipes escaped, one line. */

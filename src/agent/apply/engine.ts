@@ -22,6 +22,7 @@ import {
   refOf,
 } from '../../model/manifest.ts';
 import type { RenderedBundle } from '../../render/rendered.ts';
+import { crashPoint } from '../crash-point.ts';
 import { type Cluster, ClusterError } from './cluster.ts';
 import { driftOf } from './drift.ts';
 import { handoverManager, handoverOf, rulesFor, withoutIgnored } from './ignore-differences.ts';
@@ -187,6 +188,7 @@ export async function applyBundle(
   const wanted = new Set(prepared.map((p) => p.key));
   const union = [...prepared.map((p) => p.ref), ...previous.filter((r) => !wanted.has(refKey(r)))];
   await opts.saveInventory(union);
+  crashPoint('before-first-write', bundle.bundle);
 
   const errors: string[] = [];
   let applied = 0;
