@@ -5,6 +5,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { deploymentStates } from '../model/deployment.ts';
 import { connectivities, lifecycles } from '../model/site.ts';
+import { conformanceCounts, layerCounts } from './profiles/conformance-kept.ts';
+import { conformanceStates } from './profiles/core/conformance.ts';
 import type { Db } from './store/schema.ts';
 
 const methods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
@@ -151,6 +153,34 @@ export function createHubMetrics(): HubMetrics {
           this.set({ bundle: b.name, state: s }, n);
         }
       }
+    },
+  });
+  new Gauge({
+    name: 'outpost_profile_sites',
+    help: 'Sites following each profile by their conformance to the revision they are given',
+    labelNames: ['profile', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      const profiles = await db.selectFrom('profiles').select('name').execute();
+      const kept = await conformanceCounts(db);
+      for (const p of profiles) {
+        for (const state of conformanceStates)
+          this.set({ profile: p.name, state }, kept.get(p.name)?.get(state) ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'outpost_profile_layer_sites',
+    help: 'Sites following each profile by the conformance of each layer the profile declares',
+    labelNames: ['profile', 'layer', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      for (const c of await layerCounts(db))
+        this.set({ profile: c.profile, layer: c.layer, state: c.state }, c.sites);
     },
   });
   new Gauge({

@@ -5,6 +5,7 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import { placeSites } from '../placement/place.ts';
+import { judgeReported } from '../profiles/conformance-kept.ts';
 import type { Site } from '../sites/sites.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
@@ -295,6 +296,10 @@ export async function ingestReports(
   });
   if (events > 0) ctx.events.notify();
   if (upgraded.length > 0) await placeSites(ctx, upgraded);
+  await judgeReported(
+    ctx,
+    reports.map((r) => r.site.id),
+  );
   return acks;
 }
 

@@ -699,6 +699,23 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // each site's conformance to the profile revision it is given, kept as reports and targets change
+  // (profiles/conformance-kept.ts); a row from before is judged on its site's next report or target change
+  '0022_profile_conformance': {
+    async up(db: Kysely<unknown>) {
+      const add = (column: string, notNullDefault?: string) =>
+        db.schema
+          .alterTable('profile_targets')
+          .addColumn(column, 'text', (c) =>
+            notNullDefault === undefined ? c : c.notNull().defaultTo(notNullDefault),
+          )
+          .execute();
+      await add('state', 'Unknown');
+      for (const layer of ['os', 'kubernetes', 'agent', 'addons', 'apps']) await add(`layer_${layer}`);
+      await add('judged_at', '');
+      await add('deadline_at', '');
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */
