@@ -404,7 +404,8 @@ export const AuditEntry = Type.Object({
 const FieldName = Type.String({
   minLength: 1,
   maxLength: 300,
-  description: 'label:KEY, property:KEY, or one of connectivity, state, revision, bundle, lifecycle, name',
+  description:
+    'label:KEY, property:KEY, or one of connectivity, state, revision, bundle, lifecycle, name, profile, conformance',
 });
 
 export const QueryRequest = Type.Object(

@@ -25,7 +25,17 @@ export type Where =
   | { field: string; op: 'in' | 'notIn'; values: Array<string | number> }
   | { field: string; op: 'exists' | 'notExists' };
 
-export const statusFields = ['connectivity', 'state', 'revision', 'bundle', 'lifecycle', 'name'] as const;
+/** profile and conformance: the profile a site follows and its conformance to the revision it is given. */
+export const statusFields = [
+  'connectivity',
+  'state',
+  'revision',
+  'bundle',
+  'lifecycle',
+  'name',
+  'profile',
+  'conformance',
+] as const;
 export type StatusField = (typeof statusFields)[number];
 
 /** A field reference, parsed: a label or property key, or a status field. */

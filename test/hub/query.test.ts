@@ -17,6 +17,9 @@ interface SiteRecord {
   connectivity: string;
   lifecycle: string;
   state: string | null;
+  /** the profile a site follows and its kept conformance, from profile_targets */
+  profile?: string;
+  conformance?: string;
 }
 
 const regions = ['west', 'east', 'north'];
@@ -31,14 +34,24 @@ async function loadRecords(): Promise<SiteRecord[]> {
     .selectFrom('sites')
     .select(['name', 'labels', 'properties', 'connectivity', 'lifecycle', 'worst_state'])
     .execute();
-  return rows.map((r) => ({
-    name: r.name,
-    labels: JSON.parse(r.labels),
-    properties: JSON.parse(r.properties),
-    connectivity: r.connectivity,
-    lifecycle: r.lifecycle,
-    state: r.worst_state,
-  }));
+  const targets = await hub.ctx.store.db
+    .selectFrom('profile_targets')
+    .innerJoin('sites', 'sites.id', 'profile_targets.site_id')
+    .select(['sites.name', 'profile_targets.profile', 'profile_targets.state'])
+    .execute();
+  const targetOf = new Map(targets.map((t) => [t.name, t]));
+  return rows.map((r) => {
+    const target = targetOf.get(r.name);
+    return {
+      name: r.name,
+      labels: JSON.parse(r.labels),
+      properties: JSON.parse(r.properties),
+      connectivity: r.connectivity,
+      lifecycle: r.lifecycle,
+      state: r.worst_state,
+      ...(target ? { profile: target.profile, conformance: target.state } : {}),
+    };
+  });
 }
 
 function lookupOf(r: SiteRecord) {
@@ -56,6 +69,10 @@ function lookupOf(r: SiteRecord) {
         return r.name;
       case 'state':
         return r.state ?? undefined;
+      case 'profile':
+        return r.profile;
+      case 'conformance':
+        return r.conformance;
       default:
         return undefined;
     }
@@ -107,6 +124,15 @@ before(async () => {
       })),
     });
   }
+  const profile = `apiVersion: outpost.dev/v1
+kind: Profile
+metadata: {name: stores}
+spec:
+  placement: {selector: {matchLabels: {format: mini}}}
+  kubernetes: {distribution: k3s, version: v1.31.4+k3s1}
+`;
+  const applied = await hub.post('/api/v1/profiles', { files: [{ path: 'stores.yaml', content: profile }] });
+  assert.equal(applied.status, 200, JSON.stringify(applied.body));
   hub.advance(200_000);
   for (let i = 0; i < 36; i += 2) await hub.desired(creds[i]!);
   await hub.sweep();
@@ -118,7 +144,7 @@ after(() => hub.close());
 const fieldArb = fc.oneof(
   fc.constantFrom('label:region', 'label:format', 'label:tier', 'label:none'),
   fc.constantFrom('property:lanes', 'property:city', 'property:misc', 'property:none'),
-  fc.constantFrom('connectivity', 'lifecycle', 'name', 'state'),
+  fc.constantFrom('connectivity', 'lifecycle', 'name', 'state', 'profile', 'conformance'),
 );
 const scalarArb = fc.oneof(
   fc.constantFrom(
@@ -133,6 +159,9 @@ const scalarArb = fc.oneof(
     'Stale',
     'Failed',
     'Ready',
+    'stores',
+    'Unknown',
+    'Behind',
   ),
   fc.constantFrom(0, 1, 4, 6, -2.5, 1e6),
   fc.boolean(),
@@ -232,6 +261,31 @@ describe('filters agree with the reference semantics', () => {
     );
     assert.ok(want.length > 0, 'the fixture has such sites');
     assert.deepEqual(names(got), names(want));
+  });
+});
+
+describe('profile conformance in queries', () => {
+  test('the sites a profile places are found by profile and conformance, the others by their absence', async () => {
+    const followers = records.filter((r) => r.labels.format === 'mini');
+    assert.ok(followers.length > 0 && followers.every((r) => r.profile === 'stores'));
+    assert.deepEqual(
+      names(await allSites({ where: { field: 'profile', op: '=', value: 'stores' } })),
+      names(followers),
+    );
+    assert.deepEqual(
+      names(await allSites({ where: { field: 'conformance', op: 'notExists' } })),
+      names(records.filter((r) => r.labels.format !== 'mini')),
+    );
+    const result = await query({ groupBy: ['profile', 'conformance'], aggregates: ['count'] });
+    const want = new Map<string, number>();
+    for (const r of records) {
+      const k = JSON.stringify([r.profile ?? null, r.conformance ?? null]);
+      want.set(k, (want.get(k) ?? 0) + 1);
+    }
+    const got = new Map(
+      result.groups!.map((g) => [JSON.stringify([g.key.profile, g.key.conformance]), g.count]),
+    );
+    assert.deepEqual(got, want);
   });
 });
 

@@ -47,6 +47,10 @@ function fieldSql(f: FieldRef | SortField, plan: Plan): Sql {
       return plan.scope === 'sites' ? sql`null` : sql`d.desired_revision`;
     case 'bundle':
       return plan.scope === 'sites' ? sql`null` : sql`d.bundle`;
+    case 'profile':
+      return sql`(select pt.profile from profile_targets pt where pt.site_id = s.id)`;
+    case 'conformance':
+      return sql`(select pt.state from profile_targets pt where pt.site_id = s.id)`;
     case 'lastSeen':
       return sql`s.last_seen_at`;
     case 'lastReport':
