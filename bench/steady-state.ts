@@ -10,6 +10,7 @@
 // Run: node bench/steady-state.ts [sites=10000] [windowSeconds=60] [connected=min(sites, 10000)]
 
 import { rm } from 'node:fs/promises';
+import { get } from 'node:https';
 import { commit, machine } from './fleet.ts';
 import { prepareHub, startLoad } from './protocol-load.ts';
 import { appendResults, thousands } from './results.ts';
@@ -26,6 +27,33 @@ console.error(
   `prepared ${sites} sites (${connected} with certificates) in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
 );
 const hub = await startHubProcess([], { dataDir: prepared.dataDir });
+
+/** The hub's /metrics as `name{labels}` → value (what the window's stall hunt reads). */
+function scrapeHub(): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    const req = get(
+      `${hub.url}/metrics`,
+      { ca: hub.caPem, headers: { authorization: `Bearer ${hub.adminToken}` } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (c: string) => {
+          text += c;
+        });
+        res.on('end', () => {
+          const values = new Map<string, number>();
+          for (const line of text.split('\n')) {
+            const m = /^(\S+)\s+(\S+)$/.exec(line);
+            if (m && !line.startsWith('#')) values.set(m[1]!, Number(m[2]));
+          }
+          resolve(values);
+        });
+      },
+    );
+    req.on('error', reject);
+  });
+}
+let metricsAtStart: Promise<Map<string, number>> | undefined;
+let metricsAtEnd: Promise<Map<string, number>> | undefined;
 const idleRss = await rssMiB(hub.pid);
 let window: { cpu0: number; at: number; rss: number[] } | undefined;
 let sampler: NodeJS.Timeout | undefined;
@@ -49,6 +77,8 @@ const load = await startLoad(
     ramped: () => console.error(`all ${connected} sites connected`),
     windowStart: () => {
       profileWindow.from = hub.uptime();
+      // also resets the hub's event-loop delay histogram (prom-client does at every scrape)
+      metricsAtStart = scrapeHub();
       void cpuSeconds(hub.pid).then((cpu0) => {
         window = { cpu0, at: performance.now(), rss: [] };
         sampler = setInterval(() => {
@@ -58,6 +88,7 @@ const load = await startLoad(
     },
     windowEnd: () => {
       profileWindow.to = hub.uptime();
+      metricsAtEnd = scrapeHub();
       clearInterval(sampler);
       const w = window!;
       void cpuSeconds(hub.pid).then((cpu) => {
@@ -69,6 +100,53 @@ const load = await startLoad(
 );
 const result = await load.result;
 await new Promise((r) => setTimeout(r, 200));
+// Where a late long-poll answer comes from: the hub's timers and writes (answer delay), its event loop
+// as a whole (delay, GC pauses), or neither (then the network or the generator).
+const [m0, m1] = await Promise.all([metricsAtStart!, metricsAtEnd!]);
+const grew = (name: string) => (m1.get(name) ?? 0) - (m0.get(name) ?? 0);
+const answerDelay = Object.fromEntries(
+  ['timeout', 'change'].map((end) => {
+    const series = (suffix: string, le = '') =>
+      `outpost_long_poll_answer_delay_seconds_${suffix}{${le}end="${end}"}`;
+    const count = grew(series('count'));
+    return [
+      end,
+      {
+        answered: count,
+        meanMs: Math.round((grew(series('sum')) * 1000) / (count || 1)),
+        over100ms: count - grew(series('bucket', 'le="0.1",')),
+        over1s: count - grew(series('bucket', 'le="1",')),
+      },
+    ];
+  }),
+);
+const waitStartCount = grew('outpost_long_poll_wait_start_seconds_count');
+const waitStart = {
+  polls: waitStartCount,
+  meanMs: Math.round((grew('outpost_long_poll_wait_start_seconds_sum') * 1000) / (waitStartCount || 1)),
+  over100ms: waitStartCount - grew('outpost_long_poll_wait_start_seconds_bucket{le="0.1"}'),
+  over1s: waitStartCount - grew('outpost_long_poll_wait_start_seconds_bucket{le="1"}'),
+};
+const gcKinds = ['minor', 'major', 'incremental', 'weakcb'];
+const gcPauses = Object.fromEntries(
+  gcKinds.map((kind) => {
+    const series = (suffix: string, le = '') => `nodejs_gc_duration_seconds_${suffix}{${le}kind="${kind}"}`;
+    const count = grew(series('count'));
+    return [
+      kind,
+      {
+        count,
+        totalMs: Math.round(grew(series('sum')) * 1000),
+        over100ms: count - grew(series('bucket', 'le="0.1",')),
+      },
+    ];
+  }),
+);
+const eventLoopDelayMs = {
+  p50: Math.round((m1.get('nodejs_eventloop_lag_p50_seconds') ?? 0) * 1000),
+  p99: Math.round((m1.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000),
+  max: Math.round((m1.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000),
+};
 const rss = window!.rss.sort((a, b) => a - b);
 const hubRss = rss.at(-1) ?? 0;
 await hub.stop();
@@ -83,6 +161,10 @@ const out = {
   requestsPerSecond: result.ratePerSecond,
   reportLatencyMs: result.reportMs,
   longPollOverheadMs: result.pollOverheadMs,
+  hubLongPollWaitStart: waitStart,
+  hubLongPollAnswerDelay: answerDelay,
+  hubEventLoopDelayMs: eventLoopDelayMs,
+  hubGcPauses: gcPauses,
   hubCpuCores: Number(summary?.hubCores.toFixed(2)),
   hubProfileWindowSeconds: {
     from: Number(profileWindow.from.toFixed(1)),

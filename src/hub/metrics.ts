@@ -5,6 +5,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { deploymentStates } from '../model/deployment.ts';
 import { connectivities, lifecycles } from '../model/site.ts';
+import { conformanceCounts, layerCounts } from './profiles/conformance-kept.ts';
+import { conformanceStates } from './profiles/core/conformance.ts';
 import type { Db } from './store/schema.ts';
 
 const methods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
@@ -13,6 +15,13 @@ export interface HubMetrics {
   registry: Registry;
   /** records one HTTP request; `route` is the route template, never the URL */
   observeRequest(method: string, route: string | undefined, status: number, seconds: number): void;
+  /**
+   * records how long after its end (its deadline passed, or a change woke it) a long-poll's answer was
+   * written: the hub's own share of a late answer (timers, the store, the write)
+   */
+  observeLongPollAnswer(end: 'timeout' | 'change', seconds: number): void;
+  /** records how long a long-poll took from its arrival to the start of its wait (authentication, reads) */
+  observeLongPollStart(seconds: number): void;
   /** records one store query by its first SQL keyword */
   observeQuery(sql: string, seconds: number): void;
   /** connects the fleet gauges to a store (done once the store is open) */
@@ -73,6 +82,21 @@ export function createHubMetrics(): HubMetrics {
     registers: [registry],
   });
 
+  const longPollAnswer = new Histogram({
+    name: 'outpost_long_poll_answer_delay_seconds',
+    help: "Time from a long-poll's end (deadline or wake-up) to its answer written, by how it ended",
+    labelNames: ['end'] as const,
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+
+  const longPollStart = new Histogram({
+    name: 'outpost_long_poll_wait_start_seconds',
+    help: "Time from a long-poll's arrival to the start of its wait (authentication, reads)",
+    buckets: [0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [registry],
+  });
+
   const leader = new Gauge({
     name: 'outpost_hub_leader',
     help: '1 while this hub replica runs the work that must run once (sweeps, rollout ticks, git polls)',
@@ -129,6 +153,34 @@ export function createHubMetrics(): HubMetrics {
           this.set({ bundle: b.name, state: s }, n);
         }
       }
+    },
+  });
+  new Gauge({
+    name: 'outpost_profile_sites',
+    help: 'Sites following each profile by their conformance to the revision they are given',
+    labelNames: ['profile', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      const profiles = await db.selectFrom('profiles').select('name').execute();
+      const kept = await conformanceCounts(db);
+      for (const p of profiles) {
+        for (const state of conformanceStates)
+          this.set({ profile: p.name, state }, kept.get(p.name)?.get(state) ?? 0);
+      }
+    },
+  });
+  new Gauge({
+    name: 'outpost_profile_layer_sites',
+    help: 'Sites following each profile by the conformance of each layer the profile declares',
+    labelNames: ['profile', 'layer', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      this.reset();
+      for (const c of await layerCounts(db))
+        this.set({ profile: c.profile, layer: c.layer, state: c.state }, c.sites);
     },
   });
   new Gauge({
@@ -217,6 +269,12 @@ export function createHubMetrics(): HubMetrics {
         },
         seconds,
       );
+    },
+    observeLongPollAnswer(end, seconds) {
+      longPollAnswer.observe({ end }, seconds);
+    },
+    observeLongPollStart(seconds) {
+      longPollStart.observe(seconds);
     },
     observeQuery(sql, seconds) {
       queryDuration.observe({ operation: operationOf(sql) }, seconds);

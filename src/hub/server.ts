@@ -13,6 +13,7 @@ import { renderWantedCharts } from './generators/chart-renderer.ts';
 import { expireOperations } from './operations/operations.ts';
 import { Periodic } from './periodic.ts';
 import { placeOverdue } from './placement/place.ts';
+import { judgeOverdue } from './profiles/conformance-kept.ts';
 import { tickProfileRollouts } from './profiles/profile-rollouts.ts';
 import { tickRollouts } from './rollout/controller.ts';
 import { agentRoutes } from './routes/agent.ts';
@@ -118,6 +119,11 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
       work: 'rollout tick',
       run: () => tickRollouts(ctx),
       intervalMs: () => ctx.config.rollouts.tickIntervalMs,
+    },
+    {
+      work: 'profile conformance deadlines',
+      run: () => judgeOverdue(ctx),
+      intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
     },
     {
       work: 'profile rollout tick',

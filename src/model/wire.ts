@@ -210,7 +210,9 @@ export type EventList = Static<typeof EventList>;
 
 export const AttentionItem = Type.Object({
   site: Type.String(),
-  reason: Type.String({ description: 'Failed, Drifted, Expired, Offline, NotReady or Stale' }),
+  reason: Type.String({
+    description: 'Failed, Drifted, Expired, Offline, NotReady, Stale, or ProfileBehind (ranked last)',
+  }),
   detail: Type.String(),
   since: Timestamp,
   connectivity: Type.Enum(connectivities),

@@ -76,3 +76,39 @@ describe('keys JSON cannot hold', () => {
     refused('x: &k [1]\ny: {*k : 2}\n', /a mapping key is a list or a mapping/);
   });
 });
+
+describe('YAML 1.1 types JSON has no form for', () => {
+  // found by fuzzing: `!!omap` pairs also carried list keys past the key check, with a process warning
+  test('dates, times of day, ordered maps, sets and binary are read as the text written', () => {
+    const [doc] = read(
+      'date: 2001-12-14\ntime: 12:30\nomap: !!omap [ {k: 1} ]\nset: !!set {x}\nbinary: !!binary aGVsbG8=\n',
+    );
+    assert.deepEqual(doc!.value, {
+      date: '2001-12-14',
+      time: '12:30',
+      omap: [{ k: 1 }],
+      set: { x: null },
+      binary: 'aGVsbG8=',
+    });
+  });
+
+  test('a list as a key inside an ordered map or a list of pairs is refused', () => {
+    refused('a: !!omap [ {[x]: 1} ]\n', /a mapping key is a list or a mapping/);
+    refused('a: !!pairs [ {[x]: 1} ]\n', /a mapping key is a list or a mapping/);
+  });
+});
+
+describe('numbers JSON cannot hold', () => {
+  // found probing the YAML types after the fuzzer found !!omap: `replicas: .inf` reached the manifest
+  // as `replicas: null`, where kubectl refuses it
+  test('.inf, .nan and a number past the float range are refused at their line', () => {
+    assert.equal(refused('a: 1\nreplicas: .inf\n', /\.inf is a number JSON cannot hold/).location.line, 2);
+    refused('x: [1, -.Inf]\n', /-\.Inf is a number JSON cannot hold/);
+    refused('x: {y: .NaN}\n', /\.NaN is a number JSON cannot hold/);
+    refused('x: 1e400\n', /1e400 is a number JSON cannot hold/);
+  });
+
+  test('the same written as text is text', () => {
+    assert.deepEqual(read('x: ".inf"\n')[0]!.value, { x: '.inf' });
+  });
+});

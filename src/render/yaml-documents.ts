@@ -15,6 +15,7 @@ import {
   LineCounter,
   type Document as ParsedDocument,
   Parser,
+  type Tags,
 } from 'yaml';
 import { OutpostError } from '../model/errors.ts';
 
@@ -28,6 +29,16 @@ export interface YamlDocument {
 
 /** Deeper `[`/`{` nesting is refused: no manifest needs it, and the parser slows with depth squared. */
 export const maxFlowDepth = 256;
+
+/**
+ * YAML 1.1 types with no JSON form are read as the text they are written as, as kubectl reads them:
+ * the library made a Date of `2001-12-14`, 750 of `12:30`, and a Map, Set or Buffer of `!!omap`,
+ * `!!set` and `!!binary`, which a manifest then carried as `{}` or a different string.
+ */
+function jsonTypesOnly(tags: Tags): Tags {
+  const noJsonForm = ['binary', 'omap', 'pairs', 'set', 'timestamp'].map((t) => `tag:yaml.org,2002:${t}`);
+  return tags.filter((t) => typeof t === 'string' || (!noJsonForm.includes(t.tag) && t.format !== 'TIME'));
+}
 
 function invalid(message: string, file: string, at: { line: number; col?: number }): OutpostError {
   return new OutpostError('manifest_invalid', `invalid YAML: ${message}`, {
@@ -59,16 +70,26 @@ function* boundedTokens(text: string, lineCounter: LineCounter, file: string): G
   yield* parser.end();
 }
 
-type KeyProblem = { message: string; at: number };
+type JsonProblem = { message: string; at: number };
 
 /**
- * The first key JSON cannot hold: one written twice in a mapping (keys compare as JSON sees them), or a
- * key that is itself a list or mapping (kubectl refuses it; the YAML library would stringify it).
+ * The first key or value JSON cannot hold: a key written twice in a mapping (keys compare as JSON sees
+ * them), a key that is itself a list or mapping (kubectl refuses it; the YAML library would stringify
+ * it), or `.inf` / `.nan` (kubectl refuses them; JSON would carry them as null).
  */
-function keyProblem(doc: ParsedDocument.Parsed, lineOf: (offset: number) => number): KeyProblem | undefined {
+function jsonProblem(
+  doc: ParsedDocument.Parsed,
+  lineOf: (offset: number) => number,
+): JsonProblem | undefined {
   const pending: unknown[] = [doc.contents];
   while (pending.length > 0) {
     const node = pending.pop();
+    if (isScalar(node) && typeof node.value === 'number' && !Number.isFinite(node.value)) {
+      return {
+        message: `${node.source ?? node.value} is a number JSON cannot hold`,
+        at: node.range?.[0] ?? 0,
+      };
+    }
     if (isMap(node)) {
       const seen = new Map<string, number>();
       for (const pair of node.items) {
@@ -108,12 +129,12 @@ function firstLine(text: string): string {
  */
 export function readYamlDocuments(file: { path: string; content: string }): YamlDocument[] {
   const lineCounter = new LineCounter();
-  const composer = new Composer({ version: '1.1', uniqueKeys: false });
+  const composer = new Composer({ version: '1.1', uniqueKeys: false, customTags: jsonTypesOnly });
   const out: YamlDocument[] = [];
   for (const doc of composer.compose(boundedTokens(file.content, lineCounter, file.path))) {
     const error = doc.errors[0];
     if (error) throw invalid(firstLine(error.message), file.path, lineCounter.linePos(error.pos[0]));
-    const problem = keyProblem(doc, (offset) => lineCounter.linePos(offset).line);
+    const problem = jsonProblem(doc, (offset) => lineCounter.linePos(offset).line);
     if (problem) throw invalid(problem.message, file.path, lineCounter.linePos(problem.at));
     if (doc.contents === null) continue; // an empty document, e.g. after a trailing '---'
     const line = lineCounter.linePos(doc.contents.range?.[0] ?? 0).line;

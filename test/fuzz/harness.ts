@@ -1,6 +1,6 @@
 // What every fuzz target shares: the shape of a target (inputs from a grammar-aware arbitrary, a check
 // that throws when a property fails), the properties every boundary keeps (no crash, no 5xx, a stable
-// error code, an answer within a second) and a runner that counts inputs and time per target.
+// error code, an answer within a second) and a runner that counts inputs, time and rejections by code.
 
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -40,6 +40,14 @@ export function isKnownCode(code: unknown): code is ErrorCode {
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
+/** The rejections of the target being run, by code; runTarget owns it, one target at a time. */
+let rejections: Map<string, number> | undefined;
+
+/** Counts a rejection of the input being checked; a validator that returns its problems names its own. */
+export function countRejection(code: string): void {
+  rejections?.set(code, (rejections.get(code) ?? 0) + 1);
+}
+
 /**
  * Asserts that `e` is a rejection a caller can act on: an OutpostError with a known 4xx code, or one of
  * the module's own documented error types (with a string `code` when the type has one). Anything else
@@ -49,11 +57,13 @@ export function assertRejection(e: unknown, documented: readonly ErrorClass[] = 
   if (e instanceof OutpostError) {
     assert.ok(isKnownCode(e.code), `unknown error code ${e.code}`);
     assert.ok(e.status < 500, `a ${e.status} (${e.code}) for bad input: ${e.message}`);
+    countRejection(e.code);
     return;
   }
   for (const type of documented) {
     if (e instanceof type) {
       if ('code' in e) assert.equal(typeof e.code, 'string', 'a documented error carries a string code');
+      countRejection('code' in e ? String(e.code) : type.name);
       return;
     }
   }
@@ -84,17 +94,26 @@ export function assertAnswer(res: { statusCode: number; body: string }, what: st
       isKnownCode(code),
       `${what}: ${res.statusCode} without a known error code: ${res.body.slice(0, 300)}`,
     );
+    countRejection(String(code));
   }
 }
 
+/** The most CPU and the most wall time any one input took. */
+interface Slowest {
+  cpuMs: number;
+  wallMs: number;
+}
+
 /** The check, failing when one input takes more CPU than perInputLimitMs; keeps the most seen. */
-function timed<T>(target: FuzzTarget<T>, slowest: { ms: number }): (input: T) => Promise<void> {
+function timed<T>(target: FuzzTarget<T>, slowest: Slowest): (input: T) => Promise<void> {
   return async (input) => {
     const start = process.cpuUsage();
+    const wallStart = performance.now();
     await target.check(input);
     const used = process.cpuUsage(start);
     const ms = (used.user + used.system) / 1000;
-    slowest.ms = Math.max(slowest.ms, ms);
+    slowest.cpuMs = Math.max(slowest.cpuMs, ms);
+    slowest.wallMs = Math.max(slowest.wallMs, performance.now() - wallStart);
     assert.ok(ms <= perInputLimitMs, `${target.name}: one input took ${Math.round(ms)} ms of CPU`);
   };
 }
@@ -106,6 +125,10 @@ export interface TargetResult {
   ms: number;
   /** the most CPU one input took */
   slowestMs: number;
+  /** the most wall time one input took (on a shared machine, partly the neighbours' doing) */
+  slowestWallMs: number;
+  /** rejections by code (an input fed to several parsers may be rejected more than once) */
+  rejections: Record<string, number>;
   seed: number;
   /** the (shrunk) failing input, what failed, and the path that replays it with the seed */
   failure?: { input: string; error: string; path: string };
@@ -120,7 +143,8 @@ export async function runTarget<T>(
   opts: { runs: number; seconds?: number; seed?: number; path?: string },
 ): Promise<TargetResult> {
   const start = performance.now();
-  const slowest = { ms: 0 };
+  const slowest: Slowest = { cpuMs: 0, wallMs: 0 };
+  rejections = new Map();
   const details = await fc.check(fc.asyncProperty(target.arbitrary, timed(target, slowest)), {
     numRuns: opts.runs,
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -137,9 +161,12 @@ export async function runTarget<T>(
     covers: target.covers,
     inputs: details.numRuns,
     ms: Math.round(performance.now() - start),
-    slowestMs: Math.round(slowest.ms),
+    slowestMs: Math.round(slowest.cpuMs),
+    slowestWallMs: Math.round(slowest.wallMs),
+    rejections: Object.fromEntries([...rejections].sort((a, b) => b[1] - a[1])),
     seed: details.seed,
   };
+  rejections = undefined;
   if (details.failed && details.counterexample) {
     const error = details.errorInstance;
     result.failure = {

@@ -1,7 +1,7 @@
 // Fuzz targets for the hub's HTTP boundaries, through fastify inject on a real hub (in-memory SQLite,
-// its own CA): the query route and its cursors, agent reports and telemetry (JSON and gzip), the
-// event stream's Last-Event-ID, git webhooks and registration. Every answer must be below 500, every
-// 4xx in the error shape with a known code, and each within a second.
+// its own CA) and, for the agent routes, also over real HTTPS with the site's certificate: the query
+// route and its cursors, agent reports and telemetry (JSON and gzip), the event stream's Last-Event-ID,
+// git webhooks and registration. Every answer below 500, every 4xx in the error shape with a known code.
 
 import assert from 'node:assert/strict';
 import { createHmac, X509Certificate } from 'node:crypto';
@@ -14,6 +14,7 @@ import type { HubContext } from '../../src/hub/context.ts';
 import { createApiToken, ensureFirstAdmin } from '../../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../../src/hub/server.ts';
 import { decodeJoinToken } from '../../src/model/join-token.ts';
+import { HttpClient } from '../../src/net/http-client.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
 import { seedSites } from '../support/hub.ts';
@@ -38,6 +39,8 @@ interface FuzzHub {
   app: FastifyInstance;
   viewer: string;
   site: { id: string; certPem: string };
+  /** a keep-alive HTTPS client of the listening hub presenting the site's certificate and key */
+  siteOverTls: HttpClient;
   /** a digest placed on the site, and the bundle it belongs to */
   placed: { bundle: string; digest: string };
   joinSecret: string;
@@ -55,12 +58,14 @@ function inject(hub: FuzzHub, opts: InjectOptions): Promise<Answer> {
 /**
  * The TLS facts of an mTLS connection with the site's real certificate (once it has one), on inject's
  * socket: siteAuth then runs in full (serial lookup, revocation, the site in the path) without a TLS
- * handshake per input. The handshake itself is tested over real HTTPS (test/hub/identity.test.ts).
+ * handshake per input. Real TLS sockets are left as they are: the agent-mtls target sends its inputs
+ * through the handshake, and test/hub/identity.test.ts tests the handshake's refusals.
  */
 function presentCertificate(app: FastifyInstance): { peer?: X509Certificate } {
   const identity: { peer?: X509Certificate } = {};
   app.addHook('onRequest', async (request) => {
     if (!identity.peer || !request.url.startsWith('/agent/')) return;
+    if ((request.raw.socket as Partial<TLSSocket>).encrypted) return;
     Object.assign(request.raw.socket as Partial<TLSSocket>, {
       encrypted: true,
       authorized: true,
@@ -78,11 +83,12 @@ async function startFuzzHub(): Promise<FuzzHub> {
     // a small inflate limit, so a gzip bomb past it is small to make; what matters is what happens past it
     telemetry: { maxInflatedBytes: inflateLimit },
   });
-  const app = await buildServer(
-    ctx,
-    process.env.FUZZ_LOG ? { logger: { level: 'error', stream: process.stderr } } : {},
-  );
+  const app = await buildServer(ctx, {
+    https: { key: ctx.tls.serverKeyPem, cert: ctx.tls.serverCertPem, ca: ctx.tls.ca.certPem },
+    ...(process.env.FUZZ_LOG ? { logger: { level: 'error', stream: process.stderr } } : {}),
+  });
   const identity = presentCertificate(app);
+  await app.listen({ host: '127.0.0.1', port: 0 });
   await ensureFirstAdmin(ctx, adminToken);
   const admin = { authorization: `Bearer ${adminToken}` };
   const viewer = (await createApiToken(ctx, { name: 'fuzz', source: 'fuzz' }, 'fuzz-viewer', 'viewer')).token;
@@ -94,7 +100,8 @@ async function startFuzzHub(): Promise<FuzzHub> {
     payload: { autoApprove: true, maxUses: 1000 },
   });
   const joinSecret = decodeJoinToken(joined.json().joinToken as string)!.token;
-  const csrPem = createCsr({ commonName: 'site', keyPem: generateKeyPair().privateKeyPem });
+  const siteKeyPem = generateKeyPair().privateKeyPem;
+  const csrPem = createCsr({ commonName: 'site', keyPem: siteKeyPem });
   const registered = await app.inject({
     method: 'POST',
     url: '/agent/v1/register',
@@ -109,6 +116,11 @@ async function startFuzzHub(): Promise<FuzzHub> {
   assert.equal(registered.statusCode, 200, registered.body);
   const site = { id: registered.json().siteId as string, certPem: registered.json().certificate as string };
   identity.peer = new X509Certificate(site.certPem);
+  const address = app.server.address();
+  const siteOverTls = new HttpClient(
+    `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    { ca: ctx.tls.ca.certPem, cert: site.certPem, key: siteKeyPem },
+  );
 
   const bundle = {
     files: [
@@ -173,7 +185,7 @@ async function startFuzzHub(): Promise<FuzzHub> {
   assert.equal(added.statusCode, 201, added.body);
   const source = { name: 'fleet', secret: added.json().webhookSecret as string };
 
-  return { ctx, app, viewer, site, placed, joinSecret, csrPem, cursors, source };
+  return { ctx, app, viewer, site, siteOverTls, placed, joinSecret, csrPem, cursors, source };
 }
 
 // ---- query ---------------------------------------------------------------------------------------
@@ -488,6 +500,49 @@ function gzipTarget(hub: FuzzHub): FuzzTarget<{ body: Uint8Array; encoding: stri
   };
 }
 
+function agentOverTlsTarget(
+  hub: FuzzHub,
+): FuzzTarget<{ route: 'report' | 'telemetry'; body: Uint8Array; gzip: boolean }> {
+  const json = (arbitrary: fc.Arbitrary<unknown>) =>
+    arbitrary.map((b) => new Uint8Array(Buffer.from(JSON.stringify(b) ?? 'null')));
+  return {
+    name: 'agent-mtls',
+    testRuns: 100,
+    covers:
+      "the report and telemetry bodies above (telemetry gzipped or not, bit-flipped now and then) over real HTTPS to the listening hub, with the site's certificate and key: the TLS handshake, the socket's peer certificate and the body read from a real stream",
+    arbitrary: fc.oneof(
+      fc.record({
+        route: fc.constant('report' as const),
+        body: json(reportBody(hub)),
+        gzip: fc.constant(false),
+      }),
+      fc.record({
+        route: fc.constant('telemetry' as const),
+        body: mutatedBytes(json(telemetryBody), 1),
+        gzip: fc.constant(false),
+      }),
+      fc.record({
+        route: fc.constant('telemetry' as const),
+        body: mutatedBytes(
+          telemetryBody.map((b) => new Uint8Array(gzipSync(JSON.stringify(b) ?? 'null'))),
+          1,
+        ),
+        gzip: fc.constant(true),
+      }),
+    ),
+    check: async ({ route, body, gzip }) => {
+      const r = await hub.siteOverTls.request('POST', `/agent/v1/sites/${hub.site.id}/${route}`, {
+        body: Buffer.from(body),
+        ...(gzip ? { headers: { 'content-encoding': 'gzip' } } : {}),
+        raw: true,
+      });
+      assertAnswer({ statusCode: r.status, body: String(r.body) }, `${route} over mTLS`);
+      // the handshake's certificate is what identifies the site: it is never refused as unknown
+      assert.notEqual(r.status, 401, `${route} over mTLS: the site's certificate was not accepted`);
+    },
+  };
+}
+
 // ---- event stream --------------------------------------------------------------------------------
 
 const lastEventId = fc.oneof(
@@ -676,11 +731,13 @@ export async function hubTargets(): Promise<FuzzSuite> {
       reportTarget(hub),
       telemetryTarget(hub),
       gzipTarget(hub),
+      agentOverTlsTarget(hub),
       eventStreamTarget(hub),
       webhookTarget(hub),
       registerTarget(hub),
     ] as FuzzTarget[],
     async close() {
+      hub.siteOverTls.close();
       await hub.app.close();
       await hub.ctx.close();
     },

@@ -1,5 +1,5 @@
 // The hub's HTTP boundaries fuzzed with a few hundred inputs each, in the normal test run, on one hub
-// (in-memory SQLite); `node test/fuzz/run.ts` feeds each 100,000.
+// (in-memory SQLite, listening on HTTPS for the mTLS target); `node test/fuzz/run.ts` feeds each 100,000.
 
 import { after, before, test } from 'node:test';
 import { assertTarget, type FuzzSuite } from './harness.ts';
@@ -18,6 +18,7 @@ const names = [
   'report-route',
   'telemetry-route',
   'telemetry-gzip',
+  'agent-mtls',
   'event-stream',
   'webhook',
   'register-route',

@@ -178,3 +178,35 @@ test('a scraper needs an API token (a viewer will do) unless the hub serves /met
     await open.close();
   }
 });
+
+test('long-polls are timed from arrival to their wait, and from their end (deadline or wake-up) to their answer', async () => {
+  const hub = await memoryHub();
+  try {
+    const site = await hub.register('poller', { region: 'west' });
+    await hub.applyBundle('web', {});
+    const etag = String((await site.call('GET', '/agent/v1/sites/:site/desired')).headers.etag);
+    const poll = (wait: number) =>
+      site.call('GET', `/agent/v1/sites/:site/desired?wait=${wait}`, undefined, { 'if-none-match': etag });
+    assert.equal((await poll(1)).status, 304);
+    const woken = poll(30);
+    await new Promise((r) => setTimeout(r, 300));
+    await hub.applyBundle('web', {}, { a: '2' });
+    assert.equal((await woken).status, 200);
+    // an answer is timed once the socket has taken it, which may come after the client has read it
+    let { series } = await scrape(hub);
+    for (let i = 0; i < 20 && !series.some((s) => s.labels.end === 'change'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      ({ series } = await scrape(hub));
+    }
+    const answered = (end: string, suffix: string) =>
+      gauge(series, `outpost_long_poll_answer_delay_seconds_${suffix}`, { end });
+    assert.equal(gauge(series, 'outpost_long_poll_wait_start_seconds_count', {}), 2);
+    assert.equal(answered('timeout', 'count'), 1);
+    assert.equal(answered('change', 'count'), 1);
+    // both answers went out promptly: nothing here holds the event loop
+    assert.ok(answered('timeout', 'sum') < 0.5, `timeout answered ${answered('timeout', 'sum')} s late`);
+    assert.ok(answered('change', 'sum') < 0.5, `change answered ${answered('change', 'sum')} s after it`);
+  } finally {
+    await hub.close();
+  }
+});

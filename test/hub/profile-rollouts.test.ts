@@ -1,7 +1,8 @@
 // A profile revision rolled out over waves on the real store, sites reporting through the agent API: the
 // canary, then region by region; a site whose agent reports its Kubernetes layer Behind pauses the rollout
 // and is marked with the layer and node, never rolled back; resumed, the rest reach Conformant and the
-// rollout succeeds. OUTPOST_TEST_ENGINE=postgres runs it on PostgreSQL.
+// rollout succeeds; the conformance kept per site shows in the profile list, attention and /metrics.
+// OUTPOST_TEST_ENGINE=postgres runs it on PostgreSQL.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -190,6 +191,39 @@ test('resumed past the failure, the last wave is given the revision and the roll
     r.waves.map((w) => w.statuses),
     [{ Updated: 1 }, { Failed: 1, Updated: 1 }, { Updated: 1 }],
   );
+});
+
+test('conformance is kept per site as reports come: counts in the profile list and in /metrics', async () => {
+  const list = await hub.operator('GET', '/api/v1/profiles');
+  const stores = (list.json().items as Array<{ name: string; counts: Record<string, number> }>).find(
+    (p) => p.name === 'stores',
+  );
+  assert.deepEqual(stores?.counts, { Conformant: 3, Upgrading: 0, Behind: 1, Ahead: 0, Unknown: 0 });
+  const metrics = await hub.operator('GET', '/metrics');
+  assert.equal(metrics.statusCode, 200);
+  assert.match(metrics.body, /^outpost_profile_sites\{profile="stores",state="Behind"\} 1$/m);
+  assert.match(metrics.body, /^outpost_profile_sites\{profile="stores",state="Conformant"\} 3$/m);
+  assert.match(
+    metrics.body,
+    /^outpost_profile_layer_sites\{profile="stores",layer="kubernetes",state="Behind"\} 1$/m,
+  );
+  const attention = await hub.operator('GET', '/api/v1/attention');
+  assert.deepEqual(
+    (attention.json().items as Array<{ site: string; reason: string; detail: string }>).map((a) => [
+      a.site,
+      a.reason,
+      a.detail,
+    ]),
+    [['east-1', 'ProfileBehind', 'behind profile stores r2: kubernetes (outpost profile show stores)']],
+  );
+  // the site fixed on site reports its nodes at the version: it is judged again at once
+  await report('east-1', 'v1.31.4+k3s1');
+  const after = (await hub.operator('GET', '/api/v1/profiles')).json().items as Array<{
+    name: string;
+    counts: Record<string, number>;
+  }>;
+  assert.equal(after.find((p) => p.name === 'stores')?.counts.Conformant, 4);
+  assert.deepEqual((await hub.operator('GET', '/api/v1/attention')).json().items, []);
 });
 
 test('the profile rollout API refuses a missing token and a viewer acting', async () => {

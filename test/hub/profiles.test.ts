@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { judgeOverdue } from '../../src/hub/profiles/conformance-kept.ts';
 import { tickProfileRollouts } from '../../src/hub/profiles/profile-rollouts.ts';
 import type { ProfileConformance } from '../../src/model/profile-wire.ts';
 import type { NodeInfo } from '../../src/model/site-stack.ts';
@@ -105,7 +106,18 @@ describe('profiles through the API', () => {
     let site = (await conformance('west')).sites.find((s) => s.site === 'west-1')!;
     assert.equal(site.state, 'Upgrading');
     assert.equal(site.revision, 2);
+    const kept = async () =>
+      (
+        (await hub.operator('GET', '/api/v1/profiles')).json().items as Array<{
+          name: string;
+          counts: Record<string, number>;
+        }>
+      ).find((p) => p.name === 'west')?.counts;
+    assert.equal((await kept())?.Upgrading, 1);
     hub.clock.advance(601_000);
+    assert.equal((await kept())?.Behind, 0, 'kept: judged again only when the deadline sweep runs');
+    await judgeOverdue(hub.ctx);
+    assert.equal((await kept())?.Behind, 1);
     const c = await conformance('west');
     site = c.sites.find((s) => s.site === 'west-1')!;
     assert.equal(site.state, 'Behind');

@@ -128,7 +128,11 @@ test('a site on its profile’s versions is Conformant', async () => {
 
 test('an upgrade node by node is Upgrading until the last node reports the new version', async () => {
   await fleet.api.applyProfiles(profile('v1.31.4+k3s1'));
-  let s = await stack();
+  // the revision's rollout gives it to the site (its only one: the canary) on the controller's next tick
+  let s = await eventually('the rollout to give store-1 revision 2', async () => {
+    const now = await stack();
+    return now.conformance?.revision === 2 ? now : undefined;
+  });
   assert.equal(s.conformance?.state, 'Upgrading');
   assert.deepEqual(s.conformance?.layers.find((l) => l.layer === 'kubernetes')?.behind, [
     'agent-1',

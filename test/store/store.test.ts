@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { tickRollout } from '../../src/hub/rollout/controller.ts';
+import { addDeltas, type CellCounts, cellId } from '../../src/hub/status/aggregate.ts';
 import { emitEvents, eventsAfter } from '../../src/hub/status/events.ts';
 import { LastSeen } from '../../src/hub/status/last-seen.ts';
+import { writeDeltas } from '../../src/hub/status/site-status.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
 import { type Arg, preparedQuery } from '../../src/hub/store/prepared.ts';
@@ -285,6 +287,29 @@ for (const { engine, skip } of storeEngines) {
       assert.equal(lastSeen.pending, 0);
       assert.equal(await seenOf(a.siteId), '2999-01-01T00:00:01.000Z');
       assert.equal(await seenOf(b.siteId), later, 'a later contact (another replica’s) stays');
+    });
+
+    test('count deltas of any number of cells add up, in one transaction or several', async () => {
+      const db = hub.ctx.store.db;
+      // 1,300 cells: written as pieces of 1,024, 256, 16 and 4; the second write overlaps half of them
+      const first: CellCounts = new Map();
+      for (let i = 0; i < 1300; i++) first.set(cellId('label', `deltas=${i}`, 'sites'), i + 1);
+      const second: CellCounts = new Map();
+      for (let i = 650; i < 1371; i++) second.set(cellId('label', `deltas=${i}`, 'sites'), i % 2 ? -1 : 3);
+      await writeDeltas(db, first);
+      await db.transaction().execute((tx) => writeDeltas(tx, second));
+      const expected = new Map(first);
+      addDeltas(expected, second);
+      const rows = await db
+        .selectFrom('status_aggregates')
+        .select(['key', 'count'])
+        .where('dimension', '=', 'label')
+        .where('key', 'like', 'deltas=%')
+        .execute();
+      assert.equal(rows.length, 1371);
+      const stored = new Map(rows.map((r) => [cellId('label', r.key, 'sites'), Number(r.count)]));
+      for (const [id, n] of stored) assert.equal(n, expected.get(id) ?? 0, id);
+      await db.deleteFrom('status_aggregates').where('key', 'like', 'deltas=%').execute();
     });
 
     test('the reports a site dropped are kept as the agent counts them, over reinstalls, and summed in /metrics', async () => {

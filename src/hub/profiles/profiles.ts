@@ -20,6 +20,7 @@ import type { PlacementRules } from '../../select/placement.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, ProfileRevisionTable } from '../store/schema.ts';
+import { conformanceCounts } from './conformance-kept.ts';
 import { conformanceStates, siteConformance } from './core/conformance.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
 import { startProfileRollout } from './profile-rollouts.ts';
@@ -329,14 +330,15 @@ async function profileRow(db: Db, name: string) {
   return row;
 }
 
+/** Every profile with its sites counted by conformance state, as kept (conformance-kept.ts). */
 export async function listProfiles(ctx: HubContext): Promise<ProfileView[]> {
   const rows = await ctx.store.db.selectFrom('profiles').selectAll().orderBy('name').execute();
-  const fleet = await fleetConformance(ctx);
+  const kept = await conformanceCounts(ctx.store.db);
   return rows.map((r) => ({
     name: r.name,
     revision: Number(r.revision),
     ...(r.source ? { source: r.source } : {}),
-    counts: countStates(fleet.byProfile.get(r.name)?.sites.map((s) => s.state) ?? []),
+    counts: { ...countStates([]), ...Object.fromEntries(kept.get(r.name) ?? []) },
     updatedAt: r.updated_at,
   }));
 }

@@ -9,6 +9,7 @@ import type { PlacementRules } from '../../select/placement.ts';
 import type { HubContext } from '../context.ts';
 import { finalPhases } from '../rollout/core/state.ts';
 import type { Db } from '../store/schema.ts';
+import { judgeTargets } from './conformance-kept.ts';
 import { compileProfiles, matchProfile } from './core/matching.ts';
 import { type RolloutHold, stackTargetOf, targetRevision } from './core/target.ts';
 
@@ -166,18 +167,26 @@ async function targetChunk(
     }
     const revision = targetRevision(site.id, latest.get(match.profile)!, held.get(match.profile));
     if (had?.profile === match.profile && had.revision === revision) continue;
-    const target = JSON.stringify(
-      stackTargetOf(match.profile, revision, await specOf(match.profile, revision)),
-    );
+    const spec = await specOf(match.profile, revision);
+    const target = JSON.stringify(stackTargetOf(match.profile, revision, spec));
+    const given = {
+      profile: match.profile,
+      revision,
+      target,
+      since: now,
+      // judged below, once every target of the chunk is written
+      state: 'Unknown',
+      judged_at: now,
+      deadline_at: new Date(ctx.now().getTime() + spec.upgradeDeadlineSeconds * 1000).toISOString(),
+    };
     await tx
       .insertInto('profile_targets')
-      .values({ site_id: site.id, profile: match.profile, revision, target, since: now })
-      .onConflict((oc) =>
-        oc.column('site_id').doUpdateSet({ profile: match.profile, revision, target, since: now }),
-      )
+      .values({ site_id: site.id, ...given })
+      .onConflict((oc) => oc.column('site_id').doUpdateSet(given))
       .execute();
     targeted.push(site.id);
   }
+  await judgeTargets(ctx, tx, targeted);
   return { targeted, woken: await refreshDesiredDigests(tx, targeted) };
 }
 

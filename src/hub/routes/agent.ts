@@ -153,7 +153,17 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           if (!changed && waitMs > 0 && !ctx.work.untold(site.id)) {
             const abort = new AbortController();
             request.raw.once('close', () => abort.abort());
+            ctx.metrics.observeLongPollStart(reply.elapsedTime / 1000);
+            const deadline = performance.now() + waitMs;
             changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
+            // the hub's share of a late answer: from the deadline (or the wake-up) to the answer written
+            if (!abort.signal.aborted) {
+              const end = changed ? 'change' : 'timeout';
+              const endedAt = changed ? performance.now() : Math.min(deadline, performance.now());
+              reply.raw.once('finish', () =>
+                ctx.metrics.observeLongPollAnswer(end, (performance.now() - endedAt) / 1000),
+              );
+            }
           }
           if (!changed) return unchanged();
           state = undefined;

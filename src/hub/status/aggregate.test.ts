@@ -101,6 +101,35 @@ describe('aggregate deltas', () => {
     );
   });
 
+  test('property: the deltas between two sites are what the second adds less what the first adds', () => {
+    // the second site is often the first with a few facts moved, so both the short cut for changes that
+    // count nowhere and the full difference are exercised
+    const variantArb = fc.tuple(siteArb, siteArb, fc.nat({ max: 8 })).map(([a, b, pick]) => {
+      const other = b.deployments[0] ?? { state: 'Failed', revision: null, placed: false };
+      const first = (change: Partial<DeploymentFacts>) =>
+        a.deployments.map((d, i) => (i === 0 ? { ...d, ...change } : d));
+      const moved: SiteFacts = [
+        { ...a, connectivity: b.connectivity },
+        { ...a, deployments: first({ state: other.state }) },
+        { ...a, deployments: first({ revision: other.revision }) },
+        { ...a, deployments: first({ placed: other.placed }) },
+        { ...a, labels: b.labels },
+        { ...a, deployments: b.deployments },
+        { ...a, lifecycle: b.lifecycle, connectivitySince: b.connectivitySince },
+        { ...a, deployments: a.deployments.map((d) => ({ ...d, message: 'later', stateSince: '' })) },
+        b,
+      ][pick]!;
+      return [a, moved] as const;
+    });
+    fc.assert(
+      fc.property(variantArb, ([a, b]) => {
+        const expected = contributions(b, labelKeys);
+        addDeltas(expected, new Map([...contributions(a, labelKeys)].map(([id, n]) => [id, -n])));
+        assert.deepEqual(sorted(aggregateDeltas(a, b, labelKeys)), sorted(expected));
+      }),
+    );
+  });
+
   test('an Offline site moving Online moves one count from Offline to Online per dimension it is in', () => {
     const site: SiteFacts = {
       name: 'a',

@@ -5,6 +5,7 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { DeploymentView, Report } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import { placeSites } from '../placement/place.ts';
+import { judgeReported } from '../profiles/conformance-kept.ts';
 import type { Site } from '../sites/sites.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
@@ -15,6 +16,7 @@ import {
   deploymentFacts,
   derivedColumns,
   recordChanges,
+  type SiteChange,
   siteFactColumns,
   siteFacts,
 } from './site-status.ts';
@@ -150,14 +152,17 @@ const deploymentRemoved = preparedQuery((db, arg: Arg<{ siteId: string; bundle: 
 
 /**
  * Ingests one report inside the caller's transaction: reads the site and its deployments once, and
- * from those rows alone works out the new facts, the aggregate deltas, attention and events. Returns
- * the ack and how many events it stored (wake the streams after the commit).
+ * from those rows alone works out the new facts and derived columns. An accepted report's change goes
+ * into `reported`, for the batch's one aggregate upsert and event insert; a replay that brings the site
+ * back is recorded at once (its derived columns must land before a later report of the same batch's).
+ * Returns the ack and how many events it stored itself.
  */
-export async function ingestInTransaction(
+async function ingestInTransaction(
   ctx: HubContext,
   tx: Db,
   site: Pick<Site, 'id'>,
   report: Report,
+  reported: SiteChange[],
 ): Promise<{ ack: ReportAck; events: number; kubernetesVersionChanged?: boolean }> {
   const now = ctx.now().toISOString();
   const {
@@ -264,10 +269,8 @@ export async function ingestInTransaction(
     last_report_at: now,
     ...derivedColumns(after),
   });
-  const events = await recordChanges(ctx, tx, [{ siteId: site.id, before, after }], [], {
-    derivedWritten: true,
-  });
-  return { ack: { accepted: true, lastSeq: report.seq }, events, kubernetesVersionChanged };
+  reported.push({ siteId: site.id, before, after });
+  return { ack: { accepted: true, lastSeq: report.seq }, events: 0, kubernetesVersionChanged };
 }
 
 /** Whether a report leaves a deployment row as it is (its `updated_at` aside). */
@@ -296,16 +299,23 @@ export async function ingestReports(
   const upgraded: string[] = [];
   const acks = await ctx.store.db.transaction().execute(async (tx) => {
     const out: ReportAck[] = [];
+    const reported: SiteChange[] = [];
     for (const { site, report } of reports) {
-      const r = await ingestInTransaction(ctx, tx, site, report);
+      const r = await ingestInTransaction(ctx, tx, site, report, reported);
       out.push(r.ack);
       events += r.events;
       if (r.kubernetesVersionChanged) upgraded.push(site.id);
     }
+    // one aggregate upsert for the batch: its reports mostly move the same fleet and bundle cells
+    events += await recordChanges(ctx, tx, reported, [], { derivedWritten: true });
     return out;
   });
   if (events > 0) ctx.events.notify();
   if (upgraded.length > 0) await placeSites(ctx, upgraded);
+  await judgeReported(
+    ctx,
+    reports.map((r) => r.site.id),
+  );
   return acks;
 }
 

@@ -699,10 +699,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // each site's conformance to the profile revision it is given, kept as reports and targets change
+  // (profiles/conformance-kept.ts); a row from before is judged on its site's next report or target change
+  '0022_profile_conformance': {
+    async up(db: Kysely<unknown>) {
+      const add = (column: string, notNullDefault?: string) =>
+        db.schema
+          .alterTable('profile_targets')
+          .addColumn(column, 'text', (c) =>
+            notNullDefault === undefined ? c : c.notNull().defaultTo(notNullDefault),
+          )
+          .execute();
+      await add('state', 'Unknown');
+      for (const layer of ['os', 'kubernetes', 'agent', 'addons', 'apps']) await add(`layer_${layer}`);
+      await add('judged_at', '');
+      await add('deadline_at', '');
+    },
+  },
   // reports each site's agents dropped from a full outbox, over all installs of the machine, and the part
   // earlier installs counted (an agent's running count starts again with its state directory); bigint, as
   // an agent may send any safe integer; the partial index keeps the fleet total a read of the sites that dropped
-  '0022_site_dropped_reports': {
+  '0023_site_dropped_reports': {
     async up(db: Kysely<unknown>) {
       await db.schema
         .alterTable('sites')

@@ -324,6 +324,18 @@ export interface ProfileTargetTable {
   target: string;
   /** when the site was given this revision: its upgrade deadline counts from here */
   since: string;
+  /** the site's conformance to the revision (Conformant, Upgrading, Behind, Ahead, Unknown), kept */
+  state: string;
+  /** each layer's conformance state; null for a layer the revision does not declare */
+  layer_os: string | null;
+  layer_kubernetes: string | null;
+  layer_agent: string | null;
+  layer_addons: string | null;
+  layer_apps: string | null;
+  /** when the conformance was last judged: a report or deployment change after it judges again */
+  judged_at: string;
+  /** since plus the revision's upgrade deadline: an Upgrading site past it is judged again */
+  deadline_at: string;
 }
 
 /** A profile revision moving over the profile's sites: rollout/core's state, as a bundle rollout's. */
