@@ -11,6 +11,7 @@ import type { Facts } from '../model/wire.ts';
 import { AgentTelemetry, type AgentTelemetryOptions } from './agent-telemetry.ts';
 import type { Cluster } from './apply/cluster.ts';
 import { DesiredSync } from './desired-sync.ts';
+import { HostLayerUpgrades } from './host-layers/host-layer-upgrades.ts';
 import type { HubClient } from './hub-client.ts';
 import { HubContact } from './hub-contact.ts';
 import type { KubeConnection } from './kube/config.ts';
@@ -70,6 +71,13 @@ export interface AgentOptions {
    * credentials); without it the site refuses every tunnel
    */
   tunnel?: KubeConnection;
+  /**
+   * the programs a profile's host hooks may run on this host (OUTPOST_HOST_HOOKS); none by default, and
+   * none on an in-cluster install, whose pod cannot reach the host
+   */
+  hostHooks?: readonly string[];
+  /** how often a host-layer upgrade under way is looked at again (default 10 s) */
+  hostLayerPollMs?: number;
   /** how this install runs another agent release (upgrade/); without it the agent runs none */
   upgrade?: (site: UpgradeSite) => Promise<AgentUpgrade> | AgentUpgrade;
   log?: (message: string, fields?: Record<string, unknown>) => void;
@@ -107,6 +115,7 @@ interface Parts {
   reporter: Reporter;
   operations: SiteOperations;
   tunnel: SiteTunnel;
+  hostLayers: HostLayerUpgrades;
   telemetry: AgentTelemetry | undefined;
   upgrade: AgentUpgrade | undefined;
 }
@@ -248,6 +257,7 @@ export class Agent {
         owned(parts.reconciler.run(signal)),
         owned(parts.reporter.run(signal)),
         owned(parts.operations.run(signal)),
+        owned(parts.hostLayers.run(signal)),
         owned(keepLock()),
         parts.telemetry?.run(signal), // never throws: telemetry trouble does not stop the site
       ]);
@@ -316,7 +326,10 @@ export class Agent {
       contact,
       pollWaitSeconds: opts.pollWaitSeconds,
       heartbeatMs: opts.heartbeatMs,
-      onChange: () => reconciler.wake(),
+      onChange: () => {
+        reconciler.wake();
+        hostLayers.wake();
+      },
       onWork: async (hub) => {
         await Promise.all([operations.claim(hub), tunnel.answer(hub)]);
       },
@@ -353,11 +366,33 @@ export class Agent {
       refreshMs: opts.heartbeatMs,
       log,
     });
+    // beside the reconciler, never before it: a site mid-upgrade keeps its bundles enforced
+    const hostLayers = new HostLayerUpgrades({
+      cluster: opts.cluster,
+      stateDir: opts.stateDir,
+      target: () => {
+        const desired = sync.current();
+        return desired && (desired.stack ?? null);
+      },
+      allowedHooks: new Set(opts.hostHooks ?? []),
+      pollMs: opts.hostLayerPollMs ?? 10_000,
+      recheckMs: opts.heartbeatMs,
+      // the reconciler's pass ends with a report, and it is the one caller of the reporter
+      onChange: () => {
+        nodes.stale();
+        reconciler.wake();
+      },
+      log,
+    });
     const reporter = new Reporter({
       outbox,
       contact,
       source: reconciler,
-      stack: () => nodes.current(signal),
+      stack: async () => {
+        const stack = await nodes.current(signal);
+        const upgrades = hostLayers.upgrades();
+        return stack && upgrades.length > 0 ? { ...stack, upgrades } : stack;
+      },
       heartbeatMs: opts.heartbeatMs,
       onSequenceReset: () => reconciler.wake(),
       log,
@@ -370,7 +405,19 @@ export class Agent {
       log,
     });
     const tunnel = new SiteTunnel({ kube: opts.tunnel, log });
-    return { outbox, contact, identity, sync, reconciler, reporter, operations, tunnel, telemetry, upgrade };
+    return {
+      outbox,
+      contact,
+      identity,
+      sync,
+      reconciler,
+      reporter,
+      operations,
+      tunnel,
+      hostLayers,
+      telemetry,
+      upgrade,
+    };
   }
 
   /**
@@ -443,6 +490,7 @@ export class Agent {
       deployments: parts?.reconciler.deployments() ?? [],
       outbox: parts?.outbox.stats() ?? { pending: 0, bytes: 0, dropped: 0, nextSeq: 1 },
       telemetry: parts?.telemetry?.status(),
+      upgrades: parts?.hostLayers.upgrades() ?? [],
     };
   }
 }

@@ -48,6 +48,40 @@ test('an empty site says so', () => {
   assert.match(renderLocalPage(status({ deployments: [] })), /nothing placed on this site yet/);
 });
 
+test('host layers show for staff on site: which node holds the upgrade up and why, escaped', () => {
+  const html = renderLocalPage(
+    status({
+      upgrades: [
+        {
+          layer: 'os',
+          target: '6.1',
+          state: 'Conformant',
+          behind: [],
+          detail: 'the os hook reached 6.1',
+          startedAt: '2025-05-01T09:00:00.000Z',
+        },
+        {
+          layer: 'kubernetes',
+          target: 'v1.31.4+k3s1',
+          state: 'Behind',
+          behind: ['till-<2>'],
+          detail: 'node till-<2> still runs v1.30.6+k3s1 3600 s after the upgrade to v1.31.4+k3s1 began',
+          startedAt: '2025-05-01T09:00:00.000Z',
+        },
+      ],
+    }),
+    Date.parse('2025-05-01T10:05:00.000Z'),
+  );
+  assert.match(html, /<h2>Host layers<\/h2>/);
+  assert.match(html, /<td>os<\/td><td>6\.1<\/td>\n<td><b style="color:#1a7f37">Conformant<\/b><\/td>/);
+  assert.match(
+    html,
+    /<b style="color:#cf222e">Behind<\/b><\/td>\n<td>till-&lt;2&gt;<\/td><td>65 min ago<\/td>/,
+  );
+  assert.match(html, /node till-&lt;2&gt; still runs v1\.30\.6\+k3s1/);
+  assert.doesNotMatch(renderLocalPage(status()), /Host layers/, 'no profile, no section');
+});
+
 test('the server answers GET and HEAD, refuses writes, and serves the same facts as JSON', async () => {
   const page = await serveLocalPage(
     '127.0.0.1:0',

@@ -4,6 +4,7 @@
 // and the probes a supervisor asks (Kubernetes, the host launcher): /healthz and /readyz.
 
 import http from 'node:http';
+import type { LayerUpgrade } from '../model/site-stack.ts';
 import type { DeploymentReport } from '../model/wire.ts';
 import type { OutboxStats } from './state/outbox.ts';
 import type { TelemetryStatus } from './telemetry/site-telemetry.ts';
@@ -28,6 +29,8 @@ export interface LocalStatus {
   outbox: OutboxStats;
   /** recent SLIs and events and the telemetry buffer, kept locally so they show while offline */
   telemetry?: TelemetryStatus;
+  /** the host layers (OS, Kubernetes) the agent is moving to its profile's versions */
+  upgrades?: LayerUpgrade[];
 }
 
 /**
@@ -184,6 +187,29 @@ ${events ? `<ul>${events}</ul>` : '<p>none</p>'}
 ${problems.length ? `<ul>${problems.join('')}</ul>` : ''}`;
 }
 
+const layerColour: Record<LayerUpgrade['state'], string> = {
+  Conformant: '#1a7f37',
+  Upgrading: '#0969da',
+  Behind: '#cf222e',
+};
+
+/** The OS and Kubernetes upgrades under way here: staff on site see which node holds one up, and why. */
+function renderUpgrades(upgrades: readonly LayerUpgrade[], now: number): string {
+  const rows = upgrades
+    .map(
+      (u) => `<tr><td>${esc(u.layer)}</td><td>${esc(u.target)}</td>
+<td><b style="color:${layerColour[u.state]}">${esc(u.state)}</b></td>
+<td>${u.behind.length ? esc(u.behind.join(', ')) : '—'}</td><td>${esc(ago(u.startedAt, now))}</td><td>${esc(u.detail)}</td></tr>`,
+    )
+    .join('\n');
+  return `<h2>Host layers</h2>
+<table><thead><tr><th>layer</th><th>target</th><th>state</th><th>not there yet</th><th>started</th><th>details</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+`;
+}
+
 /** The page itself; every value from the cluster or the hub is escaped. */
 export function renderLocalPage(s: LocalStatus, now = Date.now()): string {
   const contact = s.hubContact.reachable
@@ -228,7 +254,7 @@ table{border-collapse:collapse;width:100%}th,td{border-bottom:1px solid #d0d7de;
 <tbody>
 ${rows || '<tr><td colspan="6">nothing placed on this site yet</td></tr>'}
 </tbody></table>
-${s.telemetry ? renderTelemetry(s.telemetry, now) : ''}<p><small>Outpost agent ${esc(s.agentVersion)}, up since ${esc(s.startedAt)}. Read-only; this page refreshes every 10 s. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
+${s.upgrades?.length ? renderUpgrades(s.upgrades, now) : ''}${s.telemetry ? renderTelemetry(s.telemetry, now) : ''}<p><small>Outpost agent ${esc(s.agentVersion)}, up since ${esc(s.startedAt)}. Read-only; this page refreshes every 10 s. Machine-readable: <a href="/status.json">/status.json</a>.</small></p>
 </body></html>
 `;
 }

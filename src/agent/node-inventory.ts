@@ -23,6 +23,11 @@ export class NodeInventory {
     this.#opts = opts;
   }
 
+  /** The next reading lists the nodes again: they are moving (a host-layer upgrade saw a change). */
+  stale(): void {
+    this.#readAt = Number.NEGATIVE_INFINITY;
+  }
+
   /**
    * The site's stack as last read, listing the nodes again when the reading is older than the period.
    * A cluster that refuses the list (no RBAC for nodes) leaves the last reading, or none: the hub then

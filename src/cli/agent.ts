@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { type Command, Option } from '@commander-js/extra-typings';
 import { Agent, type AgentOptions } from '../agent/agent.ts';
+import { allowedHooks } from '../agent/host-layers/core/allowed-hooks.ts';
 import { clusterInstallYaml } from '../agent/install/core/cluster-manifest.ts';
 import {
   agentUnitName,
@@ -94,6 +95,11 @@ export function addAgentCommand(root: Command): void {
         .choices(['on', 'off'] as const)
         .default('on' as const),
     )
+    .option(
+      '--host-hook <path...>',
+      "a program profiles' host hooks may run on this host (also OUTPOST_HOST_HOOKS, colon-separated); none by default",
+      [] as string[],
+    )
     .option('--telemetry-budget-mib <n>', 'disk budget of the store-and-forward telemetry buffer', '64')
     .option('--telemetry-bandwidth <bytes/s>', 'cap on the telemetry uplink, compressed bytes per second')
     .action(async (opts) => {
@@ -106,9 +112,10 @@ export function addAgentCommand(root: Command): void {
         await rm(opts.stateDir, { recursive: true, force: true });
         logLine('factory reset: agent state wiped', { stateDir: opts.stateDir });
       }
+      const hostHooks = allowedHooks([process.env.OUTPOST_HOST_HOOKS ?? '', ...opts.hostHook]);
       const conn = resolveKubeConnection(opts.kubeconfig, opts.context);
       const cluster = new KubeCluster(conn);
-      logLine('agent starting', { cluster: conn.source, stateDir: opts.stateDir });
+      logLine('agent starting', { cluster: conn.source, stateDir: opts.stateDir, hostHooks });
       const agent = new Agent({
         joinToken: opts.joinToken,
         relays: opts.relay,
@@ -119,6 +126,7 @@ export function addAgentCommand(root: Command): void {
         cluster,
         localPage: opts.localPage,
         telemetry: { budgetBytes: Math.floor(budgetMiB * 1024 * 1024), bandwidthBytesPerSecond: bandwidth },
+        hostHooks,
         upgrade: upgradeOfThisInstall(cluster),
         ...(opts.tunnel === 'on' ? { tunnel: conn } : {}),
         log: logLine,

@@ -1,7 +1,8 @@
 // `outpost demo`: the whole product in one command. A hub on embedded SQLite, the example fleet
 // repository synced from a local git repository, a few hundred simulated stores (real agents on
 // in-memory clusters, in child processes) in four regions, then the story: a good release of the till
-// goes out canary first and in waves, a bad one is caught at the canary and rolled back fleet-wide.
+// goes out canary first and in waves, a bad one is caught at the canary and rolled back fleet-wide, and
+// the stores' k3s goes up a minor region by region until one store's node cannot follow.
 // The example's Helm chart and kustomization join when a helm and a kustomize can be found.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
@@ -14,8 +15,10 @@ import { Wakeup } from '../base/timing.ts';
 import { findExecutable } from '../hub/generators/toolbox.ts';
 import { dashboardBuilt, dashboardNote } from '../hub/routes/dashboard.ts';
 import { OutpostError } from '../model/errors.ts';
+import type { ProfileRolloutDetail } from '../model/profile-wire.ts';
 import type { FleetStatus, RolloutDetail } from '../model/wire.ts';
 import type { SimulatedSite } from '../sim/fleet.ts';
+import { storeNodes } from '../sim/nodes.ts';
 import { HubApi } from './hub-api.ts';
 import { untilSignal } from './long-running.ts';
 import { print } from './options.ts';
@@ -29,6 +32,9 @@ const tillImage = 'registry.example.com/pos/till';
 const goodTag = '1.4.3';
 /** The release the simulated stores cannot start: its canary fails and the fleet goes back. */
 export const badTag = '1.5.0';
+/** The k3s the simulated stores run, and the one act 3 moves them to. */
+export const k3sFrom = 'v1.31.4+k3s1';
+export const k3sTo = 'v1.32.1+k3s1';
 
 export interface DemoOptions {
   dataDir?: string;
@@ -57,6 +63,44 @@ export function expectedPlacement(plan: readonly SimulatedSite[]): Record<string
     scanners: count((s) => s.labels.format === 'mini'),
   };
 }
+
+/**
+ * The store whose last node cannot take the new k3s: one of the third region's stores (canary first,
+ * then regions by name: east, north, …), with more than one node when there is one, so the others move.
+ */
+export function upgradeFailingStore(plan: readonly SimulatedSite[], seed: number): string | undefined {
+  const north = plan.filter((s) => s.labels.region === 'north');
+  return (north.find((s) => storeNodes(seed, s.name).length > 1) ?? north[0])?.name;
+}
+
+/**
+ * The stores' stack as the platform team declares it in the fleet repository: k3s at `version` on every
+ * store, a new revision reaching them canary first and then one region at a time, pausing on a failure.
+ */
+export function storesProfile(version: string): string {
+  return `apiVersion: outpost.dev/v1
+kind: RolloutStrategy
+metadata: {name: stores-by-region}
+spec:
+  waves: [{name: canary, count: 1}, {groupBy: region}]
+  maxConcurrent: 100%
+  maxFailures: 0
+  bakeSeconds: 5
+---
+apiVersion: outpost.dev/v1
+kind: Profile
+metadata: {name: stores}
+spec:
+  placement: {selector: {matchExpressions: [{key: region, operator: Exists}]}}
+  kubernetes: {distribution: k3s, version: ${version}}
+  upgradeDeadlineSeconds: 60      # the shortest allowed: a node not there a minute after its store starts is Behind
+  rollout: stores-by-region
+`;
+}
+
+const storesProfilePath = join('fleet', 'stores-profile.yaml');
+/** A rollout in one of these phases moves nothing more. */
+const rolloutOver = ['Succeeded', 'Failed', 'Aborted', 'Superseded'];
 
 /** The example bundles a tool makes, each with the tool, its pinned version and the flag that names it. */
 const generatedExamples = [
@@ -120,6 +164,7 @@ async function fleetRepository(dir: string, leftOut: readonly string[]): Promise
     recursive: true,
     filter: (from) => !leftOut.includes(relative(examples, from).split(sep)[0]!),
   });
+  await writeFile(join(dir, storesProfilePath), storesProfile(k3sFrom));
   await git(dir, 'add', '-A');
   await git(dir, 'commit', '--quiet', '-m', 'The example fleet: point of sale, self-checkout, monitoring');
   return git(dir, 'rev-parse', '--short', 'HEAD');
@@ -130,6 +175,13 @@ async function releaseTill(repo: string, tag: string, message: string): Promise<
   const file = join(repo, 'fleet', 'pos', 'manifests', 'till.yaml');
   const text = await readFile(file, 'utf8');
   await writeFile(file, text.replace(new RegExp(`${tillImage}:[\\w.-]+`), `${tillImage}:${tag}`));
+  await git(repo, 'commit', '--quiet', '-am', message);
+  return git(repo, 'rev-parse', '--short', 'HEAD');
+}
+
+/** Commits the stores' profile at a new k3s version, as the platform team would. */
+async function upgradeStores(repo: string, version: string, message: string): Promise<string> {
+  await writeFile(join(repo, storesProfilePath), storesProfile(version));
   await git(repo, 'commit', '--quiet', '-am', message);
   return git(repo, 'rev-parse', '--short', 'HEAD');
 }
@@ -155,11 +207,31 @@ function rolloutLine(d: RolloutDetail): string {
   }`;
 }
 
+function profileRolloutLine(d: ProfileRolloutDetail): string {
+  const waves = d.waves
+    .map((w) => {
+      const extra = Object.entries(w.statuses)
+        .filter(([s, n]) => n > 0 && !['Updated', 'Waiting'].includes(s))
+        .map(([s, n]) => ` ${n} ${s.toLowerCase()}`)
+        .join('');
+      return `${w.name} ${w.statuses.Updated ?? 0}/${w.sites}${extra}`;
+    })
+    .join(' · ');
+  return `profile ${d.profile} r${d.fromRevision}→r${d.toRevision} ${d.phase.padEnd(11)} wave ${d.wave}: ${waves}${
+    d.reason ? ` (${d.reason})` : ''
+  }`;
+}
+
 /**
  * The simulated stores, in child processes running `outpost sim`; their chatter is kept and shown only
  * if they stop on their own.
  */
-function startStores(joinToken: string, opts: DemoOptions, stateDir: string): ChildProcess[] {
+function startStores(
+  joinToken: string,
+  opts: DemoOptions,
+  stateDir: string,
+  failingUpgrade: string | undefined,
+): ChildProcess[] {
   const children: ChildProcess[] = [];
   const processes = Math.min(opts.processes, opts.sites);
   for (let i = 0; i < processes; i++) {
@@ -186,6 +258,10 @@ function startStores(joinToken: string, opts: DemoOptions, stateDir: string): Ch
         '10000',
         '--heartbeat',
         '15',
+        // each node takes a few seconds to its new k3s; one store's last node never gets there
+        '--node-upgrade-ms',
+        '3000',
+        ...(failingUpgrade ? ['--failing-upgrade', failingUpgrade] : []),
         // golden signals per bundle through the agents' real telemetry, for the SLO and the site pages
         '--slis',
         '10',
@@ -284,12 +360,78 @@ async function waitForRollout(client: HubApi, bundle: string, revision: number, 
   throw new OutpostError('internal', `no rollout of ${bundle} revision ${revision} started`);
 }
 
-/** Tells the story; resolves true when the bad release was caught and rolled back. */
+/**
+ * Act 3: the stores' k3s goes up a minor through a profile rollout, canary first and then region by
+ * region; the store whose node cannot follow fails its wave and the rollout pauses there, since
+ * Kubernetes cannot go back a minor. Resolves true when it paused on that store.
+ */
+async function upgradeAct(
+  client: HubApi,
+  repo: string,
+  opts: DemoOptions,
+  failing: string,
+  started: number,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const say = (text: string) => print(`${clock(started)} ${text}`);
+  // the profile's first revision must be on every store before the next one, or it would supersede it
+  await follow({ started, timeoutMs: 120_000 + opts.sites * 200, signal }, async () => {
+    const c = await client.profileConformance('stores');
+    const running = (await client.profileRollouts('stores')).some((r) => !rolloutOver.includes(r.phase));
+    const line = `stores on k3s ${k3sFrom}: ${statesText(c.counts)}`;
+    return { line, done: (!running && c.counts.Conformant === opts.sites) || undefined };
+  });
+  if (signal.aborted) return false;
+
+  print('');
+  say(
+    `Act 3: a Kubernetes upgrade. The stores' k3s goes from ${k3sFrom} to ${k3sTo}: canary first, then one region at a time. One store in the north has a node that cannot take it.`,
+  );
+  const message = `stores: k3s ${k3sTo}`;
+  const commit = await upgradeStores(repo, k3sTo, message);
+  const synced = await client.syncSource('fleet');
+  const revision = (await client.profile('stores')).revision;
+  say(
+    `git: commit ${commit} "${message}" synced (${synced.status}); profile stores is now revision ${revision}`,
+  );
+  const wait = new Wakeup();
+  let id: string | undefined;
+  for (let i = 0; i < 30 && !signal.aborted && !id; i++) {
+    id = (await client.profileRollouts('stores')).find((r) => r.toRevision === revision)?.id;
+    if (!id) await wait.sleep(500, signal);
+  }
+  if (!id) throw new OutpostError('internal', `no rollout of profile stores revision ${revision} started`);
+  say(`profile rollout ${id} starts: the canary store, then region=east, north, south, west`);
+  const end = await follow({ started, timeoutMs: 600_000, signal }, async () => {
+    const d = await client.profileRollout(id);
+    const over = ['Paused', ...rolloutOver].includes(d.phase);
+    return { line: profileRolloutLine(d), done: over ? d : undefined };
+  });
+  if (!end) return false;
+  for (const f of end.failed) say(`${f.site} failed in wave ${f.wave}: ${f.reason}`);
+  const stack = await client.siteStack(failing);
+  const layer = stack.conformance?.layers.find((l) => l.layer === 'kubernetes');
+  if (layer && layer.state !== 'Conformant')
+    say(`${failing}: kubernetes ${layer.state}, nodes ${layer.behind.join(', ')}: ${layer.detail}`);
+  const paused = end.phase === 'Paused' && end.failed.some((f) => f.site === failing);
+  say(
+    paused
+      ? `the upgrade paused on ${failing}: nothing rolls back (Kubernetes cannot go back a minor); the stores not reached stay on ${k3sFrom} until someone fixes the node and resumes. Dashboard: Profiles → stores, and Rollouts`
+      : `the upgrade ended ${end.phase}, not paused on ${failing}`,
+  );
+  return paused;
+}
+
+/**
+ * Tells the story; resolves true when the bad release was caught and rolled back and the upgrade paused
+ * on the store that could not take it.
+ */
 async function story(
   client: HubApi,
   repo: string,
   opts: DemoOptions,
   expected: Record<string, number>,
+  failing: string | undefined,
   started: number,
   signal: AbortSignal,
 ): Promise<boolean> {
@@ -326,7 +468,7 @@ async function story(
     return follow({ started, timeoutMs: 600_000, signal }, async () => {
       const d = await client.rollout(id);
       if (d.failures > 0 && verdicts.size === 0) await recordVerdicts();
-      const over = ['Succeeded', 'Failed', 'Aborted', 'Superseded'].includes(d.phase);
+      const over = rolloutOver.includes(d.phase);
       const settledBack =
         d.phase === 'Failed' && d.waves.every((w) => (w.statuses.Updating ?? 0) === 0) ? d : undefined;
       return { line: rolloutLine(d), done: over ? (settledBack ?? d) : undefined };
@@ -361,7 +503,9 @@ async function story(
       ? `the bad release was caught at the canary and every store is back on revision ${bad.fromRevision}${settledBack ? '' : ' (some stores still settling)'}`
       : `the bad release was not rolled back (phase ${bad.phase})`,
   );
-  return caught;
+  if (!failing) return caught;
+  const paused = await upgradeAct(client, repo, opts, failing, started, signal);
+  return caught && paused;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
@@ -437,7 +581,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   const children: ChildProcess[] = [];
   const described = new Set<string>();
   let backOffice: Promise<void> = Promise.resolve();
-  let caught = false;
+  let told = false;
   if (opts.sites > 0) {
     const { joinToken } = await client.createBootstrapToken({
       description: 'demo: simulated stores',
@@ -447,14 +591,15 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
     print(
       `${clock(started)} ${opts.sites} simulated stores in regions ${demoRegions.join(', ')} connect (real agents on in-memory clusters, ${opts.processes} process${opts.processes > 1 ? 'es' : ''})`,
     );
-    children.push(...startStores(joinToken, opts, join(dataDir, 'simulated-stores')));
+    const failing = upgradeFailingStore([...plan.values()], opts.seed);
+    children.push(...startStores(joinToken, opts, join(dataDir, 'simulated-stores'), failing));
     backOffice = describeStores(client, plan, described, signal);
-    caught = await story(client, repo, opts, expected, started, signal).catch((e: unknown) => {
+    told = await story(client, repo, opts, expected, failing, started, signal).catch((e: unknown) => {
       print(`${clock(started)} the story stopped: ${(e as Error).message}`);
       return false;
     });
     print('');
-    if (caught) print('The story is told. The fleet keeps running; look around:');
+    if (told) print('The story is told. The fleet keeps running; look around:');
   }
   banner();
   print(
@@ -472,8 +617,11 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   if (signal.aborted || described.size === plan.size) await backOffice;
   client.close();
   await hub.close();
-  if (opts.exitAfterStory && opts.sites > 0 && !caught) {
-    throw new OutpostError('internal', 'the demo story did not end with the bad release rolled back');
+  if (opts.exitAfterStory && opts.sites > 0 && !told) {
+    throw new OutpostError(
+      'internal',
+      'the demo story did not end with the bad release rolled back and the upgrade paused on the store that could not take it',
+    );
   }
 }
 
@@ -481,14 +629,17 @@ export function addDemoCommand(root: Command): void {
   root
     .command('demo')
     .description(
-      'run a hub with the example fleet from git, a few hundred simulated stores, and a release story: a good rollout, then a bad one caught and rolled back',
+      'run a hub with the example fleet from git, a few hundred simulated stores, and a story: a good rollout, a bad one caught and rolled back, and a k3s upgrade region by region that pauses on a store that cannot take it',
     )
     .option('--data-dir <dir>', 'data directory (default: a new temporary one)')
     .option('--listen <host:port>', 'address to listen on', '127.0.0.1:7070')
     .option('--sites <n>', 'simulated stores (0 for none)', '300')
     .option('--seed <n>', 'the same seed makes the same stores', '1')
     .option('--processes <n>', 'processes the simulated stores run in', '2')
-    .option('--exit-after-story', 'stop once the bad release is rolled back (exit 0), instead of at Ctrl-C')
+    .option(
+      '--exit-after-story',
+      'stop once the story is told (exit 0 if the bad release was rolled back and the upgrade paused), instead of at Ctrl-C',
+    )
     .option(
       '--helm <path>',
       'the helm (v4) for the example chart (default: on PATH, else the test fixture’s)',

@@ -96,6 +96,17 @@ export function addSimCommand(root: Command): void {
       'time a never-ready Deployment takes to report ProgressDeadlineExceeded',
       '30000',
     )
+    .option(
+      '--node-upgrade-ms <ms>',
+      'time a node takes to move to a new Kubernetes version (jittered)',
+      '20000',
+    )
+    .option(
+      '--failing-upgrade <store>',
+      'a store whose last node never finishes a Kubernetes upgrade (repeatable)',
+      collect,
+      [] as string[],
+    )
     .option('--flaps <share>', 'share of the sites behind links that drop now and then', '0')
     .option('--flap-links <n>', 'links the flapping sites are spread over', '4')
     .option('--flap-every <seconds>', 'a flapping link drops about this often', '60')
@@ -155,6 +166,7 @@ export function addSimCommand(root: Command): void {
         transientFailureRate: rate(opts.failureRate, '--failure-rate'),
         badImage: badImage ? (image) => image.includes(badImage) : undefined,
         imageFailureRates: opts.imageFailure.map(parseImageFailure),
+        nodeUpgradeMs: number(opts.nodeUpgradeMs, '--node-upgrade-ms'),
       };
       const flapShare = rate(opts.flaps, '--flaps');
       const stateDir = opts.stateDir ?? (await mkdtemp(join(tmpdir(), 'outpost-sim-')));
@@ -179,6 +191,7 @@ export function addSimCommand(root: Command): void {
                 }
               : undefined,
           partitions: opts.partition.map(parsePartition),
+          failingUpgrades: opts.failingUpgrade,
           agent: { heartbeatMs, pollWaitSeconds: 50 },
           ...(opts.slis !== undefined
             ? {

@@ -3,13 +3,21 @@ import { test } from 'node:test';
 import type { WatchEvent } from '../agent/apply/cluster.ts';
 import { ClusterError } from '../agent/apply/cluster.ts';
 import { readinessOf } from '../agent/apply/readiness.ts';
+import { KubernetesLayerUpgrade } from '../agent/host-layers/kubernetes-layer.ts';
+import { NodeInventory } from '../agent/node-inventory.ts';
 import type { KubeObject } from '../model/manifest.ts';
-import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
+import { type SimulatedBehaviour, SimulatedCluster, type SimulatedClusterOptions } from './cluster.ts';
+import { storeNodes } from './nodes.ts';
 
 /** A cluster on a clock the test moves; sleeping takes a real moment so watches can wait. */
-function simulated(behaviour: SimulatedBehaviour = {}, seed = 1) {
+function simulated(
+  behaviour: SimulatedBehaviour = {},
+  seed = 1,
+  nodes: Pick<SimulatedClusterOptions, 'nodes' | 'failingUpgrade'> = {},
+) {
   const clock = { now: 1_000_000 };
   const cluster = new SimulatedCluster({
+    ...nodes,
     seed,
     name: 'store-0001',
     behaviour,
@@ -334,4 +342,117 @@ test('transient failures and latencies follow the seed', async () => {
   assert.notDeepEqual(await run(8), first);
   const failures = first.filter((o) => o === '503 transient').length;
   assert.ok(failures > 3 && failures < 25, `about 30 % fail (${failures} of 40)`);
+});
+
+// ---- nodes, and system-upgrade-controller moving them under the agent's own Plan driver ----------------
+
+/** A store of three nodes: the server and two agents. */
+function threeNodes() {
+  const server = storeNodes(1, 'store-0001')[0]!;
+  const agent = (n: number) => ({
+    ...server,
+    name: `store-0001-agent-${n}`,
+    labels: { 'kubernetes.io/hostname': `store-0001-agent-${n}` },
+  });
+  return [server, agent(1), agent(2)];
+}
+
+const k3s132 = { distribution: 'k3s' as const, version: 'v1.32.1+k3s1', deadlineSeconds: 600 };
+
+test("the nodes report through the agent's node inventory, the server as the control plane", async () => {
+  const { cluster } = simulated({}, 1, { nodes: threeNodes() });
+  const stack = await new NodeInventory({ cluster, agentVersion: '0.3.0', refreshMs: 0 }).current();
+  assert.equal(stack?.kubernetesVersion, 'v1.31.4+k3s1');
+  assert.deepEqual(
+    stack?.nodes.map((n) => [n.name, n.kubeletVersion, n.controlPlane, n.osImage]),
+    [
+      ['store-0001-agent-1', 'v1.31.4+k3s1', false, 'Ubuntu 24.04.1 LTS'],
+      ['store-0001-agent-2', 'v1.31.4+k3s1', false, 'Ubuntu 24.04.1 LTS'],
+      ['store-0001-server', 'v1.31.4+k3s1', true, 'Ubuntu 24.04.1 LTS'],
+    ],
+  );
+  assert.equal(
+    await cluster.resourceOf('upgrade.cattle.io/v1', 'Plan').then((r) => r?.name),
+    'plans',
+    'the store runs system-upgrade-controller',
+  );
+});
+
+test('a cluster without nodes serves no Plans: nothing there would move a node', async () => {
+  const { cluster } = simulated();
+  assert.equal(await cluster.resourceOf('upgrade.cattle.io/v1', 'Plan'), undefined);
+  assert.deepEqual((await cluster.list({ apiVersion: 'v1', kind: 'Node' }, {})).items, []);
+});
+
+test("the agent's Plans move the nodes one at a time over simulated time: Upgrading, then Conformant", async () => {
+  const { cluster, clock } = simulated({ nodeUpgradeMs: 60_000 }, 1, { nodes: threeNodes() });
+  const layer = new KubernetesLayerUpgrade({ cluster, pollMs: 1, now: () => new Date(clock.now) });
+  const seen: string[] = [];
+  let p = await layer.pass(k3s132);
+  for (let i = 0; i < 40 && p.state === 'Upgrading'; i++) {
+    seen.push(p.behind.join(','));
+    clock.now += 10_000;
+    p = await layer.pass(k3s132);
+  }
+  assert.equal(p.state, 'Conformant', p.detail);
+  assert.deepEqual(
+    [...new Set(seen)],
+    [
+      'store-0001-server,store-0001-agent-1,store-0001-agent-2',
+      'store-0001-agent-1,store-0001-agent-2',
+      'store-0001-agent-2',
+    ],
+    'the server first, then one agent at a time',
+  );
+  assert.equal(await cluster.version(), 'v1.32.1+k3s1', 'the API server moved with the server node');
+  const watched = (await cluster.list({ apiVersion: 'v1', kind: 'Node' }, {})).items.map(
+    (n) => (n.status as { nodeInfo: { kubeletVersion: string } }).nodeInfo.kubeletVersion,
+  );
+  assert.deepEqual(watched, ['v1.32.1+k3s1', 'v1.32.1+k3s1', 'v1.32.1+k3s1']);
+});
+
+test('a store told to fail keeps that node back: Behind after the deadline, naming it', async () => {
+  const { cluster, clock } = simulated({ nodeUpgradeMs: 60_000 }, 1, {
+    nodes: threeNodes(),
+    failingUpgrade: 'store-0001-agent-1',
+  });
+  const layer = new KubernetesLayerUpgrade({ cluster, pollMs: 1, now: () => new Date(clock.now) });
+  let p = await layer.pass(k3s132);
+  for (let i = 0; i < 100 && p.state === 'Upgrading'; i++) {
+    clock.now += 10_000;
+    p = await layer.pass(k3s132);
+  }
+  assert.equal(p.state, 'Behind');
+  assert.equal(p.behind[0], 'store-0001-agent-1');
+  assert.match(p.detail, /node store-0001-agent-1 still runs v1\.31\.4\+k3s1 600 s after/);
+  assert.equal(await cluster.version(), 'v1.32.1+k3s1', 'the server got there');
+});
+
+test('Plans taken back mid-upgrade stop the controller: nodes moved stay, the others are not started', async () => {
+  const { cluster, clock } = simulated({ nodeUpgradeMs: 60_000 }, 1, { nodes: threeNodes() });
+  const layer = new KubernetesLayerUpgrade({ cluster, pollMs: 1, now: () => new Date(clock.now) });
+  let p = await layer.pass(k3s132);
+  while (p.behind.includes('store-0001-server')) {
+    clock.now += 10_000;
+    p = await layer.pass(k3s132);
+  }
+  for (const name of ['outpost-k3s-server', 'outpost-k3s-agent'])
+    assert.ok(
+      await cluster.delete({
+        apiVersion: 'upgrade.cattle.io/v1',
+        kind: 'Plan',
+        namespace: 'system-upgrade',
+        name,
+      }),
+    );
+  clock.now += 600_000;
+  const kubelets = (await cluster.list({ apiVersion: 'v1', kind: 'Node' }, {})).items.map((n) => [
+    n.metadata.name,
+    (n.status as { nodeInfo: { kubeletVersion: string } }).nodeInfo.kubeletVersion,
+  ]);
+  assert.deepEqual(kubelets, [
+    ['store-0001-server', 'v1.32.1+k3s1'],
+    ['store-0001-agent-1', 'v1.31.4+k3s1'],
+    ['store-0001-agent-2', 'v1.31.4+k3s1'],
+  ]);
 });

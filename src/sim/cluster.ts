@@ -19,6 +19,14 @@ import { imagesOf } from '../agent/apply/prepull.ts';
 import { sleep } from '../base/timing.ts';
 import { groupOf, type KubeObject, type ObjectRef } from '../model/manifest.ts';
 import { type LabelSelector, type LabelSelectorRequirement, matchesSelector } from '../select/labels.ts';
+import {
+  controlPlaneLabel,
+  type NodeUpgradeJob,
+  type SimulatedNode,
+  type UpgradePlan,
+  upgradeControllerStep,
+  upgradePlanOf,
+} from './nodes.ts';
 import { draw } from './random.ts';
 
 /** How a simulated cluster behaves; every number is in milliseconds of the injected clock. */
@@ -39,6 +47,8 @@ export interface SimulatedBehaviour {
   progressDeadlineMs?: number;
   /** share of writes (apply, delete, metadata patch) answered 503, in [0, 1] */
   transientFailureRate?: number;
+  /** a node's upgrade by system-upgrade-controller takes this long (jittered ±50 % by the seed) */
+  nodeUpgradeMs?: number;
 }
 
 export interface SimulatedClusterOptions {
@@ -52,6 +62,13 @@ export interface SimulatedClusterOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** watch history kept for resuming; a watch from an older version gets 410 */
   historyLimit?: number;
+  /**
+   * The cluster's Node objects; with them it also runs system-upgrade-controller: it serves
+   * `upgrade.cattle.io/v1` Plans and moves their nodes to the Plan's version (sim/nodes.ts)
+   */
+  nodes?: readonly SimulatedNode[];
+  /** a node whose upgrade job never succeeds: the store that stays behind */
+  failingUpgrade?: string;
 }
 
 /** What a simulated cluster did, for the fleet summary. */
@@ -79,6 +96,7 @@ interface Change {
 
 const builtIn: Array<[apiVersion: string, kind: string, name: string, namespaced: boolean]> = [
   ['v1', 'Namespace', 'namespaces', false],
+  ['v1', 'Node', 'nodes', false],
   ['v1', 'ConfigMap', 'configmaps', true],
   ['v1', 'Secret', 'secrets', true],
   ['v1', 'Service', 'services', true],
@@ -105,6 +123,9 @@ const serverMetadata = ['uid', 'resourceVersion', 'generation', 'creationTimesta
 const bookmarkEveryMs = 10_000;
 /** How often a waiting watch looks for due status changes when nothing else happens. */
 const watchTickMs = 250;
+/** Where system-upgrade-controller's install puts itself and its Plans, and the kind it serves. */
+const upgradeNamespace = 'system-upgrade';
+const planKind = { apiVersion: 'upgrade.cattle.io/v1', kind: 'Plan', name: 'plans', namespaced: true };
 
 const typeKeyOf = (apiVersion: string, kind: string) => `${groupOf(apiVersion)}/${kind}`;
 
@@ -183,6 +204,11 @@ export class SimulatedCluster implements Cluster {
   readonly #listeners = new Set<() => void>();
   /** per operation and object, how many calls came so far: the key of each failure draw */
   readonly #attempts = new Map<string, number>();
+  readonly #failingUpgrade: string | undefined;
+  /** system-upgrade-controller's node jobs in progress; undefined when the cluster runs no controller */
+  #upgradeJobs: NodeUpgradeJob[] | undefined;
+  /** how many Plans are stored: with none and no job under way the controller has nothing to look at */
+  #plans = 0;
   #rv = 0;
   readonly counts: SimulatedClusterCounts = { applies: 0, dryRuns: 0, deletes: 0, failures: 0 };
 
@@ -199,6 +225,26 @@ export class SimulatedCluster implements Cluster {
     for (const ns of ['default', 'kube-system', 'kube-public']) {
       this.#store({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } }, 'kube-apiserver');
     }
+    this.#failingUpgrade = opts.failingUpgrade;
+    if (opts.nodes) {
+      for (const node of opts.nodes) this.#store(nodeObject(node), 'k3s');
+      this.#kinds.set(`${planKind.apiVersion}/${planKind.kind}`, planKind);
+      this.#store(
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: upgradeNamespace } },
+        'system-upgrade-controller',
+      );
+      this.#upgradeJobs = [];
+    }
+  }
+
+  /** The API server's version: on k3s, the version of the server node's binary. */
+  async version(): Promise<string | undefined> {
+    this.#advance();
+    for (const s of this.#objects.values()) {
+      if (s.object.kind !== 'Node' || !s.object.metadata.labels?.[controlPlaneLabel]) continue;
+      return (s.object.status as { nodeInfo: { kubeletVersion: string } }).nodeInfo.kubeletVersion;
+    }
+    return undefined;
   }
 
   async resourceOf(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
@@ -460,6 +506,10 @@ export class SimulatedCluster implements Cluster {
         { ...update, apiVersion: stored.object.apiVersion, time: new Date(this.#now()).toISOString() },
       ];
     }
+    if (stored.object.kind === planKind.kind && stored.object.apiVersion === planKind.apiVersion) {
+      if (type === 'ADDED') this.#plans++;
+      if (type === 'DELETED') this.#plans--;
+    }
     if (type === 'DELETED') this.#objects.delete(key);
     else this.#objects.set(key, stored);
     this.#history.push({
@@ -549,7 +599,67 @@ export class SimulatedCluster implements Cluster {
           : deadlineStatus(object, Number(object.metadata.generation));
       this.#commit(key, { ...stored, object, due: undefined }, 'MODIFIED');
     }
+    if (this.#upgradeJobs) this.#upgradeNodes(now);
   }
+
+  /** system-upgrade-controller at work: upgrade jobs that are due move their node to the Plan's version. */
+  #upgradeNodes(now: number): void {
+    if (this.#plans === 0 && this.#upgradeJobs!.length === 0) return;
+    const plans: UpgradePlan[] = [];
+    const nodes = new Map<string, { key: string; stored: Stored }>();
+    for (const [key, stored] of this.#objects) {
+      if (stored.object.kind === 'Node') nodes.set(stored.object.metadata.name ?? '', { key, stored });
+      else if (stored.object.kind === planKind.kind && stored.object.apiVersion === planKind.apiVersion) {
+        const plan = upgradePlanOf(stored.object);
+        if (plan) plans.push(plan);
+      }
+    }
+    const nodeUpgradeMs = this.#behaviour.nodeUpgradeMs ?? 0;
+    const step = upgradeControllerStep({
+      nodes: [...nodes.values()].map(({ stored }) => ({
+        name: stored.object.metadata.name ?? '',
+        labels: stored.object.metadata.labels ?? {},
+        kubeletVersion: (stored.object.status as { nodeInfo: { kubeletVersion: string } }).nodeInfo
+          .kubeletVersion,
+      })),
+      plans,
+      jobs: this.#upgradeJobs!,
+      now,
+      upgradeMs: (node, version) =>
+        node === this.#failingUpgrade
+          ? null
+          : nodeUpgradeMs * (0.5 + draw(this.#seed, this.#name, 'node upgrade', node, version)),
+    });
+    this.#upgradeJobs = step.jobs;
+    for (const { node, version } of step.upgraded) {
+      const { key, stored } = nodes.get(node)!;
+      const object = structuredClone(stored.object);
+      const status = object.status as { nodeInfo: Record<string, string> };
+      status.nodeInfo = { ...status.nodeInfo, kubeletVersion: version, kubeProxyVersion: version };
+      this.#commit(key, { ...stored, object }, 'MODIFIED', { manager: 'k3s', operation: 'Update' });
+    }
+  }
+}
+
+/** A Node as the kubelet registers it and keeps its status. */
+function nodeObject(node: SimulatedNode): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: node.name, labels: { ...node.labels } },
+    status: {
+      nodeInfo: {
+        kubeletVersion: node.kubeletVersion,
+        kubeProxyVersion: node.kubeletVersion,
+        containerRuntimeVersion: node.containerRuntimeVersion,
+        osImage: node.osImage,
+        kernelVersion: node.kernelVersion,
+        architecture: node.architecture,
+        operatingSystem: 'linux',
+      },
+      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady' }],
+    },
+  };
 }
 
 function replicasOf(obj: KubeObject): number {

@@ -13,6 +13,7 @@ import type { Facts } from '../model/wire.ts';
 import { type SimulatedAgentVersions, SimulatedUpgrade } from './agent-upgrade.ts';
 import { type SimulatedBehaviour, SimulatedCluster } from './cluster.ts';
 import { type Link, openLink } from './link.ts';
+import { defaultNodeImage, storeNodes } from './nodes.ts';
 import { draw, hash32, seededRandom } from './random.ts';
 import { simulatedSlis } from './slis.ts';
 
@@ -39,6 +40,7 @@ export const lifelikeBehaviour: SimulatedBehaviour = {
   readyAfterMs: 5000,
   progressDeadlineMs: 30_000,
   transientFailureRate: 0.01,
+  nodeUpgradeMs: 20_000,
 };
 
 /** Store formats (as the example fleet repository knows them) and how common each is. */
@@ -113,6 +115,8 @@ export interface FleetOptions {
   slis?: { intervalMs?: number; flushMs?: number; badImages?: readonly string[] };
   /** the agent release each site runs, and releases it cannot run: agent upgrades (sim/agent-upgrade.ts) */
   agentVersions?: SimulatedAgentVersions;
+  /** stores whose last node (an agent node when they have one) never finishes a Kubernetes upgrade */
+  failingUpgrades?: readonly string[];
   /** called with the summary so far, every progressEveryMs */
   onProgress?: (summary: FleetSummary) => void;
   progressEveryMs?: number;
@@ -189,7 +193,7 @@ export function planFleet(
       labels: { region, format },
       facts: {
         hostname: name,
-        kubernetesVersion: 'v1.31.0-sim',
+        kubernetesVersion: defaultNodeImage.kubeletVersion,
         lat: Math.round(lat * 1e4) / 1e4,
         lon: Math.round(lon * 1e4) / 1e4,
         timezone: centre.timezone,
@@ -259,12 +263,16 @@ export async function runFleet(opts: FleetOptions, signal: AbortSignal): Promise
     return partitioned.get(site.labels.region)?.url;
   };
   const versions = opts.agentVersions;
+  const failing = new Set(opts.failingUpgrades ?? []);
   const sites = plan.map((site) => {
     const hub = hubOf(site);
+    const nodes = storeNodes(opts.seed, site.name);
     const cluster = new SimulatedCluster({
       seed: opts.seed,
       name: site.name,
       behaviour: opts.behaviour ?? lifelikeBehaviour,
+      nodes,
+      ...(failing.has(site.name) ? { failingUpgrade: nodes[nodes.length - 1]!.name } : {}),
     });
     const agent = new Agent({
       joinToken: hub === undefined ? opts.joinToken : encodeJoinToken({ ...token, hub }),

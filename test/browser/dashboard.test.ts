@@ -27,6 +27,7 @@ import { HttpClient } from '../../src/net/http-client.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
 import { type FleetSummary, runFleet } from '../../src/sim/fleet.ts';
+import { storeNodes } from '../../src/sim/nodes.ts';
 import { contrastRatio, over, parseColor, type Rgba } from '../../src/web/contrast.ts';
 import { burn, gateValue, parseCount, percent } from '../../src/web/format.ts';
 import { eventually } from '../support/eventually.ts';
@@ -163,6 +164,26 @@ async function registerPending(name: string): Promise<void> {
     http.close();
   }
 }
+
+/** A profile placed on one region's stores: k3s at `version`, Ubuntu 24.04. */
+const profileFile = (name: string, region: string, version: string, deadlineSeconds: number) => ({
+  files: [
+    {
+      path: `profiles/${name}.yaml`,
+      content: [
+        'apiVersion: outpost.dev/v1',
+        'kind: Profile',
+        `metadata: { name: ${name} }`,
+        'spec:',
+        `  placement: { selector: { matchLabels: { region: ${region} } } }`,
+        `  kubernetes: { distribution: k3s, version: ${version} }`,
+        '  os: { image: Ubuntu, version: "24.04" }',
+        `  upgradeDeadlineSeconds: ${deadlineSeconds}`,
+        '',
+      ].join('\n'),
+    },
+  ],
+});
 
 // ---- kiosks: sites driven by hand over real mTLS, posting SLI telemetry ------------------------------
 
@@ -608,8 +629,197 @@ describe('the dashboard in Chromium', () => {
     await visit('/sites', () => page.getByTestId('sites').waitFor(), '10-sites-tablet');
     await context.close();
   });
-  // The tests below add sites of their own: kiosks enrolled by hand (real mTLS, like an agent) that post
-  // SLI telemetry, which the simulated stores do not send. They run last so the fleet counts above hold.
+  test('the profiles page shows conformance per layer, the sites behind and why, and the profile rollout paused on them', async () => {
+    const region = sites / 4;
+    await hub.api.applyProfiles(profileFile('stores-eu', 'eu-central', 'v1.31.4+k3s1', 3600));
+    await hub.api.applyProfiles(profileFile('stores-west', 'us-west', 'v1.32.1+k3s1', 3600));
+    // the simulated stores run v1.31.4: us-east's first revision is two minors ahead, which no upgrade
+    // bridges in one step, so those stores are Behind at once; the second revision is a rollout whose
+    // canary (the first us-east store by name) is Behind as well, and the rollout pauses on it
+    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.33.1+k3s1', 3600));
+    await hub.api.applyProfiles(profileFile('stores-east', 'us-east', 'v1.33.2+k3s1', 3600));
+    const paused = await eventually(
+      'the stores-east rollout to pause on its canary',
+      async () => {
+        const r = (await hub.api.profileRollouts('stores-east'))[0];
+        return r?.phase === 'Paused' ? hub.api.profileRollout(r.id) : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
+    assert.deepEqual(
+      paused.failed.map((f) => f.site),
+      ['store-0001'],
+    );
+    const east = await eventually(
+      'the stores to report their nodes and be judged',
+      async () => {
+        const c = await hub.api.profileConformance('stores-east');
+        const e = await hub.api.profileConformance('stores-eu');
+        return c.counts.Behind === region && e.counts.Conformant === region ? c : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Profiles' }).click();
+    await page.getByTestId('profile-stores-east').waitFor();
+    assert.equal(await page.title(), 'Profiles · Outpost');
+    await eventually('each profile to show its sites by state as the API counts them', async () => {
+      for (const p of await hub.api.profiles()) {
+        const row = String(await page.getByTestId(`profile-${p.name}`).textContent());
+        for (const [state, n] of Object.entries(p.counts))
+          if (n > 0) assert.match(row, new RegExp(`${state}\\s*${n}`), `${p.name}: ${row}`);
+      }
+      return true;
+    });
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profiles');
+
+    await page.getByRole('link', { name: 'stores-east' }).click();
+    await page.getByTestId('off-profile').waitFor();
+    // per layer, the counts the API gives
+    for (const [layer, states] of Object.entries(east.layers)) {
+      for (const [state, n] of Object.entries(states)) {
+        assert.equal(
+          await page.getByTestId(`layer-${layer}-${state}`).textContent(),
+          String(n),
+          `${layer} ${state}`,
+        );
+      }
+    }
+    assert.equal(await page.getByTestId('layer-kubernetes-Behind').textContent(), String(region));
+    assert.equal(await page.getByTestId('layer-os-Conformant').textContent(), String(region));
+    // every store behind, on the revision it was given, with its node the simulator made and why
+    for (const s of east.sites) {
+      const layer = s.layers.find((l) => l.layer === 'kubernetes')!;
+      const nodes = storeNodes(9, s.site).map((n) => n.name);
+      assert.ok(nodes.includes(layer.behind[0]!), `${s.site}: ${layer.behind.join(',')} is one of ${nodes}`);
+      assert.match(layer.detail, /v1\.31\.4\+k3s1 → v1\.33\.[12]\+k3s1 skips a Kubernetes minor/);
+      const text = String(await page.getByTestId(`off-${s.site}`).textContent());
+      assert.ok(text.startsWith(`${s.site}Behind${s.revision}`), text);
+      assert.ok(text.includes(`kubernetes Behind${layer.behind.join(', ')}${layer.detail}`), text);
+    }
+    assert.deepEqual(
+      east.sites.map((s) => [s.site, s.revision]).filter(([, r]) => r === 2),
+      [['store-0001', 2]],
+      'only the canary was given the second revision',
+    );
+    const revisions = await page.getByTestId('profile-revisions').locator('tbody tr').allTextContents();
+    assert.equal(revisions.length, 2);
+    assert.match(revisions[0]!, /^2OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.2\+k3s1/);
+    assert.match(revisions[1]!, /^1OS Ubuntu 24\.04 · Kubernetes k3s v1\.33\.1\+k3s1/);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profile-detail');
+
+    // the profile's rollout, paused on the canary: resume and the rest, but no roll back
+    await page.getByTestId('profile-rollouts').getByRole('link', { name: 'stores-east' }).click();
+    await page.getByTestId('profile-rollout-failed').waitFor();
+    assert.equal(await page.getByTestId('profile-rollout-phase').textContent(), 'Paused');
+    assert.deepEqual(
+      (await page.getByTestId('profile-rollout-failed').locator('tbody td').allTextContents()).map((c) =>
+        c.trim(),
+      ),
+      [paused.failed[0]!.site, paused.failed[0]!.wave, paused.failed[0]!.reason],
+    );
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Roll back' }).count(), 0);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-profile-rollout');
+    await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Rollouts' }).click();
+    const listed = page.getByTestId('profile-rollouts').locator('tbody tr', { hasText: 'stores-east' });
+    await listed.waitFor();
+    assert.match(String(await listed.textContent()), /stores-east1 → 2Paused/);
+
+    // from the store behind to its page: the stack it runs, node by node
+    const store = 'store-0001';
+    await page.goto(`${hub.hub.url}/ui/profiles/stores-east`);
+    await page.getByTestId(`off-${store}`).getByRole('link', { name: store }).click();
+    await page.getByTestId('site-nodes').waitFor();
+    assert.match(
+      String(await page.getByTestId('site-profile').textContent()),
+      /stores-east revision 2: Behind/,
+    );
+    const nodeRows = (await page.getByTestId('site-nodes').locator('tbody tr').allTextContents()).sort();
+    assert.deepEqual(
+      nodeRows,
+      storeNodes(9, store)
+        .map(
+          (n) =>
+            `${n.name}${n.labels['node-role.kubernetes.io/control-plane'] ? 'server' : 'agent'}v1.31.4+k3s1Ubuntu 24.04.1 LTScontainerd://1.7.23-k3s26.8.0-49-genericamd64`,
+        )
+        .sort(),
+    );
+    assert.deepEqual(await unlabelled(page), []);
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-site-stack');
+    await context.close();
+  });
+  test('a site page shows the host-layer upgrade its agent reports, with the nodes not there yet', async () => {
+    await enrollKiosks();
+    const kiosk = kiosks[0]!;
+    const node = (name: string, kubeletVersion: string, controlPlane: boolean) => ({
+      name,
+      kubeletVersion,
+      containerRuntimeVersion: 'containerd://2.0.4-k3s2',
+      osImage: 'SL-Micro 6.1',
+      kernelVersion: '6.4.0-24-default',
+      architecture: 'arm64',
+      controlPlane,
+    });
+    const seq = (kioskSeq.get(kiosk.siteId) ?? 0) + 1;
+    kioskSeq.set(kiosk.siteId, seq);
+    const r = await kiosk.call('POST', '/agent/v1/sites/:site/report', {
+      seq,
+      deployments: [],
+      stack: {
+        agentVersion: '0.3.0',
+        kubernetesVersion: 'v1.33.1+k3s1',
+        nodes: [node('kiosk-a-1', 'v1.33.1+k3s1', true), node('kiosk-a-2', 'v1.32.5+k3s1', false)],
+        upgrades: [
+          {
+            layer: 'kubernetes',
+            target: 'v1.33.1+k3s1',
+            state: 'Upgrading',
+            behind: ['kiosk-a-2'],
+            detail: '1 of 2 nodes run v1.33.1+k3s1; next: kiosk-a-2',
+            startedAt: new Date(Date.now() - 120_000).toISOString(),
+          },
+        ],
+      },
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+
+    const { context, page } = await signedIn(hub.adminToken);
+    await page.goto(`${hub.hub.url}/ui/sites/${kiosk.name}`);
+    await page.getByTestId('site-upgrades').waitFor();
+    assert.deepEqual(
+      (
+        await page
+          .getByTestId('site-upgrades')
+          .locator('tbody tr')
+          .first()
+          .locator('th, td')
+          .allTextContents()
+      ).map((c) => c.trim()),
+      [
+        'kubernetes',
+        'v1.33.1+k3s1',
+        'Upgrading',
+        'kiosk-a-2',
+        '1 of 2 nodes run v1.33.1+k3s1; next: kiosk-a-2',
+        '2 min ago',
+      ],
+    );
+    assert.deepEqual(
+      await page.getByTestId('site-nodes').locator('tbody tr td:nth-child(3)').allTextContents(),
+      ['v1.33.1+k3s1', 'v1.32.5+k3s1'],
+    );
+    assert.match(String(await page.getByText(/^Agent 0\.3\.0/).textContent()), /API server v1\.33\.1\+k3s1/);
+    await page.getByText('No profile is placed on this site.').waitFor();
+    assert.deepEqual(await lowContrast(page), []);
+    await shot(page, '11-site-upgrade');
+    await context.close();
+  });
   test('SLO list and detail pages show the budget and burn the SLO API computes from posted telemetry', async () => {
     await enrollKiosks();
     const created = await hub.api.applySlo({

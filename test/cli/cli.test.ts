@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -304,4 +304,24 @@ test('profile rollouts lists a new revision’s rollout; profile rollout shows i
   const back = await outpost(['profile', 'rollout', rollout!.id, 'rollback']);
   assert.equal(back.code, 1);
   assert.match(back.stderr, /does not roll back: Kubernetes cannot go back a minor/);
+});
+
+test('outpost agent refuses a host hook that is not an absolute path, from the environment or the flag, before it starts', async () => {
+  const stateDir = join(dir, 'agent-hooks');
+  const fromEnv = await outpost(['agent', '--state-dir', stateDir, '--no-local-page'], {
+    OUTPOST_HOST_HOOKS: '/usr/local/sbin/os-upgrade:os-upgrade',
+  });
+  assert.notEqual(fromEnv.code, 0);
+  assert.match(fromEnv.stderr, /host hook "os-upgrade" is not an absolute path \(OUTPOST_HOST_HOOKS/);
+  const fromFlag = await outpost([
+    'agent',
+    '--state-dir',
+    stateDir,
+    '--no-local-page',
+    '--host-hook',
+    './up.sh',
+  ]);
+  assert.notEqual(fromFlag.code, 0);
+  assert.match(fromFlag.stderr, /host hook "\.\/up\.sh" is not an absolute path/);
+  await assert.rejects(stat(stateDir), 'no state directory: nothing was started');
 });

@@ -11,8 +11,10 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { demoRegions, k3sFrom, k3sTo, upgradeFailingStore } from '../../src/cli/demo.ts';
 import { HubApi } from '../../src/cli/hub-api.ts';
 import { startHub } from '../../src/hub/start.ts';
+import { planFleet } from '../../src/sim/fleet.ts';
 import { goTool } from '../support/tools.ts';
 
 const cli = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
@@ -37,7 +39,7 @@ async function demo(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return { code, stdout, stderr };
 }
 
-test('demo tells its story: a good release rolls out in waves, a bad one is caught and rolled back', async () => {
+test('demo tells its story: a good release rolls out in waves, a bad one is caught and rolled back, a k3s upgrade pauses on a store that cannot take it', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'outpost-demo-test-'));
   try {
     const tools = helm && kustomize ? ['--helm', helm, '--kustomize', kustomize] : [];
@@ -65,6 +67,10 @@ test('demo tells its story: a good release rolls out in waves, a bad one is caug
       /gate \(deployment state\): store-\d+ reports pos Failed: .*ProgressDeadlineExceeded/,
     );
     assert.match(stdout, /every store is back on revision 2/);
+    const failing = upgradeFailingStore(planFleet(10, 1, demoRegions), 1)!;
+    assert.match(stdout, /Act 3: a Kubernetes upgrade/);
+    assert.match(stdout, /profile stores r1→r2 Paused +wave region=north/);
+    assert.match(stdout, new RegExp(`the upgrade paused on ${failing}`));
 
     const hub = await startHub({ dataDir, listen: '127.0.0.1:0', rollouts: { tickIntervalMs: 0 } });
     const api = new HubApi(hub.url, token, hub.caPem);
@@ -121,6 +127,33 @@ test('demo tells its story: a good release rolls out in waves, a bad one is caug
         assert.equal(ready('scanners'), minis, JSON.stringify(bundles));
         assert.match(stdout, /signage \(a Helm chart\) is made by \S+helm$/m);
       }
+      // act 3: the k3s upgrade went canary → east, then paused in the north on the store left behind
+      const [upgrade, ...others] = await api.profileRollouts('stores');
+      assert.deepEqual(others, [], 'the first revision was given to the stores without a rollout');
+      const rollout = await api.profileRollout(upgrade!.id);
+      assert.equal(rollout.phase, 'Paused', JSON.stringify(rollout));
+      assert.deepEqual(
+        rollout.waves.map((w) => w.name),
+        ['canary', 'region=east', 'region=north', 'region=south', 'region=west'],
+      );
+      for (const w of rollout.waves.slice(0, 2)) assert.equal(w.statuses.Updated, w.sites, JSON.stringify(w));
+      assert.equal(rollout.waves[2]!.statuses.Failed, 1, JSON.stringify(rollout.waves[2]));
+      for (const w of rollout.waves.slice(3))
+        assert.equal(w.statuses.Waiting, w.sites, 'no store past the pause');
+      assert.deepEqual(
+        rollout.failed.map((f) => f.site),
+        [failing],
+      );
+      assert.match(rollout.failed[0]!.reason, new RegExp(`kubernetes layer Behind \\(${failing}-`));
+      const conformance = await api.profileConformance('stores');
+      const behind = conformance.sites.filter((x) => x.state !== 'Conformant');
+      assert.deepEqual(
+        behind.map((x) => [x.site, x.state, x.revision]),
+        [[failing, 'Behind', 2]],
+      );
+      const stack = await api.siteStack(failing);
+      const kubelets = new Set(stack.stack?.nodes.map((n) => n.kubeletVersion));
+      assert.deepEqual([...kubelets].sort(), [k3sFrom, k3sTo], 'some of its nodes moved, one did not');
       const onPos = await api.query({ bundle: 'pos', groupBy: ['revision', 'state'] });
       const revisions = new Set(onPos.groups?.map((g) => String(g.key.revision)));
       assert.deepEqual([...revisions], ['2'], JSON.stringify(onPos.groups));

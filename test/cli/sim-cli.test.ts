@@ -34,6 +34,10 @@ test('sim runs the sites it is asked for, registers them and prints a JSON summa
     'eu-west',
     '--duration',
     '4',
+    '--node-upgrade-ms',
+    '1000',
+    '--failing-upgrade',
+    'store-0002',
   ]);
   assert.match(stderr, /simulated fleet starting sites=3/);
   const summary = JSON.parse(stdout);
@@ -43,6 +47,11 @@ test('sim runs the sites it is asked for, registers them and prints a JSON summa
   const sites = await fleet.api.sites();
   assert.deepEqual(sites.map((s) => s.name).sort(), ['store-0001', 'store-0002', 'store-0003']);
   assert.ok(sites.every((s) => s.labels.region === 'eu-west'));
+  const stack = (await fleet.api.siteStack('store-0001')).stack;
+  assert.ok(
+    stack?.nodes.some((n) => n.name === 'store-0001-server' && n.controlPlane),
+    `each store reports its nodes, a k3s server among them: ${JSON.stringify(stack)}`,
+  );
 });
 
 test('sim without a site count is a usage error', async () => {

@@ -150,6 +150,25 @@ test('the manifest installs an agent that runs on its service account alone, wit
   assert.equal(await read(`/api/v1/namespaces/${ns}/persistentvolumeclaims/outpost-agent-state`), 200);
   assert.equal(await read(`/apis/apps/v1/namespaces/${ns}/deployments/outpost-agent`), 200);
   assert.equal(await read('/apis/rbac.authorization.k8s.io/v1/clusterroles/outpost-agent-bundles'), 404);
+  // Narrowed bundles or not, the agent may do what its host-layer upgrades do: follow the nodes and
+  // drive system-upgrade-controller's Plans; the API server's own authorizer says so.
+  const may = async (verb: string, resource: string, group = '', namespace?: string) => {
+    const review = await kube.request('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: {
+        user: `system:serviceaccount:${ns}:outpost-agent`,
+        groups: ['system:serviceaccounts', `system:serviceaccounts:${ns}`, 'system:authenticated'],
+        resourceAttributes: { verb, resource, group, ...(namespace ? { namespace } : {}) },
+      },
+    });
+    assert.equal(review.status, 201, JSON.stringify(review.body));
+    return review.body.status.allowed === true;
+  };
+  for (const verb of ['get', 'list', 'watch']) assert.ok(await may(verb, 'nodes'), `nodes: ${verb}`);
+  for (const verb of ['get', 'create', 'patch', 'delete'])
+    assert.ok(await may(verb, 'plans', 'upgrade.cattle.io', 'system-upgrade'), `plans: ${verb}`);
+  assert.ok(!(await may('patch', 'nodes')), 'the agent never changes a node itself');
 
   // The agent's pod is admitted where the namespace enforces the "restricted" Pod Security level; a pod
   // that may run as root is not, so the check is live.

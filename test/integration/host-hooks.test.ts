@@ -59,7 +59,7 @@ test('a hook that succeeds makes the layer Conformant, with its progress lines o
   assert.equal(p.detail, 'the os hook reached 24.04: staged');
   assert.deepEqual(
     seen.map((x) => `${x.state} ${x.detail}`),
-    ['Upgrading downloading image', 'Upgrading staged'],
+    ['Upgrading the os hook is running', 'Upgrading downloading image', 'Upgrading staged'],
   );
   assert.deepEqual(await runs(stateDir), ['os 24.04 24.04']);
   // done for this version: asked again, the agent does not run the hook again

@@ -13,11 +13,16 @@ import { kubeConfigFromFile } from '../../src/agent/kube/config.ts';
 import type { LayerUpgrade } from '../../src/model/site-stack.ts';
 import { eventually } from '../support/eventually.ts';
 import { type KubeFixture, startKube } from '../support/kube.ts';
-import { upgradePlanCrd } from '../support/upgrade-plan-crd.ts';
+import {
+  createNode,
+  installUpgradeController,
+  plansPath,
+  playController,
+  reportKubelet,
+} from '../support/upgrade-controller.ts';
 
 let kube: KubeFixture;
 let cluster: KubeCluster;
-const plansPath = '/apis/upgrade.cattle.io/v1/namespaces/system-upgrade/plans';
 
 const target = (version: string, deadlineSeconds = 120): KubernetesTarget => ({
   distribution: 'k3s',
@@ -26,71 +31,13 @@ const target = (version: string, deadlineSeconds = 120): KubernetesTarget => ({
   deadlineSeconds,
 });
 
-async function createNode(name: string, controlPlane: boolean) {
-  const labels = controlPlane ? { 'node-role.kubernetes.io/control-plane': 'true' } : {};
-  const r = await kube.request('POST', '/api/v1/nodes', {
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name, labels },
-  });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-}
-
-/** What the kubelet writes once the upgrade job has replaced its binary and restarted it. */
-async function reportKubelet(name: string, kubeletVersion: string) {
-  const r = await kube.request(
-    'PATCH',
-    `/api/v1/nodes/${name}/status`,
-    {
-      status: {
-        nodeInfo: { kubeletVersion, kubeProxyVersion: kubeletVersion, osImage: 'Ubuntu 24.04.1 LTS' },
-      },
-    },
-    'application/merge-patch+json',
-  );
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-}
-
-async function nodesOf(selector: { key: string; operator: string }): Promise<string[]> {
-  const r = await kube.request('GET', '/api/v1/nodes');
-  // biome-ignore lint/suspicious/noExplicitAny: raw apiserver list
-  const items = r.body.items as any[];
-  return items
-    .filter((n) => Object.hasOwn(n.metadata.labels ?? {}, selector.key) === (selector.operator === 'Exists'))
-    .map((n) => n.metadata.name as string)
-    .sort();
-}
-
-/**
- * Plays system-upgrade-controller: Plan by Plan, servers first, each selected node in turn is marked
- * as applying and then reports the Plan's version; `leave` names a node whose upgrade job never succeeds.
- */
-async function playController(leave?: string, moved?: (node: string) => Promise<unknown>): Promise<void> {
-  for (const plan of ['outpost-k3s-server', 'outpost-k3s-agent']) {
-    const got = await kube.request('GET', `${plansPath}/${plan}`);
-    assert.equal(got.status, 200, `${plan}: ${JSON.stringify(got.body)}`);
-    const [selector] = got.body.spec.nodeSelector.matchExpressions;
-    for (const node of await nodesOf(selector)) {
-      const status = await kube.request(
-        'PATCH',
-        `${plansPath}/${plan}/status`,
-        { status: { latestVersion: got.body.spec.version, applying: [node] } },
-        'application/merge-patch+json',
-      );
-      assert.equal(status.status, 200, JSON.stringify(status.body));
-      if (node !== leave) await reportKubelet(node, got.body.spec.version);
-      await (moved ? moved(node) : new Promise((r) => setTimeout(r, 300)));
-    }
-  }
-}
-
 before(async () => {
   kube = await startKube();
   cluster = new KubeCluster(kubeConfigFromFile(kube.kubeconfigPath));
-  await createNode('server', true);
-  await createNode('till-1', false);
-  await createNode('till-2', false);
-  for (const n of ['server', 'till-1', 'till-2']) await reportKubelet(n, 'v1.30.6+k3s1');
+  await createNode(kube, 'server', true);
+  await createNode(kube, 'till-1', false);
+  await createNode(kube, 'till-2', false);
+  for (const n of ['server', 'till-1', 'till-2']) await reportKubelet(kube, n, 'v1.30.6+k3s1');
 });
 
 after(async () => {
@@ -105,18 +52,7 @@ test('without system-upgrade-controller an upgrade is Behind at once and says wh
 });
 
 test('nodes already at the profile’s version are Conformant and get no Plan', async () => {
-  const crd = await kube.request(
-    'POST',
-    '/apis/apiextensions.k8s.io/v1/customresourcedefinitions',
-    upgradePlanCrd,
-  );
-  assert.equal(crd.status, 201, JSON.stringify(crd.body));
-  const ns = await kube.request('POST', '/api/v1/namespaces', {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: 'system-upgrade' },
-  });
-  assert.equal(ns.status, 201, JSON.stringify(ns.body));
+  await installUpgradeController(kube);
   // discovery can lag the CRD's Established condition; the agent's own discovery is what must see it
   await eventually('the Plan kind in discovery', async () =>
     cluster.resourceOf('upgrade.cattle.io/v1', 'Plan'),
@@ -143,7 +79,7 @@ test('a minor upgrade applies both Plans and is Upgrading node by node until Con
   assert.deepEqual(agent.spec.prepare.args, ['prepare', 'outpost-k3s-server']);
   // in step with the agent, so each node's move is seen on its own however loaded the machine is
   await eventually('the first progress', async () => seen.length === 1);
-  await playController(undefined, (node) =>
+  await playController(kube, 'k3s', undefined, (node) =>
     eventually(`the agent to see ${node} move`, async () => seen.some((p) => !p.behind.includes(node))),
   );
   const end = await followed;
@@ -162,7 +98,7 @@ test('a node the controller leaves behind makes the layer Behind by name at the 
     const r = await kube.request('GET', `${plansPath}/outpost-k3s-agent`);
     return r.body.spec?.version === 'v1.31.5+k3s1';
   });
-  await playController('till-2');
+  await playController(kube, 'k3s', 'till-2');
   const end = await followed;
   assert.equal(end.state, 'Behind');
   assert.deepEqual(end.behind, ['till-2']);
@@ -175,6 +111,6 @@ test('a node the controller leaves behind makes the layer Behind by name at the 
   assert.equal(again.state, 'Behind');
   assert.equal(again.startedAt, end.startedAt);
   // the controller gets there in the end: the same agent now sees the layer Conformant
-  await reportKubelet('till-2', 'v1.31.5+k3s1');
+  await reportKubelet(kube, 'till-2', 'v1.31.5+k3s1');
   assert.equal((await upgrade.pass(target('v1.31.5+k3s1', 3))).state, 'Conformant');
 });

@@ -2,6 +2,8 @@
 // writes their status.nodeInfo as a kubelet would, then plays system-upgrade-controller by moving the
 // nodes to a new version one at a time; the agent reports each node and the hub's conformance follows:
 // Upgrading while a node is on the old version, Conformant when all are done, Behind for a node too old.
+// The site runs system-upgrade-controller's Plan CRD, since the agent drives the Kubernetes layer itself
+// and would otherwise report it Behind at once (nothing could move the nodes).
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -9,6 +11,7 @@ import type { SiteStackView } from '../../src/model/profile-wire.ts';
 import { eventually } from '../support/eventually.ts';
 import { type RunningAgent, startAgent, startTestHub, type TestHub } from '../support/fleet.ts';
 import { type KubeFixture, startKube } from '../support/kube.ts';
+import { installUpgradeController } from '../support/upgrade-controller.ts';
 
 let kube: KubeFixture;
 let fleet: TestHub;
@@ -74,6 +77,7 @@ async function stack(): Promise<SiteStackView> {
 before(async () => {
   kube = await startKube();
   fleet = await startTestHub();
+  await installUpgradeController(kube);
   await createNode('server', true);
   await createNode('agent-1', false);
   await reportKubelet('server', 'v1.30.6+k3s1');

@@ -91,6 +91,15 @@ test('twenty simulated stores register, apply a bundle and report Ready; a bad i
     registered.map((s) => s.name).sort(),
     planFleet(sites, 42, ['us-east', 'eu-central']).map((s) => s.name),
   );
+  await eventually(
+    'each store to report its nodes, a k3s server first among them',
+    async () => {
+      const stack = (await hub.api.siteStack('store-0001')).stack;
+      return stack?.nodes.some((n) => n.name === 'store-0001-server' && n.controlPlane) === true;
+    },
+    { timeoutMs: 30_000 },
+  );
+  assert.equal((await hub.api.siteStack('store-0001')).stack?.kubernetesVersion, 'v1.31.4+k3s1');
 
   await hub.api.applyBundle(bundleFile('till', everywhere, [namespace, configMap, deployment('till:1.0')]));
   await eventually(

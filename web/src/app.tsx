@@ -6,6 +6,8 @@ import { liveState, startLive } from './live.ts';
 import { BundlePage, BundlesPage } from './pages/bundles.tsx';
 import { MapPage } from './pages/map.tsx';
 import { OverviewPage } from './pages/overview.tsx';
+import { ProfileRolloutPage } from './pages/profile-rollouts.tsx';
+import { ProfilePage, ProfilesPage } from './pages/profiles.tsx';
 import { RegistrationsPage } from './pages/registrations.tsx';
 import { RelaysPage } from './pages/relays.tsx';
 import { RolloutPage, RolloutsPage } from './pages/rollouts.tsx';
@@ -23,6 +25,7 @@ const sections: Array<[to: string, label: string]> = [
   ['/registrations', 'Registrations'],
   ['/bundles', 'Bundles'],
   ['/rollouts', 'Rollouts'],
+  ['/profiles', 'Profiles'],
   ['/slos', 'SLOs'],
   ['/relays', 'Relays'],
 ];
@@ -41,7 +44,10 @@ function page(p: string) {
     case 'bundles':
       return parts[1] ? <BundlePage name={parts[1]} /> : <BundlesPage />;
     case 'rollouts':
+      if (parts[1] === 'profiles' && parts[2]) return <ProfileRolloutPage id={parts[2]} />;
       return parts[1] ? <RolloutPage id={parts[1]} /> : <RolloutsPage />;
+    case 'profiles':
+      return parts[1] ? <ProfilePage name={parts[1]} /> : <ProfilesPage />;
     case 'relays':
       return <RelaysPage />;
     case 'slos':

@@ -106,6 +106,8 @@ export class HostHooks {
       return result('Behind', detail);
     }
     await record('running', `the ${target.layer} hook is running`);
+    // a hook may print nothing for a long while: the layer shows as under way from its start
+    onProgress?.(result('Upgrading', `the ${target.layer} hook is running`));
     this.#opts.log?.('running a host hook', { layer: target.layer, version: target.version, again: !!same });
     const exit = await this.#spawn(target, workDir, leftMs, signal, (line) =>
       onProgress?.(result('Upgrading', line)),

@@ -87,6 +87,29 @@ export class KubernetesLayerUpgrade {
   }
 
   /**
+   * Takes back the Plans this agent applied for `distribution` (the profile no longer asks for that
+   * Kubernetes): the controller starts no further node, and nodes already moved stay where they are,
+   * since Kubernetes is never moved back. True when there was a Plan to take back.
+   */
+  async withdraw(distribution: 'k3s' | 'rke2'): Promise<boolean> {
+    const { cluster } = this.#opts;
+    if (!(await cluster.resourceOf(planApiVersion, 'Plan'))) return false;
+    const plans = upgradePlans({ distribution, version: '' }, '');
+    let withdrawn = false;
+    for (const plan of [plans.agent, plans.server]) {
+      const ref = {
+        apiVersion: planApiVersion,
+        kind: 'Plan',
+        namespace: upgradeNamespace,
+        name: plan.metadata.name!,
+      };
+      if (await cluster.delete(ref)) withdrawn = true;
+    }
+    if (withdrawn) this.#opts.log?.('withdrew the upgrade Plans', { distribution });
+    return withdrawn;
+  }
+
+  /**
    * Follows the upgrade until it ends, Conformant or Behind, telling `onProgress` each change;
    * the signal stops it between looks (the Plans stay: the controller carries on without the agent).
    */

@@ -21,6 +21,7 @@ import {
   type SiteProgress,
   type SiteStatus,
 } from '../rollout/core/state.ts';
+import { rolloutHead } from '../rollout/rollouts.ts';
 import { resolveStrategy } from '../rollout/strategies.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db, ProfileRolloutTable } from '../store/schema.ts';
@@ -306,19 +307,7 @@ async function rolloutRow(db: Db, id: string): Promise<ProfileRolloutTable> {
 }
 
 function rolloutView(r: ProfileRolloutTable): ProfileRolloutView {
-  const state = JSON.parse(r.state) as RolloutState;
-  return {
-    id: r.id,
-    profile: r.profile,
-    fromRevision: Number(r.from_revision),
-    toRevision: Number(r.to_revision),
-    phase: r.phase,
-    wave: state.waves[state.wave] ?? '',
-    ...(state.reason ? { reason: state.reason } : {}),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    createdBy: r.created_by,
-  };
+  return { ...rolloutHead(r), profile: r.profile };
 }
 
 /** Profile rollouts, newest first; only the profile's when given. */

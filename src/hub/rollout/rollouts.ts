@@ -397,11 +397,17 @@ async function rolloutRow(db: Db, id: string): Promise<RolloutTable> {
   return r;
 }
 
-function rolloutView(r: RolloutTable): RolloutView {
+/** The columns a bundle rollout and a profile rollout share, as the API shows them. */
+type RolloutRowHead = Pick<
+  RolloutTable,
+  'id' | 'from_revision' | 'to_revision' | 'phase' | 'state' | 'created_at' | 'updated_at' | 'created_by'
+>;
+
+/** A rollout's head as the API shows it, whichever kind of revision it moves. */
+export function rolloutHead(r: RolloutRowHead) {
   const state = JSON.parse(r.state) as RolloutState;
   return {
     id: r.id,
-    bundle: r.bundle,
     fromRevision: Number(r.from_revision),
     toRevision: Number(r.to_revision),
     phase: r.phase,
@@ -411,6 +417,10 @@ function rolloutView(r: RolloutTable): RolloutView {
     updatedAt: r.updated_at,
     createdBy: r.created_by,
   };
+}
+
+function rolloutView(r: RolloutTable): RolloutView {
+  return { ...rolloutHead(r), bundle: r.bundle };
 }
 
 /** Rollouts, newest first; only the bundle's when given. */

@@ -1,5 +1,5 @@
 // One site: identity and lifecycle, labels and properties, every deployment with each object not ready
-// and its reason, the latest events, its SLIs, and the certificate's expiry.
+// and its reason, its stack against its profile, the latest events, its SLIs, and the certificate's expiry.
 
 import { useMemo } from 'preact/hooks';
 import type { SiteDetail } from '../../../src/model/wire.ts';
@@ -8,6 +8,7 @@ import { get } from '../api.ts';
 import { Chart } from '../chart.tsx';
 import { siteSlis } from '../slo-api.ts';
 import { Badge, ColumnHeads, Crumbs, Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { SiteStackCard } from './site-stack.tsx';
 
 function Pairs({ values, empty }: { values: Record<string, unknown>; empty: string }) {
   const entries = Object.entries(values);
@@ -178,6 +179,7 @@ export function SitePage({ name }: { name: string }) {
                   </table>
                 )}
               </section>
+              <SiteStackCard site={s.name} />
               <Slis site={s.name} />
               <section class="card" aria-labelledby="events-h">
                 <h2 id="events-h">Events</h2>

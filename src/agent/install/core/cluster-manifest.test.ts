@@ -40,6 +40,14 @@ test('the manifest holds a namespace, an account with its rights, the join token
     resources: ['*'],
     verbs: ['*'],
   });
+  // host-layer upgrades: the agent follows the nodes and drives system-upgrade-controller's Plans
+  const own = find(objects, 'ClusterRole', 'outpost-agent').rules;
+  assert.deepEqual(own[0], { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] });
+  assert.deepEqual(own[1], {
+    apiGroups: ['upgrade.cattle.io'],
+    resources: ['plans'],
+    verbs: ['get', 'list', 'create', 'patch', 'delete'],
+  });
   const deployment = find(objects, 'Deployment');
   assert.equal(deployment.spec.replicas, 1);
   assert.deepEqual(deployment.spec.strategy.rollingUpdate, { maxSurge: 1, maxUnavailable: 0 });

@@ -110,10 +110,17 @@ export function clusterInstallObjects(opts: ClusterInstallOptions): KubeObject[]
       apiVersion: 'rbac.authorization.k8s.io/v1',
       kind: 'ClusterRole',
       metadata: meta(name, false),
-      // What the agent reads for itself whatever its bundles hold: the site's facts, Kubernetes events
-      // and annotated pods for telemetry, CRDs it waits on, and the DaemonSets that pre-pull images.
+      // What the agent needs for itself whatever its bundles hold: the site's facts, Kubernetes events
+      // and annotated pods for telemetry, CRDs it waits on, the DaemonSets that pre-pull images, and the
+      // system-upgrade-controller Plans that move a k3s or RKE2 site to its profile's version (cluster-wide:
+      // their namespace may come after the agent). No host hooks here: a pod cannot run the host's programs.
       rules: [
-        { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list'] },
+        { apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] },
+        {
+          apiGroups: ['upgrade.cattle.io'],
+          resources: ['plans'],
+          verbs: ['get', 'list', 'create', 'patch', 'delete'],
+        },
         { apiGroups: [''], resources: ['events', 'pods'], verbs: ['get', 'list', 'watch'] },
         {
           apiGroups: ['apiextensions.k8s.io'],
