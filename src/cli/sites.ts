@@ -47,6 +47,9 @@ export function addSiteCommands(root: Command): void {
         print(
           `last seen ${site.lastSeen ?? 'never'}; last report ${site.lastReport ?? 'never'}; desired ${site.desiredDigest ?? '-'}`,
         );
+        if (site.droppedReports > 0) {
+          print(`reports dropped at the site because its outbox was full: ${site.droppedReports}`);
+        }
         if (site.attention) {
           print(
             `needs attention: ${site.attention.reason} since ${site.attention.since}: ${site.attention.detail}`,

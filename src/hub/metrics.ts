@@ -209,6 +209,21 @@ export function createHubMetrics(): HubMetrics {
       }
     },
   });
+  new Gauge({
+    name: 'outpost_reports_dropped_at_sites_total',
+    help: "Reports agents dropped because their outbox was full, summed over the fleet's sites (each site's is in its detail)",
+    registers: [registry],
+    async collect() {
+      if (!db) return;
+      // the partial index on dropped_reports > 0 makes this a read of the sites that dropped any
+      const { total } = await db
+        .selectFrom('sites')
+        .select((eb) => eb.fn.sum<number | string | null>('dropped_reports').as('total'))
+        .where('dropped_reports', '>', 0)
+        .executeTakeFirstOrThrow();
+      this.set(Number(total ?? 0));
+    },
+  });
 
   const telemetry: TelemetryMetrics = {
     batches: new Counter({

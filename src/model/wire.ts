@@ -180,6 +180,8 @@ export const SiteView = Type.Object({
   lastSeen: Type.Union([Timestamp, Type.Null()]),
   /** when the site's last report in sequence arrived */
   lastReport: Type.Union([Timestamp, Type.Null()]),
+  /** reports the site's agents dropped because their outbox was full, over every install of the site */
+  droppedReports: SafeCount(),
   desiredDigest: Type.Union([Digest, Type.Null()]),
   registeredAt: Timestamp,
   certificateExpiresAt: Type.Union([Timestamp, Type.Null()]),

@@ -1,8 +1,9 @@
 // Chaos: a tenth of a simulated fleet (one region of ten) loses its link to a real hub process for 24
 // simulated hours, on a clock that runs fast (src/sim/fleet.ts timeScale). Checked: nothing undeployed at
-// the sites or at the hub, every report made reaches the hub or is counted as dropped, every cut-off site
-// back within one heartbeat of its link returning. Sites and speed: OUTPOST_CHAOS_PARTITION_SITES
-// (default 10,000) and OUTPOST_CHAOS_TIME_SCALE (default 240: 24 hours in six minutes).
+// the sites or at the hub, every report made reaches the hub or is counted as dropped (and the hub shows
+// the agents' count), every cut-off site back within one heartbeat of its link returning. Sites and
+// speed: OUTPOST_CHAOS_PARTITION_SITES (default 10,000) and OUTPOST_CHAOS_TIME_SCALE (default 240: 24
+// hours in six minutes).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -142,14 +143,16 @@ test(`${sites} simulated sites, a tenth cut off for ${hours} simulated hours: no
   const hubAfter = await hubView(hub);
   await hub.stop();
   const db = new DatabaseSync(join(hub.dataDir, 'hub.db'), { readOnly: true });
-  const { seqs } = db.prepare('SELECT SUM(last_report_seq) AS seqs FROM sites').get() as { seqs: number };
+  const { seqs, droppedAtHub } = db
+    .prepare('SELECT SUM(last_report_seq) AS seqs, SUM(dropped_reports) AS droppedAtHub FROM sites')
+    .get() as { seqs: number; droppedAtHub: number };
   db.close();
 
   const cutSites = end.partitions.sites;
   const lost = end.reports.made - end.reports.dropped - end.reports.pending - seqs;
   await recordChaos({
     scenario: 'partition',
-    checked: `${sites} simulated sites (real agents, simulated clusters) on a real hub process; ${cutSites} of them (one region of ten) cut off for ${hours} simulated hours on a clock running ${timeScale}× fast (${Math.round(realMs(cutFor) / 1000)} s real; heartbeat ${heartbeatMs / 1000} s, hub stale after ${staleAfterSeconds} s and offline after ${offlineAfterSeconds} s, all simulated). Checked: the bundle stays Ready at every site and placed at the hub throughout, no object deleted, every report the agents made acknowledged by the hub (the sum of the hub's last sequence numbers), still waiting in an outbox on disk at the stop (a heartbeat in flight; sent again at the next start) or counted as dropped, and each cut-off site back at the hub within one heartbeat of its link returning`,
+    checked: `${sites} simulated sites (real agents, simulated clusters) on a real hub process; ${cutSites} of them (one region of ten) cut off for ${hours} simulated hours on a clock running ${timeScale}× fast (${Math.round(realMs(cutFor) / 1000)} s real; heartbeat ${heartbeatMs / 1000} s, hub stale after ${staleAfterSeconds} s and offline after ${offlineAfterSeconds} s, all simulated). Checked: the bundle stays Ready at every site and placed at the hub throughout, no object deleted, every report the agents made acknowledged by the hub (the sum of the hub's last sequence numbers), still waiting in an outbox on disk at the stop (a heartbeat in flight; sent again at the next start) or counted as dropped, the hub's total of dropped reports equal to the agents' own count, and each cut-off site back at the hub within one heartbeat of its link returning`,
     figures: [
       { name: 'sites', value: sites, unit: 'sites' },
       { name: 'sites-cut-off', value: cutSites, unit: 'sites', op: '>=', target: sites / 10 },
@@ -175,6 +178,13 @@ test(`${sites} simulated sites, a tenth cut off for ${hours} simulated hours: no
       { name: 'reports-made', value: end.reports.made, unit: 'reports' },
       { name: 'most-reports-waiting', value: mostPending, unit: 'reports' },
       { name: 'reports-dropped-counted', value: end.reports.dropped, unit: 'reports' },
+      {
+        name: 'dropped-reports-the-hub-does-not-show',
+        value: end.reports.dropped - droppedAtHub,
+        unit: 'reports',
+        op: '<=',
+        target: 0,
+      },
       { name: 'reports-lost', value: lost, unit: 'reports', op: '<=', target: 0 },
       { name: 'reports-waiting-at-end', value: end.reports.pending, unit: 'reports' },
       { name: 'sites-back', value: end.partitions.back, unit: 'sites', op: '>=', target: cutSites },
@@ -202,6 +212,7 @@ test(`${sites} simulated sites, a tenth cut off for ${hours} simulated hours: no
   );
   assert.equal(hubAfter.ready, sites, 'the hub sees every site Ready again');
   assert.equal(lost, 0, 'every report made was acknowledged or counted as dropped');
+  assert.equal(droppedAtHub, end.reports.dropped, "the hub shows the agents' own count of dropped reports");
   assert.equal(end.partitions.back, cutSites, 'every cut-off site came back');
   assert.ok(
     end.partitions.backAfterMs <= heartbeatMs,

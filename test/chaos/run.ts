@@ -14,8 +14,9 @@ import { type ChaosRow, chaosTable, parseChaosRows } from '../support/chaos-tabl
 import { cell, readReliabilitySection, writeReliabilitySection } from '../support/reliability-doc.ts';
 import type { ChaosResult } from './support.ts';
 
-/** a scenario file stuck past this is stopped, so the whole command stays bounded */
-const fileTimeoutMs = 20 * 60_000;
+/** a scenario file stuck past this is stopped, so the whole command stays bounded; above the longest
+ * scenario's own test timeout (partition at 60×: 24 simulated hours in 24 real minutes, 30 min timeout) */
+const fileTimeoutMs = 35 * 60_000;
 
 const root = resolve(import.meta.dirname, '../..');
 const scenarioFiles = (await readdir(import.meta.dirname))

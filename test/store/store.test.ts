@@ -16,6 +16,7 @@ import { migrationNames } from '../../src/hub/store/migrations.ts';
 import { type Arg, preparedQuery } from '../../src/hub/store/prepared.ts';
 import { bundleFile } from '../support/fleet.ts';
 import {
+  adminToken,
   type MemoryHub,
   memoryHub,
   recountAggregates,
@@ -309,6 +310,34 @@ for (const { engine, skip } of storeEngines) {
       const stored = new Map(rows.map((r) => [cellId('label', r.key, 'sites'), Number(r.count)]));
       for (const [id, n] of stored) assert.equal(n, expected.get(id) ?? 0, id);
       await db.deleteFrom('status_aggregates').where('key', 'like', 'deltas=%').execute();
+    });
+
+    test('the reports a site dropped are kept as the agent counts them, over reinstalls, and summed in /metrics', async () => {
+      const dropped = async () => {
+        const site = await hub.get<{ droppedReports: number }>('/api/v1/sites/drops-1');
+        const metrics = await hub.app.inject({
+          method: 'GET',
+          url: '/metrics',
+          headers: { authorization: `Bearer ${adminToken}` },
+        });
+        const total = /^outpost_reports_dropped_at_sites_total (\d+)$/m.exec(metrics.body)?.[1];
+        return { site: site.droppedReports, fleet: Number(total) };
+      };
+      const first = await hub.register('drops-1', { drops: 'yes' });
+      assert.deepEqual(await dropped(), { site: 0, fleet: 0 });
+      await hub.report(first, { seq: 1, deployments: [], droppedReports: 3 });
+      await hub.report(first, { seq: 2, deployments: [] });
+      assert.deepEqual(await dropped(), { site: 3, fleet: 3 }, 'a report without a count changes nothing');
+      await hub.report(first, { seq: 3, deployments: [], droppedReports: 7 });
+      await hub.report(first, { seq: 2, deployments: [], droppedReports: 1 });
+      assert.deepEqual(await dropped(), { site: 7, fleet: 7 }, 'a replayed report changes nothing');
+      // the same machine installed again: its agent counts from 0, on top of the 7 already counted
+      const second = await hub.register('drops-1', { drops: 'yes' });
+      await hub.report(second, { seq: 1, deployments: [], droppedReports: 2 });
+      assert.deepEqual(await dropped(), { site: 9, fleet: 9 });
+      const other = await hub.register('drops-2', { drops: 'yes' });
+      await hub.report(other, { seq: 1, deployments: [], droppedReports: 5 });
+      assert.equal((await dropped()).fleet, 14);
     });
   });
 }

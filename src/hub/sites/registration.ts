@@ -123,6 +123,8 @@ export async function registerSite(
           lifecycle,
           last_seen_at: now.toISOString(),
           last_report_seq: 0,
+          // the new install's agent counts its drops from 0 again, above what the old ones counted
+          dropped_reports_before: existing.dropped_reports,
           connectivity: 'Online',
           connectivity_since: now.toISOString(),
           // a new install has a new sealing key (or none yet): the old one went with the wiped state

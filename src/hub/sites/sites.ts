@@ -29,6 +29,7 @@ export interface Site {
   connectivity: Connectivity;
   connectivitySince: Date;
   lastReport: Date | undefined;
+  droppedReports: number;
 }
 
 /**
@@ -70,6 +71,8 @@ export function newSiteRow(
     stack_at: null,
     via_relay_id: null,
     via_relay_at: null,
+    dropped_reports: 0,
+    dropped_reports_before: 0,
     ...fields,
   };
 }
@@ -90,6 +93,7 @@ export function siteFromRow(row: SiteTable): Site {
     connectivity: row.connectivity as Connectivity,
     connectivitySince: new Date(row.connectivity_since ?? row.registered_at),
     lastReport: row.last_report_at ? new Date(row.last_report_at) : undefined,
+    droppedReports: Number(row.dropped_reports),
   };
 }
 
@@ -105,6 +109,7 @@ export function siteView(site: Site): SiteView {
     connectivitySince: site.connectivitySince.toISOString(),
     lastSeen: site.lastSeen?.toISOString() ?? null,
     lastReport: site.lastReport?.toISOString() ?? null,
+    droppedReports: site.droppedReports,
     desiredDigest: site.desiredDigest,
     registeredAt: site.registeredAt.toISOString(),
     certificateExpiresAt: site.certificateExpiresAt?.toISOString() ?? null,

@@ -34,7 +34,14 @@ export interface ReportAck {
 const siteOfReport = preparedQuery((db, arg: Arg<{ id: string }>) =>
   db
     .selectFrom('sites')
-    .select([...siteFactColumns, 'last_report_seq', 'stack', 'facts'])
+    .select([
+      ...siteFactColumns,
+      'last_report_seq',
+      'stack',
+      'facts',
+      'dropped_reports',
+      'dropped_reports_before',
+    ])
     .where('id', '=', arg('id')),
 );
 
@@ -70,11 +77,15 @@ const siteContact = preparedQuery((db, arg: Arg<ContactArgs>) =>
 
 type SiteReportArgs = ContactArgs &
   DerivedColumns &
-  Pick<SiteTable, 'stack' | 'stack_at' | 'last_report_seq' | 'last_report_at'> & { facts: string | null };
+  Pick<SiteTable, 'stack' | 'stack_at' | 'last_report_seq' | 'last_report_at'> & {
+    facts: string | null;
+    dropped_reports: number | null;
+  };
 
 /**
- * An accepted report; `stack`, `stack_at` and `facts` null keep the stored ones (a heartbeat repeats the
- * nodes; the facts change only when the cluster's Kubernetes version does).
+ * An accepted report; `stack`, `stack_at`, `facts` and `dropped_reports` null keep the stored ones (a
+ * heartbeat repeats the nodes; the facts change only when the cluster's Kubernetes version does; the
+ * agent's dropped count only when its outbox overflows).
  */
 const siteReported = preparedQuery((db, arg: Arg<SiteReportArgs>) =>
   db
@@ -86,6 +97,7 @@ const siteReported = preparedQuery((db, arg: Arg<SiteReportArgs>) =>
       stack: eb.fn.coalesce(eb.val(arg('stack')), eb.ref('stack')),
       stack_at: eb.fn.coalesce(eb.val(arg('stack_at')), eb.ref('stack_at')),
       facts: eb.fn.coalesce(eb.val(arg('facts')), eb.ref('facts')),
+      dropped_reports: eb.fn.coalesce(eb.val(arg('dropped_reports')), eb.ref('dropped_reports')),
       last_report_seq: arg('last_report_seq'),
       last_report_at: arg('last_report_at'),
       worst_state: arg('worst_state'),
@@ -244,8 +256,12 @@ async function ingestInTransaction(
     reportedVersion === undefined ? {} : (JSON.parse(row.facts) as { kubernetesVersion?: string });
   const kubernetesVersionChanged =
     reportedVersion !== undefined && reportedVersion !== facts.kubernetesVersion;
+  // the agent's running count, above what earlier installs counted; the highest seen stands (a report
+  // sent again late carries an older, lower count)
+  const dropped = Number(row.dropped_reports_before) + (report.droppedReports ?? 0);
   await siteReported(tx, {
     ...contact,
+    dropped_reports: dropped > Number(row.dropped_reports) ? dropped : null,
     stack: stackChanged ? stack : null,
     stack_at: stackChanged ? now : null,
     facts: kubernetesVersionChanged ? JSON.stringify({ ...facts, kubernetesVersion: reportedVersion }) : null,

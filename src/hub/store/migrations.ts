@@ -716,6 +716,27 @@ const migrations: Record<string, Migration> = {
       await add('deadline_at', '');
     },
   },
+  // reports each site's agents dropped from a full outbox, over all installs of the machine, and the part
+  // earlier installs counted (an agent's running count starts again with its state directory); bigint, as
+  // an agent may send any safe integer; the partial index keeps the fleet total a read of the sites that dropped
+  '0023_site_dropped_reports': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('sites')
+        .addColumn('dropped_reports', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .alterTable('sites')
+        .addColumn('dropped_reports_before', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createIndex('sites_dropped_reports')
+        .on('sites')
+        .column('dropped_reports')
+        .where(sql.ref('dropped_reports'), '>', 0)
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

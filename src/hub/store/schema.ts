@@ -39,6 +39,10 @@ export interface SiteTable {
   /** the relay whose batch last said it heard from the site; it comes through that relay while via_relay_at >= last_seen_at */
   via_relay_id: string | null;
   via_relay_at: string | null;
+  /** reports the site's agents dropped from a full outbox, over every install of the machine */
+  dropped_reports: number;
+  /** the part of dropped_reports counted by earlier installs (the current agent's count starts above it) */
+  dropped_reports_before: number;
 }
 
 export interface BootstrapTokenTable {
