@@ -6,7 +6,7 @@ import type { ProfileRolloutDetail, ProfileRolloutView } from '../../../src/mode
 import { ago } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
 import { ColumnHeads, Crumbs, Empty, Link, Show, SiteLink, StateBadge, useData } from '../ui.tsx';
-import { Controls, rolloutControls, Wave } from './rollout-parts.tsx';
+import { Controls, RolloutTable, rolloutControls, Wave } from './rollout-parts.tsx';
 
 /** A profile rollout never rolls back: the hub refuses it, so the button is not offered. */
 const profileControls = rolloutControls.filter((a) => a.action !== 'rollback');
@@ -21,26 +21,15 @@ export function ProfileRollouts({ profile }: { profile?: string }) {
         r.items.length === 0 ? (
           <Empty>No profile rollouts yet. A new revision of a profile starts one.</Empty>
         ) : (
-          <table data-testid="profile-rollouts">
-            <ColumnHeads columns={['Profile', 'Revisions', 'Phase', 'Wave', 'Updated']} />
-            <tbody>
-              {r.items.map((x) => (
-                <tr key={x.id}>
-                  <td>
-                    <Link to={`/rollouts/profiles/${encodeURIComponent(x.id)}`}>{x.profile}</Link>
-                  </td>
-                  <td>
-                    {x.fromRevision} → {x.toRevision}
-                  </td>
-                  <td>
-                    <StateBadge state={x.phase} />
-                  </td>
-                  <td>{x.wave}</td>
-                  <td>{ago(x.updatedAt, new Date())}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <RolloutTable
+            kind="Profile"
+            testId="profile-rollouts"
+            rows={r.items.map((x) => ({
+              ...x,
+              name: x.profile,
+              to: `/rollouts/profiles/${encodeURIComponent(x.id)}`,
+            }))}
+          />
         )
       }
     </Show>

@@ -3,9 +3,9 @@
 
 import { useState } from 'preact/hooks';
 import type { RolloutAction } from '../../../src/model/wire.ts';
-import { count } from '../../../src/web/format.ts';
+import { ago, count } from '../../../src/web/format.ts';
 import { canOperate, post } from '../api.ts';
-import { ErrorNote } from '../ui.tsx';
+import { ColumnHeads, ErrorNote, Link, StateBadge } from '../ui.tsx';
 import { finishedPhases } from './overview.tsx';
 
 const waveOrder = ['Updated', 'Updating', 'Failed', 'RolledBack', 'Skipped', 'Waiting'];
@@ -129,5 +129,45 @@ export function Controls({
       {pending.length > 0 && <p class="note">Queued: {pending.join(', ')}</p>}
       {error && <ErrorNote error={error} />}
     </div>
+  );
+}
+
+/** A rollout as the lists show it, bundle or profile: what it moves, where it points, and its progress. */
+export interface RolloutRow {
+  id: string;
+  /** the bundle or profile it moves */
+  name: string;
+  /** its page */
+  to: string;
+  fromRevision: number;
+  toRevision: number;
+  phase: string;
+  wave: string;
+  updatedAt: string;
+}
+
+/** The table of rollouts, newest first; `kind` heads the first column (Bundle, Profile). */
+export function RolloutTable({ kind, rows, testId }: { kind: string; rows: RolloutRow[]; testId?: string }) {
+  return (
+    <table data-testid={testId}>
+      <ColumnHeads columns={[kind, 'Revisions', 'Phase', 'Wave', 'Updated']} />
+      <tbody>
+        {rows.map((x) => (
+          <tr key={x.id}>
+            <td>
+              <Link to={x.to}>{x.name}</Link>
+            </td>
+            <td>
+              {x.fromRevision} → {x.toRevision}
+            </td>
+            <td>
+              <StateBadge state={x.phase} />
+            </td>
+            <td>{x.wave}</td>
+            <td>{ago(x.updatedAt, new Date())}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

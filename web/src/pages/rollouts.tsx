@@ -5,9 +5,9 @@
 import type { RolloutDetail, RolloutView } from '../../../src/model/wire.ts';
 import { ago, gateValue } from '../../../src/web/format.ts';
 import { get } from '../api.ts';
-import { ColumnHeads, Crumbs, Empty, Link, Show, StateBadge, useData } from '../ui.tsx';
+import { ColumnHeads, Crumbs, Empty, Show, StateBadge, useData } from '../ui.tsx';
 import { ProfileRollouts } from './profile-rollouts.tsx';
-import { Controls, rolloutControls, Wave } from './rollout-parts.tsx';
+import { Controls, RolloutTable, rolloutControls, Wave } from './rollout-parts.tsx';
 
 type Gate = RolloutDetail['gates'][number];
 
@@ -107,26 +107,10 @@ export function RolloutsPage() {
           r.items.length === 0 ? (
             <Empty>No rollouts yet. A bundle with spec.rollout starts one when it changes.</Empty>
           ) : (
-            <table>
-              <ColumnHeads columns={['Bundle', 'Revisions', 'Phase', 'Wave', 'Updated']} />
-              <tbody>
-                {r.items.map((x) => (
-                  <tr key={x.id}>
-                    <td>
-                      <Link to={`/rollouts/${x.id}`}>{x.bundle}</Link>
-                    </td>
-                    <td>
-                      {x.fromRevision} → {x.toRevision}
-                    </td>
-                    <td>
-                      <StateBadge state={x.phase} />
-                    </td>
-                    <td>{x.wave}</td>
-                    <td>{ago(x.updatedAt, new Date())}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <RolloutTable
+              kind="Bundle"
+              rows={r.items.map((x) => ({ ...x, name: x.bundle, to: `/rollouts/${x.id}` }))}
+            />
           )
         }
       </Show>
