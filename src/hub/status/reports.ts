@@ -163,7 +163,7 @@ async function ingestInTransaction(
   site: Pick<Site, 'id'>,
   report: Report,
   reported: SiteChange[],
-): Promise<{ ack: ReportAck; events: number; kubernetesVersionChanged?: boolean }> {
+): Promise<{ ack: ReportAck; events: number; kubernetesVersionChanged?: boolean; wrote?: boolean }> {
   const now = ctx.now().toISOString();
   const {
     rows: [row],
@@ -195,6 +195,8 @@ async function ingestInTransaction(
   }
   const byBundle = new Map(rows.map((r) => [r.bundle, r]));
   const next = new Map(before.deployments.map((d) => [d.bundle, d]));
+  // whether this report changed a deployment row or the stack: only then can profile conformance move
+  let wrote = false;
   for (const d of report.deployments) {
     const current = byBundle.get(d.bundle);
     if (!current) continue;
@@ -237,11 +239,13 @@ async function ingestInTransaction(
     // A report that repeats what the row says writes nothing: heartbeats cost one site update.
     if (sameDeploymentRow(stored, reported)) continue;
     await deploymentReported(tx, reported);
+    wrote = true;
   }
   for (const bundle of report.removed ?? []) {
     const current = byBundle.get(bundle);
     if (!current || current.desired_digest !== null) continue;
     await deploymentRemoved(tx, { siteId: site.id, bundle });
+    wrote = true;
     next.delete(bundle);
   }
   after = { ...after, deployments: [...next.values()] };
@@ -270,7 +274,12 @@ async function ingestInTransaction(
     ...derivedColumns(after),
   });
   reported.push({ siteId: site.id, before, after });
-  return { ack: { accepted: true, lastSeq: report.seq }, events: 0, kubernetesVersionChanged };
+  return {
+    ack: { accepted: true, lastSeq: report.seq },
+    events: 0,
+    kubernetesVersionChanged,
+    wrote: wrote || stackChanged,
+  };
 }
 
 /** Whether a report leaves a deployment row as it is (its `updated_at` aside). */
@@ -297,6 +306,7 @@ export async function ingestReports(
 ): Promise<ReportAck[]> {
   let events = 0;
   const upgraded: string[] = [];
+  const changed: string[] = [];
   const acks = await ctx.store.db.transaction().execute(async (tx) => {
     const out: ReportAck[] = [];
     const reported: SiteChange[] = [];
@@ -305,6 +315,7 @@ export async function ingestReports(
       out.push(r.ack);
       events += r.events;
       if (r.kubernetesVersionChanged) upgraded.push(site.id);
+      if (r.wrote) changed.push(site.id);
     }
     // one aggregate upsert for the batch: its reports mostly move the same fleet and bundle cells
     events += await recordChanges(ctx, tx, reported, [], { derivedWritten: true });
@@ -312,10 +323,8 @@ export async function ingestReports(
   });
   if (events > 0) ctx.events.notify();
   if (upgraded.length > 0) await placeSites(ctx, upgraded);
-  await judgeReported(
-    ctx,
-    reports.map((r) => r.site.id),
-  );
+  // a heartbeat that repeats its site's rows cannot move conformance: no query for it
+  await judgeReported(ctx, changed);
   return acks;
 }
 
