@@ -10,6 +10,7 @@ import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import { finalPhases, type RolloutState } from './core/state.ts';
+import { bundleRollouts, writeDecision } from './rollout-store.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
 import { loadSiteProgress } from './site-progress.ts';
 
@@ -65,7 +66,7 @@ export async function tickRollouts(ctx: HubContext): Promise<void> {
 export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
     const r = await tx.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r || r.phase === 'Superseded' || (finalPhases as readonly string[]).includes(r.phase)) return;
+    if (!r || (finalPhases as readonly string[]).includes(r.phase)) return;
     const bundle = await tx
       .selectFrom('bundles')
       .select('revision')
@@ -90,29 +91,7 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
     const strategy = JSON.parse(r.strategy) as RolloutStrategy;
     const { sites, names } = await loadSiteProgress(ctx, tx, r, strategy);
     const decision = decide({ strategy, state, sites, now: ctx.now() });
-    const next = JSON.stringify(decision.state);
-    if (next === r.state && decision.transitions.length === 0) return;
-    const written = await tx
-      .updateTable('rollouts')
-      .set({ state: next, phase: decision.state.phase, updated_at: ctx.now().toISOString() })
-      .where('id', '=', id)
-      .where('state', '=', r.state)
-      .executeTakeFirst();
-    if (Number(written.numUpdatedRows) === 0) return;
-    for (const t of decision.transitions) {
-      await tx
-        .updateTable('rollout_sites')
-        .set({
-          status: t.to,
-          reason: t.reason ?? null,
-          ...(t.startedAt !== undefined ? { started_at: t.startedAt } : {}),
-          ...(t.baseline !== undefined ? { baseline: JSON.stringify(t.baseline) } : {}),
-        })
-        .where('rollout_id', '=', id)
-        .where('site_id', '=', t.siteId)
-        .where('status', '=', t.from)
-        .execute();
-    }
+    if (!(await writeDecision(tx, bundleRollouts, r, decision, ctx.now().toISOString()))) return;
     const place = decision.start.length > 0 || decision.rollback.length > 0;
     if (place) await markPlacementDue(ctx, tx, [r.bundle]);
     const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
