@@ -4,7 +4,7 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { NewEvent } from '../../model/event.ts';
 import { type RolloutStrategy, strategyNamed, validateStrategy } from '../../model/rollout-strategy.ts';
-import type { RolloutAction, RolloutDetail, RolloutView } from '../../model/wire.ts';
+import type { RolloutDetail, RolloutView } from '../../model/wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
@@ -19,7 +19,6 @@ import {
   insertRollout,
   insertRolloutSites,
   markSuperseded,
-  queueRolloutAction,
   rolloutHead,
   rolloutRow,
   rolloutRows,
@@ -348,17 +347,6 @@ export async function startRollout(
   ctx.events.notify();
   await placeBundles(ctx, [body.bundle]);
   return id;
-}
-
-/** Queues an operator action for the rollout's next step (and audits who asked). */
-export async function queueAction(
-  ctx: HubContext,
-  actor: Actor,
-  id: string,
-  action: RolloutAction,
-  reason?: string,
-): Promise<void> {
-  await queueRolloutAction(ctx, bundleRollouts, actor, id, action, reason);
 }
 
 function rolloutView(r: RolloutTable): RolloutView {
