@@ -7,7 +7,7 @@ import type { NewEvent } from '../../model/event.ts';
 import type { ProfileSpec } from '../../model/profile.ts';
 import type { ProfileRolloutDetail, ProfileRolloutView } from '../../model/profile-wire.ts';
 import { type RolloutStrategy, strategyNamed } from '../../model/rollout-strategy.ts';
-import type { RolloutAction } from '../../model/wire.ts';
+import type { RolloutActionRequest } from '../../model/wire.ts';
 import type { Actor } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
@@ -21,13 +21,15 @@ import {
   type SiteTransition,
 } from '../rollout/core/state.ts';
 import {
-  insertRollout,
+  insertRolloutSites,
   markSuperseded,
   profileRollouts,
   queueRolloutAction,
   rolloutHead,
   rolloutRow,
   rolloutRows,
+  rolloutsToStep,
+  rolloutToStep,
   rolloutWaves,
   siteProgressOf,
   writeDecision,
@@ -68,10 +70,9 @@ export async function startProfileRollout(
     following.map((s) => ({ id: s.id, name: s.name, labels: JSON.parse(s.labels) })),
   );
   const given = new Map(following.map((s) => [s.id, Number(s.revision)]));
-  await insertRollout(
-    tx,
-    profileRollouts,
-    {
+  await tx
+    .insertInto('profile_rollouts')
+    .values({
       id,
       profile: spec.profile,
       from_revision: spec.from,
@@ -82,7 +83,11 @@ export async function startProfileRollout(
       created_at: now,
       updated_at: now,
       created_by: spec.by,
-    },
+    })
+    .execute();
+  await insertRolloutSites(
+    tx,
+    profileRollouts,
     rows.map((r) => ({
       rollout_id: id,
       site_id: r.siteId,
@@ -120,13 +125,7 @@ async function supersede(ctx: HubContext, tx: Db, profile: string, reason: strin
 
 /** Decides every profile rollout not over yet once (Succeeded ones still bring returning sites up). */
 export async function tickProfileRollouts(ctx: HubContext): Promise<void> {
-  const running = await ctx.store.db
-    .selectFrom('profile_rollouts')
-    .select('id')
-    .where('phase', 'not in', [...finalPhases])
-    .orderBy('id')
-    .execute();
-  for (const r of running) await tickProfileRollout(ctx, r.id);
+  for (const r of await rolloutsToStep(ctx.store.db, profileRollouts)) await tickProfileRollout(ctx, r.id);
 }
 
 /**
@@ -136,8 +135,8 @@ export async function tickProfileRollouts(ctx: HubContext): Promise<void> {
  */
 export async function tickProfileRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx.selectFrom('profile_rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r || (finalPhases as readonly string[]).includes(r.phase)) return;
+    const r = await rolloutToStep(tx, profileRollouts, id);
+    if (!r) return;
     const revision = await tx
       .selectFrom('profile_revisions')
       .select('spec')
@@ -235,15 +234,14 @@ export async function queueProfileRolloutAction(
   ctx: HubContext,
   actor: Actor,
   id: string,
-  action: RolloutAction,
-  reason?: string,
+  request: RolloutActionRequest,
 ): Promise<void> {
-  if (action === 'rollback')
+  if (request.action === 'rollback')
     throw new OutpostError(
       'conflict',
       `profile rollout ${id} does not roll back: Kubernetes cannot go back a minor; pause it, or apply a revision that fixes the sites`,
     );
-  await queueRolloutAction(ctx, profileRollouts, actor, id, action, reason);
+  await queueRolloutAction(ctx, profileRollouts, actor, id, request);
 }
 
 function rolloutView(r: ProfileRolloutTable): ProfileRolloutView {

@@ -9,8 +9,8 @@ import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
-import { finalPhases, type RolloutState } from './core/state.ts';
-import { bundleRollouts, writeDecision } from './rollout-store.ts';
+import type { RolloutState } from './core/state.ts';
+import { bundleRollouts, rolloutsToStep, rolloutToStep, writeDecision } from './rollout-store.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
 import { loadSiteProgress } from './site-progress.ts';
 
@@ -33,12 +33,7 @@ export function rolloutEventType(type: RolloutEventType): EventType {
 
 /** Decides every running rollout once. Succeeded ones are included: they still bring returning sites up. */
 export async function tickRollouts(ctx: HubContext): Promise<void> {
-  const running = await ctx.store.db
-    .selectFrom('rollouts')
-    .select(['id', 'bundle'])
-    .where('phase', 'not in', [...finalPhases])
-    .orderBy('id')
-    .execute();
+  const running = await rolloutsToStep(ctx.store.db, bundleRollouts);
   if (running.length === 0) return;
   // A decision reads where the rollout's sites are, so a placement of its bundle still due is run first:
   // its run died with the replica that led (killed between a step's commit and its placement), or runs
@@ -65,8 +60,8 @@ export async function tickRollouts(ctx: HubContext): Promise<void> {
  */
 export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r || (finalPhases as readonly string[]).includes(r.phase)) return;
+    const r = await rolloutToStep(tx, bundleRollouts, id);
+    if (!r) return;
     const bundle = await tx
       .selectFrom('bundles')
       .select('revision')

@@ -3,10 +3,10 @@
 
 import { OutpostError } from '../../model/errors.ts';
 import type { Connectivity } from '../../model/site.ts';
-import type { RolloutAction } from '../../model/wire.ts';
+import type { RolloutActionRequest } from '../../model/wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
-import type { Database, Db } from '../store/schema.ts';
+import type { Database, Db, RolloutSiteTable, SiteTable } from '../store/schema.ts';
 import type { Decision } from './core/decide.ts';
 import {
   finalPhases,
@@ -52,6 +52,30 @@ export async function rolloutRow<K extends RolloutKind>(
   return r as RolloutRowOf<K>;
 }
 
+/** The rollout a step decides on: none when it is gone or over. */
+export async function rolloutToStep<K extends RolloutKind>(
+  db: Db,
+  kind: K,
+  id: string,
+): Promise<RolloutRowOf<K> | undefined> {
+  const r = await db.selectFrom(kind.table).selectAll().where('id', '=', id).executeTakeFirst();
+  return r && !isOver(r.phase) ? (r as RolloutRowOf<K>) : undefined;
+}
+
+/** The kind's rollouts not over yet, oldest first (Succeeded ones still bring returning sites up). */
+export async function rolloutsToStep<K extends RolloutKind>(db: Db, kind: K): Promise<RolloutRowOf<K>[]> {
+  return (await db
+    .selectFrom(kind.table)
+    .selectAll()
+    .where('phase', 'not in', [...finalPhases])
+    .orderBy('id')
+    .execute()) as RolloutRowOf<K>[];
+}
+
+function isOver(phase: string): boolean {
+  return (finalPhases as readonly string[]).includes(phase);
+}
+
 /** The kind's rollouts, newest first; only the named bundle's or profile's when given. */
 export async function rolloutRows<K extends RolloutKind>(
   db: Db,
@@ -63,18 +87,7 @@ export async function rolloutRows<K extends RolloutKind>(
   return (await q.execute()) as RolloutRowOf<K>[];
 }
 
-/** Stores a new rollout with its sites. */
-export async function insertRollout<K extends RolloutKind>(
-  tx: Db,
-  kind: K,
-  r: RolloutRowOf<K>,
-  sites: SiteRowOf<K>[],
-): Promise<void> {
-  await tx.insertInto(kind.table).values(r).execute();
-  await insertRolloutSites(tx, kind, sites);
-}
-
-/** Stores a rollout's sites, in chunks: a rollout may hold a whole fleet. */
+/** Stores a new rollout's sites, in chunks: a rollout may hold a whole fleet. */
 export async function insertRolloutSites<K extends RolloutKind>(
   tx: Db,
   kind: K,
@@ -166,13 +179,12 @@ export async function queueRolloutAction(
   kind: RolloutKind,
   actor: Actor,
   id: string,
-  action: RolloutAction,
-  reason?: string,
+  { action, reason }: RolloutActionRequest,
 ): Promise<void> {
   await ctx.store.db.transaction().execute(async (tx) => {
     const r = await rolloutRow(tx, kind, id);
     const state = JSON.parse(r.state) as RolloutState;
-    if ((finalPhases as readonly string[]).includes(r.phase))
+    if (isOver(r.phase))
       throw new OutpostError('conflict', `${kind.noun} ${id} is ${r.phase}: it takes no more actions`);
     if (r.phase === 'Queued')
       throw new OutpostError(
@@ -216,23 +228,11 @@ export function rolloutHead(r: RolloutHeadRow) {
   };
 }
 
-/** A rollout's sites as its view counts them. */
-export interface RolloutWaves {
-  /** every wave in order, with its sites counted by status */
-  waves: { name: string; sites: number; statuses: Record<string, number> }[];
-  /** the sites marked Failed, by name, with their wave and why */
-  failed: { site: string; wave: string; reason: string }[];
-  /** sites not started (or skipped) because they are offline */
-  waitingOffline: number;
-}
-
-/** Counts the rollout's sites by wave and status, from its rows and its sites' connectivity. */
-export async function rolloutWaves(
-  db: Db,
-  kind: RolloutKind,
-  id: string,
-  state: RolloutState,
-): Promise<RolloutWaves> {
+/**
+ * The rollout's sites as its view counts them: every wave in order with its sites counted by status, the
+ * sites marked Failed (by name, with why), and those not started (or skipped) because they are offline.
+ */
+export async function rolloutWaves(db: Db, kind: RolloutKind, id: string, state: RolloutState) {
   const rows = await db
     .selectFrom(kind.sites)
     .innerJoin('sites', 'sites.id', `${kind.sites}.site_id`)
@@ -247,7 +247,7 @@ export async function rolloutWaves(
     .orderBy('sites.name')
     .execute();
   const waves = state.waves.map((name) => ({ name, sites: 0, statuses: {} as Record<string, number> }));
-  const failed: RolloutWaves['failed'] = [];
+  const failed: { site: string; wave: string; reason: string }[] = [];
   let waitingOffline = 0;
   for (const row of rows) {
     const w = waves[Number(row.wave)];
@@ -264,16 +264,8 @@ export async function rolloutWaves(
 }
 
 /** The columns of a rollout's site row, and its site's facts, that both kinds of rollout read alike. */
-export interface RolloutSiteFacts {
-  site_id: string;
-  wave: number;
-  status: string;
-  started_at: string | null;
-  reason: string | null;
-  name: string;
-  connectivity: string;
-  properties: string;
-}
+type RolloutSiteFacts = Pick<RolloutSiteTable, 'site_id' | 'wave' | 'status' | 'started_at' | 'reason'> &
+  Pick<SiteTable, 'name' | 'connectivity' | 'properties'>;
 
 /**
  * A rollout's site as the pure core reads it, but for what its kind adds (the state of what it was given,

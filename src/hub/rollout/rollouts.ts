@@ -16,7 +16,6 @@ import { gateResults } from './core/decide.ts';
 import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
 import {
   bundleRollouts,
-  insertRollout,
   insertRolloutSites,
   markSuperseded,
   rolloutHead,
@@ -123,7 +122,10 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
       actions: [],
       reason: `waits for rollout ${running.id} (r${running.to_revision}) to end`,
     };
-    await insertRollout(tx, bundleRollouts, rolloutRowOf(id, spec, state, now), []);
+    await tx
+      .insertInto('rollouts')
+      .values(rolloutRowOf(id, spec, state, now))
+      .execute();
     events.push({
       type: 'rollout_queued',
       bundle: spec.bundle,
@@ -135,7 +137,11 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
   }
   const events = await supersedeRollouts(ctx, tx, spec.bundle);
   const { state, sites } = await planSites(tx, id, spec, now);
-  await insertRollout(tx, bundleRollouts, rolloutRowOf(id, spec, state, now), sites);
+  await tx
+    .insertInto('rollouts')
+    .values(rolloutRowOf(id, spec, state, now))
+    .execute();
+  await insertRolloutSites(tx, bundleRollouts, sites);
   events.push(startedEvent(id, spec, state));
   await insertEvents(ctx, tx, events);
   return id;

@@ -236,14 +236,7 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         const { id } = request.params;
         const { bundle } = await rolloutRow(ctx.store.db, bundleRollouts, id);
         assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
-        await queueRolloutAction(
-          ctx,
-          bundleRollouts,
-          actorOf(request),
-          id,
-          request.body.action,
-          request.body.reason,
-        );
+        await queueRolloutAction(ctx, bundleRollouts, actorOf(request), id, request.body);
         await tickRollout(ctx, id);
         return rolloutDetail(ctx, id);
       },
