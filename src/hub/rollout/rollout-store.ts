@@ -38,18 +38,14 @@ export const profileRollouts = {
 } as const;
 
 export type RolloutKind = typeof bundleRollouts | typeof profileRollouts;
-type RolloutRowOf<K extends RolloutKind> = Database[K['table']];
+type RowOf<K extends RolloutKind> = Database[K['table']];
 type SiteRowOf<K extends RolloutKind> = Database[K['sites']];
 
 /** The rollout's row; not_found when there is none. */
-export async function rolloutRow<K extends RolloutKind>(
-  db: Db,
-  kind: K,
-  id: string,
-): Promise<RolloutRowOf<K>> {
+export async function rolloutRow<K extends RolloutKind>(db: Db, kind: K, id: string): Promise<RowOf<K>> {
   const r = await db.selectFrom(kind.table).selectAll().where('id', '=', id).executeTakeFirst();
   if (!r) throw new OutpostError('not_found', `no ${kind.noun} ${id}`);
-  return r as RolloutRowOf<K>;
+  return r as RowOf<K>;
 }
 
 /** The rollout a step decides on: none when it is gone or over. */
@@ -57,19 +53,19 @@ export async function rolloutToStep<K extends RolloutKind>(
   db: Db,
   kind: K,
   id: string,
-): Promise<RolloutRowOf<K> | undefined> {
+): Promise<RowOf<K> | undefined> {
   const r = await db.selectFrom(kind.table).selectAll().where('id', '=', id).executeTakeFirst();
-  return r && !isOver(r.phase) ? (r as RolloutRowOf<K>) : undefined;
+  return r && !isOver(r.phase) ? (r as RowOf<K>) : undefined;
 }
 
 /** The kind's rollouts not over yet, oldest first (Succeeded ones still bring returning sites up). */
-export async function rolloutsToStep<K extends RolloutKind>(db: Db, kind: K): Promise<RolloutRowOf<K>[]> {
+export async function rolloutsToStep<K extends RolloutKind>(db: Db, kind: K): Promise<RowOf<K>[]> {
   return (await db
     .selectFrom(kind.table)
     .selectAll()
     .where('phase', 'not in', [...finalPhases])
     .orderBy('id')
-    .execute()) as RolloutRowOf<K>[];
+    .execute()) as RowOf<K>[];
 }
 
 function isOver(phase: string): boolean {
@@ -81,10 +77,10 @@ export async function rolloutRows<K extends RolloutKind>(
   db: Db,
   kind: K,
   subject?: string,
-): Promise<RolloutRowOf<K>[]> {
+): Promise<RowOf<K>[]> {
   let q = db.selectFrom(kind.table).selectAll().orderBy('id', 'desc');
   if (subject !== undefined) q = q.where(kind.subject, '=', subject);
-  return (await q.execute()) as RolloutRowOf<K>[];
+  return (await q.execute()) as RowOf<K>[];
 }
 
 /** Stores a new rollout's sites, in chunks: a rollout may hold a whole fleet. */
