@@ -1,5 +1,5 @@
-// Rollouts in the store: starting one (from an apply whose revision carries spec.rollout, or from the
-// API), queuing operator actions, and the views the API and CLI show. The controller moves them on.
+// Bundle rollouts: starting one (from an apply with spec.rollout, or from the API), queuing one behind the
+// running one, and the views the API and CLI show. Stored through rollout-store.ts; the controller moves them.
 
 import { OutpostError } from '../../model/errors.ts';
 import type { NewEvent } from '../../model/event.ts';
