@@ -411,6 +411,11 @@ test('behind a relay a heartbeat that repeats the last report is kept back: the 
   assert.equal(after.lastReport, before.lastReport, 'no report stored');
   assert.equal(storedReports(site.id).length, stored, 'none reached the hub');
   assert.equal(after.connectivity, 'Online');
+  // the relay tells the hub what it kept back, with its batches
+  await eventually('the hub to show the relay’s counts', async () => {
+    const reports = (await fleet.api.relay('west')).status?.reports;
+    return reports !== undefined && reports.keptBack >= keptBack + 3 && reports.forwarded >= 1;
+  });
 });
 
 test('a changed report reaches the hub through the relay at once, its sequence jumping the kept-back ones', {
