@@ -220,6 +220,11 @@ interface RelayRun {
   cpuSeconds: number;
 }
 
+/** The measured window in this process's CPU profile (`node --cpu-prof`; bench/cpu-profile.ts --from --to). */
+function window(from: number): string {
+  return `measured window: --from ${from.toFixed(1)} --to ${process.uptime().toFixed(1)}`;
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
   const reports = Number(process.argv[3] ?? 50_000);
@@ -247,6 +252,7 @@ async function main(): Promise<void> {
   // 1. the store path alone; CPU per report is the figure a busy machine bends least
   if (modes.has('direct')) {
     const start = performance.now();
+    const from = process.uptime();
     const cpu0 = process.cpuUsage();
     let accepted = 0;
     for (let k = 0; k < reports; k++) {
@@ -254,6 +260,7 @@ async function main(): Promise<void> {
       if (r.accepted) accepted++;
     }
     const direct = reports / ((performance.now() - start) / 1000);
+    console.log(window(from));
     const cpu = process.cpuUsage(cpu0);
     const cpuUs = (cpu.user + cpu.system) / reports;
     console.log(
@@ -305,6 +312,7 @@ async function main(): Promise<void> {
       mode: 0o600,
     });
     const start = performance.now();
+    const from = process.uptime();
     const hubCpu0 = await cpuSeconds(process.pid);
     const http = await generate<MtlsRun>([
       '--load',
@@ -316,6 +324,7 @@ async function main(): Promise<void> {
       String(rounds),
     ]);
     const seconds = (performance.now() - start) / 1000;
+    console.log(window(from));
     const hubCpuSeconds = (await cpuSeconds(process.pid)) - hubCpu0;
     const cpuUs = (hubCpuSeconds * 1e6) / http.total;
     console.log(
@@ -373,6 +382,7 @@ async function main(): Promise<void> {
       { mode: 0o600 },
     );
     const start = performance.now();
+    const from = process.uptime();
     const hubCpu0 = await cpuSeconds(process.pid);
     const relay = await generate<RelayRun>([
       '--relay',
@@ -382,11 +392,12 @@ async function main(): Promise<void> {
       String(n),
       digests.pos,
       digests.cameras,
-      String(2 * rounds),
+      String(rounds + Math.ceil(reports / 32) + 1),
       String(relayBatch),
       '1',
     ]);
     const seconds = (performance.now() - start) / 1000;
+    console.log(window(from));
     const hubCpuSeconds = (await cpuSeconds(process.pid)) - hubCpu0;
     const cpuUs = (hubCpuSeconds * 1e6) / relay.total;
     console.log(
