@@ -33,8 +33,17 @@ function checkedCsr(csr: string) {
   }
 }
 
-/** Issues a client certificate for the site from a verified public key and records it. */
-async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: string): Promise<string> {
+/**
+ * Issues a client certificate for the site from a verified public key and records it; `alsoSet` are
+ * columns of the site's row written by the same update.
+ */
+async function issueFor(
+  ctx: HubContext,
+  tx: Db,
+  siteId: string,
+  publicKeyPem: string,
+  alsoSet: Partial<Pick<SiteTable, 'ticket_hash' | 'pending_csr' | 'issued_cert'>> = {},
+): Promise<string> {
   const now = ctx.now();
   const issued = issueCertificate(ctx.tls.ca, {
     publicKeyPem,
@@ -56,7 +65,7 @@ async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: s
     .execute();
   await tx
     .updateTable('sites')
-    .set({ cert_expires_at: issued.notAfter.toISOString() })
+    .set({ ...alsoSet, cert_expires_at: issued.notAfter.toISOString() })
     .where('id', '=', siteId)
     .execute();
   return issued.certPem;
@@ -213,12 +222,11 @@ async function registerInTransaction(
     again: existing !== undefined,
   });
   if (lifecycle === 'Active') {
-    const certificate = await issueFor(ctx, tx, row.id, publicKeyPem);
-    await tx
-      .updateTable('sites')
-      .set({ ticket_hash: null, pending_csr: null, issued_cert: null })
-      .where('id', '=', row.id)
-      .execute();
+    const certificate = await issueFor(ctx, tx, row.id, publicKeyPem, {
+      ticket_hash: null,
+      pending_csr: null,
+      issued_cert: null,
+    });
     return {
       result: { siteId: row.id, name: row.name, lifecycle, certificate } satisfies RegisterResponse,
       placed: row.id,
