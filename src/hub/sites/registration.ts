@@ -96,6 +96,14 @@ function sealingKeyOf(req: RegisterRequest, now: Date): Pick<SiteTable, 'sealing
     : { sealing_key: null, sealing_key_at: null };
 }
 
+// every registration looks its machine and its name up: compiled once (store/prepared.ts)
+const siteOfMachine = preparedQuery((db, arg: Arg<{ machineId: string }>) =>
+  db.selectFrom('sites').selectAll().where('machine_id', '=', arg('machineId')),
+);
+const siteNamed = preparedQuery((db, arg: Arg<{ name: string }>) =>
+  db.selectFrom('sites').select('id').where('name', '=', arg('name')),
+);
+
 /** Each hub context's registrations commit in groups (registration-batcher.ts). */
 const batchers = new WeakMap<HubContext, RegistrationBatcher>();
 
@@ -143,11 +151,9 @@ async function registerInTransaction(
   const now = ctx.now();
   const grant = await consumeBootstrapToken(tx, now, req.token);
   const actor: Actor = { name: `bootstrap-token:${grant.tokenId}`, source };
-  const existing = await tx
-    .selectFrom('sites')
-    .selectAll()
-    .where('machine_id', '=', req.machineId)
-    .executeTakeFirst();
+  const {
+    rows: [existing],
+  } = await siteOfMachine(tx, { machineId: req.machineId });
   const before = existing ? (await loadFacts(tx, [existing.id])).get(existing.id) : undefined;
   const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
   let row: SiteTable;
@@ -178,11 +184,9 @@ async function registerInTransaction(
   } else {
     const id = newId(now);
     const name = wantedName ?? `site-${id.slice(-12)}`;
-    const holder = await tx
-      .selectFrom('sites')
-      .select(['id', 'lifecycle'])
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const {
+      rows: [holder],
+    } = await siteNamed(tx, { name });
     if (holder) {
       throw new OutpostError(
         'registration_refused',
