@@ -8,8 +8,10 @@
 // 30 s × 10,000 / N, so the hub serves the heartbeats of N sites against a store of N sites, while it
 // holds the sockets of 10,000 (RESULTS.md adds the measured memory per held connection up to N).
 // Run: node bench/steady-state.ts [sites=10000] [windowSeconds=60] [connected=min(sites, 10000)]
+// (OUTPOST_BENCH_LATE_POLLS=FILE writes the late polls' sites and times there, to line up with the hub's
+// request log: OUTPOST_BENCH_HUB_LOG=1 OUTPOST_BENCH_HUB_LOG_LEVEL=info)
 
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { commit, machine } from './fleet.ts';
 import { prepareHub, startLoad } from './protocol-load.ts';
@@ -147,6 +149,22 @@ const eventLoopDelayMs = {
   p99: Math.round((m1.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000),
   max: Math.round((m1.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000),
 };
+// late answers bunched in a few seconds point at a stall of one process; spread out, at each poll's path
+const lateBySecond = new Map<number, number>();
+for (const p of result.latePolls) {
+  const second = Math.floor(p.answeredAt / 1000);
+  lateBySecond.set(second, (lateBySecond.get(second) ?? 0) + 1);
+}
+const latePolls = {
+  count: result.latePolls.length,
+  secondsWithLateAnswers: lateBySecond.size,
+  busiestSeconds: [...lateBySecond]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([second, n]) => ({ at: new Date(second * 1000).toISOString(), late: n })),
+};
+if (process.env.OUTPOST_BENCH_LATE_POLLS)
+  await writeFile(process.env.OUTPOST_BENCH_LATE_POLLS, JSON.stringify(result.latePolls));
 const rss = window!.rss.sort((a, b) => a - b);
 const hubRss = rss.at(-1) ?? 0;
 await hub.stop();
@@ -161,6 +179,8 @@ const out = {
   requestsPerSecond: result.ratePerSecond,
   reportLatencyMs: result.reportMs,
   longPollOverheadMs: result.pollOverheadMs,
+  latePolls,
+  generatorEventLoopDelayMs: result.generatorEventLoopDelayMs,
   hubLongPollWaitStart: waitStart,
   hubLongPollAnswerDelay: answerDelay,
   hubEventLoopDelayMs: eventLoopDelayMs,
