@@ -199,6 +199,26 @@ describe('desired state and reports', () => {
     );
   });
 
+  test('an agent that hangs up a held long-poll leaves no waiter behind', async () => {
+    const site = await hub.enroll('store-hangup');
+    const first = await desiredOf(site);
+    const hangUp = new AbortController();
+    const poll = site.http.request('GET', `/agent/v1/sites/${site.siteId}/desired`, {
+      query: { wait: 30 },
+      headers: { 'if-none-match': `"${first.digest}"` },
+      signal: hangUp.signal,
+    });
+    const heldBy = async (n: number) => {
+      for (let i = 0; i < 100 && hub.ctx.desiredWatch.waiting !== n; i++)
+        await new Promise((r) => setTimeout(r, 20));
+      return hub.ctx.desiredWatch.waiting;
+    };
+    assert.equal(await heldBy(1), 1, 'the poll is held');
+    hangUp.abort();
+    await assert.rejects(poll);
+    assert.equal(await heldBy(0), 0, 'the hang-up ended the wait at once, not at its deadline');
+  });
+
   test('a change committed between a poll’s authentication and its wait answers the poll at once', async () => {
     const site = await hub.enroll('store-race', { race: 'yes' });
     const first = await desiredOf(site);
