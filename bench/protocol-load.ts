@@ -45,7 +45,10 @@ export interface LoadPlan {
 export interface LoadResult {
   connected: number;
   requests: { reports: number; polls: number; errors: number; non2xx: number };
-  /** over the window: report round trips and the part of each long-poll that is not waiting */
+  /**
+   * over the window: report round trips and the part of each long-poll that is not waiting (of the polls
+   * both sent and answered in it)
+   */
   reportMs: { p50: number; p99: number; max: number };
   pollOverheadMs: { p50: number; p99: number };
   /**
@@ -216,6 +219,8 @@ async function generate(plan: LoadPlan): Promise<void> {
       }
       const t = performance.now();
       const sentAt = Date.now();
+      // a poll sent before the window (during the ramp's handshakes) measures the ramp, not the steady state
+      const sentInWindow = measuring;
       try {
         const res = await http.request('GET', `/agent/v1/sites/${s.id}/desired`, {
           query: { wait },
@@ -240,8 +245,8 @@ async function generate(plan: LoadPlan): Promise<void> {
           }
         } else if (res.status === 304) {
           const overhead = Math.max(0, took - (wait ?? 0) * 1000);
-          if (measuring) pollOverhead.push(overhead);
-          if (measuring && overhead > 100 && latePolls.length < 2000)
+          if (measuring && sentInWindow) pollOverhead.push(overhead);
+          if (measuring && sentInWindow && overhead > 100 && latePolls.length < 2000)
             latePolls.push({ site: s.id, waitSeconds: wait ?? 0, sentAt, answeredAt: Date.now() });
         } else {
           counts.non2xx++;
