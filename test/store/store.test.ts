@@ -237,6 +237,8 @@ for (const { engine, skip } of storeEngines) {
         ],
         { rollout: { waves: [{ name: 'all', percent: 100 }], maxConcurrent: 10, bakeSeconds: 0 } },
       );
+      // Online, so a step starts them (an Offline site is skipped, not started)
+      await hub.ctx.store.db.updateTable('sites').set({ connectivity: 'Online' }).execute();
       const applied = await hub.post<{ rollout: string }>('/api/v1/bundles/apply', next);
       assert.equal(applied.status, 200, JSON.stringify(applied.body));
       const id = applied.body.rollout;
@@ -247,11 +249,12 @@ for (const { engine, skip } of storeEngines) {
         .where('type', '=', 'rollout_progress')
         .where('bundle', '=', 'ro')
         .execute();
-      const startedSites = started
-        .map((e) => JSON.parse(e.details) as { kind: string; sites?: string[] })
-        .filter((d) => d.kind === 'SitesStarted')
-        .flatMap((d) => d.sites ?? []);
-      assert.equal(new Set(startedSites).size, startedSites.length, 'no site started twice');
+      // one wave of two sites: one step starts both and says so once; a racing step that also started
+      // them would say it again
+      const startedTold = started.filter(
+        (e) => (JSON.parse(e.details) as { kind: string }).kind === 'SitesStarted',
+      );
+      assert.equal(startedTold.length, 1, 'the wave was started by one step');
       const rows = await hub.ctx.store.db
         .selectFrom('rollout_sites')
         .selectAll()

@@ -32,6 +32,7 @@ import {
   rolloutToStep,
   rolloutWaves,
   siteProgressOf,
+  unlessLostRace,
   writeDecision,
 } from '../rollout/rollout-store.ts';
 import { resolveStrategy } from '../rollout/strategies.ts';
@@ -134,45 +135,48 @@ export async function tickProfileRollouts(ctx: HubContext): Promise<void> {
  * marked with its Behind layer, nodes and why.
  */
 export async function tickProfileRollout(ctx: HubContext, id: string): Promise<void> {
-  const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await rolloutToStep(tx, profileRollouts, id);
-    if (!r) return;
-    const revision = await tx
-      .selectFrom('profile_revisions')
-      .select('spec')
-      .where('profile', '=', r.profile)
-      .where('revision', '=', r.to_revision)
-      .executeTakeFirst();
-    // a profile deleted with its revisions holds no site any more
-    if (!revision) {
-      await insertEvents(ctx, tx, await supersede(ctx, tx, r.profile, 'the profile is gone'));
-      return;
-    }
-    const state = JSON.parse(r.state) as RolloutState;
-    const strategy = JSON.parse(r.strategy) as RolloutStrategy;
-    const { sites, names, reasons } = await loadProgress(ctx, tx, r, JSON.parse(revision.spec));
-    const decision = decide({ strategy, state, sites, now: ctx.now() });
-    const failedWhy = (t: SiteTransition) =>
-      t.to === 'Failed' ? (reasons.get(t.siteId) ?? t.reason) : t.reason;
-    if (!(await writeDecision(tx, profileRollouts, r, decision, ctx.now().toISOString(), failedWhy))) return;
-    const events: NewEvent[] = decision.events.map((e) => {
-      const site = e.siteId !== undefined ? (names.get(e.siteId) ?? e.siteId) : undefined;
-      const why = e.type === 'SiteFailed' && e.siteId !== undefined ? reasons.get(e.siteId) : undefined;
-      return {
-        type: rolloutEventType(e.type),
-        ...(site !== undefined ? { site } : {}),
-        message: `profile rollout ${id} of ${r.profile}: ${why ? `${site} failed: ${why}` : e.message}`,
-        details: {
-          rollout: id,
-          profile: r.profile,
-          kind: e.type,
-          ...(e.wave !== undefined ? { wave: e.wave } : {}),
-        },
-      };
-    });
-    await insertEvents(ctx, tx, events);
-    return { start: decision.start, events: events.length };
-  });
+  const outcome = await unlessLostRace(
+    ctx.store.db.transaction().execute(async (tx) => {
+      const r = await rolloutToStep(tx, profileRollouts, id);
+      if (!r) return;
+      const revision = await tx
+        .selectFrom('profile_revisions')
+        .select('spec')
+        .where('profile', '=', r.profile)
+        .where('revision', '=', r.to_revision)
+        .executeTakeFirst();
+      // a profile deleted with its revisions holds no site any more
+      if (!revision) {
+        await insertEvents(ctx, tx, await supersede(ctx, tx, r.profile, 'the profile is gone'));
+        return;
+      }
+      const state = JSON.parse(r.state) as RolloutState;
+      const strategy = JSON.parse(r.strategy) as RolloutStrategy;
+      const { sites, names, reasons } = await loadProgress(ctx, tx, r, JSON.parse(revision.spec));
+      const decision = decide({ strategy, state, sites, now: ctx.now() });
+      const failedWhy = (t: SiteTransition) =>
+        t.to === 'Failed' ? (reasons.get(t.siteId) ?? t.reason) : t.reason;
+      if (!(await writeDecision(tx, profileRollouts, r, decision, ctx.now().toISOString(), failedWhy)))
+        return;
+      const events: NewEvent[] = decision.events.map((e) => {
+        const site = e.siteId !== undefined ? (names.get(e.siteId) ?? e.siteId) : undefined;
+        const why = e.type === 'SiteFailed' && e.siteId !== undefined ? reasons.get(e.siteId) : undefined;
+        return {
+          type: rolloutEventType(e.type),
+          ...(site !== undefined ? { site } : {}),
+          message: `profile rollout ${id} of ${r.profile}: ${why ? `${site} failed: ${why}` : e.message}`,
+          details: {
+            rollout: id,
+            profile: r.profile,
+            kind: e.type,
+            ...(e.wave !== undefined ? { wave: e.wave } : {}),
+          },
+        };
+      });
+      await insertEvents(ctx, tx, events);
+      return { start: decision.start, events: events.length };
+    }),
+  );
   if (outcome?.events) ctx.events.notify();
   if (outcome && outcome.start.length > 0) await targetProfiles(ctx, outcome.start);
 }

@@ -10,7 +10,13 @@ import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
 import type { RolloutState } from './core/state.ts';
-import { bundleRollouts, rolloutsToStep, rolloutToStep, writeDecision } from './rollout-store.ts';
+import {
+  bundleRollouts,
+  rolloutsToStep,
+  rolloutToStep,
+  unlessLostRace,
+  writeDecision,
+} from './rollout-store.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
 import { loadSiteProgress } from './site-progress.ts';
 
@@ -59,40 +65,42 @@ export async function tickRollouts(ctx: HubContext): Promise<void> {
  * counts a state only for the new revision), as it reads an agent that has not applied yet.
  */
 export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
-  const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await rolloutToStep(tx, bundleRollouts, id);
-    if (!r) return;
-    const bundle = await tx
-      .selectFrom('bundles')
-      .select('revision')
-      .where('name', '=', r.bundle)
-      .executeTakeFirst();
-    // a deleted bundle holds no site back any more: the rollout is over
-    if (!bundle) {
-      await supersedeRollouts(ctx, tx, r.bundle);
-      return;
-    }
-    if (r.phase === 'Queued') {
-      if (!(await startQueued(ctx, tx, r))) return;
-      await markPlacementDue(ctx, tx, [r.bundle]);
-      return { bundle: r.bundle, place: true, events: 1 };
-    }
-    // a rollout of an older revision runs on only while the latest one waits behind it
-    if (Number(bundle.revision) !== Number(r.to_revision) && !(await hasQueued(tx, r.bundle))) {
-      await supersedeRollouts(ctx, tx, r.bundle);
-      return;
-    }
-    const state = JSON.parse(r.state) as RolloutState;
-    const strategy = JSON.parse(r.strategy) as RolloutStrategy;
-    const { sites, names } = await loadSiteProgress(ctx, tx, r, strategy);
-    const decision = decide({ strategy, state, sites, now: ctx.now() });
-    if (!(await writeDecision(tx, bundleRollouts, r, decision, ctx.now().toISOString()))) return;
-    const place = decision.start.length > 0 || decision.rollback.length > 0;
-    if (place) await markPlacementDue(ctx, tx, [r.bundle]);
-    const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
-    await insertEvents(ctx, tx, events);
-    return { bundle: r.bundle, place, events: events.length };
-  });
+  const outcome = await unlessLostRace(
+    ctx.store.db.transaction().execute(async (tx) => {
+      const r = await rolloutToStep(tx, bundleRollouts, id);
+      if (!r) return;
+      const bundle = await tx
+        .selectFrom('bundles')
+        .select('revision')
+        .where('name', '=', r.bundle)
+        .executeTakeFirst();
+      // a deleted bundle holds no site back any more: the rollout is over
+      if (!bundle) {
+        await supersedeRollouts(ctx, tx, r.bundle);
+        return;
+      }
+      if (r.phase === 'Queued') {
+        if (!(await startQueued(ctx, tx, r))) return;
+        await markPlacementDue(ctx, tx, [r.bundle]);
+        return { bundle: r.bundle, place: true, events: 1 };
+      }
+      // a rollout of an older revision runs on only while the latest one waits behind it
+      if (Number(bundle.revision) !== Number(r.to_revision) && !(await hasQueued(tx, r.bundle))) {
+        await supersedeRollouts(ctx, tx, r.bundle);
+        return;
+      }
+      const state = JSON.parse(r.state) as RolloutState;
+      const strategy = JSON.parse(r.strategy) as RolloutStrategy;
+      const { sites, names } = await loadSiteProgress(ctx, tx, r, strategy);
+      const decision = decide({ strategy, state, sites, now: ctx.now() });
+      if (!(await writeDecision(tx, bundleRollouts, r, decision, ctx.now().toISOString()))) return;
+      const place = decision.start.length > 0 || decision.rollback.length > 0;
+      if (place) await markPlacementDue(ctx, tx, [r.bundle]);
+      const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));
+      await insertEvents(ctx, tx, events);
+      return { bundle: r.bundle, place, events: events.length };
+    }),
+  );
   if (outcome?.events) ctx.events.notify();
   if (outcome?.place) await placeBundles(ctx, [outcome.bundle]);
 }

@@ -129,8 +129,10 @@ export async function markSuperseded<R extends { id: string; state: string }>(
 /**
  * Writes a decision on the rollout read as `r`: its state compare-and-set on the state read, then each
  * site's transition compare-and-set on its `from` status, marked with `reasonOf` when it gives one. False
- * when nothing was written: the decision changed nothing, or a racing step wrote first (so no site is
- * started twice).
+ * when nothing was written: the decision changed nothing, or a racing step wrote the state first. A step
+ * that starts sites often leaves the state as it was, so the state's compare passes for every racer on
+ * PostgreSQL: a site transition that finds its row moved already is the race lost, and throws LostRace
+ * so the caller's transaction rolls back whole (no event told twice, no site moved on a stale read).
  */
 export async function writeDecision(
   tx: Db,
@@ -150,7 +152,7 @@ export async function writeDecision(
     .executeTakeFirst();
   if (Number(written.numUpdatedRows) === 0) return false;
   for (const t of decision.transitions) {
-    await tx
+    const moved = await tx
       .updateTable(kind.sites)
       .set({
         status: t.to,
@@ -161,9 +163,27 @@ export async function writeDecision(
       .where('rollout_id', '=', r.id)
       .where('site_id', '=', t.siteId)
       .where('status', '=', t.from)
-      .execute();
+      .executeTakeFirst();
+    if (Number(moved.numUpdatedRows) === 0) throw new LostRace(r.id);
   }
   return true;
+}
+
+/** A racing step moved a site first: this step's whole transaction must roll back. */
+export class LostRace extends Error {
+  constructor(rollout: string) {
+    super(`rollout ${rollout}: a racing step moved its sites first`);
+  }
+}
+
+/** Runs one rollout step's transaction; a step that lost the race to another wrote nothing and is over. */
+export async function unlessLostRace<T>(step: Promise<T>): Promise<T | undefined> {
+  try {
+    return await step;
+  } catch (e) {
+    if (e instanceof LostRace) return undefined;
+    throw e;
+  }
 }
 
 /**
