@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { HubApi } from '../src/cli/hub-api.ts';
 import { decodeJoinToken } from '../src/model/join-token.ts';
-import { HttpClient } from '../src/net/http-client.ts';
+import { HttpClient, type JsonResponse, TransportError } from '../src/net/http-client.ts';
 import { createCsr } from '../src/pki/csr.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
@@ -65,20 +65,30 @@ async function runShare(share: SiteShare): Promise<void> {
   const t0 = performance.now();
   const anon = share.urls.map((u) => new HttpClient(u, { ca: share.caPem }));
   const simulated: SimSite[] = [];
-  for (let i = 0; i < share.count; i += 50) {
+  for (let i = 0; i < share.count; i += 25) {
     const batch = await Promise.all(
-      Array.from({ length: Math.min(50, share.count - i) }, async (_, j) => {
+      Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
         const k = share.first + i + j;
         const key = generateKeyPair().privateKeyPem;
-        const r = await anon[k % share.urls.length]!.request('POST', '/agent/v1/register', {
-          body: {
-            token: share.token,
-            machineId: `bench-machine-${k}`,
-            name: `store-${k}`,
-            labels: { region: `r${k % 8}` },
-            csr: createCsr({ commonName: 'site', keyPem: key }),
-          },
-        });
+        const request = {
+          token: share.token,
+          machineId: `bench-machine-${k}`,
+          name: `store-${k}`,
+          labels: { region: `r${k % 8}` },
+          csr: createCsr({ commonName: 'site', keyPem: key }),
+        };
+        // as an agent does, a registration that timed out on a loaded machine is tried again
+        const register = async (attempt: number): Promise<JsonResponse> => {
+          const r = await anon[(k + attempt) % share.urls.length]!.request('POST', '/agent/v1/register', {
+            body: request,
+            timeoutMs: 120_000,
+          }).catch((e: unknown) => {
+            if (attempt < 4 && e instanceof TransportError) return undefined;
+            throw e;
+          });
+          return r ?? register(attempt + 1);
+        };
+        const r = await register(0);
         if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
         const body = r.body as { siteId: string; certificate: string };
         const tls = { ca: share.caPem, cert: body.certificate, key };
