@@ -49,7 +49,9 @@ interface ShareResult {
 }
 
 type ToSites = { event: 'run' } | { event: 'stop' };
-type FromSites = { event: 'registered'; seconds: number } | { event: 'result'; result: ShareResult };
+type FromSites =
+  | { event: 'registered'; seconds: number; retries: number }
+  | { event: 'result'; result: ShareResult };
 
 const sitesPerProcess = 8000;
 
@@ -65,6 +67,7 @@ async function runShare(share: SiteShare): Promise<void> {
   const t0 = performance.now();
   const anon = share.urls.map((u) => new HttpClient(u, { ca: share.caPem }));
   const simulated: SimSite[] = [];
+  let registrationRetries = 0;
   for (let i = 0; i < share.count; i += 25) {
     const batch = await Promise.all(
       Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
@@ -77,7 +80,7 @@ async function runShare(share: SiteShare): Promise<void> {
           labels: { region: `r${k % 8}` },
           csr: createCsr({ commonName: 'site', keyPem: key }),
         };
-        // as an agent does, a registration that timed out on a loaded machine is tried again
+        // as an agent does, a registration that timed out or failed on the hub's side is tried again
         const register = async (attempt: number): Promise<JsonResponse> => {
           const r = await anon[(k + attempt) % share.urls.length]!.request('POST', '/agent/v1/register', {
             body: request,
@@ -86,7 +89,9 @@ async function runShare(share: SiteShare): Promise<void> {
             if (attempt < 4 && e instanceof TransportError) return undefined;
             throw e;
           });
-          return r ?? register(attempt + 1);
+          if (r && (r.status < 500 || attempt >= 4)) return r;
+          registrationRetries++;
+          return register(attempt + 1);
         };
         const r = await register(0);
         if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
@@ -104,7 +109,7 @@ async function runShare(share: SiteShare): Promise<void> {
     simulated.push(...batch);
   }
   for (const c of anon) c.close();
-  send({ event: 'registered', seconds: (performance.now() - t0) / 1000 });
+  send({ event: 'registered', seconds: (performance.now() - t0) / 1000, retries: registrationRetries });
   await new Promise<void>((r) => process.once('message', () => r()));
 
   let stopping = false;
@@ -261,6 +266,7 @@ async function main(): Promise<void> {
     result: Promise<ShareResult>;
   }> = [];
   const regStart = performance.now();
+  let registrationRetries = 0;
   const perProcess = Math.ceil(sites / Math.ceil(sites / sitesPerProcess));
   for (let first = 0; first < sites; first += perProcess) {
     const share: SiteShare = {
@@ -293,7 +299,10 @@ async function main(): Promise<void> {
           child.on('message', on);
         }),
       ]);
-    const registered = message('registered').then(() => (performance.now() - regStart) / 1000);
+    const registered = message('registered').then((m) => {
+      registrationRetries += (m as { retries: number }).retries;
+      return (performance.now() - regStart) / 1000;
+    });
     const result = message('result').then((m) => (m as { result: ShareResult }).result);
     result.catch(() => {});
     shares.push({ child, registered, result });
@@ -347,6 +356,7 @@ async function main(): Promise<void> {
     seconds: Math.round(elapsed),
     reportIntervalSeconds: interval,
     registrationPerSecond: Math.round(sites / registrationSeconds),
+    registrationRetries,
     reports: reportLatency.length,
     reportsPerSecond: Math.round(reportLatency.length / elapsed),
     reportLatencyMs: {
