@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   url.pathname = `/${dbName}`;
   const database = url.toString();
 
-  /** CPU seconds of the PostgreSQL server: the postmaster and every backend it forked. */
+  /** CPU seconds of the PostgreSQL server: the postmaster and every backend it forked, ended ones too. */
   async function postgresCpu(): Promise<number> {
     const pids = (await admin.query<{ pid: number }>('select pid from pg_stat_activity')).rows.map(
       (r) => r.pid,
@@ -213,7 +213,11 @@ async function main(): Promise<void> {
         )
       ).split('\n')[0],
     );
-    let total = 0;
+    // backends that have ended (a pool that lost its connections makes new ones) count in the
+    // postmaster's cutime + cstime once it has reaped them
+    const stat = await readFile(`/proc/${master}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let total = (Number(fields[13]) + Number(fields[14])) / 100;
     for (const pid of new Set([master, ...pids])) total += await cpuSeconds(pid).catch(() => 0);
     return total;
   }
@@ -285,7 +289,8 @@ async function main(): Promise<void> {
     });
     process.once('exit', () => child.kill());
     const exited = new Promise<never>((_, reject) =>
-      child.once('exit', (code) => reject(new Error(`site process exited with ${code}`))),
+      // 'close' comes after the IPC channel has delivered the process's last messages ('exit' may not)
+      child.once('close', (code) => reject(new Error(`site process ended with ${code}`))),
     );
     const message = (event: FromSites['event']) =>
       Promise.race([
