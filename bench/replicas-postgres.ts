@@ -161,8 +161,8 @@ async function runShare(share: SiteShare): Promise<void> {
     s.report.close();
   }
   await Promise.allSettled(loops);
-  send({ event: 'result', result });
-  process.disconnect();
+  // disconnecting before a large message is flushed loses it
+  process.send!({ event: 'result', result } satisfies FromSites, () => process.disconnect());
 }
 
 if (process.env.OUTPOST_BENCH_SITE_SHARE) {
