@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { hubTls } from '../src/hub/identity/ca.ts';
 import type { DesiredState, Report } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
@@ -44,9 +45,19 @@ export interface LoadPlan {
 export interface LoadResult {
   connected: number;
   requests: { reports: number; polls: number; errors: number; non2xx: number };
-  /** over the window: report round trips and the part of each long-poll that is not waiting */
+  /**
+   * over the window: report round trips and the part of each long-poll that is not waiting (of the polls
+   * both sent and answered in it)
+   */
   reportMs: { p50: number; p99: number; max: number };
   pollOverheadMs: { p50: number; p99: number };
+  /**
+   * The polls of the window answered more than 100 ms after the wait they asked for (at most 2,000), with
+   * wall-clock times to line up against the hub's request log: where a late answer's time went.
+   */
+  latePolls: Array<{ site: string; waitSeconds: number; sentAt: number; answeredAt: number }>;
+  /** the generator's own event-loop delay over the window: a late answer may be late only here */
+  generatorEventLoopDelayMs: { p50: number; p99: number; max: number };
   ratePerSecond: number;
   generatorCpuCores: number;
   /** wall-clock times (ms since epoch) at which sites got a changed desired state, for fan-out */
@@ -151,6 +162,8 @@ async function generate(plan: LoadPlan): Promise<void> {
   let measuring = false;
   const reportMs: number[] = [];
   const pollOverhead: number[] = [];
+  const latePolls: LoadResult['latePolls'] = [];
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const changes: number[] = [];
   const firstErrors: string[] = [];
   const counts = { reports: 0, polls: 0, errors: 0, non2xx: 0 };
@@ -205,6 +218,9 @@ async function generate(plan: LoadPlan): Promise<void> {
         continue;
       }
       const t = performance.now();
+      const sentAt = Date.now();
+      // a poll sent before the window (during the ramp's handshakes) measures the ramp, not the steady state
+      const sentInWindow = measuring;
       try {
         const res = await http.request('GET', `/agent/v1/sites/${s.id}/desired`, {
           query: { wait },
@@ -228,7 +244,10 @@ async function generate(plan: LoadPlan): Promise<void> {
             if (plan.reportReadyOnChange) await report();
           }
         } else if (res.status === 304) {
-          if (measuring) pollOverhead.push(Math.max(0, took - (wait ?? 0) * 1000));
+          const overhead = Math.max(0, took - (wait ?? 0) * 1000);
+          if (measuring && sentInWindow) pollOverhead.push(overhead);
+          if (measuring && sentInWindow && overhead > 100 && latePolls.length < 2000)
+            latePolls.push({ site: s.id, waitSeconds: wait ?? 0, sentAt, answeredAt: Date.now() });
         } else {
           counts.non2xx++;
           await sleep(5000 + Math.random() * 5000);
@@ -253,9 +272,11 @@ async function generate(plan: LoadPlan): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   measuring = true;
+  loopDelay.enable();
   emit({ event: 'window-start' });
   await sleep(plan.windowSeconds * 1000);
   measuring = false;
+  loopDelay.disable();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
   emit({ event: 'window-end' });
@@ -275,6 +296,12 @@ async function generate(plan: LoadPlan): Promise<void> {
       max: round(reportMs.at(-1) ?? 0),
     },
     pollOverheadMs: { p50: round(percentile(pollOverhead, 50)), p99: round(percentile(pollOverhead, 99)) },
+    latePolls,
+    generatorEventLoopDelayMs: {
+      p50: round(loopDelay.percentile(50) / 1e6),
+      p99: round(loopDelay.percentile(99) / 1e6),
+      max: round(loopDelay.max / 1e6),
+    },
     ratePerSecond: Math.round((counts.reports + counts.polls) / seconds),
     generatorCpuCores: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100) / 100,
     changes,

@@ -8,8 +8,10 @@
 // 30 s × 10,000 / N, so the hub serves the heartbeats of N sites against a store of N sites, while it
 // holds the sockets of 10,000 (RESULTS.md adds the measured memory per held connection up to N).
 // Run: node bench/steady-state.ts [sites=10000] [windowSeconds=60] [connected=min(sites, 10000)]
+// (OUTPOST_BENCH_LATE_POLLS=FILE writes the late polls' sites and times there, to line up with the hub's
+// request log: OUTPOST_BENCH_HUB_LOG=1 OUTPOST_BENCH_HUB_LOG_LEVEL=info)
 
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:https';
 import { commit, machine } from './fleet.ts';
 import { prepareHub, startLoad } from './protocol-load.ts';
@@ -52,6 +54,10 @@ function scrapeHub(): Promise<Map<string, number>> {
     req.on('error', reject);
   });
 }
+// The hub's first /metrics is cold (0.86 s at 10,000 sites, then 20–50 ms): taken at the window's start it
+// held up every request arriving meanwhile, and those long-polls started their waits late, so they were
+// counted as long-poll overhead. A first scrape now, before any site connects, leaves the window a warm one.
+await scrapeHub();
 let metricsAtStart: Promise<Map<string, number>> | undefined;
 let metricsAtEnd: Promise<Map<string, number>> | undefined;
 const idleRss = await rssMiB(hub.pid);
@@ -59,6 +65,7 @@ let window: { cpu0: number; at: number; rss: number[] } | undefined;
 let sampler: NodeJS.Timeout | undefined;
 let summary: { hubCores: number; seconds: number } | undefined;
 const profileWindow = { from: 0, to: 0 };
+let windowStartedAt = 0;
 const load = await startLoad(
   {
     url: hub.url,
@@ -76,6 +83,7 @@ const load = await startLoad(
   {
     ramped: () => console.error(`all ${connected} sites connected`),
     windowStart: () => {
+      windowStartedAt = Date.now();
       profileWindow.from = hub.uptime();
       // also resets the hub's event-loop delay histogram (prom-client does at every scrape)
       metricsAtStart = scrapeHub();
@@ -147,6 +155,24 @@ const eventLoopDelayMs = {
   p99: Math.round((m1.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000),
   max: Math.round((m1.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000),
 };
+// Late polls sent in the same few moments and late by the same amount were held up on their way in (a
+// stall of the hub or the generator when they were sent); spread out, on each poll's own path. Times are
+// seconds from the window's start (a poll answered in the window may have been sent before it).
+const lateBySecondSent = new Map<number, number>();
+for (const p of result.latePolls) {
+  const second = Math.floor((p.sentAt - windowStartedAt) / 1000);
+  lateBySecondSent.set(second, (lateBySecondSent.get(second) ?? 0) + 1);
+}
+const latePolls = {
+  count: result.latePolls.length,
+  secondsWithLatePollsSent: lateBySecondSent.size,
+  busiestSecondsSent: [...lateBySecondSent]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([second, late]) => ({ second, late })),
+};
+if (process.env.OUTPOST_BENCH_LATE_POLLS)
+  await writeFile(process.env.OUTPOST_BENCH_LATE_POLLS, JSON.stringify(result.latePolls));
 const rss = window!.rss.sort((a, b) => a - b);
 const hubRss = rss.at(-1) ?? 0;
 await hub.stop();
@@ -161,6 +187,8 @@ const out = {
   requestsPerSecond: result.ratePerSecond,
   reportLatencyMs: result.reportMs,
   longPollOverheadMs: result.pollOverheadMs,
+  latePolls,
+  generatorEventLoopDelayMs: result.generatorEventLoopDelayMs,
   hubLongPollWaitStart: waitStart,
   hubLongPollAnswerDelay: answerDelay,
   hubEventLoopDelayMs: eventLoopDelayMs,

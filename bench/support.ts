@@ -24,7 +24,8 @@ export interface HubProcess {
 /**
  * Node flags for every hub process a benchmark starts, e.g. to profile it:
  * OUTPOST_BENCH_HUB_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the profile is written when the
- * hub exits; `node bench/cpu-profile.ts` summarizes it).
+ * hub exits; `node bench/cpu-profile.ts` summarizes it). OUTPOST_BENCH_HUB_LOG=1 passes the hub's log
+ * on to stderr, at OUTPOST_BENCH_HUB_LOG_LEVEL (default warn; info logs every request with its time).
  */
 const hubNodeFlags = (process.env.OUTPOST_BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
@@ -73,7 +74,7 @@ export async function startHubProcess(
     '--listen',
     '127.0.0.1:0',
     '--log-level',
-    'warn',
+    process.env.OUTPOST_BENCH_HUB_LOG_LEVEL ?? 'warn',
     ...extraArgs,
   ];
   const [command, args] =

@@ -5,7 +5,7 @@ import type { Command } from '@commander-js/extra-typings';
 import { Relay } from '../relay/relay.ts';
 import type { LabelSelector } from '../select/labels.ts';
 import { formatSelector } from '../select/labels.ts';
-import { parseJson, parseLabels, positive } from './arguments.ts';
+import { number, parseJson, parseLabels, positive } from './arguments.ts';
 import { logLine, untilSignal } from './long-running.ts';
 import { addListCommand, api, json, operatorOptions, outputOption, print } from './options.ts';
 
@@ -25,6 +25,11 @@ export function addRelayCommands(root: Command): void {
       'disk budget of the report outbox; past it the oldest are dropped',
       '256',
     )
+    .option(
+      '--report-refresh-seconds <n>',
+      "a site's report repeating the last one forwarded goes up once that is this old (0: every report)",
+      '300',
+    )
     .action(async (opts) => {
       const relay = new Relay({
         joinToken: opts.joinToken ?? process.env.OUTPOST_RELAY_JOIN_TOKEN,
@@ -33,6 +38,7 @@ export function addRelayCommands(root: Command): void {
         stateDir: opts.stateDir,
         names: opts.tlsName,
         outboxBudgetBytes: Math.floor(positive(opts.outboxBudgetMib, '--outbox-budget-mib') * 1024 * 1024),
+        reportRefreshSeconds: number(opts.reportRefreshSeconds, '--report-refresh-seconds'),
         log: logLine,
       });
       await relay.run(untilSignal());
@@ -110,6 +116,12 @@ export function addRelayCommands(root: Command): void {
           `feed lag ${r.status.feedLagSeconds.toFixed(1)} s, ${r.status.connectedSites} agents connected`,
         );
         print(`outbox ${outbox.pending} items (${outbox.bytes} bytes), ${outbox.dropped} dropped`);
+        const { reports } = r.status;
+        if (reports) {
+          print(
+            `reports since its start: ${reports.forwarded} forwarded, ${reports.keptBack} kept back unchanged`,
+          );
+        }
       }
       const more = r.sites > r.siteNames.length ? ` (first ${r.siteNames.length})` : '';
       print(`${r.sites} sites come through it${more}: ${r.siteNames.join(', ') || '-'}`);

@@ -20,6 +20,14 @@ export const RelayStatus = Type.Object({
   }),
   /** seconds since the change feed last answered */
   feedLagSeconds: Type.Number({ minimum: 0 }),
+  /**
+   * sites' reports since the relay started: put in the outbox for the hub, or kept back because they
+   * repeated the last one forwarded within the refresh interval (the site only counted as seen).
+   * Absent from older relays.
+   */
+  reports: Type.Optional(
+    Type.Object({ forwarded: Type.Integer({ minimum: 0 }), keptBack: Type.Integer({ minimum: 0 }) }),
+  ),
 });
 export type RelayStatus = Static<typeof RelayStatus>;
 

@@ -4,7 +4,7 @@
 import { createPublicKey, type KeyObject, verify } from 'node:crypto';
 import * as der from './der.ts';
 import { PkiError } from './errors.ts';
-import { isP256, loadPrivateKey, type ParsedSpki, parseP256Spki } from './keys.ts';
+import { isP256, loadPrivateKey, type ParsedSpki, parseP256Spki, rememberAcceptedKey } from './keys.ts';
 import { fromPem, toPem } from './pem.ts';
 import {
   checkCommonName,
@@ -96,5 +96,8 @@ export function verifyCsr(csrPem: string): VerifiedCsr {
     throw csrError('signature is malformed', err);
   }
   if (!ok) throw csrError('signature does not verify with the embedded public key');
-  return { commonName, publicKeyPem: toPem('PUBLIC KEY', parsed.spki.encoded) };
+  const publicKeyPem = toPem('PUBLIC KEY', parsed.spki.encoded);
+  // the certificate issued for this key next need not have node:crypto check it again
+  rememberAcceptedKey(publicKeyPem, parsed.spki);
+  return { commonName, publicKeyPem };
 }

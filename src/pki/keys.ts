@@ -66,8 +66,25 @@ export function parseP256Spki(t: der.Tlv): ParsedSpki {
   return { encoded: t.encoded, publicKeyBits: bits.bytes };
 }
 
+/**
+ * Public key PEMs node:crypto accepted lately, with their SPKI: a CSR's key is checked when the CSR is
+ * verified and again when its certificate is issued, and node:crypto's check (~0.1–0.2 ms, OpenSSL's
+ * decoder) is then a tenth of a registration. The check depends on the PEM's text alone, so a remembered
+ * answer is the answer; only successes are kept, at most `rememberedKeys` of them.
+ */
+const acceptedKeys = new Map<string, ParsedSpki>();
+const rememberedKeys = 256;
+
+/** Notes that node:crypto accepted this public key PEM (a verified CSR's), so publicKeyFromPem need not ask again. */
+export function rememberAcceptedKey(publicKeyPem: string, spki: ParsedSpki): void {
+  if (acceptedKeys.size >= rememberedKeys) acceptedKeys.delete(acceptedKeys.keys().next().value!);
+  acceptedKeys.set(publicKeyPem, spki);
+}
+
 /** The SPKI of a P-256 public key PEM ("PUBLIC KEY"), validated by node:crypto (the point is on the curve). */
 export function publicKeyFromPem(publicKeyPem: string): ParsedSpki {
+  const accepted = acceptedKeys.get(publicKeyPem);
+  if (accepted) return accepted;
   const bytes = pemOrThrow(publicKeyPem, 'PUBLIC KEY', 'key_invalid', 'public key');
   const spki = wrapDer('key_invalid', 'public key', () => parseP256Spki(der.decodeOne(bytes)));
   try {
@@ -75,5 +92,6 @@ export function publicKeyFromPem(publicKeyPem: string): ParsedSpki {
   } catch (err) {
     throw new PkiError('key_invalid', 'public key: not a valid P-256 point', { cause: err });
   }
+  rememberAcceptedKey(publicKeyPem, spki);
   return spki;
 }

@@ -53,3 +53,30 @@ test('past the byte budget the oldest items are dropped and counted, across a re
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('adding says which items the budget pushed out, a new one included, so their reports are not relied on', async () => {
+  const dir = await scratch();
+  try {
+    const outbox = new RelayOutbox(dir, 60);
+    const first = outbox.add([
+      { siteId: 's1', kind: 'report', body: JSON.stringify({ seq: 1, pad: 'x'.repeat(30) }) },
+    ]);
+    assert.deepEqual(first.dropped, []);
+    const second = outbox.add([
+      { siteId: 's2', kind: 'report', body: JSON.stringify({ seq: 1, pad: 'y'.repeat(30) }) },
+    ]);
+    assert.deepEqual(second.dropped, [{ id: first.ids[0], siteId: 's1' }]);
+    const huge = outbox.add([
+      { siteId: 's3', kind: 'report', body: JSON.stringify({ seq: 1, pad: 'z'.repeat(100) }) },
+    ]);
+    assert.deepEqual(
+      huge.dropped.map((d) => d.siteId),
+      ['s2', 's3'],
+      'an item over the whole budget does not stay',
+    );
+    assert.deepEqual(outbox.stats(), { pending: 0, bytes: 0, dropped: 3 });
+    outbox.close();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

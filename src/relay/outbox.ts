@@ -15,6 +15,12 @@ export interface OutboxItem {
   body: string;
 }
 
+/** An item the byte budget pushed out: it will never reach the hub. */
+export interface DroppedItem {
+  id: number;
+  siteId: string;
+}
+
 export interface OutboxStats {
   pending: number;
   bytes: number;
@@ -58,17 +64,22 @@ export class RelayOutbox {
     );
   }
 
-  /** Keeps the items on disk (one commit for all), dropping the oldest when the budget is full. */
-  add(items: readonly Omit<OutboxItem, 'id'>[]): void {
+  /**
+   * Keeps the items on disk (one commit for all), dropping the oldest when the budget is full. Returns
+   * the new items' ids (in order) and the items dropped to make room, which may include new ones.
+   */
+  add(items: readonly Omit<OutboxItem, 'id'>[]): { ids: number[]; dropped: DroppedItem[] } {
     this.#db.exec('begin');
     try {
+      const ids: number[] = [];
       for (const item of items) {
-        this.#insert.get(item.siteId, item.kind, item.body);
+        ids.push(Number((this.#insert.get(item.siteId, item.kind, item.body) as { id: number }).id));
         this.#pending++;
         this.#bytes += Buffer.byteLength(item.body);
       }
-      this.#dropOverBudget();
+      const dropped = this.#dropOverBudget();
       this.#db.exec('commit');
+      return { ids, dropped };
     } catch (e) {
       this.#db.exec('rollback');
       throw e;
@@ -114,25 +125,27 @@ export class RelayOutbox {
     }
   }
 
-  #dropOverBudget(): void {
-    if (this.#bytes <= this.#budgetBytes) return;
+  #dropOverBudget(): DroppedItem[] {
+    if (this.#bytes <= this.#budgetBytes) return [];
     const victims = this.#db
-      .prepare('select id, length(cast(body as blob)) as b from items order by id')
+      .prepare('select id, site_id, length(cast(body as blob)) as b from items order by id')
       .iterate() as Iterable<{
       id: number;
+      site_id: string;
       b: number;
     }>;
-    const ids: number[] = [];
+    const dropped: DroppedItem[] = [];
     for (const v of victims) {
       if (this.#bytes <= this.#budgetBytes) break;
-      ids.push(Number(v.id));
+      dropped.push({ id: Number(v.id), siteId: v.site_id });
       this.#bytes -= Number(v.b);
       this.#pending--;
     }
     const del = this.#db.prepare('delete from items where id = ?');
-    for (const id of ids) del.run(id);
-    this.#dropped += ids.length;
+    for (const { id } of dropped) del.run(id);
+    this.#dropped += dropped.length;
     this.#db.prepare("update meta set value = ? where key = 'dropped'").run(this.#dropped);
+    return dropped;
   }
 
   stats(): OutboxStats {

@@ -1,7 +1,9 @@
 // A regional relay: near a region's sites, it holds their long-polls and serves their desired states and
 // blobs from its cache on disk, learns of changes through one change feed to the hub, and sends what the
-// sites report up in batches from a durable outbox. This class builds those parts and stops them on one signal.
+// sites report up in batches from a durable outbox (a report repeating the site's last is kept back). This
+// class builds those parts and stops them on one signal.
 
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import { backoffDelay, Wakeup } from '../base/timing.ts';
 import { WorkSignal } from '../hub/operations/work-signal.ts';
 import type { RelayStatus } from '../model/relay-wire.ts';
+import type { Report } from '../model/wire.ts';
 import { RelayCache } from './cache.ts';
+import { ForwardedReports } from './core/report-forwarding.ts';
 import { type OutboxKind, RelayOutbox } from './outbox.ts';
 import { type RelayIdentity, relayIdentity, relayRenewalDue, renewRelayIdentity } from './relay-identity.ts';
 import { buildSiteApi } from './site-api.ts';
@@ -34,6 +38,11 @@ export interface RelayOptions {
   batchIntervalMs?: number;
   /** the outbox's byte budget; past it the oldest items are dropped and counted (default 256 MiB) */
   outboxBudgetBytes?: number;
+  /**
+   * a site's report that repeats the last one forwarded goes up anyway once that one is this old
+   * (default 300 s, as the kubelet refreshes its node status; 0: every report goes up)
+   */
+  reportRefreshSeconds?: number;
   log?: (message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -48,11 +57,20 @@ export class Relay {
   #url: string | undefined;
   readonly #lastCall = new Map<string, number>();
   #seenSinceBatch = new Set<string>();
+  readonly #reports: ForwardedReports;
   /** group commit: what sites sent in one turn goes to disk in one transaction */
-  #toKeep: { siteId: string; kind: OutboxKind; body: string; done: (e?: unknown) => void }[] = [];
+  #toKeep: {
+    siteId: string;
+    kind: OutboxKind;
+    body: string;
+    /** a report's seq and content digest, remembered once it is on disk */
+    report?: { seq: number; content: string };
+    done: (e?: unknown) => void;
+  }[] = [];
 
   constructor(opts: RelayOptions) {
     this.#opts = opts;
+    this.#reports = new ForwardedReports((opts.reportRefreshSeconds ?? 300) * 1000);
   }
 
   /** The URL agents reach the relay at, once it listens. */
@@ -82,6 +100,9 @@ export class Relay {
       batchIntervalMs: opts.batchIntervalMs ?? 1000,
       onDesiredChanged: (ids) => waiters.wake(ids),
       onWork: (ids) => work.replace(ids),
+      onNotStored: (item) => {
+        if (item.kind === 'report') this.#reports.forget(item.siteId, item.id);
+      },
       takeSeen: () => {
         const seen = [...this.#seenSinceBatch];
         this.#seenSinceBatch = new Set();
@@ -99,11 +120,8 @@ export class Relay {
       serverCertPem: identity.serverCertPem,
       keyPem: identity.keyPem,
       maxWaitSeconds: opts.maxWaitSeconds ?? 50,
-      keep: (siteId, kind, body) =>
-        new Promise((resolve, reject) => {
-          if (this.#toKeep.length === 0) setImmediate(() => this.#keepQueued());
-          this.#toKeep.push({ siteId, kind, body, done: (e) => (e ? reject(e) : resolve()) });
-        }),
+      takeReport: (siteId, report) => this.#takeReport(siteId, report),
+      keepTelemetry: (siteId, body) => this.#keep(siteId, 'telemetry', body),
       heard: (siteId) => {
         this.#lastCall.set(siteId, Date.now());
         this.#seenSinceBatch.add(siteId);
@@ -165,11 +183,32 @@ export class Relay {
     }
   }
 
+  /** A report goes into the outbox unless it repeats what the hub has from this relay. */
+  #takeReport(siteId: string, report: Report): Promise<void> {
+    const { seq, ...rest } = report;
+    const content = createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+    if (!this.#reports.take(siteId, { seq, content }, Date.now())) return Promise.resolve();
+    return this.#keep(siteId, 'report', JSON.stringify(report), { seq, content });
+  }
+
+  #keep(siteId: string, kind: OutboxKind, body: string, report?: { seq: number; content: string }) {
+    return new Promise<void>((resolve, reject) => {
+      if (this.#toKeep.length === 0) setImmediate(() => this.#keepQueued());
+      this.#toKeep.push({ siteId, kind, body, report, done: (e) => (e ? reject(e) : resolve()) });
+    });
+  }
+
   #keepQueued(): void {
     const batch = this.#toKeep;
     this.#toKeep = [];
     try {
-      this.#outbox!.add(batch);
+      const { ids, dropped } = this.#outbox!.add(batch);
+      const now = Date.now();
+      batch.forEach((k, i) => {
+        if (k.report) this.#reports.remember(k.siteId, k.report, ids[i]!, now);
+      });
+      // a report the budget pushed out never reaches the hub: its site's next one must
+      for (const d of dropped) this.#reports.forget(d.siteId, d.id);
       for (const k of batch) k.done();
       this.#uplink!.itemsWaiting();
     } catch (e) {
@@ -190,6 +229,7 @@ export class Relay {
       connectedSites: connected,
       outbox: this.#outbox?.stats() ?? { pending: 0, bytes: 0, dropped: 0 },
       feedLagSeconds: fed === 0 ? 0 : Math.max(0, (now - fed) / 1000),
+      reports: this.#reports.counts(),
     };
   }
 }

@@ -1,6 +1,6 @@
 // The agent API as a relay serves it, over mTLS with the sites' own certificates: each site's desired
 // state long-polled from the cache, the blobs it names, and reports and telemetry taken into the durable
-// outbox. Registration, renewal and operations are the hub's alone (a poll here only says operations
+// outbox (a report that repeats the site's last one is kept back). Registration, renewal and operations are the hub's alone (a poll here only says operations
 // wait); a site the relay does not serve is refused, and its agent falls back to the hub.
 
 import type { TLSSocket } from 'node:tls';
@@ -17,7 +17,6 @@ import { TelemetryAck, TelemetryBatch } from '../model/telemetry.ts';
 import { DesiredState, ErrorBody, Report, ReportAck } from '../model/wire.ts';
 import { normalizeSerialHex } from '../pki/certificate.ts';
 import type { RelayCache } from './cache.ts';
-import type { OutboxKind } from './outbox.ts';
 import type { SiteWaiters } from './site-waiters.ts';
 
 declare module 'fastify' {
@@ -36,8 +35,10 @@ export interface SiteApiOptions {
   keyPem: string;
   /** longest a desired-state poll is held */
   maxWaitSeconds: number;
-  /** keeps what a site sent up; resolves once it is on disk */
-  keep: (siteId: string, kind: OutboxKind, body: string) => Promise<void>;
+  /** takes a site's report: resolves once it is on disk for the hub, or kept back as unchanged */
+  takeReport: (siteId: string, report: Report) => Promise<void>;
+  /** keeps a site's telemetry batch; resolves once it is on disk */
+  keepTelemetry: (siteId: string, body: string) => Promise<void>;
   /** a site's agent called */
   heard: (siteId: string) => void;
   /** most bytes a telemetry batch may inflate to */
@@ -149,8 +150,9 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         schema: { params: SiteParam, body: Report, response: { 200: ReportAck, ...errors } },
       },
       async (request) => {
-        // on disk before the site hears it was taken: the relay now answers for it reaching the hub
-        await opts.keep(request.feedSite!.id, 'report', JSON.stringify(request.body));
+        // on disk (or known to the hub already) before the site hears it was taken: the relay now
+        // answers for it reaching the hub
+        await opts.takeReport(request.feedSite!.id, request.body);
         return { accepted: true, lastSeq: request.body.seq };
       },
     );
@@ -164,7 +166,7 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         schema: { params: SiteParam, body: TelemetryBatch, response: { 200: TelemetryAck, ...errors } },
       },
       async (request) => {
-        await opts.keep(request.feedSite!.id, 'telemetry', JSON.stringify(request.body));
+        await opts.keepTelemetry(request.feedSite!.id, JSON.stringify(request.body));
         return { accepted: true };
       },
     );

@@ -22,6 +22,8 @@ export interface UplinkOptions {
   onDesiredChanged: (siteIds: readonly string[]) => void;
   /** the sites with operations waiting at the hub, as of each change feed answer */
   onWork: (siteIds: readonly string[]) => void;
+  /** an item the hub did not store (refused, or a replay of what it had): a report's site must report anew */
+  onNotStored: (item: { id: number; siteId: string; kind: 'report' | 'telemetry' }) => void;
   /** the relay's view of itself, sent with each batch; takes the sites heard from since the last one */
   takeSeen: () => string[];
   status: () => RelayStatus;
@@ -178,9 +180,12 @@ export class Uplink {
         });
         if (res.status !== 200) throw failure(res, 'batch');
         const ack = res.body as RelayBatchAck;
+        const byId = new Map(items.map((i) => [i.id, i]));
         for (const r of ack.results) {
           if (r.outcome === 'refused')
             log?.('the hub refused an item; dropping it', { id: r.id, reason: r.reason });
+          const item = byId.get(r.id);
+          if (r.outcome !== 'stored' && item) this.#opts.onNotStored(item);
         }
         outbox.remove(ack.results.map((r) => r.id));
         this.#hubReachable = true;

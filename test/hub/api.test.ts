@@ -199,6 +199,30 @@ describe('desired state and reports', () => {
     );
   });
 
+  test('an agent that hangs up a held long-poll leaves no waiter behind', async () => {
+    const site = await hub.enroll('store-hangup');
+    const first = await desiredOf(site);
+    const hangUp = new AbortController();
+    const started = Date.now();
+    const poll = site.http.request('GET', `/agent/v1/sites/${site.siteId}/desired`, {
+      query: { wait: 30 },
+      headers: { 'if-none-match': `"${first.digest}"` },
+      signal: hangUp.signal,
+    });
+    const heldBy = async (n: number) => {
+      while (hub.ctx.desiredWatch.waiting !== n && Date.now() - started < 5000)
+        await new Promise((r) => setTimeout(r, 10));
+      return hub.ctx.desiredWatch.waiting;
+    };
+    assert.equal(await heldBy(1), 1, 'the poll is held');
+    hangUp.abort();
+    await assert.rejects(poll);
+    assert.equal(await heldBy(0), 0);
+    // this hub holds a poll 2 s at most: a wait that ended at its deadline would not count
+    const ended = Date.now() - started;
+    assert.ok(ended < 1500, `the hang-up ended the wait after ${ended} ms, not at once`);
+  });
+
   test('a change committed between a poll’s authentication and its wait answers the poll at once', async () => {
     const site = await hub.enroll('store-race', { race: 'yes' });
     const first = await desiredOf(site);

@@ -182,6 +182,32 @@ describe('one site per machine', () => {
     assert.equal(r.status, 403);
     assert.equal(errorCode(r.body), 'registration_refused');
   });
+
+  test('registrations committed together: a refused one spends no use and leaves nothing, the others stand', async () => {
+    await hub.enroll('store-group-taken');
+    const { token, id } = await hub.joinToken({ autoApprove: true, maxUses: 10 });
+    // sent at once, they share one transaction; the refused one sits between two that succeed
+    const [a, refused, b] = await Promise.all([
+      hub.register(token, { name: 'store-group-a', machineId: 'machine-group-a001' }),
+      hub.register(token, { name: 'store-group-taken', machineId: 'machine-group-x001' }),
+      hub.register(token, { name: 'store-group-b', machineId: 'machine-group-b001' }),
+    ]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 200);
+    assert.equal(refused.status, 403);
+    assert.equal(errorCode(refused.body), 'registration_refused');
+    const tokens = (await hub.operator('GET', '/api/v1/bootstrap-tokens')).json().items;
+    assert.equal(tokens.find((t: { id: string }) => t.id === id).uses, 2, 'the refused one spent no use');
+    const names = (await hub.operator('GET', '/api/v1/sites'))
+      .json()
+      .items.map((s: { name: string }) => s.name);
+    assert.ok(names.includes('store-group-a') && names.includes('store-group-b'));
+    // each answer came after its commit: the new sites' certificates work at once
+    for (const r of [a, b]) {
+      const client = hub.siteClient(r.body.siteId, r.body.name, r.body.certificate!, r.keyPem);
+      assert.equal((await client.call('GET', '/agent/v1/sites/:site/desired')).status, 200);
+    }
+  });
 });
 
 describe('sealing keys', () => {

@@ -57,13 +57,14 @@ before(async () => {
   });
   relayDir = await mkdtemp(join(tmpdir(), 'outpost-relay-'));
   relayPort = await freePort();
-  // the relay reaches the hub through a link the tests can cut
+  // the relay reaches the hub through a link the tests can cut; until a test restarts it, it forwards
+  // every report (refresh 0), so each heartbeat is an outbox item the outage tests can count
   relay = await startRelayProcess({
     stateDir: relayDir,
     port: relayPort,
     joinToken: created.joinToken,
     caPem: fleet.hub.caPem,
-    extraArgs: ['--hub', uplink.url],
+    extraArgs: ['--hub', uplink.url, '--report-refresh-seconds', '0'],
   });
   assert.notEqual(decodeRelayJoinToken(created.joinToken)?.hub, uplink.url);
   const west = await fleet.api.createBootstrapToken({
@@ -368,4 +369,134 @@ test('with its relay down a site falls back to the hub, and returns to the relay
   await eventually('the site to return to its relay', () => agent.agent.status().via === relay.url, {
     timeoutMs: 30_000,
   });
+});
+
+/** The reports of a site the hub stored, in arrival order. */
+function storedReports(siteId: string): number[] {
+  return uplink.reports.filter((r) => r.siteId === siteId && r.accepted).map((r) => r.seq);
+}
+
+async function restartRelay(extraArgs: string[]): Promise<void> {
+  await relay.stop();
+  relay = await startRelayProcess({ stateDir: relayDir, port: relayPort, caPem: fleet.hub.caPem, extraArgs });
+  const agent = agents.find((a) => a.agent.status().site === 'west-1')!;
+  await eventually('the site to return to its relay', () => agent.agent.status().via === relay.url, {
+    timeoutMs: 30_000,
+  });
+}
+
+test('behind a relay a heartbeat that repeats the last report is kept back: the hub stores one, the site stays seen', {
+  timeout: 120_000,
+}, async () => {
+  const site = await fleet.api.site('west-1');
+  await restartRelay([]);
+  await eventually('a heartbeat to be kept back', async () => (await relay.status()).reports.keptBack >= 1, {
+    timeoutMs: 30_000,
+  });
+  const before = await fleet.api.site('west-1');
+  const stored = storedReports(site.id).length;
+  const { keptBack } = (await relay.status()).reports;
+  // heartbeats every 2 s: three more, all repeating the last one
+  await eventually(
+    'three more heartbeats kept back',
+    async () => (await relay.status()).reports.keptBack >= keptBack + 3,
+    {
+      timeoutMs: 30_000,
+    },
+  );
+  const after = await eventually('the hub to hear of the site', async () => {
+    const now = await fleet.api.site('west-1');
+    return now.lastSeen! > before.lastSeen! ? now : undefined;
+  });
+  assert.equal(after.lastReport, before.lastReport, 'no report stored');
+  assert.equal(storedReports(site.id).length, stored, 'none reached the hub');
+  assert.equal(after.connectivity, 'Online');
+  // the relay tells the hub what it kept back, with its batches
+  await eventually('the hub to show the relay’s counts', async () => {
+    const reports = (await fleet.api.relay('west')).status?.reports;
+    return reports !== undefined && reports.keptBack >= keptBack + 3 && reports.forwarded >= 1;
+  });
+});
+
+test('a changed report reaches the hub through the relay at once, its sequence jumping the kept-back ones', {
+  timeout: 120_000,
+}, async () => {
+  const site = await fleet.api.site('west-1');
+  const agent = agents.find((a) => a.agent.status().site === 'west-1')!;
+  const last = Math.max(...storedReports(site.id));
+  const kept = (await relay.status()).reports.keptBack;
+  assert.ok(kept >= 4, `heartbeats were kept back since the last stored report (${kept})`);
+  await fleet.api.applyBundle(
+    bundleFile('menu', { matchLabels: { region: 'west' } }, [configMap('menu', '4')]),
+  );
+  const applied = await eventually(
+    'menu r4 Ready at the hub',
+    async () => {
+      const d = await deploymentAt('west-1', 'menu');
+      return d?.desiredRevision === 4 && d.state === 'Ready' && d.appliedDigest === d.desiredDigest;
+    },
+    { timeoutMs: 60_000 },
+  );
+  assert.ok(applied);
+  assert.equal(agent.agent.status().via, relay.url, 'the reports came through the relay');
+  const next = storedReports(site.id).find((seq) => seq > last)!;
+  assert.ok(next > last + 1, `the hub took seq ${next} after ${last}: a gap is not a replay`);
+});
+
+test('with a short refresh interval a repeating report still goes up every interval', {
+  timeout: 120_000,
+}, async () => {
+  const site = await fleet.api.site('west-1');
+  await restartRelay(['--report-refresh-seconds', '3']);
+  await eventually('a heartbeat to be kept back', async () => (await relay.status()).reports.keptBack >= 1, {
+    timeoutMs: 30_000,
+  });
+  const from = await relay.status();
+  const stored = storedReports(site.id).length;
+  const before = await fleet.api.site('west-1');
+  await eventually(
+    'five more heartbeats',
+    async () => {
+      const { reports } = await relay.status();
+      return reports.forwarded + reports.keptBack >= from.reports.forwarded + from.reports.keptBack + 5;
+    },
+    { timeoutMs: 30_000 },
+  );
+  const to = await relay.status();
+  assert.ok(to.reports.forwarded >= from.reports.forwarded + 2, 'a full report at least every 4 s');
+  assert.ok(to.reports.keptBack > from.reports.keptBack, 'the ones in between kept back');
+  await eventually(
+    'the refreshed reports stored at the hub',
+    () => storedReports(site.id).length >= stored + 2,
+  );
+  const after = await fleet.api.site('west-1');
+  assert.notEqual(after.lastReport, before.lastReport);
+});
+
+test('a report the outbox drops is forgotten: the next one goes up in full, not kept back', {
+  timeout: 120_000,
+}, async () => {
+  // a budget smaller than one report: every report is dropped as it is kept
+  await restartRelay(['--outbox-budget-mib', '0.0002']);
+  const from = await relay.status();
+  await eventually(
+    'four reports forwarded',
+    async () => (await relay.status()).reports.forwarded >= from.reports.forwarded + 4,
+    {
+      timeoutMs: 30_000,
+    },
+  );
+  const to = await relay.status();
+  assert.equal(to.reports.keptBack, 0, 'none kept back: the hub had none of them');
+  assert.ok(to.outbox.dropped >= from.outbox.dropped + 4, 'they were dropped');
+  // with room again, a restarted relay knows of no forwarded report: the first one goes up and is stored
+  await restartRelay([]);
+  await eventually(
+    'a report forwarded and taken by the hub',
+    async () => {
+      const { reports, outbox } = await relay.status();
+      return reports.forwarded >= 1 && outbox.pending === 0;
+    },
+    { timeoutMs: 30_000 },
+  );
 });

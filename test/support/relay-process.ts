@@ -13,7 +13,11 @@ export interface RelayProcess {
   /** its stderr so far: its log */
   log(): string;
   /** GET /status: counts only */
-  status(): Promise<{ connectedSites: number; outbox: { pending: number; bytes: number; dropped: number } }>;
+  status(): Promise<{
+    connectedSites: number;
+    outbox: { pending: number; bytes: number; dropped: number };
+    reports: { forwarded: number; keptBack: number };
+  }>;
   /** SIGKILL: nothing is flushed or closed */
   kill(): Promise<void>;
   /** SIGTERM and wait */

@@ -8,6 +8,7 @@ import { type Actor, audit } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { hashSecret, newSecret, secretMatches, splitToken } from '../credentials.ts';
 import { newId } from '../ids.ts';
+import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { BootstrapTokenTable, Db } from '../store/schema.ts';
 import { revokeToken } from './revocation.ts';
 
@@ -103,6 +104,18 @@ export async function revokeBootstrapToken(ctx: HubContext, actor: Actor, id: st
   await revokeToken(ctx, actor, 'bootstrap_tokens', id);
 }
 
+// every registration runs these two: compiled once (store/prepared.ts)
+const tokenById = preparedQuery((db, arg: Arg<{ id: string }>) =>
+  db.selectFrom('bootstrap_tokens').selectAll().where('id', '=', arg('id')),
+);
+const spendUse = preparedQuery((db, arg: Arg<{ id: string }>) =>
+  db
+    .updateTable('bootstrap_tokens')
+    .set((eb) => ({ uses: eb('uses', '+', 1) }))
+    .where('id', '=', arg('id'))
+    .whereRef('uses', '<', 'max_uses'),
+);
+
 /**
  * Spends one use of a bootstrap token inside the caller's transaction. The use is counted by a
  * conditional update, so two registrations racing for the last use cannot both win.
@@ -112,20 +125,13 @@ export async function consumeBootstrapToken(tx: Db, now: Date, token: string): P
     throw new OutpostError('unauthorized', `bootstrap token refused: ${why}`);
   };
   const parts = splitToken(token) ?? refuse('malformed');
-  const row = await tx
-    .selectFrom('bootstrap_tokens')
-    .selectAll()
-    .where('id', '=', parts.id)
-    .executeTakeFirst();
+  const {
+    rows: [row],
+  } = await tokenById(tx, { id: parts.id });
   if (!row || !secretMatches(parts.secret, row.secret_hash)) refuse('unknown token');
   if (row!.revoked_at) refuse('revoked');
   if (row!.expires_at <= now.toISOString()) refuse('expired');
-  const spent = await tx
-    .updateTable('bootstrap_tokens')
-    .set((eb) => ({ uses: eb('uses', '+', 1) }))
-    .where('id', '=', parts.id)
-    .whereRef('uses', '<', 'max_uses')
-    .executeTakeFirst();
-  if (Number(spent.numUpdatedRows) === 0) refuse('all its uses are spent');
+  const spent = await spendUse(tx, { id: parts.id });
+  if (Number(spent.numAffectedRows ?? 0) === 0) refuse('all its uses are spent');
   return { tokenId: row!.id, labels: JSON.parse(row!.labels), autoApprove: Number(row!.auto_approve) === 1 };
 }

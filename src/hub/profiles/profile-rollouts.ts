@@ -7,9 +7,8 @@ import type { NewEvent } from '../../model/event.ts';
 import type { ProfileSpec } from '../../model/profile.ts';
 import type { ProfileRolloutDetail, ProfileRolloutView } from '../../model/profile-wire.ts';
 import { type RolloutStrategy, strategyNamed } from '../../model/rollout-strategy.ts';
-import type { Connectivity } from '../../model/site.ts';
-import type { RolloutAction } from '../../model/wire.ts';
-import { type Actor, audit } from '../audit/audit.ts';
+import type { RolloutActionRequest } from '../../model/wire.ts';
+import type { Actor } from '../audit/audit.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import { rolloutEventType } from '../rollout/controller.ts';
@@ -19,9 +18,22 @@ import {
   planRollout,
   type RolloutState,
   type SiteProgress,
-  type SiteStatus,
+  type SiteTransition,
 } from '../rollout/core/state.ts';
-import { rolloutHead } from '../rollout/rollouts.ts';
+import {
+  insertRolloutSites,
+  markSuperseded,
+  profileRollouts,
+  queueRolloutAction,
+  rolloutHead,
+  rolloutRow,
+  rolloutRows,
+  rolloutsToStep,
+  rolloutToStep,
+  rolloutWaves,
+  siteProgressOf,
+  writeDecision,
+} from '../rollout/rollout-store.ts';
 import { resolveStrategy } from '../rollout/strategies.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db, ProfileRolloutTable } from '../store/schema.ts';
@@ -73,22 +85,19 @@ export async function startProfileRollout(
       created_by: spec.by,
     })
     .execute();
-  for (let i = 0; i < rows.length; i += 500) {
-    await tx
-      .insertInto('profile_rollout_sites')
-      .values(
-        rows.slice(i, i + 500).map((r) => ({
-          rollout_id: id,
-          site_id: r.siteId,
-          wave: r.wave,
-          status: 'Waiting',
-          started_at: null,
-          reason: null,
-          from_revision: given.get(r.siteId) ?? spec.from,
-        })),
-      )
-      .execute();
-  }
+  await insertRolloutSites(
+    tx,
+    profileRollouts,
+    rows.map((r) => ({
+      rollout_id: id,
+      site_id: r.siteId,
+      wave: r.wave,
+      status: 'Waiting',
+      started_at: null,
+      reason: null,
+      from_revision: given.get(r.siteId) ?? spec.from,
+    })),
+  );
   events.push({
     type: 'rollout_started',
     message: `profile rollout ${id} of ${spec.profile} r${spec.from} → r${spec.to} in ${state.waves.length} waves (${state.waves.join(', ')})`,
@@ -106,37 +115,17 @@ async function supersede(ctx: HubContext, tx: Db, profile: string, reason: strin
     .where('profile', '=', profile)
     .where('phase', 'not in', [...finalPhases])
     .execute();
-  const events: NewEvent[] = [];
-  for (const r of rows) {
-    const state = JSON.parse(r.state) as RolloutState;
-    await tx
-      .updateTable('profile_rollouts')
-      .set({
-        phase: 'Superseded',
-        state: JSON.stringify({ ...state, phase: 'Superseded', reason }),
-        updated_at: ctx.now().toISOString(),
-      })
-      .where('id', '=', r.id)
-      .execute();
-    if (state.phase !== 'Succeeded')
-      events.push({
-        type: 'rollout_superseded',
-        message: `profile rollout ${r.id} of ${profile} superseded: ${reason}`,
-        details: { rollout: r.id, profile },
-      });
-  }
-  return events;
+  const running = await markSuperseded(tx, profileRollouts, rows, reason, ctx.now().toISOString());
+  return running.map((r) => ({
+    type: 'rollout_superseded',
+    message: `profile rollout ${r.id} of ${profile} superseded: ${reason}`,
+    details: { rollout: r.id, profile },
+  }));
 }
 
 /** Decides every profile rollout not over yet once (Succeeded ones still bring returning sites up). */
 export async function tickProfileRollouts(ctx: HubContext): Promise<void> {
-  const running = await ctx.store.db
-    .selectFrom('profile_rollouts')
-    .select('id')
-    .where('phase', 'not in', [...finalPhases])
-    .orderBy('id')
-    .execute();
-  for (const r of running) await tickProfileRollout(ctx, r.id);
+  for (const r of await rolloutsToStep(ctx.store.db, profileRollouts)) await tickProfileRollout(ctx, r.id);
 }
 
 /**
@@ -146,8 +135,8 @@ export async function tickProfileRollouts(ctx: HubContext): Promise<void> {
  */
 export async function tickProfileRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx.selectFrom('profile_rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r || (finalPhases as readonly string[]).includes(r.phase)) return;
+    const r = await rolloutToStep(tx, profileRollouts, id);
+    if (!r) return;
     const revision = await tx
       .selectFrom('profile_revisions')
       .select('spec')
@@ -163,29 +152,9 @@ export async function tickProfileRollout(ctx: HubContext, id: string): Promise<v
     const strategy = JSON.parse(r.strategy) as RolloutStrategy;
     const { sites, names, reasons } = await loadProgress(ctx, tx, r, JSON.parse(revision.spec));
     const decision = decide({ strategy, state, sites, now: ctx.now() });
-    const next = JSON.stringify(decision.state);
-    if (next === r.state && decision.transitions.length === 0) return;
-    const written = await tx
-      .updateTable('profile_rollouts')
-      .set({ state: next, phase: decision.state.phase, updated_at: ctx.now().toISOString() })
-      .where('id', '=', id)
-      .where('state', '=', r.state)
-      .executeTakeFirst();
-    if (Number(written.numUpdatedRows) === 0) return;
-    for (const t of decision.transitions) {
-      const reason = t.to === 'Failed' ? (reasons.get(t.siteId) ?? t.reason) : t.reason;
-      await tx
-        .updateTable('profile_rollout_sites')
-        .set({
-          status: t.to,
-          reason: reason ?? null,
-          ...(t.startedAt !== undefined ? { started_at: t.startedAt } : {}),
-        })
-        .where('rollout_id', '=', id)
-        .where('site_id', '=', t.siteId)
-        .where('status', '=', t.from)
-        .execute();
-    }
+    const failedWhy = (t: SiteTransition) =>
+      t.to === 'Failed' ? (reasons.get(t.siteId) ?? t.reason) : t.reason;
+    if (!(await writeDecision(tx, profileRollouts, r, decision, ctx.now().toISOString(), failedWhy))) return;
     const events: NewEvent[] = decision.events.map((e) => {
       const site = e.siteId !== undefined ? (names.get(e.siteId) ?? e.siteId) : undefined;
       const why = e.type === 'SiteFailed' && e.siteId !== undefined ? reasons.get(e.siteId) : undefined;
@@ -252,16 +221,8 @@ async function loadProgress(
     const conformance = judged.get(row.site_id);
     const why = conformance && behindReason(conformance);
     if (why) reasons.set(row.site_id, why);
-    const tz = (JSON.parse(row.properties) as { timezone?: unknown }).timezone;
     return {
-      siteId: row.site_id,
-      wave: Number(row.wave),
-      status: row.status as SiteStatus,
-      ...(row.started_at ? { startedAt: row.started_at } : {}),
-      ...(row.reason ? { reason: row.reason } : {}),
-      name: row.name,
-      connectivity: row.connectivity as Connectivity,
-      ...(typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {}),
+      ...siteProgressOf(row),
       ...(conformance ? { deploymentState: progressStateOf(conformance) } : {}),
     };
   });
@@ -273,37 +234,14 @@ export async function queueProfileRolloutAction(
   ctx: HubContext,
   actor: Actor,
   id: string,
-  action: RolloutAction,
-  reason?: string,
+  request: RolloutActionRequest,
 ): Promise<void> {
-  if (action === 'rollback')
+  if (request.action === 'rollback')
     throw new OutpostError(
       'conflict',
       `profile rollout ${id} does not roll back: Kubernetes cannot go back a minor; pause it, or apply a revision that fixes the sites`,
     );
-  await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await rolloutRow(tx, id);
-    const state = JSON.parse(r.state) as RolloutState;
-    if ((finalPhases as readonly string[]).includes(r.phase))
-      throw new OutpostError('conflict', `profile rollout ${id} is ${r.phase}: it takes no more actions`);
-    state.actions.push({ type: action, by: actor.name, ...(reason ? { reason } : {}) });
-    await tx
-      .updateTable('profile_rollouts')
-      .set({ state: JSON.stringify(state), updated_at: ctx.now().toISOString() })
-      .where('id', '=', id)
-      .where('state', '=', r.state)
-      .execute();
-    await audit(tx, ctx.now(), actor, `profile-rollout.${action}`, `profile-rollout/${id}`, {
-      profile: r.profile,
-      ...(reason ? { reason } : {}),
-    });
-  });
-}
-
-async function rolloutRow(db: Db, id: string): Promise<ProfileRolloutTable> {
-  const r = await db.selectFrom('profile_rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new OutpostError('not_found', `no profile rollout ${id}`);
-  return r;
+  await queueRolloutAction(ctx, profileRollouts, actor, id, request);
 }
 
 function rolloutView(r: ProfileRolloutTable): ProfileRolloutView {
@@ -312,38 +250,13 @@ function rolloutView(r: ProfileRolloutTable): ProfileRolloutView {
 
 /** Profile rollouts, newest first; only the profile's when given. */
 export async function listProfileRollouts(ctx: HubContext, profile?: string): Promise<ProfileRolloutView[]> {
-  let q = ctx.store.db.selectFrom('profile_rollouts').selectAll().orderBy('id', 'desc');
-  if (profile !== undefined) q = q.where('profile', '=', profile);
-  return (await q.execute()).map(rolloutView);
+  return (await rolloutRows(ctx.store.db, profileRollouts, profile)).map(rolloutView);
 }
 
 export async function profileRolloutDetail(ctx: HubContext, id: string): Promise<ProfileRolloutDetail> {
-  const db = ctx.store.db;
-  const r = await rolloutRow(db, id);
+  const r = await rolloutRow(ctx.store.db, profileRollouts, id);
   const state = JSON.parse(r.state) as RolloutState;
-  const rows = await db
-    .selectFrom('profile_rollout_sites')
-    .innerJoin('sites', 'sites.id', 'profile_rollout_sites.site_id')
-    .select([
-      'profile_rollout_sites.wave',
-      'profile_rollout_sites.status',
-      'profile_rollout_sites.reason',
-      'sites.name',
-    ])
-    .where('profile_rollout_sites.rollout_id', '=', id)
-    .orderBy('sites.name')
-    .execute();
-  const waves = state.waves.map((name) => ({ name, sites: 0, statuses: {} as Record<string, number> }));
-  const failed: ProfileRolloutDetail['failed'] = [];
-  for (const row of rows) {
-    const w = waves[Number(row.wave)];
-    if (w) {
-      w.sites++;
-      w.statuses[row.status] = (w.statuses[row.status] ?? 0) + 1;
-    }
-    if (row.status === 'Failed')
-      failed.push({ site: row.name, wave: w?.name ?? '', reason: row.reason ?? '' });
-  }
+  const { waves, failed } = await rolloutWaves(ctx.store.db, profileRollouts, id, state);
   return {
     ...rolloutView(r),
     waves,

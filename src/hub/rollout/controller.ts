@@ -9,7 +9,8 @@ import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
 import type { Db } from '../store/schema.ts';
 import { decide, type RolloutEvent, type RolloutEventType } from './core/decide.ts';
-import { finalPhases, type RolloutState } from './core/state.ts';
+import type { RolloutState } from './core/state.ts';
+import { bundleRollouts, rolloutsToStep, rolloutToStep, writeDecision } from './rollout-store.ts';
 import { startQueued, supersedeRollouts } from './rollouts.ts';
 import { loadSiteProgress } from './site-progress.ts';
 
@@ -32,12 +33,7 @@ export function rolloutEventType(type: RolloutEventType): EventType {
 
 /** Decides every running rollout once. Succeeded ones are included: they still bring returning sites up. */
 export async function tickRollouts(ctx: HubContext): Promise<void> {
-  const running = await ctx.store.db
-    .selectFrom('rollouts')
-    .select(['id', 'bundle'])
-    .where('phase', 'not in', [...finalPhases])
-    .orderBy('id')
-    .execute();
+  const running = await rolloutsToStep(ctx.store.db, bundleRollouts);
   if (running.length === 0) return;
   // A decision reads where the rollout's sites are, so a placement of its bundle still due is run first:
   // its run died with the replica that led (killed between a step's commit and its placement), or runs
@@ -64,8 +60,8 @@ export async function tickRollouts(ctx: HubContext): Promise<void> {
  */
 export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
   const outcome = await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await tx.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!r || r.phase === 'Superseded' || (finalPhases as readonly string[]).includes(r.phase)) return;
+    const r = await rolloutToStep(tx, bundleRollouts, id);
+    if (!r) return;
     const bundle = await tx
       .selectFrom('bundles')
       .select('revision')
@@ -90,29 +86,7 @@ export async function tickRollout(ctx: HubContext, id: string): Promise<void> {
     const strategy = JSON.parse(r.strategy) as RolloutStrategy;
     const { sites, names } = await loadSiteProgress(ctx, tx, r, strategy);
     const decision = decide({ strategy, state, sites, now: ctx.now() });
-    const next = JSON.stringify(decision.state);
-    if (next === r.state && decision.transitions.length === 0) return;
-    const written = await tx
-      .updateTable('rollouts')
-      .set({ state: next, phase: decision.state.phase, updated_at: ctx.now().toISOString() })
-      .where('id', '=', id)
-      .where('state', '=', r.state)
-      .executeTakeFirst();
-    if (Number(written.numUpdatedRows) === 0) return;
-    for (const t of decision.transitions) {
-      await tx
-        .updateTable('rollout_sites')
-        .set({
-          status: t.to,
-          reason: t.reason ?? null,
-          ...(t.startedAt !== undefined ? { started_at: t.startedAt } : {}),
-          ...(t.baseline !== undefined ? { baseline: JSON.stringify(t.baseline) } : {}),
-        })
-        .where('rollout_id', '=', id)
-        .where('site_id', '=', t.siteId)
-        .where('status', '=', t.from)
-        .execute();
-    }
+    if (!(await writeDecision(tx, bundleRollouts, r, decision, ctx.now().toISOString()))) return;
     const place = decision.start.length > 0 || decision.rollback.length > 0;
     if (place) await markPlacementDue(ctx, tx, [r.bundle]);
     const events = decision.events.map((e) => toEvent(e, id, r.bundle, names));

@@ -1,19 +1,28 @@
-// Rollouts in the store: starting one (from an apply whose revision carries spec.rollout, or from the
-// API), queuing operator actions, and the views the API and CLI show. The controller moves them on.
+// Bundle rollouts: starting one (from an apply with spec.rollout, or from the API), queuing one behind the
+// running one, and the views the API and CLI show. Stored through rollout-store.ts; the controller moves them.
 
 import { OutpostError } from '../../model/errors.ts';
 import type { NewEvent } from '../../model/event.ts';
 import { type RolloutStrategy, strategyNamed, validateStrategy } from '../../model/rollout-strategy.ts';
-import type { RolloutAction, RolloutDetail, RolloutView } from '../../model/wire.ts';
+import type { RolloutDetail, RolloutView } from '../../model/wire.ts';
 import { type Actor, audit } from '../audit/audit.ts';
 import type { StoredFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import { markPlacementDue, placeBundles } from '../placement/place.ts';
 import { insertEvents } from '../status/events.ts';
-import type { Db, RolloutTable } from '../store/schema.ts';
+import type { Db, RolloutSiteTable, RolloutTable } from '../store/schema.ts';
 import { gateResults } from './core/decide.ts';
 import { planRollout, type RolloutPhase, type RolloutState } from './core/state.ts';
+import {
+  bundleRollouts,
+  insertRolloutSites,
+  markSuperseded,
+  rolloutHead,
+  rolloutRow,
+  rolloutRows,
+  rolloutWaves,
+} from './rollout-store.ts';
 import { loadSiteProgress } from './site-progress.ts';
 import { resolveStrategy } from './strategies.ts';
 
@@ -60,28 +69,19 @@ async function supersede(
     .where('phase', '<>', 'Superseded');
   if (which.except !== undefined) q = q.where('id', '<>', which.except);
   if (which.onlyQueued) q = q.where('phase', '=', 'Queued');
-  const events: NewEvent[] = [];
-  for (const r of await q.execute()) {
-    const state = JSON.parse(r.state) as RolloutState;
-    await tx
-      .updateTable('rollouts')
-      .set({
-        phase: 'Superseded',
-        state: JSON.stringify({ ...state, phase: 'Superseded', reason }),
-        updated_at: ctx.now().toISOString(),
-      })
-      .where('id', '=', r.id)
-      .execute();
-    if (!['Succeeded', 'Failed', 'Aborted'].includes(state.phase)) {
-      events.push({
-        type: 'rollout_superseded',
-        bundle,
-        message: `rollout ${r.id} of ${bundle} superseded: ${reason}`,
-        details: { rollout: r.id },
-      });
-    }
-  }
-  return events;
+  const running = await markSuperseded(
+    tx,
+    bundleRollouts,
+    await q.execute(),
+    reason,
+    ctx.now().toISOString(),
+  );
+  return running.map((r) => ({
+    type: 'rollout_superseded',
+    bundle,
+    message: `rollout ${r.id} of ${bundle} superseded: ${reason}`,
+    details: { rollout: r.id },
+  }));
 }
 
 /** The bundle's rollout that is still moving sites, if any. */
@@ -122,7 +122,10 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
       actions: [],
       reason: `waits for rollout ${running.id} (r${running.to_revision}) to end`,
     };
-    await insertRollout(tx, id, spec, state, now);
+    await tx
+      .insertInto('rollouts')
+      .values(rolloutRowOf(id, spec, state, now))
+      .execute();
     events.push({
       type: 'rollout_queued',
       bundle: spec.bundle,
@@ -133,8 +136,12 @@ export async function createRollout(ctx: HubContext, tx: Db, spec: NewRollout): 
     return id;
   }
   const events = await supersedeRollouts(ctx, tx, spec.bundle);
-  const state = await planSites(tx, id, spec, now);
-  await insertRollout(tx, id, spec, state, now);
+  const { state, sites } = await planSites(tx, id, spec, now);
+  await tx
+    .insertInto('rollouts')
+    .values(rolloutRowOf(id, spec, state, now))
+    .execute();
+  await insertRolloutSites(tx, bundleRollouts, sites);
   events.push(startedEvent(id, spec, state));
   await insertEvents(ctx, tx, events);
   return id;
@@ -154,7 +161,8 @@ export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Pro
     createdBy: r.created_by,
   };
   const events = await supersede(ctx, tx, r.bundle, `queued rollout ${r.id} started`, { except: r.id });
-  const state = await planSites(tx, r.id, spec, ctx.now().toISOString());
+  const { state, sites } = await planSites(tx, r.id, spec, ctx.now().toISOString());
+  await insertRolloutSites(tx, bundleRollouts, sites);
   const written = await tx
     .updateTable('rollouts')
     .set({ phase: state.phase, state: JSON.stringify(state), updated_at: ctx.now().toISOString() })
@@ -166,28 +174,20 @@ export async function startQueued(ctx: HubContext, tx: Db, r: RolloutTable): Pro
   return true;
 }
 
-async function insertRollout(
-  tx: Db,
-  id: string,
-  spec: NewRollout,
-  state: RolloutState,
-  now: string,
-): Promise<void> {
-  await tx
-    .insertInto('rollouts')
-    .values({
-      id,
-      bundle: spec.bundle,
-      from_revision: spec.fromRevision,
-      to_revision: spec.toRevision,
-      strategy: JSON.stringify(spec.strategy),
-      state: JSON.stringify(state),
-      phase: state.phase,
-      created_at: now,
-      updated_at: now,
-      created_by: spec.createdBy,
-    })
-    .execute();
+/** The new rollout's row, in the phase its state says. */
+function rolloutRowOf(id: string, spec: NewRollout, state: RolloutState, now: string): RolloutTable {
+  return {
+    id,
+    bundle: spec.bundle,
+    from_revision: spec.fromRevision,
+    to_revision: spec.toRevision,
+    strategy: JSON.stringify(spec.strategy),
+    state: JSON.stringify(state),
+    phase: state.phase,
+    created_at: now,
+    updated_at: now,
+    created_by: spec.createdBy,
+  };
 }
 
 /**
@@ -195,7 +195,12 @@ async function insertRollout(
  * it stays there until started and returns there on rollback. A site already on the new revision starts
  * out Updated.
  */
-async function planSites(tx: Db, id: string, spec: NewRollout, now: string): Promise<RolloutState> {
+async function planSites(
+  tx: Db,
+  id: string,
+  spec: NewRollout,
+  now: string,
+): Promise<{ state: RolloutState; sites: RolloutSiteTable[] }> {
   const placed = await tx
     .selectFrom('deployments')
     .innerJoin('sites', 'sites.id', 'deployments.site_id')
@@ -211,27 +216,20 @@ async function planSites(tx: Db, id: string, spec: NewRollout, now: string): Pro
   const runs = new Map(
     placed.map((s) => [s.id, s.desired_revision === null ? null : Number(s.desired_revision)]),
   );
-  for (let i = 0; i < rows.length; i += 500) {
-    await tx
-      .insertInto('rollout_sites')
-      .values(
-        rows.slice(i, i + 500).map((r) => {
-          const onTarget = runs.get(r.siteId) === spec.toRevision;
-          return {
-            rollout_id: id,
-            site_id: r.siteId,
-            wave: r.wave,
-            status: onTarget ? 'Updated' : 'Waiting',
-            started_at: onTarget ? now : null,
-            baseline: null,
-            reason: null,
-            from_revision: onTarget ? null : (runs.get(r.siteId) ?? null),
-          };
-        }),
-      )
-      .execute();
-  }
-  return state;
+  const sites = rows.map((r) => {
+    const onTarget = runs.get(r.siteId) === spec.toRevision;
+    return {
+      rollout_id: id,
+      site_id: r.siteId,
+      wave: r.wave,
+      status: onTarget ? 'Updated' : 'Waiting',
+      started_at: onTarget ? now : null,
+      baseline: null,
+      reason: null,
+      from_revision: onTarget ? null : (runs.get(r.siteId) ?? null),
+    };
+  });
+  return { state, sites };
 }
 
 function startedEvent(id: string, spec: NewRollout, state: RolloutState): NewEvent {
@@ -357,100 +355,19 @@ export async function startRollout(
   return id;
 }
 
-/** Queues an operator action for the rollout's next step (and audits who asked). */
-export async function queueAction(
-  ctx: HubContext,
-  actor: Actor,
-  id: string,
-  action: RolloutAction,
-  reason?: string,
-): Promise<void> {
-  await ctx.store.db.transaction().execute(async (tx) => {
-    const r = await rolloutRow(tx, id);
-    const state = JSON.parse(r.state) as RolloutState;
-    if (['Failed', 'Aborted', 'Superseded'].includes(state.phase) || r.phase === 'Superseded') {
-      throw new OutpostError('conflict', `rollout ${id} is ${r.phase}: it takes no more actions`);
-    }
-    if (r.phase === 'Queued') {
-      throw new OutpostError(
-        'conflict',
-        `rollout ${id} is Queued (${state.reason ?? 'waiting'}): it takes actions once it starts; start it now with supersede`,
-      );
-    }
-    state.actions.push({ type: action, by: actor.name, ...(reason ? { reason } : {}) });
-    await tx
-      .updateTable('rollouts')
-      .set({ state: JSON.stringify(state), updated_at: ctx.now().toISOString() })
-      .where('id', '=', id)
-      .where('state', '=', r.state)
-      .execute();
-    await audit(tx, ctx.now(), actor, `rollout.${action}`, `rollout/${id}`, {
-      bundle: r.bundle,
-      ...(reason ? { reason } : {}),
-    });
-  });
-}
-
-async function rolloutRow(db: Db, id: string): Promise<RolloutTable> {
-  const r = await db.selectFrom('rollouts').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!r) throw new OutpostError('not_found', `no rollout ${id}`);
-  return r;
-}
-
-/** The columns a bundle rollout and a profile rollout share, as the API shows them. */
-type RolloutRowHead = Pick<
-  RolloutTable,
-  'id' | 'from_revision' | 'to_revision' | 'phase' | 'state' | 'created_at' | 'updated_at' | 'created_by'
->;
-
-/** A rollout's head as the API shows it, whichever kind of revision it moves. */
-export function rolloutHead(r: RolloutRowHead) {
-  const state = JSON.parse(r.state) as RolloutState;
-  return {
-    id: r.id,
-    fromRevision: Number(r.from_revision),
-    toRevision: Number(r.to_revision),
-    phase: r.phase,
-    wave: state.waves[state.wave] ?? '',
-    ...(state.reason ? { reason: state.reason } : {}),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    createdBy: r.created_by,
-  };
-}
-
 function rolloutView(r: RolloutTable): RolloutView {
   return { ...rolloutHead(r), bundle: r.bundle };
 }
 
 /** Rollouts, newest first; only the bundle's when given. */
 export async function listRollouts(ctx: HubContext, bundle?: string): Promise<RolloutView[]> {
-  let q = ctx.store.db.selectFrom('rollouts').selectAll().orderBy('id', 'desc');
-  if (bundle !== undefined) q = q.where('bundle', '=', bundle);
-  return (await q.execute()).map(rolloutView);
+  return (await rolloutRows(ctx.store.db, bundleRollouts, bundle)).map(rolloutView);
 }
 
 export async function rolloutDetail(ctx: HubContext, id: string): Promise<RolloutDetail> {
-  const db = ctx.store.db;
-  const r = await rolloutRow(db, id);
+  const r = await rolloutRow(ctx.store.db, bundleRollouts, id);
   const state = JSON.parse(r.state) as RolloutState;
-  const rows = await db
-    .selectFrom('rollout_sites')
-    .innerJoin('sites', 'sites.id', 'rollout_sites.site_id')
-    .select(['rollout_sites.wave', 'rollout_sites.status', 'sites.connectivity'])
-    .where('rollout_sites.rollout_id', '=', id)
-    .execute();
-  const waves = state.waves.map((name) => ({ name, sites: 0, statuses: {} as Record<string, number> }));
-  let waitingOffline = 0;
-  for (const row of rows) {
-    const w = waves[Number(row.wave)];
-    if (w) {
-      w.sites++;
-      w.statuses[row.status] = (w.statuses[row.status] ?? 0) + 1;
-    }
-    const away = row.connectivity === 'Offline' || row.connectivity === 'Expired';
-    if (away && (row.status === 'Waiting' || row.status === 'Skipped')) waitingOffline++;
-  }
+  const { waves, waitingOffline } = await rolloutWaves(ctx.store.db, bundleRollouts, id, state);
   const strategy = JSON.parse(r.strategy) as RolloutStrategy;
   return {
     ...rolloutView(r),

@@ -3,11 +3,11 @@
 
 import type { DeploymentState } from '../../model/deployment.ts';
 import type { RolloutStrategy } from '../../model/rollout-strategy.ts';
-import type { Connectivity } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
 import type { Db, RolloutTable } from '../store/schema.ts';
 import { siteGateMetrics } from '../telemetry/gate-metrics.ts';
-import type { SiteProgress, SiteStatus } from './core/state.ts';
+import type { SiteProgress } from './core/state.ts';
+import { siteProgressOf } from './rollout-store.ts';
 
 /**
  * A rollout's rows as the pure core reads them: each site's row, its facts (name, connectivity, time zone,
@@ -42,16 +42,8 @@ export async function loadSiteProgress(
     .where('rollout_sites.rollout_id', '=', r.id)
     .execute();
   const sites: SiteProgress[] = rows.map((row) => ({
-    siteId: row.site_id,
-    wave: Number(row.wave),
-    status: row.status as SiteStatus,
-    ...(row.started_at ? { startedAt: row.started_at } : {}),
+    ...siteProgressOf(row),
     ...(row.baseline ? { baseline: JSON.parse(row.baseline) } : {}),
-    ...(row.reason ? { reason: row.reason } : {}),
-    name: row.name,
-    connectivity: row.connectivity as Connectivity,
-    // maintenance windows are read in site-local time: the timezone property (from the site's facts)
-    ...timeZoneOf(row.properties),
     // a state only counts when it is about the new revision
     ...(row.desired_revision !== null && Number(row.desired_revision) === Number(r.to_revision) && row.state
       ? { deploymentState: row.state as DeploymentState }
@@ -66,9 +58,4 @@ export async function loadSiteProgress(
     }
   }
   return { sites, names: new Map(rows.map((row) => [row.site_id, row.name])) };
-}
-
-function timeZoneOf(properties: string): { timeZone?: string } {
-  const tz = (JSON.parse(properties) as { timezone?: unknown }).timezone;
-  return typeof tz === 'string' && tz !== '' ? { timeZone: tz } : {};
 }

@@ -152,10 +152,13 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           // operations the site has not been told of end the poll at once: the agent picks them up next
           if (!changed && waitMs > 0 && !ctx.work.untold(site.id)) {
             const abort = new AbortController();
-            request.raw.once('close', () => abort.abort());
+            const hungUp = () => abort.abort();
+            request.raw.once('close', hungUp);
             ctx.metrics.observeLongPollStart(reply.elapsedTime / 1000);
             const deadline = performance.now() + waitMs;
             changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
+            // the request closes when its answer is written too: aborting then would only cost time
+            request.raw.off('close', hungUp);
             // the hub's share of a late answer: from the deadline (or the wake-up) to the answer written
             if (!abort.signal.aborted) {
               const end = changed ? 'change' : 'timeout';

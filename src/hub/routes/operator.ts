@@ -54,7 +54,8 @@ import {
   revokeBootstrapToken,
 } from '../identity/bootstrap-tokens.ts';
 import { tickRollout } from '../rollout/controller.ts';
-import { listRollouts, queueAction, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
+import { bundleRollouts, queueRolloutAction, rolloutRow } from '../rollout/rollout-store.ts';
+import { listRollouts, rolloutDetail, startRollout } from '../rollout/rollouts.ts';
 import { applyStrategy, deleteStrategy, getStrategy, listStrategies } from '../rollout/strategies.ts';
 import { approveSite, decommissionSite, rejectSite } from '../sites/registration.ts';
 import { listSites, patchSite, siteByName, siteView } from '../sites/sites.ts';
@@ -233,9 +234,9 @@ export function operatorRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       ),
       async (request) => {
         const { id } = request.params;
-        const { bundle } = await rolloutDetail(ctx, id);
+        const { bundle } = await rolloutRow(ctx.store.db, bundleRollouts, id);
         assertMayChangeBundle(request, `bundle ${bundle}`, await bundleOwner(ctx, bundle));
-        await queueAction(ctx, actorOf(request), id, request.body.action, request.body.reason);
+        await queueRolloutAction(ctx, bundleRollouts, actorOf(request), id, request.body);
         await tickRollout(ctx, id);
         return rolloutDetail(ctx, id);
       },

@@ -95,7 +95,7 @@ export function profileRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
       }),
       async (request) => {
         const { id } = request.params;
-        await queueProfileRolloutAction(ctx, actorOf(request), id, request.body.action, request.body.reason);
+        await queueProfileRolloutAction(ctx, actorOf(request), id, request.body);
         await tickProfileRollout(ctx, id);
         return profileRolloutDetail(ctx, id);
       },

@@ -17,6 +17,7 @@ import { placeSites } from '../placement/place.ts';
 import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, SiteTable } from '../store/schema.ts';
+import { RegistrationBatcher } from './registration-batcher.ts';
 import { type AgentSite, assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
 
 export function siteUri(siteId: string): string {
@@ -32,8 +33,17 @@ function checkedCsr(csr: string) {
   }
 }
 
-/** Issues a client certificate for the site from a verified public key and records it. */
-async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: string): Promise<string> {
+/**
+ * Issues a client certificate for the site from a verified public key and records it; `alsoSet` are
+ * columns of the site's row written by the same update.
+ */
+async function issueFor(
+  ctx: HubContext,
+  tx: Db,
+  siteId: string,
+  publicKeyPem: string,
+  alsoSet: Partial<Pick<SiteTable, 'ticket_hash' | 'pending_csr' | 'issued_cert'>> = {},
+): Promise<string> {
   const now = ctx.now();
   const issued = issueCertificate(ctx.tls.ca, {
     publicKeyPem,
@@ -55,7 +65,7 @@ async function issueFor(ctx: HubContext, tx: Db, siteId: string, publicKeyPem: s
     .execute();
   await tx
     .updateTable('sites')
-    .set({ cert_expires_at: issued.notAfter.toISOString() })
+    .set({ ...alsoSet, cert_expires_at: issued.notAfter.toISOString() })
     .where('id', '=', siteId)
     .execute();
   return issued.certPem;
@@ -86,6 +96,32 @@ function sealingKeyOf(req: RegisterRequest, now: Date): Pick<SiteTable, 'sealing
     : { sealing_key: null, sealing_key_at: null };
 }
 
+// every registration looks its machine and its name up: compiled once (store/prepared.ts)
+const siteOfMachine = preparedQuery((db, arg: Arg<{ machineId: string }>) =>
+  db.selectFrom('sites').selectAll().where('machine_id', '=', arg('machineId')),
+);
+const siteNamed = preparedQuery((db, arg: Arg<{ name: string }>) =>
+  db.selectFrom('sites').select('id').where('name', '=', arg('name')),
+);
+
+/** Each hub context's registrations commit in groups (registration-batcher.ts). */
+const batchers = new WeakMap<HubContext, RegistrationBatcher>();
+
+function batcherOf(ctx: HubContext): RegistrationBatcher {
+  let batcher = batchers.get(ctx);
+  if (!batcher) {
+    batcher = new RegistrationBatcher(
+      (work) => ctx.store.db.transaction().execute(work),
+      async (placed) => {
+        ctx.events.notify();
+        if (placed.length > 0) await placeSites(ctx, placed);
+      },
+    );
+    batchers.set(ctx, batcher);
+  }
+  return batcher;
+}
+
 export async function registerSite(
   ctx: HubContext,
   req: RegisterRequest,
@@ -98,110 +134,115 @@ export async function registerSite(
     const problem = siteNameProblem(wantedName);
     if (problem) throw new OutpostError('request_invalid', `name "${wantedName}": ${problem}`);
   }
+  return batcherOf(ctx).submit((tx) =>
+    registerInTransaction(ctx, tx, req, csr.publicKeyPem, wantedName, source),
+  );
+}
+
+/** One registration inside its group's transaction; an Active site is named for placement after commit. */
+async function registerInTransaction(
+  ctx: HubContext,
+  tx: Db,
+  req: RegisterRequest,
+  publicKeyPem: string,
+  wantedName: string | undefined,
+  source: string,
+): Promise<{ result: RegisterResponse; placed?: string }> {
   const now = ctx.now();
-  let placeId: string | undefined;
-  const result = await ctx.store.db.transaction().execute(async (tx) => {
-    const grant = await consumeBootstrapToken(tx, now, req.token);
-    const actor: Actor = { name: `bootstrap-token:${grant.tokenId}`, source };
-    const existing = await tx
-      .selectFrom('sites')
-      .selectAll()
-      .where('machine_id', '=', req.machineId)
-      .executeTakeFirst();
-    const before = existing ? (await loadFacts(tx, [existing.id])).get(existing.id) : undefined;
-    const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
-    let row: SiteTable;
-    if (existing) {
-      // The same machine again (a reinstall or factory reset): the same site, never a duplicate.
-      const labels = { ...JSON.parse(existing.labels), ...grant.labels };
-      await tx
-        .updateTable('sites')
-        .set({
-          labels: JSON.stringify(labels),
-          facts: JSON.stringify(req.facts ?? {}),
-          properties: JSON.stringify({ ...JSON.parse(existing.properties), ...propertiesFromFacts(req) }),
-          lifecycle,
-          last_seen_at: now.toISOString(),
-          last_report_seq: 0,
-          // the new install's agent counts its drops from 0 again, above what the old ones counted
-          dropped_reports_before: existing.dropped_reports,
-          connectivity: 'Online',
-          connectivity_since: now.toISOString(),
-          // a new install has a new sealing key (or none yet): the old one went with the wiped state
-          ...sealingKeyOf(req, now),
-        })
-        .where('id', '=', existing.id)
-        .execute();
-      // Certificates of the previous install are retired: its keys are gone with the wiped state.
-      await revokeCertificates(tx, existing.id, now);
-      row = await tx.selectFrom('sites').selectAll().where('id', '=', existing.id).executeTakeFirstOrThrow();
-    } else {
-      const id = newId(now);
-      const name = wantedName ?? `site-${id.slice(-12)}`;
-      const holder = await tx
-        .selectFrom('sites')
-        .select(['id', 'lifecycle'])
-        .where('name', '=', name)
-        .executeTakeFirst();
-      if (holder) {
-        throw new OutpostError(
-          'registration_refused',
-          `site name ${name} belongs to another machine; register with another name`,
-        );
-      }
-      row = newSiteRow({
-        id,
-        name,
-        labels: JSON.stringify({ ...req.labels, ...grant.labels }),
-        properties: JSON.stringify(propertiesFromFacts(req)),
-        facts: JSON.stringify(req.facts ?? {}),
-        lifecycle,
-        registered_at: now.toISOString(),
-        last_seen_at: now.toISOString(),
-        machine_id: req.machineId,
-        ...sealingKeyOf(req, now),
-      });
-      await tx.insertInto('sites').values(row).execute();
-    }
-    await recordChanges(
-      ctx,
-      tx,
-      [{ siteId: row.id, before, after: (await loadFacts(tx, [row.id])).get(row.id) }],
-      [
-        {
-          type: 'registered',
-          site: row.name,
-          message: existing ? `${row.name} registered again` : `${row.name} registered (${lifecycle})`,
-          details: { again: existing !== undefined, lifecycle },
-        },
-      ],
-    );
-    await audit(tx, now, actor, 'site.register', `site/${row.name}`, {
-      siteId: row.id,
-      lifecycle,
-      again: existing !== undefined,
-    });
-    if (lifecycle === 'Active') {
-      placeId = row.id;
-      const certificate = await issueFor(ctx, tx, row.id, csr.publicKeyPem);
-      await tx
-        .updateTable('sites')
-        .set({ ticket_hash: null, pending_csr: null, issued_cert: null })
-        .where('id', '=', row.id)
-        .execute();
-      return { siteId: row.id, name: row.name, lifecycle, certificate } satisfies RegisterResponse;
-    }
-    const ticket = newSecret();
+  const grant = await consumeBootstrapToken(tx, now, req.token);
+  const actor: Actor = { name: `bootstrap-token:${grant.tokenId}`, source };
+  const {
+    rows: [existing],
+  } = await siteOfMachine(tx, { machineId: req.machineId });
+  const before = existing ? (await loadFacts(tx, [existing.id])).get(existing.id) : undefined;
+  const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
+  let row: SiteTable;
+  if (existing) {
+    // The same machine again (a reinstall or factory reset): the same site, never a duplicate.
+    const labels = { ...JSON.parse(existing.labels), ...grant.labels };
     await tx
       .updateTable('sites')
-      .set({ ticket_hash: hashSecret(ticket), pending_csr: req.csr, issued_cert: null })
-      .where('id', '=', row.id)
+      .set({
+        labels: JSON.stringify(labels),
+        facts: JSON.stringify(req.facts ?? {}),
+        properties: JSON.stringify({ ...JSON.parse(existing.properties), ...propertiesFromFacts(req) }),
+        lifecycle,
+        last_seen_at: now.toISOString(),
+        last_report_seq: 0,
+        // the new install's agent counts its drops from 0 again, above what the old ones counted
+        dropped_reports_before: existing.dropped_reports,
+        connectivity: 'Online',
+        connectivity_since: now.toISOString(),
+        // a new install has a new sealing key (or none yet): the old one went with the wiped state
+        ...sealingKeyOf(req, now),
+      })
+      .where('id', '=', existing.id)
       .execute();
-    return { siteId: row.id, name: row.name, lifecycle, ticket } satisfies RegisterResponse;
+    // Certificates of the previous install are retired: its keys are gone with the wiped state.
+    await revokeCertificates(tx, existing.id, now);
+    row = await tx.selectFrom('sites').selectAll().where('id', '=', existing.id).executeTakeFirstOrThrow();
+  } else {
+    const id = newId(now);
+    const name = wantedName ?? `site-${id.slice(-12)}`;
+    const {
+      rows: [holder],
+    } = await siteNamed(tx, { name });
+    if (holder) {
+      throw new OutpostError(
+        'registration_refused',
+        `site name ${name} belongs to another machine; register with another name`,
+      );
+    }
+    row = newSiteRow({
+      id,
+      name,
+      labels: JSON.stringify({ ...req.labels, ...grant.labels }),
+      properties: JSON.stringify(propertiesFromFacts(req)),
+      facts: JSON.stringify(req.facts ?? {}),
+      lifecycle,
+      registered_at: now.toISOString(),
+      last_seen_at: now.toISOString(),
+      machine_id: req.machineId,
+      ...sealingKeyOf(req, now),
+    });
+    await tx.insertInto('sites').values(row).execute();
+  }
+  await recordChanges(
+    ctx,
+    tx,
+    [{ siteId: row.id, before, after: (await loadFacts(tx, [row.id])).get(row.id) }],
+    [
+      {
+        type: 'registered',
+        site: row.name,
+        message: existing ? `${row.name} registered again` : `${row.name} registered (${lifecycle})`,
+        details: { again: existing !== undefined, lifecycle },
+      },
+    ],
+  );
+  await audit(tx, now, actor, 'site.register', `site/${row.name}`, {
+    siteId: row.id,
+    lifecycle,
+    again: existing !== undefined,
   });
-  ctx.events.notify();
-  if (placeId) await placeSites(ctx, [placeId]);
-  return result;
+  if (lifecycle === 'Active') {
+    const certificate = await issueFor(ctx, tx, row.id, publicKeyPem, {
+      ticket_hash: null,
+      pending_csr: null,
+      issued_cert: null,
+    });
+    return {
+      result: { siteId: row.id, name: row.name, lifecycle, certificate } satisfies RegisterResponse,
+      placed: row.id,
+    };
+  }
+  const ticket = newSecret();
+  await tx
+    .updateTable('sites')
+    .set({ ticket_hash: hashSecret(ticket), pending_csr: req.csr, issued_cert: null })
+    .where('id', '=', row.id)
+    .execute();
+  return { result: { siteId: row.id, name: row.name, lifecycle, ticket } satisfies RegisterResponse };
 }
 
 /** A pending site collects its certificate with its ticket once approved (once). */
