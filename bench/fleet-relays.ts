@@ -4,11 +4,20 @@
 // heartbeats every 30 s and long-polls its desired state through its relay. Measured: the sites' report
 // and long-poll round trips through the relays, the hub's RSS and every process's CPU over the window, a
 // new revision of the fleet-wide bundle until the last site has it, and the grouped fleet query at the hub
-// while all of that runs. Run: node bench/fleet-relays.ts [sites=100000] [windowSeconds=60]
+// while all of that runs. With --hub-down-seconds N the hub is then killed (SIGKILL) for N s while the
+// sites go on through their relays, and started again on its data directory: measured are what the sites
+// were served meanwhile, what the relays held, how long their outboxes took to drain, and whether the hub
+// ended with every report a site had handed over. A tracked sample of sites (--tracked-per-relay, run by
+// this process, not a generator) gives the per-site evidence: every poll answer during the outage and the
+// last report its relay acknowledged, against the hub's stored seq after the drain.
+// Run: node bench/fleet-relays.ts [sites=100000] [windowSeconds=60] [--hub-down-seconds 0] [--tracked-per-relay 25]
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { parseArgs } from 'node:util';
+import type { DesiredState, Report } from '../src/model/wire.ts';
 import { HttpClient } from '../src/net/http-client.ts';
 import { freePort, type RelayProcess, startRelayProcess } from '../test/support/relay-process.ts';
 import { commit, machine, percentile, regions } from './fleet.ts';
@@ -16,8 +25,17 @@ import { type LoadResult, posBundle, prepareHub, startLoad } from './protocol-lo
 import { appendResults, thousands } from './results.ts';
 import { cpuSeconds, rssMiB, startHubProcess } from './support.ts';
 
-const sites = Number(process.argv[2] ?? 100_000);
-const windowSeconds = Number(process.argv[3] ?? 60);
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'hub-down-seconds': { type: 'string', default: '0' },
+    'tracked-per-relay': { type: 'string', default: '25' },
+  },
+});
+const sites = Number(positionals[0] ?? 100_000);
+const windowSeconds = Number(positionals[1] ?? 60);
+const hubDownSeconds = Number(values['hub-down-seconds']);
+const trackedPerRelay = hubDownSeconds > 0 ? Number(values['tracked-per-relay']) : 0;
 const heartbeatMs = 30_000;
 /** the generators share one core: their handshakes together must not outrun the hub and relays */
 const connectPerSecondInAll = 400;
@@ -27,7 +45,7 @@ const prepared = await prepareHub(sites, sites);
 console.error(
   `prepared ${sites} sites with certificates in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
 );
-const hub = await startHubProcess([], { dataDir: prepared.dataDir });
+let hub = await startHubProcess([], { dataDir: prepared.dataDir });
 const operator = new HttpClient(hub.url, { ca: hub.caPem }, () => ({
   authorization: `Bearer ${hub.adminToken}`,
 }));
@@ -52,11 +70,113 @@ for (const region of regions) {
 }
 console.error(`${relays.length} relays enrolled`);
 
-// the benchmark fleet labels site i with regions[i % 8] (bench/fleet.ts)
-const groups = relays.map((relay, r) => ({
-  relay,
-  sites: prepared.sites.filter((_, i) => i % regions.length === r),
-}));
+// the benchmark fleet labels site i with regions[i % 8] (bench/fleet.ts); a group's last sites are tracked
+const groups = relays.map((relay, r) => {
+  const all = prepared.sites.filter((_, i) => i % regions.length === r);
+  const tracked = Math.min(trackedPerRelay, Math.floor(all.length / 10));
+  return { relay, sites: all.slice(0, all.length - tracked), tracked: all.slice(all.length - tracked) };
+});
+/** where the run is: the tracked sites count what they are answered in each phase */
+type Phase = 'before' | 'hub-down' | 'after';
+let phase: Phase = 'before';
+interface TrackedSite {
+  id: string;
+  relay: number;
+  poll: HttpClient;
+  report: HttpClient;
+  etag?: string;
+  desired?: DesiredState;
+  seq: number;
+  /** the last seq its relay answered 200 for */
+  acked: number;
+  /** wall-clock times its desired state changed (for the fan-out) */
+  changes: number[];
+  hubDown: { served: number; failed: number; reportsTaken: number; reportsFailed: number };
+}
+let trackedStopping = false;
+/**
+ * A tracked site: an agent's two connections (the long-poll, and reports every heartbeat) to its relay.
+ * Each report says something new (its seq in the message), so no relay may keep one back as unchanged:
+ * every acknowledged report must reach the hub.
+ */
+async function runTracked(t: TrackedSite): Promise<void> {
+  const polling = (async () => {
+    while (!trackedStopping) {
+      try {
+        const res = await t.poll.request('GET', `/agent/v1/sites/${t.id}/desired`, {
+          query: { wait: t.etag ? 25 : undefined },
+          headers: t.etag ? { 'if-none-match': t.etag } : {},
+          timeoutMs: 60_000,
+        });
+        if (res.status === 200 || res.status === 304) {
+          if (phase === 'hub-down') t.hubDown.served++;
+          if (res.status === 200) {
+            if (t.etag !== undefined) t.changes.push(Date.now());
+            t.etag = String(res.headers.etag);
+            t.desired = res.body as DesiredState;
+          }
+          continue;
+        }
+      } catch {
+        if (trackedStopping) return;
+      }
+      if (phase === 'hub-down') t.hubDown.failed++;
+      await new Promise((r) => setTimeout(r, 1000 + Math.random() * 1000));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, Math.random() * heartbeatMs));
+  while (!trackedStopping) {
+    const seq = ++t.seq;
+    const body: Report = {
+      seq,
+      deployments: (t.desired?.deployments ?? []).map((d) => ({
+        bundle: d.bundle,
+        digest: d.digest,
+        state: 'Ready',
+        message: `report ${seq}`,
+        counts: { total: 1, applied: 1, ready: 1 },
+      })),
+    };
+    const ok = await t.report
+      .request('POST', `/agent/v1/sites/${t.id}/report`, { body })
+      .then((res) => res.status === 200)
+      .catch(() => false);
+    if (ok) t.acked = seq;
+    if (phase === 'hub-down') t.hubDown[ok ? 'reportsTaken' : 'reportsFailed']++;
+    await new Promise((r) => setTimeout(r, heartbeatMs));
+  }
+  await polling;
+}
+const tracked: TrackedSite[] = groups.flatMap((g, r) =>
+  g.tracked.map((site) => {
+    const tls = { ca: prepared.ca, cert: site.cert, key: prepared.key };
+    return {
+      id: site.id,
+      relay: r,
+      poll: new HttpClient(g.relay.process.url, tls, () => ({}), 1),
+      report: new HttpClient(g.relay.process.url, tls, () => ({}), 1),
+      seq: 0,
+      acked: 0,
+      changes: [],
+      hubDown: { served: 0, failed: 0, reportsTaken: 0, reportsFailed: 0 },
+    };
+  }),
+);
+const trackedRuns = tracked.map((t) => runTracked(t));
+
+/** a line on stderr every 15 s: a 100,000-site run takes long, and a stuck one should be seen */
+const relayStatuses = () => Promise.all(relays.map((r) => r.process.status().catch(() => undefined)));
+const progress = setInterval(() => {
+  void relayStatuses().then(async (all) => {
+    const connected = all.reduce((n, s) => n + (s?.connectedSites ?? 0), 0);
+    const pending = all.reduce((n, s) => n + (s?.outbox.pending ?? 0), 0);
+    const rss = await rssMiB(hub.pid).catch(() => 0);
+    console.error(
+      `[${new Date().toISOString().slice(11, 19)}] ${phase}: ${connected}/${sites} sites at their relays, ${pending} items in relay outboxes, hub RSS ${Math.round(rss)} MiB`,
+    );
+  });
+}, 15_000);
+
 let windowsOpen = 0;
 let windowsClosed = 0;
 let changedGroups = 0;
@@ -147,8 +267,137 @@ const applyAt = Date.now();
 const applied = await operator.request('POST', '/api/v1/bundles/apply', { body: posBundle('2') });
 const applyMs = Date.now() - applyAt;
 if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${JSON.stringify(applied.body)}`);
-await Promise.race([allChanged, new Promise((r) => setTimeout(r, 120_000))]);
+// a loaded machine takes long to reach 100,000 sites: the run waits 3 ms a site (5 min at 100,000)
+await Promise.race([allChanged, new Promise((r) => setTimeout(r, Math.max(120_000, sites * 3)))]);
 const fanoutCpu = (await cpuOfAll()).map((c, i) => c - fanoutCpu0[i]!);
+
+/** each site's last stored report seq, read from the hub's SQLite file (the hub may be down) */
+function storedSeqs(): Map<string, number> {
+  const db = new DatabaseSync(join(prepared.dataDir, 'hub.db'), { readOnly: true });
+  try {
+    const rows = db.prepare('select id, last_report_seq as seq from sites').all() as Array<{
+      id: string;
+      seq: number;
+    }>;
+    return new Map(rows.map((r) => [r.id, r.seq]));
+  } finally {
+    db.close();
+  }
+}
+/**
+ * Seconds until the hub holds, for every tracked site, at least the seq its relay last acknowledged to it
+ * (`want`): what the relays took meanwhile has reached the hub (NaN if not within `timeoutMs`). A relay's
+ * outbox is no measure here, as the fleet's heartbeats keep filling it.
+ */
+async function trackedAtHub(want: ReadonlyMap<string, number>, timeoutMs: number): Promise<number> {
+  const from = performance.now();
+  while (performance.now() - from < timeoutMs) {
+    const stored = storedSeqs();
+    if ([...want].every(([id, seq]) => (stored.get(id) ?? 0) >= seq)) {
+      return (performance.now() - from) / 1000;
+    }
+    await new Promise((res) => setTimeout(res, 1000));
+  }
+  return Number.NaN;
+}
+const ackedSeqs = () => new Map(tracked.map((t) => [t.id, t.acked]));
+let hubDown:
+  | {
+      seconds: number;
+      relaysAtEnd: Array<Awaited<ReturnType<RelayProcess['status']>> | undefined>;
+      relaysAfterDrain: Array<Awaited<ReturnType<RelayProcess['status']>> | undefined>;
+      relayCpuSeconds: number[];
+      restartSeconds: number;
+      drainSeconds: number;
+      trackedSites: number;
+      trackedPollsServed: number;
+      trackedPollsFailed: number;
+      trackedReportsTaken: number;
+      trackedReportsFailed: number;
+      sitesLostDesired: number;
+      reportsLost: number;
+      relayDrops: number;
+      sitesWithNewReportsAtHub: number;
+    }
+  | undefined;
+const fanoutEndsAt = Date.now();
+if (hubDownSeconds > 0) {
+  const dropsBefore = (await relayStatuses()).map((st) => st?.outbox.dropped ?? 0);
+  const relayCpu0 = await Promise.all(relays.map((r) => cpuSeconds(r.pid)));
+  const hubUrl = new URL(hub.url);
+  await hub.kill();
+  phase = 'hub-down';
+  const seqAtKill = storedSeqs();
+  console.error(`hub killed; the sites go on through their relays for ${hubDownSeconds} s`);
+  await new Promise((r) => setTimeout(r, hubDownSeconds * 1000));
+  const relaysAtEnd = await relayStatuses();
+  const ackedAtEnd = ackedSeqs();
+  const relayCpuSeconds = (await Promise.all(relays.map((r) => cpuSeconds(r.pid)))).map(
+    (c, i) => c - relayCpu0[i]!,
+  );
+  // a site is served by its relay from its cache: one with a failed poll meanwhile, or not answered at the
+  // end, lost its state (an outage shorter than a long-poll's hold may see no poll answered at all)
+  const finalAnswers = await Promise.all(
+    tracked.map((t) =>
+      t.report
+        .request('GET', `/agent/v1/sites/${t.id}/desired`, { headers: { 'if-none-match': t.etag ?? '' } })
+        .then((res) => res.status)
+        .catch(() => 0),
+    ),
+  );
+  phase = 'after';
+  const restartAt = performance.now();
+  hub = await startHubProcess(['--listen', hubUrl.host], {
+    dataDir: prepared.dataDir,
+    adminToken: hub.adminToken,
+  });
+  const restartSeconds = (performance.now() - restartAt) / 1000;
+  console.error(
+    `hub up again in ${restartSeconds.toFixed(1)} s; waiting for the tracked sites' reports at the hub`,
+  );
+  const drainSeconds =
+    restartSeconds + (await trackedAtHub(ackedAtEnd, Math.max(300_000, 2 * hubDownSeconds * 1000)));
+  const relaysAfterDrain = await relayStatuses();
+  // the tracked sites stop, so what each was last acknowledged is final; then their relays send it up
+  trackedStopping = true;
+  for (const t of tracked) {
+    t.poll.close();
+    t.report.close();
+  }
+  await Promise.all(trackedRuns);
+  await trackedAtHub(ackedSeqs(), 60_000);
+  const seqAfter = storedSeqs();
+  const relayDrops = (await relayStatuses()).reduce(
+    (n, st, r) => n + (st?.outbox.dropped ?? 0) - dropsBefore[r]!,
+    0,
+  );
+  hubDown = {
+    seconds: hubDownSeconds,
+    relaysAtEnd,
+    relaysAfterDrain,
+    relayCpuSeconds: relayCpuSeconds.map((c) => Math.round(c * 10) / 10),
+    restartSeconds: Math.round(restartSeconds * 10) / 10,
+    drainSeconds: Math.round(drainSeconds * 10) / 10,
+    trackedSites: tracked.length,
+    trackedPollsServed: tracked.reduce((n, t) => n + t.hubDown.served, 0),
+    trackedPollsFailed: tracked.reduce((n, t) => n + t.hubDown.failed, 0),
+    trackedReportsTaken: tracked.reduce((n, t) => n + t.hubDown.reportsTaken, 0),
+    trackedReportsFailed: tracked.reduce((n, t) => n + t.hubDown.reportsFailed, 0),
+    sitesLostDesired: tracked.filter(
+      (t, i) => t.hubDown.failed > 0 || (finalAnswers[i] !== 200 && finalAnswers[i] !== 304),
+    ).length,
+    // a tracked site's every report says something new: the hub must hold the last one acknowledged
+    reportsLost: tracked.filter((t) => (seqAfter.get(t.id) ?? 0) < t.acked).length + relayDrops,
+    relayDrops,
+    sitesWithNewReportsAtHub: [...seqAfter].filter(([id, seq]) => seq > (seqAtKill.get(id) ?? 0)).length,
+  };
+}
+clearInterval(progress);
+trackedStopping = true;
+for (const t of tracked) {
+  t.poll.close();
+  t.report.close();
+}
 for (const l of loads) l.stop();
 const results: LoadResult[] = await Promise.all(loads.map((l) => l.result));
 operator.close();
@@ -158,8 +407,8 @@ await Promise.all(relayDirs.map((d) => rm(d, { recursive: true, force: true })))
 await rm(prepared.dataDir, { recursive: true, force: true });
 
 const merged = (pick: (r: LoadResult) => number) => results.map(pick);
-const delays = results
-  .flatMap((r) => r.changes)
+const delays = [...results.flatMap((r) => r.changes), ...tracked.flatMap((t) => t.changes)]
+  .filter((t) => t <= fanoutEndsAt)
   .map((t) => t - applyAt)
   .sort((a, b) => a - b);
 queryMs.sort((a, b) => a - b);
@@ -168,7 +417,7 @@ const out = {
   benchmark: 'fleet-relays',
   sites,
   relays: relays.length,
-  connectedSites: merged((r) => r.connected).reduce((a, b) => a + b, 0),
+  connectedSites: merged((r) => r.connected).reduce((a, b) => a + b, tracked.length),
   heartbeatSeconds: heartbeatMs / 1000,
   steadyWindowSeconds: round(steadySeconds),
   // each generator measured its own sites; the fleet's p99 is bounded by the worst group's
@@ -199,6 +448,8 @@ const out = {
   errors: merged((r) => r.requests.errors).reduce((a, b) => a + b, 0),
   non2xx: merged((r) => r.requests.non2xx).reduce((a, b) => a + b, 0),
   firstErrors: results.flatMap((r) => r.firstErrors).slice(0, 5),
+  // the generators count errors over the whole run, the hub's outage included
+  hubDown,
   machine: machine(),
   commit: commit(),
   date: new Date().toISOString().slice(0, 10),
@@ -236,4 +487,30 @@ await appendResults([
     target: 200,
     op: '<',
   },
+  ...(hubDown
+    ? [
+        {
+          name: `hub-down-${fleetName}-sites-lost-desired`,
+          value: hubDown.sitesLostDesired,
+          unit: 'sites',
+          target: 0,
+          op: '<=' as const,
+        },
+        {
+          name: `hub-down-${fleetName}-reports-lost`,
+          value: hubDown.reportsLost,
+          unit: 'reports',
+          target: 0,
+          op: '<=' as const,
+        },
+        { name: `hub-down-${fleetName}-drain-s`, value: hubDown.drainSeconds, unit: 's' },
+        {
+          name: `hub-down-${fleetName}-agent-errors`,
+          value: out.errors + out.non2xx,
+          unit: 'requests',
+          target: 0,
+          op: '<=' as const,
+        },
+      ]
+    : []),
 ]);

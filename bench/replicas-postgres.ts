@@ -1,258 +1,414 @@
 // Benchmark: the steady state of hub replicas (`outpost hub --database postgres://…`, each its own
 // process) on one PostgreSQL. Simulated sites register over mTLS, then each holds a long-poll on one
-// replica and reports on the next every `interval` seconds; midway a new revision is applied on replica
-// A and the time until every held long-poll (on every replica) has answered with it is measured.
+// replica and reports on another every `interval` seconds; midway a new revision is applied and the time
+// until every held long-poll (on every replica) has answered with it is measured. With 3 or more
+// replicas the last one is the operator's (the revision and its placement go in there) and holds no
+// site, so every wake-up crosses replicas. The sites run in site processes of their own (≤ 8,000 sites,
+// 16,000 sockets, each: this machine allows a process 20,000 open files).
 // Targets (issue 16): with 3 replicas and 10,000 sites, report p99 < 100 ms, the revision everywhere < 3 s.
 // Needs the fixture cluster: OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh).
 // Run: node bench/replicas-postgres.ts [sites=1000] [seconds=60] [interval=10] [replicas=3]
+//      (or --sites, --seconds, --interval, --replicas)
 
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { HubApi } from '../src/cli/hub-api.ts';
 import { decodeJoinToken } from '../src/model/join-token.ts';
-import { HttpClient } from '../src/net/http-client.ts';
+import { HttpClient, type JsonResponse, TransportError } from '../src/net/http-client.ts';
 import { createCsr } from '../src/pki/csr.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
 import { appendResults, thousands } from './results.ts';
 import { cpuSeconds, percentile, rssMiB, startHubProcess } from './support.ts';
 
-const sites = Number(process.argv[2] ?? 1000);
-const seconds = Number(process.argv[3] ?? 60);
-const interval = Number(process.argv[4] ?? 10);
-const replicas = Number(process.argv[5] ?? 3);
-const server = process.env.OUTPOST_TEST_POSTGRES;
-if (!server) throw new Error('set OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh)');
-
-const adminToken = `oat_00000000-0000-7000-8000-00000000b0b0.${randomBytes(12).toString('hex')}`;
-const dbName = `outpost_bench_${randomBytes(4).toString('hex')}`;
-const admin = new pg.Client({ connectionString: server });
-await admin.connect();
-await admin.query(`create database ${dbName}`);
-const url = new URL(server);
-url.pathname = `/${dbName}`;
-const database = url.toString();
-
-/** CPU seconds of the PostgreSQL server: the postmaster and every backend it forked. */
-async function postgresCpu(): Promise<number> {
-  const pids = (await admin.query<{ pid: number }>('select pid from pg_stat_activity')).rows.map(
-    (r) => r.pid,
-  );
-  const master = Number(
-    (
-      await readFile(
-        `${(await admin.query('show data_directory')).rows[0].data_directory}/postmaster.pid`,
-        'utf8',
-      )
-    ).split('\n')[0],
-  );
-  let total = 0;
-  for (const pid of new Set([master, ...pids])) total += await cpuSeconds(pid).catch(() => 0);
-  return total;
+/** What a site process is told: its share of the fleet and where each of its sites polls and reports. */
+interface SiteShare {
+  first: number;
+  count: number;
+  sites: number;
+  interval: number;
+  token: string;
+  caPem: string;
+  urls: string[];
+  /** replicas that hold sites: site k polls on k % siteReplicas and reports on (k + 1) % siteReplicas */
+  siteReplicas: number;
 }
 
-const a = await startHubProcess(['--database', database, '--admin-token', adminToken], {
-  adminToken,
-  core: false,
-});
-const dataDirA = a.dataDir;
-const hubs = [a];
-// the other replicas sign with A's CA, as replicas of one hub do
-while (hubs.length < replicas) {
-  hubs.push(
-    await startHubProcess(
-      [
-        '--database',
-        database,
-        '--admin-token',
-        adminToken,
-        '--ca-cert',
-        `${dataDirA}/ca.crt`,
-        '--ca-key',
-        `${dataDirA}/ca.key`,
-      ],
-      { adminToken, core: false },
-    ),
-  );
-}
-const api = new HubApi(a.url, adminToken, a.caPem);
-
-interface SimSite {
-  id: string;
-  poll: HttpClient;
-  report: HttpClient;
-  seq: number;
-  etag: string;
+/** What a site process sends back at the end. */
+interface ShareResult {
+  /** [epoch ms the report was sent, its round trip ms] */
+  reports: Array<[number, number]>;
+  /** epoch ms at which a site's long-poll answered with a desired state other than its first */
+  changes: number[];
+  errors: number;
+  firstErrors: string[];
 }
 
-const { joinToken } = await api.createBootstrapToken({
-  description: 'bench',
-  autoApprove: true,
-  maxUses: sites,
-});
-const token = decodeJoinToken(joinToken)!.token;
-const regStart = performance.now();
-const simulated: SimSite[] = [];
-const anon = hubs.map((h) => new HttpClient(h.url, { ca: a.caPem }));
-for (let i = 0; i < sites; i += 50) {
-  const batch = await Promise.all(
-    Array.from({ length: Math.min(50, sites - i) }, async (_, j) => {
-      const k = i + j;
-      const key = generateKeyPair().privateKeyPem;
-      const r = await anon[k % replicas]!.request('POST', '/agent/v1/register', {
-        body: {
-          token,
+type ToSites = { event: 'run' } | { event: 'stop' };
+type FromSites =
+  | { event: 'registered'; seconds: number; retries: number }
+  | { event: 'result'; result: ShareResult };
+
+const sitesPerProcess = 8000;
+
+async function runShare(share: SiteShare): Promise<void> {
+  const send = (msg: FromSites) => process.send!(msg);
+  interface SimSite {
+    id: string;
+    poll: HttpClient;
+    report: HttpClient;
+    seq: number;
+    etag: string;
+  }
+  const t0 = performance.now();
+  const anon = share.urls.map((u) => new HttpClient(u, { ca: share.caPem }));
+  const simulated: SimSite[] = [];
+  let registrationRetries = 0;
+  for (let i = 0; i < share.count; i += 25) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
+        const k = share.first + i + j;
+        const key = generateKeyPair().privateKeyPem;
+        const request = {
+          token: share.token,
           machineId: `bench-machine-${k}`,
           name: `store-${k}`,
           labels: { region: `r${k % 8}` },
           csr: createCsr({ commonName: 'site', keyPem: key }),
-        },
-      });
-      if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
-      const body = r.body as { siteId: string; certificate: string };
-      const tls = { ca: a.caPem, cert: body.certificate, key };
-      return {
-        id: body.siteId,
-        poll: new HttpClient(hubs[k % replicas]!.url, tls, () => ({}), 1),
-        report: new HttpClient(hubs[(k + 1) % replicas]!.url, tls, () => ({}), 1),
-        seq: 0,
-        etag: '',
-      };
-    }),
-  );
-  simulated.push(...batch);
-}
-const registrationSeconds = (performance.now() - regStart) / 1000;
-for (const c of anon) c.close();
+        };
+        // as an agent does, a registration that timed out or failed on the hub's side is tried again
+        const register = async (attempt: number): Promise<JsonResponse> => {
+          const r = await anon[(k + attempt) % share.urls.length]!.request('POST', '/agent/v1/register', {
+            body: request,
+            timeoutMs: 120_000,
+          }).catch((e: unknown) => {
+            if (attempt < 4 && e instanceof TransportError) return undefined;
+            throw e;
+          });
+          if (r && (r.status < 500 || attempt >= 4)) return r;
+          registrationRetries++;
+          return register(attempt + 1);
+        };
+        const r = await register(0);
+        if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
+        const body = r.body as { siteId: string; certificate: string };
+        const tls = { ca: share.caPem, cert: body.certificate, key };
+        return {
+          id: body.siteId,
+          poll: new HttpClient(share.urls[k % share.siteReplicas]!, tls, () => ({}), 1),
+          report: new HttpClient(share.urls[(k + 1) % share.siteReplicas]!, tls, () => ({}), 1),
+          seq: 0,
+          etag: '',
+        };
+      }),
+    );
+    simulated.push(...batch);
+  }
+  for (const c of anon) c.close();
+  send({ event: 'registered', seconds: (performance.now() - t0) / 1000, retries: registrationRetries });
+  await new Promise<void>((r) => process.once('message', () => r()));
 
-const bundle = (v: string) => ({
-  files: [
-    {
-      path: 'app/bundle.yaml',
-      content: `apiVersion: outpost.dev/v1\nkind: Bundle\nmetadata: {name: app}\nspec:\n  placement: {selector: {}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: default}\ndata: {v: "${v}"}\n`,
+  let stopping = false;
+  const result: ShareResult = { reports: [], changes: [], errors: 0, firstErrors: [] };
+  const fail = (what: string) => {
+    result.errors++;
+    if (result.firstErrors.length < 5) result.firstErrors.push(what);
+  };
+  const pollLoop = async (s: SimSite) => {
+    while (!stopping) {
+      try {
+        const r = await s.poll.request('GET', `/agent/v1/sites/${s.id}/desired?wait=25`, {
+          headers: s.etag ? { 'if-none-match': s.etag } : {},
+        });
+        if (r.status === 200) {
+          if (s.etag) result.changes.push(Date.now());
+          s.etag = String(r.headers.etag);
+        } else if (r.status !== 304) fail(`poll: HTTP ${r.status}`);
+      } catch (e) {
+        if (!stopping) fail(`poll: ${(e as Error).message}`);
+      }
+    }
+  };
+  const reportLoop = async (s: SimSite, offsetMs: number) => {
+    await new Promise((r) => setTimeout(r, offsetMs));
+    while (!stopping) {
+      const at = Date.now();
+      const t = performance.now();
+      try {
+        const r = await s.report.request('POST', `/agent/v1/sites/${s.id}/report`, {
+          body: { seq: ++s.seq, deployments: [] },
+        });
+        if (r.status !== 200) fail(`report: HTTP ${r.status}`);
+        result.reports.push([at, performance.now() - t]);
+      } catch (e) {
+        if (!stopping) fail(`report: ${(e as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, share.interval * 1000));
+    }
+  };
+  const loops = simulated.flatMap((s, i) => [
+    pollLoop(s),
+    reportLoop(s, ((share.first + i) / share.sites) * share.interval * 1000),
+  ]);
+  await new Promise<void>((r) => process.once('message', () => r()));
+  stopping = true;
+  for (const s of simulated) {
+    s.poll.close();
+    s.report.close();
+  }
+  await Promise.allSettled(loops);
+  // disconnecting before a large message is flushed loses it
+  process.send!({ event: 'result', result } satisfies FromSites, () => process.disconnect());
+}
+
+if (process.env.OUTPOST_BENCH_SITE_SHARE) {
+  await runShare(JSON.parse(process.env.OUTPOST_BENCH_SITE_SHARE) as SiteShare);
+} else {
+  await main();
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      sites: { type: 'string' },
+      seconds: { type: 'string' },
+      interval: { type: 'string' },
+      replicas: { type: 'string' },
     },
-  ],
-});
-await api.applyBundle(bundle('1'));
+  });
+  const sites = Number(values.sites ?? positionals[0] ?? 1000);
+  const seconds = Number(values.seconds ?? positionals[1] ?? 60);
+  const interval = Number(values.interval ?? positionals[2] ?? 10);
+  const replicas = Number(values.replicas ?? positionals[3] ?? 3);
+  const server = process.env.OUTPOST_TEST_POSTGRES;
+  if (!server) throw new Error('set OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh)');
+  if (replicas < 2) throw new Error('--replicas: at least 2 (one for polls, one for reports)');
+  /** with 3 or more, the last replica is the operator's alone */
+  const siteReplicas = replicas >= 3 ? replicas - 1 : replicas;
 
-let stopping = false;
-const reportLatency: number[] = [];
-let errors = 0;
-let newRevisionAt = 0;
-/** long-polls answered with a new etag after the new revision went in */
-const answers: Array<{ etag: string; ms: number }> = [];
+  const adminToken = `oat_00000000-0000-7000-8000-00000000b0b0.${randomBytes(12).toString('hex')}`;
+  const dbName = `outpost_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  const url = new URL(server);
+  url.pathname = `/${dbName}`;
+  const database = url.toString();
 
-async function pollLoop(s: SimSite): Promise<void> {
-  while (!stopping) {
-    try {
-      const r = await s.poll.request('GET', `/agent/v1/sites/${s.id}/desired?wait=25`, {
-        headers: s.etag ? { 'if-none-match': s.etag } : {},
-      });
-      if (r.status === 200) {
-        s.etag = String(r.headers.etag);
-        if (newRevisionAt) answers.push({ etag: s.etag, ms: performance.now() - newRevisionAt });
-      } else if (r.status !== 304) errors++;
-    } catch {
-      if (!stopping) errors++;
-    }
+  /** CPU seconds of the PostgreSQL server: the postmaster and every backend it forked, ended ones too. */
+  async function postgresCpu(): Promise<number> {
+    const pids = (await admin.query<{ pid: number }>('select pid from pg_stat_activity')).rows.map(
+      (r) => r.pid,
+    );
+    const master = Number(
+      (
+        await readFile(
+          `${(await admin.query('show data_directory')).rows[0].data_directory}/postmaster.pid`,
+          'utf8',
+        )
+      ).split('\n')[0],
+    );
+    // backends that have ended (a pool that lost its connections makes new ones) count in the
+    // postmaster's cutime + cstime once it has reaped them
+    const stat = await readFile(`/proc/${master}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    let total = (Number(fields[13]) + Number(fields[14])) / 100;
+    for (const pid of new Set([master, ...pids])) total += await cpuSeconds(pid).catch(() => 0);
+    return total;
   }
-}
 
-async function reportLoop(s: SimSite, offsetMs: number): Promise<void> {
-  await new Promise((r) => setTimeout(r, offsetMs));
-  while (!stopping) {
-    const t = performance.now();
-    try {
-      const r = await s.report.request('POST', `/agent/v1/sites/${s.id}/report`, {
-        body: { seq: ++s.seq, deployments: [] },
-      });
-      if (r.status !== 200) errors++;
-      reportLatency.push(performance.now() - t);
-    } catch {
-      if (!stopping) errors++;
-    }
-    await new Promise((r) => setTimeout(r, interval * 1000));
+  const a = await startHubProcess(['--database', database, '--admin-token', adminToken], {
+    adminToken,
+    core: false,
+  });
+  const dataDirA = a.dataDir;
+  const hubs = [a];
+  // the other replicas sign with A's CA, as replicas of one hub do
+  while (hubs.length < replicas) {
+    hubs.push(
+      await startHubProcess(
+        [
+          '--database',
+          database,
+          '--admin-token',
+          adminToken,
+          '--ca-cert',
+          `${dataDirA}/ca.crt`,
+          '--ca-key',
+          `${dataDirA}/ca.key`,
+        ],
+        { adminToken, core: false },
+      ),
+    );
   }
-}
+  const operatorHub = hubs[replicas - 1]!;
+  const api = new HubApi(operatorHub.url, adminToken, a.caPem);
 
-const cpu0 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
-const pgCpu0 = await postgresCpu();
-const started = performance.now();
-const loops = simulated.flatMap((s, i) => [pollLoop(s), reportLoop(s, (i / sites) * interval * 1000)]);
-await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
-// every site now holds a poll with revision 1; revision 2 goes in on A, most polls are on other replicas
-newRevisionAt = performance.now();
-await api.applyBundle(bundle('2'));
-const applyMs = performance.now() - newRevisionAt;
-const probe = simulated[0]!;
-const wantEtag = String(
-  (await probe.report.request('GET', `/agent/v1/sites/${probe.id}/desired`)).headers.etag,
-);
-await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
-const elapsed = (performance.now() - started) / 1000;
-const cpu1 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
-const pgCpu1 = await postgresCpu();
-const rss = await Promise.all(hubs.map((h) => rssMiB(h.pid)));
-const dbSize = (await admin.query('select pg_database_size($1) as n', [dbName])).rows[0].n;
-stopping = true;
-for (const h of hubs) await h.stop();
-await Promise.allSettled(loops);
-for (const s of simulated) {
-  s.poll.close();
-  s.report.close();
-}
-api.close();
-await admin.query(`drop database ${dbName} with (force)`);
-await admin.end();
+  const { joinToken } = await api.createBootstrapToken({
+    description: 'bench',
+    autoApprove: true,
+    maxUses: sites,
+  });
+  const bundle = (v: string) => ({
+    files: [
+      {
+        path: 'app/bundle.yaml',
+        content: `apiVersion: outpost.dev/v1\nkind: Bundle\nmetadata: {name: app}\nspec:\n  placement: {selector: {}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: default}\ndata: {v: "${v}"}\n`,
+      },
+    ],
+  });
+  await api.applyBundle(bundle('1'));
 
-reportLatency.sort((x, y) => x - y);
-const reachedAt = answers
-  .filter((x) => x.etag === wantEtag)
-  .map((x) => x.ms)
-  .sort((x, y) => x - y);
-const result = {
-  machine: machine(),
-  commit: commit(),
-  sites,
-  replicas,
-  seconds: Math.round(elapsed),
-  reportIntervalSeconds: interval,
-  registrationPerSecond: Math.round(sites / registrationSeconds),
-  reports: reportLatency.length,
-  reportsPerSecond: Math.round(reportLatency.length / elapsed),
-  reportLatencyMs: {
-    p50: +percentile(reportLatency, 50).toFixed(1),
-    p99: +percentile(reportLatency, 99).toFixed(1),
-    max: +(reportLatency.at(-1) ?? 0).toFixed(1),
-  },
-  newRevision: {
-    applyMs: Math.round(applyMs),
-    sitesReached: reachedAt.length,
-    p50Ms: Math.round(percentile(reachedAt, 50)),
-    allMs: Math.round(reachedAt.at(-1) ?? Number.NaN),
-  },
-  errors,
-  hubCpuPercentOfOneCore: cpu1.map((c, i) => +((100 * (c - cpu0[i]!)) / elapsed).toFixed(1)),
-  postgresCpuPercentOfOneCore: +((100 * (pgCpu1 - pgCpu0)) / elapsed).toFixed(1),
-  hubRssMiB: rss.map((r) => Math.round(r)),
-  databaseMiB: +(Number(dbSize) / 1024 / 1024).toFixed(1),
-};
-console.log(JSON.stringify(result, null, 2));
-const fleet = `pg-${replicas}replicas-${thousands(sites)}`;
-const atTarget = replicas === 3 && sites === 10_000;
-await appendResults([
-  {
-    name: `${fleet}-report-p99-ms`,
-    value: result.reportLatencyMs.p99,
-    unit: 'ms',
-    ...(atTarget ? { target: 100, op: '<' as const } : {}),
-  },
-  {
-    name: `${fleet}-last-site-s`,
-    // a site the revision never reached leaves the figure undefined, not the last one that it reached
-    value: reachedAt.length >= sites ? result.newRevision.allMs / 1000 : Number.NaN,
-    unit: 's',
-    ...(atTarget ? { target: 3, op: '<' as const } : {}),
-  },
-]);
+  const shares: Array<{
+    child: ReturnType<typeof fork>;
+    registered: Promise<number>;
+    result: Promise<ShareResult>;
+  }> = [];
+  const regStart = performance.now();
+  let registrationRetries = 0;
+  const perProcess = Math.ceil(sites / Math.ceil(sites / sitesPerProcess));
+  for (let first = 0; first < sites; first += perProcess) {
+    const share: SiteShare = {
+      first,
+      count: Math.min(perProcess, sites - first),
+      sites,
+      interval,
+      token: decodeJoinToken(joinToken)!.token,
+      caPem: a.caPem,
+      urls: hubs.slice(0, siteReplicas).map((h) => h.url),
+      siteReplicas,
+    };
+    const child = fork(import.meta.filename, [], {
+      env: { ...process.env, OUTPOST_BENCH_SITE_SHARE: JSON.stringify(share) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    process.once('exit', () => child.kill());
+    const exited = new Promise<never>((_, reject) =>
+      // 'close' comes after the IPC channel has delivered the process's last messages ('exit' may not)
+      child.once('close', (code) => reject(new Error(`site process ended with ${code}`))),
+    );
+    const message = (event: FromSites['event']) =>
+      Promise.race([
+        exited,
+        new Promise<FromSites>((resolve) => {
+          const on = (msg: FromSites) => {
+            if (msg.event !== event) return;
+            child.off('message', on);
+            resolve(msg);
+          };
+          child.on('message', on);
+        }),
+      ]);
+    const registered = message('registered').then((m) => {
+      registrationRetries += (m as { retries: number }).retries;
+      return (performance.now() - regStart) / 1000;
+    });
+    const result = message('result').then((m) => (m as { result: ShareResult }).result);
+    result.catch(() => {});
+    shares.push({ child, registered, result });
+  }
+  const registrationSeconds = Math.max(...(await Promise.all(shares.map((s) => s.registered))));
+  console.error(`${sites} sites registered in ${registrationSeconds.toFixed(0)} s`);
+
+  const cpu0 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
+  const pgCpu0 = await postgresCpu();
+  const started = performance.now();
+  for (const s of shares) s.child.send({ event: 'run' } satisfies ToSites);
+  await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+  // every site now holds a poll with revision 1; revision 2 goes in on the operator's replica
+  const newRevisionAt = Date.now();
+  await api.applyBundle(bundle('2'));
+  const applyMs = Date.now() - newRevisionAt;
+  console.error(`revision 2 applied in ${applyMs} ms`);
+  await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
+  const elapsed = (performance.now() - started) / 1000;
+  const cpu1 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
+  const pgCpu1 = await postgresCpu();
+  const rss = await Promise.all(hubs.map((h) => rssMiB(h.pid)));
+  const dbSize = (await admin.query('select pg_database_size($1) as n', [dbName])).rows[0].n;
+  for (const s of shares) s.child.send({ event: 'stop' } satisfies ToSites);
+  const results = await Promise.all(shares.map((s) => s.result));
+  for (const h of hubs) await h.stop();
+  api.close();
+  await admin.query(`drop database ${dbName} with (force)`);
+  await admin.end();
+
+  const reports = results.flatMap((r) => r.reports);
+  const reportLatency = reports.map(([, ms]) => ms).sort((x, y) => x - y);
+  // reports sent while the fleet-wide apply was running: what waits for rows it holds
+  const duringApply = reports
+    .filter(([at]) => at >= newRevisionAt && at <= newRevisionAt + applyMs)
+    .map(([, ms]) => ms)
+    .sort((x, y) => x - y);
+  const reachedAt = results
+    .flatMap((r) => r.changes)
+    .filter((at) => at >= newRevisionAt)
+    .map((at) => at - newRevisionAt)
+    .sort((x, y) => x - y);
+  const cores = (c: number, c0: number) => +((c - c0) / elapsed).toFixed(2);
+  const result = {
+    machine: machine(),
+    commit: commit(),
+    loadavgAtEnd: loadavg().map((l) => +l.toFixed(1)),
+    sites,
+    replicas,
+    siteProcesses: shares.length,
+    seconds: Math.round(elapsed),
+    reportIntervalSeconds: interval,
+    registrationPerSecond: Math.round(sites / registrationSeconds),
+    registrationRetries,
+    reports: reportLatency.length,
+    reportsPerSecond: Math.round(reportLatency.length / elapsed),
+    reportLatencyMs: {
+      p50: +percentile(reportLatency, 50).toFixed(1),
+      p99: +percentile(reportLatency, 99).toFixed(1),
+      max: +(reportLatency.at(-1) ?? 0).toFixed(1),
+    },
+    reportLatencyDuringApplyMs: {
+      reports: duringApply.length,
+      p50: +percentile(duringApply, 50).toFixed(1),
+      max: +(duringApply.at(-1) ?? 0).toFixed(1),
+    },
+    newRevision: {
+      applyMs: Math.round(applyMs),
+      sitesReached: reachedAt.length,
+      p50Ms: Math.round(percentile(reachedAt, 50)),
+      allMs: Math.round(reachedAt.at(-1) ?? Number.NaN),
+    },
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    firstErrors: results.flatMap((r) => r.firstErrors).slice(0, 5),
+    hubCpuCores: cpu1.map((c, i) => cores(c, cpu0[i]!)),
+    postgresCpuCores: cores(pgCpu1, pgCpu0),
+    hubRssMiB: rss.map((r) => Math.round(r)),
+    databaseMiB: +(Number(dbSize) / 1024 / 1024).toFixed(1),
+  };
+  console.log(JSON.stringify(result, null, 2));
+  const fleet = `pg-${replicas}replicas-${thousands(sites)}`;
+  const atTarget = replicas === 3 && sites === 10_000;
+  await appendResults([
+    {
+      name: `${fleet}-report-p99-ms`,
+      value: result.reportLatencyMs.p99,
+      unit: 'ms',
+      ...(atTarget ? { target: 100, op: '<' as const } : {}),
+    },
+    {
+      name: `${fleet}-revision-s`,
+      // a site the revision never reached leaves the figure undefined, not the last one that it reached
+      value: reachedAt.length >= sites ? result.newRevision.allMs / 1000 : Number.NaN,
+      unit: 's',
+      ...(atTarget ? { target: 3, op: '<' as const } : {}),
+    },
+    {
+      name: `${fleet}-replicas-cpu-cores`,
+      value: +result.hubCpuCores.reduce((x, y) => x + y, 0).toFixed(2),
+      unit: 'cores',
+    },
+    { name: `${fleet}-postgres-cpu-cores`, value: result.postgresCpuCores, unit: 'cores' },
+  ]);
+}

@@ -17,6 +17,8 @@ export interface HubProcess {
   /** seconds since the hub process was spawned: where a window lies in its CPU profile */
   uptime(): number;
   stop(): Promise<void>;
+  /** SIGKILL, as a hub machine that loses power: nothing flushed, the data directory kept for a restart */
+  kill(): Promise<void>;
 }
 
 /**
@@ -109,6 +111,11 @@ export async function startHubProcess(
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
       await rm(dir, { recursive: true, force: true });
+    },
+    async kill() {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
     },
   };
 }
