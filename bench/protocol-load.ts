@@ -143,7 +143,8 @@ export async function startLoad(
         if (msg.event === 'result') resolve(msg.result!);
       }
     });
-    child.once('exit', (code) => reject(new Error(`load generator exited with ${code}`)));
+    // 'close', not 'exit': the result line may still be in the pipe when the process has exited
+    child.once('close', (code) => reject(new Error(`load generator exited with ${code}`)));
   });
   return { result, stop: () => child.stdin.end('stop\n'), pid: child.pid! };
 }
