@@ -3,7 +3,6 @@
 // sites report up in batches from a durable outbox (a report repeating the site's last is kept back). This
 // class builds those parts and stops them on one signal.
 
-import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -12,6 +11,7 @@ import { backoffDelay, Wakeup } from '../base/timing.ts';
 import { WorkSignal } from '../hub/operations/work-signal.ts';
 import type { RelayStatus } from '../model/relay-wire.ts';
 import type { Report } from '../model/wire.ts';
+import { sha256Digest } from '../render/digest.ts';
 import { RelayCache } from './cache.ts';
 import { ForwardedReports } from './core/report-forwarding.ts';
 import { type OutboxKind, RelayOutbox } from './outbox.ts';
@@ -186,7 +186,7 @@ export class Relay {
   /** A report goes into the outbox unless it repeats what the hub has from this relay. */
   #takeReport(siteId: string, report: Report): Promise<void> {
     const { seq, ...rest } = report;
-    const content = createHash('sha256').update(JSON.stringify(rest)).digest('base64');
+    const content = sha256Digest(JSON.stringify(rest));
     if (!this.#reports.take(siteId, { seq, content }, Date.now())) return Promise.resolve();
     return this.#keep(siteId, 'report', JSON.stringify(report), { seq, content });
   }

@@ -1,7 +1,8 @@
 // The agent API as a relay serves it, over mTLS with the sites' own certificates: each site's desired
 // state long-polled from the cache, the blobs it names, and reports and telemetry taken into the durable
-// outbox (a report that repeats the site's last one is kept back). Registration, renewal and operations are the hub's alone (a poll here only says operations
-// wait); a site the relay does not serve is refused, and its agent falls back to the hub.
+// outbox (a report that repeats the site's last one is kept back). Registration, renewal and operations
+// are the hub's alone (a poll here only says operations wait); a site the relay does not serve is
+// refused, and its agent falls back to the hub.
 
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
