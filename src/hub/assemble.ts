@@ -12,6 +12,7 @@ import { LogSink } from './log-sink.ts';
 import { createHubMetrics } from './metrics.ts';
 import { WorkSignal } from './operations/work-signal.ts';
 import { Periodic } from './periodic.ts';
+import { CertificateSites } from './sites/certificate-sites.ts';
 import { EventFeed } from './status/events.ts';
 import { LastSeen } from './status/last-seen.ts';
 import { ensureAggregates } from './status/rebuild.ts';
@@ -51,6 +52,9 @@ export async function contextFromConfig(
         : undefined;
     const coordination: Coordination = replica ?? singleProcess;
     const desiredWatch = new DesiredWatch((ids) => coordination.publishDesired(ids));
+    const certificateSites = owned.add(
+      new CertificateSites(desiredWatch, now, config.connectivity.staleAfterMs),
+    );
     const events = new EventFeed(() => coordination.publishEvents());
     const work = new WorkSignal(
       (ids) => desiredWatch.wake(ids),
@@ -84,6 +88,7 @@ export async function contextFromConfig(
       store,
       tls: overrides.tls ?? ephemeralTls(now()),
       desiredWatch,
+      certificateSites,
       events,
       work,
       metrics,
@@ -103,7 +108,9 @@ export async function contextFromConfig(
         desired: (ids) => desiredWatch.wake(ids),
         events: () => events.wake(),
         work: (ids) => work.received(ids),
+        sites: (ids) => certificateSites.forget(ids),
         resync: () => {
+          certificateSites.clear();
           desiredWatch.wakeAll();
           events.wake();
           work

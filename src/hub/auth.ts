@@ -1,6 +1,7 @@
 // Who is calling: operators by bearer API token with a role per route (a route that names no role
 // needs admin, so a forgotten declaration fails closed); agents by the client certificate of an mTLS
-// connection, checked against revocation on every request and bound to the site in the path.
+// connection, checked against revocation and expiry on every request (sites/certificate-sites.ts) and
+// bound to the site in the path.
 
 import type { TLSSocket } from 'node:tls';
 import type { FastifyRequest } from 'fastify';
@@ -12,7 +13,6 @@ import type { Actor } from './audit/audit.ts';
 import type { HubContext } from './context.ts';
 import { bearerOf } from './credentials.ts';
 import { type Operator, operatorByToken } from './identity/api-tokens.ts';
-import { siteByCertificate } from './sites/registration.ts';
 import type { AgentSite } from './sites/sites.ts';
 
 declare module 'fastify' {
@@ -86,7 +86,7 @@ export async function siteOfConnection(
   socket: Partial<TLSSocket>,
   wanted: string | undefined,
 ): Promise<AgentSite> {
-  const found = await siteByCertificate(ctx, presentedSerial(socket, 'site'));
+  const found = await ctx.certificateSites.lookup(ctx, presentedSerial(socket, 'site'));
   if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
   if (wanted !== undefined && wanted !== found.siteId) {
     throw new OutpostError('forbidden', 'this certificate belongs to another site');

@@ -8,6 +8,7 @@ import type { HubTls } from './identity/ca.ts';
 import type { LogSink } from './log-sink.ts';
 import type { HubMetrics } from './metrics.ts';
 import type { WorkSignal } from './operations/work-signal.ts';
+import type { CertificateSites } from './sites/certificate-sites.ts';
 import type { EventFeed } from './status/events.ts';
 import type { LastSeen } from './status/last-seen.ts';
 import type { ReportBatcher } from './status/report-batcher.ts';
@@ -29,6 +30,8 @@ export interface HubContext {
   readonly store: Store;
   readonly tls: HubTls;
   readonly desiredWatch: DesiredWatch;
+  /** which site each agent certificate belongs to, remembered between the agent's calls */
+  readonly certificateSites: CertificateSites;
   /** wakes event streams after events commit; closed with the server */
   readonly events: EventFeed;
   /** which sites have operations waiting, so their long-poll says so without a query */

@@ -17,6 +17,11 @@ export interface Coordination {
   publishEvents(): void;
   /** tells the other replicas that operations were queued for these sites (after the commit) */
   publishWork(siteIds: readonly string[]): void;
+  /**
+   * tells the other replicas that what these sites are to their agents changed (lifecycle, labels,
+   * certificates), so they forget the certificates they remember (after the commit)
+   */
+  publishSites(siteIds: readonly string[]): void;
   close(): Promise<void>;
 }
 
@@ -26,6 +31,7 @@ export const singleProcess: Coordination = {
   publishDesired() {},
   publishEvents() {},
   publishWork() {},
+  publishSites() {},
   async close() {},
 };
 
@@ -36,6 +42,8 @@ export interface ReplicaHandlers {
   events(): void;
   /** other replicas queued operations for these sites */
   work(siteIds: string[]): void;
+  /** other replicas changed what these sites are to their agents */
+  sites(siteIds: string[]): void;
   /** notifications may have been missed (the session was lost): wake every waiter to re-read */
   resync(): void;
   leaderChanged(leading: boolean): void;
@@ -50,6 +58,7 @@ export interface ReplicaOptions {
 const desiredChannel = 'outpost_desired';
 const eventsChannel = 'outpost_events';
 const workChannel = 'outpost_work';
+const sitesChannel = 'outpost_sites';
 /** the leader's session-level advisory lock (any constant no other program uses) */
 const leaderLock = 0x6f75_7471;
 /** NOTIFY payloads must stay under 8000 bytes; site ids are 36 characters */
@@ -74,6 +83,7 @@ export class ReplicaCoordination implements Coordination {
   #desired = new Set<string>();
   #events = false;
   #work = new Set<string>();
+  #sites = new Set<string>();
   #flush: Promise<void> | undefined;
 
   constructor(url: string, db: Db, opts: ReplicaOptions = {}) {
@@ -102,7 +112,9 @@ export class ReplicaCoordination implements Coordination {
     client.on('end', () => this.#lost(client, 'end'));
     client.on('notification', (n) => this.#received(n.channel, n.payload ?? ''));
     await client.connect();
-    await client.query(`listen ${desiredChannel}; listen ${eventsChannel}; listen ${workChannel}`);
+    await client.query(
+      `listen ${desiredChannel}; listen ${eventsChannel}; listen ${workChannel}; listen ${sitesChannel}`,
+    );
     this.#client = client;
   }
 
@@ -154,6 +166,7 @@ export class ReplicaCoordination implements Coordination {
     if (channel === desiredChannel) this.#on?.desired(payload.slice(bar + 1).split(','));
     else if (channel === eventsChannel) this.#on?.events();
     else if (channel === workChannel) this.#on?.work(payload.slice(bar + 1).split(','));
+    else if (channel === sitesChannel) this.#on?.sites(payload.slice(bar + 1).split(','));
   }
 
   publishDesired(siteIds: readonly string[]): void {
@@ -171,6 +184,11 @@ export class ReplicaCoordination implements Coordination {
     this.#flushSoon();
   }
 
+  publishSites(siteIds: readonly string[]): void {
+    for (const id of siteIds) this.#sites.add(id);
+    this.#flushSoon();
+  }
+
   #flushSoon(): void {
     this.#flush ??= new Promise<void>((r) => setImmediate(r)).then(() => this.#send());
   }
@@ -179,9 +197,11 @@ export class ReplicaCoordination implements Coordination {
     const ids = [...this.#desired];
     const events = this.#events;
     const work = [...this.#work];
+    const sites = [...this.#sites];
     this.#desired.clear();
     this.#events = false;
     this.#work.clear();
+    this.#sites.clear();
     this.#flush = undefined;
     const messages: Array<[string, string]> = [];
     for (let i = 0; i < ids.length; i += idsPerNotify) {
@@ -190,6 +210,9 @@ export class ReplicaCoordination implements Coordination {
     if (events) messages.push([eventsChannel, `${this.#self}|`]);
     for (let i = 0; i < work.length; i += idsPerNotify) {
       messages.push([workChannel, `${this.#self}|${work.slice(i, i + idsPerNotify).join(',')}`]);
+    }
+    for (let i = 0; i < sites.length; i += idsPerNotify) {
+      messages.push([sitesChannel, `${this.#self}|${sites.slice(i, i + idsPerNotify).join(',')}`]);
     }
     try {
       for (const [channel, payload] of messages) {

@@ -347,6 +347,32 @@ describe('mTLS on agent calls', () => {
   });
 });
 
+describe('certificates remembered between calls', () => {
+  test('a site that was just served is refused at its next call once decommissioned', async () => {
+    const site = await hub.enroll('store-served');
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await site.call('GET', '/agent/v1/sites/:site/desired')).status, 200);
+    }
+    await hub.operator('POST', '/api/v1/sites/store-served/decommission');
+    const refused = await site.call('POST', '/agent/v1/sites/:site/report', { seq: 1, deployments: [] });
+    assert.equal(refused.status, 401);
+    assert.match(JSON.stringify(refused.body), /revoked/);
+  });
+
+  test("a machine registering again revokes the old install's certificate at once, its site still Active", async () => {
+    const { token: t1 } = await hub.joinToken();
+    const first = await hub.register(t1, { name: 'store-wiped', machineId: 'machine-wiped-0001' });
+    const old = hub.siteClient(first.body.siteId, 'store-wiped', first.body.certificate!, first.keyPem);
+    assert.equal((await old.call('GET', '/agent/v1/sites/:site/desired')).status, 200);
+    const { token: t2 } = await hub.joinToken();
+    const second = await hub.register(t2, { name: 'store-wiped', machineId: 'machine-wiped-0001' });
+    assert.equal(second.body.lifecycle, 'Active');
+    const refused = await old.call('GET', '/agent/v1/sites/:site/desired');
+    assert.equal(refused.status, 401);
+    assert.match(JSON.stringify(refused.body), /revoked/);
+  });
+});
+
 describe('connectivity', () => {
   test('Online, then Stale, then Offline as heartbeats stop, and Expired when the certificate lapses', async () => {
     // its own hub: this test moves the clock a month ahead

@@ -175,6 +175,25 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     onA.http.close();
   });
 
+  test('a site decommissioned on replica A is refused by replica B within 2 s, though B just served it', async () => {
+    const onA = await a.enroll('retired', { app: 'no' });
+    const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
+    await etagOf(onB);
+    await etagOf(onB);
+    const decommissioned = await a.operator('POST', '/api/v1/sites/retired/decommission');
+    assert.equal(decommissioned.statusCode, 200, decommissioned.body);
+    const at = Date.now();
+    // B remembers the certificate for up to a minute unless A's notification reaches it
+    await eventually(
+      'B refuses the certificate',
+      async () => (await onB.call('GET', '/agent/v1/sites/:site/desired')).status === 401,
+      { intervalMs: 50 },
+    );
+    assert.ok(Date.now() - at < 2000, `B refused ${Date.now() - at} ms after the decommission on A`);
+    onB.http.close();
+    onA.http.close();
+  });
+
   test('an event stream on B gets the events committed on A', async () => {
     const received = new Promise<string>((resolve, reject) => {
       const req = https.get(

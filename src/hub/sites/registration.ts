@@ -3,7 +3,7 @@
 // client certificate bound to its site id. Operators approve, reject or decommission; agents renew.
 
 import { OutpostError } from '../../model/errors.ts';
-import { type Connectivity, type Lifecycle, siteNameProblem } from '../../model/site.ts';
+import { siteNameProblem } from '../../model/site.ts';
 import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
 import { backdatedValidity, issueCertificate } from '../../pki/authority.ts';
 import { verifyCsr } from '../../pki/csr.ts';
@@ -17,8 +17,9 @@ import { placeSites } from '../placement/place.ts';
 import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, SiteTable } from '../store/schema.ts';
+import { siteIdentityChanged } from './certificate-sites.ts';
 import { RegistrationBatcher } from './registration-batcher.ts';
-import { type AgentSite, assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
+import { assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
 
 export function siteUri(siteId: string): string {
   return `spiffe://outpost/site/${siteId}`;
@@ -113,6 +114,8 @@ function batcherOf(ctx: HubContext): RegistrationBatcher {
     batcher = new RegistrationBatcher(
       (work) => ctx.store.db.transaction().execute(work),
       async (placed) => {
+        // a machine registering again is an Active site with new labels and its old certificates revoked
+        siteIdentityChanged(ctx, placed);
         ctx.events.notify();
         if (placed.length > 0) await placeSites(ctx, placed);
       },
@@ -359,6 +362,7 @@ export async function decommissionSite(ctx: HubContext, actor: Actor, name: stri
     await revokeCertificates(tx, site.id, now);
     await audit(tx, now, actor, 'site.decommission', `site/${name}`, { siteId: site.id });
   });
+  siteIdentityChanged(ctx, [site.id]);
   await placeSites(ctx, [site.id]);
   return siteByName(ctx, name);
 }
@@ -371,47 +375,4 @@ export async function renewCertificate(
 ): Promise<string> {
   const csr = checkedCsr(csrPem);
   return ctx.store.db.transaction().execute((tx) => issueFor(ctx, tx, site.id, csr.publicKeyPem));
-}
-
-/** Every agent request reads its certificate and site with this one statement. */
-const certificateAndSite = preparedQuery((db, arg: Arg<{ serial: string }>) =>
-  db
-    .selectFrom('certificates')
-    .leftJoin('sites', 'sites.id', 'certificates.site_id')
-    .select([
-      'certificates.site_id',
-      'certificates.revoked_at',
-      'sites.id',
-      'sites.name',
-      'sites.labels',
-      'sites.lifecycle',
-      'sites.connectivity',
-      'sites.desired_digest',
-    ])
-    .where('certificates.serial', '=', arg('serial')),
-);
-
-/**
- * The site a verified client certificate belongs to and that site as it stands now (undefined when its
- * row is gone), or why the certificate is refused: revocation is checked on every request.
- */
-export async function siteByCertificate(
-  ctx: HubContext,
-  serialHex: string,
-): Promise<{ siteId: string; site: AgentSite | undefined } | { refused: string }> {
-  const [row] = (await certificateAndSite(ctx.store.db, { serial: serialHex })).rows;
-  if (!row) return { refused: 'unknown certificate' };
-  if (row.revoked_at) return { refused: 'certificate revoked' };
-  if (row.id === null) return { siteId: row.site_id, site: undefined };
-  return {
-    siteId: row.site_id,
-    site: {
-      id: row.id,
-      name: row.name!,
-      labels: JSON.parse(row.labels!),
-      lifecycle: row.lifecycle as Lifecycle,
-      connectivity: row.connectivity as Connectivity,
-      desiredDigest: row.desired_digest,
-    },
-  };
 }

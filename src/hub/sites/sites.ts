@@ -13,6 +13,7 @@ import { heardFrom } from '../status/connectivity.ts';
 import { withinSql } from '../status/query-sql.ts';
 import { changeSites } from '../status/site-status.ts';
 import type { SiteTable } from '../store/schema.ts';
+import { siteIdentityChanged } from './certificate-sites.ts';
 
 export interface Site {
   id: string;
@@ -151,6 +152,7 @@ export async function patchSite(
       await tx.updateTable('sites').set(set).where('id', '=', site.id).execute();
       await audit(tx, ctx.now(), actor, 'site.update', `site/${name}`, patch);
     });
+    if (patch.labels) siteIdentityChanged(ctx, [site.id]);
     await placeSites(ctx, [site.id]);
   }
   return siteByName(ctx, name);
@@ -159,4 +161,5 @@ export async function patchSite(
 /** Records that the site's agent was heard from now (Online again if it was not). */
 export async function touchSite(ctx: HubContext, site: AgentSite): Promise<void> {
   await heardFrom(ctx, site);
+  ctx.certificateSites.heard(site.id, ctx.now());
 }
