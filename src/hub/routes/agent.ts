@@ -142,9 +142,16 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           return reply.header('etag', known).status(304).send(null);
         };
         reply.header('cache-control', 'no-store');
-        // authentication read the site's desired digest: an agent that has it costs no further read
+        // what is read is remembered with the site's certificate, so the agent's next poll reads nothing
+        const readDesired = async () => {
+          const readAt = ctx.desiredWatch.generation;
+          const read = await desired.read(site.id);
+          ctx.certificateSites.learnDigest(site.id, read.digest, readAt);
+          return read;
+        };
+        // authentication knew the site's desired digest: an agent that has it costs no further read
         // unless the watch says it changed since (and then one read serves many woken polls at once)
-        let state = site.desiredDigest === null ? await desired.read(site.id) : undefined;
+        let state = site.desiredDigest === null ? await readDesired() : undefined;
         const digest = state?.digest ?? site.desiredDigest!;
         if (known === etagOf(digest)) {
           const readAt = request.siteReadAt!;
@@ -171,7 +178,7 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
           if (!changed) return unchanged();
           state = undefined;
         }
-        state ??= await desired.read(site.id);
+        state ??= await readDesired();
         // woken for operations alone: the state is the one the agent has
         if (known === etagOf(state.digest)) return unchanged();
         tellWork();
