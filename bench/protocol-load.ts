@@ -60,6 +60,13 @@ export interface LoadResult {
   generatorEventLoopDelayMs: { p50: number; p99: number; max: number };
   ratePerSecond: number;
   generatorCpuCores: number;
+  /** the generator's CPU over the window per connected site per second, µs (what a simulated site costs) */
+  generatorCpuUsPerSiteSecond: number;
+  /**
+   * the generator's resident memory before its first site and the most it held (sampled every 2 s), and
+   * its V8 heap in use at the window's end: (peak − base) / connected is what a simulated site costs
+   */
+  generatorMemoryMiB: { rssBase: number; rssPeak: number; heapUsed: number; external: number };
   /** wall-clock times (ms since epoch) at which sites got a changed desired state, for fan-out */
   changes: number[];
   firstErrors: string[];
@@ -108,6 +115,12 @@ export async function prepareHub(total: number, connected: number): Promise<Prep
   return { dataDir, ca: tls.ca.certPem, key: keys.privateKeyPem, sites };
 }
 
+/**
+ * Node flags for every generator process, e.g. to profile one: OUTPOST_BENCH_GENERATOR_NODE_FLAGS=
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" (`node bench/cpu-profile.ts` summarizes the profile it writes).
+ */
+const generatorNodeFlags = (process.env.OUTPOST_BENCH_GENERATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 /** Starts the generator in its own process on its own core; `stop()` ends a held run. */
 export async function startLoad(
   plan: LoadPlan,
@@ -122,6 +135,7 @@ export async function startLoad(
   await writeFile(file, JSON.stringify(plan), { mode: 0o600 });
   const [command, args] = onCore(generatorCore, process.execPath, [
     '--max-old-space-size=4096',
+    ...generatorNodeFlags,
     import.meta.filename,
     file,
   ]);
@@ -159,6 +173,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The generator's own program. */
 async function generate(plan: LoadPlan): Promise<void> {
   const emit = (msg: object) => process.stdout.write(`${JSON.stringify(msg)}\n`);
+  const rssBase = process.memoryUsage.rss();
+  let rssPeak = rssBase;
+  const rssSampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  }, 2000);
   let stopping = false;
   let measuring = false;
   const reportMs: number[] = [];
@@ -280,11 +299,13 @@ async function generate(plan: LoadPlan): Promise<void> {
   loopDelay.disable();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const memory = process.memoryUsage();
   emit({ event: 'window-end' });
   if (plan.holdAfterWindow) {
     while (!stopping) await sleep(200);
   }
   stopping = true;
+  clearInterval(rssSampler);
   reportMs.sort((a, b) => a - b);
   pollOverhead.sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 10) / 10;
@@ -305,6 +326,13 @@ async function generate(plan: LoadPlan): Promise<void> {
     },
     ratePerSecond: Math.round((counts.reports + counts.polls) / seconds),
     generatorCpuCores: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100) / 100,
+    generatorCpuUsPerSiteSecond: round((cpu.user + cpu.system) / seconds / Math.max(1, connected)),
+    generatorMemoryMiB: {
+      rssBase: round(rssBase / 2 ** 20),
+      rssPeak: round(Math.max(rssPeak, memory.rss) / 2 ** 20),
+      heapUsed: round(memory.heapUsed / 2 ** 20),
+      external: round(memory.external / 2 ** 20),
+    },
     changes,
     firstErrors,
   };
