@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { hubTls } from '../src/hub/identity/ca.ts';
 import type { DesiredState, Report } from '../src/model/wire.ts';
-import { HttpClient } from '../src/net/http-client.ts';
 import { issueCertificate } from '../src/pki/authority.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { benchFleet } from './fleet.ts';
+import { SiteConnection, trustOf } from './site-connection.ts';
 import { generatorCore, onCore } from './support.ts';
 
 export interface LoadPlan {
@@ -193,28 +193,25 @@ async function generate(plan: LoadPlan): Promise<void> {
     if (firstErrors.length < 5) firstErrors.push((e as Error).message);
   };
 
+  const trust = trustOf(plan);
   async function site(s: { id: string; cert: string }, index: number): Promise<void> {
     await sleep((index / plan.connectPerSecond) * 1000);
-    const http = new HttpClient(plan.url, { ca: plan.ca, cert: s.cert, key: plan.key }, () => ({}), 1);
+    const connection = new SiteConnection(trust, s.cert);
     let etag: string | undefined;
-    let desired: DesiredState | undefined;
+    /** what the site reports Ready: its desired state's deployments, kept as the report needs them */
+    let deployments: Report['deployments'] = [];
     let seq = 0;
     // heartbeats are spread evenly over the interval
     let nextReport = plan.reportEveryMs > 0 ? Date.now() + Math.random() * plan.reportEveryMs : Infinity;
     let counted = false;
     const report = async () => {
-      const body: Report = {
-        seq: ++seq,
-        deployments: (desired?.deployments ?? []).map((d) => ({
-          bundle: d.bundle,
-          digest: d.digest,
-          state: 'Ready',
-          counts: { total: 1, applied: 1, ready: 1 },
-        })),
-      };
+      const body: Report = { seq: ++seq, deployments };
       const t = performance.now();
       try {
-        const res = await http.request('POST', `/agent/v1/sites/${s.id}/report`, { body });
+        const res = await connection.request('POST', `/agent/v1/sites/${s.id}/report`, {
+          body: JSON.stringify(body),
+          timeoutMs: 30_000,
+        });
         if (res.status !== 200) counts.non2xx++;
       } catch (e) {
         fail(e);
@@ -242,11 +239,11 @@ async function generate(plan: LoadPlan): Promise<void> {
       // a poll sent before the window (during the ramp's handshakes) measures the ramp, not the steady state
       const sentInWindow = measuring;
       try {
-        const res = await http.request('GET', `/agent/v1/sites/${s.id}/desired`, {
-          query: { wait },
-          headers: etag ? { 'if-none-match': etag } : {},
-          timeoutMs: ((wait ?? 0) + 30) * 1000,
-        });
+        const res = await connection.request(
+          'GET',
+          `/agent/v1/sites/${s.id}/desired${wait === undefined ? '' : `?wait=${wait}`}`,
+          { ifNoneMatch: etag, timeoutMs: ((wait ?? 0) + 30) * 1000 },
+        );
         const took = performance.now() - t;
         if (!counted) {
           counted = true;
@@ -256,8 +253,13 @@ async function generate(plan: LoadPlan): Promise<void> {
         if (measuring) counts.polls++;
         if (res.status === 200) {
           const changed = etag !== undefined;
-          desired = res.body as DesiredState;
-          etag = res.headers.etag as string;
+          deployments = (JSON.parse(res.body) as DesiredState).deployments.map((d) => ({
+            bundle: d.bundle,
+            digest: d.digest,
+            state: 'Ready',
+            counts: { total: 1, applied: 1, ready: 1 },
+          }));
+          etag = res.etag;
           if (changed) {
             changes.push(Date.now());
             if (changes.length === plan.sites.length) emit({ event: 'all-changed' });
@@ -278,7 +280,7 @@ async function generate(plan: LoadPlan): Promise<void> {
         await sleep(5000 + Math.random() * 5000);
       }
     }
-    http.close();
+    connection.close();
   }
 
   process.stdin.setEncoding('utf8').on('data', () => {
