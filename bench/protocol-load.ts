@@ -338,10 +338,13 @@ async function generate(plan: LoadPlan): Promise<void> {
     changes,
     firstErrors,
   };
-  emit({ event: 'result', result });
-  // long-polls in flight end with the process
-  void running;
-  process.exit(0);
+  // A pipe takes 64 KiB at once; the rest of a longer line (2,000 late polls are ≈ 200 KiB) waits in this
+  // process and an exit before it is written loses the result: exit once it is written.
+  process.stdout.write(`${JSON.stringify({ event: 'result', result })}\n`, () => {
+    // long-polls in flight end with the process
+    void running;
+    process.exit(0);
+  });
 }
 
 if (import.meta.main) {
