@@ -286,6 +286,11 @@ async function generate(plan: LoadPlan): Promise<void> {
   process.stdin.setEncoding('utf8').on('data', () => {
     stopping = true;
   });
+  // stdin closed with no word to stop: the harness is gone, and a generator left behind would go on
+  // reconnecting its sites and growing until someone kills it
+  process.stdin.once('end', () => {
+    if (!stopping) process.exit(1);
+  });
   const running = plan.sites.map((s, i) => site(s, i));
   // the window opens once every site is connected, or when the ramp has taken three times its plan
   const rampEnds = Date.now() + (3 * plan.sites.length * 1000) / plan.connectPerSecond + 30_000;
