@@ -54,6 +54,8 @@ export class Uplink {
   #http: HttpClient;
   readonly #wakeSender = new Wakeup();
   #feedAnsweredAt = 0;
+  /** when the feed call in flight was sent, while the hub may still be holding it (0: none) */
+  #feedHeldSince = 0;
   #hubReachable = false;
   /** sites heard from whose batch did not reach the hub: told with the next one */
   #seenNotSent: string[] = [];
@@ -63,9 +65,15 @@ export class Uplink {
     this.#http = clientFor(opts.identity);
   }
 
-  /** When the hub's change feed last answered (0: not since start). */
-  get feedAnsweredAt(): number {
-    return this.#feedAnsweredAt;
+  /**
+   * When the hub's change feed was last heard from (0: not since start): its last answer, or now while a
+   * call it may still be holding is in flight. A held call is the hub waiting for a change to tell, not
+   * silence; one held past the longest hold counts from when that hold should have ended.
+   */
+  get feedHeardAt(): number {
+    if (this.#feedHeldSince === 0) return this.#feedAnsweredAt;
+    const holdEnds = this.#feedHeldSince + this.#opts.feedWaitSeconds * 1000;
+    return Math.max(this.#feedAnsweredAt, Math.min(Date.now(), holdEnds));
   }
 
   get hubReachable(): boolean {
@@ -85,12 +93,18 @@ export class Uplink {
     const pause = new Wakeup();
     while (!signal.aborted) {
       try {
-        const res = await this.#http.request('GET', '/relay/v1/changes', {
-          query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
-          headers: synced ? { 'if-none-match': `"${synced}"` } : {},
-          timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
-          signal,
-        });
+        // only a call after an answer counts as held: one that cannot reach the hub fails or never answers
+        if (synced && this.#hubReachable) this.#feedHeldSince = Date.now();
+        const res = await this.#http
+          .request('GET', '/relay/v1/changes', {
+            query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
+            headers: synced ? { 'if-none-match': `"${synced}"` } : {},
+            timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
+            signal,
+          })
+          .finally(() => {
+            this.#feedHeldSince = 0;
+          });
         if (res.status !== 200 && res.status !== 304) throw failure(res, 'change feed');
         this.#feedAnsweredAt = Date.now();
         this.#hubReachable = true;
