@@ -1,12 +1,14 @@
 // The hub's change feed to regional relays, with a real relay running in-process against a hub on
-// loopback mTLS: a site leaving the relay's scope leaves what the relay serves, and a feed call the hub
-// holds counts as contact.
+// loopback mTLS: a site leaving the relay's scope leaves what the relay serves, feeds asked together get
+// one read of the fleet but each its own scope, and a feed call the hub holds counts as contact.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { relayFeed } from '../../src/hub/relays/change-feed.ts';
+import { createRelay, type Relay as HubRelay } from '../../src/hub/relays/relays.ts';
 import { patchSite } from '../../src/hub/sites/sites.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
 import { Relay } from '../../src/relay/relay.ts';
@@ -36,6 +38,11 @@ async function servedByRelay(site: SiteHandle): Promise<number> {
   } finally {
     http.close();
   }
+}
+
+async function hubRelay(name: string, region: string): Promise<HubRelay> {
+  const { view } = await createRelay(hub.ctx, admin, { name, selector: { matchLabels: { region } } });
+  return { id: view.id, name: view.name, selector: view.selector };
 }
 
 before(async () => {
@@ -88,4 +95,22 @@ test('a label change that takes a site out of the relay’s scope reaches its fe
   await eventually('the relay serves w2 again', async () => (await servedByRelay(sites.w2!)) === 200, {
     timeoutMs: (holdSeconds + 20) * 1000,
   });
+});
+
+test('feeds asked in one turn share one read of the fleet, each cut to its own relay’s scope', async () => {
+  const north = await hubRelay('north-feed', 'north');
+  const east = await hubRelay('east-feed', 'east');
+  const west = await hubRelay('west-feed', 'west');
+  const [n, e, w] = await Promise.all([north, east, west].map((r) => relayFeed(hub.ctx, r)));
+  assert.deepEqual(n!.sites, []);
+  assert.deepEqual(
+    e!.sites.map((s) => s.id),
+    [sites.e1!.siteId],
+  );
+  assert.deepEqual(
+    w!.sites.map((s) => s.id),
+    [sites.w1!.siteId, sites.w2!.siteId].sort(),
+  );
+  for (const s of [...e!.sites, ...w!.sites]) assert.equal(s.serials.length, 1, `${s.name}'s certificate`);
+  assert.notEqual(e!.digest, w!.digest);
 });

@@ -12,40 +12,76 @@ import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { type Relay, sitesInScope } from './relays.ts';
 
+/** What every relay's feed is cut from: the Active sites in id order and their accepted certificates. */
+interface FleetScope {
+  sites: { id: string; name: string; labels: string; desired_digest: string | null }[];
+  /** serials of the certificates not revoked nor expired, by site id */
+  serials: Map<string, string[]>;
+}
+
 /**
- * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
- * wakes the feed as a desired-state change does), with the digest of the whole answer.
+ * The next read of the fleet, shared by the feed answers asked before it begins: one change wakes every
+ * relay's held feed in the same turn, and each answer used to read (and parse) the whole fleet itself.
+ * A read begins on the turn after it is first asked for, so no caller gets a read begun before it asked.
  */
-export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
-  const nowIso = ctx.now().toISOString();
-  const rows = await ctx.store.db
+const nextRead = new WeakMap<HubContext, Promise<FleetScope>>();
+
+function sharedFleetScope(ctx: HubContext): Promise<FleetScope> {
+  let read = nextRead.get(ctx);
+  if (!read) {
+    read = new Promise<void>((r) => setImmediate(r)).then(() => {
+      nextRead.delete(ctx);
+      return readFleetScope(ctx);
+    });
+    nextRead.set(ctx, read);
+  }
+  return read;
+}
+
+async function readFleetScope(ctx: HubContext): Promise<FleetScope> {
+  const sites = await ctx.store.db
     .selectFrom('sites')
     .select(['id', 'name', 'labels', 'desired_digest'])
     .where('lifecycle', '=', 'Active')
     .orderBy('id')
     .execute();
-  const inScope = rows.filter((r) => matchesSelector(relay.selector, JSON.parse(r.labels)));
+  const certs = await ctx.store.db
+    .selectFrom('certificates')
+    .select(['serial', 'site_id'])
+    .where('revoked_at', 'is', null)
+    .where('not_after', '>', ctx.now().toISOString())
+    .orderBy('serial')
+    .execute();
   const serials = new Map<string, string[]>();
-  for (let i = 0; i < inScope.length; i += 500) {
-    const certs = await ctx.store.db
-      .selectFrom('certificates')
-      .select(['serial', 'site_id'])
-      .where(
-        'site_id',
-        'in',
-        inScope.slice(i, i + 500).map((r) => r.id),
-      )
-      .where('revoked_at', 'is', null)
-      .where('not_after', '>', nowIso)
-      .orderBy('serial')
-      .execute();
-    for (const c of certs) serials.set(c.site_id, [...(serials.get(c.site_id) ?? []), c.serial]);
+  for (const c of certs) {
+    const of = serials.get(c.site_id);
+    if (of) of.push(c.serial);
+    else serials.set(c.site_id, [c.serial]);
   }
+  return { sites, serials };
+}
+
+/**
+ * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
+ * wakes the feed as a desired-state change does), with the digest of the whole answer.
+ */
+export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
+  const scope = await sharedFleetScope(ctx);
+  // sites share a few label sets: each is parsed and matched once per answer
+  const matched = new Map<string, boolean>();
+  const inScope = scope.sites.filter((r) => {
+    let matches = matched.get(r.labels);
+    if (matches === undefined) {
+      matches = matchesSelector(relay.selector, JSON.parse(r.labels));
+      matched.set(r.labels, matches);
+    }
+    return matches;
+  });
   const sites = inScope.map((r) => ({
     id: r.id,
     name: r.name,
     digest: r.desired_digest,
-    serials: serials.get(r.id) ?? [],
+    serials: scope.serials.get(r.id) ?? [],
   }));
   const work = inScope.filter((r) => ctx.work.has(r.id)).map((r) => r.id);
   return { digest: sha256Digest(canonicalJson({ sites, work })), sites, work };
