@@ -12,53 +12,33 @@ import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { type Relay, sitesInScope } from './relays.ts';
 
-/** What every relay's feed is cut from: the Active sites in id order and their accepted certificates. */
-interface FleetScope {
-  sites: { id: string; name: string; labels: string; desired_digest: string | null }[];
-  /** serials of the certificates not revoked nor expired, by site id */
-  serials: Map<string, string[]>;
-}
+/** What every relay's feed is cut from: the Active sites, in id order. */
+type ActiveSites = { id: string; name: string; labels: string; desired_digest: string | null }[];
 
 /**
- * The next read of the fleet, shared by the feed answers asked before it begins: one change wakes every
- * relay's held feed in the same turn, and each answer used to read (and parse) the whole fleet itself.
- * A read begins on the turn after it is first asked for, so no caller gets a read begun before it asked.
+ * The next read of the Active sites, shared by the feed answers asked before it begins: one change wakes
+ * every relay's held feed in the same turn, and each answer used to read (and parse) the whole fleet
+ * itself. A read begins on the turn after it is first asked for, so no caller gets one begun before it
+ * asked. (Certificates are read per relay, for its own sites: reading the whole fleet's for one answer
+ * cost more than it saved when the answers came apart.)
  */
-const nextRead = new WeakMap<HubContext, Promise<FleetScope>>();
+const nextRead = new WeakMap<HubContext, Promise<ActiveSites>>();
 
-function sharedFleetScope(ctx: HubContext): Promise<FleetScope> {
+function sharedActiveSites(ctx: HubContext): Promise<ActiveSites> {
   let read = nextRead.get(ctx);
   if (!read) {
     read = new Promise<void>((r) => setImmediate(r)).then(() => {
       nextRead.delete(ctx);
-      return readFleetScope(ctx);
+      return ctx.store.db
+        .selectFrom('sites')
+        .select(['id', 'name', 'labels', 'desired_digest'])
+        .where('lifecycle', '=', 'Active')
+        .orderBy('id')
+        .execute();
     });
     nextRead.set(ctx, read);
   }
   return read;
-}
-
-async function readFleetScope(ctx: HubContext): Promise<FleetScope> {
-  const sites = await ctx.store.db
-    .selectFrom('sites')
-    .select(['id', 'name', 'labels', 'desired_digest'])
-    .where('lifecycle', '=', 'Active')
-    .orderBy('id')
-    .execute();
-  const certs = await ctx.store.db
-    .selectFrom('certificates')
-    .select(['serial', 'site_id'])
-    .where('revoked_at', 'is', null)
-    .where('not_after', '>', ctx.now().toISOString())
-    .orderBy('serial')
-    .execute();
-  const serials = new Map<string, string[]>();
-  for (const c of certs) {
-    const of = serials.get(c.site_id);
-    if (of) of.push(c.serial);
-    else serials.set(c.site_id, [c.serial]);
-  }
-  return { sites, serials };
 }
 
 /**
@@ -66,10 +46,10 @@ async function readFleetScope(ctx: HubContext): Promise<FleetScope> {
  * wakes the feed as a desired-state change does), with the digest of the whole answer.
  */
 export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
-  const scope = await sharedFleetScope(ctx);
+  const nowIso = ctx.now().toISOString();
   // sites share a few label sets: each is parsed and matched once per answer
   const matched = new Map<string, boolean>();
-  const inScope = scope.sites.filter((r) => {
+  const inScope = (await sharedActiveSites(ctx)).filter((r) => {
     let matches = matched.get(r.labels);
     if (matches === undefined) {
       matches = matchesSelector(relay.selector, JSON.parse(r.labels));
@@ -77,11 +57,31 @@ export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFee
     }
     return matches;
   });
+  const serials = new Map<string, string[]>();
+  for (let i = 0; i < inScope.length; i += 500) {
+    const certs = await ctx.store.db
+      .selectFrom('certificates')
+      .select(['serial', 'site_id'])
+      .where(
+        'site_id',
+        'in',
+        inScope.slice(i, i + 500).map((r) => r.id),
+      )
+      .where('revoked_at', 'is', null)
+      .where('not_after', '>', nowIso)
+      .orderBy('serial')
+      .execute();
+    for (const c of certs) {
+      const of = serials.get(c.site_id);
+      if (of) of.push(c.serial);
+      else serials.set(c.site_id, [c.serial]);
+    }
+  }
   const sites = inScope.map((r) => ({
     id: r.id,
     name: r.name,
     digest: r.desired_digest,
-    serials: scope.serials.get(r.id) ?? [],
+    serials: serials.get(r.id) ?? [],
   }));
   const work = inScope.filter((r) => ctx.work.has(r.id)).map((r) => r.id);
   return { digest: sha256Digest(canonicalJson({ sites, work })), sites, work };
