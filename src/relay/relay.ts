@@ -55,8 +55,11 @@ export class Relay {
   #outbox: RelayOutbox | undefined;
   #uplink: Uplink | undefined;
   #url: string | undefined;
+  /** when each site's agent last called: one entry per site, updated in place */
   readonly #lastCall = new Map<string, number>();
-  #seenSinceBatch = new Set<string>();
+  /** the sites first heard since the last batch took them, each once (not a set made anew each batch) */
+  #seenSinceBatch: string[] = [];
+  #seenTakenAt = 0;
   readonly #reports: ForwardedReports;
   /** group commit: what sites sent in one turn goes to disk in one transaction */
   #toKeep: {
@@ -104,8 +107,9 @@ export class Relay {
         if (item.kind === 'report') this.#reports.forget(item.siteId, item.id);
       },
       takeSeen: () => {
-        const seen = [...this.#seenSinceBatch];
-        this.#seenSinceBatch = new Set();
+        const seen = this.#seenSinceBatch;
+        this.#seenSinceBatch = [];
+        this.#seenTakenAt = Date.now();
         return seen;
       },
       status: () => this.status(),
@@ -123,8 +127,10 @@ export class Relay {
       takeReport: (siteId, report, text) => this.#takeReport(siteId, report, text),
       keepTelemetry: (siteId, body) => this.#keep(siteId, 'telemetry', body),
       heard: (siteId) => {
-        this.#lastCall.set(siteId, Date.now());
-        this.#seenSinceBatch.add(siteId);
+        const now = Date.now();
+        const before = this.#lastCall.get(siteId);
+        this.#lastCall.set(siteId, now);
+        if (before === undefined || before < this.#seenTakenAt) this.#seenSinceBatch.push(siteId);
       },
       maxTelemetryBytes: 16 * 1024 * 1024,
       status: () => this.status(),
