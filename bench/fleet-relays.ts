@@ -10,10 +10,13 @@
 // ended with every report a site had handed over. A tracked sample of sites (--tracked-per-relay, run by
 // this process, not a generator) gives the per-site evidence: every poll answer during the outage and the
 // last report its relay acknowledged, against the hub's stored seq after the drain.
+// Before anything starts, the memory the run needs is estimated from the measured cost of each process
+// per site (below) and the run refuses when it cannot fit the machine's available memory.
 // Run: node bench/fleet-relays.ts [sites=100000] [windowSeconds=60] [--hub-down-seconds 0] [--tracked-per-relay 25]
+//   [--ignore-memory-estimate]
 
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { parseArgs } from 'node:util';
@@ -30,6 +33,7 @@ const { values, positionals } = parseArgs({
   options: {
     'hub-down-seconds': { type: 'string', default: '0' },
     'tracked-per-relay': { type: 'string', default: '25' },
+    'ignore-memory-estimate': { type: 'boolean', default: false },
   },
 });
 const sites = Number(positionals[0] ?? 100_000);
@@ -39,6 +43,42 @@ const trackedPerRelay = hubDownSeconds > 0 ? Number(values['tracked-per-relay'])
 const heartbeatMs = 30_000;
 /** the generators share one core: their handshakes together must not outrun the hub and relays */
 const connectPerSecondInAll = 400;
+
+/**
+ * What each process of the run holds, MiB, from measurements on this machine (bench/RESULTS.md): a relay
+ * before any site and per site it holds (relay-load, 2,000–5,000 sites: 150–160 MiB, 123–130 KiB), a
+ * generator before any site (its plan, the certificates) and per simulated site (generator-load), the
+ * hub behind relays (536 MiB at 20,000 sites; 930 MiB seen at the 100,000-site attempt, so its 1 GiB
+ * target is budgeted), and this process, which holds every site's certificate for the tracked sample.
+ */
+const memoryPerProcess = {
+  relayBaseMiB: 160,
+  relayKiBPerSite: 130,
+  generatorBaseMiB: 150,
+  generatorKiBPerSite: 90,
+  hubMiB: 1024,
+  harnessMiB: 300,
+};
+/** what the run may take of the memory available when it starts: the rest is the page cache's and the OS's */
+const usableShare = 0.9;
+
+const estimate = (() => {
+  const m = memoryPerProcess;
+  const groups = regions.length;
+  const relays = groups * m.relayBaseMiB + (sites * m.relayKiBPerSite) / 1024;
+  const generators = groups * m.generatorBaseMiB + (sites * m.generatorKiBPerSite) / 1024;
+  const total = relays + generators + m.hubMiB + m.harnessMiB;
+  return { relays, generators, total, available: freemem() / 2 ** 20 };
+})();
+const gib = (mib: number) => `${(mib / 1024).toFixed(1)} GiB`;
+const estimateLine = `${sites} sites need ≈ ${gib(estimate.total)} (relays ${gib(estimate.relays)}, generators ${gib(estimate.generators)}, hub ${gib(memoryPerProcess.hubMiB)}, this process ${gib(memoryPerProcess.harnessMiB)}); ${gib(estimate.available)} available`;
+if (estimate.total > usableShare * estimate.available && !values['ignore-memory-estimate']) {
+  console.error(
+    `fleet-relays: refused: ${estimateLine}, of which the run may take ${usableShare * 100} %. Run fewer sites, free memory, or pass --ignore-memory-estimate to run anyway (the last attempt past its memory ramped to 7,300 sites and collapsed).`,
+  );
+  process.exit(2);
+}
+console.error(`memory estimate: ${estimateLine}`);
 
 const t0 = performance.now();
 const prepared = await prepareHub(sites, sites);
@@ -76,6 +116,33 @@ const groups = relays.map((relay, r) => {
   const tracked = Math.min(trackedPerRelay, Math.floor(all.length / 10));
   return { relay, sites: all.slice(0, all.length - tracked), tracked: all.slice(all.length - tracked) };
 });
+// A relay refuses a site until its change feed has listed it (at 100,000 sites the relays took 100 s to
+// fetch every site's desired state): the sites start once each relay serves the last site of its group,
+// so the ramp's errors are the ramp's, not the relays' start.
+const relaysReadyMs = Math.max(120_000, sites * 6);
+const relaysReadyBy = Date.now() + relaysReadyMs;
+await Promise.all(
+  groups.map(async (g) => {
+    const last = g.tracked.at(-1) ?? g.sites.at(-1)!;
+    const probe = new HttpClient(g.relay.process.url, {
+      ca: prepared.ca,
+      cert: last.cert,
+      key: prepared.key,
+    });
+    while ((await probe.request('GET', `/agent/v1/sites/${last.id}/desired`)).status !== 200) {
+      if (Date.now() > relaysReadyBy)
+        throw new Error(`relay ${g.relay.region} did not serve its sites within ${relaysReadyMs / 1000} s`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    probe.close();
+  }),
+);
+/** each relay's RSS before its sites connect: what it holds per site is measured over this */
+const relayRssBase = await Promise.all(relays.map((r) => rssMiB(r.pid)));
+console.error(
+  `every relay serves its sites; relay RSS before them ${relayRssBase.map(Math.round).join('/')} MiB`,
+);
+
 /** where the run is: the tracked sites count what they are answered in each phase */
 type Phase = 'before' | 'hub-down' | 'after';
 let phase: Phase = 'before';
@@ -166,13 +233,21 @@ const trackedRuns = tracked.map((t) => runTracked(t));
 
 /** a line on stderr every 15 s: a 100,000-site run takes long, and a stuck one should be seen */
 const relayStatuses = () => Promise.all(relays.map((r) => r.process.status().catch(() => undefined)));
+/** the generators' pids, once they run: each one's RSS is in the progress line */
+const generatorPids: number[] = [];
+/** RSS in MiB, 0 for a process that is gone (the hub while it is down) */
+const rssOf = (pids: readonly number[]) =>
+  Promise.all(pids.map((pid) => rssMiB(pid).then(Math.round, () => 0)));
 const progress = setInterval(() => {
   void relayStatuses().then(async (all) => {
     const connected = all.reduce((n, s) => n + (s?.connectedSites ?? 0), 0);
     const pending = all.reduce((n, s) => n + (s?.outbox.pending ?? 0), 0);
-    const rss = await rssMiB(hub.pid).catch(() => 0);
+    const [hubRssNow] = await rssOf([hub.pid]);
+    const relaysNow = await rssOf(relays.map((r) => r.pid));
+    const generatorsNow = await rssOf(generatorPids);
+    const used = (1 - freemem() / totalmem()) * 100;
     console.error(
-      `[${new Date().toISOString().slice(11, 19)}] ${phase}: ${connected}/${sites} sites at their relays, ${pending} items in relay outboxes, hub RSS ${Math.round(rss)} MiB`,
+      `[${new Date().toISOString().slice(11, 19)}] ${phase}: ${connected}/${sites} sites at their relays, ${pending} items in relay outboxes; RSS MiB: hub ${hubRssNow}, relays ${relaysNow.join('/')}, generators ${generatorsNow.join('/') || '-'}, this process ${Math.round(process.memoryUsage.rss() / 2 ** 20)}; machine ${used.toFixed(0)} % used, load ${loadavg()[0]!.toFixed(1)}`,
     );
   });
 }, 15_000);
@@ -223,6 +298,7 @@ const loads = await Promise.all(
     ),
   ),
 );
+generatorPids.push(...loads.map((l) => l.pid));
 
 /** CPU seconds of the hub and of every relay, for the cores each used between two readings */
 const cpuOfAll = () => Promise.all([cpuSeconds(hub.pid), ...relays.map((r) => cpuSeconds(r.pid))]);
@@ -248,8 +324,12 @@ let queryErrors = 0;
 const querying = (async () => {
   while (windowsClosed < groups.length) {
     const t = performance.now();
-    const res = await operator.request('POST', '/api/v1/query', { body: groupedQuery });
-    if (res.status === 200) queryMs.push(performance.now() - t);
+    // a query the hub does not answer in time is a failed query, not the end of the run
+    const status = await operator
+      .request('POST', '/api/v1/query', { body: groupedQuery })
+      .then((res) => res.status)
+      .catch(() => 0);
+    if (status === 200) queryMs.push(performance.now() - t);
     else queryErrors++;
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -264,7 +344,12 @@ const coresOf = (i: number) => (steadyTo[i]! - steadyFrom.cpu[i]!) / steadySecon
 // a new revision: from the operator's request until the last site behind every relay has it
 const fanoutCpu0 = await cpuOfAll();
 const applyAt = Date.now();
-const applied = await operator.request('POST', '/api/v1/bundles/apply', { body: posBundle('2') });
+// placing a revision on every site of a loaded hub outlasts the client's default 30 s (it ended a
+// 10,000-site run at load 22)
+const applied = await operator.request('POST', '/api/v1/bundles/apply', {
+  body: posBundle('2'),
+  timeoutMs: 600_000,
+});
 const applyMs = Date.now() - applyAt;
 if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${JSON.stringify(applied.body)}`);
 // a loaded machine takes long to reach 100,000 sites: the run waits 3 ms a site (5 min at 100,000)
@@ -428,8 +513,25 @@ const out = {
   hubCpuCores: Math.round(coresOf(0) * 100) / 100,
   relayCpuCores: relays.map((_, i) => Math.round(coresOf(i + 1) * 100) / 100),
   generatorCpuCores: merged((r) => r.generatorCpuCores),
+  generatorCpuUsPerSiteSecond: merged((r) => r.generatorCpuUsPerSiteSecond),
   hubRssMiBMax: Math.round(Math.max(0, ...hubRss)),
+  relayRssMiBBase: relayRssBase.map(Math.round),
   relayRssMiBMax: relayRss.map((r) => Math.round(Math.max(0, ...r))),
+  // a relay's growth over its RSS before its sites, per site it held (its sites, tracked ones included)
+  relayRssKiBPerSite: relayRss.map((r, i) =>
+    Math.round(
+      ((Math.max(0, ...r) - relayRssBase[i]!) * 1024) / (groups[i]!.sites.length + groups[i]!.tracked.length),
+    ),
+  ),
+  generatorRssMiB: results.map((r) => ({
+    base: r.generatorMemoryMiB.rssBase,
+    peak: r.generatorMemoryMiB.rssPeak,
+  })),
+  generatorRssKiBPerSite: results.map((r) =>
+    Math.round(
+      ((r.generatorMemoryMiB.rssPeak - r.generatorMemoryMiB.rssBase) * 1024) / Math.max(1, r.connected),
+    ),
+  ),
   groupedQueryMs: {
     runs: queryMs.length,
     p50: round(percentile(queryMs, 50)),
@@ -471,6 +573,27 @@ await appendResults([
     name: `steady-${fleetName}-relays-cpu-cores`,
     value: round(out.relayCpuCores.reduce((a, b) => a + b, 0)),
     unit: 'cores',
+  },
+  // every relay's own CPU and memory, not only their sum: at 100,000 one relay is 12,500 sites
+  ...out.relayCpuCores.map((cores, i) => ({
+    name: `steady-${fleetName}-relay-${relays[i]!.region}-cpu-cores`,
+    value: cores,
+    unit: 'cores',
+  })),
+  {
+    name: `steady-${fleetName}-relay-rss-kib-per-site-max`,
+    value: Math.max(...out.relayRssKiBPerSite),
+    unit: 'KiB',
+  },
+  {
+    name: `steady-${fleetName}-generator-rss-mib-max`,
+    value: Math.max(...out.generatorRssMiB.map((g) => g.peak)),
+    unit: 'MiB',
+  },
+  {
+    name: `steady-${fleetName}-generator-rss-kib-per-site-max`,
+    value: Math.max(...out.generatorRssKiBPerSite),
+    unit: 'KiB',
   },
   {
     name: `fanout-${fleetName}-last-site-s`,

@@ -15,10 +15,10 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { hubTls } from '../src/hub/identity/ca.ts';
 import type { DesiredState, Report } from '../src/model/wire.ts';
-import { HttpClient } from '../src/net/http-client.ts';
 import { issueCertificate } from '../src/pki/authority.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { benchFleet } from './fleet.ts';
+import { SiteConnection, trustOf } from './site-connection.ts';
 import { generatorCore, onCore } from './support.ts';
 
 export interface LoadPlan {
@@ -60,6 +60,13 @@ export interface LoadResult {
   generatorEventLoopDelayMs: { p50: number; p99: number; max: number };
   ratePerSecond: number;
   generatorCpuCores: number;
+  /** the generator's CPU over the window per connected site per second, µs (what a simulated site costs) */
+  generatorCpuUsPerSiteSecond: number;
+  /**
+   * the generator's resident memory before its first site and the most it held (sampled every 2 s), and
+   * its V8 heap in use at the window's end: (peak − base) / connected is what a simulated site costs
+   */
+  generatorMemoryMiB: { rssBase: number; rssPeak: number; heapUsed: number; external: number };
   /** wall-clock times (ms since epoch) at which sites got a changed desired state, for fan-out */
   changes: number[];
   firstErrors: string[];
@@ -108,6 +115,12 @@ export async function prepareHub(total: number, connected: number): Promise<Prep
   return { dataDir, ca: tls.ca.certPem, key: keys.privateKeyPem, sites };
 }
 
+/**
+ * Node flags for every generator process, e.g. to profile one: OUTPOST_BENCH_GENERATOR_NODE_FLAGS=
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" (`node bench/cpu-profile.ts` summarizes the profile it writes).
+ */
+const generatorNodeFlags = (process.env.OUTPOST_BENCH_GENERATOR_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
 /** Starts the generator in its own process on its own core; `stop()` ends a held run. */
 export async function startLoad(
   plan: LoadPlan,
@@ -122,6 +135,7 @@ export async function startLoad(
   await writeFile(file, JSON.stringify(plan), { mode: 0o600 });
   const [command, args] = onCore(generatorCore, process.execPath, [
     '--max-old-space-size=4096',
+    ...generatorNodeFlags,
     import.meta.filename,
     file,
   ]);
@@ -159,6 +173,11 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The generator's own program. */
 async function generate(plan: LoadPlan): Promise<void> {
   const emit = (msg: object) => process.stdout.write(`${JSON.stringify(msg)}\n`);
+  const rssBase = process.memoryUsage.rss();
+  let rssPeak = rssBase;
+  const rssSampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage.rss());
+  }, 2000);
   let stopping = false;
   let measuring = false;
   const reportMs: number[] = [];
@@ -174,28 +193,25 @@ async function generate(plan: LoadPlan): Promise<void> {
     if (firstErrors.length < 5) firstErrors.push((e as Error).message);
   };
 
+  const trust = trustOf(plan);
   async function site(s: { id: string; cert: string }, index: number): Promise<void> {
     await sleep((index / plan.connectPerSecond) * 1000);
-    const http = new HttpClient(plan.url, { ca: plan.ca, cert: s.cert, key: plan.key }, () => ({}), 1);
+    const connection = new SiteConnection(trust, s.cert);
     let etag: string | undefined;
-    let desired: DesiredState | undefined;
+    /** what the site reports Ready: its desired state's deployments, kept as the report needs them */
+    let deployments: Report['deployments'] = [];
     let seq = 0;
     // heartbeats are spread evenly over the interval
     let nextReport = plan.reportEveryMs > 0 ? Date.now() + Math.random() * plan.reportEveryMs : Infinity;
     let counted = false;
     const report = async () => {
-      const body: Report = {
-        seq: ++seq,
-        deployments: (desired?.deployments ?? []).map((d) => ({
-          bundle: d.bundle,
-          digest: d.digest,
-          state: 'Ready',
-          counts: { total: 1, applied: 1, ready: 1 },
-        })),
-      };
+      const body: Report = { seq: ++seq, deployments };
       const t = performance.now();
       try {
-        const res = await http.request('POST', `/agent/v1/sites/${s.id}/report`, { body });
+        const res = await connection.request('POST', `/agent/v1/sites/${s.id}/report`, {
+          body: JSON.stringify(body),
+          timeoutMs: 30_000,
+        });
         if (res.status !== 200) counts.non2xx++;
       } catch (e) {
         fail(e);
@@ -223,11 +239,11 @@ async function generate(plan: LoadPlan): Promise<void> {
       // a poll sent before the window (during the ramp's handshakes) measures the ramp, not the steady state
       const sentInWindow = measuring;
       try {
-        const res = await http.request('GET', `/agent/v1/sites/${s.id}/desired`, {
-          query: { wait },
-          headers: etag ? { 'if-none-match': etag } : {},
-          timeoutMs: ((wait ?? 0) + 30) * 1000,
-        });
+        const res = await connection.request(
+          'GET',
+          `/agent/v1/sites/${s.id}/desired${wait === undefined ? '' : `?wait=${wait}`}`,
+          { ifNoneMatch: etag, timeoutMs: ((wait ?? 0) + 30) * 1000 },
+        );
         const took = performance.now() - t;
         if (!counted) {
           counted = true;
@@ -237,8 +253,13 @@ async function generate(plan: LoadPlan): Promise<void> {
         if (measuring) counts.polls++;
         if (res.status === 200) {
           const changed = etag !== undefined;
-          desired = res.body as DesiredState;
-          etag = res.headers.etag as string;
+          deployments = (JSON.parse(res.body) as DesiredState).deployments.map((d) => ({
+            bundle: d.bundle,
+            digest: d.digest,
+            state: 'Ready',
+            counts: { total: 1, applied: 1, ready: 1 },
+          }));
+          etag = res.etag;
           if (changed) {
             changes.push(Date.now());
             if (changes.length === plan.sites.length) emit({ event: 'all-changed' });
@@ -259,11 +280,16 @@ async function generate(plan: LoadPlan): Promise<void> {
         await sleep(5000 + Math.random() * 5000);
       }
     }
-    http.close();
+    connection.close();
   }
 
   process.stdin.setEncoding('utf8').on('data', () => {
     stopping = true;
+  });
+  // stdin closed with no word to stop: the harness is gone, and a generator left behind would go on
+  // reconnecting its sites and growing until someone kills it
+  process.stdin.once('end', () => {
+    if (!stopping) process.exit(1);
   });
   const running = plan.sites.map((s, i) => site(s, i));
   // the window opens once every site is connected, or when the ramp has taken three times its plan
@@ -280,11 +306,13 @@ async function generate(plan: LoadPlan): Promise<void> {
   loopDelay.disable();
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const memory = process.memoryUsage();
   emit({ event: 'window-end' });
   if (plan.holdAfterWindow) {
     while (!stopping) await sleep(200);
   }
   stopping = true;
+  clearInterval(rssSampler);
   reportMs.sort((a, b) => a - b);
   pollOverhead.sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 10) / 10;
@@ -305,13 +333,23 @@ async function generate(plan: LoadPlan): Promise<void> {
     },
     ratePerSecond: Math.round((counts.reports + counts.polls) / seconds),
     generatorCpuCores: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100) / 100,
+    generatorCpuUsPerSiteSecond: round((cpu.user + cpu.system) / seconds / Math.max(1, connected)),
+    generatorMemoryMiB: {
+      rssBase: round(rssBase / 2 ** 20),
+      rssPeak: round(Math.max(rssPeak, memory.rss) / 2 ** 20),
+      heapUsed: round(memory.heapUsed / 2 ** 20),
+      external: round(memory.external / 2 ** 20),
+    },
     changes,
     firstErrors,
   };
-  emit({ event: 'result', result });
-  // long-polls in flight end with the process
-  void running;
-  process.exit(0);
+  // A pipe takes 64 KiB at once; the rest of a longer line (2,000 late polls are ≈ 200 KiB) waits in this
+  // process and an exit before it is written loses the result: exit once it is written.
+  process.stdout.write(`${JSON.stringify({ event: 'result', result })}\n`, () => {
+    // long-polls in flight end with the process
+    void running;
+    process.exit(0);
+  });
 }
 
 if (import.meta.main) {

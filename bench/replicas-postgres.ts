@@ -317,6 +317,8 @@ async function main(): Promise<void> {
 
   const cpu0 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
   const pgCpu0 = await postgresCpu();
+  const waits = sampleWaits(server, dbName);
+  const loadAtStart = loadavg().map((l) => +l.toFixed(1));
   const started = performance.now();
   for (const s of shares) s.child.send({ event: 'run' } satisfies ToSites);
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
@@ -331,6 +333,7 @@ async function main(): Promise<void> {
   const pgCpu1 = await postgresCpu();
   const rss = await Promise.all(hubs.map((h) => rssMiB(h.pid)));
   const dbSize = (await admin.query('select pg_database_size($1) as n', [dbName])).rows[0].n;
+  const waitSamples = await waits.stop();
   for (const s of shares) s.child.send({ event: 'stop' } satisfies ToSites);
   const results = await Promise.all(shares.map((s) => s.result));
   for (const h of hubs) await h.stop();
@@ -354,6 +357,7 @@ async function main(): Promise<void> {
   const result = {
     machine: machine(),
     commit: commit(),
+    loadavgAtStart: loadAtStart,
     loadavgAtEnd: loadavg().map((l) => +l.toFixed(1)),
     sites,
     replicas,
@@ -386,6 +390,7 @@ async function main(): Promise<void> {
     postgresCpuCores: cores(pgCpu1, pgCpu0),
     hubRssMiB: rss.map((r) => Math.round(r)),
     databaseMiB: +(Number(dbSize) / 1024 / 1024).toFixed(1),
+    postgresWaits: waitSamples,
   };
   console.log(JSON.stringify(result, null, 2));
   const fleet = `pg-${replicas}replicas-${thousands(sites)}`;
@@ -411,4 +416,83 @@ async function main(): Promise<void> {
     },
     { name: `${fleet}-postgres-cpu-cores`, value: result.postgresCpuCores, unit: 'cores' },
   ]);
+}
+
+/** What the replicas' backends were doing over the window, from pg_stat_activity sampled every 250 ms. */
+interface WaitSamples {
+  samples: number;
+  /** backends seen per sample, on average, by state and wait (`active Lock:transactionid`, `idle -`) */
+  backends: Record<string, number>;
+  /** the statements seen waiting on a lock, by their first 80 characters, with how often */
+  lockedStatements: Record<string, number>;
+  /** the longest a statement / a transaction was seen running, in ms, with the statement */
+  longestStatementMs: number;
+  longestStatement: string;
+  longestTransactionMs: number;
+  longestTransaction: string;
+}
+
+/**
+ * Samples the database's backends until stopped: whether reports wait on row locks (Lock), on the
+ * server's internals (LWLock, IO), or sit idle while the replicas' pools are the queue (Client).
+ */
+function sampleWaits(server: string, database: string): { stop(): Promise<WaitSamples> } {
+  const client = new pg.Client({ connectionString: server });
+  const out: WaitSamples = {
+    samples: 0,
+    backends: {},
+    lockedStatements: {},
+    longestStatementMs: 0,
+    longestStatement: '',
+    longestTransactionMs: 0,
+    longestTransaction: '',
+  };
+  let stopping = false;
+  const running = (async () => {
+    await client.connect();
+    while (!stopping) {
+      const { rows } = await client.query<{
+        state: string | null;
+        wait: string | null;
+        query: string;
+        statement_ms: number | null;
+        transaction_ms: number | null;
+      }>(
+        `select state, wait_event_type || ':' || wait_event as wait, left(query, 80) as query,
+           extract(epoch from now() - query_start) * 1000 as statement_ms,
+           extract(epoch from now() - xact_start) * 1000 as transaction_ms
+         from pg_stat_activity where datname = $1 and backend_type = 'client backend'`,
+        [database],
+      );
+      out.samples++;
+      for (const r of rows) {
+        const key = `${r.state ?? '?'} ${r.wait ?? '-'}`;
+        out.backends[key] = (out.backends[key] ?? 0) + 1;
+        if (r.wait?.startsWith('Lock:')) {
+          out.lockedStatements[r.query] = (out.lockedStatements[r.query] ?? 0) + 1;
+        }
+        // a LISTEN session sits idle for ever: only statements running and transactions open count
+        if (r.state === 'active' && Number(r.statement_ms) > out.longestStatementMs) {
+          out.longestStatementMs = Math.round(Number(r.statement_ms));
+          out.longestStatement = r.query;
+        }
+        if (r.transaction_ms !== null && Number(r.transaction_ms) > out.longestTransactionMs) {
+          out.longestTransactionMs = Math.round(Number(r.transaction_ms));
+          out.longestTransaction = r.query;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await client.end();
+  })();
+  return {
+    async stop() {
+      stopping = true;
+      await running;
+      for (const k of Object.keys(out.backends)) {
+        out.backends[k] = +(out.backends[k]! / Math.max(1, out.samples)).toFixed(2);
+      }
+      return out;
+    },
+  };
 }

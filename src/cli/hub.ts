@@ -38,7 +38,11 @@ export function addHubCommand(root: Command): void {
         'postgres://… shared by every replica (give them all the same --ca-cert/--ca-key), or a SQLite file (default DATA_DIR/hub.db)',
       ).env('OUTPOST_DATABASE'),
     )
-    .option('--db-pool-size <n>', 'PostgreSQL connections per replica', '10')
+    .addOption(
+      new Option('--db-pool-size <n>', 'PostgreSQL connections per replica')
+        .env('OUTPOST_DB_POOL_SIZE')
+        .default('10'),
+    )
     .option(
       '--db-statement-timeout <seconds>',
       'PostgreSQL cancels a statement running longer than this',

@@ -28,3 +28,13 @@ test('a signature does not carry over to another site, another digest or another
   assert.equal(desiredSignatureValid(other.certPem, 'site-1', digest, signature), false);
   assert.equal(desiredSignatureValid(ca.certPem, 'site-1', digest, 'not base64 at all!'), false);
 });
+
+test('signing with one CA key and then another signs each with its own (the parsed key is not kept across keys)', () => {
+  const first = signDesired(ca.keyPem, 'site-1', digest);
+  const second = signDesired(other.keyPem, 'site-1', digest);
+  const again = signDesired(ca.keyPem, 'site-1', digest);
+  assert.equal(desiredSignatureValid(ca.certPem, 'site-1', digest, first), true);
+  assert.equal(desiredSignatureValid(other.certPem, 'site-1', digest, second), true);
+  assert.equal(desiredSignatureValid(ca.certPem, 'site-1', digest, second), false);
+  assert.equal(desiredSignatureValid(ca.certPem, 'site-1', digest, again), true);
+});

@@ -231,7 +231,7 @@ export class Relay {
       if (now - at <= connectedForMs) connected++;
       else this.#lastCall.delete(id);
     }
-    const fed = this.#uplink?.feedAnsweredAt ?? 0;
+    const fed = this.#uplink?.feedHeardAt ?? 0;
     return {
       connectedSites: connected,
       outbox: this.#outbox?.stats() ?? { pending: 0, bytes: 0, dropped: 0 },

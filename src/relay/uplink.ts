@@ -33,8 +33,9 @@ export interface UplinkOptions {
 /** Items and bytes per batch: a batch is one hub request and a few group commits. */
 const batchItems = 2000;
 const batchBytes = 4 * 1024 * 1024;
-/** Desired states asked for per request. */
+/** Desired states asked for per request (the most a hub takes), and requests in flight at once. */
 const desiredPerRequest = 1000;
+const desiredRequestsInFlight = 4;
 
 function failure(res: JsonResponse, what: string): Error {
   const err = (res.body as { error?: { message?: string } } | undefined)?.error;
@@ -54,7 +55,10 @@ export class Uplink {
   #http: HttpClient;
   readonly #wakeSender = new Wakeup();
   #feedAnsweredAt = 0;
+  /** when the feed call in flight was sent, while the hub may still be holding it (0: none) */
+  #feedHeldSince = 0;
   #hubReachable = false;
+  readonly #blobsFetching = new Map<string, Promise<void>>();
   /** sites heard from whose batch did not reach the hub: told with the next one */
   #seenNotSent: string[] = [];
 
@@ -63,9 +67,15 @@ export class Uplink {
     this.#http = clientFor(opts.identity);
   }
 
-  /** When the hub's change feed last answered (0: not since start). */
-  get feedAnsweredAt(): number {
-    return this.#feedAnsweredAt;
+  /**
+   * When the hub's change feed was last heard from (0: not since start): its last answer, or now while a
+   * call it may still be holding is in flight. A held call is the hub waiting for a change to tell, not
+   * silence; one held past the longest hold counts from when that hold should have ended.
+   */
+  get feedHeardAt(): number {
+    if (this.#feedHeldSince === 0) return this.#feedAnsweredAt;
+    const holdEnds = this.#feedHeldSince + this.#opts.feedWaitSeconds * 1000;
+    return Math.max(this.#feedAnsweredAt, Math.min(Date.now(), holdEnds));
   }
 
   get hubReachable(): boolean {
@@ -85,12 +95,18 @@ export class Uplink {
     const pause = new Wakeup();
     while (!signal.aborted) {
       try {
-        const res = await this.#http.request('GET', '/relay/v1/changes', {
-          query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
-          headers: synced ? { 'if-none-match': `"${synced}"` } : {},
-          timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
-          signal,
-        });
+        // only a call after an answer counts as held: one that cannot reach the hub fails or never answers
+        if (synced && this.#hubReachable) this.#feedHeldSince = Date.now();
+        const res = await this.#http
+          .request('GET', '/relay/v1/changes', {
+            query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
+            headers: synced ? { 'if-none-match': `"${synced}"` } : {},
+            timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
+            signal,
+          })
+          .finally(() => {
+            this.#feedHeldSince = 0;
+          });
         if (res.status !== 200 && res.status !== 304) throw failure(res, 'change feed');
         this.#feedAnsweredAt = Date.now();
         this.#hubReachable = true;
@@ -128,21 +144,47 @@ export class Uplink {
       })
       .map((s) => s.id);
     const changed: string[] = [];
-    for (let i = 0; i < stale.length; i += desiredPerRequest) {
-      const res = await this.#http.request('POST', '/relay/v1/desired', {
-        body: { siteIds: stale.slice(i, i + desiredPerRequest) },
-        timeoutMs: 60_000,
-        signal,
-      });
-      if (res.status !== 200) throw failure(res, 'desired states');
-      for (const { siteId, state } of (res.body as RelayDesiredResponse).states) {
-        for (const d of state.deployments)
-          if (!cache.hasBlob(d.digest)) await this.#fetchBlob(d.digest, signal);
-        await cache.saveDesired(siteId, state);
-        changed.push(siteId);
+    const chunks: string[][] = [];
+    for (let i = 0; i < stale.length; i += desiredPerRequest)
+      chunks.push(stale.slice(i, i + desiredPerRequest));
+    const fetchChunks = async () => {
+      for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+        const res = await this.#http.request('POST', '/relay/v1/desired', {
+          body: { siteIds: chunk },
+          timeoutMs: 60_000,
+          signal,
+        });
+        if (res.status !== 200) throw failure(res, 'desired states');
+        for (const { siteId, state } of (res.body as RelayDesiredResponse).states) {
+          for (const d of state.deployments) if (!cache.hasBlob(d.digest)) await this.#blob(d.digest, signal);
+          await cache.saveDesired(siteId, state);
+          changed.push(siteId);
+        }
       }
-    }
+    };
+    // a fleet-wide revision changes every site's state: the hub signs while the relay writes. On a
+    // failure the others stop at their chunk's end, so no late answer lands after the retry's newer one.
+    const settled = await Promise.allSettled(
+      Array.from({ length: desiredRequestsInFlight }, () =>
+        fetchChunks().catch((e: unknown) => {
+          chunks.length = 0;
+          throw e;
+        }),
+      ),
+    );
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
     return changed;
+  }
+
+  /** A blob into the cache, fetched once however many of the states in flight name it. */
+  #blob(digest: string, signal: AbortSignal): Promise<void> {
+    let fetching = this.#blobsFetching.get(digest);
+    if (!fetching) {
+      fetching = this.#fetchBlob(digest, signal).finally(() => this.#blobsFetching.delete(digest));
+      this.#blobsFetching.set(digest, fetching);
+    }
+    return fetching;
   }
 
   async #fetchBlob(digest: string, signal: AbortSignal): Promise<void> {

@@ -325,3 +325,13 @@ test('outpost agent refuses a host hook that is not an absolute path, from the e
   assert.match(fromFlag.stderr, /host hook "\.\/up\.sh" is not an absolute path/);
   await assert.rejects(stat(stateDir), 'no state directory: nothing was started');
 });
+
+test('the hub takes its PostgreSQL pool size from OUTPOST_DB_POOL_SIZE, refusing one that is not positive', async () => {
+  // a server that is not there: a hub that ignored the variable would stop there, not hang
+  const r = await outpost(
+    ['hub', '--data-dir', join(dir, 'pool-size-hub'), '--database', 'postgres://127.0.0.1:1/none'],
+    { OUTPOST_DB_POOL_SIZE: '0' },
+  );
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--db-pool-size takes a positive number, got "0"/);
+});

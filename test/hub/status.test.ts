@@ -457,6 +457,33 @@ describe('group commit of reports', () => {
       await hub.close();
     }
   });
+
+  test('a site reporting twice in one batch: the second report sees what the first wrote', async () => {
+    const hub = await memoryHub();
+    try {
+      const twice = await hub.register('twice-1');
+      const site = siteFromRow(
+        await hub.ctx.store.db
+          .selectFrom('sites')
+          .selectAll()
+          .where('id', '=', twice.siteId)
+          .executeTakeFirstOrThrow(),
+      );
+      // submitted in one turn, so one batch: the repeat of seq 1 is a replay, seq 2 follows it
+      const acks = await Promise.all([
+        hub.ctx.reports.submit(site, { seq: 1, deployments: [] }),
+        hub.ctx.reports.submit(site, { seq: 1, deployments: [] }),
+        hub.ctx.reports.submit(site, { seq: 2, deployments: [] }),
+      ]);
+      assert.deepEqual(acks, [
+        { accepted: true, lastSeq: 1 },
+        { accepted: false, lastSeq: 1 },
+        { accepted: true, lastSeq: 2 },
+      ]);
+    } finally {
+      await hub.close();
+    }
+  });
 });
 
 describe('changes made by other parts of the hub', () => {

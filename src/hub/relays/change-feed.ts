@@ -12,19 +12,51 @@ import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { type Relay, sitesInScope } from './relays.ts';
 
+/** What every relay's feed is cut from: the Active sites, in id order. */
+type ActiveSites = { id: string; name: string; labels: string; desired_digest: string | null }[];
+
+/**
+ * The next read of the Active sites, shared by the feed answers asked before it begins: one change wakes
+ * every relay's held feed in the same turn, and each answer used to read (and parse) the whole fleet
+ * itself. A read begins on the turn after it is first asked for, so no caller gets one begun before it
+ * asked. (Certificates are read per relay, for its own sites: reading the whole fleet's for one answer
+ * cost more than it saved when the answers came apart.)
+ */
+const nextRead = new WeakMap<HubContext, Promise<ActiveSites>>();
+
+function sharedActiveSites(ctx: HubContext): Promise<ActiveSites> {
+  let read = nextRead.get(ctx);
+  if (!read) {
+    read = new Promise<void>((r) => setImmediate(r)).then(() => {
+      nextRead.delete(ctx);
+      return ctx.store.db
+        .selectFrom('sites')
+        .select(['id', 'name', 'labels', 'desired_digest'])
+        .where('lifecycle', '=', 'Active')
+        .orderBy('id')
+        .execute();
+    });
+    nextRead.set(ctx, read);
+  }
+  return read;
+}
+
 /**
  * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
  * wakes the feed as a desired-state change does), with the digest of the whole answer.
  */
 export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
   const nowIso = ctx.now().toISOString();
-  const rows = await ctx.store.db
-    .selectFrom('sites')
-    .select(['id', 'name', 'labels', 'desired_digest'])
-    .where('lifecycle', '=', 'Active')
-    .orderBy('id')
-    .execute();
-  const inScope = rows.filter((r) => matchesSelector(relay.selector, JSON.parse(r.labels)));
+  // sites share a few label sets: each is parsed and matched once per answer
+  const matched = new Map<string, boolean>();
+  const inScope = (await sharedActiveSites(ctx)).filter((r) => {
+    let matches = matched.get(r.labels);
+    if (matches === undefined) {
+      matches = matchesSelector(relay.selector, JSON.parse(r.labels));
+      matched.set(r.labels, matches);
+    }
+    return matches;
+  });
   const serials = new Map<string, string[]>();
   for (let i = 0; i < inScope.length; i += 500) {
     const certs = await ctx.store.db
@@ -39,7 +71,11 @@ export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFee
       .where('not_after', '>', nowIso)
       .orderBy('serial')
       .execute();
-    for (const c of certs) serials.set(c.site_id, [...(serials.get(c.site_id) ?? []), c.serial]);
+    for (const c of certs) {
+      const of = serials.get(c.site_id);
+      if (of) of.push(c.serial);
+      else serials.set(c.site_id, [c.serial]);
+    }
   }
   const sites = inScope.map((r) => ({
     id: r.id,

@@ -216,8 +216,10 @@ export async function recordChanges(
       }
     }
   }
-  await writeDeltas(tx, total);
   await insertEvents(ctx, tx, events);
+  // last before the commit: the fleet-wide cells every writer moves stay locked only for the upsert and
+  // the commit, not while the events go in
+  await writeDeltas(tx, total);
   return events.length;
 }
 
