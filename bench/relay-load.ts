@@ -5,6 +5,8 @@
 // per site per second, relay RSS per held site over its RSS before any site connected, hub CPU per site
 // per second, reports forwarded and kept back (the relay's own counts).
 // Run: node bench/relay-load.ts [sites=5000] [windowSeconds=60] [--every-report]
+// (OUTPOST_BENCH_RELAY_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" profiles the relay; the window is
+// printed in seconds since the relay started, for bench/cpu-profile.ts --from/--to)
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -39,7 +41,9 @@ const relay = await startRelayProcess({
   joinToken: (created.body as { joinToken: string }).joinToken,
   caPem: hub.caPem,
   extraArgs: ['--tls-name', '127.0.0.1', ...(everyReport ? ['--report-refresh-seconds', '0'] : [])],
+  nodeFlags: process.env.OUTPOST_BENCH_RELAY_NODE_FLAGS?.split(' ').filter(Boolean),
 });
+const relayStartedAt = performance.now();
 // the relay refuses a site until its change feed has listed it: wait until the first site is served
 const probeSite = prepared.sites[0]!;
 const probe = new HttpClient(relay.url, { ca: prepared.ca, cert: probeSite.cert, key: prepared.key });
@@ -116,6 +120,10 @@ const out = {
   connectedSites: connected,
   heartbeatSeconds: heartbeatMs / 1000,
   windowSeconds: Math.round(seconds * 10) / 10,
+  /** the window in seconds since the relay process started: a relay profile's --from/--to */
+  windowInRelayProcessSeconds: [from.at, from.at + seconds * 1000].map(
+    (t) => Math.round((t - relayStartedAt) / 100) / 10,
+  ),
   relayCpuUsPerSiteSecond: perSiteSecond(to.relay - from.relay),
   relayCpuCores: Math.round(((to.relay - from.relay) / seconds) * 100) / 100,
   relayRssBaseMiB: Math.round(relayBaseMiB),

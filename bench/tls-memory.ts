@@ -2,16 +2,31 @@
 // the hub's own memory per held long-poll apart from the floor set by Node and OpenSSL. A server with
 // the hub's TLS settings (client certificates requested) holds N connections from a client process;
 // RSS, V8 heap and external memory are read before and after, with a full GC.
-// Run: node --expose-gc bench/tls-memory.ts [connections=4000]
+// Run: node --expose-gc bench/tls-memory.ts [connections=4000] [--variant NAME]
+// (a variant changes one server TLS option, to see whether it cuts native memory per idle connection;
+// every variant keeps client certificates required and TLS 1.2 or later)
 
 import { spawn } from 'node:child_process';
+import { constants } from 'node:crypto';
 import tls from 'node:tls';
 import { createCa, issueCertificate } from '../src/pki/authority.ts';
 import { generateKeyPair } from '../src/pki/keys.ts';
 import { commit, machine } from './fleet.ts';
 import { appendResults } from './results.ts';
 
-const connections = Number(process.argv[3] ?? process.argv[2] ?? 4000);
+const positional = process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--variant');
+const connections = Number(positional[1] ?? positional[0] ?? 4000);
+const variantAt = process.argv.indexOf('--variant');
+const variant = variantAt > 0 ? process.argv[variantAt + 1]! : 'relay';
+/** server options on top of the relay's own (requestCert, TLS 1.2 at least) */
+const variants: Record<string, tls.TlsOptions> = {
+  relay: {},
+  'tls1.2-only': { maxVersion: 'TLSv1.2' },
+  'no-session-tickets': { secureOptions: constants.SSL_OP_NO_TICKET },
+};
+if (!variants[variant]) throw new Error(`--variant: one of ${Object.keys(variants).join(', ')}`);
 
 async function client(): Promise<void> {
   const cfg = JSON.parse(process.argv[4]!) as { port: number; ca: string; cert: string; key: string };
@@ -50,6 +65,8 @@ async function server(): Promise<void> {
       ca: ca.certPem,
       requestCert: true,
       rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ...variants[variant],
     },
     () => {
       held++;
@@ -84,7 +101,7 @@ async function server(): Promise<void> {
   child.kill();
   await appendResults([
     {
-      name: 'tls-idle-connection-rss-kib',
+      name: `tls-idle-connection-rss-kib${variant === 'relay' ? '' : `-${variant}`}`,
       value: Math.round(((after.rss - before.rss) * 1024) / connections),
       unit: 'KiB',
     },
@@ -94,6 +111,7 @@ async function server(): Promise<void> {
     JSON.stringify(
       {
         benchmark: 'tls-memory',
+        variant,
         connections,
         gcExposed: gc !== undefined,
         rssMiB: { before: Math.round(before.rss), after: Math.round(after.rss) },

@@ -1,38 +1,108 @@
 // The relay's content-addressed cache on disk: the change feed's last answer (the sites it serves and
-// their certificates), each site's signed desired state, and the blobs they name, stored by digest. It is
-// what the relay serves from, so its sites keep their desired state while the hub is out of reach.
+// their certificates), each site's signed desired state, and the blobs they name, in one SQLite file. It
+// is what the relay serves from, so its sites keep their desired state while the hub is out of reach.
 
-import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJson, writeAtomic } from '../agent/state/local-state.ts';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { readJson } from '../agent/state/local-state.ts';
 import type { FeedSite, RelayFeed } from '../model/relay-wire.ts';
 import type { DesiredState } from '../model/wire.ts';
 
+/** A site's desired state as the relay holds it: the JSON text it serves, made once when stored. */
+export interface CachedDesired {
+  digest: string;
+  /** the signed state as JSON, sent to the site as it is */
+  json: string;
+}
+
+/** Saves waiting past this many are committed at once rather than with the feed or the timer. */
+const groupLimit = 1000;
+/** Saves waiting longer than this are committed even if the feed has not come (the hub went away). */
+const groupMaxDelayMs = 200;
+
 export class RelayCache {
-  readonly #dir: string;
+  readonly #db: DatabaseSync;
   #feed: RelayFeed | undefined;
   #bySerial = new Map<string, FeedSite>();
-  readonly #desired = new Map<string, DesiredState>();
+  /** committed states only: what the relay serves is on disk */
+  readonly #desired = new Map<string, CachedDesired>();
+  /** stored and waiting blobs: a blob waiting for its commit is not fetched again */
   readonly #blobs = new Set<string>();
+  #waitingDesired = new Map<string, CachedDesired>();
+  #waitingBlobs = new Map<string, string>();
+  #commitTimer: NodeJS.Timeout | undefined;
+  readonly #putDesired: StatementSync;
+  readonly #putBlob: StatementSync;
+  readonly #getBlob: StatementSync;
+  readonly #putFeed: StatementSync;
 
   private constructor(dir: string) {
-    this.#dir = dir;
+    this.#db = new DatabaseSync(join(dir, 'cache.sqlite'));
+    this.#db.exec(`
+      pragma journal_mode = wal;
+      pragma synchronous = full;
+      create table if not exists desired (site_id text primary key, digest text not null, json text not null);
+      create table if not exists blobs (digest text primary key, body text not null);
+      create table if not exists feed (id integer primary key check (id = 1), json text not null);`);
+    this.#putDesired = this.#db.prepare(
+      'insert into desired (site_id, digest, json) values (?, ?, ?) on conflict (site_id) do update set digest = excluded.digest, json = excluded.json',
+    );
+    this.#putBlob = this.#db.prepare('insert into blobs (digest, body) values (?, ?) on conflict do nothing');
+    this.#getBlob = this.#db.prepare('select body from blobs where digest = ?');
+    this.#putFeed = this.#db.prepare(
+      'insert into feed (id, json) values (1, ?) on conflict (id) do update set json = excluded.json',
+    );
   }
 
-  /** Opens the cache in `dir` with what an earlier run saved. */
+  /**
+   * Opens the cache in `dir` with what an earlier run saved. A state directory from before the SQLite
+   * file (feed.json, desired/*.json, blobs/*) is moved into it once, then its files are removed.
+   */
   static async open(dir: string): Promise<RelayCache> {
     const cache = new RelayCache(dir);
-    await mkdir(join(dir, 'desired'), { recursive: true });
-    await mkdir(join(dir, 'blobs'), { recursive: true });
-    const feed = await readJson<RelayFeed>(join(dir, 'feed.json'));
-    if (feed) cache.#setFeed(feed);
-    for (const file of await readdir(join(dir, 'desired'))) {
-      if (!file.endsWith('.json')) continue;
-      const state = await readJson<DesiredState>(join(dir, 'desired', file));
-      if (state) cache.#desired.set(decodeURIComponent(file.slice(0, -'.json'.length)), state);
+    await cache.#moveInFiles(dir);
+    const feed = cache.#db.prepare('select json from feed').get() as { json: string } | undefined;
+    if (feed) cache.#setFeed(JSON.parse(feed.json) as RelayFeed);
+    for (const row of cache.#db.prepare('select site_id, digest, json from desired').iterate() as Iterable<{
+      site_id: string;
+      digest: string;
+      json: string;
+    }>) {
+      cache.#desired.set(row.site_id, { digest: row.digest, json: row.json });
     }
-    for (const file of await readdir(join(dir, 'blobs'))) cache.#blobs.add(`sha256:${file}`);
+    for (const row of cache.#db.prepare('select digest from blobs').iterate() as Iterable<{
+      digest: string;
+    }>) {
+      cache.#blobs.add(row.digest);
+    }
     return cache;
+  }
+
+  async #moveInFiles(dir: string): Promise<void> {
+    const listing = async (sub: string) => {
+      try {
+        return await readdir(join(dir, sub));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw e;
+      }
+    };
+    const feed = await readJson<RelayFeed>(join(dir, 'feed.json'));
+    const desiredFiles = (await listing('desired')).filter((f) => f.endsWith('.json'));
+    const blobFiles = (await listing('blobs')).filter((f) => /^[0-9a-f]{64}$/.test(f));
+    if (!feed && desiredFiles.length === 0 && blobFiles.length === 0) return;
+    for (const file of blobFiles) {
+      this.#waitingBlobs.set(`sha256:${file}`, await readFile(join(dir, 'blobs', file), 'utf8'));
+    }
+    for (const file of desiredFiles) {
+      const state = await readJson<DesiredState>(join(dir, 'desired', file));
+      if (state) this.#wait(decodeURIComponent(file.slice(0, -'.json'.length)), state);
+    }
+    this.#commit(feed);
+    await rm(join(dir, 'feed.json'), { force: true });
+    await rm(join(dir, 'desired'), { recursive: true, force: true });
+    await rm(join(dir, 'blobs'), { recursive: true, force: true });
   }
 
   #setFeed(feed: RelayFeed): void {
@@ -49,7 +119,8 @@ export class RelayCache {
     return this.#bySerial.get(serial);
   }
 
-  desired(siteId: string): DesiredState | undefined {
+  /** The site's desired state as last committed to disk. */
+  desired(siteId: string): CachedDesired | undefined {
     return this.#desired.get(siteId);
   }
 
@@ -58,26 +129,80 @@ export class RelayCache {
   }
 
   blob(digest: string): Promise<string> {
-    return readFile(join(this.#dir, 'blobs', digest.slice('sha256:'.length)), 'utf8');
+    const waiting = this.#waitingBlobs.get(digest);
+    if (waiting !== undefined) return Promise.resolve(waiting);
+    const row = this.#getBlob.get(digest) as { body: string } | undefined;
+    if (!row) return Promise.reject(new Error(`the relay cache holds no blob ${digest}`));
+    return Promise.resolve(row.body);
   }
 
-  /** Stores a blob already checked against its digest. */
-  async saveBlob(digest: string, text: string): Promise<void> {
-    await writeAtomic(join(this.#dir, 'blobs', digest.slice('sha256:'.length)), text);
+  /**
+   * Takes a blob already checked against its digest into the next group commit (one transaction for
+   * the saves of many sites: with the feed, once many wait, or after a moment).
+   */
+  saveBlob(digest: string, text: string): Promise<void> {
+    this.#waitingBlobs.set(digest, text);
     this.#blobs.add(digest);
+    this.#commitSoon();
+    return Promise.resolve();
   }
 
-  /** Stores a site's desired state once every blob it names is stored. */
-  async saveDesired(siteId: string, state: DesiredState): Promise<void> {
-    await writeAtomic(
-      join(this.#dir, 'desired', `${encodeURIComponent(siteId)}.json`),
-      JSON.stringify(state),
-    );
-    this.#desired.set(siteId, state);
+  /**
+   * Takes a site's desired state, once every blob it names is saved, into the next group commit; it is
+   * served from the commit on (its blobs are committed with it or before it).
+   */
+  saveDesired(siteId: string, state: DesiredState): Promise<void> {
+    this.#wait(siteId, state);
+    this.#commitSoon();
+    return Promise.resolve();
   }
 
-  async saveFeed(feed: RelayFeed): Promise<void> {
-    await writeAtomic(join(this.#dir, 'feed.json'), JSON.stringify(feed));
+  /** Commits the feed with every save still waiting, in one transaction. */
+  saveFeed(feed: RelayFeed): Promise<void> {
+    this.#commit(feed);
     this.#setFeed(feed);
+    return Promise.resolve();
+  }
+
+  /** Commits what waits and closes the file. */
+  close(): void {
+    this.#commit();
+    this.#db.close();
+  }
+
+  #wait(siteId: string, state: DesiredState): void {
+    this.#waitingDesired.set(siteId, { digest: state.digest, json: JSON.stringify(state) });
+  }
+
+  #commitSoon(): void {
+    if (this.#waitingDesired.size + this.#waitingBlobs.size >= groupLimit) {
+      this.#commit();
+      return;
+    }
+    // a commit the timer makes and fails stays waiting: the next save or the feed's commit reports it
+    this.#commitTimer ??= setTimeout(() => {
+      try {
+        this.#commit();
+      } catch {}
+    }, groupMaxDelayMs);
+  }
+
+  #commit(feed?: RelayFeed): void {
+    clearTimeout(this.#commitTimer);
+    this.#commitTimer = undefined;
+    if (!feed && this.#waitingDesired.size === 0 && this.#waitingBlobs.size === 0) return;
+    this.#db.exec('begin');
+    try {
+      for (const [digest, text] of this.#waitingBlobs) this.#putBlob.run(digest, text);
+      for (const [siteId, d] of this.#waitingDesired) this.#putDesired.run(siteId, d.digest, d.json);
+      if (feed) this.#putFeed.run(JSON.stringify(feed));
+      this.#db.exec('commit');
+    } catch (e) {
+      this.#db.exec('rollback');
+      throw e;
+    }
+    for (const [siteId, d] of this.#waitingDesired) this.#desired.set(siteId, d);
+    this.#waitingDesired = new Map();
+    this.#waitingBlobs = new Map();
   }
 }

@@ -13,7 +13,7 @@ import type { RelayStatus } from '../model/relay-wire.ts';
 import type { Report } from '../model/wire.ts';
 import { sha256Digest } from '../render/digest.ts';
 import { RelayCache } from './cache.ts';
-import { ForwardedReports } from './core/report-forwarding.ts';
+import { ForwardedReports, reportContentText } from './core/report-forwarding.ts';
 import { type OutboxKind, RelayOutbox } from './outbox.ts';
 import { type RelayIdentity, relayIdentity, relayRenewalDue, renewRelayIdentity } from './relay-identity.ts';
 import { buildSiteApi } from './site-api.ts';
@@ -55,8 +55,11 @@ export class Relay {
   #outbox: RelayOutbox | undefined;
   #uplink: Uplink | undefined;
   #url: string | undefined;
+  /** when each site's agent last called: one entry per site, updated in place */
   readonly #lastCall = new Map<string, number>();
-  #seenSinceBatch = new Set<string>();
+  /** the sites first heard since the last batch took them, each once (not a set made anew each batch) */
+  #seenSinceBatch: string[] = [];
+  #seenTakenAt = 0;
   readonly #reports: ForwardedReports;
   /** group commit: what sites sent in one turn goes to disk in one transaction */
   #toKeep: {
@@ -104,8 +107,9 @@ export class Relay {
         if (item.kind === 'report') this.#reports.forget(item.siteId, item.id);
       },
       takeSeen: () => {
-        const seen = [...this.#seenSinceBatch];
-        this.#seenSinceBatch = new Set();
+        const seen = this.#seenSinceBatch;
+        this.#seenSinceBatch = [];
+        this.#seenTakenAt = Date.now();
         return seen;
       },
       status: () => this.status(),
@@ -120,11 +124,13 @@ export class Relay {
       serverCertPem: identity.serverCertPem,
       keyPem: identity.keyPem,
       maxWaitSeconds: opts.maxWaitSeconds ?? 50,
-      takeReport: (siteId, report) => this.#takeReport(siteId, report),
+      takeReport: (siteId, report, text) => this.#takeReport(siteId, report, text),
       keepTelemetry: (siteId, body) => this.#keep(siteId, 'telemetry', body),
       heard: (siteId) => {
-        this.#lastCall.set(siteId, Date.now());
-        this.#seenSinceBatch.add(siteId);
+        const now = Date.now();
+        const before = this.#lastCall.get(siteId);
+        this.#lastCall.set(siteId, now);
+        if (before === undefined || before < this.#seenTakenAt) this.#seenSinceBatch.push(siteId);
       },
       maxTelemetryBytes: 16 * 1024 * 1024,
       status: () => this.status(),
@@ -144,6 +150,7 @@ export class Relay {
       await server.close();
       uplink.close();
       outbox.close();
+      cache.close();
     }
   }
 
@@ -184,11 +191,11 @@ export class Relay {
   }
 
   /** A report goes into the outbox unless it repeats what the hub has from this relay. */
-  #takeReport(siteId: string, report: Report): Promise<void> {
-    const { seq, ...rest } = report;
-    const content = sha256Digest(JSON.stringify(rest));
+  #takeReport(siteId: string, report: Report, text: string): Promise<void> {
+    const { seq } = report;
+    const content = sha256Digest(reportContentText(text, report));
     if (!this.#reports.take(siteId, { seq, content }, Date.now())) return Promise.resolve();
-    return this.#keep(siteId, 'report', JSON.stringify(report), { seq, content });
+    return this.#keep(siteId, 'report', text, { seq, content });
   }
 
   #keep(siteId: string, kind: OutboxKind, body: string, report?: { seq: number; content: string }) {

@@ -6,7 +6,7 @@
 
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { WorkSignal } from '../hub/operations/work-signal.ts';
 import { installErrorHandling } from '../hub/routes/errors.ts';
@@ -15,7 +15,7 @@ import { OutpostError } from '../model/errors.ts';
 import { workHeader } from '../model/operations.ts';
 import type { FeedSite, RelayStatus } from '../model/relay-wire.ts';
 import { TelemetryAck, TelemetryBatch } from '../model/telemetry.ts';
-import { DesiredState, ErrorBody, Report, ReportAck } from '../model/wire.ts';
+import { type DesiredState, ErrorBody, Report, ReportAck } from '../model/wire.ts';
 import { normalizeSerialHex } from '../pki/certificate.ts';
 import type { RelayCache } from './cache.ts';
 import type { SiteWaiters } from './site-waiters.ts';
@@ -23,6 +23,8 @@ import type { SiteWaiters } from './site-waiters.ts';
 declare module 'fastify' {
   interface FastifyRequest {
     feedSite?: FeedSite;
+    /** the body's JSON text as the site sent it (after any gunzip) */
+    jsonText?: string;
   }
 }
 
@@ -36,8 +38,11 @@ export interface SiteApiOptions {
   keyPem: string;
   /** longest a desired-state poll is held */
   maxWaitSeconds: number;
-  /** takes a site's report: resolves once it is on disk for the hub, or kept back as unchanged */
-  takeReport: (siteId: string, report: Report) => Promise<void>;
+  /**
+   * takes a site's report (parsed and checked, and its JSON text as sent): resolves once it is on disk
+   * for the hub, or kept back as unchanged
+   */
+  takeReport: (siteId: string, report: Report, text: string) => Promise<void>;
   /** keeps a site's telemetry batch; resolves once it is on disk */
   keepTelemetry: (siteId: string, body: string) => Promise<void>;
   /** a site's agent called */
@@ -51,19 +56,30 @@ export interface SiteApiOptions {
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 503: ErrorBody };
 const SiteParam = Type.Object({ siteId: Type.String() });
 
+/**
+ * The serial of the certificate each connection's client presented, read once per connection: a
+ * keep-alive connection carries many requests, and the certificate cannot change on it.
+ */
+const peerSerials = new WeakMap<object, string>();
+
 /** The site whose certificate the caller presented: verified against the fleet CA, served by this relay. */
 function siteAuth(cache: RelayCache, heard: (siteId: string) => void) {
   return async (request: FastifyRequest): Promise<void> => {
     const socket = request.raw.socket as Partial<TLSSocket>;
-    const peer = socket.getPeerX509Certificate?.();
-    if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
-    if (!socket.authorized) {
-      throw new OutpostError(
-        'unauthorized',
-        `client certificate refused: ${String(socket.authorizationError)}`,
-      );
+    let serial = peerSerials.get(socket);
+    if (serial === undefined) {
+      const peer = socket.getPeerX509Certificate?.();
+      if (!peer?.serialNumber) throw new OutpostError('unauthorized', 'no client certificate presented');
+      if (!socket.authorized) {
+        throw new OutpostError(
+          'unauthorized',
+          `client certificate refused: ${String(socket.authorizationError)}`,
+        );
+      }
+      serial = normalizeSerialHex(peer.serialNumber);
+      peerSerials.set(socket, serial);
     }
-    const site = cache.siteBySerial(normalizeSerialHex(peer.serialNumber));
+    const site = cache.siteBySerial(serial);
     if (!site) throw new OutpostError('forbidden', 'this relay does not serve the site of this certificate');
     const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
     if (wanted !== undefined && wanted !== site.id) {
@@ -78,6 +94,13 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
   return async (app) => {
     const { cache, waiters } = opts;
     const authenticate = siteAuth(cache, opts.heard);
+    // the bodies go to the outbox as the sites wrote them: parsed (by Fastify's own guarded parser) and
+    // kept as text, not serialized again
+    const parseJson = app.getDefaultJsonParser('error', 'error');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+      request.jsonText = text as string;
+      parseJson(request, text as string, done);
+    });
 
     app.get('/ca', async (_request, reply) =>
       reply.header('content-type', 'application/x-pem-file').send(opts.caPem),
@@ -90,7 +113,8 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         schema: {
           params: SiteParam,
           querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }),
-          response: { 200: DesiredState, 304: Type.Null(), ...errors },
+          // 200: a DesiredState, sent as the JSON text the cache holds
+          response: { 304: Type.Null(), ...errors },
         },
       },
       async (request, reply) => {
@@ -102,9 +126,7 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
           throw new OutpostError('unavailable', 'the relay holds no desired state for this site yet');
         const waitMs = Math.min(request.query.wait ?? 0, opts.maxWaitSeconds) * 1000;
         if (known === `"${state.digest}"` && waitMs > 0 && !opts.work.untold(siteId)) {
-          const abort = new AbortController();
-          request.raw.once('close', () => abort.abort());
-          await waiters.wait(siteId, waitMs, abort.signal);
+          await waiters.wait(siteId, waitMs, request.raw);
           state = cache.desired(siteId)!;
         }
         // as the hub's own poll says it: the agent takes its operations at the hub, with its own certificate
@@ -114,7 +136,8 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         }
         reply.header('etag', `"${state.digest}"`);
         if (known === `"${state.digest}"`) return reply.status(304).send(null);
-        return state;
+        // the state's JSON made once when the cache stored it (the schema's reply type wants an object)
+        return (reply as FastifyReply).type('application/json; charset=utf-8').send(state.json);
       },
     );
 
@@ -133,7 +156,9 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
       async (request, reply) => {
         const { digest } = request.params;
         // per-site renderings may hold per-site values: a blob goes only to a site it is placed on
-        const placed = cache.desired(request.feedSite!.id)?.deployments.some((d) => d.digest === digest);
+        const state = cache.desired(request.feedSite!.id);
+        const placed =
+          state && (JSON.parse(state.json) as DesiredState).deployments.some((d) => d.digest === digest);
         if (!placed || !cache.hasBlob(digest)) {
           throw new OutpostError('not_found', `no blob ${digest} is placed on this site at the relay`);
         }
@@ -153,7 +178,7 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
       async (request) => {
         // on disk (or known to the hub already) before the site hears it was taken: the relay now
         // answers for it reaching the hub
-        await opts.takeReport(request.feedSite!.id, request.body);
+        await opts.takeReport(request.feedSite!.id, request.body, request.jsonText!);
         return { accepted: true, lastSeq: request.body.seq };
       },
     );
@@ -167,7 +192,7 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         schema: { params: SiteParam, body: TelemetryBatch, response: { 200: TelemetryAck, ...errors } },
       },
       async (request) => {
-        await opts.keepTelemetry(request.feedSite!.id, JSON.stringify(request.body));
+        await opts.keepTelemetry(request.feedSite!.id, request.jsonText!);
         return { accepted: true };
       },
     );

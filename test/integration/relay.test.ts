@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { type RunningHub, startHub } from '../../src/hub/start.ts';
 import { decodeRelayJoinToken } from '../../src/model/join-token.ts';
@@ -326,14 +327,20 @@ test('a desired state changed at the relay is refused by the agent, which takes 
   // that matches it
   uplink.cut();
   await relay.stop();
-  const path = join(relayDir, 'desired', `${encodeURIComponent(westId)}.json`);
-  const state = JSON.parse(await readFile(path, 'utf8')) as DesiredState;
+  const db = new DatabaseSync(join(relayDir, 'cache.sqlite'));
+  const row = db.prepare('select json from desired where site_id = ?').get(westId) as { json: string };
+  const state = JSON.parse(row.json) as DesiredState;
   const forged = JSON.stringify({ objects: [configMap('menu', 'forged')] });
   const forgedDigest = sha256Digest(forged);
-  await writeFile(join(relayDir, 'blobs', forgedDigest.slice('sha256:'.length)), forged);
+  db.prepare('insert into blobs (digest, body) values (?, ?)').run(forgedDigest, forged);
   state.deployments = state.deployments.map((d) => ({ ...d, digest: forgedDigest }));
   state.digest = desiredDigest(state.deployments);
-  await writeFile(path, JSON.stringify(state));
+  db.prepare('update desired set digest = ?, json = ? where site_id = ?').run(
+    state.digest,
+    JSON.stringify(state),
+    westId,
+  );
+  db.close();
   relay = await startRelayProcess({ stateDir: relayDir, port: relayPort, caPem: fleet.hub.caPem });
   const again = await startAgent({ joinToken: westJoin }, kube.kubeconfigPath, {
     name: 'west-1',

@@ -41,13 +41,19 @@ export async function startRelayProcess(opts: {
   extraArgs?: string[];
   /** added to the relay's environment (e.g. LD_PRELOAD and FAKETIME for a moved clock) */
   env?: Record<string, string>;
+  /** node's own flags for the relay process (e.g. `--cpu-prof` to profile it under a benchmark) */
+  nodeFlags?: string[];
 }): Promise<RelayProcess> {
   const args = [cliPath, 'relay', '--listen', `127.0.0.1:${opts.port}`, '--state-dir', opts.stateDir];
   if (opts.joinToken) args.push('--join-token', opts.joinToken);
-  const child: ChildProcess = spawn(process.execPath, [...args, ...(opts.extraArgs ?? [])], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, ...opts.env },
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...(opts.nodeFlags ?? []), ...args, ...(opts.extraArgs ?? [])],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    },
+  );
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decideReport, ForwardedReports, type SiteReports } from './report-forwarding.ts';
+import { decideReport, ForwardedReports, reportContentText, type SiteReports } from './report-forwarding.ts';
 
 const minute = 60_000;
 const site = (content: string, at: number, lastSeq: number): SiteReports => ({
@@ -56,4 +56,33 @@ test('a forwarded report whose item will not reach the hub is forgotten: the nex
   reports.forget('s1', 101);
   assert.equal(reports.take('s1', { seq: 4, content: 'a' }, 2), true);
   assert.equal(reports.take('s2', { seq: 1, content: 'a' }, 2), true, 'sites are apart');
+});
+
+interface Report {
+  seq: number;
+  deployments: { bundle: string; state: string }[];
+}
+const deployment = {
+  bundle: 'web',
+  state: 'Ready',
+};
+
+test("a report's content leaves out its seq, whether seq comes first in its text or not", () => {
+  const at = (seq: number): Report => ({ seq, deployments: [deployment] });
+  const first = reportContentText(JSON.stringify(at(1)), at(1));
+  assert.equal(reportContentText(JSON.stringify(at(2)), at(2)), first);
+  assert.equal(first, '"deployments":[{"bundle":"web","state":"Ready"}]}');
+  const seqLast = (seq: number) => JSON.stringify({ deployments: [deployment], seq });
+  const pretty = JSON.stringify(at(5), null, 2);
+  assert.equal(reportContentText(seqLast(3), at(3)), reportContentText(seqLast(4), at(4)));
+  assert.equal(reportContentText(pretty, at(5)), reportContentText(seqLast(4), at(4)));
+});
+
+test('a report whose content changed has another content text', () => {
+  const before: Report = { seq: 1, deployments: [deployment] };
+  const after: Report = { seq: 2, deployments: [{ ...deployment, state: 'NotReady' }] };
+  assert.notEqual(
+    reportContentText(JSON.stringify(before), before),
+    reportContentText(JSON.stringify(after), after),
+  );
 });

@@ -42,6 +42,21 @@ export function decideReport(
   return 'unchanged';
 }
 
+/**
+ * The text that stands for a report's content (all but its `seq`), to be hashed, from its JSON text as
+ * the site sent it. Agents write `seq` first: the rest of the text is used as it came, not parsed and
+ * serialized again; a text written otherwise gives the report without `seq`, serialized (never equal to
+ * the first form, so such a report is at worst forwarded once more).
+ *
+ * @example reportContentText('{"seq":7,"deployments":[]}', { seq: 7, deployments: [] }) // '"deployments":[]}'
+ */
+export function reportContentText(text: string, report: { seq: number }): string {
+  const head = `{"seq":${report.seq},`;
+  if (text.startsWith(head)) return text.slice(head.length);
+  const { seq: _, ...rest } = report;
+  return JSON.stringify(rest);
+}
+
 /** Counts since the relay started, for its status. */
 export interface ReportCounts {
   forwarded: number;

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { RelayFeed } from '../model/relay-wire.ts';
+import type { DesiredState } from '../model/wire.ts';
+import { sha256Digest } from '../render/digest.ts';
+import { RelayCache } from './cache.ts';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+async function stateDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'outpost-relay-cache-'));
+  dirs.push(dir);
+  return dir;
+}
+
+const blob = JSON.stringify({ objects: [] });
+const blobDigest = sha256Digest(blob);
+const state = (site: string, n: number): DesiredState => ({
+  site,
+  digest: `sha256:${String(n).padStart(64, '0')}`,
+  deployments: [{ bundle: 'web', revision: n, digest: blobDigest }],
+  signature: 'sig',
+});
+const feed = (sites: string[]): RelayFeed => ({
+  digest: `sha256:${'f'.repeat(64)}`,
+  sites: sites.map((id, i) => ({ id, name: id, digest: state(id, 1).digest, serials: [`0${i}`] })),
+});
+
+test('saved states are served once committed with the feed, as the exact JSON, and again after a restart', async () => {
+  const dir = await stateDir();
+  const cache = await RelayCache.open(dir);
+  await cache.saveBlob(blobDigest, blob);
+  assert.equal(cache.hasBlob(blobDigest), true, 'a blob waiting for its commit is not fetched again');
+  await cache.saveDesired('site-a', state('site-a', 1));
+  await cache.saveDesired('site-b', state('site-b', 1));
+  assert.equal(cache.desired('site-a'), undefined, 'nothing is served before it is on disk');
+  await cache.saveFeed(feed(['site-a', 'site-b']));
+  assert.equal(cache.desired('site-a')?.json, JSON.stringify(state('site-a', 1)));
+  assert.equal(cache.desired('site-b')?.digest, state('site-b', 1).digest);
+  assert.equal(cache.siteBySerial('01')?.id, 'site-b');
+  cache.close();
+
+  const again = await RelayCache.open(dir);
+  assert.equal(again.desired('site-a')?.json, JSON.stringify(state('site-a', 1)));
+  assert.equal(again.siteBySerial('00')?.id, 'site-a');
+  assert.equal(await again.blob(blobDigest), blob);
+  assert.deepEqual(await readdir(dir), ['cache.sqlite', 'cache.sqlite-shm', 'cache.sqlite-wal']);
+  again.close();
+});
+
+test('a save the feed never follows (the hub went away mid-way) is committed after a moment', async () => {
+  const dir = await stateDir();
+  const cache = await RelayCache.open(dir);
+  await cache.saveDesired('site-a', state('site-a', 2));
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal(cache.desired('site-a')?.digest, state('site-a', 2).digest);
+  cache.close();
+  const again = await RelayCache.open(dir);
+  assert.equal(again.desired('site-a')?.digest, state('site-a', 2).digest);
+  assert.equal(again.feed, undefined);
+  again.close();
+});
+
+test('a state directory from before the SQLite cache is moved in once, its files removed', async () => {
+  const dir = await stateDir();
+  await mkdir(join(dir, 'desired'));
+  await mkdir(join(dir, 'blobs'));
+  await writeFile(join(dir, 'feed.json'), JSON.stringify(feed(['site/a'])));
+  await writeFile(
+    join(dir, 'desired', `${encodeURIComponent('site/a')}.json`),
+    JSON.stringify(state('site/a', 3)),
+  );
+  await writeFile(join(dir, 'blobs', blobDigest.slice('sha256:'.length)), blob);
+  await writeFile(join(dir, 'identity.json'), '{}');
+
+  const cache = await RelayCache.open(dir);
+  assert.equal(cache.desired('site/a')?.json, JSON.stringify(state('site/a', 3)));
+  assert.equal(cache.siteBySerial('00')?.id, 'site/a');
+  assert.equal(await cache.blob(blobDigest), blob);
+  assert.deepEqual(
+    (await readdir(dir)).filter((f) => !f.startsWith('cache.sqlite')),
+    ['identity.json'],
+    'the old files are gone; what is not the cache stays',
+  );
+  cache.close();
+  const again = await RelayCache.open(dir);
+  assert.equal(again.desired('site/a')?.digest, state('site/a', 3).digest);
+  again.close();
+});
+
+test('a blob the cache does not hold is a clear error', async () => {
+  const cache = await RelayCache.open(await stateDir());
+  await assert.rejects(cache.blob(`sha256:${'0'.repeat(64)}`), /holds no blob/);
+  cache.close();
+});
