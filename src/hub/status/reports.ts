@@ -31,32 +31,33 @@ export interface ReportAck {
 // The report path's statements, compiled once: each has one shape whatever the report changes (columns
 // that stay as they are get their current value back), so Kysely builds none of them per report.
 
+/** What a report is judged against, read for one site or for a batch's sites. */
+const siteReportColumns = [
+  ...siteFactColumns,
+  'last_report_seq',
+  'stack',
+  'facts',
+  'dropped_reports',
+  'dropped_reports_before',
+] as const;
+const deploymentReportColumns = [
+  ...deploymentFactColumns,
+  'applied_digest',
+  'total',
+  'applied',
+  'ready',
+  'not_ready',
+  'render_error',
+] as const;
+
 const siteOfReport = preparedQuery((db, arg: Arg<{ id: string }>) =>
-  db
-    .selectFrom('sites')
-    .select([
-      ...siteFactColumns,
-      'last_report_seq',
-      'stack',
-      'facts',
-      'dropped_reports',
-      'dropped_reports_before',
-    ])
-    .where('id', '=', arg('id')),
+  db.selectFrom('sites').select(siteReportColumns).where('id', '=', arg('id')),
 );
 
 const deploymentsOfReport = preparedQuery((db, arg: Arg<{ siteId: string }>) =>
   db
     .selectFrom('deployments')
-    .select([
-      ...deploymentFactColumns,
-      'applied_digest',
-      'total',
-      'applied',
-      'ready',
-      'not_ready',
-      'render_error',
-    ])
+    .select(deploymentReportColumns)
     .where('site_id', '=', arg('siteId'))
     .orderBy('bundle'),
 );
@@ -91,30 +92,11 @@ async function storedSites(tx: Db, siteIds: readonly string[]): Promise<Map<stri
   const out = new Map<string, StoredSite>();
   for (let i = 0; i < ids.length; i += sitesPerRead) {
     const chunk = ids.slice(i, i + sitesPerRead);
-    const sites = await tx
-      .selectFrom('sites')
-      .select([
-        ...siteFactColumns,
-        'last_report_seq',
-        'stack',
-        'facts',
-        'dropped_reports',
-        'dropped_reports_before',
-      ])
-      .where('id', 'in', chunk)
-      .execute();
+    const sites = await tx.selectFrom('sites').select(siteReportColumns).where('id', 'in', chunk).execute();
     for (const row of sites) out.set(row.id, { row, rows: [] });
     const deployments = await tx
       .selectFrom('deployments')
-      .select([
-        ...deploymentFactColumns,
-        'applied_digest',
-        'total',
-        'applied',
-        'ready',
-        'not_ready',
-        'render_error',
-      ])
+      .select(deploymentReportColumns)
       .where('site_id', 'in', chunk)
       .orderBy('site_id')
       .orderBy('bundle')
