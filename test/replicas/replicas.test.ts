@@ -151,6 +151,54 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     assert.ok(woke - started < 5000);
   });
 
+  test('a replica answers a poll woken by another replica’s change from the store, not from a state it announced before', async () => {
+    const onA = await a.enroll('announcer', { answers: 'yes' });
+    const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
+    const desired = async (site: Site, etag?: string, wait = 0) => {
+      const r = await site.http.request('GET', `/agent/v1/sites/${site.siteId}/desired`, {
+        query: wait > 0 ? { wait } : {},
+        headers: etag ? { 'if-none-match': etag } : {},
+        raw: true,
+      });
+      return { status: r.status, text: String(r.body), etag: r.headers.etag as string };
+    };
+    const placeOn = async (hub: HubServer, version: string) => {
+      const r = await hub.operator(
+        'POST',
+        '/api/v1/bundles/apply',
+        bundleFile('answers', { matchLabels: { answers: 'yes' } }, [configMap(version)]),
+      );
+      assert.equal(r.statusCode, 200, r.body);
+    };
+    const heldOnA = async () => {
+      await eventually('the poll is held on A', async () => a.ctx.desiredWatch.waiting === 1, {
+        intervalMs: 10,
+      });
+    };
+    // A places the first revision: its held poll is answered with the state A announced
+    const before = await desired(onA);
+    let poll = desired(onA, before.etag, 10);
+    await heldOnA();
+    await placeOn(a, 'v1');
+    const first = await poll;
+    assert.equal(first.status, 200);
+    assert.equal(first.text, (await desired(onA)).text);
+    // B places the next: A hears the site only, and reads what B committed
+    poll = desired(onA, first.etag, 10);
+    await heldOnA();
+    await placeOn(b, 'v2');
+    const second = await poll;
+    assert.equal(second.status, 200);
+    assert.notEqual(second.etag, first.etag, 'not the state A announced before');
+    assert.equal(second.text, (await desired(onB)).text, 'what B placed, byte for byte');
+    // an agent still on the first state is answered at once with B's
+    const behind = await desired(onA, first.etag, 10);
+    assert.equal(behind.status, 200);
+    assert.equal(behind.text, second.text);
+    onB.http.close();
+    onA.http.close();
+  });
+
   test('an operation queued on replica A ends a long-poll held on B at once, saying work waits', async () => {
     const onA = await a.enroll('worker', { app: 'no' });
     const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
