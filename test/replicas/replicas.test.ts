@@ -269,6 +269,24 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     assert.ok(Date.now() - sent < 1000, `${Date.now() - sent} ms`);
   });
 
+  test('the same bundle applied on both replicas at once is stored as two revisions, neither refused', async () => {
+    const body = (version: string) =>
+      bundleFile('both-at-once', { matchLabels: { app: 'both' } }, [configMap(version)]);
+    const answers = await Promise.all([
+      a.operator('POST', '/api/v1/bundles/apply', body('from-a')),
+      b.operator('POST', '/api/v1/bundles/apply', body('from-b')),
+    ]);
+    for (const r of answers) assert.equal(r.statusCode, 200, r.body);
+    const revisions = answers.map((r) => (r.json() as { revision: number }).revision).sort();
+    assert.deepEqual(revisions, [1, 2]);
+    const stored = await a.ctx.store.db
+      .selectFrom('bundle_revisions')
+      .select('revision')
+      .where('bundle', '=', 'both-at-once')
+      .execute();
+    assert.equal(stored.length, 2);
+  });
+
   test('exactly one replica leads, and /metrics says which', async () => {
     await eventually('one leader', () => a.ctx.coordination.leading !== b.ctx.coordination.leading);
     assert.equal(await leaderGauge(a.url, a.ctx.tls.ca.certPem), a.ctx.coordination.leading ? 1 : 0);
