@@ -111,11 +111,16 @@ test('an unknown, stale or superseded cursor is answered with the whole list', a
   assert.equal(again.sites.length, 3);
   const forged = await feedSince(relay, 'deadbeef.1');
   assert.equal(forged.delta, undefined, 'a cursor of another hub process is answered in full');
-  // a full answer more than a minute old is given again: what no notification announces is caught up
+  // a full answer more than a minute old is given again once nothing else is to be told (what no
+  // notification announces is caught up), not in the middle of a change
   const fresh = await feedSince(relay, forged.cursor!);
   assert.equal(fresh.delta, true);
   hub.advance(61_000);
-  assert.equal((await feedSince(relay, fresh.cursor!)).delta, undefined);
+  const due = await feedSince(relay, fresh.cursor!);
+  assert.equal(due.delta, undefined);
+  hub.advance(61_000);
+  await hub.applyBundle('menu', {}, { a: '3' });
+  assert.equal((await feedSince(relay, due.cursor!)).delta, true, 'a change is told as a delta first');
 });
 
 test('a decommissioned site leaves the relay as a removal; its revoked certificate goes with it', async () => {

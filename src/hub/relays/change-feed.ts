@@ -168,17 +168,20 @@ export async function relayFeedSince(
 ): Promise<RelayFeed | undefined> {
   const log = feedLogOf(ctx);
   const holdUntil = Date.now() + waitMs;
+  const inFull = async () => {
+    const version = log.version;
+    const full = await relayFeed(ctx, relay);
+    if (signal.aborted) return undefined;
+    const ids = full.sites.map((s) => s.id);
+    return { ...full, cursor: log.answeredInFull(relay.id, version, ids) };
+  };
   for (;;) {
     const cursor = log.since(relay.id, since);
-    if (!cursor) {
-      const version = log.version;
-      const full = await relayFeed(ctx, relay);
-      if (signal.aborted) return undefined;
-      const ids = full.sites.map((s) => s.id);
-      return { ...full, cursor: log.answeredInFull(relay.id, version, ids) };
-    }
+    if (!cursor) return inFull();
     const { sites, removed } = await readDelta(ctx, relay, cursor);
     if (signal.aborted) return undefined;
+    // a whole list that is due is given while nothing else is to be told, not in the middle of a change
+    if (cursor.fullDue && sites.length === 0 && removed.length === 0) return inFull();
     const remaining = holdUntil - Date.now();
     if (sites.length > 0 || removed.length > 0 || remaining <= 0) {
       const next = log.answeredDelta(

@@ -48,12 +48,14 @@ test('a cursor older than the changes kept, or than the last full answer’s bou
   const log = new FeedLog({ now: () => now, keepIds: 3, fullEveryMs: 60_000 });
   const cursor = fullAnswer(log, 'r', ['a']);
   log.desiredChanged(['a', 'b']);
-  assert.ok(log.since('r', cursor));
+  assert.equal(log.since('r', cursor)?.fullDue, false);
   log.desiredChanged(['c', 'd']);
   assert.equal(log.since('r', cursor), undefined, 'the changes since were trimmed');
   const fresh = fullAnswer(log, 'r', ['a']);
   now = 60_001;
-  assert.equal(log.since('r', fresh), undefined, 'the full answer is too old');
+  assert.equal(log.since('r', fresh)?.fullDue, true, 'due: given in full once nothing else is to be told');
+  now = 300_001;
+  assert.equal(log.since('r', fresh), undefined, 'long overdue');
 });
 
 test('after missed notifications every relay is answered in full', () => {

@@ -8,9 +8,10 @@ export interface FeedLogOptions {
   /** the clock (ms) */
   now?: () => number;
   /**
-   * a relay is answered in full again once its last full answer is this old: the few changes no
-   * notification announces (an approval that placed nothing, a renewed certificate, an expiry) reach it
-   * within this bound (default 60 s, as remembered certificates are trusted: certificate-sites.ts)
+   * a relay is answered in full again once its last full answer is this old and nothing else is to be
+   * told (at five times it, regardless): the few changes no notification announces (an approval that
+   * placed nothing, a renewed certificate, an expiry) reach it within this bound while it is quiet
+   * (default 60 s, as long as remembered certificates are trusted: certificate-sites.ts)
    */
   fullEveryMs?: number;
   /** changes are kept this long, and this many sites at most; a cursor older than the oldest kept is answered in full */
@@ -43,6 +44,8 @@ export interface SinceCursor {
   /** sites whose feed entry may have changed for this relay: re-read, then sent or dropped */
   changed: string[];
   holds: ReadonlySet<string>;
+  /** the relay's last full answer is older than `fullEveryMs`: a delta with nothing in it is given in full */
+  fullDue: boolean;
 }
 
 export class FeedLog {
@@ -92,21 +95,28 @@ export class FeedLog {
 
   /**
    * What `relayId` must be told since `cursor`, when it is the cursor of the last answer this process
-   * gave it, its last full answer is recent and the changes since are kept; otherwise undefined: answer
-   * in full. Desired-state changes count for the sites the relay holds only (one cannot bring a site
+   * gave it, its last full answer is not long overdue and the changes since are kept; otherwise
+   * undefined: answer in full. Desired-state changes count for the sites the relay holds only (one cannot bring a site
    * into a scope); identity changes count for every site.
    */
   since(relayId: string, cursor: string | undefined): SinceCursor | undefined {
     const told = this.#told.get(relayId);
     const version = told && cursor === this.#cursor(told.version) ? told.version : undefined;
     if (version === undefined || version < this.#floor) return undefined;
-    if (this.#now() - told!.fullAt > this.#fullEveryMs) return undefined;
+    const age = this.#now() - told!.fullAt;
+    if (age > 5 * this.#fullEveryMs) return undefined;
     const changed = new Set<string>();
     for (let i = this.#changes.length - 1; i >= 0 && this.#changes[i]!.version > version; i--) {
       const change = this.#changes[i]!;
       for (const id of change.ids) if (change.identity || told!.holds.has(id)) changed.add(id);
     }
-    return { from: version, version: this.#version, changed: [...changed], holds: told!.holds };
+    return {
+      from: version,
+      version: this.#version,
+      changed: [...changed],
+      holds: told!.holds,
+      fullDue: age > this.#fullEveryMs,
+    };
   }
 
   /** A full answer read after `version` was taken lists `siteIds`: its cursor. */
