@@ -70,6 +70,8 @@ const joinTokens: string[] = [];
 for (const region of regions) {
   const created = await operator.request('POST', '/api/v1/relays', {
     body: { name: `relay-${region}`, selector: { matchLabels: { region } } },
+    // a hub just started on 100,000 sites may still be busy with its first sweeps on a loaded machine
+    timeoutMs: 120_000,
   });
   if (created.status !== 201) throw new Error(`relay ${region}: ${created.status}`);
   joinTokens.push((created.body as { joinToken: string }).joinToken);
