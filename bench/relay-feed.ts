@@ -77,9 +77,9 @@ for (const region of regions) {
   joinTokens.push((created.body as { joinToken: string }).joinToken);
   stateDirs.push(await mkdtemp(join(tmpdir(), `outpost-bench-relay-${region}-`)));
 }
-// started one after another: eight node processes starting at once on a shared 2-core machine (load 12
-// and more) took longer than the 30 s a relay process is given to listen. The first sync therefore
-// counts the relays' start-up too.
+// started one after another, each given 180 s to listen: eight node processes starting at once on a
+// shared 2-core machine (load 12 and more) took longer than the 30 s a relay process is given by default.
+// The first sync therefore counts the relays' start-up too.
 const syncFrom = performance.now();
 const relays: RelayProcess[] = [];
 for (const [r, stateDir] of stateDirs.entries()) {
@@ -90,6 +90,7 @@ for (const [r, stateDir] of stateDirs.entries()) {
       joinToken: joinTokens[r]!,
       caPem: hub.caPem,
       extraArgs: ['--tls-name', '127.0.0.1'],
+      startTimeoutMs: 180_000,
     }),
   );
 }
