@@ -10,6 +10,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { relayFeedSince } from '../../src/hub/relays/change-feed.ts';
+import { createRelay } from '../../src/hub/relays/relays.ts';
 import { emitEvents } from '../../src/hub/status/events.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
@@ -240,6 +242,42 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     assert.ok(Date.now() - at < 2000, `B refused ${Date.now() - at} ms after the decommission on A`);
     onB.http.close();
     onA.http.close();
+  });
+
+  test('a relay’s feed held on replica B is answered with a delta after changes made on replica A', async () => {
+    const site = await a.enroll('relayed', { app: 'yes', region: 'far' });
+    const { view } = await createRelay(
+      a.ctx,
+      { name: 'test', source: 'test' },
+      {
+        name: 'far',
+        selector: { matchLabels: { region: 'far' } },
+      },
+    );
+    const relay = { id: view.id, name: view.name, selector: view.selector };
+    const never = new AbortController().signal;
+    const full = await relayFeedSince(b.ctx, relay, '', 0, never);
+    assert.deepEqual(
+      full?.sites.map((s) => s.id),
+      [site.siteId],
+    );
+    const held = relayFeedSince(b.ctx, relay, full!.cursor!, 10_000, never);
+    await new Promise((r) => setTimeout(r, 300));
+    const changedAt = Date.now();
+    await apply(a, 'far-1');
+    const delta = await held;
+    assert.ok(Date.now() - changedAt < 2000, `B answered ${Date.now() - changedAt} ms after the change on A`);
+    assert.equal(delta?.delta, true);
+    assert.deepEqual(
+      delta?.sites.map((s) => [s.id, s.digest !== full!.sites[0]!.digest]),
+      [[site.siteId, true]],
+    );
+    // a relabel on A reaches B by the sites channel alone (no desired state changes): a removal
+    const relabelled = await a.operator('PATCH', '/api/v1/sites/relayed', { labels: { app: 'yes' } });
+    assert.equal(relabelled.statusCode, 200, relabelled.body);
+    const removal = await relayFeedSince(b.ctx, relay, delta!.cursor!, 10_000, never);
+    assert.deepEqual(removal?.removed, [site.siteId]);
+    site.http.close();
   });
 
   test('an event stream on B gets the events committed on A', async () => {
