@@ -140,8 +140,10 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     const poll = onB.call('GET', '/agent/v1/sites/:site/desired?wait=10', undefined, {
       'if-none-match': etag,
     });
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(b.ctx.desiredWatch.waiting, 1, 'the poll is held on B');
+    // a change made before B holds the poll would be read by the poll itself, not woken by the feed
+    await eventually('the poll is held on B', async () => b.ctx.desiredWatch.waiting === 1, {
+      intervalMs: 10,
+    });
     const changedAt = Date.now();
     await apply(a, 'v1');
     const r = await poll;
@@ -208,7 +210,9 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     const poll = onB.call('GET', '/agent/v1/sites/:site/desired?wait=10', undefined, {
       'if-none-match': etag,
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await eventually('the poll is held on B', async () => b.ctx.desiredWatch.waiting === 1, {
+      intervalMs: 10,
+    });
     const queuedAt = Date.now();
     const queued = await a.operator('POST', '/api/v1/sites/worker/actions', { action: 'drift-check' });
     assert.equal(queued.statusCode, 202, queued.body);
