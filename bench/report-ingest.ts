@@ -5,15 +5,19 @@
 // validation, JSON), and a relay enrolled through the API posting batches of many sites' reports
 // over one mTLS connection (the path a 100,000-site fleet takes).
 // Target (issue 16): >= 10,000 reports/s over HTTPS + mTLS on one hub core.
-// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay] [relay batch=2000]
+// A bare node:https server answering the same requests ('floor') shows what Node's TLS and HTTP cost alone.
+// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay; or floor] [relay batch=2000]
 
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { createApiToken } from '../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../src/hub/server.ts';
-import { siteFromRow } from '../src/hub/sites/sites.ts';
+import { type Site, siteFromRow } from '../src/hub/sites/sites.ts';
 import { ingestReport } from '../src/hub/status/reports.ts';
 import { decodeRelayJoinToken } from '../src/model/join-token.ts';
 import type { RelayBatchAck } from '../src/model/relay-wire.ts';
@@ -225,6 +229,86 @@ function window(from: number): string {
   return `measured window: --from ${from.toFixed(1)} --to ${process.uptime().toFixed(1)}`;
 }
 
+/** Client certificates for the first sites, written where the load generator reads them. */
+async function writeSiteIdentities(
+  ctx: Awaited<ReturnType<typeof benchFleet>>['ctx'],
+  sites: readonly Site[],
+  file: string,
+): Promise<void> {
+  const identities = [];
+  for (const [i, site] of sites.entries()) {
+    const keys = generateKeyPair();
+    const issued = issueCertificate(ctx.tls.ca, {
+      publicKeyPem: keys.publicKeyPem,
+      commonName: site.id,
+      usage: 'client',
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86400_000),
+    });
+    await ctx.store.db
+      .insertInto('certificates')
+      .values({
+        serial: issued.serialHex,
+        site_id: site.id,
+        fingerprint: issued.fingerprintSha256,
+        not_before: new Date().toISOString(),
+        not_after: issued.notAfter.toISOString(),
+        revoked_at: null,
+      })
+      .execute();
+    identities.push({ index: i, id: site.id, cert: issued.certPem, key: keys.privateKeyPem });
+  }
+  await writeFile(file, JSON.stringify({ ca: ctx.tls.ca.certPem, sites: identities }), { mode: 0o600 });
+}
+
+/**
+ * A bare node:https server with the hub's TLS settings that reads a report, parses it, checks the
+ * client certificate was verified and answers the ack: what Node itself costs per request here.
+ */
+async function floorServer(tls: {
+  serverKeyPem: string;
+  serverCertPem: string;
+  ca: { certPem: string };
+}): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(
+    {
+      key: tls.serverKeyPem,
+      cert: tls.serverCertPem,
+      ca: tls.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (!(req.socket as TLSSocket).authorized) {
+          res.writeHead(401).end();
+          return;
+        }
+        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Report;
+        const ack = JSON.stringify({ accepted: true, lastSeq: report.seq });
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(ack),
+        });
+        res.end(ack);
+      });
+    },
+  );
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((closed) => {
+        server.closeAllConnections();
+        server.close(() => closed());
+      }),
+  };
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
   const reports = Number(process.argv[3] ?? 50_000);
@@ -283,40 +367,19 @@ async function main(): Promise<void> {
 
   // 2. agents straight to the hub over HTTPS with mTLS, load from another process: 32 sites, each on
   // its own client certificate (the reports rotate over those 32 sites, moving as above)
-  if (modes.has('mtls')) {
-    const identities = [];
-    for (let i = 0; i < 32; i++) {
-      const keys = generateKeyPair();
-      const site = sites[i]!;
-      const issued = issueCertificate(ctx.tls.ca, {
-        publicKeyPem: keys.publicKeyPem,
-        commonName: site.id,
-        usage: 'client',
-        notBefore: new Date(Date.now() - 60_000),
-        notAfter: new Date(Date.now() + 86400_000),
-      });
-      await ctx.store.db
-        .insertInto('certificates')
-        .values({
-          serial: issued.serialHex,
-          site_id: site.id,
-          fingerprint: issued.fingerprintSha256,
-          not_before: new Date().toISOString(),
-          not_after: issued.notAfter.toISOString(),
-          revoked_at: null,
-        })
-        .execute();
-      identities.push({ index: i, id: site.id, cert: issued.certPem, key: keys.privateKeyPem });
-    }
-    await writeFile(identitiesFile, JSON.stringify({ ca: ctx.tls.ca.certPem, sites: identities }), {
-      mode: 0o600,
-    });
+  if (modes.has('mtls') || modes.has('floor')) {
+    await writeSiteIdentities(ctx, sites.slice(0, 32), identitiesFile);
+  }
+  const siteLoad = async (
+    target: string,
+    label: string,
+  ): Promise<{ http: MtlsRun; cpuUs: number; cores: number }> => {
     const start = performance.now();
     const from = process.uptime();
     const hubCpu0 = await cpuSeconds(process.pid);
     const http = await generate<MtlsRun>([
       '--load',
-      url,
+      target,
       identitiesFile,
       String(reports),
       digests.pos,
@@ -327,11 +390,16 @@ async function main(): Promise<void> {
     console.log(window(from));
     const hubCpuSeconds = (await cpuSeconds(process.pid)) - hubCpu0;
     const cpuUs = (hubCpuSeconds * 1e6) / http.total;
+    const cores = hubCpuSeconds / seconds;
     console.log(
-      `HTTPS + mTLS (32 site certificates, one connection each): ${http.total} reports at ${http.rps.toFixed(0)} reports/s, p99 ${http.p99} ms, non-2xx ${http.non2xx}, errors ${http.errors}; hub ${(hubCpuSeconds / seconds).toFixed(2)} cores, ${cpuUs.toFixed(0)} µs per report; generator ${(http.cpuSeconds / seconds).toFixed(2)} cores`,
+      `${label} (32 site certificates, one connection each): ${http.total} reports at ${http.rps.toFixed(0)} reports/s, p99 ${http.p99} ms, non-2xx ${http.non2xx}, errors ${http.errors}; hub ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs per report; generator ${(http.cpuSeconds / seconds).toFixed(2)} cores`,
     );
+    return { http, cpuUs, cores };
+  };
+  if (modes.has('mtls')) {
+    const { http, cpuUs, cores } = await siteLoad(url, 'HTTPS + mTLS');
     table.push(
-      `| HTTPS + mTLS POST /agent/v1/sites/:id/report, 32 site certificates (p99 ${http.p99} ms; hub ${(hubCpuSeconds / seconds).toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per report) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
+      `| HTTPS + mTLS POST /agent/v1/sites/:id/report, 32 site certificates (p99 ${http.p99} ms; hub ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per report) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
     );
     figures.push(
       { name: 'report-ingest-mtls-per-s', value: Math.round(http.rps), unit: '1/s', target, op: '>=' },
@@ -344,6 +412,21 @@ async function main(): Promise<void> {
         target: 100,
         op: '<=',
       },
+    );
+  }
+
+  // 2b. the floor under the hub's own work: bare node:https with the hub's TLS settings, in this
+  // process, answering the same requests from the same generator with an ack and nothing else
+  if (modes.has('floor')) {
+    const floor = await floorServer(ctx.tls);
+    const { http, cpuUs, cores } = await siteLoad(floor.url, 'bare node:https floor');
+    await floor.close();
+    table.push(
+      `| bare node:https + mTLS answering the same requests (parse, ack; no store): the floor (p99 ${http.p99} ms; ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per request) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
+    );
+    figures.push(
+      { name: 'report-ingest-floor-https-per-s', value: Math.round(http.rps), unit: '1/s' },
+      { name: 'report-ingest-floor-https-cpu-us-per-request', value: Math.round(cpuUs), unit: 'µs' },
     );
   }
 
