@@ -6,7 +6,8 @@
 // over one mTLS connection (the path a 100,000-site fleet takes).
 // Target (issue 16): >= 10,000 reports/s over HTTPS + mTLS on one hub core.
 // A bare node:https server answering the same requests ('floor') shows what Node's TLS and HTTP cost alone.
-// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay; or floor] [relay batch=2000]
+// 'batches' measures the store path's CPU per report at the batch sizes the batcher hands over.
+// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay; or floor, batches] [relay batch=2000]
 
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import type { TLSSocket } from 'node:tls';
 import { createApiToken } from '../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../src/hub/server.ts';
 import { type Site, siteFromRow } from '../src/hub/sites/sites.ts';
-import { ingestReport } from '../src/hub/status/reports.ts';
+import { ingestReport, ingestReports } from '../src/hub/status/reports.ts';
 import { decodeRelayJoinToken } from '../src/model/join-token.ts';
 import type { RelayBatchAck } from '../src/model/relay-wire.ts';
 import type { Report } from '../src/model/wire.ts';
@@ -31,6 +32,9 @@ import { appendResults, type BenchFigure } from './results.ts';
 import { cpuSeconds, generatorCore, hubCore, onCore, pinSelf } from './support.ts';
 
 const target = 10_000;
+
+/** Batch sizes the 'batches' mode measures: one report, what direct agents' batches hold, a relay's. */
+const batchSizes = [1, 4, 11, 32, 256];
 
 /** Report number k: site k mod n, in sequence; every 10th one moves a deployment's state. */
 export function reportFor(
@@ -499,6 +503,34 @@ async function main(): Promise<void> {
       },
       { name: 'report-ingest-relay-batch-hub-cpu-us-per-report', value: Math.round(cpuUs), unit: 'µs' },
     );
+  }
+
+  // 4. the store path in batches of given sizes, as the batcher would hand them over: what a batch's own
+  // work (commit, event insert, conformance query) costs each report at that size
+  if (modes.has('batches')) {
+    for (const [j, size] of batchSizes.entries()) {
+      // after every other mode's reports in each site's sequence
+      const seqBase = 1_000_000 + j * rounds;
+      const from = process.uptime();
+      const cpu0 = process.cpuUsage();
+      for (let k = 0; k < reports; k += size) {
+        const batch = [];
+        for (let i = k; i < Math.min(k + size, reports); i++) {
+          batch.push({ site: sites[i % n]!, report: reportFor(i, n, digests, seqBase) });
+        }
+        await ingestReports(ctx, batch);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      const cpuUs = (cpu.user + cpu.system) / reports;
+      console.log(window(from));
+      console.log(`ingestReports in batches of ${size}: ${cpuUs.toFixed(0)} µs CPU per report`);
+      table.push(`| ingestReports in batches of ${size} (${cpuUs.toFixed(0)} µs CPU per report) | — | — |`);
+      figures.push({
+        name: `report-ingest-batch-${size}-cpu-us-per-report`,
+        value: Math.round(cpuUs),
+        unit: 'µs',
+      });
+    }
   }
 
   const events = await ctx.store.db
