@@ -24,7 +24,7 @@ function recording(): { batcher: ReportBatcher; batches: number[][] } {
       batches.push(reports.map((r) => r.report.seq));
       return reports.map((r) => ({ accepted: true, lastSeq: r.report.seq }));
     },
-    { gatherMs: 200 },
+    { gatherMs: 1000 },
   );
   return { batcher, batches };
 }
