@@ -5,16 +5,21 @@
 // validation, JSON), and a relay enrolled through the API posting batches of many sites' reports
 // over one mTLS connection (the path a 100,000-site fleet takes).
 // Target (issue 16): >= 10,000 reports/s over HTTPS + mTLS on one hub core.
-// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay] [relay batch=2000]
+// A bare node:https server answering the same requests ('floor') shows what Node's TLS and HTTP cost alone.
+// 'batches' measures the store path's CPU per report at the batch sizes the batcher hands over.
+// Run: node bench/report-ingest.ts [sites] [reports] [modes=direct,mtls,relay; or floor, batches] [relay batch=2000]
 
 import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
 import { createApiToken } from '../src/hub/identity/api-tokens.ts';
 import { buildServer } from '../src/hub/server.ts';
-import { siteFromRow } from '../src/hub/sites/sites.ts';
-import { ingestReport } from '../src/hub/status/reports.ts';
+import { type Site, siteFromRow } from '../src/hub/sites/sites.ts';
+import { ingestReport, ingestReports } from '../src/hub/status/reports.ts';
 import { decodeRelayJoinToken } from '../src/model/join-token.ts';
 import type { RelayBatchAck } from '../src/model/relay-wire.ts';
 import type { Report } from '../src/model/wire.ts';
@@ -27,6 +32,9 @@ import { appendResults, type BenchFigure } from './results.ts';
 import { cpuSeconds, generatorCore, hubCore, onCore, pinSelf } from './support.ts';
 
 const target = 10_000;
+
+/** Batch sizes the 'batches' mode measures: one report, what direct agents' batches hold, a relay's. */
+const batchSizes = [1, 4, 11, 32, 256];
 
 /** Report number k: site k mod n, in sequence; every 10th one moves a deployment's state. */
 export function reportFor(
@@ -225,6 +233,86 @@ function window(from: number): string {
   return `measured window: --from ${from.toFixed(1)} --to ${process.uptime().toFixed(1)}`;
 }
 
+/** Client certificates for the first sites, written where the load generator reads them. */
+async function writeSiteIdentities(
+  ctx: Awaited<ReturnType<typeof benchFleet>>['ctx'],
+  sites: readonly Site[],
+  file: string,
+): Promise<void> {
+  const identities = [];
+  for (const [i, site] of sites.entries()) {
+    const keys = generateKeyPair();
+    const issued = issueCertificate(ctx.tls.ca, {
+      publicKeyPem: keys.publicKeyPem,
+      commonName: site.id,
+      usage: 'client',
+      notBefore: new Date(Date.now() - 60_000),
+      notAfter: new Date(Date.now() + 86400_000),
+    });
+    await ctx.store.db
+      .insertInto('certificates')
+      .values({
+        serial: issued.serialHex,
+        site_id: site.id,
+        fingerprint: issued.fingerprintSha256,
+        not_before: new Date().toISOString(),
+        not_after: issued.notAfter.toISOString(),
+        revoked_at: null,
+      })
+      .execute();
+    identities.push({ index: i, id: site.id, cert: issued.certPem, key: keys.privateKeyPem });
+  }
+  await writeFile(file, JSON.stringify({ ca: ctx.tls.ca.certPem, sites: identities }), { mode: 0o600 });
+}
+
+/**
+ * A bare node:https server with the hub's TLS settings that reads a report, parses it, checks the
+ * client certificate was verified and answers the ack: what Node itself costs per request here.
+ */
+async function floorServer(tls: {
+  serverKeyPem: string;
+  serverCertPem: string;
+  ca: { certPem: string };
+}): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer(
+    {
+      key: tls.serverKeyPem,
+      cert: tls.serverCertPem,
+      ca: tls.ca.certPem,
+      requestCert: true,
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+    },
+    (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        if (!(req.socket as TLSSocket).authorized) {
+          res.writeHead(401).end();
+          return;
+        }
+        const report = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Report;
+        const ack = JSON.stringify({ accepted: true, lastSeq: report.seq });
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': Buffer.byteLength(ack),
+        });
+        res.end(ack);
+      });
+    },
+  );
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `https://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((closed) => {
+        server.closeAllConnections();
+        server.close(() => closed());
+      }),
+  };
+}
+
 async function main(): Promise<void> {
   const n = Number(process.argv[2] ?? 10_000);
   const reports = Number(process.argv[3] ?? 50_000);
@@ -283,40 +371,19 @@ async function main(): Promise<void> {
 
   // 2. agents straight to the hub over HTTPS with mTLS, load from another process: 32 sites, each on
   // its own client certificate (the reports rotate over those 32 sites, moving as above)
-  if (modes.has('mtls')) {
-    const identities = [];
-    for (let i = 0; i < 32; i++) {
-      const keys = generateKeyPair();
-      const site = sites[i]!;
-      const issued = issueCertificate(ctx.tls.ca, {
-        publicKeyPem: keys.publicKeyPem,
-        commonName: site.id,
-        usage: 'client',
-        notBefore: new Date(Date.now() - 60_000),
-        notAfter: new Date(Date.now() + 86400_000),
-      });
-      await ctx.store.db
-        .insertInto('certificates')
-        .values({
-          serial: issued.serialHex,
-          site_id: site.id,
-          fingerprint: issued.fingerprintSha256,
-          not_before: new Date().toISOString(),
-          not_after: issued.notAfter.toISOString(),
-          revoked_at: null,
-        })
-        .execute();
-      identities.push({ index: i, id: site.id, cert: issued.certPem, key: keys.privateKeyPem });
-    }
-    await writeFile(identitiesFile, JSON.stringify({ ca: ctx.tls.ca.certPem, sites: identities }), {
-      mode: 0o600,
-    });
+  if (modes.has('mtls') || modes.has('floor')) {
+    await writeSiteIdentities(ctx, sites.slice(0, 32), identitiesFile);
+  }
+  const siteLoad = async (
+    target: string,
+    label: string,
+  ): Promise<{ http: MtlsRun; cpuUs: number; cores: number }> => {
     const start = performance.now();
     const from = process.uptime();
     const hubCpu0 = await cpuSeconds(process.pid);
     const http = await generate<MtlsRun>([
       '--load',
-      url,
+      target,
       identitiesFile,
       String(reports),
       digests.pos,
@@ -327,11 +394,16 @@ async function main(): Promise<void> {
     console.log(window(from));
     const hubCpuSeconds = (await cpuSeconds(process.pid)) - hubCpu0;
     const cpuUs = (hubCpuSeconds * 1e6) / http.total;
+    const cores = hubCpuSeconds / seconds;
     console.log(
-      `HTTPS + mTLS (32 site certificates, one connection each): ${http.total} reports at ${http.rps.toFixed(0)} reports/s, p99 ${http.p99} ms, non-2xx ${http.non2xx}, errors ${http.errors}; hub ${(hubCpuSeconds / seconds).toFixed(2)} cores, ${cpuUs.toFixed(0)} µs per report; generator ${(http.cpuSeconds / seconds).toFixed(2)} cores`,
+      `${label} (32 site certificates, one connection each): ${http.total} reports at ${http.rps.toFixed(0)} reports/s, p99 ${http.p99} ms, non-2xx ${http.non2xx}, errors ${http.errors}; hub ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs per report; generator ${(http.cpuSeconds / seconds).toFixed(2)} cores`,
     );
+    return { http, cpuUs, cores };
+  };
+  if (modes.has('mtls')) {
+    const { http, cpuUs, cores } = await siteLoad(url, 'HTTPS + mTLS');
     table.push(
-      `| HTTPS + mTLS POST /agent/v1/sites/:id/report, 32 site certificates (p99 ${http.p99} ms; hub ${(hubCpuSeconds / seconds).toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per report) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
+      `| HTTPS + mTLS POST /agent/v1/sites/:id/report, 32 site certificates (p99 ${http.p99} ms; hub ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per report) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
     );
     figures.push(
       { name: 'report-ingest-mtls-per-s', value: Math.round(http.rps), unit: '1/s', target, op: '>=' },
@@ -344,6 +416,21 @@ async function main(): Promise<void> {
         target: 100,
         op: '<=',
       },
+    );
+  }
+
+  // 2b. the floor under the hub's own work: bare node:https with the hub's TLS settings, in this
+  // process, answering the same requests from the same generator with an ack and nothing else
+  if (modes.has('floor')) {
+    const floor = await floorServer(ctx.tls);
+    const { http, cpuUs, cores } = await siteLoad(floor.url, 'bare node:https floor');
+    await floor.close();
+    table.push(
+      `| bare node:https + mTLS answering the same requests (parse, ack; no store): the floor (p99 ${http.p99} ms; ${cores.toFixed(2)} cores, ${cpuUs.toFixed(0)} µs CPU per request) | ${http.rps.toFixed(0)} | ${verdict(http.rps)} |`,
+    );
+    figures.push(
+      { name: 'report-ingest-floor-https-per-s', value: Math.round(http.rps), unit: '1/s' },
+      { name: 'report-ingest-floor-https-cpu-us-per-request', value: Math.round(cpuUs), unit: 'µs' },
     );
   }
 
@@ -416,6 +503,34 @@ async function main(): Promise<void> {
       },
       { name: 'report-ingest-relay-batch-hub-cpu-us-per-report', value: Math.round(cpuUs), unit: 'µs' },
     );
+  }
+
+  // 4. the store path in batches of given sizes, as the batcher would hand them over: what a batch's own
+  // work (commit, event insert, conformance query) costs each report at that size
+  if (modes.has('batches')) {
+    for (const [j, size] of batchSizes.entries()) {
+      // after every other mode's reports in each site's sequence
+      const seqBase = 1_000_000 + j * rounds;
+      const from = process.uptime();
+      const cpu0 = process.cpuUsage();
+      for (let k = 0; k < reports; k += size) {
+        const batch = [];
+        for (let i = k; i < Math.min(k + size, reports); i++) {
+          batch.push({ site: sites[i % n]!, report: reportFor(i, n, digests, seqBase) });
+        }
+        await ingestReports(ctx, batch);
+      }
+      const cpu = process.cpuUsage(cpu0);
+      const cpuUs = (cpu.user + cpu.system) / reports;
+      console.log(window(from));
+      console.log(`ingestReports in batches of ${size}: ${cpuUs.toFixed(0)} µs CPU per report`);
+      table.push(`| ingestReports in batches of ${size} (${cpuUs.toFixed(0)} µs CPU per report) | — | — |`);
+      figures.push({
+        name: `report-ingest-batch-${size}-cpu-us-per-report`,
+        value: Math.round(cpuUs),
+        unit: 'µs',
+      });
+    }
   }
 
   const events = await ctx.store.db

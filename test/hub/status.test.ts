@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { cellsWithin, fleetStatusWithin } from '../../src/hub/access/scoped-status.ts';
 import { siteFromRow } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
+import { ingestReports } from '../../src/hub/status/reports.ts';
 import { changeSites } from '../../src/hub/status/site-status.ts';
 import { fleetStatus, type StatusCells } from '../../src/hub/status/summary.ts';
 import { worstState } from '../../src/model/deployment.ts';
@@ -480,6 +481,67 @@ describe('group commit of reports', () => {
         { accepted: false, lastSeq: 1 },
         { accepted: true, lastSeq: 2 },
       ]);
+    } finally {
+      await hub.close();
+    }
+  });
+
+  test('a batch of sites of any count is judged site by site against its own rows', async () => {
+    const hub = await memoryHub();
+    try {
+      const handles: SiteHandle[] = [];
+      for (let i = 0; i < 7; i++) handles.push(await hub.register(`batch-${i}`));
+      await hub.applyBundle('web', {});
+      const rows = await hub.ctx.store.db
+        .selectFrom('sites')
+        .innerJoin('deployments', 'deployments.site_id', 'sites.id')
+        .selectAll('sites')
+        .select('deployments.desired_digest')
+        .where('deployments.bundle', '=', 'web')
+        .execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const order = [...states];
+      // batches of 3, 5 and 7 sites: the reads are compiled for 4 and 8 and padded with a repeated id
+      for (const count of [3, 5, 7]) {
+        const batch = handles.slice(0, count).map((h, i) => {
+          const row = byId.get(h.siteId)!;
+          const state = order[(i + count) % order.length]!;
+          return { site: siteFromRow(row), state, digest: row.desired_digest! };
+        });
+        // straight to one transaction: the batcher would retry a failed batch report by report
+        const acks = await ingestReports(
+          hub.ctx,
+          batch.map(({ site, state, digest }) => ({
+            site,
+            report: {
+              seq: count,
+              deployments: [{ bundle: 'web', digest, state, counts: { total: 1, applied: 1, ready: 0 } }],
+            },
+          })),
+        );
+        assert.deepEqual(
+          acks,
+          batch.map(() => ({ accepted: true, lastSeq: count })),
+        );
+        const stored = await hub.ctx.store.db
+          .selectFrom('deployments')
+          .select(['site_id', 'state'])
+          .where('bundle', '=', 'web')
+          .where(
+            'site_id',
+            'in',
+            batch.map((b) => b.site.id),
+          )
+          .execute();
+        assert.deepEqual(
+          new Map(stored.map((r) => [r.site_id, r.state])),
+          new Map(batch.map((b) => [b.site.id, b.state])),
+        );
+      }
+      assert.deepEqual(
+        sortedEntries(await storedAggregates(hub.ctx)),
+        sortedEntries(await recountAggregates(hub.ctx)),
+      );
     } finally {
       await hub.close();
     }
