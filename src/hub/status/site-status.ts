@@ -158,10 +158,11 @@ export async function recordChanges(
       }
     }
   }
-  await insertEvents(ctx, tx, events);
-  // last before the commit: where the write upserts the fleet-wide cells (SQLite), they stay locked only
-  // for the upsert and the commit, not while the events go in
   await writeDeltas(tx, total);
+  // last before the commit: on PostgreSQL event writers queue on one lock until they commit (ids must
+  // become visible in order), so it is held for the insert and the commit alone; the count changes
+  // before it lock nothing there
+  await insertEvents(ctx, tx, events);
   return events.length;
 }
 
