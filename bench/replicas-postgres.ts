@@ -9,7 +9,8 @@
 // the time they had waited, so a stalled run still gives figures (and says how many were unanswered).
 // Targets (issue 16): with 3 replicas and 10,000 sites, report p99 < 100 ms, the revision everywhere < 3 s.
 // Needs the fixture cluster: OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh).
-// Run: node bench/replicas-postgres.ts [sites=1000] [seconds=60] [interval=10] [replicas=3]
+// The issue-16 run, one command (≈ 7 minutes on a quiet machine): node bench/replicas-postgres.ts 10000
+// Run: node bench/replicas-postgres.ts [sites=1000] [seconds=60] [interval=30] [replicas=3]
 //      (or --sites, --seconds, --interval, --replicas)
 
 import { fork } from 'node:child_process';
@@ -212,7 +213,7 @@ async function main(): Promise<void> {
   });
   const sites = Number(values.sites ?? positionals[0] ?? 1000);
   const seconds = Number(values.seconds ?? positionals[1] ?? 60);
-  const interval = Number(values.interval ?? positionals[2] ?? 10);
+  const interval = Number(values.interval ?? positionals[2] ?? 30);
   const replicas = Number(values.replicas ?? positionals[3] ?? 3);
   const server = process.env.OUTPOST_TEST_POSTGRES;
   if (!server) throw new Error('set OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh)');
