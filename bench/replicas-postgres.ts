@@ -53,7 +53,7 @@ interface ShareResult {
   firstErrors: string[];
 }
 
-type ToSites = { event: 'run' } | { event: 'stop' };
+type ToSites = { event: 'stop' };
 type FromSites =
   | { event: 'registered'; seconds: number; retries: number; failures: string[] }
   /** sites with a first poll and a first report answered, sent every 2 s while the sites run */
@@ -77,58 +77,6 @@ async function runShare(share: SiteShare): Promise<void> {
   let registrationRetries = 0;
   // a site that cannot register is left out and said, not the end of the run
   const registrationFailures: string[] = [];
-  for (let i = 0; i < share.count; i += 25) {
-    const batch = await Promise.all(
-      Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
-        const k = share.first + i + j;
-        const key = generateKeyPair().privateKeyPem;
-        const request = {
-          token: share.token,
-          machineId: `bench-machine-${k}`,
-          name: `store-${k}`,
-          labels: { region: `r${k % 8}` },
-          csr: createCsr({ commonName: 'site', keyPem: key }),
-        };
-        // as an agent does, a registration that timed out or failed on the hub's side is tried again
-        const register = async (attempt: number): Promise<JsonResponse> => {
-          const r = await anon[(k + attempt) % share.urls.length]!.request('POST', '/agent/v1/register', {
-            body: request,
-            timeoutMs: 120_000,
-          }).catch((e: unknown) => {
-            if (attempt < 4 && e instanceof TransportError) return undefined;
-            throw e;
-          });
-          if (r && (r.status < 500 || attempt >= 4)) return r;
-          registrationRetries++;
-          return register(attempt + 1);
-        };
-        const r = await register(0).catch((e: unknown) => ({ status: 0, body: (e as Error).message }));
-        if (r.status !== 200) {
-          registrationFailures.push(`store-${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
-          return undefined;
-        }
-        const body = r.body as { siteId: string; certificate: string };
-        const tls = { ca: share.caPem, cert: body.certificate, key };
-        return {
-          id: body.siteId,
-          poll: new HttpClient(share.urls[k % share.siteReplicas]!, tls, () => ({}), 1),
-          report: new HttpClient(share.urls[(k + 1) % share.siteReplicas]!, tls, () => ({}), 1),
-          seq: 0,
-          etag: '',
-        };
-      }),
-    );
-    for (const s of batch) if (s) simulated.push(s);
-  }
-  for (const c of anon) c.close();
-  send({
-    event: 'registered',
-    seconds: (performance.now() - t0) / 1000,
-    retries: registrationRetries,
-    failures: registrationFailures,
-  });
-  await new Promise<void>((r) => process.once('message', () => r()));
-
   let stopping = false;
   const result: ShareResult = { reports: [], unanswered: [], changes: [], errors: 0, firstErrors: [] };
   const polled = new Set<SimSite>();
@@ -177,10 +125,62 @@ async function runShare(share: SiteShare): Promise<void> {
       await new Promise((r) => setTimeout(r, share.interval * 1000));
     }
   };
-  const loops = simulated.flatMap((s, i) => [
-    pollLoop(s),
-    reportLoop(s, ((share.first + i) / share.sites) * share.interval * 1000),
-  ]);
+  const loops: Array<Promise<void>> = [];
+  for (let i = 0; i < share.count; i += 25) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
+        const k = share.first + i + j;
+        const key = generateKeyPair().privateKeyPem;
+        const request = {
+          token: share.token,
+          machineId: `bench-machine-${k}`,
+          name: `store-${k}`,
+          labels: { region: `r${k % 8}` },
+          csr: createCsr({ commonName: 'site', keyPem: key }),
+        };
+        // as an agent does, a registration that timed out or failed on the hub's side is tried again
+        const register = async (attempt: number): Promise<JsonResponse> => {
+          const r = await anon[(k + attempt) % share.urls.length]!.request('POST', '/agent/v1/register', {
+            body: request,
+            timeoutMs: 120_000,
+          }).catch((e: unknown) => {
+            if (attempt < 4 && e instanceof TransportError) return undefined;
+            throw e;
+          });
+          if (r && (r.status < 500 || attempt >= 4)) return r;
+          registrationRetries++;
+          return register(attempt + 1);
+        };
+        const r = await register(0).catch((e: unknown) => ({ status: 0, body: (e as Error).message }));
+        if (r.status !== 200) {
+          registrationFailures.push(`store-${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+          return undefined;
+        }
+        const body = r.body as { siteId: string; certificate: string };
+        const tls = { ca: share.caPem, cert: body.certificate, key };
+        return {
+          id: body.siteId,
+          poll: new HttpClient(share.urls[k % share.siteReplicas]!, tls, () => ({}), 1),
+          report: new HttpClient(share.urls[(k + 1) % share.siteReplicas]!, tls, () => ({}), 1),
+          seq: 0,
+          etag: '',
+        };
+      }),
+    );
+    for (const s of batch) {
+      if (!s) continue;
+      // as an agent does: polling and reporting from the moment it has its certificate
+      loops.push(pollLoop(s), reportLoop(s, (simulated.length / share.count) * share.interval * 1000));
+      simulated.push(s);
+    }
+  }
+  for (const c of anon) c.close();
+  send({
+    event: 'registered',
+    seconds: (performance.now() - t0) / 1000,
+    retries: registrationRetries,
+    failures: registrationFailures,
+  });
   await new Promise<void>((r) => process.once('message', () => r()));
   stopping = true;
   clearInterval(progress);
@@ -358,11 +358,11 @@ async function main(): Promise<void> {
       (registrationFailures.length ? `; failures: ${registrationFailures.slice(0, 3).join('; ')}` : ''),
   );
 
-  // Every site connects (a first poll and a first report answered, which also brings it back from the
-  // Stale a long registration leaves it in) before the window opens: the window measures the steady
-  // state, not 2 × sites TLS handshakes at once. Past the cap the window opens anyway, with the count.
+  // Sites poll and report from their registration on, as agents do (one that waited for the whole fleet
+  // to register went Stale, and the window opened on 2 × sites TLS handshakes and a storm of returns
+  // from Stale). The window opens once each has a poll and a report answered; past the cap it opens
+  // anyway, with the count.
   const connectStart = performance.now();
-  for (const s of shares) s.child.send({ event: 'run' } satisfies ToSites);
   const connectCapMs = Math.max(120_000, registeredSites * 15);
   const sitesConnected = () => shares.reduce((n, s) => n + s.connected, 0);
   while (sitesConnected() < registeredSites && performance.now() - connectStart < connectCapMs) {
@@ -382,9 +382,13 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
   // every site now holds a poll with revision 1; revision 2 goes in on the operator's replica
   const newRevisionAt = Date.now();
-  await api.applyBundle(bundle('2'));
+  // an apply the client gives up on may still commit on the hub: the window goes on and counts the reach
+  const applyError = await api.applyBundle(bundle('2')).then(
+    () => undefined,
+    (e: unknown) => (e as Error).message,
+  );
   const applyMs = Date.now() - newRevisionAt;
-  console.error(`revision 2 applied in ${applyMs} ms`);
+  console.error(`revision 2 ${applyError ? `not applied: ${applyError}` : 'applied'} in ${applyMs} ms`);
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
   const elapsed = (performance.now() - started) / 1000;
   const cpu1 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
@@ -446,6 +450,7 @@ async function main(): Promise<void> {
     },
     newRevision: {
       applyMs: Math.round(applyMs),
+      applyError,
       sitesReached: reachedAt.length,
       p50Ms: Math.round(percentile(reachedAt, 50)),
       allMs: Math.round(reachedAt.at(-1) ?? Number.NaN),
