@@ -26,7 +26,9 @@ const token = decodeJoinToken((created.body as { joinToken: string }).joinToken)
 const csrs = Array.from({ length: sites }, (_, i) =>
   createCsr({ commonName: `m${i}`, keyPem: generateKeyPair().privateKeyPem }),
 );
-const client = new HttpClient(hub.url, { ca: hub.caPem });
+// one connection per registration in flight, as that many boxes calling home would have (the client's
+// default of 8 connections made "16 at a time" 8)
+const client = new HttpClient(hub.url, { ca: hub.caPem }, undefined, concurrency);
 const latencies: number[] = [];
 let next = 0;
 let failures = 0;
@@ -34,6 +36,7 @@ let failures = 0;
 const hubCpu0 = await cpuSeconds(hub.pid);
 const genCpu0 = process.cpuUsage();
 const started = performance.now();
+const profileFrom = hub.uptime();
 await Promise.all(
   Array.from({ length: concurrency }, async () => {
     for (let i = next++; i < sites; i = next++) {
@@ -52,6 +55,7 @@ await Promise.all(
   }),
 );
 const seconds = (performance.now() - started) / 1000;
+const profileTo = hub.uptime();
 const hubCpu = (await cpuSeconds(hub.pid)) - hubCpu0;
 const gen = process.cpuUsage(genCpu0);
 const hubRss = await rssMiB(hub.pid);
@@ -75,6 +79,7 @@ console.log(
       hubCpuCores: Number((hubCpu / seconds).toFixed(2)),
       generatorCpuCores: Number(((gen.user + gen.system) / 1e6 / seconds).toFixed(2)),
       hubRssMiB: Math.round(hubRss),
+      hubProfileWindowSeconds: { from: Number(profileFrom.toFixed(1)), to: Number(profileTo.toFixed(1)) },
     },
     null,
     2,

@@ -91,7 +91,8 @@ export function verifyCsr(csrPem: string): VerifiedCsr {
   if (!isP256(key)) throw csrError('public key is not ECDSA P-256');
   let ok: boolean;
   try {
-    ok = verify('sha256', parsed.info, { key, dsaEncoding: 'der' }, parsed.signature);
+    // DER signature, ECDSA's default: the KeyObject alone spares node:crypto a thrown error (see signAndWrap)
+    ok = verify('sha256', parsed.info, key, parsed.signature);
   } catch (err) {
     throw csrError('signature is malformed', err);
   }

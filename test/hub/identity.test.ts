@@ -4,14 +4,17 @@
 // in the logs.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
+import { derivedColumns, loadFacts } from '../../src/hub/status/site-status.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
 import { createCa, issueCertificate } from '../../src/pki/authority.ts';
 import { createCsr } from '../../src/pki/csr.ts';
 import { generateKeyPair } from '../../src/pki/keys.ts';
 import { generateSealingKeyPair, sealingKeyId } from '../../src/pki/sealing.ts';
+import { recountAggregates, sortedEntries, storedAggregates } from '../support/hub.ts';
 import { type HubServer, startHubServer } from '../support/hub-server.ts';
 
 let hub: HubServer;
@@ -207,6 +210,75 @@ describe('one site per machine', () => {
       const client = hub.siteClient(r.body.siteId, r.body.name, r.body.certificate!, r.keyPem);
       assert.equal((await client.call('GET', '/agent/v1/sites/:site/desired')).status, 200);
     }
+  });
+  test('a group records what each registration that stood changed: exact counts, one event each, complete rows', async () => {
+    await hub.enroll('store-rec-taken');
+    const first = await hub.register((await hub.joinToken()).token, {
+      name: 'store-rec-again',
+      machineId: 'machine-rec-again',
+      labels: { region: 'west' },
+    });
+    assert.equal(first.status, 200);
+    const { token } = await hub.joinToken({ autoApprove: true, maxUses: 10, labels: { region: 'east' } });
+    const { token: pendingToken } = await hub.joinToken({ autoApprove: false, maxUses: 1 });
+    const [fresh, pending, again, refused] = await Promise.all([
+      hub.register(token, {
+        name: 'store-rec-new',
+        machineId: 'machine-rec-new',
+        labels: { format: 'mini' },
+      }),
+      hub.register(pendingToken, { name: 'store-rec-pending', machineId: 'machine-rec-pending' }),
+      // the same machine again moves from region west to east: its old counts go, the new ones come
+      hub.register(token, { name: 'store-rec-again', machineId: 'machine-rec-again' }),
+      hub.register(token, { name: 'store-rec-taken', machineId: 'machine-rec-intruder' }),
+    ]);
+    assert.deepEqual([fresh.status, pending.status, again.status, refused.status], [200, 200, 200, 403]);
+    assert.equal(again.body.siteId, first.body.siteId);
+    const db = hub.ctx.store.db;
+    assert.deepEqual(
+      sortedEntries(await storedAggregates(hub.ctx)),
+      sortedEntries(await recountAggregates(hub.ctx)),
+      'the aggregates equal a recount from the sites',
+    );
+    // the refused one adds nothing to what the enrolment of its name wrote
+    const events = await db
+      .selectFrom('events')
+      .select('message')
+      .where('type', '=', 'registered')
+      .where('site', 'in', ['store-rec-new', 'store-rec-pending', 'store-rec-again', 'store-rec-taken'])
+      .execute();
+    assert.deepEqual(events.map((e) => e.message).sort(), [
+      'store-rec-again registered (Active)',
+      'store-rec-again registered again',
+      'store-rec-new registered (Active)',
+      'store-rec-pending registered (Pending)',
+      'store-rec-taken registered (Active)',
+    ]);
+    // a new site's row is written once: its certificate's expiry, its ticket, its derived columns in it
+    const rows = await db
+      .selectFrom('sites')
+      .selectAll()
+      .where('name', 'in', ['store-rec-new', 'store-rec-pending', 'store-rec-again'])
+      .orderBy('name')
+      .execute();
+    const facts = await loadFacts(
+      db,
+      rows.map((r) => r.id),
+    );
+    for (const row of rows) {
+      const derived = derivedColumns(facts.get(row.id)!);
+      assert.deepEqual(
+        Object.fromEntries(Object.keys(derived).map((k) => [k, row[k as keyof typeof row]])),
+        derived,
+        `${row.name}'s derived columns`,
+      );
+    }
+    const byName = new Map(rows.map((r) => [r.name, r]));
+    const certificate = new X509Certificate(fresh.body.certificate!);
+    assert.equal(byName.get('store-rec-new')!.cert_expires_at, new Date(certificate.validTo).toISOString());
+    assert.equal(byName.get('store-rec-pending')!.cert_expires_at, null);
+    assert.ok(byName.get('store-rec-pending')!.ticket_hash && byName.get('store-rec-pending')!.pending_csr);
+    assert.equal(JSON.parse(byName.get('store-rec-again')!.labels).region, 'east');
   });
 });
 

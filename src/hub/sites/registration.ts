@@ -3,9 +3,10 @@
 // client certificate bound to its site id. Operators approve, reject or decommission; agents renew.
 
 import { OutpostError } from '../../model/errors.ts';
+import type { NewEvent } from '../../model/event.ts';
 import { siteNameProblem } from '../../model/site.ts';
 import type { CertificateResponse, RegisterRequest, RegisterResponse } from '../../model/wire.ts';
-import { backdatedValidity, issueCertificate } from '../../pki/authority.ts';
+import { backdatedValidity, type IssuedCertificate, issueCertificate } from '../../pki/authority.ts';
 import { verifyCsr } from '../../pki/csr.ts';
 import { PkiError } from '../../pki/errors.ts';
 import { type Actor, audit } from '../audit/audit.ts';
@@ -14,9 +15,16 @@ import { hashSecret, newSecret, secretMatches } from '../credentials.ts';
 import { consumeBootstrapToken } from '../identity/bootstrap-tokens.ts';
 import { newId } from '../ids.ts';
 import { placeSites } from '../placement/place.ts';
-import { changeSites, loadFacts, recordChanges } from '../status/site-status.ts';
+import {
+  changeSites,
+  derivedColumns,
+  loadFacts,
+  recordChanges,
+  type SiteChange,
+  siteFacts,
+} from '../status/site-status.ts';
 import { type Arg, preparedQuery } from '../store/prepared.ts';
-import type { Db, SiteTable } from '../store/schema.ts';
+import type { CertificateTable, Db, SiteTable } from '../store/schema.ts';
 import { siteIdentityChanged } from './certificate-sites.ts';
 import { RegistrationBatcher } from './registration-batcher.ts';
 import { assertLabels, newSiteRow, type Site, siteByName } from './sites.ts';
@@ -34,9 +42,54 @@ function checkedCsr(csr: string) {
   }
 }
 
+/** A client certificate for the site from a verified public key, valid from a little before `now`. */
+function siteCertificate(
+  ctx: HubContext,
+  siteId: string,
+  publicKeyPem: string,
+  now: Date,
+): IssuedCertificate {
+  return issueCertificate(ctx.tls.ca, {
+    publicKeyPem,
+    commonName: siteId,
+    uris: [siteUri(siteId)],
+    usage: 'client',
+    ...backdatedValidity(now, ctx.config.certificateValidityDays * 86400_000),
+  });
+}
+
+// every registration records one: compiled once (store/prepared.ts)
+const insertCertificate = preparedQuery((db, arg: Arg<Pick<CertificateTable, keyof CertificateTable>>) =>
+  db.insertInto('certificates').values({
+    serial: arg('serial'),
+    site_id: arg('site_id'),
+    fingerprint: arg('fingerprint'),
+    not_before: arg('not_before'),
+    not_after: arg('not_after'),
+    revoked_at: arg('revoked_at'),
+  }),
+);
+
+/** Stores an issued certificate as the site's, so the hub accepts it. */
+async function recordCertificate(
+  tx: Db,
+  siteId: string,
+  issued: IssuedCertificate,
+  now: Date,
+): Promise<void> {
+  await insertCertificate(tx, {
+    serial: issued.serialHex,
+    site_id: siteId,
+    fingerprint: issued.fingerprintSha256,
+    not_before: now.toISOString(),
+    not_after: issued.notAfter.toISOString(),
+    revoked_at: null,
+  });
+}
+
 /**
- * Issues a client certificate for the site from a verified public key and records it; `alsoSet` are
- * columns of the site's row written by the same update.
+ * Issues a client certificate for an existing site from a verified public key and records it; `alsoSet`
+ * are columns of the site's row written by the same update.
  */
 async function issueFor(
   ctx: HubContext,
@@ -46,24 +99,8 @@ async function issueFor(
   alsoSet: Partial<Pick<SiteTable, 'ticket_hash' | 'pending_csr' | 'issued_cert'>> = {},
 ): Promise<string> {
   const now = ctx.now();
-  const issued = issueCertificate(ctx.tls.ca, {
-    publicKeyPem,
-    commonName: siteId,
-    uris: [siteUri(siteId)],
-    usage: 'client',
-    ...backdatedValidity(now, ctx.config.certificateValidityDays * 86400_000),
-  });
-  await tx
-    .insertInto('certificates')
-    .values({
-      serial: issued.serialHex,
-      site_id: siteId,
-      fingerprint: issued.fingerprintSha256,
-      not_before: now.toISOString(),
-      not_after: issued.notAfter.toISOString(),
-      revoked_at: null,
-    })
-    .execute();
+  const issued = siteCertificate(ctx, siteId, publicKeyPem, now);
+  await recordCertificate(tx, siteId, issued, now);
   await tx
     .updateTable('sites')
     .set({ ...alsoSet, cert_expires_at: issued.notAfter.toISOString() })
@@ -105,14 +142,25 @@ const siteNamed = preparedQuery((db, arg: Arg<{ name: string }>) =>
   db.selectFrom('sites').select('id').where('name', '=', arg('name')),
 );
 
-/** Each hub context's registrations commit in groups (registration-batcher.ts). */
-const batchers = new WeakMap<HubContext, RegistrationBatcher>();
+/**
+ * What a registration leaves for its group to write once: the change to its site (for the aggregates
+ * and transition events), whether the site's derived columns are already in its row, and its event.
+ */
+interface RegistrationRecord {
+  change: SiteChange;
+  derivedWritten: boolean;
+  event: NewEvent;
+}
 
-function batcherOf(ctx: HubContext): RegistrationBatcher {
+/** Each hub context's registrations commit in groups (registration-batcher.ts). */
+const batchers = new WeakMap<HubContext, RegistrationBatcher<RegistrationRecord>>();
+
+function batcherOf(ctx: HubContext): RegistrationBatcher<RegistrationRecord> {
   let batcher = batchers.get(ctx);
   if (!batcher) {
-    batcher = new RegistrationBatcher(
+    batcher = new RegistrationBatcher<RegistrationRecord>(
       (work) => ctx.store.db.transaction().execute(work),
+      (tx, records) => recordRegistrations(ctx, tx, records),
       async (placed) => {
         // a machine registering again is an Active site with new labels and its old certificates revoked
         siteIdentityChanged(ctx, placed);
@@ -123,6 +171,32 @@ function batcherOf(ctx: HubContext): RegistrationBatcher {
     batchers.set(ctx, batcher);
   }
   return batcher;
+}
+
+/**
+ * The group's registrations in the aggregates and the event log: one upsert of the summed deltas and one
+ * insert of the events, where each registration made its own before.
+ */
+async function recordRegistrations(ctx: HubContext, tx: Db, records: RegistrationRecord[]): Promise<void> {
+  const fresh = records.filter((r) => r.derivedWritten);
+  const again = records.filter((r) => !r.derivedWritten);
+  if (fresh.length > 0) {
+    await recordChanges(
+      ctx,
+      tx,
+      fresh.map((r) => r.change),
+      fresh.map((r) => r.event),
+      { derivedWritten: true },
+    );
+  }
+  if (again.length > 0) {
+    await recordChanges(
+      ctx,
+      tx,
+      again.map((r) => r.change),
+      again.map((r) => r.event),
+    );
+  }
 }
 
 export async function registerSite(
@@ -142,6 +216,22 @@ export async function registerSite(
   );
 }
 
+/** Every column of a site's row, as newSiteRow fills them. */
+const siteRowColumns = Object.keys(
+  newSiteRow({ id: '', name: '', lifecycle: '', registered_at: '' }),
+) as Array<keyof SiteTable>;
+
+// a new site is one row written once: compiled once (store/prepared.ts)
+const insertSite = preparedQuery((db, arg: Arg<Pick<SiteTable, keyof SiteTable>>) =>
+  db
+    .insertInto('sites')
+    .values(
+      Object.fromEntries(siteRowColumns.map((column) => [column, arg(column)])) as unknown as SiteTable,
+    ),
+);
+
+type RegistrationOutcome = { result: RegisterResponse; placed?: string; record: RegistrationRecord };
+
 /** One registration inside its group's transaction; an Active site is named for placement after commit. */
 async function registerInTransaction(
   ctx: HubContext,
@@ -150,102 +240,148 @@ async function registerInTransaction(
   publicKeyPem: string,
   wantedName: string | undefined,
   source: string,
-): Promise<{ result: RegisterResponse; placed?: string }> {
+): Promise<RegistrationOutcome> {
   const now = ctx.now();
   const grant = await consumeBootstrapToken(tx, now, req.token);
   const actor: Actor = { name: `bootstrap-token:${grant.tokenId}`, source };
   const {
     rows: [existing],
   } = await siteOfMachine(tx, { machineId: req.machineId });
-  const before = existing ? (await loadFacts(tx, [existing.id])).get(existing.id) : undefined;
   const lifecycle = grant.autoApprove || existing?.lifecycle === 'Active' ? 'Active' : 'Pending';
-  let row: SiteTable;
-  if (existing) {
-    // The same machine again (a reinstall or factory reset): the same site, never a duplicate.
-    const labels = { ...JSON.parse(existing.labels), ...grant.labels };
-    await tx
-      .updateTable('sites')
-      .set({
-        labels: JSON.stringify(labels),
-        facts: JSON.stringify(req.facts ?? {}),
-        properties: JSON.stringify({ ...JSON.parse(existing.properties), ...propertiesFromFacts(req) }),
-        lifecycle,
-        last_seen_at: now.toISOString(),
-        last_report_seq: 0,
-        // the new install's agent counts its drops from 0 again, above what the old ones counted
-        dropped_reports_before: existing.dropped_reports,
-        connectivity: 'Online',
-        connectivity_since: now.toISOString(),
-        // a new install has a new sealing key (or none yet): the old one went with the wiped state
-        ...sealingKeyOf(req, now),
-      })
-      .where('id', '=', existing.id)
-      .execute();
-    // Certificates of the previous install are retired: its keys are gone with the wiped state.
-    await revokeCertificates(tx, existing.id, now);
-    row = await tx.selectFrom('sites').selectAll().where('id', '=', existing.id).executeTakeFirstOrThrow();
-  } else {
-    const id = newId(now);
-    const name = wantedName ?? `site-${id.slice(-12)}`;
-    const {
-      rows: [holder],
-    } = await siteNamed(tx, { name });
-    if (holder) {
-      throw new OutpostError(
-        'registration_refused',
-        `site name ${name} belongs to another machine; register with another name`,
-      );
-    }
-    row = newSiteRow({
-      id,
-      name,
-      labels: JSON.stringify({ ...req.labels, ...grant.labels }),
-      properties: JSON.stringify(propertiesFromFacts(req)),
-      facts: JSON.stringify(req.facts ?? {}),
-      lifecycle,
-      registered_at: now.toISOString(),
-      last_seen_at: now.toISOString(),
-      machine_id: req.machineId,
-      ...sealingKeyOf(req, now),
-    });
-    await tx.insertInto('sites').values(row).execute();
-  }
-  await recordChanges(
-    ctx,
-    tx,
-    [{ siteId: row.id, before, after: (await loadFacts(tx, [row.id])).get(row.id) }],
-    [
-      {
-        type: 'registered',
-        site: row.name,
-        message: existing ? `${row.name} registered again` : `${row.name} registered (${lifecycle})`,
-        details: { again: existing !== undefined, lifecycle },
-      },
-    ],
-  );
-  await audit(tx, now, actor, 'site.register', `site/${row.name}`, {
-    siteId: row.id,
+  const outcome = existing
+    ? await registerAgain(ctx, tx, req, existing, grant.labels, lifecycle, publicKeyPem, now)
+    : await registerNew(ctx, tx, req, grant.labels, lifecycle, publicKeyPem, wantedName, now);
+  const { siteId, name } = outcome.result;
+  await audit(tx, now, actor, 'site.register', `site/${name}`, {
+    siteId,
     lifecycle,
     again: existing !== undefined,
   });
+  return outcome;
+}
+
+function registeredEvent(name: string, lifecycle: string, again: boolean): NewEvent {
+  return {
+    type: 'registered',
+    site: name,
+    message: again ? `${name} registered again` : `${name} registered (${lifecycle})`,
+    details: { again, lifecycle },
+  };
+}
+
+/**
+ * A machine the hub has not seen: its row is written once, with its certificate's expiry (or its
+ * ticket) and the derived status columns, all known before the insert.
+ */
+async function registerNew(
+  ctx: HubContext,
+  tx: Db,
+  req: RegisterRequest,
+  grantedLabels: Record<string, string>,
+  lifecycle: 'Active' | 'Pending',
+  publicKeyPem: string,
+  wantedName: string | undefined,
+  now: Date,
+): Promise<RegistrationOutcome> {
+  const id = newId(now);
+  const name = wantedName ?? `site-${id.slice(-12)}`;
+  const {
+    rows: [holder],
+  } = await siteNamed(tx, { name });
+  if (holder) {
+    throw new OutpostError(
+      'registration_refused',
+      `site name ${name} belongs to another machine; register with another name`,
+    );
+  }
+  const row = newSiteRow({
+    id,
+    name,
+    labels: JSON.stringify({ ...req.labels, ...grantedLabels }),
+    properties: JSON.stringify(propertiesFromFacts(req)),
+    facts: JSON.stringify(req.facts ?? {}),
+    lifecycle,
+    registered_at: now.toISOString(),
+    last_seen_at: now.toISOString(),
+    machine_id: req.machineId,
+    ...sealingKeyOf(req, now),
+  });
+  const issued = lifecycle === 'Active' ? siteCertificate(ctx, id, publicKeyPem, now) : undefined;
+  const ticket = issued ? undefined : newSecret();
+  if (issued) row.cert_expires_at = issued.notAfter.toISOString();
+  else {
+    row.ticket_hash = hashSecret(ticket!);
+    row.pending_csr = req.csr;
+  }
+  // a new site has no deployments: its facts are its row's
+  const after = siteFacts(row, []);
+  Object.assign(row, derivedColumns(after));
+  await insertSite(tx, row);
+  const record: RegistrationRecord = {
+    change: { siteId: id, before: undefined, after },
+    derivedWritten: true,
+    event: registeredEvent(name, lifecycle, false),
+  };
+  if (!issued) return { result: { siteId: id, name, lifecycle, ticket: ticket! }, record };
+  await recordCertificate(tx, id, issued, now);
+  return { result: { siteId: id, name, lifecycle, certificate: issued.certPem }, placed: id, record };
+}
+
+/** The same machine again (a reinstall or factory reset): the same site, never a duplicate. */
+async function registerAgain(
+  ctx: HubContext,
+  tx: Db,
+  req: RegisterRequest,
+  existing: SiteTable,
+  grantedLabels: Record<string, string>,
+  lifecycle: 'Active' | 'Pending',
+  publicKeyPem: string,
+  now: Date,
+): Promise<RegistrationOutcome> {
+  const before = (await loadFacts(tx, [existing.id])).get(existing.id);
+  const labels = { ...JSON.parse(existing.labels), ...grantedLabels };
+  await tx
+    .updateTable('sites')
+    .set({
+      labels: JSON.stringify(labels),
+      facts: JSON.stringify(req.facts ?? {}),
+      properties: JSON.stringify({ ...JSON.parse(existing.properties), ...propertiesFromFacts(req) }),
+      lifecycle,
+      last_seen_at: now.toISOString(),
+      last_report_seq: 0,
+      // the new install's agent counts its drops from 0 again, above what the old ones counted
+      dropped_reports_before: existing.dropped_reports,
+      connectivity: 'Online',
+      connectivity_since: now.toISOString(),
+      // a new install has a new sealing key (or none yet): the old one went with the wiped state
+      ...sealingKeyOf(req, now),
+    })
+    .where('id', '=', existing.id)
+    .execute();
+  // Certificates of the previous install are retired: its keys are gone with the wiped state.
+  await revokeCertificates(tx, existing.id, now);
+  const after = (await loadFacts(tx, [existing.id])).get(existing.id);
+  const record: RegistrationRecord = {
+    change: { siteId: existing.id, before, after },
+    derivedWritten: false,
+    event: registeredEvent(existing.name, lifecycle, true),
+  };
+  const { id: siteId, name } = existing;
   if (lifecycle === 'Active') {
-    const certificate = await issueFor(ctx, tx, row.id, publicKeyPem, {
+    const certificate = await issueFor(ctx, tx, siteId, publicKeyPem, {
       ticket_hash: null,
       pending_csr: null,
       issued_cert: null,
     });
-    return {
-      result: { siteId: row.id, name: row.name, lifecycle, certificate } satisfies RegisterResponse,
-      placed: row.id,
-    };
+    return { result: { siteId, name, lifecycle, certificate }, placed: siteId, record };
   }
   const ticket = newSecret();
   await tx
     .updateTable('sites')
     .set({ ticket_hash: hashSecret(ticket), pending_csr: req.csr, issued_cert: null })
-    .where('id', '=', row.id)
+    .where('id', '=', siteId)
     .execute();
-  return { result: { siteId: row.id, name: row.name, lifecycle, ticket } satisfies RegisterResponse };
+  return { result: { siteId, name, lifecycle, ticket }, record };
 }
 
 /** A pending site collects its certificate with its ticket once approved (once). */
