@@ -1,7 +1,8 @@
 // Benchmark: the hub's side of the relays at fleet scale (issue 16 §2/§4). One hub process with N sites,
 // 8 `outpost relay` processes (one region each, no site connected): the hub CPU and wall time of a change
-// feed answer per relay, a fleet-wide revision until every relay's cache holds every site's new signed
-// desired state (`relay-fanout-100k-s`, the hub→relay half of fanout-100k), and the hub's RSS.
+// feed answer per relay (the whole list, and a delta since a cursor), a fleet-wide revision until every
+// relay's cache holds every site's new signed desired state (`relay-fanout-100k-s`, the hub→relay half
+// of fanout-100k), and the hub's RSS.
 // Run: node bench/relay-feed.ts [sites=100000]
 
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -69,24 +70,30 @@ const joinTokens: string[] = [];
 for (const region of regions) {
   const created = await operator.request('POST', '/api/v1/relays', {
     body: { name: `relay-${region}`, selector: { matchLabels: { region } } },
+    // a hub just started on 100,000 sites may still be busy with its first sweeps on a loaded machine
+    timeoutMs: 120_000,
   });
   if (created.status !== 201) throw new Error(`relay ${region}: ${created.status}`);
   joinTokens.push((created.body as { joinToken: string }).joinToken);
   stateDirs.push(await mkdtemp(join(tmpdir(), `outpost-bench-relay-${region}-`)));
 }
-// started together, so that every relay enrols before the first ones' catching up keeps the hub busy
+// started one after another, each given 180 s to listen: eight node processes starting at once on a
+// shared 2-core machine (load 12 and more) took longer than the 30 s a relay process is given by default.
+// The first sync therefore counts the relays' start-up too.
 const syncFrom = performance.now();
-const relays = await Promise.all(
-  stateDirs.map(async (stateDir, r) =>
-    startRelayProcess({
+const relays: RelayProcess[] = [];
+for (const [r, stateDir] of stateDirs.entries()) {
+  relays.push(
+    await startRelayProcess({
       stateDir,
       port: await freePort(),
       joinToken: joinTokens[r]!,
       caPem: hub.caPem,
       extraArgs: ['--tls-name', '127.0.0.1'],
+      startTimeoutMs: 180_000,
     }),
-  ),
-);
+  );
+}
 // the benchmark fleet labels site i with regions[i % 8] (bench/fleet.ts)
 const share = regions.map(
   (_, r) => Math.floor(sites / regions.length) + (r < sites % regions.length ? 1 : 0),
@@ -141,6 +148,44 @@ if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${JSON.str
 const held = await untilRelaysHold(relays, marks, share, Math.max(300_000, sites * 6));
 const fanoutSeconds = Number.isNaN(held) ? Number.NaN : (performance.now() - applyAt) / 1000;
 const fanoutCpu = (await cpuSeconds(hub.pid)) - fanoutCpu0;
+
+// (c) after the fan-out (it perturbs the relays' own cursors): a delta answer per relay with nothing
+// changed, asked with the cursor of a whole list just given, unheld, 3 rounds × 8
+const deltaClients = await Promise.all(
+  stateDirs.map(async (dir) => {
+    const id = JSON.parse(await readFile(join(dir, 'identity.json'), 'utf8')) as RelayIdentity;
+    return new HttpClient(hub.url, { ca: id.caPem, cert: id.clientCertPem, key: id.keyPem });
+  }),
+);
+const cursors: (string | undefined)[] = await Promise.all(
+  deltaClients.map(async (client) => {
+    const res = await client.request('GET', '/relay/v1/changes', {
+      query: { since: '' },
+      timeoutMs: 120_000,
+    });
+    return (res.body as { cursor?: string }).cursor;
+  }),
+);
+const deltaMs: number[] = [];
+let deltaBytes = 0;
+const deltaCpu0 = await cpuSeconds(hub.pid);
+for (let k = 0; k < rounds && !cursors.includes(undefined); k++) {
+  for (const [i, client] of deltaClients.entries()) {
+    const at = performance.now();
+    const res = await client.request('GET', '/relay/v1/changes', {
+      query: { since: cursors[i] },
+      raw: true,
+      timeoutMs: 120_000,
+    });
+    if (res.status !== 200) throw new Error(`change feed delta: HTTP ${res.status}`);
+    deltaMs.push(performance.now() - at);
+    deltaBytes = Math.max(deltaBytes, (res.body as string).length);
+    cursors[i] = (JSON.parse(res.body as string) as { cursor?: string }).cursor;
+  }
+}
+const deltaCpuMs =
+  deltaMs.length === 0 ? Number.NaN : (((await cpuSeconds(hub.pid)) - deltaCpu0) * 1000) / deltaMs.length;
+for (const c of deltaClients) c.close();
 clearInterval(sampler);
 
 operator.close();
@@ -161,6 +206,10 @@ const out = {
   },
   feedAnswerHubCpuMs: round(feedCpuMs),
   feedAnswerKiB: Math.round(feedBytes / 1024),
+  deltaAnswerMs:
+    deltaMs.length === 0 ? null : round([...deltaMs].sort((a, b) => a - b)[Math.floor(deltaMs.length / 2)]!),
+  deltaAnswerHubCpuMs: round(deltaCpuMs),
+  deltaAnswerBytes: deltaBytes,
   applySeconds: round(applySeconds),
   fanoutSeconds: round(fanoutSeconds),
   fanoutHubCpuSeconds: round(fanoutCpu),
@@ -176,6 +225,7 @@ await appendResults(
     [
       { name: `relay-feed-answer-hub-cpu-ms-${label}`, value: out.feedAnswerHubCpuMs, unit: 'ms' },
       { name: `relay-feed-answer-ms-${label}`, value: out.feedAnswerMs.p50, unit: 'ms' },
+      { name: `relay-feed-delta-hub-cpu-ms-${label}`, value: out.deltaAnswerHubCpuMs, unit: 'ms' },
       { name: `relay-fanout-${label}-s`, value: out.fanoutSeconds, unit: 's', target: 5, op: '<' },
       { name: `relay-fanout-${label}-hub-cpu-s`, value: out.fanoutHubCpuSeconds, unit: 's' },
       {

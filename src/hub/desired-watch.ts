@@ -1,10 +1,26 @@
 // Wakes agents' long-polls when their site's desired state changes. In one hub process an in-memory
 // map suffices; replicas on PostgreSQL also relay each change to the others (coordination.ts).
 
-type Waiter = (changed: boolean) => void;
+import type { EventEmitter } from 'node:events';
+import type { DesiredState } from '../model/wire.ts';
 
 /**
- * Long-polls woken per turn of the event loop. Each woken poll reads the store and writes its answer;
+ * A site's new desired state as the change that woke its polls committed it, with that change's
+ * generation: what the state is current as of (a later change makes `changedSince` true).
+ */
+export interface Announced {
+  state: DesiredState;
+  generation: number;
+}
+
+/** How a wait ends: false (timeout, hang-up, shutdown), true (changed) or the state the change announced. */
+export type WaitEnd = boolean | Announced;
+
+type Waiter = (end: WaitEnd) => void;
+
+/**
+ * Long-polls woken per turn of the event loop. Each woken poll writes its answer (reading the store first
+ * unless the change announced its state);
  * waking 10,000 at once would queue 10,000 reads ahead of every report and request that arrives
  * meanwhile. In turns of a few dozen other work keeps its place and the fleet still hears within
  * moments. (The store hands its connection out first come, first served: see store/sqlite.ts.)
@@ -53,10 +69,12 @@ export class DesiredWatch {
   }
 
   /**
-   * Resolves true when siteId's desired state changes (at once when it changed since `since`, a
-   * generation taken before the caller read it), false on timeout or abort.
+   * Resolves when siteId's desired state changes (at once when it changed since `since`, a generation
+   * taken before the caller read it): with the new state when the change announced it, else true; false
+   * after `timeoutMs`, when `caller` (the poll's request) emits 'close', or at shutdown. A held poll costs
+   * a timer, a listener and a closure: no AbortController, whose abort builds a DOMException.
    */
-  wait(siteId: string, timeoutMs: number, signal?: AbortSignal, since?: number): Promise<boolean> {
+  wait(siteId: string, timeoutMs: number, since?: number, caller?: EventEmitter): Promise<WaitEnd> {
     if (this.#closed) return Promise.resolve(false);
     if (since !== undefined && this.changedSince(siteId, since)) return Promise.resolve(true);
     return new Promise((resolve) => {
@@ -67,47 +85,55 @@ export class DesiredWatch {
       }
       const waiters = set;
       let finished = false;
-      const finish = (changed: boolean) => {
+      const waiter: Waiter = (end) => {
         // a wake queued by notify may arrive after a timeout; the set may be gone by then
         if (finished) return;
         finished = true;
         clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        caller?.removeListener('close', hungUp);
         waiters.delete(waiter);
         if (waiters.size === 0) this.#waiters.delete(siteId);
-        resolve(changed);
+        resolve(end);
       };
-      const waiter: Waiter = (changed) => finish(changed);
-      const onAbort = () => finish(false);
-      const timer = setTimeout(() => finish(false), timeoutMs);
+      const hungUp = () => waiter(false);
+      const timer = setTimeout(hungUp, timeoutMs);
       waiters.add(waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
+      caller?.on('close', hungUp);
     });
   }
 
-  /** Wakes this process's waiters for the sites and relays the change. Call after the commit. */
-  notify(siteIds: Iterable<string>): void {
+  /**
+   * Wakes this process's waiters for the sites and relays the change. Call after the commit; `states`
+   * are the sites' desired states as committed, handed to their woken polls so that they need not read
+   * them back (other replicas are told the sites only, and read).
+   */
+  notify(siteIds: Iterable<string>, states?: ReadonlyMap<string, DesiredState>): void {
     const ids = [...siteIds];
-    this.wake(ids);
+    this.wake(ids, states);
     if (ids.length > 0) this.#relay?.(ids);
   }
 
   /**
-   * Wakes this process's waiters only (a change another replica made): the first few dozen now, the
-   * rest in the next turns.
+   * Wakes this process's waiters only (a change another replica made, or `notify`'s): the first few
+   * dozen now, the rest in the next turns.
    */
-  wake(siteIds: Iterable<string>): void {
+  wake(siteIds: Iterable<string>, states?: ReadonlyMap<string, DesiredState>): void {
     const generation = this.#advance();
-    const woken: Waiter[] = [];
+    const woken: Array<{ waiter: Waiter; siteId: string; state: DesiredState | undefined }> = [];
     const ids = [...siteIds];
     for (const listener of this.#listeners) listener(ids);
     for (const id of ids) {
       this.#recent.set(id, generation);
       const set = this.#waiters.get(id);
-      if (set) woken.push(...set);
+      if (!set) continue;
+      const state = states?.get(id);
+      for (const waiter of set) woken.push({ waiter, siteId: id, state });
     }
+    // a poll whose turn comes after a newer change to its site reads that one rather than hand this out
     const wakeFrom = (start: number) => {
-      for (const w of woken.slice(start, start + wakePerTurn)) w(true);
+      for (const { waiter, siteId, state } of woken.slice(start, start + wakePerTurn)) {
+        waiter(state && !this.changedSince(siteId, generation) ? { state, generation } : true);
+      }
       if (start + wakePerTurn < woken.length) setImmediate(() => wakeFrom(start + wakePerTurn));
     };
     wakeFrom(0);

@@ -109,15 +109,31 @@ export const FeedSite = Type.Object({
 });
 export type FeedSite = Static<typeof FeedSite>;
 
-/** The change feed's answer: every site in the relay's scope; its ETag is `digest`. */
+/**
+ * The change feed's answer: every site in the relay's scope (its ETag is `digest`), or, to a relay that
+ * asked with the cursor of its last answer, only what changed since (`delta`).
+ */
 export const RelayFeed = Type.Object({
+  /** the digest of this answer's lists */
   digest: Type.String(),
+  /** every site in scope; in a delta, only the sites added to the scope or changed */
   sites: Type.Array(FeedSite),
   /**
-   * ids of the sites with operations waiting: the relay says so on their polls (the `outpost-work`
-   * header), and their agents take and answer the operations at the hub itself. Absent from older hubs.
+   * ids of the sites with operations waiting (every one in the scope, in a delta too): the relay says so
+   * on their polls (the `outpost-work` header), and their agents take and answer the operations at the
+   * hub itself. Absent from older hubs.
    */
   work: Type.Optional(Type.Array(Type.String())),
+  /**
+   * what the relay passes as `since` on its next call to be told only what changed; it holds for the
+   * hub process that gave it (any other cursor is answered in full). Absent from older hubs and from
+   * answers to calls without `since`.
+   */
+  cursor: Type.Optional(Type.String()),
+  /** true: `sites` and `removed` are the changes since the relay's cursor, not its whole scope */
+  delta: Type.Optional(Type.Boolean()),
+  /** in a delta, the sites that left the relay's scope (relabelled, decommissioned, gone) */
+  removed: Type.Optional(Type.Array(Type.String())),
 });
 export type RelayFeed = Static<typeof RelayFeed>;
 

@@ -98,3 +98,21 @@ test('a blob the cache does not hold is a clear error', async () => {
   await assert.rejects(cache.blob(`sha256:${'0'.repeat(64)}`), /holds no blob/);
   cache.close();
 });
+
+test('a site that leaves the feed leaves the cache: its serial and its desired state, after a restart too', async () => {
+  const dir = await stateDir();
+  const cache = await RelayCache.open(dir);
+  await cache.saveBlob(blobDigest, blob);
+  for (const id of ['site-a', 'site-b']) await cache.saveDesired(id, state(id, 1));
+  await cache.saveFeed({ ...feed(['site-a', 'site-b']), cursor: 'c.1' });
+  assert.ok(cache.desired('site-b'));
+  await cache.saveFeed({ ...feed(['site-a']), cursor: 'c.2' });
+  assert.equal(cache.desired('site-b'), undefined);
+  assert.equal(cache.siteBySerial('01'), undefined, 'site-b’s serial');
+  assert.ok(cache.desired('site-a'));
+  cache.close();
+  const reopened = await RelayCache.open(dir);
+  assert.equal(reopened.desired('site-b'), undefined);
+  assert.equal(reopened.feed?.cursor, 'c.2', 'the cursor is kept to resume with');
+  reopened.close();
+});

@@ -36,6 +36,7 @@ export class RelayCache {
   readonly #putBlob: StatementSync;
   readonly #getBlob: StatementSync;
   readonly #putFeed: StatementSync;
+  readonly #dropDesired: StatementSync;
 
   private constructor(dir: string) {
     this.#db = new DatabaseSync(join(dir, 'cache.sqlite'));
@@ -53,6 +54,7 @@ export class RelayCache {
     this.#putFeed = this.#db.prepare(
       'insert into feed (id, json) values (1, ?) on conflict (id) do update set json = excluded.json',
     );
+    this.#dropDesired = this.#db.prepare('delete from desired where site_id = ?');
   }
 
   /**
@@ -157,9 +159,14 @@ export class RelayCache {
     return Promise.resolve();
   }
 
-  /** Commits the feed with every save still waiting, in one transaction. */
+  /**
+   * Commits the feed with every save still waiting, in one transaction; the desired states of sites
+   * that left it (out of the relay's scope) go with it.
+   */
   saveFeed(feed: RelayFeed): Promise<void> {
-    this.#commit(feed);
+    const kept = new Set(feed.sites.map((s) => s.id));
+    const gone = (this.#feed?.sites ?? []).map((s) => s.id).filter((id) => !kept.has(id));
+    this.#commit(feed, gone);
     this.#setFeed(feed);
     return Promise.resolve();
   }
@@ -187,7 +194,7 @@ export class RelayCache {
     }, groupMaxDelayMs);
   }
 
-  #commit(feed?: RelayFeed): void {
+  #commit(feed?: RelayFeed, gone: readonly string[] = []): void {
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
     if (!feed && this.#waitingDesired.size === 0 && this.#waitingBlobs.size === 0) return;
@@ -195,6 +202,7 @@ export class RelayCache {
     try {
       for (const [digest, text] of this.#waitingBlobs) this.#putBlob.run(digest, text);
       for (const [siteId, d] of this.#waitingDesired) this.#putDesired.run(siteId, d.digest, d.json);
+      for (const siteId of gone) this.#dropDesired.run(siteId);
       if (feed) this.#putFeed.run(JSON.stringify(feed));
       this.#db.exec('commit');
     } catch (e) {
@@ -202,6 +210,7 @@ export class RelayCache {
       throw e;
     }
     for (const [siteId, d] of this.#waitingDesired) this.#desired.set(siteId, d);
+    for (const siteId of gone) this.#desired.delete(siteId);
     this.#waitingDesired = new Map();
     this.#waitingBlobs = new Map();
   }

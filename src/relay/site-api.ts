@@ -127,7 +127,10 @@ function siteRoutes(opts: SiteApiOptions): FastifyPluginAsyncTypebox {
         const waitMs = Math.min(request.query.wait ?? 0, opts.maxWaitSeconds) * 1000;
         if (known === `"${state.digest}"` && waitMs > 0 && !opts.work.untold(siteId)) {
           await waiters.wait(siteId, waitMs, request.raw);
-          state = cache.desired(siteId)!;
+          const now = cache.desired(siteId);
+          // the site left the relay's scope while its poll waited: its state left the cache with it
+          if (!now) throw new OutpostError('forbidden', 'this relay no longer serves the site');
+          state = now;
         }
         // as the hub's own poll says it: the agent takes its operations at the hub, with its own certificate
         if (opts.work.has(siteId)) {

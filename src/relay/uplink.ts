@@ -1,12 +1,20 @@
-// The relay's side of the relay API: one change feed held open to the hub for all its sites (each change
-// brings the signed desired states and blobs that changed into the cache, then wakes those sites' polls),
-// and the outbox sent up in batches over the same few connections, each item dropped once the hub has it.
+// The relay's side of the relay API: one change feed held open to the hub for all its sites (each answer,
+// whole or what changed since its cursor, brings the changed signed desired states and blobs into the
+// cache, then wakes those sites' polls), and the outbox sent up in batches over the same few
+// connections, each item dropped once the hub has it.
 
 import { backoffDelay, Wakeup } from '../base/timing.ts';
-import type { RelayBatchAck, RelayDesiredResponse, RelayFeed, RelayStatus } from '../model/relay-wire.ts';
+import type {
+  FeedSite,
+  RelayBatchAck,
+  RelayDesiredResponse,
+  RelayFeed,
+  RelayStatus,
+} from '../model/relay-wire.ts';
 import { HttpClient, type JsonResponse } from '../net/http-client.ts';
 import { sha256Digest } from '../render/digest.ts';
 import type { RelayCache } from './cache.ts';
+import { applyFeedDelta } from './feed-delta.ts';
 import type { RelayOutbox } from './outbox.ts';
 import type { RelayIdentity } from './relay-identity.ts';
 
@@ -90,17 +98,21 @@ export class Uplink {
   async runFeed(signal: AbortSignal): Promise<void> {
     const { cache, log } = this.#opts;
     let failures = 0;
+    // the cursor of the last answer the cache took: the hub tells only what changed since ('' for none;
+    // undefined from a hub without cursors, asked with the digest of its last whole list)
+    let cursor: string | undefined = cache.feed?.cursor ?? '';
     // a feed the cache has not fully caught up with is asked for again in full
     let synced: string | undefined;
     const pause = new Wakeup();
     while (!signal.aborted) {
       try {
+        const held = cursor ? true : cursor === undefined && synced !== undefined;
         // only a call after an answer counts as held: one that cannot reach the hub fails or never answers
-        if (synced && this.#hubReachable) this.#feedHeldSince = Date.now();
+        if (held && this.#hubReachable) this.#feedHeldSince = Date.now();
         const res = await this.#http
           .request('GET', '/relay/v1/changes', {
-            query: { wait: synced ? this.#opts.feedWaitSeconds : undefined },
-            headers: synced ? { 'if-none-match': `"${synced}"` } : {},
+            query: { wait: held ? this.#opts.feedWaitSeconds : undefined, since: cursor ?? '' },
+            headers: cursor === undefined && synced ? { 'if-none-match': `"${synced}"` } : {},
             timeoutMs: (this.#opts.feedWaitSeconds + 30) * 1000,
             signal,
           })
@@ -112,10 +124,21 @@ export class Uplink {
         this.#hubReachable = true;
         failures = 0;
         if (res.status === 304) continue;
-        const feed = res.body as RelayFeed;
-        const changed = await this.#catchUp(feed, signal);
+        const answer = res.body as RelayFeed;
+        let feed = answer;
+        if (answer.delta) {
+          // a delta answers the cursor of the feed the cache holds
+          if (!cache.feed) {
+            cursor = '';
+            continue;
+          }
+          feed = applyFeedDelta(cache.feed, answer);
+        }
+        // a cursor is taken only once the cache holds the states it answers: a failed catch-up asks again
+        const changed = await this.#catchUp(answer.sites, signal);
         await cache.saveFeed(feed);
-        synced = feed.digest;
+        cursor = answer.cursor;
+        synced = answer.digest;
         this.#opts.onWork(feed.work ?? []);
         if (changed.length > 0) {
           log?.('desired states changed', { sites: changed.length });
@@ -135,9 +158,9 @@ export class Uplink {
   }
 
   /** Fetches the desired states (and their blobs) that differ from the cache; returns their sites. */
-  async #catchUp(feed: RelayFeed, signal: AbortSignal): Promise<string[]> {
+  async #catchUp(sites: readonly FeedSite[], signal: AbortSignal): Promise<string[]> {
     const { cache } = this.#opts;
-    const stale = feed.sites
+    const stale = sites
       .filter((s) => {
         const have = cache.desired(s.id);
         return !have || (s.digest !== null && have.digest !== s.digest);

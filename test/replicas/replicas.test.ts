@@ -10,6 +10,8 @@ import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { relayFeedSince } from '../../src/hub/relays/change-feed.ts';
+import { createRelay } from '../../src/hub/relays/relays.ts';
 import { emitEvents } from '../../src/hub/status/events.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
@@ -151,6 +153,54 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     assert.ok(woke - started < 5000);
   });
 
+  test('a replica answers a poll woken by another replica’s change from the store, not from a state it announced before', async () => {
+    const onA = await a.enroll('announcer', { answers: 'yes' });
+    const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
+    const desired = async (site: Site, etag?: string, wait = 0) => {
+      const r = await site.http.request('GET', `/agent/v1/sites/${site.siteId}/desired`, {
+        query: wait > 0 ? { wait } : {},
+        headers: etag ? { 'if-none-match': etag } : {},
+        raw: true,
+      });
+      return { status: r.status, text: String(r.body), etag: r.headers.etag as string };
+    };
+    const placeOn = async (hub: HubServer, version: string) => {
+      const r = await hub.operator(
+        'POST',
+        '/api/v1/bundles/apply',
+        bundleFile('answers', { matchLabels: { answers: 'yes' } }, [configMap(version)]),
+      );
+      assert.equal(r.statusCode, 200, r.body);
+    };
+    const heldOnA = async () => {
+      await eventually('the poll is held on A', async () => a.ctx.desiredWatch.waiting === 1, {
+        intervalMs: 10,
+      });
+    };
+    // A places the first revision: its held poll is answered with the state A announced
+    const before = await desired(onA);
+    let poll = desired(onA, before.etag, 10);
+    await heldOnA();
+    await placeOn(a, 'v1');
+    const first = await poll;
+    assert.equal(first.status, 200);
+    assert.equal(first.text, (await desired(onA)).text);
+    // B places the next: A hears the site only, and reads what B committed
+    poll = desired(onA, first.etag, 10);
+    await heldOnA();
+    await placeOn(b, 'v2');
+    const second = await poll;
+    assert.equal(second.status, 200);
+    assert.notEqual(second.etag, first.etag, 'not the state A announced before');
+    assert.equal(second.text, (await desired(onB)).text, 'what B placed, byte for byte');
+    // an agent still on the first state is answered at once with B's
+    const behind = await desired(onA, first.etag, 10);
+    assert.equal(behind.status, 200);
+    assert.equal(behind.text, second.text);
+    onB.http.close();
+    onA.http.close();
+  });
+
   test('an operation queued on replica A ends a long-poll held on B at once, saying work waits', async () => {
     const onA = await a.enroll('worker', { app: 'no' });
     const onB = b.siteClient(onA.siteId, onA.name, onA.certPem!, onA.keyPem);
@@ -194,6 +244,42 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     onA.http.close();
   });
 
+  test('a relay’s feed held on replica B is answered with a delta after changes made on replica A', async () => {
+    const site = await a.enroll('relayed', { app: 'yes', region: 'far' });
+    const { view } = await createRelay(
+      a.ctx,
+      { name: 'test', source: 'test' },
+      {
+        name: 'far',
+        selector: { matchLabels: { region: 'far' } },
+      },
+    );
+    const relay = { id: view.id, name: view.name, selector: view.selector };
+    const never = new AbortController().signal;
+    const full = await relayFeedSince(b.ctx, relay, '', 0, never);
+    assert.deepEqual(
+      full?.sites.map((s) => s.id),
+      [site.siteId],
+    );
+    const held = relayFeedSince(b.ctx, relay, full!.cursor!, 10_000, never);
+    await new Promise((r) => setTimeout(r, 300));
+    const changedAt = Date.now();
+    await apply(a, 'far-1');
+    const delta = await held;
+    assert.ok(Date.now() - changedAt < 2000, `B answered ${Date.now() - changedAt} ms after the change on A`);
+    assert.equal(delta?.delta, true);
+    assert.deepEqual(
+      delta?.sites.map((s) => [s.id, s.digest !== full!.sites[0]!.digest]),
+      [[site.siteId, true]],
+    );
+    // a relabel on A reaches B by the sites channel alone (no desired state changes): a removal
+    const relabelled = await a.operator('PATCH', '/api/v1/sites/relayed', { labels: { app: 'yes' } });
+    assert.equal(relabelled.statusCode, 200, relabelled.body);
+    const removal = await relayFeedSince(b.ctx, relay, delta!.cursor!, 10_000, never);
+    assert.deepEqual(removal?.removed, [site.siteId]);
+    site.http.close();
+  });
+
   test('an event stream on B gets the events committed on A', async () => {
     const received = new Promise<string>((resolve, reject) => {
       const req = https.get(
@@ -219,6 +305,24 @@ describe('hub replicas on one PostgreSQL database', { skip: withoutPostgres }, (
     const text = await received;
     assert.match(text, /event: approved/);
     assert.ok(Date.now() - sent < 1000, `${Date.now() - sent} ms`);
+  });
+
+  test('the same bundle applied on both replicas at once is stored as two revisions, neither refused', async () => {
+    const body = (version: string) =>
+      bundleFile('both-at-once', { matchLabels: { app: 'both' } }, [configMap(version)]);
+    const answers = await Promise.all([
+      a.operator('POST', '/api/v1/bundles/apply', body('from-a')),
+      b.operator('POST', '/api/v1/bundles/apply', body('from-b')),
+    ]);
+    for (const r of answers) assert.equal(r.statusCode, 200, r.body);
+    const revisions = answers.map((r) => (r.json() as { revision: number }).revision).sort();
+    assert.deepEqual(revisions, [1, 2]);
+    const stored = await a.ctx.store.db
+      .selectFrom('bundle_revisions')
+      .select('revision')
+      .where('bundle', '=', 'both-at-once')
+      .execute();
+    assert.equal(stored.length, 2);
   });
 
   test('exactly one replica leads, and /metrics says which', async () => {

@@ -43,6 +43,8 @@ export async function startRelayProcess(opts: {
   env?: Record<string, string>;
   /** node's own flags for the relay process (e.g. `--cpu-prof` to profile it under a benchmark) */
   nodeFlags?: string[];
+  /** how long the relay may take to listen (default 30 s; a benchmark's busy hub enrols it slower) */
+  startTimeoutMs?: number;
 }): Promise<RelayProcess> {
   const args = [cliPath, 'relay', '--listen', `127.0.0.1:${opts.port}`, '--state-dir', opts.stateDir];
   if (opts.joinToken) args.push('--join-token', opts.joinToken);
@@ -57,7 +59,10 @@ export async function startRelayProcess(opts: {
   let stderr = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`relay did not start:\n${stderr}`)), 30_000);
+    const timer = setTimeout(
+      () => reject(new Error(`relay did not start:\n${stderr}`)),
+      opts.startTimeoutMs ?? 30_000,
+    );
     child.stderr!.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
       const m = /relay listening .*url=(\S+)/.exec(stderr);

@@ -12,6 +12,7 @@ import type { FleetSpec } from '../../render/fleet-spec.ts';
 import type { StoredHelm } from '../../render/generator-spec.ts';
 import type { Overlay } from '../../render/overlays.ts';
 import { checkReleaseStored } from '../releases/releases.ts';
+import { engineOf, storeSql } from '../store/dialect.ts';
 import type { BundleTable, Database } from '../store/schema.ts';
 
 export interface BundleLimits {
@@ -131,6 +132,9 @@ export async function storeRevision(
 ): Promise<{ revision: number; changed: boolean; previous: number | null }> {
   const name = parsed.definition.name;
   const specDigest = specDigestOf(parsed);
+  // two applies of one bundle at once (two replicas, or an operator and a retry) would both number the
+  // next revision alike on PostgreSQL, and the second insert would fail: they take turns per bundle
+  await storeSql(engineOf(tx as never)).lockTransaction(tx as never, `bundle/${name}`);
   const current = await tx.selectFrom('bundles').selectAll().where('name', '=', name).executeTakeFirst();
   const previous = current ? Number(current.revision) : null;
   if (current?.spec_digest === specDigest) {

@@ -2,7 +2,8 @@
 // rendered blobs placed on it (and on it alone), and one bundle's rendering for the dashboard.
 
 import { OutpostError } from '../../model/errors.ts';
-import type { DesiredState } from '../../model/wire.ts';
+import type { StackTarget } from '../../model/site-stack.ts';
+import type { DesiredDeployment, DesiredState } from '../../model/wire.ts';
 import { redactSecrets } from '../../render/redact.ts';
 import { desiredDigest, type RenderedBundle } from '../../render/rendered.ts';
 import type { HubContext } from '../context.ts';
@@ -12,6 +13,26 @@ import type { Db } from '../store/schema.ts';
 
 /** Sites per statement when desired states are read together. */
 const readTogether = 500;
+
+/**
+ * A site's desired state as its agent receives it, whether read back or made by placement as it commits:
+ * deployments in the order of their bundles' names as JavaScript compares them (the order the digest is
+ * taken in), not the database's collation, so both ways give the same bytes.
+ */
+export function desiredStateOf(
+  site: string,
+  deployments: DesiredDeployment[],
+  stack: StackTarget | undefined,
+  digest?: string | null,
+): DesiredState {
+  deployments.sort((a, b) => (a.bundle < b.bundle ? -1 : a.bundle > b.bundle ? 1 : 0));
+  return {
+    site,
+    digest: digest ?? desiredDigest(deployments, stack),
+    deployments,
+    ...(stack ? { stack } : {}),
+  };
+}
 
 /**
  * The desired states of the given sites with the profile target each is given, read in two statements
@@ -35,39 +56,35 @@ export async function desiredStates(db: Db, siteIds: readonly string[]): Promise
       ])
       .where('sites.id', 'in', siteIds.slice(i, i + readTogether))
       .orderBy('sites.id')
-      .orderBy('deployments.bundle')
       .execute();
-    const digests = new Map<string, string | null>();
+    const read = new Map<string, { name: string; digest: string | null; deployments: DesiredDeployment[] }>();
     for (const r of rows) {
-      let state = out.get(r.id);
-      if (!state) {
-        state = { site: r.name, digest: '', deployments: [] };
-        out.set(r.id, state);
-        digests.set(r.id, r.site_digest);
+      let site = read.get(r.id);
+      if (!site) {
+        site = { name: r.name, digest: r.site_digest, deployments: [] };
+        read.set(r.id, site);
       }
       if (r.bundle !== null) {
-        state.deployments.push({
+        site.deployments.push({
           bundle: r.bundle,
           revision: Number(r.desired_revision),
           digest: r.desired_digest!,
         });
       }
     }
-    const targets = await loadTargets(db, [...digests.keys()]);
-    for (const [id, digest] of digests) {
-      const state = out.get(id)!;
-      const stack = targets.get(id);
-      if (stack) state.stack = stack;
-      state.digest = digest ?? desiredDigest(state.deployments, stack);
+    const targets = await loadTargets(db, [...read.keys()]);
+    for (const [id, site] of read) {
+      out.set(id, desiredStateOf(site.name, site.deployments, targets.get(id), site.digest));
     }
   }
   return out;
 }
 
 /**
- * Reads desired states for long-polls that ask together in one statement: a new revision wakes
- * thousands of them within moments, and a statement per poll was most of what each woken poll cost.
- * Requests made in one turn of the event loop share the next read.
+ * Reads desired states for long-polls that ask together in one statement: a revision another replica
+ * placed wakes thousands of them within moments (this process's placement hands its woken polls their
+ * states instead), and a statement per poll was most of what each woken poll cost. Requests made in one
+ * turn of the event loop share the next read.
  */
 export class DesiredReader {
   readonly #db: Db;

@@ -6,10 +6,10 @@
 
 import { type Insertable, type RawBuilder, sql } from 'kysely';
 import type { StackTarget } from '../../model/site-stack.ts';
+import type { DesiredDeployment, DesiredState } from '../../model/wire.ts';
 import type { ParsedBundle } from '../../render/bundle-files.ts';
 import type { ChartRendering } from '../../render/chart-bundle.ts';
 import { kubeVersionForHelm } from '../../render/generator-spec.ts';
-import { desiredDigest } from '../../render/rendered.ts';
 import { type StoredFleet, storedFleet } from '../bundles/revisions.ts';
 import type { HubContext } from '../context.ts';
 import { loadTargets, targetProfiles } from '../profiles/targets.ts';
@@ -25,6 +25,7 @@ import {
   siteFacts,
 } from '../status/site-status.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
+import { desiredStateOf } from './desired.ts';
 import {
   type CompiledBundle,
   type ExistingDeployment,
@@ -373,12 +374,14 @@ export async function placeOverdue(ctx: HubContext): Promise<string[]> {
 interface Placed {
   /** sites whose desired-state digest changed */
   changed: string[];
+  /** their desired states as committed: their woken long-polls answer with these, reading nothing */
+  states: Map<string, DesiredState>;
   events: number;
 }
 
 /** Wakes the long-polls of sites whose desired state changed and the event streams. */
 function notifyPlaced(ctx: HubContext, placed: Placed): void {
-  ctx.desiredWatch.notify(placed.changed);
+  ctx.desiredWatch.notify(placed.changed, placed.states);
   if (placed.events > 0) ctx.events.notify();
 }
 
@@ -507,14 +510,14 @@ async function writePlan(
   }
   const before = new Map<string, SiteFacts>();
   const after = new Map<string, Map<string, DeploymentFacts>>();
-  /** each site's desired digests by bundle, as they will be */
-  const desired = new Map<string, Map<string, string | null>>();
+  /** each site's desired deployments by bundle, as they will be (null: none) */
+  const desired = new Map<string, Map<string, DesiredDeployment | null>>();
   for (const s of sites) {
     const rows = rowsOf.get(s.id) ?? [];
     const facts = siteFacts(s, rows.map(deploymentFacts));
     before.set(s.id, facts);
     after.set(s.id, new Map(facts.deployments.map((d) => [d.bundle, d])));
-    desired.set(s.id, new Map(rows.map((r) => [r.bundle, r.desired_digest])));
+    desired.set(s.id, new Map(rows.map((r) => [r.bundle, desiredDeploymentOf(r)])));
   }
   const moved = new Set<string>();
 
@@ -527,7 +530,7 @@ async function writePlan(
   }
   const placedRows = plan.place.map((p) => {
     moved.add(p.siteId);
-    desired.get(p.siteId)?.set(p.bundle, p.blob.digest);
+    desired.get(p.siteId)?.set(p.bundle, { bundle: p.bundle, revision: p.revision, digest: p.blob.digest });
     after.get(p.siteId)?.set(p.bundle, {
       bundle: p.bundle,
       revision: p.revision,
@@ -632,6 +635,7 @@ async function writePlan(
 
   const changes: SiteChange[] = [];
   const changed: string[] = [];
+  const states = new Map<string, DesiredState>();
   const siteWrites: Array<{ id: string; digest: string; derived: DerivedColumns }> = [];
   for (const s of sites) {
     // a site nothing moved on keeps what it has, unless its sites were asked for (placeSites): a site
@@ -640,18 +644,26 @@ async function writePlan(
     const was = before.get(s.id)!;
     const facts: SiteFacts = moved.has(s.id) ? { ...was, deployments: [...after.get(s.id)!.values()] } : was;
     if (moved.has(s.id)) changes.push({ siteId: s.id, before: was, after: facts });
-    const entries = [...desired.get(s.id)!].flatMap(([bundle, digest]) =>
-      digest ? [{ bundle, digest }] : [],
-    );
-    const digest = desiredDigest(entries, targets.get(s.id));
+    const deployments = [...desired.get(s.id)!.values()].filter((d) => d !== null);
+    const state = desiredStateOf(s.name, deployments, targets.get(s.id));
+    const digest = state.digest;
     const derived = moved.has(s.id) ? derivedColumns(facts) : s;
-    if (digest !== s.desired_digest) changed.push(s.id);
+    if (digest !== s.desired_digest) {
+      changed.push(s.id);
+      states.set(s.id, state);
+    }
     if (digest !== s.desired_digest || !sameDerived(s, derived))
       siteWrites.push({ id: s.id, digest, derived });
   }
   for (const rows of chunks(siteWrites, rowsPerStatement)) await writeSites(tx, rows);
   const events = await recordChanges(ctx, tx, changes, [], { derivedWritten: true });
-  return { changed, events };
+  return { changed, states, events };
+}
+
+/** A deployment row's part of its site's desired state: none until it has a desired digest. */
+function desiredDeploymentOf(row: ChunkDeployment): DesiredDeployment | null {
+  if (row.desired_digest === null) return null;
+  return { bundle: row.bundle, revision: Number(row.desired_revision), digest: row.desired_digest };
 }
 
 function sameDerived(row: DerivedColumns, next: DerivedColumns): boolean {

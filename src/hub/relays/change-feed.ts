@@ -1,15 +1,16 @@
 // What a relay learns from the hub: one change feed per relay (every site it may serve, with its desired
-// digest and accepted certificates, answered when that list changes), the signed desired states of the
-// sites it asks for, and the blobs placed on them.
+// digest and accepted certificates; to a relay with a cursor, only what changed since), the signed desired
+// states of the sites it asks for, and the blobs placed on them.
 
 import { OutpostError } from '../../model/errors.ts';
-import type { RelayFeed } from '../../model/relay-wire.ts';
+import type { FeedSite, RelayFeed } from '../../model/relay-wire.ts';
 import type { DesiredState } from '../../model/wire.ts';
 import { signDesired } from '../../pki/desired-signature.ts';
 import { canonicalJson, sha256Digest } from '../../render/digest.ts';
 import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
+import { FeedLog, type SinceCursor } from './feed-log.ts';
 import { type Relay, sitesInScope } from './relays.ts';
 
 /** What every relay's feed is cut from: the Active sites, in id order. */
@@ -41,32 +42,18 @@ function sharedActiveSites(ctx: HubContext): Promise<ActiveSites> {
   return read;
 }
 
-/**
- * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
- * wakes the feed as a desired-state change does), with the digest of the whole answer.
- */
-export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
-  const nowIso = ctx.now().toISOString();
-  // sites share a few label sets: each is parsed and matched once per answer
-  const matched = new Map<string, boolean>();
-  const inScope = (await sharedActiveSites(ctx)).filter((r) => {
-    let matches = matched.get(r.labels);
-    if (matches === undefined) {
-      matches = matchesSelector(relay.selector, JSON.parse(r.labels));
-      matched.set(r.labels, matches);
-    }
-    return matches;
-  });
+/** The serials of the sites' certificates that are neither revoked nor expired, by site. */
+async function acceptedSerials(
+  ctx: HubContext,
+  siteIds: readonly string[],
+  nowIso: string,
+): Promise<Map<string, string[]>> {
   const serials = new Map<string, string[]>();
-  for (let i = 0; i < inScope.length; i += 500) {
+  for (let i = 0; i < siteIds.length; i += 500) {
     const certs = await ctx.store.db
       .selectFrom('certificates')
       .select(['serial', 'site_id'])
-      .where(
-        'site_id',
-        'in',
-        inScope.slice(i, i + 500).map((r) => r.id),
-      )
+      .where('site_id', 'in', siteIds.slice(i, i + 500))
       .where('revoked_at', 'is', null)
       .where('not_after', '>', nowIso)
       .orderBy('serial')
@@ -77,14 +64,140 @@ export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFee
       else serials.set(c.site_id, [c.serial]);
     }
   }
-  const sites = inScope.map((r) => ({
+  return serials;
+}
+
+/** A matcher of label sets (JSON text) against the relay's selector: sites share a few, each parsed once. */
+function scopeMatcher(relay: Relay): (labels: string) => boolean {
+  const matched = new Map<string, boolean>();
+  return (labels) => {
+    let matches = matched.get(labels);
+    if (matches === undefined) {
+      matches = matchesSelector(relay.selector, JSON.parse(labels));
+      matched.set(labels, matches);
+    }
+    return matches;
+  };
+}
+
+/**
+ * Every Active site the relay may serve, in id order, and those with operations waiting (queuing one
+ * wakes the feed as a desired-state change does), with the digest of the whole answer.
+ */
+export async function relayFeed(ctx: HubContext, relay: Relay): Promise<RelayFeed> {
+  const nowIso = ctx.now().toISOString();
+  const inScope = scopeMatcher(relay);
+  const rows = (await sharedActiveSites(ctx)).filter((r) => inScope(r.labels));
+  const serials = await acceptedSerials(
+    ctx,
+    rows.map((r) => r.id),
+    nowIso,
+  );
+  const sites = rows.map((r) => ({
     id: r.id,
     name: r.name,
     digest: r.desired_digest,
     serials: serials.get(r.id) ?? [],
   }));
-  const work = inScope.filter((r) => ctx.work.has(r.id)).map((r) => r.id);
+  const work = rows.filter((r) => ctx.work.has(r.id)).map((r) => r.id);
   return { digest: sha256Digest(canonicalJson({ sites, work })), sites, work };
+}
+
+/** Each hub context's log of what changed for the relays (one per process, fed by its notifications). */
+const feedLogs = new WeakMap<HubContext, FeedLog>();
+
+function feedLogOf(ctx: HubContext): FeedLog {
+  let log = feedLogs.get(ctx);
+  if (!log) {
+    const made = new FeedLog({ now: () => ctx.now().getTime() });
+    ctx.desiredWatch.onChange((ids) => made.desiredChanged(ids));
+    ctx.certificateSites.onForget((ids) => (ids === 'all' ? made.forgetAll() : made.identityChanged(ids)));
+    feedLogs.set(ctx, made);
+    log = made;
+  }
+  return log;
+}
+
+/** The changed sites as the relay's feed lists them: those in its scope, and those it holds to drop. */
+async function readDelta(
+  ctx: HubContext,
+  relay: Relay,
+  since: SinceCursor,
+): Promise<{ sites: FeedSite[]; removed: string[] }> {
+  const nowIso = ctx.now().toISOString();
+  const matches = scopeMatcher(relay);
+  const rows: { id: string; name: string; desired_digest: string | null }[] = [];
+  for (let i = 0; i < since.changed.length; i += 500) {
+    const chunk = await ctx.store.db
+      .selectFrom('sites')
+      .select(['id', 'name', 'labels', 'lifecycle', 'desired_digest'])
+      .where('id', 'in', since.changed.slice(i, i + 500))
+      .execute();
+    for (const r of chunk) if (r.lifecycle === 'Active' && matches(r.labels)) rows.push(r);
+  }
+  rows.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const serials = await acceptedSerials(
+    ctx,
+    rows.map((r) => r.id),
+    nowIso,
+  );
+  const kept = new Set(rows.map((r) => r.id));
+  return {
+    sites: rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      digest: r.desired_digest,
+      serials: serials.get(r.id) ?? [],
+    })),
+    removed: since.changed.filter((id) => !kept.has(id) && since.holds.has(id)).sort(),
+  };
+}
+
+/**
+ * The relay's feed for a relay that keeps a cursor (`since`: its last answer's, or '' for none): only
+ * what changed since, when this process gave that cursor and kept the changes since; otherwise every
+ * site in full. A delta with nothing in it is held until a change concerns the relay or `waitMs` passes;
+ * undefined when `signal` aborts first (nobody is listening).
+ */
+export async function relayFeedSince(
+  ctx: HubContext,
+  relay: Relay,
+  since: string,
+  waitMs: number,
+  signal: AbortSignal,
+): Promise<RelayFeed | undefined> {
+  const log = feedLogOf(ctx);
+  const holdUntil = Date.now() + waitMs;
+  const inFull = async () => {
+    const version = log.version;
+    const full = await relayFeed(ctx, relay);
+    if (signal.aborted) return undefined;
+    const ids = full.sites.map((s) => s.id);
+    return { ...full, cursor: log.answeredInFull(relay.id, version, ids) };
+  };
+  for (;;) {
+    const cursor = log.since(relay.id, since);
+    if (!cursor) return inFull();
+    const { sites, removed } = await readDelta(ctx, relay, cursor);
+    if (signal.aborted) return undefined;
+    // a whole list that is due is given while nothing else is to be told, not in the middle of a change
+    if (cursor.fullDue && sites.length === 0 && removed.length === 0) return inFull();
+    const remaining = holdUntil - Date.now();
+    if (sites.length > 0 || removed.length > 0 || remaining <= 0) {
+      const next = log.answeredDelta(
+        relay.id,
+        cursor.from,
+        cursor.version,
+        sites.map((s) => s.id),
+        removed,
+      );
+      const work = [...cursor.holds].filter((id) => ctx.work.has(id)).sort();
+      const delta = { sites, removed, work };
+      return { digest: sha256Digest(canonicalJson(delta)), ...delta, delta: true, cursor: next };
+    }
+    await log.wait(relay.id, cursor.version, remaining, signal);
+    if (signal.aborted) return undefined;
+  }
 }
 
 /**

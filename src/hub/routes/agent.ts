@@ -21,6 +21,7 @@ import {
 } from '../../model/wire.ts';
 import { siteAuth } from '../auth.ts';
 import type { HubContext } from '../context.ts';
+import type { WaitEnd } from '../desired-watch.ts';
 import { appendLogChunk } from '../operations/logs.ts';
 import { claimOperations, finishOperation } from '../operations/operations.ts';
 import { DesiredReader, placedBlob } from '../placement/desired.ts';
@@ -155,19 +156,15 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         const digest = state?.digest ?? site.desiredDigest!;
         if (known === etagOf(digest)) {
           const readAt = request.siteReadAt!;
-          let changed = ctx.desiredWatch.changedSince(site.id, readAt);
+          let changed: WaitEnd = ctx.desiredWatch.changedSince(site.id, readAt);
           // operations the site has not been told of end the poll at once: the agent picks them up next
           if (!changed && waitMs > 0 && !ctx.work.untold(site.id)) {
-            const abort = new AbortController();
-            const hungUp = () => abort.abort();
-            request.raw.once('close', hungUp);
             ctx.metrics.observeLongPollStart(reply.elapsedTime / 1000);
             const deadline = performance.now() + waitMs;
-            changed = await ctx.desiredWatch.wait(site.id, waitMs, abort.signal, readAt);
-            // the request closes when its answer is written too: aborting then would only cost time
-            request.raw.off('close', hungUp);
+            // an agent that hangs up ends the wait at once
+            changed = await ctx.desiredWatch.wait(site.id, waitMs, readAt, request.raw);
             // the hub's share of a late answer: from the deadline (or the wake-up) to the answer written
-            if (!abort.signal.aborted) {
+            if (!request.raw.destroyed) {
               const end = changed ? 'change' : 'timeout';
               const endedAt = changed ? performance.now() : Math.min(deadline, performance.now());
               reply.raw.once('finish', () =>
@@ -176,7 +173,11 @@ export function agentRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
             }
           }
           if (!changed) return unchanged();
-          state = undefined;
+          // the change that woke the poll brought the state it committed: nothing to read
+          if (typeof changed === 'object') {
+            ctx.certificateSites.learnDigest(site.id, changed.state.digest, changed.generation);
+            state = changed.state;
+          } else state = undefined;
         }
         state ??= await readDesired();
         // woken for operations alone: the state is the one the agent has

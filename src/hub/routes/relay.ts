@@ -26,7 +26,13 @@ import { ErrorBody } from '../../model/wire.ts';
 import { actorOf, operatorAuth, presentedSerial } from '../auth.ts';
 import type { HubContext } from '../context.ts';
 import { ingestRelayBatch } from '../relays/batch-ingest.ts';
-import { relayBlob, relayFeed, scopeChanged, signedDesiredStates } from '../relays/change-feed.ts';
+import {
+  relayBlob,
+  relayFeed,
+  relayFeedSince,
+  scopeChanged,
+  signedDesiredStates,
+} from '../relays/change-feed.ts';
 import {
   createRelay,
   enrolRelay,
@@ -97,25 +103,32 @@ export function relayRoutes(ctx: HubContext): FastifyPluginAsyncTypebox {
         onRequest: authenticate,
         schema: {
           tags: ['relay'],
-          querystring: Type.Object({ wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })) }),
-          response: { 200: RelayFeed, 304: Type.Null(), ...errors },
+          querystring: Type.Object({
+            wait: Type.Optional(Type.Integer({ minimum: 0, maximum: 300 })),
+            /** the cursor of the relay's last answer ('' for none): the answer is only what changed since */
+            since: Type.Optional(Type.String({ maxLength: 100 })),
+          }),
+          response: { 200: RelayFeed, 304: Type.Null(), 503: ErrorBody, ...errors },
         },
       },
       async (request, reply) => {
         const relay = request.relay!;
-        const known = request.headers['if-none-match'];
         const waitMs = Math.min(request.query.wait ?? 0, ctx.config.maxWaitSeconds) * 1000;
         reply.header('cache-control', 'no-store');
+        const abort = new AbortController();
+        request.raw.once('close', () => abort.abort());
+        const signal = AbortSignal.any([abort.signal, closing.signal]);
+        if (request.query.since !== undefined) {
+          const feed = await relayFeedSince(ctx, relay, request.query.since, waitMs, signal);
+          // the caller went away, or the server is closing: the relay asks again (elsewhere) with its cursor
+          if (!feed) throw new OutpostError('unavailable', 'the hub is closing; ask again');
+          return feed;
+        }
+        // relays from before cursors: the whole list each time, held while its digest is the caller's
+        const known = request.headers['if-none-match'];
         let feed = await relayFeed(ctx, relay);
         if (known === `"${feed.digest}"` && waitMs > 0) {
-          const abort = new AbortController();
-          request.raw.once('close', () => abort.abort());
-          await scopeChanged(
-            ctx,
-            new Set(feed.sites.map((s) => s.id)),
-            waitMs,
-            AbortSignal.any([abort.signal, closing.signal]),
-          );
+          await scopeChanged(ctx, new Set(feed.sites.map((s) => s.id)), waitMs, signal);
           if (!abort.signal.aborted) feed = await relayFeed(ctx, relay);
         }
         reply.header('etag', `"${feed.digest}"`);

@@ -69,6 +69,7 @@ export class CertificateSites {
   /** counts forgetting: a read that began before one may hold what was forgotten and is not kept */
   #forgot = 0;
   readonly #stopListening: () => void;
+  readonly #forgetListeners = new Set<(siteIds: readonly string[] | 'all') => void>();
 
   constructor(watch: DesiredWatch, now: () => Date, staleAfterMs: number) {
     this.#watch = watch;
@@ -151,9 +152,11 @@ export class CertificateSites {
   /** Forgets the sites' certificates: what they are, their certificates or their lifecycle changed. */
   forget(siteIds: Iterable<string>): void {
     this.#forgot++;
-    for (const id of siteIds) {
+    const ids = [...siteIds];
+    for (const id of ids) {
       for (const serial of this.#serialsOf.get(id) ?? []) this.#drop(this.#bySerial.get(serial)!);
     }
+    for (const listener of this.#forgetListeners) listener(ids);
   }
 
   /** Forgets everything: notifications from other replicas may have been missed. */
@@ -161,6 +164,16 @@ export class CertificateSites {
     this.#forgot++;
     this.#bySerial.clear();
     this.#serialsOf.clear();
+    for (const listener of this.#forgetListeners) listener('all');
+  }
+
+  /**
+   * Calls `listener` with the sites whose identity changed (this hub's change or another replica's), or
+   * 'all' when notifications may have been missed, for regional relays' change feeds; returns what stops it.
+   */
+  onForget(listener: (siteIds: readonly string[] | 'all') => void): () => void {
+    this.#forgetListeners.add(listener);
+    return () => this.#forgetListeners.delete(listener);
   }
 
   get size(): number {
