@@ -4,11 +4,15 @@
 // until every held long-poll (on every replica) has answered with it is measured. With 3 or more
 // replicas the last one is the operator's (the revision and its placement go in there) and holds no
 // site, so every wake-up crosses replicas. The sites run in site processes of their own (≤ 8,000 sites,
-// 16,000 sockets, each: this machine allows a process 20,000 open files).
+// 16,000 sockets, each: this machine allows a process 20,000 open files). The window opens once every
+// site has connected (first poll and report answered, capped); reports unanswered at its end count with
+// the time they had waited, so a stalled run still gives figures (and says how many were unanswered).
 // Targets (issue 16): with 3 replicas and 10,000 sites, report p99 < 100 ms, the revision everywhere < 3 s.
 // Needs the fixture cluster: OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh).
-// Run: node bench/replicas-postgres.ts [sites=1000] [seconds=60] [interval=10] [replicas=3]
-//      (or --sites, --seconds, --interval, --replicas)
+// The issue-16 run, one command, at most ≈ 11 minutes (registration stops at 7, the connect wait at 2.5,
+// then the 60 s window): node bench/replicas-postgres.ts 10000
+// Run: node bench/replicas-postgres.ts [sites=1000] [seconds=60] [interval=30] [replicas=3]
+//      (or --sites, --seconds, --interval, --replicas; --register-seconds: stop registering after, 420)
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -36,21 +40,27 @@ interface SiteShare {
   urls: string[];
   /** replicas that hold sites: site k polls on k % siteReplicas and reports on (k + 1) % siteReplicas */
   siteReplicas: number;
+  /** epoch ms after which no more sites register: the run goes on with those that did */
+  registerUntil: number;
 }
 
 /** What a site process sends back at the end. */
 interface ShareResult {
   /** [epoch ms the report was sent, its round trip ms] */
   reports: Array<[number, number]>;
+  /** reports still unanswered at the stop: [epoch ms sent, ms waited until the stop] */
+  unanswered: Array<[number, number]>;
   /** epoch ms at which a site's long-poll answered with a desired state other than its first */
   changes: number[];
   errors: number;
   firstErrors: string[];
 }
 
-type ToSites = { event: 'run' } | { event: 'stop' };
+type ToSites = { event: 'stop' };
 type FromSites =
-  | { event: 'registered'; seconds: number; retries: number }
+  | { event: 'registered'; seconds: number; retries: number; failures: string[]; unregistered: number }
+  /** sites with a first poll and a first report answered, sent every 2 s while the sites run */
+  | { event: 'connected'; sites: number }
   | { event: 'result'; result: ShareResult };
 
 const sitesPerProcess = 8000;
@@ -68,7 +78,63 @@ async function runShare(share: SiteShare): Promise<void> {
   const anon = share.urls.map((u) => new HttpClient(u, { ca: share.caPem }));
   const simulated: SimSite[] = [];
   let registrationRetries = 0;
+  // a site that cannot register is left out and said, not the end of the run
+  const registrationFailures: string[] = [];
+  let stopping = false;
+  const result: ShareResult = { reports: [], unanswered: [], changes: [], errors: 0, firstErrors: [] };
+  const polled = new Set<SimSite>();
+  const reported = new Set<SimSite>();
+  const connected = () => simulated.filter((s) => polled.has(s) && reported.has(s)).length;
+  const progress = setInterval(() => send({ event: 'connected', sites: connected() }), 2000);
+  /** reports on their way: sent at [epoch ms, performance ms] */
+  const inFlight = new Map<SimSite, [number, number]>();
+  const fail = (what: string) => {
+    result.errors++;
+    if (result.firstErrors.length < 5) result.firstErrors.push(what);
+  };
+  const pollLoop = async (s: SimSite) => {
+    while (!stopping) {
+      try {
+        const r = await s.poll.request('GET', `/agent/v1/sites/${s.id}/desired?wait=25`, {
+          headers: s.etag ? { 'if-none-match': s.etag } : {},
+        });
+        if (r.status === 200) {
+          if (s.etag) result.changes.push(Date.now());
+          s.etag = String(r.headers.etag);
+        } else if (r.status !== 304) fail(`poll: HTTP ${r.status}`);
+        polled.add(s);
+      } catch (e) {
+        if (!stopping) fail(`poll: ${(e as Error).message}`);
+      }
+    }
+  };
+  const reportLoop = async (s: SimSite, offsetMs: number) => {
+    await new Promise((r) => setTimeout(r, offsetMs));
+    while (!stopping) {
+      const at = Date.now();
+      const t = performance.now();
+      inFlight.set(s, [at, t]);
+      try {
+        const r = await s.report.request('POST', `/agent/v1/sites/${s.id}/report`, {
+          body: { seq: ++s.seq, deployments: [] },
+        });
+        if (r.status !== 200) fail(`report: HTTP ${r.status}`);
+        else reported.add(s);
+        if (!stopping) result.reports.push([at, performance.now() - t]);
+      } catch (e) {
+        if (!stopping) fail(`report: ${(e as Error).message}`);
+      }
+      inFlight.delete(s);
+      await new Promise((r) => setTimeout(r, share.interval * 1000));
+    }
+  };
+  const loops: Array<Promise<void>> = [];
+  let unregistered = 0;
   for (let i = 0; i < share.count; i += 25) {
+    if (Date.now() > share.registerUntil) {
+      unregistered = share.count - i;
+      break;
+    }
     const batch = await Promise.all(
       Array.from({ length: Math.min(25, share.count - i) }, async (_, j) => {
         const k = share.first + i + j;
@@ -93,8 +159,11 @@ async function runShare(share: SiteShare): Promise<void> {
           registrationRetries++;
           return register(attempt + 1);
         };
-        const r = await register(0);
-        if (r.status !== 200) throw new Error(`register: ${r.status} ${JSON.stringify(r.body)}`);
+        const r = await register(0).catch((e: unknown) => ({ status: 0, body: (e as Error).message }));
+        if (r.status !== 200) {
+          registrationFailures.push(`store-${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 200)}`);
+          return undefined;
+        }
         const body = r.body as { siteId: string; certificate: string };
         const tls = { ca: share.caPem, cert: body.certificate, key };
         return {
@@ -106,56 +175,26 @@ async function runShare(share: SiteShare): Promise<void> {
         };
       }),
     );
-    simulated.push(...batch);
+    for (const s of batch) {
+      if (!s) continue;
+      // as an agent does: polling and reporting from the moment it has its certificate
+      loops.push(pollLoop(s), reportLoop(s, (simulated.length / share.count) * share.interval * 1000));
+      simulated.push(s);
+    }
   }
   for (const c of anon) c.close();
-  send({ event: 'registered', seconds: (performance.now() - t0) / 1000, retries: registrationRetries });
-  await new Promise<void>((r) => process.once('message', () => r()));
-
-  let stopping = false;
-  const result: ShareResult = { reports: [], changes: [], errors: 0, firstErrors: [] };
-  const fail = (what: string) => {
-    result.errors++;
-    if (result.firstErrors.length < 5) result.firstErrors.push(what);
-  };
-  const pollLoop = async (s: SimSite) => {
-    while (!stopping) {
-      try {
-        const r = await s.poll.request('GET', `/agent/v1/sites/${s.id}/desired?wait=25`, {
-          headers: s.etag ? { 'if-none-match': s.etag } : {},
-        });
-        if (r.status === 200) {
-          if (s.etag) result.changes.push(Date.now());
-          s.etag = String(r.headers.etag);
-        } else if (r.status !== 304) fail(`poll: HTTP ${r.status}`);
-      } catch (e) {
-        if (!stopping) fail(`poll: ${(e as Error).message}`);
-      }
-    }
-  };
-  const reportLoop = async (s: SimSite, offsetMs: number) => {
-    await new Promise((r) => setTimeout(r, offsetMs));
-    while (!stopping) {
-      const at = Date.now();
-      const t = performance.now();
-      try {
-        const r = await s.report.request('POST', `/agent/v1/sites/${s.id}/report`, {
-          body: { seq: ++s.seq, deployments: [] },
-        });
-        if (r.status !== 200) fail(`report: HTTP ${r.status}`);
-        result.reports.push([at, performance.now() - t]);
-      } catch (e) {
-        if (!stopping) fail(`report: ${(e as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, share.interval * 1000));
-    }
-  };
-  const loops = simulated.flatMap((s, i) => [
-    pollLoop(s),
-    reportLoop(s, ((share.first + i) / share.sites) * share.interval * 1000),
-  ]);
+  send({
+    event: 'registered',
+    seconds: (performance.now() - t0) / 1000,
+    retries: registrationRetries,
+    failures: registrationFailures,
+    unregistered,
+  });
   await new Promise<void>((r) => process.once('message', () => r()));
   stopping = true;
+  clearInterval(progress);
+  const stoppedAt = performance.now();
+  for (const [at, t] of inFlight.values()) result.unanswered.push([at, stoppedAt - t]);
   for (const s of simulated) {
     s.poll.close();
     s.report.close();
@@ -179,12 +218,15 @@ async function main(): Promise<void> {
       seconds: { type: 'string' },
       interval: { type: 'string' },
       replicas: { type: 'string' },
+      'register-seconds': { type: 'string' },
     },
   });
   const sites = Number(values.sites ?? positionals[0] ?? 1000);
   const seconds = Number(values.seconds ?? positionals[1] ?? 60);
-  const interval = Number(values.interval ?? positionals[2] ?? 10);
+  const interval = Number(values.interval ?? positionals[2] ?? 30);
   const replicas = Number(values.replicas ?? positionals[3] ?? 3);
+  // a machine that cannot register the whole fleet in time still gives the window's figures
+  const registerSeconds = Number(values['register-seconds'] ?? 420);
   const server = process.env.OUTPOST_TEST_POSTGRES;
   if (!server) throw new Error('set OUTPOST_TEST_POSTGRES=$(bash scripts/postgres-fixture.sh)');
   if (replicas < 2) throw new Error('--replicas: at least 2 (one for polls, one for reports)');
@@ -268,9 +310,13 @@ async function main(): Promise<void> {
     child: ReturnType<typeof fork>;
     registered: Promise<number>;
     result: Promise<ShareResult>;
+    /** the share's sites with a first poll and report answered, as it last said */
+    connected: number;
   }> = [];
   const regStart = performance.now();
   let registrationRetries = 0;
+  const registrationFailures: string[] = [];
+  let unregistered = 0;
   const perProcess = Math.ceil(sites / Math.ceil(sites / sitesPerProcess));
   for (let first = 0; first < sites; first += perProcess) {
     const share: SiteShare = {
@@ -282,6 +328,7 @@ async function main(): Promise<void> {
       caPem: a.caPem,
       urls: hubs.slice(0, siteReplicas).map((h) => h.url),
       siteReplicas,
+      registerUntil: Date.now() + registerSeconds * 1000,
     };
     const child = fork(import.meta.filename, [], {
       env: { ...process.env, OUTPOST_BENCH_SITE_SHARE: JSON.stringify(share) },
@@ -305,32 +352,63 @@ async function main(): Promise<void> {
         }),
       ]);
     const registered = message('registered').then((m) => {
-      registrationRetries += (m as { retries: number }).retries;
+      const r = m as Extract<FromSites, { event: 'registered' }>;
+      registrationRetries += r.retries;
+      registrationFailures.push(...r.failures);
+      unregistered += r.unregistered;
       return (performance.now() - regStart) / 1000;
     });
     const result = message('result').then((m) => (m as { result: ShareResult }).result);
     result.catch(() => {});
-    shares.push({ child, registered, result });
+    const entry = { child, registered, result, connected: 0 };
+    child.on('message', (m: FromSites) => {
+      if (m.event === 'connected') entry.connected = m.sites;
+    });
+    shares.push(entry);
   }
   const registrationSeconds = Math.max(...(await Promise.all(shares.map((s) => s.registered))));
-  console.error(`${sites} sites registered in ${registrationSeconds.toFixed(0)} s`);
+  const registeredSites = sites - registrationFailures.length - unregistered;
+  console.error(
+    `${registeredSites} of ${sites} sites registered in ${registrationSeconds.toFixed(0)} s` +
+      (registrationFailures.length ? `; failures: ${registrationFailures.slice(0, 3).join('; ')}` : ''),
+  );
+
+  // Sites poll and report from their registration on, as agents do (one that waited for the whole fleet
+  // to register went Stale, and the window opened on 2 × sites TLS handshakes and a storm of returns
+  // from Stale). The window opens once each has a poll and a report answered; past the cap it opens
+  // anyway, with the count.
+  const connectStart = performance.now();
+  const connectCapMs = Math.max(120_000, registeredSites * 15);
+  const sitesConnected = () => shares.reduce((n, s) => n + s.connected, 0);
+  while (sitesConnected() < registeredSites && performance.now() - connectStart < connectCapMs) {
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const connectSeconds = (performance.now() - connectStart) / 1000;
+  const connectedAtWindow = sitesConnected();
+  console.error(`${connectedAtWindow} sites connected in ${connectSeconds.toFixed(0)} s`);
 
   const cpu0 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
   const pgCpu0 = await postgresCpu();
+  const overflows0 = await listenOverflows();
   const waits = sampleWaits(server, dbName);
   const loadAtStart = loadavg().map((l) => +l.toFixed(1));
+  const windowStart = Date.now();
   const started = performance.now();
-  for (const s of shares) s.child.send({ event: 'run' } satisfies ToSites);
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
   // every site now holds a poll with revision 1; revision 2 goes in on the operator's replica
   const newRevisionAt = Date.now();
-  await api.applyBundle(bundle('2'));
+  // an apply the client gives up on may still commit on the hub: the window goes on and counts the reach
+  const applyError = await api.applyBundle(bundle('2')).then(
+    () => undefined,
+    (e: unknown) => (e as Error).message,
+  );
   const applyMs = Date.now() - newRevisionAt;
-  console.error(`revision 2 applied in ${applyMs} ms`);
+  console.error(`revision 2 ${applyError ? `not applied: ${applyError}` : 'applied'} in ${applyMs} ms`);
   await new Promise((r) => setTimeout(r, (seconds * 1000) / 2));
   const elapsed = (performance.now() - started) / 1000;
   const cpu1 = await Promise.all(hubs.map((h) => cpuSeconds(h.pid)));
   const pgCpu1 = await postgresCpu();
+  const overflows1 = await listenOverflows();
   const rss = await Promise.all(hubs.map((h) => rssMiB(h.pid)));
   const dbSize = (await admin.query('select pg_database_size($1) as n', [dbName])).rows[0].n;
   const waitSamples = await waits.stop();
@@ -341,8 +419,11 @@ async function main(): Promise<void> {
   await admin.query(`drop database ${dbName} with (force)`);
   await admin.end();
 
-  const reports = results.flatMap((r) => r.reports);
-  const reportLatency = reports.map(([, ms]) => ms).sort((x, y) => x - y);
+  const reports = results.flatMap((r) => r.reports).filter(([at]) => at >= windowStart);
+  // a report still unanswered at the stop counts with the time it had waited: a lower bound, so a
+  // stalled run still has a tail figure instead of none
+  const unanswered = results.flatMap((r) => r.unanswered).filter(([at]) => at >= windowStart);
+  const reportLatency = [...reports, ...unanswered].map(([, ms]) => ms).sort((x, y) => x - y);
   // reports sent while the fleet-wide apply was running: what waits for rows it holds
   const duringApply = reports
     .filter(([at]) => at >= newRevisionAt && at <= newRevisionAt + applyMs)
@@ -366,8 +447,14 @@ async function main(): Promise<void> {
     reportIntervalSeconds: interval,
     registrationPerSecond: Math.round(sites / registrationSeconds),
     registrationRetries,
+    registrationFailures: registrationFailures.length,
+    /** sites left unregistered when --register-seconds ran out */
+    unregistered,
+    firstRegistrationFailures: registrationFailures.slice(0, 3),
+    connect: { seconds: Math.round(connectSeconds), sites: connectedAtWindow },
     reports: reportLatency.length,
-    reportsPerSecond: Math.round(reportLatency.length / elapsed),
+    unansweredReports: unanswered.length,
+    reportsPerSecond: Math.round(reports.length / elapsed),
     reportLatencyMs: {
       p50: +percentile(reportLatency, 50).toFixed(1),
       p99: +percentile(reportLatency, 99).toFixed(1),
@@ -380,6 +467,7 @@ async function main(): Promise<void> {
     },
     newRevision: {
       applyMs: Math.round(applyMs),
+      applyError,
       sitesReached: reachedAt.length,
       p50Ms: Math.round(percentile(reachedAt, 50)),
       allMs: Math.round(reachedAt.at(-1) ?? Number.NaN),
@@ -391,6 +479,8 @@ async function main(): Promise<void> {
     hubRssMiB: rss.map((r) => Math.round(r)),
     databaseMiB: +(Number(dbSize) / 1024 / 1024).toFixed(1),
     postgresWaits: waitSamples,
+    /** the machine's listen-queue overflows over the window (every process's: a hint, not the hubs' own) */
+    listenOverflows: overflows1 - overflows0,
   };
   console.log(JSON.stringify(result, null, 2));
   const fleet = `pg-${replicas}replicas-${thousands(sites)}`;
@@ -405,10 +495,12 @@ async function main(): Promise<void> {
     {
       name: `${fleet}-revision-s`,
       // a site the revision never reached leaves the figure undefined, not the last one that it reached
-      value: reachedAt.length >= sites ? result.newRevision.allMs / 1000 : Number.NaN,
+      value: reachedAt.length >= registeredSites ? result.newRevision.allMs / 1000 : Number.NaN,
       unit: 's',
       ...(atTarget ? { target: 3, op: '<' as const } : {}),
     },
+    // so a revision that did not reach every site still says how far it got
+    { name: `${fleet}-revision-sites-reached`, value: reachedAt.length, unit: 'sites' },
     {
       name: `${fleet}-replicas-cpu-cores`,
       value: +result.hubCpuCores.reduce((x, y) => x + y, 0).toFixed(2),
@@ -416,6 +508,15 @@ async function main(): Promise<void> {
     },
     { name: `${fleet}-postgres-cpu-cores`, value: result.postgresCpuCores, unit: 'cores' },
   ]);
+}
+
+/** The machine's TCP listen-queue overflows so far (TcpExt ListenOverflows in /proc/net/netstat). */
+async function listenOverflows(): Promise<number> {
+  const lines = (await readFile('/proc/net/netstat', 'utf8')).split('\n');
+  const header = lines.findIndex((l) => l.startsWith('TcpExt:'));
+  const names = lines[header]!.split(' ');
+  const values = lines[header + 1]!.split(' ');
+  return Number(values[names.indexOf('ListenOverflows')] ?? Number.NaN);
 }
 
 /** What the replicas' backends were doing over the window, from pg_stat_activity sampled every 250 ms. */

@@ -7,6 +7,7 @@ import { deploymentStates } from '../model/deployment.ts';
 import { connectivities, lifecycles } from '../model/site.ts';
 import { conformanceCounts, layerCounts } from './profiles/conformance-kept.ts';
 import { conformanceStates } from './profiles/core/conformance.ts';
+import { readAggregates } from './status/aggregate-store.ts';
 import type { Db } from './store/schema.ts';
 
 const methods = new Set(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS']);
@@ -48,18 +49,6 @@ export interface TelemetryMetrics {
 function operationOf(sql: string): string {
   const word = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase();
   return word === 'select' || word === 'insert' || word === 'update' || word === 'delete' ? word : 'other';
-}
-
-async function cells(
-  db: Db,
-  dimension: string,
-): Promise<Array<{ key: string; metric: string; count: number }>> {
-  const rows = await db
-    .selectFrom('status_aggregates')
-    .select(['key', 'metric', 'count'])
-    .where('dimension', '=', dimension)
-    .execute();
-  return rows.map((r) => ({ key: r.key, metric: r.metric, count: Number(r.count) }));
 }
 
 export function createHubMetrics(): HubMetrics {
@@ -111,7 +100,7 @@ export function createHubMetrics(): HubMetrics {
       registers: [registry],
       async collect() {
         if (!db) return;
-        const counts = new Map((await cells(db, 'fleet')).map((c) => [c.metric, c.count]));
+        const counts = new Map((await readAggregates(db, 'fleet')).map((c) => [c.metric, c.count]));
         for (const v of values) this.set({ [label]: v }, counts.get(`${label}:${v}`) ?? 0);
       },
     });
@@ -127,7 +116,9 @@ export function createHubMetrics(): HubMetrics {
       if (!db) return;
       this.reset();
       const bundles = await db.selectFrom('bundles').select('name').execute();
-      const counts = new Map((await cells(db, 'bundle')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]));
+      const counts = new Map(
+        (await readAggregates(db, 'bundle')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]),
+      );
       for (const b of bundles) {
         for (const s of deploymentStates) {
           this.set({ bundle: b.name, state: s }, counts.get(`${b.name}\u0000state:${s}`) ?? 0);
@@ -145,7 +136,7 @@ export function createHubMetrics(): HubMetrics {
       this.reset();
       const bundles = await db.selectFrom('bundles').select(['name', 'revision']).execute();
       const counts = new Map(
-        (await cells(db, 'revision')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]),
+        (await readAggregates(db, 'revision')).map((c) => [`${c.key}\u0000${c.metric}`, c.count]),
       );
       for (const b of bundles) {
         for (const s of deploymentStates) {
@@ -192,7 +183,7 @@ export function createHubMetrics(): HubMetrics {
       if (!db) return;
       this.reset();
       const byValue = new Map<string, Map<string, number>>();
-      for (const c of await cells(db, 'label')) {
+      for (const c of await readAggregates(db, 'label')) {
         const counts = byValue.get(c.key) ?? new Map<string, number>();
         counts.set(c.metric, c.count);
         byValue.set(c.key, counts);

@@ -32,6 +32,7 @@ import { sloRoutes } from './routes/slo.ts';
 import { tunnelAgentRoutes, tunnelProxyRoutes, tunnelSessionRoutes } from './routes/tunnel.ts';
 import { evaluateSloAlerts } from './slo/alerts.ts';
 import { deliverAlerts } from './slo/webhooks.ts';
+import { foldDeltas, foldIntervalMs } from './status/aggregate-store.ts';
 import { statusPass } from './status/connectivity.ts';
 import { pruneTelemetry } from './telemetry/prune.ts';
 import { pruneTunnelSessions } from './tunnel/sessions.ts';
@@ -98,6 +99,12 @@ export async function buildServer(ctx: HubContext, opts: ServerOptions = {}): Pr
       work: 'status sweep',
       run: () => statusPass(ctx),
       intervalMs: () => ctx.config.connectivity.sweepIntervalMs,
+    },
+    {
+      // PostgreSQL's pending aggregate changes (status/aggregate-store.ts); readers add them until then
+      work: 'aggregate fold',
+      run: () => foldDeltas(ctx.store.db),
+      intervalMs: () => (ctx.store.engine === 'postgres' ? foldIntervalMs : 0),
     },
     {
       // as often as the sweep: a fleet-wide placement cut short by a crash is taken up within a minute

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
 import { tickRollout } from '../../src/hub/rollout/controller.ts';
 import { addDeltas, type CellCounts, cellId } from '../../src/hub/status/aggregate.ts';
+import { foldDeltas, readAggregates, writeDeltas } from '../../src/hub/status/aggregate-store.ts';
 import { emitEvents, eventsAfter } from '../../src/hub/status/events.ts';
 import { LastSeen } from '../../src/hub/status/last-seen.ts';
-import { writeDeltas } from '../../src/hub/status/site-status.ts';
 import { openStore } from '../../src/hub/store/index.ts';
 import { migrationNames } from '../../src/hub/store/migrations.ts';
 import { type Arg, preparedQuery } from '../../src/hub/store/prepared.ts';
@@ -292,27 +292,117 @@ for (const { engine, skip } of storeEngines) {
       assert.equal(await seenOf(b.siteId), later, 'a later contact (another replica’s) stays');
     });
 
-    test('count deltas of any number of cells add up, in one transaction or several', async () => {
+    test('count deltas of any number of cells add up, in one transaction or several, pending or folded', async () => {
       const db = hub.ctx.store.db;
-      // 1,300 cells: written as pieces of 1,024, 256, 16 and 4; the second write overlaps half of them
+      // 1,300 cells: written as pieces of 512, 512, 256, 16 and 4; the second write overlaps half of them
       const first: CellCounts = new Map();
       for (let i = 0; i < 1300; i++) first.set(cellId('label', `deltas=${i}`, 'sites'), i + 1);
       const second: CellCounts = new Map();
       for (let i = 650; i < 1371; i++) second.set(cellId('label', `deltas=${i}`, 'sites'), i % 2 ? -1 : 3);
+      // earlier tests' changes out of the way, so the fold below counts this test's alone
+      await foldDeltas(db);
       await writeDeltas(db, first);
       await db.transaction().execute((tx) => writeDeltas(tx, second));
       const expected = new Map(first);
       addDeltas(expected, second);
-      const rows = await db
+      const read = async () => {
+        const rows = (await readAggregates(db, 'label')).filter((r) => r.key.startsWith('deltas='));
+        return new Map(rows.map((r) => [cellId('label', r.key, 'sites'), r.count]));
+      };
+      const assertExpected = (stored: Map<string, number>) => {
+        assert.equal(stored.size, 1371);
+        for (const [id, n] of stored) assert.equal(n, expected.get(id) ?? 0, id);
+      };
+      assertExpected(await read());
+      // SQLite wrote the cells at once; PostgreSQL kept 2,021 changes pending until the fold
+      assert.equal(await foldDeltas(db), engine === 'postgres' ? 1300 + 721 : 0);
+      assertExpected(await read());
+      const cells = await db
         .selectFrom('status_aggregates')
         .select(['key', 'count'])
         .where('dimension', '=', 'label')
         .where('key', 'like', 'deltas=%')
         .execute();
-      assert.equal(rows.length, 1371);
-      const stored = new Map(rows.map((r) => [cellId('label', r.key, 'sites'), Number(r.count)]));
-      for (const [id, n] of stored) assert.equal(n, expected.get(id) ?? 0, id);
+      assertExpected(new Map(cells.map((r) => [cellId('label', r.key, 'sites'), Number(r.count)])));
       await db.deleteFrom('status_aggregates').where('key', 'like', 'deltas=%').execute();
+    });
+
+    test('a writer moving the fleet-wide cells never waits for another writer to commit (PostgreSQL)', {
+      skip: engine !== 'postgres' && 'SQLite has one writer at a time',
+    }, async () => {
+      const db = hub.ctx.store.db;
+      const cell = cellId('fleet', '', 'metric:unlocked');
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let wrote!: () => void;
+      const firstWrote = new Promise<void>((r) => {
+        wrote = r;
+      });
+      const first = db.transaction().execute(async (tx) => {
+        await writeDeltas(tx, new Map([[cell, 1]]));
+        wrote();
+        await held;
+      });
+      await firstWrote;
+      // while the first transaction is open: a row lock wait fails here instead of hanging the test
+      await db.transaction().execute(async (tx) => {
+        await sql`set local lock_timeout = '300ms'`.execute(tx);
+        await writeDeltas(tx, new Map([[cell, 2]]));
+      });
+      const unlocked = async () =>
+        (await readAggregates(db, 'fleet')).find((r) => r.metric === 'metric:unlocked')?.count;
+      assert.equal(await unlocked(), 2, 'the open transaction’s change is not counted yet');
+      release();
+      await first;
+      assert.equal(await unlocked(), 3);
+      await foldDeltas(db);
+      assert.equal(await unlocked(), 3);
+      await db.deleteFrom('status_aggregates').where('metric', '=', 'metric:unlocked').execute();
+    });
+
+    test('folds running beside writers count every committed change once, and readers never see one twice', async () => {
+      const db = hub.ctx.store.db;
+      const metric = 'metric:folded';
+      const read = async () =>
+        (await readAggregates(db, 'fleet')).find((r) => r.metric === metric)?.count ?? 0;
+      let writing = true;
+      // each folder's own reads, in the order it made them
+      const seen: number[][] = [[], []];
+      const writers = Promise.all(
+        Array.from({ length: 6 }, async (_, w) => {
+          for (let i = 0; i < 20; i++) {
+            await db
+              .transaction()
+              .execute((tx) => writeDeltas(tx, new Map([[cellId('fleet', '', metric), w + 1]])));
+          }
+        }),
+      ).finally(() => {
+        writing = false;
+      });
+      const foldsAndReads = Promise.all(
+        seen.map(async (reads) => {
+          while (writing) {
+            await foldDeltas(db);
+            reads.push(await read());
+          }
+        }),
+      );
+      await Promise.all([writers, foldsAndReads]);
+      // every change is positive: a change counted twice, or dropped between pending and folded, would
+      // show as a count above the total or a count that went down
+      const total = 20 * (1 + 2 + 3 + 4 + 5 + 6);
+      for (const reads of seen) {
+        for (let i = 1; i < reads.length; i++) assert.ok(reads[i]! >= reads[i - 1]!, `read ${i} went down`);
+        assert.ok(reads.every((n) => n <= total));
+      }
+      assert.equal(await read(), total);
+      await foldDeltas(db);
+      assert.equal(await read(), total);
+      const pending = await db.selectFrom('status_aggregate_deltas').select('count').execute();
+      assert.equal(pending.length, 0);
+      await db.deleteFrom('status_aggregates').where('metric', '=', metric).execute();
     });
 
     test('the reports a site dropped are kept as the agent counts them, over reinstalls, and summed in /metrics', async () => {

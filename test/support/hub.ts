@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ConfigInput } from '../../src/hub/config.ts';
 import type { HubContext } from '../../src/hub/context.ts';
 import { newSiteRow } from '../../src/hub/sites/sites.ts';
+import { readAggregates } from '../../src/hub/status/aggregate-store.ts';
 import { sweepConnectivity } from '../../src/hub/status/connectivity.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
 import type { Db } from '../../src/hub/store/schema.ts';
@@ -196,9 +197,10 @@ export async function recountAggregates(
   return out;
 }
 
+/** The aggregates as the hub's readers see them (cells plus PostgreSQL's pending changes), zeros left out. */
 export async function storedAggregates(ctx: HubContext, db: Db = ctx.store.db): Promise<Map<string, number>> {
-  const rows = await db.selectFrom('status_aggregates').selectAll().where('count', '!=', 0).execute();
-  return new Map(rows.map((r) => [`${r.dimension}|${r.key}|${r.metric}`, Number(r.count)]));
+  const rows = (await readAggregates(db)).filter((r) => r.count !== 0);
+  return new Map(rows.map((r) => [`${r.dimension}|${r.key}|${r.metric}`, r.count]));
 }
 
 export function sortedEntries(m: Map<string, number>): Array<[string, number]> {

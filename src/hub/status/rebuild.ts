@@ -4,7 +4,8 @@
 
 import type { HubContext } from '../context.ts';
 import { addDeltas, type CellCounts, contributions } from './aggregate.ts';
-import { derivedColumns, loadFacts, writeDeltas } from './site-status.ts';
+import { clearAggregates, upsertCells } from './aggregate-store.ts';
+import { derivedColumns, loadFacts } from './site-status.ts';
 
 /** Bump when contributions() counts differently, so existing hubs rebuild on their next start. */
 const rulesVersion = 1;
@@ -30,7 +31,7 @@ export async function rebuildAggregates(ctx: Pick<HubContext, 'config' | 'store'
   await ctx.store.db.transaction().execute(async (tx) => {
     // replicas starting at once rebuild one after the other, each from what the last one committed
     await ctx.store.sql.lockTransaction(tx as never, 'aggregates');
-    await tx.deleteFrom('status_aggregates').execute();
+    await clearAggregates(tx);
     const total: CellCounts = new Map();
     let after = '';
     for (;;) {
@@ -70,7 +71,7 @@ export async function rebuildAggregates(ctx: Pick<HubContext, 'config' | 'store'
         }
       }
     }
-    await writeDeltas(tx, total);
+    await upsertCells(tx, total);
     await tx
       .insertInto('status_meta')
       .values({ name: 'aggregates', value: signature(ctx) })

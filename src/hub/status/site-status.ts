@@ -6,19 +6,18 @@ import type { DeploymentState } from '../../model/deployment.ts';
 import type { NewEvent } from '../../model/event.ts';
 import type { Connectivity, Lifecycle } from '../../model/site.ts';
 import type { HubContext } from '../context.ts';
-import { type Arg, preparedQuery } from '../store/prepared.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
 import {
   addDeltas,
   aggregateDeltas,
   attentionOf,
   type CellCounts,
-  cellOf,
   type DeploymentFacts,
   type SiteFacts,
   transitionEvents,
   worstStateOf,
 } from './aggregate.ts';
+import { writeDeltas } from './aggregate-store.ts';
 import { insertEvents } from './events.ts';
 
 export type SiteFactsRow = Pick<
@@ -128,63 +127,6 @@ function sameDerived(a: DerivedColumns, b: DerivedColumns): boolean {
   );
 }
 
-/** Cells per upsert at most: 2,048 parameters, within both engines' limits. */
-const largestUpsert = 512;
-
-type CellArgs = Record<`d${number}` | `k${number}` | `m${number}`, string> & Record<`c${number}`, number>;
-
-/** Upserts of n cells, compiled once each; n is a power of two, so there are at most ten shapes. */
-const cellUpserts = new Map<number, (db: Db, args: CellArgs) => Promise<unknown>>();
-
-function cellUpsert(cells: number): (db: Db, args: CellArgs) => Promise<unknown> {
-  let upsert = cellUpserts.get(cells);
-  if (!upsert) {
-    upsert = preparedQuery((db, arg: Arg<CellArgs>) =>
-      db
-        .insertInto('status_aggregates')
-        .values(
-          Array.from({ length: cells }, (_, i) => ({
-            dimension: arg(`d${i}`),
-            key: arg(`k${i}`),
-            metric: arg(`m${i}`),
-            count: arg(`c${i}`),
-          })),
-        )
-        .onConflict((oc) =>
-          oc
-            .columns(['dimension', 'key', 'metric'])
-            .doUpdateSet((eb) => ({ count: eb('status_aggregates.count', '+', eb.ref('excluded.count')) })),
-        ),
-    );
-    cellUpserts.set(cells, upsert);
-  }
-  return upsert;
-}
-
-/**
- * Applies count deltas with compiled upserts: a report's few cells were a query Kysely built anew each
- * time, the largest piece of hub code on the report path. Any count of cells is written as a sum of
- * powers of two (1,000 cells: six statements).
- */
-export async function writeDeltas(db: Db, deltas: CellCounts): Promise<void> {
-  // one order for every writer: two transactions upserting the same cells lock them in the same order
-  const ids = [...deltas.keys()].sort();
-  for (let at = 0; at < ids.length; ) {
-    const cells = Math.min(largestUpsert, 2 ** Math.floor(Math.log2(ids.length - at)));
-    const args = {} as CellArgs;
-    for (let i = 0; i < cells; i++) {
-      const id = ids[at + i]!;
-      const { dimension, key, metric } = cellOf(id);
-      args[`d${i}`] = dimension;
-      args[`k${i}`] = key;
-      args[`m${i}`] = metric;
-      args[`c${i}`] = deltas.get(id)!;
-    }
-    await cellUpsert(cells)(db, args);
-    at += cells;
-  }
-}
-
 export interface SiteChange {
   siteId: string;
   before: SiteFacts | undefined;
@@ -192,7 +134,7 @@ export interface SiteChange {
 }
 
 /**
- * Records changes to sites inside the caller's transaction: one batched aggregate upsert, the derived
+ * Records changes to sites inside the caller's transaction: one batched aggregate write, the derived
  * columns of sites whose worst state or attention moved, and the transition events. Returns how many
  * events it stored, so the caller can wake event readers after the commit.
  */
@@ -216,10 +158,11 @@ export async function recordChanges(
       }
     }
   }
-  await insertEvents(ctx, tx, events);
-  // last before the commit: the fleet-wide cells every writer moves stay locked only for the upsert and
-  // the commit, not while the events go in
   await writeDeltas(tx, total);
+  // last before the commit: on PostgreSQL event writers queue on one lock until they commit (ids must
+  // become visible in order), so it is held for the insert and the commit alone; the count changes
+  // before it lock nothing there
+  await insertEvents(ctx, tx, events);
   return events.length;
 }
 

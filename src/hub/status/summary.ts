@@ -8,20 +8,16 @@ import type { FleetStatus } from '../../model/wire.ts';
 import type { HubContext } from '../context.ts';
 import type { Db } from '../store/schema.ts';
 import { revisionKey } from './aggregate.ts';
+import { readAggregates } from './aggregate-store.ts';
 
 export type Cells = Map<string, Map<string, number>>;
 
-/** Every aggregate row of the given dimensions: key → metric → count. */
+/** Every aggregate row of the given dimension, pending changes included: key → metric → count. */
 export async function readCells(db: Db, dimension: string): Promise<Cells> {
-  const rows = await db
-    .selectFrom('status_aggregates')
-    .select(['key', 'metric', 'count'])
-    .where('dimension', '=', dimension)
-    .execute();
   const out: Cells = new Map();
-  for (const r of rows) {
+  for (const r of await readAggregates(db, dimension)) {
     const m = out.get(r.key) ?? new Map<string, number>();
-    m.set(r.metric, Number(r.count));
+    m.set(r.metric, r.count);
     out.set(r.key, m);
   }
   return out;
@@ -115,17 +111,12 @@ export async function bundleStateCounts(
   ctx: HubContext,
   bundle?: string,
 ): Promise<Map<string, Record<string, number>>> {
-  let q = ctx.store.db
-    .selectFrom('status_aggregates')
-    .select(['key', 'metric', 'count'])
-    .where('dimension', '=', 'bundle')
-    .where('metric', 'like', 'state:%')
-    .where('count', '>', 0);
-  if (bundle !== undefined) q = q.where('key', '=', bundle);
   const out = new Map<string, Record<string, number>>();
-  for (const r of await q.execute()) {
+  for (const r of await readAggregates(ctx.store.db, 'bundle')) {
+    if (!r.metric.startsWith('state:') || r.count <= 0) continue;
+    if (bundle !== undefined && r.key !== bundle) continue;
     const m = out.get(r.key) ?? {};
-    m[r.metric.slice('state:'.length)] = Number(r.count);
+    m[r.metric.slice('state:'.length)] = r.count;
     out.set(r.key, m);
   }
   return out;

@@ -737,6 +737,20 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  // count changes waiting to be folded into status_aggregates: on PostgreSQL writers append here instead of
+  // upserting the fleet-wide cells every writer shares, so no writer waits on another's row locks
+  // (status/aggregate-store.ts); readers add what is pending, so counts stay exact. SQLite leaves it empty.
+  '0024_status_aggregate_deltas': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('status_aggregate_deltas')
+        .addColumn('dimension', 'text', (c) => c.notNull())
+        .addColumn('key', 'text', (c) => c.notNull())
+        .addColumn('metric', 'text', (c) => c.notNull())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /** Every migration's name, in the order they apply. */

@@ -186,6 +186,9 @@ export interface StatusAggregateTable {
   count: number;
 }
 
+/** A count change not yet folded into status_aggregates (PostgreSQL only; readers add it in). */
+export type StatusAggregateDeltaTable = StatusAggregateTable;
+
 export interface StatusMetaTable {
   name: string;
   value: string;
@@ -538,6 +541,7 @@ export interface Database {
   audit_log: AuditTable;
   sources: SourceTable;
   status_aggregates: StatusAggregateTable;
+  status_aggregate_deltas: StatusAggregateDeltaTable;
   status_meta: StatusMetaTable;
   events: EventTable;
   rollouts: RolloutTable;
