@@ -6,9 +6,11 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { relayFeedSince } from '../../src/hub/relays/change-feed.ts';
 import { createRelay, type Relay as HubRelay } from '../../src/hub/relays/relays.ts';
-import { decommissionSite } from '../../src/hub/sites/registration.ts';
+import { decommissionSite, renewCertificate } from '../../src/hub/sites/registration.ts';
 import { patchSite } from '../../src/hub/sites/sites.ts';
 import type { RelayFeed } from '../../src/model/relay-wire.ts';
+import { createCsr } from '../../src/pki/csr.ts';
+import { generateKeyPair } from '../../src/pki/keys.ts';
 import { type MemoryHub, memoryHub, type SiteHandle } from '../support/hub.ts';
 
 const admin = { name: 'test', source: 'test' };
@@ -160,4 +162,16 @@ test('a held feed whose caller goes away ends without an answer, and its cursor 
   gone.abort();
   assert.equal(await held, undefined);
   assert.equal((await feedSince(relay, full.cursor!)).delta, true);
+});
+
+test('a renewed certificate reaches the relay as a delta, so the relay accepts it at once', async () => {
+  const relay = await westRelay();
+  const full = await feedSince(relay, '');
+  const held = full.sites.find((s) => s.id === sites.w1!.siteId);
+  assert.ok(held, 'w1 is in the scope');
+  const csr = createCsr({ commonName: 'w1', keyPem: generateKeyPair().privateKeyPem });
+  await renewCertificate(hub.ctx, { id: sites.w1!.siteId }, csr);
+  const delta = await feedSince(relay, full.cursor!);
+  assert.deepEqual(ids(delta), [sites.w1!.siteId]);
+  assert.equal(delta.sites[0]!.serials.length, held.serials.length + 1, 'the old and the renewed serial');
 });

@@ -503,12 +503,19 @@ export async function decommissionSite(ctx: HubContext, actor: Actor, name: stri
   return siteByName(ctx, name);
 }
 
-/** A new certificate for an authenticated site; the current one stays valid until it expires. */
+/**
+ * A new certificate for an authenticated site; the current one stays valid until it expires. Its relay
+ * (and the other replicas) hear of it at once: a relay refuses a serial its change feed has not listed.
+ */
 export async function renewCertificate(
   ctx: HubContext,
   site: Pick<Site, 'id'>,
   csrPem: string,
 ): Promise<string> {
   const csr = checkedCsr(csrPem);
-  return ctx.store.db.transaction().execute((tx) => issueFor(ctx, tx, site.id, csr.publicKeyPem));
+  const certPem = await ctx.store.db
+    .transaction()
+    .execute((tx) => issueFor(ctx, tx, site.id, csr.publicKeyPem));
+  siteIdentityChanged(ctx, [site.id]);
+  return certPem;
 }
