@@ -178,23 +178,16 @@ function batcherOf(ctx: HubContext): RegistrationBatcher<RegistrationRecord> {
  * insert of the events, where each registration made its own before.
  */
 async function recordRegistrations(ctx: HubContext, tx: Db, records: RegistrationRecord[]): Promise<void> {
-  const fresh = records.filter((r) => r.derivedWritten);
-  const again = records.filter((r) => !r.derivedWritten);
-  if (fresh.length > 0) {
+  // new sites' rows already carry their derived columns; re-registered ones' are worked out here
+  for (const derivedWritten of [true, false]) {
+    const group = records.filter((r) => r.derivedWritten === derivedWritten);
+    if (group.length === 0) continue;
     await recordChanges(
       ctx,
       tx,
-      fresh.map((r) => r.change),
-      fresh.map((r) => r.event),
-      { derivedWritten: true },
-    );
-  }
-  if (again.length > 0) {
-    await recordChanges(
-      ctx,
-      tx,
-      again.map((r) => r.change),
-      again.map((r) => r.event),
+      group.map((r) => r.change),
+      group.map((r) => r.event),
+      { derivedWritten },
     );
   }
 }
