@@ -47,7 +47,7 @@ export function verifyCosignSignatures(
   const problems: string[] = [];
   for (const s of signatures) {
     const der = Buffer.from(s.signature, 'base64');
-    if (!verify('sha256', s.payload, { key, dsaEncoding: 'der' }, der)) {
+    if (!verify('sha256', s.payload, key, der)) {
       problems.push('a signature does not verify with the source key');
       continue;
     }
