@@ -5,7 +5,8 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { FeedSite, RelayFeed } from '../../model/relay-wire.ts';
 import type { DesiredState } from '../../model/wire.ts';
-import { signDesired } from '../../pki/desired-signature.ts';
+import { signDesiredRoot } from '../../pki/desired-signature.ts';
+import { desiredTree } from '../../pki/desired-tree.ts';
 import { canonicalJson, sha256Digest } from '../../render/digest.ts';
 import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
@@ -225,18 +226,23 @@ export function scopeChanged(
   });
 }
 
-/** The desired states of the asked sites in the relay's scope, each signed by the hub (others left out). */
+/**
+ * The desired states of the asked sites in the relay's scope (others left out), signed by the hub once for
+ * the whole answer: the CA key signs the root of a tree over the sites' (id, digest) leaves, and each
+ * state carries that signature and its own proof (one signature per site cost more than the rest of the
+ * answer).
+ */
 export async function signedDesiredStates(
   ctx: HubContext,
   relay: Relay,
   siteIds: readonly string[],
 ): Promise<{ siteId: string; state: DesiredState }[]> {
   const allowed = await sitesInScope(ctx, relay, siteIds);
-  const states = await desiredStates(ctx.store.db, [...allowed.keys()]);
-  return [...states].map(([siteId, state]) => ({
-    siteId,
-    state: { ...state, signature: signDesired(ctx.tls.ca.keyPem, siteId, state.digest) },
-  }));
+  const states = [...(await desiredStates(ctx.store.db, [...allowed.keys()]))];
+  if (states.length === 0) return [];
+  const { root, proofs } = desiredTree(states.map(([siteId, state]) => ({ siteId, digest: state.digest })));
+  const signature = signDesiredRoot(ctx.tls.ca.keyPem, root);
+  return states.map(([siteId, state], i) => ({ siteId, state: { ...state, signature, proof: proofs[i] } }));
 }
 
 /** A rendered blob, for a relay that serves a site it is placed on. */
