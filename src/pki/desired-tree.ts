@@ -62,12 +62,14 @@ export function desiredTree(leaves: readonly { siteId: string; digest: string }[
   }
   const tree = levels(leaves.map((l) => leafHash(l.siteId, l.digest)));
   const count = leaves.length;
+  // each node's text is made once: a node is in the path of every leaf under its sibling
+  const below = tree.slice(0, -1).map((level) => level.map((node) => node.toString('base64url')));
   const proofs = leaves.map((_, index) => {
     const path: string[] = [];
     let at = index;
-    for (const level of tree.slice(0, -1)) {
+    for (const level of below) {
       const sibling = at % 2 === 1 ? at - 1 : at + 1;
-      if (sibling < level.length) path.push(level[sibling]!.toString('base64url'));
+      if (sibling < level.length) path.push(level[sibling]!);
       at >>= 1;
     }
     return { index, count, path };
