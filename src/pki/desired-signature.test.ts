@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { createCa } from './authority.ts';
 import {
@@ -136,4 +137,27 @@ test('a one-leaf batch’s root signature is not a v1 signature, nor the reverse
 
 test('a tree is refused with no leaves', () => {
   assert.throws(() => desiredTree([]), RangeError);
+});
+
+test('the tree’s bytes are fixed: a two-leaf root computed by hand from the documented hashing', () => {
+  const leaf = (site: string, digest: string) =>
+    createHash('sha256').update(`\x00outpost-desired-v2\n${site}\n${digest}`).digest();
+  const a = leaf('site-a', digestOf(1));
+  const b = leaf('site-b', digestOf(2));
+  const root = createHash('sha256').update(Buffer.of(1)).update(a).update(b).digest();
+  const tree = desiredTree([
+    { siteId: 'site-a', digest: digestOf(1) },
+    { siteId: 'site-b', digest: digestOf(2) },
+  ]);
+  assert.deepEqual(tree.root, root);
+  assert.deepEqual(tree.proofs[0], { index: 0, count: 2, path: [b.toString('base64url')] });
+  // three leaves: the third is carried up unchanged, so its path is the first two's node alone
+  const c = leaf('site-c', digestOf(3));
+  const three = desiredTree([
+    { siteId: 'site-a', digest: digestOf(1) },
+    { siteId: 'site-b', digest: digestOf(2) },
+    { siteId: 'site-c', digest: digestOf(3) },
+  ]);
+  assert.deepEqual(three.root, createHash('sha256').update(Buffer.of(1)).update(root).update(c).digest());
+  assert.deepEqual(three.proofs[2], { index: 2, count: 3, path: [root.toString('base64url')] });
 });
