@@ -138,6 +138,7 @@ console.error(
 // (b) a fleet-wide revision: from the operator's request until every relay wrote every site's new state
 const marks = relays.map((r) => r.log().length);
 const fanoutCpu0 = await cpuSeconds(hub.pid);
+const profileFrom = hub.uptime();
 const applyAt = performance.now();
 const applied = await operator.request('POST', '/api/v1/bundles/apply', {
   body: posBundle('2'),
@@ -148,6 +149,9 @@ if (applied.status !== 200) throw new Error(`apply: ${applied.status} ${JSON.str
 const held = await untilRelaysHold(relays, marks, share, Math.max(300_000, sites * 6));
 const fanoutSeconds = Number.isNaN(held) ? Number.NaN : (performance.now() - applyAt) / 1000;
 const fanoutCpu = (await cpuSeconds(hub.pid)) - fanoutCpu0;
+console.error(
+  `fan-out window in the hub's profile: --from ${profileFrom.toFixed(1)} --to ${hub.uptime().toFixed(1)}`,
+);
 
 // (c) after the fan-out (it perturbs the relays' own cursors): a delta answer per relay with nothing
 // changed, asked with the cursor of a whole list just given, unheld, 3 rounds × 8

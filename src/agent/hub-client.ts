@@ -24,7 +24,7 @@ import type {
 } from '../model/wire.ts';
 import { HttpClient, type JsonResponse, type RequestOptions, TransportError } from '../net/http-client.ts';
 import { fingerprintSha256 } from '../pki/certificate.ts';
-import { desiredSignatureValid } from '../pki/desired-signature.ts';
+import { desiredBatchSignatureValid, desiredSignatureValid } from '../pki/desired-signature.ts';
 import { desiredDigest } from '../render/rendered.ts';
 
 export class HubError extends Error {
@@ -211,9 +211,12 @@ export class HubClient {
     if (!state.signature) return 'the desired state carries no hub signature';
     if (desiredDigest(state.deployments, state.stack) !== state.digest)
       return 'the desired state does not match its digest';
-    if (!desiredSignatureValid(this.#caPem, this.#siteId!, state.digest, state.signature)) {
-      return 'the desired state’s hub signature is not valid';
-    }
+    // v2: the proof leads from this site's own (id, digest) leaf to the root the hub signed once for the
+    // relay's answer, so a state the hub made for another site is refused; v1 (older hubs): this site alone
+    const valid = state.proof
+      ? desiredBatchSignatureValid(this.#caPem, this.#siteId!, state.digest, state.proof, state.signature)
+      : desiredSignatureValid(this.#caPem, this.#siteId!, state.digest, state.signature);
+    if (!valid) return 'the desired state’s hub signature is not valid';
     return undefined;
   }
 

@@ -106,10 +106,19 @@ export const DesiredState = Type.Object({
   /** the host layers of the profile revision the site is given; absent when no profile places the site */
   stack: Type.Optional(StackTarget),
   /**
-   * the hub's signature over the site and digest (pki/desired-signature.ts): set when a relay serves the
-   * state, so the agent can tell a relay cannot have changed it
+   * the hub's signature (pki/desired-signature.ts), set when a relay serves the state, so the agent can
+   * tell a relay cannot have changed it: with `proof`, over the root of the tree of one relay answer's
+   * sites (v2); without, over this site and digest alone (v1, older hubs)
    */
   signature: Type.Optional(Type.String({ maxLength: 256 })),
+  /** this site's leaf's path to the signed root (pki/desired-tree.ts): sibling hashes, base64url */
+  proof: Type.Optional(
+    Type.Object({
+      index: Type.Integer({ minimum: 0 }),
+      count: Type.Integer({ minimum: 1 }),
+      path: Type.Array(Type.String({ maxLength: 43 }), { maxItems: 32 }),
+    }),
+  ),
 });
 export type DesiredState = Static<typeof DesiredState>;
 

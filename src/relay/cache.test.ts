@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { after, test } from 'node:test';
 import type { RelayFeed } from '../model/relay-wire.ts';
 import type { DesiredState } from '../model/wire.ts';
 import { sha256Digest } from '../render/digest.ts';
 import { RelayCache } from './cache.ts';
+import { applyFeedDelta } from './feed-delta.ts';
 
 const dirs: string[] = [];
 after(async () => {
@@ -115,4 +117,81 @@ test('a site that leaves the feed leaves the cache: its serial and its desired s
   assert.equal(reopened.desired('site-b'), undefined);
   assert.equal(reopened.feed?.cursor, 'c.2', 'the cursor is kept to resume with');
   reopened.close();
+});
+
+test('a delta writes only the sites it changed and removed; the rest of the held list stays as written', async () => {
+  const dir = await stateDir();
+  const cache = await RelayCache.open(dir);
+  const whole = { ...feed(['site-a', 'site-b', 'site-c']), cursor: 'c.1' };
+  await cache.saveFeed(whole);
+  // a mark on site-a's row that only a rewrite of the whole list would erase
+  const side = new DatabaseSync(join(dir, 'cache.sqlite'));
+  const marked = { ...whole.sites[0]!, name: 'marked' };
+  side.prepare('update feed_sites set json = ? where site_id = ?').run(JSON.stringify(marked), 'site-a');
+  const delta: RelayFeed = {
+    digest: `sha256:${'d'.repeat(64)}`,
+    sites: [{ id: 'site-b', name: 'site-b', digest: state('site-b', 2).digest, serials: ['09'] }],
+    removed: ['site-c'],
+    work: ['site-b'],
+    delta: true,
+    cursor: 'c.2',
+  };
+  await cache.saveFeed(applyFeedDelta(cache.feed!, delta), delta);
+  assert.equal(cache.siteBySerial('01'), undefined, 'site-b’s old serial');
+  assert.equal(cache.siteBySerial('09')?.id, 'site-b');
+  assert.equal(cache.siteBySerial('02'), undefined, 'removed site-c’s serial');
+  assert.equal(cache.siteBySerial('00')?.id, 'site-a');
+  assert.deepEqual(
+    side
+      .prepare('select site_id from feed_sites order by site_id')
+      .all()
+      .map((r) => r.site_id),
+    ['site-a', 'site-b'],
+  );
+  side.close();
+  cache.close();
+
+  const again = await RelayCache.open(dir);
+  assert.deepEqual(again.feed?.sites, [marked, delta.sites[0]]);
+  assert.equal(again.feed?.cursor, 'c.2');
+  assert.deepEqual(again.feed?.work, ['site-b']);
+  assert.equal(again.siteBySerial('09')?.id, 'site-b');
+  again.close();
+});
+
+test('a cache whose feed row holds the whole list (before one row a site) is read and moved out once', async () => {
+  const dir = await stateDir();
+  const db = new DatabaseSync(join(dir, 'cache.sqlite'));
+  db.exec('create table feed (id integer primary key check (id = 1), json text not null)');
+  db.prepare('insert into feed (id, json) values (1, ?)').run(
+    JSON.stringify({ ...feed(['site-a']), cursor: 'c.7' }),
+  );
+  db.close();
+  const cache = await RelayCache.open(dir);
+  assert.equal(cache.siteBySerial('00')?.id, 'site-a');
+  assert.equal(cache.feed?.cursor, 'c.7');
+  cache.close();
+  const again = await RelayCache.open(dir);
+  assert.deepEqual(again.feed?.sites, feed(['site-a']).sites);
+  again.close();
+});
+
+test('a timed commit that fails is logged, and its saves are committed by the next one', async () => {
+  const dir = await stateDir();
+  const logged: { message: string; fields?: Record<string, unknown> }[] = [];
+  const cache = await RelayCache.open(dir, (message, fields) => logged.push({ message, fields }));
+  // another writer holds the file: the timer's commit finds the database locked
+  const other = new DatabaseSync(join(dir, 'cache.sqlite'));
+  other.exec('begin exclusive');
+  await cache.saveDesired('site-a', state('site-a', 4));
+  for (let i = 0; i < 100 && logged.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(logged[0]!.message, /relay cache commit failed/);
+  assert.match(String(logged[0]!.fields?.error), /locked/);
+  assert.equal(logged[0]!.fields?.desired, 1);
+  assert.equal(cache.desired('site-a'), undefined, 'nothing is served that is not on disk');
+  other.exec('rollback');
+  other.close();
+  await cache.saveFeed(feed(['site-a']));
+  assert.equal(cache.desired('site-a')?.digest, state('site-a', 4).digest);
+  cache.close();
 });

@@ -1,6 +1,7 @@
 // The relay's content-addressed cache on disk: the change feed's last answer (the sites it serves and
-// their certificates), each site's signed desired state, and the blobs they name, in one SQLite file. It
-// is what the relay serves from, so its sites keep their desired state while the hub is out of reach.
+// their certificates, one row a site, so a delta writes only the sites it changes), each site's signed
+// desired state, and the blobs they name, in one SQLite file. It is what the relay serves from, so its
+// sites keep their desired state while the hub is out of reach.
 
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,8 +22,14 @@ const groupLimit = 1000;
 /** Saves waiting longer than this are committed even if the feed has not come (the hub went away). */
 const groupMaxDelayMs = 200;
 
+type Log = (message: string, fields?: Record<string, unknown>) => void;
+
+/** What a feed commit writes: the whole list, or (a delta) only the sites it changed and removed. */
+type FeedWrite = { feed: RelayFeed; sites: readonly FeedSite[]; removed: readonly string[]; whole: boolean };
+
 export class RelayCache {
   readonly #db: DatabaseSync;
+  readonly #log: Log | undefined;
   #feed: RelayFeed | undefined;
   #bySerial = new Map<string, FeedSite>();
   /** committed states only: what the relay serves is on disk */
@@ -36,16 +43,20 @@ export class RelayCache {
   readonly #putBlob: StatementSync;
   readonly #getBlob: StatementSync;
   readonly #putFeed: StatementSync;
+  readonly #putFeedSite: StatementSync;
+  readonly #dropFeedSite: StatementSync;
   readonly #dropDesired: StatementSync;
 
-  private constructor(dir: string) {
+  private constructor(dir: string, log: Log | undefined) {
+    this.#log = log;
     this.#db = new DatabaseSync(join(dir, 'cache.sqlite'));
     this.#db.exec(`
       pragma journal_mode = wal;
       pragma synchronous = full;
       create table if not exists desired (site_id text primary key, digest text not null, json text not null);
       create table if not exists blobs (digest text primary key, body text not null);
-      create table if not exists feed (id integer primary key check (id = 1), json text not null);`);
+      create table if not exists feed (id integer primary key check (id = 1), json text not null);
+      create table if not exists feed_sites (site_id text primary key, json text not null);`);
     this.#putDesired = this.#db.prepare(
       'insert into desired (site_id, digest, json) values (?, ?, ?) on conflict (site_id) do update set digest = excluded.digest, json = excluded.json',
     );
@@ -54,18 +65,35 @@ export class RelayCache {
     this.#putFeed = this.#db.prepare(
       'insert into feed (id, json) values (1, ?) on conflict (id) do update set json = excluded.json',
     );
+    this.#putFeedSite = this.#db.prepare(
+      'insert into feed_sites (site_id, json) values (?, ?) on conflict (site_id) do update set json = excluded.json',
+    );
+    this.#dropFeedSite = this.#db.prepare('delete from feed_sites where site_id = ?');
     this.#dropDesired = this.#db.prepare('delete from desired where site_id = ?');
   }
 
   /**
    * Opens the cache in `dir` with what an earlier run saved. A state directory from before the SQLite
-   * file (feed.json, desired/*.json, blobs/*) is moved into it once, then its files are removed.
+   * file (feed.json, desired/*.json, blobs/*) is moved into it once, then its files are removed. `log`
+   * hears of a commit that failed with nobody waiting for it (the timer's).
    */
-  static async open(dir: string): Promise<RelayCache> {
-    const cache = new RelayCache(dir);
+  static async open(dir: string, log?: Log): Promise<RelayCache> {
+    const cache = new RelayCache(dir, log);
     await cache.#moveInFiles(dir);
-    const feed = cache.#db.prepare('select json from feed').get() as { json: string } | undefined;
-    if (feed) cache.#setFeed(JSON.parse(feed.json) as RelayFeed);
+    const row = cache.#db.prepare('select json from feed').get() as { json: string } | undefined;
+    if (row) {
+      const feed = JSON.parse(row.json) as RelayFeed;
+      if (feed.sites?.length > 0) {
+        // a cache from before one row a site held the list inside the feed's row: moved out once
+        cache.#commit({ feed, sites: feed.sites, removed: [], whole: true });
+      } else {
+        const sites = cache.#db.prepare('select json from feed_sites order by site_id').all() as {
+          json: string;
+        }[];
+        feed.sites = sites.map((s) => JSON.parse(s.json) as FeedSite);
+      }
+      cache.#setFeed(feed);
+    }
     for (const row of cache.#db.prepare('select site_id, digest, json from desired').iterate() as Iterable<{
       site_id: string;
       digest: string;
@@ -101,7 +129,7 @@ export class RelayCache {
       const state = await readJson<DesiredState>(join(dir, 'desired', file));
       if (state) this.#wait(decodeURIComponent(file.slice(0, -'.json'.length)), state);
     }
-    this.#commit(feed);
+    this.#commit(feed ? { feed, sites: feed.sites, removed: [], whole: true } : undefined);
     await rm(join(dir, 'feed.json'), { force: true });
     await rm(join(dir, 'desired'), { recursive: true, force: true });
     await rm(join(dir, 'blobs'), { recursive: true, force: true });
@@ -110,6 +138,17 @@ export class RelayCache {
   #setFeed(feed: RelayFeed): void {
     this.#feed = feed;
     this.#bySerial = new Map(feed.sites.flatMap((s) => s.serials.map((serial) => [serial, s] as const)));
+  }
+
+  /** The serials of a delta's changed and removed sites move; the others' stay as they are. */
+  #applySerials(held: RelayFeed, delta: RelayFeed): void {
+    const before = new Map(held.sites.map((s) => [s.id, s]));
+    for (const id of [...(delta.removed ?? []), ...delta.sites.map((s) => s.id)]) {
+      for (const serial of before.get(id)?.serials ?? []) {
+        if (this.#bySerial.get(serial)?.id === id) this.#bySerial.delete(serial);
+      }
+    }
+    for (const s of delta.sites) for (const serial of s.serials) this.#bySerial.set(serial, s);
   }
 
   get feed(): RelayFeed | undefined {
@@ -161,12 +200,20 @@ export class RelayCache {
 
   /**
    * Commits the feed with every save still waiting, in one transaction; the desired states of sites
-   * that left it (out of the relay's scope) go with it.
+   * that left it (out of the relay's scope) go with it. With the `delta` `feed` was made from (applied
+   * to the feed held now), only the sites it changed or removed are written.
    */
-  saveFeed(feed: RelayFeed): Promise<void> {
+  saveFeed(feed: RelayFeed, delta?: RelayFeed): Promise<void> {
+    const held = this.#feed;
+    if (delta?.delta && held) {
+      this.#commit({ feed, sites: delta.sites, removed: delta.removed ?? [], whole: false });
+      this.#feed = feed;
+      this.#applySerials(held, delta);
+      return Promise.resolve();
+    }
     const kept = new Set(feed.sites.map((s) => s.id));
-    const gone = (this.#feed?.sites ?? []).map((s) => s.id).filter((id) => !kept.has(id));
-    this.#commit(feed, gone);
+    const removed = (held?.sites ?? []).map((s) => s.id).filter((id) => !kept.has(id));
+    this.#commit({ feed, sites: feed.sites, removed, whole: true });
     this.#setFeed(feed);
     return Promise.resolve();
   }
@@ -186,27 +233,41 @@ export class RelayCache {
       this.#commit();
       return;
     }
-    // a commit the timer makes and fails stays waiting: the next save or the feed's commit reports it
+    // a commit the timer makes and fails stays waiting: it is logged, and the next save or the feed's
+    // commit tries again (and fails to its caller)
     this.#commitTimer ??= setTimeout(() => {
       try {
         this.#commit();
-      } catch {}
+      } catch (e) {
+        this.#log?.('relay cache commit failed; the saves wait for the next one', {
+          error: (e as Error).message,
+          desired: this.#waitingDesired.size,
+          blobs: this.#waitingBlobs.size,
+        });
+      }
     }, groupMaxDelayMs);
   }
 
-  #commit(feed?: RelayFeed, gone: readonly string[] = []): void {
+  #commit(write?: FeedWrite): void {
     clearTimeout(this.#commitTimer);
     this.#commitTimer = undefined;
-    if (!feed && this.#waitingDesired.size === 0 && this.#waitingBlobs.size === 0) return;
+    if (!write && this.#waitingDesired.size === 0 && this.#waitingBlobs.size === 0) return;
+    const gone = write?.removed ?? [];
     this.#db.exec('begin');
     try {
       for (const [digest, text] of this.#waitingBlobs) this.#putBlob.run(digest, text);
       for (const [siteId, d] of this.#waitingDesired) this.#putDesired.run(siteId, d.digest, d.json);
       for (const siteId of gone) this.#dropDesired.run(siteId);
-      if (feed) this.#putFeed.run(JSON.stringify(feed));
+      if (write) {
+        // the list itself is in feed_sites, one row a site
+        this.#putFeed.run(JSON.stringify({ ...write.feed, sites: [] }));
+        if (write.whole) this.#db.exec('delete from feed_sites');
+        for (const siteId of gone) this.#dropFeedSite.run(siteId);
+        for (const site of write.sites) this.#putFeedSite.run(site.id, JSON.stringify(site));
+      }
       this.#db.exec('commit');
     } catch (e) {
-      this.#db.exec('rollback');
+      if (this.#db.isTransaction) this.#db.exec('rollback');
       throw e;
     }
     for (const [siteId, d] of this.#waitingDesired) this.#desired.set(siteId, d);

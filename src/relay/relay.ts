@@ -90,7 +90,7 @@ export class Relay {
       (n) => n !== '0.0.0.0',
     );
     const identity = await relayIdentity(opts.stateDir, opts.joinToken, names, opts.hub);
-    const cache = await RelayCache.open(opts.stateDir);
+    const cache = await RelayCache.open(opts.stateDir, opts.log);
     const outbox = new RelayOutbox(opts.stateDir, opts.outboxBudgetBytes ?? 256 * 1024 * 1024);
     this.#outbox = outbox;
     const waiters = new SiteWaiters();

@@ -136,7 +136,7 @@ export class Uplink {
         }
         // a cursor is taken only once the cache holds the states it answers: a failed catch-up asks again
         const changed = await this.#catchUp(answer.sites, signal);
-        await cache.saveFeed(feed);
+        await cache.saveFeed(feed, answer);
         cursor = answer.cursor;
         synced = answer.digest;
         this.#opts.onWork(feed.work ?? []);

@@ -7,10 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { relayFeed } from '../../src/hub/relays/change-feed.ts';
+import { relayFeed, signedDesiredStates } from '../../src/hub/relays/change-feed.ts';
 import { createRelay, type Relay as HubRelay } from '../../src/hub/relays/relays.ts';
 import { patchSite } from '../../src/hub/sites/sites.ts';
+import type { DesiredState } from '../../src/model/wire.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
+import { desiredBatchSignatureValid } from '../../src/pki/desired-signature.ts';
 import { Relay } from '../../src/relay/relay.ts';
 import { eventually } from '../support/eventually.ts';
 import { type MemoryHub, memoryHub, type SiteHandle } from '../support/hub.ts';
@@ -74,6 +76,39 @@ after(async () => {
   await running;
   await hub.close();
   await rm(stateDir, { recursive: true, force: true });
+});
+
+test('the relay serves the hub’s states verbatim: one root signature for an answer, a proof per site valid for it alone', async () => {
+  const served = async (site: SiteHandle) => {
+    const http = new HttpClient(relay.url!, {
+      ca: hub.ctx.tls.ca.certPem,
+      cert: site.certPem,
+      key: site.keyPem,
+    });
+    try {
+      return (await http.request('GET', `/agent/v1/sites/${site.siteId}/desired`)).body as DesiredState;
+    } finally {
+      http.close();
+    }
+  };
+  const w1 = await served(sites.w1!);
+  const w2 = await served(sites.w2!);
+  const ca = hub.ctx.tls.ca.certPem;
+  // both came in the relay's first answer: one signature between them
+  assert.equal(w1.signature, w2.signature);
+  assert.notDeepEqual(w1.proof, w2.proof);
+  assert.equal(desiredBatchSignatureValid(ca, sites.w1!.siteId, w1.digest, w1.proof!, w1.signature!), true);
+  assert.equal(desiredBatchSignatureValid(ca, sites.w2!.siteId, w2.digest, w2.proof!, w2.signature!), true);
+  assert.equal(desiredBatchSignatureValid(ca, sites.w2!.siteId, w1.digest, w1.proof!, w1.signature!), false);
+  const [fromHub] = await signedDesiredStates(hub.ctx, await hubRelay('west-check', 'west'), [
+    sites.w1!.siteId,
+  ]);
+  assert.deepEqual(
+    { ...w1, proof: undefined, signature: undefined },
+    { ...fromHub!.state, proof: undefined, signature: undefined },
+  );
+  // an answer of one site is a tree of one leaf: its proof is empty
+  assert.deepEqual(fromHub!.state.proof, { index: 0, count: 1, path: [] });
 });
 
 test('a feed call the hub holds is contact: the relay shows no feed lag while it waits for a change', async () => {

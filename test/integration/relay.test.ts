@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, before, test } from 'node:test';
 import { type RunningHub, startHub } from '../../src/hub/start.ts';
-import { decodeRelayJoinToken } from '../../src/model/join-token.ts';
+import { decodeJoinToken, decodeRelayJoinToken } from '../../src/model/join-token.ts';
 import type { DesiredState } from '../../src/model/wire.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
 import { sha256Digest } from '../../src/render/digest.ts';
 import { desiredDigest } from '../../src/render/rendered.ts';
 import { eventually } from '../support/eventually.ts';
 import { bundleFile, type RunningAgent, startAgent, startTestHub, type TestHub } from '../support/fleet.ts';
+import { enrollAt } from '../support/hub-server.ts';
 import { type KubeFixture, startKube } from '../support/kube.ts';
 import { type PartitionProxy, startPartitionProxy } from '../support/partition.ts';
 import { freePort, type RelayProcess, startRelayProcess } from '../support/relay-process.ts';
@@ -351,6 +352,71 @@ test('a desired state changed at the relay is refused by the agent, which takes 
     again.agent.status().desiredDigest === want ? true : undefined,
   );
   assert.notEqual(again.agent.status().desiredDigest, state.digest);
+  assert.equal(again.agent.status().via, fleet.hub.url);
+  uplink.heal();
+});
+
+test('a relay serving another site’s validly signed state to a site is refused by the agent', {
+  timeout: 120_000,
+}, async () => {
+  const westId = (await fleet.api.site('west-1')).id;
+  // a second site behind the same relay, given a state of its own
+  const decoy = await enrollAt(
+    fleet.hub.url,
+    fleet.hub.caPem,
+    decodeJoinToken(fleet.joinToken)!.token,
+    'west-decoy',
+    { region: 'west', decoy: 'yes' },
+  );
+  decoy.http.close();
+  await fleet.api.applyBundle(
+    bundleFile('decoy', { matchLabels: { decoy: 'yes' } }, [configMap('decoy', '1')]),
+  );
+  const want = (await fleet.api.site('west-1')).desiredDigest;
+  const decoyDigest = await eventually('the decoy to have a desired state', async () => {
+    const d = (await fleet.api.site('west-decoy')).desiredDigest;
+    return d && d !== want ? d : undefined;
+  });
+  // what a compromised relay holds: both states from one answer, one root signature, two proofs
+  const client = await relayClient();
+  const res = await client.request('POST', '/relay/v1/desired', {
+    body: { siteIds: [westId, decoy.siteId] },
+  });
+  client.close();
+  assert.equal(res.status, 200);
+  const states = (res.body as { states: { siteId: string; state: DesiredState }[] }).states;
+  const decoyState = states.find((s) => s.siteId === decoy.siteId)!.state;
+  const westState = states.find((s) => s.siteId === westId)!.state;
+  assert.equal(decoyState.digest, decoyDigest);
+  assert.equal(decoyState.signature, westState.signature);
+  assert.notDeepEqual(decoyState.proof, westState.proof);
+
+  // west-1's agent (an east site's runs next to it since the scope test)
+  const [agent] = agents.splice(
+    agents.findIndex((a) => a.agent.status().site === 'west-1'),
+    1,
+  );
+  await agent!.stop();
+  await rm(join(agent!.stateDir, 'desired.json'), { force: true });
+  uplink.cut();
+  await relay.stop();
+  const db = new DatabaseSync(join(relayDir, 'cache.sqlite'));
+  db.prepare('update desired set digest = ?, json = ? where site_id = ?').run(
+    decoyState.digest,
+    JSON.stringify(decoyState),
+    westId,
+  );
+  db.close();
+  relay = await startRelayProcess({ stateDir: relayDir, port: relayPort, caPem: fleet.hub.caPem });
+  const again = await startAgent({ joinToken: westJoin }, kube.kubeconfigPath, {
+    name: 'west-1',
+    stateDir: agent!.stateDir,
+  });
+  agents.push(again);
+  await eventually('the agent to take the hub’s desired state', () =>
+    again.agent.status().desiredDigest === want ? true : undefined,
+  );
+  assert.notEqual(again.agent.status().desiredDigest, decoyDigest);
   assert.equal(again.agent.status().via, fleet.hub.url);
   uplink.heal();
 });

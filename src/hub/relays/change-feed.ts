@@ -5,13 +5,14 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { FeedSite, RelayFeed } from '../../model/relay-wire.ts';
 import type { DesiredState } from '../../model/wire.ts';
-import { signDesired } from '../../pki/desired-signature.ts';
+import { signDesiredRoot } from '../../pki/desired-signature.ts';
+import { desiredTree } from '../../pki/desired-tree.ts';
 import { canonicalJson, sha256Digest } from '../../render/digest.ts';
 import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { FeedLog, type SinceCursor } from './feed-log.ts';
-import { type Relay, sitesInScope } from './relays.ts';
+import type { Relay } from './relays.ts';
 
 /** What every relay's feed is cut from: the Active sites, in id order. */
 type ActiveSites = { id: string; name: string; labels: string; desired_digest: string | null }[];
@@ -225,18 +226,41 @@ export function scopeChanged(
   });
 }
 
-/** The desired states of the asked sites in the relay's scope, each signed by the hub (others left out). */
+/**
+ * Which of the given sites the relay may serve: Active and matching its selector. The sites' label sets
+ * are matched once per distinct set, not parsed per site (as sitesInScope does for agents' requests).
+ */
+async function servedOf(ctx: HubContext, relay: Relay, siteIds: readonly string[]): Promise<string[]> {
+  const inScope = scopeMatcher(relay);
+  const served: string[] = [];
+  for (let i = 0; i < siteIds.length; i += 500) {
+    const rows = await ctx.store.db
+      .selectFrom('sites')
+      .select(['id', 'labels'])
+      .where('id', 'in', siteIds.slice(i, i + 500))
+      .where('lifecycle', '=', 'Active')
+      .execute();
+    for (const r of rows) if (inScope(r.labels)) served.push(r.id);
+  }
+  return served;
+}
+
+/**
+ * The desired states of the asked sites in the relay's scope (others left out), signed by the hub once for
+ * the whole answer: the CA key signs the root of a tree over the sites' (id, digest) leaves, and each
+ * state carries that signature and its own proof (one signature per site cost more than the rest of the
+ * answer).
+ */
 export async function signedDesiredStates(
   ctx: HubContext,
   relay: Relay,
   siteIds: readonly string[],
 ): Promise<{ siteId: string; state: DesiredState }[]> {
-  const allowed = await sitesInScope(ctx, relay, siteIds);
-  const states = await desiredStates(ctx.store.db, [...allowed.keys()]);
-  return [...states].map(([siteId, state]) => ({
-    siteId,
-    state: { ...state, signature: signDesired(ctx.tls.ca.keyPem, siteId, state.digest) },
-  }));
+  const states = [...(await desiredStates(ctx.store.db, await servedOf(ctx, relay, siteIds)))];
+  if (states.length === 0) return [];
+  const { root, proofs } = desiredTree(states.map(([siteId, state]) => ({ siteId, digest: state.digest })));
+  const signature = signDesiredRoot(ctx.tls.ca.keyPem, root);
+  return states.map(([siteId, state], i) => ({ siteId, state: { ...state, signature, proof: proofs[i] } }));
 }
 
 /** A rendered blob, for a relay that serves a site it is placed on. */
@@ -247,12 +271,12 @@ export async function relayBlob(ctx: HubContext, relay: Relay, digest: string): 
     .where('desired_digest', '=', digest)
     .limit(10_000)
     .execute();
-  const allowed = await sitesInScope(
+  const allowed = await servedOf(
     ctx,
     relay,
     placedOn.map((p) => p.site_id),
   );
-  if (allowed.size === 0) {
+  if (allowed.length === 0) {
     throw new OutpostError('not_found', `no blob ${digest} is placed on a site relay ${relay.name} serves`);
   }
   const blob = await ctx.store.db
