@@ -93,6 +93,14 @@ export function addHubCommand(root: Command): void {
       'public release key (outpost agent release keygen): releases must be signed with it, join tokens carry it',
     )
     .option('--max-release-bytes <n>', 'largest agent release accepted, in bytes', String(128 * 1024 * 1024))
+    .addOption(
+      new Option(
+        '--relay-signatures <form>',
+        'how states served through relays are signed: tree (one signature per relay answer) or per-site (every agent release verifies it; for older agents behind relays)',
+      )
+        .choices(['tree', 'per-site'] as const)
+        .default('tree' as const),
+    )
     .action(async (opts) => {
       const { startHub } = await import('../hub/start.ts');
       const releaseKey = opts.releaseKey ? await readReleasePublicKey(opts.releaseKey) : undefined;
@@ -105,6 +113,7 @@ export function addHubCommand(root: Command): void {
         },
         ...(opts.remoteWriteUrl ? { telemetry: { remoteWrite: { url: opts.remoteWriteUrl } } } : {}),
         ...(opts.metricsPublic ? { metricsPublic: true } : {}),
+        relaySignatures: opts.relaySignatures,
         generators: {
           ...(opts.helm ? { helm: resolve(opts.helm) } : {}),
           ...(opts.kustomize ? { kustomize: resolve(opts.kustomize) } : {}),

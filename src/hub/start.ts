@@ -64,6 +64,8 @@ export interface StartHubOptions {
   generators?: Partial<HubGeneratorsConfig>;
   /** the release key's public half and the size limit of agent releases */
   releases?: Partial<HubReleasesConfig>;
+  /** how states served through relays are signed (default: tree) */
+  relaySignatures?: HubConfig['relaySignatures'];
 }
 
 export interface RunningHub {
@@ -119,6 +121,7 @@ export async function startHub(opts: StartHubOptions): Promise<RunningHub> {
           ...(opts.metricsPublic ? { metricsPublic: true } : {}),
           ...(opts.generators ? { generators: opts.generators } : {}),
           ...(opts.releases ? { releases: opts.releases } : {}),
+          ...(opts.relaySignatures ? { relaySignatures: opts.relaySignatures } : {}),
           sourcesDir: join(dataDir, 'sources'),
         },
         { tls, now },

@@ -24,7 +24,7 @@ function caKey(caKeyPem: string): KeyObject {
   return parsedKey.key;
 }
 
-/** v1: one site's signature (what hubs before the batch signature made; kept for tests and old relays' peers). */
+/** v1: one site's signature, which every agent release verifies (the hub's `relaySignatures: 'per-site'`). */
 export function signDesired(caKeyPem: string, siteId: string, digest: string): string {
   return sign('sha256', signedBytes(siteId, digest), caKey(caKeyPem)).toString('base64');
 }

@@ -12,7 +12,7 @@ import { createRelay, type Relay as HubRelay } from '../../src/hub/relays/relays
 import { patchSite } from '../../src/hub/sites/sites.ts';
 import type { DesiredState } from '../../src/model/wire.ts';
 import { HttpClient } from '../../src/net/http-client.ts';
-import { desiredBatchSignatureValid } from '../../src/pki/desired-signature.ts';
+import { desiredBatchSignatureValid, desiredSignatureValid } from '../../src/pki/desired-signature.ts';
 import { Relay } from '../../src/relay/relay.ts';
 import { eventually } from '../support/eventually.ts';
 import { type MemoryHub, memoryHub, type SiteHandle } from '../support/hub.ts';
@@ -109,6 +109,26 @@ test('the relay serves the hub’s states verbatim: one root signature for an an
   );
   // an answer of one site is a tree of one leaf: its proof is empty
   assert.deepEqual(fromHub!.state.proof, { index: 0, count: 1, path: [] });
+});
+
+test('with relaySignatures per-site each state is signed alone, as agents before the tree verify it', async () => {
+  const config = hub.ctx.config as { relaySignatures: 'tree' | 'per-site' };
+  config.relaySignatures = 'per-site';
+  try {
+    const west = await hubRelay('west-per-site', 'west');
+    const answer = await signedDesiredStates(hub.ctx, west, [sites.w1!.siteId, sites.w2!.siteId]);
+    assert.equal(answer.length, 2);
+    const ca = hub.ctx.tls.ca.certPem;
+    const [a, b] = answer;
+    assert.equal(a!.state.proof, undefined);
+    assert.notEqual(a!.state.signature, b!.state.signature);
+    assert.equal(desiredSignatureValid(ca, a!.siteId, a!.state.digest, a!.state.signature!), true);
+    assert.equal(desiredSignatureValid(ca, b!.siteId, b!.state.digest, b!.state.signature!), true);
+    // one site's signature does not pass for the other's
+    assert.equal(desiredSignatureValid(ca, b!.siteId, a!.state.digest, a!.state.signature!), false);
+  } finally {
+    config.relaySignatures = 'tree';
+  }
 });
 
 test('a feed call the hub holds is contact: the relay shows no feed lag while it waits for a change', async () => {

@@ -5,7 +5,7 @@
 import { OutpostError } from '../../model/errors.ts';
 import type { FeedSite, RelayFeed } from '../../model/relay-wire.ts';
 import type { DesiredState } from '../../model/wire.ts';
-import { signDesiredRoot } from '../../pki/desired-signature.ts';
+import { signDesired, signDesiredRoot } from '../../pki/desired-signature.ts';
 import { desiredTree } from '../../pki/desired-tree.ts';
 import { canonicalJson, sha256Digest } from '../../render/digest.ts';
 import { matchesSelector } from '../../select/labels.ts';
@@ -249,7 +249,7 @@ async function servedOf(ctx: HubContext, relay: Relay, siteIds: readonly string[
  * The desired states of the asked sites in the relay's scope (others left out), signed by the hub once for
  * the whole answer: the CA key signs the root of a tree over the sites' (id, digest) leaves, and each
  * state carries that signature and its own proof (one signature per site cost more than the rest of the
- * answer).
+ * answer). With `relaySignatures: 'per-site'` each state is signed alone, as agents before the tree expect.
  */
 export async function signedDesiredStates(
   ctx: HubContext,
@@ -258,6 +258,12 @@ export async function signedDesiredStates(
 ): Promise<{ siteId: string; state: DesiredState }[]> {
   const states = [...(await desiredStates(ctx.store.db, await servedOf(ctx, relay, siteIds)))];
   if (states.length === 0) return [];
+  if (ctx.config.relaySignatures === 'per-site') {
+    return states.map(([siteId, state]) => ({
+      siteId,
+      state: { ...state, signature: signDesired(ctx.tls.ca.keyPem, siteId, state.digest) },
+    }));
+  }
   const { root, proofs } = desiredTree(states.map(([siteId, state]) => ({ siteId, digest: state.digest })));
   const signature = signDesiredRoot(ctx.tls.ca.keyPem, root);
   return states.map(([siteId, state], i) => ({ siteId, state: { ...state, signature, proof: proofs[i] } }));
