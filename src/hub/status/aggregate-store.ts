@@ -3,7 +3,7 @@
 
 import { sql } from 'kysely';
 import { engineOf } from '../store/dialect.ts';
-import { type Arg, preparedQuery } from '../store/prepared.ts';
+import { type Arg, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db } from '../store/schema.ts';
 import { type CellCounts, cellOf } from './aggregate.ts';
 
@@ -14,43 +14,23 @@ export const foldIntervalMs = 1000;
 const largestWrite = 512;
 
 type CellArgs = Record<`d${number}` | `k${number}` | `m${number}`, string> & Record<`c${number}`, number>;
-type CellWrite = (db: Db, args: CellArgs) => Promise<unknown>;
-
-/** Writes of n cells, compiled once each; n is a power of two, so there are at most ten shapes a kind. */
-const compiled = new Map<string, CellWrite>();
 
 /** Adds counts to the cells themselves (ON CONFLICT: the row stays locked until the writer commits). */
-function cellUpsert(cells: number): CellWrite {
-  const name = `upsert:${cells}`;
-  let write = compiled.get(name);
-  if (!write) {
-    write = preparedQuery((db, arg: Arg<CellArgs>) =>
-      db
-        .insertInto('status_aggregates')
-        .values(cellRows(arg, cells))
-        .onConflict((oc) =>
-          oc
-            .columns(['dimension', 'key', 'metric'])
-            .doUpdateSet((eb) => ({ count: eb('status_aggregates.count', '+', eb.ref('excluded.count')) })),
-        ),
-    );
-    compiled.set(name, write);
-  }
-  return write;
-}
+const cellUpsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
+  db
+    .insertInto('status_aggregates')
+    .values(cellRows(arg, cells))
+    .onConflict((oc) =>
+      oc
+        .columns(['dimension', 'key', 'metric'])
+        .doUpdateSet((eb) => ({ count: eb('status_aggregates.count', '+', eb.ref('excluded.count')) })),
+    ),
+);
 
 /** Appends pending changes: new rows only, so no writer ever waits for another's. */
-function deltaInsert(cells: number): CellWrite {
-  const name = `pending:${cells}`;
-  let write = compiled.get(name);
-  if (!write) {
-    write = preparedQuery((db, arg: Arg<CellArgs>) =>
-      db.insertInto('status_aggregate_deltas').values(cellRows(arg, cells)),
-    );
-    compiled.set(name, write);
-  }
-  return write;
-}
+const deltaInsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
+  db.insertInto('status_aggregate_deltas').values(cellRows(arg, cells)),
+);
 
 function cellRows(arg: Arg<CellArgs>, cells: number) {
   return Array.from({ length: cells }, (_, i) => ({
@@ -61,12 +41,15 @@ function cellRows(arg: Arg<CellArgs>, cells: number) {
   }));
 }
 
-/** Runs `write` over the cells in pieces whose sizes are powers of two (1,000 cells: six statements). */
-async function writeCells(db: Db, deltas: CellCounts, write: (cells: number) => CellWrite): Promise<void> {
+/**
+ * Runs `write` over the cells in statements whose sizes are powers of two (1,000 cells: six statements),
+ * each compiled once.
+ */
+async function writeCells(db: Db, deltas: CellCounts, write: typeof cellUpsert): Promise<void> {
   // one order for every writer: two transactions upserting the same cells lock them in the same order
   const ids = [...deltas.keys()].sort();
-  for (let at = 0; at < ids.length; ) {
-    const cells = Math.min(largestWrite, 2 ** Math.floor(Math.log2(ids.length - at)));
+  let at = 0;
+  for (const cells of sizePieces(ids.length, largestWrite)) {
     const args = {} as CellArgs;
     for (let i = 0; i < cells; i++) {
       const id = ids[at + i]!;
