@@ -7,6 +7,7 @@ import type { EventType, NewEvent } from '../../model/event.ts';
 import type { EventView } from '../../model/wire.ts';
 import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
+import { type Arg, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db, EventTable } from '../store/schema.ts';
 import { withinSql } from './query-sql.ts';
 
@@ -91,20 +92,44 @@ export async function insertEvents(ctx: HubContext, tx: Db, events: readonly New
   // and commit one after the other.
   await ctx.store.sql.lockTransaction(tx as never, 'events');
   const time = ctx.now().toISOString();
-  await tx
-    .insertInto('events')
-    .values(
-      events.map((e) => ({
-        time,
-        type: e.type,
-        site: e.site ?? null,
-        bundle: e.bundle ?? null,
-        message: e.message,
-        details: JSON.stringify(e.details ?? {}),
-      })),
-    )
-    .execute();
+  let at = 0;
+  for (const size of sizePieces(events.length, eventsPerInsert)) {
+    const args: EventArgs = {};
+    for (let i = 0; i < size; i++) {
+      const e = events[at + i]!;
+      args[`time${i}`] = time;
+      args[`type${i}`] = e.type;
+      args[`site${i}`] = e.site ?? null;
+      args[`bundle${i}`] = e.bundle ?? null;
+      args[`message${i}`] = e.message;
+      args[`details${i}`] = JSON.stringify(e.details ?? {});
+    }
+    await eventsInsert(size)(tx, args);
+    at += size;
+  }
 }
+
+/** Events per insert at most: six parameters each. */
+const eventsPerInsert = 256;
+
+type EventArgs = Record<string, string | null>;
+
+/**
+ * The insert of `size` events, compiled once per size; a batch's events go in statements of
+ * power-of-two sizes, in order (built anew for each batch of reports, the insert cost more than it ran).
+ */
+const eventsInsert = preparedPerSize((db, arg: Arg<EventArgs>, size) =>
+  db.insertInto('events').values(
+    Array.from({ length: size }, (_, i) => ({
+      time: arg(`time${i}`) as string,
+      type: arg(`type${i}`) as string,
+      site: arg(`site${i}`),
+      bundle: arg(`bundle${i}`),
+      message: arg(`message${i}`) as string,
+      details: arg(`details${i}`) as string,
+    })),
+  ),
+);
 
 /**
  * Emits events on their own (for code outside a status change: approval, rollouts): stores them and
