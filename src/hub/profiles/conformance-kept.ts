@@ -5,7 +5,7 @@
 import { sql } from 'kysely';
 import type { ProfileLayer, ProfileSpec } from '../../model/profile.ts';
 import type { HubContext } from '../context.ts';
-import { type Arg, paddedArgs, paddedSize, preparedPerSize } from '../store/prepared.ts';
+import { type Arg, type PositionalArgs, paddedArgs, paddedSize, preparedPerSize } from '../store/prepared.ts';
 import type { Db } from '../store/schema.ts';
 import type { SiteConformance } from './core/conformance.ts';
 import { judgeSites } from './site-conformance.ts';
@@ -76,7 +76,7 @@ export async function judgeTargets(ctx: HubContext, tx: Db, siteIds: readonly st
  * compiled once per power-of-two count of sites (padded with a repeated id, which changes no result):
  * built anew for each batch of reports, the query cost a twentieth of a direct report's hub CPU.
  */
-const changedSinceJudged = preparedPerSize((db, arg: Arg<Record<string, string>>, size) =>
+const changedSinceJudged = preparedPerSize((db, arg: Arg<PositionalArgs<string>>, size) =>
   db
     .selectFrom('profile_targets as t')
     .innerJoin('sites as s', 's.id', 't.site_id')
@@ -84,7 +84,7 @@ const changedSinceJudged = preparedPerSize((db, arg: Arg<Record<string, string>>
     .where(
       't.site_id',
       'in',
-      Array.from({ length: size }, (_, i) => arg(`id${i}`)),
+      Array.from({ length: size }, (_, i) => arg(`${i}`)),
     )
     .where((eb) =>
       eb.or([
@@ -114,7 +114,7 @@ export async function judgeReported(ctx: HubContext, siteIds: readonly string[])
   for (let i = 0; i < siteIds.length; i += readTogether) {
     const some = siteIds.slice(i, i + readTogether);
     const size = paddedSize(some.length);
-    const { rows } = await changedSinceJudged(size)(db, paddedArgs('id', some, size));
+    const { rows } = await changedSinceJudged(size)(db, paddedArgs(some, size));
     changed.push(...rows.map((r) => r.site_id));
   }
   if (changed.length > 0) await db.transaction().execute((tx) => judgeTargets(ctx, tx, changed));

@@ -3,7 +3,7 @@
 
 import { sql } from 'kysely';
 import { engineOf } from '../store/dialect.ts';
-import { type Arg, preparedPerSize, sizePieces } from '../store/prepared.ts';
+import { type Arg, type PositionalArgs, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db } from '../store/schema.ts';
 import { type CellCounts, cellOf } from './aggregate.ts';
 
@@ -13,7 +13,8 @@ export const foldIntervalMs = 1000;
 /** Cells per statement at most: 2,048 parameters, within both engines' limits. */
 const largestWrite = 512;
 
-type CellArgs = Record<`d${number}` | `k${number}` | `m${number}`, string> & Record<`c${number}`, number>;
+/** Four arguments a cell, by position: dimension, key, metric, count. */
+type CellArgs = PositionalArgs<string | number>;
 
 /** Adds counts to the cells themselves (ON CONFLICT: the row stays locked until the writer commits). */
 const cellUpsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
@@ -34,10 +35,10 @@ const deltaInsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
 
 function cellRows(arg: Arg<CellArgs>, cells: number) {
   return Array.from({ length: cells }, (_, i) => ({
-    dimension: arg(`d${i}`),
-    key: arg(`k${i}`),
-    metric: arg(`m${i}`),
-    count: arg(`c${i}`),
+    dimension: arg(`${4 * i}`) as string,
+    key: arg(`${4 * i + 1}`) as string,
+    metric: arg(`${4 * i + 2}`) as string,
+    count: arg(`${4 * i + 3}`) as number,
   }));
 }
 
@@ -50,16 +51,13 @@ async function writeCells(db: Db, deltas: CellCounts, write: typeof cellUpsert):
   const ids = [...deltas.keys()].sort();
   let at = 0;
   for (const cells of sizePieces(ids.length, largestWrite)) {
-    const args = {} as CellArgs;
+    const args: Array<string | number> = [];
     for (let i = 0; i < cells; i++) {
       const id = ids[at + i]!;
       const { dimension, key, metric } = cellOf(id);
-      args[`d${i}`] = dimension;
-      args[`k${i}`] = key;
-      args[`m${i}`] = metric;
-      args[`c${i}`] = deltas.get(id)!;
+      args.push(dimension, key, metric, deltas.get(id)!);
     }
-    await write(cells)(db, args);
+    await write(cells)(db, args as unknown as CellArgs);
     at += cells;
   }
 }

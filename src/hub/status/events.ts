@@ -7,7 +7,7 @@ import type { EventType, NewEvent } from '../../model/event.ts';
 import type { EventView } from '../../model/wire.ts';
 import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
-import { type Arg, preparedPerSize, sizePieces } from '../store/prepared.ts';
+import { type Arg, type PositionalArgs, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db, EventTable } from '../store/schema.ts';
 import { withinSql } from './query-sql.ts';
 
@@ -94,17 +94,12 @@ export async function insertEvents(ctx: HubContext, tx: Db, events: readonly New
   const time = ctx.now().toISOString();
   let at = 0;
   for (const size of sizePieces(events.length, eventsPerInsert)) {
-    const args: EventArgs = {};
+    const args: Array<string | null> = [];
     for (let i = 0; i < size; i++) {
       const e = events[at + i]!;
-      args[`time${i}`] = time;
-      args[`type${i}`] = e.type;
-      args[`site${i}`] = e.site ?? null;
-      args[`bundle${i}`] = e.bundle ?? null;
-      args[`message${i}`] = e.message;
-      args[`details${i}`] = JSON.stringify(e.details ?? {});
+      args.push(time, e.type, e.site ?? null, e.bundle ?? null, e.message, JSON.stringify(e.details ?? {}));
     }
-    await eventsInsert(size)(tx, args);
+    await eventsInsert(size)(tx, args as unknown as EventArgs);
     at += size;
   }
 }
@@ -112,7 +107,8 @@ export async function insertEvents(ctx: HubContext, tx: Db, events: readonly New
 /** Events per insert at most: six parameters each. */
 const eventsPerInsert = 256;
 
-type EventArgs = Record<string, string | null>;
+/** Six arguments an event, by position: time, type, site, bundle, message, details. */
+type EventArgs = PositionalArgs<string | null>;
 
 /**
  * The insert of `size` events, compiled once per size; a batch's events go in statements of
@@ -121,12 +117,12 @@ type EventArgs = Record<string, string | null>;
 const eventsInsert = preparedPerSize((db, arg: Arg<EventArgs>, size) =>
   db.insertInto('events').values(
     Array.from({ length: size }, (_, i) => ({
-      time: arg(`time${i}`) as string,
-      type: arg(`type${i}`) as string,
-      site: arg(`site${i}`),
-      bundle: arg(`bundle${i}`),
-      message: arg(`message${i}`) as string,
-      details: arg(`details${i}`) as string,
+      time: arg(`${6 * i}`) as string,
+      type: arg(`${6 * i + 1}`) as string,
+      site: arg(`${6 * i + 2}`),
+      bundle: arg(`${6 * i + 3}`),
+      message: arg(`${6 * i + 4}`) as string,
+      details: arg(`${6 * i + 5}`) as string,
     })),
   ),
 );

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { sql } from 'kysely';
 import {
   type Arg,
+  type PositionalArgs,
   paddedArgs,
   paddedSize,
   preparedPerSize,
@@ -59,7 +60,7 @@ test('a statement per size is built once for each size, and padding with a repea
       db,
     );
     const built: number[] = [];
-    const namesOf = preparedPerSize((q, arg: Arg<Record<string, string>>, size) => {
+    const namesOf = preparedPerSize((q, arg: Arg<PositionalArgs<string>>, size) => {
       built.push(size);
       return q
         .selectFrom('sites')
@@ -67,13 +68,13 @@ test('a statement per size is built once for each size, and padding with a repea
         .where(
           'id',
           'in',
-          Array.from({ length: size }, (_, i) => arg(`id${i}`)),
+          Array.from({ length: size }, (_, i) => arg(`${i}`)),
         )
         .orderBy('name');
     });
     const names = async (ids: string[]) => {
       const size = paddedSize(ids.length);
-      return (await namesOf(size)(db, paddedArgs('id', ids, size))).rows.map((r) => r.name);
+      return (await namesOf(size)(db, paddedArgs(ids, size))).rows.map((r) => r.name);
     };
     assert.deepEqual(await names(['a', 'c', 'd']), ['alpha', 'delta', 'gamma']);
     assert.deepEqual(await names(['b', 'c', 'a']), ['alpha', 'beta', 'gamma']);
@@ -98,5 +99,6 @@ test('counts round up to a power of two, or split into powers of two that sum to
     );
     assert.ok(pieces.every((p) => p <= 128 && (p & (p - 1)) === 0));
   }
-  assert.deepEqual(paddedArgs('id', ['x', 'y', 'z'], 4), { id0: 'x', id1: 'y', id2: 'z', id3: 'z' });
+  assert.deepEqual(paddedArgs(['x', 'y', 'z'], 4), ['x', 'y', 'z', 'z']);
+  assert.deepEqual(paddedArgs(['x', 'y', 'z'], 2), ['x', 'y']);
 });

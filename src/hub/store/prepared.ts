@@ -62,10 +62,10 @@ export type Arg<A> = <K extends keyof A & string>(name: K) => A[K];
  * batch's statements cost more CPU than running them.
  *
  * @example
- * const namesOf = preparedPerSize((db, arg: Arg<Record<string, string>>, size) =>
- *   db.selectFrom('sites').select('name').where('id', 'in', Array.from({ length: size }, (_, i) => arg(`id${i}`))));
+ * const namesOf = preparedPerSize((db, arg: Arg<PositionalArgs<string>>, size) =>
+ *   db.selectFrom('sites').select('name').where('id', 'in', Array.from({ length: size }, (_, i) => arg(`${i}`))));
  * const size = paddedSize(ids.length);
- * const { rows } = await namesOf(size)(db, paddedArgs('id', ids, size));
+ * const { rows } = await namesOf(size)(db, paddedArgs(ids, size));
  */
 export function preparedPerSize<A extends Record<string, unknown>, R>(
   build: (db: Db, arg: Arg<A>, size: number) => Compilable<R>,
@@ -100,9 +100,16 @@ export function sizePieces(count: number, largest: number): number[] {
   return out;
 }
 
-/** Arguments `${prefix}0` … `${prefix}${size - 1}` from `values`, the last value repeated to fill `size`. */
-export function paddedArgs<T>(prefix: string, values: readonly T[], size: number): Record<string, T> {
-  const args: Record<string, T> = {};
-  for (let i = 0; i < size; i++) args[`${prefix}${i}`] = values[Math.min(i, values.length - 1)]!;
-  return args;
+/**
+ * Arguments by position: a statement with many values names them '0', '1', … and takes them in an
+ * array, which answers each name as an object would (thousands of named properties cost more to make
+ * than the statement to run).
+ */
+export type PositionalArgs<T> = Record<`${number}`, T>;
+
+/** `values` as positional arguments, the last one repeated to fill `size`. */
+export function paddedArgs<T>(values: readonly T[], size: number): PositionalArgs<T> {
+  const args: T[] = values.slice(0, size);
+  while (args.length < size) args.push(values[values.length - 1]!);
+  return args as unknown as PositionalArgs<T>;
 }
