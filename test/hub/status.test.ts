@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { cellsWithin, fleetStatusWithin } from '../../src/hub/access/scoped-status.ts';
 import { siteFromRow } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
-import { ingestReports } from '../../src/hub/status/reports.ts';
+import { ingestReports, judgeBatch, storedSites } from '../../src/hub/status/reports.ts';
 import { changeSites } from '../../src/hub/status/site-status.ts';
 import { fleetStatus, type StatusCells } from '../../src/hub/status/summary.ts';
 import { worstState } from '../../src/model/deployment.ts';
@@ -641,6 +641,50 @@ describe('group commit of reports', () => {
       assert.deepEqual(
         sortedEntries(await storedAggregates(hub.ctx)),
         sortedEntries(await recountAggregates(hub.ctx)),
+      );
+    } finally {
+      await hub.close();
+    }
+  });
+  test('a batch writes its rows in site-id order whatever order its reports came in', async () => {
+    const hub = await memoryHub();
+    try {
+      const handles: SiteHandle[] = [];
+      for (let i = 0; i < 6; i++) handles.push(await hub.register(`order-${i}`, {}));
+      await hub.applyBundle('web', {});
+      await hub.applyBundle('api', {});
+      const ids = handles.map((h) => h.siteId);
+      const loaded = await storedSites(hub.ctx.store.db, ids);
+      const digests = new Map(
+        [...loaded.values()].flatMap((s) =>
+          s.rows.map((r) => [`${r.site_id} ${r.bundle}`, r.desired_digest!]),
+        ),
+      );
+      const deployment = (siteId: string, bundle: string) => ({
+        bundle,
+        digest: digests.get(`${siteId} ${bundle}`)!,
+        state: 'Failed' as const,
+        counts: { total: 1, applied: 1, ready: 0 },
+      });
+      // descending ids, each site's bundles backwards, one site twice
+      const desc = [...ids].sort().reverse();
+      const reports = [...desc, desc[2]!].map((id, k) => ({
+        site: { id },
+        report: { seq: k + 1, deployments: [deployment(id, 'web'), deployment(id, 'api')] },
+      }));
+      const judged = judgeBatch(hub.ctx.now().toISOString(), loaded, reports);
+      const ascending = [...ids].sort();
+      assert.deepEqual(
+        judged.sites.map((w) => w.id),
+        ascending,
+      );
+      assert.deepEqual(
+        judged.deployments.map((w) => ('update' in w ? `${w.update.site_id} ${w.update.bundle}` : '')),
+        ascending.flatMap((id) => [`${id} api`, `${id} web`]),
+      );
+      assert.deepEqual(
+        judged.acks.map((a) => a.accepted),
+        reports.map(() => true),
       );
     } finally {
       await hub.close();

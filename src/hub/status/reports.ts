@@ -91,7 +91,7 @@ type DeploymentRow = Awaited<ReturnType<ReturnType<typeof deploymentsOfBatch>>>[
  * then kept up to date in memory by each of the batch's reports, so a site's second report in a batch
  * sees what its first one changed before anything is written.
  */
-interface StoredSite {
+export interface StoredSite {
   row: SiteRow;
   rows: DeploymentRow[];
 }
@@ -104,7 +104,7 @@ const sitesPerRead = 512;
  * reports was 512 round trips inside its transaction, and under load each waits its turn of the
  * replica's event loop while the transaction holds its rows.
  */
-async function storedSites(tx: Db, siteIds: readonly string[]): Promise<Map<string, StoredSite>> {
+export async function storedSites(tx: Db, siteIds: readonly string[]): Promise<Map<string, StoredSite>> {
   const ids = [...new Set(siteIds)];
   const out = new Map<string, StoredSite>();
   for (let i = 0; i < ids.length; i += sitesPerRead) {
@@ -125,7 +125,7 @@ async function storedSites(tx: Db, siteIds: readonly string[]): Promise<Map<stri
  * its nodes (stack), the facts change only when the cluster's Kubernetes version does, the agent's
  * dropped count only when its outbox overflows, and the derived columns only with the facts.
  */
-interface SiteWrite {
+export interface SiteWrite {
   id: string;
   last_seen_at: string;
   connectivity: string;
@@ -249,14 +249,10 @@ const sitesReported = preparedPerSize((db, arg: Arg<SiteWriteArgs>, size) => {
 /** Sites per statement when a batch's site rows are written: 15 parameters each. */
 const sitesPerWrite = 256;
 
-/**
- * Writes a batch's site rows, in site-id order: on PostgreSQL two transactions that lock the same rows
- * in one order wait for each other but never deadlock (placement writes its chunks' rows in this order).
- */
+/** Writes a batch's site rows in the order given (judgeBatch's: by site id). */
 async function writeSites(tx: Db, writes: readonly SiteWrite[]): Promise<void> {
-  const sorted = [...writes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  for (let i = 0; i < sorted.length; i += sitesPerWrite) {
-    const chunk = sorted.slice(i, i + sitesPerWrite);
+  for (let i = 0; i < writes.length; i += sitesPerWrite) {
+    const chunk = writes.slice(i, i + sitesPerWrite);
     const size = paddedSize(chunk.length);
     const args: Array<string | number | null> = [];
     for (let k = 0; k < size; k++) args.push(...siteWriteValues(chunk[Math.min(k, chunk.length - 1)]!));
@@ -307,7 +303,9 @@ const deploymentRemoved = preparedQuery((db, arg: Arg<{ siteId: string; bundle: 
 );
 
 /** A deployment row a batch changes: its new values, or `removed`. The last one of a row stands. */
-type DeploymentWrite = { update: DeploymentReportArgs } | { removed: { siteId: string; bundle: string } };
+export type DeploymentWrite =
+  | { update: DeploymentReportArgs }
+  | { removed: { siteId: string; bundle: string } };
 
 /** What a batch's reports change, gathered in memory and written after the last report is judged. */
 interface BatchWrites {
@@ -473,18 +471,63 @@ function sameDeploymentRow(a: DeploymentReportArgs, b: DeploymentReportArgs): bo
   );
 }
 
+/** A batch's reports judged: their acks and what to write, in the order to write it. */
+export interface JudgedBatch {
+  acks: ReportAck[];
+  /** deployment rows by (site, bundle), as placement writes them */
+  deployments: DeploymentWrite[];
+  /** one write per site, by id */
+  sites: SiteWrite[];
+  changes: SiteChange[];
+  /** sites whose cluster's Kubernetes version changed */
+  upgraded: string[];
+  /** sites whose deployment rows or stack changed: only their profile conformance can move */
+  changed: string[];
+}
+
+function byKey<T>(entries: Iterable<[string, T]>): T[] {
+  return [...entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
 /**
- * Writes what a batch changed: deployment rows, then site rows, each in site-id order (then bundle), as
- * placement writes them, so on PostgreSQL concurrent writers of the same rows queue and never deadlock.
+ * Judges a batch's reports in order against its sites' stored rows (updated in place as each report
+ * changes them), without I/O. Its writes come out in site-id order (deployment rows, then site rows):
+ * on PostgreSQL concurrent writers that lock the same rows in one order queue and never deadlock.
  */
-async function writeBatch(tx: Db, writes: BatchWrites): Promise<void> {
-  const keys = [...writes.deployments.keys()].sort();
-  for (const key of keys) {
-    const w = writes.deployments.get(key)!;
+export function judgeBatch(
+  now: string,
+  loaded: Map<string, StoredSite>,
+  reports: readonly { site: Pick<Site, 'id'>; report: Report }[],
+): JudgedBatch {
+  const writes: BatchWrites = { sites: new Map(), deployments: new Map(), changes: [] };
+  const acks: ReportAck[] = [];
+  const upgraded: string[] = [];
+  const changed = new Set<string>();
+  for (const { site, report } of reports) {
+    const stored = loaded.get(site.id);
+    if (!stored) throw new Error(`report: site ${site.id} is not in the store`);
+    const r = judgeReport(now, stored, report, writes);
+    acks.push(r.ack);
+    if (r.kubernetesVersionChanged) upgraded.push(site.id);
+    if (r.wrote) changed.add(site.id);
+  }
+  return {
+    acks,
+    deployments: byKey(writes.deployments),
+    sites: byKey(writes.sites),
+    changes: writes.changes,
+    upgraded,
+    changed: [...changed],
+  };
+}
+
+/** Writes what a batch changed, in the order judgeBatch gave. */
+async function writeBatch(tx: Db, judged: JudgedBatch): Promise<void> {
+  for (const w of judged.deployments) {
     if ('update' in w) await deploymentReported(tx, w.update);
     else await deploymentRemoved(tx, w.removed);
   }
-  await writeSites(tx, [...writes.sites.values()]);
+  await writeSites(tx, judged.sites);
 }
 
 /**
@@ -498,34 +541,22 @@ export async function ingestReports(
   reports: readonly { site: Pick<Site, 'id'>; report: Report }[],
 ): Promise<ReportAck[]> {
   let events = 0;
-  const upgraded: string[] = [];
-  const changed = new Set<string>();
-  const acks = await ctx.store.db.transaction().execute(async (tx) => {
-    const now = ctx.now().toISOString();
-    const out: ReportAck[] = [];
-    const writes: BatchWrites = { sites: new Map(), deployments: new Map(), changes: [] };
+  const judged = await ctx.store.db.transaction().execute(async (tx) => {
     const loaded = await storedSites(
       tx,
       reports.map((r) => r.site.id),
     );
-    for (const { site, report } of reports) {
-      const stored = loaded.get(site.id);
-      if (!stored) throw new Error(`report: site ${site.id} is not in the store`);
-      const r = judgeReport(now, stored, report, writes);
-      out.push(r.ack);
-      if (r.kubernetesVersionChanged) upgraded.push(site.id);
-      if (r.wrote) changed.add(site.id);
-    }
-    await writeBatch(tx, writes);
+    const batch = judgeBatch(ctx.now().toISOString(), loaded, reports);
+    await writeBatch(tx, batch);
     // one aggregate upsert and one event insert for the batch: its reports mostly move the same cells
-    events = await recordChanges(ctx, tx, writes.changes, [], { derivedWritten: true });
-    return out;
+    events = await recordChanges(ctx, tx, batch.changes, [], { derivedWritten: true });
+    return batch;
   });
   if (events > 0) ctx.events.notify();
-  if (upgraded.length > 0) await placeSites(ctx, upgraded);
+  if (judged.upgraded.length > 0) await placeSites(ctx, judged.upgraded);
   // a heartbeat that repeats its site's rows cannot move conformance: no query for it
-  await judgeReported(ctx, [...changed]);
-  return acks;
+  await judgeReported(ctx, judged.changed);
+  return judged.acks;
 }
 
 /** Ingests one report in a transaction of its own. */
