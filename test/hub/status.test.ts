@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { cellsWithin, fleetStatusWithin } from '../../src/hub/access/scoped-status.ts';
 import { siteFromRow } from '../../src/hub/sites/sites.ts';
 import { rebuildAggregates } from '../../src/hub/status/rebuild.ts';
-import { ingestReports } from '../../src/hub/status/reports.ts';
+import { ingestReports, judgeBatch, storedSites } from '../../src/hub/status/reports.ts';
 import { changeSites } from '../../src/hub/status/site-status.ts';
 import { fleetStatus, type StatusCells } from '../../src/hub/status/summary.ts';
 import { worstState } from '../../src/model/deployment.ts';
@@ -541,6 +541,150 @@ describe('group commit of reports', () => {
       assert.deepEqual(
         sortedEntries(await storedAggregates(hub.ctx)),
         sortedEntries(await recountAggregates(hub.ctx)),
+      );
+    } finally {
+      await hub.close();
+    }
+  });
+  test('a batch writes each site once: later reports keep what earlier ones set, replays change nothing', async () => {
+    const hub = await memoryHub();
+    try {
+      const handles: SiteHandle[] = [];
+      for (const name of ['merge-b', 'merge-a', 'merge-c']) handles.push(await hub.register(name));
+      await hub.applyBundle('web', {});
+      const rows = await hub.ctx.store.db
+        .selectFrom('sites')
+        .innerJoin('deployments', 'deployments.site_id', 'sites.id')
+        .selectAll('sites')
+        .select('deployments.desired_digest')
+        .where('deployments.bundle', '=', 'web')
+        .execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const [b, a, c] = handles.map((h) => siteFromRow(byId.get(h.siteId)!));
+      const digest = byId.get(b!.id)!.desired_digest!;
+      const web = (state: (typeof states)[number]) => [
+        { bundle: 'web', digest, state, counts: { total: 1, applied: 1, ready: state === 'Ready' ? 1 : 0 } },
+      ];
+      const stack = { agentVersion: '1.0.0', kubernetesVersion: 'v1.33.1', nodes: [] };
+      const at = hub.ctx.now().toISOString();
+      // out of site-id order, each site more than once: stack, dropped count and state set by one report
+      // and absent from (or lower in) the next must stay as the first one set them
+      const acks = await ingestReports(hub.ctx, [
+        { site: c!, report: { seq: 1, deployments: web('Failed'), stack, droppedReports: 3 } },
+        { site: b!, report: { seq: 1, deployments: web('NotReady') } },
+        { site: c!, report: { seq: 2, deployments: web('Failed'), droppedReports: 1 } },
+        { site: a!, report: { seq: 4, deployments: web('Ready') } },
+        { site: c!, report: { seq: 1, deployments: web('Ready') } },
+        { site: b!, report: { seq: 2, deployments: web('Failed') } },
+        { site: a!, report: { seq: 4, deployments: web('Failed') } },
+      ]);
+      assert.deepEqual(acks, [
+        { accepted: true, lastSeq: 1 },
+        { accepted: true, lastSeq: 1 },
+        { accepted: true, lastSeq: 2 },
+        { accepted: true, lastSeq: 4 },
+        { accepted: false, lastSeq: 2 },
+        { accepted: true, lastSeq: 2 },
+        { accepted: false, lastSeq: 4 },
+      ]);
+      const stored = await hub.ctx.store.db
+        .selectFrom('sites')
+        .innerJoin('deployments', 'deployments.site_id', 'sites.id')
+        .select([
+          'sites.id',
+          'sites.last_report_seq',
+          'sites.stack',
+          'sites.stack_at',
+          'sites.facts',
+          'sites.dropped_reports',
+          'sites.connectivity',
+          'sites.worst_state',
+          'sites.attention_reason',
+          'deployments.state',
+          'deployments.state_since',
+        ])
+        .where('deployments.bundle', '=', 'web')
+        .where('sites.id', 'in', [a!.id, b!.id, c!.id])
+        .execute();
+      const row = new Map(stored.map((r) => [r.id, r]));
+      const siteC = row.get(c!.id)!;
+      assert.equal(Number(siteC.last_report_seq), 2);
+      assert.deepEqual(JSON.parse(siteC.stack!), stack);
+      assert.equal(siteC.stack_at, at);
+      assert.equal(JSON.parse(siteC.facts).kubernetesVersion, 'v1.33.1');
+      assert.equal(Number(siteC.dropped_reports), 3);
+      assert.equal(siteC.state, 'Failed');
+      assert.equal(siteC.worst_state, 'Failed');
+      assert.equal(siteC.attention_reason, 'Failed');
+      const siteB = row.get(b!.id)!;
+      assert.equal(Number(siteB.last_report_seq), 2);
+      assert.equal(siteB.stack, null);
+      assert.equal(siteB.state, 'Failed');
+      assert.equal(siteB.worst_state, 'Failed');
+      const siteA = row.get(a!.id)!;
+      assert.equal(Number(siteA.last_report_seq), 4);
+      assert.equal(siteA.state, 'Ready', 'the replay of seq 4 moved nothing');
+      assert.equal(siteA.attention_reason, null);
+      for (const r of stored) assert.equal(r.connectivity, 'Online');
+      // the batch's transitions, stored in report order
+      const events = await hub.ctx.store.db
+        .selectFrom('events')
+        .select(['site', 'type'])
+        .where('site', 'in', ['merge-a', 'merge-b', 'merge-c'])
+        .where('type', 'in', ['failed', 'drifted', 'recovered'])
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        events.map((e) => `${e.site} ${e.type}`),
+        ['merge-c failed', 'merge-b failed'],
+      );
+      assert.deepEqual(
+        sortedEntries(await storedAggregates(hub.ctx)),
+        sortedEntries(await recountAggregates(hub.ctx)),
+      );
+    } finally {
+      await hub.close();
+    }
+  });
+  test('a batch writes its rows in site-id order whatever order its reports came in', async () => {
+    const hub = await memoryHub();
+    try {
+      const handles: SiteHandle[] = [];
+      for (let i = 0; i < 6; i++) handles.push(await hub.register(`order-${i}`, {}));
+      await hub.applyBundle('web', {});
+      await hub.applyBundle('api', {});
+      const ids = handles.map((h) => h.siteId);
+      const loaded = await storedSites(hub.ctx.store.db, ids);
+      const digests = new Map(
+        [...loaded.values()].flatMap((s) =>
+          s.rows.map((r) => [`${r.site_id} ${r.bundle}`, r.desired_digest!]),
+        ),
+      );
+      const deployment = (siteId: string, bundle: string) => ({
+        bundle,
+        digest: digests.get(`${siteId} ${bundle}`)!,
+        state: 'Failed' as const,
+        counts: { total: 1, applied: 1, ready: 0 },
+      });
+      // descending ids, each site's bundles backwards, one site twice
+      const desc = [...ids].sort().reverse();
+      const reports = [...desc, desc[2]!].map((id, k) => ({
+        site: { id },
+        report: { seq: k + 1, deployments: [deployment(id, 'web'), deployment(id, 'api')] },
+      }));
+      const judged = judgeBatch(hub.ctx.now().toISOString(), loaded, reports);
+      const ascending = [...ids].sort();
+      assert.deepEqual(
+        judged.sites.map((w) => w.id),
+        ascending,
+      );
+      assert.deepEqual(
+        judged.deployments.map((w) => ('update' in w ? `${w.update.site_id} ${w.update.bundle}` : '')),
+        ascending.flatMap((id) => [`${id} api`, `${id} web`]),
+      );
+      assert.deepEqual(
+        judged.acks.map((a) => a.accepted),
+        reports.map(() => true),
       );
     } finally {
       await hub.close();

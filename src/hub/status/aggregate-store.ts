@@ -3,7 +3,7 @@
 
 import { sql } from 'kysely';
 import { engineOf } from '../store/dialect.ts';
-import { type Arg, preparedQuery } from '../store/prepared.ts';
+import { type Arg, type PositionalArgs, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db } from '../store/schema.ts';
 import { type CellCounts, cellOf } from './aggregate.ts';
 
@@ -13,70 +13,51 @@ export const foldIntervalMs = 1000;
 /** Cells per statement at most: 2,048 parameters, within both engines' limits. */
 const largestWrite = 512;
 
-type CellArgs = Record<`d${number}` | `k${number}` | `m${number}`, string> & Record<`c${number}`, number>;
-type CellWrite = (db: Db, args: CellArgs) => Promise<unknown>;
-
-/** Writes of n cells, compiled once each; n is a power of two, so there are at most ten shapes a kind. */
-const compiled = new Map<string, CellWrite>();
+/** Four arguments a cell, by position: dimension, key, metric, count. */
+type CellArgs = PositionalArgs<string | number>;
 
 /** Adds counts to the cells themselves (ON CONFLICT: the row stays locked until the writer commits). */
-function cellUpsert(cells: number): CellWrite {
-  const name = `upsert:${cells}`;
-  let write = compiled.get(name);
-  if (!write) {
-    write = preparedQuery((db, arg: Arg<CellArgs>) =>
-      db
-        .insertInto('status_aggregates')
-        .values(cellRows(arg, cells))
-        .onConflict((oc) =>
-          oc
-            .columns(['dimension', 'key', 'metric'])
-            .doUpdateSet((eb) => ({ count: eb('status_aggregates.count', '+', eb.ref('excluded.count')) })),
-        ),
-    );
-    compiled.set(name, write);
-  }
-  return write;
-}
+const cellUpsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
+  db
+    .insertInto('status_aggregates')
+    .values(cellRows(arg, cells))
+    .onConflict((oc) =>
+      oc
+        .columns(['dimension', 'key', 'metric'])
+        .doUpdateSet((eb) => ({ count: eb('status_aggregates.count', '+', eb.ref('excluded.count')) })),
+    ),
+);
 
 /** Appends pending changes: new rows only, so no writer ever waits for another's. */
-function deltaInsert(cells: number): CellWrite {
-  const name = `pending:${cells}`;
-  let write = compiled.get(name);
-  if (!write) {
-    write = preparedQuery((db, arg: Arg<CellArgs>) =>
-      db.insertInto('status_aggregate_deltas').values(cellRows(arg, cells)),
-    );
-    compiled.set(name, write);
-  }
-  return write;
-}
+const deltaInsert = preparedPerSize((db, arg: Arg<CellArgs>, cells) =>
+  db.insertInto('status_aggregate_deltas').values(cellRows(arg, cells)),
+);
 
 function cellRows(arg: Arg<CellArgs>, cells: number) {
   return Array.from({ length: cells }, (_, i) => ({
-    dimension: arg(`d${i}`),
-    key: arg(`k${i}`),
-    metric: arg(`m${i}`),
-    count: arg(`c${i}`),
+    dimension: arg(`${4 * i}`) as string,
+    key: arg(`${4 * i + 1}`) as string,
+    metric: arg(`${4 * i + 2}`) as string,
+    count: arg(`${4 * i + 3}`) as number,
   }));
 }
 
-/** Runs `write` over the cells in pieces whose sizes are powers of two (1,000 cells: six statements). */
-async function writeCells(db: Db, deltas: CellCounts, write: (cells: number) => CellWrite): Promise<void> {
+/**
+ * Runs `write` over the cells in statements whose sizes are powers of two (1,000 cells: six statements),
+ * each compiled once.
+ */
+async function writeCells(db: Db, deltas: CellCounts, write: typeof cellUpsert): Promise<void> {
   // one order for every writer: two transactions upserting the same cells lock them in the same order
   const ids = [...deltas.keys()].sort();
-  for (let at = 0; at < ids.length; ) {
-    const cells = Math.min(largestWrite, 2 ** Math.floor(Math.log2(ids.length - at)));
-    const args = {} as CellArgs;
+  let at = 0;
+  for (const cells of sizePieces(ids.length, largestWrite)) {
+    const args: Array<string | number> = [];
     for (let i = 0; i < cells; i++) {
       const id = ids[at + i]!;
       const { dimension, key, metric } = cellOf(id);
-      args[`d${i}`] = dimension;
-      args[`k${i}`] = key;
-      args[`m${i}`] = metric;
-      args[`c${i}`] = deltas.get(id)!;
+      args.push(dimension, key, metric, deltas.get(id)!);
     }
-    await write(cells)(db, args);
+    await write(cells)(db, args as unknown as CellArgs);
     at += cells;
   }
 }

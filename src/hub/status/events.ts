@@ -7,6 +7,7 @@ import type { EventType, NewEvent } from '../../model/event.ts';
 import type { EventView } from '../../model/wire.ts';
 import type { LabelSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
+import { type Arg, type PositionalArgs, preparedPerSize, sizePieces } from '../store/prepared.ts';
 import type { Db, EventTable } from '../store/schema.ts';
 import { withinSql } from './query-sql.ts';
 
@@ -91,20 +92,40 @@ export async function insertEvents(ctx: HubContext, tx: Db, events: readonly New
   // and commit one after the other.
   await ctx.store.sql.lockTransaction(tx as never, 'events');
   const time = ctx.now().toISOString();
-  await tx
-    .insertInto('events')
-    .values(
-      events.map((e) => ({
-        time,
-        type: e.type,
-        site: e.site ?? null,
-        bundle: e.bundle ?? null,
-        message: e.message,
-        details: JSON.stringify(e.details ?? {}),
-      })),
-    )
-    .execute();
+  let at = 0;
+  for (const size of sizePieces(events.length, eventsPerInsert)) {
+    const args: Array<string | null> = [];
+    for (let i = 0; i < size; i++) {
+      const e = events[at + i]!;
+      args.push(time, e.type, e.site ?? null, e.bundle ?? null, e.message, JSON.stringify(e.details ?? {}));
+    }
+    await eventsInsert(size)(tx, args as unknown as EventArgs);
+    at += size;
+  }
 }
+
+/** Events per insert at most: six parameters each. */
+const eventsPerInsert = 256;
+
+/** Six arguments an event, by position: time, type, site, bundle, message, details. */
+type EventArgs = PositionalArgs<string | null>;
+
+/**
+ * The insert of `size` events, compiled once per size; a batch's events go in statements of
+ * power-of-two sizes, in order (built anew for each batch of reports, the insert cost more than it ran).
+ */
+const eventsInsert = preparedPerSize((db, arg: Arg<EventArgs>, size) =>
+  db.insertInto('events').values(
+    Array.from({ length: size }, (_, i) => ({
+      time: arg(`${6 * i}`) as string,
+      type: arg(`${6 * i + 1}`) as string,
+      site: arg(`${6 * i + 2}`),
+      bundle: arg(`${6 * i + 3}`),
+      message: arg(`${6 * i + 4}`) as string,
+      details: arg(`${6 * i + 5}`) as string,
+    })),
+  ),
+);
 
 /**
  * Emits events on their own (for code outside a status change: approval, rollouts): stores them and

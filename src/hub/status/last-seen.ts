@@ -3,6 +3,7 @@
 // the costliest statement of a poll). Each replica flushes what it heard; the sweep allows for that lag.
 
 import { sql } from 'kysely';
+import { engineOf } from '../store/dialect.ts';
 import type { Db } from '../store/schema.ts';
 
 /** Sites per statement: two parameters each, far below every engine's limit. */
@@ -41,14 +42,18 @@ export class LastSeen {
 
   async #write(): Promise<void> {
     if (this.#pending.size === 0) return;
-    const contacts = [...this.#pending];
+    // in site-id order, as every writer of many sites' rows writes them (PostgreSQL: no deadlocks)
+    const contacts = [...this.#pending].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.#pending = new Map();
+    // SQLite: from each contact to its site by key; left to itself its planner scanned every site for a
+    // few hundred contacts
+    const byKey = engineOf(this.#db as never) === 'sqlite' ? sql`+contact.id` : sql`contact.id`;
     try {
       for (let i = 0; i < contacts.length; i += perStatement) {
         const rows = contacts.slice(i, i + perStatement).map(([id, at]) => sql`(${id}, ${at})`);
         await sql`with contact (id, at) as (values ${sql.join(rows)})
           update sites set last_seen_at = contact.at from contact
-          where sites.id = contact.id and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
+          where sites.id = ${byKey} and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
           this.#db,
         );
       }

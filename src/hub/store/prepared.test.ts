@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
-import { type Arg, preparedQuery, preparedSql } from './prepared.ts';
+import {
+  type Arg,
+  type PositionalArgs,
+  paddedArgs,
+  paddedSize,
+  preparedPerSize,
+  preparedQuery,
+  preparedSql,
+  sizePieces,
+} from './prepared.ts';
 import type { Db } from './schema.ts';
 import { openSqlite } from './sqlite.ts';
 
@@ -41,4 +50,55 @@ test('a prepared query is built once and runs with each call’s arguments, in a
   } finally {
     await db.destroy();
   }
+});
+
+test('a statement per size is built once for each size, and padding with a repeated id changes no result', async () => {
+  const db = openSqlite(':memory:') as unknown as Db;
+  try {
+    await sql`create table sites (id text primary key, name text)`.execute(db);
+    await sql`insert into sites values ('a', 'alpha'), ('b', 'beta'), ('c', 'gamma'), ('d', 'delta')`.execute(
+      db,
+    );
+    const built: number[] = [];
+    const namesOf = preparedPerSize((q, arg: Arg<PositionalArgs<string>>, size) => {
+      built.push(size);
+      return q
+        .selectFrom('sites')
+        .select('name')
+        .where(
+          'id',
+          'in',
+          Array.from({ length: size }, (_, i) => arg(`${i}`)),
+        )
+        .orderBy('name');
+    });
+    const names = async (ids: string[]) => {
+      const size = paddedSize(ids.length);
+      return (await namesOf(size)(db, paddedArgs(ids, size))).rows.map((r) => r.name);
+    };
+    assert.deepEqual(await names(['a', 'c', 'd']), ['alpha', 'delta', 'gamma']);
+    assert.deepEqual(await names(['b', 'c', 'a']), ['alpha', 'beta', 'gamma']);
+    assert.deepEqual(await names(['b']), ['beta']);
+    assert.deepEqual(await names(['d', 'a']), ['alpha', 'delta']);
+    assert.deepEqual(built, [4, 1, 2]);
+  } finally {
+    await db.destroy();
+  }
+});
+
+test('counts round up to a power of two, or split into powers of two that sum to them', () => {
+  assert.deepEqual([0, 1, 2, 3, 5, 8, 9, 256, 257].map(paddedSize), [1, 1, 2, 4, 8, 8, 16, 256, 512]);
+  assert.deepEqual(sizePieces(11, 512), [8, 2, 1]);
+  assert.deepEqual(sizePieces(0, 512), []);
+  assert.deepEqual(sizePieces(1000, 256), [256, 256, 256, 128, 64, 32, 8]);
+  for (let n = 0; n < 600; n++) {
+    const pieces = sizePieces(n, 128);
+    assert.equal(
+      pieces.reduce((a, b) => a + b, 0),
+      n,
+    );
+    assert.ok(pieces.every((p) => p <= 128 && (p & (p - 1)) === 0));
+  }
+  assert.deepEqual(paddedArgs(['x', 'y', 'z'], 4), ['x', 'y', 'z', 'z']);
+  assert.deepEqual(paddedArgs(['x', 'y', 'z'], 2), ['x', 'y']);
 });
