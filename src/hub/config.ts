@@ -154,7 +154,7 @@ export const defaultHubConfig = {
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
-  placement: { sitesPerTransaction: 500, transactionTargetMs: 50, minSitesPerTransaction: 25 },
+  placement: { sitesPerTransaction: 500, transactionTargetMs: 100, minSitesPerTransaction: 100 },
   limits: defaultLimits,
   sourceLimits: { maxFiles: 10_000, maxBytes: 64 * 1024 * 1024 },
   generators: {

@@ -33,7 +33,7 @@ describe('placement chunk size', () => {
   });
 
   test('the first chunk is small, and at least one site', () => {
-    assert.equal(firstChunkSize(sizing), 100);
+    assert.equal(firstChunkSize(sizing), 50);
     assert.equal(firstChunkSize({ targetMs: 50, min: 0, max: 1 }), 1);
   });
 

@@ -14,7 +14,7 @@ export interface ChunkSizing {
 
 /** A first chunk's size, before any has been timed: small, as a run's first chunk also warms it up. */
 export function firstChunkSize(sizing: ChunkSizing): number {
-  return clamp(Math.min(sizing.max, 4 * sizing.min), sizing);
+  return clamp(2 * sizing.min, sizing);
 }
 
 /**

@@ -314,12 +314,16 @@ export async function placeBundles(ctx: HubContext, names: readonly string[]): P
     .where('bundle', 'in', names)
     .execute();
   const ids = (await db.selectFrom('sites').select('id').orderBy('id').execute()).map((r) => r.id);
+  let touched = ctx.now().getTime();
   await placeInChunks(ctx, ids, names, async () => {
-    // still alive: the leader leaves a run that moves on alone
-    if (due.length > 0) {
+    // still alive: the leader leaves a run that moves on alone (said every few seconds, not every chunk:
+    // on PostgreSQL chunks are small)
+    const now = ctx.now().getTime();
+    if (due.length > 0 && now - touched >= overdueMs / 6) {
+      touched = now;
       await db
         .updateTable('placement_due')
-        .set({ updated_at: ctx.now().toISOString() })
+        .set({ updated_at: new Date(now).toISOString() })
         .where('bundle', 'in', names)
         .execute();
     }
@@ -382,7 +386,7 @@ interface Placed {
 interface ChunkPlaced extends Placed {
   /** sites whose rows another transaction held, left untouched (PostgreSQL, `skip`) */
   skipped: string[];
-  /** ms from the placement lock to the commit: how long the chunk held its sites' rows */
+  /** ms from locking its sites' rows to the commit: how long the chunk held them */
   heldMs: number;
 }
 
@@ -469,6 +473,10 @@ async function placeChunk(
   let heldFrom = 0;
   const placed = await ctx.store.db.transaction().execute(async (tx) => {
     await ctx.store.sql.lockTransaction(tx as never, 'placement');
+    // what needs no site row first: the chunk holds its rows from the next statement to the commit
+    const bundles = await loadBundles(tx, names);
+    const pins = await loadPins(tx, bundles, chunkIds);
+    const targets = await loadTargets(tx, chunkIds);
     heldFrom = performance.now();
     let sitesQuery = tx.selectFrom('sites').select(chunkSiteColumns).where('id', 'in', chunkIds);
     if (lock !== 'none') sitesQuery = sitesQuery.orderBy('id').forUpdate();
@@ -477,22 +485,18 @@ async function placeChunk(
     const locked = new Set(sites.map((s) => s.id));
     const skipped = lock === 'skip' ? chunkIds.filter((id) => !locked.has(id)) : [];
     if (sites.length === 0) return { changed: [], states: new Map(), events: 0, skipped };
-    const siteIds = [...locked];
-    const bundles = await loadBundles(tx, names);
     const deployments = await tx
       .selectFrom('deployments')
       .select(chunkDeploymentColumns)
-      .where('site_id', 'in', siteIds)
+      .where('site_id', 'in', [...locked])
       .orderBy('site_id')
       .orderBy('bundle')
       .execute();
     const placing = names ? new Set(names) : undefined;
     const existing = deployments.filter((d) => !placing || placing.has(d.bundle)).map(toExisting);
-    const pins = await loadPins(tx, bundles, siteIds);
     const placementSites = sites.map(toPlacementSite);
     await renderingsFor(tx, placementSites, bundles, pins, run.renderings, run.compiled);
     const plan = planPlacement(placementSites, bundles, existing, pins, run.renderings, run.compiled);
-    const targets = await loadTargets(tx, siteIds);
     return { ...(await writePlan(ctx, tx, plan, sites, deployments, targets, names === undefined)), skipped };
   });
   return { ...placed, heldMs: performance.now() - heldFrom };
