@@ -25,7 +25,7 @@ describe('placement chunk size', () => {
 
   test('never beyond the most sites a transaction may take', () => {
     assert.equal(nextChunkSize(400, 10, sizing), 500);
-    assert.equal(firstChunkSize({ targetMs: 50, min: 25, max: 60 }), 60);
+    assert.equal(firstChunkSize({ targetMs: 50, min: 25, max: 40 }), 40);
   });
 
   test('a chunk that placed nothing (every site skipped) starts again from the fewest', () => {
