@@ -526,6 +526,10 @@ interface WaitSamples {
   backends: Record<string, number>;
   /** the statements seen waiting on a lock, by their first 80 characters, with how often */
   lockedStatements: Record<string, number>;
+  /** who waits on whom: `waiting statement <- statement of the backend holding the lock`, with how often */
+  blockedBy: Record<string, number>;
+  /** deadlocks PostgreSQL detected in the database over the window (each cost its victim ≥ 1 s) */
+  deadlocks: number;
   /** the longest a statement / a transaction was seen running, in ms, with the statement */
   longestStatementMs: number;
   longestStatement: string;
@@ -543,6 +547,8 @@ function sampleWaits(server: string, database: string): { stop(): Promise<WaitSa
     samples: 0,
     backends: {},
     lockedStatements: {},
+    blockedBy: {},
+    deadlocks: 0,
     longestStatementMs: 0,
     longestStatement: '',
     longestTransactionMs: 0,
@@ -551,22 +557,35 @@ function sampleWaits(server: string, database: string): { stop(): Promise<WaitSa
   let stopping = false;
   const running = (async () => {
     await client.connect();
+    const deadlocks = async () =>
+      Number(
+        (await client.query('select deadlocks from pg_stat_database where datname = $1', [database])).rows[0]
+          ?.deadlocks ?? 0,
+      );
+    const deadlocks0 = await deadlocks();
     while (!stopping) {
       const { rows } = await client.query<{
+        pid: number;
+        blockers: number[];
         state: string | null;
         wait: string | null;
         query: string;
         statement_ms: number | null;
         transaction_ms: number | null;
       }>(
-        `select state, wait_event_type || ':' || wait_event as wait, left(query, 80) as query,
+        `select pid, pg_blocking_pids(pid) as blockers, state, wait_event_type || ':' || wait_event as wait, left(query, 80) as query,
            extract(epoch from now() - query_start) * 1000 as statement_ms,
            extract(epoch from now() - xact_start) * 1000 as transaction_ms
          from pg_stat_activity where datname = $1 and backend_type = 'client backend'`,
         [database],
       );
       out.samples++;
+      const queryOf = new Map(rows.map((r) => [r.pid, r.query]));
       for (const r of rows) {
+        for (const b of r.blockers ?? []) {
+          const key = `${r.query.slice(0, 50)} <- ${(queryOf.get(b) ?? '?').slice(0, 50)}`;
+          out.blockedBy[key] = (out.blockedBy[key] ?? 0) + 1;
+        }
         const key = `${r.state ?? '?'} ${r.wait ?? '-'}`;
         out.backends[key] = (out.backends[key] ?? 0) + 1;
         if (r.wait?.startsWith('Lock:')) {
@@ -584,6 +603,7 @@ function sampleWaits(server: string, database: string): { stop(): Promise<WaitSa
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+    out.deadlocks = (await deadlocks()) - deadlocks0;
     await client.end();
   })();
   return {

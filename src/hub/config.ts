@@ -31,9 +31,16 @@ export interface HubEventsConfig {
 export interface HubPlacementConfig {
   /**
    * sites placed per transaction: a fleet-wide placement runs as many short transactions, so reports
-   * never wait long for the rows it writes
+   * never wait long for the rows it writes (on PostgreSQL the most a transaction takes, see below)
    */
   sitesPerTransaction: number;
+  /**
+   * on PostgreSQL, how long a transaction should hold its sites' rows, ms: each chunk's size follows
+   * how long the last one took (placement/chunking.ts); 0 keeps sitesPerTransaction throughout
+   */
+  transactionTargetMs: number;
+  /** on PostgreSQL, the fewest sites a transaction takes however slow the last one was */
+  minSitesPerTransaction: number;
 }
 
 export interface HubRolloutsConfig {
@@ -153,7 +160,7 @@ export const defaultHubConfig = {
   aggregateLabels: ['region', 'format'],
   events: { retentionMs: 30 * 24 * 3600_000, streamHeartbeatMs: 15_000 },
   rollouts: { tickIntervalMs: 5_000 },
-  placement: { sitesPerTransaction: 500 },
+  placement: { sitesPerTransaction: 500, transactionTargetMs: 100, minSitesPerTransaction: 100 },
   limits: defaultLimits,
   sourceLimits: { maxFiles: 10_000, maxBytes: 64 * 1024 * 1024 },
   generators: {

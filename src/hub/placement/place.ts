@@ -2,7 +2,10 @@
 // chunk's sites, their deployments, the bundles, the rollouts' pins and the chart renderings the chunk's
 // sites need afresh, plans (pure), writes the deployments, each site's desired-state digest, the status
 // changes that follow and the chart renderings still to be made, commits, and wakes the chunk's agents.
-// A fleet-wide run never holds the rows reports need for longer than one chunk.
+// A fleet-wide run never holds the rows reports need for longer than one chunk. On PostgreSQL a chunk
+// first locks its sites' rows in id order, skipping those a report holds (placed in a later pass), so it
+// never waits on a report's rows while holding others (the two used to deadlock, each costing a second),
+// and its size follows how long the last one held its rows (chunking.ts).
 
 import { type Insertable, type RawBuilder, sql } from 'kysely';
 import type { StackTarget } from '../../model/site-stack.ts';
@@ -25,6 +28,7 @@ import {
   siteFacts,
 } from '../status/site-status.ts';
 import type { Db, DeploymentTable, SiteTable } from '../store/schema.ts';
+import { type ChunkSizing, firstChunkSize, nextChunkSize } from './chunking.ts';
 import { desiredStateOf } from './desired.ts';
 import {
   type CompiledBundle,
@@ -289,10 +293,7 @@ function newRun(): PlacementRun {
 export async function placeSites(ctx: HubContext, siteIds: readonly string[]): Promise<void> {
   // the profile a site follows is placed by the same rules: its target first, so the digests below cover it
   await targetProfiles(ctx, siteIds);
-  const run = newRun();
-  for (const ids of chunks(siteIds, ctx.config.placement.sitesPerTransaction)) {
-    notifyPlaced(ctx, await placeChunk(ctx, ids, undefined, run));
-  }
+  await placeInChunks(ctx, siteIds, undefined);
 }
 
 /**
@@ -313,18 +314,20 @@ export async function placeBundles(ctx: HubContext, names: readonly string[]): P
     .where('bundle', 'in', names)
     .execute();
   const ids = (await db.selectFrom('sites').select('id').orderBy('id').execute()).map((r) => r.id);
-  const run = newRun();
-  for (const chunk of chunks(ids, ctx.config.placement.sitesPerTransaction)) {
-    notifyPlaced(ctx, await placeChunk(ctx, chunk, names, run));
-    // still alive: the leader leaves a run that moves on alone
-    if (due.length > 0) {
+  let touched = ctx.now().getTime();
+  await placeInChunks(ctx, ids, names, async () => {
+    // still alive: the leader leaves a run that moves on alone (said every few seconds, not every chunk:
+    // on PostgreSQL chunks are small)
+    const now = ctx.now().getTime();
+    if (due.length > 0 && now - touched >= overdueMs / 6) {
+      touched = now;
       await db
         .updateTable('placement_due')
-        .set({ updated_at: ctx.now().toISOString() })
+        .set({ updated_at: new Date(now).toISOString() })
         .where('bundle', 'in', names)
         .execute();
     }
-  }
+  });
   for (const d of due) {
     await db
       .deleteFrom('placement_due')
@@ -379,6 +382,59 @@ interface Placed {
   events: number;
 }
 
+/** What a chunk did beside what it placed: the sites it left to a later pass and how long it held rows. */
+interface ChunkPlaced extends Placed {
+  /** sites whose rows another transaction held, left untouched (PostgreSQL, `skip`) */
+  skipped: string[];
+  /** ms from locking its sites' rows to the commit: how long the chunk held them */
+  heldMs: number;
+}
+
+/**
+ * Passes over the sites skipping those a report held before a chunk waits for them: by then the
+ * reports that held them have long committed.
+ */
+const skippingPasses = 3;
+
+/**
+ * Places the sites chunk after chunk, in the order given (placeBundles: by id), calling `afterChunk`
+ * after each. On PostgreSQL each chunk takes the sites it can lock at once and sizes itself from the
+ * last one; the sites it skipped go again in a later pass, which after `skippingPasses` waits for them.
+ * On SQLite (one writer: nothing is ever skipped) every chunk takes sitesPerTransaction sites.
+ */
+async function placeInChunks(
+  ctx: HubContext,
+  ids: readonly string[],
+  names: readonly string[] | undefined,
+  afterChunk?: () => Promise<void>,
+): Promise<void> {
+  const config = ctx.config.placement;
+  const locking = ctx.store.engine === 'postgres';
+  const adaptive = locking && config.transactionTargetMs > 0;
+  const sizing: ChunkSizing = {
+    targetMs: config.transactionTargetMs,
+    min: config.minSitesPerTransaction,
+    max: config.sitesPerTransaction,
+  };
+  let size = adaptive ? firstChunkSize(sizing) : config.sitesPerTransaction;
+  const run = newRun();
+  let pending = ids;
+  for (let pass = 0; pending.length > 0; pass++) {
+    const lock = !locking ? 'none' : pass < skippingPasses ? 'skip' : 'wait';
+    const skipped: string[] = [];
+    for (let i = 0; i < pending.length; ) {
+      const chunk = pending.slice(i, i + size);
+      i += chunk.length;
+      const placed = await placeChunk(ctx, chunk, names, run, lock);
+      notifyPlaced(ctx, placed);
+      skipped.push(...placed.skipped);
+      await afterChunk?.();
+      if (adaptive) size = nextChunkSize(chunk.length - placed.skipped.length, placed.heldMs, sizing);
+    }
+    pending = skipped;
+  }
+}
+
 /** Wakes the long-polls of sites whose desired state changed and the event streams. */
 function notifyPlaced(ctx: HubContext, placed: Placed): void {
   ctx.desiredWatch.notify(placed.changed, placed.states);
@@ -401,33 +457,49 @@ const chunkDeploymentColumns = [...deploymentFactColumns, 'render_error'] as con
  * bundles that are gone are unplaced), else the named ones. Taken under the placement lock, so chunks of
  * runs on different replicas never interleave their reads and writes. The chart renderings the chunk's
  * sites need are read in the same transaction, and those still to be made are asked for in it.
+ *
+ * `lock` (PostgreSQL): the sites' rows are read FOR UPDATE in id order, so no writer changes them
+ * between the read and the write (a report's status columns are not overwritten with older ones);
+ * `skip` leaves out those another transaction holds (returned in `skipped`, nothing of theirs
+ * written), `wait` waits for them. `none` (SQLite, one writer) reads them plainly.
  */
 async function placeChunk(
   ctx: HubContext,
-  siteIds: readonly string[],
+  chunkIds: readonly string[],
   names: readonly string[] | undefined,
   run: PlacementRun,
-): Promise<Placed> {
-  return ctx.store.db.transaction().execute(async (tx) => {
+  lock: 'none' | 'skip' | 'wait',
+): Promise<ChunkPlaced> {
+  let heldFrom = 0;
+  const placed = await ctx.store.db.transaction().execute(async (tx) => {
     await ctx.store.sql.lockTransaction(tx as never, 'placement');
+    // what needs no site row first: the chunk holds its rows from the next statement to the commit
     const bundles = await loadBundles(tx, names);
-    const sites = await tx.selectFrom('sites').select(chunkSiteColumns).where('id', 'in', siteIds).execute();
+    const pins = await loadPins(tx, bundles, chunkIds);
+    const targets = await loadTargets(tx, chunkIds);
+    heldFrom = performance.now();
+    let sitesQuery = tx.selectFrom('sites').select(chunkSiteColumns).where('id', 'in', chunkIds);
+    if (lock !== 'none') sitesQuery = sitesQuery.orderBy('id').forUpdate();
+    if (lock === 'skip') sitesQuery = sitesQuery.skipLocked();
+    const sites = await sitesQuery.execute();
+    const locked = new Set(sites.map((s) => s.id));
+    const skipped = lock === 'skip' ? chunkIds.filter((id) => !locked.has(id)) : [];
+    if (sites.length === 0) return { changed: [], states: new Map(), events: 0, skipped };
     const deployments = await tx
       .selectFrom('deployments')
       .select(chunkDeploymentColumns)
-      .where('site_id', 'in', siteIds)
+      .where('site_id', 'in', [...locked])
       .orderBy('site_id')
       .orderBy('bundle')
       .execute();
     const placing = names ? new Set(names) : undefined;
     const existing = deployments.filter((d) => !placing || placing.has(d.bundle)).map(toExisting);
-    const pins = await loadPins(tx, bundles, siteIds);
     const placementSites = sites.map(toPlacementSite);
     await renderingsFor(tx, placementSites, bundles, pins, run.renderings, run.compiled);
     const plan = planPlacement(placementSites, bundles, existing, pins, run.renderings, run.compiled);
-    const targets = await loadTargets(tx, siteIds);
-    return writePlan(ctx, tx, plan, sites, deployments, targets, names === undefined);
+    return { ...(await writePlan(ctx, tx, plan, sites, deployments, targets, names === undefined)), skipped };
   });
+  return { ...placed, heldMs: performance.now() - heldFrom };
 }
 
 type ChunkSite = Pick<SiteTable, (typeof chunkSiteColumns)[number]>;
