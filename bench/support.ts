@@ -5,7 +5,6 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { hubNodeFlags } from '../src/hub/node-flags.ts';
 
 const cli = resolve(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
@@ -28,7 +27,7 @@ export interface HubProcess {
  * hub exits; `node bench/cpu-profile.ts` summarizes it). OUTPOST_BENCH_HUB_LOG=1 passes the hub's log
  * on to stderr, at OUTPOST_BENCH_HUB_LOG_LEVEL (default warn; info logs every request with its time).
  */
-const benchHubNodeFlags = (process.env.OUTPOST_BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const hubNodeFlags = (process.env.OUTPOST_BENCH_HUB_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 /**
  * The 2 cores are split: the hub gets core 0, the load generator core 1 (`taskset`), so neither
@@ -67,9 +66,7 @@ export async function startHubProcess(
 ): Promise<HubProcess> {
   const dir = opts.dataDir ?? (await mkdtemp(join(tmpdir(), 'outpost-bench-')));
   const hubArgs = [
-    // the flags a launcher runs the hub with, then the bench's own (a later V8 flag wins)
     ...hubNodeFlags,
-    ...benchHubNodeFlags,
     cli,
     'hub',
     '--data-dir',

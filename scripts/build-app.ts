@@ -1,7 +1,7 @@
 // Builds the outpost command (agent, CLI and hub; never the tests) into one folder of bundled JavaScript:
 // OUT/outpost.mjs with OUT/chunks/ (the hub's code, loaded only by `outpost hub` and `outpost demo`),
-// OUT/agent-node-flags and OUT/hub-node-flags (what every launcher runs the agent and the hub with) and
-// OUT/VERSION. Replaces OUT whole, so a failed build leaves no half of one. Used by scripts/build-app.sh (dist/app) and build-release.sh.
+// OUT/agent-node-flags (what every launcher runs the agent with) and OUT/VERSION. Replaces OUT whole,
+// so a failed build leaves no half of one. Used by scripts/build-app.sh (dist/app) and build-release.sh.
 //
 //   node scripts/build-app.ts --out DIR [--version V]     (V defaults to package.json's)
 
@@ -10,7 +10,6 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'rolldown';
 import { agentNodeFlags } from '../src/agent/install/core/node-flags.ts';
-import { hubNodeFlags } from '../src/hub/node-flags.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const { values } = parseArgs({ options: { out: { type: 'string' }, version: { type: 'string' } } });
@@ -38,7 +37,6 @@ await build({
   },
 });
 await writeFile(resolve(tmp, 'agent-node-flags'), `${agentNodeFlags.join(' ')}\n`);
-await writeFile(resolve(tmp, 'hub-node-flags'), `${hubNodeFlags.join(' ')}\n`);
 await writeFile(resolve(tmp, 'VERSION'), `${version}\n`);
 await rm(out, { recursive: true, force: true });
 await rename(tmp, out);

@@ -13,7 +13,6 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { agentNodeFlags } from '../../src/agent/install/core/node-flags.ts';
-import { hubNodeFlags } from '../../src/hub/node-flags.ts';
 import { type BuiltRelease, builtRelease } from '../support/releases.ts';
 
 const exec = promisify(execFile);
@@ -152,11 +151,7 @@ test('the hub image carries the dashboard and serves from a data folder', async 
   }
   const config = await buildAndInspect('Containerfile.hub', 'localhost/outpost-hub:0.2.0');
   assert.equal(config.User, '65532:65532');
-  assert.deepEqual(config.Entrypoint, [
-    '/opt/outpost/node/bin/node',
-    ...hubNodeFlags,
-    '/opt/outpost/app/outpost.mjs',
-  ]);
+  assert.deepEqual(config.Entrypoint, ['/opt/outpost/node/bin/node', '/opt/outpost/app/outpost.mjs']);
   assert.deepEqual(config.Cmd, ['hub', '--data-dir', '/var/lib/outpost-hub', '--listen', '0.0.0.0:7070']);
   assert.ok(config.Env?.includes('OUTPOST_DASHBOARD_DIR=/opt/outpost/web'));
   assert.ok(config.ExposedPorts && '7070/tcp' in config.ExposedPorts);
