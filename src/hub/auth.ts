@@ -4,7 +4,7 @@
 // bound to the site in the path.
 
 import type { TLSSocket } from 'node:tls';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { OutpostError } from '../model/errors.ts';
 import { isRole, type Role, roleAllows } from '../model/roles.ts';
 import { normalizeSerialHex } from '../pki/certificate.ts';
@@ -13,6 +13,7 @@ import type { Actor } from './audit/audit.ts';
 import type { HubContext } from './context.ts';
 import { bearerOf } from './credentials.ts';
 import { type Operator, operatorByToken } from './identity/api-tokens.ts';
+import type { CertificateLookup } from './sites/certificate-sites.ts';
 import type { AgentSite } from './sites/sites.ts';
 
 declare module 'fastify' {
@@ -87,17 +88,8 @@ export function presentedSerial(socket: Partial<TLSSocket>, who: 'site' | 'relay
   return serial;
 }
 
-/**
- * The active site whose certificate the client presented on this TLS connection; `wanted` is the site
- * id a path names, refused when the certificate belongs to another. For routes and for the tunnel's
- * upgrade request alike.
- */
-export async function siteOfConnection(
-  ctx: HubContext,
-  socket: Partial<TLSSocket>,
-  wanted: string | undefined,
-): Promise<AgentSite> {
-  const found = await ctx.certificateSites.lookup(ctx, presentedSerial(socket, 'site'));
+/** The active site a certificate lookup found; `wanted` is the site id a path names (see siteOfConnection). */
+function activeSite(found: CertificateLookup, wanted: string | undefined): AgentSite {
   if ('refused' in found) throw new OutpostError('unauthorized', found.refused);
   if (wanted !== undefined && wanted !== found.siteId) {
     throw new OutpostError('forbidden', 'this certificate belongs to another site');
@@ -109,12 +101,55 @@ export async function siteOfConnection(
   return site;
 }
 
+/**
+ * The active site whose certificate the client presented on this TLS connection; `wanted` is the site
+ * id a path names, refused when the certificate belongs to another. For routes and for the tunnel's
+ * upgrade request alike.
+ */
+export async function siteOfConnection(
+  ctx: HubContext,
+  socket: Partial<TLSSocket>,
+  wanted: string | undefined,
+): Promise<AgentSite> {
+  return activeSite(await ctx.certificateSites.lookup(ctx, presentedSerial(socket, 'site')), wanted);
+}
+
+/**
+ * The agent routes' authentication. A remembered certificate (nearly every request of a connected
+ * agent) is settled at once: no promise, no turn of the microtask queue; otherwise it is read.
+ */
 export function siteAuth(ctx: HubContext) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     const readAt = ctx.desiredWatch.generation;
     const wanted = (request.params as { siteId?: string } | undefined)?.siteId;
-    request.site = await siteOfConnection(ctx, request.raw.socket as Partial<TLSSocket>, wanted);
-    request.siteReadAt = readAt;
+    // done() runs the rest of the request at once: it stays outside the try, so a throw there is not
+    // taken for a refusal and answered twice
+    let serial: string;
+    let site: AgentSite | undefined;
+    try {
+      serial = presentedSerial(request.raw.socket as Partial<TLSSocket>, 'site');
+      const found = ctx.certificateSites.remembered(serial);
+      if (found) site = activeSite(found, wanted);
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    if (site) {
+      request.site = site;
+      request.siteReadAt = readAt;
+      done();
+      return;
+    }
+    ctx.certificateSites.lookup(ctx, serial).then((read) => {
+      try {
+        request.site = activeSite(read, wanted);
+      } catch (e) {
+        done(e as Error);
+        return;
+      }
+      request.siteReadAt = readAt;
+      done();
+    }, done);
   };
 }
 

@@ -81,6 +81,19 @@ test('a certificate is read once, then answered from memory until its site chang
   assert.deepEqual(siteOf(await lookup()).labels, { region: 'east' });
 });
 
+test('what memory holds is answered without a promise (the agent routes settle on it at once)', async () => {
+  assert.equal(ctx.certificateSites.remembered(serial), undefined, 'not read yet');
+  siteOf(await lookup());
+  const remembered = ctx.certificateSites.remembered(serial);
+  assert.ok(remembered && !(remembered instanceof Promise));
+  assert.equal(siteOf(remembered).id, 'site-1');
+  siteIdentityChanged(ctx, ['site-1']);
+  assert.equal(ctx.certificateSites.remembered(serial), undefined, 'forgotten: read again');
+  siteOf(await lookup());
+  t += 86400_000;
+  assert.deepEqual(ctx.certificateSites.remembered(serial), { refused: 'certificate expired' });
+});
+
 test('relabelling or decommissioning a site is seen by its very next call', async () => {
   siteOf(await lookup());
   await patchSite(ctx, actor, 'store-1', { labels: { region: 'north' } });

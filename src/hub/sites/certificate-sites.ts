@@ -83,18 +83,30 @@ export class CertificateSites {
    * refused; revocation and expiry are checked on every call.
    */
   async lookup(ctx: HubContext, serial: string): Promise<CertificateLookup> {
-    const now = this.#now().getTime();
+    return this.remembered(serial) ?? this.#read(ctx, serial);
+  }
+
+  /**
+   * What `lookup` answers from memory alone, without a promise (an agent's every request on the hot
+   * path); undefined when the certificate must be read.
+   */
+  remembered(serial: string): CertificateLookup | undefined {
     const known = this.#bySerial.get(serial);
-    if (known) {
-      if (now >= known.notAfterMs) {
-        this.#drop(known);
-        return { refused: 'certificate expired' };
-      }
-      if (now < known.readAtMs + trustForMs && now < known.lastContactMs + this.#staleAfterMs) {
-        return { siteId: known.site.id, site: known.site };
-      }
+    if (!known) return undefined;
+    const now = this.#now().getTime();
+    if (now >= known.notAfterMs) {
       this.#drop(known);
+      return { refused: 'certificate expired' };
     }
+    if (now < known.readAtMs + trustForMs && now < known.lastContactMs + this.#staleAfterMs) {
+      return { siteId: known.site.id, site: known.site };
+    }
+    this.#drop(known);
+    return undefined;
+  }
+
+  async #read(ctx: HubContext, serial: string): Promise<CertificateLookup> {
+    const now = this.#now().getTime();
     const forgot = this.#forgot;
     const generation = this.#watch.generation;
     const [row] = (await certificateAndSite(ctx.store.db, { serial })).rows;
