@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
+import pg from 'pg';
 import { tickRollout } from '../../src/hub/rollout/controller.ts';
 import { addDeltas, type CellCounts, cellId } from '../../src/hub/status/aggregate.ts';
 import { foldDeltas, readAggregates, writeDeltas } from '../../src/hub/status/aggregate-store.ts';
@@ -292,6 +293,111 @@ for (const { engine, skip } of storeEngines) {
       assert.equal(await seenOf(b.siteId), later, 'a later contact (another replica’s) stays');
     });
 
+    test('a contact flush skips a site whose row another transaction holds and stores it on a later flush', {
+      skip: engine !== 'postgres' && 'PostgreSQL only: SQLite has one writer at a time',
+    }, async () => {
+      const sites = [await hub.register('held-a', {}), await hub.register('held-b', {})];
+      const c = await hub.register('held-c', {});
+      const [a, b] = sites.map((s) => s.siteId).sort() as [string, string];
+      const seenOf = async (id: string) =>
+        (
+          await hub.ctx.store.db
+            .selectFrom('sites')
+            .select('last_seen_at')
+            .where('id', '=', id)
+            .executeTakeFirstOrThrow()
+        ).last_seen_at;
+      const t = (s: number) => `3000-01-01T00:00:0${s}.000Z`;
+      // a report batch or placement chunk of another replica holds b's row until it commits
+      const other = new pg.Client({ connectionString: database!.url });
+      const watcher = new pg.Client({ connectionString: database!.url });
+      await other.connect();
+      await watcher.connect();
+      try {
+        await other.query('begin');
+        await other.query('select id from sites where id = $1 for update', [b]);
+        const lastSeen = new LastSeen(hub.ctx.store.db);
+        lastSeen.record(a, t(1));
+        lastSeen.record(b, t(1));
+        lastSeen.record(c.siteId, t(1));
+        const flushed = await doneOrWaiting(lastSeen.flush(), watcher, other);
+        assert.equal(flushed, 'done', 'the flush waited for the held row');
+        assert.equal(await seenOf(a), t(1));
+        assert.equal(await seenOf(c.siteId), t(1));
+        assert.notEqual(await seenOf(b), t(1), 'the held row is not written');
+        assert.equal(lastSeen.pending, 1, 'the held site’s contact stays queued');
+        // heard again meanwhile, later, and earlier: the latest wins over the one kept back
+        lastSeen.record(b, t(3));
+        lastSeen.record(b, t(2));
+        await other.query('commit');
+        await lastSeen.flush();
+        assert.equal(lastSeen.pending, 0);
+        assert.equal(await seenOf(b), t(3), 'the newest contact, once the row was free');
+      } finally {
+        await other.end();
+        await watcher.end();
+      }
+    });
+
+    test('a report batch takes its sites’ rows before it writes any deployment row', {
+      skip: engine !== 'postgres' && 'PostgreSQL only: SQLite has no row locks',
+    }, async () => {
+      const site = await hub.register('lock-order-1', { lockOrder: 'yes' });
+      await hub.applyBundle('lock-order', { matchLabels: { lockOrder: 'yes' } });
+      const [wanted] = await hub.desired(site);
+      const other = new pg.Client({ connectionString: database!.url });
+      const watcher = new pg.Client({ connectionString: database!.url });
+      await other.connect();
+      await watcher.connect();
+      try {
+        // a placement chunk of another replica holds the site's row, as it does until it commits
+        await other.query('begin');
+        await other.query('select id from sites where id = $1 for update', [site.siteId]);
+        const report = hub.report(site, {
+          seq: 1,
+          deployments: [
+            {
+              bundle: 'lock-order',
+              digest: wanted!.digest,
+              state: 'Ready',
+              counts: { total: 1, applied: 1, ready: 1 },
+            },
+          ],
+        });
+        const waiting = await doneOrWaiting(
+          report.then(() => undefined),
+          watcher,
+          other,
+        );
+        assert.ok(waiting !== 'done', 'the report waits for the held site row');
+        assert.match(
+          waiting.query,
+          /for update/i,
+          `the batch waits on its read of the sites: ${waiting.query}`,
+        );
+        // the batch holds none of its deployment rows yet: a chunk that holds the site row can take them
+        await watcher.query('begin');
+        const free = await watcher.query(
+          'select state from deployments where site_id = $1 and bundle = $2 for update nowait',
+          [site.siteId, 'lock-order'],
+        );
+        assert.equal(free.rows[0]?.state, 'Pending', 'no deployment row of the batch written');
+        await watcher.query('rollback');
+        await other.query('commit');
+        assert.deepEqual(await report, { accepted: true, lastSeq: 1 });
+        const row = await hub.ctx.store.db
+          .selectFrom('deployments')
+          .select('state')
+          .where('site_id', '=', site.siteId)
+          .where('bundle', '=', 'lock-order')
+          .executeTakeFirstOrThrow();
+        assert.equal(row.state, 'Ready');
+      } finally {
+        await other.end();
+        await watcher.end();
+      }
+    });
+
     test('count deltas of any number of cells add up, in one transaction or several, pending or folded', async () => {
       const db = hub.ctx.store.db;
       // 1,300 cells: written as pieces of 512, 512, 256, 16 and 4; the second write overlaps half of them
@@ -444,3 +550,32 @@ describe('opening a store', () => {
     await assert.rejects(openStore(url.toString()), /outpost_no_such_database/);
   });
 });
+
+/**
+ * Whether `work` finishes ('done') or is seen waiting for a lock `holder` holds (the waiting
+ * statement), watched through pg_blocking_pids from a connection of its own.
+ */
+async function doneOrWaiting(
+  work: Promise<unknown>,
+  watcher: pg.Client,
+  holder: pg.Client,
+): Promise<'done' | { query: string }> {
+  const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+  let done = false;
+  const finished = work.then(() => {
+    done = true;
+    return 'done' as const;
+  });
+  const blocked = (async () => {
+    while (!done) {
+      const { rows } = await watcher.query<{ query: string }>(
+        'select query from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+        [pid],
+      );
+      if (rows[0]) return { query: rows[0].query };
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return 'done' as const;
+  })();
+  return Promise.race([finished, blocked]);
+}

@@ -32,7 +32,8 @@ export class LastSeen {
   /**
    * Stores every contact heard so far. A stored time only moves forward: a report another replica
    * ingested meanwhile may have stored a later one. Flushes run one after the other; contacts of a
-   * failed flush are kept for the next one.
+   * failed flush are kept for the next one, and so (PostgreSQL) are those of sites whose rows another
+   * transaction held: the flush skips them rather than wait.
    */
   flush(): Promise<void> {
     const run = this.#flushing.then(() => this.#write());
@@ -45,17 +46,37 @@ export class LastSeen {
     // in site-id order, as every writer of many sites' rows writes them (PostgreSQL: no deadlocks)
     const contacts = [...this.#pending].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     this.#pending = new Map();
-    // SQLite: from each contact to its site by key; left to itself its planner scanned every site for a
-    // few hundred contacts
-    const byKey = engineOf(this.#db as never) === 'sqlite' ? sql`+contact.id` : sql`contact.id`;
+    const postgres = engineOf(this.#db as never) === 'postgres';
     try {
       for (let i = 0; i < contacts.length; i += perStatement) {
         const rows = contacts.slice(i, i + perStatement).map(([id, at]) => sql`(${id}, ${at})`);
-        await sql`with contact (id, at) as (values ${sql.join(rows)})
-          update sites set last_seen_at = contact.at from contact
-          where sites.id = ${byKey} and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
-          this.#db,
-        );
+        if (!postgres) {
+          // SQLite: from each contact to its site by key; left to itself its planner scanned every site
+          // for a few hundred contacts
+          await sql`with contact (id, at) as (values ${sql.join(rows)})
+            update sites set last_seen_at = contact.at from contact
+            where sites.id = +contact.id and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
+            this.#db,
+          );
+          continue;
+        }
+        // PostgreSQL: the rows are locked in id order, leaving out those another transaction holds (a
+        // report batch or a placement chunk, which take site rows in the same order): the flush waits
+        // for none and is waited for by none beyond its own statement. Contacts of held sites (of sites
+        // that still exist) come back and are heard again for the next flush, where a newer contact of
+        // the same site heard meanwhile wins.
+        const { rows: held } = await sql<{
+          id: string;
+          at: string;
+        }>`with contact (id, at) as (values ${sql.join(rows)}),
+          locked as materialized (select id from sites where id in (select id from contact)
+            order by id for update skip locked),
+          written as (update sites set last_seen_at = contact.at from contact
+            where sites.id = contact.id and sites.id in (select id from locked)
+              and (sites.last_seen_at is null or sites.last_seen_at < contact.at))
+          select contact.id, contact.at from contact join sites on sites.id = contact.id
+          where contact.id not in (select id from locked)`.execute(this.#db);
+        for (const { id, at } of held) this.record(id, at);
       }
     } catch (e) {
       for (const [id, at] of contacts) this.record(id, at);

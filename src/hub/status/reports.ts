@@ -69,10 +69,17 @@ function idList(arg: Arg<SiteIdArgs>, size: number): string[] {
  * The reads of a batch's sites' rows, compiled once per size: the ids are padded to the next power of
  * two by repeating the last one (which changes no result), so ten shapes serve every batch. Built anew
  * per batch, Kysely's compilation of the two reads was about a tenth of a direct report's hub CPU.
+ * On PostgreSQL the sites' rows are taken FOR UPDATE in id order before the batch writes anything, as a
+ * placement chunk takes its sites' rows: every writer of sites and their deployments takes the site rows
+ * first and in one order, so a report batch and a placement chunk queue instead of deadlocking (a batch
+ * that wrote deployment rows first, then wanted a site row a chunk held while the chunk wanted one of
+ * those deployment rows, waited out PostgreSQL's deadlock timeout and one of the two was aborted).
+ * SQLite has one writer at a time and no FOR UPDATE: its read is plain.
  */
-const sitesOfBatch = preparedPerSize((db, arg: Arg<SiteIdArgs>, size) =>
-  db.selectFrom('sites').select(siteReportColumns).where('id', 'in', idList(arg, size)),
-);
+const sitesOfBatch = preparedPerSize((db, arg: Arg<SiteIdArgs>, size) => {
+  const read = db.selectFrom('sites').select(siteReportColumns).where('id', 'in', idList(arg, size));
+  return engineOf(db as never) === 'postgres' ? read.orderBy('id').forUpdate() : read;
+});
 
 const deploymentsOfBatch = preparedPerSize((db, arg: Arg<SiteIdArgs>, size) =>
   db
@@ -102,10 +109,12 @@ const sitesPerRead = 512;
 /**
  * The stored rows of a batch's sites, two statements per 512 sites: read one by one, a batch of 256
  * reports was 512 round trips inside its transaction, and under load each waits its turn of the
- * replica's event loop while the transaction holds its rows.
+ * replica's event loop while the transaction holds its rows. On PostgreSQL the site rows are locked
+ * here (sitesOfBatch), in id order, before any of the batch's writes.
  */
 export async function storedSites(tx: Db, siteIds: readonly string[]): Promise<Map<string, StoredSite>> {
-  const ids = [...new Set(siteIds)];
+  // in id order across reads too: a batch of more than 512 sites takes its rows in several statements
+  const ids = [...new Set(siteIds)].sort();
   const out = new Map<string, StoredSite>();
   for (let i = 0; i < ids.length; i += sitesPerRead) {
     const chunk = ids.slice(i, i + sitesPerRead);
