@@ -358,10 +358,11 @@ describe('the dashboard in Chromium', () => {
     assert.equal(await focused(), 'Sites');
     await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Sites', level: 1 }).waitFor();
-    assert.equal(
-      await page.evaluate<string>('document.activeElement?.id'),
-      'main',
-      'focus moves to the new page',
+    // the page moves focus once it has rendered (an effect after the heading is painted), so wait for it
+    await eventually(
+      'focus to move to the new page',
+      async () => (await page.evaluate<string>('document.activeElement?.id')) === 'main',
+      { timeoutMs: 5_000, intervalMs: 50 },
     );
     await context.close();
   });
