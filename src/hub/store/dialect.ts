@@ -94,3 +94,12 @@ export function storeSql(engine: Engine): StoreSql {
 export function engineOf(db: Kysely<unknown>): Engine {
   return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
 }
+
+/**
+ * The source rows' key in `update t … from (values …) as src where t.id = <this>`: on SQLite `+src.id`
+ * makes the planner go from each source row to its row of `t` by primary key; left to itself, with typed
+ * VALUES it scanned all of `t` per statement (18 ms against 0.8 ms for 200 rows at 100,000 sites).
+ */
+export function sourceKey(db: Kysely<unknown>, source: string): RawBuilder<unknown> {
+  return sql.raw(engineOf(db) === 'sqlite' ? `+${source}.id` : `${source}.id`);
+}
