@@ -8,11 +8,10 @@ import type { DesiredState } from '../../model/wire.ts';
 import { signDesired, signDesiredRoot } from '../../pki/desired-signature.ts';
 import { desiredTree } from '../../pki/desired-tree.ts';
 import { canonicalJson, sha256Digest } from '../../render/digest.ts';
-import { matchesSelector } from '../../select/labels.ts';
 import type { HubContext } from '../context.ts';
 import { desiredStates } from '../placement/desired.ts';
 import { FeedLog, type SinceCursor } from './feed-log.ts';
-import type { Relay } from './relays.ts';
+import { type Relay, scopeMatcher, siteIdsInScope } from './relays.ts';
 
 /** What every relay's feed is cut from: the Active sites, in id order. */
 type ActiveSites = { id: string; name: string; labels: string; desired_digest: string | null }[];
@@ -66,19 +65,6 @@ async function acceptedSerials(
     }
   }
   return serials;
-}
-
-/** A matcher of label sets (JSON text) against the relay's selector: sites share a few, each parsed once. */
-function scopeMatcher(relay: Relay): (labels: string) => boolean {
-  const matched = new Map<string, boolean>();
-  return (labels) => {
-    let matches = matched.get(labels);
-    if (matches === undefined) {
-      matches = matchesSelector(relay.selector, JSON.parse(labels));
-      matched.set(labels, matches);
-    }
-    return matches;
-  };
 }
 
 /**
@@ -227,25 +213,6 @@ export function scopeChanged(
 }
 
 /**
- * Which of the given sites the relay may serve: Active and matching its selector. The sites' label sets
- * are matched once per distinct set, not parsed per site (as sitesInScope does for agents' requests).
- */
-async function servedOf(ctx: HubContext, relay: Relay, siteIds: readonly string[]): Promise<string[]> {
-  const inScope = scopeMatcher(relay);
-  const served: string[] = [];
-  for (let i = 0; i < siteIds.length; i += 500) {
-    const rows = await ctx.store.db
-      .selectFrom('sites')
-      .select(['id', 'labels'])
-      .where('id', 'in', siteIds.slice(i, i + 500))
-      .where('lifecycle', '=', 'Active')
-      .execute();
-    for (const r of rows) if (inScope(r.labels)) served.push(r.id);
-  }
-  return served;
-}
-
-/**
  * The desired states of the asked sites in the relay's scope (others left out), signed by the hub once for
  * the whole answer: the CA key signs the root of a tree over the sites' (id, digest) leaves, and each
  * state carries that signature and its own proof (one signature per site cost more than the rest of the
@@ -256,7 +223,7 @@ export async function signedDesiredStates(
   relay: Relay,
   siteIds: readonly string[],
 ): Promise<{ siteId: string; state: DesiredState }[]> {
-  const states = [...(await desiredStates(ctx.store.db, await servedOf(ctx, relay, siteIds)))];
+  const states = [...(await desiredStates(ctx.store.db, await siteIdsInScope(ctx, relay, siteIds)))];
   if (states.length === 0) return [];
   if (ctx.config.relaySignatures === 'per-site') {
     return states.map(([siteId, state]) => ({
@@ -277,7 +244,7 @@ export async function relayBlob(ctx: HubContext, relay: Relay, digest: string): 
     .where('desired_digest', '=', digest)
     .limit(10_000)
     .execute();
-  const allowed = await servedOf(
+  const allowed = await siteIdsInScope(
     ctx,
     relay,
     placedOn.map((p) => p.site_id),

@@ -319,6 +319,42 @@ export async function noteRoutedSites(
   }
 }
 
+/** A matcher of label sets (JSON text) against the relay's selector: sites share a few, each parsed once. */
+export function scopeMatcher(relay: Relay): (labels: string) => boolean {
+  const matched = new Map<string, boolean>();
+  return (labels) => {
+    let matches = matched.get(labels);
+    if (matches === undefined) {
+      matches = matchesSelector(relay.selector, JSON.parse(labels));
+      matched.set(labels, matches);
+    }
+    return matches;
+  };
+}
+
+/**
+ * Which of the given sites the relay may serve: Active and matching its selector. The sites' label sets
+ * are parsed and matched once per distinct set (scopeMatcher): a relay answer needs only the ids.
+ */
+export async function siteIdsInScope(
+  ctx: HubContext,
+  relay: Relay,
+  siteIds: readonly string[],
+): Promise<string[]> {
+  const inScope = scopeMatcher(relay);
+  const served: string[] = [];
+  for (let i = 0; i < siteIds.length; i += 500) {
+    const rows = await ctx.store.db
+      .selectFrom('sites')
+      .select(['id', 'labels'])
+      .where('id', 'in', siteIds.slice(i, i + 500))
+      .where('lifecycle', '=', 'Active')
+      .execute();
+    for (const r of rows) if (inScope(r.labels)) served.push(r.id);
+  }
+  return served;
+}
+
 /**
  * The given sites as agents' requests see them, those the relay may serve only: Active and matching its
  * selector. A relay asking for any other site gets nothing for it.
@@ -328,6 +364,7 @@ export async function sitesInScope(
   relay: Relay,
   siteIds: readonly string[],
 ): Promise<Map<string, AgentSite>> {
+  const inScope = scopeMatcher(relay);
   const out = new Map<string, AgentSite>();
   for (let i = 0; i < siteIds.length; i += 500) {
     const rows = await ctx.store.db
@@ -336,8 +373,8 @@ export async function sitesInScope(
       .where('id', 'in', siteIds.slice(i, i + 500))
       .execute();
     for (const r of rows) {
+      if (r.lifecycle !== 'Active' || !inScope(r.labels)) continue;
       const labels = JSON.parse(r.labels) as Record<string, string>;
-      if (r.lifecycle !== 'Active' || !matchesSelector(relay.selector, labels)) continue;
       out.set(r.id, {
         id: r.id,
         name: r.name,
