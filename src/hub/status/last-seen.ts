@@ -3,7 +3,7 @@
 // the costliest statement of a poll). Each replica flushes what it heard; the sweep allows for that lag.
 
 import { sql } from 'kysely';
-import { engineOf } from '../store/dialect.ts';
+import { engineOf, sourceKey } from '../store/dialect.ts';
 import type { Db } from '../store/schema.ts';
 
 /** Sites per statement: two parameters each, far below every engine's limit. */
@@ -51,11 +51,9 @@ export class LastSeen {
       for (let i = 0; i < contacts.length; i += perStatement) {
         const rows = contacts.slice(i, i + perStatement).map(([id, at]) => sql`(${id}, ${at})`);
         if (!postgres) {
-          // SQLite: from each contact to its site by key; left to itself its planner scanned every site
-          // for a few hundred contacts
           await sql`with contact (id, at) as (values ${sql.join(rows)})
             update sites set last_seen_at = contact.at from contact
-            where sites.id = +contact.id and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
+            where sites.id = ${sourceKey(this.#db as never, 'contact')} and (sites.last_seen_at is null or sites.last_seen_at < contact.at)`.execute(
             this.#db,
           );
           continue;
